@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+
+const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+const tmp = mkdtempSync(join(tmpdir(), 'tddui-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const SSIAD = join(EXAMPLES_DIR, 'Bundle-tddui-bundle-example.json');
+
+test('valid official Bundle: exit 0 and a VALID report', () => {
+  const r = run('validate', '--packages', SHARED_FHIR, SSIAD);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^VALID {2}.*Bundle-tddui-bundle-example\.json/m);
+  assert.match(r.out, /0 error\(s\)/);
+  assert.match(r.err, /Packages: hl7\.fhir\.r4\.core#4\.0\.1/);
+});
+
+test('invalid Bundle: exit 1, location and rule id in the report; JSON OperationOutcome', () => {
+  const b = JSON.parse(readFileSync(SSIAD, 'utf8'));
+  b.entry[1].resource.unknownThing = true;
+  const file = join(tmp, 'bad.json');
+  writeFileSync(file, JSON.stringify(b));
+  const r = run('validate', '--packages', SHARED_FHIR, file);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /^INVALID/m);
+  assert.match(r.out, /ERROR +Bundle\.entry\[1\]\.resource\.unknownThing/);
+  assert.match(r.out, /\[fhir-unknown-element\]/);
+  const j = run('validate', '--packages', SHARED_FHIR, '--format', 'json', file);
+  assert.equal(j.code, 1);
+  const oo = JSON.parse(j.out);
+  assert.equal(oo.resourceType, 'OperationOutcome');
+  const issue = oo.issue.find((i: { details?: { coding?: { code: string }[] } }) => i.details?.coding?.[0].code === 'fhir-unknown-element');
+  assert.deepEqual(issue.expression, ['Bundle.entry[1].resource.unknownThing']);
+  assert.equal(issue.severity, 'error');
+});
+
+test('several files in json format give an array of OperationOutcomes; the worst status wins', () => {
+  const bad = join(tmp, 'bad2.json');
+  writeFileSync(bad, JSON.stringify({ resourceType: 'Patient', birthDate: '2020-02-30' }));
+  const r = run('validate', '--packages', SHARED_FHIR, '--format', 'json', SSIAD, bad);
+  assert.equal(r.code, 1);
+  const list = JSON.parse(r.out);
+  assert.equal(list.length, 2);
+});
+
+test('usage errors and unreadable input: exit 2 with a clear message', () => {
+  assert.equal(run().code, 2);
+  assert.equal(run('frobnicate').code, 2);
+  const noFile = run('validate', '--packages', SHARED_FHIR);
+  assert.equal(noFile.code, 2);
+  assert.match(noFile.err, /no FILE given/);
+  const missing = run('validate', '--packages', SHARED_FHIR, join(tmp, 'nope.json'));
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /cannot read .*nope\.json: ENOENT/);
+  const notJson = join(tmp, 'x.json');
+  writeFileSync(notJson, '{"resourceType": ');
+  const nj = run('validate', '--packages', SHARED_FHIR, notJson);
+  assert.equal(nj.code, 2);
+  assert.match(nj.out, /fhir-json-syntax/);
+  const badPkg = run('validate', '--packages', join(tmp, 'no-such-dir'), SSIAD);
+  assert.equal(badPkg.code, 2);
+  assert.match(badPkg.err, /cannot load FHIR packages: Package path not found/);
+  const badFormat = run('validate', '--format', 'yaml', SSIAD);
+  assert.equal(badFormat.code, 2);
+  const badProfile = run('validate', '--packages', SHARED_FHIR, '--profile', 'no-such-profile', SSIAD);
+  assert.equal(badProfile.code, 2);
+  assert.match(badProfile.err, /unknown profile/);
+});
+
+test('--help documents the command', () => {
+  const r = run('validate', '--help');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /Usage: tddui validate/);
+  assert.match(r.out, /Exit status/);
+  assert.equal(run('--help').code, 0);
+});

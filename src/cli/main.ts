@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// The `tddui` command line.
+import { runValidate, VALIDATE_HELP } from './validate.js';
+
+const HELP = `Usage: tddui <command> [options]
+
+Commands:
+  validate   Validate FHIR JSON files against the TDDUI IG (see: tddui validate --help)
+
+Options:
+  -h, --help     Show this help
+  --version      Show the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate':
+      return runValidate(rest);
+    case '--version': {
+      const { createRequire } = await import('node:module');
+      const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`tddui: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`tddui: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 2;
+  },
+);
+
+export { VALIDATE_HELP };

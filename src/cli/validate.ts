@@ -1,0 +1,120 @@
+// `tddui validate`: validates FHIR JSON files against the TDDUI IG.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { makeIssue } from '../fhir/outcome/rule.js';
+import { CODES } from '../fhir/outcome/codes.js';
+import { toOperationOutcome } from '../fhir/outcome/issue.js';
+import { PackageLoadError } from '../fhir/packages/loader.js';
+import { TdduiValidator } from '../tddui/validator.js';
+import { formatReport } from './report.js';
+
+export const VALIDATE_HELP = `Usage: tddui validate [options] FILE...
+
+Validates FHIR R4 JSON files (a TDDUI transaction Bundle or a single resource) against the
+TDDUI implementation guide: profiles, terminology bindings, invariants, references and the
+TDDUI business rules.
+
+Options:
+  --packages DIR      FHIR package folder, folder of packages, or .tgz (repeatable).
+                      Default: $TDDUI_PACKAGES, ./fhir-packages, ../shared/fhir, or the
+                      TDDUI package in ~/.fhir/packages. Declared dependencies are also
+                      looked up in ~/.fhir/packages.
+  --profile URL       Validate against this profile (canonical URL, id or name) instead of
+                      the one chosen from meta.profile / the resource type.
+  --format text|json  text (default): a readable report per file; json: one
+                      OperationOutcome per file (an array when several files).
+  --info              Also print information messages (text format).
+  --profile-only      Skip the TDDUI business rules.
+  -h, --help          Show this help.
+
+Exit status: 0 when no file has errors, 1 when a file has errors, 2 on a usage error or
+an unreadable input (missing file, not JSON, package that cannot be loaded).
+`;
+
+export async function runValidate(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        packages: { type: 'string', multiple: true },
+        profile: { type: 'string' },
+        format: { type: 'string', default: 'text' },
+        info: { type: 'boolean', default: false },
+        'profile-only': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`tddui validate: ${(e as Error).message}\n\n${VALIDATE_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    process.stdout.write(VALIDATE_HELP);
+    return 0;
+  }
+  if (values.format !== 'text' && values.format !== 'json') {
+    process.stderr.write(`tddui validate: --format must be text or json, not "${values.format}"\n`);
+    return 2;
+  }
+  if (positionals.length === 0) {
+    process.stderr.write(`tddui validate: no FILE given\n\n${VALIDATE_HELP}`);
+    return 2;
+  }
+  let validator: TdduiValidator;
+  try {
+    validator = await TdduiValidator.create({ packages: values.packages });
+  } catch (e) {
+    const msg = e instanceof PackageLoadError ? e.message : (e as Error).stack ?? String(e);
+    process.stderr.write(`tddui validate: cannot load FHIR packages: ${msg}\n`);
+    return 2;
+  }
+  if (values.profile && !validator.resolveProfile(values.profile)) {
+    process.stderr.write(`tddui validate: unknown profile "${values.profile}" (not in the loaded packages)\n`);
+    return 2;
+  }
+  const text = values.format === 'text';
+  const color = text && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  if (text) {
+    const pk = validator.engine.registry.packages.map((p) => `${p.name}#${p.version}`).join(', ');
+    const missing = validator.engine.registry.missingPackages().map((m) => `${m.name}#${m.version}`);
+    process.stderr.write(`Packages: ${pk}\n`);
+    if (missing.length) process.stderr.write(`Not loaded (checks that need them are reported as not done): ${missing.join(', ')}\n`);
+  }
+  let status = 0;
+  const outcomes: unknown[] = [];
+  for (const file of positionals) {
+    let content: string;
+    try {
+      content = await readFile(file, 'utf8');
+    } catch (e) {
+      process.stderr.write(`tddui validate: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      status = 2;
+      continue;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(content);
+    } catch (e) {
+      const trimmed = content.trimStart();
+      const detail = trimmed.startsWith('<')
+        ? 'XML input is not supported by `tddui validate` yet; convert it to FHIR JSON'
+        : `not valid JSON (${(e as Error).message})`;
+      const issue = makeIssue(CODES.INPUT_NOT_JSON, '', { detail });
+      if (text) process.stdout.write(formatReport(file, [issue], [], { color, showInfo: values.info }) + '\n');
+      else outcomes.push(toOperationOutcome([issue]));
+      status = 2;
+      continue;
+    }
+    const report = validator.validate(json, { profile: values.profile, profileOnly: values['profile-only'] });
+    if (!report.valid && status === 0) status = 1;
+    if (text) process.stdout.write(formatReport(file, report.issues, report.profiles, { color, showInfo: values.info }) + '\n');
+    else outcomes.push(toOperationOutcome(report.issues));
+  }
+  if (!text) {
+    process.stdout.write(JSON.stringify(outcomes.length === 1 ? outcomes[0] : outcomes, null, 2) + '\n');
+  }
+  return status;
+}

@@ -1,0 +1,353 @@
+// FHIRPath invariants (ElementDefinition.constraint), compiled once with the `fhirpath`
+// package and its R4 model. Three things keep them cheap on the validation hot path:
+// - a few universal base invariants are implemented natively (same semantics, tested against
+//   fhirpath in invariants.test.ts);
+// - an invariant whose expression only reads child elements that are all absent, and which is
+//   true on an empty element, is skipped without evaluation (most of dom-2..dom-5, etc.);
+// - compilation is cached per (base path, expression).
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4';
+import type { ConstraintDef } from '../profiles/compile.js';
+import { compileFast, Unsupported, type FastFn } from './fast.js';
+
+type Json = Record<string, unknown>;
+
+export type InvariantResult = { ok: true } | { ok: false } | { ok: 'error'; message: string };
+
+export interface CompiledInvariant {
+  key: string;
+  /** null when the expression cannot be guarded (uses %vars, descendants(), $this...). */
+  readNames: Set<string> | null;
+  /** Result on an element with no children, computed lazily; undefined = unknown yet. */
+  emptyOk?: boolean;
+  run(node: unknown, resource: unknown, rootResource: unknown): InvariantResult;
+}
+
+const UCUM = 'http://unitsofmeasure.org';
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function entries(b: Json): Json[] {
+  return Array.isArray(b.entry) ? (b.entry as unknown[]).filter(isObj) : [];
+}
+
+/** `entry.first().resource.is(T)`: true when there is no first resource (empty is not false). */
+function firstResourceIs(b: Json, type: string): boolean {
+  const first = entries(b)[0];
+  if (!first || !isObj(first.resource)) return true;
+  return first.resource.resourceType === type;
+}
+
+const NATIVE: Record<string, { expression: string; fn: (node: Json, rootResource?: Json) => boolean }> = {
+  // Period: start <= end when both are present. Compared at the shared precision, as FHIRPath
+  // does for date/time values of different precision (an undecidable comparison is not a failure).
+  'per-1': {
+    expression: 'start.hasValue().not() or end.hasValue().not() or (start <= end)',
+    fn: (p) => {
+      const s = p.start;
+      const e = p.end;
+      if (typeof s !== 'string' || typeof e !== 'string') return true;
+      return compareDateTimes(s, e) !== 1;
+    },
+  },
+  // ref-1: a local (#) reference must name a contained resource of the root resource.
+  'ref-1': {
+    expression:
+      "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
+    fn: (r, root) => {
+      const ref = r.reference;
+      if (typeof ref !== 'string' || !ref.startsWith('#')) return true;
+      const contained = root && Array.isArray(root.contained) ? root.contained : [];
+      return contained.some((c) => typeof c === 'object' && c !== null && (c as Json).id === ref.slice(1));
+    },
+  },
+  'dom-6': {
+    expression: 'text.`div`.exists()',
+    fn: (r) => typeof r.text === 'object' && r.text !== null && (r.text as Json).div !== undefined,
+  },
+  'bdl-5': {
+    expression: 'resource.exists() or request.exists() or response.exists()',
+    fn: (e) => e.resource !== undefined || e.request !== undefined || e.response !== undefined,
+  },
+  'bdl-8': {
+    expression: "fullUrl.exists() implies fullUrl.contains('/_history/').not()",
+    fn: (e) => typeof e.fullUrl !== 'string' || !e.fullUrl.includes('/_history/'),
+  },
+  // Bundle invariants: evaluated once per Bundle, but fhirpath walks every entry resource
+  // for them (the largest cost of a Bundle validation), so they are native too.
+  'bdl-1': {
+    expression: "total.empty() or (type = 'searchset') or (type = 'history')",
+    fn: (b) => b.total === undefined || b.type === 'searchset' || b.type === 'history',
+  },
+  'bdl-2': {
+    expression: "entry.search.empty() or (type = 'searchset')",
+    fn: (b) => b.type === 'searchset' || entries(b).every((e) => e.search === undefined),
+  },
+  'bdl-3': {
+    expression:
+      "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))",
+    fn: (b) => {
+      const want = b.type === 'batch' || b.type === 'transaction' || b.type === 'history';
+      return entries(b).every((e) => (e.request !== undefined) === want);
+    },
+  },
+  'bdl-4': {
+    expression:
+      "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))",
+    fn: (b) => {
+      const want = b.type === 'batch-response' || b.type === 'transaction-response' || b.type === 'history';
+      return entries(b).every((e) => (e.response !== undefined) === want);
+    },
+  },
+  'bdl-7': {
+    expression: "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()",
+    fn: (b) => {
+      if (b.type === 'history') return true;
+      const seen = new Set<string>();
+      for (const e of entries(b)) {
+        if (e.fullUrl === undefined) continue;
+        const meta = isObj(e.resource) && isObj(e.resource.meta) ? e.resource.meta : undefined;
+        const key = `${String(e.fullUrl)}${meta?.versionId === undefined ? '' : String(meta.versionId)}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+      }
+      return true;
+    },
+  },
+  'bdl-9': {
+    expression: "type = 'document' implies (identifier.system.exists() and identifier.value.exists())",
+    fn: (b) => b.type !== 'document' || (isObj(b.identifier) && b.identifier.system !== undefined && b.identifier.value !== undefined),
+  },
+  'bdl-10': {
+    expression: "type = 'document' implies (timestamp.hasValue())",
+    fn: (b) => b.type !== 'document' || b.timestamp !== undefined,
+  },
+  'bdl-11': {
+    expression: "type = 'document' implies entry.first().resource.is(Composition)",
+    fn: (b) => b.type !== 'document' || firstResourceIs(b, 'Composition'),
+  },
+  'bdl-12': {
+    expression: "type = 'message' implies entry.first().resource.is(MessageHeader)",
+    fn: (b) => b.type !== 'message' || firstResourceIs(b, 'MessageHeader'),
+  },
+  'qty-3': {
+    expression: 'code.empty() or system.exists()',
+    fn: (q) => q.code === undefined || q.system !== undefined,
+  },
+  'dis-1': {
+    expression: '(code.exists() or value.empty()) and (system.empty() or system = %ucum)',
+    fn: (q) => (q.code !== undefined || q.value === undefined) && (q.system === undefined || q.system === UCUM),
+  },
+  'ext-1': {
+    expression: 'extension.exists() != value.exists()',
+    fn: (x) => {
+      const hasExt = Array.isArray(x.extension) && x.extension.length > 0;
+      let hasValue = false;
+      for (const k in x) if (k.startsWith('value')) hasValue = true;
+      return hasExt !== hasValue;
+    },
+  },
+};
+
+/**
+ * Base invariants about contained resources (dom-2..dom-5): trivially true without `contained`,
+ * so they are evaluated (with FHIRPath) only when the resource has contained resources.
+ */
+const NEEDS_CONTAINED = new Set(['dom-2', 'dom-3', 'dom-4', 'dom-5']);
+
+/** Keys covered by the engine's own structural checks (empty elements are rejected by the JSON rules). */
+const SKIPPED = new Set(['ele-1']);
+
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'xor',
+  'implies',
+  'not',
+  'true',
+  'false',
+  'is',
+  'as',
+  'in',
+  'contains',
+  'div',
+  'mod',
+  'empty',
+  'exists',
+]);
+
+/**
+ * Names of child elements an expression starts navigation from, or null if the expression
+ * may read anything else (environment variables, $this, descendants(), resolve()...).
+ */
+function rootNames(expression: string): Set<string> | null {
+  if (/[%$]|descendants|children|resolve|repeat|trace|\bnow\(|today\(/.test(expression)) return null;
+  // Drop string literals and backtick-quoted names' quotes.
+  const text = expression.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/`([^`]*)`/g, '$1');
+  const names = new Set<string>();
+  const re = /(\.?)\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    const [, dot, name, call] = m;
+    if (call) {
+      continue; // function call
+    }
+    if (dot) continue; // navigation from something already counted
+    if (KEYWORDS.has(name)) continue;
+    // `Encounter.extension...`: a type name designates the context itself; nothing to guard on.
+    if (/^[A-Z]/.test(name)) return null;
+    // A name right after `(` inside a function such as where(...) is relative to another
+    // collection; it is still a child name of *some* node, so counting it is conservative.
+    names.add(name);
+  }
+  return names;
+}
+
+function precisionOf(v: string): number {
+  return v.length;
+}
+
+/** Compares two FHIR date/dateTime strings; -1, 0, 1, or undefined when precision differs undecidably. */
+export function compareDateTimes(a: string, b: string): -1 | 0 | 1 | undefined {
+  const ta = a.indexOf('T');
+  const tb = b.indexOf('T');
+  if (ta < 0 && tb < 0) {
+    // Date-only values: compare the common prefix; equal prefixes at different precision are undecidable.
+    const n = Math.min(precisionOf(a), precisionOf(b));
+    const x = a.slice(0, n);
+    const y = b.slice(0, n);
+    if (x < y) return -1;
+    if (x > y) return 1;
+    return a.length === b.length ? 0 : undefined;
+  }
+  if (ta >= 0 && tb >= 0) {
+    const da = Date.parse(a);
+    const db = Date.parse(b);
+    if (Number.isNaN(da) || Number.isNaN(db)) return undefined;
+    return da < db ? -1 : da > db ? 1 : 0;
+  }
+  // date vs dateTime: compare at the date's precision (year, month or day).
+  const n = Math.min(ta < 0 ? a.length : 10, tb < 0 ? b.length : 10);
+  const x = a.slice(0, n);
+  const y = b.slice(0, n);
+  if (x < y) return -1;
+  if (x > y) return 1;
+  return undefined;
+}
+
+// trace() in base invariants (dom-3) must not print.
+const noTrace = (): void => {};
+
+type Compiled = (resource: unknown, env?: Record<string, unknown>) => unknown[];
+
+/** Only an explicit `false` fails; an empty result does not (FHIRPath three-valued logic). */
+function verdict(out: unknown[]): InvariantResult {
+  for (const v of out) if (v === false) return { ok: false };
+  return { ok: true };
+}
+
+export type VerifyHook = (key: string, expression: string, fast: InvariantResult, reference: InvariantResult) => void;
+
+export class InvariantCompiler {
+  /** When set, every fast evaluation is also run with fhirpath.js and both results reported (tests). */
+  constructor(private readonly verify?: VerifyHook) {}
+
+  private readonly cache = new Map<string, CompiledInvariant | null>();
+
+  /** Returns null for invariants with no expression or covered by the engine itself. */
+  private readonly byDef = new WeakMap<ConstraintDef, Map<string, CompiledInvariant | null>>();
+
+  compile(c: ConstraintDef, basePath: string): CompiledInvariant | null {
+    let perBase = this.byDef.get(c);
+    if (!perBase) this.byDef.set(c, (perBase = new Map()));
+    const hit = perBase.get(basePath);
+    if (hit !== undefined) return hit;
+    const compiled = this.compileUncached(c, basePath);
+    perBase.set(basePath, compiled);
+    return compiled;
+  }
+
+  private compileUncached(c: ConstraintDef, basePath: string): CompiledInvariant | null {
+    if (!c.expression || SKIPPED.has(c.key)) return null;
+    const cacheKey = `${basePath}\u0000${c.expression}`;
+    const hit = this.cache.get(cacheKey);
+    if (hit !== undefined) return hit;
+    let compiled: CompiledInvariant;
+    const native = NATIVE[c.key];
+    if (native && native.expression === c.expression.trim()) {
+      compiled = {
+        key: c.key,
+        readNames: null,
+        run: (node, _resource, rootResource) => ({
+          ok: typeof node !== 'object' || node === null ? true : native.fn(node as Json, rootResource as Json | undefined),
+        }),
+      };
+    } else {
+      const expression = c.expression;
+      let slow: Compiled | undefined;
+      let compileError: string | undefined;
+      const slowFn = (): Compiled | undefined => {
+        if (!slow && !compileError) {
+          try {
+            slow = fhirpath.compile({ base: basePath, expression }, r4model, { traceFn: noTrace }) as unknown as Compiled;
+          } catch (e) {
+            compileError = (e as Error).message;
+          }
+        }
+        return slow;
+      };
+      let fast: FastFn | undefined;
+      try {
+        fast = compileFast(expression);
+      } catch (e) {
+        if (!(e instanceof Unsupported)) throw e;
+      }
+      const viaFhirpath = (node: unknown, resource: unknown, rootResource: unknown): InvariantResult => {
+        const fn = slowFn();
+        if (!fn) return { ok: 'error', message: compileError ?? 'cannot compile' };
+        try {
+          return verdict(fn(node, { resource, rootResource: rootResource ?? resource, context: node }));
+        } catch (e) {
+          return { ok: 'error', message: (e as Error).message };
+        }
+      };
+      const verify = this.verify;
+      compiled = {
+        key: c.key,
+        readNames: NEEDS_CONTAINED.has(c.key) ? new Set(['contained']) : rootNames(expression),
+        run: (node, resource, rootResource) => {
+          if (fast) {
+            try {
+              const r = verdict(fast(node, { resource, rootResource: rootResource ?? resource, context: node }));
+              if (verify) verify(c.key, expression, r, viaFhirpath(node, resource, rootResource));
+              return r;
+            } catch (e) {
+              if (!(e instanceof Unsupported)) throw e;
+            }
+          }
+          return viaFhirpath(node, resource, rootResource);
+        },
+      };
+    }
+    this.cache.set(cacheKey, compiled);
+    return compiled;
+  }
+
+  /** True when the invariant can be skipped because every element it reads is absent. */
+  canSkip(inv: CompiledInvariant, node: unknown): boolean {
+    if (!inv.readNames || typeof node !== 'object' || node === null) return false;
+    const obj = node as Json;
+    for (const n of inv.readNames) {
+      if (n in obj || `_${n}` in obj) return false;
+      // Choice elements are read as `value` but stored as `valueString`.
+      for (const k in obj) if (k.startsWith(n) && k.length > n.length && /[A-Z]/.test(k[n.length])) return false;
+    }
+    if (inv.emptyOk === undefined) {
+      const r = inv.run({}, {}, {});
+      inv.emptyOk = r.ok === true;
+    }
+    return inv.emptyOk;
+  }
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fromOperationOutcome, hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
+import { CODES } from './codes.js';
+import { makeIssue } from './rule.js';
+
+const issue = (expression: string, severity: ValidationIssue['severity'] = 'error', rule = 'r'): ValidationIssue => ({
+  severity,
+  code: 'structure',
+  rule,
+  message: `m ${expression}`,
+  expression,
+});
+
+test('sorts numerically by location, then severity; removes duplicates', () => {
+  const sorted = sortAndDedupe([
+    issue('Bundle.entry[10].resource'),
+    issue('Bundle.entry[9].resource', 'warning'),
+    issue('Bundle.entry[9].resource'),
+    issue('Bundle.entry[2].resource.name[11]'),
+    issue('Bundle.entry[2].resource.name[3]'),
+    issue('Bundle.entry[9].resource'),
+  ]);
+  assert.deepEqual(
+    sorted.map((i) => `${i.expression} ${i.severity}`),
+    [
+      'Bundle.entry[2].resource.name[3] error',
+      'Bundle.entry[2].resource.name[11] error',
+      'Bundle.entry[9].resource error',
+      'Bundle.entry[9].resource warning',
+      'Bundle.entry[10].resource error',
+    ],
+  );
+});
+
+test('OperationOutcome carries the rule id, both languages and the location', () => {
+  const i = makeIssue(CODES.CARDINALITY_MIN, 'Bundle.entry[5].resource', { element: 'Goal.identifier', min: 1, count: 0 });
+  const oo = toOperationOutcome([i]);
+  assert.equal(oo.resourceType, 'OperationOutcome');
+  const [o] = oo.issue;
+  assert.equal(o.severity, 'error');
+  assert.equal(o.code, 'required');
+  assert.deepEqual(o.expression, ['Bundle.entry[5].resource']);
+  assert.equal(o.diagnostics, 'Goal.identifier: minimum required = 1, but only found 0');
+  assert.equal(o.details?.text, 'Goal.identifier : minimum requis = 1, trouvé 0');
+  assert.equal(o.details?.coding?.[0].code, 'fhir-cardinality-min');
+  assert.deepEqual(fromOperationOutcome(oo)[0].rule, 'fhir-cardinality-min');
+  assert.equal(hasErrors([i]), true);
+});
+
+test('an empty report is an informational OperationOutcome', () => {
+  const oo = toOperationOutcome([]);
+  assert.equal(oo.issue.length, 1);
+  assert.equal(oo.issue[0].severity, 'information');
+  assert.equal(hasErrors([issue('x', 'warning')]), false);
+});
+
+test('every engine code has a unique id, an English and a French message', () => {
+  const ids = new Set<string>();
+  for (const rule of Object.values(CODES)) {
+    assert.ok(!ids.has(rule.id), `duplicate ${rule.id}`);
+    ids.add(rule.id);
+    assert.match(rule.id, /^fhir-[a-z0-9-]+$/);
+    assert.ok(rule.en && rule.fr && rule.summary, rule.id);
+  }
+});

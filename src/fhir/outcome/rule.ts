@@ -1,0 +1,59 @@
+// A rule is a stable, documented kind of finding: id, default severity, FHIR issue type and
+// message templates. Engine checks (codes.ts) and TDDUI business rules share this shape.
+import type { IssueType, Severity, ValidationIssue } from './issue.js';
+
+export type MessageArgs = Record<string, string | number | undefined>;
+
+export interface Rule {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly code: IssueType;
+  /** One-line description for the reference docs. */
+  readonly summary: string;
+  /** Message template in English; `{name}` placeholders are replaced by args. */
+  readonly en: string;
+  /** Message template in French. */
+  readonly fr?: string;
+  /** Where the rule comes from (IG page, FHIR spec section). */
+  readonly reference?: string;
+}
+
+export function defineRule(r: Rule): Rule {
+  return Object.freeze(r);
+}
+
+/** Templates split once into literal parts (even indexes) and placeholder names (odd indexes). */
+const compiledTemplates = new Map<string, string[]>();
+
+function fill(template: string, args: MessageArgs): string {
+  let parts = compiledTemplates.get(template);
+  if (!parts) {
+    parts = template.split(/\{(\w+)\}/);
+    compiledTemplates.set(template, parts);
+  }
+  let out = parts[0];
+  for (let i = 1; i < parts.length; i += 2) {
+    const v = args[parts[i]];
+    out += (v === undefined ? `{${parts[i]}}` : String(v)) + parts[i + 1];
+  }
+  return out;
+}
+
+/** Builds an issue for `rule` at `expression`; `severity` overrides the rule's default when given. */
+export function makeIssue(
+  rule: Rule,
+  expression: string,
+  args: MessageArgs = {},
+  extra: { severity?: Severity; source?: string } = {},
+): ValidationIssue {
+  const issue: ValidationIssue = {
+    severity: extra.severity ?? rule.severity,
+    code: rule.code,
+    rule: rule.id,
+    message: fill(rule.en, args),
+    expression,
+  };
+  if (rule.fr) issue.messageFr = fill(rule.fr, args);
+  if (extra.source ?? rule.reference) issue.source = extra.source ?? rule.reference;
+  return issue;
+}

@@ -1,0 +1,217 @@
+// Compiles a snapshot (flat element list) into the element tree the validator walks:
+// children indexed by JSON property name (choice types expanded: `valueString` -> value[x]),
+// slices attached to their sliced element, cardinalities as numbers, fixed/pattern values
+// extracted once. Compiled profiles are cached by the Profiles class (profiles.ts).
+import type { ElementDefinition, TypeRef } from './snapshot.js';
+
+export interface Discriminator {
+  type: 'value' | 'pattern' | 'type' | 'profile' | 'exists';
+  path: string;
+}
+
+export interface Slicing {
+  discriminators: Discriminator[];
+  rules: 'open' | 'closed' | 'openAtEnd';
+  ordered: boolean;
+  /** True when the slicing was not in the snapshot (its base is missing) and was inferred. */
+  inferred?: boolean;
+}
+
+export interface ConstraintDef {
+  key: string;
+  severity: 'error' | 'warning';
+  human: string;
+  expression?: string;
+  source?: string;
+  bestPractice: boolean;
+}
+
+/** A JSON property name resolved to its element (and, for choice elements, the implied type). */
+export interface ChildRef {
+  node: ElementNode;
+  type?: string;
+  /** Position of `node` in the parent's `children`. */
+  pos: number;
+}
+
+export interface ElementNode {
+  id: string;
+  path: string;
+  /** Last path segment, e.g. `value[x]`, `identifier`. */
+  name: string;
+  sliceName?: string;
+  min: number;
+  max: number;
+  /** Whether the base element repeats (JSON array) — from `base.max`, or `max` when base is absent. */
+  isArray: boolean;
+  isChoice: boolean;
+  types: TypeRef[];
+  children?: ElementNode[];
+  /** JSON property name -> child and (for choice elements) the type code the name implies. */
+  childIndex?: Map<string, ChildRef>;
+  slicing?: Slicing;
+  slices: ElementNode[];
+  /** fixed[x] value, compared for exact equality. */
+  fixed?: unknown;
+  /** pattern[x] value, compared as "instance contains pattern". */
+  pattern?: unknown;
+  binding?: { strength: 'required' | 'extensible' | 'preferred' | 'example'; valueSet?: string };
+  constraints: ConstraintDef[];
+  /** `#Questionnaire.item`-style reference, resolved by the validator against the profile root. */
+  contentReference?: string;
+  maxLength?: number;
+  minValue?: number | string;
+  maxValue?: number | string;
+  isModifier: boolean;
+  mustSupport: boolean;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function findPrefixed(el: ElementDefinition, prefix: string): unknown {
+  for (const k of Object.keys(el)) if (k.startsWith(prefix) && k.length > prefix.length) return el[k];
+  return undefined;
+}
+
+function parseMax(max: string | undefined): number {
+  if (max === undefined || max === '*') return Infinity;
+  const n = Number(max);
+  return Number.isFinite(n) ? n : Infinity;
+}
+
+function toNode(el: ElementDefinition): ElementNode {
+  const segs = el.path.split('.');
+  const name = segs[segs.length - 1];
+  const base = el.base as { max?: string } | undefined;
+  const max = parseMax(el.max);
+  const baseMax = base?.max !== undefined ? parseMax(base.max) : max;
+  const node: ElementNode = {
+    id: el.id,
+    path: el.path,
+    name,
+    min: el.min ?? 0,
+    max,
+    isArray: baseMax > 1,
+    isChoice: name.endsWith('[x]'),
+    types: el.type ?? [],
+    slices: [],
+    constraints: [],
+    isModifier: el.isModifier === true,
+    mustSupport: el.mustSupport === true,
+  };
+  if (el.sliceName) node.sliceName = el.sliceName;
+  const fixed = findPrefixed(el, 'fixed');
+  if (fixed !== undefined) node.fixed = fixed;
+  const pattern = findPrefixed(el, 'pattern');
+  if (pattern !== undefined) node.pattern = pattern;
+  if (el.binding?.strength) node.binding = el.binding as ElementNode['binding'];
+  if (el.contentReference) node.contentReference = el.contentReference;
+  if (typeof el.maxLength === 'number') node.maxLength = el.maxLength;
+  const minValue = findPrefixed(el, 'minValue');
+  if (minValue !== undefined) node.minValue = minValue as number | string;
+  const maxValue = findPrefixed(el, 'maxValue');
+  if (maxValue !== undefined) node.maxValue = maxValue as number | string;
+  for (const c of el.constraint ?? []) {
+    node.constraints.push({
+      key: c.key,
+      severity: c.severity === 'error' ? 'error' : 'warning',
+      human: c.human,
+      expression: c.expression,
+      source: c.source,
+      bestPractice: Array.isArray(c.extension)
+        ? (c.extension as { url: string; valueBoolean?: boolean }[]).some(
+            (x) => x.url.endsWith('elementdefinition-bestpractice') && x.valueBoolean === true,
+          )
+        : false,
+    });
+  }
+  if (el.slicing) {
+    const rules = el.slicing.rules === 'closed' || el.slicing.rules === 'openAtEnd' ? el.slicing.rules : 'open';
+    node.slicing = {
+      discriminators: (el.slicing.discriminator ?? []) as Discriminator[],
+      rules,
+      ordered: el.slicing.ordered === true,
+    };
+  }
+  return node;
+}
+
+export function indexChildren(node: ElementNode): void {
+  if (!node.children) return;
+  const index = new Map<string, ChildRef>();
+  node.children.forEach((c, pos) => {
+    if (c.isChoice) {
+      const prefix = c.name.slice(0, -3);
+      for (const t of c.types) index.set(prefix + capitalize(t.code), { node: c, type: t.code, pos });
+    } else index.set(c.name, { node: c, pos });
+  });
+  node.childIndex = index;
+}
+
+/** Builds the element tree of a snapshot; returns the root. */
+export function compileSnapshot(elements: readonly ElementDefinition[]): ElementNode {
+  if (elements.length === 0) throw new Error('empty snapshot');
+  const byId = new Map<string, ElementNode>();
+  const root = toNode(elements[0]);
+  byId.set(root.id, root);
+  for (let i = 1; i < elements.length; i++) {
+    const el = elements[i];
+    const node = toNode(el);
+    byId.set(node.id, node);
+    const dot = el.id.lastIndexOf('.');
+    const parentId = el.id.slice(0, dot);
+    const last = el.id.slice(dot + 1);
+    const colon = last.indexOf(':');
+    if (colon >= 0) {
+      const sliced = byId.get(`${parentId}.${last.slice(0, colon)}`);
+      if (sliced) {
+        sliced.slices.push(node);
+        continue;
+      }
+    }
+    const parent = byId.get(parentId);
+    if (!parent) continue; // orphan (e.g. a reslice we do not support); ignored
+    (parent.children ??= []).push(node);
+  }
+  for (const node of byId.values()) {
+    indexChildren(node);
+    if (node.slices.length > 0 && !node.slicing) node.slicing = inferSlicing(node);
+  }
+  return root;
+}
+
+/** Fixed or pattern values under a slice, by relative path (one or two levels deep). */
+function slicePatternPaths(slice: ElementNode): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const visit = (n: ElementNode, prefix: string, depth: number) => {
+    for (const c of n.children ?? []) {
+      const p = prefix ? `${prefix}.${c.name}` : c.name;
+      const v = c.fixed ?? c.pattern;
+      if (v !== undefined) out.set(p, v);
+      if (depth < 2) visit(c, p, depth + 1);
+    }
+  };
+  visit(slice, '', 1);
+  return out;
+}
+
+/**
+ * The slicing of an element whose slices come from a base that is not loaded: extensions are
+ * always sliced by url; otherwise slices are told apart by the fixed/pattern values the
+ * loaded profile gives them. Slices with no such value cannot be matched (reported by the validator).
+ */
+function inferSlicing(node: ElementNode): Slicing {
+  if (node.name === 'extension' || node.name === 'modifierExtension') {
+    return { discriminators: [{ type: 'value', path: 'url' }], rules: 'open', ordered: false, inferred: true };
+  }
+  const paths = new Set<string>();
+  for (const s of node.slices) for (const p of slicePatternPaths(s).keys()) paths.add(p);
+  return {
+    discriminators: [...paths].sort().map((path) => ({ type: 'pattern', path })),
+    rules: 'open',
+    ordered: false,
+    inferred: true,
+  };
+}

@@ -1,0 +1,91 @@
+// Compiled profiles, cached: each StructureDefinition is expanded (snapshot.ts) and compiled
+// (compile.ts) once, on first use or up front with `compileAll()`.
+import type { ConformanceRegistry } from '../packages/registry.js';
+import { compileSnapshot, type ElementNode } from './compile.js';
+import { SnapshotGenerator, type StructureDefinition } from './snapshot.js';
+
+export interface CompiledProfile {
+  url: string;
+  version?: string;
+  name: string;
+  /** Resource or datatype the profile constrains (`Patient`, `Extension`, `HumanName`). */
+  type: string;
+  kind: string;
+  derivation?: string;
+  sd: StructureDefinition;
+  root: ElementNode;
+  /** Canonicals needed but not loaded: validation against this profile is partial when non-empty. */
+  missing: string[];
+  notes: string[];
+  /** Contexts where an extension may be used (extensions only). */
+  context?: { type: string; expression: string }[];
+}
+
+const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+
+export class Profiles {
+  readonly snapshots: SnapshotGenerator;
+  private readonly compiled = new Map<string, CompiledProfile | null>();
+
+  constructor(readonly registry: ConformanceRegistry) {
+    this.snapshots = new SnapshotGenerator(registry);
+  }
+
+  /** The compiled profile for a canonical URL (with optional |version); undefined when not loaded. */
+  get(canonical: string): CompiledProfile | undefined {
+    const hit = this.compiled.get(canonical);
+    if (hit !== undefined) return hit ?? undefined;
+    const sd = this.registry.resolve<StructureDefinition>(canonical, 'StructureDefinition');
+    let result: CompiledProfile | null = null;
+    if (sd) {
+      const snap = this.snapshots.generate(sd);
+      if (snap.elements.length > 0) {
+        result = {
+          url: sd.url,
+          version: sd.version,
+          name: sd.name ?? sd.url,
+          type: sd.type,
+          kind: sd.kind,
+          derivation: sd.derivation,
+          sd,
+          root: compileSnapshot(snap.elements),
+          missing: snap.missing,
+          notes: snap.notes,
+          context: sd.context,
+        };
+      }
+    }
+    this.compiled.set(canonical, result);
+    return result ?? undefined;
+  }
+
+  /** The base definition of a resource type or datatype (`Patient`, `HumanName`, `string`). */
+  core(type: string): CompiledProfile | undefined {
+    let hit = this.coreByType.get(type);
+    if (hit === undefined) {
+      hit = this.get(CORE_SD + type) ?? null;
+      this.coreByType.set(type, hit);
+    }
+    return hit ?? undefined;
+  }
+
+  private readonly coreByType = new Map<string, CompiledProfile | null>();
+
+  /** Compiles every StructureDefinition of the non-core packages (start-up warm-up). */
+  compileAll(): number {
+    let n = 0;
+    for (const sd of this.registry.all<StructureDefinition>('StructureDefinition')) {
+      if (sd.url.startsWith(CORE_SD) && sd.snapshot) continue;
+      if (this.get(sd.url)) n++;
+    }
+    return n;
+  }
+
+  /** Generated snapshot as a StructureDefinition (for export and for other validators). */
+  withSnapshot(canonical: string): StructureDefinition | undefined {
+    const sd = this.registry.resolve<StructureDefinition>(canonical, 'StructureDefinition');
+    if (!sd) return undefined;
+    const snap = this.snapshots.generate(sd);
+    return { ...sd, snapshot: { element: snap.elements } };
+  }
+}

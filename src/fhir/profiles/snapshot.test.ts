@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { SHARED_FHIR } from '../../testing/paths.js';
+import { loadPackages } from '../packages/loader.js';
+import type { ConformanceRegistry } from '../packages/registry.js';
+import { Profiles } from './profiles.js';
+import type { ElementDefinition, StructureDefinition } from './snapshot.js';
+
+const TDDUI = 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/';
+let registry: ConformanceRegistry;
+let profiles: Profiles;
+
+before(async () => {
+  registry = await loadPackages({ paths: [SHARED_FHIR], useCache: false });
+  profiles = new Profiles(registry);
+});
+
+function el(url: string, id: string): ElementDefinition | undefined {
+  return profiles.withSnapshot(url)!.snapshot!.element.find((e) => e.id === id);
+}
+
+test('every TDDUI StructureDefinition gets a snapshot; only missing bases leave notes', () => {
+  const sds = registry.all<StructureDefinition>('StructureDefinition').filter((sd) => sd.url.startsWith(TDDUI));
+  assert.ok(sds.length >= 45);
+  for (const sd of sds) {
+    const snap = profiles.snapshots.generate(sd);
+    assert.ok(snap.elements.length > 1, sd.url);
+    assert.equal(snap.elements[0].id, sd.type, `${sd.url} root`);
+    const ids = new Set<string>();
+    for (const e of snap.elements) {
+      assert.ok(!ids.has(e.id), `${sd.url}: duplicate element id ${e.id}`);
+      ids.add(e.id);
+    }
+    if (snap.missing.length === 0) assert.deepEqual(snap.notes, [], sd.url);
+  }
+});
+
+test('differential constraints land in slices of expanded datatypes', () => {
+  const url = TDDUI + 'tddui-goal-objectif';
+  const system = el(url, 'Goal.identifier.system')!;
+  assert.equal(system.patternUri, 'https://identifiant-medicosocial-objectif.esante.gouv.fr');
+  assert.equal(system.min, 1);
+  const disc = el(url, 'Goal.note:titreObjectif.extension:TDDUIDiscriminator.value[x]')!;
+  assert.deepEqual((disc.patternCodeableConcept as { coding: { code: string }[] }).coding[0].code, 'titreObjectif');
+  assert.equal(el(url, 'Goal.note:titreObjectif')!.min, 1);
+  assert.equal(el(url, 'Goal.note:titreObjectif')!.max, '1');
+  // Type slice of a choice element narrows its type.
+  assert.deepEqual(el(url, 'Goal.start[x]:startDate')!.type!.map((t) => t.code), ['date']);
+  // Base constraints are inherited.
+  assert.ok(el(url, 'Goal')!.constraint!.some((c) => c.key === 'dom-2'));
+});
+
+test('a missing base (FR Core) falls back to the core type and is reported', () => {
+  const cp = profiles.get(TDDUI + 'tddui-patient')!;
+  assert.ok(cp.missing.includes('https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient'));
+  assert.equal(cp.type, 'Patient');
+  const pi = el(TDDUI + 'tddui-patient', 'Patient.identifier:PI.system')!;
+  assert.equal(pi.patternUri, 'https://identifiant-medicosocial-localusager.esante.gouv.fr');
+  // The slicing of Patient.identifier is FR Core's: it is inferred from the slice patterns.
+  const identifier = cp.root.childIndex!.get('identifier')!.node;
+  assert.equal(identifier.slicing?.inferred, true);
+  assert.ok(identifier.slicing!.discriminators.some((d) => d.path === 'system'));
+});
+
+test('extension definitions: fixed url and constrained value type', () => {
+  const url = TDDUI + 'tddui-birth-order';
+  const value = profiles.withSnapshot(url)!.snapshot!.element.find((e) => e.path === 'Extension.value[x]')!;
+  assert.deepEqual(value.type!.map((t) => t.code), ['positiveInt']);
+  const u = el(url, 'Extension.url')!;
+  assert.equal(u.fixedUri, url);
+});
+
+test('compiled children index JSON names, including choice types', () => {
+  const cp = profiles.core('Observation')!;
+  const idx = cp.root.childIndex!;
+  assert.equal(idx.get('valueQuantity')?.type, 'Quantity');
+  assert.equal(idx.get('valueString')?.node.name, 'value[x]');
+  assert.equal(idx.get('value'), undefined);
+  assert.equal(idx.get('status')?.node.min, 1);
+});
+
+test('snapshots and compiled profiles are cached', () => {
+  const a = profiles.get(TDDUI + 'tddui-bundle');
+  const b = profiles.get(TDDUI + 'tddui-bundle');
+  assert.equal(a, b);
+  const entry = a!.root.childIndex!.get('entry')!.node;
+  assert.equal(entry.slices.length, 21);
+  assert.deepEqual(entry.slicing!.discriminators, [{ type: 'profile', path: 'resource' }]);
+});

@@ -1,0 +1,341 @@
+// Snapshot generation: expands a StructureDefinition's differential along its baseDefinition
+// chain into the full element list (FHIR "snapshot"), as the IG packages publish differentials only.
+// When a base or a type profile is not loaded (e.g. FR Core), generation falls back to the
+// core type definition and records what was missing, so validation can go on with what is
+// known and say once what could not be checked.
+import type { ConformanceRegistry } from '../packages/registry.js';
+
+export interface TypeRef {
+  code: string;
+  profile?: string[];
+  targetProfile?: string[];
+  [k: string]: unknown;
+}
+
+export interface ElementDefinition {
+  id: string;
+  path: string;
+  sliceName?: string;
+  min?: number;
+  max?: string;
+  type?: TypeRef[];
+  contentReference?: string;
+  slicing?: { discriminator?: { type: string; path: string }[]; rules?: string; ordered?: boolean };
+  binding?: { strength: string; valueSet?: string };
+  constraint?: { key: string; severity: string; human: string; expression?: string; source?: string; [k: string]: unknown }[];
+  [k: string]: unknown;
+}
+
+export interface StructureDefinition {
+  resourceType: 'StructureDefinition';
+  url: string;
+  version?: string;
+  name?: string;
+  type: string;
+  kind: string;
+  abstract?: boolean;
+  baseDefinition?: string;
+  derivation?: string;
+  context?: { type: string; expression: string }[];
+  snapshot?: { element: ElementDefinition[] };
+  differential?: { element: ElementDefinition[] };
+  [k: string]: unknown;
+}
+
+export interface Snapshot {
+  elements: ElementDefinition[];
+  /** Canonical URLs that were needed but not loaded (bases, type profiles), transitively. */
+  missing: string[];
+  /** Differential elements that could not be applied (usually because a base was missing). */
+  notes: string[];
+}
+
+const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+
+/** Differential keys that do not affect validation. */
+const DOC_KEYS = new Set([
+  'id',
+  'path',
+  'short',
+  'definition',
+  'comment',
+  'requirements',
+  'alias',
+  'mapping',
+  'example',
+  'isSummary',
+  'isModifierReason',
+  'meaningWhenMissing',
+  'orderMeaning',
+  'base',
+  'label',
+  'code',
+  'extension',
+]);
+
+function splitId(id: string): string[] {
+  // Slice names may contain dots only in exotic IGs; TDDUI and FR Core do not use them.
+  return id.split('.');
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+export class SnapshotGenerator {
+  private readonly cache = new Map<string, Snapshot>();
+  private readonly inProgress = new Set<string>();
+
+  constructor(private readonly registry: ConformanceRegistry) {}
+
+  /** Snapshot of a StructureDefinition given by canonical URL; undefined if not loaded. */
+  forUrl(url: string): Snapshot | undefined {
+    const sd = this.registry.resolve<StructureDefinition>(url, 'StructureDefinition');
+    return sd ? this.generate(sd) : undefined;
+  }
+
+  generate(sd: StructureDefinition): Snapshot {
+    const key = `${sd.url}|${sd.version ?? ''}`;
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    if (this.inProgress.has(key)) {
+      return { elements: sd.snapshot?.element ?? [], missing: [], notes: [`circular base definition at ${sd.url}`] };
+    }
+    this.inProgress.add(key);
+    try {
+      const result = this.build(sd);
+      this.cache.set(key, result);
+      return result;
+    } finally {
+      this.inProgress.delete(key);
+    }
+  }
+
+  private build(sd: StructureDefinition): Snapshot {
+    // Published snapshots (core definitions, complete packages) are used as they are.
+    if (sd.snapshot?.element?.length) return { elements: sd.snapshot.element, missing: [], notes: [] };
+    const missing: string[] = [];
+    const notes: string[] = [];
+    let baseSnap: Snapshot | undefined;
+    if (sd.baseDefinition) {
+      const base = this.registry.resolve<StructureDefinition>(sd.baseDefinition, 'StructureDefinition');
+      if (base) baseSnap = this.generate(base);
+      else {
+        missing.push(sd.baseDefinition);
+        const fallback = this.registry.resolve<StructureDefinition>(CORE_SD + sd.type, 'StructureDefinition');
+        if (fallback) baseSnap = this.generate(fallback);
+      }
+    }
+    if (!baseSnap) {
+      notes.push(`no base definition available for ${sd.url}`);
+      return { elements: clone(sd.differential?.element ?? []), missing, notes };
+    }
+    missing.push(...baseSnap.missing);
+    const work = new Work(this, clone(baseSnap.elements), missing, notes);
+    const root = sd.type;
+    for (const diff of sd.differential?.element ?? []) {
+      const id = diff.id ?? diff.path;
+      // A logical model or a type whose base names another root: re-root ids on the fly.
+      const el = id === root ? work.elements[0] : work.ensure(id);
+      if (!el) {
+        notes.push(`differential element ${id} of ${sd.url} could not be placed`);
+        continue;
+      }
+      work.merge(el, diff);
+    }
+    return { elements: work.elements, missing: [...new Set(missing)], notes };
+  }
+
+  /** Snapshot elements of the type (or type profile) an element must be expanded with. */
+  typeElements(type: TypeRef, missing: string[]): ElementDefinition[] | undefined {
+    const profile = type.profile?.[0];
+    if (profile) {
+      const snap = this.forUrl(profile);
+      if (snap) {
+        missing.push(...snap.missing);
+        return snap.elements;
+      }
+      missing.push(profile);
+    }
+    const code = type.code;
+    const url = code.includes('/') ? code : CORE_SD + code;
+    return this.forUrl(url)?.elements;
+  }
+}
+
+/** Mutable state of one snapshot generation. */
+class Work {
+  constructor(
+    private readonly gen: SnapshotGenerator,
+    readonly elements: ElementDefinition[],
+    private readonly missing: string[],
+    private readonly notes: string[],
+  ) {}
+
+  private indexOf(id: string): number {
+    for (let i = 0; i < this.elements.length; i++) if (this.elements[i].id === id) return i;
+    return -1;
+  }
+
+  /** Index just past the element at `i` and all its descendants and slices. */
+  private endOfGroup(i: number): number {
+    const id = this.elements[i].id;
+    let j = i + 1;
+    while (j < this.elements.length) {
+      const other = this.elements[j].id;
+      if (other.startsWith(id + '.') || other.startsWith(id + ':')) j++;
+      else break;
+    }
+    return j;
+  }
+
+  private hasChildren(i: number): boolean {
+    const next = this.elements[i + 1];
+    return !!next && next.id.startsWith(this.elements[i].id + '.');
+  }
+
+  /** Finds the element with `id`, creating slices and expanding datatypes as needed. */
+  ensure(id: string): ElementDefinition | undefined {
+    const existing = this.indexOf(id);
+    if (existing >= 0) return this.elements[existing];
+    const segs = splitId(id);
+    if (segs.length < 2) return undefined;
+    const parent = this.ensure(segs.slice(0, -1).join('.'));
+    if (!parent) return undefined;
+    const last = segs[segs.length - 1];
+    const colon = last.indexOf(':');
+    if (colon >= 0) return this.ensureSlice(parent, last.slice(0, colon), last.slice(colon + 1));
+    return this.ensureChild(parent, last);
+  }
+
+  private ensureChild(parent: ElementDefinition, name: string): ElementDefinition | undefined {
+    const childId = `${parent.id}.${name}`;
+    let i = this.indexOf(childId);
+    if (i >= 0) return this.elements[i];
+    const pi = this.indexOf(parent.id);
+    if (!this.hasChildren(pi)) this.expand(pi);
+    i = this.indexOf(childId);
+    if (i >= 0) return this.elements[i];
+    // A renamed choice (`valueString` for `value[x]`): constrain the choice to that type.
+    if (!name.endsWith('[x]')) {
+      for (let j = pi + 1; j < this.elements.length; j++) {
+        const el = this.elements[j];
+        if (!el.id.startsWith(parent.id + '.')) break;
+        const rest = el.id.slice(parent.id.length + 1);
+        if (!rest.endsWith('[x]') || rest.includes('.') || rest.includes(':')) continue;
+        const prefix = rest.slice(0, -3);
+        if (!name.startsWith(prefix)) continue;
+        const typeName = name.slice(prefix.length);
+        const t = el.type?.find((x) => capitalize(x.code) === typeName);
+        if (t) {
+          el.type = [t];
+          return el;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private ensureSlice(parent: ElementDefinition, name: string, sliceName: string): ElementDefinition | undefined {
+    const base = this.ensureChild(parent, name);
+    if (!base) return undefined;
+    const sliceId = `${base.id}:${sliceName}`;
+    const existing = this.indexOf(sliceId);
+    if (existing >= 0) return this.elements[existing];
+    const bi = this.indexOf(base.id);
+    // Copy the unsliced element and its children (not its other slices) as the new slice.
+    const copies: ElementDefinition[] = [];
+    for (let j = bi; j < this.elements.length; j++) {
+      const el = this.elements[j];
+      if (j > bi && !el.id.startsWith(base.id + '.')) {
+        if (el.id.startsWith(base.id + ':')) continue;
+        break;
+      }
+      const c = clone(el);
+      c.id = sliceId + el.id.slice(base.id.length);
+      copies.push(c);
+    }
+    const head = copies[0];
+    head.sliceName = sliceName;
+    delete head.slicing;
+    // A slice of a choice element named after a type (`value[x]:valueString`) narrows the type.
+    if (name.endsWith('[x]') && head.type) {
+      const prefix = name.slice(0, -3);
+      const t = head.type.find((x) => prefix + capitalize(x.code) === sliceName);
+      if (t) head.type = [t];
+    }
+    this.elements.splice(this.endOfGroup(bi), 0, ...copies);
+    return head;
+  }
+
+  /** Inserts the children of element `i` from its type (or contentReference). */
+  private expand(i: number): void {
+    const el = this.elements[i];
+    let source: ElementDefinition[] | undefined;
+    let sourceRoot: string | undefined;
+    if (el.contentReference) {
+      const refId = el.contentReference.slice(el.contentReference.indexOf('#') + 1);
+      const ri = this.indexOf(refId);
+      if (ri >= 0) {
+        const end = this.endOfGroup(ri);
+        source = this.elements.slice(ri, end).filter((e) => !e.id.slice(refId.length).startsWith(':'));
+        sourceRoot = refId;
+      }
+    } else if (el.type?.length === 1) {
+      source = this.gen.typeElements(el.type[0], this.missing);
+      sourceRoot = source?.[0]?.id;
+    } else {
+      this.notes.push(`cannot expand ${el.id}: ${el.type?.length ?? 0} types`);
+    }
+    if (!source || !sourceRoot) return;
+    const rootPath = refPath(sourceRoot);
+    const copies: ElementDefinition[] = [];
+    for (const s of source) {
+      if (s.id === sourceRoot || !s.id.startsWith(sourceRoot + '.')) continue;
+      const c = clone(s);
+      c.id = el.id + s.id.slice(sourceRoot.length);
+      c.path = el.path + s.path.slice(rootPath.length);
+      copies.push(c);
+    }
+    if (el.contentReference) {
+      // The element now has its own children; the reference is resolved.
+      el.type = source[0]?.type ? clone(source[0].type) : el.type;
+      delete el.contentReference;
+    }
+    this.elements.splice(i + 1, 0, ...copies);
+  }
+
+  merge(el: ElementDefinition, diff: ElementDefinition): void {
+    for (const [k, v] of Object.entries(diff)) {
+      if (DOC_KEYS.has(k)) continue;
+      if (k === 'constraint') {
+        const list = el.constraint ? [...el.constraint] : [];
+        for (const c of v as NonNullable<ElementDefinition['constraint']>) {
+          const at = list.findIndex((x) => x.key === c.key);
+          if (at >= 0) list[at] = c;
+          else list.push(c);
+        }
+        el.constraint = list;
+      } else if (k === 'slicing') {
+        el.slicing = { ...(el.slicing ?? {}), ...(v as object) };
+      } else if (k === 'binding') {
+        el.binding = { ...(el.binding ?? {}), ...(v as object) } as ElementDefinition['binding'];
+      } else if (k === 'type') {
+        el.type = clone(v as TypeRef[]);
+      } else if (k.startsWith('fixed') || k.startsWith('pattern')) {
+        for (const old of Object.keys(el)) if (old.startsWith('fixed') || old.startsWith('pattern')) delete el[old];
+        el[k] = clone(v);
+      } else {
+        el[k] = clone(v);
+      }
+    }
+  }
+}
+
+function refPath(id: string): string {
+  return id.replace(/:[^.]*/g, '');
+}

@@ -1,0 +1,79 @@
+// Reference resolution inside a Bundle (FHIR http.html#trules and bundle.html#references):
+// by fullUrl (urn:uuid:, urn:oid:, absolute URL), and relative `Type/id` references resolved
+// against the base of the referencing entry's fullUrl, or against the entries' own type/id.
+type Json = Record<string, unknown>;
+
+export interface BundleTarget {
+  resource: Json;
+  /** Location of the resource, e.g. `Bundle.entry[3].resource`. */
+  path: string;
+  fullUrl?: string;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const ENTRY_INDEX = /^Bundle\.entry\[(\d+)\]/;
+
+export class BundleIndex {
+  private readonly byFullUrl = new Map<string, BundleTarget>();
+  private readonly byTypeId = new Map<string, BundleTarget>();
+  private readonly entries: (BundleTarget | undefined)[] = [];
+  private readonly paths = new WeakMap<object, string>();
+
+  static build(bundle: Json, path: string): BundleIndex {
+    const idx = new BundleIndex();
+    const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+    entries.forEach((e, i) => {
+      if (!isObject(e) || !isObject(e.resource)) {
+        idx.entries.push(undefined);
+        return;
+      }
+      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource` };
+      if (typeof e.fullUrl === 'string') {
+        t.fullUrl = e.fullUrl;
+        if (!idx.byFullUrl.has(e.fullUrl)) idx.byFullUrl.set(e.fullUrl, t);
+      }
+      const r = e.resource;
+      if (typeof r.resourceType === 'string' && typeof r.id === 'string') {
+        const key = `${r.resourceType}/${r.id}`;
+        if (!idx.byTypeId.has(key)) idx.byTypeId.set(key, t);
+      }
+      idx.entries.push(t);
+      idx.paths.set(r, t.path);
+    });
+    return idx;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  pathOf(resource: object): string | undefined {
+    return this.paths.get(resource);
+  }
+
+  entryAt(path: string | undefined): BundleTarget | undefined {
+    const m = path ? ENTRY_INDEX.exec(path) : null;
+    return m ? this.entries[Number(m[1])] : undefined;
+  }
+
+  /** Resolves a reference made from the entry at `fromPath` (any location inside it). */
+  resolve(reference: string, fromPath?: string): BundleTarget | undefined {
+    const direct = this.byFullUrl.get(reference);
+    if (direct) return direct;
+    if (/^(urn:|https?:\/\/)/.test(reference)) {
+      const m = /^(.*\/[A-Z][A-Za-z]+\/[^/]+)\/_history\/[^/]+$/.exec(reference);
+      return m ? this.byFullUrl.get(m[1]) : undefined;
+    }
+    const rel = reference.replace(/\/_history\/[^/]+$/, '');
+    const from = this.entryAt(fromPath);
+    const base = from?.fullUrl ? /^(https?:\/\/.*)\/[A-Z][A-Za-z]+\/[^/]+$/.exec(from.fullUrl)?.[1] : undefined;
+    if (base) {
+      const hit = this.byFullUrl.get(`${base}/${rel}`);
+      if (hit) return hit;
+    }
+    return this.byTypeId.get(rel);
+  }
+}

@@ -1,0 +1,1153 @@
+// The instance validator: walks FHIR R4 JSON against compiled profiles (profiles/compile.ts)
+// and reports every finding as a ValidationIssue with its exact location.
+// One `Run` holds the state of one validation (issues, Bundle index, memoised profile
+// conformance of resources, what could not be checked). It never throws on input data:
+// anything unexpected becomes an issue.
+import { CODES } from '../outcome/codes.js';
+import type { Severity, ValidationIssue } from '../outcome/issue.js';
+import { makeIssue, type MessageArgs, type Rule } from '../outcome/rule.js';
+import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
+import type { ElementNode } from '../profiles/compile.js';
+import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
+import type { TypeRef } from '../profiles/snapshot.js';
+import type { Terminology } from '../terminology/terminology.js';
+import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
+import { BundleIndex } from './bundle-index.js';
+import { deepEqual, containsPattern, describeValue } from './values.js';
+
+type Json = Record<string, unknown>;
+
+export interface ValidateOptions {
+  /** Profiles (canonical URLs) the resource must conform to, in addition to its meta.profile. */
+  profiles?: string[];
+  /** Stop at the first error (used to test conformance cheaply). */
+  failFast?: boolean;
+}
+
+const SYSTEM_TYPES: Record<string, string> = {
+  'http://hl7.org/fhirpath/System.String': 'string',
+  'http://hl7.org/fhirpath/System.Boolean': 'boolean',
+  'http://hl7.org/fhirpath/System.Integer': 'integer',
+  'http://hl7.org/fhirpath/System.Decimal': 'decimal',
+  'http://hl7.org/fhirpath/System.Date': 'date',
+  'http://hl7.org/fhirpath/System.DateTime': 'dateTime',
+  'http://hl7.org/fhirpath/System.Time': 'time',
+};
+const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
+const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 'string', 'uri']);
+
+const typeCodes = new WeakMap<TypeRef, string>();
+
+/** The FHIR type of a TypeRef, mapping FHIRPath system types (used for `id`, `url`, primitive `value`). */
+function typeCodeOf(t: TypeRef): string {
+  let code = typeCodes.get(t);
+  if (code === undefined) {
+    code = computeTypeCode(t);
+    typeCodes.set(t, code);
+  }
+  return code;
+}
+
+function computeTypeCode(t: TypeRef): string {
+  const sys = SYSTEM_TYPES[t.code];
+  if (!sys) return t.code;
+  const ext = (t.extension as { url: string; valueUrl?: string; valueUri?: string }[] | undefined)?.find(
+    (e) => e.url === FHIR_TYPE_EXT,
+  );
+  return ext?.valueUrl ?? ext?.valueUri ?? sys;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
+class FailFast {}
+const FAIL_FAST = new FailFast();
+
+interface Frame {
+  /** The resource being validated (FHIRPath %resource). */
+  resource: Json;
+  /** Its location, e.g. `Bundle.entry[2].resource`. */
+  path: string;
+  profile: CompiledProfile;
+}
+
+interface Pending {
+  rule: Rule;
+  args: MessageArgs;
+  expression: string;
+  count: number;
+  source?: string;
+}
+
+export interface ValidatorContext {
+  profiles: Profiles;
+  terminology: Terminology;
+  /** Test hook: compare every fast FHIRPath evaluation with fhirpath.js. */
+  verifyInvariants?: VerifyHook;
+}
+
+/** Memoised result of "does this resource (at this location) conform to this profile?". */
+interface Conformance {
+  state: 'running' | 'done';
+  /** False when the run stopped at the first error (enough to answer "does it conform?"). */
+  complete: boolean;
+  ok: boolean;
+  issues: ValidationIssue[];
+  /** "Not checked" notes, replayed only where this result is used (not for profiles merely tried). */
+  pending: Map<string, Pending>;
+}
+
+export class Validator {
+  readonly invariants: InvariantCompiler;
+  private readonly missingText = new Map<string, string>();
+  /** Slice element at a discriminator path, per slice (profiles are immutable once compiled). */
+  readonly sliceTargets = new WeakMap<ElementNode, Map<string, ElementNode | null>>();
+  constructor(readonly ctx: ValidatorContext) {
+    this.invariants = new InvariantCompiler(ctx.verifyInvariants);
+  }
+
+  /** " (package X is not loaded)"-style suffix naming where a missing canonical would come from. */
+  describeMissing(canonical: string): string {
+    let text = this.missingText.get(canonical);
+    if (text === undefined) {
+      const registry = this.ctx.profiles.registry;
+      const pkg = registry.packageFor(canonical);
+      if (!pkg) text = '';
+      else {
+        const loaded = registry.packages.some((p) => `${p.name}#${p.version}` === pkg);
+        text = loaded ? ` (expected in ${pkg}, which is loaded only partly)` : ` (package ${pkg} is not loaded)`;
+      }
+      this.missingText.set(canonical, text);
+    }
+    return text;
+  }
+
+  validate(resource: unknown, options: ValidateOptions = {}): ValidationIssue[] {
+    const run = new Run(this, options.failFast === true);
+    try {
+      run.validateRoot(resource, options.profiles ?? []);
+    } catch (e) {
+      if (!(e instanceof FailFast)) {
+        run.push(CODES.INTERNAL, isObject(resource) ? String(resource.resourceType ?? '') : '', {
+          detail: (e as Error).stack ?? String(e),
+        });
+      }
+    }
+    return run.finish();
+  }
+}
+
+class Run {
+  private issues: ValidationIssue[] = [];
+  private pending = new Map<string, Pending>();
+  /** Reference-target findings -> location of the target resource (see finish()). */
+  private readonly targetOf = new Map<ValidationIssue, string>();
+  private frames: Frame[] = [];
+  bundle?: BundleIndex;
+  /** Per resource object: profile url -> conformance. */
+  private readonly conformance = new WeakMap<object, Map<string, Conformance>>();
+
+  constructor(
+    private readonly v: Validator,
+    private failFast: boolean,
+  ) {}
+
+  private get profiles(): Profiles {
+    return this.v.ctx.profiles;
+  }
+
+  push(rule: Rule, expression: string, args: MessageArgs = {}, severity?: Severity, source?: string): void {
+    const sev = severity ?? rule.severity;
+    if (this.failFast && (sev === 'error' || sev === 'fatal')) throw FAIL_FAST;
+    this.issues.push(makeIssue(rule, expression, args, { severity, source }));
+  }
+
+  /** Records something that could not be checked; reported once per key at the end of the run. */
+  once(key: string, rule: Rule, expression: string, args: MessageArgs, source?: string): void {
+    const p = this.pending.get(key);
+    if (p) p.count++;
+    else this.pending.set(key, { rule, args, expression, count: 1, source });
+  }
+
+  finish(): ValidationIssue[] {
+    // A reference to a Bundle entry that fails its profile is usually a consequence of that
+    // entry's own errors, which are reported where they are: keep those, and turn the
+    // reference findings into information so one defect does not read as many.
+    if (this.targetOf.size > 0) {
+      const errorAt = this.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').map((i) => i.expression);
+      this.issues = this.issues.map((i) => {
+        const target = this.targetOf.get(i);
+        if (!target || !errorAt.some((e) => e === target || e.startsWith(target + '.'))) return i;
+        return { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
+      });
+    }
+    for (const p of this.pending.values()) {
+      this.issues.push(makeIssue(p.rule, p.expression, { ...p.args, count: p.count }, { source: p.source }));
+    }
+    return this.issues;
+  }
+
+  describeMissing(canonical: string): string {
+    return this.v.describeMissing(canonical);
+  }
+
+
+  // ---------------------------------------------------------------- resources
+
+  validateRoot(resource: unknown, profiles: string[]): void {
+    if (!isObject(resource) || typeof resource.resourceType !== 'string') {
+      this.push(CODES.NOT_A_RESOURCE, '', { found: describeValue(resource) });
+      return;
+    }
+    const path = resource.resourceType;
+    if (resource.resourceType === 'Bundle') this.bundle = BundleIndex.build(resource, path);
+    this.validateResource(resource, path, profiles);
+  }
+
+  /** Validates a resource against its base type, the given profiles and its meta.profile. */
+  validateResource(res: unknown, path: string, profileUrls: readonly string[]): void {
+    if (!isObject(res) || typeof res.resourceType !== 'string') {
+      this.push(CODES.NOT_A_RESOURCE, path, { found: describeValue(res) });
+      return;
+    }
+    const type = res.resourceType;
+    const core = this.profiles.core(type);
+    if (!core || core.kind !== 'resource' || core.sd.abstract) {
+      this.push(CODES.UNKNOWN_RESOURCE_TYPE, path, { type });
+      return;
+    }
+    const targets: CompiledProfile[] = [];
+    const urls = new Set<string>(profileUrls);
+    const meta = res.meta;
+    if (isObject(meta) && Array.isArray(meta.profile)) {
+      for (const p of meta.profile) if (typeof p === 'string') urls.add(p);
+    }
+    for (const url of urls) {
+      const p = this.profiles.get(url);
+      if (!p) {
+        this.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.describeMissing(url) });
+        continue;
+      }
+      if (p.type !== type) {
+        this.push(CODES.TYPE_NOT_ALLOWED, path, { type, allowed: `${p.type} (profile ${p.url})` });
+        continue;
+      }
+      targets.push(p);
+    }
+    // A profile's snapshot contains the base definition, so the base is only walked alone.
+    if (targets.length === 0) targets.push(core);
+    for (const p of targets) this.validateAgainst(res, path, p);
+  }
+
+  /** Validates `res` against one profile, reusing a memoised result for the same location. */
+  validateAgainst(res: Json, path: string, profile: CompiledProfile): void {
+    const memo = this.conformanceOf(res, path, profile);
+    if (memo.state === 'running') return; // a reference cycle: the outer walk reports
+    for (const i of memo.issues) {
+      if (this.failFast && (i.severity === 'error' || i.severity === 'fatal')) throw FAIL_FAST;
+      this.issues.push(i);
+    }
+    for (const [k, p] of memo.pending) {
+      const mine = this.pending.get(k);
+      if (mine) mine.count += p.count;
+      else this.pending.set(k, { ...p });
+    }
+  }
+
+  /** Full validation of `res` against `profile`, computed once per (resource, location, profile). */
+  private conformanceOf(res: Json, path: string, profile: CompiledProfile, stopAtFirstError = false): Conformance {
+    let byProfile = this.conformance.get(res);
+    if (!byProfile) this.conformance.set(res, (byProfile = new Map()));
+    const key = `${profile.url}|${path}`;
+    const hit = byProfile.get(key);
+    if (hit && (hit.state === 'running' || hit.complete || stopAtFirstError)) return hit;
+    const c: Conformance = { state: 'running', complete: true, ok: true, issues: [], pending: new Map() };
+    byProfile.set(key, c);
+    const savedIssues = this.issues;
+    const savedPending = this.pending;
+    const savedFailFast = this.failFast;
+    this.issues = [];
+    this.pending = c.pending;
+    this.failFast = stopAtFirstError;
+    try {
+      this.walkResource(res, path, profile);
+    } catch (e) {
+      if (!(e instanceof FailFast)) throw e;
+      c.complete = false;
+      c.ok = false;
+    } finally {
+      c.issues = this.issues;
+      this.issues = savedIssues;
+      this.pending = savedPending;
+      this.failFast = savedFailFast;
+    }
+    if (c.complete) c.ok = !c.issues.some((i) => i.severity === 'error' || i.severity === 'fatal');
+    c.state = 'done';
+    return c;
+  }
+
+  /** Whether `res` (found at `path`) conforms to the profile; cached. */
+  conforms(res: Json, path: string, url: string): boolean | undefined {
+    const p = this.profiles.get(url);
+    if (!p) return undefined;
+    if (p.type !== res.resourceType) return false;
+    const c = this.conformanceOf(res, path, p, true);
+    return c.state === 'running' ? true : c.ok;
+  }
+
+  private walkResource(res: Json, path: string, profile: CompiledProfile): void {
+    if (profile.missing.length > 0) {
+      const missing = profile.missing.join(', ');
+      this.once(`partial:${profile.url}`, CODES.PROFILE_PARTIAL, path, {
+        profile: profile.url,
+        missing,
+        detail: this.describeMissing(profile.missing[0]),
+      });
+    }
+    this.frames.push({ resource: res, path, profile });
+    try {
+      this.validateComplex(res, profile.root, res.resourceType as string, path, profile, profile.root);
+    } finally {
+      this.frames.pop();
+    }
+  }
+
+  // ---------------------------------------------------------------- elements
+
+  /** Children of an element: its own (from the snapshot) or those of its type / type profile. */
+  private childrenOf(
+    node: ElementNode,
+    typeCode: string,
+    profile: CompiledProfile,
+    path: string,
+  ): { node: ElementNode; profile: CompiledProfile; typeRoot?: ElementNode } | undefined {
+    if (node.children && node.childIndex) return { node, profile };
+    if (node.contentReference) {
+      const id = node.contentReference.slice(node.contentReference.indexOf('#') + 1);
+      const target = findById(profile.root, id) ?? findById(this.profiles.core(id.split('.')[0])?.root, id);
+      if (target) return { node: target, profile };
+      return undefined;
+    }
+    const t = node.types.find((x) => typeCodeOf(x) === typeCode) ?? node.types[0];
+    const profileUrl = t?.profile?.[0];
+    if (profileUrl) {
+      const p = this.profiles.get(profileUrl);
+      if (p) {
+        if (p.missing.length > 0) {
+          this.once(`partial:${p.url}`, CODES.PROFILE_PARTIAL, path, {
+            profile: p.url,
+            missing: p.missing.join(', '),
+            detail: this.describeMissing(p.missing[0]),
+          });
+        }
+        return { node: p.root, profile: p, typeRoot: p.root };
+      }
+      if (typeCode !== 'Extension') {
+        this.once(`profile:${profileUrl}`, CODES.PROFILE_UNKNOWN, path, {
+          url: profileUrl,
+          detail: this.describeMissing(profileUrl),
+        });
+      }
+    }
+    const core = this.profiles.core(typeCode);
+    if (!core) return undefined;
+    return { node: core.root, profile: core, typeRoot: core.root };
+  }
+
+  /**
+   * Validates a JSON object (resource, datatype or backbone element) against `node`.
+   * `ownerNode` is the element whose value this is (its constraints apply here too).
+   */
+  private validateComplex(
+    obj: unknown,
+    node: ElementNode,
+    typeCode: string,
+    path: string,
+    profile: CompiledProfile,
+    ownerNode: ElementNode,
+  ): void {
+    if (!isObject(obj)) {
+      this.push(CODES.WRONG_JSON_TYPE, path, { expected: 'a JSON object', type: typeCode, found: describeValue(obj) });
+      return;
+    }
+    const resolved = this.childrenOf(node, typeCode, profile, path);
+    if (!resolved) return;
+    const parent = resolved.node;
+    const ctxProfile = resolved.profile;
+    const index = parent.childIndex;
+    const isResource = parent === ctxProfile.root && ctxProfile.kind === 'resource';
+    const children = parent.children ?? [];
+    let keys = 0;
+    // The JSON properties of each child element, by position (a choice may have several keys).
+    let found: ({ key: string; type: string | undefined } | { key: string; type: string | undefined }[])[] | undefined;
+    for (const key in obj) {
+      keys++;
+      if (key === 'resourceType' && isResource) continue;
+      const underscore = key.charCodeAt(0) === 95; /* _ */
+      const base = underscore ? key.slice(1) : key;
+      const hit = key === 'fhir_comments' ? undefined : index?.get(base);
+      if (!hit) {
+        this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
+        continue;
+      }
+      if (underscore) {
+        // `_x` only for primitives; handled with `x`, or alone when `x` is absent.
+        const t = hit.type ?? (hit.node.types[0] ? typeCodeOf(hit.node.types[0]) : '');
+        if (!isPrimitiveType(t)) {
+          this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
+          continue;
+        }
+        if (base in obj) continue;
+      }
+      found ??= new Array(children.length);
+      const entry = { key: base, type: hit.type };
+      const prev = found[hit.pos];
+      if (prev === undefined) found[hit.pos] = entry;
+      else if (Array.isArray(prev)) prev.push(entry);
+      else found[hit.pos] = [prev, entry];
+    }
+    if (keys === 0 || (isResource && keys === 1)) {
+      this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
+    }
+    for (let pos = 0; pos < children.length; pos++) {
+      const child = children[pos];
+      const g = found?.[pos];
+      if (g === undefined) {
+        if (child.min > 0) {
+          this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
+        }
+        continue;
+      }
+      if (Array.isArray(g)) {
+        this.push(CODES.MULTIPLE_CHOICE, path, { names: g.map((x) => x.key).join(', '), element: child.path });
+        for (const { key, type } of g) this.validateChildValues(obj, key, type, child, path, ctxProfile);
+      } else this.validateChildValues(obj, g.key, g.type, child, path, ctxProfile);
+    }
+    // Invariants of the element and of its type (and type profile) roots: a snapshot element
+    // carries only its own constraints, those of its datatype (per-1 on Period...) live on the type.
+    this.checkInvariants(obj, ownerNode, path, ctxProfile);
+    if (resolved.typeRoot && resolved.typeRoot !== ownerNode) this.checkInvariants(obj, resolved.typeRoot, path, ctxProfile);
+    else if (!resolved.typeRoot && parent !== ctxProfile.root) {
+      const core = this.profiles.core(typeCode);
+      if (core && core.kind !== 'resource' && core.root !== ownerNode) this.checkInvariants(obj, core.root, path, ctxProfile);
+      const tp = node.types.find((x) => typeCodeOf(x) === typeCode)?.profile?.[0];
+      const prof = tp ? this.profiles.get(tp) : undefined;
+      if (prof && prof.root !== ownerNode) this.checkInvariants(obj, prof.root, path, prof);
+    }
+    if (typeCode === 'Extension') this.checkExtension(obj, node, path);
+    if (typeCode === 'Reference') this.checkReference(obj, ownerNode, path);
+  }
+
+  /** One JSON property (and its `_x` sibling) of an object, against its element definition. */
+  private validateChildValues(
+    obj: Json,
+    key: string,
+    choiceType: string | undefined,
+    child: ElementNode,
+    path: string,
+    profile: CompiledProfile,
+  ): void {
+    const value = obj[key];
+    const ext = obj[`_${key}`];
+    const typeCode = choiceType ?? (child.types.length === 1 ? typeCodeOf(child.types[0]) : undefined);
+    const elPath = `${path}.${key}`;
+    if (child.isArray) {
+      if ((value !== undefined && !Array.isArray(value)) || (ext !== undefined && !Array.isArray(ext))) {
+        this.push(CODES.ARRAY_EXPECTED, elPath, { name: key });
+        return;
+      }
+      const arr = (value as unknown[] | undefined) ?? [];
+      const exts = (ext as unknown[] | undefined) ?? [];
+      const n = Math.max(arr.length, exts.length);
+      if (n === 0) {
+        this.push(CODES.EMPTY_ELEMENT, elPath, { what: 'An empty array' });
+        return;
+      }
+      if (n < child.min) {
+        this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: n }, undefined, profile.url);
+      }
+      if (n > child.max) {
+        this.push(CODES.CARDINALITY_MAX, elPath, { element: child.path, max: child.max, count: n }, undefined, profile.url);
+      }
+      // Slices: each item is validated against the slice it matches (or the base element).
+      const assigned = child.slicing && child.slices.length > 0 ? this.assignSlices(arr, child, elPath, profile) : undefined;
+      for (let i = 0; i < n; i++) {
+        const item = arr[i];
+        const itemExt = exts[i];
+        const target = assigned?.[i] ?? child;
+        this.validateValue(item ?? null, itemExt, target, typeCode, `${elPath}[${i}]`, profile, item === undefined && itemExt !== undefined);
+      }
+    } else {
+      if (Array.isArray(value) || Array.isArray(ext)) {
+        this.push(CODES.ARRAY_UNEXPECTED, elPath, { name: key });
+        return;
+      }
+      if (child.max === 0) {
+        this.push(CODES.CARDINALITY_MAX, elPath, { element: child.path, max: 0, count: 1 }, undefined, profile.url);
+      }
+      let target = child;
+      if (child.slicing && child.slices.length > 0) {
+        // A sliced single-valued element (typically a choice sliced by type).
+        target = this.assignSlices([value], child, elPath, profile, typeCode)?.[0] ?? child;
+      }
+      this.validateValue(value === undefined ? null : value, ext, target, typeCode, elPath, profile, value === undefined);
+    }
+  }
+
+  /** Validates one value against an element definition. */
+  private validateValue(
+    value: unknown,
+    ext: unknown,
+    node: ElementNode,
+    typeCode: string | undefined,
+    path: string,
+    profile: CompiledProfile,
+    extOnly = false,
+  ): void {
+    if (!typeCode) {
+      if (node.types.length === 0 && (node.children || node.contentReference)) typeCode = 'BackboneElement';
+      else if (node.types.length === 0) return;
+      else typeCode = typeCodeOf(node.types[0]);
+    }
+    if (isPrimitiveType(typeCode)) {
+      if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, path);
+      else if (ext === null || ext === undefined) this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
+      if (ext !== undefined && ext !== null) this.validatePrimitiveExtensions(ext, typeCode, path, profile);
+      if (!extOnly) this.checkFixedPattern(value, node, path);
+      if (node.binding && !extOnly) this.checkBinding(value, typeCode, node, path);
+      return;
+    }
+    if (value === null) {
+      this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
+      return;
+    }
+    if (typeCode === 'Resource' || typeCode === 'DomainResource' || this.isResourceType(typeCode)) {
+      this.validateContainedResource(value, node, path);
+      return;
+    }
+    if (node.types.length > 0 && !node.types.some((t) => typeCodeOf(t) === typeCode)) {
+      this.push(CODES.TYPE_NOT_ALLOWED, path, { type: typeCode, allowed: node.types.map(typeCodeOf).join(', ') });
+      return;
+    }
+    this.validateComplex(value, node, typeCode, path, profile, node);
+    this.checkFixedPattern(value, node, path);
+    if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path);
+  }
+
+  private isResourceType(code: string): boolean {
+    const p = this.profiles.core(code);
+    return !!p && p.kind === 'resource';
+  }
+
+  /** Bundle.entry.resource, contained resources, Parameters.parameter.resource. */
+  private validateContainedResource(value: unknown, node: ElementNode, path: string): void {
+    const profiles = node.types.flatMap((t) => t.profile ?? []);
+    if (isObject(value) && typeof value.resourceType === 'string') {
+      const allowed = node.types.map((t) => t.code).filter((c) => c !== 'Resource' && c !== 'DomainResource');
+      if (allowed.length > 0 && !allowed.includes(value.resourceType)) {
+        this.push(CODES.TYPE_NOT_ALLOWED, path, { type: value.resourceType, allowed: allowed.join(', ') });
+        return;
+      }
+    }
+    this.validateResource(value, path, profiles);
+  }
+
+  // ---------------------------------------------------------------- primitives
+
+  private checkPrimitiveValue(value: unknown, typeCode: string, node: ElementNode, path: string): void {
+    if (value === null) {
+      this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
+      return;
+    }
+    const kind = jsonKindOf(typeCode);
+    if (typeof value !== kind) {
+      this.push(CODES.WRONG_JSON_TYPE, path, { expected: `a JSON ${kind}`, type: typeCode, found: describeValue(value) });
+      return;
+    }
+    if (value === '') {
+      this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty string' });
+      return;
+    }
+    const err = checkPrimitive(typeCode, value);
+    if (err) {
+      this.push(CODES.PRIMITIVE_FORMAT, path, { detail: err, type: typeCode });
+      return;
+    }
+    if (typeof value === 'string') {
+      if (kind === 'string' && (typeCode === 'string' || typeCode === 'markdown')) {
+        const ws = checkStringWhitespace(value);
+        if (ws) this.push(CODES.STRING_WHITESPACE, path, { detail: ws });
+      }
+      if (node.maxLength !== undefined && value.length > node.maxLength) {
+        this.push(CODES.LENGTH, path, { max: node.maxLength });
+      }
+    }
+    if (node.minValue !== undefined || node.maxValue !== undefined) {
+      const below = node.minValue !== undefined && (value as number | string) < node.minValue;
+      const above = node.maxValue !== undefined && (value as number | string) > node.maxValue;
+      if (below || above) {
+        this.push(CODES.MIN_MAX_VALUE, path, {
+          value: String(value),
+          range: `${node.minValue ?? ''}..${node.maxValue ?? ''}`,
+        });
+      }
+    }
+  }
+
+  /** `_x` objects of primitives: only `id` and `extension`. */
+  private validatePrimitiveExtensions(ext: unknown, typeCode: string, path: string, profile: CompiledProfile): void {
+    const core = this.profiles.core(typeCode);
+    if (!core) return;
+    if (!isObject(ext)) {
+      this.push(CODES.WRONG_JSON_TYPE, path, { expected: 'a JSON object', type: `_${typeCode}`, found: describeValue(ext) });
+      return;
+    }
+    for (const k in ext) {
+      if (k !== 'id' && k !== 'extension') this.push(CODES.UNKNOWN_ELEMENT, `${path}.${k}`, { name: k, type: typeCode });
+    }
+    const extNode = core.root.childIndex?.get('extension')?.node;
+    if (extNode && ext.extension !== undefined) this.validateChildValues(ext, 'extension', undefined, extNode, path, profile);
+  }
+
+  // ---------------------------------------------------------------- fixed / pattern / binding
+
+  private checkFixedPattern(value: unknown, node: ElementNode, path: string): void {
+    if (node.fixed !== undefined && !deepEqual(value, node.fixed)) {
+      this.push(CODES.FIXED_VALUE, path, { expected: JSON.stringify(node.fixed) });
+    } else if (node.pattern !== undefined && !containsPattern(value, node.pattern)) {
+      this.push(CODES.PATTERN_VALUE, path, { expected: JSON.stringify(node.pattern) });
+    }
+  }
+
+  private checkBinding(value: unknown, typeCode: string, node: ElementNode, path: string): void {
+    const binding = node.binding;
+    if (!binding?.valueSet || (binding.strength !== 'required' && binding.strength !== 'extensible')) return;
+    const vs = binding.valueSet;
+    const term = this.v.ctx.terminology;
+    const rule = binding.strength === 'required' ? CODES.BINDING_REQUIRED : CODES.BINDING_EXTENSIBLE;
+    let result: { status: 'valid' | 'invalid' | 'unknown'; message?: string; missing?: string[] };
+    let shown: string;
+    if (typeCode === 'code' || typeCode === 'string' || typeCode === 'uri') {
+      if (typeof value !== 'string') return;
+      result = term.validateCode(vs, { code: value });
+      shown = `"${value}"`;
+    } else if (typeCode === 'Coding' || typeCode === 'Quantity') {
+      if (!isObject(value)) return;
+      if (value.code === undefined) {
+        if (typeCode === 'Coding' && binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, path, { valueSet: vs });
+        return;
+      }
+      result = term.validateCode(vs, value as { system?: string; code?: string });
+      shown = `${value.system ?? ''}#${String(value.code)}`;
+    } else {
+      if (!isObject(value)) return;
+      const codings = Array.isArray(value.coding) ? (value.coding as Json[]) : [];
+      if (codings.length === 0) {
+        if (binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, path, { valueSet: vs });
+        return;
+      }
+      result = term.validateCodeableConcept(vs, value as { coding?: { system?: string; code?: string }[] });
+      shown = codings.map((c) => `${c.system ?? ''}#${String(c.code)}`).join(', ');
+    }
+    if (result.status === 'invalid') {
+      this.push(rule, path, { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
+    } else if (result.status === 'unknown') {
+      const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
+      this.once(`binding:${vs}`, CODES.BINDING_NOT_CHECKED, path, { valueSet: vs, reason });
+    }
+  }
+
+  // ---------------------------------------------------------------- invariants
+
+  private checkInvariants(obj: Json, node: ElementNode, path: string, profile: CompiledProfile): void {
+    if (node.constraints.length === 0) return;
+    const frame = this.frames[this.frames.length - 1];
+    const base = node.path;
+    for (const c of node.constraints) {
+      const inv: CompiledInvariant | null = this.v.invariants.compile(c, base);
+      if (!inv) continue;
+      if (this.v.invariants.canSkip(inv, obj)) continue;
+      const r = inv.run(obj, frame?.resource ?? obj, this.frames[0]?.resource ?? obj);
+      if (r.ok === true) continue;
+      if (r.ok === 'error') {
+        this.once(`inv-error:${c.key}:${base}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
+        continue;
+      }
+      const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
+      this.push(CODES.INVARIANT, path, { key: c.key, human: c.human }, severity, c.source ?? profile.url);
+    }
+  }
+
+  // ---------------------------------------------------------------- extensions
+
+  /** Extensions not matched to a profiled slice: resolve their definition by url. */
+  private checkExtension(obj: Json, node: ElementNode, path: string): void {
+    const hasOwnProfile = node.types.some((t) => t.code === 'Extension' && t.profile?.length);
+    const url = obj.url;
+    // Relative urls name the parts of a complex extension, checked with their parent's definition.
+    if (typeof url !== 'string' || !url.includes(':')) return;
+    const isModifier = node.name === 'modifierExtension';
+    const def = this.profiles.get(url);
+    if (!def) {
+      if (isModifier) this.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
+      else this.once(`ext:${url}`, CODES.EXTENSION_UNKNOWN, path, { url, detail: this.describeMissing(url) });
+      return;
+    }
+    if (!hasOwnProfile && node.children === undefined) {
+      // Validate the content against the extension's own definition.
+      this.validateComplex(obj, def.root, 'Extension', path, def, def.root);
+    }
+    this.checkExtensionContext(def, path, url);
+  }
+
+  private checkExtensionContext(def: CompiledProfile, path: string, url: string): void {
+    const contexts = def.context;
+    if (!contexts?.length) return;
+    const host = this.hostPath(path);
+    if (!host) return;
+    for (const c of contexts) {
+      if (c.type !== 'element') return; // fhirpath/extension contexts are not checked
+      const e = c.expression;
+      if (e === 'Element' || e === 'Resource' || e === 'DomainResource' || e === 'BackboneElement') return;
+      if (host.defPath === e || host.type === e || host.defPath.startsWith(e + '.') === false && host.type === e) return;
+      if (e === host.defPath.split('.')[0] && !host.defPath.includes('.')) return;
+    }
+    this.push(CODES.EXTENSION_CONTEXT, path, {
+      url,
+      element: host.defPath,
+      contexts: contexts.map((c) => c.expression).join(', '),
+    });
+  }
+
+  /** Definition path of the element holding an extension at `path` (e.g. `Encounter.status`). */
+  private hostPath(path: string): { defPath: string; type: string } | undefined {
+    const frame = this.frames[this.frames.length - 1];
+    if (!frame || !path.startsWith(frame.path)) return undefined;
+    const rel = path.slice(frame.path.length).replace(/\[\d+\]/g, '');
+    const parts = rel.split('.').filter(Boolean);
+    parts.pop(); // the extension itself
+    // Walk the resource's base definition to find the type of the host element.
+    const core = this.profiles.core(String(frame.resource.resourceType));
+    let node: ElementNode | undefined = core?.root;
+    let type = String(frame.resource.resourceType);
+    let defPath = type;
+    for (const part of parts) {
+      if (!node) return undefined;
+      const children = node.childIndex ? node : this.profiles.core(type)?.root;
+      const hit = children?.childIndex?.get(part);
+      if (!hit) return undefined;
+      const t = hit.type ?? (hit.node.types[0] ? typeCodeOf(hit.node.types[0]) : 'BackboneElement');
+      if (hit.node.children) {
+        node = hit.node;
+        defPath = hit.node.path;
+        type = t;
+      } else {
+        type = t;
+        node = this.profiles.core(t)?.root;
+        defPath = t === 'Extension' ? 'Extension' : hit.node.path;
+      }
+    }
+    return { defPath, type };
+  }
+
+  // ---------------------------------------------------------------- references
+
+  private checkReference(obj: Json, node: ElementNode, path: string): void {
+    const ref = obj.reference;
+    if (typeof ref !== 'string') return;
+    const targetProfiles = node.types.find((t) => t.code === 'Reference')?.targetProfile ?? [];
+    const allowedTypes = new Set<string>();
+    for (const tp of targetProfiles) {
+      const t = tp.startsWith(CORE_SD) ? tp.slice(CORE_SD.length) : this.profiles.get(tp)?.type;
+      if (t) allowedTypes.add(t);
+      else allowedTypes.add('*');
+    }
+    const anyType = allowedTypes.size === 0 || allowedTypes.has('Resource') || allowedTypes.has('*');
+    const refPath = `${path}.reference`;
+    if (ref.startsWith('#')) {
+      const frame = this.frames[this.frames.length - 1];
+      const contained = frame && Array.isArray(frame.resource.contained) ? (frame.resource.contained as Json[]) : [];
+      if (ref !== '#' && !contained.some((c) => isObject(c) && c.id === ref.slice(1))) {
+        this.push(CODES.REFERENCE_UNRESOLVED, refPath, { reference: ref, detail: ' (no contained resource has this id)' });
+      }
+      return;
+    }
+    const shape = /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](?:\.\d+)+|https?:\/\/\S+)$/.exec(ref);
+    if (!shape) {
+      this.push(CODES.REFERENCE_FORMAT, refPath, { reference: ref });
+      return;
+    }
+    const declaredType = shape[1];
+    if (declaredType && !anyType && !allowedTypes.has(declaredType) && this.isResourceType(declaredType)) {
+      this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: declaredType, allowed: [...allowedTypes].join(', ') });
+      return;
+    }
+    if (!this.bundle) return;
+    const frame = this.frames[this.frames.length - 1];
+    const target = this.bundle.resolve(ref, frame?.path);
+    if (!target) {
+      if (ref.startsWith('urn:')) {
+        this.push(CODES.REFERENCE_UNRESOLVED, refPath, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
+      } else {
+        this.push(CODES.REFERENCE_OUTSIDE_BUNDLE, refPath, { reference: ref });
+      }
+      return;
+    }
+    const targetType = String(target.resource.resourceType);
+    if (!anyType && !allowedTypes.has(targetType)) {
+      this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: targetType, allowed: [...allowedTypes].join(', ') });
+      return;
+    }
+    const profiled = targetProfiles.filter((tp) => !tp.startsWith(CORE_SD));
+    if (profiled.length === 0) return;
+    let known = 0;
+    for (const tp of profiled) {
+      const ok = this.conforms(target.resource, target.path, tp);
+      if (ok === undefined) continue;
+      known++;
+      if (ok) return;
+    }
+    if (known === 0) {
+      for (const tp of profiled) this.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, refPath, { url: tp, detail: this.describeMissing(tp) });
+      return;
+    }
+    this.push(CODES.REFERENCE_TARGET_PROFILE, refPath, {
+      target: target.path,
+      profiles: profiled.join(' or '),
+    });
+    this.targetOf.set(this.issues[this.issues.length - 1], target.path);
+  }
+
+  // ---------------------------------------------------------------- slicing
+
+  /** Assigns each item to the first slice it matches; checks slice cardinalities and closed slicing. */
+  private assignSlices(
+    items: unknown[],
+    node: ElementNode,
+    path: string,
+    profile: CompiledProfile,
+    singleType?: string,
+  ): (ElementNode | undefined)[] {
+    const slicing = node.slicing!;
+    const out: (ElementNode | undefined)[] = new Array(items.length);
+    const counts = new Map<ElementNode, number>();
+    const evaluable = new Map<ElementNode, boolean>();
+    for (const s of node.slices) {
+      evaluable.set(s, slicing.discriminators.length > 0 && this.sliceIsEvaluable(s, slicing.discriminators));
+    }
+    let lastSliceIndex = -1;
+    const byProfile = slicing.discriminators.some((d) => d.type === 'profile');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const itemPath = items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`;
+      const values = new Map<string, unknown[]>();
+      const order = byProfile ? this.declaredFirst(item, node) : node.slices;
+      for (const s of order) {
+        const si = node.slices.indexOf(s);
+        if (!evaluable.get(s)) continue;
+        if (this.matchesSlice(item, s, slicing.discriminators, itemPath, values, singleType)) {
+          out[i] = s;
+          counts.set(s, (counts.get(s) ?? 0) + 1);
+          if (slicing.ordered && si < lastSliceIndex) this.push(CODES.SLICE_ORDER, itemPath, { slice: s.sliceName, element: node.path });
+          lastSliceIndex = Math.max(lastSliceIndex, si);
+          break;
+        }
+      }
+      if (!out[i]) {
+        if (slicing.discriminators.some((d) => d.type === 'profile')) this.explainUnmatchedProfile(item, node, itemPath, profile);
+        if (slicing.rules === 'closed') this.push(CODES.SLICE_CLOSED, itemPath, { element: node.path });
+        else if (slicing.rules === 'openAtEnd' && lastSliceIndex >= 0 && i < items.length - 1) {
+          // Unmatched items must come after all slices; checked loosely.
+        }
+      }
+    }
+    const unevaluable = node.slices.filter((s) => !evaluable.get(s) && (s.min > 0 || slicing.inferred));
+    if (unevaluable.length > 0) {
+      this.once(`slice:${profile.url}:${node.id}`, CODES.SLICE_NOT_EVALUABLE, path, {
+        element: node.path,
+        slice: unevaluable.map((s) => s.sliceName).join(', '),
+        profile: profile.url,
+        reason: slicing.inferred
+          ? `the slicing is defined in a base profile that is not loaded${profile.missing.length ? ` (${profile.missing.join(', ')})` : ''}`
+          : 'no discriminator value is defined for them',
+      });
+    }
+    for (const s of node.slices) {
+      if (!evaluable.get(s)) continue;
+      const n = counts.get(s) ?? 0;
+      const parentPath = path.slice(0, path.lastIndexOf('.'));
+      if (n < s.min) {
+        this.push(CODES.SLICE_MIN, parentPath, { element: node.path, slice: s.sliceName, min: s.min, count: n }, undefined, profile.url);
+      }
+      if (n > s.max) {
+        this.push(CODES.SLICE_MAX, path, { element: node.path, slice: s.sliceName, max: s.max, count: n }, undefined, profile.url);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * An item that matches no profile slice (typically a Bundle entry): report the errors it has
+   * against the closest slice profile of its type, so the sender sees what to fix.
+   */
+  private explainUnmatchedProfile(item: unknown, node: ElementNode, itemPath: string, profile: CompiledProfile): void {
+    if (!isObject(item)) return;
+    const res = isObject(item.resource) ? item.resource : item;
+    if (typeof res.resourceType !== 'string') return;
+    const resPath = item === res ? itemPath : `${itemPath}.resource`;
+    let best: { p: CompiledProfile; errors: number } | undefined;
+    for (const s of node.slices) {
+      const target = this.sliceTarget(s, 'resource') ?? s;
+      for (const url of target.types.flatMap((t) => t.profile ?? [])) {
+        const p = this.profiles.get(url);
+        if (!p || p.type !== res.resourceType) continue;
+        const c = this.conformanceOf(res, resPath, p);
+        const errors = c.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
+        if (!best || errors < best.errors) best = { p, errors };
+      }
+    }
+    this.push(CODES.SLICE_UNMATCHED, itemPath, {
+      element: node.path,
+      profile: best ? `${profile.url}; closest slice profile: ${best.p.url}` : profile.url,
+    });
+    if (best) this.validateAgainst(res, resPath, best.p);
+  }
+
+  private readonly evaluableCache = new WeakMap<ElementNode, boolean>();
+
+  private sliceIsEvaluable(slice: ElementNode, discs: { type: string; path: string }[]): boolean {
+    const hit = this.evaluableCache.get(slice);
+    if (hit !== undefined) return hit;
+    let any = false;
+    for (const d of discs) {
+      const target = this.sliceTarget(slice, d.path);
+      if (!target) continue;
+      if (d.type === 'value' || d.type === 'pattern') {
+        if (target.fixed !== undefined || target.pattern !== undefined || target.binding?.strength === 'required') any = true;
+        else if (d.path.endsWith('url') || d.path === 'url') any = false;
+      } else any = true;
+    }
+    this.evaluableCache.set(slice, any);
+    return any;
+  }
+
+  /** The element of a slice at a discriminator path (`url`, `system`, `extension('u').value`, `$this`...). */
+  private sliceTarget(slice: ElementNode, path: string): ElementNode | undefined {
+    let byPath = this.v.sliceTargets.get(slice);
+    if (!byPath) this.v.sliceTargets.set(slice, (byPath = new Map()));
+    const hit = byPath.get(path);
+    if (hit !== undefined) return hit ?? undefined;
+    const found = this.findSliceTarget(slice, path);
+    byPath.set(path, found ?? null);
+    return found;
+  }
+
+  private findSliceTarget(slice: ElementNode, path: string): ElementNode | undefined {
+    if (path === '$this') return slice;
+    let node: ElementNode | undefined = slice;
+    for (const step of splitPath(path)) {
+      if (!node) return undefined;
+      if (step === 'resolve()' || step.startsWith('ofType(')) continue;
+      const ext = /^extension\('([^']+)'\)$/.exec(step);
+      const children = this.nodeChildren(node);
+      if (ext) {
+        const extNode = children?.childIndex?.get('extension')?.node;
+        const slice2 = extNode?.slices.find(
+          (s) => s.types.some((t) => t.profile?.includes(ext[1])) || s.children?.some((c) => c.name === 'url' && c.fixed === ext[1]),
+        );
+        node = slice2 ?? this.profiles.get(ext[1])?.root;
+        continue;
+      }
+      const hit = children?.childIndex?.get(step) ?? children?.childIndex?.get(`${step}`);
+      node = hit?.node ?? children?.children?.find((c) => c.name === `${step}[x]`);
+    }
+    return node;
+  }
+
+  private nodeChildren(node: ElementNode): ElementNode | undefined {
+    if (node.children) return node;
+    const t = node.types[0];
+    if (!t) return undefined;
+    const prof = t.profile?.[0] ? this.profiles.get(t.profile[0]) : undefined;
+    return (prof ?? this.profiles.core(typeCodeOf(t)))?.root;
+  }
+
+  /** Slices in order, those whose profile the item's resource declares in meta.profile first. */
+  private declaredFirst(item: unknown, node: ElementNode): ElementNode[] {
+    const res = isObject(item) && isObject(item.resource) ? item.resource : item;
+    const meta = isObject(res) && isObject(res.meta) ? res.meta : undefined;
+    const declared = meta && Array.isArray(meta.profile) ? (meta.profile as unknown[]) : [];
+    if (declared.length === 0) return node.slices;
+    const first: ElementNode[] = [];
+    const rest: ElementNode[] = [];
+    for (const s of node.slices) {
+      const target = this.sliceTarget(s, 'resource') ?? s;
+      (target.types.some((t) => t.profile?.some((p) => declared.includes(p))) ? first : rest).push(s);
+    }
+    return first.length ? [...first, ...rest] : node.slices;
+  }
+
+  private matchesSlice(
+    item: unknown,
+    slice: ElementNode,
+    discs: { type: string; path: string }[],
+    itemPath: string,
+    cache: Map<string, unknown[]>,
+    singleType?: string,
+  ): boolean {
+    const valuesAt = (p: string): unknown[] => {
+      let v = cache.get(p);
+      if (!v) cache.set(p, (v = evalPath(item, p, this.bundle, itemPath)));
+      return v;
+    };
+    for (const d of discs) {
+      const target = this.sliceTarget(slice, d.path);
+      if (!target) return false;
+      switch (d.type) {
+        case 'value':
+        case 'pattern': {
+          const expected = target.fixed ?? target.pattern;
+          const values = valuesAt(d.path);
+          if (expected !== undefined) {
+            const exact = target.fixed !== undefined && d.type === 'value';
+            if (!values.some((v) => (exact ? deepEqual(v, expected) : containsPattern(v, expected)))) return false;
+          } else if (target.binding?.strength === 'required' && target.binding.valueSet) {
+            const vs = target.binding.valueSet;
+            if (!values.some((v) => this.inValueSet(v, vs))) return false;
+          } else if (!slicePathIsSkippable(d.path)) {
+            // Inferred slicing: discriminator paths this slice has no value for are ignored.
+            continue;
+          }
+          break;
+        }
+        case 'exists': {
+          const values = valuesAt(d.path);
+          if (target.min > 0 && values.length === 0) return false;
+          if (target.max === 0 && values.length > 0) return false;
+          break;
+        }
+        case 'type': {
+          const allowed = target.types.map(typeCodeOf);
+          if (d.path === '$this' && singleType) {
+            if (!allowed.includes(singleType)) return false;
+          } else {
+            const values = valuesAt(d.path);
+            if (!values.some((v) => isObject(v) && typeof v.resourceType === 'string' && allowed.includes(v.resourceType))) {
+              if (!values.some((v) => allowed.includes(jsonTypeGuess(v)))) return false;
+            }
+          }
+          break;
+        }
+        case 'profile': {
+          const profiles = target.types.flatMap((t) => t.profile ?? []);
+          const values = valuesAt(d.path);
+          const resPath = d.path === '$this' ? itemPath : `${itemPath}.${d.path.replace(/\.?resolve\(\)/, '')}`;
+          let any = false;
+          for (const v of values) {
+            if (!isObject(v) || typeof v.resourceType !== 'string') continue;
+            const atPath = this.bundle?.pathOf(v) ?? resPath;
+            if (profiles.some((p) => this.conforms(v, atPath, p) === true)) any = true;
+          }
+          if (!any) return false;
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    return true;
+  }
+
+  private inValueSet(v: unknown, vs: string): boolean {
+    const term = this.v.ctx.terminology;
+    if (typeof v === 'string') return term.validateCode(vs, { code: v }).status === 'valid';
+    if (isObject(v) && Array.isArray(v.coding)) return term.validateCodeableConcept(vs, v as never).status === 'valid';
+    if (isObject(v)) return term.validateCode(vs, v as never).status === 'valid';
+    return false;
+  }
+}
+
+function slicePathIsSkippable(path: string): boolean {
+  return path === 'url';
+}
+
+function jsonTypeGuess(v: unknown): string {
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'decimal';
+  if (typeof v === 'string') return 'string';
+  return '';
+}
+
+function splitPath(path: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = false;
+  let cur = '';
+  for (const ch of path) {
+    if (ch === "'") quote = !quote;
+    if (!quote && ch === '(') depth++;
+    if (!quote && ch === ')') depth--;
+    if (ch === '.' && depth === 0 && !quote) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+/** Evaluates a discriminator path on JSON (a tiny FHIRPath subset: names, extension('u'), resolve(), ofType()). */
+function evalPath(item: unknown, path: string, bundle: BundleIndex | undefined, itemPath: string): unknown[] {
+  let current: unknown[] = [item];
+  if (path === '$this') return current;
+  for (const step of splitPath(path)) {
+    const next: unknown[] = [];
+    const ext = /^extension\('([^']+)'\)$/.exec(step);
+    for (const c of current) {
+      if (!isObject(c)) continue;
+      if (ext) {
+        if (Array.isArray(c.extension)) for (const e of c.extension) if (isObject(e) && e.url === ext[1]) next.push(e);
+      } else if (step === 'resolve()') {
+        const r = typeof c.reference === 'string' ? bundle?.resolve(c.reference, itemPath) : undefined;
+        if (r) next.push(r.resource);
+      } else if (step.startsWith('ofType(')) {
+        next.push(c);
+      } else {
+        let v = c[step];
+        if (v === undefined) {
+          // Choice element named without its type suffix (`value` for valueCodeableConcept).
+          for (const k in c) {
+            if (k.length > step.length && k.startsWith(step) && /[A-Z]/.test(k[step.length])) {
+              v = c[k];
+              break;
+            }
+          }
+        }
+        if (Array.isArray(v)) next.push(...v);
+        else if (v !== undefined) next.push(v);
+      }
+    }
+    current = next;
+  }
+  return current;
+}
+
+function findById(root: ElementNode | undefined, id: string): ElementNode | undefined {
+  if (!root) return undefined;
+  if (root.id === id) return root;
+  if (!id.startsWith(root.id)) return undefined;
+  for (const c of root.children ?? []) {
+    const hit = findById(c, id);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+export { capitalize };

@@ -1,0 +1,24 @@
+// Library entry point.
+export { TdduiValidator, type ValidationReport, type ValidateCallOptions } from './tddui/validator.js';
+export { createEngine, type Engine } from './fhir/engine.js';
+export { loadPackages, defaultPackagePaths } from './fhir/packages/loader.js';
+export { toOperationOutcome, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
+export { CODES } from './fhir/outcome/codes.js';
+
+import { TdduiValidator, type ValidateCallOptions, type TdduiValidatorOptions } from './tddui/validator.js';
+import type { OperationOutcome } from './fhir/outcome/issue.js';
+
+let shared: Promise<TdduiValidator> | undefined;
+
+/**
+ * Validates a resource or Bundle against the TDDUI IG and returns an OperationOutcome.
+ * The packages are loaded once (default locations, or `options.packages` on the first call).
+ */
+export async function validate(
+  resource: unknown,
+  options: ValidateCallOptions & TdduiValidatorOptions = {},
+): Promise<OperationOutcome> {
+  shared ??= TdduiValidator.create({ packages: options.packages, useCache: options.useCache });
+  const v = await shared;
+  return v.validateToOutcome(resource, options);
+}

@@ -1,0 +1,130 @@
+// Date rules: period order (D6) for every Period, and the SSIAD history window (D1).
+import type { ValidationIssue } from '../../fhir/outcome/issue.js';
+import { makeIssue } from '../../fhir/outcome/rule.js';
+import { TDDUI_RULES as R } from './catalogue.js';
+import { isObject, type Item, type RuleContext } from './context.js';
+import { usagerOf } from './business-ids.js';
+
+const DAY = 86_400_000;
+const WINDOW_DAYS = 35;
+const EVENT_SYSTEM = 'https://identifiant-medicosocial-evenement.esante.gouv.fr';
+const TRANSPORT_SYSTEMS = new Set([
+  'https://identifiant-medicosocial-transportusager.esante.gouv.fr',
+  'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr',
+]);
+
+/**
+ * Earliest and latest instants a FHIR date/dateTime/instant can denote (partial dates cover a
+ * range; no time zone is read as UTC). Undefined when the value is not a date.
+ */
+export function dateBounds(v: unknown): [number, number] | undefined {
+  if (typeof v !== 'string') return undefined;
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.exec(v);
+  if (!m) return undefined;
+  const y = Number(m[1]);
+  if (m[2] === undefined) return [Date.UTC(y, 0, 1), Date.UTC(y + 1, 0, 1) - 1];
+  const mo = Number(m[2]) - 1;
+  if (m[3] === undefined) return [Date.UTC(y, mo, 1), Date.UTC(y, mo + 1, 1) - 1];
+  const d = Number(m[3]);
+  if (m[4] === undefined) return [Date.UTC(y, mo, d), Date.UTC(y, mo, d + 1) - 1];
+  const t = Date.parse(v.length === 16 ? `${v}:00Z` : m[8] ? v : `${v}Z`);
+  return Number.isNaN(t) ? undefined : [t, t];
+}
+
+/** D6 on every object that looks like a Period (start/end strings), at any depth. */
+export function periodRules(ctx: RuleContext, out: ValidationIssue[]): void {
+  for (const item of ctx.items) walk(item.resource, item.path, out, 0);
+}
+
+function walk(node: unknown, path: string, out: ValidationIssue[], depth: number): void {
+  if (depth > 40) return;
+  if (Array.isArray(node)) {
+    node.forEach((v, i) => walk(v, `${path}[${i}]`, out, depth + 1));
+    return;
+  }
+  if (!isObject(node)) return;
+  if (typeof node.start === 'string' && typeof node.end === 'string') {
+    const s = dateBounds(node.start);
+    const e = dateBounds(node.end);
+    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, path, { start: node.start, end: node.end }));
+  }
+  for (const k in node) {
+    const v = node[k];
+    if (typeof v === 'object' && v !== null && k !== 'contained' && !(k === 'resource' && depth === 0)) {
+      walk(v, `${path}.${k}`, out, depth + 1);
+    }
+  }
+}
+
+interface Dated {
+  item: Item;
+  start: number;
+  end: number;
+  startText: string;
+  what: 'event' | 'transport';
+}
+
+/** D1: per usager, events and transports span at most 35 days and lie within the last 35 days. */
+export function ssiadWindowRules(ctx: RuleContext, out: ValidationIssue[]): void {
+  if (!ctx.isBundle) return;
+  const byUsager = new Map<Item | undefined, Dated[]>();
+  for (const item of ctx.items) {
+    const ids = Array.isArray(item.resource.identifier) ? item.resource.identifier : [];
+    const systems = ids.map((i) => (isObject(i) ? i.system : undefined));
+    let period: unknown;
+    let what: Dated['what'];
+    if (item.resource.resourceType === 'Encounter' && systems.includes(EVENT_SYSTEM)) {
+      period = item.resource.period;
+      what = 'event';
+    } else if (item.resource.resourceType === 'Task' && systems.some((s) => typeof s === 'string' && TRANSPORT_SYSTEMS.has(s))) {
+      period = item.resource.executionPeriod;
+      what = 'transport';
+    } else continue;
+    if (!isObject(period)) continue;
+    const s = dateBounds(period.start);
+    const e = dateBounds(period.end) ?? s;
+    if (!s || !e) continue;
+    const usager = usagerOf(ctx, item);
+    const list = byUsager.get(usager) ?? [];
+    list.push({ item, start: s[0], end: e[1], startText: String(period.start), what });
+    byUsager.set(usager, list);
+  }
+  const now = ctx.now.getTime();
+  const nowText = ctx.now.toISOString().slice(0, 10);
+  for (const [usager, list] of byUsager) {
+    list.sort((a, b) => a.start - b.start);
+    const first = list[0];
+    const last = Math.max(...list.map((d) => d.end));
+    const days = Math.ceil((last - first.start) / DAY);
+    const name = usager ? describeUsager(usager) : 'the usager';
+    if (days > WINDOW_DAYS) {
+      out.push(
+        makeIssue(R.SSIAD_WINDOW_SPAN, first.item.path, {
+          usager: name,
+          days,
+          from: new Date(first.start).toISOString().slice(0, 10),
+          to: new Date(last).toISOString().slice(0, 10),
+        }),
+      );
+    } else if (days < 7) {
+      out.push(makeIssue(R.SSIAD_WINDOW_MIN, first.item.path, { usager: name, days }));
+    }
+    for (const d of list) {
+      if (d.start < now - WINDOW_DAYS * DAY) {
+        out.push(
+          makeIssue(R.SSIAD_WINDOW_AGE, `${d.item.path}.${d.what === 'event' ? 'period' : 'executionPeriod'}.start`, {
+            what: d.what,
+            whatFr: d.what === 'event' ? 'évènement' : 'transport',
+            date: d.startText,
+            now: nowText,
+          }),
+        );
+      }
+    }
+  }
+}
+
+function describeUsager(item: Item): string {
+  const id = item.fullUrl ?? `${String(item.resource.resourceType)}/${String(item.resource.id ?? '?')}`;
+  return `usager ${id}`;
+}
