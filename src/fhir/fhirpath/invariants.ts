@@ -337,12 +337,20 @@ export class InvariantCompiler {
 
   /** True when the invariant can be skipped because every element it reads is absent. */
   canSkip(inv: CompiledInvariant, node: unknown): boolean {
-    if (!inv.readNames || typeof node !== 'object' || node === null) return false;
-    const obj = node as Json;
-    for (const n of inv.readNames) {
-      if (n in obj || `_${n}` in obj) return false;
-      // Choice elements are read as `value` but stored as `valueString`.
-      for (const k in obj) if (k.startsWith(n) && k.length > n.length && /[A-Z]/.test(k[n.length])) return false;
+    const names = inv.readNames;
+    if (!names || typeof node !== 'object' || node === null) return false;
+    // One pass over the (few) keys of the element: `_x` counts as `x`, and a choice element
+    // read as `value` is stored as `valueString` (name = the key up to its first capital).
+    for (const raw in node as Json) {
+      const k = raw.charCodeAt(0) === 95 ? raw.slice(1) : raw;
+      if (names.has(k)) return false;
+      for (let i = 1; i < k.length; i++) {
+        const c = k.charCodeAt(i);
+        if (c >= 65 && c <= 90) {
+          if (names.has(k.slice(0, i))) return false;
+          break;
+        }
+      }
     }
     if (inv.emptyOk === undefined) {
       const r = inv.run({}, {}, {});
@@ -350,4 +358,5 @@ export class InvariantCompiler {
     }
     return inv.emptyOk;
   }
+
 }

@@ -109,6 +109,8 @@ export class Validator {
   private readonly missingText = new Map<string, string>();
   /** Slice element at a discriminator path, per slice (profiles are immutable once compiled). */
   readonly sliceTargets = new WeakMap<ElementNode, Map<string, ElementNode | null>>();
+  /** Extension context verdicts: `url|Type.path` -> '' (allowed) or the host element path. */
+  readonly extensionContexts = new Map<string, string>();
   constructor(readonly ctx: ValidatorContext) {
     this.invariants = new InvariantCompiler(ctx.verifyInvariants);
   }
@@ -710,20 +712,30 @@ class Run {
   private checkExtensionContext(def: CompiledProfile, path: string, url: string): void {
     const contexts = def.context;
     if (!contexts?.length) return;
-    const host = this.hostPath(path);
-    if (!host) return;
-    for (const c of contexts) {
-      if (c.type !== 'element') return; // fhirpath/extension contexts are not checked
-      const e = c.expression;
-      if (e === 'Element' || e === 'Resource' || e === 'DomainResource' || e === 'BackboneElement') return;
-      if (host.defPath === e || host.type === e || host.defPath.startsWith(e + '.') === false && host.type === e) return;
-      if (e === host.defPath.split('.')[0] && !host.defPath.includes('.')) return;
+    // The answer depends only on (extension, resource type, element path without indexes).
+    const frame = this.frames[this.frames.length - 1];
+    if (!frame || !path.startsWith(frame.path)) return;
+    const key = `${url}|${String(frame.resource.resourceType)}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
+    let verdict = this.v.extensionContexts.get(key);
+    if (verdict === undefined) {
+      verdict = this.extensionContextVerdict(contexts, path);
+      this.v.extensionContexts.set(key, verdict);
     }
-    this.push(CODES.EXTENSION_CONTEXT, path, {
-      url,
-      element: host.defPath,
-      contexts: contexts.map((c) => c.expression).join(', '),
-    });
+    if (verdict) this.push(CODES.EXTENSION_CONTEXT, path, { url, element: verdict, contexts: contexts.map((c) => c.expression).join(', ') });
+  }
+
+  /** '' when the extension may be used at `path`, else the definition path of its host element. */
+  private extensionContextVerdict(contexts: NonNullable<CompiledProfile['context']>, path: string): string {
+    const host = this.hostPath(path);
+    if (!host) return '';
+    for (const c of contexts) {
+      if (c.type !== 'element') return ''; // fhirpath/extension contexts are not checked
+      const e = c.expression;
+      if (e === 'Element' || e === 'Resource' || e === 'DomainResource' || e === 'BackboneElement') return '';
+      if (host.defPath === e || host.type === e || host.defPath.startsWith(e + '.') === false && host.type === e) return '';
+      if (e === host.defPath.split('.')[0] && !host.defPath.includes('.')) return '';
+    }
+    return host.defPath;
   }
 
   /** Definition path of the element holding an extension at `path` (e.g. `Encounter.status`). */
