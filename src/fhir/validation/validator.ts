@@ -109,6 +109,36 @@ export class Validator {
   private readonly missingText = new Map<string, string>();
   /** Slice element at a discriminator path, per slice (profiles are immutable once compiled). */
   readonly sliceTargets = new WeakMap<ElementNode, Map<string, ElementNode | null>>();
+  /** Compiled invariants per element (skipping those with no expression or handled natively elsewhere). */
+  private readonly compiledInvariants = new WeakMap<ElementNode, { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[]>();
+  /** Positions of the children with min > 0, per element. */
+  readonly requiredChildren = new WeakMap<ElementNode, number[]>();
+
+  invariantsOf(node: ElementNode): { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[] {
+    let list = this.compiledInvariants.get(node);
+    if (!list) {
+      list = [];
+      for (const c of node.constraints) {
+        const inv = this.invariants.compile(c, node.path);
+        if (inv) list.push({ c, inv });
+      }
+      this.compiledInvariants.set(node, list);
+    }
+    return list;
+  }
+
+  requiredOf(parent: ElementNode): number[] {
+    let list = this.requiredChildren.get(parent);
+    if (!list) {
+      list = [];
+      (parent.children ?? []).forEach((c, i) => {
+        if (c.min > 0) list!.push(i);
+      });
+      this.requiredChildren.set(parent, list);
+    }
+    return list;
+  }
+
   /** Extension context verdicts: `url|Type.path` -> '' (allowed) or the host element path. */
   readonly extensionContexts = new Map<string, string>();
   constructor(readonly ctx: ValidatorContext) {
@@ -389,6 +419,7 @@ class Run {
     let keys = 0;
     // The JSON properties of each child element, by position (a choice may have several keys).
     let found: ({ key: string; type: string | undefined } | { key: string; type: string | undefined }[])[] | undefined;
+    let positions: number[] | undefined;
     for (const key in obj) {
       keys++;
       if (key === 'resourceType' && isResource) continue;
@@ -411,22 +442,29 @@ class Run {
       found ??= new Array(children.length);
       const entry = { key: base, type: hit.type };
       const prev = found[hit.pos];
-      if (prev === undefined) found[hit.pos] = entry;
+      if (prev === undefined) {
+        found[hit.pos] = entry;
+        (positions ??= []).push(hit.pos);
+      }
       else if (Array.isArray(prev)) prev.push(entry);
       else found[hit.pos] = [prev, entry];
     }
     if (keys === 0 || (isResource && keys === 1)) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
     }
-    for (let pos = 0; pos < children.length; pos++) {
-      const child = children[pos];
-      const g = found?.[pos];
-      if (g === undefined) {
-        if (child.min > 0) {
-          this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
-        }
-        continue;
+    // Absent children matter only when required: walk the (few) required positions, then the found ones.
+    for (const pos of this.v.requiredOf(parent)) {
+      if (found?.[pos] === undefined) {
+        const child = children[pos];
+        this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
       }
+    }
+    if (found && positions) {
+      if (positions.length > 1) positions.sort((a, b) => a - b);
+    }
+    if (found && positions) for (const pos of positions) {
+      const g = found[pos]!;
+      const child = children[pos];
       if (Array.isArray(g)) {
         this.push(CODES.MULTIPLE_CHOICE, path, { names: g.map((x) => x.key).join(', '), element: child.path });
         for (const { key, type } of g) this.validateChildValues(obj, key, type, child, path, ctxProfile);
@@ -670,22 +708,22 @@ class Run {
 
   private checkInvariants(obj: Json, node: ElementNode, path: string, profile: CompiledProfile): void {
     if (node.constraints.length === 0) return;
+    const compiled = this.v.invariantsOf(node);
+    if (compiled.length === 0) return;
     const frame = this.frames[this.frames.length - 1];
-    const base = node.path;
-    for (const c of node.constraints) {
-      const inv: CompiledInvariant | null = this.v.invariants.compile(c, base);
-      if (!inv) continue;
+    for (const { c, inv } of compiled) {
       if (this.v.invariants.canSkip(inv, obj)) continue;
       const r = inv.run(obj, frame?.resource ?? obj, this.frames[0]?.resource ?? obj);
       if (r.ok === true) continue;
       if (r.ok === 'error') {
-        this.once(`inv-error:${c.key}:${base}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
+        this.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
         continue;
       }
       const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
       this.push(CODES.INVARIANT, path, { key: c.key, human: c.human }, severity, c.source ?? profile.url);
     }
   }
+
 
   // ---------------------------------------------------------------- extensions
 
