@@ -20,7 +20,7 @@ export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   private readonly byTypeId = new Map<string, BundleTarget>();
   private readonly entries: (BundleTarget | undefined)[] = [];
-  private readonly paths = new WeakMap<object, string>();
+  private readonly paths = new Map<object, string>();
 
   static build(bundle: Json, path: string): BundleIndex {
     const idx = new BundleIndex();

@@ -139,6 +139,8 @@ export class Validator {
     return list;
   }
 
+  /** Whether a slice's discriminators can be evaluated (its targets exist in the loaded profiles). */
+  readonly evaluableCache = new WeakMap<ElementNode, boolean>();
   /** Extension context verdicts: `url|Type.path` -> '' (allowed) or the host element path. */
   readonly extensionContexts = new Map<string, string>();
   constructor(readonly ctx: ValidatorContext) {
@@ -184,7 +186,7 @@ class Run {
   private frames: Frame[] = [];
   bundle?: BundleIndex;
   /** Per resource object: profile url -> conformance. */
-  private readonly conformance = new WeakMap<object, Map<string, Conformance>>();
+  private readonly conformance = new Map<object, Map<string, Conformance>>(); // a Map: the Run is short-lived, and WeakMaps cost GC time
 
   constructor(
     private readonly v: Validator,
@@ -970,10 +972,8 @@ class Run {
     if (best) this.validateAgainst(res, resPath, best.p);
   }
 
-  private readonly evaluableCache = new WeakMap<ElementNode, boolean>();
-
   private sliceIsEvaluable(slice: ElementNode, discs: { type: string; path: string }[]): boolean {
-    const hit = this.evaluableCache.get(slice);
+    const hit = this.v.evaluableCache.get(slice);
     if (hit !== undefined) return hit;
     let any = false;
     for (const d of discs) {
@@ -984,7 +984,7 @@ class Run {
         else if (d.path.endsWith('url') || d.path === 'url') any = false;
       } else any = true;
     }
-    this.evaluableCache.set(slice, any);
+    this.v.evaluableCache.set(slice, any);
     return any;
   }
 
