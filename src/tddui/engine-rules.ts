@@ -12,4 +12,13 @@ export const TDDUI_ENGINE_RULES = {
     fr: 'Une ressource {type} ne peut pas être transmise dans un Bundle TDDUI : aucun profil TDDUI ne couvre ce type (le flux 1 liste les 21 profils utilisables)',
     reference: 'tddui-business-rules B4; StructureDefinition-tddui-bundle',
   }),
+  ENTRY_RESOURCE: defineRule({
+    id: 'tddui-bundle-entry-resource',
+    severity: 'error',
+    code: 'required',
+    summary: 'A TDDUI Bundle entry carries no resource (the IG makes every entry a POST of a resource).',
+    en: 'This entry has no resource: every entry of a TDDUI transaction creates a resource (request.method = POST)',
+    fr: 'Cette entrée ne contient pas de ressource : chaque entrée d’une transaction TDDUI crée une ressource (request.method = POST)',
+    reference: 'tddui-business-rules B1, B2, B4; StructureDefinition-tddui-bundle',
+  }),
 } as const;

@@ -95,6 +95,7 @@ export class TdduiValidator {
       issues = v.validate(resource, { profiles });
     } else if (!type || declared) {
       issues = v.validate(resource);
+      if (declared) profiles = (root!.meta as { profile: unknown[] }).profile.filter((p): p is string => typeof p === 'string');
     } else if (type === 'Bundle' && this.engine.profiles.get(TDDUI_BUNDLE_PROFILE)) {
       profiles = [TDDUI_BUNDLE_PROFILE];
       issues = v.validate(resource, { profiles });
@@ -136,6 +137,11 @@ export class TdduiValidator {
     const out: ValidationIssue[] = [];
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
     entries.forEach((e, i) => {
+      if (isObject(e) && e.resource === undefined) {
+        // A POST without a body creates nothing: in a TDDUI transaction every entry carries a resource.
+        out.push(makeIssue(TDDUI_ENGINE_RULES.ENTRY_RESOURCE, `Bundle.entry[${i}]`));
+        return;
+      }
       const r = isObject(e) && isObject(e.resource) ? e.resource : undefined;
       if (!r || typeof r.resourceType !== 'string') return;
       if (!this.tdduiProfilesByType.has(r.resourceType)) {

@@ -178,6 +178,11 @@ export class Validator {
   }
 }
 
+/** An error that makes a resource fail a profile (reference-target findings belong to the target). */
+function isBlocking(i: ValidationIssue): boolean {
+  return (i.severity === 'error' || i.severity === 'fatal') && i.rule !== CODES.REFERENCE_TARGET_PROFILE.id;
+}
+
 class Run {
   private issues: ValidationIssue[] = [];
   private pending = new Map<string, Pending>();
@@ -199,7 +204,9 @@ class Run {
 
   push(rule: Rule, expression: string, args: MessageArgs = {}, severity?: Severity, source?: string): void {
     const sev = severity ?? rule.severity;
-    if (this.failFast && (sev === 'error' || sev === 'fatal')) throw FAIL_FAST;
+    // A reference target that fails its profile is judged where the target is: it does not make
+    // the referring resource fail its own profile (or one broken Patient would unmatch every entry).
+    if (this.failFast && (sev === 'error' || sev === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
     this.issues.push(makeIssue(rule, expression, args, { severity, source }));
   }
 
@@ -285,7 +292,7 @@ class Run {
     const memo = this.conformanceOf(res, path, profile);
     if (memo.state === 'running') return; // a reference cycle: the outer walk reports
     for (const i of memo.issues) {
-      if (this.failFast && (i.severity === 'error' || i.severity === 'fatal')) throw FAIL_FAST;
+      if (this.failFast && isBlocking(i)) throw FAIL_FAST;
       this.issues.push(i);
     }
     for (const [k, p] of memo.pending) {
@@ -322,7 +329,7 @@ class Run {
       this.pending = savedPending;
       this.failFast = savedFailFast;
     }
-    if (c.complete) c.ok = !c.issues.some((i) => i.severity === 'error' || i.severity === 'fatal');
+    if (c.complete) c.ok = !c.issues.some(isBlocking);
     c.state = 'done';
     return c;
   }
@@ -852,7 +859,8 @@ class Run {
       }
       return;
     }
-    const targetType = String(target.resource.resourceType);
+    if (typeof target.resource.resourceType !== 'string') return; // the target's own error says it
+    const targetType = target.resource.resourceType;
     if (!anyType && !allowedTypes.has(targetType)) {
       this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: targetType, allowed: [...allowedTypes].join(', ') });
       return;
@@ -955,11 +963,18 @@ class Run {
     if (typeof res.resourceType !== 'string') return;
     const resPath = item === res ? itemPath : `${itemPath}.resource`;
     let best: { p: CompiledProfile; errors: number } | undefined;
+    const declared = isObject(res.meta) && Array.isArray(res.meta.profile) ? (res.meta.profile as unknown[]) : [];
     for (const s of node.slices) {
       const target = this.sliceTarget(s, 'resource') ?? s;
       for (const url of target.types.flatMap((t) => t.profile ?? [])) {
         const p = this.profiles.get(url);
         if (!p || p.type !== res.resourceType) continue;
+        if (declared.includes(url)) {
+          // The sender said which slice it meant: explain against that one.
+          best = { p, errors: -1 };
+          break;
+        }
+        if (best?.errors === -1) continue;
         const c = this.conformanceOf(res, resPath, p);
         const errors = c.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
         if (!best || errors < best.errors) best = { p, errors };

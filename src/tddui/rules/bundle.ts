@@ -27,7 +27,8 @@ export function bundleRules(ctx: RuleContext, out: ValidationIssue[]): void {
   for (const item of ctx.items) {
     const req = item.entry?.request;
     if (!isObject(req) || typeof req.url !== 'string') continue;
-    const type = String(item.resource.resourceType);
+    if (typeof item.resource.resourceType !== 'string') continue; // reported by the engine
+    const type = item.resource.resourceType;
     const url = req.url.split('?')[0];
     if (url === type || PROFILE_NAME_PREFIX[type]?.test(url)) continue;
     out.push(makeIssue(R.REQUEST_URL, `${item.entryPath}.request.url`, { url: req.url, type }));

@@ -69,7 +69,7 @@ export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess
         out.push(makeIssue(R.BUSINESS_ID_LAYOUT, valuePath, { value: id.value, system: id.system, tag }));
         continue;
       }
-      finess.check(facilityFiness, valuePath, 'business identifier');
+      finess.check(facilityFiness, valuePath);
       // R4: the prefix is the usager's local identifier...
       const usagerId = localIdOf(usagerOf(ctx, item));
       if (usagerId !== undefined && usagerId !== prefix) {

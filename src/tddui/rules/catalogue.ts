@@ -31,15 +31,6 @@ export const TDDUI_RULES = {
     fr: 'Le NIR « {value} » code {whatFr} {nir}, mais le Patient a {patient}',
     reference: 'tddui-business-rules I2, I9',
   }),
-  FINESS_FORMAT: defineRule({
-    id: 'tddui-finess-format',
-    severity: 'warning',
-    code: 'value',
-    summary: 'A FINESS number is not 9 characters (department digits or 2A/2B, then 7 digits).',
-    en: '"{value}" does not hold a well-formed FINESS number ({where})',
-    fr: '« {value} » ne contient pas un numéro FINESS bien formé ({where})',
-    reference: 'tddui-business-rules I8, I11',
-  }),
   FINESS_KEY: defineRule({
     id: 'tddui-finess-key',
     severity: 'warning',

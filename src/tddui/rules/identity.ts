@@ -13,13 +13,13 @@ export class FinessChecker {
   private readonly seen = new Set<string>();
   constructor(private readonly out: ValidationIssue[]) {}
 
-  check(finess: string, path: string, where: string): void {
+  check(finess: string, path: string): void {
     if (this.seen.has(finess)) return;
     this.seen.add(finess);
     const r = checkFiness(finess);
     if (r.ok) return;
-    if (r.reason === 'format') this.out.push(makeIssue(R.FINESS_FORMAT, path, { value: finess, where }));
-    else this.out.push(makeIssue(R.FINESS_KEY, path, { finess, body: finess.slice(0, 8), expected: r.expected, found: r.found }));
+    // Callers pass only well-formed numbers (their layouts are checked by their own rules).
+    if (r.reason === 'key') this.out.push(makeIssue(R.FINESS_KEY, path, { finess, body: finess.slice(0, 8), expected: r.expected, found: r.found }));
   }
 }
 
@@ -37,7 +37,7 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
         } else if (id.system === SYSTEMS.LOCAL_USAGER) {
           const f = finessOfLocalId(id.value);
           if (!f) out.push(makeIssue(R.LOCAL_ID_FORMAT, `${id.path}.value`, { value: id.value }));
-          else finess.check(f, `${id.path}.value`, 'local usager identifier');
+          else finess.check(f, `${id.path}.value`);
         }
       }
       birthOrder(item.resource, item.path, hasNir, out);
@@ -55,7 +55,7 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
           );
         } else {
           const f = finessOfLocalId(id.value);
-          if (f) finess.check(f, `${id.path}.value`, 'idNatPs');
+          if (f) finess.check(f, `${id.path}.value`);
         }
       }
     } else if (type === 'Organization') {
@@ -63,7 +63,7 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
         if (id.system !== SYSTEMS.ID_NAT_ST || id.value === undefined) continue;
         const r = checkIdNatSt(id.value);
         if (!r.ok) out.push(makeIssue(R.IDNATST_FORMAT, `${id.path}.value`, { value: id.value }));
-        else if (r.finess) finess.check(r.finess, `${id.path}.value`, 'idNatSt');
+        else if (r.finess) finess.check(r.finess, `${id.path}.value`);
       }
     }
   }
@@ -110,7 +110,7 @@ function birthOrder(patient: Record<string, unknown>, path: string, hasNir: bool
   if (idx >= 0) {
     const v = (ext[idx] as Record<string, unknown>).valuePositiveInt;
     if (typeof v === 'number' && (v < 1 || v > 999)) {
-      out.push(makeIssue(R.BIRTH_ORDER_RANGE, `${path}.birthDate.extension[${idx}].value`, { value: v }));
+      out.push(makeIssue(R.BIRTH_ORDER_RANGE, `${path}.birthDate.extension[${idx}].valuePositiveInt`, { value: v }));
     }
   } else if (!hasNir && patient.birthDate !== undefined) {
     out.push(makeIssue(R.BIRTH_ORDER_REQUIRED, `${path}.birthDate`));
