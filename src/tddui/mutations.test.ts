@@ -629,14 +629,14 @@ const MUTATIONS: Mutation[] = [
     family: 'choice',
     file: PATIENT,
     mutate: (d) => (d.multipleBirthString = '2'),
-    expect: [issue('fhir-unknown-element', 'Patient.multipleBirthString')],
+    expect: [issue('fhir-type-not-allowed', 'Patient.multipleBirthString')],
   },
   {
     name: 'start[x] with a type it does not have (startDateTime)',
     family: 'choice',
     file: GOAL_OBJECTIF,
     mutate: (d) => (d.startDateTime = '2024-01-01T00:00:00Z'),
-    expect: [issue('fhir-unknown-element', 'Goal.startDateTime')],
+    expect: [issue('fhir-type-not-allowed', 'Goal.startDateTime')],
   },
   {
     name: 'input:distance given as valueQuantity (slice allows Distance only)',
@@ -647,7 +647,7 @@ const MUTATIONS: Mutation[] = [
       i.valueQuantity = i.valueDistance;
       delete i.valueDistance;
     },
-    expect: [issue('fhir-unknown-element', 'Task.input[2].valueQuantity')],
+    expect: [issue('fhir-type-not-allowed', 'Task.input[2].valueQuantity')],
   },
 
   // ---------------------------------------------------------------- fixed / pattern values
@@ -789,7 +789,7 @@ const MUTATIONS: Mutation[] = [
       d.extension[0].valueDate = '2023-04-11';
       delete d.extension[0].valueDateTime;
     },
-    expect: [issue('fhir-unknown-element', 'Encounter.extension[0].valueDate')],
+    expect: [issue('fhir-type-not-allowed', 'Encounter.extension[0].valueDate')],
   },
   {
     name: 'tddui-birth-order with valueInteger (positiveInt only)',
@@ -800,7 +800,7 @@ const MUTATIONS: Mutation[] = [
       e.valueInteger = e.valuePositiveInt;
       delete e.valuePositiveInt;
     },
-    expect: [issue('fhir-unknown-element', 'Patient.birthDate.extension[0].valueInteger')],
+    expect: [issue('fhir-type-not-allowed', 'Patient.birthDate.extension[0].valueInteger')],
   },
   {
     name: 'tddui-event-label with valueMarkdown (string only)',
@@ -810,7 +810,7 @@ const MUTATIONS: Mutation[] = [
       d.extension[3].valueMarkdown = d.extension[3].valueString;
       delete d.extension[3].valueString;
     },
-    expect: [issue('fhir-unknown-element', 'Encounter.extension[3].valueMarkdown')],
+    expect: [issue('fhir-type-not-allowed', 'Encounter.extension[3].valueMarkdown')],
   },
   {
     name: 'tddui-comment with valueBoolean (string only)',
@@ -820,7 +820,7 @@ const MUTATIONS: Mutation[] = [
       d.extension[0].valueBoolean = true;
       delete d.extension[0].valueString;
     },
-    expect: [issue('fhir-unknown-element', 'QuestionnaireResponse.extension[0].valueBoolean')],
+    expect: [issue('fhir-type-not-allowed', 'QuestionnaireResponse.extension[0].valueBoolean')],
   },
   {
     name: 'tddui-admission-date on a Patient (context Encounter)',
@@ -1591,12 +1591,14 @@ interface KnownDefect {
 const KNOWN_DEFECTS: KnownDefect[] = [
   {
     name: 'Resource.id format is not checked ("bad id!")',
+    fixed: true,
     file: PATIENT,
     mutate: (d) => (d.id = 'bad id!'),
     check: (r) => assert.equal(find(r, 'fhir-primitive-format', 'Patient.id').length, 1, show(r.issues)),
   },
   {
     name: 'ele-1: an element with only an id ({ id }) is accepted',
+    fixed: true,
     file: PATIENT,
     mutate: (d) => (d.maritalStatus = { id: 'm1' }),
     check: (r) => assert.ok(r.issues.some((i) => isError(i) && i.expression === 'Patient.maritalStatus'), show(r.issues)),
@@ -1656,12 +1658,14 @@ const KNOWN_DEFECTS: KnownDefect[] = [
   },
   {
     name: 'unknown sub-extension in the complex extension tddui-ressources-used is accepted silently',
+    fixed: true,
     file: EVENEMENT,
     mutate: (d) => d.extension[0].extension.push({ url: 'TDDUIColour', valueString: 'bleu' }),
     check: (r) => assert.ok(r.issues.some((i) => isError(i) && i.expression === 'Encounter.extension[0].extension[2]'), show(r.issues)),
   },
   {
     name: 'misspelt sub-extension of tddui-qr-participant (TDDUIResponsable) is accepted silently',
+    fixed: true,
     file: QR_AGGIR,
     mutate: (d) =>
       (d.extension = [
@@ -1674,6 +1678,7 @@ const KNOWN_DEFECTS: KnownDefect[] = [
   },
   {
     name: 'a type the profile removes from a choice is fhir-unknown-element plus a spurious value[x] min error',
+    fixed: true,
     file: TASK_TRANSPORT_USAGER,
     mutate: (d) => {
       const i = input(d, 'accompagnement');

@@ -260,6 +260,14 @@ export const CODES = {
     en: 'Extension {url} is not defined in the loaded packages; it was not checked{detail}',
     fr: 'L’extension {url} n’est définie dans aucun paquet chargé ; elle n’a pas été vérifiée{detail}',
   }),
+  SUB_EXTENSION_UNKNOWN: defineRule({
+    id: 'fhir-sub-extension-unknown',
+    severity: 'error',
+    code: 'structure',
+    summary: 'A complex extension holds a sub-extension its definition does not declare.',
+    en: 'Sub-extension "{url}" is not defined by {extension} (defined: {allowed})',
+    fr: 'La sous-extension « {url} » n’est pas définie par {extension} (définies : {allowed})',
+  }),
   MODIFIER_EXTENSION_UNKNOWN: defineRule({
     id: 'fhir-modifier-extension-unknown',
     severity: 'error',

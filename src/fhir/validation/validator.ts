@@ -38,6 +38,7 @@ const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 'string', 'uri']);
 
 const typeCodes = new WeakMap<TypeRef, string>();
+const RESOURCE_ID = /^[A-Z][A-Za-z]+\.id$/;
 
 /** The FHIR type of a TypeRef, mapping FHIRPath system types (used for `id`, `url`, primitive `value`). */
 function typeCodeOf(t: TypeRef): string {
@@ -429,6 +430,8 @@ class Run {
     // The JSON properties of each child element, by position (a choice may have several keys).
     let found: ({ key: string; type: string | undefined } | { key: string; type: string | undefined }[])[] | undefined;
     let positions: number[] | undefined;
+    /** Choice elements present with a type that is not allowed (already reported). */
+    let present: Set<number> | undefined;
     for (const key in obj) {
       keys++;
       if (key === 'resourceType' && isResource) continue;
@@ -436,7 +439,15 @@ class Run {
       const base = underscore ? key.slice(1) : key;
       const hit = key === 'fhir_comments' ? undefined : index?.get(base);
       if (!hit) {
-        this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
+        const choice = this.choiceFor(children, base);
+        if (choice) {
+          // `valueString` where the (profiled) choice allows other types: name the rule that fails.
+          this.push(CODES.TYPE_NOT_ALLOWED, `${path}.${key}`, {
+            type: choice.type,
+            allowed: choice.node.types.map(typeCodeOf).join(', '),
+          });
+          (present ??= new Set()).add(choice.pos);
+        } else this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
         continue;
       }
       if (underscore) {
@@ -460,10 +471,13 @@ class Run {
     }
     if (keys === 0 || (isResource && keys === 1)) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
+    } else if (keys === 1 && !isResource && 'id' in obj) {
+      // ele-1: an element needs a value or children other than its id.
+      this.push(CODES.EMPTY_ELEMENT, path, { what: 'An element with only an id' });
     }
     // Absent children matter only when required: walk the (few) required positions, then the found ones.
     for (const pos of this.v.requiredOf(parent)) {
-      if (found?.[pos] === undefined) {
+      if (found?.[pos] === undefined && !present?.has(pos)) {
         const child = children[pos];
         this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
       }
@@ -492,6 +506,24 @@ class Run {
     }
     if (typeCode === 'Extension') this.checkExtension(obj, node, path);
     if (typeCode === 'Reference') this.checkReference(obj, ownerNode, path);
+  }
+
+  /** The choice element (`value[x]`) a JSON name such as `valueString` belongs to, if any. */
+  private choiceFor(children: ElementNode[], name: string): { node: ElementNode; pos: number; type: string } | undefined {
+    for (let pos = 0; pos < children.length; pos++) {
+      const c = children[pos];
+      if (!c.isChoice || c.sliceName) continue;
+      const base = c.name.slice(0, -3);
+      if (name.length > base.length && name.startsWith(base)) {
+        const ch = name.charCodeAt(base.length);
+        if (ch < 65 || ch > 90) continue;
+        // Only a real FHIR type name makes it a disallowed type; `valueBool` stays an unknown element.
+        const suffix = name.slice(base.length);
+        const t = isPrimitiveType(suffix.charAt(0).toLowerCase() + suffix.slice(1)) ? suffix.charAt(0).toLowerCase() + suffix.slice(1) : suffix;
+        if (this.profiles.core(t)) return { node: c, pos, type: t };
+      }
+    }
+    return undefined;
   }
 
   /** One JSON property (and its `_x` sibling) of an object, against its element definition. */
@@ -624,7 +656,8 @@ class Run {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty string' });
       return;
     }
-    const err = checkPrimitive(typeCode, value);
+    // R4 types Resource.id as a plain string, but it must be a valid id (as the HL7 validator checks).
+    const err = checkPrimitive(typeCode === 'string' && node.name === 'id' && RESOURCE_ID.test(node.path) && this.profiles.core(node.path.slice(0, -3))?.kind === 'resource' ? 'id' : typeCode, value);
     if (err) {
       this.push(CODES.PRIMITIVE_FORMAT, path, { detail: err, type: typeCode });
       return;
@@ -922,6 +955,17 @@ class Run {
       }
       if (!out[i]) {
         if (slicing.discriminators.some((d) => d.type === 'profile')) this.explainUnmatchedProfile(item, node, itemPath, profile);
+        // Inside a complex extension, a relative url names a sub-extension: it must be one of its slices.
+        if (node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')) && isObject(item)) {
+          const url = item.url;
+          if (typeof url === 'string' && !url.includes(':') && node.slices.length > 0) {
+            this.push(CODES.SUB_EXTENSION_UNKNOWN, itemPath, {
+              url,
+              extension: profile.type === 'Extension' ? profile.url : `the extension at ${path.slice(0, path.lastIndexOf('.'))}`,
+              allowed: node.slices.map((sl) => sl.sliceName).join(', '),
+            });
+          }
+        }
         if (slicing.rules === 'closed') this.push(CODES.SLICE_CLOSED, itemPath, { element: node.path });
         else if (slicing.rules === 'openAtEnd' && lastSliceIndex >= 0 && i < items.length - 1) {
           // Unmatched items must come after all slices; checked loosely.
