@@ -1,0 +1,162 @@
+// The storage contract: what the HTTP server, the ingestion pipeline and the web UI may ask of
+// the data layer. Two drivers implement the same SQL (PostgreSQL via `pg`, embedded PGlite),
+// so nothing above this file knows which one is in use.
+
+/** A FHIR resource as JSON. */
+export type FhirResource = { resourceType: string; id?: string; meta?: { versionId?: string; lastUpdated?: string; [k: string]: unknown }; [k: string]: unknown };
+
+/** One stored version of a resource. `resource.meta.versionId/lastUpdated` equal the columns. */
+export interface ResourceRecord {
+  resourceType: string;
+  id: string;
+  /** 1, 2, 3… per (resourceType, id). */
+  versionId: number;
+  /** ISO instant with milliseconds and `Z`. */
+  lastUpdated: string;
+  deleted: boolean;
+  resource: FhirResource;
+}
+
+/** Minimal SQL seam shared by both drivers (PostgreSQL SQL dialect, `$1` placeholders). */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one database transaction: commit when it resolves, rollback when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgres://…` URL; when absent the embedded database is used. */
+  url?: string;
+  /** Folder of the embedded database (default `./.tddui-data`); `memory://` for an in-memory one. */
+  dataDir?: string;
+}
+
+/** One search parameter of a query: AND across parameters, OR across `values`. */
+export interface SearchParam {
+  name: string;
+  /** `exact`, `contains`, `missing`, `not`, `text`, or a resource type for references. */
+  modifier?: string;
+  /** Raw values as in the URL (`ge2024-01-01`, `system|code`, `Patient/123`). */
+  values: string[];
+}
+
+export interface IncludeSpec {
+  /** Source resource type (`Encounter` in `Encounter:subject`). */
+  sourceType: string;
+  /** Reference search parameter name, or `*`. */
+  param: string;
+  targetType?: string;
+  iterate?: boolean;
+}
+
+export interface SearchQuery {
+  /** Resource type, or undefined for a system-level search. */
+  resourceType?: string;
+  params: SearchParam[];
+  include?: IncludeSpec[];
+  revinclude?: IncludeSpec[];
+  /** `_sort`: parameter names; a leading `-` means descending. */
+  sort?: string[];
+  /** Page size (`_count`), already bounded by the caller. */
+  count: number;
+  /** Offset of the page (the server turns it into paging links). */
+  offset: number;
+  /** Whether to compute the total (`_total=accurate`, default) or not. */
+  total?: 'accurate' | 'none';
+}
+
+export interface SearchResult {
+  total?: number;
+  matches: ResourceRecord[];
+  included: ResourceRecord[];
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** `_since` (ISO instant). */
+  since?: string;
+  count: number;
+  offset: number;
+}
+
+/** A submission as the receiver saw it — accepted or rejected — kept for the web UI. */
+export interface SubmissionRecord {
+  id: string;
+  receivedAt: string;
+  /** FINESS of the submitting organisation (from the Bundle), when known. */
+  organizationFiness?: string;
+  organizationName?: string;
+  /** Usagers concerned: local ids / INS and display names found in the Bundle. */
+  usagers: { id?: string; identifier?: string; name?: string }[];
+  resourceCount: number;
+  outcome: 'accepted' | 'rejected';
+  httpStatus: number;
+  errorCount: number;
+  warningCount: number;
+  /** The submitted Bundle exactly as parsed (JSON) — kept for rejected ones too. */
+  bundle?: unknown;
+  /** The validation report (OperationOutcome). */
+  report?: unknown;
+  /** The transaction-response Bundle for accepted submissions. */
+  response?: unknown;
+}
+
+export interface SubmissionFilter {
+  organizationFiness?: string;
+  outcome?: 'accepted' | 'rejected';
+  /** ISO dates, inclusive range on receivedAt. */
+  from?: string;
+  to?: string;
+  count: number;
+  offset: number;
+}
+
+/** Thrown by the data layer; the server turns it into an OperationOutcome with this status. */
+export class StorageError extends Error {
+  constructor(
+    /** HTTP status: 400 bad search, 404 not found, 409 conflict, 410 gone, 412 version mismatch. */
+    readonly status: number,
+    /** FHIR issue type (`not-found`, `conflict`, `invalid`, `not-supported`, …). */
+    readonly issueCode: string,
+    message: string,
+    /** FHIRPath / parameter location, when there is one. */
+    readonly expression?: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+/**
+ * The data layer (implemented in `src/storage/repository.ts`). Reads never see a half-written
+ * transaction; every write of one call is one database transaction.
+ */
+export interface Repository {
+  readonly db: Database;
+  /** Applies pending migrations (idempotent; safe when several servers start together). */
+  migrate(): Promise<void>;
+
+  /** Current version; StorageError 404 when unknown, 410 when deleted. */
+  read(resourceType: string, id: string): Promise<ResourceRecord>;
+  /** One version; StorageError 404 when unknown. */
+  vread(resourceType: string, id: string, versionId: number): Promise<ResourceRecord>;
+  /** Instance, type or system history, newest first. */
+  history(query: HistoryQuery): Promise<{ total: number; entries: ResourceRecord[] }>;
+  search(query: SearchQuery): Promise<SearchResult>;
+
+  /** Plain create (v1 flow: POST /DocumentReference). The server assigns the id. */
+  create(resource: FhirResource, options?: { owner?: string }): Promise<ResourceRecord>;
+  /** New version of an existing resource; `ifMatch` = expected current versionId (412 otherwise). */
+  update(resource: FhirResource & { id: string }, options?: { ifMatch?: number }): Promise<ResourceRecord>;
+
+  recordSubmission(submission: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
+  listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }>;
+  /** With bundle, report and response. */
+  getSubmission(id: string): Promise<SubmissionRecord | undefined>;
+}
