@@ -348,6 +348,14 @@ export const CODES = {
     en: 'Validated against {profile}',
     fr: 'Validé par rapport à {profile}',
   }),
+  TOO_DEEP: defineRule({
+    id: 'fhir-nesting-too-deep',
+    severity: 'error',
+    code: 'too-costly',
+    summary: 'Elements nested deeper than the validator goes (128 levels): the content below is not checked, so it is not accepted.',
+    en: 'Elements are nested more than {max} levels deep: the content below this point is not validated',
+    fr: 'Les éléments sont imbriqués sur plus de {max} niveaux : le contenu au-delà de ce point n’est pas validé',
+  }),
   INTERNAL: defineRule({
     id: 'fhir-internal-error',
     severity: 'fatal',

@@ -20,7 +20,8 @@ export type IssueType =
   | 'incomplete'
   | 'informational'
   | 'processing'
-  | 'exception';
+  | 'exception'
+  | 'too-costly';
 
 export interface ValidationIssue {
   severity: Severity;

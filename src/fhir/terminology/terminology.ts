@@ -82,6 +82,11 @@ const GRAMMAR_SYSTEMS: Record<string, RegExp> = {
   'urn:iso:std:iso:4217': /^[A-Z]{3}$/,
 };
 
+/** hasOwn: a system named "constructor" or "__proto__" must not reach Object.prototype. */
+function grammarOf(system: string): RegExp | undefined {
+  return Object.hasOwn(GRAMMAR_SYSTEMS, system) ? GRAMMAR_SYSTEMS[system] : undefined;
+}
+
 const MAX_CACHE = 200_000;
 
 export class Terminology {
@@ -124,7 +129,10 @@ export class Terminology {
   /** Looks a code up in a code system (for display checks and tests). */
   lookup(system: string, code: string): { status: CodeStatus; display?: string } {
     const cs = this.codeSystem(system);
-    if (!cs) return { status: GRAMMAR_SYSTEMS[system] ? (GRAMMAR_SYSTEMS[system].test(code) ? 'valid' : 'invalid') : 'unknown' };
+    if (!cs) {
+      const grammar = grammarOf(system);
+      return { status: grammar ? (grammar.test(code) ? 'valid' : 'invalid') : 'unknown' };
+    }
     const c = this.findConcept(cs, code);
     if (c) return { status: 'valid', display: c.display };
     return { status: cs.complete ? 'invalid' : 'unknown' };
@@ -269,7 +277,7 @@ export class Terminology {
     if (!sys) return nested.length ? inNested : () => 'no';
     systems.add(sys);
 
-    const grammar = GRAMMAR_SYSTEMS[sys];
+    const grammar = grammarOf(sys);
     const cs = this.codeSystem(sys);
     let inSystem: (code: string) => Tri;
     if (term.concept?.length) {

@@ -39,6 +39,12 @@ const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 's
 
 const typeCodes = new WeakMap<TypeRef, string>();
 const RESOURCE_ID = /^[A-Z][A-Za-z]+\.id$/;
+/**
+ * Nesting limit (JSON objects below the root). Real TDDUI content stays under ~30 levels; the
+ * limit keeps hostile input from exhausting the stack, and what lies below it is an error,
+ * not a pass.
+ */
+export const MAX_DEPTH = 128;
 
 /** The FHIR type of a TypeRef, mapping FHIRPath system types (used for `id`, `url`, primitive `value`). */
 function typeCodeOf(t: TypeRef): string {
@@ -190,6 +196,8 @@ class Run {
   /** Reference-target findings -> location of the target resource (see finish()). */
   private readonly targetOf = new Map<ValidationIssue, string>();
   private frames: Frame[] = [];
+  /** Objects being walked (see MAX_DEPTH). */
+  private depth = 0;
   bundle?: BundleIndex;
   /** Per resource object: profile url -> conformance. */
   private readonly conformance = new Map<object, Map<string, Conformance>>(); // a Map: the Run is short-lived, and WeakMaps cost GC time
@@ -315,6 +323,7 @@ class Run {
     const savedIssues = this.issues;
     const savedPending = this.pending;
     const savedFailFast = this.failFast;
+    const savedDepth = this.depth;
     this.issues = [];
     this.pending = c.pending;
     this.failFast = stopAtFirstError;
@@ -329,6 +338,7 @@ class Run {
       this.issues = savedIssues;
       this.pending = savedPending;
       this.failFast = savedFailFast;
+      this.depth = savedDepth;
     }
     if (c.complete) c.ok = !c.issues.some(isBlocking);
     c.state = 'done';
@@ -419,10 +429,28 @@ class Run {
       this.push(CODES.WRONG_JSON_TYPE, path, { expected: 'a JSON object', type: typeCode, found: describeValue(obj) });
       return;
     }
+    if (this.depth >= MAX_DEPTH) {
+      this.push(CODES.TOO_DEEP, path, { max: MAX_DEPTH });
+      return;
+    }
     const resolved = this.childrenOf(node, typeCode, profile, path);
     if (!resolved) return;
+    // No try/finally: a FailFast unwinds to conformanceOf(), which restores the depth.
+    this.depth++;
+    this.walkChildren(obj, node, typeCode, path, resolved.profile, ownerNode, resolved);
+    this.depth--;
+  }
+
+  private walkChildren(
+    obj: Json,
+    node: ElementNode,
+    typeCode: string,
+    path: string,
+    ctxProfile: CompiledProfile,
+    ownerNode: ElementNode,
+    resolved: { node: ElementNode; profile: CompiledProfile; typeRoot?: ElementNode },
+  ): void {
     const parent = resolved.node;
-    const ctxProfile = resolved.profile;
     const index = parent.childIndex;
     const isResource = parent === ctxProfile.root && ctxProfile.kind === 'resource';
     const children = parent.children ?? [];
@@ -727,7 +755,7 @@ class Run {
         return;
       }
       result = term.validateCode(vs, value as { system?: string; code?: string });
-      shown = `${value.system ?? ''}#${String(value.code)}`;
+      shown = codingText(value);
     } else {
       if (!isObject(value)) return;
       const codings = Array.isArray(value.coding) ? (value.coding as Json[]) : [];
@@ -736,7 +764,7 @@ class Run {
         return;
       }
       result = term.validateCodeableConcept(vs, value as { coding?: { system?: string; code?: string }[] });
-      shown = codings.map((c) => `${c.system ?? ''}#${String(c.code)}`).join(', ');
+      shown = codings.map(codingText).join(', ');
     }
     if (result.status === 'invalid') {
       this.push(rule, path, { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
@@ -1181,6 +1209,13 @@ class Run {
     if (isObject(v)) return term.validateCode(vs, v as never).status === 'valid';
     return false;
   }
+}
+
+/** `system#code` for messages; any JSON (null, objects, junk) is rendered without throwing. */
+function codingText(c: unknown): string {
+  if (!isObject(c)) return describeValue(c);
+  const part = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : typeof v === 'number' || typeof v === 'boolean' ? String(v) : describeValue(v));
+  return `${part(c.system)}#${part(c.code)}`;
 }
 
 function slicePathIsSkippable(path: string): boolean {

@@ -26,7 +26,8 @@ function localIdOf(patient: Item | undefined): string | undefined {
 
 /** The usager of a resource: its subject/for/patient, else through its encounter, else the only Patient. */
 export function usagerOf(ctx: RuleContext, item: Item, depth = 0): Item | undefined {
-  for (const field of USAGER_REFS[String(item.resource.resourceType)] ?? []) {
+  const type = String(item.resource.resourceType);
+  for (const field of Object.hasOwn(USAGER_REFS, type) ? USAGER_REFS[type] : []) {
     const target = ctx.resolve(item.resource[field]);
     if (target?.resource.resourceType === 'Patient') return target;
   }
@@ -59,7 +60,7 @@ export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess
         if (other) out.push(makeIssue(R.DUPLICATE_BUSINESS_ID, valuePath, { system: id.system, value: id.value, other }));
         else seen.set(key, item.path);
       }
-      const tag = BUSINESS_ID_TAGS[id.system];
+      const tag = Object.hasOwn(BUSINESS_ID_TAGS, id.system) ? BUSINESS_ID_TAGS[id.system] : undefined;
       if (!tag) continue;
       const marker = `-${tag}-`;
       const at = id.value.indexOf(marker);
