@@ -1,0 +1,42 @@
+// Row <-> record conversion shared by the repository and the ingest pipeline.
+import type { FhirResource, ResourceRecord } from './types.js';
+
+export interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: Date | string;
+  deleted: boolean;
+  content: FhirResource | string;
+}
+
+export const RESOURCE_COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
+
+/** ISO instant with milliseconds and Z, whatever the driver returned (Date or text). */
+export function toIso(v: Date | string): string {
+  return (v instanceof Date ? v : new Date(v)).toISOString();
+}
+
+/**
+ * JSONB does not keep key order; put `resourceType`, `id` and `meta` first again so the
+ * JSON we answer reads like FHIR JSON (order is not significant in FHIR JSON).
+ */
+export function orderKeys(r: FhirResource): FhirResource {
+  const out: Record<string, unknown> = { resourceType: r.resourceType };
+  if (r.id !== undefined) out.id = r.id;
+  if (r.meta !== undefined) out.meta = r.meta;
+  for (const [k, v] of Object.entries(r)) if (!(k in out)) out[k] = v;
+  return out as FhirResource;
+}
+
+export function toRecord(row: ResourceRow): ResourceRecord {
+  const content = typeof row.content === 'string' ? (JSON.parse(row.content) as FhirResource) : row.content;
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: Number(row.version_id),
+    lastUpdated: toIso(row.last_updated),
+    deleted: row.deleted,
+    resource: orderKeys(content),
+  };
+}

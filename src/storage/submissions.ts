@@ -1,0 +1,105 @@
+// The submissions log: every received transaction Bundle with its outcome, for the web UI.
+import { randomUUID } from 'node:crypto';
+import { toIso } from './rows.js';
+import type { Queryable, SubmissionFilter, SubmissionRecord } from './types.js';
+
+interface SubmissionRow {
+  id: string;
+  received_at: Date | string;
+  organization_finess: string | null;
+  organization_name: string | null;
+  usagers: SubmissionRecord['usagers'] | string;
+  resource_count: number;
+  outcome: 'accepted' | 'rejected';
+  http_status: number;
+  error_count: number;
+  warning_count: number;
+  bundle?: unknown;
+  report?: unknown;
+  response?: unknown;
+}
+
+const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count';
+
+function parse(v: unknown): unknown {
+  return typeof v === 'string' ? JSON.parse(v) : v;
+}
+
+function toSubmission(row: SubmissionRow): SubmissionRecord {
+  const out: SubmissionRecord = {
+    id: row.id,
+    receivedAt: toIso(row.received_at),
+    usagers: parse(row.usagers) as SubmissionRecord['usagers'],
+    resourceCount: Number(row.resource_count),
+    outcome: row.outcome,
+    httpStatus: Number(row.http_status),
+    errorCount: Number(row.error_count),
+    warningCount: Number(row.warning_count),
+  };
+  if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
+  if (row.organization_name !== null) out.organizationName = row.organization_name;
+  if (row.bundle != null) out.bundle = parse(row.bundle);
+  if (row.report != null) out.report = parse(row.report);
+  if (row.response != null) out.response = parse(row.response);
+  return out;
+}
+
+/** JSON text of a value, or null (the bundle may be anything the client sent). */
+function jsonOrNull(v: unknown): string | null {
+  return v === undefined ? null : JSON.stringify(v);
+}
+
+export async function insertSubmission(db: Queryable, s: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO submission (id, received_at, organization_finess, organization_name, usagers, resource_count, outcome,
+                             http_status, error_count, warning_count, bundle, report, response)
+     VALUES ($1, $2::timestamptz, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11::json, $12::json, $13::json)`,
+    [
+      id,
+      s.receivedAt,
+      s.organizationFiness ?? null,
+      s.organizationName ?? null,
+      JSON.stringify(s.usagers ?? []),
+      s.resourceCount,
+      s.outcome,
+      s.httpStatus,
+      s.errorCount,
+      s.warningCount,
+      jsonOrNull(s.bundle),
+      jsonOrNull(s.report),
+      jsonOrNull(s.response),
+    ],
+  );
+  return { ...s, id, receivedAt: new Date(s.receivedAt).toISOString() };
+}
+
+export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => (params.push(v), `$${params.length}`);
+  if (f.organizationFiness) where.push(`organization_finess = ${p(f.organizationFiness)}`);
+  if (f.outcome) where.push(`outcome = ${p(f.outcome)}`);
+  // Inclusive range; a bare date `to` covers its whole day.
+  if (f.from) where.push(`received_at >= ${p(boundary(f.from, 'low'))}::timestamptz`);
+  if (f.to) where.push(`received_at <= ${p(boundary(f.to, 'high'))}::timestamptz`);
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM submission ${w}`, params);
+  const count = Math.max(0, Math.floor(f.count));
+  const offset = Math.max(0, Math.floor(f.offset));
+  const rows = await db.query<SubmissionRow>(
+    `SELECT ${LIGHT} FROM submission ${w} ORDER BY received_at DESC, id DESC LIMIT ${count} OFFSET ${offset}`,
+    params,
+  );
+  return { total: Number(total.rows[0].n), items: rows.rows.map(toSubmission) };
+}
+
+export async function getSubmission(db: Queryable, id: string): Promise<SubmissionRecord | undefined> {
+  const res = await db.query<SubmissionRow>(`SELECT ${LIGHT}, bundle, report, response FROM submission WHERE id = $1`, [id]);
+  return res.rows[0] ? toSubmission(res.rows[0]) : undefined;
+}
+
+function boundary(v: string, side: 'low' | 'high'): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return side === 'low' ? `${v}T00:00:00.000Z` : `${v}T23:59:59.999Z`;
+  return v;
+}
