@@ -6,6 +6,7 @@ const HELP = `Usage: tddui <command> [options]
 
 Commands:
   validate   Validate FHIR JSON files against the TDDUI IG (see: tddui validate --help)
+  serve      Run the receiving server (see: tddui serve --help)
 
 Options:
   -h, --help     Show this help
@@ -17,6 +18,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'validate':
       return runValidate(rest);
+    case 'serve':
+      // Loaded on demand: validate does not need Fastify or the database drivers.
+      return (await import('./serve.js')).runServe(rest);
     case '--version': {
       const { createRequire } = await import('node:module');
       const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };

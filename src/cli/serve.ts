@@ -1,0 +1,107 @@
+// `tddui serve`: runs the receiving server until SIGINT/SIGTERM, then shuts down gracefully.
+import { parseArgs } from 'node:util';
+import { startServer, type StartOptions } from '../server/app.js';
+
+export const SERVE_HELP = `Usage: tddui serve [options]
+
+Runs the TDDUI receiving server (FHIR API under /fhir, web UI at /, /healthz).
+Without --database it keeps its data in an embedded PostgreSQL (PGlite) folder: no database
+server is needed.
+
+Options:
+  --port N          Port to listen on (default: $PORT, else 8080; 0 = any free port).
+  --host H          Interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface).
+  --data DIR        Folder of the embedded database (default ./.tddui-data).
+  --database URL    PostgreSQL database postgres://user@host:5432/db (default: $DATABASE_URL);
+                    replaces the embedded database.
+  --packages DIR    FHIR package folder, folder of packages, or .tgz (repeatable; as in
+                    tddui validate). Default: $TDDUI_PACKAGES, ./fhir-packages, ../shared/fhir,
+                    or the TDDUI package in ~/.fhir/packages.
+  --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
+                    Logs are JSON lines (pino) on standard output.
+  -h, --help        Show this help.
+
+Stops on SIGINT (Ctrl-C) or SIGTERM: new requests are refused, requests in progress finish,
+then the database is closed.
+`;
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function usage(msg: string): number {
+  process.stderr.write(`tddui serve: ${msg}\n\n${SERVE_HELP}`);
+  return 2;
+}
+
+/** Parses the options into StartOptions, or returns a usage error message. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: StartOptions } | { help: true } | { error: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        database: { type: 'string' },
+        packages: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  if (values.help) return { help: true };
+  const portText = values.port ?? env.PORT ?? '8080';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return { error: `invalid port "${portText}"` };
+  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
+  if (!LEVELS.has(level)) return { error: `invalid log level "${level}" (${[...LEVELS].join(', ')})` };
+  if (values.data !== undefined && values.database !== undefined) return { error: '--data and --database exclude each other' };
+  const database = values.database ?? (values.data === undefined ? env.DATABASE_URL || undefined : undefined);
+  if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) return { error: `--database must be a postgres:// URL (got "${database}")` };
+  const options: StartOptions = { port: Number(portText), host: values.host ?? '127.0.0.1', logLevel: level };
+  if (database) options.database = database;
+  else options.dataDir = values.data ?? './.tddui-data';
+  if (values.packages?.length) options.packages = values.packages;
+  return { options };
+}
+
+export async function runServe(argv: string[]): Promise<number> {
+  const parsed = parseServeArgs(argv);
+  if ('help' in parsed) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  if ('error' in parsed) return usage(parsed.error);
+  let server;
+  try {
+    server = await startServer(parsed.options);
+  } catch (e) {
+    process.stderr.write(`tddui serve: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const where = parsed.options.database ? 'PostgreSQL' : `embedded database in ${parsed.options.dataDir}`;
+  process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where})\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: the operator does not want to wait.
+        process.stderr.write(`tddui serve: ${signal} again, exiting now\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      server.app.log.info({ signal }, 'shutting down');
+      server.close().then(
+        () => resolve(0),
+        (e: unknown) => {
+          process.stderr.write(`tddui serve: error during shutdown: ${(e as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}

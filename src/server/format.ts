@@ -1,0 +1,196 @@
+// Formats of the FHIR API: body parsers (JSON, XML, JSON Patch, forms) and response
+// negotiation (`_format`, then `Accept`), JSON by default.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FhirResource } from '../storage/types.js';
+import { FhirHttpError } from './outcome.js';
+
+export type ResponseFormat = 'json' | 'xml';
+export type BodyKind = 'json' | 'xml' | 'json-patch' | 'form';
+
+/** JSON <-> XML conversion of FHIR resources (src/fhir/xml), injected so the server works without it. */
+export interface XmlCodec {
+  toXml(resource: object): string;
+  fromXml(xml: string): FhirResource;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** How the body was sent (set by the FHIR body parsers). */
+    fhirBodyKind?: BodyKind;
+    /** Negotiated response format (set by the FHIR onRequest hook). */
+    fhirFormat?: ResponseFormat;
+  }
+}
+
+export const JSON_TYPES = ['application/fhir+json', 'application/json'];
+export const XML_TYPES = ['application/fhir+xml', 'application/xml'];
+export const JSON_PATCH_TYPE = 'application/json-patch+json';
+export const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+export const CONTENT_TYPE: Record<ResponseFormat, string> = {
+  json: 'application/fhir+json; charset=utf-8',
+  xml: 'application/fhir+xml; charset=utf-8',
+};
+
+const FORMAT_PARAM: Record<string, ResponseFormat> = {
+  json: 'json',
+  'application/json': 'json',
+  'application/fhir+json': 'json',
+  xml: 'xml',
+  'text/xml': 'xml',
+  'application/xml': 'xml',
+  'application/fhir+xml': 'xml',
+};
+
+const ACCEPT_TYPES: Record<string, ResponseFormat> = {
+  'application/fhir+json': 'json',
+  'application/json': 'json',
+  'application/fhir+xml': 'xml',
+  'application/xml': 'xml',
+  'text/xml': 'xml',
+};
+
+interface AcceptRange {
+  type: string;
+  q: number;
+  fhirVersion?: string;
+  order: number;
+}
+
+function parseAccept(header: string): AcceptRange[] {
+  const out: AcceptRange[] = [];
+  header.split(',').forEach((part, order) => {
+    const [type, ...params] = part.split(';').map((s) => s.trim());
+    if (!type) return;
+    let q = 1;
+    let fhirVersion: string | undefined;
+    for (const p of params) {
+      const eq = p.indexOf('=');
+      if (eq < 0) continue;
+      const k = p.slice(0, eq).trim().toLowerCase();
+      const v = p.slice(eq + 1).trim().replace(/^"|"$/g, '');
+      if (k === 'q') q = Number.isFinite(Number(v)) ? Number(v) : 0;
+      else if (k === 'fhirversion') fhirVersion = v;
+    }
+    out.push({ type: type.toLowerCase(), q, fhirVersion, order });
+  });
+  return out.sort((a, b) => b.q - a.q || a.order - b.order);
+}
+
+/**
+ * The response format of a request: `_format` wins over `Accept`; JSON when neither says.
+ * Throws a 406 FhirHttpError when nothing offered is acceptable.
+ */
+export function negotiateFormat(query: Record<string, unknown>, accept: string | undefined, xmlAvailable: boolean): ResponseFormat {
+  const raw = query._format;
+  const fmt = Array.isArray(raw) ? raw[0] : raw;
+  if (typeof fmt === 'string' && fmt !== '') {
+    const f = FORMAT_PARAM[fmt.trim().toLowerCase().split(';')[0]!.trim()];
+    if (!f || (f === 'xml' && !xmlAvailable)) {
+      throw new FhirHttpError(406, 'not-supported', `_format=${fmt} is not supported (use json or xml)`, {
+        text: `_format=${fmt} n'est pas pris en charge (json ou xml)`,
+      });
+    }
+    return f;
+  }
+  if (!accept || accept.trim() === '') return 'json';
+  for (const r of parseAccept(accept)) {
+    if (r.q <= 0) continue;
+    if (r.fhirVersion && !r.fhirVersion.startsWith('4.0')) continue;
+    const direct = ACCEPT_TYPES[r.type];
+    if (direct === 'json') return 'json';
+    if (direct === 'xml' && xmlAvailable) return 'xml';
+    // Wildcards (browsers send `text/html,…,*/*;q=0.8`): our default.
+    if (r.type === '*/*' || r.type === 'application/*') return 'json';
+    if (r.type === 'text/*' && xmlAvailable) return 'xml';
+  }
+  throw new FhirHttpError(406, 'not-supported', `None of the media types in Accept is supported: ${accept}`, {
+    text: `Aucun des formats demandés (Accept) n'est pris en charge : ${accept}`,
+  });
+}
+
+function parseJsonBody(body: string, what: string): unknown {
+  if (body.trim() === '') throw new FhirHttpError(400, 'structure', `The request body is empty (expected ${what})`, { text: 'Le corps de la requête est vide' });
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    throw new FhirHttpError(400, 'structure', `The request body is not valid JSON: ${(e as Error).message}`, {
+      text: `Le corps de la requête n'est pas du JSON valide : ${(e as Error).message}`,
+    });
+  }
+}
+
+/**
+ * Registers the FHIR body parsers on an (encapsulated) Fastify instance. Anything else is a
+ * 415, which Fastify raises and the error handler turns into an OperationOutcome.
+ */
+export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefined): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
+    try {
+      req.fhirBodyKind = 'json';
+      done(null, parseJsonBody(String(body), 'a FHIR JSON resource'));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  app.addContentTypeParser(JSON_PATCH_TYPE, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
+    try {
+      req.fhirBodyKind = 'json-patch';
+      done(null, parseJsonBody(String(body), 'a JSON Patch document'));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  app.addContentTypeParser(FORM_TYPE, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
+    req.fhirBodyKind = 'form';
+    done(null, new URLSearchParams(String(body)));
+  });
+  if (xml) {
+    app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
+      req.fhirBodyKind = 'xml';
+      const text = String(body);
+      if (text.trim() === '') {
+        done(new FhirHttpError(400, 'structure', 'The request body is empty (expected a FHIR XML resource)', { text: 'Le corps de la requête est vide' }), undefined);
+        return;
+      }
+      try {
+        done(null, xml.fromXml(text));
+      } catch (e) {
+        done(
+          new FhirHttpError(400, 'structure', `The request body is not a readable FHIR XML resource: ${(e as Error).message}`, {
+            text: `Le corps de la requête n'est pas une ressource FHIR XML lisible : ${(e as Error).message}`,
+          }),
+          undefined,
+        );
+      }
+    });
+  }
+}
+
+/** Serialises a resource in the negotiated format. */
+export function serialize(resource: object, format: ResponseFormat, xml: XmlCodec | undefined, pretty: boolean): string {
+  if (format === 'xml' && xml) return xml.toXml(resource);
+  return pretty ? JSON.stringify(resource, null, 2) : JSON.stringify(resource);
+}
+
+export function isPretty(req: FastifyRequest): boolean {
+  const p = (req.query as Record<string, unknown> | undefined)?._pretty;
+  return p === 'true' || (Array.isArray(p) && p[0] === 'true');
+}
+
+/** Sends a FHIR resource with its status, in the request's negotiated format. */
+export function sendResource(
+  reply: FastifyReply,
+  status: number,
+  resource: object,
+  xml: XmlCodec | undefined,
+  headers: Record<string, string> = {},
+): FastifyReply {
+  const format = reply.request.fhirFormat ?? 'json';
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply
+    .code(status)
+    .type(CONTENT_TYPE[format === 'xml' && xml ? 'xml' : 'json'])
+    .send(serialize(resource, format, xml, isPretty(reply.request)));
+}
