@@ -252,3 +252,12 @@ export async function tasksReferencing(db: Queryable, refs: string[]): Promise<R
   );
   return res.rows.map((r) => (typeof r.content === 'string' ? (JSON.parse(r.content) as Record<string, unknown>) : r.content));
 }
+
+/** Organisations that sent submissions (accepted or rejected), for the submissions filter. */
+export async function submissionOrganisations(db: Queryable): Promise<Organisation[]> {
+  const res = await db.query<{ finess: string; name: string | null }>(
+    `SELECT organization_finess AS finess, max(organization_name) AS name FROM submission
+      WHERE organization_finess IS NOT NULL GROUP BY organization_finess ORDER BY 2 NULLS LAST, 1 LIMIT 500`,
+  );
+  return res.rows.map((r) => (r.name ? { finess: r.finess, name: r.name } : { finess: r.finess }));
+}

@@ -88,7 +88,7 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
   const count = Math.max(0, Math.floor(f.count));
   const offset = Math.max(0, Math.floor(f.offset));
   const rows = await db.query<SubmissionRow>(
-    `SELECT ${LIGHT} FROM submission ${w} ORDER BY received_at DESC, id DESC LIMIT ${count} OFFSET ${offset}`,
+    `SELECT ${LIGHT} FROM submission ${w} ORDER BY received_at DESC, seq DESC LIMIT ${count} OFFSET ${offset}`,
     params,
   );
   return { total: Number(total.rows[0].n), items: rows.rows.map(toSubmission) };

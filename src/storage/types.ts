@@ -93,7 +93,17 @@ export interface SubmissionRecord {
   organizationFiness?: string;
   organizationName?: string;
   /** Usagers concerned: local ids / INS and display names found in the Bundle. */
-  usagers: { id?: string; identifier?: string; name?: string }[];
+  usagers: {
+    /** Server id of the Patient (accepted submissions). */
+    id?: string;
+    /** Local id (PI) when present, else the INS. */
+    identifier?: string;
+    name?: string;
+    /** Local usager identifier (PI, `3<FINESS>/<local id>`). */
+    localId?: string;
+    /** INS (NIR/NIA) when sent. */
+    ins?: string;
+  }[];
   resourceCount: number;
   outcome: 'accepted' | 'rejected';
   httpStatus: number;

@@ -1,0 +1,380 @@
+// The receiving pipeline for a TDDUI transaction Bundle: validate in full, then in ONE
+// database transaction match resent business objects, assign ids, fix references, write the
+// versions and the index, and answer a transaction-response. Every submission is logged.
+import { createHash } from 'node:crypto';
+import { toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { newId } from '../storage/repository.js';
+import { insertSubmission } from '../storage/submissions.js';
+import { StorageError, type FhirResource, type Queryable, type Repository, type SubmissionRecord } from '../storage/types.js';
+import { lockCurrent, nextInstant, stamp, writeVersions, type VersionToWrite } from '../storage/writer.js';
+import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
+import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
+import type { TdduiValidator } from '../tddui/validator.js';
+import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from './references.js';
+
+export interface IngestContext {
+  repo: Repository;
+  validator: TdduiValidator;
+  now?: () => Date;
+}
+
+export interface IngestResult {
+  /** 200 accepted; 400 unreadable/not a transaction; 422 invalid; 409 conflict. */
+  status: number;
+  /** transaction-response Bundle, or OperationOutcome. */
+  body: FhirResource;
+  /** Id of the SubmissionRecord logged (accepted AND rejected). */
+  submissionId?: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Transient database errors on which the whole transaction is retried. */
+const RETRY_CODES = new Set(['40P01', '40001', '23505']);
+const MAX_ATTEMPTS = 5;
+
+function outcome(severity: 'error' | 'fatal', code: string, diagnostics: string, expression?: string): OperationOutcome {
+  // `code` is a FHIR IssueType; storage errors bring some the validator never emits (conflict, deleted).
+  const issue: OperationOutcomeIssue = { severity, code: code as OperationOutcomeIssue['code'], diagnostics, details: { text: diagnostics } };
+  if (expression) issue.expression = [expression];
+  return { resourceType: 'OperationOutcome', issue: [issue] };
+}
+
+/** Usagers, organisation and counts of a Bundle, for the submissions log. */
+function describe(bundle: unknown): Pick<SubmissionRecord, 'organizationFiness' | 'organizationName' | 'usagers' | 'resourceCount'> {
+  const entries = isObj(bundle) && Array.isArray(bundle.entry) ? bundle.entry : [];
+  const resources = entries.map((e) => (isObj(e) && isObj(e.resource) ? e.resource : undefined)).filter((r): r is Json => !!r);
+  const out: ReturnType<typeof describe> = { usagers: [], resourceCount: entries.length };
+  const finess = ownerOf(bundle);
+  if (finess) out.organizationFiness = finess;
+  const org = resources.find((r) => r.resourceType === 'Organization' && typeof r.name === 'string');
+  if (org) out.organizationName = org.name as string;
+  for (const p of resources.filter((r) => r.resourceType === 'Patient')) {
+    const ids = (Array.isArray(p.identifier) ? p.identifier : []).filter(isObj);
+    const local = ids.find((i) => i.system === SYSTEMS.LOCAL_USAGER)?.value;
+    const ins = ids.find((i) => typeof i.system === 'string' && NIR_SYSTEMS.has(i.system))?.value;
+    const name = (Array.isArray(p.name) ? p.name : []).filter(isObj)[0];
+    const display = name
+      ? [typeof name.family === 'string' ? name.family : '', ...(Array.isArray(name.given) ? name.given.filter((g) => typeof g === 'string') : [])]
+          .join(' ')
+          .trim()
+      : '';
+    const u: SubmissionRecord['usagers'][number] = {};
+    if (typeof local === 'string') u.localId = local;
+    if (typeof ins === 'string') u.ins = ins;
+    const ident = typeof local === 'string' ? local : typeof ins === 'string' ? ins : undefined;
+    if (ident) u.identifier = ident;
+    if (display) u.name = display;
+    out.usagers.push(u);
+  }
+  return out;
+}
+
+function counts(issues: readonly ValidationIssue[]): { errorCount: number; warningCount: number } {
+  let errorCount = 0;
+  let warningCount = 0;
+  for (const i of issues) {
+    if (i.severity === 'error' || i.severity === 'fatal') errorCount++;
+    else if (i.severity === 'warning') warningCount++;
+  }
+  return { errorCount, warningCount };
+}
+
+async function reject(
+  ctx: IngestContext,
+  bundle: unknown,
+  status: number,
+  body: OperationOutcome,
+  receivedAt: string,
+  issues: readonly ValidationIssue[] = [],
+): Promise<IngestResult> {
+  const c = issues.length ? counts(issues) : { errorCount: body.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length, warningCount: 0 };
+  const rec = await ctx.repo.recordSubmission({
+    receivedAt,
+    ...describe(bundle),
+    outcome: 'rejected',
+    httpStatus: status,
+    ...c,
+    bundle: bundle === undefined ? null : bundle,
+    report: body,
+  });
+  return { status, body: body as unknown as FhirResource, submissionId: rec.id };
+}
+
+/** 64-bit advisory lock key of a business key (text so that pg passes it as bigint). */
+function lockKey(owner: string, type: string, k: BusinessKey): string {
+  return createHash('sha256').update(`${owner}\u0000${type}\u0000${k.system}\u0000${k.value}`).digest().readBigInt64BE(0).toString();
+}
+
+interface Item {
+  index: number;
+  resourceType: string;
+  resource: Json;
+  keys: BusinessKey[];
+  id?: string;
+  existed?: boolean;
+}
+
+/** Locks the keys (sorted, so concurrent transactions take them in one order) and looks them up. */
+async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<string, string>> {
+  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))].sort((a, b) =>
+    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
+  );
+  if (locks.length) {
+    await tx.query(
+      `SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT (x #>> '{}')::bigint AS k FROM jsonb_array_elements($1::jsonb) x ORDER BY 1) s`,
+      [JSON.stringify(locks)],
+    );
+  }
+  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
+  const found = new Map<string, string>();
+  if (wanted.length === 0) return found;
+  const res = await tx.query<{ resource_type: string; system: string; value: string; id: string }>(
+    `SELECT b.resource_type, b.system, b.value, b.id
+       FROM business_key b
+       JOIN jsonb_to_recordset($2::jsonb) AS k(t text, s text, v text) ON b.resource_type = k.t AND b.system = k.s AND b.value = k.v
+      WHERE b.owner = $1`,
+    [owner, JSON.stringify(wanted)],
+  );
+  for (const r of res.rows) found.set(`${r.resource_type}\u0000${r.system}\u0000${r.value}`, r.id);
+  return found;
+}
+
+function keyId(type: string, k: BusinessKey): string {
+  return `${type}\u0000${k.system}\u0000${k.value}`;
+}
+
+/** Validate in full, then store every entry atomically (resend = new version of the same business object). */
+export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Promise<IngestResult> {
+  const now = ctx.now?.() ?? new Date();
+  const receivedAt = now.toISOString();
+  if (!isObj(bundle) || bundle.resourceType !== 'Bundle') {
+    return reject(ctx, bundle, 400, outcome('error', 'invalid', 'The request body is not a FHIR Bundle'), receivedAt);
+  }
+  if (bundle.type !== 'transaction') {
+    return reject(
+      ctx,
+      bundle,
+      400,
+      outcome('error', 'invalid', `Bundle.type must be "transaction" (found ${JSON.stringify(bundle.type ?? null)})`, 'Bundle.type'),
+      receivedAt,
+    );
+  }
+
+  const report = ctx.validator.validate(bundle, { now });
+  if (!report.valid) {
+    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt, report.issues);
+  }
+
+  const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+  // Only creates: the IG's flow 1 is "create only" (request.method POST).
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const method = isObj(e) && isObj(e.request) ? e.request.method : undefined;
+    if (!isObj(e) || !isObj(e.resource) || typeof e.resource.resourceType !== 'string' || method !== 'POST') {
+      const body = outcome(
+        'error',
+        'not-supported',
+        `Entry ${i}: only POST entries with a resource are supported (TDDUI transactions create only)`,
+        `Bundle.entry[${i}].request.method`,
+      );
+      return reject(ctx, bundle, 422, body, receivedAt, report.issues);
+    }
+  }
+
+  const owner = ownerOf(bundle) ?? '';
+  const refs: EntryRef[] = entries.map((e: Json, index: number) => {
+    const r = e.resource as Json;
+    return {
+      index,
+      fullUrl: typeof e.fullUrl === 'string' ? e.fullUrl : undefined,
+      resourceType: r.resourceType as string,
+      localId: typeof r.id === 'string' ? r.id : undefined,
+    };
+  });
+  const resolver = new BundleResolver(refs);
+
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    try {
+      const response = await ctx.repo.db.transaction(async (tx) => {
+        const result = await store(tx, entries as Json[], resolver, owner, now, report.issues);
+        const c = counts(report.issues);
+        const rec = await insertSubmission(tx, {
+          receivedAt,
+          ...describe(bundle),
+          outcome: 'accepted',
+          httpStatus: 200,
+          ...c,
+          usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: result.patientIds[i] })),
+          bundle,
+          report: toOperationOutcome(report.issues),
+          response: result.response,
+        });
+        return { response: result.response, submissionId: rec.id };
+      });
+      return { status: 200, body: response.response, submissionId: response.submissionId };
+    } catch (err) {
+      lastError = err;
+      const code = (err as { code?: string }).code;
+      if (!code || !RETRY_CODES.has(code)) break;
+    }
+  }
+  if (lastError instanceof StorageError) {
+    return reject(ctx, bundle, lastError.status, outcome('error', lastError.issueCode, lastError.message), receivedAt, report.issues);
+  }
+  const code = (lastError as { code?: string }).code;
+  if (code && RETRY_CODES.has(code)) {
+    return reject(
+      ctx,
+      bundle,
+      409,
+      outcome('error', 'conflict', 'Concurrent submissions of the same business objects kept conflicting; send the Bundle again'),
+      receivedAt,
+      report.issues,
+    );
+  }
+  throw lastError;
+}
+
+async function store(
+  tx: Queryable,
+  entries: Json[],
+  resolver: BundleResolver,
+  owner: string,
+  now: Date,
+  issues: readonly ValidationIssue[],
+): Promise<{ response: FhirResource; patientIds: string[] }> {
+  const items: Item[] = entries.map((e, index) => {
+    const resource = e.resource as Json;
+    return { index, resourceType: resource.resourceType as string, resource, keys: [] };
+  });
+  const serverRef = (i: number) => (items[i].id ? `${items[i].resourceType}/${items[i].id}` : undefined);
+  /** Business key -> id chosen in this bundle (two entries with one key are one object). */
+  const chosen = new Map<string, string>();
+
+  const assign = async (batch: Item[]) => {
+    const found = await lookup(tx, owner, batch);
+    for (const it of batch) {
+      let id: string | undefined;
+      let existed = false;
+      for (const k of it.keys) {
+        const inBundle = chosen.get(keyId(it.resourceType, k));
+        if (inBundle) {
+          id = inBundle;
+          existed = items.some((o) => o.id === inBundle && o.existed);
+          break;
+        }
+        const stored = found.get(keyId(it.resourceType, k));
+        if (stored) {
+          id = stored;
+          existed = true;
+          break;
+        }
+      }
+      it.id = id ?? newId();
+      it.existed = existed;
+      for (const k of it.keys) chosen.set(keyId(it.resourceType, k), it.id);
+    }
+  };
+
+  // Phase 1: objects with business identifiers.
+  const keyed = items.filter((it) => !keyNeedsReferences(it.resource));
+  for (const it of keyed) it.keys = businessKeys(it.resource);
+  await assign(keyed);
+
+  // Phase 2: composite keys, computed on the resource with references resolved to server ids;
+  // in rounds, since such objects may reference each other (a cycle is keyed as it stands).
+  const patients = items.filter((it) => it.resourceType === 'Patient' && it.id);
+  const keyContext = patients.length === 1 ? { usager: `Patient/${patients[0].id}` } : {};
+  let pending = items.filter((it) => it.id === undefined);
+  while (pending.length) {
+    const ready = pending.filter((it) => [...referencedEntries(it.resource, it.index, resolver)].every((t) => t === it.index || items[t].id));
+    const batch = ready.length ? ready : pending;
+    for (const it of batch) it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, serverRef), keyContext);
+    await assign(batch);
+    pending = pending.filter((it) => it.id === undefined);
+  }
+
+  // Versions: the current version of every matched object, locked until commit.
+  const current = await lockCurrent(
+    tx,
+    items.filter((it) => it.existed).map((it) => ({ resourceType: it.resourceType, id: it.id! })),
+  );
+  const writes: VersionToWrite[] = [];
+  const versions = new Map<string, { versionId: number; lastUpdated: string }>();
+  const responseEntries: Json[] = [];
+  for (const it of items) {
+    const k = `${it.resourceType}/${it.id}`;
+    const prev = versions.get(k) ?? current.get(k);
+    const versionId = (prev?.versionId ?? 0) + 1;
+    const lastUpdated = nextInstant(now, prev?.lastUpdated);
+    versions.set(k, { versionId, lastUpdated });
+    const fixed = rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource;
+    const stored = stamp(fixed, it.id!, versionId, lastUpdated);
+    writes.push({ resourceType: it.resourceType, id: it.id!, versionId, lastUpdated, owner, existed: prev !== undefined, resource: stored });
+    const response: Json = {
+      status: prev ? '200 OK' : '201 Created',
+      location: `${it.resourceType}/${it.id}/_history/${versionId}`,
+      etag: `W/"${versionId}"`,
+      lastModified: lastUpdated,
+    };
+    const warnings = issuesOfEntry(issues, it.index, it.index === 0);
+    if (warnings.length) response.outcome = toOperationOutcome(warnings);
+    responseEntries.push({ fullUrl: `${it.resourceType}/${it.id}`, response });
+  }
+  // An object sent twice in one bundle (two entries with one composite key) gets two
+  // versions: written in successive batches, since one upsert cannot touch a row twice.
+  for (const batch of occurrences(writes)) await writeVersions(tx, batch);
+
+  // Keys -> ids (re-pointed when a key of an object was known under another id).
+  const keyRows: Json[] = [];
+  const seen = new Set<string>();
+  for (const it of items) {
+    for (const k of it.keys) {
+      const kk = keyId(it.resourceType, k);
+      if (seen.has(kk)) continue;
+      seen.add(kk);
+      keyRows.push({ t: it.resourceType, s: k.system, v: k.value, i: it.id });
+    }
+  }
+  if (keyRows.length) {
+    await tx.query(
+      `INSERT INTO business_key (owner, resource_type, system, value, id)
+       SELECT $1, t, s, v, i FROM jsonb_to_recordset($2::jsonb) AS x(t text, s text, v text, i text)
+       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id`,
+      [owner, JSON.stringify(keyRows)],
+    );
+  }
+
+  const patientIds = items.filter((it) => it.resourceType === 'Patient').map((it) => it.id!);
+  const response: FhirResource = { resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries };
+  return { response, patientIds };
+}
+
+/** Splits writes so that each batch holds at most one version of each resource, in order. */
+function occurrences(writes: VersionToWrite[]): VersionToWrite[][] {
+  const batches: VersionToWrite[][] = [];
+  const seen = new Map<string, number>();
+  for (const w of writes) {
+    const k = `${w.resourceType}/${w.id}`;
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    (batches[n] ??= []).push(w);
+  }
+  return batches;
+}
+
+/** Warnings and information of entry `i` (and, on the first entry, the Bundle-level ones). */
+function issuesOfEntry(issues: readonly ValidationIssue[], i: number, withBundleLevel: boolean): ValidationIssue[] {
+  const prefix = `Bundle.entry[${i}]`;
+  return issues.filter((x) => {
+    if (x.severity !== 'warning') return false;
+    if (x.expression === prefix || x.expression.startsWith(prefix + '.')) return true;
+    return withBundleLevel && !/^Bundle\.entry\[\d+\]/.test(x.expression);
+  });
+}

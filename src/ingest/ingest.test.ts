@@ -1,0 +1,249 @@
+// Ingestion of transaction Bundles on both drivers: official examples, resend matching,
+// atomic rejection, reference fixing, concurrent resends, submissions log.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { databaseFingerprint, forEachDriver } from '../storage/testing.js';
+import type { FhirResource, Repository } from '../storage/types.js';
+import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
+import { TdduiValidator } from '../tddui/validator.js';
+import { ingestTransaction, type IngestContext } from './index.js';
+
+type Json = Record<string, any>;
+
+const SSIAD = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-bundle-example.json'), 'utf8')) as Json;
+const PP_PA = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8')) as Json;
+const NOW = () => new Date('2023-04-20T10:00:00Z');
+
+let validator: TdduiValidator;
+before(async () => {
+  validator = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+});
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+
+/** The PP-PA bundle for another usager (another local id everywhere), so its objects are new. */
+function otherUsager(localId: string): Json {
+  return JSON.parse(JSON.stringify(PP_PA).replaceAll('3480787529/123456789', `3480787529/${localId}`)) as Json;
+}
+
+/** The SSIAD bundle with urn:uuid fullUrls and references (fresh uuids on each call). */
+function withUrnUuids(b: Json): Json {
+  const out = clone(b);
+  const map = new Map<string, string>();
+  for (const e of out.entry) {
+    const uuid = `urn:uuid:${crypto.randomUUID()}`;
+    map.set(`${e.resource.resourceType}/${e.resource.id}`, uuid);
+    e.fullUrl = uuid;
+  }
+  const visit = (v: any): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      if (typeof v.reference === 'string' && map.has(v.reference)) v.reference = map.get(v.reference);
+      Object.values(v).forEach(visit);
+    }
+  };
+  visit(out.entry);
+  return out;
+}
+
+function locations(body: FhirResource): { type: string; id: string; version: number; status: string }[] {
+  return (body.entry as Json[]).map((e) => {
+    const [type, id, , v] = String(e.response.location).split('/');
+    return { type, id, version: Number(v), status: e.response.status };
+  });
+}
+
+async function currentCount(repo: Repository, type?: string): Promise<number> {
+  const r = await repo.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM resource${type ? ' WHERE resource_type = $1' : ''}`,
+    type ? [type] : [],
+  );
+  return Number(r.rows[0].n);
+}
+
+await forEachDriver('ingestTransaction', (getRepo, driver) => {
+  const ctx = (): IngestContext => ({ repo: getRepo(), validator, now: NOW });
+  let ssiadIds: string[] = [];
+  let ppIds: string[] = [];
+
+  test('the official SSIAD Bundle is accepted: 201 per entry, location/etag/lastModified, references fixed', async () => {
+    const res = await ingestTransaction(ctx(), clone(SSIAD));
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
+    assert.equal(res.body.resourceType, 'Bundle');
+    assert.equal(res.body.type, 'transaction-response');
+    const locs = locations(res.body);
+    assert.equal(locs.length, SSIAD.entry.length);
+    for (const [i, l] of locs.entries()) {
+      assert.equal(l.status, '201 Created');
+      assert.equal(l.type, SSIAD.entry[i].resource.resourceType);
+      assert.equal(l.version, 1);
+      assert.notEqual(l.id, SSIAD.entry[i].resource.id, 'the server assigns ids');
+      const e = (res.body.entry as Json[])[i].response;
+      assert.equal(e.etag, 'W/"1"');
+      assert.match(e.lastModified, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    }
+    ssiadIds = locs.map((l) => l.id);
+    const repo = getRepo();
+    const enc = await repo.read('Encounter', locs[2].id);
+    assert.equal(enc.resource.id, locs[2].id);
+    assert.equal((enc.resource.meta as Json).versionId, '1');
+    assert.equal((enc.resource as Json).subject.reference, `Patient/${locs[0].id}`);
+    assert.equal((enc.resource as Json).serviceProvider?.reference ?? `Organization/${locs[1].id}`, `Organization/${locs[1].id}`);
+    const role = await repo.read('PractitionerRole', locs[5].id);
+    assert.equal((role.resource as Json).practitioner.reference, `Practitioner/${locs[4].id}`);
+    assert.equal((role.resource as Json).organization.reference, `Organization/${locs[1].id}`);
+    assert.ok(res.submissionId);
+    // The IG's examples reference a Location they do not contain: kept as it is.
+    const evt = (await repo.read('Encounter', locs[3].id)).resource as Json;
+    assert.ok(JSON.stringify(evt).includes('Location/'), 'reference outside the bundle kept');
+  });
+
+  test('resend of the SSIAD Bundle: same ids, 200 OK, versionId 2, one current version per business object', async () => {
+    const repo = getRepo();
+    const before = await currentCount(repo);
+    const res = await ingestTransaction(ctx(), clone(SSIAD));
+    assert.equal(res.status, 200);
+    const locs = locations(res.body);
+    assert.deepEqual(locs.map((l) => l.id), ssiadIds);
+    assert.ok(locs.every((l) => l.version === 2 && l.status === '200 OK'));
+    assert.equal(await currentCount(repo), before, 'no duplicate');
+    const hist = await repo.history({ resourceType: 'Patient', id: ssiadIds[0], count: 10, offset: 0 });
+    assert.deepEqual(hist.entries.map((e) => e.versionId), [2, 1]);
+  });
+
+  test('resend with urn:uuid fullUrls and references (new uuids): matched by business keys, references fixed', async () => {
+    const repo = getRepo();
+    const b = withUrnUuids(SSIAD);
+    const res = await ingestTransaction(ctx(), b);
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
+    const locs = locations(res.body);
+    assert.deepEqual(locs.map((l) => l.id), ssiadIds);
+    assert.ok(locs.every((l) => l.version === 3));
+    const enc = (await repo.read('Encounter', ssiadIds[2])).resource as Json;
+    assert.equal(enc.subject.reference, `Patient/${ssiadIds[0]}`);
+    assert.ok(!JSON.stringify(enc).includes('urn:uuid:'));
+  });
+
+  test('the official PP-PA Bundle (25 entries, no Organization, a Consent without identifier) is accepted and resent', async () => {
+    const repo = getRepo();
+    const first = await ingestTransaction(ctx(), clone(PP_PA));
+    assert.equal(first.status, 200, JSON.stringify(first.body).slice(0, 2000));
+    ppIds = locations(first.body).map((l) => l.id);
+    assert.equal(new Set(ppIds).size, PP_PA.entry.length);
+    const count = await currentCount(repo);
+    const again = await ingestTransaction(ctx(), clone(PP_PA));
+    assert.equal(again.status, 200);
+    assert.deepEqual(locations(again.body).map((l) => l.id), ppIds);
+    assert.ok(locations(again.body).every((l) => l.version === 2));
+    assert.equal(await currentCount(repo), count);
+    const consent = await repo.read('Consent', ppIds[1]);
+    assert.equal(consent.versionId, 2);
+    // Owner of the keys: the FINESS prefix of the local ids (the bundle has no Organization).
+    const owners = await repo.db.query<{ owner: string }>(`SELECT DISTINCT owner FROM business_key`);
+    assert.deepEqual(owners.rows.map((r) => r.owner), ['480787529']);
+  });
+
+  test('an invalid bundle (one bad entry among 25) is rejected with 422, expression on that entry, database unchanged', async () => {
+    const repo = getRepo();
+    const bad = clone(PP_PA);
+    delete bad.entry[7].resource.identifier; // Goal objectif: identifier 1..1
+    bad.entry[7].resource.foo = 'bar';
+    const snapshot = await databaseFingerprint(repo, ['submission']);
+    const submissionsBefore = await repo.listSubmissions({ count: 1, offset: 0 });
+    const res = await ingestTransaction(ctx(), bad);
+    assert.equal(res.status, 422);
+    assert.equal(res.body.resourceType, 'OperationOutcome');
+    const errors = (res.body.issue as Json[]).filter((i) => i.severity === 'error');
+    assert.ok(errors.length >= 1);
+    assert.ok(errors.every((i) => String(i.expression?.[0]).startsWith('Bundle.entry[7]')), JSON.stringify(errors));
+    assert.deepEqual(await databaseFingerprint(repo, ['submission']), snapshot);
+    const after = await repo.listSubmissions({ count: 1, offset: 0 });
+    assert.equal(after.total, submissionsBefore.total + 1);
+    const logged = await repo.getSubmission(res.submissionId!);
+    assert.equal(logged?.outcome, 'rejected');
+    assert.equal(logged?.httpStatus, 422);
+    assert.ok(logged!.errorCount >= 1);
+    assert.deepEqual(logged?.report, res.body);
+    assert.equal((logged?.bundle as Json).entry[7].resource.foo, 'bar', 'the rejected bundle is kept as sent');
+  });
+
+  test('not a Bundle / not a transaction: 400 OperationOutcome, logged', async () => {
+    const r1 = await ingestTransaction(ctx(), { resourceType: 'Patient' });
+    assert.equal(r1.status, 400);
+    assert.equal(r1.body.resourceType, 'OperationOutcome');
+    const r2 = await ingestTransaction(ctx(), { ...clone(SSIAD), type: 'batch' });
+    assert.equal(r2.status, 400);
+    assert.deepEqual((r2.body.issue as Json[])[0].expression, ['Bundle.type']);
+    const r3 = await ingestTransaction(ctx(), 'garbage');
+    assert.equal(r3.status, 400);
+    const s = await getRepo().getSubmission(r2.submissionId!);
+    assert.equal(s?.outcome, 'rejected');
+    assert.equal(s?.httpStatus, 400);
+  });
+
+  test('concurrent first sends and resends of one bundle end with one current version per business object', async () => {
+    const repo = getRepo();
+    const b = otherUsager('555000111');
+    const before = await currentCount(repo);
+    const results = await Promise.all([1, 2, 3, 4].map(() => ingestTransaction(ctx(), clone(b))));
+    for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 1000));
+    // One new object per entry, except the Practitioner: same idNatPs, same professional.
+    assert.equal(await currentCount(repo), before + b.entry.length - 1, 'no duplicate');
+    const ids = results.map((r) => locations(r.body).map((l) => l.id));
+    for (const x of ids) assert.deepEqual(x, ids[0]);
+    assert.equal(ids[0][10], ppIds[10], 'shared Practitioner');
+    assert.notEqual(ids[0][1], ppIds[1], 'the Consent of another usager is another Consent');
+    // The versions 1..4 were each given once per object.
+    const versions = results.map((r) => locations(r.body)[0].version).sort();
+    assert.deepEqual(versions, [1, 2, 3, 4]);
+    const pat = await repo.search({ resourceType: 'Patient', params: [{ name: 'identifier', values: ['https://identifiant-medicosocial-localusager.esante.gouv.fr|3480787529/555000111'] }], count: 10, offset: 0 });
+    assert.equal(pat.total, 1);
+    assert.equal(pat.matches[0].versionId, 4);
+    // Resends in parallel on existing objects too.
+    const again = await Promise.all([1, 2, 3].map(() => ingestTransaction(ctx(), withUrnUuids(SSIAD))));
+    for (const r of again) assert.deepEqual(locations(r.body).map((l) => l.id), ssiadIds);
+    assert.deepEqual(again.map((r) => locations(r.body)[0].version).sort(), [4, 5, 6]);
+    assert.equal(await currentCount(repo), before + b.entry.length - 1);
+    void driver;
+  });
+
+  test('warnings are returned in the entries\' response.outcome', async () => {
+    const res = await ingestTransaction({ repo: getRepo(), validator, now: () => new Date('2026-01-01T00:00:00Z') }, clone(SSIAD));
+    assert.equal(res.status, 200);
+    const outcomes = (res.body.entry as Json[]).map((e) => e.response.outcome).filter(Boolean);
+    assert.ok(outcomes.length > 0);
+    for (const o of outcomes) {
+      assert.equal(o.resourceType, 'OperationOutcome');
+      assert.ok(o.issue.every((i: Json) => i.severity === 'warning'));
+    }
+  });
+
+  test('submissions log: newest first, filters, full record by id', async () => {
+    const repo = getRepo();
+    const all = await repo.listSubmissions({ count: 100, offset: 0 });
+    assert.ok(all.total >= 10);
+    for (let i = 1; i < all.items.length; i++) assert.ok(all.items[i - 1].receivedAt >= all.items[i].receivedAt);
+    assert.equal(all.items[0].bundle, undefined, 'the list is light');
+    const accepted = await repo.listSubmissions({ outcome: 'accepted', count: 100, offset: 0 });
+    const rejected = await repo.listSubmissions({ outcome: 'rejected', count: 100, offset: 0 });
+    assert.equal(accepted.total + rejected.total, all.total);
+    assert.ok(accepted.items.every((s) => s.outcome === 'accepted' && s.httpStatus === 200));
+    const org = await repo.listSubmissions({ organizationFiness: '480787529', outcome: 'accepted', count: 2, offset: 1 });
+    assert.equal(org.items.length, 2);
+    assert.equal(org.total, accepted.total);
+    const full = await repo.getSubmission(accepted.items[0].id);
+    assert.ok(full);
+    assert.equal((full!.bundle as Json).resourceType, 'Bundle');
+    assert.equal((full!.response as Json).type, 'transaction-response');
+    assert.equal((full!.report as Json).resourceType, 'OperationOutcome');
+    assert.equal(full!.organizationFiness, '480787529');
+    assert.ok(full!.usagers.length >= 1 && full!.usagers[0].id, 'usager with its server id');
+    const ssiad = all.items.find((s) => s.organizationName && s.outcome === 'accepted');
+    assert.ok(ssiad, 'the SSIAD bundle names its organisation');
+    const none = await repo.listSubmissions({ from: '2099-01-01', count: 10, offset: 0 });
+    assert.equal(none.total, 0);
+    assert.equal(await repo.getSubmission('nope'), undefined);
+  });
+});

@@ -1,0 +1,171 @@
+// Business keys of resend matching ("the last data sent replaces what was sent before").
+// Every TDDUI entry is a POST and the server assigns ids, so a resent object is recognised by
+// its business identifier(s) within the submitting organisation (the owner), never by its id.
+// See docs/storage.md ("Resend matching") for the table and the reasons.
+import { createHash } from 'node:crypto';
+import { checkIdNatSt, finessOfLocalId, SYSTEMS } from './rules/identifiers.js';
+
+export interface BusinessKey {
+  system: string;
+  value: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Systems that identify the business object, per resource type, in priority order. */
+export const KEY_SYSTEMS: Record<string, string[]> = {
+  // PI (local usager id) first: it is what the DUI resends; INS next (may be added later on).
+  Patient: [SYSTEMS.LOCAL_USAGER, SYSTEMS.INS_NIR, SYSTEMS.INS_NIA, SYSTEMS.INS_NIR_TEST, SYSTEMS.INS_NIA_TEST],
+  Encounter: ['https://identifiant-medicosocial-sejour.esante.gouv.fr', 'https://identifiant-medicosocial-evenement.esante.gouv.fr'],
+  QuestionnaireResponse: ['https://identifiant-medicosocial-evaluation.esante.gouv.fr'],
+  Task: [
+    'https://identifiant-medicosocial-transportusager.esante.gouv.fr',
+    'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr',
+    'https://identifiant-medicosocial-action.esante.gouv.fr',
+    'https://identifiant-medicosocial-moyenressource.esante.gouv.fr',
+    'https://identifiant-medicosocial-prestation.esante.gouv.fr',
+    'https://identifiant-medicosocial-bilan.esante.gouv.fr',
+  ],
+  Goal: ['https://identifiant-medicosocial-attente.esante.gouv.fr', 'https://identifiant-medicosocial-objectif.esante.gouv.fr'],
+  ServiceRequest: ['https://identifiant-medicosocial-besoin.esante.gouv.fr'],
+  CarePlan: ['https://identifiant-medicosocial-projetpersonnalise.esante.gouv.fr'],
+  Organization: [SYSTEMS.ID_NAT_ST],
+  Practitioner: [SYSTEMS.ID_NAT_PS],
+};
+
+/** System of a DocumentReference.masterIdentifier sent without one (the official examples). */
+export const MASTER_IDENTIFIER_SYSTEM = 'urn:tddui:key:masterIdentifier';
+/** Prefix of the system of composite keys (`urn:tddui:key:PractitionerRole`). */
+export const COMPOSITE_SYSTEM_PREFIX = 'urn:tddui:key:';
+/** System of an identifier sent with a value but no system. */
+export const NO_SYSTEM = 'urn:tddui:key:no-system';
+
+/**
+ * Natural attributes of the types that carry no business identifier in the IG. The key is a
+ * hash of these attributes with every reference already resolved to server ids, so that a
+ * resend (whose bundle-local ids may differ) finds the same object. Mutable attributes (status,
+ * dates, free text) are left out so that an update of the object is still matched.
+ */
+const COMPOSITE_ATTRIBUTES: Record<string, string[]> = {
+  PractitionerRole: ['practitioner', 'organization', 'code', 'specialty', 'location'],
+  RelatedPerson: ['patient', 'relationship', 'name', 'birthDate'],
+  Consent: ['patient', 'scope', 'category', 'policy', 'policyRule', 'sourceReference', 'organization'],
+  Location: ['name', 'address', 'managingOrganization', 'partOf', 'type'],
+};
+
+/** Composite-keyed types that belong to one usager. */
+const PER_USAGER = new Set(['Consent', 'RelatedPerson']);
+
+export interface KeyContext {
+  /** `Patient/<server id>` of the bundle's usager, when the bundle has exactly one Patient. */
+  usager?: string;
+}
+
+/** Types whose key depends on resolved references (they are keyed after the others). */
+export function keyNeedsReferences(resource: Json): boolean {
+  return identifierKeys(resource).length === 0;
+}
+
+function identifierKeys(resource: Json): BusinessKey[] {
+  const type = String(resource.resourceType);
+  if (type === 'DocumentReference') {
+    const mi = resource.masterIdentifier;
+    if (isObj(mi) && typeof mi.value === 'string' && mi.value) {
+      return [{ system: typeof mi.system === 'string' && mi.system ? mi.system : MASTER_IDENTIFIER_SYSTEM, value: mi.value }];
+    }
+  }
+  const ids = (Array.isArray(resource.identifier) ? resource.identifier : [resource.identifier]).filter(
+    (i): i is Json => isObj(i) && typeof i.value === 'string' && i.value !== '',
+  );
+  const preferred = KEY_SYSTEMS[type];
+  if (preferred) {
+    const out: BusinessKey[] = [];
+    for (const system of preferred) {
+      for (const i of ids) if (i.system === system) out.push({ system, value: i.value as string });
+    }
+    if (out.length) return out;
+  }
+  // Any other identifier still names the object (an identifier without system counts too:
+  // the key is scoped by owner and resource type anyway).
+  return ids.map((i) => ({ system: typeof i.system === 'string' && i.system ? i.system : NO_SYSTEM, value: i.value as string }));
+}
+
+/** Canonical JSON: sorted keys, so equal content hashes equally whatever the key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (isObj(v)) {
+    return `{${Object.keys(v)
+      .filter((k) => k !== 'display' && k !== 'extension' && v[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`;
+  }
+  if (typeof v === 'string') return JSON.stringify(v.normalize('NFC').trim().toLowerCase());
+  return JSON.stringify(v);
+}
+
+function hash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 40);
+}
+
+/**
+ * The business keys of a resource, in priority order (the first one that is already known
+ * wins on resend). Identifier-less types get one composite key; call it with references
+ * already rewritten to server ids. Any other type without identifier gets a content hash
+ * (id, meta and narrative excluded), so that an identical resend is not duplicated.
+ */
+export function businessKeys(resource: Json, context: KeyContext = {}): BusinessKey[] {
+  const ids = identifierKeys(resource);
+  if (ids.length) return ids;
+  const type = String(resource.resourceType);
+  const attributes = COMPOSITE_ATTRIBUTES[type];
+  let basis: Json;
+  if (attributes) {
+    basis = {};
+    for (const a of attributes) if (resource[a] !== undefined) basis[a] = resource[a];
+  } else {
+    basis = { ...resource };
+    delete basis.id;
+    delete basis.meta;
+    delete basis.text;
+  }
+  // Per-usager objects that may not name their usager (the official PP Consent has no
+  // `patient`): the usager of the bundle is part of the key, or two usagers' consents merge.
+  if ((!attributes || PER_USAGER.has(type)) && context.usager) basis.__usager = context.usager;
+  return [{ system: COMPOSITE_SYSTEM_PREFIX + type, value: hash(canonical(basis)) }];
+}
+
+/**
+ * The submitting organisation (owner of the keys): the FINESS of the Bundle's Organization
+ * (idNatSt = `1` + FINESS), else the FINESS prefix of the local identifiers (`3<FINESS>/…`).
+ */
+export function ownerOf(bundle: unknown): string | undefined {
+  const resources = (isObj(bundle) && Array.isArray(bundle.entry) ? bundle.entry : [])
+    .map((e) => (isObj(e) && isObj(e.resource) ? e.resource : undefined))
+    .filter((r): r is Json => r !== undefined);
+  for (const r of resources) {
+    if (r.resourceType !== 'Organization' || !Array.isArray(r.identifier)) continue;
+    for (const i of r.identifier) {
+      if (isObj(i) && i.system === SYSTEMS.ID_NAT_ST && typeof i.value === 'string') {
+        const f = checkIdNatSt(i.value).finess;
+        if (f) return f;
+      }
+    }
+  }
+  // Patients first (their PI is the reference local id), then every other business id.
+  const ordered = [...resources.filter((r) => r.resourceType === 'Patient'), ...resources.filter((r) => r.resourceType !== 'Patient')];
+  for (const r of ordered) {
+    const ids = [...(Array.isArray(r.identifier) ? r.identifier : [r.identifier]), r.masterIdentifier];
+    for (const i of ids) {
+      if (isObj(i) && typeof i.value === 'string') {
+        const f = finessOfLocalId(i.value);
+        if (f) return f;
+      }
+    }
+  }
+  return undefined;
+}
