@@ -1,15 +1,127 @@
 // Entry point of the web UI: the server calls registerUi() to mount the French pages at `/`.
-import type { FastifyInstance } from 'fastify';
+// Server-rendered HTML (the `html` tag escapes everything), one stylesheet and one small
+// script served from here, charts as inline SVG: no front-end build, nothing from the network.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
+import { STYLE_CSS, VALIDATE_JS } from './assets.js';
+import { errorPage, notFoundPage } from './layout.js';
+import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
+import { usagersPage } from './pages/usagers.js';
+import { usagerPage } from './pages/usager.js';
+import { pilotagePage } from './pages/pilotage.js';
+import { validateFormPage, validateResultPage } from './pages/validate.js';
 
 export interface UiDeps {
   repo: Repository;
   validator: TdduiValidator;
 }
 
+/** The UI's pages only load what this server serves (no inline script or style, no CDN). */
+const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/** Largest file accepted by "Valider un fichier" (form-encoded text, hence the margin). */
+const VALIDATE_BODY_LIMIT = 64 * 1024 * 1024;
+
+function asset(body: string, type: string) {
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+  return (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'public, max-age=3600').header('etag', etag).type(type);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    return reply.send(body);
+  };
+}
+
+function sendHtml(reply: FastifyReply, body: string, status = 200) {
+  return reply.code(status).type('text/html; charset=utf-8').send(body);
+}
+
+function wantsHtml(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  return !req.url.startsWith('/fhir') && (accept.includes('text/html') || accept === '' || accept.includes('*/*')) && !accept.includes('fhir+');
+}
+
 /** Mounts the UI routes (everything outside `/fhir` and `/healthz`). */
 export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<void> {
-  void deps;
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send('<!doctype html><html lang="fr"><title>TDDUI</title><h1>TDDUI</h1></html>'));
+  const { repo, validator } = deps;
+
+  // Unknown paths outside /fhir: a French page for browsers, an OperationOutcome otherwise.
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    if (wantsHtml(req)) return sendHtml(reply, notFoundPage(`La page ${path} n’existe pas.`), 404);
+    return reply
+      .code(404)
+      .type('application/fhir+json')
+      .send({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'not-found', diagnostics: `Not found: ${req.method} ${path}`, details: { text: `Introuvable : ${req.method} ${path}` } }],
+      });
+  });
+
+  await app.register(async (ui) => {
+    ui.addHook('onSend', async (_req, reply, payload) => {
+      reply.header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
+      return payload;
+    });
+    ui.setErrorHandler((err: Error & { status?: number; statusCode?: number }, req, reply) => {
+      const status = err.name === 'StorageError' && typeof err.status === 'number' ? err.status : (err.statusCode ?? 500);
+      if (status >= 500) req.log.error({ err }, 'UI page failed');
+      const message =
+        status === 413
+          ? 'Le fichier est trop volumineux.'
+          : status >= 500
+            ? 'Une erreur interne est survenue ; elle a été consignée dans le journal du serveur.'
+            : `Requête invalide : ${err.message}`;
+      return sendHtml(reply, errorPage(message), status);
+    });
+    // Form posts of "Valider un fichier" (the file text travels in a form field).
+    if (!ui.hasContentTypeParser('application/x-www-form-urlencoded')) {
+      ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: VALIDATE_BODY_LIMIT }, (_req, body, done) => {
+        try {
+          done(null, Object.fromEntries(new URLSearchParams(String(body))));
+        } catch (e) {
+          done(e as Error, undefined);
+        }
+      });
+    }
+
+    ui.get('/ui/style.css', asset(STYLE_CSS, 'text/css; charset=utf-8'));
+    ui.get('/ui/valider.js', asset(VALIDATE_JS, 'text/javascript; charset=utf-8'));
+
+    const list = async (req: FastifyRequest<{ Querystring: SubmissionsQuery }>, reply: FastifyReply) => sendHtml(reply, await submissionsPage(repo, req.query ?? {}));
+    ui.get('/', list);
+    ui.get('/envois', list);
+    ui.get<{ Params: { id: string } }>('/envois/:id', async (req, reply) => {
+      const body = await submissionPage(repo, req.params.id);
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’envoi ${req.params.id} est introuvable.`), 404);
+    });
+    const download = (part: 'bundle' | 'report' | 'response', name: string) =>
+      ui.get<{ Params: { id: string } }>(`/envois/:id/${name}`, async (req, reply) => {
+        const s = await repo.getSubmission(req.params.id);
+        const value = s?.[part];
+        if (value === undefined) return sendHtml(reply, notFoundPage('Document introuvable pour cet envoi.'), 404);
+        return reply
+          .type('application/fhir+json; charset=utf-8')
+          .header('content-disposition', `attachment; filename="envoi-${req.params.id.replace(/[^A-Za-z0-9-]/g, '')}-${name}"`)
+          .send(JSON.stringify(value, null, 2));
+      });
+    download('bundle', 'bundle.json');
+    download('report', 'rapport.json');
+    download('response', 'reponse.json');
+
+    ui.get<{ Querystring: { q?: string; page?: string } }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {})));
+    ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
+      const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {})));
+
+    ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
+    ui.post<{ Body: { contenu?: string; nom?: string } }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {
+      const b = req.body && typeof req.body === 'object' ? req.body : {};
+      const r = validateResultPage(validator, typeof b.contenu === 'string' ? b.contenu : '', typeof b.nom === 'string' && b.nom ? b.nom.slice(0, 200) : undefined);
+      return sendHtml(reply, r.html, r.status);
+    });
+  });
 }

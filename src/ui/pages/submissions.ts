@@ -1,0 +1,140 @@
+// "Envois reçus" (list with filters, server-side paging) and "Rapport de validation" (one
+// submission: what was received, what was stored, and the report with excerpts).
+import { html, href, seg, type SafeHtml } from '../html.js';
+import { page } from '../layout.js';
+import { PAGE_SIZE, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
+import { renderReport, countsText, issuesFromOutcome, countIssues } from '../report.js';
+import { arr, frInstant, isObj, refKey, str } from '../fhir-util.js';
+import { submissionOrganisations } from '../../storage/indicators.js';
+import type { Repository, SubmissionRecord } from '../../storage/types.js';
+
+export interface SubmissionsQuery {
+  organisation?: string;
+  du?: string;
+  au?: string;
+  resultat?: string;
+  page?: string;
+}
+
+function usagersCell(s: SubmissionRecord): SafeHtml {
+  const list = s.usagers ?? [];
+  if (list.length === 0) return html`<span class="muted">—</span>`;
+  const shown = list.slice(0, 3).map((u) => {
+    const label = u.name || u.identifier || u.id || '?';
+    // Links only for accepted submissions: their usagers are stored under these ids.
+    return s.outcome === 'accepted' && u.id ? html`<a href="${`/usagers/${seg(u.id)}`}">${label}</a>` : html`<span>${label}</span>`;
+  });
+  return html`${shown.map((x, i) => html`${i ? ', ' : ''}${x}`)}${list.length > 3 ? html` <span class="muted">et ${list.length - 3} autre(s)</span>` : ''}`;
+}
+
+export async function submissionsPage(repo: Repository, query: SubmissionsQuery): Promise<string> {
+  const pageNo = pageNumber(query.page);
+  const organisation = q(query.organisation);
+  const du = isoDay(query.du);
+  const au = isoDay(query.au);
+  const resultat = query.resultat === 'accepte' ? 'accepted' : query.resultat === 'rejete' ? 'rejected' : undefined;
+  const [list, orgs] = await Promise.all([
+    repo.listSubmissions({
+      organizationFiness: organisation,
+      outcome: resultat,
+      from: du ? parisDayBoundary(du, 'start') : undefined,
+      to: au ? parisDayBoundary(au, 'end') : undefined,
+      count: PAGE_SIZE,
+      offset: (pageNo - 1) * PAGE_SIZE,
+    }),
+    submissionOrganisations(repo.db),
+  ]);
+  const current = { organisation, du, au, resultat: query.resultat === 'accepte' || query.resultat === 'rejete' ? query.resultat : undefined };
+  const body = html`<h1>Envois reçus</h1>
+<form class="filters" method="get" action="/envois" role="search">
+<label>Organisation
+<select name="organisation"><option value="">Toutes</option>
+${orgs.map((o) => html`<option value="${o.finess}"${o.finess === organisation ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
+${organisation && !orgs.some((o) => o.finess === organisation) ? html`<option value="${organisation}" selected>${organisation}</option>` : ''}
+</select></label>
+<label>Reçu du <input type="date" name="du" value="${du ?? ''}"></label>
+<label>au <input type="date" name="au" value="${au ?? ''}"></label>
+<label>Résultat
+<select name="resultat"><option value="">Tous</option>
+<option value="accepte"${current.resultat === 'accepte' ? html` selected` : ''}>Accepté</option>
+<option value="rejete"${current.resultat === 'rejete' ? html` selected` : ''}>Rejeté</option>
+</select></label>
+<button type="submit">Filtrer</button> <a class="button secondary" href="/envois">Réinitialiser</a>
+</form>
+${
+  list.items.length === 0
+    ? organisation || du || au || resultat
+      ? html`<p class="muted">Aucun envoi ne correspond à ces critères.</p>`
+      : html`<p class="muted">Aucun envoi reçu pour le moment. Les Bundles de transaction envoyés à <code>POST /fhir</code> apparaîtront ici.</p>`
+    : html`<table class="list" id="envois">
+<thead><tr><th>Reçu le</th><th>Organisation</th><th>Usagers concernés</th><th class="num">Ressources</th><th>Résultat</th><th class="num">Erreurs</th><th class="num">Avertissements</th><th></th></tr></thead>
+<tbody>
+${list.items.map(
+  (s) => html`<tr>
+<td>${frInstant(s.receivedAt)}</td>
+<td>${s.organizationName ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
+<td>${usagersCell(s)}</td>
+<td class="num">${s.resourceCount}</td>
+<td>${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span></td>
+<td class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
+<td class="num">${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
+<td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
+</tr>`,
+)}
+</tbody></table>
+${pager('/envois', current, pageNo, list.total)}`
+}`;
+  return page({ title: 'Envois reçus', section: 'envois', body });
+}
+
+interface StoredEntry {
+  location: string;
+  status?: string;
+  key?: string;
+}
+
+function responseEntries(response: unknown): StoredEntry[] {
+  if (!isObj(response)) return [];
+  return arr(response.entry).map((e) => {
+    const r = isObj(e.response) ? e.response : {};
+    const location = str(r.location) ?? '';
+    return { location, status: str(r.status), key: refKey(location) };
+  });
+}
+
+export async function submissionPage(repo: Repository, id: string): Promise<string | undefined> {
+  const s = await repo.getSubmission(id);
+  if (!s) return undefined;
+  const issues = issuesFromOutcome(s.report);
+  const counts = countIssues(issues);
+  const stored = responseEntries(s.response);
+  const bundleEntries = isObj(s.bundle) && Array.isArray(s.bundle.entry) ? s.bundle.entry : [];
+  const body = html`<h1>Rapport de validation</h1>
+<div class="card">
+<table class="kv">
+<tr><th>Reçu le</th><td>${frInstant(s.receivedAt)}</td></tr>
+<tr><th>Organisation</th><td>${s.organizationName ?? 'inconnue'}${s.organizationFiness ? ` — FINESS ${s.organizationFiness}` : ''}</td></tr>
+<tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}</td></tr>
+<tr><th>Ressources</th><td>${s.resourceCount}</td></tr>
+<tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || counts.warnings !== s.warningCount ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
+<tr><th>Usagers concernés</th><td>${usagersCell(s)}</td></tr>
+<tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>
+</table>
+</div>
+${
+  s.outcome === 'rejected'
+    ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Le Bundle et son rapport sont conservés ci-dessous pour corriger l’export.</p>`
+    : stored.length
+      ? html`<details class="card"><summary>${stored.length} ressource(s) enregistrée(s)</summary><table class="list"><thead><tr><th>Entrée</th><th>Ressource soumise</th><th>Enregistrée sous</th><th>Statut</th></tr></thead><tbody>
+${stored.map((e, i) => {
+  const sub = isObj(bundleEntries[i]) && isObj((bundleEntries[i] as Record<string, unknown>).resource) ? ((bundleEntries[i] as Record<string, unknown>).resource as Record<string, unknown>) : undefined;
+  const link = e.key?.startsWith('Patient/') ? html`<a href="${`/usagers/${seg(e.key.slice(8))}`}">${e.location}</a>` : html`<code>${e.location}</code>`;
+  return html`<tr><td>${i}</td><td>${sub ? `${String(sub.resourceType)}/${String(sub.id ?? '')}` : ''}</td><td>${link}</td><td>${e.status ?? ''}</td></tr>`;
+})}
+</tbody></table></details>`
+      : ''
+}
+<h2>Constats par ressource</h2>
+${s.report ? renderReport(s.report, s.bundle) : html`<p class="muted">Aucun rapport enregistré pour cet envoi.</p>`}`;
+  return page({ title: `Envoi du ${frInstant(s.receivedAt)}`, section: 'envois', body, crumbs: [['Envois reçus', href('/envois')]] });
+}

@@ -1,0 +1,398 @@
+// "Usager": everything stored about one person — identity and INS status, séjours on a
+// timeline, evaluations (AGGIR variables and GIR, SERAFIN, situation SSIAD), agenda events and
+// transports on a week calendar, and the projet personnalisé as a tree with its versions.
+import { html, href, seg, type SafeHtml } from '../html.js';
+import { page } from '../layout.js';
+import { isoDay, parisToday } from '../components.js';
+import { stayTimeline, weekCalendar, type CalendarItem, type Stay } from '../charts.js';
+import { buildPpTrees, KIND_LABEL, type PpNode } from '../pp-tree.js';
+import {
+  EXT,
+  SYS,
+  arr,
+  codeText,
+  codesText,
+  dayFromNumber,
+  dayNumber,
+  dayOf,
+  displayOf,
+  extString,
+  extensions,
+  frDate,
+  frInstant,
+  frStatus,
+  hasProfile,
+  hasSystem,
+  humanName,
+  identifierValue,
+  insStatus,
+  isObj,
+  keyOf,
+  minutesOf,
+  mondayOf,
+  personName,
+  refOf,
+  refsOf,
+  str,
+  type Json,
+} from '../fhir-util.js';
+import { genderFr } from './usagers.js';
+import { GIR_CODES, tasksReferencing } from '../../storage/indicators.js';
+import type { Repository, ResourceRecord } from '../../storage/types.js';
+import type { TdduiValidator } from '../../tddui/validator.js';
+
+/** Upper bound of related resources read per kind (a usager's data spans a few weeks per send). */
+const MAX_RELATED = 1000;
+
+export interface UsagerData {
+  patient: Json;
+  stays: Json[];
+  events: Json[];
+  transports: Json[];
+  evaluations: Json[];
+  plans: Json[];
+  ppResources: Json[];
+  planVersions: Map<string, ResourceRecord[]>;
+  /** Practitioners, organisations… referenced, by `Type/id`. */
+  actors: Map<string, Json>;
+}
+
+async function searchAll(repo: Repository, resourceType: string, name: string, values: string[]): Promise<Json[]> {
+  const out: Json[] = [];
+  for (let i = 0; i < values.length; i += 100) {
+    const res = await repo.search({ resourceType, params: [{ name, values: values.slice(i, i + 100) }], count: MAX_RELATED, offset: 0, total: 'none' });
+    out.push(...res.matches.map((m) => m.resource as Json));
+  }
+  return out;
+}
+
+async function readByKeys(repo: Repository, keys: Iterable<string>): Promise<Map<string, Json>> {
+  const byType = new Map<string, string[]>();
+  for (const k of keys) {
+    const [type, id] = k.split('/');
+    if (!type || !id) continue;
+    byType.set(type, [...(byType.get(type) ?? []), id]);
+  }
+  const out = new Map<string, Json>();
+  for (const [type, ids] of byType) for (const r of await searchAll(repo, type, '_id', [...new Set(ids)])) out.set(keyOf(r), r);
+  return out;
+}
+
+function uniq(list: Json[]): Json[] {
+  const seen = new Map<string, Json>();
+  for (const r of list) seen.set(keyOf(r), r);
+  return [...seen.values()];
+}
+
+export async function loadUsager(repo: Repository, id: string): Promise<UsagerData | undefined> {
+  let patient: Json;
+  try {
+    patient = (await repo.read('Patient', id)).resource as Json;
+  } catch (e) {
+    if ((e as { status?: number }).status === 404 || (e as { status?: number }).status === 410) return undefined;
+    throw e;
+  }
+  const me = [`Patient/${id}`];
+  const [encounters, evaluations, plans, goals, needs, docs] = await Promise.all([
+    searchAll(repo, 'Encounter', 'subject', me),
+    searchAll(repo, 'QuestionnaireResponse', 'subject', me),
+    searchAll(repo, 'CarePlan', 'subject', me),
+    searchAll(repo, 'Goal', 'subject', me),
+    searchAll(repo, 'ServiceRequest', 'subject', me),
+    searchAll(repo, 'DocumentReference', 'subject', me),
+  ]);
+  const stays = encounters.filter((e) => hasSystem(e, SYS.sejour) || hasProfile(e, 'tddui-encounter-sejour'));
+  const events = encounters.filter((e) => !stays.includes(e));
+  const transports = events.length ? await searchAll(repo, 'Task', 'encounter', events.map(keyOf)) : [];
+  // PP Tasks: by basedOn / objectif input, then moyens and prestations by partOf their action.
+  let tasks = await tasksReferencing(repo.db, [...plans, ...goals, ...needs].map(keyOf));
+  const actionKeys = tasks.map((t) => keyOf(t as Json));
+  if (actionKeys.length) tasks = uniq([...(tasks as Json[]), ...((await tasksReferencing(repo.db, actionKeys)) as Json[])]);
+  const consentKeys = plans.flatMap((p) => refsOf(p.supportingInfo)).filter((k) => k.startsWith('Consent/'));
+  const attachmentKeys = [...plans, ...goals, ...needs].flatMap((r) => extensions(r, EXT.attachment).map((e) => refOf(e.valueReference))).filter((k): k is string => !!k && k.startsWith('DocumentReference/'));
+  const extra = await readByKeys(repo, [...consentKeys, ...attachmentKeys.filter((k) => !docs.some((d) => keyOf(d) === k))]);
+  const ppResources = uniq([...plans, ...goals, ...needs, ...(tasks as Json[]), ...docs, ...extra.values()]);
+  const planVersions = new Map<string, ResourceRecord[]>();
+  for (const p of plans) planVersions.set(keyOf(p), (await repo.history({ resourceType: 'CarePlan', id: String(p.id), count: 50, offset: 0 })).entries);
+  // Actors shown by name.
+  const actorKeys = new Set<string>();
+  const addRef = (v: unknown) => {
+    const k = refOf(v);
+    if (k && /^(Practitioner|PractitionerRole|Organization|RelatedPerson|Location)\//.test(k)) actorKeys.add(k);
+  };
+  for (const s of stays) addRef(s.serviceProvider);
+  for (const e of events) {
+    addRef(e.serviceProvider);
+    for (const p of arr(e.participant)) addRef(p.individual);
+    for (const l of arr(e.location)) addRef(l.location);
+  }
+  for (const t of [...transports, ...(tasks as Json[])]) {
+    addRef(t.owner);
+    addRef(t.for);
+  }
+  for (const q of evaluations) {
+    addRef(q.author);
+    addRef(q.source);
+  }
+  for (const c of extra.values()) for (const p of arr(c.performer)) addRef(p);
+  const actors = await readByKeys(repo, actorKeys);
+  return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors };
+}
+
+// ---- rendering helpers
+
+function actorName(actors: Map<string, Json>, ref: unknown): string | undefined {
+  if (!isObj(ref)) return undefined;
+  const k = refOf(ref);
+  const a = k ? actors.get(k) : undefined;
+  if (a?.resourceType === 'PractitionerRole') {
+    const pr = refOf(a.practitioner);
+    const p = pr ? actors.get(pr) : undefined;
+    return [p ? personName(p) : undefined, codesText(a.code)].filter(Boolean).join(' — ') || k;
+  }
+  return a ? displayOf(a) : (str(ref.display) ?? k);
+}
+
+function identitySection(p: Json): SafeHtml {
+  const ins = insStatus(p);
+  const names = arr(p.name);
+  const birthPlace = extensions(p, EXT.birthPlace)[0];
+  const bp = isObj(birthPlace?.valueAddress) ? birthPlace!.valueAddress : undefined;
+  const birthOrder = isObj(p._birthDate) ? extensions(p._birthDate, EXT.birthOrder)[0] : undefined;
+  const insBox = ins.ins
+    ? html`<span class="badge ok">${ins.ins.kind}</span> <code>${ins.ins.value}</code> — ${ins.reliabilityLabel ?? 'statut de l’identité non renseigné'}`
+    : html`<span class="badge neutral">Sans INS</span> ${ins.reliabilityLabel ? `— ${ins.reliabilityLabel}` : '— identité locale (profil TDDUIPatient)'}`;
+  return html`<section class="card" id="identite"><h2>Identité</h2>
+<table class="kv">
+${names.map((n) => html`<tr><th>${n.use === 'official' ? 'Nom de naissance' : n.use === 'usual' ? 'Nom d’usage' : 'Nom'}</th><td>${humanName(n)}${arr(n.extension).map((e) => (typeof e.valueString === 'string' ? html` <span class="muted">(prénoms : ${e.valueString})</span>` : ''))}</td></tr>`)}
+<tr><th>Sexe</th><td>${genderFr(p.gender)}</td></tr>
+<tr><th>Naissance</th><td>${frDate(p.birthDate) || 'non renseignée'}${bp ? ` à ${[str(bp.city), str(bp.country)].filter(Boolean).join(', ')}` : ''}${birthOrder ? ` (rang de naissance ${String(birthOrder.valuePositiveInt ?? '')})` : ''}</td></tr>
+<tr><th>Statut INS</th><td id="ins-status">${insBox}</td></tr>
+<tr><th>Identifiant local</th><td><code>${identifierValue(p, SYS.localUsager) ?? '—'}</code></td></tr>
+${arr(p.address).map((a) => html`<tr><th>Adresse</th><td>${[...(Array.isArray(a.line) ? a.line : []), [str(a.postalCode), str(a.city)].filter(Boolean).join(' ')].filter(Boolean).join(', ')}</td></tr>`)}
+${arr(p.telecom).map((t) => html`<tr><th>Contact</th><td>${str(t.value) ?? ''}</td></tr>`)}
+</table></section>`;
+}
+
+function staysSection(d: UsagerData, today: string): SafeHtml {
+  if (d.stays.length === 0) return html`<section class="card" id="sejours"><h2>Séjours</h2><p class="muted">Aucun séjour enregistré.</p></section>`;
+  const sorted = [...d.stays].sort((a, b) => String(dayOf(isObj(a.period) ? a.period.start : undefined) ?? '').localeCompare(String(dayOf(isObj(b.period) ? b.period.start : undefined) ?? '')));
+  const stays: Stay[] = sorted.map((s) => {
+    const period = isObj(s.period) ? s.period : {};
+    const end = dayOf(period.end);
+    const open = !end && s.status !== 'finished' && s.status !== 'cancelled';
+    return {
+      label: actorName(d.actors, s.serviceProvider) ?? identifierValue(s, SYS.sejour) ?? 'Séjour',
+      start: dayOf(period.start),
+      end: end ?? (open ? undefined : dayOf(period.start)),
+      open,
+      detail: `${frDate(period.start)} → ${end ? frDate(end) : 'en cours'} (${frStatus(s.status)})`,
+    };
+  });
+  return html`<section class="card" id="sejours"><h2>Séjours</h2>
+${stayTimeline(stays, today)}
+<div class="legend"><span><i class="c-sej"></i>séjour terminé</span><span><i class="c-sej-open"></i>séjour en cours</span></div>
+<table class="list"><thead><tr><th>Identifiant</th><th>Structure</th><th>Entrée</th><th>Sortie</th><th>Statut</th><th>Modalités</th></tr></thead><tbody>
+${sorted.map((s) => {
+  const period = isObj(s.period) ? s.period : {};
+  return html`<tr><td><code>${identifierValue(s, SYS.sejour) ?? ''}</code></td><td>${actorName(d.actors, s.serviceProvider) ?? ''}</td>
+<td>${frDate(period.start)}${extString(s, EXT.admissionDate) ? html`<br><span class="muted">admission ${frDate(extString(s, EXT.admissionDate))}</span>` : ''}</td>
+<td>${frDate(period.end) || (extString(s, EXT.plannedEndDate) ? html`<span class="muted">prévue ${frDate(extString(s, EXT.plannedEndDate))}</span>` : '—')}</td>
+<td>${frStatus(s.status)}</td>
+<td>${[extString(s, EXT.entryModeLabel), extString(s, EXT.exitModeLabel)].filter(Boolean).join(' · ')}</td></tr>`;
+})}
+</tbody></table></section>`;
+}
+
+// ---- evaluations
+
+const QUESTIONNAIRES: Record<string, string> = {
+  'tddui-questionnaire-aggir-pa-ssiad': 'AGGIR PA (SSIAD)',
+  'tddui-questionnaire-aggir-ph-ssiad': 'AGGIR PH (SSIAD)',
+  'tddui-questionnaire-serafin': 'SERAFIN-PH — besoins',
+  'tddui-questionnaire-situation-ssiad': 'Situation SSIAD',
+};
+
+function questionnaireId(qr: Json): string {
+  const q = str(qr.questionnaire) ?? '';
+  return q.split('|')[0].split('/').pop() ?? q;
+}
+
+/** linkId → text of the Questionnaire items (labels when the response carries none). */
+function questionnaireLabels(validator: TdduiValidator | undefined, canonical: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!validator || !canonical) return out;
+  const q = validator.engine.registry.resolve<{ resourceType: string; url: string; item?: Json[] }>(canonical, 'Questionnaire');
+  const walk = (items: unknown) => {
+    for (const it of arr(items)) {
+      if (typeof it.linkId === 'string' && typeof it.text === 'string') out.set(it.linkId, it.text);
+      walk(it.item);
+    }
+  };
+  walk(q?.item);
+  return out;
+}
+
+/** AGGIR modality from the ICF qualifier the IG uses: qf0 → A, qf2 → B, qf4 → C. */
+const AGGIR_LETTER: Record<string, string> = { qf0: 'A', qf2: 'B', qf4: 'C' };
+
+export function girOf(qr: Json): { gir?: number; code?: string; display?: string } {
+  const res = arr(qr.item).find((i) => i.linkId === 'resultat-eval');
+  const c = isObj(arr(res?.answer)[0]?.valueCoding) ? (arr(res!.answer)[0].valueCoding as Json) : undefined;
+  const code = str(c?.code);
+  return { gir: code ? GIR_CODES[code] : undefined, code, display: str(c?.display) };
+}
+
+function answerText(a: Json | undefined): string {
+  if (!a) return '';
+  if (typeof a.valueBoolean === 'boolean') return a.valueBoolean ? 'oui' : 'non';
+  if (isObj(a.valueCoding)) return str(a.valueCoding.display) ?? str(a.valueCoding.code) ?? '';
+  for (const k of ['valueInteger', 'valueDecimal', 'valueString', 'valueDate', 'valueDateTime']) if (a[k] !== undefined) return k.includes('Date') ? frDate(a[k]) : String(a[k]);
+  return '';
+}
+
+function evaluationCard(qr: Json, d: UsagerData, validator: TdduiValidator | undefined): SafeHtml {
+  const qid = questionnaireId(qr);
+  const labels = questionnaireLabels(validator, str(qr.questionnaire));
+  const label = (it: Json) => str(it.text) ?? labels.get(String(it.linkId)) ?? String(it.linkId);
+  const head = html`<h3>${QUESTIONNAIRES[qid] ?? qid} <span class="muted">${qr.authored ? `du ${frDate(qr.authored)}` : ''} · ${frStatus(qr.status)}</span></h3>
+<p class="muted">${[isObj(qr.identifier) ? str(qr.identifier.value) : undefined, actorName(d.actors, qr.source) ? `évaluateur : ${actorName(d.actors, qr.source)}` : undefined, actorName(d.actors, qr.author) ? `auteur : ${actorName(d.actors, qr.author)}` : undefined].filter(Boolean).join(' · ')}</p>
+${extString(qr, EXT.comment) ? html`<p>${extString(qr, EXT.comment)}</p>` : ''}`;
+  if (qid.startsWith('tddui-questionnaire-aggir')) {
+    const g = girOf(qr);
+    const res = arr(qr.item).find((i) => i.linkId === 'resultat-eval');
+    const vars = arr(arr(res?.answer)[0]?.item);
+    const boolOf = (v: Json, suffix: string) => {
+      const b = arr(v.answer)[0] ? arr(arr(v.answer)[0].item).find((x) => String(x.linkId).endsWith(`-${suffix}`)) : undefined;
+      const val = arr(b?.answer)[0]?.valueBoolean;
+      return typeof val === 'boolean' ? (val ? html`<span class="yes">oui</span>` : html`<span class="no">non</span>`) : html`<span class="muted">—</span>`;
+    };
+    return html`<div class="card evaluation aggir">${head}
+<p>Résultat : <span class="gir" id="gir">${g.gir ? `GIR ${g.gir}` : (g.display ?? 'non renseigné')}</span> ${g.code ? html`<span class="muted">(${g.code}${g.display ? ` « ${g.display} »` : ''})</span>` : ''}</p>
+${
+  vars.length
+    ? html`<table class="list aggir"><thead><tr><th>Variable</th><th>Modalité</th><th>Qualificatif</th><th>Spontanément</th><th>Totalement</th><th>Correctement</th><th>Habituellement</th></tr></thead><tbody>
+${vars.map((v) => {
+  const c = isObj(arr(v.answer)[0]?.valueCoding) ? (arr(v.answer)[0].valueCoding as Json) : undefined;
+  return html`<tr><td>${label(v)}</td><td class="code">${AGGIR_LETTER[str(c?.code) ?? ''] ?? '?'}</td><td>${str(c?.display) ?? str(c?.code) ?? ''}</td><td>${boolOf(v, 'spont')}</td><td>${boolOf(v, 'tot')}</td><td>${boolOf(v, 'correct')}</td><td>${boolOf(v, 'habit')}</td></tr>`;
+})}
+</tbody></table>`
+    : html`<p class="muted">Les variables AGGIR ne sont pas détaillées dans cette évaluation (résultat seul).</p>`
+}</div>`;
+  }
+  const items: Json[] = [];
+  const walk = (list: unknown) => {
+    for (const it of arr(list)) {
+      items.push(it);
+      walk(it.item);
+    }
+  };
+  walk(qr.item);
+  return html`<div class="card evaluation">${head}
+<table class="list"><thead><tr><th>Élément</th><th>Réponse</th></tr></thead><tbody>
+${items.map((it) => html`<tr><td>${label(it)}</td><td>${arr(it.answer).map(answerText).join(', ')}${extString(it, EXT.comment) ? html`<br><span class="muted">${extString(it, EXT.comment)}</span>` : ''}</td></tr>`)}
+</tbody></table></div>`;
+}
+
+function evaluationsSection(d: UsagerData, validator: TdduiValidator | undefined): SafeHtml {
+  const sorted = [...d.evaluations].sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')));
+  return html`<section id="evaluations"><h2>Évaluations</h2>
+${sorted.length ? sorted.map((qr) => evaluationCard(qr, d, validator)) : html`<p class="muted card">Aucune évaluation enregistrée.</p>`}</section>`;
+}
+
+// ---- agenda
+
+function eventLabel(e: Json): string {
+  return extString(e, EXT.eventLabel) ?? arr(e.type).map((t) => codeText(t)).filter((t) => t && t !== 'Not Permitted').join(', ') ?? 'Évènement';
+}
+
+function agendaSection(d: UsagerData, week: string | undefined): SafeHtml {
+  const items: CalendarItem[] = [];
+  const eventById = new Map(d.events.map((e) => [keyOf(e), e]));
+  for (const e of d.events) {
+    const p = isObj(e.period) ? e.period : {};
+    const day = dayOf(p.start);
+    if (!day) continue;
+    const start = minutesOf(p.start) ?? 8 * 60;
+    const sameDay = dayOf(p.end) === day;
+    items.push({ day, start, end: sameDay ? (minutesOf(p.end) ?? start + 30) : Math.max(start + 30, 24 * 60 - 1), label: eventLabel(e) || 'Évènement', kind: 'evt', detail: frStatus(e.status) });
+  }
+  for (const t of d.transports) {
+    const p = isObj(t.executionPeriod) ? t.executionPeriod : {};
+    const day = dayOf(p.start);
+    if (!day) continue;
+    const start = minutesOf(p.start) ?? 8 * 60;
+    const pro = hasSystem(t, SYS.transportPro);
+    const evt = eventById.get(refOf(t.encounter) ?? '');
+    items.push({
+      day,
+      start,
+      end: dayOf(p.end) === day ? (minutesOf(p.end) ?? start + 30) : start + 30,
+      label: `${pro ? 'Transport pro.' : 'Transport'} ${codeText(t.code) ?? ''}`.trim(),
+      kind: 'tr',
+      detail: evt ? `pour « ${eventLabel(evt)} »` : undefined,
+    });
+  }
+  if (items.length === 0) return html`<section class="card" id="agenda"><h2>Agenda : évènements et transports</h2><p class="muted">Aucun évènement ni transport enregistré.</p></section>`;
+  const latest = items.map((i) => i.day).sort().pop()!;
+  const monday = mondayOf(week ?? latest);
+  const m0 = dayNumber(monday);
+  const weekItems = items.filter((i) => dayNumber(i.day) - m0 >= 0 && dayNumber(i.day) - m0 < 7).sort((a, b) => a.day.localeCompare(b.day) || a.start - b.start);
+  const weeksWithData = [...new Set(items.map((i) => mondayOf(i.day)))].sort();
+  const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const link = (w: string) => `${href('', { semaine: w })}#agenda`;
+  return html`<section class="card" id="agenda"><h2>Agenda : évènements et transports</h2>
+<div class="tabs"><a href="${link(dayFromNumber(m0 - 7))}">‹ Semaine précédente</a><strong>Semaine du ${frDate(monday)} au ${frDate(dayFromNumber(m0 + 6))}</strong><a href="${link(dayFromNumber(m0 + 7))}">Semaine suivante ›</a></div>
+<p class="muted">Semaines avec des données : ${weeksWithData.map((w, i) => html`${i ? ', ' : ''}<a href="${link(w)}">${frDate(w)}</a>`)}</p>
+${weekCalendar(monday, items)}
+<div class="legend"><span><i class="c-evt"></i>évènement</span><span><i class="c-tr"></i>transport</span></div>
+${weekItems.length ? html`<table class="list"><thead><tr><th>Jour</th><th>Horaire</th><th>Type</th><th>Libellé</th><th>Détail</th></tr></thead><tbody>
+${weekItems.map((i) => html`<tr><td>${frDate(i.day)}</td><td>${hm(i.start)}–${hm(i.end)}</td><td>${i.kind === 'evt' ? 'Évènement' : 'Transport'}</td><td>${i.label}</td><td>${i.detail ?? ''}</td></tr>`)}
+</tbody></table>` : html`<p class="muted">Rien cette semaine.</p>`}
+</section>`;
+}
+
+// ---- projet personnalisé
+
+function treeNode(n: PpNode): SafeHtml {
+  return html`<li><span class="node" data-kind="${n.kind}"><span class="${`kind kind-${n.kind}`}">${KIND_LABEL[n.kind]}</span>${n.title}${n.details.map((x) => html`<span class="detail">${x}</span>`)}</span>
+${n.children.length ? html`<ul>${n.children.map(treeNode)}</ul>` : ''}</li>`;
+}
+
+function ppSection(d: UsagerData): SafeHtml {
+  const forest = buildPpTrees(d.ppResources);
+  if (forest.trees.length === 0 && forest.orphans.length === 0) return html`<section class="card" id="projet"><h2>Projet personnalisé</h2><p class="muted">Aucun projet personnalisé enregistré.</p></section>`;
+  return html`<section class="card" id="projet"><h2>Projet personnalisé</h2>
+<div class="legend">${(['attente', 'besoin', 'objectif', 'action', 'moyen', 'prestation', 'bilan'] as const).map((k) => html`<span class="node"><span class="${`kind kind-${k}`}">${KIND_LABEL[k]}</span></span>`)}</div>
+${forest.trees.map((t) => {
+  const versions = d.planVersions.get(t.key) ?? [];
+  return html`<ul class="tree pp-tree">${treeNode(t)}</ul>
+${versions.length ? html`<h3>Versions du projet</h3><table class="list versions"><thead><tr><th>Version</th><th>Enregistrée le</th><th>Statut</th><th>Titre</th><th>Période</th></tr></thead><tbody>
+${versions.map((v) => {
+  const r = v.resource as Json;
+  const p = isObj(r.period) ? r.period : {};
+  return html`<tr><td>${v.versionId}${v.versionId === versions[0].versionId ? ' (actuelle)' : ''}</td><td>${frInstant(v.lastUpdated)}</td><td>${v.deleted ? 'supprimée' : frStatus(r.status)}</td><td>${str(r.title) ?? ''}</td><td>${[frDate(p.start), frDate(p.end)].filter(Boolean).join(' → ')}</td></tr>`;
+})}
+</tbody></table>` : ''}`;
+})}
+${forest.orphans.length ? html`<h3>Éléments non rattachés à un projet</h3><ul class="tree">${forest.orphans.map(treeNode)}</ul>` : ''}
+</section>`;
+}
+
+export async function usagerPage(repo: Repository, validator: TdduiValidator | undefined, id: string, query: { semaine?: string }): Promise<string | undefined> {
+  const d = await loadUsager(repo, id);
+  if (!d) return undefined;
+  const today = parisToday();
+  const name = personName(d.patient);
+  const latestGir = [...d.evaluations]
+    .filter((q) => questionnaireId(q).startsWith('tddui-questionnaire-aggir'))
+    .sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')))[0];
+  const g = latestGir ? girOf(latestGir) : undefined;
+  const body = html`<h1>${name} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
+<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a><a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
+<div class="grid2">${identitySection(d.patient)}${staysSection(d, today)}</div>
+${evaluationsSection(d, validator)}
+${agendaSection(d, isoDay(query.semaine))}
+${ppSection(d)}`;
+  return page({ title: name, section: 'usagers', body, crumbs: [['Usagers', '/usagers']] });
+}
