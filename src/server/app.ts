@@ -85,7 +85,6 @@ export async function buildServer(opts: { repo: Repository; validator: TdduiVali
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 200 },
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: false,
   };
   const app: FastifyInstance = isPinoLogger(opts.logger)
     ? (Fastify({ ...serverOptions, loggerInstance: opts.logger } as FastifyServerOptions) as unknown as FastifyInstance)

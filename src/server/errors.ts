@@ -33,7 +33,11 @@ function mapError(err: unknown, req: FastifyRequest): Mapped {
     return { status: e.status, outcome: operationOutcome({ code: e.issueCode ?? 'processing', diagnostics: e.message ?? '', expression: e.expression }) };
   }
   if (e?.name === 'PatchError' && typeof e.status === 'number') {
-    return { status: e.status, outcome: operationOutcome({ code: e.status === 422 ? 'processing' : 'invalid', diagnostics: `Patch failed: ${e.message}`, text: `Échec du patch : ${e.message}`, expression: e.expression }) };
+    const own = (err as { toOperationOutcome?: () => FhirResource }).toOperationOutcome;
+    return {
+      status: e.status,
+      outcome: typeof own === 'function' ? own.call(err) : operationOutcome({ code: e.issueCode ?? 'processing', diagnostics: `Patch failed: ${e.message}`, text: `Échec du patch : ${e.message}` }),
+    };
   }
   if (e?.name === 'FhirXmlError') {
     return { status: 400, outcome: operationOutcome({ code: 'structure', diagnostics: `Unreadable FHIR XML: ${e.message}`, text: `XML FHIR illisible : ${e.message}` }) };

@@ -85,8 +85,20 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const send = (reply: FastifyReply, status: number, resource: object, headers?: Record<string, string>) =>
     sendResource(reply, status, resource, xml, headers);
 
-  const checkType = (type: string): void => {
-    if (!served.has(type)) throw unknownType(type, validator);
+  /** 404 for a type not served — or 405 when the path is an endpoint with other methods (`GET /fhir/$validate`). */
+  const checkType = (type: string, req?: FastifyRequest): void => {
+    if (served.has(type)) return;
+    if (req) {
+      const path = req.url.split('?')[0]!;
+      const allowed = allowedMethods(path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(decodeURIComponent), served, validator);
+      if (Array.isArray(allowed)) {
+        throw new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`, {
+          text: `La méthode ${req.method} n'est pas permise sur ${path} (permises : ${allowed.join(', ')})`,
+          headers: { allow: allowed.join(', ') },
+        });
+      }
+    }
+    throw unknownType(type, validator);
   };
 
   const versionHeaders = (rec: ResourceRecord, base?: string): Record<string, string> => {
@@ -160,11 +172,11 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   };
   app.get('/_history', (req, reply) => historyHandler(req, reply));
   app.get<{ Params: { type: string } }>('/:type/_history', async (req, reply) => {
-    checkType(req.params.type);
+    checkType(req.params.type, req);
     return historyHandler(req, reply, req.params.type);
   });
   app.get<{ Params: { type: string; id: string } }>('/:type/:id/_history', async (req, reply) => {
-    checkType(req.params.type);
+    checkType(req.params.type, req);
     checkId(req.params.type, req.params.id);
     return historyHandler(req, reply, req.params.type, req.params.id);
   });
@@ -172,7 +184,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // --- read / vread ---------------------------------------------------------------------
   app.get<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
     const { type, id } = req.params;
-    checkType(type);
+    checkType(type, req);
     checkId(type, id);
     const rec = await repo.read(type, id);
     const inm = req.headers['if-none-match'];
@@ -183,7 +195,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   });
   app.get<{ Params: { type: string; id: string; vid: string } }>('/:type/:id/_history/:vid', async (req, reply) => {
     const { type, id, vid } = req.params;
-    checkType(type);
+    checkType(type, req);
     checkId(type, id);
     if (!/^\d{1,9}$/.test(vid)) {
       throw new FhirHttpError(404, 'not-found', `${type}/${id} has no version "${vid}"`, { text: `${type}/${id} n'a pas de version « ${vid} »` });
@@ -194,7 +206,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
 
   // --- search ---------------------------------------------------------------------------
   const searchHandler = async (req: FastifyRequest, reply: FastifyReply, type: string) => {
-    checkType(type);
+    checkType(type, req);
     const pairs = queryPairs(req.url);
     if (req.method === 'POST') {
       if (req.body instanceof URLSearchParams) pairs.push(...req.body);
@@ -216,7 +228,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // --- v1 flow 1: create a DocumentReference --------------------------------------------
   app.post<{ Params: { type: string } }>('/:type', async (req, reply) => {
     const { type } = req.params;
-    checkType(type);
+    checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
     const resource = requireResourceBody(req);
     if (resource.resourceType !== type) {
@@ -236,7 +248,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // --- v1 flow 3: PATCH a DocumentReference ---------------------------------------------
   app.patch<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
     const { type, id } = req.params;
-    checkType(type);
+    checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
     checkId(type, id);
     const ifMatch = parseIfMatch(req.headers['if-match']);

@@ -1,0 +1,624 @@
+// The HTTP test suite, run once per database (api-embedded.test.ts, api-postgres.test.ts):
+// a real server on a random port, real HTTP requests with fetch.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
+import { EXAMPLES_DIR } from '../testing/paths.js';
+import { dumpTables, http, parseLocation, readExample, startTestServer, type DbKind, type TestServer } from './test-support.js';
+
+const EXAMPLE_FILES = readdirSync(EXAMPLES_DIR).filter((f) => !f.startsWith('.') && f.endsWith('.json')).sort();
+const BUNDLES = EXAMPLE_FILES.filter((f) => f.startsWith('Bundle-'));
+const STANDALONE = EXAMPLE_FILES.filter((f) => !f.startsWith('Bundle-'));
+const PA_BUNDLE = 'Bundle-tddui-pp-pa-bundle-example.json';
+const SSIAD_BUNDLE = 'Bundle-tddui-bundle-example.json';
+const DOC_EXAMPLE = 'DocumentReference-tddui-pp-pa-documentreference-entrant-example.json';
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function withoutVersionMeta(r: Json): Json {
+  const c = structuredClone(r);
+  if (c.meta) {
+    delete c.meta.versionId;
+    delete c.meta.lastUpdated;
+    if (Object.keys(c.meta).length === 0) delete c.meta;
+  }
+  return c;
+}
+
+function errorsOf(oo: Json): Json[] {
+  return (oo?.issue ?? []).filter((i: Json) => i.severity === 'error' || i.severity === 'fatal');
+}
+
+/** The business identifier (system|value) by which an entry's resource is found again, if any. */
+function identifierOf(r: Json): string | undefined {
+  const id = Array.isArray(r.identifier) ? r.identifier[0] : r.identifier;
+  if (id?.system && id?.value) return `${id.system}|${id.value}`;
+  return undefined;
+}
+
+export function serverSuite(kind: DbKind, skip?: string): void {
+  describe(`HTTP server on the ${kind} database`, { skip, concurrency: false }, () => {
+    let s: TestServer;
+    /** Locations answered for the first POST of each official Bundle. */
+    const firstLocations = new Map<string, string[]>();
+
+    before(async () => {
+      s = await startTestServer(kind);
+    });
+    after(async () => {
+      await s?.stop();
+    });
+
+    it('/healthz checks the database', async () => {
+      const r = await http(`${s.url}/healthz`);
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, 'ok');
+      assert.equal(r.json.database, kind === 'postgres' ? 'postgres' : 'pglite');
+    });
+
+    it('/fhir/metadata is a CapabilityStatement valid against the base definition, describing what the server does', async () => {
+      const r = await http(`${s.base}/metadata`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/fhir\+json/);
+      const cs = r.json;
+      assert.equal(cs.resourceType, 'CapabilityStatement');
+      assert.equal(cs.kind, 'instance');
+      assert.deepEqual(cs.format, ['application/fhir+json', 'application/fhir+xml']);
+      assert.ok(cs.patchFormat.includes('application/json-patch+json'));
+      const rest = cs.rest[0];
+      assert.equal(rest.mode, 'server');
+      assert.ok(rest.interaction.some((i: Json) => i.code === 'transaction'));
+      assert.ok(rest.operation.some((o: Json) => o.name === 'validate'));
+      const types = rest.resource.map((x: Json) => x.type);
+      // The resource types of the IG's TDDUIConsommateur.
+      const igTypes = s.validator.engine.registry
+        .resolve<Json>('https://interop.esante.gouv.fr/ig/fhir/tddui/CapabilityStatement/TDDUIConsommateur')!
+        .rest[0].resource.map((x: Json) => x.type);
+      assert.deepEqual([...types].sort(), [...igTypes].sort());
+      for (const res of rest.resource) {
+        const codes = res.interaction.map((i: Json) => i.code);
+        for (const c of ['read', 'vread', 'history-instance', 'history-type', 'search-type']) assert.ok(codes.includes(c), `${res.type} ${c}`);
+        assert.equal(codes.includes('create'), res.type === 'DocumentReference');
+        assert.equal(codes.includes('patch'), res.type === 'DocumentReference');
+        const names = res.searchParam.map((p: Json) => p.name);
+        assert.ok(names.includes('_id') && names.includes('_lastUpdated'), res.type);
+      }
+      const byType = (t: string) => rest.resource.find((x: Json) => x.type === t).searchParam.map((p: Json) => p.name);
+      for (const p of ['identifier', 'name', 'birthdate']) assert.ok(byType('Patient').includes(p), `Patient ${p}`);
+      for (const p of ['date', 'type', 'status', 'patient', 'subject']) assert.ok(byType('Encounter').includes(p), `Encounter ${p}`);
+      for (const p of ['status', 'period', 'patient']) assert.ok(byType('Task').includes(p), `Task ${p}`);
+      for (const p of ['questionnaire', 'authored']) assert.ok(byType('QuestionnaireResponse').includes(p));
+      assert.ok(byType('CarePlan').includes('status'));
+      // Every advertised parameter is really searchable (no 400 "unknown parameter").
+      for (const res of rest.resource) {
+        for (const p of res.searchParam) {
+          const value = p.type === 'date' ? 'ge2000-01-01' : p.type === 'reference' ? 'Patient/x' : 'x';
+          const q = await http(`${s.base}/${res.type}?${encodeURIComponent(p.name)}=${encodeURIComponent(value)}&_count=1`);
+          assert.equal(q.status, 200, `${res.type}?${p.name}: ${q.text.slice(0, 300)}`);
+        }
+      }
+      const report = s.validator.validate(cs, { profile: 'http://hl7.org/fhir/StructureDefinition/CapabilityStatement', profileOnly: true });
+      assert.deepEqual(report.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal'), []);
+      assert.equal(report.valid, true);
+      // The XML form is the same statement.
+      const x = await http(`${s.base}/metadata?_format=xml`);
+      assert.equal(x.status, 200);
+      assert.match(x.headers.get('content-type') ?? '', /^application\/fhir\+xml/);
+      assert.deepEqual(xmlToJson(x.text), cs);
+    });
+
+    it('accepts every official example Bundle (200, transaction-response, versioned locations)', async () => {
+      assert.ok(BUNDLES.length >= 2);
+      for (const f of BUNDLES) {
+        const bundle = readExample(f);
+        const r = await http(s.base, { body: bundle });
+        assert.equal(r.status, 200, `${f}: ${r.text.slice(0, 800)}`);
+        assert.equal(r.json.resourceType, 'Bundle');
+        assert.equal(r.json.type, 'transaction-response');
+        assert.equal(r.json.entry.length, bundle.entry.length);
+        const locations: string[] = [];
+        for (const e of r.json.entry) {
+          assert.match(e.response.status, /^201/);
+          const loc = parseLocation(e.response.location);
+          assert.equal(loc.version, 1);
+          assert.equal(e.response.etag, 'W/"1"');
+          locations.push(e.response.location);
+        }
+        firstLocations.set(f, locations);
+      }
+    });
+
+    it('a resend keeps the ids and stores a new version of each business object', async () => {
+      for (const f of BUNDLES) {
+        const r = await http(s.base, { body: readExample(f) });
+        assert.equal(r.status, 200, r.text.slice(0, 500));
+        const before = firstLocations.get(f)!.map(parseLocation);
+        const now = r.json.entry.map((e: Json) => parseLocation(e.response.location));
+        assert.deepEqual(now.map((l: Json) => `${l.type}/${l.id}`), before.map((l) => `${l.type}/${l.id}`));
+        for (const l of now) assert.equal(l.version, 2);
+        for (const e of r.json.entry) assert.match(e.response.status, /^200/);
+      }
+    });
+
+    it('read: current version with ETag and Last-Modified; vread; instance and type history', async () => {
+      for (const loc of firstLocations.get(PA_BUNDLE)!) {
+        const { type, id } = parseLocation(loc);
+        const r = await http(`${s.base}/${type}/${id}`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('etag'), 'W/"2"');
+        assert.equal(r.json.meta.versionId, '2');
+        assert.equal(new Date(r.headers.get('last-modified')!).getTime(), Math.floor(Date.parse(r.json.meta.lastUpdated) / 1000) * 1000);
+        assert.equal(r.json.id, id);
+        const v1 = await http(`${s.base}/${type}/${id}/_history/1`);
+        assert.equal(v1.status, 200);
+        assert.equal(v1.json.meta.versionId, '1');
+        assert.equal(v1.headers.get('etag'), 'W/"1"');
+        assert.deepEqual(withoutVersionMeta(v1.json), withoutVersionMeta(r.json));
+        const h = await http(`${s.base}/${type}/${id}/_history`);
+        assert.equal(h.status, 200);
+        assert.equal(h.json.type, 'history');
+        assert.equal(h.json.total, 2);
+        assert.deepEqual(h.json.entry.map((e: Json) => e.resource.meta.versionId), ['2', '1']);
+        assert.equal(h.json.entry[1].request.method, 'POST');
+        assert.equal(h.json.entry[0].request.method, 'PUT');
+      }
+      const { type, id } = parseLocation(firstLocations.get(PA_BUNDLE)![0]!);
+      const notModified = await http(`${s.base}/${type}/${id}`, { headers: { 'if-none-match': 'W/"2"' } });
+      assert.equal(notModified.status, 304);
+      const th = await http(`${s.base}/Task/_history?_count=5`);
+      assert.equal(th.status, 200);
+      const taskCount = BUNDLES.flatMap((f) => readExample(f).entry).filter((e: Json) => e.resource.resourceType === 'Task').length;
+      assert.equal(th.json.total, taskCount * 2);
+      assert.equal(th.json.entry.length, 5);
+      assert.ok(th.json.link.some((l: Json) => l.relation === 'next'));
+      const sys = await http(`${s.base}/_history?_count=1`);
+      assert.equal(sys.status, 200);
+      assert.ok(sys.json.total >= taskCount * 2);
+      const unknownVersion = await http(`${s.base}/${type}/${id}/_history/9`);
+      assert.equal(unknownVersion.status, 404);
+      assert.equal(unknownVersion.json.resourceType, 'OperationOutcome');
+      const unknown = await http(`${s.base}/Patient/does-not-exist`);
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.json.resourceType, 'OperationOutcome');
+      const unknownHistory = await http(`${s.base}/Patient/does-not-exist/_history`);
+      assert.equal(unknownHistory.status, 404);
+    });
+
+    it('an invalid Bundle (one bad entry among many) is rejected with 422 pointing at it, and nothing is stored', async () => {
+      const bundle = readExample(PA_BUNDLE);
+      const bad = 7;
+      bundle.entry[bad].resource.lifecycleStatus = 'not-a-status';
+      // Changed elsewhere too, so that a partial write would show in the dump.
+      bundle.entry[0].resource.name[0].family = 'Changée';
+      const beforeDump = await dumpTables(s.repo);
+      const beforeSubmissions = await s.repo.listSubmissions({ count: 1000, offset: 0 });
+      const r = await http(s.base, { body: bundle });
+      assert.equal(r.status, 422, r.text.slice(0, 500));
+      assert.equal(r.json.resourceType, 'OperationOutcome');
+      const errors = errorsOf(r.json);
+      assert.ok(errors.length > 0);
+      for (const e of errors) assert.ok(e.expression?.[0]?.startsWith(`Bundle.entry[${bad}]`), JSON.stringify(e));
+      assert.deepEqual(await dumpTables(s.repo), beforeDump);
+      // The rejection is logged (for the web UI), and only that.
+      const afterSubmissions = await s.repo.listSubmissions({ count: 1000, offset: 0 });
+      assert.equal(afterSubmissions.total, beforeSubmissions.total + 1);
+      const rejected = afterSubmissions.items.find((x) => !beforeSubmissions.items.some((y) => y.id === x.id))!;
+      assert.equal(rejected.outcome, 'rejected');
+      assert.equal(rejected.httpStatus, 422);
+      // Unreadable or not a transaction: 400.
+      const notTx = await http(s.base, { body: { ...readExample(PA_BUNDLE), type: 'collection' } });
+      assert.ok(notTx.status === 400 || notTx.status === 422, String(notTx.status));
+      assert.equal(notTx.json.resourceType, 'OperationOutcome');
+      const notJson = await http(s.base, { body: '{"resourceType": "Bundle", ', type: 'application/fhir+json' });
+      assert.equal(notJson.status, 400);
+      assert.equal(notJson.json.resourceType, 'OperationOutcome');
+      assert.deepEqual(await dumpTables(s.repo), beforeDump);
+    });
+
+    it('concurrent resends end with one current version per business object', async () => {
+      const bundle = readExample(PA_BUNDLE);
+      const results = await Promise.all([1, 2, 3, 4].map(() => http(s.base, { body: bundle })));
+      for (const r of results) assert.equal(r.status, 200, r.text.slice(0, 500));
+      const ids = results.map((r) => r.json.entry.map((e: Json) => `${parseLocation(e.response.location).type}/${parseLocation(e.response.location).id}`));
+      for (const x of ids) assert.deepEqual(x, ids[0]);
+      // Versions 3..6 were each given once per resource.
+      for (let k = 0; k < bundle.entry.length; k++) {
+        const versions = results.map((r) => parseLocation(r.json.entry[k].response.location).version).sort((a, b) => a - b);
+        assert.deepEqual(versions, [3, 4, 5, 6], `entry ${k}`);
+      }
+      for (const e of bundle.entry) {
+        const ident = identifierOf(e.resource);
+        if (!ident) continue;
+        const q = await http(`${s.base}/${e.resource.resourceType}?identifier=${encodeURIComponent(ident)}`);
+        assert.equal(q.status, 200);
+        assert.equal(q.json.total, 1, `${e.resource.resourceType} ${ident}`);
+        assert.equal(q.json.entry[0].resource.meta.versionId, '6');
+      }
+      const all = BUNDLES.flatMap((f) => readExample(f).entry.map((e: Json) => e.resource.resourceType));
+      for (const type of new Set(all)) {
+        const q = await http(`${s.base}/${type}?_summary=count`);
+        assert.equal(q.json.total, all.filter((t) => t === type).length, type);
+      }
+    });
+
+    it('search: receiver parameters, sorting, paging links, _include and _revinclude', async () => {
+      const pa = readExample(PA_BUNDLE);
+      const patientIdent = identifierOf(pa.entry[0].resource)!;
+      const p = await http(`${s.base}/Patient?identifier=${encodeURIComponent(patientIdent)}`);
+      assert.equal(p.json.type, 'searchset');
+      assert.equal(p.json.total, 1);
+      assert.equal(p.json.entry[0].search.mode, 'match');
+      const patientId = p.json.entry[0].resource.id;
+      assert.equal(p.json.entry[0].fullUrl, `${s.base}/Patient/${patientId}`);
+
+      const byId = await http(`${s.base}/Patient?_id=${patientId}`);
+      assert.equal(byId.json.total, 1);
+      const family = pa.entry[0].resource.name[0].family as string;
+      const byName = await http(`${s.base}/Patient?name=${encodeURIComponent(family.slice(0, 3).toLowerCase())}`);
+      assert.ok(byName.json.entry.some((e: Json) => e.resource.id === patientId));
+
+      const goals = pa.entry.filter((e: Json) => e.resource.resourceType === 'Goal' && e.resource.subject);
+      const forPatient = await http(`${s.base}/Goal?patient=Patient/${patientId}`);
+      assert.equal(forPatient.json.total, goals.length);
+      assert.ok(goals.length > 0);
+      const allTasks = BUNDLES.flatMap((f) => readExample(f).entry).filter((e: Json) => e.resource.resourceType === 'Task');
+      const status = allTasks[0].resource.status as string;
+      const byStatus = await http(`${s.base}/Task?status=${status}&_count=100`);
+      assert.equal(byStatus.json.total, allTasks.filter((e: Json) => e.resource.status === status).length);
+      const noStatus = await http(`${s.base}/Task?status=entered-in-error`);
+      assert.equal(noStatus.json.total, 0);
+
+      const cp = pa.entry.find((e: Json) => e.resource.resourceType === 'CarePlan').resource;
+      const carePlans = await http(`${s.base}/CarePlan?status=${cp.status}&subject=Patient/${patientId}`);
+      assert.equal(carePlans.json.total, 1);
+      const qr = pa.entry.find((e: Json) => e.resource.resourceType === 'QuestionnaireResponse').resource;
+      const qrs = await http(`${s.base}/QuestionnaireResponse?questionnaire=${encodeURIComponent(qr.questionnaire)}`);
+      assert.equal(qrs.json.total, 1);
+      const recent = await http(`${s.base}/QuestionnaireResponse?_lastUpdated=${encodeURIComponent('ge' + new Date(Date.now() - 3600_000).toISOString())}`);
+      assert.equal(recent.json.total, 1);
+      const none = await http(`${s.base}/QuestionnaireResponse?authored=lt1900-01-01`);
+      assert.equal(none.json.total, 0);
+      assert.equal(none.json.entry, undefined);
+
+      const ssiad = readExample(SSIAD_BUNDLE);
+      const enc = ssiad.entry.find((e: Json) => e.resource.resourceType === 'Encounter').resource;
+      const encDate = enc.period?.start?.slice(0, 10);
+      if (encDate) {
+        const e1 = await http(`${s.base}/Encounter?date=ge${encDate}`);
+        assert.ok(e1.json.total >= 1);
+      }
+      const encByStatus = await http(`${s.base}/Encounter?status=${enc.status}`);
+      assert.ok(encByStatus.json.entry.every((e: Json) => e.resource.status === enc.status));
+
+      // Sorting on dates.
+      const asc = await http(`${s.base}/Task?_sort=_lastUpdated&_count=100`);
+      const desc = await http(`${s.base}/Task?_sort=-_lastUpdated&_count=100`);
+      const au = asc.json.entry.map((e: Json) => e.resource.meta.lastUpdated);
+      assert.deepEqual(au, [...au].sort());
+      const du = desc.json.entry.map((e: Json) => e.resource.meta.lastUpdated);
+      assert.deepEqual(du, [...du].sort().reverse());
+
+      // Paging: follow `next` from the first page; every Task once.
+      const total = asc.json.total as number;
+      let url: string | undefined = `${s.base}/Task?_sort=_lastUpdated&_count=4`;
+      const seen: string[] = [];
+      let pages = 0;
+      while (url) {
+        const page = await http(url);
+        assert.equal(page.status, 200);
+        const links = Object.fromEntries(page.json.link.map((l: Json) => [l.relation, l.url]));
+        assert.ok(links.self && links.first);
+        if (pages > 0) assert.ok(links.previous, 'previous link');
+        for (const e of page.json.entry ?? []) seen.push(e.resource.id);
+        url = links.next;
+        pages++;
+        assert.ok(pages < 50);
+      }
+      assert.equal(seen.length, total);
+      assert.equal(new Set(seen).size, total);
+      assert.equal(pages, Math.ceil(total / 4));
+      const bigCount = await http(`${s.base}/Task?_count=5000`);
+      assert.ok(bigCount.json.link.find((l: Json) => l.relation === 'self').url.includes('_count=1000'));
+      const badCount = await http(`${s.base}/Task?_count=abc`);
+      assert.equal(badCount.status, 400);
+      assert.equal(badCount.json.resourceType, 'OperationOutcome');
+
+      // POST _search with a form body = GET.
+      const posted = await http(`${s.base}/Goal/_search`, { body: `patient=Patient/${patientId}`, type: 'application/x-www-form-urlencoded' });
+      assert.equal(posted.status, 200);
+      assert.equal(posted.json.total, forPatient.json.total);
+
+      // _include: the patient of the goals; _revinclude: what points at the patient.
+      const inc = await http(`${s.base}/Goal?patient=${patientId}&_include=Goal:patient`);
+      assert.equal(inc.json.total, goals.length);
+      const included = inc.json.entry.filter((e: Json) => e.search.mode === 'include');
+      assert.deepEqual(included.map((e: Json) => `${e.resource.resourceType}/${e.resource.id}`), [`Patient/${patientId}`]);
+      const rev = await http(`${s.base}/Patient?_id=${patientId}&_revinclude=Goal:patient&_revinclude=CarePlan:subject`);
+      const revTypes = rev.json.entry.filter((e: Json) => e.search.mode === 'include').map((e: Json) => e.resource.resourceType);
+      assert.equal(revTypes.filter((t: string) => t === 'Goal').length, goals.length);
+      assert.equal(revTypes.filter((t: string) => t === 'CarePlan').length, 1);
+      assert.equal(rev.json.total, 1);
+      // :iterate: patient <- needs (ServiceRequest.subject) -> their care plan (based-on), reached only by iterating.
+      const needs = pa.entry.filter((e: Json) => e.resource.resourceType === 'ServiceRequest').length;
+      const once = await http(`${s.base}/Patient?_id=${patientId}&_revinclude=ServiceRequest:subject&_include=ServiceRequest:based-on`);
+      const iter = await http(`${s.base}/Patient?_id=${patientId}&_revinclude=ServiceRequest:subject&_include:iterate=ServiceRequest:based-on`);
+      assert.equal(iter.status, 200, iter.text.slice(0, 300));
+      const count = (r: Json, t: string) => (r.json.entry ?? []).filter((e: Json) => e.search.mode === 'include' && e.resource.resourceType === t).length;
+      assert.equal(count(once, 'ServiceRequest'), needs);
+      assert.equal(count(once, 'CarePlan'), 0);
+      assert.equal(count(iter, 'ServiceRequest'), needs);
+      assert.equal(count(iter, 'CarePlan'), 1);
+
+      const unknownParam = await http(`${s.base}/Patient?not-a-param=1`);
+      assert.equal(unknownParam.status, 400);
+      assert.equal(unknownParam.json.resourceType, 'OperationOutcome');
+    });
+
+    it('XML round trip of every official example through the server', async () => {
+      for (const f of BUNDLES) {
+        const bundle = readExample(f);
+        const r = await http(s.base, { body: jsonToXml(bundle), type: 'application/fhir+xml', headers: { accept: 'application/fhir+xml' } });
+        assert.equal(r.status, 200, r.text.slice(0, 500));
+        assert.match(r.headers.get('content-type') ?? '', /^application\/fhir\+xml/);
+        const response = xmlToJson(r.text) as Json;
+        assert.equal(response.type, 'transaction-response');
+        for (const e of response.entry) {
+          const { type, id, version } = parseLocation(e.response.location);
+          const asJson = await http(`${s.base}/${type}/${id}`);
+          const asXml = await http(`${s.base}/${type}/${id}`, { headers: { accept: 'application/fhir+xml' } });
+          assert.equal(asXml.status, 200);
+          assert.deepEqual(xmlToJson(asXml.text), asJson.json, `${type}/${id} XML = JSON`);
+          // What was sent as XML is what had been sent as JSON.
+          const previous = await http(`${s.base}/${type}/${id}/_history/${version - 1}`);
+          assert.deepEqual(withoutVersionMeta(asJson.json), withoutVersionMeta(previous.json), `${type}/${id} from XML = from JSON`);
+        }
+      }
+      for (const f of STANDALONE) {
+        const resource = readExample(f);
+        const viaJson = await http(`${s.base}/${resource.resourceType}/$validate`, { body: resource });
+        const viaXml = await http(`${s.base}/${resource.resourceType}/$validate`, { body: jsonToXml(resource), type: 'application/fhir+xml' });
+        assert.equal(viaXml.status, 200, `${f}: ${viaXml.text.slice(0, 300)}`);
+        assert.deepEqual(viaXml.json, viaJson.json, f);
+        if (resource.resourceType === 'DocumentReference') {
+          const created = await http(`${s.base}/DocumentReference`, { body: jsonToXml(resource), type: 'application/fhir+xml', headers: { accept: 'application/fhir+xml' } });
+          assert.equal(created.status, 201, created.text.slice(0, 300));
+          const back = xmlToJson(created.text) as Json;
+          const { id: _id, ...sent } = withoutVersionMeta(resource);
+          const { id: newId, ...got } = withoutVersionMeta(back);
+          assert.ok(newId);
+          assert.deepEqual(got, sent, f);
+        }
+      }
+    });
+
+    it('$validate: resource or Parameters, with profile; stores nothing', async () => {
+      const beforeDump = await dumpTables(s.repo, []);
+      const doc = readExample(DOC_EXAMPLE);
+      const ok = await http(`${s.base}/$validate`, { body: doc });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.json.resourceType, 'OperationOutcome');
+      assert.deepEqual(errorsOf(ok.json), []);
+      const bad = await http(`${s.base}/DocumentReference/$validate`, { body: { ...doc, status: 'nope' } });
+      assert.equal(bad.status, 200);
+      assert.ok(errorsOf(bad.json).some((i: Json) => i.expression?.[0]?.startsWith('DocumentReference.status')));
+      const params = await http(`${s.base}/$validate`, {
+        body: {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'resource', resource: { resourceType: 'Patient', gender: 'male' } },
+            { name: 'profile', valueUri: 'http://hl7.org/fhir/StructureDefinition/Patient' },
+          ],
+        },
+      });
+      assert.equal(params.status, 200);
+      assert.deepEqual(errorsOf(params.json), []);
+      // The same patient against the TDDUI profile has errors (identifier is required).
+      const strict = await http(`${s.base}/Patient/$validate?profile=${encodeURIComponent('https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-patient')}`, {
+        body: { resourceType: 'Patient', gender: 'male' },
+      });
+      assert.equal(strict.status, 200);
+      assert.ok(errorsOf(strict.json).length > 0);
+      const bundle = await http(`${s.base}/$validate`, { body: readExample(PA_BUNDLE) });
+      assert.deepEqual(errorsOf(bundle.json), []);
+      const mismatch = await http(`${s.base}/Patient/$validate`, { body: doc });
+      assert.equal(mismatch.status, 400);
+      const unknownProfile = await http(`${s.base}/$validate?profile=http://example.org/nope`, { body: doc });
+      assert.equal(unknownProfile.status, 400);
+      assert.deepEqual(await dumpTables(s.repo, []), beforeDump);
+    });
+
+    it('v1 flows: POST DocumentReference (201, Location, ETag, Prefer), PATCH with JSON Patch and FHIRPath Patch, If-Match / 412', async () => {
+      const doc = readExample(DOC_EXAMPLE);
+      delete doc.id;
+      const created = await http(`${s.base}/DocumentReference`, { body: doc });
+      assert.equal(created.status, 201, created.text.slice(0, 500));
+      const loc = parseLocation(created.headers.get('location')!);
+      assert.ok(created.headers.get('location')!.startsWith(`${s.base}/DocumentReference/`));
+      assert.equal(loc.version, 1);
+      assert.equal(created.headers.get('etag'), 'W/"1"');
+      assert.ok(created.headers.get('last-modified'));
+      assert.equal(created.json.id, loc.id);
+      const url = `${s.base}/DocumentReference/${loc.id}`;
+
+      const minimal = await http(`${s.base}/DocumentReference`, { body: doc, headers: { prefer: 'return=minimal' } });
+      assert.equal(minimal.status, 201);
+      assert.equal(minimal.text, '');
+      assert.ok(minimal.headers.get('location'));
+      const oo = await http(`${s.base}/DocumentReference`, { body: doc, headers: { prefer: 'return=OperationOutcome' } });
+      assert.equal(oo.status, 201);
+      assert.equal(oo.json.resourceType, 'OperationOutcome');
+
+      const invalid = await http(`${s.base}/DocumentReference`, { body: { ...doc, status: 'nope' } });
+      assert.equal(invalid.status, 422);
+      assert.ok(errorsOf(invalid.json).length > 0);
+      const wrongType = await http(`${s.base}/DocumentReference`, { body: { resourceType: 'Patient' } });
+      assert.equal(wrongType.status, 400);
+
+      // JSON Patch on the content (the CDA / PDF), with the right version.
+      const newData = Buffer.from('nouveau contenu').toString('base64');
+      const p1 = await http(url, {
+        method: 'PATCH',
+        body: [{ op: 'replace', path: '/content/0/attachment/data', value: newData }],
+        type: 'application/json-patch+json',
+        headers: { 'if-match': 'W/"1"' },
+      });
+      assert.equal(p1.status, 200, p1.text.slice(0, 500));
+      assert.equal(p1.headers.get('etag'), 'W/"2"');
+      assert.equal(p1.json.meta.versionId, '2');
+      assert.equal(p1.json.content[0].attachment.data, newData);
+
+      // Stale If-Match: 412, nothing written.
+      const stale = await http(url, {
+        method: 'PATCH',
+        body: [{ op: 'replace', path: '/content/0/attachment/title', value: 'x' }],
+        type: 'application/json-patch+json',
+        headers: { 'if-match': 'W/"1"' },
+      });
+      assert.equal(stale.status, 412);
+      assert.equal(stale.json.resourceType, 'OperationOutcome');
+      assert.equal((await http(url)).json.meta.versionId, '2');
+
+      // FHIRPath Patch (Parameters), Prefer: return=minimal.
+      const p2 = await http(url, {
+        method: 'PATCH',
+        body: {
+          resourceType: 'Parameters',
+          parameter: [
+            {
+              name: 'operation',
+              part: [
+                { name: 'type', valueCode: 'replace' },
+                { name: 'path', valueString: 'DocumentReference.content.attachment.title' },
+                { name: 'value', valueString: 'Titre mis à jour' },
+              ],
+            },
+          ],
+        },
+        headers: { 'if-match': 'W/"2"', prefer: 'return=minimal' },
+      });
+      assert.equal(p2.status, 200, p2.text.slice(0, 500));
+      assert.equal(p2.text, '');
+      assert.equal(p2.headers.get('etag'), 'W/"3"');
+      const now = await http(url);
+      assert.equal(now.json.content[0].attachment.title, 'Titre mis à jour');
+      assert.equal(now.json.content[0].attachment.data, newData);
+
+      // FHIRPath Patch in XML.
+      const p3 = await http(url, {
+        method: 'PATCH',
+        body: jsonToXml({
+          resourceType: 'Parameters',
+          parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: 'DocumentReference.content.attachment.title' }, { name: 'value', valueString: 'Titre XML' }] }],
+        }),
+        type: 'application/fhir+xml',
+      });
+      assert.equal(p3.status, 200, p3.text.slice(0, 500));
+      assert.equal(p3.json.content[0].attachment.title, 'Titre XML');
+
+      // The patched result is validated before it is stored.
+      const breaks = await http(url, { method: 'PATCH', body: [{ op: 'remove', path: '/status' }], type: 'application/json-patch+json' });
+      assert.equal(breaks.status, 422);
+      assert.ok(errorsOf(breaks.json).length > 0);
+      assert.equal((await http(url)).json.meta.versionId, '4');
+      // Patches that cannot apply, or malformed ones.
+      const noPath = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/nope/0', value: 1 }], type: 'application/json-patch+json' });
+      assert.ok(noPath.status === 422 || noPath.status === 400, String(noPath.status));
+      assert.equal(noPath.json.resourceType, 'OperationOutcome');
+      const malformed = await http(url, { method: 'PATCH', body: { op: 'replace' }, type: 'application/json-patch+json' });
+      assert.equal(malformed.status, 400);
+      const changesId = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/id', value: 'other' }], type: 'application/json-patch+json' });
+      assert.equal(changesId.status, 422);
+      const notParams = await http(url, { method: 'PATCH', body: { resourceType: 'Patient' } });
+      assert.equal(notParams.status, 400);
+      const badIfMatch = await http(url, { method: 'PATCH', body: [], type: 'application/json-patch+json', headers: { 'if-match': 'abc' } });
+      assert.equal(badIfMatch.status, 400);
+      const unknownDoc = await http(`${s.base}/DocumentReference/nope`, { method: 'PATCH', body: [], type: 'application/json-patch+json' });
+      assert.equal(unknownDoc.status, 404);
+      const patchPatient = await http(`${s.base}/Patient/x`, { method: 'PATCH', body: [], type: 'application/json-patch+json' });
+      assert.equal(patchPatient.status, 405);
+      assert.equal((await http(url)).json.meta.versionId, '4');
+
+      // A transaction of DocumentReferences (v1 flow 2), with Prefer: return=representation.
+      const tx = {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:2b4e1c3a-9f5d-4e8b-a1c2-3d4e5f6a7b8c', resource: { ...readExample(DOC_EXAMPLE), id: undefined, masterIdentifier: { value: '3480787529/123456789-PPER-entrant-9999' } }, request: { method: 'POST', url: 'DocumentReference' } },
+        ],
+      };
+      const txr = await http(s.base, { body: tx, headers: { prefer: 'return=representation' } });
+      assert.equal(txr.status, 200, txr.text.slice(0, 800));
+      assert.equal(txr.json.entry[0].resource.resourceType, 'DocumentReference');
+      assert.equal(txr.json.entry[0].resource.masterIdentifier.value, '3480787529/123456789-PPER-entrant-9999');
+    });
+
+    it('formats and errors: _format, Accept, 415, 406, 400, 404, 405, Prefer', async () => {
+      const { type, id } = parseLocation(firstLocations.get(SSIAD_BUNDLE)![0]!);
+      const url = `${s.base}/${type}/${id}`;
+      const json = await http(url, { headers: { accept: 'application/json' } });
+      assert.match(json.headers.get('content-type') ?? '', /^application\/fhir\+json/);
+      for (const [q, accept] of [['?_format=xml', undefined], ['?_format=application/fhir%2Bxml', undefined], ['', 'application/fhir+xml'], ['', 'application/xml;q=0.9, application/json;q=0.1']] as const) {
+        const x = await http(url + q, { headers: accept ? { accept } : {} });
+        assert.equal(x.status, 200);
+        assert.match(x.headers.get('content-type') ?? '', /^application\/fhir\+xml/, `${q} ${accept}`);
+        assert.deepEqual(xmlToJson(x.text), json.json);
+      }
+      const browser = await http(url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+      assert.equal(browser.status, 200);
+      assert.match(browser.headers.get('content-type') ?? '', /json/);
+      const pretty = await http(`${url}?_pretty=true`);
+      assert.ok(pretty.text.includes('\n  "'));
+
+      const notAcceptable = await http(url, { headers: { accept: 'text/csv' } });
+      assert.equal(notAcceptable.status, 406);
+      assert.equal(notAcceptable.json.resourceType, 'OperationOutcome');
+      const badFormat = await http(`${url}?_format=csv`);
+      assert.equal(badFormat.status, 406);
+
+      const unsupported = await http(s.base, { body: 'hello', type: 'text/plain' });
+      assert.equal(unsupported.status, 415);
+      assert.equal(unsupported.json.resourceType, 'OperationOutcome');
+      const form = await http(`${s.base}/DocumentReference`, { body: 'a=b', type: 'application/x-www-form-urlencoded' });
+      assert.equal(form.status, 415);
+      const badXml = await http(s.base, { body: '<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>', type: 'application/fhir+xml' });
+      assert.equal(badXml.status, 400);
+      assert.equal(badXml.json.resourceType, 'OperationOutcome');
+      const emptyBody = await http(s.base, { body: '', type: 'application/fhir+json' });
+      assert.equal(emptyBody.status, 400);
+      const notResource = await http(s.base, { body: '[1,2]', type: 'application/fhir+json' });
+      assert.equal(notResource.status, 400);
+
+      for (const [method, path, status] of [
+        ['GET', '/NotAType/1', 404],
+        ['GET', '/NotAType', 404],
+        ['GET', '/Observation?code=x', 404],
+        ['GET', '/nothing/here/at/all/really', 404],
+        ['DELETE', `/${type}/${id}`, 405],
+        ['PUT', `/${type}/${id}`, 405],
+        ['POST', '/Patient', 405],
+        ['GET', '/$validate', 405],
+      ] as const) {
+        const r = await fetch(`${s.base}${path}`, { method, headers: method === 'PUT' || method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}, body: method === 'PUT' || method === 'POST' ? '{"resourceType":"Patient"}' : undefined });
+        assert.equal(r.status, status, `${method} ${path}`);
+        const body = (await r.json()) as Json;
+        assert.equal(body.resourceType, 'OperationOutcome', `${method} ${path}`);
+        if (status === 405) assert.ok(r.headers.get('allow'), `${method} ${path} Allow`);
+      }
+
+      const minimal = await http(s.base, { body: readExample(SSIAD_BUNDLE), headers: { prefer: 'return=minimal' } });
+      assert.equal(minimal.status, 200);
+      assert.ok(minimal.json.entry.every((e: Json) => !e.resource && e.response.location));
+      const withOutcome = await http(s.base, { body: readExample(SSIAD_BUNDLE), headers: { prefer: 'return=OperationOutcome' } });
+      assert.ok(withOutcome.json.entry.every((e: Json) => e.response.outcome?.resourceType === 'OperationOutcome'));
+      assert.ok(minimal.headers.get('x-request-id'));
+    });
+
+    it('rejects bodies above the limit with 413 as an OperationOutcome', async () => {
+      const big = JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [], padding: 'x'.repeat(51 * 1024 * 1024) });
+      const r = await http(s.base, { body: big });
+      assert.equal(r.status, 413);
+      assert.equal(r.json.resourceType, 'OperationOutcome');
+    });
+  });
+}

@@ -1,0 +1,144 @@
+// Test helpers for the HTTP tests: a real server on a random port, on the embedded database
+// or on a fresh PostgreSQL database; HTTP calls; a dump of the tables.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
+import type { Repository } from '../storage/types.js';
+import { startServer, type RunningServer } from './app.js';
+
+export type DbKind = 'embedded' | 'postgres';
+
+export const PG_ADMIN_URL = process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Whether PostgreSQL answers; a reason string when it does not. */
+export async function postgresUnavailable(): Promise<string | undefined> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return undefined;
+  } catch (e) {
+    return `PostgreSQL is not reachable at ${PG_ADMIN_URL}: ${(e as Error).message}`;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The reason to skip the PostgreSQL tests, or undefined to run them. Under CI=true an absent
+ * PostgreSQL is a failure, never a skip: the error is thrown.
+ */
+export async function postgresSkipReason(): Promise<string | undefined> {
+  const reason = await postgresUnavailable();
+  if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true: PostgreSQL is required)`);
+  return reason;
+}
+
+/** Creates an empty database with a unique name; drop() removes it. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tddui_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface TestServer extends RunningServer {
+  base: string;
+  stop(): Promise<void>;
+}
+
+/** A real server on 127.0.0.1, random port, with the shared IG packages. */
+export async function startTestServer(kind: DbKind): Promise<TestServer> {
+  const db = kind === 'postgres' ? await createTestDatabase() : undefined;
+  const opts = { port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: process.env.TDDUI_TEST_LOG ?? 'silent' };
+  let server: RunningServer;
+  try {
+    server = await startServer(db ? { ...opts, database: db.url } : { ...opts, dataDir: 'memory://' });
+  } catch (e) {
+    await db?.drop();
+    throw e;
+  }
+  return {
+    ...server,
+    base: `${server.url}/fhir`,
+    async stop() {
+      try {
+        await server.close();
+      } finally {
+        await db?.drop();
+      }
+    },
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** Parsed JSON body when the response is JSON. */
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export async function http(
+  url: string,
+  init: { method?: string; body?: unknown; type?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= init.type ?? 'application/fhir+json';
+  }
+  const res = await fetch(url, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body });
+  const text = await res.text();
+  let json: unknown;
+  if (/json/.test(res.headers.get('content-type') ?? '') && text !== '') json = JSON.parse(text);
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export function readExample(file: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return JSON.parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8'));
+}
+
+/**
+ * Every row of every table, as sorted JSON text per table: two dumps are equal when the
+ * data are the same. `submission` is left out by default (it logs rejected Bundles by design).
+ */
+export async function dumpTables(repo: Repository, exclude: string[] = ['submission']): Promise<Record<string, string[]>> {
+  const { rows } = await repo.db.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+  );
+  const out: Record<string, string[]> = {};
+  for (const { table_name } of rows) {
+    if (exclude.includes(table_name)) continue;
+    const r = await repo.db.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM "${table_name}" t`);
+    out[table_name] = r.rows.map((x) => x.j).sort();
+  }
+  return out;
+}
+
+/** `Patient/abc/_history/2` (or a full URL ending so) -> parts. */
+export function parseLocation(location: string): { type: string; id: string; version: number } {
+  const m = /([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]+)\/_history\/(\d+)$/.exec(location);
+  if (!m) throw new Error(`not a versioned location: ${location}`);
+  return { type: m[1]!, id: m[2]!, version: Number(m[3]) };
+}
