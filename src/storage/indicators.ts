@@ -261,3 +261,15 @@ export async function submissionOrganisations(db: Queryable): Promise<Organisati
   );
   return res.rows.map((r) => (r.name ? { finess: r.finess, name: r.name } : { finess: r.finess }));
 }
+
+/** Names of the stored Organizations by FINESS (idNatSt `1` + FINESS). */
+export async function organisationNames(db: Queryable): Promise<Map<string, string>> {
+  const res = await db.query<{ finess: string | null; name: string | null }>(
+    `SELECT substring(jsonb_path_query_first(r.content, '$.identifier[*] ? (@.system == "${SYS_IDNATST}").value') #>> '{}' from 2) AS finess,
+            max(r.content->>'name') AS name
+       FROM resource r WHERE r.deleted = false AND r.resource_type = 'Organization' GROUP BY 1`,
+  );
+  const out = new Map<string, string>();
+  for (const r of res.rows) if (r.finess && r.name) out.set(r.finess, r.name);
+  return out;
+}
