@@ -1636,6 +1636,7 @@ const KNOWN_DEFECTS: KnownDefect[] = [
   },
   {
     name: 'évènement partOf itself: only an information at partOf, and a spurious idStay error instead',
+    fixed: true,
     file: SSIAD,
     mutate: (d) => (res(d, 3).partOf.reference = 'Encounter/tddui-encounter-evenement-example'),
     check: (r) => {
@@ -1646,12 +1647,14 @@ const KNOWN_DEFECTS: KnownDefect[] = [
   },
   {
     name: 'tddui-patient identifier:PI max 1 is not enforced (two local identifiers accepted silently)',
+    fixed: true,
     file: PATIENT,
     mutate: (d) => d.identifier.push({ ...d.identifier[0], value: '3480787529/194704033' }),
     check: (r) => assert.equal(find(r, 'fhir-slice-cardinality-max', 'Patient.identifier').length, 1, show(r.issues)),
   },
   {
     name: 'tddui-patient-ins identifier:INS-NIR max 1 is not enforced',
+    fixed: true,
     file: PATIENT_INS,
     mutate: (d) => d.identifier.push({ ...d.identifier[0], value: '147720425367430' }),
     check: (r) => assert.equal(find(r, 'fhir-slice-cardinality-max', 'Patient.identifier').length, 1, show(r.issues)),

@@ -16,6 +16,7 @@ import type { StructureDefinition } from '../fhir/profiles/snapshot.js';
 import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL } from './ig.js';
 import { runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
+import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
 
 export interface TdduiValidatorOptions {
   /** Package folders / .tgz files; default: defaultPackagePaths(). */
@@ -67,6 +68,7 @@ export class TdduiValidator {
     const engine = await createEngine({
       paths: options.packages ?? defaultPackagePaths(),
       useCache: options.useCache,
+      supplements: FR_CORE_SUPPLEMENTS,
     });
     return new TdduiValidator(engine);
   }

@@ -2,7 +2,7 @@
 // (compile.ts) once, on first use or up front with `compileAll()`.
 import type { ConformanceRegistry } from '../packages/registry.js';
 import { compileSnapshot, type ElementNode } from './compile.js';
-import { SnapshotGenerator, type StructureDefinition } from './snapshot.js';
+import { SnapshotGenerator, type BaseSupplements, type StructureDefinition } from './snapshot.js';
 
 export interface CompiledProfile {
   url: string;
@@ -27,8 +27,11 @@ export class Profiles {
   readonly snapshots: SnapshotGenerator;
   private readonly compiled = new Map<string, CompiledProfile | null>();
 
-  constructor(readonly registry: ConformanceRegistry) {
-    this.snapshots = new SnapshotGenerator(registry);
+  constructor(
+    readonly registry: ConformanceRegistry,
+    supplements?: BaseSupplements,
+  ) {
+    this.snapshots = new SnapshotGenerator(registry, supplements);
   }
 
   /** The compiled profile for a canonical URL (with optional |version); undefined when not loaded. */

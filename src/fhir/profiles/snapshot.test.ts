@@ -87,3 +87,34 @@ test('snapshots and compiled profiles are cached', () => {
   assert.equal(entry.slices.length, 21);
   assert.deepEqual(entry.slicing!.discriminators, [{ type: 'profile', path: 'resource' }]);
 });
+
+test('supplements of a missing base fill in what the profile leaves unset, and only while the base is missing', () => {
+  const INS = 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-ins';
+  const supplied = new Profiles(
+    registry,
+    new Map<string, ElementDefinition[]>([
+      [
+        INS,
+        [
+          // max 3 conflicts with the profile's own max 1: the profile wins.
+          { id: 'Patient.identifier:INS-NIR', path: 'Patient.identifier', sliceName: 'INS-NIR', max: '3' },
+          { id: 'Patient.identifier:INS-NIR.system', path: 'Patient.identifier.system', min: 1, patternUri: 'urn:oid:1.2.250.1.213.1.4.8' },
+        ],
+      ],
+      // Goal is loaded: a supplement for it must be ignored.
+      ['http://hl7.org/fhir/StructureDefinition/Goal', [{ id: 'Goal.identifier', path: 'Goal.identifier', max: '0' }]],
+    ]),
+  );
+  const snap = supplied.withSnapshot(TDDUI + 'tddui-patient-ins')!.snapshot!.element;
+  const at = (id: string) => snap.find((e) => e.id === id);
+  assert.equal(at('Patient.identifier:INS-NIR.system')?.patternUri, 'urn:oid:1.2.250.1.213.1.4.8');
+  assert.equal(at('Patient.identifier:INS-NIR.system')?.min, 1);
+  assert.equal(at('Patient.identifier:INS-NIR')?.max, '1');
+  // The slice carries the profile's constraint on the sliced element (required binding on type).
+  assert.equal(at('Patient.identifier:INS-NIR.type')?.binding?.strength, 'required');
+  assert.ok(supplied.get(TDDUI + 'tddui-patient-ins')!.missing.includes(INS), 'still reported as partial');
+  // Without supplements the slice has no system value.
+  assert.equal(el(TDDUI + 'tddui-patient-ins', 'Patient.identifier:INS-NIR.system')?.patternUri, undefined);
+  const goal = supplied.withSnapshot(TDDUI + 'tddui-goal-objectif')!.snapshot!.element.find((e) => e.id === 'Goal.identifier');
+  assert.notEqual(goal?.max, '0');
+});

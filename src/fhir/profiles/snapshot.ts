@@ -86,11 +86,22 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/**
+ * What is known of base profiles that are not loaded: differential elements (by base canonical
+ * URL) applied in place of the missing base, before the profile's own differential. An IG
+ * layer supplies them from its own documentation (e.g. the FR Core INS slice systems named by
+ * the TDDUI pages); they are ignored as soon as the real base is loaded.
+ */
+export type BaseSupplements = ReadonlyMap<string, readonly ElementDefinition[]>;
+
 export class SnapshotGenerator {
   private readonly cache = new Map<string, Snapshot>();
   private readonly inProgress = new Set<string>();
 
-  constructor(private readonly registry: ConformanceRegistry) {}
+  constructor(
+    private readonly registry: ConformanceRegistry,
+    private readonly supplements: BaseSupplements = new Map(),
+  ) {}
 
   /** Snapshot of a StructureDefinition given by canonical URL; undefined if not loaded. */
   forUrl(url: string): Snapshot | undefined {
@@ -146,6 +157,21 @@ export class SnapshotGenerator {
         continue;
       }
       work.merge(el, diff);
+    }
+    // Known elements of a missing base come after the differential (so slices it creates carry
+    // the profile's constraints on the sliced element) and only fill in what it leaves unset.
+    const supplement = sd.baseDefinition && missing.includes(sd.baseDefinition) ? this.supplements.get(sd.baseDefinition.split('|')[0]) : undefined;
+    if (supplement) {
+      notes.push(`${sd.baseDefinition} is not loaded: ${supplement.length} known element(s) of it were used instead`);
+      const setByProfile = new Map<string, Set<string>>();
+      for (const d of sd.differential?.element ?? []) setByProfile.set(d.id ?? d.path, new Set(Object.keys(d)));
+      for (const s of supplement) {
+        const el = work.ensure(s.id);
+        if (!el) continue;
+        const own = setByProfile.get(s.id);
+        const kept = Object.fromEntries(Object.entries(s).filter(([k]) => !own?.has(k) && !(own && (k.startsWith('fixed') || k.startsWith('pattern')) && [...own].some((o) => o.startsWith('fixed') || o.startsWith('pattern')))));
+        work.merge(el, { ...kept, id: s.id, path: s.path });
+      }
     }
     return { elements: work.elements, missing: [...new Set(missing)], notes };
   }

@@ -231,7 +231,9 @@ class Run {
     // entry's own errors, which are reported where they are: keep those, and turn the
     // reference findings into information so one defect does not read as many.
     if (this.targetOf.size > 0) {
-      const errorAt = this.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').map((i) => i.expression);
+      // Reference findings themselves do not count: a resource referring to itself would
+      // otherwise have "errors of its own" made only of this very finding.
+      const errorAt = this.issues.filter(isBlocking).map((i) => i.expression);
       this.issues = this.issues.map((i) => {
         const target = this.targetOf.get(i);
         if (!target || !errorAt.some((e) => e === target || e.startsWith(target + '.'))) return i;
@@ -961,7 +963,7 @@ class Run {
     const counts = new Map<ElementNode, number>();
     const evaluable = new Map<ElementNode, boolean>();
     for (const s of node.slices) {
-      evaluable.set(s, slicing.discriminators.length > 0 && this.sliceIsEvaluable(s, slicing.discriminators));
+      evaluable.set(s, slicing.discriminators.length > 0 && this.sliceIsEvaluable(s, slicing.discriminators, slicing.inferred === true));
     }
     let lastSliceIndex = -1;
     const byProfile = slicing.discriminators.some((d) => d.type === 'profile');
@@ -973,7 +975,7 @@ class Run {
       for (const s of order) {
         const si = node.slices.indexOf(s);
         if (!evaluable.get(s)) continue;
-        if (this.matchesSlice(item, s, slicing.discriminators, itemPath, values, singleType)) {
+        if (this.matchesSlice(item, s, slicing, itemPath, values, singleType)) {
           out[i] = s;
           counts.set(s, (counts.get(s) ?? 0) + 1);
           if (slicing.ordered && si < lastSliceIndex) this.push(CODES.SLICE_ORDER, itemPath, { slice: s.sliceName, element: node.path });
@@ -1059,7 +1061,7 @@ class Run {
     if (best) this.validateAgainst(res, resPath, best.p);
   }
 
-  private sliceIsEvaluable(slice: ElementNode, discs: { type: string; path: string }[]): boolean {
+  private sliceIsEvaluable(slice: ElementNode, discs: { type: string; path: string }[], inferred: boolean): boolean {
     const hit = this.v.evaluableCache.get(slice);
     if (hit !== undefined) return hit;
     let any = false;
@@ -1067,7 +1069,10 @@ class Run {
       const target = this.sliceTarget(slice, d.path);
       if (!target) continue;
       if (d.type === 'value' || d.type === 'pattern') {
-        if (target.fixed !== undefined || target.pattern !== undefined || target.binding?.strength === 'required') any = true;
+        // A required binding discriminates only in a declared slicing: an inferred one (base not
+        // loaded) knows only the values the loaded profile gives, and every Identifier.use is
+        // "bound" to identifier-use, which would make every slice match (or none).
+        if (target.fixed !== undefined || target.pattern !== undefined || (target.binding?.strength === 'required' && !inferred)) any = true;
         else if (d.path.endsWith('url') || d.path === 'url') any = false;
       } else any = true;
     }
@@ -1134,11 +1139,12 @@ class Run {
   private matchesSlice(
     item: unknown,
     slice: ElementNode,
-    discs: { type: string; path: string }[],
+    slicing: NonNullable<ElementNode['slicing']>,
     itemPath: string,
     cache: Map<string, unknown[]>,
     singleType?: string,
   ): boolean {
+    const discs = slicing.discriminators;
     const valuesAt = (p: string): unknown[] => {
       let v = cache.get(p);
       if (!v) cache.set(p, (v = evalPath(item, p, this.bundle, itemPath)));
@@ -1155,7 +1161,7 @@ class Run {
           if (expected !== undefined) {
             const exact = target.fixed !== undefined && d.type === 'value';
             if (!values.some((v) => (exact ? deepEqual(v, expected) : containsPattern(v, expected)))) return false;
-          } else if (target.binding?.strength === 'required' && target.binding.valueSet) {
+          } else if (target.binding?.strength === 'required' && target.binding.valueSet && !slicing.inferred) {
             const vs = target.binding.valueSet;
             if (!values.some((v) => this.inValueSet(v, vs))) return false;
           } else if (!slicePathIsSkippable(d.path)) {
