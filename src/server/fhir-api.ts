@@ -133,7 +133,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const result = await deps.transaction(req.body);
     const prefer = preferReturn(req.headers.prefer);
     let body = result.body;
-    if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(body, prefer, repo);
+    if (result.status < 300 && body.resourceType === 'Bundle') {
+      body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
+    }
     const headers: Record<string, string> = {};
     if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
     return send(reply, result.status, body, headers);
@@ -434,6 +436,15 @@ function allowedMethods(seg: string[], served: Set<string>, validator: TdduiVali
   if (seg.length === 3 && seg[2] === '_history') return ['GET'];
   if (seg.length === 4 && seg[2] === '_history') return ['GET'];
   return undefined;
+}
+
+/** Entry fullUrls of a transaction-response as absolute URLs (Bundle.entry.fullUrl is absolute in FHIR). */
+function absoluteFullUrls(bundle: FhirResource, base: string): FhirResource {
+  if (!Array.isArray(bundle.entry)) return bundle;
+  const entry = (bundle.entry as Record<string, unknown>[]).map((e) =>
+    typeof e.fullUrl === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(e.fullUrl) ? { ...e, fullUrl: `${base}/${e.fullUrl}` } : e,
+  );
+  return { ...bundle, entry };
 }
 
 /**

@@ -120,6 +120,7 @@ export function serverSuite(kind: DbKind, skip?: string): void {
         const locations: string[] = [];
         for (const e of r.json.entry) {
           assert.match(e.response.status, /^201/);
+          assert.equal(e.fullUrl, `${s.base}/${e.response.location.replace(/\/_history\/\d+$/, '')}`);
           const loc = parseLocation(e.response.location);
           assert.equal(loc.version, 1);
           assert.equal(e.response.etag, 'W/"1"');

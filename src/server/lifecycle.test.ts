@@ -1,0 +1,169 @@
+// Server life cycle: graceful shutdown with a request in flight, unexpected errors (500 with a
+// logged error id), /healthz when the database is gone, data kept across restarts (--data),
+// and the `tddui serve` command itself.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { openRepository } from '../storage/index.js';
+import { TdduiValidator } from '../tddui/validator.js';
+import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { parseServeArgs } from '../cli/serve.js';
+import { buildServer, startServer } from './app.js';
+import { http, readExample } from './test-support.js';
+
+const SSIAD = 'Bundle-tddui-bundle-example.json';
+
+describe('server life cycle', { concurrency: false }, () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('close() lets a request in flight finish, then refuses connections and closes the database', async () => {
+    const s = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'silent' });
+    const body = Buffer.from(JSON.stringify(readExample(SSIAD)));
+    const { port } = new URL(s.url);
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/fhir', headers: { 'content-type': 'application/fhir+json', 'content-length': body.length } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      // Half the body now, the rest after shutdown has begun.
+      req.write(body.subarray(0, body.length >> 1));
+      setTimeout(() => {
+        closing = s.close();
+        setTimeout(() => req.end(body.subarray(body.length >> 1)), 150);
+      }, 150);
+    });
+    let closing: Promise<void> | undefined;
+    const r = await response;
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.equal(JSON.parse(r.text).type, 'transaction-response');
+    await closing;
+    await assert.rejects(fetch(`${s.url}/healthz`));
+    await assert.rejects(s.repo.db.query('SELECT 1'));
+    await s.close(); // idempotent
+  });
+
+  it('an unexpected error is a 500 OperationOutcome with an error id that is in the log; /healthz says 503 without a database', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const repo = await openRepository({ dataDir: 'memory://' });
+    const validator = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+    const app = await buildServer({ repo, validator, logger: pino({ level: 'info' }, sink) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      assert.equal((await http(`${base}/healthz`)).status, 200);
+      await repo.db.close();
+      const r = await http(`${base}/fhir/Patient/abc`);
+      assert.equal(r.status, 500);
+      assert.equal(r.json.resourceType, 'OperationOutcome');
+      const diag = r.json.issue[0].diagnostics as string;
+      const id = /error id ([0-9a-f-]{36})/.exec(diag)?.[1];
+      assert.ok(id, diag);
+      assert.doesNotMatch(diag, /closed|pglite|Error:/i, 'no internal detail leaks');
+      const logged = lines.map((l) => JSON.parse(l)).find((l) => l.errorId === id);
+      assert.ok(logged, 'the error id is logged');
+      assert.equal(logged.level, 50);
+      assert.ok(logged.err?.stack);
+      const h = await http(`${base}/healthz`);
+      assert.equal(h.status, 503);
+      assert.equal(h.json.status, 'unavailable');
+      // Requests are logged as JSON lines with their id, echoed in x-request-id.
+      assert.ok(lines.some((l) => JSON.parse(l).msg === 'request completed' && JSON.parse(l).reqId === r.headers.get('x-request-id')));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the embedded database keeps its data in the --data folder across restarts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tddui-data-'));
+    dirs.push(dir);
+    const first = await startServer({ port: 0, dataDir: dir, packages: [SHARED_FHIR], logLevel: 'silent' });
+    let location: string;
+    try {
+      const r = await http(`${first.url}/fhir`, { body: readExample(SSIAD) });
+      assert.equal(r.status, 200);
+      location = r.json.entry[0].response.location;
+    } finally {
+      await first.close();
+    }
+    const second = await startServer({ port: 0, dataDir: dir, packages: [SHARED_FHIR], logLevel: 'silent' });
+    try {
+      const r = await http(`${second.url}/fhir/${location}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.json.resourceType, 'Patient');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('tddui serve options', () => {
+    assert.deepEqual(parseServeArgs([], {}), { options: { port: 8080, host: '127.0.0.1', logLevel: 'info', dataDir: './.tddui-data' } });
+    assert.deepEqual(parseServeArgs(['--port', '9000', '--data', '/tmp/x', '--packages', 'a', '--packages', 'b', '--log-level', 'warn', '--host', '0.0.0.0'], { DATABASE_URL: 'postgres://h/db' }), {
+      options: { port: 9000, host: '0.0.0.0', logLevel: 'warn', dataDir: '/tmp/x', packages: ['a', 'b'] },
+    });
+    assert.deepEqual(parseServeArgs([], { PORT: '7000', DATABASE_URL: 'postgres://h/db', LOG_LEVEL: 'debug' }), {
+      options: { port: 7000, host: '127.0.0.1', logLevel: 'debug', database: 'postgres://h/db' },
+    });
+    assert.deepEqual(parseServeArgs(['--help'], {}), { help: true });
+    for (const bad of [['--port', 'x'], ['--port', '70000'], ['--log-level', 'loud'], ['--data', 'a', '--database', 'postgres://h/db'], ['--database', 'mysql://h/db'], ['--nope'], ['extra']]) {
+      assert.ok('error' in parseServeArgs(bad, {}), bad.join(' '));
+    }
+  });
+
+  it('tddui serve prints its URL, logs JSON lines, and stops cleanly on SIGTERM', async () => {
+    const cli = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+    const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data', 'memory://', '--packages', SHARED_FHIR], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed; stdout: ${out}; stderr: ${err}`)), 30_000);
+      child.stdout.on('data', (c) => {
+        out += c;
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    try {
+      const h = await http(`${url}/healthz`);
+      assert.equal(h.status, 200);
+      const meta = await http(`${url}/fhir/metadata`);
+      assert.equal(meta.json.resourceType, 'CapabilityStatement');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, err);
+    const logs = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    assert.ok(logs.some((l) => l.msg === 'request completed' && l.res?.statusCode === 200));
+    assert.ok(logs.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'));
+
+    const help = spawn(process.execPath, [cli, 'serve', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let helpText = '';
+    help.stdout.on('data', (c) => (helpText += c));
+    assert.equal(await new Promise((r) => help.on('exit', r)), 0);
+    assert.match(helpText, /--database URL/);
+    const bad = spawn(process.execPath, [cli, 'serve', '--port', 'abc'], { stdio: 'ignore' });
+    assert.equal(await new Promise((r) => bad.on('exit', r)), 2);
+  });
+});
