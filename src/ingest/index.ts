@@ -6,7 +6,7 @@ import { toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, 
 import { newId } from '../storage/repository.js';
 import { insertSubmission } from '../storage/submissions.js';
 import { StorageError, type FhirResource, type Queryable, type Repository, type SubmissionRecord } from '../storage/types.js';
-import { lockCurrent, nextInstant, stamp, writeVersions, type VersionToWrite } from '../storage/writer.js';
+import { nextInstant, stamp, writeVersions, type KeysToWrite, type VersionToWrite } from '../storage/writer.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
 import type { TdduiValidator } from '../tddui/validator.js';
@@ -119,8 +119,18 @@ interface Item {
   existed?: boolean;
 }
 
-/** Locks the keys (sorted, so concurrent transactions take them in one order) and looks them up. */
-async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<string, string>> {
+interface Found {
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+}
+
+/**
+ * Locks the keys (sorted, so concurrent transactions take them in one order), then looks them
+ * up with the current version of the objects they name (row-locked until commit). Two
+ * statements: the lookup must take its snapshot after the locks are granted.
+ */
+async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<string, Found>> {
   const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))].sort((a, b) =>
     BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
   );
@@ -131,16 +141,24 @@ async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<
     );
   }
   const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
-  const found = new Map<string, string>();
+  const found = new Map<string, Found>();
   if (wanted.length === 0) return found;
-  const res = await tx.query<{ resource_type: string; system: string; value: string; id: string }>(
-    `SELECT b.resource_type, b.system, b.value, b.id
+  const res = await tx.query<{ resource_type: string; system: string; value: string; id: string; version_id: number; last_updated: Date | string }>(
+    `SELECT b.resource_type, b.system, b.value, b.id, r.version_id, r.last_updated
        FROM business_key b
        JOIN jsonb_to_recordset($2::jsonb) AS k(t text, s text, v text) ON b.resource_type = k.t AND b.system = k.s AND b.value = k.v
-      WHERE b.owner = $1`,
+       JOIN resource r ON r.resource_type = b.resource_type AND r.id = b.id
+      WHERE b.owner = $1
+        FOR UPDATE OF r`,
     [owner, JSON.stringify(wanted)],
   );
-  for (const r of res.rows) found.set(`${r.resource_type}\u0000${r.system}\u0000${r.value}`, r.id);
+  for (const r of res.rows) {
+    found.set(`${r.resource_type}\u0000${r.system}\u0000${r.value}`, {
+      id: r.id,
+      versionId: Number(r.version_id),
+      lastUpdated: (r.last_updated instanceof Date ? r.last_updated : new Date(r.last_updated)).toISOString(),
+    });
+  }
   return found;
 }
 
@@ -256,6 +274,8 @@ async function store(
   const serverRef = (i: number) => (items[i].id ? `${items[i].resourceType}/${items[i].id}` : undefined);
   /** Business key -> id chosen in this bundle (two entries with one key are one object). */
   const chosen = new Map<string, string>();
+  /** `Type/id` -> current stored version of the matched objects. */
+  const current = new Map<string, { versionId: number; lastUpdated: string }>();
 
   const assign = async (batch: Item[]) => {
     const found = await lookup(tx, owner, batch);
@@ -271,8 +291,9 @@ async function store(
         }
         const stored = found.get(keyId(it.resourceType, k));
         if (stored) {
-          id = stored;
+          id = stored.id;
           existed = true;
+          current.set(`${it.resourceType}/${stored.id}`, { versionId: stored.versionId, lastUpdated: stored.lastUpdated });
           break;
         }
       }
@@ -300,11 +321,6 @@ async function store(
     pending = pending.filter((it) => it.id === undefined);
   }
 
-  // Versions: the current version of every matched object, locked until commit.
-  const current = await lockCurrent(
-    tx,
-    items.filter((it) => it.existed).map((it) => ({ resourceType: it.resourceType, id: it.id! })),
-  );
   const writes: VersionToWrite[] = [];
   const versions = new Map<string, { versionId: number; lastUpdated: string }>();
   const responseEntries: Json[] = [];
@@ -327,29 +343,21 @@ async function store(
     if (warnings.length) response.outcome = toOperationOutcome(warnings);
     responseEntries.push({ fullUrl: `${it.resourceType}/${it.id}`, response });
   }
-  // An object sent twice in one bundle (two entries with one composite key) gets two
-  // versions: written in successive batches, since one upsert cannot touch a row twice.
-  for (const batch of occurrences(writes)) await writeVersions(tx, batch);
-
   // Keys -> ids (re-pointed when a key of an object was known under another id).
-  const keyRows: Json[] = [];
+  const keyRows: KeysToWrite['rows'] = [];
   const seen = new Set<string>();
   for (const it of items) {
     for (const k of it.keys) {
       const kk = keyId(it.resourceType, k);
       if (seen.has(kk)) continue;
       seen.add(kk);
-      keyRows.push({ t: it.resourceType, s: k.system, v: k.value, i: it.id });
+      keyRows.push({ resourceType: it.resourceType, system: k.system, value: k.value, id: it.id! });
     }
   }
-  if (keyRows.length) {
-    await tx.query(
-      `INSERT INTO business_key (owner, resource_type, system, value, id)
-       SELECT $1, t, s, v, i FROM jsonb_to_recordset($2::jsonb) AS x(t text, s text, v text, i text)
-       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id`,
-      [owner, JSON.stringify(keyRows)],
-    );
-  }
+  // An object sent twice in one bundle (two entries with one composite key) gets two
+  // versions: written in successive batches, since one upsert cannot touch a row twice.
+  const batches = occurrences(writes);
+  for (const [n, batch] of batches.entries()) await writeVersions(tx, batch, n === 0 ? { owner, rows: keyRows } : undefined);
 
   const patientIds = items.filter((it) => it.resourceType === 'Patient').map((it) => it.id!);
   const response: FhirResource = { resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries };

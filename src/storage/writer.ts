@@ -40,8 +40,22 @@ export async function lockCurrent(
   return out;
 }
 
-export async function writeVersions(tx: Queryable, items: VersionToWrite[]): Promise<void> {
+/** Business keys to point at their objects in the same statement (ingest). */
+export interface KeysToWrite {
+  owner: string;
+  rows: { resourceType: string; system: string; value: string; id: string }[];
+}
+
+/**
+ * Writes the versions (history + current row), replaces their index rows and upserts business
+ * keys, in ONE statement of data-modifying CTEs: round trips dominate the cost of a write, and
+ * the sub-statements touch disjoint rows (the DELETEs see only the rows of older versions).
+ */
+export async function writeVersions(tx: Queryable, items: VersionToWrite[], keys?: KeysToWrite): Promise<void> {
   if (items.length === 0) return;
+  const params: unknown[] = [];
+  const p = (v: unknown) => (params.push(v), `$${params.length}`);
+  const ctes: string[] = [];
   const rows = items.map((i) => ({
     resource_type: i.resourceType,
     id: i.id,
@@ -51,34 +65,23 @@ export async function writeVersions(tx: Queryable, items: VersionToWrite[]): Pro
     owner: i.owner,
     content: i.resource,
   }));
-  const json = JSON.stringify(rows);
-  await tx.query(
-    `INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
-     SELECT resource_type, id, version_id, last_updated, deleted, content
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, content jsonb)`,
-    [json],
-  );
-  await tx.query(
-    `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
-     SELECT resource_type, id, version_id, last_updated, deleted, owner, content
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, owner text, content jsonb)
-     ON CONFLICT (resource_type, id) DO UPDATE
-        SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
-            deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content`,
-    [json],
-  );
+  const v = p(JSON.stringify(rows));
+  ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${v}::jsonb)
+      AS x(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, owner text, content jsonb))`);
+  ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT resource_type, id, version_id, last_updated, deleted, content FROM v)`);
+  ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
+      SELECT resource_type, id, version_id, last_updated, deleted, owner, content FROM v
+      ON CONFLICT (resource_type, id) DO UPDATE
+         SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+             deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content)`);
 
   const replaced = items.filter((i) => i.existed).map((i) => ({ t: i.resourceType, i: i.id }));
   if (replaced.length) {
-    const keys = JSON.stringify(replaced);
+    const k = p(JSON.stringify(replaced));
+    ctes.push(`k AS (SELECT * FROM jsonb_to_recordset(${k}::jsonb) AS x(t text, i text))`);
     for (const table of ['search_token', 'search_string', 'search_date', 'search_reference']) {
-      await tx.query(
-        `DELETE FROM ${table} s USING jsonb_to_recordset($1::jsonb) AS k(t text, i text)
-          WHERE s.resource_type = k.t AND s.id = k.i`,
-        [keys],
-      );
+      ctes.push(`d_${table} AS (DELETE FROM ${table} s USING k WHERE s.resource_type = k.t AND s.id = k.i)`);
     }
   }
 
@@ -96,33 +99,31 @@ export async function writeVersions(tx: Queryable, items: VersionToWrite[]): Pro
     for (const r of idx.references) refs.push({ t, i: i.id, p: r.param, tt: r.targetType, ti: r.targetId, u: r.url });
   }
   if (tokens.length) {
-    await tx.query(
-      `INSERT INTO search_token (resource_type, id, param, system, code)
-       SELECT t, i, p, s, c FROM jsonb_to_recordset($1::jsonb) AS x(t text, i text, p text, s text, c text)`,
-      [JSON.stringify(tokens)],
-    );
+    ctes.push(`i_token AS (INSERT INTO search_token (resource_type, id, param, system, code)
+      SELECT t, i, p, s, c FROM jsonb_to_recordset(${p(JSON.stringify(tokens))}::jsonb) AS x(t text, i text, p text, s text, c text))`);
   }
   if (strings.length) {
-    await tx.query(
-      `INSERT INTO search_string (resource_type, id, param, value, exact)
-       SELECT t, i, p, v, e FROM jsonb_to_recordset($1::jsonb) AS x(t text, i text, p text, v text, e text)`,
-      [JSON.stringify(strings)],
-    );
+    ctes.push(`i_string AS (INSERT INTO search_string (resource_type, id, param, value, exact)
+      SELECT t, i, p, v, e FROM jsonb_to_recordset(${p(JSON.stringify(strings))}::jsonb) AS x(t text, i text, p text, v text, e text))`);
   }
   if (dates.length) {
-    await tx.query(
-      `INSERT INTO search_date (resource_type, id, param, low, high)
-       SELECT t, i, p, l, h FROM jsonb_to_recordset($1::jsonb) AS x(t text, i text, p text, l timestamptz, h timestamptz)`,
-      [JSON.stringify(dates)],
-    );
+    ctes.push(`i_date AS (INSERT INTO search_date (resource_type, id, param, low, high)
+      SELECT t, i, p, l, h FROM jsonb_to_recordset(${p(JSON.stringify(dates))}::jsonb) AS x(t text, i text, p text, l timestamptz, h timestamptz))`);
   }
   if (refs.length) {
-    await tx.query(
-      `INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url)
-       SELECT t, i, p, tt, ti, u FROM jsonb_to_recordset($1::jsonb) AS x(t text, i text, p text, tt text, ti text, u text)`,
-      [JSON.stringify(refs)],
-    );
+    ctes.push(`i_ref AS (INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url)
+      SELECT t, i, p, tt, ti, u FROM jsonb_to_recordset(${p(JSON.stringify(refs))}::jsonb) AS x(t text, i text, p text, tt text, ti text, u text))`);
   }
+  if (keys && keys.rows.length) {
+    // A key known under another id is re-pointed (the object it names was matched by a
+    // higher-priority key).
+    ctes.push(`i_key AS (INSERT INTO business_key (owner, resource_type, system, value, id)
+      SELECT ${p(keys.owner)}::text, t, s, v, i
+        FROM jsonb_to_recordset(${p(JSON.stringify(keys.rows.map((r) => ({ t: r.resourceType, s: r.system, v: r.value, i: r.id }))))}::jsonb)
+          AS x(t text, s text, v text, i text)
+      ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
+  }
+  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
 }
 
 /** Sets id and meta.versionId/lastUpdated on a copy of the resource. */
