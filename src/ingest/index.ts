@@ -204,6 +204,9 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     }
   }
 
+  // request.url holding a TDDUI profile name (official examples) is accepted: the type comes
+  // from resource.resourceType; the validator warns when the URL names another type (B3).
+  const issues = report.issues;
   const owner = ownerOf(bundle) ?? '';
   const refs: EntryRef[] = entries.map((e: Json, index: number) => {
     const r = e.resource as Json;
@@ -220,8 +223,8 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
       const response = await ctx.repo.db.transaction(async (tx) => {
-        const result = await store(tx, entries as Json[], resolver, owner, now, report.issues);
-        const c = counts(report.issues);
+        const result = await store(tx, entries as Json[], resolver, owner, now, issues);
+        const c = counts(issues);
         const rec = await insertSubmission(tx, {
           receivedAt,
           ...describe(bundle),
@@ -230,7 +233,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
           ...c,
           usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: result.patientIds[i] })),
           bundle,
-          report: toOperationOutcome(report.issues),
+          report: toOperationOutcome(issues),
           response: result.response,
         });
         return { response: result.response, submissionId: rec.id };

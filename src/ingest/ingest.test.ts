@@ -220,6 +220,20 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     }
   });
 
+  test('request.url: a profile name is accepted silently, a wrong type is a warning in the response (validator rule B3)', async () => {
+    const b = clone(SSIAD);
+    assert.equal(b.entry[0].request.url, 'TDDUIPatientINS');
+    b.entry[1].request.url = 'Organization';
+    b.entry[2].request.url = 'Patient';
+    const res = await ingestTransaction(ctx(), b);
+    assert.equal(res.status, 200);
+    const outcomes = (res.body.entry as Json[]).map((e) => (e.response.outcome?.issue ?? []).filter((i: Json) => String(i.expression) .includes('request.url')));
+    assert.deepEqual(outcomes.map((o) => o.length), [0, 0, 1, 0, 0, 0, 0, 0]);
+    assert.equal(outcomes[2][0].severity, 'warning');
+    assert.match(JSON.stringify(outcomes[2][0]), /tddui-request-url/);
+    assert.deepEqual(locations(res.body).map((l) => l.id), ssiadIds, 'still the same objects');
+  });
+
   test('submissions log: newest first, filters, full record by id', async () => {
     const repo = getRepo();
     const all = await repo.listSubmissions({ count: 100, offset: 0 });
