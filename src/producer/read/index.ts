@@ -112,7 +112,9 @@ function readUsager(ix: Index, pe: Entry): R {
     providerEntry ??
     orgEntries.find((o) => structureOf(o)?.finess === finessFromPi) ??
     orgEntries[0];
-  const structure = structureOf(orgEntry) ?? { finess: finessFromPi || '', raisonSociale: '' };
+  // A Bundle without Organization (the official PP examples) still names the FINESS in the usager's
+  // local identifier; the name is then unknown and said so.
+  const structure = structureOf(orgEntry) ?? { finess: finessFromPi || '', raisonSociale: `Structure FINESS ${finessFromPi || 'inconnu'} (non transmise)` };
   const idLocal = pi ? pi.slice(pi.indexOf('/') + 1) : pat.id ?? 'inconnu';
   const local = (tag: string, value: string) => localIdOf(pi, tag, value);
 
