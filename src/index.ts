@@ -4,6 +4,8 @@ export { createEngine, type Engine } from './fhir/engine.js';
 export { loadPackages, defaultPackagePaths } from './fhir/packages/loader.js';
 export { toOperationOutcome, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
 export { CODES } from './fhir/outcome/codes.js';
+export { openRepository, openDatabase, StorageError, type Repository, type SearchQuery, type SubmissionRecord } from './storage/index.js';
+export { ingestTransaction, type IngestContext, type IngestResult } from './ingest/index.js';
 
 import { TdduiValidator, type ValidateCallOptions, type TdduiValidatorOptions } from './tddui/validator.js';
 import type { OperationOutcome } from './fhir/outcome/issue.js';
