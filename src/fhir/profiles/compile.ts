@@ -32,6 +32,9 @@ export interface ChildRef {
   type?: string;
   /** Position of `node` in the parent's `children`. */
   pos: number;
+  /** The JSON property name, and its `_name` sibling (built once, not per instance). */
+  key: string;
+  ukey: string;
 }
 
 export interface ElementNode {
@@ -64,6 +67,31 @@ export interface ElementNode {
   maxValue?: number | string;
   isModifier: boolean;
   mustSupport: boolean;
+  /** FHIR type code of each entry of `types` (FHIRPath system types mapped, e.g. `id`, `uri`). */
+  typeCodes: string[];
+  /** Memo owned by the validator (filled lazily; a compiled profile never changes). */
+  memo: unknown;
+}
+
+const SYSTEM_TYPES: Record<string, string> = {
+  'http://hl7.org/fhirpath/System.String': 'string',
+  'http://hl7.org/fhirpath/System.Boolean': 'boolean',
+  'http://hl7.org/fhirpath/System.Integer': 'integer',
+  'http://hl7.org/fhirpath/System.Decimal': 'decimal',
+  'http://hl7.org/fhirpath/System.Date': 'date',
+  'http://hl7.org/fhirpath/System.DateTime': 'dateTime',
+  'http://hl7.org/fhirpath/System.Time': 'time',
+};
+const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
+
+/** The FHIR type of a TypeRef, mapping FHIRPath system types (used for `id`, `url`, primitive `value`). */
+export function typeCodeOfRef(t: TypeRef): string {
+  const sys = Object.hasOwn(SYSTEM_TYPES, t.code) ? SYSTEM_TYPES[t.code] : undefined;
+  if (!sys) return t.code;
+  const ext = (t.extension as { url: string; valueUrl?: string; valueUri?: string }[] | undefined)?.find(
+    (e) => e.url === FHIR_TYPE_EXT,
+  );
+  return ext?.valueUrl ?? ext?.valueUri ?? sys;
 }
 
 function capitalize(s: string): string {
@@ -100,6 +128,8 @@ function toNode(el: ElementDefinition): ElementNode {
     constraints: [],
     isModifier: el.isModifier === true,
     mustSupport: el.mustSupport === true,
+    typeCodes: (el.type ?? []).map(typeCodeOfRef),
+    memo: undefined,
   };
   if (el.sliceName) node.sliceName = el.sliceName;
   const fixed = findPrefixed(el, 'fixed');
@@ -144,8 +174,11 @@ export function indexChildren(node: ElementNode): void {
   node.children.forEach((c, pos) => {
     if (c.isChoice) {
       const prefix = c.name.slice(0, -3);
-      for (const t of c.types) index.set(prefix + capitalize(t.code), { node: c, type: t.code, pos });
-    } else index.set(c.name, { node: c, pos });
+      for (const t of c.types) {
+        const key = prefix + capitalize(t.code);
+        index.set(key, { node: c, type: t.code, pos, key, ukey: `_${key}` });
+      }
+    } else index.set(c.name, { node: c, pos, key: c.name, ukey: `_${c.name}` });
   });
   node.childIndex = index;
 }

@@ -7,9 +7,8 @@ import { CODES } from '../outcome/codes.js';
 import type { Severity, ValidationIssue } from '../outcome/issue.js';
 import { makeIssue, type MessageArgs, type Rule } from '../outcome/rule.js';
 import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
-import type { ElementNode } from '../profiles/compile.js';
+import type { ChildRef, ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
-import type { TypeRef } from '../profiles/snapshot.js';
 import type { Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
 import { BundleIndex } from './bundle-index.js';
@@ -24,20 +23,9 @@ export interface ValidateOptions {
   failFast?: boolean;
 }
 
-const SYSTEM_TYPES: Record<string, string> = {
-  'http://hl7.org/fhirpath/System.String': 'string',
-  'http://hl7.org/fhirpath/System.Boolean': 'boolean',
-  'http://hl7.org/fhirpath/System.Integer': 'integer',
-  'http://hl7.org/fhirpath/System.Decimal': 'decimal',
-  'http://hl7.org/fhirpath/System.Date': 'date',
-  'http://hl7.org/fhirpath/System.DateTime': 'dateTime',
-  'http://hl7.org/fhirpath/System.Time': 'time',
-};
-const FHIR_TYPE_EXT = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 'string', 'uri']);
 
-const typeCodes = new WeakMap<TypeRef, string>();
 const RESOURCE_ID = /^[A-Z][A-Za-z]+\.id$/;
 /**
  * Nesting limit (JSON objects below the root). Real TDDUI content stays under ~30 levels; the
@@ -46,31 +34,49 @@ const RESOURCE_ID = /^[A-Z][A-Za-z]+\.id$/;
  */
 export const MAX_DEPTH = 128;
 
-/** The FHIR type of a TypeRef, mapping FHIRPath system types (used for `id`, `url`, primitive `value`). */
-function typeCodeOf(t: TypeRef): string {
-  let code = typeCodes.get(t);
-  if (code === undefined) {
-    code = computeTypeCode(t);
-    typeCodes.set(t, code);
-  }
-  return code;
-}
-
-function computeTypeCode(t: TypeRef): string {
-  const sys = SYSTEM_TYPES[t.code];
-  if (!sys) return t.code;
-  const ext = (t.extension as { url: string; valueUrl?: string; valueUri?: string }[] | undefined)?.find(
-    (e) => e.url === FHIR_TYPE_EXT,
-  );
-  return ext?.valueUrl ?? ext?.valueUri ?? sys;
-}
-
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const EMPTY_NODES: ElementNode[] = [];
+
+/** A JSON property name with its `_name` sibling (ChildRef has this shape). */
+interface JsonName {
+  key: string;
+  ukey: string;
+  /** The type a choice element's name implies (`valueString` -> string). */
+  type?: string;
+}
+const EXTENSION_NAME: JsonName = { key: 'extension', ukey: '_extension' };
+
+/** How the children of an element are found, memoised per element (and type). */
+interface Resolved {
+  /** The element whose children are walked. */
+  node: ElementNode;
+  /** The profile those children belong to; null: the caller's profile (the element's own children). */
+  profile: CompiledProfile | null;
+  typeRoot?: ElementNode;
+  /** Extra invariant roots (datatype, type profile) and the profile they are reported for (null: the context's). */
+  extra: { root: ElementNode; profile: CompiledProfile | null }[];
+  /** A type profile checked only partly / not loaded: reported once per run that uses it. */
+  partial?: CompiledProfile;
+  partialKey?: string;
+  unknownProfile?: string;
+}
+
+/** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
+class NodeMemo {
+  required?: number[];
+  invariants?: { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[];
+  byType?: Map<string, Resolved | null>;
+  byProfile?: Map<CompiledProfile, Resolved | null>;
+  sliceTargets?: Map<string, ElementNode | null>;
+  evaluable?: boolean;
+  constructor(readonly owner: Validator) {}
 }
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
@@ -114,40 +120,43 @@ interface Conformance {
 export class Validator {
   readonly invariants: InvariantCompiler;
   private readonly missingText = new Map<string, string>();
-  /** Slice element at a discriminator path, per slice (profiles are immutable once compiled). */
-  readonly sliceTargets = new WeakMap<ElementNode, Map<string, ElementNode | null>>();
-  /** Compiled invariants per element (skipping those with no expression or handled natively elsewhere). */
-  private readonly compiledInvariants = new WeakMap<ElementNode, { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[]>();
-  /** Positions of the children with min > 0, per element. */
-  readonly requiredChildren = new WeakMap<ElementNode, number[]>();
 
+  /** This validator's memo of an element (one validator per element tree in practice; another one starts afresh). */
+  memoOf(node: ElementNode): NodeMemo {
+    let m = node.memo as NodeMemo | undefined;
+    if (m === undefined || m.owner !== this) node.memo = m = new NodeMemo(this);
+    return m;
+  }
+
+  /** Compiled invariants of an element (skipping those with no expression or handled natively elsewhere). */
   invariantsOf(node: ElementNode): { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[] {
-    let list = this.compiledInvariants.get(node);
+    const m = this.memoOf(node);
+    let list = m.invariants;
     if (!list) {
       list = [];
       for (const c of node.constraints) {
         const inv = this.invariants.compile(c, node.path);
         if (inv) list.push({ c, inv });
       }
-      this.compiledInvariants.set(node, list);
+      m.invariants = list;
     }
     return list;
   }
 
+  /** Positions of the children with min > 0. */
   requiredOf(parent: ElementNode): number[] {
-    let list = this.requiredChildren.get(parent);
+    const m = this.memoOf(parent);
+    let list = m.required;
     if (!list) {
       list = [];
       (parent.children ?? []).forEach((c, i) => {
         if (c.min > 0) list!.push(i);
       });
-      this.requiredChildren.set(parent, list);
+      m.required = list;
     }
     return list;
   }
 
-  /** Whether a slice's discriminators can be evaluated (its targets exist in the loaded profiles). */
-  readonly evaluableCache = new WeakMap<ElementNode, boolean>();
   /** Extension context verdicts: `url|Type.path` -> '' (allowed) or the host element path. */
   readonly extensionContexts = new Map<string, string>();
   constructor(readonly ctx: ValidatorContext) {
@@ -367,7 +376,7 @@ class Run {
     }
     this.frames.push({ resource: res, path, profile });
     try {
-      this.validateComplex(res, profile.root, res.resourceType as string, path, profile, profile.root);
+      this.validateComplex(res, profile.root, res.resourceType as string, path, profile);
     } finally {
       this.frames.pop();
     }
@@ -375,58 +384,92 @@ class Run {
 
   // ---------------------------------------------------------------- elements
 
-  /** Children of an element: its own (from the snapshot) or those of its type / type profile. */
-  private childrenOf(
-    node: ElementNode,
-    typeCode: string,
-    profile: CompiledProfile,
-    path: string,
-  ): { node: ElementNode; profile: CompiledProfile; typeRoot?: ElementNode } | undefined {
-    if (node.children && node.childIndex) return { node, profile };
-    if (node.contentReference) {
-      const id = node.contentReference.slice(node.contentReference.indexOf('#') + 1);
-      const target = findById(profile.root, id) ?? findById(this.profiles.core(id.split('.')[0])?.root, id);
-      if (target) return { node: target, profile };
-      return undefined;
+  /** Children of an element: its own (from the snapshot) or those of its type / type profile; memoised per element. */
+  private resolve(node: ElementNode, typeCode: string, profile: CompiledProfile, path: string): Resolved | null {
+    const m = this.v.memoOf(node);
+    let r: Resolved | null | undefined;
+    if (node.contentReference && !node.children) {
+      r = (m.byProfile ??= new Map()).get(profile);
+      if (r === undefined) {
+        const id = node.contentReference.slice(node.contentReference.indexOf('#') + 1);
+        const target = findById(profile.root, id) ?? findById(this.profiles.core(id.split('.')[0])?.root, id);
+        r = target ? { node: target, profile: null, extra: this.extraRoots(target, typeCode, false) } : null;
+        m.byProfile.set(profile, r);
+      }
+    } else {
+      r = (m.byType ??= new Map()).get(typeCode);
+      if (r === undefined) {
+        r = this.computeResolved(node, typeCode);
+        m.byType.set(typeCode, r);
+      }
     }
-    const t = node.types.find((x) => typeCodeOf(x) === typeCode) ?? node.types[0];
+    if (r) {
+      // What could not be checked is reported in every run that uses the resolution.
+      if (r.partial) {
+        const p = r.partial;
+        this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) });
+      }
+      if (r.unknownProfile) {
+        this.once(`profile:${r.unknownProfile}`, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, detail: this.describeMissing(r.unknownProfile) });
+      }
+    }
+    return r;
+  }
+
+  private computeResolved(node: ElementNode, typeCode: string): Resolved | null {
+    if (node.children && node.childIndex) {
+      // A root is walked with its own profile; its invariants are its own.
+      const isRoot = !node.path.includes('.');
+      return { node, profile: null, extra: isRoot ? [] : this.extraRoots(node, typeCode, true) };
+    }
+    const i = node.typeCodes.indexOf(typeCode);
+    const t = i >= 0 ? node.types[i] : node.types[0];
     const profileUrl = t?.profile?.[0];
+    let unknownProfile: string | undefined;
     if (profileUrl) {
       const p = this.profiles.get(profileUrl);
       if (p) {
-        if (p.missing.length > 0) {
-          this.once(`partial:${p.url}`, CODES.PROFILE_PARTIAL, path, {
-            profile: p.url,
-            missing: p.missing.join(', '),
-            detail: this.describeMissing(p.missing[0]),
-          });
-        }
-        return { node: p.root, profile: p, typeRoot: p.root };
+        return {
+          node: p.root,
+          profile: p,
+          typeRoot: p.root,
+          extra: p.root !== node ? [{ root: p.root, profile: null }] : [],
+          partial: p.missing.length > 0 ? p : undefined,
+          partialKey: `partial:${p.url}`,
+        };
       }
-      if (typeCode !== 'Extension') {
-        this.once(`profile:${profileUrl}`, CODES.PROFILE_UNKNOWN, path, {
-          url: profileUrl,
-          detail: this.describeMissing(profileUrl),
-        });
-      }
+      if (typeCode !== 'Extension') unknownProfile = profileUrl;
     }
     const core = this.profiles.core(typeCode);
-    if (!core) return undefined;
-    return { node: core.root, profile: core, typeRoot: core.root };
+    if (!core) return null;
+    return {
+      node: core.root,
+      profile: core,
+      typeRoot: core.root,
+      extra: core.root !== node ? [{ root: core.root, profile: null }] : [],
+      unknownProfile,
+    };
   }
 
   /**
-   * Validates a JSON object (resource, datatype or backbone element) against `node`.
-   * `ownerNode` is the element whose value this is (its constraints apply here too).
+   * Invariant roots beyond the element itself: a snapshot element carries only its own
+   * constraints; those of its datatype (per-1 on Period...) and type profile live on their roots.
    */
-  private validateComplex(
-    obj: unknown,
-    node: ElementNode,
-    typeCode: string,
-    path: string,
-    profile: CompiledProfile,
-    ownerNode: ElementNode,
-  ): void {
+  private extraRoots(node: ElementNode, typeCode: string, typed: boolean): Resolved['extra'] {
+    const out: Resolved['extra'] = [];
+    const core = this.profiles.core(typeCode);
+    if (core && core.kind !== 'resource' && core.root !== node) out.push({ root: core.root, profile: null });
+    if (typed) {
+      const i = node.typeCodes.indexOf(typeCode);
+      const tp = i >= 0 ? node.types[i].profile?.[0] : undefined;
+      const prof = tp ? this.profiles.get(tp) : undefined;
+      if (prof && prof.root !== node) out.push({ root: prof.root, profile: prof });
+    }
+    return out;
+  }
+
+  /** Validates a JSON object (resource, datatype or backbone element) against `node`. */
+  private validateComplex(obj: unknown, node: ElementNode, typeCode: string, path: string, profile: CompiledProfile): void {
     if (!isObject(obj)) {
       this.push(CODES.WRONG_JSON_TYPE, path, { expected: 'a JSON object', type: typeCode, found: describeValue(obj) });
       return;
@@ -435,36 +478,29 @@ class Run {
       this.push(CODES.TOO_DEEP, path, { max: MAX_DEPTH });
       return;
     }
-    const resolved = this.childrenOf(node, typeCode, profile, path);
+    const resolved = this.resolve(node, typeCode, profile, path);
     if (!resolved) return;
     // No try/finally: a FailFast unwinds to conformanceOf(), which restores the depth.
     this.depth++;
-    this.walkChildren(obj, node, typeCode, path, resolved.profile, ownerNode, resolved);
+    this.walkChildren(obj, node, typeCode, path, resolved.profile ?? profile, resolved);
     this.depth--;
   }
 
-  private walkChildren(
-    obj: Json,
-    node: ElementNode,
-    typeCode: string,
-    path: string,
-    ctxProfile: CompiledProfile,
-    ownerNode: ElementNode,
-    resolved: { node: ElementNode; profile: CompiledProfile; typeRoot?: ElementNode },
-  ): void {
+  private walkChildren(obj: Json, node: ElementNode, typeCode: string, path: string, ctxProfile: CompiledProfile, resolved: Resolved): void {
     const parent = resolved.node;
     const index = parent.childIndex;
     const isResource = parent === ctxProfile.root && ctxProfile.kind === 'resource';
-    const children = parent.children ?? [];
+    const children = parent.children ?? EMPTY_NODES;
     let keys = 0;
+    let underscores = false;
     // The JSON properties of each child element, by position (a choice may have several keys).
-    let found: ({ key: string; type: string | undefined } | { key: string; type: string | undefined }[])[] | undefined;
+    let found: (ChildRef | ChildRef[] | undefined)[] | undefined;
     let positions: number[] | undefined;
     /** Choice elements present with a type that is not allowed (already reported). */
     let present: Set<number> | undefined;
     for (const key in obj) {
       keys++;
-      if (key === 'resourceType' && isResource) continue;
+      if (isResource && key === 'resourceType') continue;
       const underscore = key.charCodeAt(0) === 95; /* _ */
       const base = underscore ? key.slice(1) : key;
       const hit = key === 'fhir_comments' ? undefined : index?.get(base);
@@ -474,7 +510,7 @@ class Run {
           // `valueString` where the (profiled) choice allows other types: name the rule that fails.
           this.push(CODES.TYPE_NOT_ALLOWED, `${path}.${key}`, {
             type: choice.type,
-            allowed: choice.node.types.map(typeCodeOf).join(', '),
+            allowed: choice.node.typeCodes.join(', '),
           });
           (present ??= new Set()).add(choice.pos);
         } else this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
@@ -482,22 +518,21 @@ class Run {
       }
       if (underscore) {
         // `_x` only for primitives; handled with `x`, or alone when `x` is absent.
-        const t = hit.type ?? (hit.node.types[0] ? typeCodeOf(hit.node.types[0]) : '');
+        const t = hit.type ?? hit.node.typeCodes[0] ?? '';
         if (!isPrimitiveType(t)) {
           this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
           continue;
         }
+        underscores = true;
         if (base in obj) continue;
       }
       found ??= new Array(children.length);
-      const entry = { key: base, type: hit.type };
       const prev = found[hit.pos];
       if (prev === undefined) {
-        found[hit.pos] = entry;
+        found[hit.pos] = hit;
         (positions ??= []).push(hit.pos);
-      }
-      else if (Array.isArray(prev)) prev.push(entry);
-      else found[hit.pos] = [prev, entry];
+      } else if (Array.isArray(prev)) prev.push(hit);
+      else found[hit.pos] = [prev, hit];
     }
     if (keys === 0 || (isResource && keys === 1)) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
@@ -513,29 +548,29 @@ class Run {
       }
     }
     if (found && positions) {
-      if (positions.length > 1) positions.sort((a, b) => a - b);
+      // Document order of the definition (insertion sort: a handful of positions).
+      for (let i = 1; i < positions.length; i++) {
+        const x = positions[i];
+        let j = i - 1;
+        while (j >= 0 && positions[j] > x) {
+          positions[j + 1] = positions[j];
+          j--;
+        }
+        positions[j + 1] = x;
+      }
+      for (const pos of positions) {
+        const g = found[pos]!;
+        const child = children[pos];
+        if (Array.isArray(g)) {
+          this.push(CODES.MULTIPLE_CHOICE, path, { names: g.map((x) => x.key).join(', '), element: child.path });
+          for (const ref of g) this.validateChildValues(obj, ref, child, path, ctxProfile, underscores);
+        } else this.validateChildValues(obj, g, child, path, ctxProfile, underscores);
+      }
     }
-    if (found && positions) for (const pos of positions) {
-      const g = found[pos]!;
-      const child = children[pos];
-      if (Array.isArray(g)) {
-        this.push(CODES.MULTIPLE_CHOICE, path, { names: g.map((x) => x.key).join(', '), element: child.path });
-        for (const { key, type } of g) this.validateChildValues(obj, key, type, child, path, ctxProfile);
-      } else this.validateChildValues(obj, g.key, g.type, child, path, ctxProfile);
-    }
-    // Invariants of the element and of its type (and type profile) roots: a snapshot element
-    // carries only its own constraints, those of its datatype (per-1 on Period...) live on the type.
-    this.checkInvariants(obj, ownerNode, path, ctxProfile);
-    if (resolved.typeRoot && resolved.typeRoot !== ownerNode) this.checkInvariants(obj, resolved.typeRoot, path, ctxProfile);
-    else if (!resolved.typeRoot && parent !== ctxProfile.root) {
-      const core = this.profiles.core(typeCode);
-      if (core && core.kind !== 'resource' && core.root !== ownerNode) this.checkInvariants(obj, core.root, path, ctxProfile);
-      const tp = node.types.find((x) => typeCodeOf(x) === typeCode)?.profile?.[0];
-      const prof = tp ? this.profiles.get(tp) : undefined;
-      if (prof && prof.root !== ownerNode) this.checkInvariants(obj, prof.root, path, prof);
-    }
+    this.checkInvariants(obj, node, path, ctxProfile);
+    for (const e of resolved.extra) this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile);
     if (typeCode === 'Extension') this.checkExtension(obj, node, path);
-    if (typeCode === 'Reference') this.checkReference(obj, ownerNode, path);
+    else if (typeCode === 'Reference') this.checkReference(obj, node, path);
   }
 
   /** The choice element (`value[x]`) a JSON name such as `valueString` belongs to, if any. */
@@ -559,15 +594,17 @@ class Run {
   /** One JSON property (and its `_x` sibling) of an object, against its element definition. */
   private validateChildValues(
     obj: Json,
-    key: string,
-    choiceType: string | undefined,
+    ref: JsonName,
     child: ElementNode,
     path: string,
     profile: CompiledProfile,
+    underscores: boolean,
   ): void {
+    const key = ref.key;
     const value = obj[key];
-    const ext = obj[`_${key}`];
-    const typeCode = choiceType ?? (child.types.length === 1 ? typeCodeOf(child.types[0]) : undefined);
+    // `_x` is read only when the object has underscore keys at all (most have none).
+    const ext = underscores ? obj[ref.ukey] : undefined;
+    const typeCode = ref.type ?? (child.typeCodes.length === 1 ? child.typeCodes[0] : undefined);
     const elPath = `${path}.${key}`;
     if (child.isArray) {
       if ((value !== undefined && !Array.isArray(value)) || (ext !== undefined && !Array.isArray(ext))) {
@@ -625,7 +662,7 @@ class Run {
     if (!typeCode) {
       if (node.types.length === 0 && (node.children || node.contentReference)) typeCode = 'BackboneElement';
       else if (node.types.length === 0) return;
-      else typeCode = typeCodeOf(node.types[0]);
+      else typeCode = node.typeCodes[0];
     }
     if (isPrimitiveType(typeCode)) {
       if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, path);
@@ -643,11 +680,11 @@ class Run {
       this.validateContainedResource(value, node, path);
       return;
     }
-    if (node.types.length > 0 && !node.types.some((t) => typeCodeOf(t) === typeCode)) {
-      this.push(CODES.TYPE_NOT_ALLOWED, path, { type: typeCode, allowed: node.types.map(typeCodeOf).join(', ') });
+    if (node.types.length > 0 && !node.typeCodes.includes(typeCode)) {
+      this.push(CODES.TYPE_NOT_ALLOWED, path, { type: typeCode, allowed: node.typeCodes.join(', ') });
       return;
     }
-    this.validateComplex(value, node, typeCode, path, profile, node);
+    this.validateComplex(value, node, typeCode, path, profile);
     this.checkFixedPattern(value, node, path);
     if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path);
   }
@@ -725,7 +762,7 @@ class Run {
       if (k !== 'id' && k !== 'extension') this.push(CODES.UNKNOWN_ELEMENT, `${path}.${k}`, { name: k, type: typeCode });
     }
     const extNode = core.root.childIndex?.get('extension')?.node;
-    if (extNode && ext.extension !== undefined) this.validateChildValues(ext, 'extension', undefined, extNode, path, profile);
+    if (extNode && ext.extension !== undefined) this.validateChildValues(ext, EXTENSION_NAME, extNode, path, profile, false);
   }
 
   // ---------------------------------------------------------------- fixed / pattern / binding
@@ -814,7 +851,7 @@ class Run {
     }
     if (!hasOwnProfile && node.children === undefined) {
       // Validate the content against the extension's own definition.
-      this.validateComplex(obj, def.root, 'Extension', path, def, def.root);
+      this.validateComplex(obj, def.root, 'Extension', path, def);
     }
     this.checkExtensionContext(def, path, url);
   }
@@ -865,7 +902,7 @@ class Run {
       const children = node.childIndex ? node : this.profiles.core(type)?.root;
       const hit = children?.childIndex?.get(part);
       if (!hit) return undefined;
-      const t = hit.type ?? (hit.node.types[0] ? typeCodeOf(hit.node.types[0]) : 'BackboneElement');
+      const t = hit.type ?? hit.node.typeCodes[0] ?? 'BackboneElement';
       if (hit.node.children) {
         node = hit.node;
         defPath = hit.node.path;
@@ -1062,8 +1099,8 @@ class Run {
   }
 
   private sliceIsEvaluable(slice: ElementNode, discs: { type: string; path: string }[], inferred: boolean): boolean {
-    const hit = this.v.evaluableCache.get(slice);
-    if (hit !== undefined) return hit;
+    const m = this.v.memoOf(slice);
+    if (m.evaluable !== undefined) return m.evaluable;
     let any = false;
     for (const d of discs) {
       const target = this.sliceTarget(slice, d.path);
@@ -1076,14 +1113,14 @@ class Run {
         else if (d.path.endsWith('url') || d.path === 'url') any = false;
       } else any = true;
     }
-    this.v.evaluableCache.set(slice, any);
+    m.evaluable = any;
     return any;
   }
 
   /** The element of a slice at a discriminator path (`url`, `system`, `extension('u').value`, `$this`...). */
   private sliceTarget(slice: ElementNode, path: string): ElementNode | undefined {
-    let byPath = this.v.sliceTargets.get(slice);
-    if (!byPath) this.v.sliceTargets.set(slice, (byPath = new Map()));
+    const m = this.v.memoOf(slice);
+    const byPath = (m.sliceTargets ??= new Map());
     const hit = byPath.get(path);
     if (hit !== undefined) return hit ?? undefined;
     const found = this.findSliceTarget(slice, path);
@@ -1118,7 +1155,7 @@ class Run {
     const t = node.types[0];
     if (!t) return undefined;
     const prof = t.profile?.[0] ? this.profiles.get(t.profile[0]) : undefined;
-    return (prof ?? this.profiles.core(typeCodeOf(t)))?.root;
+    return (prof ?? this.profiles.core(node.typeCodes[0]))?.root;
   }
 
   /** Slices in order, those whose profile the item's resource declares in meta.profile first. */
@@ -1177,7 +1214,7 @@ class Run {
           break;
         }
         case 'type': {
-          const allowed = target.types.map(typeCodeOf);
+          const allowed = target.typeCodes;
           if (d.path === '$this' && singleType) {
             if (!allowed.includes(singleType)) return false;
           } else {
