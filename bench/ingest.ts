@@ -1,0 +1,240 @@
+// bench/ingest: ingestion of N synthetic usagers' transaction Bundles through ingestTransaction,
+// on PostgreSQL (a fresh database) and on the embedded PGlite (in memory), validation on and
+// off, next to the floor: raw `pg` INSERTs of the same resources (one JSONB row per resource,
+// one transaction per Bundle) into a plain table of the same PostgreSQL database, same run.
+//
+// Synthetic usagers: the official PP-PA Bundle with the local usager id 3480787529/123456789
+// replaced by a unique one (every business identifier is derived from it), and unique
+// resource ids / fullUrls / references. Scenarios run in small interleaved blocks (on, off,
+// raw, on, off, raw...) so that machine noise hits all alike; throughput is the median block.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { ingestTransaction, type IngestContext } from '../src/ingest/index.js';
+import { openRepository } from '../src/storage/index.js';
+import type { Repository } from '../src/storage/types.js';
+import { TdduiValidator } from '../src/tddui/validator.js';
+import { EXAMPLES_DIR, SHARED_FHIR } from '../src/testing/paths.js';
+
+type Json = Record<string, any>;
+
+function intFlag(name: string, env: string, dflt: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const raw = arg ? arg.slice(name.length + 3) : process.env[env];
+  const n = raw === undefined ? dflt : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} / ${env} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+/** Bundles (= usagers) per scenario, measured in ROUNDS interleaved blocks. */
+const N = intFlag('n', 'BENCH_INGEST_N', 200);
+const ROUNDS = Math.min(N, intFlag('blocks', 'BENCH_INGEST_BLOCKS', 10));
+const BLOCK = Math.ceil(N / ROUNDS);
+const WARMUP = Math.min(20, N);
+const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const TEMPLATE = readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8');
+const LOCAL_ID = '3480787529/123456789';
+const FINESS = LOCAL_ID.split('/')[0];
+
+let serial = 0;
+
+/** The official PP-PA Bundle for a new usager: unique local id, business identifiers, ids, fullUrls, references. */
+function syntheticBundle(): Json {
+  const n = ++serial;
+  // 9 digits like the original; starts at 200000000 so it never equals the official one.
+  const local = `${FINESS}/${200000000 + n}`;
+  let text = TEMPLATE.replaceAll(LOCAL_ID, local);
+  const b = JSON.parse(text) as Json;
+  const suffix = `-u${n}`;
+  for (const e of b.entry as Json[]) {
+    const r = e.resource as Json;
+    const oldRef = `${r.resourceType}/${r.id}`;
+    // Literal references and fullUrls carry "Type/id": rename those exact strings.
+    text = text.replaceAll(`"${oldRef}"`, `"${r.resourceType}/${r.id}${suffix}"`).replaceAll(`/${oldRef}"`, `/${r.resourceType}/${r.id}${suffix}"`);
+  }
+  const out = JSON.parse(text) as Json;
+  out.id = `${out.id}${suffix}`;
+  for (const e of out.entry as Json[]) e.resource.id = `${e.resource.id}${suffix}`;
+  return out;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i];
+}
+
+const median = (xs: number[]) => percentile(xs, 50);
+
+interface Scenario {
+  label: string;
+  /** Ingests one bundle; throws if it is not accepted. */
+  run(bundle: Json): Promise<void>;
+  rates: number[]; // bundles/s per round
+  latencies: number[]; // ms per bundle, all rounds
+}
+
+/**
+ * "Validation off": the same validator (the pipeline may use its registry) whose `validate`
+ * accepts everything unread.
+ */
+function withoutValidation(v: TdduiValidator): TdduiValidator {
+  return Object.create(v, { validate: { value: () => ({ valid: true, issues: [], profiles: [] }) } }) as TdduiValidator;
+}
+
+function ingestScenario(label: string, repo: Repository, validator: TdduiValidator): Scenario {
+  const ctx: IngestContext = { repo, validator };
+  return {
+    label,
+    rates: [],
+    latencies: [],
+    async run(bundle) {
+      const res = await ingestTransaction(ctx, bundle);
+      if (res.status !== 200) throw new Error(`${label}: bundle rejected with ${res.status}: ${JSON.stringify(res.body).slice(0, 600)}`);
+    },
+  };
+}
+
+async function rawScenario(label: string, url: string): Promise<{ scenario: Scenario; close: () => Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('CREATE TABLE bench_raw (id bigserial PRIMARY KEY, resource_type text NOT NULL, resource_id text NOT NULL, resource jsonb NOT NULL)');
+  const scenario: Scenario = {
+    label,
+    rates: [],
+    latencies: [],
+    async run(bundle) {
+      await client.query('BEGIN');
+      try {
+        for (const e of bundle.entry as Json[]) {
+          await client.query('INSERT INTO bench_raw (resource_type, resource_id, resource) VALUES ($1, $2, $3)', [e.resource.resourceType, e.resource.id, JSON.stringify(e.resource)]);
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      }
+    },
+  };
+  return { scenario, close: () => client.end() };
+}
+
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `tddui_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** Every synthetic bundle must have created a new usager (not a new version of an earlier one). */
+async function checkDistinctUsagers(repo: Repository, expected: number, label: string): Promise<void> {
+  const r = await repo.db.query<{ n: number }>("SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'");
+  const n = Number(r.rows[0].n);
+  if (n !== expected) throw new Error(`${label}: ${n} Patient resources stored for ${expected} synthetic usagers`);
+}
+
+/** Runs the scenarios' rounds interleaved; every bundle is a new usager. */
+async function measure(scenarios: Scenario[]): Promise<void> {
+  for (const s of scenarios) for (let i = 0; i < WARMUP; i++) await s.run(syntheticBundle());
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of scenarios) {
+      // Small blocks, alternated between scenarios: load from other processes hits all alike.
+      const bundles = Array.from({ length: BLOCK }, syntheticBundle);
+      const t0 = performance.now();
+      for (const b of bundles) {
+        const t = performance.now();
+        await s.run(b);
+        s.latencies.push(performance.now() - t);
+      }
+      s.rates.push(BLOCK / ((performance.now() - t0) / 1000));
+      process.stderr.write(`  round ${round + 1}/${ROUNDS} ${s.label}: ${s.rates.at(-1)!.toFixed(1)} bundles/s\n`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const resourcesPerBundle = (JSON.parse(TEMPLATE) as Json).entry.length as number;
+  const tv = performance.now();
+  const validator = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+  process.stderr.write(`validator ready in ${(performance.now() - tv).toFixed(0)} ms; ${ROUNDS * BLOCK} bundles × ${resourcesPerBundle} resources per scenario, in ${ROUNDS} interleaved blocks of ${BLOCK}\n`);
+  const probe = validator.validate(syntheticBundle());
+  if (!probe.valid) throw new Error(`the synthetic bundle does not validate: ${JSON.stringify(probe.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').slice(0, 3))}`);
+
+  const results: Scenario[] = [];
+
+  // ---- PostgreSQL: fresh database, repository + raw table side by side.
+  const db = await createDatabase();
+  try {
+    const repo = await openRepository({ url: db.url });
+    const raw = await rawScenario('PostgreSQL raw INSERT (floor)', db.url);
+    try {
+      const on = ingestScenario('PostgreSQL ingest, validation on', repo, validator);
+      const off = ingestScenario('PostgreSQL ingest, validation off', repo, withoutValidation(validator));
+      process.stderr.write('PostgreSQL…\n');
+      await measure([on, off, raw.scenario]);
+      await checkDistinctUsagers(repo, 2 * (WARMUP + ROUNDS * BLOCK), 'PostgreSQL');
+      results.push(on, off, raw.scenario);
+    } finally {
+      await raw.close();
+      await repo.db.close();
+    }
+  } finally {
+    await db.drop();
+  }
+
+  // ---- PGlite in memory.
+  const tp = performance.now();
+  const lite = await openRepository({ dataDir: 'memory://' });
+  process.stderr.write(`PGlite (opened in ${(performance.now() - tp).toFixed(0)} ms)…\n`);
+  try {
+    const on = ingestScenario('PGlite ingest, validation on', lite, validator);
+    const off = ingestScenario('PGlite ingest, validation off', lite, withoutValidation(validator));
+    await measure([on, off]);
+    await checkDistinctUsagers(lite, 2 * (WARMUP + ROUNDS * BLOCK), 'PGlite');
+    results.push(on, off);
+  } finally {
+    await lite.db.close();
+  }
+
+  // ---- Report.
+  const rows = results.map((s) => {
+    const bps = median(s.rates);
+    return { label: s.label, bps, rps: bps * resourcesPerBundle, p50: percentile(s.latencies, 50), p95: percentile(s.latencies, 95) };
+  });
+  const w = Math.max(...rows.map((r) => r.label.length));
+  console.log(`\nIngestion of synthetic TDDUI PP-PA bundles (${resourcesPerBundle} resources each): ${ROUNDS * BLOCK} usagers per scenario, throughput = median of ${ROUNDS} interleaved blocks of ${BLOCK}, latency over all bundles`);
+  console.log(`${'scenario'.padEnd(w)}  bundles/s  resources/s  p50 ms  p95 ms`);
+  for (const r of rows) {
+    console.log(`${r.label.padEnd(w)}  ${r.bps.toFixed(1).padStart(9)}  ${r.rps.toFixed(0).padStart(11)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p95.toFixed(2).padStart(6)}`);
+  }
+  const [pgOn, pgOff, pgRaw] = rows;
+  console.log(`\npg-resources-per-second: ${pgOn.rps.toFixed(0)}`);
+  console.log(`pg-ratio-vs-raw-insert: ${(pgOff.rps / pgRaw.rps).toFixed(2)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
