@@ -349,3 +349,26 @@ test('PostgreSQL: several servers migrating one database together apply each mig
     await db.drop();
   }
 });
+
+test('PGlite on disk: data and migrations survive a reopen', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'tddui-pglite-'));
+  try {
+    const a = await openRepository({ dataDir: join(dir, 'data') });
+    const p = await a.create({ resourceType: 'Patient', name: [{ family: 'Persistant' }] });
+    await a.db.close();
+    const b = await openRepository({ dataDir: join(dir, 'data') });
+    try {
+      assert.deepEqual((await b.read('Patient', p.id)).resource, p.resource);
+      assert.equal((await b.search(q('Patient', { name: 'persist' }))).total, 1);
+      const m = await b.db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
+      assert.equal(Number(m.rows[0].n), MIGRATIONS.length);
+    } finally {
+      await b.db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
