@@ -220,3 +220,70 @@ describe('errors', () => {
     assert.equal(e.path, 'Patient.text.div');
   });
 });
+
+describe('robustness', () => {
+  it('mutated XML of the official Bundles fails only with FhirXmlError (seeded)', () => {
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const sources = ['Bundle-tddui-bundle-example.json', 'Bundle-tddui-pp-pa-bundle-example.json'].map((f) => jsonToXml(load(f), { pretty: true }));
+    const junk = ['<', '>', '&', '"', '/', '</x>', '<!--', ']]>', '<![CDATA[', '&#0;', '&amp', 'value="', ' ', 'xmlns="urn:x"', '<extension>'];
+    let parsed = 0;
+    for (let i = 0; i < 400; i++) {
+      let s = sources[i % 2];
+      for (let k = 1 + rnd(3); k > 0; k--) {
+        const at = rnd(s.length);
+        const kind = rnd(3);
+        if (kind === 0) s = s.slice(0, at) + s.slice(at + 1 + rnd(20));
+        else if (kind === 1) s = s.slice(0, at) + junk[rnd(junk.length)] + s.slice(at);
+        else s = s.slice(0, at) + s.slice(rnd(s.length), rnd(s.length)) + s.slice(at);
+      }
+      try {
+        xmlToJson(s);
+        parsed++;
+      } catch (e) {
+        assert.ok(e instanceof FhirXmlError, `mutation ${i}: ${(e as Error).stack}`);
+      }
+    }
+    // Most mutations break the document; a few (inside values) still parse.
+    assert.ok(parsed < 400);
+  });
+
+  it('JSON with values of the wrong kind fails only with FhirXmlError, and what passes round-trips', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const replacements: unknown[] = [null, 1, 'x', true, {}, [], [null], { a: 1 }, ['x'], 1.5, { extension: 'x' }];
+    const base = load('Bundle-tddui-pp-pa-bundle-example.json');
+    let rejected = 0;
+    for (let i = 0; i < 300; i++) {
+      const doc = structuredClone(base);
+      // Walk to a random node and replace one of its members.
+      let node: any = doc;
+      for (let depth = 0; depth < 8; depth++) {
+        const keys = Object.keys(node);
+        if (!keys.length) break;
+        const k = keys[rnd(keys.length)];
+        if (typeof node[k] !== 'object' || node[k] === null || rnd(4) === 0) {
+          node[k] = structuredClone(replacements[rnd(replacements.length)]);
+          break;
+        }
+        node = node[k];
+      }
+      let xml: string;
+      try {
+        xml = jsonToXml(doc);
+      } catch (e) {
+        assert.ok(e instanceof FhirXmlError, `mutation ${i}: ${(e as Error).stack}`);
+        rejected++;
+        continue;
+      }
+      assert.doesNotThrow(() => xmlToJson(xml), `mutation ${i}: our own XML must parse`);
+    }
+    assert.ok(rejected > 50, `only ${rejected} rejected`);
+  });
+});
