@@ -64,3 +64,20 @@ test('every engine code has a unique id, an English and a French message', () =>
     assert.ok(rule.en && rule.fr && rule.summary, rule.id);
   }
 });
+
+test('compareLocations orders like zero-padded numbers would, without building keys', async () => {
+  const { compareLocations } = await import('./issue.js');
+  const padded = (e: string) => e.replace(/\d+/g, (d) => d.padStart(10, '0'));
+  const ref = (a: string, b: string) => (padded(a) < padded(b) ? -1 : padded(a) > padded(b) ? 1 : 0);
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '007', '123', '[', ' ', '/', ':'];
+  const gen = () => Array.from({ length: 1 + rnd(8) }, () => parts[rnd(parts.length)]).join('');
+  for (let i = 0; i < 20000; i++) {
+    const a = gen();
+    const b = gen();
+    assert.equal(Math.sign(compareLocations(a, b)), ref(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+  assert.ok(compareLocations('Bundle.entry[9]', 'Bundle.entry[10]') < 0);
+  assert.ok(compareLocations('Patient.name[2].given', 'Patient.name[2]') > 0);
+});

@@ -58,38 +58,75 @@ export interface OperationOutcome {
   issue: OperationOutcomeIssue[];
 }
 
-/** A sort key for a FHIRPath location in which `entry[10]` sorts after `entry[9]`. */
-function sortKey(e: string): string {
-  return e.replace(/\d+/g, (d) => d.padStart(10, '0'));
-}
-
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Sorts by location, then severity, rule and message; drops exact duplicates. Stable across runs. */
-export function sortAndDedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
-  const seen = new Set<string>();
-  const out: ValidationIssue[] = [];
-  for (const i of issues) {
-    const key = `${i.expression}\u0000${i.severity}\u0000${i.rule}\u0000${i.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(i);
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Compares FHIRPath locations so that `entry[10]` sorts after `entry[9]`: digit runs compare by
+ * value, everything else by code unit. No strings are built (this runs for every issue).
+ */
+export function compareLocations(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    if (isDigit(ca) && isDigit(cb)) {
+      // Skip leading zeros, then the longer run is the larger number; same length: first difference.
+      let si = i;
+      let sj = j;
+      while (si < a.length && a.charCodeAt(si) === 48) si++;
+      while (sj < b.length && b.charCodeAt(sj) === 48) sj++;
+      let ei = si;
+      let ej = sj;
+      while (ei < a.length && isDigit(a.charCodeAt(ei))) ei++;
+      while (ej < b.length && isDigit(b.charCodeAt(ej))) ej++;
+      if (ei - si !== ej - sj) return ei - si - (ej - sj);
+      for (let k = 0; k < ei - si; k++) {
+        const d = a.charCodeAt(si + k) - b.charCodeAt(sj + k);
+        if (d !== 0) return d;
+      }
+      i = ei;
+      j = ej;
+      continue;
+    }
+    if (ca !== cb) {
+      // A digit run sorts before the other characters it meets, as zero-padded numbers would.
+      if (isDigit(ca)) return cb > 48 ? -1 : 1;
+      if (isDigit(cb)) return ca > 48 ? 1 : -1;
+      return ca - cb;
+    }
+    i++;
+    j++;
   }
-  const keys = new Map<string, string>();
-  const keyOf = (e: string) => {
-    let k = keys.get(e);
-    if (k === undefined) keys.set(e, (k = sortKey(e)));
-    return k;
-  };
-  out.sort(
-    (a, b) =>
-      cmp(keyOf(a.expression), keyOf(b.expression)) ||
-      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
-      cmp(a.rule, b.rule) ||
-      cmp(a.message, b.message),
+  return a.length - i - (b.length - j);
+}
+
+function compareIssues(a: ValidationIssue, b: ValidationIssue): number {
+  return (
+    compareLocations(a.expression, b.expression) ||
+    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+    cmp(a.rule, b.rule) ||
+    cmp(a.message, b.message)
   );
+}
+
+/** Sorts by location, then severity, rule and message; drops exact duplicates (the first one stays). Stable across runs. */
+export function sortAndDedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
+  // A stable sort puts duplicates side by side, in input order.
+  const sorted = [...issues].sort(compareIssues);
+  const out: ValidationIssue[] = [];
+  let prev: ValidationIssue | undefined;
+  for (const i of sorted) {
+    if (prev && prev.expression === i.expression && prev.severity === i.severity && prev.rule === i.rule && prev.message === i.message) continue;
+    out.push(i);
+    prev = i;
+  }
   return out;
 }
 

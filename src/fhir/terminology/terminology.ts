@@ -92,7 +92,9 @@ const MAX_CACHE = 200_000;
 export class Terminology {
   private readonly codeSystems = new Map<string, IndexedCodeSystem | null>();
   private readonly valueSets = new Map<string, CompiledValueSet | null>();
-  private readonly results = new Map<string, CodeResult>();
+  /** value set -> system ('' when absent) -> code -> result (nested maps: no key strings built per lookup). */
+  private readonly results = new Map<string, Map<string, Map<string, CodeResult>>>();
+  private resultCount = 0;
   private readonly compiling = new Set<string>();
 
   constructor(private readonly registry: ConformanceRegistry) {}
@@ -102,12 +104,20 @@ export class Terminology {
     const code = coding.code;
     if (typeof code !== 'string' || code === '') return { status: 'invalid', message: 'no code' };
     const system = typeof coding.system === 'string' ? coding.system : undefined;
-    const key = `${valueSet}\u0000${system ?? ''}\u0000${code}`;
-    const cached = this.results.get(key);
+    let bySystem = this.results.get(valueSet);
+    if (!bySystem) this.results.set(valueSet, (bySystem = new Map()));
+    let byCode = bySystem.get(system ?? '');
+    if (!byCode) bySystem.set(system ?? '', (byCode = new Map()));
+    const cached = byCode.get(code);
     if (cached) return cached;
     const result = this.computeCode(valueSet, system, code);
-    if (this.results.size >= MAX_CACHE) this.results.clear();
-    this.results.set(key, result);
+    if (++this.resultCount > MAX_CACHE) {
+      // Bounded memory on hostile input (endless distinct codes): start afresh.
+      this.results.clear();
+      this.resultCount = 1;
+      this.results.set(valueSet, (bySystem = new Map([[system ?? '', (byCode = new Map())]])));
+    }
+    byCode.set(code, result);
     return result;
   }
 
