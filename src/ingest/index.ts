@@ -84,25 +84,31 @@ function counts(issues: readonly ValidationIssue[]): { errorCount: number; warni
   return { errorCount, warningCount };
 }
 
+/**
+ * Logs a rejected submission and answers its OperationOutcome. `warnings`: the validation
+ * warnings of a Bundle rejected after validation, appended to the outcome so it tells all.
+ */
 async function reject(
   ctx: IngestContext,
   bundle: unknown,
   status: number,
   body: OperationOutcome,
   receivedAt: string,
-  issues: readonly ValidationIssue[] = [],
+  warnings: readonly ValidationIssue[] = [],
 ): Promise<IngestResult> {
-  const c = issues.length ? counts(issues) : { errorCount: body.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length, warningCount: 0 };
+  const extra = warnings.filter((i) => i.severity === 'warning');
+  const full: OperationOutcome = extra.length ? { ...body, issue: [...body.issue, ...toOperationOutcome(extra).issue] } : body;
   const rec = await ctx.repo.recordSubmission({
     receivedAt,
     ...describe(bundle),
     outcome: 'rejected',
     httpStatus: status,
-    ...c,
+    errorCount: full.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length,
+    warningCount: full.issue.filter((i) => i.severity === 'warning').length,
     bundle: bundle === undefined ? null : bundle,
-    report: body,
+    report: full,
   });
-  return { status, body: body as unknown as FhirResource, submissionId: rec.id };
+  return { status, body: full as unknown as FhirResource, submissionId: rec.id };
 }
 
 /** 64-bit advisory lock key of a business key (text so that pg passes it as bigint). */
@@ -185,7 +191,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
 
   const report = ctx.validator.validate(bundle, { now });
   if (!report.valid) {
-    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt, report.issues);
+    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt);
   }
 
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];

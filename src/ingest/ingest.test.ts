@@ -169,6 +169,31 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal((logged?.bundle as Json).entry[7].resource.foo, 'bar', 'the rejected bundle is kept as sent');
   });
 
+  test('an entry that is not a POST is refused (TDDUI transactions create only): 422, nothing stored', async () => {
+    const repo = getRepo();
+    const b = clone(SSIAD);
+    b.entry[3].request = { method: 'PUT', url: `Encounter/${ssiadIds[3]}` };
+    const snapshot = await databaseFingerprint(repo, ['submission']);
+    const res = await ingestTransaction(ctx(), b);
+    assert.equal(res.status, 422);
+    const errors = (res.body.issue as Json[]).filter((i) => i.severity === 'error');
+    assert.ok(errors.some((i) => String(i.expression?.[0]).startsWith('Bundle.entry[3].request')), JSON.stringify(errors));
+    assert.deepEqual(await databaseFingerprint(repo, ['submission']), snapshot);
+    const logged = await repo.getSubmission(res.submissionId!);
+    assert.equal(logged?.errorCount, errors.length);
+  });
+
+  test('urn:uuid fullUrls with relative references to the entries\' ids resolve to the entries', async () => {
+    const repo = getRepo();
+    const b = clone(SSIAD);
+    for (const e of b.entry) e.fullUrl = `urn:uuid:${crypto.randomUUID()}`;
+    const res = await ingestTransaction(ctx(), b);
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 1500));
+    assert.deepEqual(locations(res.body).map((l) => l.id), ssiadIds);
+    const enc = (await repo.read('Encounter', ssiadIds[2])).resource as Json;
+    assert.equal(enc.subject.reference, `Patient/${ssiadIds[0]}`);
+  });
+
   test('not a Bundle / not a transaction: 400 OperationOutcome, logged', async () => {
     const r1 = await ingestTransaction(ctx(), { resourceType: 'Patient' });
     assert.equal(r1.status, 400);
@@ -196,15 +221,16 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(ids[0][10], ppIds[10], 'shared Practitioner');
     assert.notEqual(ids[0][1], ppIds[1], 'the Consent of another usager is another Consent');
     // The versions 1..4 were each given once per object.
-    const versions = results.map((r) => locations(r.body)[0].version).sort();
+    const versions = results.map((r) => locations(r.body)[0].version).sort((a, b) => a - b);
     assert.deepEqual(versions, [1, 2, 3, 4]);
     const pat = await repo.search({ resourceType: 'Patient', params: [{ name: 'identifier', values: ['https://identifiant-medicosocial-localusager.esante.gouv.fr|3480787529/555000111'] }], count: 10, offset: 0 });
     assert.equal(pat.total, 1);
     assert.equal(pat.matches[0].versionId, 4);
     // Resends in parallel on existing objects too.
+    const v0 = (await repo.read('Patient', ssiadIds[0])).versionId;
     const again = await Promise.all([1, 2, 3].map(() => ingestTransaction(ctx(), withUrnUuids(SSIAD))));
     for (const r of again) assert.deepEqual(locations(r.body).map((l) => l.id), ssiadIds);
-    assert.deepEqual(again.map((r) => locations(r.body)[0].version).sort(), [4, 5, 6]);
+    assert.deepEqual(again.map((r) => locations(r.body)[0].version).sort((a, b) => a - b), [v0 + 1, v0 + 2, v0 + 3]);
     assert.equal(await currentCount(repo), before + b.entry.length - 1);
     void driver;
   });
