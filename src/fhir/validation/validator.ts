@@ -108,6 +108,8 @@ export interface ValidatorContext {
 
 /** Memoised result of "does this resource (at this location) conform to this profile?". */
 interface Conformance {
+  /** Where the resource was validated (its issues carry this location). */
+  path: string;
   state: 'running' | 'done';
   /** False when the run stopped at the first error (enough to answer "does it conform?"). */
   complete: boolean;
@@ -208,8 +210,12 @@ class Run {
   /** Objects being walked (see MAX_DEPTH). */
   private depth = 0;
   bundle?: BundleIndex;
-  /** Per resource object: profile url -> conformance. */
-  private readonly conformance = new Map<object, Map<string, Conformance>>(); // a Map: the Run is short-lived, and WeakMaps cost GC time
+  /**
+   * Per resource object: profile -> conformance, one per location (the same object can be
+   * reached at two places). Keyed by objects, not by "url|path" strings that would be built
+   * and hashed at every lookup. A Map: the Run is short-lived, and WeakMaps cost GC time.
+   */
+  private readonly conformance = new Map<object, Map<CompiledProfile, Conformance[]>>();
 
   constructor(
     private readonly v: Validator,
@@ -326,11 +332,15 @@ class Run {
   private conformanceOf(res: Json, path: string, profile: CompiledProfile, stopAtFirstError = false): Conformance {
     let byProfile = this.conformance.get(res);
     if (!byProfile) this.conformance.set(res, (byProfile = new Map()));
-    const key = `${profile.url}|${path}`;
-    const hit = byProfile.get(key);
+    let atPaths = byProfile.get(profile);
+    if (!atPaths) byProfile.set(profile, (atPaths = []));
+    let slot = -1;
+    for (let i = 0; i < atPaths.length; i++) if (atPaths[i].path === path) slot = i;
+    const hit = slot >= 0 ? atPaths[slot] : undefined;
     if (hit && (hit.state === 'running' || hit.complete || stopAtFirstError)) return hit;
-    const c: Conformance = { state: 'running', complete: true, ok: true, issues: [], pending: new Map() };
-    byProfile.set(key, c);
+    const c: Conformance = { path, state: 'running', complete: true, ok: true, issues: [], pending: new Map() };
+    if (slot >= 0) atPaths[slot] = c;
+    else atPaths.push(c);
     const savedIssues = this.issues;
     const savedPending = this.pending;
     const savedFailFast = this.failFast;
