@@ -73,6 +73,43 @@ function searchParamsFor(types: string[]): { perType: Record<string, SearchParam
   return { perType, common };
 }
 
+/** Query parameters whose values say nothing about a person, and may be logged. */
+const LOGGABLE_PARAMS = new Set(['_count', '_offset', '_format', '_pretty', '_sort', '_total', '_summary', '_include', '_revinclude', '_since']);
+
+/**
+ * The URL as logged: search values (names, INS, birth dates…) are health data and stay out of
+ * the logs; parameter names and paging are kept for diagnosis.
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const key = eq < 0 ? pair : pair.slice(0, eq);
+      const name = decodeURIComponentSafe(key).split(':')[0]!;
+      return LOGGABLE_PARAMS.has(name) || eq < 0 ? pair : `${key}=*`;
+    });
+  return `${url.slice(0, q)}?${kept.join('&')}`;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+const LOG_SERIALIZERS = {
+  req(req: { method?: string; url?: string; host?: string; ip?: string }) {
+    return { method: req.method, url: loggableUrl(req.url ?? ''), host: req.host, remoteAddress: req.ip };
+  },
+};
+
 function isPinoLogger(v: unknown): v is Logger {
   return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
 }
@@ -86,9 +123,11 @@ export async function buildServer(opts: { repo: Repository; validator: TdduiVali
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
   };
+  let logger: FastifyServerOptions['logger'] = opts.logger === true ? { serializers: LOG_SERIALIZERS } : ((opts.logger ?? false) as FastifyServerOptions['logger']);
+  if (typeof logger === 'object' && !isPinoLogger(logger)) logger = { ...logger, serializers: { ...LOG_SERIALIZERS, ...(logger.serializers ?? {}) } };
   const app: FastifyInstance = isPinoLogger(opts.logger)
-    ? (Fastify({ ...serverOptions, loggerInstance: opts.logger } as FastifyServerOptions) as unknown as FastifyInstance)
-    : Fastify({ ...serverOptions, logger: (opts.logger ?? false) as FastifyServerOptions['logger'] });
+    ? (Fastify({ ...serverOptions, loggerInstance: opts.logger.child({}, { serializers: LOG_SERIALIZERS }) } as FastifyServerOptions) as unknown as FastifyInstance)
+    : Fastify({ ...serverOptions, logger });
 
   // Every request gets its id back, to quote when reporting a problem.
   app.addHook('onSend', async (req, reply) => {

@@ -72,7 +72,11 @@ function mapError(err: unknown, req: FastifyRequest): Mapped {
 /** Fastify error handler: logs client errors at info level, sends the OperationOutcome. */
 export function errorReply(err: unknown, req: FastifyRequest, reply: FastifyReply, xml: XmlCodec | undefined): FastifyReply {
   const { status, outcome, headers } = mapError(err, req);
-  if (status < 500) req.log.info({ status, issue: (outcome.issue as { diagnostics?: string }[])[0]?.diagnostics }, 'request rejected');
+  if (status < 500) {
+    // Issue type and location only: messages may quote submitted values (health data).
+    const first = (outcome.issue as { code?: string; expression?: string[] }[])[0];
+    req.log.info({ status, issue: first?.code, expression: first?.expression?.[0] }, 'request rejected');
+  }
   // A failed negotiation leaves the format unset: JSON then.
   if (status === 406) req.fhirFormat = 'json';
   return sendResource(reply, status, outcome, xml, headers ?? {});

@@ -300,6 +300,7 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       const du = desc.json.entry.map((e: Json) => e.resource.meta.lastUpdated);
       assert.deepEqual(du, [...du].sort().reverse());
 
+
       // Paging: follow `next` from the first page; every Task once.
       const total = asc.json.total as number;
       let url: string | undefined = `${s.base}/Task?_sort=_lastUpdated&_count=4`;
@@ -450,6 +451,18 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(oo.status, 201);
       assert.equal(oo.json.resourceType, 'OperationOutcome');
 
+      // `_sort` on a date parameter (DocumentReference.date), both directions.
+      const dates = ['2022-05-01T10:00:00+02:00', '2020-01-15T09:00:00Z', '2023-11-30T08:00:00Z'];
+      for (const date of dates) assert.equal((await http(`${s.base}/DocumentReference`, { body: { ...doc, date }, headers: { prefer: 'return=minimal' } })).status, 201);
+      const sorted = async (sort: string) =>
+        (await http(`${s.base}/DocumentReference?date=ge2000-01-01&_sort=${sort}`)).json.entry.map((e: Json) => e.resource.date);
+      assert.deepEqual(await sorted('date'), ['2020-01-15T09:00:00Z', '2022-05-01T10:00:00+02:00', '2023-11-30T08:00:00Z']);
+      assert.deepEqual(await sorted('-date'), ['2023-11-30T08:00:00Z', '2022-05-01T10:00:00+02:00', '2020-01-15T09:00:00Z']);
+      assert.deepEqual(
+        (await http(`${s.base}/DocumentReference?date=lt2022-06-01&date=gt2021-01-01`)).json.entry.map((e: Json) => e.resource.date),
+        ['2022-05-01T10:00:00+02:00'],
+      );
+
       const invalid = await http(`${s.base}/DocumentReference`, { body: { ...doc, status: 'nope' } });
       assert.equal(invalid.status, 422);
       assert.ok(errorsOf(invalid.json).length > 0);
@@ -570,6 +583,15 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.match(browser.headers.get('content-type') ?? '', /json/);
       const pretty = await http(`${url}?_pretty=true`);
       assert.ok(pretty.text.includes('\n  "'));
+
+      // Media-type parameters (charset, fhirVersion) are accepted on bodies.
+      for (const type of ['application/fhir+json; charset=utf-8', 'application/fhir+json;fhirVersion=4.0', 'application/json']) {
+        const v = await http(`${s.base}/$validate`, { body: { resourceType: 'Basic', code: { text: 'x' } }, type });
+        assert.equal(v.status, 200, type);
+      }
+      const head = await fetch(url, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('etag'), json.headers.get('etag'));
 
       const notAcceptable = await http(url, { headers: { accept: 'text/csv' } });
       assert.equal(notAcceptable.status, 406);
