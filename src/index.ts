@@ -6,6 +6,13 @@ export { toOperationOutcome, type OperationOutcome, type ValidationIssue } from 
 export { CODES } from './fhir/outcome/codes.js';
 export { openRepository, openDatabase, StorageError, type Repository, type SearchQuery, type SubmissionRecord } from './storage/index.js';
 export { ingestTransaction, type IngestContext, type IngestResult } from './ingest/index.js';
+// Producer SDK (pivot format, Bundle builder/reader, generator, sender).
+export {
+  TdduiExport, buildBundle, BuildError, PivotError, readBundle, ReadError, parsePivot, safeParsePivot, PivotSchema, PIVOT_FORMAT,
+  pivotJsonSchema, generateUsagers, writeGenerated, computeGir, girOfEvaluation, sendBundles, readItems, clipWindow, checkWindow,
+  type Pivot, type PivotInput, type PivotProblem, type BuildOptions, type BuildResult, type FhirBundle, type GenerateOptions,
+  type SendOptions, type SendReport, type SendItemResult,
+} from './producer/index.js';
 
 import { TdduiValidator, type ValidateCallOptions, type TdduiValidatorOptions } from './tddui/validator.js';
 import type { OperationOutcome } from './fhir/outcome/issue.js';

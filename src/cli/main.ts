@@ -7,6 +7,10 @@ const HELP = `Usage: tddui <command> [options]
 Commands:
   validate   Validate FHIR JSON files against the TDDUI IG (see: tddui validate --help)
   serve      Run the receiving server (see: tddui serve --help)
+  build      Build TDDUI transaction Bundles from pivot documents (see: tddui build --help)
+  read       Read TDDUI Bundles back into pivot documents (see: tddui read --help)
+  generate   Generate deterministic synthetic usagers (see: tddui generate --help)
+  send       Post Bundles to a FHIR server with retries (see: tddui send --help)
 
 Options:
   -h, --help     Show this help
@@ -21,6 +25,15 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       // Loaded on demand: validate does not need Fastify or the database drivers.
       return (await import('./serve.js')).runServe(rest);
+    // Producer commands, loaded on demand too.
+    case 'build':
+      return (await import('./build.js')).runBuild(rest);
+    case 'read':
+      return (await import('./read.js')).runRead(rest);
+    case 'generate':
+      return (await import('./generate.js')).runGenerate(rest);
+    case 'send':
+      return (await import('./send.js')).runSend(rest);
     case '--version': {
       const { createRequire } = await import('node:module');
       const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };

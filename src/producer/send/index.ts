@@ -96,8 +96,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function describeNetworkError(e: unknown): string {
   const err = e as Error & { cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timeout';
-  const cause = err?.cause;
-  return cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : err?.message ?? String(e);
+  // undici wraps the socket error in `cause` (an AggregateError for refused dual-stack connects).
+  const cause = err?.cause as { code?: string; message?: string; errors?: { code?: string; message?: string }[] } | undefined;
+  const inner = cause?.code ? cause : cause?.errors?.find((x) => x?.code);
+  return inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ''}` : err?.message ?? String(e);
 }
 
 async function sendOne(item: SendItem, o: Required<Omit<SendOptions, 'token' | 'headers' | 'onEvent'>> & SendOptions): Promise<SendItemResult> {

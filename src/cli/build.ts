@@ -1,0 +1,88 @@
+// `tddui build`: pivot documents → TDDUI transaction Bundles.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BuildError, buildBundle } from '../producer/build/index.js';
+import { PivotError } from '../producer/pivot/schema.js';
+import { readJsonDocuments } from './producer-io.js';
+
+export const BUILD_HELP = `Usage: tddui build [options] FILE...
+
+Builds one TDDUI transaction Bundle per usager from pivot documents (see docs/pivot.md and
+schemas/pivot.schema.json). FILE is a pivot .json file (one document, or an array of them),
+an .ndjson file (one document per line) or a folder of such files.
+
+Options:
+  --out DIR        Write DIR/<FINESS>-<idLocal>.json per usager. Default: standard output
+                   (the Bundle JSON for one usager, NDJSON — one Bundle per line — for several).
+  --clip-window    SSIAD history longer than 5 weeks: keep the last 35 days instead of refusing.
+  --pretty         Indent the JSON written to standard output.
+  -h, --help       Show this help.
+
+A pivot with more than 5 weeks (35 days) or less than one week of events/transports is refused
+with the rule id tddui-ssiad-window-span or tddui-ssiad-window-min.
+
+Exit status: 0 all built, 1 a document is invalid or refused (the others are still built),
+2 usage error or unreadable input.
+`;
+
+export async function runBuild(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        'clip-window': { type: 'boolean', default: false },
+        pretty: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`tddui build: ${(e as Error).message}\n\n${BUILD_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    process.stdout.write(BUILD_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    process.stderr.write(`tddui build: no FILE given\n\n${BUILD_HELP}`);
+    return 2;
+  }
+  let docs;
+  try {
+    docs = await readJsonDocuments(positionals);
+  } catch (e) {
+    process.stderr.write(`tddui build: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (values.out) mkdirSync(values.out, { recursive: true });
+  let failed = 0;
+  const built: string[] = [];
+  for (const { source, value } of docs) {
+    try {
+      const r = buildBundle(value, { clipWindow: values['clip-window'], source });
+      for (const d of r.dropped) process.stderr.write(`${source}: clipped (older than the last 35 days): ${d}\n`);
+      if (values.out) {
+        const file = join(values.out, `${r.pivot.structure.finess}-${r.pivot.usager.idLocal}.json`);
+        writeFileSync(file, JSON.stringify(r.bundle, null, 2) + '\n');
+        process.stderr.write(`${source} → ${file} (${r.bundle.entry.length} entries)\n`);
+      } else {
+        built.push(JSON.stringify(r.bundle, null, values.pretty ? 2 : undefined));
+      }
+    } catch (e) {
+      failed++;
+      if (e instanceof PivotError || e instanceof BuildError) process.stderr.write(`${e.message}\n`);
+      else throw e;
+    }
+  }
+  if (!values.out && built.length) {
+    // One Bundle: plain JSON; several: NDJSON, so the output stays one Bundle per line.
+    process.stdout.write(built.length === 1 ? `${built[0]}\n` : built.map((b) => (values.pretty ? JSON.stringify(JSON.parse(b)) : b)).join('\n') + '\n');
+  }
+  if (failed) process.stderr.write(`tddui build: ${failed} of ${docs.length} document(s) not built\n`);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,66 @@
+// `tddui generate`: deterministic synthetic TDDUI data (pivot documents and their Bundles).
+import { parseArgs } from 'node:util';
+import { writeGenerated } from '../producer/generate/write.js';
+
+export const GENERATE_HELP = `Usage: tddui generate --count N --out DIR [options]
+
+Generates N realistic synthetic usagers of French ESSMS (SSIAD, EHPAD, IME): names, NIR/INS
+with a valid key consistent with sex, birth date and birth place, FINESS and RPPS with their
+Luhn keys, SSIAD séjours with 1 to 5 weeks of agenda events and transports, AGGIR grids whose
+GIR is computed by the official AGGIR algorithm, situation SSIAD and SERAFIN evaluations, and
+projets personnalisés (PA and IME). The same --seed (and --end-date) gives the same files.
+
+Writes DIR/pivot/<FINESS>-<idLocal>.json (or DIR/pivot/usagers.ndjson with --ndjson) and
+DIR/bundles/<FINESS>-<idLocal>.json.
+
+Options:
+  --count N            Number of usagers (required).
+  --seed S             Seed (default 1).
+  --out DIR            Output folder (required).
+  --end-date DATE      Last day of the exported history, YYYY-MM-DD (default: today, UTC).
+  --ndjson             One NDJSON pivot file instead of one file per usager.
+  -h, --help           Show this help.
+`;
+
+export async function runGenerate(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        count: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        out: { type: 'string' },
+        'end-date': { type: 'string' },
+        ndjson: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`tddui generate: ${(e as Error).message}\n\n${GENERATE_HELP}`);
+    return 2;
+  }
+  const { values } = args;
+  if (values.help) {
+    process.stdout.write(GENERATE_HELP);
+    return 0;
+  }
+  const count = Number(values.count);
+  if (!values.count || !Number.isInteger(count) || count < 0) {
+    process.stderr.write(`tddui generate: --count must be a whole number (got "${values.count ?? ''}")\n\n${GENERATE_HELP}`);
+    return 2;
+  }
+  if (!values.out) {
+    process.stderr.write(`tddui generate: --out DIR is required\n\n${GENERATE_HELP}`);
+    return 2;
+  }
+  const endDate = values['end-date'];
+  if (endDate !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(Date.parse(endDate)))) {
+    process.stderr.write(`tddui generate: --end-date must be YYYY-MM-DD (got "${endDate}")\n`);
+    return 2;
+  }
+  const started = Date.now();
+  const r = writeGenerated({ count, seed: values.seed, out: values.out, endDate, ndjson: values.ndjson });
+  process.stdout.write(`${r.usagers} usager(s), ${r.bundles} Bundle(s), ${r.entries} entries written to ${values.out} in ${Date.now() - started} ms (seed ${values.seed})\n`);
+  return 0;
+}
