@@ -274,6 +274,9 @@ await forEachDriver('Repository', (getRepo, driver) => {
     assert.equal(countOnly.total, 3);
     assert.equal(countOnly.matches.length, 0);
     await rejects(repo.search(q('Patient', {}, { sort: ['nope'] })), 400, 'nope');
+    await rejects(repo.search(q('Patient', {}, { count: Number.NaN })), 400, 'count');
+    await rejects(repo.search(q('Patient', {}, { offset: -1 })), 400, 'offset');
+    await rejects(repo.listSubmissions({ count: Infinity, offset: 0 }), 400, 'count');
   });
 
   test('search: unknown parameters and modifiers are 400 naming them; system-level search', async () => {
@@ -287,6 +290,16 @@ await forEachDriver('Repository', (getRepo, driver) => {
     assert.deepEqual(sys.matches.map((m) => m.resourceType).sort(), ['Encounter', 'Patient']);
     // Result parameters the HTTP layer handles are tolerated.
     assert.deepEqual(await ids(repo, q('Patient', { _id: P.dupre, _format: 'json', _count: '5' })), [P.dupre]);
+  });
+
+  test('search: common parameters _profile and _tag', async () => {
+    const repo = getRepo();
+    const prof = 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-patient';
+    const id = (await repo.create({ resourceType: 'Patient', meta: { profile: [prof], tag: [{ system: 'urn:t', code: 'demo' }] } })).id;
+    assert.deepEqual(await ids(repo, q('Patient', { _profile: prof })), [id]);
+    assert.deepEqual(await ids(repo, q('Patient', { _tag: 'urn:t|demo' })), [id]);
+    assert.deepEqual(await ids(repo, q(undefined, { _tag: 'demo' })), [id]);
+    assert.equal((await ids(repo, q('Patient', { '_tag:missing': 'false' }))).length, 1);
   });
 
   test('search index follows updates (old values no longer match)', async () => {

@@ -1,7 +1,7 @@
 // The Repository of types.ts over either driver (same SQL on PostgreSQL and PGlite).
 import { randomUUID } from 'node:crypto';
 import { migrate } from './migrate.js';
-import { RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
+import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
 import { getSubmission, insertSubmission, listSubmissions } from './submissions.js';
 import {
@@ -70,8 +70,8 @@ export class SqlRepository implements Repository {
     if (q.id && total === 0 && !q.since) {
       throw new StorageError(404, 'not-found', `${q.resourceType}/${q.id} is not known`);
     }
-    const count = Math.max(0, Math.floor(q.count));
-    const offset = Math.max(0, Math.floor(q.offset));
+    const count = pageNumber(q.count, 'count');
+    const offset = pageNumber(q.offset, 'offset');
     const rows = await this.db.query<ResourceRow>(
       `SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w}
         ORDER BY last_updated DESC, version_id DESC, resource_type, id LIMIT ${count} OFFSET ${offset}`,

@@ -1,5 +1,5 @@
 // Row <-> record conversion shared by the repository and the ingest pipeline.
-import type { FhirResource, ResourceRecord } from './types.js';
+import { StorageError, type FhirResource, type ResourceRecord } from './types.js';
 
 export interface ResourceRow {
   resource_type: string;
@@ -39,4 +39,10 @@ export function toRecord(row: ResourceRow): ResourceRecord {
     deleted: row.deleted,
     resource: orderKeys(content),
   };
+}
+
+/** A page size or offset: a non-negative integer (it is written into the SQL text). */
+export function pageNumber(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new StorageError(400, 'invalid', `Invalid ${what} ${String(v)}`);
+  return Math.floor(v);
 }

@@ -1,6 +1,6 @@
 // Search: SearchQuery -> SQL over the flat index tables, then _include/_revinclude.
 import { dateRange } from './dates.js';
-import { RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
+import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { normalizeString, paramDef, parseRelativeReference, referenceParamsOf, type ParamDef } from './search-params.js';
 import { StorageError, type IncludeSpec, type Queryable, type ResourceRecord, type SearchParam, type SearchQuery, type SearchResult } from './types.js';
 
@@ -238,8 +238,8 @@ export async function search(db: Queryable, q: SearchQuery): Promise<SearchResul
   for (const inc of [...(q.include ?? []), ...(q.revinclude ?? [])]) checkInclude(inc);
   const order = orderBy(sql, q.resourceType, q.sort);
   const whereSql = where.join(' AND ');
-  const count = Math.max(0, Math.floor(q.count));
-  const offset = Math.max(0, Math.floor(q.offset));
+  const count = pageNumber(q.count, 'count');
+  const offset = pageNumber(q.offset, 'offset');
   const page = await db.query<ResourceRow>(
     `SELECT ${RESOURCE_COLUMNS} FROM resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`,
     sql.params,

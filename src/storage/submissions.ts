@@ -1,6 +1,6 @@
 // The submissions log: every received transaction Bundle with its outcome, for the web UI.
 import { randomUUID } from 'node:crypto';
-import { toIso } from './rows.js';
+import { pageNumber, toIso } from './rows.js';
 import type { Queryable, SubmissionFilter, SubmissionRecord } from './types.js';
 
 interface SubmissionRow {
@@ -85,8 +85,8 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
   if (f.to) where.push(`received_at <= ${p(boundary(f.to, 'high'))}::timestamptz`);
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM submission ${w}`, params);
-  const count = Math.max(0, Math.floor(f.count));
-  const offset = Math.max(0, Math.floor(f.offset));
+  const count = pageNumber(f.count, 'count');
+  const offset = pageNumber(f.offset, 'offset');
   const rows = await db.query<SubmissionRow>(
     `SELECT ${LIGHT} FROM submission ${w} ORDER BY received_at DESC, seq DESC LIMIT ${count} OFFSET ${offset}`,
     params,
