@@ -12,7 +12,7 @@ import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
 import type { Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
 import { BundleIndex } from './bundle-index.js';
-import { deepEqual, containsPattern, describeValue } from './values.js';
+import { compilePattern, deepEqual, describeValue } from './values.js';
 
 type Json = Record<string, unknown>;
 
@@ -68,6 +68,20 @@ interface Resolved {
   unknownProfile?: string;
 }
 
+/** What slice matching needs of a sliced element. */
+interface SlicingMemo {
+  /** Per slice: can its discriminators be evaluated with what is loaded? */
+  evaluable: boolean[];
+  byProfile: boolean;
+  /** Profile discriminators: profile url -> indexes of the slices whose resource has that profile. */
+  slicesOfProfile: Map<string, number[]>;
+  /** Parsed discriminator paths, by discriminator. */
+  steps: Step[][];
+  unevaluable: ElementNode[];
+  /** The sub-extensions of a complex extension (relative urls). */
+  subExtensions: boolean;
+}
+
 /** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
 class NodeMemo {
   required?: number[];
@@ -76,6 +90,9 @@ class NodeMemo {
   byProfile?: Map<CompiledProfile, Resolved | null>;
   sliceTargets?: Map<string, ElementNode | null>;
   evaluable?: boolean;
+  slicing?: SlicingMemo;
+  containsTest?: (v: unknown) => boolean;
+  profiles?: string[];
   constructor(readonly owner: Validator) {}
 }
 
@@ -780,7 +797,7 @@ class Run {
   private checkFixedPattern(value: unknown, node: ElementNode, path: string): void {
     if (node.fixed !== undefined && !deepEqual(value, node.fixed)) {
       this.push(CODES.FIXED_VALUE, path, { expected: JSON.stringify(node.fixed) });
-    } else if (node.pattern !== undefined && !containsPattern(value, node.pattern)) {
+    } else if (node.pattern !== undefined && !this.containsTestOf(node)(value)) {
       this.push(CODES.PATTERN_VALUE, path, { expected: JSON.stringify(node.pattern) });
     }
   }
@@ -997,6 +1014,36 @@ class Run {
 
   // ---------------------------------------------------------------- slicing
 
+  /** What assignSlices needs of a sliced element, computed once. */
+  private slicingMemo(node: ElementNode): SlicingMemo {
+    const m = this.v.memoOf(node);
+    if (m.slicing) return m.slicing;
+    const slicing = node.slicing!;
+    const discs = slicing.discriminators;
+    const evaluable = node.slices.map((s) => discs.length > 0 && this.sliceIsEvaluable(s, discs, slicing.inferred === true));
+    const byProfile = discs.some((d) => d.type === 'profile');
+    const slicesOfProfile = new Map<string, number[]>();
+    if (byProfile) {
+      node.slices.forEach((s, i) => {
+        const target = this.sliceTarget(s, 'resource') ?? s;
+        for (const t of target.types) for (const p of t.profile ?? []) {
+          const list = slicesOfProfile.get(p) ?? [];
+          if (!list.includes(i)) list.push(i);
+          slicesOfProfile.set(p, list);
+        }
+      });
+    }
+    m.slicing = {
+      evaluable,
+      byProfile,
+      slicesOfProfile,
+      steps: discs.map((d) => parsePath(d.path)),
+      unevaluable: node.slices.filter((s, i) => !evaluable[i] && (s.min > 0 || slicing.inferred)),
+      subExtensions: node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')),
+    };
+    return m.slicing;
+  }
+
   /** Assigns each item to the first slice it matches; checks slice cardinalities and closed slicing. */
   private assignSlices(
     items: unknown[],
@@ -1006,65 +1053,63 @@ class Run {
     singleType?: string,
   ): (ElementNode | undefined)[] {
     const slicing = node.slicing!;
+    const sm = this.slicingMemo(node);
+    const slices = node.slices;
     const out: (ElementNode | undefined)[] = new Array(items.length);
-    const counts = new Map<ElementNode, number>();
-    const evaluable = new Map<ElementNode, boolean>();
-    for (const s of node.slices) {
-      evaluable.set(s, slicing.discriminators.length > 0 && this.sliceIsEvaluable(s, slicing.discriminators, slicing.inferred === true));
-    }
+    const counts = new Array<number>(slices.length).fill(0);
     let lastSliceIndex = -1;
-    const byProfile = slicing.discriminators.some((d) => d.type === 'profile');
+    const itemPathOf = (i: number) => (items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
-      const itemPath = items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`;
-      const values = new Map<string, unknown[]>();
-      const order = byProfile ? this.declaredFirst(item, node) : node.slices;
-      for (const s of order) {
-        const si = node.slices.indexOf(s);
-        if (!evaluable.get(s)) continue;
-        if (this.matchesSlice(item, s, slicing, itemPath, values, singleType)) {
+      const values: (unknown[] | undefined)[] = [];
+      const order = sm.byProfile ? this.declaredFirst(item, sm) : undefined;
+      const n = order ? order.length : slices.length;
+      for (let k = 0; k < n; k++) {
+        const si = order ? order[k] : k;
+        if (!sm.evaluable[si]) continue;
+        const s = slices[si];
+        if (this.matchesSlice(item, s, slicing, sm, path, i, itemPathOf, values, singleType)) {
           out[i] = s;
-          counts.set(s, (counts.get(s) ?? 0) + 1);
-          if (slicing.ordered && si < lastSliceIndex) this.push(CODES.SLICE_ORDER, itemPath, { slice: s.sliceName, element: node.path });
-          lastSliceIndex = Math.max(lastSliceIndex, si);
+          counts[si]++;
+          if (slicing.ordered && si < lastSliceIndex) this.push(CODES.SLICE_ORDER, itemPathOf(i), { slice: s.sliceName, element: node.path });
+          if (si > lastSliceIndex) lastSliceIndex = si;
           break;
         }
       }
       if (!out[i]) {
-        if (slicing.discriminators.some((d) => d.type === 'profile')) this.explainUnmatchedProfile(item, node, itemPath, profile);
+        const itemPath = itemPathOf(i);
+        if (sm.byProfile) this.explainUnmatchedProfile(item, node, itemPath, profile);
         // Inside a complex extension, a relative url names a sub-extension: it must be one of its slices.
-        if (node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')) && isObject(item)) {
+        if (sm.subExtensions && isObject(item)) {
           const url = item.url;
-          if (typeof url === 'string' && !url.includes(':') && node.slices.length > 0) {
+          if (typeof url === 'string' && !url.includes(':') && slices.length > 0) {
             this.push(CODES.SUB_EXTENSION_UNKNOWN, itemPath, {
               url,
               extension: profile.type === 'Extension' ? profile.url : `the extension at ${path.slice(0, path.lastIndexOf('.'))}`,
-              allowed: node.slices.map((sl) => sl.sliceName).join(', '),
+              allowed: slices.map((sl) => sl.sliceName).join(', '),
             });
           }
         }
+        // openAtEnd (unmatched items after all slices) is not checked.
         if (slicing.rules === 'closed') this.push(CODES.SLICE_CLOSED, itemPath, { element: node.path });
-        else if (slicing.rules === 'openAtEnd' && lastSliceIndex >= 0 && i < items.length - 1) {
-          // Unmatched items must come after all slices; checked loosely.
-        }
       }
     }
-    const unevaluable = node.slices.filter((s) => !evaluable.get(s) && (s.min > 0 || slicing.inferred));
-    if (unevaluable.length > 0) {
+    if (sm.unevaluable.length > 0) {
       this.once(`slice:${profile.url}:${node.id}`, CODES.SLICE_NOT_EVALUABLE, path, {
         element: node.path,
-        slice: unevaluable.map((s) => s.sliceName).join(', '),
+        slice: sm.unevaluable.map((s) => s.sliceName).join(', '),
         profile: profile.url,
         reason: slicing.inferred
           ? `the slicing is defined in a base profile that is not loaded${profile.missing.length ? ` (${profile.missing.join(', ')})` : ''}`
           : 'no discriminator value is defined for them',
       });
     }
-    for (const s of node.slices) {
-      if (!evaluable.get(s)) continue;
-      const n = counts.get(s) ?? 0;
-      const parentPath = path.slice(0, path.lastIndexOf('.'));
+    for (let si = 0; si < slices.length; si++) {
+      if (!sm.evaluable[si]) continue;
+      const s = slices[si];
+      const n = counts[si];
       if (n < s.min) {
+        const parentPath = path.slice(0, path.lastIndexOf('.'));
         this.push(CODES.SLICE_MIN, parentPath, { element: node.path, slice: s.sliceName, min: s.min, count: n }, undefined, profile.url);
       }
       if (n > s.max) {
@@ -1168,49 +1213,59 @@ class Run {
     return (prof ?? this.profiles.core(node.typeCodes[0]))?.root;
   }
 
-  /** Slices in order, those whose profile the item's resource declares in meta.profile first. */
-  private declaredFirst(item: unknown, node: ElementNode): ElementNode[] {
+  /** Slice indexes, those whose profile the item's resource declares in meta.profile first; undefined: slice order. */
+  private declaredFirst(item: unknown, sm: SlicingMemo): number[] | undefined {
     const res = isObject(item) && isObject(item.resource) ? item.resource : item;
     const meta = isObject(res) && isObject(res.meta) ? res.meta : undefined;
-    const declared = meta && Array.isArray(meta.profile) ? (meta.profile as unknown[]) : [];
-    if (declared.length === 0) return node.slices;
-    const first: ElementNode[] = [];
-    const rest: ElementNode[] = [];
-    for (const s of node.slices) {
-      const target = this.sliceTarget(s, 'resource') ?? s;
-      (target.types.some((t) => t.profile?.some((p) => declared.includes(p))) ? first : rest).push(s);
+    if (!meta || !Array.isArray(meta.profile) || meta.profile.length === 0) return undefined;
+    let first: number[] | undefined;
+    for (const p of meta.profile as unknown[]) {
+      const list = typeof p === 'string' ? sm.slicesOfProfile.get(p) : undefined;
+      if (list) for (const i of list) if (!(first ??= []).includes(i)) first.push(i);
     }
-    return first.length ? [...first, ...rest] : node.slices;
+    if (!first) return undefined;
+    first.sort((a, b) => a - b);
+    const n = sm.evaluable.length;
+    for (let i = 0; i < n; i++) if (!first.includes(i)) first.push(i);
+    return first;
   }
 
   private matchesSlice(
     item: unknown,
     slice: ElementNode,
     slicing: NonNullable<ElementNode['slicing']>,
-    itemPath: string,
-    cache: Map<string, unknown[]>,
+    sm: SlicingMemo,
+    path: string,
+    index: number,
+    itemPathOf: (i: number) => string,
+    cache: (unknown[] | undefined)[],
     singleType?: string,
   ): boolean {
     const discs = slicing.discriminators;
-    const valuesAt = (p: string): unknown[] => {
-      let v = cache.get(p);
-      if (!v) cache.set(p, (v = evalPath(item, p, this.bundle, itemPath)));
+    const valuesAt = (di: number): unknown[] => {
+      let v = cache[di];
+      if (!v) cache[di] = v = evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf);
       return v;
     };
-    for (const d of discs) {
+    for (let di = 0; di < discs.length; di++) {
+      const d = discs[di];
       const target = this.sliceTarget(slice, d.path);
       if (!target) return false;
       switch (d.type) {
         case 'value':
         case 'pattern': {
           const expected = target.fixed ?? target.pattern;
-          const values = valuesAt(d.path);
           if (expected !== undefined) {
-            const exact = target.fixed !== undefined && d.type === 'value';
-            if (!values.some((v) => (exact ? deepEqual(v, expected) : containsPattern(v, expected)))) return false;
+            const values = valuesAt(di);
+            if (target.fixed !== undefined && d.type === 'value') {
+              if (!values.some((v) => deepEqual(v, expected))) return false;
+            } else {
+              const test = this.containsTestOf(target);
+              if (!values.some(test)) return false;
+            }
           } else if (target.binding?.strength === 'required' && target.binding.valueSet && !slicing.inferred) {
             const vs = target.binding.valueSet;
-            if (!values.some((v) => this.inValueSet(v, vs))) return false;
+            if (!valuesAt(di).some((v) => this.inValueSet(v, vs))) return false;
           } else if (!slicePathIsSkippable(d.path)) {
             // Inferred slicing: discriminator paths this slice has no value for are ignored.
             continue;
@@ -1218,7 +1273,7 @@ class Run {
           break;
         }
         case 'exists': {
-          const values = valuesAt(d.path);
+          const values = valuesAt(di);
           if (target.min > 0 && values.length === 0) return false;
           if (target.max === 0 && values.length > 0) return false;
           break;
@@ -1228,7 +1283,7 @@ class Run {
           if (d.path === '$this' && singleType) {
             if (!allowed.includes(singleType)) return false;
           } else {
-            const values = valuesAt(d.path);
+            const values = valuesAt(di);
             if (!values.some((v) => isObject(v) && typeof v.resourceType === 'string' && allowed.includes(v.resourceType))) {
               if (!values.some((v) => allowed.includes(jsonTypeGuess(v)))) return false;
             }
@@ -1236,13 +1291,12 @@ class Run {
           break;
         }
         case 'profile': {
-          const profiles = target.types.flatMap((t) => t.profile ?? []);
-          const values = valuesAt(d.path);
-          const resPath = d.path === '$this' ? itemPath : `${itemPath}.${d.path.replace(/\.?resolve\(\)/, '')}`;
+          const profiles = this.v.memoOf(target).profiles ??= target.types.flatMap((t) => t.profile ?? []);
+          const values = valuesAt(di);
           let any = false;
           for (const v of values) {
             if (!isObject(v) || typeof v.resourceType !== 'string') continue;
-            const atPath = this.bundle?.pathOf(v) ?? resPath;
+            const atPath = this.bundle?.pathOf(v) ?? (d.path === '$this' ? itemPathOf(index) : `${itemPathOf(index)}.${d.path.replace(/\.?resolve\(\)/, '')}`);
             if (profiles.some((p) => this.conforms(v, atPath, p) === true)) any = true;
           }
           if (!any) return false;
@@ -1253,6 +1307,12 @@ class Run {
       }
     }
     return true;
+  }
+
+  /** `value` contains the element's fixed/pattern value (compiled once per element). */
+  private containsTestOf(node: ElementNode): (v: unknown) => boolean {
+    const m = this.v.memoOf(node);
+    return (m.containsTest ??= compilePattern(node.fixed ?? node.pattern));
   }
 
   private inValueSet(v: unknown, vs: string): boolean {
@@ -1300,34 +1360,66 @@ function splitPath(path: string): string[] {
   return out;
 }
 
-/** Evaluates a discriminator path on JSON (a tiny FHIRPath subset: names, extension('u'), resolve(), ofType()). */
-function evalPath(item: unknown, path: string, bundle: BundleIndex | undefined, itemPath: string): unknown[] {
+type Step = { kind: 'name'; name: string } | { kind: 'ext'; url: string } | { kind: 'resolve' } | { kind: 'ofType' } | { kind: 'this' };
+
+const parsedPaths = new Map<string, Step[]>();
+
+/** A discriminator path parsed once (a tiny FHIRPath subset: names, extension('u'), resolve(), ofType()). */
+function parsePath(path: string): Step[] {
+  let steps = parsedPaths.get(path);
+  if (!steps) {
+    steps = path === '$this'
+      ? [{ kind: 'this' }]
+      : splitPath(path).map((step): Step => {
+          const ext = /^extension\('([^']+)'\)$/.exec(step);
+          if (ext) return { kind: 'ext', url: ext[1] };
+          if (step === 'resolve()') return { kind: 'resolve' };
+          if (step.startsWith('ofType(')) return { kind: 'ofType' };
+          return { kind: 'name', name: step };
+        });
+    parsedPaths.set(path, steps);
+  }
+  return steps;
+}
+
+/** Evaluates parsed discriminator steps on JSON. */
+function evalSteps(
+  item: unknown,
+  steps: Step[],
+  bundle: BundleIndex | undefined,
+  path: string,
+  index: number,
+  itemPathOf: (i: number) => string,
+): unknown[] {
   let current: unknown[] = [item];
-  if (path === '$this') return current;
-  for (const step of splitPath(path)) {
+  for (const step of steps) {
+    if (step.kind === 'this') return current;
     const next: unknown[] = [];
-    const ext = /^extension\('([^']+)'\)$/.exec(step);
     for (const c of current) {
       if (!isObject(c)) continue;
-      if (ext) {
-        if (Array.isArray(c.extension)) for (const e of c.extension) if (isObject(e) && e.url === ext[1]) next.push(e);
-      } else if (step === 'resolve()') {
-        const r = typeof c.reference === 'string' ? bundle?.resolve(c.reference, itemPath) : undefined;
+      if (step.kind === 'ext') {
+        if (Array.isArray(c.extension)) for (const e of c.extension) if (isObject(e) && e.url === step.url) next.push(e);
+      } else if (step.kind === 'resolve') {
+        const r = typeof c.reference === 'string' ? bundle?.resolve(c.reference, itemPathOf(index)) : undefined;
         if (r) next.push(r.resource);
-      } else if (step.startsWith('ofType(')) {
+      } else if (step.kind === 'ofType') {
         next.push(c);
       } else {
-        let v = c[step];
+        const name = step.name;
+        let v = c[name];
         if (v === undefined) {
           // Choice element named without its type suffix (`value` for valueCodeableConcept).
           for (const k in c) {
-            if (k.length > step.length && k.startsWith(step) && /[A-Z]/.test(k[step.length])) {
-              v = c[k];
-              break;
+            if (k.length > name.length && k.startsWith(name)) {
+              const ch = k.charCodeAt(name.length);
+              if (ch >= 65 && ch <= 90) {
+                v = c[k];
+                break;
+              }
             }
           }
         }
-        if (Array.isArray(v)) next.push(...v);
+        if (Array.isArray(v)) for (const x of v) next.push(x);
         else if (v !== undefined) next.push(v);
       }
     }

@@ -30,6 +30,29 @@ export function containsPattern(value: unknown, pattern: unknown): boolean {
   return true;
 }
 
+/**
+ * `containsPattern(value, pattern)` as a function of `value`, built once per pattern: the
+ * pattern's properties are listed once instead of at every comparison.
+ */
+export function compilePattern(pattern: unknown): (value: unknown) => boolean {
+  if (pattern === null || typeof pattern !== 'object') return (v) => v === pattern;
+  if (Array.isArray(pattern)) {
+    const items = pattern.map(compilePattern);
+    return (v) => {
+      if (!Array.isArray(v)) return false;
+      for (const test of items) if (!v.some(test)) return false;
+      return true;
+    };
+  }
+  const props = Object.entries(pattern as Record<string, unknown>).map(([k, p]) => [k, compilePattern(p)] as const);
+  return (v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+    const o = v as Record<string, unknown>;
+    for (const [k, test] of props) if (!test(o[k])) return false;
+    return true;
+  };
+}
+
 /** Short description of a JSON value for messages. */
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';

@@ -33,25 +33,41 @@ export function dateBounds(v: unknown): [number, number] | undefined {
 
 /** D6 on every object that looks like a Period (start/end strings), at any depth. */
 export function periodRules(ctx: RuleContext, out: ValidationIssue[]): void {
-  for (const item of ctx.items) walk(item.resource, item.path, out, 0);
+  for (const item of ctx.items) walk(item.resource, [item.path], out, 0);
 }
 
-function walk(node: unknown, path: string, out: ValidationIssue[], depth: number): void {
+/** `[root, 'period']` -> `root.period`; numbers are array indexes. */
+function joinPath(segs: (string | number)[]): string {
+  let s = String(segs[0]);
+  for (let i = 1; i < segs.length; i++) s += typeof segs[i] === 'number' ? `[${segs[i]}]` : `.${segs[i]}`;
+  return s;
+}
+
+/** Walks every object; `path` holds the location's segments, joined only when a Period is wrong. */
+function walk(node: unknown, path: (string | number)[], out: ValidationIssue[], depth: number): void {
   if (depth > 40) return;
   if (Array.isArray(node)) {
-    node.forEach((v, i) => walk(v, `${path}[${i}]`, out, depth + 1));
+    for (let i = 0; i < node.length; i++) {
+      const v = node[i];
+      if (typeof v !== 'object' || v === null) continue;
+      path.push(i);
+      walk(v, path, out, depth + 1);
+      path.pop();
+    }
     return;
   }
   if (!isObject(node)) return;
   if (typeof node.start === 'string' && typeof node.end === 'string') {
     const s = dateBounds(node.start);
     const e = dateBounds(node.end);
-    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, path, { start: node.start, end: node.end }));
+    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, joinPath(path), { start: node.start, end: node.end }));
   }
   for (const k in node) {
     const v = node[k];
     if (typeof v === 'object' && v !== null && k !== 'contained' && !(k === 'resource' && depth === 0)) {
-      walk(v, `${path}.${k}`, out, depth + 1);
+      path.push(k);
+      walk(v, path, out, depth + 1);
+      path.pop();
     }
   }
 }
