@@ -203,10 +203,17 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const database = opts.database ?? (opts.dataDir === undefined ? process.env.DATABASE_URL || undefined : undefined);
   const dataDir = opts.dataDir ?? resolvePath(process.cwd(), '.tddui-data');
   const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'tddui' } });
-  const [repo, validator] = await Promise.all([
+  // Both at once (the database may take seconds to initialise); nothing left open on failure.
+  const [repoResult, validatorResult] = await Promise.allSettled([
     openRepository(database ? { url: database } : { dataDir }),
     TdduiValidator.create(opts.packages?.length ? { packages: opts.packages } : {}),
   ]);
+  if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {
+    if (repoResult.status === 'fulfilled') await repoResult.value.db.close();
+    throw repoResult.status === 'rejected' ? repoResult.reason : (validatorResult as PromiseRejectedResult).reason;
+  }
+  const repo = repoResult.value;
+  const validator = validatorResult.value;
   let app: FastifyInstance;
   try {
     app = await buildServer({ repo, validator, logger });

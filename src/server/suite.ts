@@ -596,6 +596,11 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       const notAcceptable = await http(url, { headers: { accept: 'text/csv' } });
       assert.equal(notAcceptable.status, 406);
       assert.equal(notAcceptable.json.resourceType, 'OperationOutcome');
+      // Rejections come in the format asked for.
+      const xmlError = await http(`${s.base}/Patient/does-not-exist?_format=xml`);
+      assert.equal(xmlError.status, 404);
+      assert.match(xmlError.headers.get('content-type') ?? '', /^application\/fhir\+xml/);
+      assert.equal((xmlToJson(xmlError.text) as Json).resourceType, 'OperationOutcome');
       const badFormat = await http(`${url}?_format=csv`);
       assert.equal(badFormat.status, 406);
 
