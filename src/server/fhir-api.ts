@@ -179,7 +179,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   });
   app.get<{ Params: { type: string; id: string } }>('/:type/:id/_history', async (req, reply) => {
     checkType(req.params.type, req);
-    checkId(req.params.type, req.params.id);
+    checkId(req.params.type, req.params.id, req.method);
     return historyHandler(req, reply, req.params.type, req.params.id);
   });
 
@@ -187,7 +187,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   app.get<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
     const { type, id } = req.params;
     checkType(type, req);
-    checkId(type, id);
+    checkId(type, id, req.method);
     const rec = await repo.read(type, id);
     const inm = req.headers['if-none-match'];
     if (inm && inm.split(',').some((t) => t.trim() === etag(rec.versionId))) {
@@ -198,7 +198,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   app.get<{ Params: { type: string; id: string; vid: string } }>('/:type/:id/_history/:vid', async (req, reply) => {
     const { type, id, vid } = req.params;
     checkType(type, req);
-    checkId(type, id);
+    checkId(type, id, req.method);
     if (!/^\d{1,9}$/.test(vid)) {
       throw new FhirHttpError(404, 'not-found', `${type}/${id} has no version "${vid}"`, { text: `${type}/${id} n'a pas de version « ${vid} »` });
     }
@@ -252,7 +252,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { type, id } = req.params;
     checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
-    checkId(type, id);
+    checkId(type, id, req.method);
     const ifMatch = parseIfMatch(req.headers['if-match']);
     const apply = patchFunction(req, deps);
     // Without If-Match the client asked for no locking: a concurrent write is retried on the new version.
@@ -386,8 +386,16 @@ function withoutServerFields(resource: FhirResource): FhirResource {
   return copy;
 }
 
-function checkId(type: string, id: string): void {
+function checkId(type: string, id: string, method?: string): void {
   if (!ID_PATTERN.test(id)) {
+    // `GET /fhir/Task/_search`, `PATCH /fhir/DocumentReference/_history`: an endpoint, not an id.
+    if (method && (id === '_search' || id === '$validate' || id === '_history')) {
+      const allowed = id === '_history' ? ['GET'] : ['POST'];
+      throw new FhirHttpError(405, 'not-supported', `${method} is not allowed on ${type}/${id} (allowed: ${allowed.join(', ')})`, {
+        text: `La méthode ${method} n'est pas permise sur ${type}/${id} (permises : ${allowed.join(', ')})`,
+        headers: { allow: allowed.join(', ') },
+      });
+    }
     throw new FhirHttpError(404, 'not-found', `${type}/${id} does not exist (not a valid FHIR id)`, {
       text: `${type}/${id} n'existe pas (identifiant FHIR invalide)`,
     });

@@ -626,8 +626,11 @@ export function serverSuite(kind: DbKind, skip?: string): void {
         ['PUT', `/${type}/${id}`, 405],
         ['POST', '/Patient', 405],
         ['GET', '/$validate', 405],
+        ['GET', '/Task/_search', 405],
+        ['GET', '/Task/$validate', 405],
+        ['PATCH', '/DocumentReference/_history', 405],
       ] as const) {
-        const r = await fetch(`${s.base}${path}`, { method, headers: method === 'PUT' || method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}, body: method === 'PUT' || method === 'POST' ? '{"resourceType":"Patient"}' : undefined });
+        const r = await fetch(`${s.base}${path}`, { method, headers: method === 'GET' || method === 'DELETE' ? {} : { 'content-type': 'application/fhir+json' }, body: method === 'GET' || method === 'DELETE' ? undefined : '{"resourceType":"Patient"}' });
         assert.equal(r.status, status, `${method} ${path}`);
         const body = (await r.json()) as Json;
         assert.equal(body.resourceType, 'OperationOutcome', `${method} ${path}`);
