@@ -5,6 +5,8 @@ export { loadPackages, defaultPackagePaths } from './fhir/packages/loader.js';
 export { toOperationOutcome, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
 export { CODES } from './fhir/outcome/codes.js';
 export { openRepository, openDatabase, StorageError, type Repository, type SearchQuery, type SubmissionRecord } from './storage/index.js';
+export { jsonToXml, xmlToJson, FhirXmlError } from './fhir/xml/index.js';
+export { applyJsonPatch, applyFhirPathPatch, PatchError } from './fhir/patch/index.js';
 export { ingestTransaction, type IngestContext, type IngestResult } from './ingest/index.js';
 // Producer SDK (pivot format, Bundle builder/reader, generator, sender).
 export {
