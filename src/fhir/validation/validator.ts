@@ -82,6 +82,18 @@ interface SlicingMemo {
   subExtensions: boolean;
 }
 
+/** A Resolved with all its fields (one object shape). */
+function resolved(
+  node: ElementNode,
+  profile: CompiledProfile | null,
+  typeRoot: ElementNode | undefined,
+  extra: Resolved['extra'],
+  partial?: CompiledProfile,
+  unknownProfile?: string,
+): Resolved {
+  return { node, profile, typeRoot, extra, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile };
+}
+
 /** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
 class NodeMemo {
   required?: number[];
@@ -420,7 +432,7 @@ class Run {
       if (r === undefined) {
         const id = node.contentReference.slice(node.contentReference.indexOf('#') + 1);
         const target = findById(profile.root, id) ?? findById(this.profiles.core(id.split('.')[0])?.root, id);
-        r = target ? { node: target, profile: null, extra: this.extraRoots(target, typeCode, false) } : null;
+        r = target ? resolved(target, null, undefined, this.extraRoots(target, typeCode, false)) : null;
         m.byProfile.set(profile, r);
       }
     } else {
@@ -447,7 +459,7 @@ class Run {
     if (node.children && node.childIndex) {
       // A root is walked with its own profile; its invariants are its own.
       const isRoot = !node.path.includes('.');
-      return { node, profile: null, extra: isRoot ? [] : this.extraRoots(node, typeCode, true) };
+      return resolved(node, null, undefined, isRoot ? [] : this.extraRoots(node, typeCode, true));
     }
     const i = node.typeCodes.indexOf(typeCode);
     const t = i >= 0 ? node.types[i] : node.types[0];
@@ -456,26 +468,13 @@ class Run {
     if (profileUrl) {
       const p = this.profiles.get(profileUrl);
       if (p) {
-        return {
-          node: p.root,
-          profile: p,
-          typeRoot: p.root,
-          extra: p.root !== node ? [{ root: p.root, profile: null }] : [],
-          partial: p.missing.length > 0 ? p : undefined,
-          partialKey: `partial:${p.url}`,
-        };
+        return resolved(p.root, p, p.root, p.root !== node ? [{ root: p.root, profile: null }] : [], p.missing.length > 0 ? p : undefined);
       }
       if (typeCode !== 'Extension') unknownProfile = profileUrl;
     }
     const core = this.profiles.core(typeCode);
     if (!core) return null;
-    return {
-      node: core.root,
-      profile: core,
-      typeRoot: core.root,
-      extra: core.root !== node ? [{ root: core.root, profile: null }] : [],
-      unknownProfile,
-    };
+    return resolved(core.root, core, core.root, core.root !== node ? [{ root: core.root, profile: null }] : [], undefined, unknownProfile);
   }
 
   /**
