@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { newId } from '../storage/repository.js';
-import { insertSubmission } from '../storage/submissions.js';
+import { submissionInsert } from '../storage/submissions.js';
 import { StorageError, type FhirResource, type Queryable, type Repository, type SubmissionRecord } from '../storage/types.js';
 import { nextInstant, stamp, writeVersions, type KeysToWrite, type VersionToWrite } from '../storage/writer.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
@@ -122,7 +122,6 @@ interface Item {
   resource: Json;
   keys: BusinessKey[];
   id?: string;
-  existed?: boolean;
 }
 
 interface Found {
@@ -132,37 +131,24 @@ interface Found {
 }
 
 /**
- * Locks the keys (sorted, so concurrent transactions take them in one order), then looks them
- * up with the current version of the objects they name (row-locked until commit). Two
- * statements: the lookup must take its snapshot after the locks are granted.
+ * Locks the keys (advisory transaction locks on their 64-bit hashes, sorted so that concurrent
+ * transactions take them in one order), then looks them up with the current version of the
+ * objects they name, row-locked until commit: one round trip (migration 0003).
  */
 async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<string, Found>> {
-  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))].sort((a, b) =>
-    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
-  );
-  if (locks.length) {
-    await tx.query(
-      `SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT (x #>> '{}')::bigint AS k FROM jsonb_array_elements($1::jsonb) x ORDER BY 1) s`,
-      [JSON.stringify(locks)],
-    );
-  }
-  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
   const found = new Map<string, Found>();
+  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
   if (wanted.length === 0) return found;
-  const res = await tx.query<{ resource_type: string; system: string; value: string; id: string; version_id: number; last_updated: Date | string }>(
-    `SELECT b.resource_type, b.system, b.value, b.id, r.version_id, r.last_updated
-       FROM business_key b
-       JOIN jsonb_to_recordset($2::jsonb) AS k(t text, s text, v text) ON b.resource_type = k.t AND b.system = k.s AND b.value = k.v
-       JOIN resource r ON r.resource_type = b.resource_type AND r.id = b.id
-      WHERE b.owner = $1
-        FOR UPDATE OF r`,
-    [owner, JSON.stringify(wanted)],
+  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))];
+  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
+    'SELECT * FROM tddui_lock_and_lookup_keys($1, $2::jsonb, $3::jsonb)',
+    [owner, JSON.stringify(locks), JSON.stringify(wanted)],
   );
   for (const r of res.rows) {
-    found.set(`${r.resource_type}\u0000${r.system}\u0000${r.value}`, {
-      id: r.id,
-      versionId: Number(r.version_id),
-      lastUpdated: (r.last_updated instanceof Date ? r.last_updated : new Date(r.last_updated)).toISOString(),
+    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
+      id: r.k_id,
+      versionId: Number(r.k_version),
+      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
     });
   }
   return found;
@@ -229,20 +215,22 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
       const response = await ctx.repo.db.transaction(async (tx) => {
-        const result = await store(tx, entries as Json[], resolver, owner, now, issues);
-        const c = counts(issues);
-        const rec = await insertSubmission(tx, {
-          receivedAt,
-          ...describe(bundle),
-          outcome: 'accepted',
-          httpStatus: 200,
-          ...c,
-          usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: result.patientIds[i] })),
-          bundle,
-          report: toOperationOutcome(issues),
-          response: result.response,
-        });
-        return { response: result.response, submissionId: rec.id };
+        const submissionId = newId();
+        const result = await store(tx, entries as Json[], resolver, owner, now, issues, (patientIds, responseBundle) => ({
+          id: submissionId,
+          record: {
+            receivedAt,
+            ...describe(bundle),
+            outcome: 'accepted',
+            httpStatus: 200,
+            ...counts(issues),
+            usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
+            bundle,
+            report: toOperationOutcome(issues),
+            response: responseBundle,
+          },
+        }));
+        return { response: result.response, submissionId };
       });
       return { status: 200, body: response.response, submissionId: response.submissionId };
     } catch (err) {
@@ -268,6 +256,8 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
   throw lastError;
 }
 
+type SubmissionOf = (patientIds: string[], response: FhirResource) => { id: string; record: Omit<SubmissionRecord, 'id'> };
+
 async function store(
   tx: Queryable,
   entries: Json[],
@@ -275,60 +265,58 @@ async function store(
   owner: string,
   now: Date,
   issues: readonly ValidationIssue[],
-): Promise<{ response: FhirResource; patientIds: string[] }> {
+  submission: SubmissionOf,
+): Promise<{ response: FhirResource }> {
   const items: Item[] = entries.map((e, index) => {
     const resource = e.resource as Json;
     return { index, resourceType: resource.resourceType as string, resource, keys: [] };
   });
-  const serverRef = (i: number) => (items[i].id ? `${items[i].resourceType}/${items[i].id}` : undefined);
-  /** Business key -> id chosen in this bundle (two entries with one key are one object). */
-  const chosen = new Map<string, string>();
-  /** `Type/id` -> current stored version of the matched objects. */
-  const current = new Map<string, { versionId: number; lastUpdated: string }>();
 
-  const assign = async (batch: Item[]) => {
-    const found = await lookup(tx, owner, batch);
-    for (const it of batch) {
-      let id: string | undefined;
-      let existed = false;
-      for (const k of it.keys) {
-        const inBundle = chosen.get(keyId(it.resourceType, k));
-        if (inBundle) {
-          id = inBundle;
-          existed = items.some((o) => o.id === inBundle && o.existed);
-          break;
-        }
-        const stored = found.get(keyId(it.resourceType, k));
-        if (stored) {
-          id = stored.id;
-          existed = true;
-          current.set(`${it.resourceType}/${stored.id}`, { versionId: stored.versionId, lastUpdated: stored.lastUpdated });
-          break;
-        }
-      }
-      it.id = id ?? newId();
-      it.existed = existed;
-      for (const k of it.keys) chosen.set(keyId(it.resourceType, k), it.id);
-    }
+  // Keys, all computed before touching the database (one lookup for the whole bundle).
+  // Objects with business identifiers first; then composite keys, computed on the resource with
+  // each reference to an entry replaced by that entry's first business key (stable across
+  // resends, unlike bundle-local ids), in rounds since such objects may reference each other
+  // (a cycle is keyed as it stands).
+  const keyRef = (i: number) => {
+    const k = items[i].keys[0];
+    return k ? `${items[i].resourceType}?key=${k.system}|${k.value}` : undefined;
   };
-
-  // Phase 1: objects with business identifiers.
-  const keyed = items.filter((it) => !keyNeedsReferences(it.resource));
-  for (const it of keyed) it.keys = businessKeys(it.resource);
-  await assign(keyed);
-
-  // Phase 2: composite keys, computed on the resource with references resolved to server ids;
-  // in rounds, since such objects may reference each other (a cycle is keyed as it stands).
-  const patients = items.filter((it) => it.resourceType === 'Patient' && it.id);
-  const keyContext = patients.length === 1 ? { usager: `Patient/${patients[0].id}` } : {};
-  let pending = items.filter((it) => it.id === undefined);
+  for (const it of items) if (!keyNeedsReferences(it.resource)) it.keys = businessKeys(it.resource);
+  const patients = items.filter((it) => it.resourceType === 'Patient' && it.keys.length);
+  const keyContext = patients.length === 1 ? { usager: keyRef(patients[0].index) } : {};
+  let pending = items.filter((it) => it.keys.length === 0);
   while (pending.length) {
-    const ready = pending.filter((it) => [...referencedEntries(it.resource, it.index, resolver)].every((t) => t === it.index || items[t].id));
-    const batch = ready.length ? ready : pending;
-    for (const it of batch) it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, serverRef), keyContext);
-    await assign(batch);
-    pending = pending.filter((it) => it.id === undefined);
+    const ready = pending.filter((it) =>
+      [...referencedEntries(it.resource, it.index, resolver)].every((t) => t === it.index || items[t].keys.length),
+    );
+    for (const it of ready.length ? ready : pending) {
+      it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, keyRef), keyContext);
+    }
+    pending = pending.filter((it) => it.keys.length === 0);
   }
+
+  // Ids: a known key -> that object (new version); else a fresh id. Two entries with one key
+  // in the bundle are one object; the first key in priority order that is known wins.
+  const found = await lookup(tx, owner, items);
+  const chosen = new Map<string, string>();
+  const current = new Map<string, { versionId: number; lastUpdated: string }>();
+  for (const it of items) {
+    let id: string | undefined;
+    for (const k of it.keys) {
+      const kk = keyId(it.resourceType, k);
+      id = chosen.get(kk);
+      if (id) break;
+      const stored = found.get(kk);
+      if (stored) {
+        id = stored.id;
+        current.set(`${it.resourceType}/${stored.id}`, { versionId: stored.versionId, lastUpdated: stored.lastUpdated });
+        break;
+      }
+    }
+    it.id = id ?? newId();
+    for (const k of it.keys) chosen.set(keyId(it.resourceType, k), it.id);
+  }
+  const serverRef = (i: number) => `${items[i].resourceType}/${items[i].id}`;
 
   const writes: VersionToWrite[] = [];
   const versions = new Map<string, { versionId: number; lastUpdated: string }>();
@@ -352,6 +340,7 @@ async function store(
     if (warnings.length) response.outcome = toOperationOutcome(warnings);
     responseEntries.push({ fullUrl: `${it.resourceType}/${it.id}`, response });
   }
+
   // Keys -> ids (re-pointed when a key of an object was known under another id).
   const keyRows: KeysToWrite['rows'] = [];
   const seen = new Set<string>();
@@ -363,14 +352,18 @@ async function store(
       keyRows.push({ resourceType: it.resourceType, system: k.system, value: k.value, id: it.id! });
     }
   }
-  // An object sent twice in one bundle (two entries with one composite key) gets two
-  // versions: written in successive batches, since one upsert cannot touch a row twice.
-  const batches = occurrences(writes);
-  for (const [n, batch] of batches.entries()) await writeVersions(tx, batch, n === 0 ? { owner, rows: keyRows } : undefined);
-
-  const patientIds = items.filter((it) => it.resourceType === 'Patient').map((it) => it.id!);
   const response: FhirResource = { resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries };
-  return { response, patientIds };
+  const patientIds = items.filter((it) => it.resourceType === 'Patient').map((it) => it.id!);
+  const sub = submission(patientIds, response);
+  // Versions, index, keys and the submission log in one statement. An object sent twice in
+  // one bundle (two entries with one composite key) gets two versions, written in successive
+  // batches since one upsert cannot touch a row twice.
+  const batches = occurrences(writes);
+  if (batches.length === 0) batches.push([]);
+  for (const [n, batch] of batches.entries()) {
+    await writeVersions(tx, batch, n === 0 ? { owner, rows: keyRows } : undefined, n === 0 ? (p) => [submissionInsert(sub.record, sub.id, p)] : undefined);
+  }
+  return { response };
 }
 
 /** Splits writes so that each batch holds at most one version of each resource, in order. */

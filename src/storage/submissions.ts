@@ -49,28 +49,33 @@ function jsonOrNull(v: unknown): string | null {
   return v === undefined ? null : JSON.stringify(v);
 }
 
+const INSERT_COLUMNS =
+  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response';
+
+/** The INSERT of a submission with its placeholders allocated by `p` (also used inside a CTE). */
+export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p: (v: unknown) => string): string {
+  const values = [
+    p(id),
+    `${p(s.receivedAt)}::timestamptz`,
+    `${p(s.organizationFiness ?? null)}::text`,
+    `${p(s.organizationName ?? null)}::text`,
+    `${p(JSON.stringify(s.usagers ?? []))}::jsonb`,
+    `${p(s.resourceCount)}::integer`,
+    `${p(s.outcome)}::text`,
+    `${p(s.httpStatus)}::integer`,
+    `${p(s.errorCount)}::integer`,
+    `${p(s.warningCount)}::integer`,
+    `${p(jsonOrNull(s.bundle))}::json`,
+    `${p(jsonOrNull(s.report))}::json`,
+    `${p(jsonOrNull(s.response))}::json`,
+  ];
+  return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
+}
+
 export async function insertSubmission(db: Queryable, s: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord> {
   const id = randomUUID();
-  await db.query(
-    `INSERT INTO submission (id, received_at, organization_finess, organization_name, usagers, resource_count, outcome,
-                             http_status, error_count, warning_count, bundle, report, response)
-     VALUES ($1, $2::timestamptz, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11::json, $12::json, $13::json)`,
-    [
-      id,
-      s.receivedAt,
-      s.organizationFiness ?? null,
-      s.organizationName ?? null,
-      JSON.stringify(s.usagers ?? []),
-      s.resourceCount,
-      s.outcome,
-      s.httpStatus,
-      s.errorCount,
-      s.warningCount,
-      jsonOrNull(s.bundle),
-      jsonOrNull(s.report),
-      jsonOrNull(s.response),
-    ],
-  );
+  const params: unknown[] = [];
+  await db.query(submissionInsert(s, id, (v) => (params.push(v), `$${params.length}`)), params);
   return { ...s, id, receivedAt: new Date(s.receivedAt).toISOString() };
 }
 

@@ -51,11 +51,21 @@ export interface KeysToWrite {
  * keys, in ONE statement of data-modifying CTEs: round trips dominate the cost of a write, and
  * the sub-statements touch disjoint rows (the DELETEs see only the rows of older versions).
  */
-export async function writeVersions(tx: Queryable, items: VersionToWrite[], keys?: KeysToWrite): Promise<void> {
-  if (items.length === 0) return;
+export async function writeVersions(
+  tx: Queryable,
+  items: VersionToWrite[],
+  keys?: KeysToWrite,
+  /** More data-modifying statements to run in the same round trip (placeholders from `p`). */
+  extra?: (p: (v: unknown) => string) => string[],
+): Promise<void> {
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   const ctes: string[] = [];
+  for (const [n, sql] of (extra?.(p) ?? []).entries()) ctes.push(`x_${n} AS (${sql})`);
+  if (items.length === 0) {
+    if (ctes.length) await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+    return;
+  }
   const rows = items.map((i) => ({
     resource_type: i.resourceType,
     id: i.id,

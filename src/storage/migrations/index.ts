@@ -1,10 +1,11 @@
 // The ordered list of migrations. Append only: an applied migration is never edited.
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-submission-order.js';
+import * as m0003 from './0003-lookup-function.js';
 
 export interface Migration {
   version: string;
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003];
