@@ -19,6 +19,7 @@ Options:
                     or the TDDUI package in ~/.fhir/packages.
   --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
                     Logs are JSON lines (pino) on standard output.
+  --trust-proxy     Behind a reverse proxy: build links from X-Forwarded-Proto/-Host.
   -h, --help        Show this help.
 
 Stops on SIGINT (Ctrl-C) or SIGTERM: new requests are refused, requests in progress finish,
@@ -46,6 +47,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         database: { type: 'string' },
         packages: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'trust-proxy': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -64,6 +66,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (database) options.database = database;
   else options.dataDir = values.data ?? './.tddui-data';
   if (values.packages?.length) options.packages = values.packages;
+  if (values['trust-proxy']) options.trustProxy = true;
   return { options };
 }
 

@@ -28,6 +28,11 @@ export interface BuildOptions {
   validator: TdduiValidator;
   /** Fastify logger option: false (default), true, pino options, or a pino logger. */
   logger?: boolean | object;
+  /**
+   * Behind a reverse proxy (TLS termination): take the scheme and host of the links from
+   * X-Forwarded-Proto / X-Forwarded-Host. Off by default, where these headers are not trusted.
+   */
+  trustProxy?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -114,13 +119,14 @@ function isPinoLogger(v: unknown): v is Logger {
   return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
 }
 
-export async function buildServer(opts: { repo: Repository; validator: TdduiValidator; logger?: boolean | object }): Promise<FastifyInstance> {
+export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> {
   const { repo, validator } = opts;
   const serverOptions: FastifyServerOptions = {
     bodyLimit: BODY_LIMIT,
     // FHIR ids and search values are case-sensitive; `/fhir/Patient/` is `/fhir/Patient`.
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 200 },
     return503OnClosing: true,
+    trustProxy: opts.trustProxy === true,
     requestIdHeader: 'x-request-id',
   };
   let logger: FastifyServerOptions['logger'] = opts.logger === true ? { serializers: LOG_SERIALIZERS } : ((opts.logger ?? false) as FastifyServerOptions['logger']);
@@ -189,6 +195,8 @@ export interface StartOptions {
   /** FHIR package locations (default: the validator's default locations). */
   packages?: string[];
   logLevel?: string;
+  /** See BuildOptions.trustProxy. */
+  trustProxy?: boolean;
 }
 
 export interface RunningServer {
@@ -216,7 +224,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const validator = validatorResult.value;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   } catch (e) {
     await repo.db.close();

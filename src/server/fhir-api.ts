@@ -64,21 +64,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   });
 
   app.setErrorHandler((err, req, reply) => errorReply(err, req, reply, xml));
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]!.replace(/^\/fhir\/?/, '');
-    const allowed = allowedMethods(path.split('/').filter((s) => s !== '').map(decodeURIComponent), served, validator);
-    if (allowed === 'unknown-type') {
-      const type = decodeURIComponent(path.split('/')[0] ?? '');
-      throw unknownType(type, validator);
-    }
-    if (allowed && allowed.length) {
-      throw new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${req.url.split('?')[0]} (allowed: ${allowed.join(', ')})`, {
-        text: `La méthode ${req.method} n'est pas permise sur ${req.url.split('?')[0]} (permises : ${allowed.join(', ')})`,
-        headers: { allow: allowed.join(', ') },
-      });
-    }
-    throw new FhirHttpError(404, 'not-found', `Unknown FHIR endpoint: ${req.method} ${req.url.split('?')[0]}`, {
-      text: `Point d'accès FHIR inconnu : ${req.method} ${req.url.split('?')[0]}`,
+  app.setNotFoundHandler((req) => {
+    const path = req.url.split('?')[0]!;
+    const segments = path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
+    const allowed = allowedMethods(segments, served, validator);
+    if (allowed === 'unknown-type') throw unknownType(segments[0] ?? '', validator);
+    if (allowed?.length) throw notAllowed(req, allowed);
+    throw new FhirHttpError(404, 'not-found', `Unknown FHIR endpoint: ${req.method} ${path}`, {
+      text: `Point d'accès FHIR inconnu : ${req.method} ${path}`,
     });
   });
 
@@ -86,18 +79,11 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     sendResource(reply, status, resource, xml, headers);
 
   /** 404 for a type not served — or 405 when the path is an endpoint with other methods (`GET /fhir/$validate`). */
-  const checkType = (type: string, req?: FastifyRequest): void => {
+  const checkType = (type: string, req: FastifyRequest): void => {
     if (served.has(type)) return;
-    if (req) {
-      const path = req.url.split('?')[0]!;
-      const allowed = allowedMethods(path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(decodeURIComponent), served, validator);
-      if (Array.isArray(allowed)) {
-        throw new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`, {
-          text: `La méthode ${req.method} n'est pas permise sur ${path} (permises : ${allowed.join(', ')})`,
-          headers: { allow: allowed.join(', ') },
-        });
-      }
-    }
+    const segments = req.url.split('?')[0]!.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
+    const allowed = allowedMethods(segments, served, validator);
+    if (Array.isArray(allowed)) throw notAllowed(req, allowed);
     throw unknownType(type, validator);
   };
 
@@ -299,6 +285,22 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (prefer === 'OperationOutcome') return send(reply, status, outcome, headers);
     return send(reply, status, rec.resource, headers);
   }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function notAllowed(req: FastifyRequest, allowed: string[]): FhirHttpError {
+  const path = req.url.split('?')[0]!;
+  return new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`, {
+    text: `La méthode ${req.method} n'est pas permise sur ${path} (permises : ${allowed.join(', ')})`,
+    headers: { allow: allowed.join(', ') },
+  });
 }
 
 function patchFunction(req: FastifyRequest, deps: FhirApiDeps): (r: FhirResource) => FhirResource {

@@ -77,11 +77,14 @@ describe('server life cycle', { concurrency: false }, () => {
     });
     const repo = await openRepository({ dataDir: 'memory://' });
     const validator = await TdduiValidator.create({ packages: [SHARED_FHIR] });
-    const app = await buildServer({ repo, validator, logger: pino({ level: 'info' }, sink) });
+    const app = await buildServer({ repo, validator, logger: pino({ level: 'info' }, sink), trustProxy: true });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
       assert.equal((await http(`${base}/healthz`)).status, 200);
+      // trustProxy: links are those of the public URL the proxy serves.
+      const behindProxy = await http(`${base}/fhir/Patient`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'fhir.example.org' } });
+      assert.equal(behindProxy.json.link[0].url, 'https://fhir.example.org/fhir/Patient?_count=20&_offset=0');
       await repo.db.close();
       const r = await http(`${base}/fhir/Patient/abc`);
       assert.equal(r.status, 500);
@@ -112,8 +115,8 @@ describe('server life cycle', { concurrency: false }, () => {
 
   it('tddui serve options', () => {
     assert.deepEqual(parseServeArgs([], {}), { options: { port: 8080, host: '127.0.0.1', logLevel: 'info', dataDir: './.tddui-data' } });
-    assert.deepEqual(parseServeArgs(['--port', '9000', '--data', '/tmp/x', '--packages', 'a', '--packages', 'b', '--log-level', 'warn', '--host', '0.0.0.0'], { DATABASE_URL: 'postgres://h/db' }), {
-      options: { port: 9000, host: '0.0.0.0', logLevel: 'warn', dataDir: '/tmp/x', packages: ['a', 'b'] },
+    assert.deepEqual(parseServeArgs(['--port', '9000', '--data', '/tmp/x', '--packages', 'a', '--packages', 'b', '--log-level', 'warn', '--host', '0.0.0.0', '--trust-proxy'], { DATABASE_URL: 'postgres://h/db' }), {
+      options: { port: 9000, host: '0.0.0.0', logLevel: 'warn', dataDir: '/tmp/x', packages: ['a', 'b'], trustProxy: true },
     });
     assert.deepEqual(parseServeArgs([], { PORT: '7000', DATABASE_URL: 'postgres://h/db', LOG_LEVEL: 'debug' }), {
       options: { port: 7000, host: '127.0.0.1', logLevel: 'debug', database: 'postgres://h/db' },

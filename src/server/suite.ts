@@ -581,6 +581,9 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       const browser = await http(url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
       assert.equal(browser.status, 200);
       assert.match(browser.headers.get('content-type') ?? '', /json/);
+      // X-Forwarded-* are not trusted by default: links keep the Host the client used.
+      const spoofed = await http(`${s.base}/Patient`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+      assert.ok(spoofed.json.link[0].url.startsWith(`${s.base}/Patient?`));
       const pretty = await http(`${url}?_pretty=true`);
       assert.ok(pretty.text.includes('\n  "'));
 
