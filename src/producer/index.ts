@@ -16,7 +16,7 @@ type PpInput = Item<'projetsPersonnalises'>;
  *     .toBundle();
  */
 export class TdduiExport {
-  private readonly doc: In & Required<Pick<In, 'professionnels' | 'sejours' | 'evenements' | 'transports' | 'evaluations' | 'documents' | 'projetsPersonnalises'>>;
+  private readonly doc: In & Required<Pick<In, 'professionnels' | 'contacts' | 'sejours' | 'evenements' | 'transports' | 'evaluations' | 'documents' | 'projetsPersonnalises'>>;
 
   constructor(structure: In['structure'], usager: In['usager']) {
     this.doc = {
@@ -24,6 +24,7 @@ export class TdduiExport {
       structure,
       usager,
       professionnels: [],
+      contacts: [],
       sejours: [],
       evenements: [],
       transports: [],
@@ -35,6 +36,10 @@ export class TdduiExport {
 
   professionnel(p: Item<'professionnels'>): this {
     this.doc.professionnels.push(p);
+    return this;
+  }
+  contact(c: Item<'contacts'>): this {
+    this.doc.contacts.push(c);
     return this;
   }
   sejour(s: Item<'sejours'>): this {

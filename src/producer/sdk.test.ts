@@ -12,6 +12,7 @@ test('TdduiExport assembles the same pivot and Bundle as the JSON document', () 
   const doc = example('pp-pa.pivot.json');
   const exp = new TdduiExport(doc.structure, doc.usager);
   doc.professionnels!.forEach((p) => exp.professionnel(p));
+  doc.contacts!.forEach((c) => exp.contact(c));
   doc.documents!.forEach((d) => exp.document(d));
   doc.evaluations!.forEach((e) => exp.evaluation(e));
   doc.projetsPersonnalises!.forEach((pp) => exp.projetPersonnalise(pp));

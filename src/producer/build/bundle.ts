@@ -44,6 +44,7 @@ class Builder {
   readonly orgUrl: string;
   private readonly orgs = new Map<string, string>();
   readonly pros = new Map<string, string>();
+  readonly contacts = new Map<string, string>();
   readonly docs = new Map<string, string>();
   readonly events = new Map<string, string>();
   readonly sejours = new Map<string, string>();
@@ -96,6 +97,7 @@ export function pivotToBundle(p: Pivot): FhirBundle {
   const b = new Builder(p);
   patient(b);
   for (const pr of p.professionnels) practitioner(b, pr);
+  for (const c of p.contacts) contact(b, c);
   for (const d of p.documents) documentReference(b, d);
   for (const s of p.sejours) sejour(b, s);
   for (const e of p.evenements) evenement(b, e);
@@ -198,6 +200,36 @@ function practitioner(b: Builder, pr: Pivot['professionnels'][number]): void {
       code,
     }));
   }
+}
+
+const PROTECTION_DISPLAY = { TUTEUR: 'Tuteur', CURATEUR: 'Curateur', MSVG: 'Mandataire de sauvegarde' } as const;
+
+function contact(b: Builder, c: Pivot['contacts'][number]): void {
+  const fullUrl = b.url('RelatedPerson', c.id);
+  b.contacts.set(c.id, fullUrl);
+  const telecom = [
+    ...(c.telephone !== undefined ? [{ system: 'phone', value: c.telephone }] : []),
+    ...(c.email !== undefined ? [{ system: 'email', value: c.email }] : []),
+  ];
+  b.add(fullUrl, PROFILE.contact, clean({
+    resourceType: 'RelatedPerson',
+    extension: [
+      // No tddui-comment: the profile slices it, but the extension's context excludes RelatedPerson (IG defect).
+      ...(c.description !== undefined ? [ext(EXT.contactDescription, { valueString: c.description })] : []),
+    ],
+    identifier: [{ value: businessValue(b.pi, BID.contact.tag, c.id) }],
+    patient: ref(b.patientUrl),
+    relationship: [
+      ...(c.role ? [cc(SYS.roleClass, c.role)] : []),
+      ...(c.relation ? [cc(SYS.roleCode, c.relation)] : []),
+      ...(c.protectionJuridique ? [cc(SYS.protectionJuridique, { code: c.protectionJuridique, display: PROTECTION_DISPLAY[c.protectionJuridique] })] : []),
+    ],
+    name: [clean({ family: c.nom, given: c.prenom !== undefined ? [c.prenom] : undefined, prefix: c.civilite ? [c.civilite] : undefined })],
+    telecom,
+    gender: c.sexe,
+    birthDate: c.dateNaissance,
+    address: c.adresse ? [address(c.adresse)] : undefined,
+  }));
 }
 
 function documentReference(b: Builder, d: Pivot['documents'][number]): void {
@@ -412,7 +444,8 @@ function discriminator(code: string): R {
 function projet(b: Builder, pp: ProjetPersonnalise): void {
   const key = (kind: string, id: string) => b.url(`${kind}`, `${pp.id}|${id}`);
   const ppUrl = b.url('CarePlan', pp.id);
-  const person = (s: { professionnel: string } | { usager: true }) => ('usager' in s ? ref(b.patientUrl) : b.pro(s.professionnel));
+  const person = (s: { professionnel: string } | { usager: true } | { contact: string }) =>
+    'usager' in s ? ref(b.patientUrl) : 'contact' in s ? ref(b.contacts.get(s.contact)!) : b.pro(s.professionnel);
   const supportingInfo: R[] = [];
   pp.accords.forEach((a, i) => {
     const url = key('Consent', String(i));

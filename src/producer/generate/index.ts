@@ -423,6 +423,43 @@ function ppPart(rng: Rng, s: Structure, doc: PivotDoc, end: number, ime: boolean
         statut: 'completed',
       }]
     : [];
+  // Contacts: the parents of an IME child (legal guardians, they sign the agreement); for an
+  // elderly person, a son or daughter, sometimes a guardian under a legal protection measure.
+  const contacts: Record<string, any>[] = [];
+  if (ime) {
+    const mother = rng.chance(0.7);
+    contacts.push({
+      id: '1',
+      civilite: mother ? 'MME' : 'M',
+      nom: doc.usager.nomNaissance,
+      prenom: rng.pick(mother ? PRENOMS_F : PRENOMS_M),
+      sexe: mother ? 'female' : 'male',
+      telephone: `06${rng.digits(8)}`,
+      role: { code: 'GUARD', display: 'Responsable légal' },
+      relation: mother ? { code: 'MTH', display: 'Mère' } : { code: 'FTH', display: 'Père' },
+    });
+  } else if (rng.chance(0.6)) {
+    const daughter = rng.chance(0.6);
+    contacts.push({
+      id: '1',
+      civilite: daughter ? 'MME' : 'M',
+      nom: daughter && rng.chance(0.5) ? rng.pick(NOMS) : doc.usager.nomNaissance,
+      prenom: rng.pick(daughter ? PRENOMS_F : PRENOMS_M),
+      sexe: daughter ? 'female' : 'male',
+      telephone: `06${rng.digits(8)}`,
+      ...(rng.chance(0.5) ? { email: `contact${rng.digits(4)}@example.fr` } : {}),
+      relation: daughter ? { code: 'DAU', display: 'Fille biologique' } : { code: 'SON', display: 'Fils biologique' },
+      description: 'Personne à prévenir',
+    });
+    if (rng.chance(0.15)) contacts.push({ id: '2', nom: rng.pick(NOMS), prenom: rng.pick(PRENOMS_M), protectionJuridique: 'TUTEUR', description: 'Mandataire judiciaire' });
+  }
+  if (contacts.length) doc.contacts = contacts;
+  const accordUsager = ime
+    ? [{ type: 'usager' as const, date: at(start, 10 * 60 + 30), signataire: { contact: '1' } }]
+    : rng.chance(0.7)
+      ? [{ type: 'usager' as const, date: at(start, 10 * 60 + 30), signataire: { usager: true as const } }]
+      : [];
+  if (bilans[0] && contacts.length && rng.chance(0.5)) bilans[0].syntheses.push({ auteur: { contact: '1' } as any, texte: 'La famille est satisfaite' });
   doc.projetsPersonnalises = [{
     id: String(rng.int(10, 9999)),
     titre: `Projet personnalisé de ${name}`,
@@ -434,7 +471,7 @@ function ppPart(rng: Rng, s: Structure, doc: PivotDoc, end: number, ime: boolean
     documents: [docId],
     accords: [
       { type: 'structure', date: at(start, 10 * 60), signataire: { professionnel: referent.idNatPs } },
-      ...(rng.chance(0.7) ? [{ type: 'usager' as const, date: at(start, 10 * 60 + 30), signataire: { usager: true as const } }] : []),
+      ...accordUsager,
     ],
     attentes,
     besoins,

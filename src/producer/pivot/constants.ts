@@ -27,6 +27,7 @@ export const PROFILE = {
   moyen: `${SD}tddui-task-moyen-ressource`,
   prestation: `${SD}tddui-task-prestation`,
   bilan: `${SD}tddui-task-bilan`,
+  contact: `${SD}tddui-related-person-contact`,
 } as const;
 
 export const EXT = {
@@ -57,6 +58,7 @@ export const EXT = {
   evaluationReference: `${SD}tddui-evaluation-reference`,
   exerciseMode: `${SD}tddui-exercise-mode`,
   profession: `${SD}tddui-profession`,
+  contactDescription: `${SD}tddui-related-person-contact-description`,
   consentPeriod: 'http://hl7.org/fhir/5.0/StructureDefinition/extension-Consent.period',
 } as const;
 
@@ -78,6 +80,8 @@ export const BID = {
   bilan: { system: 'https://identifiant-medicosocial-bilan.esante.gouv.fr', tag: 'BILA' },
   /** Not an IG tag: the IG gives no layout for DocumentReference.masterIdentifier; we use DOC. */
   document: { tag: 'DOC' },
+  /** Not an IG tag either: RelatedPerson.identifier (identifiantPP, no system) uses CONTACT. */
+  contact: { tag: 'CONTACT' },
 } as const;
 
 export const SYS = {
@@ -113,6 +117,9 @@ export const SYS = {
   inputBilan: `${CS}tddui-task-input-bilan`,
   outputBilan: `${CS}tddui-task-output-bilan`,
   typeProjet: 'https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r390-type-projet-personnalise',
+  roleClass: 'https://mos.esante.gouv.fr/NOS/TRE_R260-HL7RoleClass/FHIR/TRE-R260-HL7RoleClass',
+  roleCode: 'https://mos.esante.gouv.fr/NOS/TRE_R216-HL7RoleCode/FHIR/TRE-R216-HL7RoleCode',
+  protectionJuridique: 'https://mos.esante.gouv.fr/NOS/TRE_R217-ProtectionJuridique/FHIR/TRE-R217-ProtectionJuridique',
   statutBilan: 'https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r389-statut-bilan-projet-personnalise',
 } as const;
 

@@ -245,9 +245,26 @@ export const DocumentSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+export const ContactSchema = z.strictObject({
+  id: localId().meta({ description: 'Local id of the contact (RelatedPerson.identifier 3+FINESS/idLocal-CONTACT-id)' }),
+  civilite: z.enum(['M', 'MME']).optional(),
+  nom: text(),
+  prenom: z.string().optional(),
+  sexe: z.enum(['male', 'female', 'unknown']).optional(),
+  dateNaissance: date().optional(),
+  telephone: z.string().optional(),
+  email: z.string().optional(),
+  adresse: AdresseSchema.optional(),
+  role: code().optional().meta({ description: 'Role (TRE_R260-HL7RoleClass, jdv-j384-role-membre-famille-ms), e.g. GUARD' }),
+  relation: code().optional().meta({ description: 'Relation to the usager (TRE_R216-HL7RoleCode: JDV_J11 / JDV_J14), e.g. DAU, FTH' }),
+  protectionJuridique: z.enum(['TUTEUR', 'CURATEUR', 'MSVG']).optional().meta({ description: 'TRE_R217-ProtectionJuridique' }),
+  description: z.string().optional().meta({ description: 'tddui-related-person-contact-description' }),
+});
+
 const PersonRef = z.union([
   z.strictObject({ professionnel: ref('professional') }),
   z.strictObject({ usager: z.literal(true) }),
+  z.strictObject({ contact: ref('contact') }),
 ]);
 
 const taskStatus = () =>
@@ -391,6 +408,7 @@ export const PivotSchema = z
     structure: StructureSchema.meta({ description: 'The ESSMS (EntiteJuridique) exporting the data' }),
     usager: UsagerSchema,
     professionnels: z.array(ProfessionnelSchema).default([]),
+    contacts: z.array(ContactSchema).default([]),
     sejours: z.array(SejourSchema).default([]),
     evenements: z.array(EvenementSchema).default([]),
     transports: z.array(TransportSchema).default([]),
@@ -408,6 +426,7 @@ export type Pivot = z.output<typeof PivotSchema>;
 export type PivotInput = z.input<typeof PivotSchema>;
 export type Usager = Pivot['usager'];
 export type Professionnel = Pivot['professionnels'][number];
+export type Contact = Pivot['contacts'][number];
 export type Sejour = Pivot['sejours'][number];
 export type Evenement = Pivot['evenements'][number];
 export type Transport = Pivot['transports'][number];
@@ -435,6 +454,7 @@ function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ct
     ['professionnels'],
     'professional',
   );
+  const contacts = keys(p.contacts, ['contacts'], 'contact');
   const sejours = keys(p.sejours, ['sejours'], 'séjour');
   const events = keys(p.evenements, ['evenements'], 'event');
   keys(p.transports, ['transports'], 'transport');
@@ -452,6 +472,7 @@ function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ct
   };
   const person = (v: any, path: (string | number)[]) => {
     if (v && typeof v === 'object' && 'professionnel' in v) check(pros, 'professional', v.professionnel, [...path, 'professionnel']);
+    if (v && typeof v === 'object' && 'contact' in v) check(contacts, 'contact', v.contact, [...path, 'contact']);
   };
   p.evenements?.forEach((e: Evenement, i: number) => {
     const at = ['evenements', i];

@@ -174,6 +174,32 @@ function readUsager(ix: Index, pe: Entry): R {
       role,
     }));
   }
+  // Contacts (RelatedPerson of this usager)
+  const contactKey = new Map<Entry, string>();
+  const contacts: R[] = [];
+  for (const e of ix.entries.filter((x) => x.resource.resourceType === 'RelatedPerson' && ix.resolve(x, x.resource.patient?.reference) === pe)) {
+    const r = e.resource;
+    const id = local(BID.contact.tag, r.identifier?.[0]?.value ?? r.id ?? `contact-${e.index}`);
+    contactKey.set(e, id);
+    const rel = (system: string) => codeOf((r.relationship ?? []).find((x: R) => x.coding?.[0]?.system === system));
+    const n = r.name?.[0];
+    const tel = (system: string) => (r.telecom ?? []).find((t: R) => t.system === system)?.value;
+    contacts.push(clean({
+      id,
+      civilite: n?.prefix?.[0],
+      nom: n?.family ?? n?.text ?? '',
+      prenom: n?.given?.[0],
+      sexe: r.gender,
+      dateNaissance: r.birthDate,
+      telephone: tel('phone'),
+      email: tel('email'),
+      adresse: addressOf(r.address?.[0]),
+      role: rel(SYS.roleClass),
+      relation: rel(SYS.roleCode),
+      protectionJuridique: rel(SYS.protectionJuridique)?.code,
+      description: ext1(r, EXT.contactDescription)?.valueString,
+    }));
+  }
   const proOf = (from: Entry, reference: R | undefined): string | undefined => {
     const t = ix.resolve(from, reference?.reference);
     return t ? proKey.get(t) : undefined;
@@ -360,13 +386,14 @@ function readUsager(ix: Index, pe: Entry): R {
     evaluations.push(clean(out));
   }
 
-  const projetsPersonnalises = readProjets(ix, pe, { local, proOf, docsOf, evalKey, patient: pe });
+  const projetsPersonnalises = readProjets(ix, pe, { local, proOf, docsOf, evalKey, contactKey, patient: pe });
 
   return {
     format: PIVOT_FORMAT,
     structure,
     usager,
     professionnels,
+    contacts,
     sejours,
     evenements,
     transports,
@@ -381,6 +408,7 @@ interface Ctx {
   proOf: (from: Entry, reference: R | undefined) => string | undefined;
   docsOf: (from: Entry, exts: R[]) => string[];
   evalKey: Map<Entry, string>;
+  contactKey: Map<Entry, string>;
   patient: Entry;
 }
 
@@ -392,6 +420,7 @@ function readProjets(ix: Index, pe: Entry, c: Ctx): R[] {
   const person = (from: Entry, reference: R | undefined) => {
     const t = ix.resolve(from, reference?.reference);
     if (t === c.patient) return { usager: true };
+    if (t && c.contactKey.has(t)) return { contact: c.contactKey.get(t)! };
     const p = c.proOf(from, reference);
     return p !== undefined ? { professionnel: p } : undefined;
   };
