@@ -8,7 +8,7 @@
 // structure"), so events, transports, evaluations and usagers group by FINESS without
 // following references. Organization names come from the stored Organizations (idNatSt =
 // `1` + FINESS).
-import type { Queryable } from './types.js';
+import type { Database, Queryable } from './types.js';
 
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 const SYS_SEJOUR = 'https://identifiant-medicosocial-sejour.esante.gouv.fr';
@@ -16,18 +16,22 @@ const SYS_EVENEMENT = 'https://identifiant-medicosocial-evenement.esante.gouv.fr
 const SYS_TR_USAGER = 'https://identifiant-medicosocial-transportusager.esante.gouv.fr';
 const SYS_TR_PRO = 'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr';
 const SYS_IDNATST = 'urn:oid:1.2.250.1.71.4.2.2';
-const AGGIR = '/Questionnaire/tddui-questionnaire-aggir-';
 
 /** GIR codes of the AGGIR "resultat-eval" item (terminologie-cisis MED-339…MED-344). */
 export const GIR_CODES: Record<string, number> = { 'MED-339': 1, 'MED-340': 2, 'MED-341': 3, 'MED-342': 4, 'MED-343': 5, 'MED-344': 6 };
 
-// SQL fragments (constants only: jsonpath literals are ours, values travel as parameters).
-const hasSystem = (system: string) => `jsonb_path_exists(r.content, '$.identifier[*] ? (@.system == "${system}")')`;
-const bizId = `(jsonb_path_query_first(r.content, '$.identifier[*].value') #>> '{}')`;
-const patientLocalId = `(jsonb_path_query_first(r.content, '$.identifier[*] ? (@.system == "${SYS_LOCAL}").value') #>> '{}')`;
-const finessOf = (idExpr: string) => `substring(${idExpr} from '^3([^/]+)/')`;
-/** A FHIR date/dateTime text as a date (the calendar day as written), or NULL. */
-const asDate = (textExpr: string) => `(CASE WHEN ${textExpr} ~ '^\\d{4}-\\d{2}-\\d{2}' THEN substring(${textExpr} from 1 for 10)::date END)`;
+// The aggregates read the search index tables (search_token, search_date, search_reference:
+// narrow rows of the current, non-deleted versions, B-tree indexed) rather than the JSON
+// content, which would mean decompressing every resource; only the GIR needs content, and only
+// for each usager's latest AGGIR evaluation.
+const TZ = 'Europe/Paris';
+/** Business objects of one kind: id and FINESS, from the identifier token of `system`. */
+const objects = (type: string, systems: string[]) =>
+  `SELECT t.id, substring(t.code from '^3([^/]+)/') AS finess, t.system FROM search_token t
+    WHERE t.resource_type = '${type}' AND t.param = 'identifier' AND t.system IN (${systems.map((x) => `'${x}'`).join(', ')})`;
+/** Local midnight (Paris) starting the calendar day `param` (a date), as timestamptz. */
+const dayStart = (param: string) => `(${param}::date::timestamp AT TIME ZONE '${TZ}')`;
+const localDay = (col: string) => `(${col} AT TIME ZONE '${TZ}')::date`;
 
 export interface IndicatorFilter {
   /** Only this organisation (FINESS, 9 characters). */
@@ -39,21 +43,19 @@ export interface Organisation {
   name?: string;
 }
 
-/** Organisations seen in the data: FINESS found in business identifiers, with stored names. */
+/** Organisations seen in the data: FINESS of the usagers' local identifiers and of the stored Organizations. */
 export async function listOrganisations(db: Queryable): Promise<Organisation[]> {
   const res = await db.query<{ finess: string; name: string | null }>(
     `WITH f AS (
-       SELECT DISTINCT ${finessOf(bizId)} AS finess FROM resource r
-        WHERE r.deleted = false AND r.resource_type IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan')
+       SELECT DISTINCT finess FROM (${objects('Patient', [SYS_LOCAL])}) p WHERE finess IS NOT NULL
      ), o AS (
-       SELECT substring(jsonb_path_query_first(r.content, '$.identifier[*] ? (@.system == "${SYS_IDNATST}").value') #>> '{}' from 2) AS finess,
-              max(r.content->>'name') AS name
-         FROM resource r WHERE r.deleted = false AND r.resource_type = 'Organization' GROUP BY 1
+       SELECT substring(t.code from 2) AS finess, max(s.exact) AS name
+         FROM search_token t
+         LEFT JOIN search_string s ON s.resource_type = 'Organization' AND s.id = t.id AND s.param = 'name'
+        WHERE t.resource_type = 'Organization' AND t.param = 'identifier' AND t.system = '${SYS_IDNATST}' AND t.code LIKE '1%'
+        GROUP BY 1
      )
-     SELECT coalesce(f.finess, o.finess) AS finess, o.name
-       FROM f FULL JOIN o ON o.finess = f.finess
-      WHERE coalesce(f.finess, o.finess) IS NOT NULL
-      ORDER BY 1`,
+     SELECT coalesce(f.finess, o.finess) AS finess, o.name FROM f FULL JOIN o ON o.finess = f.finess ORDER BY 1`,
   );
   return res.rows.map((r) => (r.name ? { finess: r.finess, name: r.name } : { finess: r.finess }));
 }
@@ -68,25 +70,24 @@ export interface UsagerCounts {
 }
 
 /**
- * A séjour is in progress on `today` when it started on or before that day, has not ended
- * before it, and its status is not finished / cancelled / entered-in-error.
+ * Séjours in progress on the day `$1` (Paris time): their period covers some of that day (or
+ * is absent) and their status is not finished / cancelled / entered-in-error.
  */
-const ACTIVE_STAY = (todayParam: string) => `r.resource_type = 'Encounter' AND r.deleted = false AND ${hasSystem(SYS_SEJOUR)}
-  AND coalesce(r.content->>'status', '') NOT IN ('finished', 'cancelled', 'entered-in-error')
-  AND (${asDate(`(r.content->'period'->>'start')`)} IS NULL OR ${asDate(`(r.content->'period'->>'start')`)} <= ${todayParam}::date)
-  AND (${asDate(`(r.content->'period'->>'end')`)} IS NULL OR ${asDate(`(r.content->'period'->>'end')`)} >= ${todayParam}::date)`;
+const ACTIVE_STAYS = `SELECT o.id, o.finess, s.target_id AS patient
+    FROM (${objects('Encounter', [SYS_SEJOUR])}) o
+    LEFT JOIN search_date d ON d.resource_type = 'Encounter' AND d.id = o.id AND d.param = 'date'
+    LEFT JOIN search_reference s ON s.resource_type = 'Encounter' AND s.id = o.id AND s.param = 'subject'
+   WHERE (d.id IS NULL OR (d.low < ${dayStart('$1')} + interval '1 day' AND d.high >= ${dayStart('$1')}))
+     AND NOT EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'Encounter' AND st.id = o.id
+                        AND st.param = 'status' AND st.code IN ('finished', 'cancelled', 'entered-in-error'))`;
 
 export async function usagerCounts(db: Queryable, today: string, f: IndicatorFilter = {}): Promise<UsagerCounts> {
-  const fin = f.finess ?? null;
   const res = await db.query<{ usagers: number; active: number; stays: number }>(
-    `SELECT
-       (SELECT count(*)::int FROM resource r WHERE r.resource_type = 'Patient' AND r.deleted = false
-           AND ($2::text IS NULL OR ${finessOf(patientLocalId)} = $2)) AS usagers,
-       (SELECT count(DISTINCT r.content->'subject'->>'reference')::int FROM resource r WHERE ${ACTIVE_STAY('$1')}
-           AND ($2::text IS NULL OR ${finessOf(bizId)} = $2)) AS active,
-       (SELECT count(*)::int FROM resource r WHERE ${ACTIVE_STAY('$1')}
-           AND ($2::text IS NULL OR ${finessOf(bizId)} = $2)) AS stays`,
-    [today, fin],
+    `WITH a AS (${ACTIVE_STAYS})
+     SELECT (SELECT count(*)::int FROM (${objects('Patient', [SYS_LOCAL])}) p WHERE $2::text IS NULL OR p.finess = $2) AS usagers,
+            (SELECT count(DISTINCT patient)::int FROM a WHERE $2::text IS NULL OR a.finess = $2) AS active,
+            (SELECT count(*)::int FROM a WHERE $2::text IS NULL OR a.finess = $2) AS stays`,
+    [today, f.finess ?? null],
   );
   const row = res.rows[0];
   return { usagers: Number(row.usagers), active: Number(row.active), activeStays: Number(row.stays) };
@@ -100,21 +101,30 @@ export interface GirDistribution {
   evaluated: number;
 }
 
+const AGGIR_URLS = ['aggir-pa-ssiad', 'aggir-ph-ssiad'].map((g) => `https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-${g}`);
+
 /** GIR of each usager's latest AGGIR evaluation (PA or PH grid), counted per GIR. */
 export async function girDistribution(db: Queryable, f: IndicatorFilter = {}): Promise<GirDistribution> {
   const res = await db.query<{ code: string | null; n: number }>(
-    `WITH latest AS (
-       SELECT DISTINCT ON (r.content->'subject'->>'reference')
-              jsonb_path_query_first(r.content, '$.item[*] ? (@.linkId == "resultat-eval").answer[0].valueCoding.code') #>> '{}' AS code
-         FROM resource r
-        WHERE r.resource_type = 'QuestionnaireResponse' AND r.deleted = false
-          AND position($1 in coalesce(r.content->>'questionnaire', '')) > 0
-          AND coalesce(r.content->>'status', '') <> 'entered-in-error'
-          AND ($2::text IS NULL OR ${finessOf(bizId)} = $2)
-        ORDER BY r.content->'subject'->>'reference', r.content->>'authored' DESC NULLS LAST, r.last_updated DESC
+    `WITH qr AS (
+       SELECT q.id, s.target_id AS patient, substring(t.code from '^3([^/]+)/') AS finess, a.low AS authored
+         FROM search_reference q
+         JOIN search_reference s ON s.resource_type = 'QuestionnaireResponse' AND s.id = q.id AND s.param = 'subject'
+         LEFT JOIN search_token t ON t.resource_type = 'QuestionnaireResponse' AND t.id = q.id AND t.param = 'identifier'
+         LEFT JOIN search_date a ON a.resource_type = 'QuestionnaireResponse' AND a.id = q.id AND a.param = 'authored'
+        WHERE q.resource_type = 'QuestionnaireResponse' AND q.param = 'questionnaire'
+          AND (q.url = ANY($1::text[]) OR split_part(q.url, '|', 1) = ANY($1::text[]))
+          AND NOT EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'QuestionnaireResponse' AND st.id = q.id
+                             AND st.param = 'status' AND st.code = 'entered-in-error')
+     ), latest AS (
+       SELECT DISTINCT ON (patient) id FROM qr WHERE $2::text IS NULL OR finess = $2
+        ORDER BY patient, authored DESC NULLS LAST, id
      )
-     SELECT code, count(*)::int AS n FROM latest GROUP BY code`,
-    [AGGIR, f.finess ?? null],
+     SELECT jsonb_path_query_first(r.content, '$.item[*] ? (@.linkId == "resultat-eval").answer[0].valueCoding.code') #>> '{}' AS code,
+            count(*)::int AS n
+       FROM latest JOIN resource r ON r.resource_type = 'QuestionnaireResponse' AND r.id = latest.id
+      GROUP BY 1`,
+    [AGGIR_URLS, f.finess ?? null],
   );
   const counts = [0, 0, 0, 0, 0, 0];
   let unknown = 0;
@@ -137,24 +147,23 @@ export interface WeekRow {
   transportsPro: number;
 }
 
-/** Events (agenda Encounters) and transports (Tasks) per ISO week, weeks [fromMonday, toMonday]. */
+/** Events (Encounter évènement, by period start) and transports (Task, by executionPeriod start), with FINESS and start instant. */
+const ACTIVITY = `SELECT 'evt' AS kind, o.finess, d.low
+    FROM (${objects('Encounter', [SYS_EVENEMENT])}) o
+    JOIN search_date d ON d.resource_type = 'Encounter' AND d.id = o.id AND d.param = 'date'
+  UNION ALL
+  SELECT CASE WHEN o.system = '${SYS_TR_PRO}' THEN 'pro' ELSE 'usager' END, o.finess, d.low
+    FROM (${objects('Task', [SYS_TR_USAGER, SYS_TR_PRO])}) o
+    JOIN search_date d ON d.resource_type = 'Task' AND d.id = o.id AND d.param = 'period'`;
+
+/** Events and transports per ISO week (Paris time), weeks [fromMonday, toMonday]. */
 export async function weeklyActivity(db: Queryable, fromMonday: string, toMonday: string, f: IndicatorFilter = {}): Promise<WeekRow[]> {
-  const start = (path: string) => asDate(`(r.content->'${path}'->>'start')`);
   const res = await db.query<{ week: string; kind: string; n: number }>(
-    `WITH items AS (
-       SELECT date_trunc('week', ${start('period')})::date AS week, 'evt' AS kind
-         FROM resource r
-        WHERE r.resource_type = 'Encounter' AND r.deleted = false AND ${hasSystem(SYS_EVENEMENT)}
-          AND ($3::text IS NULL OR ${finessOf(bizId)} = $3)
-       UNION ALL
-       SELECT date_trunc('week', ${start('executionPeriod')})::date,
-              CASE WHEN ${hasSystem(SYS_TR_PRO)} THEN 'pro' ELSE 'usager' END
-         FROM resource r
-        WHERE r.resource_type = 'Task' AND r.deleted = false AND (${hasSystem(SYS_TR_USAGER)} OR ${hasSystem(SYS_TR_PRO)})
-          AND ($3::text IS NULL OR ${finessOf(bizId)} = $3)
-     )
-     SELECT to_char(week, 'YYYY-MM-DD') AS week, kind, count(*)::int AS n FROM items
-      WHERE week BETWEEN $1::date AND $2::date GROUP BY week, kind ORDER BY week`,
+    `SELECT to_char(date_trunc('week', ${localDay('x.low')}), 'YYYY-MM-DD') AS week, x.kind, count(*)::int AS n
+       FROM (${ACTIVITY}) x
+      WHERE x.low >= ${dayStart('$1')} AND x.low < ${dayStart('$2')} + interval '7 days'
+        AND ($3::text IS NULL OR x.finess = $3)
+      GROUP BY 1, 2 ORDER BY 1`,
     [fromMonday, toMonday, f.finess ?? null],
   );
   const byWeek = new Map<string, WeekRow>();
@@ -171,15 +180,8 @@ export async function weeklyActivity(db: Queryable, fromMonday: string, toMonday
 /** Monday of the latest week with an event or a transport (to centre the charts on the data). */
 export async function latestActivityWeek(db: Queryable, f: IndicatorFilter = {}): Promise<string | undefined> {
   const res = await db.query<{ week: string | null }>(
-    `SELECT to_char(date_trunc('week', max(d))::date, 'YYYY-MM-DD') AS week FROM (
-       SELECT ${asDate(`(r.content->'period'->>'start')`)} AS d FROM resource r
-        WHERE r.resource_type = 'Encounter' AND r.deleted = false AND ${hasSystem(SYS_EVENEMENT)}
-          AND ($1::text IS NULL OR ${finessOf(bizId)} = $1)
-       UNION ALL
-       SELECT ${asDate(`(r.content->'executionPeriod'->>'start')`)} FROM resource r
-        WHERE r.resource_type = 'Task' AND r.deleted = false AND (${hasSystem(SYS_TR_USAGER)} OR ${hasSystem(SYS_TR_PRO)})
-          AND ($1::text IS NULL OR ${finessOf(bizId)} = $1)
-     ) x`,
+    `SELECT to_char(date_trunc('week', ${localDay('max(x.low)')}), 'YYYY-MM-DD') AS week
+       FROM (${ACTIVITY}) x WHERE x.low > '-infinity' AND x.low < 'infinity' AND ($1::text IS NULL OR x.finess = $1)`,
     [f.finess ?? null],
   );
   return res.rows[0]?.week ?? undefined;
@@ -198,57 +200,45 @@ export interface OrganisationRow {
 /** One row per organisation: usagers, active usagers on `today`, and events / transports in [from, to]. */
 export async function perOrganisation(db: Queryable, today: string, fromMonday: string, toMonday: string): Promise<OrganisationRow[]> {
   const res = await db.query<{ finess: string; kind: string; n: number }>(
-    `SELECT ${finessOf(patientLocalId)} AS finess, 'usagers' AS kind, count(*)::int AS n
-       FROM resource r WHERE r.resource_type = 'Patient' AND r.deleted = false GROUP BY 1
+    `SELECT finess, 'usagers' AS kind, count(*)::int AS n FROM (${objects('Patient', [SYS_LOCAL])}) p GROUP BY 1
      UNION ALL
-     SELECT ${finessOf(bizId)}, 'active', count(DISTINCT r.content->'subject'->>'reference')::int
-       FROM resource r WHERE ${ACTIVE_STAY('$1')} GROUP BY 1
+     SELECT finess, 'active', count(DISTINCT patient)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1
      UNION ALL
-     SELECT ${finessOf(bizId)}, 'events', count(*)::int
-       FROM resource r WHERE r.resource_type = 'Encounter' AND r.deleted = false AND ${hasSystem(SYS_EVENEMENT)}
-        AND ${asDate(`(r.content->'period'->>'start')`)} >= $2::date AND ${asDate(`(r.content->'period'->>'start')`)} < $3::date + 7
-      GROUP BY 1
+     SELECT finess, CASE WHEN kind = 'evt' THEN 'events' ELSE 'transports' END, count(*)::int
+       FROM (${ACTIVITY}) x WHERE x.low >= ${dayStart('$2')} AND x.low < ${dayStart('$3')} + interval '7 days' GROUP BY 1, 2
      UNION ALL
-     SELECT ${finessOf(bizId)}, 'transports', count(*)::int
-       FROM resource r WHERE r.resource_type = 'Task' AND r.deleted = false AND (${hasSystem(SYS_TR_USAGER)} OR ${hasSystem(SYS_TR_PRO)})
-        AND ${asDate(`(r.content->'executionPeriod'->>'start')`)} >= $2::date AND ${asDate(`(r.content->'executionPeriod'->>'start')`)} < $3::date + 7
-      GROUP BY 1
-     UNION ALL
-     SELECT ${finessOf(bizId)}, 'evaluations', count(*)::int
-       FROM resource r WHERE r.resource_type = 'QuestionnaireResponse' AND r.deleted = false GROUP BY 1`,
+     SELECT substring(t.code from '^3([^/]+)/'), 'evaluations', count(*)::int
+       FROM search_token t WHERE t.resource_type = 'QuestionnaireResponse' AND t.param = 'identifier' GROUP BY 1`,
     [today, fromMonday, toMonday],
   );
-  const orgs = new Map((await listOrganisations(db)).map((o) => [o.finess, o.name]));
+  const orgs = await organisationNames(db);
   const rows = new Map<string, OrganisationRow>();
   for (const r of res.rows) {
     if (!r.finess) continue;
     const row = rows.get(r.finess) ?? { finess: r.finess, usagers: 0, active: 0, events: 0, transports: 0, evaluations: 0 };
     const name = orgs.get(r.finess);
     if (name) row.name = name;
-    (row as unknown as Record<string, number>)[r.kind] = Number(r.n);
+    const k = r.kind as 'usagers' | 'active' | 'events' | 'transports' | 'evaluations';
+    row[k] += Number(r.n);
     rows.set(r.finess, row);
   }
   return [...rows.values()].sort((a, b) => b.usagers - a.usagers || a.finess.localeCompare(b.finess));
 }
 
 /**
- * The projet personnalisé Tasks of one usager (actions, moyens, prestations, bilans) that no
- * search parameter finds: an action is linked to its objectif by a Task.input valueReference,
- * and the official PA example's actions name another CarePlan in basedOn. Returns the current
- * Tasks that reference one of `refs` (`Type/id`) in basedOn, partOf or an input valueReference.
+ * Current Tasks whose business identifier starts with `<localId>-` (business rule R4: the
+ * identifiers of a usager's objects are built from the usager's local id). The usager page
+ * uses it to find projet personnalisé actions whose own links do not lead to the usager (the
+ * official PA example's actions name another CarePlan in basedOn).
  */
-export async function tasksReferencing(db: Queryable, refs: string[]): Promise<Record<string, unknown>[]> {
-  if (refs.length === 0) return [];
+export async function tasksOfLocalId(db: Queryable, localId: string): Promise<Record<string, unknown>[]> {
+  const prefix = localId.replace(/[\\%_]/g, (c) => `\\${c}`) + '-%';
   const res = await db.query<{ content: Record<string, unknown> | string }>(
     `SELECT r.content FROM resource r
       WHERE r.resource_type = 'Task' AND r.deleted = false
-        AND EXISTS (
-          SELECT 1 FROM jsonb_array_elements_text($1::jsonb) AS t(ref)
-           WHERE r.content->'basedOn' @> jsonb_build_array(jsonb_build_object('reference', t.ref))
-              OR r.content->'partOf' @> jsonb_build_array(jsonb_build_object('reference', t.ref))
-              OR r.content->'input' @> jsonb_build_array(jsonb_build_object('valueReference', jsonb_build_object('reference', t.ref))))
+        AND r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Task' AND t.param = 'identifier' AND t.code LIKE $1)
       LIMIT 2000`,
-    [JSON.stringify(refs)],
+    [prefix],
   );
   return res.rows.map((r) => (typeof r.content === 'string' ? (JSON.parse(r.content) as Record<string, unknown>) : r.content));
 }
@@ -264,12 +254,42 @@ export async function submissionOrganisations(db: Queryable): Promise<Organisati
 
 /** Names of the stored Organizations by FINESS (idNatSt `1` + FINESS). */
 export async function organisationNames(db: Queryable): Promise<Map<string, string>> {
-  const res = await db.query<{ finess: string | null; name: string | null }>(
-    `SELECT substring(jsonb_path_query_first(r.content, '$.identifier[*] ? (@.system == "${SYS_IDNATST}").value') #>> '{}' from 2) AS finess,
-            max(r.content->>'name') AS name
-       FROM resource r WHERE r.deleted = false AND r.resource_type = 'Organization' GROUP BY 1`,
-  );
   const out = new Map<string, string>();
-  for (const r of res.rows) if (r.finess && r.name) out.set(r.finess, r.name);
+  for (const o of await listOrganisationNames(db)) out.set(o.finess, o.name);
   return out;
+}
+
+async function listOrganisationNames(db: Queryable): Promise<{ finess: string; name: string }[]> {
+  const res = await db.query<{ finess: string; name: string }>(
+    `SELECT substring(t.code from 2) AS finess, max(s.exact) AS name
+       FROM search_token t
+       JOIN search_string s ON s.resource_type = 'Organization' AND s.id = t.id AND s.param = 'name'
+      WHERE t.resource_type = 'Organization' AND t.param = 'identifier' AND t.system = '${SYS_IDNATST}' AND t.code LIKE '1%'
+      GROUP BY 1`,
+  );
+  return res.rows;
+}
+
+/**
+ * Runs aggregate queries in one read-only transaction with nested loops disabled: PGlite has
+ * no autovacuum, so its tables carry no statistics and the planner, guessing one row per
+ * table, would pick nested loops that go quadratic on whole-table aggregates; hash and merge
+ * joins are right for these queries whatever the statistics.
+ */
+export async function readAggregates<T>(db: Database, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION READ ONLY');
+    await tx.query('SET LOCAL enable_nestloop = off');
+    return fn(tx);
+  });
+}
+
+/** Changes whenever a resource or a submission is written (both columns are indexed). */
+export async function dataStamp(db: Queryable): Promise<string> {
+  const res = await db.query<{ r: unknown; s: unknown; n: number }>(
+    `SELECT (SELECT max(last_updated) FROM resource) AS r, (SELECT max(received_at) FROM submission) AS s`,
+  );
+  const row = res.rows[0];
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));
+  return `${iso(row?.r)}|${iso(row?.s)}`;
 }

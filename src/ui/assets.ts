@@ -55,6 +55,10 @@ button.secondary, .button.secondary { background:#e3e8ef; color:var(--fg); }
 .group { background:var(--card); border:1px solid var(--line); border-left:5px solid #9aa7b8; border-radius:6px; padding:.8rem 1rem; margin:0 0 1rem; }
 .group.has-errors { border-left-color:var(--err); }
 .group.has-warnings { border-left-color:#d6a100; }
+.group > summary { cursor:pointer; list-style-position:outside; }
+.group > summary h3 { display:inline; }
+.group[open] > summary { margin-bottom:.4rem; }
+.error-list { color:var(--err); }
 .group h3 .counts { font-weight:400; font-size:.8rem; color:var(--muted); margin-left:.5rem; }
 ul.issues { list-style:none; margin:0; padding:0; }
 li.issue { border-top:1px solid var(--line); padding:.5rem 0; }

@@ -11,11 +11,18 @@ export interface Series {
   color?: string;
 }
 
-function niceMax(v: number): number {
-  if (v <= 5) return Math.max(1, Math.ceil(v));
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+/** Integer axis for counts: a step of 1, 2, 5 × 10^n giving at most 5 intervals. */
+function countAxis(v: number): { max: number; step: number } {
+  const max = Math.max(1, Math.ceil(v));
+  let step = 1;
+  for (let p = 1; ; p *= 10) {
+    const s = [1, 2, 5].map((m) => m * p).find((c) => max / c <= 5);
+    if (s) {
+      step = s;
+      break;
+    }
+  }
+  return { max: Math.ceil(max / step) * step, step };
 }
 
 const n1 = (x: number) => (Math.round(x * 10) / 10).toString();
@@ -28,21 +35,22 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
   const right = 12;
   const top = 26;
   const bottom = 48;
-  const max = niceMax(Math.max(0, ...o.series.flatMap((s) => s.values)));
+  const axis = countAxis(Math.max(0, ...o.series.flatMap((s) => s.values)));
+  const max = axis.max;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
   const n = Math.max(1, o.labels.length);
   const band = plotW / n;
   const gap = Math.min(12, band * 0.2);
   const barW = Math.max(1, (band - gap) / Math.max(1, o.series.length));
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => t * max);
+  const ticks = Array.from({ length: max / axis.step + 1 }, (_, i) => i * axis.step);
   const y = (v: number) => top + plotH - (v / max) * plotH;
   const everyLabel = Math.ceil(n / 16);
   return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${o.title}" xmlns="http://www.w3.org/2000/svg">
 <title>${o.title}</title>
 ${ticks.map(
   (t) => html`<line x1="${left}" x2="${W - right}" y1="${n1(y(t))}" y2="${n1(y(t))}" stroke="#e3e7ee"/>
-<text x="${left - 6}" y="${n1(y(t) + 4)}" font-size="11" text-anchor="end" fill="#5b6475">${Number.isInteger(t) ? t : t.toFixed(1)}</text>`,
+<text x="${left - 6}" y="${n1(y(t) + 4)}" font-size="11" text-anchor="end" fill="#5b6475">${t.toLocaleString('fr-FR')}</text>`,
 )}
 ${o.labels.map((label, i) => {
   const x0 = left + i * band + gap / 2;
@@ -100,8 +108,9 @@ export function stayTimeline(stays: Stay[], today: string): SafeHtml {
   const first = dayFromNumber(min);
   let yv = Number(first.slice(0, 4));
   let mv = Number(first.slice(5, 7));
-  const spanMonths = (max - min) / 30;
-  const step = spanMonths > 48 ? 12 : spanMonths > 18 ? 3 : 1;
+  // At most ~8 labels on the axis.
+  const spanMonths = (max - min) / 30.4;
+  const step = [1, 2, 3, 6, 12, 24, 60].find((m) => spanMonths / m <= 8) ?? 120;
   for (let guard = 0; guard < 400; guard++) {
     mv += 1;
     if (mv > 12) {
@@ -110,7 +119,7 @@ export function stayTimeline(stays: Stay[], today: string): SafeHtml {
     }
     const d = dayNumber(`${yv}-${String(mv).padStart(2, '0')}-01`);
     if (d > max) break;
-    if ((mv - 1) % step === 0) ticks.push({ d, label: step === 12 ? String(yv) : `${MONTHS[mv - 1]} ${String(yv).slice(2)}` });
+    if (((yv * 12 + mv - 1) % step) === 0) ticks.push({ d, label: step >= 12 ? String(yv) : `${MONTHS[mv - 1]} ${String(yv).slice(2)}` });
   }
   return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="Frise des séjours" xmlns="http://www.w3.org/2000/svg">
 <title>Frise des séjours</title>

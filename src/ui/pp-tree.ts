@@ -91,6 +91,13 @@ function noteBy(goal: Json, code: string): string | undefined {
   return n ? str(n.text) : undefined;
 }
 
+function lineItems(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^\s*[-*•]\s*/, '').trim())
+    .filter(Boolean);
+}
+
 function period(p: unknown): string | undefined {
   if (!isObj(p)) return undefined;
   const s = frDate(p.start);
@@ -123,11 +130,15 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: str
       push('Mise en œuvre', period(r.period));
       push('Description', str(r.description));
       break;
-    case 'attente':
-      title = codeText(r.description) ?? 'Attente';
-      push('Origine', noteBy(r, 'origineAttente'));
+    case 'attente': {
+      // The description is often a list ("- …" lines): one detail line per item.
+      const origin = noteBy(r, 'origineAttente');
+      const lines = lineItems(codeText(r.description));
+      title = origin ? `Attentes (origine : ${origin})` : lines.length > 1 ? 'Attentes' : (lines[0] ?? 'Attente');
+      if (origin || lines.length > 1) d.push(...lines);
       push('Commentaire', noteBy(r, 'commentaireAttente'));
       break;
+    }
     case 'besoin':
       title = codeText(r.code) ?? 'Besoin';
       push('Type', codesText(r.category));
@@ -195,8 +206,8 @@ export interface PpForest {
 }
 
 /** Builds one tree per CarePlan found in `resources` (current versions of one usager's data). */
-export function buildPpTrees(resources: Json[]): PpForest {
-  const byKey = new Map<string, Json>();
+export function buildPpTrees(resources: Json[], actors: Map<string, Json> = new Map()): PpForest {
+  const byKey = new Map<string, Json>(actors);
   for (const r of resources) if (r.id) byKey.set(keyOf(r), r);
   const kindOf = new Map<string, PpKind>();
   for (const r of resources) {

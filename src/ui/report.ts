@@ -169,10 +169,13 @@ export function renderReport(outcome: unknown, doc: unknown): SafeHtml {
   const counts = countIssues(issues);
   if (issues.length === 0) return html`<p class="ok-box">Aucun problème détecté.</p>`;
   const groups = groupIssues(issues, doc);
+  const withErrors = groups.filter((g) => g.counts.errors);
   return html`<p class="summary">${countsText(counts)} — ${groups.length} ressource(s) concernée(s).</p>
+${withErrors.length ? html`<p class="error-list">Erreurs dans : ${withErrors.map((g, i) => html`${i ? ', ' : ''}${g.entryIndex !== undefined ? html`<a href="${`#entree-${g.entryIndex}`}">${g.title}</a>` : g.title}`)}</p>` : ''}
 ${groups.map(
-  (g) => html`<section class="${`group ${g.counts.errors ? 'has-errors' : g.counts.warnings ? 'has-warnings' : ''}`}">
-<h3>${g.title} <span class="counts">${countsText(g.counts)}</span></h3>
+  // Entries with errors are open; the others are folded so that the errors stand out.
+  (g) => html`<details class="${`group ${g.counts.errors ? 'has-errors' : g.counts.warnings ? 'has-warnings' : ''}`}"${g.counts.errors || groups.length === 1 ? html` open` : ''}${g.entryIndex !== undefined ? html` id="${`entree-${g.entryIndex}`}"` : ''}>
+<summary><h3>${g.title} <span class="counts">${countsText(g.counts)}</span></h3></summary>
 ${g.fullUrl ? html`<p class="muted">fullUrl : <code>${g.fullUrl}</code></p>` : ''}
 ${g.profiles.map((p) => {
   const main = p.issues.filter((i) => i.severity !== 'information');
@@ -182,6 +185,6 @@ ${main.length ? html`<ul class="issues">${main.map((i) => issueRow(i, doc))}</ul
 ${info.length ? html`<details class="infos"><summary>${info.length} information(s)</summary><ul class="issues">${info.map((i) => issueRow(i, doc))}</ul></details>` : ''}
 </div>`;
 })}
-</section>`,
+</details>`,
 )}`;
 }

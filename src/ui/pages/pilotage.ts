@@ -6,6 +6,8 @@ import { isoDay, parisToday, q } from '../components.js';
 import { barChart } from '../charts.js';
 import { dayFromNumber, dayNumber, frDate, mondayOf } from '../fhir-util.js';
 import {
+  dataStamp,
+  readAggregates,
   girDistribution,
   latestActivityWeek,
   listOrganisations,
@@ -14,22 +16,62 @@ import {
   weeklyActivity,
 } from '../../storage/indicators.js';
 import type { Repository } from '../../storage/types.js';
+import type { Queryable } from '../../storage/types.js';
+
+interface Indicators {
+  endMonday: string;
+  startMonday: string;
+  orgs: Awaited<ReturnType<typeof listOrganisations>>;
+  counts: Awaited<ReturnType<typeof usagerCounts>>;
+  gir: Awaited<ReturnType<typeof girDistribution>>;
+  activity: Awaited<ReturnType<typeof weeklyActivity>>;
+  perOrg: Awaited<ReturnType<typeof perOrganisation>>;
+  /** Milliseconds spent computing (0 when served from the cache). */
+  ms: number;
+}
+
+/**
+ * Results per (filters, data stamp): the aggregates read every stored event and transport,
+ * about a second or more on the embedded database with 10,000 usagers, so they are computed
+ * once per change of the data and per set of filters.
+ */
+const caches = new WeakMap<Repository, Map<string, Indicators>>();
+const CACHE_ENTRIES = 50;
+
+async function compute(db: Queryable, finess: string | undefined, today: string, weeks: number, fin: string | undefined): Promise<Omit<Indicators, 'ms'>> {
+  const f = { finess };
+  const endMonday = fin ? mondayOf(fin) : ((await latestActivityWeek(db, f)) ?? mondayOf(today));
+  const startMonday = dayFromNumber(dayNumber(endMonday) - 7 * (weeks - 1));
+  const orgs = await listOrganisations(db);
+  const counts = await usagerCounts(db, today, f);
+  const gir = await girDistribution(db, f);
+  const activity = await weeklyActivity(db, startMonday, endMonday, f);
+  const perOrg = await perOrganisation(db, today, startMonday, endMonday);
+  return { endMonday, startMonday, orgs, counts, gir, activity, perOrg };
+}
+
+export async function indicators(repo: Repository, finess: string | undefined, today: string, weeks: number, fin: string | undefined): Promise<Indicators> {
+  const stamp = await dataStamp(repo.db);
+  const key = JSON.stringify([stamp, finess, today, weeks, fin]);
+  let cache = caches.get(repo);
+  if (!cache) caches.set(repo, (cache = new Map()));
+  const hit = cache.get(key);
+  if (hit) return { ...hit, ms: 0 };
+  const t0 = performance.now();
+  const value = { ...(await readAggregates(repo.db, (db) => compute(db, finess, today, weeks, fin))), ms: 0 };
+  const ms = performance.now() - t0;
+  // Entries of older data are dropped; beyond the limit, the oldest entry goes.
+  for (const k of [...cache.keys()]) if (!k.startsWith(JSON.stringify([stamp]).slice(0, -1))) cache.delete(k);
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return { ...value, ms };
+}
 
 export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string; fin?: string }): Promise<string> {
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
-  const f = { finess };
-  const db = repo.db;
-  const endMonday = isoDay(query.fin) ? mondayOf(query.fin!) : ((await latestActivityWeek(db, f)) ?? mondayOf(today));
-  const startMonday = dayFromNumber(dayNumber(endMonday) - 7 * (weeks - 1));
-  const [orgs, counts, gir, activity, perOrg] = await Promise.all([
-    listOrganisations(db),
-    usagerCounts(db, today, f),
-    girDistribution(db, f),
-    weeklyActivity(db, startMonday, endMonday, f),
-    perOrganisation(db, today, startMonday, endMonday),
-  ]);
+  const { endMonday, startMonday, orgs, counts, gir, activity, perOrg, ms } = await indicators(repo, finess, today, weeks, isoDay(query.fin));
   const weekList = Array.from({ length: weeks }, (_, i) => dayFromNumber(dayNumber(startMonday) + 7 * i));
   const byWeek = new Map(activity.map((w) => [w.week, w]));
   const totalEvents = activity.reduce((s, w) => s + w.events, 0);
@@ -82,6 +124,7 @@ ${perOrg.map((o) => html`<tr><td><a href="${href('/pilotage', { organisation: o.
 <p class="muted">Évènements et transports sur la période affichée. L’organisation d’un objet est celle de son identifiant métier (« 3 » + FINESS + « / »…).</p>`
     : html`<p class="muted">Aucune donnée.</p>`
 }
-</section>`;
+</section>
+<p class="muted">${ms ? `Indicateurs calculés en ${Math.round(ms)} ms.` : 'Indicateurs à jour (aucune donnée reçue depuis le dernier calcul).'}</p>`;
   return page({ title: 'Pilotage SSIAD', section: 'pilotage', body });
 }

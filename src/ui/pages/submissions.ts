@@ -5,7 +5,7 @@ import { page } from '../layout.js';
 import { PAGE_SIZE, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
 import { renderReport, countsText, issuesFromOutcome, countIssues } from '../report.js';
 import { arr, frInstant, isObj, refKey, str } from '../fhir-util.js';
-import { submissionOrganisations } from '../../storage/indicators.js';
+import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
 import type { Repository, SubmissionRecord } from '../../storage/types.js';
 
 export interface SubmissionsQuery {
@@ -33,7 +33,7 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery)
   const du = isoDay(query.du);
   const au = isoDay(query.au);
   const resultat = query.resultat === 'accepte' ? 'accepted' : query.resultat === 'rejete' ? 'rejected' : undefined;
-  const [list, orgs] = await Promise.all([
+  const [list, orgs, names] = await Promise.all([
     repo.listSubmissions({
       organizationFiness: organisation,
       outcome: resultat,
@@ -43,13 +43,19 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery)
       offset: (pageNo - 1) * PAGE_SIZE,
     }),
     submissionOrganisations(repo.db),
+    organisationNames(repo.db),
   ]);
+  // A Bundle without its Organization entry (the PP examples) still names a known structure.
+  const orgName = (s: SubmissionRecord) => s.organizationName ?? (s.organizationFiness ? names.get(s.organizationFiness) : undefined);
   const current = { organisation, du, au, resultat: query.resultat === 'accepte' || query.resultat === 'rejete' ? query.resultat : undefined };
   const body = html`<h1>Envois reçus</h1>
 <form class="filters" method="get" action="/envois" role="search">
 <label>Organisation
 <select name="organisation"><option value="">Toutes</option>
-${orgs.map((o) => html`<option value="${o.finess}"${o.finess === organisation ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
+${orgs.map((o) => {
+  const name = o.name ?? names.get(o.finess);
+  return html`<option value="${o.finess}"${o.finess === organisation ? html` selected` : ''}>${name ? `${name} (${o.finess})` : o.finess}</option>`;
+})}
 ${organisation && !orgs.some((o) => o.finess === organisation) ? html`<option value="${organisation}" selected>${organisation}</option>` : ''}
 </select></label>
 <label>Reçu du <input type="date" name="du" value="${du ?? ''}"></label>
@@ -72,7 +78,7 @@ ${
 ${list.items.map(
   (s) => html`<tr>
 <td>${frInstant(s.receivedAt)}</td>
-<td>${s.organizationName ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
+<td>${orgName(s) ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
 <td>${usagersCell(s)}</td>
 <td class="num">${s.resourceCount}</td>
 <td>${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span></td>

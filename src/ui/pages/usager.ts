@@ -37,7 +37,7 @@ import {
   type Json,
 } from '../fhir-util.js';
 import { genderFr } from './usagers.js';
-import { GIR_CODES, tasksReferencing } from '../../storage/indicators.js';
+import { GIR_CODES, tasksOfLocalId } from '../../storage/indicators.js';
 import type { Repository, ResourceRecord } from '../../storage/types.js';
 import type { TdduiValidator } from '../../tddui/validator.js';
 
@@ -104,14 +104,18 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   const stays = encounters.filter((e) => hasSystem(e, SYS.sejour) || hasProfile(e, 'tddui-encounter-sejour'));
   const events = encounters.filter((e) => !stays.includes(e));
   const transports = events.length ? await searchAll(repo, 'Task', 'encounter', events.map(keyOf)) : [];
-  // PP Tasks: by basedOn / objectif input, then moyens and prestations by partOf their action.
-  let tasks = await tasksReferencing(repo.db, [...plans, ...goals, ...needs].map(keyOf));
-  const actionKeys = tasks.map((t) => keyOf(t as Json));
-  if (actionKeys.length) tasks = uniq([...(tasks as Json[]), ...((await tasksReferencing(repo.db, actionKeys)) as Json[])]);
+  // PP Tasks: basedOn one of the usager's PPs, or identified from the usager's local id (the
+  // official PA actions name another CarePlan); then moyens / prestations partOf those actions.
+  const localId = identifierValue(patient, SYS.localUsager);
+  let tasks = uniq([
+    ...(plans.length ? await searchAll(repo, 'Task', 'based-on', plans.map(keyOf)) : []),
+    ...(localId && plans.length + goals.length + needs.length > 0 ? ((await tasksOfLocalId(repo.db, localId)) as Json[]) : []),
+  ]).filter((t) => !transports.some((x) => keyOf(x) === keyOf(t)));
+  if (tasks.length) tasks = uniq([...tasks, ...(await searchAll(repo, 'Task', 'part-of', tasks.map(keyOf)))]);
   const consentKeys = plans.flatMap((p) => refsOf(p.supportingInfo)).filter((k) => k.startsWith('Consent/'));
   const attachmentKeys = [...plans, ...goals, ...needs].flatMap((r) => extensions(r, EXT.attachment).map((e) => refOf(e.valueReference))).filter((k): k is string => !!k && k.startsWith('DocumentReference/'));
   const extra = await readByKeys(repo, [...consentKeys, ...attachmentKeys.filter((k) => !docs.some((d) => keyOf(d) === k))]);
-  const ppResources = uniq([...plans, ...goals, ...needs, ...(tasks as Json[]), ...docs, ...extra.values()]);
+  const ppResources = uniq([...plans, ...goals, ...needs, ...tasks, ...docs, ...extra.values()]);
   const planVersions = new Map<string, ResourceRecord[]>();
   for (const p of plans) planVersions.set(keyOf(p), (await repo.history({ resourceType: 'CarePlan', id: String(p.id), count: 50, offset: 0 })).entries);
   // Actors shown by name.
@@ -126,7 +130,7 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
     for (const p of arr(e.participant)) addRef(p.individual);
     for (const l of arr(e.location)) addRef(l.location);
   }
-  for (const t of [...transports, ...(tasks as Json[])]) {
+  for (const t of [...transports, ...tasks]) {
     addRef(t.owner);
     addRef(t.for);
   }
@@ -360,7 +364,7 @@ ${n.children.length ? html`<ul>${n.children.map(treeNode)}</ul>` : ''}</li>`;
 }
 
 function ppSection(d: UsagerData): SafeHtml {
-  const forest = buildPpTrees(d.ppResources);
+  const forest = buildPpTrees(d.ppResources, d.actors);
   if (forest.trees.length === 0 && forest.orphans.length === 0) return html`<section class="card" id="projet"><h2>Projet personnalisé</h2><p class="muted">Aucun projet personnalisé enregistré.</p></section>`;
   return html`<section class="card" id="projet"><h2>Projet personnalisé</h2>
 <div class="legend">${(['attente', 'besoin', 'objectif', 'action', 'moyen', 'prestation', 'bilan'] as const).map((k) => html`<span class="node"><span class="${`kind kind-${k}`}">${KIND_LABEL[k]}</span></span>`)}</div>
@@ -390,7 +394,8 @@ export async function usagerPage(repo: Repository, validator: TdduiValidator | u
   const g = latestGir ? girOf(latestGir) : undefined;
   const body = html`<h1>${name} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
 <nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a><a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
-<div class="grid2">${identitySection(d.patient)}${staysSection(d, today)}</div>
+${identitySection(d.patient)}
+${staysSection(d, today)}
 ${evaluationsSection(d, validator)}
 ${agendaSection(d, isoDay(query.semaine))}
 ${ppSection(d)}`;

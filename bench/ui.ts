@@ -1,0 +1,82 @@
+// bench/ui: page load times of the web UI with 10,000 usagers stored.
+// A real server (embedded PGlite in memory, or PostgreSQL with UI_BENCH_DATABASE=postgres://…)
+// receives the official Bundles and generated usagers through the ingest pipeline; stored SSIAD
+// usagers are then copied (new ids and identifiers, batched writes with the search index) up to
+// UI_BENCH_USAGERS Patients. Each page is fetched once to warm up, then UI_BENCH_ROUNDS times;
+// the median and the worst time (server-side rendering + transfer, HTTP on 127.0.0.1) are printed.
+import { performance } from 'node:perf_hooks';
+import { startServer } from '../src/server/app.js';
+import { SHARED_FHIR } from '../src/testing/paths.js';
+import { cloneUsagers, seedGenerated, seedOfficial } from '../src/ui/testing/seed.js';
+
+const TOTAL = Number(process.env.UI_BENCH_USAGERS ?? 10_000);
+const GENERATED = Number(process.env.UI_BENCH_GENERATED ?? 150);
+const ROUNDS = Number(process.env.UI_BENCH_ROUNDS ?? 5);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const srv = await startServer({ port: 0, dataDir: process.env.UI_BENCH_DATABASE ? undefined : 'memory://', database: process.env.UI_BENCH_DATABASE, packages: [SHARED_FHIR], logLevel: 'warn' });
+  try {
+    const ctx = { repo: srv.repo, validator: srv.validator };
+    const official = await seedOfficial(ctx);
+    const t1 = performance.now();
+    const statuses = await seedGenerated(ctx, GENERATED, 'bench-ui');
+    const t2 = performance.now();
+    const written = await cloneUsagers(srv.repo, TOTAL);
+    const t3 = performance.now();
+    const counts = await srv.repo.db.query<{ resource_type: string; n: number }>('SELECT resource_type, count(*)::int AS n FROM resource GROUP BY 1 ORDER BY 2 DESC');
+    console.log(`database: ${srv.repo.db.kind}; start-up ${((t1 - t0) / 1000).toFixed(1)} s`);
+    console.log(`ingested ${GENERATED} generated usagers in ${((t2 - t1) / 1000).toFixed(1)} s (${statuses.filter((s) => s === 200).length} accepted); copied ${written} resources in ${((t3 - t2) / 1000).toFixed(1)} s`);
+    console.log(`stored: ${counts.rows.map((r) => `${r.resource_type} ${r.n}`).join(', ')}`);
+
+    // Pages to time: lists (first and deep pages, searches), one usager of each kind, pilotage.
+    const pick = async (sql: string) => (await srv.repo.db.query<{ id: string }>(sql)).rows[0]?.id;
+    const ppUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'CarePlan' LIMIT 1`);
+    const ssiadUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'Encounter' ORDER BY last_updated DESC LIMIT 1`);
+    const someId = (await srv.repo.search({ resourceType: 'Patient', params: [], count: 1, offset: 5000 })).matches[0]?.resource as { identifier?: { value?: string }[] } | undefined;
+    const finess = (await srv.repo.listSubmissions({ count: 1, offset: 0, outcome: 'accepted' })).items[0]?.organizationFiness;
+    const pages: [string, string][] = [
+      ['Envois reçus (page 1)', '/envois'],
+      ['Envois reçus (filtre rejetés)', '/envois?resultat=rejete'],
+      ['Rapport de validation (rejeté)', `/envois/${official.rejected.submissionId}`],
+      ['Rapport de validation (accepté, PA)', `/envois/${official.pa.submissionId}`],
+      ['Usagers (page 1, tri par nom)', '/usagers'],
+      ['Usagers (page 200)', '/usagers?page=200'],
+      ['Usagers (recherche « martin »)', '/usagers?q=martin'],
+      ['Usagers (recherche identifiant)', `/usagers?q=${encodeURIComponent(someId?.identifier?.[0]?.value ?? '0')}`],
+      ['Usager (projet personnalisé)', `/usagers/${ppUsager}`],
+      ['Usager (SSIAD)', `/usagers/${ssiadUsager}`],
+      ['Pilotage SSIAD (toutes)', '/pilotage'],
+      ['Pilotage SSIAD (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
+      ['Valider un fichier (formulaire)', '/valider'],
+    ];
+    console.log(`\n${'page'.padEnd(40)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)}`);
+    for (const [label, path] of pages) {
+      const times: number[] = [];
+      let size = 0;
+      for (let i = 0; i <= ROUNDS; i++) {
+        const t = performance.now();
+        const res = await fetch(srv.url + path);
+        const body = await res.text();
+        const ms = performance.now() - t;
+        if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+        size = body.length;
+        if (i > 0) times.push(ms);
+      }
+      console.log(`${label.padEnd(40)} ${median(times).toFixed(0).padStart(10)} ${Math.max(...times).toFixed(0).padStart(8)} ${(size / 1024).toFixed(0).padStart(6)}`);
+    }
+  } finally {
+    await srv.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
