@@ -66,6 +66,7 @@ export async function runBuild(argv: string[]): Promise<number> {
     try {
       const r = buildBundle(value, { clipWindow: values['clip-window'], source });
       for (const d of r.dropped) process.stderr.write(`${source}: clipped (older than the last 35 days): ${d}\n`);
+      for (const w of r.warnings) process.stderr.write(`${source}: warning [${w.rule}] ${w.message}\n`);
       if (values.out) {
         const file = join(values.out, `${r.pivot.structure.finess}-${r.pivot.usager.idLocal}.json`);
         writeFileSync(file, JSON.stringify(r.bundle, null, 2) + '\n');

@@ -82,7 +82,7 @@ export class TdduiExport {
   }
 }
 
-export { buildBundle, BuildError, PivotError, type BuildOptions, type BuildResult, type FhirBundle } from './build/index.js';
+export { buildBundle, BuildError, PivotError, type BuildOptions, type BuildResult, type BuildWarning, type FhirBundle } from './build/index.js';
 export { checkWindow, clipWindow, windowSpan, WINDOW_MAX_DAYS, WINDOW_MIN_DAYS } from './build/window.js';
 export { readBundle, ReadError } from './read/index.js';
 export { parsePivot, safeParsePivot, PivotSchema, PIVOT_FORMAT, type Pivot, type PivotInput, type PivotProblem } from './pivot/schema.js';

@@ -112,6 +112,13 @@ test('SSIAD window: --clip-window keeps the last 35 days and the result validate
   assertClean(r.bundle, 'clipped');
 });
 
+test('SSIAD window: an old history is built with a tddui-ssiad-window-age warning; a Bundle given to build is explained', () => {
+  const r = buildBundle(example('ssiad.pivot.json'), { now: new Date('2027-03-01T00:00:00Z') });
+  assert.deepEqual(r.warnings.map((w) => w.rule), ['tddui-ssiad-window-age']);
+  assert.deepEqual(buildBundle(example('ssiad.pivot.json'), { now: new Date('2026-11-25T00:00:00Z') }).warnings, []);
+  assert.throws(() => buildBundle(r.bundle), /this is a FHIR Bundle, not a pivot document/);
+});
+
 test('the official SSIAD Bundle reads into a pivot that builds into a valid Bundle', () => {
   const official = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-bundle-example.json'), 'utf8'));
   const [p] = readBundle(official);

@@ -1,7 +1,8 @@
 // `tddui build` as a library: validate a pivot document, apply the SSIAD window rule, build the Bundle.
 import { PivotError, parsePivot, type Pivot, type PivotInput } from '../pivot/schema.js';
 import { pivotToBundle, type FhirBundle } from './bundle.js';
-import { checkWindow, clipWindow } from './window.js';
+import { TDDUI_RULES } from '../../tddui/rules/catalogue.js';
+import { agedItems, checkWindow, clipWindow } from './window.js';
 
 export interface BuildOptions {
   /** Keep only the last 35 days of events/transports instead of refusing a longer history. */
@@ -10,6 +11,13 @@ export interface BuildOptions {
   skipWindow?: boolean;
   /** Name of the input in messages (file name). */
   source?: string;
+  /** "Now" for the age warning (default: the current time). */
+  now?: Date;
+}
+
+export interface BuildWarning {
+  rule: string;
+  message: string;
 }
 
 export interface BuildResult {
@@ -18,6 +26,8 @@ export interface BuildResult {
   pivot: Pivot;
   /** Items removed by clipWindow. */
   dropped: string[];
+  /** Business-rule warnings (not refusals), with the rule id of the validator's catalogue. */
+  warnings: BuildWarning[];
 }
 
 /** A refusal by a TDDUI business rule; `rule` is the id of the validator's rule catalogue. */
@@ -33,15 +43,26 @@ export class BuildError extends Error {
  * a valid pivot (every problem names its field) and BuildError when a business rule refuses it.
  */
 export function buildBundle(input: PivotInput | Pivot | unknown, options: BuildOptions = {}): BuildResult {
+  if (input && typeof input === 'object' && (input as { resourceType?: unknown }).resourceType === 'Bundle') {
+    throw new PivotError([{ pointer: '', message: 'this is a FHIR Bundle, not a pivot document (tddui read turns a Bundle into pivot documents)' }], options.source);
+  }
   let pivot = parsePivot(input, options.source);
+  const warnings: BuildWarning[] = [];
   let dropped: string[] = [];
   if (!options.skipWindow) {
     if (options.clipWindow) ({ pivot, dropped } = clipWindow(pivot));
     const who = `usager ${pivot.usager.idLocal}`;
     const problem = checkWindow(pivot, who);
     if (problem) throw new BuildError(problem.rule, problem.message, problem.messageFr, options.source);
+    const aged = agedItems(pivot, options.now ?? new Date());
+    if (aged.length) {
+      warnings.push({
+        rule: TDDUI_RULES.SSIAD_WINDOW_AGE.id,
+        message: `${aged.length} event(s)/transport(s) started more than 5 weeks ago (first: ${aged[0]}); a receiver may flag them (a SSIAD export covers the last 5 weeks)`,
+      });
+    }
   }
-  return { bundle: pivotToBundle(pivot), pivot, dropped };
+  return { bundle: pivotToBundle(pivot), pivot, dropped, warnings };
 }
 
 export { PivotError, pivotToBundle, type FhirBundle };

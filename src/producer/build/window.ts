@@ -92,3 +92,15 @@ export function clipWindow(p: Pivot): ClipResult {
   for (const e of evaluations) if (e.evenement === undefined) delete (e as { evenement?: string }).evenement;
   return { pivot: { ...p, evenements: keptEvents, transports: keptTransports, evaluations }, dropped };
 }
+
+/**
+ * Items older than 5 weeks before `now` (the validator's tddui-ssiad-window-age, a warning):
+ * not refused, since rebuilding an old export is legitimate, but reported by `build`.
+ */
+export function agedItems(p: Pick<Pivot, 'evenements' | 'transports'>, now: Date): string[] {
+  const limit = now.getTime() - WINDOW_MAX_DAYS * DAY;
+  const out: string[] = [];
+  for (const e of p.evenements) if ((dateBounds(e.debut)?.[0] ?? Infinity) < limit) out.push(`evenement ${e.id} (${e.debut})`);
+  for (const t of p.transports) if ((dateBounds(t.debut)?.[0] ?? Infinity) < limit) out.push(`transport ${t.id} (${t.debut})`);
+  return out;
+}
