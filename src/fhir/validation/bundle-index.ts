@@ -8,6 +8,8 @@ export interface BundleTarget {
   /** Location of the resource, e.g. `Bundle.entry[3].resource`. */
   path: string;
   fullUrl?: string;
+  /** Base of the fullUrl (`https://x/fhir` for `https://x/fhir/Patient/1`), against which relative references resolve. */
+  base?: string;
 }
 
 function isObject(v: unknown): v is Json {
@@ -15,12 +17,15 @@ function isObject(v: unknown): v is Json {
 }
 
 const ENTRY_INDEX = /^Bundle\.entry\[(\d+)\]/;
+const FULL_URL_BASE = /^(https?:\/\/.*)\/[A-Z][A-Za-z]+\/[^/]+$/;
 
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   private readonly byTypeId = new Map<string, BundleTarget>();
   private readonly entries: (BundleTarget | undefined)[] = [];
   private readonly paths = new Map<object, string>();
+  /** Location -> its entry (locations are the few resource paths of a run). */
+  private readonly entryOfPath = new Map<string, BundleTarget | undefined>();
 
   static build(bundle: Json, path: string): BundleIndex {
     const idx = new BundleIndex();
@@ -33,6 +38,7 @@ export class BundleIndex {
       const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource` };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
+        t.base = FULL_URL_BASE.exec(e.fullUrl)?.[1];
         if (!idx.byFullUrl.has(e.fullUrl)) idx.byFullUrl.set(e.fullUrl, t);
       }
       const r = e.resource;
@@ -55,21 +61,25 @@ export class BundleIndex {
   }
 
   entryAt(path: string | undefined): BundleTarget | undefined {
-    const m = path ? ENTRY_INDEX.exec(path) : null;
-    return m ? this.entries[Number(m[1])] : undefined;
+    if (!path) return undefined;
+    if (this.entryOfPath.has(path)) return this.entryOfPath.get(path);
+    const m = ENTRY_INDEX.exec(path);
+    const e = m ? this.entries[Number(m[1])] : undefined;
+    this.entryOfPath.set(path, e);
+    return e;
   }
 
   /** Resolves a reference made from the entry at `fromPath` (any location inside it). */
   resolve(reference: string, fromPath?: string): BundleTarget | undefined {
     const direct = this.byFullUrl.get(reference);
     if (direct) return direct;
-    if (/^(urn:|https?:\/\/)/.test(reference)) {
-      const m = /^(.*\/[A-Z][A-Za-z]+\/[^/]+)\/_history\/[^/]+$/.exec(reference);
+    const history = reference.includes('/_history/');
+    if (reference.startsWith('urn:') || reference.startsWith('http://') || reference.startsWith('https://')) {
+      const m = history ? /^(.*\/[A-Z][A-Za-z]+\/[^/]+)\/_history\/[^/]+$/.exec(reference) : null;
       return m ? this.byFullUrl.get(m[1]) : undefined;
     }
-    const rel = reference.replace(/\/_history\/[^/]+$/, '');
-    const from = this.entryAt(fromPath);
-    const base = from?.fullUrl ? /^(https?:\/\/.*)\/[A-Z][A-Za-z]+\/[^/]+$/.exec(from.fullUrl)?.[1] : undefined;
+    const rel = history ? reference.replace(/\/_history\/[^/]+$/, '') : reference;
+    const base = this.entryAt(fromPath)?.base;
     if (base) {
       const hit = this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;

@@ -82,6 +82,16 @@ interface SlicingMemo {
   subExtensions: boolean;
 }
 
+interface ReferenceInfo {
+  allowedTypes: Set<string>;
+  anyType: boolean;
+  /** Target profiles other than the core resource definitions. */
+  profiled: string[];
+}
+
+const REFERENCE_SHAPE =
+  /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](?:\.\d+)+|https?:\/\/\S+)$/;
+
 /** A Resolved with all its fields (one object shape). */
 function resolved(
   node: ElementNode,
@@ -105,6 +115,9 @@ class NodeMemo {
   slicing?: SlicingMemo;
   containsTest?: (v: unknown) => boolean;
   profiles?: string[];
+  reference?: ReferenceInfo;
+  /** The element is `<Resource>.id` (a string in R4 that must still be a valid id). */
+  resourceId?: boolean;
   constructor(readonly owner: Validator) {}
 }
 
@@ -715,6 +728,11 @@ class Run {
     if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path);
   }
 
+  private isResourceId(node: ElementNode): boolean {
+    const m = this.v.memoOf(node);
+    return (m.resourceId ??= RESOURCE_ID.test(node.path) && this.profiles.core(node.path.slice(0, -3))?.kind === 'resource');
+  }
+
   private isResourceType(code: string): boolean {
     const p = this.profiles.core(code);
     return !!p && p.kind === 'resource';
@@ -750,7 +768,7 @@ class Run {
       return;
     }
     // R4 types Resource.id as a plain string, but it must be a valid id (as the HL7 validator checks).
-    const err = checkPrimitive(typeCode === 'string' && node.name === 'id' && RESOURCE_ID.test(node.path) && this.profiles.core(node.path.slice(0, -3))?.kind === 'resource' ? 'id' : typeCode, value);
+    const err = checkPrimitive(typeCode === 'string' && node.name === 'id' && this.isResourceId(node) ? 'id' : typeCode, value);
     if (err) {
       this.push(CODES.PRIMITIVE_FORMAT, path, { detail: err, type: typeCode });
       return;
@@ -944,9 +962,10 @@ class Run {
 
   // ---------------------------------------------------------------- references
 
-  private checkReference(obj: Json, node: ElementNode, path: string): void {
-    const ref = obj.reference;
-    if (typeof ref !== 'string') return;
+  /** What a Reference element allows, from its targetProfiles (computed once per element). */
+  private referenceInfo(node: ElementNode): ReferenceInfo {
+    const m = this.v.memoOf(node);
+    if (m.reference) return m.reference;
     const targetProfiles = node.types.find((t) => t.code === 'Reference')?.targetProfile ?? [];
     const allowedTypes = new Set<string>();
     for (const tp of targetProfiles) {
@@ -955,6 +974,14 @@ class Run {
       else allowedTypes.add('*');
     }
     const anyType = allowedTypes.size === 0 || allowedTypes.has('Resource') || allowedTypes.has('*');
+    m.reference = { allowedTypes, anyType, profiled: targetProfiles.filter((tp) => !tp.startsWith(CORE_SD)) };
+    return m.reference;
+  }
+
+  private checkReference(obj: Json, node: ElementNode, path: string): void {
+    const ref = obj.reference;
+    if (typeof ref !== 'string') return;
+    const { allowedTypes, anyType, profiled } = this.referenceInfo(node);
     const refPath = `${path}.reference`;
     if (ref.startsWith('#')) {
       const frame = this.frames[this.frames.length - 1];
@@ -964,7 +991,7 @@ class Run {
       }
       return;
     }
-    const shape = /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](?:\.\d+)+|https?:\/\/\S+)$/.exec(ref);
+    const shape = REFERENCE_SHAPE.exec(ref);
     if (!shape) {
       this.push(CODES.REFERENCE_FORMAT, refPath, { reference: ref });
       return;
@@ -991,7 +1018,6 @@ class Run {
       this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: targetType, allowed: [...allowedTypes].join(', ') });
       return;
     }
-    const profiled = targetProfiles.filter((tp) => !tp.startsWith(CORE_SD));
     if (profiled.length === 0) return;
     let known = 0;
     for (const tp of profiled) {
