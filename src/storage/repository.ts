@@ -46,7 +46,9 @@ export class SqlRepository implements Repository {
 
   async vread(resourceType: string, id: string, versionId: number): Promise<ResourceRecord> {
     const res = await this.db.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 AND version_id = $3
+       UNION ALL
+       SELECT ${RESOURCE_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, versionId],
     );
     const row = res.rows[0];
@@ -66,14 +68,16 @@ export class SqlRepository implements Repository {
       where.push(`last_updated >= ${p(q.since)}::timestamptz`);
     }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = Number((await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource_history ${w}`, params)).rows[0].n);
+    // Versions = the history (previous versions) + the current rows.
+    const versions = `(SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w} UNION ALL SELECT ${RESOURCE_COLUMNS} FROM resource ${w}) v`;
+    const total = Number((await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${versions}`, params)).rows[0].n);
     if (q.id && total === 0 && !q.since) {
       throw new StorageError(404, 'not-found', `${q.resourceType}/${q.id} is not known`);
     }
     const count = pageNumber(q.count, 'count');
     const offset = pageNumber(q.offset, 'offset');
     const rows = await this.db.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w}
+      `SELECT ${RESOURCE_COLUMNS} FROM ${versions}
         ORDER BY last_updated DESC, version_id DESC, resource_type, id LIMIT ${count} OFFSET ${offset}`,
       params,
     );

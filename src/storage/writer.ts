@@ -47,7 +47,7 @@ export interface KeysToWrite {
 }
 
 /**
- * Writes the versions (history + current row), replaces their index rows and upserts business
+ * Writes the versions (current row; the replaced one moves to the history), replaces their index rows and upserts business
  * keys, in ONE statement of data-modifying CTEs: round trips dominate the cost of a write, and
  * the sub-statements touch disjoint rows (the DELETEs see only the rows of older versions).
  */
@@ -78,8 +78,16 @@ export async function writeVersions(
   const v = p(JSON.stringify(rows));
   ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${v}::jsonb)
       AS x(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, owner text, content jsonb))`);
-  ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
-      SELECT resource_type, id, version_id, last_updated, deleted, content FROM v)`);
+  // The replaced current rows move to the history. Every sub-statement reads the snapshot
+  // taken before the statement, so this copies the old versions even though `c` below
+  // overwrites those rows in the same statement.
+  const previous = items.filter((i) => i.existed).map((i) => ({ t: i.resourceType, i: i.id }));
+  if (previous.length) {
+    ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
+        FROM resource r JOIN jsonb_to_recordset(${p(JSON.stringify(previous))}::jsonb) AS o(t text, i text)
+          ON r.resource_type = o.t AND r.id = o.i)`);
+  }
   ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
       SELECT resource_type, id, version_id, last_updated, deleted, owner, content FROM v
       ON CONFLICT (resource_type, id) DO UPDATE

@@ -2,10 +2,11 @@
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-submission-order.js';
 import * as m0003 from './0003-lookup-function.js';
+import * as m0004 from './0004-history-previous-only.js';
 
 export interface Migration {
   version: string;
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004];
