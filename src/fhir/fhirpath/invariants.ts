@@ -160,6 +160,29 @@ const NEEDS_CONTAINED = new Set(['dom-2', 'dom-3', 'dom-4', 'dom-5']);
 /** Keys covered by the engine's own structural checks (empty elements are rejected by the JSON rules). */
 const SKIPPED = new Set(['ele-1']);
 
+/** JSON key -> [name without `_`, the part before its first capital ('' if none)]; keys repeat, so cached. */
+const keyParts = new Map<string, [string, string]>();
+
+function nameParts(raw: string): [string, string] {
+  let parts = keyParts.get(raw);
+  if (!parts) {
+    const k = raw.charCodeAt(0) === 95 ? raw.slice(1) : raw;
+    let choice = '';
+    for (let i = 1; i < k.length; i++) {
+      const c = k.charCodeAt(i);
+      if (c >= 65 && c <= 90) {
+        choice = k.slice(0, i);
+        break;
+      }
+    }
+    parts = [k, choice];
+    // Bounded: hostile input can invent endless keys.
+    if (keyParts.size > 50_000) keyParts.clear();
+    keyParts.set(raw, parts);
+  }
+  return parts;
+}
+
 const KEYWORDS = new Set([
   'and',
   'or',
@@ -342,15 +365,8 @@ export class InvariantCompiler {
     // One pass over the (few) keys of the element: `_x` counts as `x`, and a choice element
     // read as `value` is stored as `valueString` (name = the key up to its first capital).
     for (const raw in node as Json) {
-      const k = raw.charCodeAt(0) === 95 ? raw.slice(1) : raw;
-      if (names.has(k)) return false;
-      for (let i = 1; i < k.length; i++) {
-        const c = k.charCodeAt(i);
-        if (c >= 65 && c <= 90) {
-          if (names.has(k.slice(0, i))) return false;
-          break;
-        }
-      }
+      const [k, choice] = nameParts(raw);
+      if (names.has(k) || (choice !== '' && names.has(choice))) return false;
     }
     if (inv.emptyOk === undefined) {
       const r = inv.run({}, {}, {});

@@ -26,7 +26,23 @@ const PRIMITIVES = new Set([
 ]);
 
 export function isPrimitiveType(type: string): boolean {
-  return PRIMITIVES.has(type);
+  // A switch on the first letter first: most calls are with complex types.
+  switch (type.charCodeAt(0)) {
+    case 98: // b
+    case 105: // i
+    case 117: // u
+    case 112: // p
+    case 100: // d
+    case 115: // s
+    case 109: // m
+    case 99: // c
+    case 111: // o
+    case 116: // t
+    case 120: // x
+      return PRIMITIVES.has(type);
+    default:
+      return false;
+  }
 }
 
 /** The JSON kind a primitive is represented with (R4 JSON format). */

@@ -116,6 +116,8 @@ class NodeMemo {
   containsTest?: (v: unknown) => boolean;
   profiles?: string[];
   reference?: ReferenceInfo;
+  /** Resource types a resource-typed element allows (Resource/DomainResource dropped). */
+  resourceTypes?: string[];
   /** The element is `<Resource>.id` (a string in R4 that must still be a valid id). */
   resourceId?: boolean;
   constructor(readonly owner: Validator) {}
@@ -740,9 +742,10 @@ class Run {
 
   /** Bundle.entry.resource, contained resources, Parameters.parameter.resource. */
   private validateContainedResource(value: unknown, node: ElementNode, path: string): void {
-    const profiles = node.types.flatMap((t) => t.profile ?? []);
+    const m = this.v.memoOf(node);
+    const profiles = (m.profiles ??= node.types.flatMap((t) => t.profile ?? []));
     if (isObject(value) && typeof value.resourceType === 'string') {
-      const allowed = node.types.map((t) => t.code).filter((c) => c !== 'Resource' && c !== 'DomainResource');
+      const allowed = (m.resourceTypes ??= node.types.map((t) => t.code).filter((c) => c !== 'Resource' && c !== 'DomainResource'));
       if (allowed.length > 0 && !allowed.includes(value.resourceType)) {
         this.push(CODES.TYPE_NOT_ALLOWED, path, { type: value.resourceType, allowed: allowed.join(', ') });
         return;
@@ -1251,7 +1254,9 @@ class Run {
     if (!first) return undefined;
     first.sort((a, b) => a - b);
     const n = sm.evaluable.length;
-    for (let i = 0; i < n; i++) if (!first.includes(i)) first.push(i);
+    const taken = new Uint8Array(n);
+    for (const i of first) taken[i] = 1;
+    for (let i = 0; i < n; i++) if (!taken[i]) first.push(i);
     return first;
   }
 
