@@ -284,6 +284,7 @@ await forEachDriver('Repository', (getRepo, driver) => {
     const e = await rejects(repo.search(q('Patient', { foo: 'x' })), 400, '"foo"');
     assert.equal(e.expression, 'foo');
     await rejects(repo.search(q('Patient', { 'name:below': 'x' })), 400, ':below');
+    await rejects(repo.search(q('Patient', { phonetic: 'dupre' })), 400, 'phonetic');
     await rejects(repo.search(q('Encounter', { 'subject.name': 'x' })), 400, 'subject.name');
     await rejects(repo.search(q(undefined, { name: 'x' })), 400, 'system-level');
     const sys = await repo.search(q(undefined, { _id: [P.dupre, E.jan].join(',') }));

@@ -33,6 +33,12 @@ interface SpSource {
 
 const SUPPORTED_TYPES = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri']);
 
+/**
+ * Base parameters deliberately not offered: `phonetic` would need a phonetic algorithm; answering
+ * it with the default starts-with match would claim a capability the server does not have.
+ */
+const EXCLUDED = new Set(['phonetic']);
+
 /** Resource type -> param name -> definition. `_id`/`_lastUpdated` are columns, not listed. */
 let registry: Map<string, Map<string, ParamDef>> | undefined;
 let common: Map<string, ParamDef> | undefined;
@@ -69,7 +75,7 @@ function load(): void {
   common = new Map();
   for (const { resource: sp } of bundle.entry) {
     const type = sp.type as IndexedType;
-    if (!SUPPORTED_TYPES.has(type) || !sp.expression) continue;
+    if (!SUPPORTED_TYPES.has(type) || !sp.expression || EXCLUDED.has(sp.code)) continue;
     for (const base of sp.base) {
       if (base === 'Resource' || base === 'DomainResource') {
         if (sp.code === '_id' || sp.code === '_lastUpdated') continue;
