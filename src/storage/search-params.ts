@@ -174,11 +174,17 @@ function walk(node: unknown, path: string[], i: number, out: unknown[]): void {
     return;
   }
   for (const k of Object.keys(node)) {
-    if (k.length > key.length && k.startsWith(key) && k.charCodeAt(key.length) >= 65 && k.charCodeAt(key.length) <= 90) {
-      walk(node[k], path, i + 1, out);
-    }
+    if (k.length > key.length && k.startsWith(key) && CHOICE_TYPES.has(k.slice(key.length))) walk(node[k], path, i + 1, out);
   }
 }
+
+/** Type suffixes of choice elements (`occurrenceDateTime`): `classHistory` is not a `class`. */
+const CHOICE_TYPES = new Set([
+  'Boolean', 'Canonical', 'Code', 'Date', 'DateTime', 'Decimal', 'Id', 'Instant', 'Integer', 'Markdown', 'Oid',
+  'PositiveInt', 'String', 'Time', 'UnsignedInt', 'Uri', 'Url', 'Uuid', 'Address', 'Age', 'Annotation', 'Attachment',
+  'CodeableConcept', 'Coding', 'ContactPoint', 'Count', 'Distance', 'Duration', 'HumanName', 'Identifier', 'Money',
+  'Period', 'Quantity', 'Range', 'Ratio', 'Reference', 'SampledData', 'Signature', 'Timing', 'Expression',
+]);
 
 /** Lower case, no accents, trimmed: the form string search compares. */
 export function normalizeString(s: string): string {
