@@ -25,6 +25,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   const probe = await pool.connect();
   probe.release();
   const base = wrap(pool);
+  let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
     query: base.query,
@@ -48,8 +49,10 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
         client.release(broken);
       }
     },
-    async close() {
-      await pool.end();
+    close() {
+      // Idempotent: shutdown paths may close twice.
+      closing ??= pool.end();
+      return closing;
     },
   };
 }
