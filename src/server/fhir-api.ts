@@ -2,6 +2,7 @@
 // IG v1 DocumentReference flows (create, PATCH), and /metadata. Registered as an encapsulated
 // Fastify plugin so its body parsers, 404 and error handling stay out of the web UI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import type { FhirResource, Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
@@ -11,6 +12,7 @@ import { negotiateFormat, registerBodyParsers, sendResource, type XmlCodec } fro
 import { FhirHttpError, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl } from './search.js';
+import { logDocumentSubmission } from './submission-log.js';
 
 /** What ingestTransaction (src/ingest) answers. */
 export interface TransactionResult {
@@ -219,18 +221,28 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
     const resource = requireResourceBody(req);
+    const receivedAt = now().toISOString();
+    // Every create that carries a resource is logged (accepted or rejected), like transactions.
+    const rejectLogged = async (status: number, outcome: FhirResource, headers: Record<string, string> = {}) => {
+      const submissionId = await logDocumentSubmission(repo, req, resource, { status, outcome }, receivedAt);
+      return send(reply, status, outcome, submissionId ? { ...headers, 'x-tddui-submission': submissionId } : headers);
+    };
     if (resource.resourceType !== type) {
-      throw new FhirHttpError(400, 'invalid', `The body is a ${String(resource.resourceType)}, not a ${type}`, {
+      const e = new FhirHttpError(400, 'invalid', `The body is a ${String(resource.resourceType)}, not a ${type}`, {
         text: `Le corps de la requête est de type ${String(resource.resourceType)} et non ${type}`,
       });
+      return rejectLogged(400, e.toOutcome());
     }
     // The server assigns id and version (FHIR create ignores what the client sent).
     const toStore = withoutServerFields(resource);
     const report = validator.validate(toStore);
-    const outcome = validator.validateToOutcome(toStore);
-    if (!report.valid) return send(reply, 422, outcome);
+    const outcome = toOperationOutcome(report.issues) as unknown as FhirResource;
+    if (!report.valid) return rejectLogged(422, outcome);
     const rec = await repo.create(toStore);
-    return sendWritten(reply, 201, rec, preferReturn(req.headers.prefer), outcome, versionHeaders(rec, baseUrlOf(req)));
+    const headers = versionHeaders(rec, baseUrlOf(req));
+    const submissionId = await logDocumentSubmission(repo, req, resource, { status: 201, outcome, stored: rec }, receivedAt);
+    if (submissionId) headers['x-tddui-submission'] = submissionId;
+    return sendWritten(reply, 201, rec, preferReturn(req.headers.prefer), outcome, headers);
   });
 
   // --- v1 flow 3: PATCH a DocumentReference ---------------------------------------------

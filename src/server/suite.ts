@@ -567,6 +567,81 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(txr.json.entry[0].resource.masterIdentifier.value, '3480787529/123456789-PPER-entrant-9999');
     });
 
+    it('v1 flow 1 creates are in the submission log: accepted (with the stored location) and rejected (with the resource and its outcome); PATCHes are not', async () => {
+      const pa = readExample(PA_BUNDLE);
+      const patientIdent = identifierOf(pa.entry[0].resource)!;
+      const patient = (await http(`${s.base}/Patient?identifier=${encodeURIComponent(patientIdent)}`)).json.entry[0].resource;
+      const before = (await s.repo.listSubmissions({ count: 1, offset: 0 })).total;
+
+      // Accepted: about a stored usager; the organisation from the masterIdentifier (3<FINESS>/…).
+      const doc = { ...readExample(DOC_EXAMPLE), subject: { reference: `Patient/${patient.id}` } };
+      delete doc.id;
+      const created = await http(`${s.base}/DocumentReference`, { body: doc });
+      assert.equal(created.status, 201, created.text.slice(0, 500));
+      const acceptedId = created.headers.get('x-tddui-submission');
+      assert.ok(acceptedId, 'x-tddui-submission header');
+      const accepted = (await s.repo.getSubmission(acceptedId))!;
+      assert.equal(accepted.outcome, 'accepted');
+      assert.equal(accepted.httpStatus, 201);
+      assert.equal(accepted.resourceCount, 1);
+      assert.equal(accepted.organizationFiness, '480787529');
+      assert.deepEqual(accepted.bundle, doc);
+      assert.equal(accepted.errorCount, 0);
+      assert.equal((accepted.report as Json).resourceType, 'OperationOutcome');
+      assert.equal(accepted.usagers.length, 1);
+      assert.deepEqual(accepted.usagers[0], { id: patient.id, localId: '3480787529/123456789', identifier: '3480787529/123456789', name: 'L. Jeanne' });
+      const response = accepted.response as Json;
+      assert.equal(response.type, 'transaction-response');
+      assert.equal(`${s.base}/${response.entry[0].response.location}`, created.headers.get('location'));
+      assert.equal(response.entry[0].response.status, '201 Created');
+
+      // Rejected (422): the submitted resource and the outcome answered are kept; the organisation
+      // from an author Organization identifier (idNatSt 1<FINESS>), the usager from subject.identifier.
+      const bad = {
+        ...doc,
+        status: 'nope',
+        masterIdentifier: { value: 'sans-finess' },
+        author: [{ type: 'Organization', identifier: { system: 'urn:oid:1.2.250.1.71.4.2.2', value: '1750000010' }, display: 'EHPAD Les Tilleuls' }],
+        subject: { identifier: { system: 'urn:oid:1.2.250.1.213.1.4.8', value: '147720425367411' }, display: 'DUPONT Jean' },
+      };
+      const rejected = await http(`${s.base}/DocumentReference`, { body: bad });
+      assert.equal(rejected.status, 422);
+      const rejectedId = rejected.headers.get('x-tddui-submission');
+      assert.ok(rejectedId);
+      const r = (await s.repo.getSubmission(rejectedId))!;
+      assert.equal(r.outcome, 'rejected');
+      assert.equal(r.httpStatus, 422);
+      assert.deepEqual(r.bundle, bad);
+      assert.deepEqual(r.report, rejected.json);
+      assert.equal(r.errorCount, errorsOf(rejected.json).length);
+      assert.ok(r.errorCount > 0);
+      assert.equal(r.response, undefined);
+      assert.equal(r.organizationFiness, '750000010');
+      assert.equal(r.organizationName, 'EHPAD Les Tilleuls');
+      assert.deepEqual(r.usagers, [{ ins: '147720425367411', identifier: '147720425367411', name: 'DUPONT Jean' }]);
+
+      // A resource of another type sent to the DocumentReference endpoint: 400, logged with it.
+      const wrong = await http(`${s.base}/DocumentReference`, { body: { resourceType: 'Patient', gender: 'male' } });
+      assert.equal(wrong.status, 400);
+      const w = (await s.repo.getSubmission(wrong.headers.get('x-tddui-submission')!))!;
+      assert.equal(w.outcome, 'rejected');
+      assert.equal(w.httpStatus, 400);
+      assert.deepEqual(w.bundle, { resourceType: 'Patient', gender: 'male' });
+
+      // Newest first in the log the UI lists.
+      const list = await s.repo.listSubmissions({ count: 3, offset: 0 });
+      assert.equal(list.total, before + 3);
+      assert.deepEqual(list.items.map((x) => x.id), [w.id, r.id, accepted.id]);
+
+      // A PATCH (accepted or rejected) is not a submission.
+      const url = created.headers.get('location')!.replace(/\/_history\/\d+$/, '');
+      const patched = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/content/0/attachment/title', value: 'Nouveau titre' }], type: 'application/json-patch+json' });
+      assert.equal(patched.status, 200, patched.text.slice(0, 300));
+      const refused = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/content/0/attachment/contentType', value: 42 }], type: 'application/json-patch+json' });
+      assert.equal(refused.status, 422);
+      assert.equal((await s.repo.listSubmissions({ count: 1, offset: 0 })).total, before + 3);
+    });
+
     it('formats and errors: _format, Accept, 415, 406, 400, 404, 405, Prefer', async () => {
       const { type, id } = parseLocation(firstLocations.get(SSIAD_BUNDLE)![0]!);
       const url = `${s.base}/${type}/${id}`;
