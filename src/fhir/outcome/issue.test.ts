@@ -65,19 +65,28 @@ test('every engine code has a unique id, an English and a French message', () =>
   }
 });
 
-test('compareLocations orders like zero-padded numbers would, without building keys', async () => {
-  const { compareLocations } = await import('./issue.js');
+test('sortAndDedupe on random issues: same order and survivors as a naive reference', () => {
   const padded = (e: string) => e.replace(/\d+/g, (d) => d.padStart(10, '0'));
-  const ref = (a: string, b: string) => (padded(a) < padded(b) ? -1 : padded(a) > padded(b) ? 1 : 0);
+  const order = { fatal: 0, error: 1, warning: 2, information: 3 } as const;
+  const c = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   let seed = 7;
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
-  const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '007', '123', '[', ' ', '/', ':'];
-  const gen = () => Array.from({ length: 1 + rnd(8) }, () => parts[rnd(parts.length)]).join('');
-  for (let i = 0; i < 20000; i++) {
-    const a = gen();
-    const b = gen();
-    assert.equal(Math.sign(compareLocations(a, b)), ref(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '123', '[', ' ', '/'];
+  const sev = ['fatal', 'error', 'warning', 'information'] as const;
+  for (let round = 0; round < 300; round++) {
+    const input: ValidationIssue[] = Array.from({ length: 1 + rnd(30) }, (_, n) => ({
+      ...issue(Array.from({ length: 1 + rnd(6) }, () => parts[rnd(parts.length)]).join(''), sev[rnd(4)]),
+      rule: `r${rnd(3)}`,
+      message: `m${rnd(2)}`,
+      source: `s${n}`,
+    }));
+    const seen = new Set<string>();
+    const expected = input
+      .filter((i) => {
+        const k = `${i.expression}\u0000${i.severity}\u0000${i.rule}\u0000${i.message}`;
+        return seen.has(k) ? false : (seen.add(k), true);
+      })
+      .sort((a, b) => c(padded(a.expression), padded(b.expression)) || order[a.severity] - order[b.severity] || c(a.rule, b.rule) || c(a.message, b.message));
+    assert.deepEqual(sortAndDedupe(input), expected);
   }
-  assert.ok(compareLocations('Bundle.entry[9]', 'Bundle.entry[10]') < 0);
-  assert.ok(compareLocations('Patient.name[2].given', 'Patient.name[2]') > 0);
 });

@@ -62,67 +62,47 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/**
- * Compares FHIRPath locations so that `entry[10]` sorts after `entry[9]`: digit runs compare by
- * value, everything else by code unit. No strings are built (this runs for every issue).
- */
-export function compareLocations(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    const ca = a.charCodeAt(i);
-    const cb = b.charCodeAt(j);
-    if (isDigit(ca) && isDigit(cb)) {
-      // Skip leading zeros, then the longer run is the larger number; same length: first difference.
-      let si = i;
-      let sj = j;
-      while (si < a.length && a.charCodeAt(si) === 48) si++;
-      while (sj < b.length && b.charCodeAt(sj) === 48) sj++;
-      let ei = si;
-      let ej = sj;
-      while (ei < a.length && isDigit(a.charCodeAt(ei))) ei++;
-      while (ej < b.length && isDigit(b.charCodeAt(ej))) ej++;
-      if (ei - si !== ej - sj) return ei - si - (ej - sj);
-      for (let k = 0; k < ei - si; k++) {
-        const d = a.charCodeAt(si + k) - b.charCodeAt(sj + k);
-        if (d !== 0) return d;
-      }
-      i = ei;
-      j = ej;
-      continue;
+/** A location with its digit runs zero-padded, so that plain string order is compareLocations order. */
+function locationKey(e: string): string {
+  let k = locationKeys.get(e);
+  if (k === undefined) {
+    k = '';
+    let from = 0;
+    for (let i = 0; i < e.length; i++) {
+      const c = e.charCodeAt(i);
+      if (c < 48 || c > 57) continue;
+      let j = i + 1;
+      while (j < e.length && e.charCodeAt(j) >= 48 && e.charCodeAt(j) <= 57) j++;
+      k += e.slice(from, i) + (j - i >= 10 ? '' : '0000000000'.slice(j - i)) + e.slice(i, j);
+      from = j;
+      i = j - 1;
     }
-    if (ca !== cb) {
-      // A digit run sorts before the other characters it meets, as zero-padded numbers would.
-      if (isDigit(ca)) return cb > 48 ? -1 : 1;
-      if (isDigit(cb)) return ca > 48 ? 1 : -1;
-      return ca - cb;
-    }
-    i++;
-    j++;
+    k += e.slice(from);
+    // Locations repeat from one document to the next (same Bundle layouts): keep them, bounded.
+    if (locationKeys.size >= 20_000) locationKeys.clear();
+    locationKeys.set(e, k);
   }
-  return a.length - i - (b.length - j);
+  return k;
 }
 
-function compareIssues(a: ValidationIssue, b: ValidationIssue): number {
-  return (
-    compareLocations(a.expression, b.expression) ||
-    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
-    cmp(a.rule, b.rule) ||
-    cmp(a.message, b.message)
-  );
-}
+const locationKeys = new Map<string, string>();
 
 /** Sorts by location, then severity, rule and message; drops exact duplicates (the first one stays). Stable across runs. */
 export function sortAndDedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
-  // A stable sort puts duplicates side by side, in input order.
-  const sorted = [...issues].sort(compareIssues);
+  // Keys are built once per distinct location (and kept) and compared natively: a comparator
+  // walking the shared "Bundle.entry[" prefixes costs more than that. A stable sort puts
+  // duplicates side by side, in input order.
+  const decorated = issues.map((issue) => ({ issue, k: locationKey(issue.expression) }));
+  decorated.sort(
+    (a, b) =>
+      cmp(a.k, b.k) ||
+      SEVERITY_ORDER[a.issue.severity] - SEVERITY_ORDER[b.issue.severity] ||
+      cmp(a.issue.rule, b.issue.rule) ||
+      cmp(a.issue.message, b.issue.message),
+  );
   const out: ValidationIssue[] = [];
   let prev: ValidationIssue | undefined;
-  for (const i of sorted) {
+  for (const { issue: i } of decorated) {
     if (prev && prev.expression === i.expression && prev.severity === i.severity && prev.rule === i.rule && prev.message === i.message) continue;
     out.push(i);
     prev = i;

@@ -35,8 +35,7 @@ export function usagerOf(ctx: RuleContext, item: Item, depth = 0): Item | undefi
     const enc = ctx.resolve(item.resource.encounter);
     if (enc) return usagerOf(ctx, enc, depth + 1);
   }
-  const patients = ctx.items.filter((i) => i.resource.resourceType === 'Patient');
-  return patients.length === 1 ? patients[0] : undefined;
+  return ctx.patients.length === 1 ? ctx.patients[0] : undefined;
 }
 
 export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess: FinessChecker): void {

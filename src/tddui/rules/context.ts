@@ -16,6 +16,8 @@ export interface RuleContext {
   root: Json;
   isBundle: boolean;
   items: Item[];
+  /** The Patient items (usager lookups happen per identifier). */
+  patients: Item[];
   now: Date;
   resolve(reference: unknown, from?: Item): Item | undefined;
 }
@@ -57,6 +59,7 @@ export function buildContext(root: Json, now: Date): RuleContext {
     root,
     isBundle,
     items,
+    patients: items.filter((i) => i.resource.resourceType === 'Patient'),
     now,
     resolve(reference) {
       const ref = isObject(reference) ? reference.reference : reference;
