@@ -387,3 +387,29 @@ test('PGlite on disk: data and migrations survive a reopen', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('migration 0004 removes the history copies of current versions, keeps the previous ones', async () => {
+  const { openDatabase } = await import('./index.js');
+  const { SqlRepository } = await import('./repository.js');
+  const db = await openDatabase({ dataDir: 'memory://' });
+  try {
+    await migrate(db, MIGRATIONS.slice(0, 3));
+    // Layout before 0004: every version, the current one included, in resource_history.
+    const row = (v: number) => [`{"resourceType":"Basic","id":"b","meta":{"versionId":"${v}"}}`, v, `2024-01-0${v}T00:00:00Z`];
+    for (const v of [1, 2]) {
+      const [c, n, t] = row(v);
+      await db.query(`INSERT INTO resource_history (resource_type, id, version_id, last_updated, content) VALUES ('Basic', 'b', $1, $2, $3::jsonb)`, [n, t, c]);
+    }
+    const [c, n, t] = row(2);
+    await db.query(`INSERT INTO resource (resource_type, id, version_id, last_updated, content) VALUES ('Basic', 'b', $1, $2, $3::jsonb)`, [n, t, c]);
+    await migrate(db);
+    const h = await db.query<{ version_id: number }>(`SELECT version_id FROM resource_history ORDER BY 1`);
+    assert.deepEqual(h.rows.map((r) => Number(r.version_id)), [1]);
+    const repo = new SqlRepository(db);
+    const all = await repo.history({ resourceType: 'Basic', id: 'b', count: 10, offset: 0 });
+    assert.deepEqual(all.entries.map((e) => e.versionId), [2, 1]);
+    assert.equal(all.total, 2);
+  } finally {
+    await db.close();
+  }
+});
