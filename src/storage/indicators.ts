@@ -8,6 +8,7 @@
 // structure"), so events, transports, evaluations and usagers group by FINESS without
 // following references. Organization names come from the stored Organizations (idNatSt =
 // `1` + FINESS).
+import { normalizeString } from './search-params.js';
 import type { Database, Queryable } from './types.js';
 
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
@@ -33,11 +34,6 @@ const objects = (type: string, systems: string[]) =>
 const dayStart = (param: string) => `(${param}::date::timestamp AT TIME ZONE '${TZ}')`;
 const localDay = (col: string) => `(${col} AT TIME ZONE '${TZ}')::date`;
 
-export interface IndicatorFilter {
-  /** Only this organisation (FINESS, 9 characters). */
-  finess?: string;
-}
-
 export interface Organisation {
   finess: string;
   name?: string;
@@ -60,15 +56,6 @@ export async function listOrganisations(db: Queryable): Promise<Organisation[]> 
   return res.rows.map((r) => (r.name ? { finess: r.finess, name: r.name } : { finess: r.finess }));
 }
 
-export interface UsagerCounts {
-  /** Usagers (Patients) stored. */
-  usagers: number;
-  /** Usagers with a séjour in progress on `today`. */
-  active: number;
-  /** Séjours in progress on `today`. */
-  activeStays: number;
-}
-
 /**
  * Séjours in progress on the day `$1` (Paris time): their period covers some of that day (or
  * is absent) and their status is not finished / cancelled / entered-in-error.
@@ -81,31 +68,51 @@ const ACTIVE_STAYS = `SELECT o.id, o.finess, s.target_id AS patient
      AND NOT EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'Encounter' AND st.id = o.id
                         AND st.param = 'status' AND st.code IN ('finished', 'cancelled', 'entered-in-error'))`;
 
-export async function usagerCounts(db: Queryable, today: string, f: IndicatorFilter = {}): Promise<UsagerCounts> {
-  const res = await db.query<{ usagers: number; active: number; stays: number }>(
-    `WITH a AS (${ACTIVE_STAYS})
-     SELECT (SELECT count(*)::int FROM (${objects('Patient', [SYS_LOCAL])}) p WHERE $2::text IS NULL OR p.finess = $2) AS usagers,
-            (SELECT count(DISTINCT patient)::int FROM a WHERE $2::text IS NULL OR a.finess = $2) AS active,
-            (SELECT count(*)::int FROM a WHERE $2::text IS NULL OR a.finess = $2) AS stays`,
-    [today, f.finess ?? null],
-  );
-  const row = res.rows[0];
-  return { usagers: Number(row.usagers), active: Number(row.active), activeStays: Number(row.stays) };
+export interface UsagerCounts {
+  /** FINESS ('' when the identifier does not carry one). */
+  finess: string;
+  /** Usagers (Patients) stored. */
+  usagers: number;
+  /** Usagers with a séjour in progress on `today`. */
+  active: number;
+  /** Séjours in progress on `today`. */
+  activeStays: number;
 }
 
-export interface GirDistribution {
-  /** Usagers whose latest AGGIR evaluation gives GIR n (index 0 = GIR 1). */
-  counts: number[];
-  /** Latest AGGIR evaluations whose result is absent or not a known GIR code. */
-  unknown: number;
-  evaluated: number;
+/** Usagers, active usagers and séjours in progress on `today`, per organisation. */
+export async function usagersByOrganisation(db: Queryable, today: string): Promise<UsagerCounts[]> {
+  const res = await db.query<{ finess: string | null; kind: string; n: number }>(
+    `SELECT finess, 'usagers' AS kind, count(*)::int AS n FROM (${objects('Patient', [SYS_LOCAL])}) p GROUP BY 1
+     UNION ALL
+     SELECT finess, 'active', count(DISTINCT patient)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1
+     UNION ALL
+     SELECT finess, 'stays', count(*)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1`,
+    [today],
+  );
+  const rows = new Map<string, UsagerCounts>();
+  for (const r of res.rows) {
+    const f = r.finess ?? '';
+    const row = rows.get(f) ?? { finess: f, usagers: 0, active: 0, activeStays: 0 };
+    if (r.kind === 'usagers') row.usagers += Number(r.n);
+    else if (r.kind === 'active') row.active += Number(r.n);
+    else row.activeStays += Number(r.n);
+    rows.set(f, row);
+  }
+  return [...rows.values()];
+}
+
+export interface GirRow {
+  finess: string;
+  /** GIR 1…6, or undefined when the result is absent or not a known code. */
+  gir?: number;
+  usagers: number;
 }
 
 const AGGIR_URLS = ['aggir-pa-ssiad', 'aggir-ph-ssiad'].map((g) => `https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-${g}`);
 
-/** GIR of each usager's latest AGGIR evaluation (PA or PH grid), counted per GIR. */
-export async function girDistribution(db: Queryable, f: IndicatorFilter = {}): Promise<GirDistribution> {
-  const res = await db.query<{ code: string | null; n: number }>(
+/** GIR of each usager's latest AGGIR evaluation (PA or PH grid), counted per organisation and GIR. */
+export async function girByOrganisation(db: Queryable): Promise<GirRow[]> {
+  const res = await db.query<{ finess: string | null; code: string | null; n: number }>(
     `WITH qr AS (
        SELECT q.id, s.target_id AS patient, substring(t.code from '^3([^/]+)/') AS finess, a.low AS authored
          FROM search_reference q
@@ -117,112 +124,58 @@ export async function girDistribution(db: Queryable, f: IndicatorFilter = {}): P
           AND NOT EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'QuestionnaireResponse' AND st.id = q.id
                              AND st.param = 'status' AND st.code = 'entered-in-error')
      ), latest AS (
-       SELECT DISTINCT ON (patient) id FROM qr WHERE $2::text IS NULL OR finess = $2
-        ORDER BY patient, authored DESC NULLS LAST, id
+       SELECT DISTINCT ON (patient) id, finess FROM qr ORDER BY patient, authored DESC NULLS LAST, id
      )
-     SELECT jsonb_path_query_first(r.content, '$.item[*] ? (@.linkId == "resultat-eval").answer[0].valueCoding.code') #>> '{}' AS code,
+     SELECT latest.finess,
+            jsonb_path_query_first(r.content, '$.item[*] ? (@.linkId == "resultat-eval").answer[0].valueCoding.code') #>> '{}' AS code,
             count(*)::int AS n
        FROM latest JOIN resource r ON r.resource_type = 'QuestionnaireResponse' AND r.id = latest.id
-      GROUP BY 1`,
-    [AGGIR_URLS, f.finess ?? null],
+      GROUP BY 1, 2`,
+    [AGGIR_URLS],
   );
-  const counts = [0, 0, 0, 0, 0, 0];
-  let unknown = 0;
-  let evaluated = 0;
-  for (const row of res.rows) {
-    const n = Number(row.n);
-    evaluated += n;
-    const g = row.code ? GIR_CODES[row.code] : undefined;
-    if (g) counts[g - 1] += n;
-    else unknown += n;
-  }
-  return { counts, unknown, evaluated };
+  return res.rows.map((r) => {
+    const gir = r.code ? GIR_CODES[r.code] : undefined;
+    return gir ? { finess: r.finess ?? '', gir, usagers: Number(r.n) } : { finess: r.finess ?? '', usagers: Number(r.n) };
+  });
 }
 
-export interface WeekRow {
-  /** Monday of the week, YYYY-MM-DD. */
-  week: string;
-  events: number;
-  transportsUsager: number;
-  transportsPro: number;
-}
-
-/** Events (Encounter évènement, by period start) and transports (Task, by executionPeriod start), with FINESS and start instant. */
-const ACTIVITY = `SELECT 'evt' AS kind, o.finess, d.low
-    FROM (${objects('Encounter', [SYS_EVENEMENT])}) o
-    JOIN search_date d ON d.resource_type = 'Encounter' AND d.id = o.id AND d.param = 'date'
-  UNION ALL
-  SELECT CASE WHEN o.system = '${SYS_TR_PRO}' THEN 'pro' ELSE 'usager' END, o.finess, d.low
-    FROM (${objects('Task', [SYS_TR_USAGER, SYS_TR_PRO])}) o
-    JOIN search_date d ON d.resource_type = 'Task' AND d.id = o.id AND d.param = 'period'`;
-
-/** Events and transports per ISO week (Paris time), weeks [fromMonday, toMonday]. */
-export async function weeklyActivity(db: Queryable, fromMonday: string, toMonday: string, f: IndicatorFilter = {}): Promise<WeekRow[]> {
-  const res = await db.query<{ week: string; kind: string; n: number }>(
-    `SELECT to_char(date_trunc('week', ${localDay('x.low')}), 'YYYY-MM-DD') AS week, x.kind, count(*)::int AS n
-       FROM (${ACTIVITY}) x
-      WHERE x.low >= ${dayStart('$1')} AND x.low < ${dayStart('$2')} + interval '7 days'
-        AND ($3::text IS NULL OR x.finess = $3)
-      GROUP BY 1, 2 ORDER BY 1`,
-    [fromMonday, toMonday, f.finess ?? null],
-  );
-  const byWeek = new Map<string, WeekRow>();
-  for (const row of res.rows) {
-    const w = byWeek.get(row.week) ?? { week: row.week, events: 0, transportsUsager: 0, transportsPro: 0 };
-    if (row.kind === 'evt') w.events += Number(row.n);
-    else if (row.kind === 'pro') w.transportsPro += Number(row.n);
-    else w.transportsUsager += Number(row.n);
-    byWeek.set(row.week, w);
-  }
-  return [...byWeek.values()];
-}
-
-/** Monday of the latest week with an event or a transport (to centre the charts on the data). */
-export async function latestActivityWeek(db: Queryable, f: IndicatorFilter = {}): Promise<string | undefined> {
-  const res = await db.query<{ week: string | null }>(
-    `SELECT to_char(date_trunc('week', ${localDay('max(x.low)')}), 'YYYY-MM-DD') AS week
-       FROM (${ACTIVITY}) x WHERE x.low > '-infinity' AND x.low < 'infinity' AND ($1::text IS NULL OR x.finess = $1)`,
-    [f.finess ?? null],
-  );
-  return res.rows[0]?.week ?? undefined;
-}
-
-export interface OrganisationRow {
+export interface ActivityRow {
   finess: string;
-  name?: string;
-  usagers: number;
-  active: number;
-  events: number;
-  transports: number;
-  evaluations: number;
+  /** Monday of the ISO week (Paris time), YYYY-MM-DD. */
+  week: string;
+  kind: 'evt' | 'usager' | 'pro';
+  n: number;
 }
 
-/** One row per organisation: usagers, active usagers on `today`, and events / transports in [from, to]. */
-export async function perOrganisation(db: Queryable, today: string, fromMonday: string, toMonday: string): Promise<OrganisationRow[]> {
-  const res = await db.query<{ finess: string; kind: string; n: number }>(
-    `SELECT finess, 'usagers' AS kind, count(*)::int AS n FROM (${objects('Patient', [SYS_LOCAL])}) p GROUP BY 1
-     UNION ALL
-     SELECT finess, 'active', count(DISTINCT patient)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1
-     UNION ALL
-     SELECT finess, CASE WHEN kind = 'evt' THEN 'events' ELSE 'transports' END, count(*)::int
-       FROM (${ACTIVITY}) x WHERE x.low >= ${dayStart('$2')} AND x.low < ${dayStart('$3')} + interval '7 days' GROUP BY 1, 2
-     UNION ALL
-     SELECT substring(t.code from '^3([^/]+)/'), 'evaluations', count(*)::int
-       FROM search_token t WHERE t.resource_type = 'QuestionnaireResponse' AND t.param = 'identifier' GROUP BY 1`,
-    [today, fromMonday, toMonday],
+/**
+ * Events (Encounter évènement, by period start) and transports (Task usager / professionnel,
+ * by executionPeriod start), counted per organisation and ISO week, over all stored weeks.
+ */
+export async function activityByWeek(db: Queryable): Promise<ActivityRow[]> {
+  const res = await db.query<{ finess: string | null; week: string; kind: ActivityRow['kind']; n: number }>(
+    `SELECT x.finess, to_char(date_trunc('week', ${localDay('x.low')}), 'YYYY-MM-DD') AS week, x.kind, count(*)::int AS n
+       FROM (
+         SELECT 'evt' AS kind, o.finess, d.low
+           FROM (${objects('Encounter', [SYS_EVENEMENT])}) o
+           JOIN search_date d ON d.resource_type = 'Encounter' AND d.id = o.id AND d.param = 'date'
+         UNION ALL
+         SELECT CASE WHEN o.system = '${SYS_TR_PRO}' THEN 'pro' ELSE 'usager' END, o.finess, d.low
+           FROM (${objects('Task', [SYS_TR_USAGER, SYS_TR_PRO])}) o
+           JOIN search_date d ON d.resource_type = 'Task' AND d.id = o.id AND d.param = 'period'
+       ) x
+      WHERE x.low > '-infinity' AND x.low < 'infinity'
+      GROUP BY 1, 2, 3`,
   );
-  const orgs = await organisationNames(db);
-  const rows = new Map<string, OrganisationRow>();
-  for (const r of res.rows) {
-    if (!r.finess) continue;
-    const row = rows.get(r.finess) ?? { finess: r.finess, usagers: 0, active: 0, events: 0, transports: 0, evaluations: 0 };
-    const name = orgs.get(r.finess);
-    if (name) row.name = name;
-    const k = r.kind as 'usagers' | 'active' | 'events' | 'transports' | 'evaluations';
-    row[k] += Number(r.n);
-    rows.set(r.finess, row);
-  }
-  return [...rows.values()].sort((a, b) => b.usagers - a.usagers || a.finess.localeCompare(b.finess));
+  return res.rows.map((r) => ({ finess: r.finess ?? '', week: r.week, kind: r.kind, n: Number(r.n) }));
+}
+
+/** Evaluations (all questionnaires) per organisation. */
+export async function evaluationsByOrganisation(db: Queryable): Promise<Map<string, number>> {
+  const res = await db.query<{ finess: string | null; n: number }>(
+    `SELECT substring(t.code from '^3([^/]+)/') AS finess, count(*)::int AS n
+       FROM search_token t WHERE t.resource_type = 'QuestionnaireResponse' AND t.param = 'identifier' GROUP BY 1`,
+  );
+  return new Map(res.rows.map((r) => [r.finess ?? '', Number(r.n)]));
 }
 
 /**
@@ -292,4 +245,40 @@ export async function dataStamp(db: Queryable): Promise<string> {
   const row = res.rows[0];
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));
   return `${iso(row?.r)}|${iso(row?.s)}`;
+}
+
+export interface UsagerListQuery {
+  /** Words that must each prefix a part of a name (AND). */
+  words?: string[];
+  /** Exact identifier value (any system). */
+  identifier?: string;
+  count: number;
+  offset: number;
+}
+
+/**
+ * One page of usagers sorted by family name (then id), with the total. The generic search
+ * sorts with a correlated sub-query per row, which PGlite (no statistics) plans as a scan per
+ * row; here the sort key is aggregated once and joined by hash — run it in readAggregates().
+ */
+export async function listUsagerIds(db: Queryable, q: UsagerListQuery): Promise<{ total: number; ids: string[] }> {
+  const params: unknown[] = [];
+  const p = (v: unknown) => (params.push(v), `$${params.length}`);
+  const filters: string[] = [];
+  for (const w of (q.words ?? []).slice(0, 4)) {
+    const like = normalizeString(w).replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    filters.push(`r.id IN (SELECT s.id FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'name' AND s.value LIKE ${p(like)})`);
+  }
+  if (q.identifier) filters.push(`r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.code = ${p(q.identifier)})`);
+  const where = [`r.resource_type = 'Patient'`, 'r.deleted = false', ...filters].join(' AND ');
+  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${where}`, params)).rows[0].n);
+  const rows = await db.query<{ id: string }>(
+    `SELECT r.id FROM resource r
+       LEFT JOIN (SELECT s.id, min(s.value) AS k FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'family' GROUP BY s.id) f
+         ON f.id = r.id
+      WHERE ${where}
+      ORDER BY f.k NULLS LAST, r.id LIMIT ${Math.max(0, Math.floor(q.count))} OFFSET ${Math.max(0, Math.floor(q.offset))}`,
+    params,
+  );
+  return { total, ids: rows.rows.map((r) => r.id) };
 }

@@ -30,6 +30,7 @@ table.list th, table.list td { text-align:left; padding:.45rem .6rem; border-bot
 table.list th { background:#eef2f7; font-weight:600; font-size:.85rem; }
 table.list td.num, table.list th.num { text-align:right; font-variant-numeric: tabular-nums; }
 table.list tr:hover td { background:#f9fbfd; }
+table.list tr.selected td { background:#eef4fb; font-weight:600; }
 table.kv { border-collapse:collapse; }
 table.kv th { text-align:left; font-weight:600; padding:.2rem 1rem .2rem 0; color:var(--muted); vertical-align:top; white-space:nowrap; }
 table.kv td { padding:.2rem 0; }

@@ -6,62 +6,58 @@ import { isoDay, parisToday, q } from '../components.js';
 import { barChart } from '../charts.js';
 import { dayFromNumber, dayNumber, frDate, mondayOf } from '../fhir-util.js';
 import {
+  activityByWeek,
   dataStamp,
-  readAggregates,
-  girDistribution,
-  latestActivityWeek,
+  evaluationsByOrganisation,
+  girByOrganisation,
   listOrganisations,
-  perOrganisation,
-  usagerCounts,
-  weeklyActivity,
+  readAggregates,
+  usagersByOrganisation,
+  type ActivityRow,
+  type GirRow,
+  type Organisation,
+  type UsagerCounts,
 } from '../../storage/indicators.js';
 import type { Repository } from '../../storage/types.js';
-import type { Queryable } from '../../storage/types.js';
 
-interface Indicators {
-  endMonday: string;
-  startMonday: string;
-  orgs: Awaited<ReturnType<typeof listOrganisations>>;
-  counts: Awaited<ReturnType<typeof usagerCounts>>;
-  gir: Awaited<ReturnType<typeof girDistribution>>;
-  activity: Awaited<ReturnType<typeof weeklyActivity>>;
-  perOrg: Awaited<ReturnType<typeof perOrganisation>>;
+/** Everything the page needs, per organisation; filters are applied afterwards, in memory. */
+interface Aggregates {
+  orgs: Organisation[];
+  usagers: UsagerCounts[];
+  gir: GirRow[];
+  activity: ActivityRow[];
+  evaluations: Map<string, number>;
   /** Milliseconds spent computing (0 when served from the cache). */
   ms: number;
 }
 
 /**
- * Results per (filters, data stamp): the aggregates read every stored event and transport,
- * about a second or more on the embedded database with 10,000 usagers, so they are computed
- * once per change of the data and per set of filters.
+ * Aggregates per (data stamp, day): they read every stored event, transport and evaluation —
+ * a second or two on the embedded database with 10,000 usagers — so they are computed once
+ * per change of the data; changing the organisation or the weeks shown costs nothing.
  */
-const caches = new WeakMap<Repository, Map<string, Indicators>>();
-const CACHE_ENTRIES = 50;
+const caches = new WeakMap<Repository, Map<string, Aggregates>>();
+const CACHE_ENTRIES = 20;
 
-async function compute(db: Queryable, finess: string | undefined, today: string, weeks: number, fin: string | undefined): Promise<Omit<Indicators, 'ms'>> {
-  const f = { finess };
-  const endMonday = fin ? mondayOf(fin) : ((await latestActivityWeek(db, f)) ?? mondayOf(today));
-  const startMonday = dayFromNumber(dayNumber(endMonday) - 7 * (weeks - 1));
-  const orgs = await listOrganisations(db);
-  const counts = await usagerCounts(db, today, f);
-  const gir = await girDistribution(db, f);
-  const activity = await weeklyActivity(db, startMonday, endMonday, f);
-  const perOrg = await perOrganisation(db, today, startMonday, endMonday);
-  return { endMonday, startMonday, orgs, counts, gir, activity, perOrg };
-}
-
-export async function indicators(repo: Repository, finess: string | undefined, today: string, weeks: number, fin: string | undefined): Promise<Indicators> {
+export async function aggregates(repo: Repository, today: string): Promise<Aggregates> {
   const stamp = await dataStamp(repo.db);
-  const key = JSON.stringify([stamp, finess, today, weeks, fin]);
+  const key = `${stamp}|${today}`;
   let cache = caches.get(repo);
   if (!cache) caches.set(repo, (cache = new Map()));
   const hit = cache.get(key);
   if (hit) return { ...hit, ms: 0 };
   const t0 = performance.now();
-  const value = { ...(await readAggregates(repo.db, (db) => compute(db, finess, today, weeks, fin))), ms: 0 };
+  const value = await readAggregates(repo.db, async (db) => ({
+    orgs: await listOrganisations(db),
+    usagers: await usagersByOrganisation(db, today),
+    gir: await girByOrganisation(db),
+    activity: await activityByWeek(db),
+    evaluations: await evaluationsByOrganisation(db),
+    ms: 0,
+  }));
   const ms = performance.now() - t0;
   // Entries of older data are dropped; beyond the limit, the oldest entry goes.
-  for (const k of [...cache.keys()]) if (!k.startsWith(JSON.stringify([stamp]).slice(0, -1))) cache.delete(k);
+  for (const k of [...cache.keys()]) if (!k.startsWith(`${stamp}|`)) cache.delete(k);
   if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
   cache.set(key, value);
   return { ...value, ms };
@@ -71,17 +67,51 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
-  const { endMonday, startMonday, orgs, counts, gir, activity, perOrg, ms } = await indicators(repo, finess, today, weeks, isoDay(query.fin));
+  const a = await aggregates(repo, today);
+  const mine = <T extends { finess: string }>(rows: T[]) => (finess ? rows.filter((r) => r.finess === finess) : rows);
+  const activity = mine(a.activity);
+  const latest = activity.reduce<string | undefined>((m, r) => (!m || r.week > m ? r.week : m), undefined);
+  const endMonday = isoDay(query.fin) ? mondayOf(query.fin!) : (latest ?? mondayOf(today));
+  const startMonday = dayFromNumber(dayNumber(endMonday) - 7 * (weeks - 1));
+  const inRange = (w: string) => w >= startMonday && w <= endMonday;
+  const counts = mine(a.usagers).reduce((s, r) => ({ usagers: s.usagers + r.usagers, active: s.active + r.active }), { usagers: 0, active: 0 });
+  const girCounts = [0, 0, 0, 0, 0, 0];
+  let girUnknown = 0;
+  for (const r of mine(a.gir)) {
+    if (r.gir) girCounts[r.gir - 1] += r.usagers;
+    else girUnknown += r.usagers;
+  }
+  const evaluated = girCounts.reduce((x, y) => x + y, 0) + girUnknown;
   const weekList = Array.from({ length: weeks }, (_, i) => dayFromNumber(dayNumber(startMonday) + 7 * i));
-  const byWeek = new Map(activity.map((w) => [w.week, w]));
-  const totalEvents = activity.reduce((s, w) => s + w.events, 0);
-  const totalTransports = activity.reduce((s, w) => s + w.transportsUsager + w.transportsPro, 0);
-  const orgName = finess ? orgs.find((o) => o.finess === finess)?.name : undefined;
+  const perWeek = (kind: ActivityRow['kind']) => weekList.map((w) => activity.filter((r) => r.week === w && r.kind === kind).reduce((s, r) => s + r.n, 0));
+  const events = perWeek('evt');
+  const trUsager = perWeek('usager');
+  const trPro = perWeek('pro');
+  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+  const names = new Map(a.orgs.filter((o) => o.name).map((o) => [o.finess, o.name!]));
+  const orgRows = [...new Set([...a.usagers.map((r) => r.finess), ...a.activity.map((r) => r.finess)])]
+    .filter(Boolean)
+    .map((f) => {
+      const u = a.usagers.find((r) => r.finess === f);
+      const act = a.activity.filter((r) => r.finess === f && inRange(r.week));
+      return {
+        finess: f,
+        name: names.get(f),
+        usagers: u?.usagers ?? 0,
+        active: u?.active ?? 0,
+        events: act.filter((r) => r.kind === 'evt').reduce((s, r) => s + r.n, 0),
+        transports: act.filter((r) => r.kind !== 'evt').reduce((s, r) => s + r.n, 0),
+        evaluations: a.evaluations.get(f) ?? 0,
+      };
+    })
+    .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
+  const n = (v: number) => v.toLocaleString('fr-FR');
+  const orgName = finess ? names.get(finess) : undefined;
   const body = html`<h1>Pilotage SSIAD${finess ? html` — ${orgName ?? `FINESS ${finess}`}` : ''}</h1>
 <form class="filters" method="get" action="/pilotage">
 <label>Organisation
 <select name="organisation"><option value="">Toutes</option>
-${orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
+${a.orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
 </select></label>
 <label>Usagers actifs au <input type="date" name="date" value="${today}"></label>
 <label>Dernière semaine <input type="date" name="fin" value="${endMonday}"></label>
@@ -89,16 +119,16 @@ ${orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` 
 <button type="submit">Afficher</button> <a class="button secondary" href="/pilotage">Réinitialiser</a>
 </form>
 <div class="stats" id="indicateurs">
-<div class="stat"><div class="v">${counts.usagers.toLocaleString('fr-FR')}</div><div class="l">usagers enregistrés</div></div>
-<div class="stat"><div class="v" id="actifs">${counts.active.toLocaleString('fr-FR')}</div><div class="l">usagers actifs au ${frDate(today)}<br>(séjour en cours)</div></div>
-<div class="stat"><div class="v">${gir.evaluated.toLocaleString('fr-FR')}</div><div class="l">usagers évalués (AGGIR)</div></div>
-<div class="stat"><div class="v">${totalEvents.toLocaleString('fr-FR')}</div><div class="l">évènements sur ${weeks} semaines</div></div>
-<div class="stat"><div class="v">${totalTransports.toLocaleString('fr-FR')}</div><div class="l">transports sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v">${n(counts.usagers)}</div><div class="l">usagers enregistrés</div></div>
+<div class="stat"><div class="v" id="actifs">${n(counts.active)}</div><div class="l">usagers actifs au ${frDate(today)}<br>(séjour en cours)</div></div>
+<div class="stat"><div class="v">${n(evaluated)}</div><div class="l">usagers évalués (AGGIR)</div></div>
+<div class="stat"><div class="v">${n(sum(events))}</div><div class="l">évènements sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v">${n(sum(trUsager) + sum(trPro))}</div><div class="l">transports sur ${weeks} semaines</div></div>
 </div>
 <div class="grid2">
 <section class="card" id="gir-chart"><h2>Répartition par GIR</h2>
-<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager.${gir.unknown ? ` ${gir.unknown} évaluation(s) sans GIR reconnu.` : ''}</p>
-${barChart({ title: 'Usagers par GIR', labels: ['GIR 1', 'GIR 2', 'GIR 3', 'GIR 4', 'GIR 5', 'GIR 6'], series: [{ name: 'Usagers', values: gir.counts, color: '#16324f' }], height: 240, width: 520 })}
+<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager.${girUnknown ? ` ${girUnknown} évaluation(s) sans GIR reconnu.` : ''}</p>
+${barChart({ title: 'Usagers par GIR', labels: ['GIR 1', 'GIR 2', 'GIR 3', 'GIR 4', 'GIR 5', 'GIR 6'], series: [{ name: 'Usagers', values: girCounts, color: '#16324f' }], height: 240, width: 520 })}
 </section>
 <section class="card" id="activite-chart"><h2>Évènements et transports par semaine</h2>
 <p class="muted">Semaines du ${frDate(startMonday)} au ${frDate(dayFromNumber(dayNumber(endMonday) + 6))}, selon la date de début.</p>
@@ -106,9 +136,9 @@ ${barChart({
   title: 'Évènements et transports par semaine',
   labels: weekList.map((w) => `${w.slice(8, 10)}/${w.slice(5, 7)}`),
   series: [
-    { name: 'Évènements', values: weekList.map((w) => byWeek.get(w)?.events ?? 0), color: '#3b7dd8' },
-    { name: 'Transports usager', values: weekList.map((w) => byWeek.get(w)?.transportsUsager ?? 0), color: '#e08a1e' },
-    { name: 'Transports professionnel', values: weekList.map((w) => byWeek.get(w)?.transportsPro ?? 0), color: '#8e5bd0' },
+    { name: 'Évènements', values: events, color: '#3b7dd8' },
+    { name: 'Transports usager', values: trUsager, color: '#e08a1e' },
+    { name: 'Transports professionnel', values: trPro, color: '#8e5bd0' },
   ],
   height: 260,
   width: 620,
@@ -117,14 +147,14 @@ ${barChart({
 </div>
 <section id="par-organisation"><h2>Par organisation</h2>
 ${
-  perOrg.length
+  orgRows.length
     ? html`<table class="list"><thead><tr><th>Organisation</th><th>FINESS</th><th class="num">Usagers</th><th class="num">Actifs au ${frDate(today)}</th><th class="num">Évènements</th><th class="num">Transports</th><th class="num">Évaluations</th></tr></thead><tbody>
-${perOrg.map((o) => html`<tr><td><a href="${href('/pilotage', { organisation: o.finess, date: query.date, semaines: query.semaines, fin: query.fin })}">${o.name ?? 'inconnue'}</a></td><td><code>${o.finess}</code></td><td class="num">${o.usagers.toLocaleString('fr-FR')}</td><td class="num">${o.active.toLocaleString('fr-FR')}</td><td class="num">${o.events.toLocaleString('fr-FR')}</td><td class="num">${o.transports.toLocaleString('fr-FR')}</td><td class="num">${o.evaluations.toLocaleString('fr-FR')}</td></tr>`)}
+${orgRows.map((o) => html`<tr${o.finess === finess ? html` class="selected"` : ''}><td><a href="${href('/pilotage', { organisation: o.finess, date: query.date, semaines: query.semaines, fin: query.fin })}">${o.name ?? 'inconnue'}</a></td><td><code>${o.finess}</code></td><td class="num">${n(o.usagers)}</td><td class="num">${n(o.active)}</td><td class="num">${n(o.events)}</td><td class="num">${n(o.transports)}</td><td class="num">${n(o.evaluations)}</td></tr>`)}
 </tbody></table>
 <p class="muted">Évènements et transports sur la période affichée. L’organisation d’un objet est celle de son identifiant métier (« 3 » + FINESS + « / »…).</p>`
     : html`<p class="muted">Aucune donnée.</p>`
 }
 </section>
-<p class="muted">${ms ? `Indicateurs calculés en ${Math.round(ms)} ms.` : 'Indicateurs à jour (aucune donnée reçue depuis le dernier calcul).'}</p>`;
+<p class="muted">${a.ms ? `Indicateurs calculés en ${Math.round(a.ms)} ms.` : 'Indicateurs à jour (aucune donnée reçue depuis le dernier calcul).'}</p>`;
   return page({ title: 'Pilotage SSIAD', section: 'pilotage', body });
 }

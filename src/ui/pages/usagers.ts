@@ -4,6 +4,7 @@ import { page } from '../layout.js';
 import { PAGE_SIZE, pageNumber, pager, q } from '../components.js';
 import { SYS, arr, frDate, frInstant, identifierValue, insStatus, personName, usualName, type Json } from '../fhir-util.js';
 import type { Repository, SearchParam } from '../../storage/types.js';
+import { listUsagerIds, readAggregates } from '../../storage/indicators.js';
 
 const GENDER: Record<string, string> = { male: 'Homme', female: 'Femme', other: 'Autre', unknown: 'Inconnu' };
 
@@ -29,15 +30,19 @@ export function usagerSearchParams(text: string | undefined): SearchParam[] {
 export async function usagersPage(repo: Repository, query: { q?: string; page?: string }): Promise<string> {
   const text = q(query.q);
   const pageNo = pageNumber(query.page);
-  const res = await repo.search({
-    resourceType: 'Patient',
-    params: usagerSearchParams(text),
-    sort: ['family', 'given'],
-    count: PAGE_SIZE,
-    offset: (pageNo - 1) * PAGE_SIZE,
-  });
-  const total = res.total ?? res.matches.length;
-  const rows = res.matches.map((m) => m.resource as Json);
+  const search = usagerSearchParams(text);
+  const result = await readAggregates(repo.db, (db) =>
+    listUsagerIds(db, {
+      words: search.filter((s) => s.name === 'name').map((s) => s.values[0]),
+      identifier: search.find((s) => s.name === 'identifier')?.values[0],
+      count: PAGE_SIZE,
+      offset: (pageNo - 1) * PAGE_SIZE,
+    }),
+  );
+  const total = result.total;
+  const found = result.ids.length ? (await repo.search({ resourceType: 'Patient', params: [{ name: '_id', values: result.ids }], count: PAGE_SIZE, offset: 0, total: 'none' })).matches : [];
+  const byId = new Map(found.map((m) => [m.id, m.resource as Json]));
+  const rows = result.ids.map((id) => byId.get(id)).filter((r): r is Json => !!r);
   const body = html`<h1>Usagers</h1>
 <form class="filters" method="get" action="/usagers" role="search">
 <label>Nom, prénom ou identifiant <input type="search" name="q" value="${text ?? ''}" placeholder="ex. Dupont, 3480787529/194704032, INS…" autofocus></label>

@@ -32,6 +32,86 @@ function position(text: string, offset: number): string {
   return `ligne ${line}, colonne ${col}`;
 }
 
+/**
+ * Offset of the first JSON syntax error (JSON.parse on Node 20 does not always say where):
+ * a minimal recursive-descent scan of the RFC 8259 grammar.
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const value = (depth: number): void => {
+    if (depth > 500) fail();
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        string();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    } else if (c === '"') string();
+    else if (c === '-' || (c >= '0' && c <= '9')) {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+      if (!m) fail();
+      i += m![0].length;
+    } else {
+      for (const w of ['true', 'false', 'null']) if (text.startsWith(w, i)) return void (i += w.length);
+      fail();
+    }
+  };
+  const string = () => {
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return void i++;
+      if (c < 0x20) fail();
+      if (c === 0x5c) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail();
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else fail();
+      } else i++;
+    }
+    fail();
+  };
+  try {
+    value(0);
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (at) {
+    return typeof at === 'number' ? at : undefined;
+  }
+}
+
 /** Reads the file content as FHIR JSON or XML (by name, else by its first character). */
 export function parseFile(text: string, name: string | undefined): ParsedFile | FileError {
   const body = text.replace(/^\uFEFF/, '');
@@ -48,9 +128,8 @@ export function parseFile(text: string, name: string | undefined): ParsedFile | 
   try {
     value = JSON.parse(body);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    return { ok: false, message: `Le fichier n’est pas un JSON valide${m ? ` (${position(body, Number(m[1]))})` : ''} : ${msg}` };
+    const at = jsonErrorOffset(body);
+    return { ok: false, message: `Le fichier n’est pas un JSON valide${at !== undefined ? ` (${position(body, at)})` : ''} : ${(e as Error).message}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { resourceType?: unknown }).resourceType !== 'string') {
     return { ok: false, message: 'Le fichier ne contient pas une ressource FHIR : la propriété « resourceType » est absente.' };
