@@ -194,6 +194,25 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(enc.subject.reference, `Patient/${ssiadIds[0]}`);
   });
 
+  test('a resend with changed content replaces the current version and its index', async () => {
+    const repo = getRepo();
+    const b = clone(SSIAD);
+    const enc = b.entry[3].resource;
+    const before = (await repo.read('Encounter', ssiadIds[3])).resource as Json;
+    const newStatus = before.status === 'cancelled' ? 'finished' : 'cancelled';
+    enc.status = newStatus;
+    const res = await ingestTransaction(ctx(), b);
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 1500));
+    const after = await repo.read('Encounter', ssiadIds[3]);
+    assert.equal((after.resource as Json).status, newStatus);
+    const found = await repo.search({ resourceType: 'Encounter', params: [{ name: 'status', values: [newStatus] }, { name: '_id', values: [ssiadIds[3]] }], count: 5, offset: 0 });
+    assert.equal(found.total, 1);
+    const old = await repo.search({ resourceType: 'Encounter', params: [{ name: 'status', values: [before.status] }, { name: '_id', values: [ssiadIds[3]] }], count: 5, offset: 0 });
+    assert.equal(old.total, 0);
+    const prev = await repo.vread('Encounter', ssiadIds[3], after.versionId - 1);
+    assert.equal((prev.resource as Json).status, before.status, 'the previous version is kept');
+  });
+
   test('not a Bundle / not a transaction: 400 OperationOutcome, logged', async () => {
     const r1 = await ingestTransaction(ctx(), { resourceType: 'Patient' });
     assert.equal(r1.status, 400);
