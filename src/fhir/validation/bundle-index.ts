@@ -69,8 +69,8 @@ export class BundleIndex {
     return e;
   }
 
-  /** Resolves a reference made from the entry at `fromPath` (any location inside it). */
-  resolve(reference: string, fromPath?: string): BundleTarget | undefined {
+  /** Resolves a reference made from an entry (given, or found from any location inside it). */
+  resolve(reference: string, from?: string | BundleTarget): BundleTarget | undefined {
     const direct = this.byFullUrl.get(reference);
     if (direct) return direct;
     const history = reference.includes('/_history/');
@@ -79,7 +79,7 @@ export class BundleIndex {
       return m ? this.byFullUrl.get(m[1]) : undefined;
     }
     const rel = history ? reference.replace(/\/_history\/[^/]+$/, '') : reference;
-    const base = this.entryAt(fromPath)?.base;
+    const base = (typeof from === 'string' ? this.entryAt(from) : from)?.base;
     if (base) {
       const hit = this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;

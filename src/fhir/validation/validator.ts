@@ -11,7 +11,7 @@ import type { ChildRef, ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
 import type { Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
-import { BundleIndex } from './bundle-index.js';
+import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { compilePattern, deepEqual, describeValue } from './values.js';
 
 type Json = Record<string, unknown>;
@@ -133,6 +133,8 @@ interface Frame {
   /** Its location, e.g. `Bundle.entry[2].resource`. */
   path: string;
   profile: CompiledProfile;
+  /** The Bundle entry it is (relative references resolve against its fullUrl). */
+  entry: BundleTarget | undefined;
 }
 
 interface Pending {
@@ -428,7 +430,7 @@ class Run {
         detail: this.describeMissing(profile.missing[0]),
       });
     }
-    this.frames.push({ resource: res, path, profile });
+    this.frames.push({ resource: res, path, profile, entry: this.bundle?.entryAt(path) });
     try {
       this.validateComplex(res, profile.root, res.resourceType as string, path, profile);
     } finally {
@@ -1006,7 +1008,7 @@ class Run {
     }
     if (!this.bundle) return;
     const frame = this.frames[this.frames.length - 1];
-    const target = this.bundle.resolve(ref, frame?.path);
+    const target = this.bundle.resolve(ref, frame?.entry);
     if (!target) {
       if (ref.startsWith('urn:')) {
         this.push(CODES.REFERENCE_UNRESOLVED, refPath, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
