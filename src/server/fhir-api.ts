@@ -267,6 +267,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
           text: 'Un patch ne doit modifier ni le type ni l\u2019identifiant (id) de la ressource',
         });
       }
+      // IG v1, description_flux_3: application-level changes of a PATCH are limited to `content`.
+      const changed = changedOutsideContent(current.resource, patched);
+      if (changed.length) return send(reply, 422, contentOnlyOutcome(type, changed));
       const toStore = withoutServerFields(patched) as FhirResource & { id: string };
       toStore.id = id;
       const report = validator.validate(toStore);
@@ -385,6 +388,43 @@ function validateInput(body: unknown, queryProfile: unknown): { resource: FhirRe
     }
   }
   return profile ? { resource, profile } : { resource };
+}
+
+/** Stable rule id of the v1 flow 3 restriction (PATCH changes only `content`). */
+export const PATCH_CONTENT_ONLY_RULE = 'tddui-v1-patch-content-only';
+/** Elements a v1 PATCH may change: the document itself, and meta (managed by the server). */
+const PATCHABLE = new Set(['content', 'meta', 'resourceType', 'id']);
+
+/** JSON equality, independent of key order (a patch may rebuild an object). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (!isObject(a) || !isObject(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
+}
+
+/** Top-level elements other than `content` / `meta` that differ between the stored and the patched resource. */
+export function changedOutsideContent(stored: FhirResource, patched: FhirResource): string[] {
+  const keys = new Set([...Object.keys(stored), ...Object.keys(patched)]);
+  // `_status` (a primitive's id/extensions) belongs to `status`.
+  const names = [...keys].filter((k) => !PATCHABLE.has(k.replace(/^_/, '')) && !sameJson(stored[k], patched[k])).map((k) => k.replace(/^_/, ''));
+  return [...new Set(names)].sort();
+}
+
+function contentOnlyOutcome(type: string, changed: string[]): FhirResource {
+  return toOperationOutcome(
+    changed.map((name) => ({
+      severity: 'error' as const,
+      code: 'business-rule' as const,
+      rule: PATCH_CONTENT_ONLY_RULE,
+      message: `A PATCH of a ${type} (TDDUI v1 flow 3) may only change content (the document); it changes ${type}.${name}`,
+      messageFr: `Un PATCH de ${type} (flux 3 de TDDUI v1) ne peut modifier que content (le document) ; celui-ci modifie ${type}.${name}`,
+      expression: `${type}.${name}`,
+      source: 'TDDUI v1 (1.1.0), description_flux_3',
+    })),
+  ) as unknown as FhirResource;
 }
 
 function withoutServerFields(resource: FhirResource): FhirResource {

@@ -531,7 +531,8 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(p3.json.content[0].attachment.title, 'Titre XML');
 
       // The patched result is validated before it is stored.
-      const breaks = await http(url, { method: 'PATCH', body: [{ op: 'remove', path: '/status' }], type: 'application/json-patch+json' });
+      const breaks = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/content/0/attachment/contentType', value: 42 }], type: 'application/json-patch+json' });
+      assert.ok(!breaks.json.issue.some((i: Json) => i.details?.coding?.[0]?.code === 'tddui-v1-patch-content-only'));
       assert.equal(breaks.status, 422);
       assert.ok(errorsOf(breaks.json).length > 0);
       assert.equal((await http(url)).json.meta.versionId, '4');
@@ -640,6 +641,54 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       const refused = await http(url, { method: 'PATCH', body: [{ op: 'replace', path: '/content/0/attachment/contentType', value: 42 }], type: 'application/json-patch+json' });
       assert.equal(refused.status, 422);
       assert.equal((await s.repo.listSubmissions({ count: 1, offset: 0 })).total, before + 3);
+    });
+
+    it('v1 flow 3: a PATCH may change only content (and meta); anything else is a 422 naming the element, nothing stored', async () => {
+      const doc = readExample(DOC_EXAMPLE);
+      delete doc.id;
+      const created = await http(`${s.base}/DocumentReference`, { body: doc });
+      assert.equal(created.status, 201);
+      const url = `${s.base}/DocumentReference/${created.json.id}`;
+      const jsonPatch = (ops: Json[]) => http(url, { method: 'PATCH', body: ops, type: 'application/json-patch+json' });
+      const ruleIssues = (oo: Json) => oo.issue.filter((i: Json) => i.details?.coding?.some((c: Json) => c.system === 'urn:tddui:validation-rule' && c.code === 'tddui-v1-patch-content-only'));
+
+      const status = await jsonPatch([{ op: 'replace', path: '/status', value: 'superseded' }]);
+      assert.equal(status.status, 422, status.text.slice(0, 300));
+      assert.equal(status.json.resourceType, 'OperationOutcome');
+      const issues = ruleIssues(status.json);
+      assert.equal(issues.length, 1);
+      assert.deepEqual(issues[0].expression, ['DocumentReference.status']);
+      assert.equal(issues[0].severity, 'error');
+      assert.equal(issues[0].code, 'business-rule');
+      assert.match(issues[0].details.text, /content/);
+
+      // Content together with other elements: every other element is named, nothing is stored.
+      const mixed = await jsonPatch([
+        { op: 'replace', path: '/content/0/attachment/title', value: 'Nouveau titre' },
+        { op: 'add', path: '/description', value: 'ajout' },
+        { op: 'remove', path: '/author' },
+      ]);
+      assert.equal(mixed.status, 422);
+      assert.deepEqual(ruleIssues(mixed.json).map((i: Json) => i.expression[0]), ['DocumentReference.author', 'DocumentReference.description']);
+      const fhirPath = await http(url, {
+        method: 'PATCH',
+        body: { resourceType: 'Parameters', parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'DocumentReference' }, { name: 'name', valueString: 'date' }, { name: 'value', valueInstant: '2024-01-01T00:00:00Z' }] }] },
+      });
+      assert.equal(fhirPath.status, 422, fhirPath.text.slice(0, 300));
+      assert.deepEqual(ruleIssues(fhirPath.json).map((i: Json) => i.expression[0]), ['DocumentReference.date']);
+      const read = await http(url);
+      assert.equal(read.json.meta.versionId, '1');
+      assert.equal(read.json.description, undefined);
+
+      // Allowed: content, meta (tags), and operations that leave the other elements as they were.
+      const ok = await jsonPatch([
+        { op: 'replace', path: '/content/0/attachment/title', value: 'Nouveau titre' },
+        { op: 'add', path: '/meta/tag', value: [{ system: 'http://example.org/tags', code: 'relu' }] },
+        { op: 'replace', path: '/status', value: doc.status },
+      ]);
+      assert.equal(ok.status, 200, ok.text.slice(0, 300));
+      assert.equal(ok.json.meta.versionId, '2');
+      assert.equal(ok.json.content[0].attachment.title, 'Nouveau titre');
     });
 
     it('formats and errors: _format, Accept, 415, 406, 400, 404, 405, Prefer', async () => {
