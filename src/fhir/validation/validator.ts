@@ -168,6 +168,14 @@ interface Conformance {
 export class Validator {
   readonly invariants: InvariantCompiler;
   private readonly missingText = new Map<string, string>();
+  private readonly partialKeys = new Map<CompiledProfile, string>();
+
+  /** The once() key of "profile checked only partly" (built once per profile). */
+  partialKey(p: CompiledProfile): string {
+    let k = this.partialKeys.get(p);
+    if (k === undefined) this.partialKeys.set(p, (k = `partial:${p.url}`));
+    return k;
+  }
 
   /** This validator's memo of an element (one validator per element tree in practice; another one starts afresh). */
   memoOf(node: ElementNode): NodeMemo {
@@ -281,10 +289,11 @@ class Run {
   }
 
   /** Records something that could not be checked; reported once per key at the end of the run. */
-  once(key: string, rule: Rule, expression: string, args: MessageArgs, source?: string): void {
+  once(key: string, rule: Rule, expression: string, args: MessageArgs | (() => MessageArgs), source?: string): void {
     const p = this.pending.get(key);
     if (p) p.count++;
-    else this.pending.set(key, { rule, args, expression, count: 1, source });
+    // Arguments can be given as a function: built only for the first occurrence.
+    else this.pending.set(key, { rule, args: typeof args === 'function' ? args() : args, expression, count: 1, source });
   }
 
   finish(): ValidationIssue[] {
@@ -423,12 +432,11 @@ class Run {
 
   private walkResource(res: Json, path: string, profile: CompiledProfile): void {
     if (profile.missing.length > 0) {
-      const missing = profile.missing.join(', ');
-      this.once(`partial:${profile.url}`, CODES.PROFILE_PARTIAL, path, {
+      this.once(this.v.partialKey(profile), CODES.PROFILE_PARTIAL, path, () => ({
         profile: profile.url,
-        missing,
+        missing: profile.missing.join(', '),
         detail: this.describeMissing(profile.missing[0]),
-      });
+      }));
     }
     this.frames.push({ resource: res, path, profile, entry: this.bundle?.entryAt(path) });
     try {
@@ -463,7 +471,7 @@ class Run {
       // What could not be checked is reported in every run that uses the resolution.
       if (r.partial) {
         const p = r.partial;
-        this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) });
+        this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, () => ({ profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) }));
       }
       if (r.unknownProfile) {
         this.once(`profile:${r.unknownProfile}`, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, detail: this.describeMissing(r.unknownProfile) });
@@ -1125,14 +1133,14 @@ class Run {
       }
     }
     if (sm.unevaluable.length > 0) {
-      this.once(`slice:${profile.url}:${node.id}`, CODES.SLICE_NOT_EVALUABLE, path, {
+      this.once(`slice:${profile.url}:${node.id}`, CODES.SLICE_NOT_EVALUABLE, path, () => ({
         element: node.path,
         slice: sm.unevaluable.map((s) => s.sliceName).join(', '),
         profile: profile.url,
         reason: slicing.inferred
           ? `the slicing is defined in a base profile that is not loaded${profile.missing.length ? ` (${profile.missing.join(', ')})` : ''}`
           : 'no discriminator value is defined for them',
-      });
+      }));
     }
     for (let si = 0; si < slices.length; si++) {
       if (!sm.evaluable[si]) continue;
