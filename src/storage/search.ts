@@ -67,10 +67,18 @@ function dateCondition(sql: Sql, low: string, high: string, raw: string, name: s
 }
 
 function tokenCondition(sql: Sql, raw: string): string {
-  const bar = raw.indexOf('|');
-  if (bar < 0) return `t.code = ${sql.p(raw)}`;
-  const system = raw.slice(0, bar);
-  const code = raw.slice(bar + 1);
+  // The first `|` that is not escaped separates system and code.
+  let bar = -1;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === '\\') i++;
+    else if (raw[i] === '|') {
+      bar = i;
+      break;
+    }
+  }
+  if (bar < 0) return `t.code = ${sql.p(unescapeValue(raw))}`;
+  const system = unescapeValue(raw.slice(0, bar));
+  const code = unescapeValue(raw.slice(bar + 1));
   if (system === '' && code === '') throw bad('Empty token value "|"');
   if (system === '') return `(t.system IS NULL AND t.code = ${sql.p(code)})`;
   if (code === '') return `t.system = ${sql.p(system)}`;
@@ -104,20 +112,58 @@ const TABLE: Record<string, string> = {
   uri: 'search_reference',
 };
 
-function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchParam): string | undefined {
+/**
+ * A chained parameter (`patient.identifier=…`, `subject:Patient.name=…`): one level, the
+ * reference parameter's target type given by the `:Type` modifier or implied by the
+ * parameter (a single target type, or `where(resolve() is Patient)`).
+ */
+function chainCondition(sql: Sql, resourceType: string | undefined, sp: SearchParam, alias: string): string {
+  let refName: string;
+  let chain: string;
+  let targetType: string | undefined;
+  const full = sp.modifier ? `${sp.name}:${sp.modifier}` : sp.name;
+  const m = /^([^.:]+)(?::([A-Z][A-Za-z]+))?\.([^.]+)$/.exec(full);
+  if (!m) throw new StorageError(400, 'not-supported', `Unsupported chained search parameter "${full}" (one level: param.param or param:Type.param)`, full);
+  [, refName, targetType, chain] = m;
+  const def = paramDef(resourceType, refName);
+  if (!def || def.type !== 'reference') {
+    throw new StorageError(400, 'not-supported', `Unknown reference search parameter "${refName}" in chain "${full}"`, full);
+  }
+  targetType ??= def.resolveIs?.length === 1 ? def.resolveIs[0] : def.targets?.length === 1 ? def.targets[0] : undefined;
+  if (!targetType) throw bad(`Chained parameter "${full}": "${refName}" may reference several types; name one (${refName}:Type.${chain})`, full);
+  const colon = chain.indexOf(':');
+  const inner: SearchParam = colon < 0 ? { name: chain, values: sp.values } : { name: chain.slice(0, colon), modifier: chain.slice(colon + 1), values: sp.values };
+  const target = `c${sql.params.length}`;
+  const innerCond = paramCondition(sql, targetType, inner, target);
+  if (!innerCond) throw bad(`Chained parameter "${full}" has no condition`, full);
+  const typeFilter = resourceType ? `ref.resource_type = ${sql.p(resourceType)} AND ` : '';
+  return `(${alias}.resource_type, ${alias}.id) IN (SELECT ref.resource_type, ref.id FROM search_reference ref
+     WHERE ${typeFilter}ref.param = ${sql.p(refName)} AND (ref.target_type, ref.target_id) IN (
+       SELECT ${target}.resource_type, ${target}.id FROM resource ${target}
+        WHERE ${target}.deleted = false AND ${target}.resource_type = ${sql.p(targetType)} AND ${innerCond}))`;
+}
+
+/** A search value with FHIR escapes (`\,` `\$` `\|` `\\`) resolved. */
+function unescapeValue(v: string): string {
+  return v.replace(/\\([,$|\\])/g, '$1');
+}
+
+function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchParam, alias = 'r'): string | undefined {
   const { name, modifier } = sp;
   if (RESULT_PARAMS.has(name)) return undefined;
-  const values = sp.values.flatMap((v) => splitOr(v)).filter((v) => v !== '');
+  // One value per entry of `values` (the HTTP layer has split the commas already).
+  const values = sp.values.filter((v) => v !== '');
   if (values.length === 0) throw bad(`Search parameter "${name}" has no value`, name);
+  if (name.includes('.') || (modifier && /^[A-Z][A-Za-z]+\./.test(modifier))) return chainCondition(sql, resourceType, sp, alias);
 
   if (name === '_id') {
     if (modifier && modifier !== 'not') throw bad(`Modifier ":${modifier}" is not supported on "_id"`, name);
-    const cond = `r.id IN (${values.map((v) => sql.p(v)).join(', ')})`;
+    const cond = `${alias}.id IN (${values.map((v) => sql.p(unescapeValue(v))).join(', ')})`;
     return modifier === 'not' ? `NOT ${cond}` : cond;
   }
   if (name === '_lastUpdated') {
     if (modifier) throw bad(`Modifier ":${modifier}" is not supported on "_lastUpdated"`, name);
-    return `(${values.map((v) => dateCondition(sql, 'r.last_updated', 'r.last_updated', v, name)).join(' OR ')})`;
+    return `(${values.map((v) => dateCondition(sql, `${alias}.last_updated`, `${alias}.last_updated`, v, name)).join(' OR ')})`;
   }
 
   const def = paramDef(resourceType, name);
@@ -132,7 +178,7 @@ function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchPa
   const table = TABLE[def.type];
   const typeFilter = resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : '';
   const sub = (cond: string) =>
-    `(r.resource_type, r.id) IN (SELECT t.resource_type, t.id FROM ${table} t WHERE ${typeFilter}t.param = ${sql.p(name)}${cond ? ` AND (${cond})` : ''})`;
+    `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${table} t WHERE ${typeFilter}t.param = ${sql.p(name)}${cond ? ` AND (${cond})` : ''})`;
 
   if (modifier === 'missing') {
     if (values.length !== 1 || !['true', 'false'].includes(values[0])) throw bad(`":missing" takes true or false`, name);
@@ -150,8 +196,8 @@ function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchPa
         throw bad(`Modifier ":${modifier}" is not supported on string parameter "${name}"`, name);
       }
       conds = values.map((v) => {
-        if (modifier === 'exact') return `t.exact = ${sql.p(v)}`;
-        const n = likeEscape(normalizeString(v));
+        if (modifier === 'exact') return `t.exact = ${sql.p(unescapeValue(v))}`;
+        const n = likeEscape(normalizeString(unescapeValue(v)));
         return modifier === 'contains' ? `t.value LIKE ${sql.p('%' + n + '%')}` : `t.value LIKE ${sql.p(n + '%')}`;
       });
       break;
@@ -162,34 +208,17 @@ function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchPa
       break;
     case 'uri':
       if (modifier) throw bad(`Modifier ":${modifier}" is not supported on uri parameter "${name}"`, name);
-      conds = values.map((v) => `t.url = ${sql.p(v)}`);
+      conds = values.map((v) => `t.url = ${sql.p(unescapeValue(v))}`);
       break;
     case 'reference': {
       const typeModifier = modifier && /^[A-Z][A-Za-z]+$/.test(modifier) ? modifier : undefined;
       if (modifier && !typeModifier) throw bad(`Modifier ":${modifier}" is not supported on reference parameter "${name}"`, name);
-      conds = values.map((v) => referenceCondition(sql, v, typeModifier, def));
+      conds = values.map((v) => referenceCondition(sql, unescapeValue(v), typeModifier, def));
       break;
     }
   }
   const cond = sub(conds.join(' OR '));
   return modifier === 'not' ? `NOT ${cond}` : cond;
-}
-
-/** `a,b` = a OR b; `\,` is a literal comma. */
-function splitOr(v: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < v.length; i++) {
-    if (v[i] === '\\' && v[i + 1] === ',') {
-      cur += ',';
-      i++;
-    } else if (v[i] === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += v[i];
-  }
-  out.push(cur);
-  return out;
 }
 
 function orderBy(sql: Sql, resourceType: string | undefined, sort: string[] | undefined): string {
