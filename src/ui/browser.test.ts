@@ -39,7 +39,7 @@ before(async () => {
   );
   ids.ssiad = stay.rows[0].id;
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--lang=fr-FR'] });
 });
 
 after(async () => {
@@ -74,9 +74,10 @@ async function visit(name: string, path: string, check: (page: Page) => Promise<
 }
 
 test('Envois reçus lists the submissions and filters them', { skip }, async () => {
-  await visit('envois', '/', async (page) => {
+  await visit('envois-rejetes', '/', async (page) => {
     assert.equal(await page.locator('h1').textContent(), 'Envois reçus');
     assert.equal(await page.locator('#envois tbody tr').count(), 15);
+    await page.screenshot({ path: join(SHOTS, 'envois.png'), fullPage: true });
     await page.selectOption('select[name=resultat]', 'rejete');
     await Promise.all([page.waitForURL(/resultat=rejete/), page.click('form.filters button[type=submit]')]);
     assert.equal(await page.locator('#envois tbody tr').count(), 1);

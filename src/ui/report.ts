@@ -178,7 +178,9 @@ ${groups.map(
 <summary><h3>${g.title} <span class="counts">${countsText(g.counts)}</span></h3></summary>
 ${g.fullUrl ? html`<p class="muted">fullUrl : <code>${g.fullUrl}</code></p>` : ''}
 ${g.profiles.map((p) => {
-  const main = p.issues.filter((i) => i.severity !== 'information');
+  // Errors first, then warnings, each in location order.
+  const rank = (i: ReportIssue) => (i.severity === 'fatal' || i.severity === 'error' ? 0 : 1);
+  const main = p.issues.filter((i) => i.severity !== 'information').sort((a, b) => rank(a) - rank(b));
   const info = p.issues.filter((i) => i.severity === 'information');
   return html`<div class="profile-group"><h4 title="${p.profile}">${p.label}</h4>
 ${main.length ? html`<ul class="issues">${main.map((i) => issueRow(i, doc))}</ul>` : ''}
