@@ -141,6 +141,19 @@ test('valider: unreadable files get a French message, a valid Bundle a clean rep
   assert.equal((await srv.repo.listSubmissions({ count: 1, offset: 0 })).total, before);
 });
 
+test('a resent projet personnalisé shows its versions, the newest first', async () => {
+  const pa = readExample('Bundle-tddui-pp-pa-bundle-example.json') as { entry: { resource: Record<string, unknown> }[] };
+  const plan = pa.entry.find((e) => e.resource.resourceType === 'CarePlan')!.resource;
+  plan.title = 'Projet personnalisé de Mme Jeanne L. (révisé)';
+  const { ingestTransaction } = await import('../ingest/index.js');
+  assert.equal((await ingestTransaction({ repo: srv.repo, validator: srv.validator }, pa)).status, 200);
+  const jeanne = (await srv.repo.search({ resourceType: 'Patient', params: [{ name: 'given', values: ['Jeanne'] }], count: 1, offset: 0 })).matches[0];
+  const page = await get(`/usagers/${jeanne.id}`);
+  const versions = page.body.slice(page.body.indexOf('table class="list versions"'));
+  assert.match(versions, /<td>2 \(actuelle\)<\/td>.*\(révisé\).*<td>1<\/td>/s);
+  assert.match(page.body, /<span class="kind kind-pp">Projet personnalisé<\/span>Projet personnalisé de Mme Jeanne L\. \(révisé\)/);
+});
+
 test('unknown pages: a French 404 for browsers, an OperationOutcome otherwise; /fhir untouched', async () => {
   const page = await get('/nulle-part');
   assert.equal(page.status, 404);

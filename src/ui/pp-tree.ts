@@ -206,7 +206,10 @@ export interface PpForest {
 }
 
 /** Builds one tree per CarePlan found in `resources` (current versions of one usager's data). */
-export function buildPpTrees(resources: Json[], actors: Map<string, Json> = new Map()): PpForest {
+export function buildPpTrees(input: Json[], actors: Map<string, Json> = new Map()): PpForest {
+  // Stable order: by business identifier (…-BESO-1234 before …-BESO-1235), numbers as numbers.
+  const ident = (r: Json) => str(arr(r.identifier)[0]?.value) ?? String(r.id ?? '');
+  const resources = [...input].sort((a, b) => ident(a).localeCompare(ident(b), 'fr', { numeric: true }));
   const byKey = new Map<string, Json>(actors);
   for (const r of resources) if (r.id) byKey.set(keyOf(r), r);
   const kindOf = new Map<string, PpKind>();
