@@ -263,6 +263,8 @@ class Run {
   private frames: Frame[] = [];
   /** Objects being walked (see MAX_DEPTH). */
   private depth = 0;
+  /** Per depth: the child refs of the object being walked there (reused). */
+  private readonly scratch: ChildRef[][] = [];
   bundle?: BundleIndex;
   /**
    * Per resource object: profile -> conformance, one per location (the same object can be
@@ -544,9 +546,10 @@ class Run {
     const children = parent.children ?? EMPTY_NODES;
     let keys = 0;
     let underscores = false;
-    // The JSON properties of each child element, by position (a choice may have several keys).
-    let found: (ChildRef | ChildRef[] | undefined)[] | undefined;
-    let positions: number[] | undefined;
+    // The JSON properties found, as their child refs: a scratch array per depth, reused from
+    // one object to the next (no allocation per object). Nested walks use deeper slots.
+    const hits = (this.scratch[this.depth] ??= []);
+    hits.length = 0;
     /** Choice elements present with a type that is not allowed (already reported). */
     let present: Set<number> | undefined;
     for (const key in obj) {
@@ -577,13 +580,14 @@ class Run {
         underscores = true;
         if (base in obj) continue;
       }
-      found ??= new Array(children.length);
-      const prev = found[hit.pos];
-      if (prev === undefined) {
-        found[hit.pos] = hit;
-        (positions ??= []).push(hit.pos);
-      } else if (Array.isArray(prev)) prev.push(hit);
-      else found[hit.pos] = [prev, hit];
+      // Definition order (insertion sort: a handful of keys; stable, so a choice's names keep their order).
+      let j = hits.length - 1;
+      hits.push(hit);
+      while (j >= 0 && hits[j].pos > hit.pos) {
+        hits[j + 1] = hits[j];
+        j--;
+      }
+      hits[j + 1] = hit;
     }
     if (keys === 0 || (isResource && keys === 1)) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
@@ -592,31 +596,29 @@ class Run {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An element with only an id' });
     }
     // Absent children matter only when required: walk the (few) required positions, then the found ones.
-    for (const pos of this.v.requiredOf(parent)) {
-      if (found?.[pos] === undefined && !present?.has(pos)) {
+    const required = this.v.requiredOf(parent);
+    for (let r = 0; r < required.length; r++) {
+      const pos = required[r];
+      let seen = false;
+      for (let h = 0; h < hits.length && !seen; h++) seen = hits[h].pos === pos;
+      if (!seen && !present?.has(pos)) {
         const child = children[pos];
         this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
       }
     }
-    if (found && positions) {
-      // Document order of the definition (insertion sort: a handful of positions).
-      for (let i = 1; i < positions.length; i++) {
-        const x = positions[i];
-        let j = i - 1;
-        while (j >= 0 && positions[j] > x) {
-          positions[j + 1] = positions[j];
-          j--;
-        }
-        positions[j + 1] = x;
-      }
-      for (const pos of positions) {
-        const g = found[pos]!;
-        const child = children[pos];
-        if (Array.isArray(g)) {
-          this.push(CODES.MULTIPLE_CHOICE, path, { names: g.map((x) => x.key).join(', '), element: child.path });
-          for (const ref of g) this.validateChildValues(obj, ref, child, path, ctxProfile, underscores);
-        } else this.validateChildValues(obj, g, child, path, ctxProfile, underscores);
-      }
+    const n = hits.length;
+    for (let h = 0; h < n; ) {
+      const hit = hits[h];
+      const child = children[hit.pos];
+      let end = h + 1;
+      while (end < n && hits[end].pos === hit.pos) end++;
+      if (end - h > 1) {
+        // Several names of one choice element (valueString and valueBoolean).
+        const group = hits.slice(h, end);
+        this.push(CODES.MULTIPLE_CHOICE, path, { names: group.map((x) => x.key).join(', '), element: child.path });
+        for (const ref of group) this.validateChildValues(obj, ref, child, path, ctxProfile, underscores);
+      } else this.validateChildValues(obj, hit, child, path, ctxProfile, underscores);
+      h = end;
     }
     this.checkInvariants(obj, node, path, ctxProfile);
     for (const e of resolved.extra) this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile);
