@@ -104,6 +104,31 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     return out;
   });
 
+  // The submitted Bundles (the submission log), read-only.
+  const lastUpdated = input.commonParams.find((p) => p.name === '_lastUpdated');
+  resource.push({
+    type: 'Bundle',
+    profile: 'http://hl7.org/fhir/StructureDefinition/Bundle',
+    documentation:
+      'Bundles reçus (journal des envois, acceptés ou rejetés ; un rejeté n\u2019est pas forcément conforme à tddui-bundle) : lecture seule, id = identifiant de l\u2019envoi, meta.lastUpdated = réception, étiquette urn:tddui:submission-outcome (accepted / rejected). Recherche du plus récent au plus ancien, sans total.',
+    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    versioning: 'no-version',
+    readHistory: false,
+    updateCreate: false,
+    conditionalCreate: false,
+    conditionalRead: 'not-supported',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: [
+      {
+        name: '_lastUpdated',
+        ...(lastUpdated?.definition ? { definition: lastUpdated.definition } : {}),
+        type: 'date',
+        documentation: 'Instant de réception ; préfixes eq, ge, gt, le, lt ; répéter le paramètre pour un intervalle.',
+      },
+    ],
+  });
+
   const cs: Record<string, unknown> = {
     resourceType: 'CapabilityStatement',
     status: 'active',

@@ -13,6 +13,7 @@ import { FhirHttpError, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl } from './search.js';
 import { logDocumentSubmission } from './submission-log.js';
+import { bundlePage, bundleSearchset, parseBundleSearch, submittedBundle } from './submitted-bundles.js';
 
 /** What ingestTransaction (src/ingest) answers. */
 export interface TransactionResult {
@@ -71,6 +72,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const segments = path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
     const allowed = allowedMethods(segments, served, validator);
     if (allowed === 'unknown-type') throw unknownType(segments[0] ?? '', validator);
+    if (segments[0] === 'Bundle' && !allowed?.length) throw bundleOnlyReadSearch(req);
     if (allowed?.length) throw notAllowed(req, allowed);
     throw new FhirHttpError(404, 'not-found', `Unknown FHIR endpoint: ${req.method} ${path}`, {
       text: `Point d'accès FHIR inconnu : ${req.method} ${path}`,
@@ -85,7 +87,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (served.has(type)) return;
     const segments = req.url.split('?')[0]!.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
     const allowed = allowedMethods(segments, served, validator);
-    if (Array.isArray(allowed)) throw notAllowed(req, allowed);
+    if (Array.isArray(allowed) && allowed.length) throw notAllowed(req, allowed);
+    if (type === 'Bundle') throw bundleOnlyReadSearch(req);
     throw unknownType(type, validator);
   };
 
@@ -170,6 +173,40 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkId(req.params.type, req.params.id, req.method);
     return historyHandler(req, reply, req.params.type, req.params.id);
   });
+
+  // --- submitted Bundles (read-only, from the submission log) ---------------------------
+  app.get<{ Params: { id: string } }>('/Bundle/:id', async (req, reply) => {
+    const { id } = req.params;
+    if (id === '_history') throw bundleOnlyReadSearch(req);
+    checkId('Bundle', id, req.method);
+    const sub = await repo.getSubmission(id);
+    const bundle = sub ? submittedBundle(sub) : undefined;
+    if (!sub || !bundle) {
+      const what = sub ? ` (submission ${id} is a ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'body that is not a resource'}, not a Bundle)` : '';
+      const whatFr = sub ? ` (l'envoi ${id} est de type ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'inconnu'}, pas un Bundle)` : '';
+      throw new FhirHttpError(404, 'not-found', `Bundle/${id} does not exist${what}`, { text: `Bundle/${id} n'existe pas${whatFr}` });
+    }
+    const headers = { etag: etag(1), 'last-modified': httpDate(sub.receivedAt) };
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.split(',').some((t) => t.trim() === etag(1))) return reply.code(304).headers(headers).send();
+    return send(reply, 200, bundle, headers);
+  });
+  const bundleSearchHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const pairs = queryPairs(req.url);
+    if (req.method === 'POST') {
+      if (req.body instanceof URLSearchParams) pairs.push(...req.body);
+      else if (req.body !== undefined && req.body !== null && req.body !== '') {
+        throw new FhirHttpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded parameters', {
+          text: 'POST _search attend des paramètres application/x-www-form-urlencoded',
+        });
+      }
+    }
+    const q = parseBundleSearch(pairs);
+    const page = await bundlePage(repo, q);
+    return send(reply, 200, bundleSearchset(baseUrlOf(req), pairs, q, page, now()));
+  };
+  app.get('/Bundle', bundleSearchHandler);
+  app.post('/Bundle/_search', bundleSearchHandler);
 
   // --- read / vread ---------------------------------------------------------------------
   app.get<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
@@ -473,6 +510,13 @@ function unknownType(type: string, validator: TdduiValidator): FhirHttpError {
   return new FhirHttpError(404, 'not-found', `Unknown resource type: ${type}`, { text: `Type de ressource inconnu : ${type}` });
 }
 
+function bundleOnlyReadSearch(req: FastifyRequest): FhirHttpError {
+  const path = req.url.split('?')[0]!;
+  return new FhirHttpError(404, 'not-supported', `${req.method} ${path}: submitted Bundles support only read (GET /fhir/Bundle/{id}) and search (GET /fhir/Bundle)`, {
+    text: `${req.method} ${path} : les Bundles reçus ne permettent que la lecture (GET /fhir/Bundle/{id}) et la recherche (GET /fhir/Bundle)`,
+  });
+}
+
 function methodNotAllowed(req: FastifyRequest, type: string, allowed: string[]): FhirHttpError {
   return new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${type} (only DocumentReference accepts create and PATCH; send data as a transaction Bundle to POST /fhir)`, {
     text: `La méthode ${req.method} n'est pas permise sur ${type} (seul DocumentReference accepte création et PATCH ; envoyer les données en Bundle transaction sur POST /fhir)`,
@@ -488,6 +532,13 @@ function allowedMethods(seg: string[], served: Set<string>, validator: TdduiVali
   if (seg.length === 1 && seg[0] === '$validate') return ['POST'];
   const type = seg[0]!;
   if (!/^[A-Z][A-Za-z]+$/.test(type)) return undefined;
+  // Submitted Bundles: read and search only (no history, no writes).
+  if (type === 'Bundle') {
+    if (seg.length === 1) return ['GET'];
+    if (seg.length === 2 && (seg[1] === '_search' || seg[1] === '$validate')) return ['POST'];
+    if (seg.length === 2 && seg[1] !== '_history') return ['GET'];
+    return [];
+  }
   if (!served.has(type)) return seg[1] === '$validate' && isResourceType(type, validator) ? ['POST'] : 'unknown-type';
   const writable = WRITABLE_TYPES.has(type);
   if (seg.length === 1) return writable ? ['GET', 'POST'] : ['GET'];

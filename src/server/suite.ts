@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
 import { EXAMPLES_DIR } from '../testing/paths.js';
+import type { SubmissionRecord } from '../storage/types.js';
 import { dumpTables, http, parseLocation, readExample, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 const EXAMPLE_FILES = readdirSync(EXAMPLES_DIR).filter((f) => !f.startsWith('.') && f.endsWith('.json')).sort();
@@ -70,13 +71,17 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(rest.mode, 'server');
       assert.ok(rest.interaction.some((i: Json) => i.code === 'transaction'));
       assert.ok(rest.operation.some((o: Json) => o.name === 'validate'));
-      const types = rest.resource.map((x: Json) => x.type);
+      // The IG's types, plus the submitted Bundles (read and search only).
+      const bundleRes = rest.resource.find((x: Json) => x.type === 'Bundle');
+      assert.deepEqual(bundleRes.interaction.map((i: Json) => i.code), ['read', 'search-type']);
+      assert.deepEqual(bundleRes.searchParam.map((p: Json) => p.name), ['_lastUpdated']);
+      const types = rest.resource.map((x: Json) => x.type).filter((t: string) => t !== 'Bundle');
       // The resource types of the IG's TDDUIConsommateur.
       const igTypes = s.validator.engine.registry
         .resolve<Json>('https://interop.esante.gouv.fr/ig/fhir/tddui/CapabilityStatement/TDDUIConsommateur')!
         .rest[0].resource.map((x: Json) => x.type);
       assert.deepEqual([...types].sort(), [...igTypes].sort());
-      for (const res of rest.resource) {
+      for (const res of rest.resource.filter((x: Json) => x.type !== 'Bundle')) {
         const codes = res.interaction.map((i: Json) => i.code);
         for (const c of ['read', 'vread', 'history-instance', 'history-type', 'search-type']) assert.ok(codes.includes(c), `${res.type} ${c}`);
         assert.equal(codes.includes('create'), res.type === 'DocumentReference');
@@ -689,6 +694,129 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(ok.status, 200, ok.text.slice(0, 300));
       assert.equal(ok.json.meta.versionId, '2');
       assert.equal(ok.json.content[0].attachment.title, 'Nouveau titre');
+    });
+
+    it('submitted Bundles: GET /fhir/Bundle/{submission id} (accepted and rejected), search newest first with paging and _lastUpdated; read-only', async () => {
+      const sent = readExample(SSIAD_BUNDLE);
+      const ok = await http(s.base, { body: sent });
+      assert.equal(ok.status, 200);
+      const okId = ok.headers.get('x-tddui-submission')!;
+      const bad = readExample(PA_BUNDLE);
+      bad.entry[7].resource.lifecycleStatus = 'not-a-status';
+      const ko = await http(s.base, { body: bad });
+      assert.equal(ko.status, 422);
+      const koId = ko.headers.get('x-tddui-submission')!;
+      const strip = (b: Json) => {
+        const { id: _id, meta: _meta, ...rest } = b;
+        return rest;
+      };
+
+      const read = await http(`${s.base}/Bundle/${okId}`);
+      assert.equal(read.status, 200, read.text.slice(0, 300));
+      assert.equal(read.json.resourceType, 'Bundle');
+      assert.equal(read.json.id, okId);
+      assert.equal(read.json.meta.versionId, '1');
+      assert.equal(read.json.meta.lastUpdated, (await s.repo.getSubmission(okId))!.receivedAt);
+      assert.deepEqual(read.json.meta.tag, [{ system: 'urn:tddui:submission-outcome', code: 'accepted', display: 'Envoi accepté (HTTP 200)' }]);
+      assert.deepEqual(strip(read.json), strip(sent));
+      assert.equal(read.headers.get('etag'), 'W/"1"');
+      assert.ok(read.headers.get('last-modified'));
+      assert.equal((await http(`${s.base}/Bundle/${okId}`, { headers: { 'if-none-match': 'W/"1"' } })).status, 304);
+      const asXml = await http(`${s.base}/Bundle/${okId}?_format=xml`);
+      assert.equal(asXml.status, 200);
+      assert.deepEqual(xmlToJson(asXml.text), read.json);
+
+      const rejected = await http(`${s.base}/Bundle/${koId}`);
+      assert.equal(rejected.status, 200);
+      assert.equal(rejected.json.meta.tag[0].code, 'rejected');
+      assert.equal(rejected.json.entry[7].resource.lifecycleStatus, 'not-a-status');
+      assert.deepEqual(strip(rejected.json), strip(bad));
+
+      // What is not a Bundle (a v1 DocumentReference create) and unknown ids: 404.
+      const doc = readExample(DOC_EXAMPLE);
+      delete doc.id;
+      const docId = (await http(`${s.base}/DocumentReference`, { body: doc, headers: { prefer: 'return=minimal' } })).headers.get('x-tddui-submission')!;
+      for (const id of [docId, 'does-not-exist', 'n%C3%A9']) {
+        const r = await http(`${s.base}/Bundle/${id}`);
+        assert.equal(r.status, 404, id);
+        assert.equal(r.json.resourceType, 'OperationOutcome');
+      }
+
+      // Search: every submitted Bundle once, newest first, following `next`; DocumentReferences skipped.
+      const log = (await s.repo.listSubmissions({ count: 1000, offset: 0 })).items;
+      const full = await Promise.all(log.map((x) => s.repo.getSubmission(x.id)));
+      const bundles = full.filter((x) => (x!.bundle as Json)?.resourceType === 'Bundle').map((x) => x!);
+      assert.ok(bundles.length > 10 && bundles.length < log.length, `${bundles.length} of ${log.length}`);
+      assert.equal(bundles[0]!.id, koId);
+      let url: string | undefined = `${s.base}/Bundle?_count=7`;
+      const seen: string[] = [];
+      let pages = 0;
+      while (url) {
+        const page = await http(url);
+        assert.equal(page.status, 200, page.text.slice(0, 300));
+        assert.equal(page.json.type, 'searchset');
+        assert.equal(page.json.total, undefined);
+        const links = Object.fromEntries(page.json.link.map((l: Json) => [l.relation, l.url]));
+        assert.ok(links.self && links.first);
+        for (const e of page.json.entry ?? []) {
+          assert.equal(e.fullUrl, `${s.base}/Bundle/${e.resource.id}`);
+          assert.equal(e.search.mode, 'match');
+          seen.push(e.resource.id);
+        }
+        if (links.next) assert.equal(page.json.entry.length, 7);
+        url = links.next;
+        assert.ok(++pages < 50);
+      }
+      assert.deepEqual(seen, bundles.map((b) => b.id));
+      const first = await http(`${s.base}/Bundle`);
+      assert.equal(first.json.entry.length, Math.min(20, bundles.length));
+      assert.deepEqual(first.json.entry[0].resource, rejected.json);
+
+      // _lastUpdated on the reception instant: prefixes and precisions, repeated = AND.
+      const at = (b: SubmissionRecord) => Date.parse(b.receivedAt);
+      const pivot = bundles[Math.floor(bundles.length / 2)]!;
+      const ids = async (q: string) => {
+        const r = await http(`${s.base}/Bundle?_count=100&${q}`);
+        assert.equal(r.status, 200, `${q}: ${r.text.slice(0, 300)}`);
+        return (r.json.entry ?? []).map((e: Json) => e.resource.id);
+      };
+      const enc = encodeURIComponent;
+      assert.deepEqual(await ids(`_lastUpdated=${enc('ge' + pivot.receivedAt)}`), bundles.filter((b) => at(b) >= at(pivot)).map((b) => b.id));
+      assert.deepEqual(await ids(`_lastUpdated=${enc('lt' + pivot.receivedAt)}`), bundles.filter((b) => at(b) < at(pivot)).map((b) => b.id));
+      assert.deepEqual(await ids(`_lastUpdated=${enc('gt' + pivot.receivedAt)}&_lastUpdated=${enc('le' + bundles[0]!.receivedAt)}`), bundles.filter((b) => at(b) > at(pivot)).map((b) => b.id));
+      assert.deepEqual(await ids(`_lastUpdated=${enc(pivot.receivedAt)}`), bundles.filter((b) => at(b) === at(pivot)).map((b) => b.id));
+      assert.deepEqual(await ids(`_lastUpdated=${pivot.receivedAt.slice(0, 10)}`), bundles.filter((b) => b.receivedAt.startsWith(pivot.receivedAt.slice(0, 10))).map((b) => b.id));
+      assert.deepEqual(await ids('_lastUpdated=lt2000'), []);
+      assert.deepEqual(await ids('_lastUpdated=ge2030-01-01&_lastUpdated=le2020-01-01'), []);
+      const posted = await http(`${s.base}/Bundle/_search`, { body: '_count=1', type: 'application/x-www-form-urlencoded' });
+      assert.equal(posted.status, 200);
+      assert.deepEqual(posted.json.entry.map((e: Json) => e.resource.id), [koId]);
+      for (const q of ['_lastUpdated=yesterday', '_lastUpdated=ne2024-01-01', 'identifier=x', '_count=abc', '_sort=_lastUpdated']) {
+        const r = await http(`${s.base}/Bundle?${q}`);
+        assert.equal(r.status, 400, q);
+        assert.equal(r.json.resourceType, 'OperationOutcome', q);
+      }
+
+      // Read-only: no writes, no history; $validate still takes a Bundle.
+      for (const [method, path, status] of [
+        ['POST', '/Bundle', 405],
+        ['PUT', `/Bundle/${okId}`, 405],
+        ['DELETE', `/Bundle/${okId}`, 405],
+        ['PATCH', `/Bundle/${okId}`, 405],
+        ['GET', '/Bundle/_search', 405],
+        ['GET', '/Bundle/_history', 404],
+        ['GET', `/Bundle/${okId}/_history`, 404],
+        ['GET', `/Bundle/${okId}/_history/1`, 404],
+      ] as const) {
+        const r = await fetch(`${s.base}${path}`, { method, headers: method === 'GET' || method === 'DELETE' ? {} : { 'content-type': 'application/fhir+json' }, body: method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify(sent) });
+        assert.equal(r.status, status, `${method} ${path}`);
+        assert.equal(((await r.json()) as Json).resourceType, 'OperationOutcome', `${method} ${path}`);
+        if (status === 405) assert.ok(r.headers.get('allow'), `${method} ${path} Allow`);
+      }
+      const validated = await http(`${s.base}/Bundle/$validate`, { body: sent });
+      assert.equal(validated.status, 200);
+      assert.equal(validated.json.resourceType, 'OperationOutcome');
+      assert.equal((await s.repo.listSubmissions({ count: 1, offset: 0 })).total, log.length);
     });
 
     it('formats and errors: _format, Accept, 415, 406, 400, 404, 405, Prefer', async () => {

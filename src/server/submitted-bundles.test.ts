@@ -1,0 +1,86 @@
+// The submitted-Bundle pages over a real (embedded, in-memory) submission log: non-Bundles
+// skipped, pages filled, the scan bound per request; and the _lastUpdated parsing.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { openRepository } from '../storage/index.js';
+import type { Repository, SubmissionRecord } from '../storage/types.js';
+import { FhirHttpError } from './outcome.js';
+import { bundlePage, parseBundleSearch } from './submitted-bundles.js';
+
+function submission(k: number, bundle: unknown): Omit<SubmissionRecord, 'id'> {
+  return {
+    receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, k)).toISOString(),
+    usagers: [],
+    resourceCount: 1,
+    outcome: 'accepted',
+    httpStatus: 200,
+    errorCount: 0,
+    warningCount: 0,
+    bundle,
+  };
+}
+
+describe('submitted Bundles', () => {
+  let repo: Repository;
+  /** Log ids newest first, and whether each is a Bundle. */
+  const log: { id: string; bundle: boolean }[] = [];
+  before(async () => {
+    repo = await openRepository({ dataDir: 'memory://' });
+    // Seconds 0..11: a DocumentReference every third submission, the rest Bundles.
+    for (let k = 0; k < 12; k++) {
+      const isBundle = k % 3 !== 1;
+      const rec = await repo.recordSubmission(submission(k, isBundle ? { resourceType: 'Bundle', type: 'transaction', entry: [] } : { resourceType: 'DocumentReference' }));
+      log.unshift({ id: rec.id, bundle: isBundle });
+    }
+  });
+  after(async () => {
+    await repo?.db.close();
+  });
+
+  it('fills pages with Bundles only, the next offset pointing at the next Bundle', async () => {
+    const bundles = log.filter((x) => x.bundle).map((x) => x.id);
+    const ids: string[] = [];
+    let offset = 0;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await bundlePage(repo, { count: 3, offset });
+      ids.push(...page.bundles.map((b) => b.id!));
+      if (page.next === undefined) break;
+      assert.equal(page.bundles.length, 3);
+      assert.ok(log[page.next]!.bundle, 'next offset is a Bundle');
+      offset = page.next;
+    }
+    assert.deepEqual(ids, bundles);
+    assert.equal((await bundlePage(repo, { count: 0, offset: 0 })).next, 0);
+    assert.deepEqual((await bundlePage(repo, { count: 3, offset: 0, empty: true })).bundles, []);
+  });
+
+  it('reads at most scanLimit submissions per request, then continues where it stopped', async () => {
+    const page = await bundlePage(repo, { count: 100, offset: 0 }, 5);
+    assert.equal(page.next, 5);
+    assert.deepEqual(page.bundles.map((b) => b.id), log.slice(0, 5).filter((x) => x.bundle).map((x) => x.id));
+    const rest = await bundlePage(repo, { count: 100, offset: 5 }, 100);
+    assert.equal(rest.next, undefined);
+    assert.deepEqual([...page.bundles, ...rest.bundles].map((b) => b.id), log.filter((x) => x.bundle).map((x) => x.id));
+  });
+
+  it('_lastUpdated filters on the reception instant', async () => {
+    const range = async (pairs: [string, string][]) => (await bundlePage(repo, parseBundleSearch([...pairs, ['_count', '100']]))).bundles.map((b) => b.meta!.lastUpdated);
+    assert.deepEqual(await range([['_lastUpdated', 'ge2026-01-01T00:00:09Z']]), ['2026-01-01T00:00:11.000Z', '2026-01-01T00:00:09.000Z']);
+    assert.deepEqual(await range([['_lastUpdated', 'gt2026-01-01T00:00:09Z']]), ['2026-01-01T00:00:11.000Z']);
+    assert.deepEqual(await range([['_lastUpdated', 'lt2026-01-01T00:00:02Z']]), ['2026-01-01T00:00:00.000Z']);
+    assert.deepEqual(await range([['_lastUpdated', 'le2026-01-01T00:00:02Z']]), ['2026-01-01T00:00:02.000Z', '2026-01-01T00:00:00.000Z']);
+    // A minute covers its 60 seconds; an offset is honoured.
+    assert.equal((await range([['_lastUpdated', '2026-01-01T01:00+01:00']])).length, 8);
+    assert.deepEqual(await range([['_lastUpdated', 'eq2026-01-01T00:00:03']]), ['2026-01-01T00:00:03.000Z']);
+  });
+
+  it('parses _count, _offset, _lastUpdated and refuses the rest', () => {
+    assert.deepEqual(parseBundleSearch([]), { count: 20, offset: 0 });
+    assert.deepEqual(parseBundleSearch([['_count', '5000'], ['_offset', '7'], ['_format', 'xml'], ['_total', 'none']]), { count: 100, offset: 7 });
+    assert.deepEqual(parseBundleSearch([['_lastUpdated', '2026'], ['_lastUpdated', 'lt2026-06']]), { count: 20, offset: 0, from: '2026-01-01T00:00:00.000Z', to: '2026-05-31T23:59:59.999Z' });
+    assert.equal(parseBundleSearch([['_lastUpdated', 'gt2026'], ['_lastUpdated', 'lt2026-06']]).empty, true);
+    for (const bad of [['_lastUpdated', 'sa2026'], ['_lastUpdated', '2026-02-30'], ['_lastUpdated', '2026,2027'], ['_count', '-1'], ['_total', 'accurate'], ['status', 'x']] as [string, string][]) {
+      assert.throws(() => parseBundleSearch([bad]), (e: unknown) => e instanceof FhirHttpError && e.status === 400, bad.join('='));
+    }
+  });
+});
