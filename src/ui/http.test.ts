@@ -77,6 +77,7 @@ test('a rejected submission keeps its Bundle and shows the escaped offending exc
   assert.match(r.body, /j-mark">.*surnom/);
   // The séjour without subject: the missing element named where it should be.
   assert.match(r.body, /Encounter\.subject : minimum requis = 1/);
+  assert.match(r.body, /élément absent : <code>subject<\/code> dans <code>Bundle\.entry\[2\]\.resource<\/code>/);
   const bundle = await fetch(`${srv.url}/envois/${seed.rejected.submissionId}/bundle.json`);
   assert.equal(bundle.status, 200);
   assert.equal(((await bundle.json()) as { entry: { resource: { surnom?: string } }[] }).entry[0].resource.surnom, REJECTED_MARKER);

@@ -151,9 +151,12 @@ export function countsText(c: Counts): string {
 function issueRow(issue: ReportIssue, doc: unknown): SafeHtml {
   const withExcerpt = issue.severity !== 'information';
   const ex = withExcerpt ? excerptFor(doc, issue.expression) : undefined;
+  // A minimum-cardinality issue is reported on the parent: name the absent element.
+  const card = issue.rule === 'fhir-cardinality-min' ? /^[A-Za-z]+((?:\.[A-Za-z0-9_[\]]+)+): minimum required = \d+, but only found 0\b/.exec(issue.diagnostics ?? '') : null;
+  const missing = ex?.missing ?? card?.[1].slice(1);
   const excerpt = ex
     ? html`<details class="excerpt"${issue.severity === 'error' || issue.severity === 'fatal' ? html` open` : ''}>
-<summary>Extrait du JSON soumis${ex.missing ? html` — élément absent : <code>${ex.missing}</code> dans <code>${ex.location}</code>` : html` — <code>${ex.location}</code>`}</summary>
+<summary>Extrait du JSON soumis${missing ? html` — élément absent : <code>${missing}</code> dans <code>${ex.location}</code>` : html` — <code>${ex.location}</code>`}</summary>
 ${ex.fragment}</details>`
     : '';
   const en = issue.diagnostics && issue.diagnostics !== issue.text ? issue.diagnostics : undefined;
