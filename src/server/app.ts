@@ -1,6 +1,7 @@
 // The receiving server: Fastify with the FHIR API under /fhir, /healthz, and the web UI.
 // buildServer() assembles an app around an open repository and a validator (tests, embedding);
 // startServer() opens both, listens, and returns a handle whose close() shuts down gracefully.
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -115,6 +116,14 @@ const LOG_SERIALIZERS = {
   },
 };
 
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** The request id: a client-supplied `x-request-id` kept when it is a short token, else a new UUID. */
+export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && CLIENT_REQUEST_ID.test(h) ? h : randomUUID();
+}
+
 function isPinoLogger(v: unknown): v is Logger {
   return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
 }
@@ -127,7 +136,10 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 200 },
     return503OnClosing: true,
     trustProxy: opts.trustProxy === true,
-    requestIdHeader: 'x-request-id',
+    // The correlation id: the client's `x-request-id` when it is a sane token (it is logged and
+    // echoed), else a UUID — unique across servers and restarts, unlike Fastify's counter.
+    requestIdHeader: false,
+    genReqId: requestId,
   };
   let logger: FastifyServerOptions['logger'] = opts.logger === true ? { serializers: LOG_SERIALIZERS } : ((opts.logger ?? false) as FastifyServerOptions['logger']);
   if (typeof logger === 'object' && !isPinoLogger(logger)) logger = { ...logger, serializers: { ...LOG_SERIALIZERS, ...(logger.serializers ?? {}) } };

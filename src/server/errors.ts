@@ -57,14 +57,15 @@ function mapError(err: unknown, req: FastifyRequest): Mapped {
     return { status, outcome: operationOutcome({ code: 'transient', diagnostics: 'The server is shutting down or not ready', text: 'Le serveur s\u2019arrête ou n\u2019est pas prêt' }) };
   }
   const errorId = randomUUID();
+  // The log line carries reqId too (pino child of the request): either id finds it.
   req.log.error({ err, errorId }, 'unexpected error');
   return {
     status: 500,
     outcome: operationOutcome({
       severity: 'fatal',
       code: 'exception',
-      diagnostics: `Internal server error (error id ${errorId})`,
-      text: `Erreur interne du serveur (identifiant d'erreur ${errorId})`,
+      diagnostics: `Internal server error (error id ${errorId}, request id ${req.id})`,
+      text: `Erreur interne du serveur (identifiant d'erreur ${errorId}, identifiant de requête ${req.id})`,
     }),
   };
 }

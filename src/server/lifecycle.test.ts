@@ -86,17 +86,29 @@ describe('server life cycle', { concurrency: false }, () => {
       const behindProxy = await http(`${base}/fhir/Patient`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'fhir.example.org' } });
       assert.equal(behindProxy.json.link[0].url, 'https://fhir.example.org/fhir/Patient?_count=20&_offset=0');
       await repo.db.close();
-      const r = await http(`${base}/fhir/Patient/abc`);
+      const r = await http(`${base}/fhir/Patient/abc`, { headers: { 'x-request-id': 'lb-7f3a.42:1' } });
       assert.equal(r.status, 500);
       assert.equal(r.json.resourceType, 'OperationOutcome');
       const diag = r.json.issue[0].diagnostics as string;
       const id = /error id ([0-9a-f-]{36})/.exec(diag)?.[1];
       assert.ok(id, diag);
       assert.doesNotMatch(diag, /closed|pglite|Error:/i, 'no internal detail leaks');
+      // The client's correlation id is kept: echoed, in the 500 outcome, on the error's log line.
+      assert.equal(r.headers.get('x-request-id'), 'lb-7f3a.42:1');
+      assert.match(diag, /request id lb-7f3a\.42:1\)/);
+      assert.match(r.json.issue[0].details.text, /identifiant de requête lb-7f3a\.42:1/);
       const logged = lines.map((l) => JSON.parse(l)).find((l) => l.errorId === id);
       assert.ok(logged, 'the error id is logged');
       assert.equal(logged.level, 50);
       assert.ok(logged.err?.stack);
+      assert.equal(logged.reqId, 'lb-7f3a.42:1');
+      // Without one (or with one that is not a short token), a fresh UUID per request.
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      const generated = await Promise.all(([{}, {}, { 'x-request-id': 'x'.repeat(129) }, { 'x-request-id': 'a b' }] as Record<string, string>[]).map((headers) => http(`${base}/fhir/Patient/abc`, { headers })));
+      const ids = generated.map((g) => g.headers.get('x-request-id') ?? '');
+      for (const g of ids) assert.match(g, uuid);
+      assert.equal(new Set(ids).size, 4);
+      assert.ok(generated[0]!.json.issue[0].diagnostics.includes(`request id ${ids[0]})`));
       const h = await http(`${base}/healthz`);
       assert.equal(h.status, 503);
       assert.equal(h.json.status, 'unavailable');
