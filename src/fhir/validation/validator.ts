@@ -43,6 +43,8 @@ function isObject(v: unknown): v is Json {
 }
 
 const EMPTY_NODES: ElementNode[] = [];
+/** Shared, never written to. */
+const EMPTY_VALUES: unknown[] = [];
 
 /** A JSON property name with its `_name` sibling (ChildRef has this shape). */
 interface JsonName {
@@ -51,7 +53,7 @@ interface JsonName {
   /** The type a choice element's name implies (`valueString` -> string). */
   type?: string;
 }
-const EXTENSION_NAME: JsonName = { key: 'extension', ukey: '_extension' };
+const EXTENSION_NAME: JsonName = { key: 'extension', ukey: '_extension', type: undefined };
 
 /** How the children of an element are found, memoised per element (and type). */
 interface Resolved {
@@ -664,8 +666,8 @@ class Run {
         this.push(CODES.ARRAY_EXPECTED, elPath, { name: key });
         return;
       }
-      const arr = (value as unknown[] | undefined) ?? [];
-      const exts = (ext as unknown[] | undefined) ?? [];
+      const arr = (value as unknown[] | undefined) ?? EMPTY_VALUES;
+      const exts = (ext as unknown[] | undefined) ?? EMPTY_VALUES;
       const n = Math.max(arr.length, exts.length);
       if (n === 0) {
         this.push(CODES.EMPTY_ELEMENT, elPath, { what: 'An empty array' });
