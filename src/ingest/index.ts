@@ -283,14 +283,27 @@ async function store(
   };
   for (const it of items) if (!keyNeedsReferences(it.resource)) it.keys = businessKeys(it.resource);
   const patients = items.filter((it) => it.resourceType === 'Patient' && it.keys.length);
-  const keyContext = patients.length === 1 ? { usager: keyRef(patients[0].index) } : {};
+  const usager = patients.length === 1 ? keyRef(patients[0].index) : undefined;
+  // R5: a Consent's key names the CarePlans whose supportingInfo references it.
+  const carePlansOf = new Map<number, number[]>();
+  for (const it of items) {
+    if (it.resourceType !== 'CarePlan' || !Array.isArray(it.resource.supportingInfo)) continue;
+    for (const ref of it.resource.supportingInfo) {
+      if (!isObj(ref) || typeof ref.reference !== 'string') continue;
+      const t = resolver.resolve(ref.reference, it.index);
+      if (t !== undefined && items[t].resourceType === 'Consent') carePlansOf.set(t, [...(carePlansOf.get(t) ?? []), it.index]);
+    }
+  }
   let pending = items.filter((it) => it.keys.length === 0);
   while (pending.length) {
     const ready = pending.filter((it) =>
-      [...referencedEntries(it.resource, it.index, resolver)].every((t) => t === it.index || items[t].keys.length),
+      [...referencedEntries(it.resource, it.index, resolver), ...(carePlansOf.get(it.index) ?? [])].every(
+        (t) => t === it.index || items[t].keys.length,
+      ),
     );
     for (const it of ready.length ? ready : pending) {
-      it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, keyRef), keyContext);
+      const carePlans = (carePlansOf.get(it.index) ?? []).map(keyRef).filter((k): k is string => k !== undefined);
+      it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, keyRef), { usager, carePlans });
     }
     pending = pending.filter((it) => it.keys.length === 0);
   }

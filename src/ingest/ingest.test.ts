@@ -145,6 +145,47 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.deepEqual(owners.rows.map((r) => r.owner), ['480787529']);
   });
 
+  test('R5: two Consents of one PP differing only by performer or by dateTime are stored apart; a resend matches each to itself', async () => {
+    const repo = getRepo();
+    const b = otherUsager('777000222');
+    const base = b.entry[1];
+    assert.equal(base.resource.resourceType, 'Consent');
+    const copy = (id: string, change: (r: Json) => void): Json => {
+      const e = clone(base);
+      e.fullUrl = `https://test-server.fr/Consent/${id}`;
+      e.resource.id = id;
+      change(e.resource);
+      return e;
+    };
+    // Same performer, another date (a second structure agreement); same date, the usager as signatory.
+    const later = copy('consent-later', (r) => (r.dateTime = '2024-06-01T10:00:00+02:00'));
+    const usager = copy('consent-usager', (r) => (r.performer = [{ reference: `Patient/${b.entry[0].resource.id}` }]));
+    b.entry.splice(2, 0, later, usager);
+    const carePlan = b.entry.find((e: Json) => e.resource.resourceType === 'CarePlan').resource;
+    const info = carePlan.supportingInfo[0];
+    carePlan.supportingInfo.push(
+      { ...clone(info), reference: 'Consent/consent-later' },
+      { extension: [{ ...clone(info.extension[0]), valueCodeableConcept: { coding: [{ ...info.extension[0].valueCodeableConcept.coding[0], code: 'accordUsager' }] } }], reference: 'Consent/consent-usager' },
+    );
+    const before = await currentCount(repo, 'Consent');
+    const first = await ingestTransaction(ctx(), clone(b));
+    assert.equal(first.status, 200, JSON.stringify(first.body).slice(0, 2000));
+    const ids = locations(first.body).slice(1, 4).map((l) => l.id);
+    assert.equal(new Set(ids).size, 3, 'three Consents');
+    assert.equal(await currentCount(repo, 'Consent'), before + 3);
+    // Resend with the entries in another order and fresh urn:uuid identities: each finds its own.
+    const again = clone(b);
+    [again.entry[1], again.entry[3]] = [again.entry[3], again.entry[1]];
+    const res = await ingestTransaction(ctx(), withUrnUuids(again));
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
+    const locs = locations(res.body);
+    assert.deepEqual([locs[3].id, locs[2].id, locs[1].id], ids);
+    assert.ok(locs.slice(1, 4).every((l) => l.version === 2 && l.status === '200 OK'));
+    assert.equal(await currentCount(repo, 'Consent'), before + 3);
+    const usagerConsent = (await repo.read('Consent', ids[2])).resource as Json;
+    assert.match(usagerConsent.performer[0].reference, /^Patient\//);
+  });
+
   test('an invalid bundle (one bad entry among 25) is rejected with 422, expression on that entry, database unchanged', async () => {
     const repo = getRepo();
     const bad = clone(PP_PA);

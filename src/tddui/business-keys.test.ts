@@ -46,10 +46,39 @@ test('composite keys: same natural attributes, same key; key order, display and 
   assert.deepEqual(businessKeys(reordered), k1);
   const other = { ...role, practitioner: { reference: 'Practitioner/another' } };
   assert.notDeepEqual(businessKeys(other), k1);
-  // Consent without patient: the bundle's usager separates two usagers' consents.
+  // R5: practitioner + organization + code only (specialty and location are not part of it).
+  assert.deepEqual(businessKeys({ ...role, specialty: [{ text: 'x' }], location: [{ reference: 'Location/l' }] }), k1);
+  assert.notDeepEqual(businessKeys({ ...role, code: [{ coding: [{ system: 's', code: 'other' }] }] }), k1);
+});
+
+test('R5 RelatedPerson: usager + name + relationship', () => {
+  const rp = { resourceType: 'RelatedPerson', patient: { reference: 'Patient?key=pi|1' }, name: [{ family: 'Martin', given: ['Anne'] }], relationship: [{ coding: [{ system: 'r', code: 'MTH' }] }] };
+  const k = businessKeys(rp);
+  assert.equal(k[0].system, COMPOSITE_SYSTEM_PREFIX + 'RelatedPerson');
+  assert.deepEqual(businessKeys({ ...rp, birthDate: '1960-01-01', telecom: [{ value: '0600000000' }], active: false }), k, 'other attributes do not count');
+  assert.notDeepEqual(businessKeys({ ...rp, patient: { reference: 'Patient?key=pi|2' } }), k);
+  assert.notDeepEqual(businessKeys({ ...rp, name: [{ family: 'Martin', given: ['Paul'] }] }), k);
+  assert.notDeepEqual(businessKeys({ ...rp, relationship: [{ coding: [{ system: 'r', code: 'FTH' }] }] }), k);
+  // Without `patient`, the Bundle's usager stands for it.
+  const { patient, ...noPatient } = rp;
+  assert.deepEqual(businessKeys(noPatient, { usager: patient.reference }), k);
+});
+
+test('R5 Consent: referencing CarePlan + performer + dateTime; fallback without CarePlan', () => {
   const consent = PP.entry.find((e: Json) => e.resource.resourceType === 'Consent').resource;
+  const pp = { carePlans: ['CarePlan?key=pp|1'] };
+  const k = businessKeys(consent, pp);
+  assert.equal(k[0].system, COMPOSITE_SYSTEM_PREFIX + 'Consent');
+  assert.notDeepEqual(businessKeys({ ...consent, dateTime: '2025-01-01' }, pp), k, 'another signature date: another agreement');
+  assert.notDeepEqual(businessKeys({ ...consent, performer: [{ reference: 'Patient?key=pi|1' }] }, pp), k, 'another signatory');
+  assert.notDeepEqual(businessKeys(consent, { carePlans: ['CarePlan?key=pp|2'] }), k, 'another PP');
+  assert.deepEqual(businessKeys({ ...consent, dateTime: '2024-01-15T08:00:00Z', status: 'inactive' }, pp), k, 'same instant, status ignored');
+  assert.deepEqual(businessKeys(consent, { ...pp, usager: 'Patient/other' }), k, 'the PP already names the usager');
+  // Fallback: the usager separates two usagers' consents; performer and dateTime still count.
   assert.notDeepEqual(businessKeys(consent, { usager: 'Patient/a' }), businessKeys(consent, { usager: 'Patient/b' }));
-  assert.deepEqual(businessKeys(consent, { usager: 'Patient/a' }), businessKeys({ ...consent, dateTime: '2025-01-01' }, { usager: 'Patient/a' }));
+  assert.notDeepEqual(businessKeys(consent, { usager: 'Patient/a' }), k);
+  assert.notDeepEqual(businessKeys({ ...consent, dateTime: '2025-01-01' }, { usager: 'Patient/a' }), businessKeys(consent, { usager: 'Patient/a' }));
+  assert.deepEqual(businessKeys({ ...consent, status: 'inactive' }, { usager: 'Patient/a' }), businessKeys(consent, { usager: 'Patient/a' }));
 });
 
 test('owner: FINESS of the Organization, else of the local ids', () => {

@@ -45,26 +45,68 @@ export const COMPOSITE_SYSTEM_PREFIX = 'urn:tddui:key:';
 export const NO_SYSTEM = 'urn:tddui:key:no-system';
 
 /**
- * Natural attributes of the types that carry no business identifier in the IG. The key is a
- * hash of these attributes with every reference already resolved to server ids, so that a
- * resend (whose bundle-local ids may differ) finds the same object. Mutable attributes (status,
- * dates, free text) are left out so that an update of the object is still matched.
+ * Natural attributes of the types that carry no business identifier in the IG (rule R5 of the
+ * business rules). The key is a hash of these attributes with every reference to an entry of
+ * the Bundle already replaced by that entry's business key, so that a resend (whose
+ * bundle-local ids may differ) finds the same object. Mutable attributes (status, free text)
+ * are left out so that an update of the object is still matched.
+ * - PractitionerRole = practitioner (its idNatPs) + organization (its idNatSt) + code;
+ * - RelatedPerson = usager (`patient`, else the Bundle's usager) + name + relationship;
+ * - Consent: see `consentBasis` (the referencing CarePlan + performer + dateTime);
+ * - Location (not in R5's list of attributes): name, address, managing organisation, parent, type.
  */
 const COMPOSITE_ATTRIBUTES: Record<string, string[]> = {
-  PractitionerRole: ['practitioner', 'organization', 'code', 'specialty', 'location'],
-  RelatedPerson: ['patient', 'relationship', 'name', 'birthDate'],
-  Consent: ['patient', 'scope', 'category', 'policy', 'policyRule', 'sourceReference', 'organization'],
+  PractitionerRole: ['practitioner', 'organization', 'code'],
+  RelatedPerson: ['name', 'relationship'],
   Location: ['name', 'address', 'managingOrganization', 'partOf', 'type'],
 };
 
-/** Composite-keyed types that belong to one usager. */
-const PER_USAGER = new Set(['Consent', 'RelatedPerson']);
-
 export interface KeyContext {
-  /** `Patient/<server id>` of the bundle's usager, when the bundle has exactly one Patient. */
+  /** Reference to the bundle's usager (`Patient?key=…` or `Patient/<id>`), when the bundle has exactly one Patient. */
   usager?: string;
+  /**
+   * Consent only: the business keys (`CarePlan?key=…`) of the CarePlans of the Bundle whose
+   * `supportingInfo` references this Consent (rule R5).
+   */
+  carePlans?: string[];
 }
 
+/** A reference as one comparable string (`reference`, else its logical identifier). */
+function referenceText(v: unknown): string | undefined {
+  if (!isObj(v)) return undefined;
+  if (typeof v.reference === 'string' && v.reference) return v.reference;
+  if (isObj(v.identifier) && typeof v.identifier.value === 'string') return `${String(v.identifier.system ?? '')}|${v.identifier.value}`;
+  return undefined;
+}
+
+/**
+ * A dateTime with a time as the instant it names (`2024-01-15T09:00:00+01:00` and
+ * `2024-01-15T08:00:00Z` are one signature time), a bare date as sent.
+ */
+function instantOf(v: unknown): unknown {
+  if (typeof v !== 'string' || !v.includes('T')) return v;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? v : new Date(t).toISOString();
+}
+
+/**
+ * R5: a Consent (the agreement of a projet personnalisé) is the CarePlan that references it
+ * (`CarePlan.supportingInfo`) + performer + dateTime, so that the structure's agreement and
+ * the usager's agreement of one PP are two objects. Without a referencing CarePlan in the
+ * Bundle (fallback), the usager (`patient`, else the Bundle's usager), scope and category
+ * stand in for the PP: two usagers' consents, or two kinds of consent, never merge.
+ */
+function consentBasis(resource: Json, context: KeyContext): Json {
+  const basis: Json = { performer: resource.performer, dateTime: instantOf(resource.dateTime) };
+  if (context.carePlans?.length) {
+    basis.carePlan = [...new Set(context.carePlans)].sort();
+  } else {
+    basis.usager = referenceText(resource.patient) ?? context.usager;
+    basis.scope = resource.scope;
+    basis.category = resource.category;
+  }
+  return basis;
+}
 /** Types whose key depends on resolved references (they are keyed after the others). */
 export function keyNeedsReferences(resource: Json): boolean {
   return identifierKeys(resource).length === 0;
@@ -124,18 +166,21 @@ export function businessKeys(resource: Json, context: KeyContext = {}): Business
   const type = String(resource.resourceType);
   const attributes = COMPOSITE_ATTRIBUTES[type];
   let basis: Json;
-  if (attributes) {
+  if (type === 'Consent') {
+    basis = consentBasis(resource, context);
+  } else if (attributes) {
     basis = {};
     for (const a of attributes) if (resource[a] !== undefined) basis[a] = resource[a];
+    if (type === 'RelatedPerson') basis.usager = referenceText(resource.patient) ?? context.usager;
   } else {
     basis = { ...resource };
     delete basis.id;
     delete basis.meta;
     delete basis.text;
+    // Per-usager objects that may not name their usager: the usager of the bundle is part of
+    // the key, or two usagers' identical objects would merge.
+    if (context.usager) basis.__usager = context.usager;
   }
-  // Per-usager objects that may not name their usager (the official PP Consent has no
-  // `patient`): the usager of the bundle is part of the key, or two usagers' consents merge.
-  if ((!attributes || PER_USAGER.has(type)) && context.usager) basis.__usager = context.usager;
   return [{ system: COMPOSITE_SYSTEM_PREFIX + type, value: hash(canonical(basis)) }];
 }
 
