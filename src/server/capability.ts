@@ -112,7 +112,7 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     documentation:
       'Bundles reçus (journal des envois, acceptés ou rejetés ; un rejeté n\u2019est pas forcément conforme à tddui-bundle) : lecture seule, id = identifiant de l\u2019envoi, meta.lastUpdated = réception, étiquette urn:tddui:submission-outcome (accepted / rejected). Recherche du plus récent au plus ancien, sans total.',
     interaction: [{ code: 'read' }, { code: 'search-type' }],
-    versioning: 'no-version',
+    versioning: 'versioned',
     readHistory: false,
     updateCreate: false,
     conditionalCreate: false,
