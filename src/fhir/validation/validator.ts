@@ -1037,7 +1037,12 @@ class Run {
     }
     if (profiled.length === 0) return;
     let known = 0;
-    for (const tp of profiled) {
+    // Any one target profile will do: try those the target declares first (it is validated
+    // against them anyway, so the answer is usually memoised) before walking it against others.
+    const meta = target.resource.meta;
+    const declared = isObject(meta) && Array.isArray(meta.profile) ? meta.profile : undefined;
+    const order = declared && profiled.length > 1 ? [...profiled].sort((a, b) => Number(declared.includes(b)) - Number(declared.includes(a))) : profiled;
+    for (const tp of order) {
       const ok = this.conforms(target.resource, target.path, tp);
       if (ok === undefined) continue;
       known++;
