@@ -82,11 +82,12 @@ export interface UsagerCounts {
 /** Usagers, active usagers and séjours in progress on `today`, per organisation. */
 export async function usagersByOrganisation(db: Queryable, today: string): Promise<UsagerCounts[]> {
   const res = await db.query<{ finess: string | null; kind: string; n: number }>(
-    `SELECT finess, 'usagers' AS kind, count(*)::int AS n FROM (${objects('Patient', [SYS_LOCAL])}) p GROUP BY 1
+    `WITH a AS MATERIALIZED (${ACTIVE_STAYS})
+     SELECT finess, 'usagers' AS kind, count(*)::int AS n FROM (${objects('Patient', [SYS_LOCAL])}) p GROUP BY 1
      UNION ALL
-     SELECT finess, 'active', count(DISTINCT patient)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1
+     SELECT finess, 'active', count(DISTINCT patient)::int FROM a GROUP BY 1
      UNION ALL
-     SELECT finess, 'stays', count(*)::int FROM (${ACTIVE_STAYS}) a GROUP BY 1`,
+     SELECT finess, 'stays', count(*)::int FROM a GROUP BY 1`,
     [today],
   );
   const rows = new Map<string, UsagerCounts>();
