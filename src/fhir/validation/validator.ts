@@ -315,7 +315,9 @@ class Run {
       });
     }
     for (const p of this.pending.values()) {
-      this.issues.push(makeIssue(p.rule, p.expression, { ...p.args, count: p.count }, { source: p.source }));
+      // The args belong to this note (copied per run in validateAgainst): no copy needed here.
+      p.args.count = p.count;
+      this.issues.push(makeIssue(p.rule, p.expression, p.args, { source: p.source }));
     }
     return this.issues;
   }
@@ -383,7 +385,7 @@ class Run {
     for (const [k, p] of memo.pending) {
       const mine = this.pending.get(k);
       if (mine) mine.count += p.count;
-      else this.pending.set(k, { ...p });
+      else this.pending.set(k, { rule: p.rule, args: p.args, expression: p.expression, count: p.count, source: p.source });
     }
   }
 
