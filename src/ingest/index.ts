@@ -1,8 +1,8 @@
 // The receiving pipeline for a TDDUI transaction Bundle: validate in full, then in ONE
 // database transaction match resent business objects, assign ids, fix references, write the
 // versions and the index, and answer a transaction-response. Every submission is logged.
-import { createHash } from 'node:crypto';
 import { toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { keyId, lockAndLookupKeys } from '../storage/keys.js';
 import { newId } from '../storage/repository.js';
 import { submissionInsert } from '../storage/submissions.js';
 import { StorageError, type FhirResource, type Queryable, type Repository, type SubmissionRecord } from '../storage/types.js';
@@ -111,51 +111,12 @@ async function reject(
   return { status, body: full as unknown as FhirResource, submissionId: rec.id };
 }
 
-/** 64-bit advisory lock key of a business key (text so that pg passes it as bigint). */
-function lockKey(owner: string, type: string, k: BusinessKey): string {
-  return createHash('sha256').update(`${owner}\u0000${type}\u0000${k.system}\u0000${k.value}`).digest().readBigInt64BE(0).toString();
-}
-
 interface Item {
   index: number;
   resourceType: string;
   resource: Json;
   keys: BusinessKey[];
   id?: string;
-}
-
-interface Found {
-  id: string;
-  versionId: number;
-  lastUpdated: string;
-}
-
-/**
- * Locks the keys (advisory transaction locks on their 64-bit hashes, sorted so that concurrent
- * transactions take them in one order), then looks them up with the current version of the
- * objects they name, row-locked until commit: one round trip (migration 0003).
- */
-async function lookup(tx: Queryable, owner: string, items: Item[]): Promise<Map<string, Found>> {
-  const found = new Map<string, Found>();
-  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
-  if (wanted.length === 0) return found;
-  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))];
-  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
-    'SELECT * FROM tddui_lock_and_lookup_keys($1, $2::jsonb, $3::jsonb)',
-    [owner, JSON.stringify(locks), JSON.stringify(wanted)],
-  );
-  for (const r of res.rows) {
-    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
-      id: r.k_id,
-      versionId: Number(r.k_version),
-      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
-    });
-  }
-  return found;
-}
-
-function keyId(type: string, k: BusinessKey): string {
-  return `${type}\u0000${k.system}\u0000${k.value}`;
 }
 
 /** Validate in full, then store every entry atomically (resend = new version of the same business object). */
@@ -310,7 +271,7 @@ async function store(
 
   // Ids: a known key -> that object (new version); else a fresh id. Two entries with one key
   // in the bundle are one object; the first key in priority order that is known wins.
-  const found = await lookup(tx, owner, items);
+  const found = await lockAndLookupKeys(tx, owner, items);
   const chosen = new Map<string, string>();
   const current = new Map<string, { versionId: number; lastUpdated: string }>();
   for (const it of items) {

@@ -186,6 +186,26 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.match(usagerConsent.performer[0].reference, /^Patient\//);
   });
 
+  test('a DocumentReference first sent by a plain create is matched by a later transaction, and the other way round', async () => {
+    const repo = getRepo();
+    const b = otherUsager('777000333');
+    const i = b.entry.findIndex((e: Json) => e.resource.resourceType === 'DocumentReference');
+    const { id: _local, ...doc } = clone(b.entry[i].resource);
+    doc.subject = { reference: 'Patient/somewhere' };
+    delete doc.author;
+    const created = await repo.create(doc as FhirResource);
+    assert.equal(created.versionId, 1);
+    const res = await ingestTransaction(ctx(), clone(b));
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
+    const loc = locations(res.body)[i];
+    assert.deepEqual([loc.id, loc.version, loc.status], [created.id, 2, '200 OK']);
+    assert.equal(((await repo.read('DocumentReference', created.id)).resource as Json).subject.reference, `Patient/${locations(res.body)[0].id}`);
+    // Transaction first, plain create next: a new version of the transaction's document.
+    const j = b.entry.findIndex((e: Json, n: number) => n > i && e.resource.resourceType === 'DocumentReference');
+    const again = await repo.create({ ...clone(b.entry[j].resource), id: undefined } as FhirResource);
+    assert.deepEqual([again.id, again.versionId], [locations(res.body)[j].id, 2]);
+  });
+
   test('an invalid bundle (one bad entry among 25) is rejected with 422, expression on that entry, database unchanged', async () => {
     const repo = getRepo();
     const bad = clone(PP_PA);

@@ -2,6 +2,8 @@
 import { openPglite } from './drivers/pglite.js';
 import { openPostgres } from './drivers/postgres.js';
 import { SqlRepository } from './repository.js';
+// The one dependency of storage on the TDDUI layer: the default business keys of plain creates.
+import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
 import type { Database, OpenDatabaseOptions, Repository } from './types.js';
 
 export * from './types.js';
@@ -28,7 +30,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
  */
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
   const db = await openDatabase(opts);
-  const repo = new SqlRepository(db);
+  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY);
   try {
     await repo.migrate();
   } catch (err) {

@@ -81,6 +81,44 @@ await forEachDriver('Repository', (getRepo, driver) => {
     assert.equal(own.rows[0].owner, '480787529', 'update keeps the owner');
   });
 
+  test('create/update maintain business keys: a create with a known masterIdentifier is a new version of that object', async () => {
+    const repo = getRepo();
+    const doc = (mi: string, extra: Json = {}): FhirResource => ({ resourceType: 'DocumentReference', status: 'current', masterIdentifier: { value: mi }, content: [{ attachment: { url: 'x' } }], ...extra });
+    const a = await repo.create(doc('3480787529/123-PPER-doc-1'));
+    assert.equal(a.versionId, 1);
+    const owner = await repo.db.query<{ owner: string }>('SELECT owner FROM resource WHERE id = $1', [a.id]);
+    assert.equal(owner.rows[0].owner, '480787529', 'owner from the FINESS of the local identifier');
+    const keys = await repo.db.query<Json>('SELECT owner, resource_type, system, value, id FROM business_key WHERE id = $1', [a.id]);
+    assert.deepEqual(keys.rows, [{ owner: '480787529', resource_type: 'DocumentReference', system: 'urn:tddui:key:masterIdentifier', value: '3480787529/123-PPER-doc-1', id: a.id }]);
+    // Resend: same object, next version; the previous one is kept.
+    const b = await repo.create(doc('3480787529/123-PPER-doc-1', { description: 'v2' }));
+    assert.equal(b.id, a.id);
+    assert.equal(b.versionId, 2);
+    assert.ok(b.lastUpdated > a.lastUpdated);
+    assert.equal((await repo.read('DocumentReference', a.id)).resource.description, 'v2');
+    assert.equal((await repo.vread('DocumentReference', a.id, 1)).resource.description, undefined);
+    // Another owner (explicit, or named by the custodian) has its own object.
+    const other = await repo.create(doc('3480787529/123-PPER-doc-1'), { owner: '750000001' });
+    assert.notEqual(other.id, a.id);
+    const custodian = await repo.create(doc('3480787529/123-PPER-doc-1', { custodian: { identifier: { system: 'urn:oid:1.2.250.1.71.4.2.2', value: '1750000001' } } }));
+    assert.equal(custodian.id, other.id, 'custodian idNatSt 1750000001: FINESS 750000001');
+    assert.equal(custodian.versionId, 2);
+    // An update registers the new key; a later create with it finds the updated object.
+    const u = await repo.update({ ...(b.resource as Json), id: a.id, masterIdentifier: { value: '3480787529/123-PPER-doc-2' } } as unknown as FhirResource & { id: string });
+    assert.equal(u.versionId, 3);
+    const c = await repo.create(doc('3480787529/123-PPER-doc-2'));
+    assert.equal(c.id, a.id);
+    assert.equal(c.versionId, 4);
+    // Concurrent first creates of one document: one object, versions 1..4.
+    const all = await Promise.all([1, 2, 3, 4].map(() => repo.create(doc('3480787529/123-PPER-doc-3'))));
+    assert.equal(new Set(all.map((r) => r.id)).size, 1);
+    assert.deepEqual(all.map((r) => r.versionId).sort(), [1, 2, 3, 4]);
+    // Resources without identifier keep being created anew.
+    const n1 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
+    const n2 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
+    assert.notEqual(n1.id, n2.id);
+  });
+
   test('history: instance, type and system; newest first; _since; paging', async () => {
     const repo = getRepo();
     const a = await repo.create({ resourceType: 'Organization', name: 'A' });

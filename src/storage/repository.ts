@@ -1,11 +1,13 @@
 // The Repository of types.ts over either driver (same SQL on PostgreSQL and PGlite).
 import { randomUUID } from 'node:crypto';
+import { keyId, lockAndLookupKeys } from './keys.js';
 import { migrate } from './migrate.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
 import { getSubmission, insertSubmission, listSubmissions } from './submissions.js';
 import {
   StorageError,
+  type BusinessKeyPolicy,
   type Database,
   type FhirResource,
   type HistoryQuery,
@@ -16,7 +18,7 @@ import {
   type SubmissionFilter,
   type SubmissionRecord,
 } from './types.js';
-import { lockCurrent, nextInstant, stamp, writeVersions } from './writer.js';
+import { lockCurrent, nextInstant, stamp, writeVersions, type KeysToWrite } from './writer.js';
 
 const RE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 const RE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -27,7 +29,11 @@ export function newId(): string {
 }
 
 export class SqlRepository implements Repository {
-  constructor(readonly db: Database) {}
+  /** `keys`: business keys maintained by create/update (none without a policy). */
+  constructor(
+    readonly db: Database,
+    private readonly keys?: BusinessKeyPolicy,
+  ) {}
 
   async migrate(): Promise<void> {
     await migrate(this.db);
@@ -90,22 +96,37 @@ export class SqlRepository implements Repository {
 
   async create(resource: FhirResource, options: { owner?: string } = {}): Promise<ResourceRecord> {
     checkResource(resource);
-    const id = newId();
-    const lastUpdated = new Date().toISOString();
-    const stored = stamp(resource, id, 1, lastUpdated);
-    await this.db.transaction((tx) =>
-      writeVersions(tx, [
-        { resourceType: resource.resourceType, id, versionId: 1, lastUpdated, owner: options.owner ?? '', existed: false, resource: stored },
-      ]),
-    );
-    return { resourceType: resource.resourceType, id, versionId: 1, lastUpdated, deleted: false, resource: stored };
+    const type = resource.resourceType;
+    const owner = options.owner ?? this.keys?.ownerOf(resource) ?? '';
+    const keys = this.keys?.keysOf(resource) ?? [];
+    return this.db.transaction(async (tx) => {
+      // A known key (same owner) names the object this create resends: a new version of it,
+      // as a transaction entry would be ("the last data sent replaces what was sent before").
+      const found = await lockAndLookupKeys(tx, owner, [{ resourceType: type, keys }]);
+      const match = keys.map((k) => found.get(keyId(type, k))).find((f) => f !== undefined);
+      const id = match?.id ?? newId();
+      const versionId = (match?.versionId ?? 0) + 1;
+      const lastUpdated = nextInstant(new Date(), match?.lastUpdated);
+      const stored = stamp(resource, id, versionId, lastUpdated);
+      await writeVersions(
+        tx,
+        [{ resourceType: type, id, versionId, lastUpdated, owner, existed: match !== undefined, resource: stored }],
+        keyRows(owner, type, id, keys),
+      );
+      return { resourceType: type, id, versionId, lastUpdated, deleted: false, resource: stored };
+    });
   }
 
   async update(resource: FhirResource & { id: string }, options: { ifMatch?: number } = {}): Promise<ResourceRecord> {
     checkResource(resource);
     if (!RE_ID.test(resource.id)) throw new StorageError(400, 'invalid', `Invalid resource id "${resource.id}"`, `${resource.resourceType}.id`);
     const type = resource.resourceType;
+    const keys = this.keys?.keysOf(resource) ?? [];
     return this.db.transaction(async (tx) => {
+      // The owner never changes once stored; read first so that the key locks (advisory, then
+      // row locks) are taken in the same order as the ingest pipeline's: no deadlock with it.
+      const owner = (await tx.query<{ owner: string }>('SELECT owner FROM resource WHERE resource_type = $1 AND id = $2', [type, resource.id])).rows[0]?.owner ?? '';
+      if (keys.length) await lockAndLookupKeys(tx, owner, [{ resourceType: type, keys }]);
       const current = (await lockCurrent(tx, [{ resourceType: type, id: resource.id }])).get(`${type}/${resource.id}`);
       if (!current) throw new StorageError(404, 'not-found', `${type}/${resource.id} is not known`);
       if (options.ifMatch !== undefined && options.ifMatch !== current.versionId) {
@@ -115,11 +136,16 @@ export class SqlRepository implements Repository {
           `Version mismatch on ${type}/${resource.id}: If-Match asks for version ${options.ifMatch}, the current version is ${current.versionId}`,
         );
       }
-      const owner = (await tx.query<{ owner: string }>('SELECT owner FROM resource WHERE resource_type = $1 AND id = $2', [type, resource.id])).rows[0]?.owner ?? '';
       const versionId = current.versionId + 1;
       const lastUpdated = nextInstant(new Date(), current.lastUpdated);
       const stored = stamp(resource, resource.id, versionId, lastUpdated);
-      await writeVersions(tx, [{ resourceType: type, id: resource.id, versionId, lastUpdated, owner, existed: true, resource: stored }]);
+      // Its keys name this object from now on, even one that named another object before
+      // (the last data sent wins, as when a transaction re-points a key).
+      await writeVersions(
+        tx,
+        [{ resourceType: type, id: resource.id, versionId, lastUpdated, owner, existed: true, resource: stored }],
+        keyRows(owner, type, resource.id, keys),
+      );
       return { resourceType: type, id: resource.id, versionId, lastUpdated, deleted: false, resource: stored };
     });
   }
@@ -135,6 +161,12 @@ export class SqlRepository implements Repository {
   getSubmission(id: string): Promise<SubmissionRecord | undefined> {
     return getSubmission(this.db, id);
   }
+}
+
+function keyRows(owner: string, type: string, id: string, keys: { system: string; value: string }[]): KeysToWrite | undefined {
+  const seen = new Set<string>();
+  const rows = keys.filter((k) => !seen.has(keyId(type, k)) && seen.add(keyId(type, k))).map((k) => ({ resourceType: type, system: k.system, value: k.value, id }));
+  return rows.length ? { owner, rows } : undefined;
 }
 
 function checkResource(resource: FhirResource): void {

@@ -34,6 +34,20 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** Folder of the embedded database (default `./.tddui-data`); `memory://` for an in-memory one. */
   dataDir?: string;
+  /** Business keys of plain creates/updates (default: the TDDUI resend-matching keys). */
+  keys?: BusinessKeyPolicy;
+}
+
+/**
+ * How `Repository.create`/`update` find the business keys of one resource (the ingest pipeline
+ * computes those of a Bundle itself), so that an object first sent by a plain create is matched
+ * by a later transaction, and the other way round.
+ */
+export interface BusinessKeyPolicy {
+  /** The submitting organisation (FINESS) named by the resource, when it names one. */
+  ownerOf(resource: FhirResource): string | undefined;
+  /** Its keys in priority order (references are server ids here); may be empty. */
+  keysOf(resource: FhirResource): { system: string; value: string }[];
 }
 
 /** One search parameter of a query: AND across parameters, OR across `values`. */
@@ -160,9 +174,18 @@ export interface Repository {
   history(query: HistoryQuery): Promise<{ total: number; entries: ResourceRecord[] }>;
   search(query: SearchQuery): Promise<SearchResult>;
 
-  /** Plain create (v1 flow: POST /DocumentReference). The server assigns the id. */
+  /**
+   * Plain create (v1 flow: POST /DocumentReference). The server assigns the id. The resource's
+   * business keys (e.g. a DocumentReference's masterIdentifier) are registered for its owner
+   * (`options.owner`, else the one the resource names, else `''`). A create whose key is already
+   * known for that owner is a resend: it becomes a new version of the existing object (same id,
+   * `versionId` > 1), as a transaction entry would; `versionId === 1` means a new object.
+   */
   create(resource: FhirResource, options?: { owner?: string }): Promise<ResourceRecord>;
-  /** New version of an existing resource; `ifMatch` = expected current versionId (412 otherwise). */
+  /**
+   * New version of an existing resource; `ifMatch` = expected current versionId (412 otherwise).
+   * Its business keys are (re-)pointed at it, under the owner stored with the resource.
+   */
   update(resource: FhirResource & { id: string }, options?: { ifMatch?: number }): Promise<ResourceRecord>;
 
   recordSubmission(submission: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;

@@ -214,3 +214,42 @@ export function ownerOf(bundle: unknown): string | undefined {
   }
   return undefined;
 }
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined ? [] : [v];
+}
+
+/**
+ * The submitting organisation named by one resource sent on its own (v1 `POST
+ * /DocumentReference`): the FINESS of its custodian / author Organization (contained, or the
+ * idNatSt identifier of the reference), else the FINESS prefix of its local identifiers
+ * (masterIdentifier, identifier, subject.identifier) — what a transaction carrying it would
+ * give as owner, so that both find the same keys.
+ */
+export function ownerOfResource(resource: Json): string | undefined {
+  const contained = list(resource.contained).filter(isObj);
+  const parts: Json[] = [];
+  for (const ref of [...list(resource.custodian), ...list(resource.author)].filter(isObj)) {
+    const r = typeof ref.reference === 'string' ? ref.reference : '';
+    if (r.startsWith('#')) {
+      const c = contained.find((x) => x.resourceType === 'Organization' && x.id === r.slice(1));
+      if (c) parts.push(c);
+    } else if (isObj(ref.identifier)) {
+      parts.push({ resourceType: 'Organization', identifier: [ref.identifier] });
+    }
+  }
+  parts.push(resource);
+  if (isObj(resource.subject) && isObj(resource.subject.identifier)) parts.push({ resourceType: 'Patient', identifier: [resource.subject.identifier] });
+  return ownerOf({ entry: parts.map((r) => ({ resource: r })) });
+}
+
+/**
+ * Business keys of plain creates and updates (`Repository.create`/`update`, see
+ * src/storage/types.ts `BusinessKeyPolicy`): identifier keys only. Composite keys are not
+ * registered there: they hash references rewritten to the Bundle entries' keys, which a
+ * resource sent on its own (server ids) cannot reproduce, so they would never match.
+ */
+export const TDDUI_KEY_POLICY = {
+  ownerOf: (resource: Json): string | undefined => ownerOfResource(resource),
+  keysOf: (resource: Json): BusinessKey[] => identifierKeys(resource),
+};

@@ -1,0 +1,54 @@
+// Business keys in the database: advisory locks on the keys, lookup of the objects they name.
+// Shared by the ingest pipeline (a whole Bundle) and Repository.create/update (one resource),
+// so that both take the same locks and a plain create and a transaction never race.
+import { createHash } from 'node:crypto';
+import type { Queryable } from './types.js';
+
+export interface KeyOf {
+  system: string;
+  value: string;
+}
+
+export interface FoundKey {
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+}
+
+/** 64-bit advisory lock key of a business key (text so that pg passes it as bigint). */
+export function lockKey(owner: string, type: string, k: KeyOf): string {
+  return createHash('sha256').update(`${owner}\u0000${type}\u0000${k.system}\u0000${k.value}`).digest().readBigInt64BE(0).toString();
+}
+
+/** Map key of a (type, business key) pair in `lockAndLookupKeys`'s answer. */
+export function keyId(type: string, k: KeyOf): string {
+  return `${type}\u0000${k.system}\u0000${k.value}`;
+}
+
+/**
+ * Locks the keys (advisory transaction locks on their 64-bit hashes, sorted so that concurrent
+ * transactions take them in one order), then looks them up with the current version of the
+ * objects they name, row-locked until commit: one round trip (migration 0003).
+ */
+export async function lockAndLookupKeys(
+  tx: Queryable,
+  owner: string,
+  items: { resourceType: string; keys: readonly KeyOf[] }[],
+): Promise<Map<string, FoundKey>> {
+  const found = new Map<string, FoundKey>();
+  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
+  if (wanted.length === 0) return found;
+  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))];
+  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
+    'SELECT * FROM tddui_lock_and_lookup_keys($1, $2::jsonb, $3::jsonb)',
+    [owner, JSON.stringify(locks), JSON.stringify(wanted)],
+  );
+  for (const r of res.rows) {
+    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
+      id: r.k_id,
+      versionId: Number(r.k_version),
+      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
+    });
+  }
+  return found;
+}
