@@ -48,7 +48,7 @@ export function buildContext(root: Json, now: Date): RuleContext {
     const { resourceType, id } = it.resource;
     if (typeof resourceType === 'string' && typeof id === 'string') {
       byKey.set(`${resourceType}/${id}`, it);
-      if (it.fullUrl) {
+      if (it.fullUrl && (it.fullUrl.startsWith('http://') || it.fullUrl.startsWith('https://'))) {
         // Relative references resolve against the fullUrl's base.
         const m = /^(.*\/)[A-Za-z]+\/[^/]+$/.exec(it.fullUrl);
         if (m) byKey.set(`${m[1]}${resourceType}/${id}`, it);
