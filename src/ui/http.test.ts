@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type RunningServer } from '../server/app.js';
-import { SHARED_FHIR } from '../testing/paths.js';
+import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
 import { REJECTED_MARKER, readExample, seedOfficial, type OfficialSeed } from './testing/seed.js';
 
 let srv: RunningServer;
@@ -153,6 +153,25 @@ test('a resent projet personnalisé shows its versions, the newest first', async
   const versions = page.body.slice(page.body.indexOf('table class="list versions"'));
   assert.match(versions, /<td>2 \(actuelle\)<\/td>.*\(révisé\).*<td>1<\/td>/s);
   assert.match(page.body, /<span class="kind kind-pp">Projet personnalisé<\/span>Projet personnalisé de Mme Jeanne L\. \(révisé\)/);
+});
+
+test('valider renders the report of every official example, in JSON and in XML', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { jsonToXml } = await import('../fhir/xml/index.js');
+  const files = readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
+  assert.ok(files.length >= 40);
+  for (const f of files) {
+    const example = readExample(f);
+    for (const [name, contenu] of [
+      [f, JSON.stringify(example)],
+      [f.replace(/\.json$/, '.xml'), jsonToXml(example)],
+    ]) {
+      const r = await postForm('/valider', { contenu, nom: name });
+      assert.equal(r.status, 200, name);
+      assert.match(r.body, /id="resultat" data-valid="(true|false)"/, name);
+      assert.doesNotMatch(r.body, /undefined|\[object Object\]|NaN/, name);
+    }
+  }
 });
 
 test('unknown pages: a French 404 for browsers, an OperationOutcome otherwise; /fhir untouched', async () => {
