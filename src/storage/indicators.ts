@@ -283,3 +283,34 @@ export async function listUsagerIds(db: Queryable, q: UsagerListQuery): Promise<
   );
   return { total, ids: rows.rows.map((r) => r.id) };
 }
+
+export interface UsagerSubmission {
+  id: string;
+  receivedAt: string;
+  outcome: 'accepted' | 'rejected';
+  errorCount: number;
+  warningCount: number;
+  resourceCount: number;
+}
+
+/**
+ * The submissions that concerned a usager: accepted ones by the stored Patient id, and any
+ * (rejected ones too) by the local identifier. Newest first, at most `limit`.
+ */
+export async function submissionsOfUsager(db: Queryable, patientId: string, localId: string | undefined, limit = 20): Promise<UsagerSubmission[]> {
+  const res = await db.query<{ id: string; received_at: Date | string; outcome: 'accepted' | 'rejected'; error_count: number; warning_count: number; resource_count: number }>(
+    `SELECT id, received_at, outcome, error_count, warning_count, resource_count FROM submission
+      WHERE usagers @> jsonb_build_array(jsonb_build_object('id', $1::text))
+         OR ($2::text IS NOT NULL AND usagers @> jsonb_build_array(jsonb_build_object('localId', $2::text)))
+      ORDER BY received_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+    [patientId, localId ?? null],
+  );
+  return res.rows.map((r) => ({
+    id: r.id,
+    receivedAt: (r.received_at instanceof Date ? r.received_at : new Date(r.received_at)).toISOString(),
+    outcome: r.outcome,
+    errorCount: Number(r.error_count),
+    warningCount: Number(r.warning_count),
+    resourceCount: Number(r.resource_count),
+  }));
+}

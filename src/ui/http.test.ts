@@ -106,6 +106,10 @@ test('usagers: search by name and identifier, usager page with GIR and PP tree',
   assert.match(d.body, /aria-label="Frise des séjours"/);
   assert.match(d.body, /<title>10:30–11:15 Visite à domicile pour soins infirmier\. — terminé<\/title>/);
   assert.match(d.body, /Transport Taxi/);
+  // Both submissions about him: the accepted one (by id) and the rejected one (by local id).
+  const envois = d.body.slice(d.body.indexOf('id="envois-usager"'));
+  assert.match(envois, /badge ok">accepté.*badge ko">rejeté|badge ko">rejeté.*badge ok">accepté/s);
+  assert.ok(envois.includes(`/envois/${seed.rejected.submissionId}`));
   const missing = await get('/usagers/inconnu');
   assert.equal(missing.status, 404);
   assert.match(missing.body, /L’usager inconnu est introuvable/);

@@ -37,7 +37,8 @@ import {
   type Json,
 } from '../fhir-util.js';
 import { genderFr } from './usagers.js';
-import { GIR_CODES, tasksOfLocalId } from '../../storage/indicators.js';
+import { GIR_CODES, submissionsOfUsager, tasksOfLocalId, type UsagerSubmission } from '../../storage/indicators.js';
+import { outcomeBadge } from '../components.js';
 import type { Repository, ResourceRecord } from '../../storage/types.js';
 import type { TdduiValidator } from '../../tddui/validator.js';
 
@@ -55,6 +56,7 @@ export interface UsagerData {
   planVersions: Map<string, ResourceRecord[]>;
   /** Practitioners, organisations… referenced, by `Type/id`. */
   actors: Map<string, Json>;
+  submissions: UsagerSubmission[];
 }
 
 async function searchAll(repo: Repository, resourceType: string, name: string, values: string[]): Promise<Json[]> {
@@ -140,7 +142,8 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   }
   for (const c of extra.values()) for (const p of arr(c.performer)) addRef(p);
   const actors = await readByKeys(repo, actorKeys);
-  return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors };
+  const submissions = await submissionsOfUsager(repo.db, id, localId);
+  return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors, submissions };
 }
 
 // ---- rendering helpers
@@ -383,6 +386,14 @@ ${forest.orphans.length ? html`<h3>Éléments non rattachés à un projet</h3><u
 </section>`;
 }
 
+function submissionsSection(d: UsagerData): SafeHtml {
+  if (d.submissions.length === 0) return html``;
+  return html`<section class="card" id="envois-usager"><h2>Envois concernant cet usager</h2>
+<table class="list"><thead><tr><th>Reçu le</th><th>Résultat</th><th class="num">Ressources</th><th class="num">Erreurs</th><th class="num">Avertissements</th><th></th></tr></thead><tbody>
+${d.submissions.map((s) => html`<tr><td>${frInstant(s.receivedAt)}</td><td>${outcomeBadge(s.outcome)}</td><td class="num">${s.resourceCount}</td><td class="num">${s.errorCount}</td><td class="num">${s.warningCount}</td><td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td></tr>`)}
+</tbody></table></section>`;
+}
+
 export async function usagerPage(repo: Repository, validator: TdduiValidator | undefined, id: string, query: { semaine?: string }): Promise<string | undefined> {
   const d = await loadUsager(repo, id);
   if (!d) return undefined;
@@ -393,11 +404,12 @@ export async function usagerPage(repo: Repository, validator: TdduiValidator | u
     .sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')))[0];
   const g = latestGir ? girOf(latestGir) : undefined;
   const body = html`<h1>${name} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
-<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a><a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
+<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
 ${identitySection(d.patient)}
 ${staysSection(d, today)}
 ${evaluationsSection(d, validator)}
 ${agendaSection(d, isoDay(query.semaine))}
-${ppSection(d)}`;
+${ppSection(d)}
+${submissionsSection(d)}`;
   return page({ title: name, section: 'usagers', body, crumbs: [['Usagers', '/usagers']] });
 }
