@@ -10,6 +10,8 @@ export interface BundleTarget {
   fullUrl?: string;
   /** Base of the fullUrl (`https://x/fhir` for `https://x/fhir/Patient/1`), against which relative references resolve. */
   base?: string;
+  /** References already resolved from this entry (null: not in the Bundle). */
+  resolved?: Map<string, BundleTarget | null>;
 }
 
 function isObject(v: unknown): v is Json {
@@ -17,13 +19,24 @@ function isObject(v: unknown): v is Json {
 }
 
 const ENTRY_INDEX = /^Bundle\.entry\[(\d+)\]/;
-const FULL_URL_BASE = /^(https?:\/\/.*)\/[A-Z][A-Za-z]+\/[^/]+$/;
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
+
+/** `https://x/fhir` for `https://x/fhir/Patient/1` (as /^(https?:\/\/.*)\/[A-Z][A-Za-z]+\/[^/]+$/, without backtracking). */
+function fullUrlBase(u: string): string | undefined {
+  const proto = u.startsWith('https://') ? 8 : u.startsWith('http://') ? 7 : -1;
+  if (proto < 0) return undefined;
+  const i = u.lastIndexOf('/');
+  if (i === u.length - 1 || i <= proto) return undefined;
+  const j = u.lastIndexOf('/', i - 1);
+  if (j < proto || !RESOURCE_TYPE.test(u.slice(j + 1, i))) return undefined;
+  return u.slice(0, j);
+}
 
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   private readonly byTypeId = new Map<string, BundleTarget>();
   private readonly entries: (BundleTarget | undefined)[] = [];
-  private readonly paths = new Map<object, string>();
+  private readonly targets = new Map<object, BundleTarget>();
   /** Location -> its entry (locations are the few resource paths of a run). */
   private readonly entryOfPath = new Map<string, BundleTarget | undefined>();
 
@@ -38,7 +51,7 @@ export class BundleIndex {
       const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource` };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
-        t.base = FULL_URL_BASE.exec(e.fullUrl)?.[1];
+        t.base = fullUrlBase(e.fullUrl);
         if (!idx.byFullUrl.has(e.fullUrl)) idx.byFullUrl.set(e.fullUrl, t);
       }
       const r = e.resource;
@@ -47,7 +60,7 @@ export class BundleIndex {
         if (!idx.byTypeId.has(key)) idx.byTypeId.set(key, t);
       }
       idx.entries.push(t);
-      idx.paths.set(r, t.path);
+      if (!idx.targets.has(r)) idx.targets.set(r, t);
     });
     return idx;
   }
@@ -57,7 +70,12 @@ export class BundleIndex {
   }
 
   pathOf(resource: object): string | undefined {
-    return this.paths.get(resource);
+    return this.targets.get(resource)?.path;
+  }
+
+  /** The entry whose resource this is (by identity). */
+  entryOf(resource: object): BundleTarget | undefined {
+    return this.targets.get(resource);
   }
 
   entryAt(path: string | undefined): BundleTarget | undefined {
@@ -73,13 +91,24 @@ export class BundleIndex {
   resolve(reference: string, from?: string | BundleTarget): BundleTarget | undefined {
     const direct = this.byFullUrl.get(reference);
     if (direct) return direct;
+    const entry = typeof from === 'string' ? this.entryAt(from) : from;
+    // The same references recur within an entry (subject, encounter...): remember them.
+    const cache = entry ? (entry.resolved ??= new Map()) : undefined;
+    const hit = cache?.get(reference);
+    if (hit !== undefined) return hit ?? undefined;
+    const found = this.resolveUncached(reference, entry);
+    cache?.set(reference, found ?? null);
+    return found;
+  }
+
+  private resolveUncached(reference: string, from: BundleTarget | undefined): BundleTarget | undefined {
     const history = reference.includes('/_history/');
     if (reference.startsWith('urn:') || reference.startsWith('http://') || reference.startsWith('https://')) {
       const m = history ? /^(.*\/[A-Z][A-Za-z]+\/[^/]+)\/_history\/[^/]+$/.exec(reference) : null;
       return m ? this.byFullUrl.get(m[1]) : undefined;
     }
     const rel = history ? reference.replace(/\/_history\/[^/]+$/, '') : reference;
-    const base = (typeof from === 'string' ? this.entryAt(from) : from)?.base;
+    const base = from?.base;
     if (base) {
       const hit = this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;

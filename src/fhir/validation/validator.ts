@@ -444,7 +444,9 @@ class Run {
         detail: this.describeMissing(profile.missing[0]),
       }));
     }
-    this.frames.push({ resource: res, path, profile, entry: this.bundle?.entryAt(path) });
+    // A contained resource belongs to the entry of the resource that contains it.
+    const entry = this.bundle ? (this.bundle.entryOf(res) ?? this.frames[this.frames.length - 1]?.entry) : undefined;
+    this.frames.push({ resource: res, path, profile, entry });
     try {
       this.validateComplex(res, profile.root, res.resourceType as string, path, profile);
     } finally {
@@ -552,8 +554,9 @@ class Run {
     let underscores = false;
     // The JSON properties found, as their child refs: a scratch array per depth, reused from
     // one object to the next (no allocation per object). Nested walks use deeper slots.
+    // (Entries past `n` are stale: the length is never reset, which would cost a runtime call.)
     const hits = (this.scratch[this.depth] ??= []);
-    hits.length = 0;
+    let n = 0;
     /** Choice elements present with a type that is not allowed (already reported). */
     let present: Set<number> | undefined;
     for (const key in obj) {
@@ -585,13 +588,13 @@ class Run {
         if (base in obj) continue;
       }
       // Definition order (insertion sort: a handful of keys; stable, so a choice's names keep their order).
-      let j = hits.length - 1;
-      hits.push(hit);
+      let j = n - 1;
       while (j >= 0 && hits[j].pos > hit.pos) {
         hits[j + 1] = hits[j];
         j--;
       }
       hits[j + 1] = hit;
+      n++;
     }
     if (keys === 0 || (isResource && keys === 1)) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
@@ -604,13 +607,12 @@ class Run {
     for (let r = 0; r < required.length; r++) {
       const pos = required[r];
       let seen = false;
-      for (let h = 0; h < hits.length && !seen; h++) seen = hits[h].pos === pos;
+      for (let h = 0; h < n && !seen; h++) seen = hits[h].pos === pos;
       if (!seen && !present?.has(pos)) {
         const child = children[pos];
         this.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
       }
     }
-    const n = hits.length;
     for (let h = 0; h < n; ) {
       const hit = hits[h];
       const child = children[hit.pos];
