@@ -120,6 +120,8 @@ class NodeMemo {
   reference?: ReferenceInfo;
   /** Resource types a resource-typed element allows (Resource/DomainResource dropped). */
   resourceTypes?: string[];
+  /** Values of the element's first type are resources (Bundle.entry.resource, contained). */
+  resourceTyped?: boolean;
   /** The element is `<Resource>.id` (a string in R4 that must still be a valid id). */
   resourceId?: boolean;
   constructor(readonly owner: Validator) {}
@@ -735,7 +737,7 @@ class Run {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
       return;
     }
-    if (typeCode === 'Resource' || typeCode === 'DomainResource' || this.isResourceType(typeCode)) {
+    if (this.isResourceTyped(node, typeCode)) {
       this.validateContainedResource(value, node, path);
       return;
     }
@@ -751,6 +753,14 @@ class Run {
   private isResourceId(node: ElementNode): boolean {
     const m = this.v.memoOf(node);
     return (m.resourceId ??= RESOURCE_ID.test(node.path) && this.profiles.core(node.path.slice(0, -3))?.kind === 'resource');
+  }
+
+  /** Whether values of `node` typed `typeCode` are resources (memoised for the element's first type). */
+  private isResourceTyped(node: ElementNode, typeCode: string): boolean {
+    const compute = () => typeCode === 'Resource' || typeCode === 'DomainResource' || this.isResourceType(typeCode);
+    if (typeCode !== node.typeCodes[0]) return compute();
+    const m = this.v.memoOf(node);
+    return (m.resourceTyped ??= compute());
   }
 
   private isResourceType(code: string): boolean {
