@@ -86,7 +86,7 @@ export function stayTimeline(stays: Stay[], today: string): SafeHtml {
   if (dated.length === 0) return html`<p class="muted">Aucun séjour daté.</p>`;
   const W = 720;
   const rowH = 26;
-  const top = 10;
+  const top = 20;
   const left = 170;
   const right = 16;
   const axisH = 28;
@@ -132,7 +132,7 @@ ${dated.map((s, i) => {
 <rect x="${n1(x0)}" y="${yy + 4}" width="${n1(Math.max(3, x1 - x0))}" height="${rowH - 8}" rx="3" fill="${s.open ? '#8fd1b0' : '#2f9e6b'}"${s.open ? html` stroke="#2f9e6b" stroke-dasharray="4 2"` : ''}><title>${s.label} : ${s.detail ?? ''}</title></rect>`;
 })}
 <line x1="${n1(x(dayNumber(today)))}" x2="${n1(x(dayNumber(today)))}" y1="${top}" y2="${H - axisH}" stroke="#d0445b" stroke-dasharray="3 3"/>
-<text x="${n1(x(dayNumber(today)))}" y="${top + 8}" font-size="10" fill="#d0445b" text-anchor="middle">aujourd’hui</text>
+<text x="${n1(x(dayNumber(today)))}" y="${top - 6}" font-size="10" fill="#d0445b" text-anchor="end">aujourd’hui</text>
 <line x1="${left}" x2="${W - right}" y1="${H - axisH}" y2="${H - axisH}" stroke="#8b93a1"/>
 </svg>`;
 }
