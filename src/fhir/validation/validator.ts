@@ -24,6 +24,8 @@ export interface ValidateOptions {
 }
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+/** Extension contexts that allow any element. */
+const GENERIC_CONTEXTS = new Set(['Element', 'Resource', 'DomainResource', 'BackboneElement']);
 const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 'string', 'uri']);
 
 const RESOURCE_ID = /^[A-Z][A-Za-z]+\.id$/;
@@ -937,7 +939,14 @@ class Run {
     // The answer depends only on (extension, resource type, element path without indexes).
     const frame = this.frames[this.frames.length - 1];
     if (!frame || !path.startsWith(frame.path)) return;
-    const key = `${url}|${String(frame.resource.resourceType)}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
+    const type = String(frame.resource.resourceType);
+    if (path.indexOf('.', frame.path.length + 1) === -1) {
+      // On the resource itself (`Encounter.extension[0]`): the host is the resource, no lookup needed.
+      const allowed = contexts.some((c) => c.type !== 'element' || GENERIC_CONTEXTS.has(c.expression) || c.expression === type);
+      if (!allowed) this.push(CODES.EXTENSION_CONTEXT, path, { url, element: type, contexts: contexts.map((c) => c.expression).join(', ') });
+      return;
+    }
+    const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
     let verdict = this.v.extensionContexts.get(key);
     if (verdict === undefined) {
       verdict = this.extensionContextVerdict(contexts, path);
