@@ -57,18 +57,23 @@ function walk(node: unknown, path: (string | number)[], out: ValidationIssue[], 
     return;
   }
   if (!isObject(node)) return;
-  if (typeof node.start === 'string' && typeof node.end === 'string') {
-    const s = dateBounds(node.start);
-    const e = dateBounds(node.end);
-    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, joinPath(path), { start: node.start, end: node.end }));
-  }
+  // start/end are picked up in the key loop (reads by name on objects of every shape cost more).
+  let start: unknown;
+  let end: unknown;
   for (const k in node) {
     const v = node[k];
+    if (k === 'start') start = v;
+    else if (k === 'end') end = v;
     if (typeof v === 'object' && v !== null && k !== 'contained' && !(k === 'resource' && depth === 0)) {
       path.push(k);
       walk(v, path, out, depth + 1);
       path.pop();
     }
+  }
+  if (typeof start === 'string' && typeof end === 'string') {
+    const s = dateBounds(start);
+    const e = dateBounds(end);
+    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, joinPath(path), { start, end }));
   }
 }
 
