@@ -28,7 +28,7 @@ export function keyId(type: string, k: KeyOf): string {
 /**
  * Locks the keys (advisory transaction locks on their 64-bit hashes, sorted so that concurrent
  * transactions take them in one order), then looks them up with the current version of the
- * objects they name, row-locked until commit: one round trip (migration 0003).
+ * objects they name, row-locked until commit: one round trip, one index probe per key (migration 0005).
  */
 export async function lockAndLookupKeys(
   tx: Queryable,
@@ -36,12 +36,22 @@ export async function lockAndLookupKeys(
   items: { resourceType: string; keys: readonly KeyOf[] }[],
 ): Promise<Map<string, FoundKey>> {
   const found = new Map<string, FoundKey>();
-  const wanted = items.flatMap((it) => it.keys.map((k) => ({ t: it.resourceType, s: k.system, v: k.value })));
-  if (wanted.length === 0) return found;
-  const locks = [...new Set(items.flatMap((it) => it.keys.map((k) => lockKey(owner, it.resourceType, k))))];
+  const types: string[] = [];
+  const systems: string[] = [];
+  const values: string[] = [];
+  const locks: string[] = [];
+  for (const it of items) {
+    for (const k of it.keys) {
+      types.push(it.resourceType);
+      systems.push(k.system);
+      values.push(k.value);
+      locks.push(lockKey(owner, it.resourceType, k));
+    }
+  }
+  if (types.length === 0) return found;
   const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
-    'SELECT * FROM tddui_lock_and_lookup_keys($1, $2::jsonb, $3::jsonb)',
-    [owner, JSON.stringify(locks), JSON.stringify(wanted)],
+    'SELECT * FROM tddui_lock_and_lookup_keys($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
+    [owner, locks, types, systems, values],
   );
   for (const r of res.rows) {
     found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {

@@ -109,10 +109,12 @@ await forEachDriver('Repository', (getRepo, driver) => {
     const c = await repo.create(doc('3480787529/123-PPER-doc-2'));
     assert.equal(c.id, a.id);
     assert.equal(c.versionId, 4);
-    // Concurrent first creates of one document: one object, versions 1..4.
-    const all = await Promise.all([1, 2, 3, 4].map(() => repo.create(doc('3480787529/123-PPER-doc-3'))));
+    // Concurrent first creates of one document: one object, versions 1..6 (the pool's
+    // connections are opened first, so that the creates really overlap on PostgreSQL).
+    await Promise.all(Array.from({ length: 6 }, () => repo.db.query('SELECT pg_sleep(0.02)')));
+    const all = await Promise.all(Array.from({ length: 6 }, () => repo.create(doc('3480787529/123-PPER-doc-3'))));
     assert.equal(new Set(all.map((r) => r.id)).size, 1);
-    assert.deepEqual(all.map((r) => r.versionId).sort(), [1, 2, 3, 4]);
+    assert.deepEqual(all.map((r) => r.versionId).sort(), [1, 2, 3, 4, 5, 6]);
     // Resources without identifier keep being created anew.
     const n1 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
     const n2 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });

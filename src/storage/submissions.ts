@@ -65,6 +65,7 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.httpStatus)}::integer`,
     `${p(s.errorCount)}::integer`,
     `${p(s.warningCount)}::integer`,
+    // json columns (migration 0006): the text is checked, not converted.
     `${p(jsonOrNull(s.bundle))}::json`,
     `${p(jsonOrNull(s.report))}::json`,
     `${p(jsonOrNull(s.response))}::json`,

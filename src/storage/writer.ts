@@ -24,12 +24,14 @@ export async function lockCurrent(
 ): Promise<Map<string, { versionId: number; lastUpdated: string }>> {
   const out = new Map<string, { versionId: number; lastUpdated: string }>();
   if (keys.length === 0) return out;
+  // unnest of arrays, not a JSON record set: the planner knows how many rows it yields and
+  // probes the primary key instead of scanning the table.
   const res = await tx.query<{ resource_type: string; id: string; version_id: number; last_updated: Date | string }>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated
        FROM resource r
-       JOIN jsonb_to_recordset($1::jsonb) AS k(t text, i text) ON r.resource_type = k.t AND r.id = k.i
+       JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i
         FOR UPDATE OF r`,
-    [JSON.stringify(keys.map((k) => ({ t: k.resourceType, i: k.id })))],
+    [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
   );
   for (const r of res.rows) {
     out.set(`${r.resource_type}/${r.id}`, {
@@ -47,9 +49,15 @@ export interface KeysToWrite {
 }
 
 /**
- * Writes the versions (current row; the replaced one moves to the history), replaces their index rows and upserts business
- * keys, in ONE statement of data-modifying CTEs: round trips dominate the cost of a write, and
- * the sub-statements touch disjoint rows (the DELETEs see only the rows of older versions).
+ * Writes the versions (current row; the replaced one moves to the history), replaces their
+ * index rows and upserts business keys, in ONE statement of data-modifying CTEs: round trips
+ * dominate the cost of a write, and the sub-statements touch disjoint rows (the DELETEs see only
+ * the rows of older versions).
+ *
+ * Rows travel as one array parameter per column, expanded by `unnest`: nothing to parse but
+ * the content itself, and the planner knows the row counts, so the history copy and the index
+ * deletions probe the `(resource_type, id)` indexes instead of scanning tables that grow with
+ * the data (which `jsonb_to_recordset`, estimated at 100 rows, led it to do).
  */
 export async function writeVersions(
   tx: Queryable,
@@ -66,79 +74,65 @@ export async function writeVersions(
     if (ctes.length) await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
     return;
   }
-  const rows = items.map((i) => ({
-    resource_type: i.resourceType,
-    id: i.id,
-    version_id: i.versionId,
-    last_updated: i.lastUpdated,
-    deleted: i.deleted ?? false,
-    owner: i.owner,
-    content: i.resource,
-  }));
-  const v = p(JSON.stringify(rows));
-  ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${v}::jsonb)
-      AS x(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, owner text, content jsonb))`);
-  // The replaced current rows move to the history. Every sub-statement reads the snapshot
-  // taken before the statement, so this copies the old versions even though `c` below
-  // overwrites those rows in the same statement.
-  const previous = items.filter((i) => i.existed).map((i) => ({ t: i.resourceType, i: i.id }));
-  if (previous.length) {
-    ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
-      SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
-        FROM resource r JOIN jsonb_to_recordset(${p(JSON.stringify(previous))}::jsonb) AS o(t text, i text)
-          ON r.resource_type = o.t AND r.id = o.i)`);
-  }
+  const types = items.map((i) => i.resourceType);
+  const ids = items.map((i) => i.id);
+  const t = p(types);
+  const i = p(ids);
   ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
-      SELECT resource_type, id, version_id, last_updated, deleted, owner, content FROM v
+      SELECT * FROM unnest(${t}::text[], ${i}::text[], ${p(items.map((x) => x.versionId))}::integer[],
+                           ${p(items.map((x) => x.lastUpdated))}::timestamptz[], ${p(items.map((x) => x.deleted ?? false))}::boolean[],
+                           ${p(items.map((x) => x.owner))}::text[], ${p(items.map((x) => JSON.stringify(x.resource)))}::jsonb[])
       ON CONFLICT (resource_type, id) DO UPDATE
          SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
              deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content)`);
 
-  const replaced = items.filter((i) => i.existed).map((i) => ({ t: i.resourceType, i: i.id }));
+  const replaced = items.filter((x) => x.existed);
   if (replaced.length) {
-    const k = p(JSON.stringify(replaced));
-    ctes.push(`k AS (SELECT * FROM jsonb_to_recordset(${k}::jsonb) AS x(t text, i text))`);
+    const rt = replaced.length === items.length ? t : p(replaced.map((x) => x.resourceType));
+    const ri = replaced.length === items.length ? i : p(replaced.map((x) => x.id));
+    // The replaced current rows move to the history. Every sub-statement reads the snapshot
+    // taken before the statement, so this copies the old versions even though `c` above
+    // overwrites those rows in the same statement.
+    ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+      SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
+        FROM unnest(${rt}::text[], ${ri}::text[]) AS o(t, i)
+        JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
     for (const table of ['search_token', 'search_string', 'search_date', 'search_reference']) {
-      ctes.push(`d_${table} AS (DELETE FROM ${table} s USING k WHERE s.resource_type = k.t AND s.id = k.i)`);
+      ctes.push(`d_${table} AS (DELETE FROM ${table} s USING unnest(${rt}::text[], ${ri}::text[]) AS k(t, i)
+        WHERE s.resource_type = k.t AND s.id = k.i)`);
     }
   }
 
-  const tokens: unknown[] = [];
-  const strings: unknown[] = [];
-  const dates: unknown[] = [];
-  const refs: unknown[] = [];
-  for (const i of items) {
-    if (i.deleted) continue;
-    const idx = extractIndex(i.resource);
-    const t = i.resourceType;
-    for (const r of idx.tokens) tokens.push({ t, i: i.id, p: r.param, s: r.system, c: r.code });
-    for (const r of idx.strings) strings.push({ t, i: i.id, p: r.param, v: r.value, e: r.exact });
-    for (const r of idx.dates) dates.push({ t, i: i.id, p: r.param, l: r.low, h: r.high });
-    for (const r of idx.references) refs.push({ t, i: i.id, p: r.param, tt: r.targetType, ti: r.targetId, u: r.url });
+  // Index rows, one array per column.
+  const cols = <K extends string>(names: readonly K[]) => Object.fromEntries(names.map((n) => [n, [] as unknown[]])) as Record<K, unknown[]>;
+  const tok = cols(['t', 'i', 'p', 's', 'c'] as const);
+  const str = cols(['t', 'i', 'p', 'v', 'e'] as const);
+  const dat = cols(['t', 'i', 'p', 'l', 'h'] as const);
+  const ref = cols(['t', 'i', 'p', 'tt', 'ti', 'u'] as const);
+  for (const x of items) {
+    if (x.deleted) continue;
+    const idx = extractIndex(x.resource);
+    const rt = x.resourceType;
+    for (const r of idx.tokens) (tok.t.push(rt), tok.i.push(x.id), tok.p.push(r.param), tok.s.push(r.system ?? null), tok.c.push(r.code));
+    for (const r of idx.strings) (str.t.push(rt), str.i.push(x.id), str.p.push(r.param), str.v.push(r.value), str.e.push(r.exact));
+    for (const r of idx.dates) (dat.t.push(rt), dat.i.push(x.id), dat.p.push(r.param), dat.l.push(r.low), dat.h.push(r.high));
+    for (const r of idx.references) (ref.t.push(rt), ref.i.push(x.id), ref.p.push(r.param), ref.tt.push(r.targetType ?? null), ref.ti.push(r.targetId ?? null), ref.u.push(r.url ?? null));
   }
-  if (tokens.length) {
-    ctes.push(`i_token AS (INSERT INTO search_token (resource_type, id, param, system, code)
-      SELECT t, i, p, s, c FROM jsonb_to_recordset(${p(JSON.stringify(tokens))}::jsonb) AS x(t text, i text, p text, s text, c text))`);
-  }
-  if (strings.length) {
-    ctes.push(`i_string AS (INSERT INTO search_string (resource_type, id, param, value, exact)
-      SELECT t, i, p, v, e FROM jsonb_to_recordset(${p(JSON.stringify(strings))}::jsonb) AS x(t text, i text, p text, v text, e text))`);
-  }
-  if (dates.length) {
-    ctes.push(`i_date AS (INSERT INTO search_date (resource_type, id, param, low, high)
-      SELECT t, i, p, l, h FROM jsonb_to_recordset(${p(JSON.stringify(dates))}::jsonb) AS x(t text, i text, p text, l timestamptz, h timestamptz))`);
-  }
-  if (refs.length) {
-    ctes.push(`i_ref AS (INSERT INTO search_reference (resource_type, id, param, target_type, target_id, url)
-      SELECT t, i, p, tt, ti, u FROM jsonb_to_recordset(${p(JSON.stringify(refs))}::jsonb) AS x(t text, i text, p text, tt text, ti text, u text))`);
-  }
+  const insert = (name: string, table: string, columns: string, arrays: unknown[][], casts: string[]) => {
+    if (arrays[0].length === 0) return;
+    ctes.push(`${name} AS (INSERT INTO ${table} (${columns}) SELECT * FROM unnest(${arrays.map((a, n) => `${p(a)}::${casts[n]}[]`).join(', ')}))`);
+  };
+  insert('i_token', 'search_token', 'resource_type, id, param, system, code', [tok.t, tok.i, tok.p, tok.s, tok.c], ['text', 'text', 'text', 'text', 'text']);
+  insert('i_string', 'search_string', 'resource_type, id, param, value, exact', [str.t, str.i, str.p, str.v, str.e], ['text', 'text', 'text', 'text', 'text']);
+  insert('i_date', 'search_date', 'resource_type, id, param, low, high', [dat.t, dat.i, dat.p, dat.l, dat.h], ['text', 'text', 'text', 'timestamptz', 'timestamptz']);
+  insert('i_ref', 'search_reference', 'resource_type, id, param, target_type, target_id, url', [ref.t, ref.i, ref.p, ref.tt, ref.ti, ref.u], ['text', 'text', 'text', 'text', 'text', 'text']);
   if (keys && keys.rows.length) {
     // A key known under another id is re-pointed (the object it names was matched by a
     // higher-priority key).
+    const r = keys.rows;
     ctes.push(`i_key AS (INSERT INTO business_key (owner, resource_type, system, value, id)
-      SELECT ${p(keys.owner)}::text, t, s, v, i
-        FROM jsonb_to_recordset(${p(JSON.stringify(keys.rows.map((r) => ({ t: r.resourceType, s: r.system, v: r.value, i: r.id }))))}::jsonb)
-          AS x(t text, s text, v text, i text)
+      SELECT ${p(keys.owner)}::text, * FROM unnest(${p(r.map((x) => x.resourceType))}::text[], ${p(r.map((x) => x.system))}::text[],
+                                                  ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
   }
   await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
