@@ -236,6 +236,15 @@ export const CODES = {
     en: 'Codes bound to {valueSet} were not checked: {reason} ({count} occurrence(s); first here)',
     fr: 'Les codes liés à {valueSet} n’ont pas été vérifiés : {reason} ({count} occurrence(s), première ici)',
   }),
+  VALUESET_INCLUDE_INTERSECTION: defineRule({
+    id: 'fhir-valueset-include-intersection',
+    severity: 'warning',
+    code: 'informational',
+    summary: 'A value set lists several value sets in one compose.include (an intersection in FHIR) that is empty or cannot be computed: read as their union, reported once per value set (decisions.md D-14).',
+    en: 'The value set {valueSet} lists {valueSets} in one compose.include, which FHIR reads as their intersection; {reason}. It was read as their union (the evident intent): a code of any of them is accepted ({count} occurrence(s); first here)',
+    fr: 'Le jeu de valeurs {valueSet} liste {valueSets} dans un même compose.include, ce que FHIR lit comme leur intersection ; {reasonFr}. Il a été lu comme leur union (l’intention manifeste) : un code de l’un d’eux est accepté ({count} occurrence(s), première ici)',
+    reference: 'docs/decisions.md D-14',
+  }),
   INVARIANT: defineRule({
     id: 'fhir-invariant',
     severity: 'error',

@@ -59,6 +59,15 @@ function registry(): ConformanceRegistry {
   vs('mime', { include: [{ system: 'urn:ietf:bcp:13' }] });
   vs('lang', { include: [{ system: 'urn:ietf:bcp:47' }] });
   vs('currency', { include: [{ system: 'urn:iso:std:iso:4217' }] });
+  // D-14: one include listing several value sets (an intersection in FHIR).
+  vs('warm-listed', { include: [{ system: CS, concept: [{ code: 'red' }, { code: 'orange' }] }] });
+  vs('cool-listed', { include: [{ system: CS, concept: [{ code: 'blue' }, { code: 'green' }] }] });
+  vs('disjoint', { include: [{ valueSet: [VS('warm-listed'), VS('cool-listed')] }] });
+  vs('overlapping', { include: [{ valueSet: [VS('listed'), VS('warm')] }] });
+  vs('one-missing', { include: [{ valueSet: [VS('warm-listed'), VS('not-loaded')] }] });
+  vs('all-missing', { include: [{ valueSet: [VS('not-loaded'), VS('not-loaded-either')] }] });
+  vs('outer', { include: [{ valueSet: [VS('disjoint')] }] });
+  vs('disjoint-but-excluded', { include: [{ valueSet: [VS('warm-listed'), VS('cool-listed')] }], exclude: [{ system: CS, concept: [{ code: 'green' }] }] });
   vs('cycle-a', { include: [{ valueSet: [VS('cycle-b')] }] });
   vs('cycle-b', { include: [{ valueSet: [VS('cycle-a')] }] });
   add({
@@ -199,4 +208,57 @@ test('results are cached but stay correct for each (value set, system, code)', (
     assert.equal(status('listed', 'red', 'http://other'), 'invalid');
     assert.equal(status('warm', 'red'), 'valid');
   }
+});
+
+test('D-14: an include of several value sets whose intersection is empty is read as their union, with a notice', () => {
+  for (const code of ['red', 'orange', 'blue', 'green']) {
+    const r = term.validateCode(VS('disjoint'), { system: CS, code });
+    assert.equal(r.status, 'valid', code);
+    assert.equal(r.notices?.length, 1, code);
+    const n = r.notices![0];
+    assert.equal(n.rule, 'fhir-valueset-include-intersection');
+    assert.equal(n.valueSet, VS('disjoint'), 'the value set whose include is defective');
+    assert.deepEqual(n.members, [VS('warm-listed'), VS('cool-listed')]);
+    assert.equal(n.reason, 'empty');
+    assert.equal(n.key, `fhir-valueset-include-intersection:${VS('disjoint')}`, 'one key per value set');
+    assert.match(String(n.args.reason), /intersection is empty/);
+  }
+  // A code in none of them stays invalid, without a notice.
+  const out = term.validateCode(VS('disjoint'), { system: CS, code: 'amber' });
+  assert.equal(out.status, 'invalid');
+  assert.equal(out.notices, undefined);
+  // Bare codes too.
+  assert.equal(bare('disjoint', 'green'), 'valid');
+  // Through an enclosing value set, the notice names the defective one.
+  const outer = term.validateCode(VS('outer'), { system: CS, code: 'blue' });
+  assert.equal(outer.status, 'valid');
+  assert.equal(outer.notices?.[0].valueSet, VS('disjoint'));
+  // An exclude still applies to the union.
+  assert.equal(status('disjoint-but-excluded', 'green'), 'invalid');
+  assert.equal(term.validateCode(VS('disjoint-but-excluded'), { system: CS, code: 'green' }).notices, undefined);
+  assert.equal(status('disjoint-but-excluded', 'blue'), 'valid');
+});
+
+test('D-14: a non-empty intersection keeps its FHIR meaning, without a notice', () => {
+  // listed = {red, blue}; warm = warm and below: intersection {red}.
+  const red = term.validateCode(VS('overlapping'), { system: CS, code: 'red' });
+  assert.equal(red.status, 'valid');
+  assert.equal(red.notices, undefined);
+  assert.equal(status('overlapping', 'blue'), 'invalid', 'listed but not warm');
+  assert.equal(status('overlapping', 'amber'), 'invalid', 'warm but not listed');
+});
+
+test('D-14: an intersection that cannot be computed (a member missing) is read as a union; all missing stays unknown', () => {
+  const red = term.validateCode(VS('one-missing'), { system: CS, code: 'red' });
+  assert.equal(red.status, 'valid', 'in the loaded member');
+  assert.equal(red.notices?.[0].reason, 'not-computable');
+  assert.deepEqual(red.notices?.[0].missing, [VS('not-loaded')]);
+  const blue = term.validateCode(VS('one-missing'), { system: CS, code: 'blue' });
+  assert.equal(blue.status, 'unknown', 'maybe in the missing member: not checked, never invalid');
+  assert.deepEqual(blue.missing, [VS('not-loaded')]);
+  assert.equal(blue.notices, undefined);
+  const none = term.validateCode(VS('all-missing'), { system: CS, code: 'red' });
+  assert.equal(none.status, 'unknown');
+  assert.deepEqual(none.missing, [VS('not-loaded'), VS('not-loaded-either')]);
+  assert.equal(none.notices, undefined);
 });

@@ -4,6 +4,12 @@
 // set or code system that is not loaded or only partially loaded (CodeSystem.content other
 // than `complete`), or on a filter we do not implement. Unknown is never turned into a pass:
 // the validator reports it once as "not checked".
+//
+// One IG defect is read generously (decisions.md D-14): an include listing several value sets
+// means their intersection in FHIR; when that intersection is empty, or cannot be computed
+// because a member is not (fully) loaded, the include is read as their union, and every code
+// accepted through that reading carries a notice so the validator can report the defect once.
+import type { MessageArgs } from '../outcome/rule.js';
 import type { CanonicalResource, ConformanceRegistry } from '../packages/registry.js';
 
 export type CodeStatus = 'valid' | 'invalid' | 'unknown';
@@ -13,6 +19,28 @@ export interface CodeResult {
   message?: string;
   /** Canonicals (value sets, code systems) whose absence made the result unknown. */
   missing?: string[];
+  /** IG defects the decision worked around (only on valid results); report each once per validation. */
+  notices?: TerminologyNotice[];
+}
+
+/** Rule id of the "include of several value sets read as their union" notice (codes.ts). */
+export const INCLUDE_INTERSECTION_RULE = 'fhir-valueset-include-intersection';
+
+/**
+ * A code was accepted only because one `compose.include` of `valueSet` listing several value
+ * sets (`members`) was read as their union: FHIR says intersection, and that intersection is
+ * empty (`reason` 'empty') or cannot be computed (`reason` 'not-computable', with `missing`).
+ */
+export interface TerminologyNotice {
+  rule: typeof INCLUDE_INTERSECTION_RULE;
+  /** Report-once key (one warning per value set per validation). */
+  key: string;
+  valueSet: string;
+  members: string[];
+  reason: 'empty' | 'not-computable';
+  missing: string[];
+  /** Message arguments of the rule (copy them before use: the notice is shared by cached results). */
+  args: MessageArgs;
 }
 
 export interface CodingInput {
@@ -65,10 +93,27 @@ interface IndexedCodeSystem {
   caseInsensitive: boolean;
 }
 
+/** Notices collected while one code is tested (see TerminologyNotice). */
+type Notes = TerminologyNotice[] | undefined;
+
+/** A membership test; `notes` collects the notices of the readings that made it 'yes'. */
+type MemberTest = (system: string | undefined, code: string, notes: Notes) => Tri;
+
+/**
+ * The codes of a value set as `system\u0000code` keys, or null when they cannot be listed
+ * (grammar systems, incomplete or missing content, unsupported filters, too many codes).
+ */
+type Enumeration = Set<string> | null;
+
+/** Beyond this many codes a value set is not enumerated (only needed to test an intersection for emptiness). */
+const MAX_ENUMERATION = 50_000;
+
 /** A compiled value set: a membership test plus what could not be resolved. */
 interface CompiledValueSet {
   url: string;
-  test(system: string | undefined, code: string): Tri;
+  test: MemberTest;
+  /** Its codes, computed on first use (memoised). */
+  enumerate(): Enumeration;
   /** Canonicals that were missing while compiling (for messages). */
   missing: string[];
   /** Systems the value set draws on (for the "wrong system" message). */
@@ -151,8 +196,9 @@ export class Terminology {
   private computeCode(valueSet: string, system: string | undefined, code: string): CodeResult {
     const vs = this.valueSet(valueSet);
     if (!vs) return { status: 'unknown', missing: [valueSet], message: this.missingMessage([valueSet]) };
-    const r = vs.test(system, code);
-    if (r === 'yes') return { status: 'valid' };
+    const notes: TerminologyNotice[] = [];
+    const r = vs.test(system, code, notes);
+    if (r === 'yes') return notes.length ? { status: 'valid', notices: [...new Set(notes)] } : { status: 'valid' };
     if (r === 'unknown') {
       const missing = vs.missing.length ? vs.missing : [valueSet];
       return { status: 'unknown', missing, message: this.missingMessage(missing) };
@@ -210,8 +256,8 @@ export class Terminology {
     const url = res.url ?? res.id ?? '(anonymous ValueSet)';
     const missing: string[] = [];
     const systems = new Set<string>();
-    const includes = (res.compose?.include ?? []).map((t) => this.compileTerm(t, missing, systems));
-    const excludes = (res.compose?.exclude ?? []).map((t) => this.compileTerm(t, missing, new Set()));
+    const includes = (res.compose?.include ?? []).map((t) => this.compileTerm(url, t, missing, systems));
+    const excludes = (res.compose?.exclude ?? []).map((t) => this.compileTerm(url, t, missing, new Set()));
     if (includes.length === 0 && res.expansion?.contains) {
       const set = new Set<string>();
       const walk = (list: ExpansionEntry[]) => {
@@ -231,41 +277,134 @@ export class Terminology {
         systems,
         test: (system, code) =>
           (system === undefined ? codesOnly.has(code) : set.has(`${system}\u0000${code}`)) ? 'yes' : 'no',
+        enumerate: () => (set.size <= MAX_ENUMERATION ? set : null),
       };
     }
     const uniqueMissing = [...new Set(missing)];
+    let enumeration: Enumeration | undefined;
+    const test: MemberTest = (system, code, notes) => {
+      const mark = notes?.length ?? 0;
+      let result: Tri = 'no';
+      for (const inc of includes) {
+        const r = inc.test(system, code, notes);
+        if (r === 'yes') {
+          result = 'yes';
+          break;
+        }
+        if (r === 'unknown') result = 'unknown';
+      }
+      if (result !== 'no') {
+        for (const exc of excludes) {
+          const r = exc.test(system, code, undefined);
+          if (r === 'yes') result = 'no';
+          else if (r === 'unknown') result = 'unknown';
+          if (r !== 'no') break;
+        }
+      }
+      // Notices belong to a 'yes' only: drop those of readings that did not decide.
+      if (result !== 'yes' && notes && notes.length > mark) notes.length = mark;
+      return result;
+    };
     return {
       url,
       missing: uniqueMissing,
       systems,
-      test(system, code) {
-        let result: Tri = 'no';
+      test,
+      enumerate() {
+        if (enumeration !== undefined) return enumeration;
+        const out = new Set<string>();
         for (const inc of includes) {
-          const r = inc(system, code);
-          if (r === 'yes') {
-            result = 'yes';
-            break;
+          const e = inc.enumerate();
+          if (!e) return (enumeration = null);
+          for (const k of e) out.add(k);
+          if (out.size > MAX_ENUMERATION) return (enumeration = null);
+        }
+        if (excludes.length) {
+          for (const k of out) {
+            const sep = k.indexOf('\u0000');
+            let r: Tri = 'no';
+            for (const exc of excludes) {
+              r = exc.test(k.slice(0, sep), k.slice(sep + 1), undefined);
+              if (r !== 'no') break;
+            }
+            if (r === 'unknown') return (enumeration = null);
+            if (r === 'yes') out.delete(k);
           }
-          if (r === 'unknown') result = 'unknown';
         }
-        if (result === 'no') return 'no';
-        for (const exc of excludes) {
-          const r = exc(system, code);
-          if (r === 'yes') return 'no';
-          if (r === 'unknown') return 'unknown';
-        }
-        return result;
+        return (enumeration = out);
       },
+    };
+  }
+
+  /**
+   * How the value sets of one include combine: their intersection (FHIR), or — when that
+   * intersection is empty, or cannot be computed because a member is missing or incomplete —
+   * their union, with the notice that says so (decisions.md D-14).
+   */
+  private combineMembers(owner: string, urls: string[], members: (CompiledValueSet | null)[]): MemberTest {
+    const intersection: MemberTest = (system, code, notes) => {
+      const mark = notes?.length ?? 0;
+      let out: Tri = 'yes';
+      for (const vs of members) {
+        const r = vs ? vs.test(system, code, notes) : 'unknown';
+        if (r === 'no') {
+          out = 'no';
+          break;
+        }
+        if (r === 'unknown') out = 'unknown';
+      }
+      if (out !== 'yes' && notes && notes.length > mark) notes.length = mark;
+      return out;
+    };
+    if (members.length < 2) return intersection;
+    // Decided on first use: the members may still be compiling when this include is.
+    let chosen: MemberTest | undefined;
+    return (system, code, notes) => (chosen ??= this.chooseCombination(owner, urls, members, intersection))(system, code, notes);
+  }
+
+  private chooseCombination(owner: string, urls: string[], members: (CompiledValueSet | null)[], intersection: MemberTest): MemberTest {
+    const missing = [...new Set(members.flatMap((vs, i) => (vs ? vs.missing : [urls[i]])))];
+    const emptiness = missing.length ? 'unknown' : intersectionEmptiness(members as CompiledValueSet[]);
+    // A non-empty intersection is what the IG says; one we cannot decide with everything loaded stays FHIR's reading.
+    if (emptiness === 'non-empty' || (emptiness === 'unknown' && missing.length === 0)) return intersection;
+    const empty = emptiness === 'empty';
+    const notice: TerminologyNotice = {
+      rule: INCLUDE_INTERSECTION_RULE,
+      key: `${INCLUDE_INTERSECTION_RULE}:${owner}`,
+      valueSet: owner,
+      members: urls,
+      reason: empty ? 'empty' : 'not-computable',
+      missing,
+      args: {
+        valueSet: owner,
+        valueSets: urls.join(', '),
+        reason: empty ? 'that intersection is empty' : `that intersection cannot be computed (${missing.join(', ')} not loaded or incomplete)`,
+        reasonFr: empty ? 'cette intersection est vide' : `cette intersection ne peut pas être calculée (${missing.join(', ')} non chargé ou incomplet)`,
+      },
+    };
+    return (system, code, notes) => {
+      let out: Tri = 'no';
+      for (const vs of members) {
+        const r = vs ? vs.test(system, code, notes) : 'unknown';
+        if (r === 'yes') {
+          notes?.push(notice);
+          return 'yes';
+        }
+        if (r === 'unknown') out = 'unknown';
+      }
+      return out;
     };
   }
 
   /** Compiles one include/exclude term into a membership test. */
   private compileTerm(
+    owner: string,
     term: ComposeTerm,
     missing: string[],
     systems: Set<string>,
-  ): (system: string | undefined, code: string) => Tri {
-    const nested = (term.valueSet ?? []).map((u) => {
+  ): { test: MemberTest; enumerate(): Enumeration } {
+    const urls = term.valueSet ?? [];
+    const nested = urls.map((u) => {
       const vs = this.valueSet(u);
       if (!vs) missing.push(u);
       else {
@@ -274,49 +413,128 @@ export class Terminology {
       }
       return vs;
     });
-    const inNested = (system: string | undefined, code: string): Tri => {
-      let out: Tri = 'yes';
-      for (const vs of nested) {
-        const r = vs ? vs.test(system, code) : 'unknown';
-        if (r === 'no') return 'no';
-        if (r === 'unknown') out = 'unknown';
-      }
-      return out;
-    };
+    const inNested = this.combineMembers(owner, urls, nested);
     const sys = term.system;
-    if (!sys) return nested.length ? inNested : () => 'no';
+    if (!sys) {
+      if (!nested.length) return { test: () => 'no', enumerate: () => new Set() };
+      return { test: inNested, enumerate: () => enumerateMatching(nested, inNested) };
+    }
     systems.add(sys);
 
     const grammar = grammarOf(sys);
     const cs = this.codeSystem(sys);
     let inSystem: (code: string) => Tri;
+    /** The candidate codes of the system part (null: not listable). */
+    let candidates: () => string[] | null;
     if (term.concept?.length) {
       const listed = new Set(term.concept.map((c) => c.code));
       inSystem = (code) => (listed.has(code) ? 'yes' : 'no');
+      candidates = () => [...listed];
     } else if (term.filter?.length) {
       if (!cs || !cs.complete) {
         missing.push(sys);
         inSystem = (code) => (cs && this.findConcept(cs, code) && evalFilters(cs, term.filter!, code) === 'yes' ? 'yes' : 'unknown');
+        candidates = () => null;
       } else {
         const filters = term.filter;
         inSystem = (code) => (this.findConcept(cs, code) ? evalFilters(cs, filters, code) : 'no');
+        candidates = () => allCodes(cs);
       }
     } else if (cs) {
       if (!cs.complete) missing.push(sys);
       inSystem = (code) => (this.findConcept(cs, code) ? 'yes' : cs.complete ? 'no' : 'unknown');
+      candidates = () => (cs.complete ? allCodes(cs) : null);
     } else if (grammar) {
       inSystem = (code) => (grammar.test(code) ? 'yes' : 'no');
+      candidates = () => null;
     } else {
       missing.push(sys);
       inSystem = () => 'unknown';
+      candidates = () => null;
     }
-    return (system, code) => {
+    const test: MemberTest = (system, code, notes) => {
       if (system !== undefined && system !== sys) return 'no';
       const r = inSystem(code);
       if (r !== 'yes' || nested.length === 0) return r;
-      return inNested(sys, code);
+      return inNested(sys, code, notes);
+    };
+    return {
+      test,
+      enumerate() {
+        const list = candidates();
+        if (!list || list.length > MAX_ENUMERATION) return null;
+        const out = new Set<string>();
+        for (const code of list) {
+          const r = test(sys, code, undefined);
+          if (r === 'unknown') return null;
+          if (r === 'yes') out.add(`${sys}\u0000${code}`);
+        }
+        return out;
+      },
     };
   }
+}
+
+/** The codes of a code system as written (its index may be lower-cased). */
+function allCodes(cs: IndexedCodeSystem): string[] {
+  const out: string[] = [];
+  for (const c of cs.codes.values()) out.push(c.code);
+  return out;
+}
+
+/**
+ * The codes of an include made only of value sets: the listed codes of its members that the
+ * combined test (intersection or union) accepts. Every member must be listable (a union needs
+ * them all; for an intersection this is merely conservative).
+ */
+function enumerateMatching(members: (CompiledValueSet | null)[], combined: MemberTest): Enumeration {
+  const candidates = new Set<string>();
+  for (const vs of members) {
+    const e = vs?.enumerate();
+    if (!e) return null;
+    for (const k of e) candidates.add(k);
+  }
+  const out = new Set<string>();
+  for (const k of candidates) {
+    const sep = k.indexOf('\u0000');
+    const r = combined(k.slice(0, sep), k.slice(sep + 1), undefined);
+    if (r === 'unknown') return null;
+    if (r === 'yes') out.add(k);
+  }
+  return out;
+}
+
+/**
+ * Is the intersection of these (loaded) value sets empty? Decided on the smallest member whose
+ * codes can be listed, each code tested against the others; 'unknown' when no member can be
+ * listed or a test is undecided.
+ */
+function intersectionEmptiness(members: CompiledValueSet[]): 'empty' | 'non-empty' | 'unknown' {
+  let smallest: { vs: CompiledValueSet; codes: Set<string> } | undefined;
+  for (const vs of members) {
+    const codes = vs.enumerate();
+    if (codes && (!smallest || codes.size < smallest.codes.size)) smallest = { vs, codes };
+  }
+  if (!smallest) return 'unknown';
+  let undecided = false;
+  for (const k of smallest.codes) {
+    const sep = k.indexOf('\u0000');
+    const system = k.slice(0, sep);
+    const code = k.slice(sep + 1);
+    let all: Tri = 'yes';
+    for (const vs of members) {
+      if (vs === smallest.vs) continue;
+      const r = vs.test(system, code, undefined);
+      if (r === 'no') {
+        all = 'no';
+        break;
+      }
+      if (r === 'unknown') all = 'unknown';
+    }
+    if (all === 'yes') return 'non-empty';
+    if (all === 'unknown') undecided = true;
+  }
+  return undecided ? 'unknown' : 'empty';
 }
 
 function indexCodeSystem(res: CodeSystemResource): IndexedCodeSystem {
