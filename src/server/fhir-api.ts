@@ -276,10 +276,13 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const outcome = toOperationOutcome(report.issues) as unknown as FhirResource;
     if (!report.valid) return rejectLogged(422, outcome);
     const rec = await repo.create(toStore);
+    // A document whose masterIdentifier is already stored (same organisation) is a resend:
+    // the repository stores a new version of it, answered 200 as an update would be.
+    const status = rec.versionId > 1 ? 200 : 201;
     const headers = versionHeaders(rec, baseUrlOf(req));
-    const submissionId = await logDocumentSubmission(repo, req, resource, { status: 201, outcome, stored: rec }, receivedAt);
+    const submissionId = await logDocumentSubmission(repo, req, resource, { status, outcome, stored: rec }, receivedAt);
     if (submissionId) headers['x-tddui-submission'] = submissionId;
-    return sendWritten(reply, 201, rec, preferReturn(req.headers.prefer), outcome, headers);
+    return sendWritten(reply, status, rec, preferReturn(req.headers.prefer), outcome, headers);
   });
 
   // --- v1 flow 3: PATCH a DocumentReference ---------------------------------------------
