@@ -1,7 +1,9 @@
-// IG defects D-14 (docs/decisions.md), each tested on a mutation of an official
+// IG defects D-14, D-15 (docs/decisions.md), each tested on a mutation of an official
 // example that the validator got wrong before the decision was implemented:
 //  D-14 ValueSet/tddui-serafin lists J283 and J284 in ONE compose.include: an (empty)
 //       intersection in FHIR, read as their union with a warning.
+//  D-15 tddui-comment is declared by tddui-related-person-contact on RelatedPerson, but its
+//       context does not list RelatedPerson: a warning where the profile declares it.
 //
 // Run: npx tsc -p tsconfig.json && node --test dist/src/tddui/ig-defects.test.js
 import assert from 'node:assert/strict';
@@ -9,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
+import { declaresExtension, extensionContextRule } from '../fhir/validation/extension-context.js';
+import type { ElementNode } from '../fhir/profiles/compile.js';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
 import { TdduiValidator, type ValidationReport } from './validator.js';
 
@@ -20,9 +24,11 @@ const SERAFIN_VS = `${TDDUI}ValueSet/tddui-serafin`;
 const J283 = 'https://mos.esante.gouv.fr/NOS/JDV_J283-PrestationsIndirects_SERAFIN/FHIR/JDV-J283-PrestationsIndirects-SERAFIN';
 const J284 = 'https://mos.esante.gouv.fr/NOS/JDV_J284-PrestationsDirects_SERAFIN/FHIR/JDV-J284-PrestationsDirects-SERAFIN';
 const SERAFIN_CS = 'https://smt.esante.gouv.fr/terminologie-SERAFINPH';
+const COMMENT_URL = `${TDDUI}StructureDefinition/tddui-comment`;
 const INTERSECTION_RULE = 'fhir-valueset-include-intersection';
-/** The wiring of D-14 into src/fhir/validation/validator.ts is pending (see docs/decisions.md). */
-const PENDING_WIRING = 'needs the validator.ts call (docs/decisions.md D-14); move out of todo once wired';
+const IG_DEFECT_RULE = 'fhir-extension-context-ig-defect';
+/** The wiring of D-14/D-15 into src/fhir/validation/validator.ts is pending (see docs/decisions.md). */
+const PENDING_WIRING = 'needs the validator.ts call (docs/decisions.md D-14/D-15); move out of todo once wired';
 
 /** A J284 code (prestation directe) and a J283 code (prestation indirecte), read from the loaded JDVs. */
 function firstCode(file: string): string {
@@ -75,6 +81,13 @@ function prestationWith(...codes: string[]): Doc {
       ...codes.map((code) => ({ type: input('typePrestation'), valueCodeableConcept: { coding: [{ system: SERAFIN_CS, code }] } })),
     ],
   };
+}
+
+/** The official RelatedPerson contact with the tddui-comment extension its profile declares. */
+function contactWithComment(): Doc {
+  const rp = example('RelatedPerson-tddui-related-person-contact-example.json');
+  rp.extension = [...(rp.extension ?? []), { url: COMMENT_URL, valueString: 'Joignable après 18 h' }];
+  return rp;
 }
 
 const validator = await TdduiValidator.create({ packages: [SHARED_FHIR], useCache: false });
@@ -137,4 +150,60 @@ test('D-14: without the JDVs loaded, the binding is "not checked" as before (no 
   const notChecked = r.issues.filter((i) => i.rule === 'fhir-binding-not-checked' && i.message.includes(SERAFIN_VS));
   assert.equal(notChecked.length, 1, show(r.issues));
   assert.ok(notChecked[0].message.includes(J284) || notChecked[0].message.includes(J283), notChecked[0].message);
+});
+
+// ---------------------------------------------------------------- D-15 tddui-comment
+
+/** The element definitions of the compiled contact profile: RelatedPerson.extension and its slice `comment`. */
+function contactExtensionNodes(): { generic: ElementNode; comment: ElementNode } {
+  const profile = validator.engine.profiles.get(`${TDDUI}StructureDefinition/tddui-related-person-contact`);
+  assert.ok(profile, 'tddui-related-person-contact compiled');
+  const ext = profile.root.children?.find((c) => c.name === 'extension');
+  assert.ok(ext, 'RelatedPerson.extension');
+  const comment = ext.slices.find((s) => s.sliceName === 'comment');
+  assert.ok(comment, 'slice extension:comment');
+  return { generic: ext, comment };
+}
+
+test('D-15: the decision: only an extension slice with that url makes the context violation an IG defect', () => {
+  const { generic, comment } = contactExtensionNodes();
+  assert.equal(declaresExtension(comment, COMMENT_URL), true);
+  assert.equal(declaresExtension(comment, `${COMMENT_URL}|2.2.0`), true, 'a versioned url is the same extension');
+  assert.equal(extensionContextRule(comment, COMMENT_URL).id, IG_DEFECT_RULE);
+  assert.equal(extensionContextRule(comment, COMMENT_URL).severity, 'warning');
+  // The same element for another extension, and the unsliced element: the error stays.
+  assert.equal(extensionContextRule(comment, `${TDDUI}StructureDefinition/tddui-event-label`).id, 'fhir-extension-context');
+  assert.equal(extensionContextRule(generic, COMMENT_URL).id, 'fhir-extension-context');
+  assert.equal(extensionContextRule(generic, COMMENT_URL).severity, 'error');
+  assert.equal(extensionContextRule({ types: [{ code: 'string' }] } as never, COMMENT_URL).id, 'fhir-extension-context');
+});
+
+test('D-15: tddui-comment where tddui-related-person-contact declares it is a warning, not an error', { todo: PENDING_WIRING }, () => {
+  const rp = contactWithComment();
+  const at = `RelatedPerson.extension[${rp.extension.length - 1}]`;
+  const r = validator.validate(rp);
+  assert.deepEqual(withRule(r, 'fhir-extension-context'), [], show(r.issues));
+  const w = withRule(r, IG_DEFECT_RULE);
+  assert.equal(w.length, 1, show(r.issues));
+  assert.equal(w[0].severity, 'warning');
+  assert.equal(w[0].expression, at);
+  assert.equal(r.valid, true, show(errors(r)));
+});
+
+test('D-15: tddui-comment where no profile declares it stays an extension-context error', () => {
+  // On the contact's name: the profile declares the extension on RelatedPerson only.
+  const rp = example('RelatedPerson-tddui-related-person-contact-example.json');
+  rp.name = [{ family: 'Martin', extension: [{ url: COMMENT_URL, valueString: 'x' }] }];
+  const r = validator.validate(rp);
+  const ctx = withRule(r, 'fhir-extension-context');
+  assert.equal(ctx.length, 1, show(r.issues));
+  assert.equal(ctx[0].expression, 'RelatedPerson.name[0].extension[0]');
+  assert.equal(ctx[0].severity, 'error');
+  assert.deepEqual(withRule(r, IG_DEFECT_RULE), []);
+  // On a Patient: tddui-patient does not declare it.
+  const p = example('Patient-tddui-patient-example.json');
+  p.extension = [...(p.extension ?? []), { url: COMMENT_URL, valueString: 'x' }];
+  const rp2 = validator.validate(p);
+  assert.ok(withRule(rp2, 'fhir-extension-context').some((i) => i.severity === 'error'), show(rp2.issues));
+  assert.deepEqual(withRule(rp2, IG_DEFECT_RULE), []);
 });

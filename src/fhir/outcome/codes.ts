@@ -293,6 +293,15 @@ export const CODES = {
     en: 'Extension {url} is not allowed on {element} (allowed contexts: {contexts})',
     fr: 'L’extension {url} n’est pas autorisée sur {element} (contextes autorisés : {contexts})',
   }),
+  EXTENSION_CONTEXT_IG_DEFECT: defineRule({
+    id: 'fhir-extension-context-ig-defect',
+    severity: 'warning',
+    code: 'structure',
+    summary: 'An extension outside its context, where the profile that applies declares it (an extension slice with its url): an IG defect, reported as a warning (decisions.md D-15).',
+    en: 'Extension {url} is not allowed on {element} by its own context (allowed contexts: {contexts}), yet the profile that applies here declares it at this place: an IG defect, reported as a warning',
+    fr: 'L’extension {url} n’est pas autorisée sur {element} par son propre contexte (contextes autorisés : {contexts}), mais le profil qui s’applique ici la déclare à cet endroit : défaut du guide, signalé comme avertissement',
+    reference: 'docs/decisions.md D-15',
+  }),
   REFERENCE_FORMAT: defineRule({
     id: 'fhir-reference-format',
     severity: 'error',
