@@ -1,9 +1,10 @@
-// IG defects D-14, D-15 (docs/decisions.md), each tested on a mutation of an official
+// IG defects D-14, D-15, D-16 (docs/decisions.md), each tested on a mutation of an official
 // example that the validator got wrong before the decision was implemented:
 //  D-14 ValueSet/tddui-serafin lists J283 and J284 in ONE compose.include: an (empty)
 //       intersection in FHIR, read as their union with a warning.
 //  D-15 tddui-comment is declared by tddui-related-person-contact on RelatedPerson, but its
 //       context does not list RelatedPerson: a warning where the profile declares it.
+//  D-16 the server's rule `tddui-v1-patch-content-only` is in the rule catalogue (docs/rules.md).
 //
 // Run: npx tsc -p tsconfig.json && node --test dist/src/tddui/ig-defects.test.js
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import { test } from 'node:test';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import { declaresExtension, extensionContextRule } from '../fhir/validation/extension-context.js';
 import type { ElementNode } from '../fhir/profiles/compile.js';
-import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
+import { PATCH_CONTENT_ONLY_RULE } from '../server/fhir-api.js';
+import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { ALL_TDDUI_RULES } from './rules/catalogue.js';
 import { TdduiValidator, type ValidationReport } from './validator.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -206,4 +209,17 @@ test('D-15: tddui-comment where no profile declares it stays an extension-contex
   const rp2 = validator.validate(p);
   assert.ok(withRule(rp2, 'fhir-extension-context').some((i) => i.severity === 'error'), show(rp2.issues));
   assert.deepEqual(withRule(rp2, IG_DEFECT_RULE), []);
+});
+
+// ---------------------------------------------------------------- D-16 catalogue
+
+test('D-16: the server rule tddui-v1-patch-content-only is in the catalogue and in docs/rules.md', () => {
+  assert.equal(PATCH_CONTENT_ONLY_RULE, 'tddui-v1-patch-content-only');
+  const rule = ALL_TDDUI_RULES.find((r) => r.id === PATCH_CONTENT_ONLY_RULE);
+  assert.ok(rule, 'in src/tddui/rules/catalogue.ts');
+  assert.equal(rule.severity, 'error');
+  assert.ok(rule.fr && rule.en, 'a French and an English message');
+  assert.match(rule.reference ?? '', /description_flux_3/);
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'rules.md'), 'utf8');
+  assert.ok(doc.includes(`| \`${PATCH_CONTENT_ONLY_RULE}\` | error |`), 'docs/rules.md lists it');
 });

@@ -193,6 +193,15 @@ export const TDDUI_RULES = {
     fr: 'Le statut d’évènement « {status} » n’a pas d’équivalent dans la SFE (planned, triaged, finished ou cancelled attendu)',
     reference: 'tddui-business-rules C1',
   }),
+  V1_PATCH_CONTENT_ONLY: defineRule({
+    id: 'tddui-v1-patch-content-only',
+    severity: 'error',
+    code: 'business-rule',
+    summary: 'A v1 PATCH of a DocumentReference (flow 3) changes an element other than content (the document); checked by the server.',
+    en: 'A PATCH of a {type} (TDDUI v1 flow 3) may only change content (the document); it changes {type}.{name}',
+    fr: 'Un PATCH de {type} (flux 3 de TDDUI v1) ne peut modifier que content (le document) ; celui-ci modifie {type}.{name}',
+    reference: 'TDDUI v1 (1.1.0), description_flux_3',
+  }),
   RULE_ERROR: defineRule({
     id: 'tddui-rule-error',
     severity: 'warning',
