@@ -31,7 +31,6 @@ const COMMENT_URL = `${TDDUI}StructureDefinition/tddui-comment`;
 const INTERSECTION_RULE = 'fhir-valueset-include-intersection';
 const IG_DEFECT_RULE = 'fhir-extension-context-ig-defect';
 /** The wiring of D-14/D-15 into src/fhir/validation/validator.ts is pending (see docs/decisions.md). */
-const PENDING_WIRING = 'needs the validator.ts call (docs/decisions.md D-14/D-15); move out of todo once wired';
 
 /** A J284 code (prestation directe) and a J283 code (prestation indirecte), read from the loaded JDVs. */
 function firstCode(file: string): string {
@@ -130,7 +129,7 @@ test('D-14: a code in neither JDV stays a required-binding error', () => {
   assert.ok(task.issues.some((i) => i.rule === 'fhir-code-invalid' && i.severity === 'error'), show(task.issues));
 });
 
-test('D-14: the defect is reported once per validation, as a warning naming both JDVs', { todo: PENDING_WIRING }, () => {
+test('D-14: the defect is reported once per validation, as a warning naming both JDVs', () => {
   const r = validator.validate(evenementWith(DIRECT, INDIRECT));
   const notes = withRule(r, INTERSECTION_RULE);
   assert.equal(notes.length, 1, show(r.issues));
@@ -181,7 +180,7 @@ test('D-15: the decision: only an extension slice with that url makes the contex
   assert.equal(extensionContextRule({ types: [{ code: 'string' }] } as never, COMMENT_URL).id, 'fhir-extension-context');
 });
 
-test('D-15: tddui-comment where tddui-related-person-contact declares it is a warning, not an error', { todo: PENDING_WIRING }, () => {
+test('D-15: tddui-comment where tddui-related-person-contact declares it is a warning, not an error', () => {
   const rp = contactWithComment();
   const at = `RelatedPerson.extension[${rp.extension.length - 1}]`;
   const r = validator.validate(rp);

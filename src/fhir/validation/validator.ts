@@ -9,10 +9,11 @@ import { makeIssue, type MessageArgs, type Rule } from '../outcome/rule.js';
 import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
 import type { ChildRef, ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
-import type { Terminology } from '../terminology/terminology.js';
+import type { CodeResult, Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
 import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { compilePattern, deepEqual, describeValue } from './values.js';
+import { extensionContextRule } from './extension-context.js';
 
 type Json = Record<string, unknown>;
 
@@ -865,7 +866,7 @@ class Run {
     const vs = binding.valueSet;
     const term = this.v.ctx.terminology;
     const rule = binding.strength === 'required' ? CODES.BINDING_REQUIRED : CODES.BINDING_EXTENSIBLE;
-    let result: { status: 'valid' | 'invalid' | 'unknown'; message?: string; missing?: string[] };
+    let result: CodeResult;
     let shown: string;
     if (typeCode === 'code' || typeCode === 'string' || typeCode === 'uri') {
       if (typeof value !== 'string') return;
@@ -894,6 +895,9 @@ class Run {
     } else if (result.status === 'unknown') {
       const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
       this.once(`binding:${vs}`, CODES.BINDING_NOT_CHECKED, path, { valueSet: vs, reason });
+    } else if (result.notices) {
+      // IG defects the terminology worked around (D-14): once per value set per validation.
+      for (const n of result.notices) this.once(n.key, CODES.VALUESET_INCLUDE_INTERSECTION, path, () => ({ ...n.args }));
     }
   }
 
@@ -937,10 +941,10 @@ class Run {
       // Validate the content against the extension's own definition.
       this.validateComplex(obj, def.root, 'Extension', path, def);
     }
-    this.checkExtensionContext(def, path, url);
+    this.checkExtensionContext(def, path, url, node);
   }
 
-  private checkExtensionContext(def: CompiledProfile, path: string, url: string): void {
+  private checkExtensionContext(def: CompiledProfile, path: string, url: string, node: ElementNode): void {
     const contexts = def.context;
     if (!contexts?.length) return;
     // The answer depends only on (extension, resource type, element path without indexes).
@@ -950,7 +954,7 @@ class Run {
     if (path.indexOf('.', frame.path.length + 1) === -1) {
       // On the resource itself (`Encounter.extension[0]`): the host is the resource, no lookup needed.
       const allowed = contexts.some((c) => c.type !== 'element' || GENERIC_CONTEXTS.has(c.expression) || c.expression === type);
-      if (!allowed) this.push(CODES.EXTENSION_CONTEXT, path, { url, element: type, contexts: contexts.map((c) => c.expression).join(', ') });
+      if (!allowed) this.push(extensionContextRule(node, url), path, { url, element: type, contexts: contexts.map((c) => c.expression).join(', ') });
       return;
     }
     const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
@@ -959,7 +963,7 @@ class Run {
       verdict = this.extensionContextVerdict(contexts, path);
       this.v.extensionContexts.set(key, verdict);
     }
-    if (verdict) this.push(CODES.EXTENSION_CONTEXT, path, { url, element: verdict, contexts: contexts.map((c) => c.expression).join(', ') });
+    if (verdict) this.push(extensionContextRule(node, url), path, { url, element: verdict, contexts: contexts.map((c) => c.expression).join(', ') });
   }
 
   /** '' when the extension may be used at `path`, else the definition path of its host element. */
