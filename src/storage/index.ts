@@ -1,5 +1,8 @@
 // Storage entry point: open the database (PostgreSQL or embedded PGlite), migrate, return the Repository.
-import { openPglite } from './drivers/pglite.js';
+import { isMemoryDir, openPglite } from './drivers/pglite.js';
+import { openMemoryPglite } from './drivers/pglite-template.js';
+import { migrate } from './migrate.js';
+import { MIGRATIONS } from './migrations/index.js';
 import { openPostgres } from './drivers/postgres.js';
 import { SqlRepository } from './repository.js';
 // The one dependency of storage on the TDDUI layer: the default business keys of plain creates.
@@ -20,7 +23,10 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     if (!/^postgres(ql)?:\/\//.test(opts.url)) throw new Error(`Unsupported database URL "${opts.url}" (expected postgres://…)`);
     return openPostgres({ url: opts.url });
   }
-  return openPglite({ dataDir: opts.dataDir ?? DEFAULT_DATA_DIR });
+  const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
+  // In memory: a copy of a cached blank data folder (no initdb; src/storage/drivers/pglite-template.ts).
+  if (isMemoryDir(dataDir)) return openMemoryPglite([], migrate);
+  return openPglite({ dataDir });
 }
 
 /**
@@ -29,7 +35,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
  * Repository. `repo.db.close()` closes it.
  */
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
-  const db = await openDatabase(opts);
+  // In memory: a copy of a cached migrated data folder, so the migrate() below finds nothing to do.
+  const db = !opts.url && isMemoryDir(opts.dataDir ?? DEFAULT_DATA_DIR) ? await openMemoryPglite(MIGRATIONS, migrate) : await openDatabase(opts);
   const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY);
   try {
     await repo.migrate();

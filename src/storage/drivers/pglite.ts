@@ -8,6 +8,19 @@ import { Mutex } from './mutex.js';
 export interface PgliteOptions {
   /** Folder of the database files, or `memory://` for an in-memory database. */
   dataDir: string;
+  /** A data folder tarball (`dumpDataDir`) to start from instead of running initdb. */
+  loadDataDir?: Blob;
+}
+
+/** The PGlite Database, with what the template cache needs. */
+export interface PgliteDatabase extends Database {
+  readonly kind: 'pglite';
+  /** A tarball of the data folder (gzip), loadable by `openPglite({ loadDataDir })`. */
+  dumpDataDir(): Promise<Blob>;
+}
+
+export function isMemoryDir(dataDir: string): boolean {
+  return dataDir.startsWith('memory://');
 }
 
 function wrap(db: Pick<PGlite, 'query'>): Queryable {
@@ -19,10 +32,10 @@ function wrap(db: Pick<PGlite, 'query'>): Queryable {
   };
 }
 
-export async function openPglite(opts: PgliteOptions): Promise<Database> {
-  const inMemory = opts.dataDir === 'memory://' || opts.dataDir.startsWith('memory://');
+export async function openPglite(opts: PgliteOptions): Promise<PgliteDatabase> {
+  const inMemory = isMemoryDir(opts.dataDir);
   if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
-  const pg = await PGlite.create(inMemory ? 'memory://' : opts.dataDir);
+  const pg = await PGlite.create(inMemory ? 'memory://' : opts.dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   const mutex = new Mutex();
   const base = wrap(pg);
   let closed = false;
@@ -32,6 +45,7 @@ export async function openPglite(opts: PgliteOptions): Promise<Database> {
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return mutex.run(() => pg.transaction((tx) => fn(wrap(tx))));
     },
+    dumpDataDir: () => mutex.run(() => pg.dumpDataDir('gzip')),
     async close() {
       if (closed) return;
       closed = true;
