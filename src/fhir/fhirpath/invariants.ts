@@ -183,6 +183,12 @@ function nameParts(raw: string): [string, string] {
   return parts;
 }
 
+/** `_x` counts as `x`, and a choice element read as `value` is stored as `valueString` (name = the key up to its first capital). */
+function readsName(names: Set<string>, raw: string): boolean {
+  const [k, choice] = nameParts(raw);
+  return names.has(k) || (choice !== '' && names.has(choice));
+}
+
 const KEYWORDS = new Set([
   'and',
   'or',
@@ -362,12 +368,21 @@ export class InvariantCompiler {
   canSkip(inv: CompiledInvariant, node: unknown): boolean {
     const names = inv.readNames;
     if (!names || typeof node !== 'object' || node === null) return false;
-    // One pass over the (few) keys of the element: `_x` counts as `x`, and a choice element
-    // read as `value` is stored as `valueString` (name = the key up to its first capital).
-    for (const raw in node as Json) {
-      const [k, choice] = nameParts(raw);
-      if (names.has(k) || (choice !== '' && names.has(choice))) return false;
-    }
+    // One pass over the (few) keys of the element.
+    for (const raw in node as Json) if (readsName(names, raw)) return false;
+    return this.emptyOk(inv);
+  }
+
+  /**
+   * Whether the invariant may read the JSON property `key` (canSkip's test for one key; the
+   * validator applies it once per element definition and reuses the answer per instance).
+   */
+  mayRead(inv: CompiledInvariant, key: string): boolean {
+    return inv.readNames === null || readsName(inv.readNames, key);
+  }
+
+  /** The invariant's result on an element with no children (computed once). */
+  emptyOk(inv: CompiledInvariant): boolean {
     if (inv.emptyOk === undefined) {
       const r = inv.run({}, {}, {});
       inv.emptyOk = r.ok === true;

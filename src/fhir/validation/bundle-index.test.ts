@@ -53,3 +53,25 @@ test('fullUrl bases: Type/id at the end of an http(s) URL', () => {
     assert.equal(base(u), re.exec(u)?.[1], u);
   }
 });
+
+test('relative references against a base: the per-base index answers as a lookup of `<base>/<reference>`', () => {
+  const fullUrls = [
+    'https://a.example/fhir/Patient/p1', 'https://a.example/fhir/Patient/p1', 'https://a.example/fhir/Encounter/e.1',
+    'https://a.example/fhir/x/Patient/p1', 'https://a.example/Patient/p1', 'http://a.example/fhir/Patient/p1',
+    'https://a.example/fhir/patient/p2', 'https://a.example/fhir/P/p3', 'https://a.example/fhir/Pa/p3/x', 'urn:uuid:0b0c2c4e-1111-4222-8333-444455556666',
+  ];
+  const b = { entry: fullUrls.map((fullUrl, i) => ({ fullUrl, resource: { resourceType: 'Patient', id: `r${i}` } })) };
+  const refs = ['Patient/p1', 'Encounter/e.1', 'x/Patient/p1', 'fhir/Patient/p1', 'patient/p2', 'P/p3', 'Pa/p3/x', 'Patient/', '/Patient/p1', 'Pa/p3', 'Patient/r9', 'Patient/r0'];
+  for (const [i, from] of fullUrls.entries()) {
+    const idx = BundleIndex.build(b, 'Bundle');
+    const entry = idx.entryAt(`Bundle.entry[${i}]`);
+    for (const ref of refs) {
+      // Expected: the first entry whose fullUrl is `<base>/<ref>`, else the first `Type/id`.
+      const base = entry?.base;
+      const byUrl = base === undefined ? -1 : fullUrls.indexOf(`${base}/${ref}`);
+      const byTypeId = b.entry.findIndex((e) => `Patient/${e.resource.id}` === ref);
+      const want = byUrl >= 0 ? byUrl : byTypeId;
+      assert.equal(idx.resolve(ref, entry)?.path, want >= 0 ? `Bundle.entry[${want}].resource` : undefined, `${ref} from ${from}`);
+    }
+  }
+});

@@ -32,9 +32,29 @@ function fullUrlBase(u: string): string | undefined {
   return u.slice(0, j);
 }
 
+/** `Type/id`: one slash, a resource-type-shaped name before it and a non-empty rest. */
+function isTypeId(rel: string): boolean {
+  const slash = rel.indexOf('/');
+  // RESOURCE_TYPE, tested in place: [A-Z][A-Za-z]+
+  if (slash < 2 || slash === rel.length - 1 || rel.indexOf('/', slash + 1) !== -1) return false;
+  let c = rel.charCodeAt(0);
+  if (c < 65 || c > 90) return false;
+  for (let i = 1; i < slash; i++) {
+    c = rel.charCodeAt(i) | 32; // lower-cased ASCII letter
+    if (c < 97 || c > 122) return false;
+  }
+  return true;
+}
+
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   private readonly byTypeId = new Map<string, BundleTarget>();
+  /**
+   * Entries with an http(s) `<base>/<Type>/<id>` fullUrl, by base then `Type/id`: a relative
+   * reference is found against the referring entry's base without building (and hashing) the
+   * string `<base>/<reference>` at every lookup.
+   */
+  private readonly byBase = new Map<string, Map<string, BundleTarget>>();
   private readonly entries: (BundleTarget | undefined)[] = [];
   private readonly targets = new Map<object, BundleTarget>();
   /** Location -> its entry (locations are the few resource paths of a run). */
@@ -52,7 +72,14 @@ export class BundleIndex {
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
         t.base = fullUrlBase(e.fullUrl);
-        if (!idx.byFullUrl.has(e.fullUrl)) idx.byFullUrl.set(e.fullUrl, t);
+        if (!idx.byFullUrl.has(e.fullUrl)) {
+          idx.byFullUrl.set(e.fullUrl, t);
+          if (t.base !== undefined) {
+            let rels = idx.byBase.get(t.base);
+            if (!rels) idx.byBase.set(t.base, (rels = new Map()));
+            rels.set(e.fullUrl.slice(t.base.length + 1), t);
+          }
+        }
       }
       const r = e.resource;
       if (typeof r.resourceType === 'string' && typeof r.id === 'string') {
@@ -110,7 +137,9 @@ export class BundleIndex {
     const rel = history ? reference.replace(/\/_history\/[^/]+$/, '') : reference;
     const base = from?.base;
     if (base) {
-      const hit = this.byFullUrl.get(`${base}/${rel}`);
+      // `Type/id` (the usual shape): `<base>/Type/id` has exactly this base, so the per-base map
+      // answers as byFullUrl would. Other shapes are looked up by their full URL.
+      const hit = isTypeId(rel) ? this.byBase.get(base)?.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;
     }
     return this.byTypeId.get(rel);

@@ -97,6 +97,16 @@ interface ReferenceInfo {
 const REFERENCE_SHAPE =
   /^(?:(?:https?:\/\/[^\s]+\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](?:\.\d+)+|https?:\/\/\S+)$/;
 
+/** `urn:uuid:` + 36 of [0-9a-fA-F-]: the urn:uuid branch of REFERENCE_SHAPE (no other branch matches it). */
+function isUrnUuid(ref: string): boolean {
+  if (ref.length !== 45 || !ref.startsWith('urn:uuid:')) return false;
+  for (let i = 9; i < 45; i++) {
+    const c = ref.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || c === 45 || ((c | 32) >= 97 && (c | 32) <= 102))) return false;
+  }
+  return true;
+}
+
 /** A Resolved with all its fields (one object shape). */
 function resolved(
   node: ElementNode,
@@ -113,6 +123,10 @@ function resolved(
 class NodeMemo {
   required?: number[];
   invariants?: { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[];
+  /** Per parent element (see readsOf): the last one asked for, then the others. */
+  readsParent?: ElementNode;
+  reads?: InvariantReads;
+  readsByParent?: Map<ElementNode, InvariantReads>;
   byType?: Map<string, Resolved | null>;
   byProfile?: Map<CompiledProfile, Resolved | null>;
   sliceTargets?: Map<string, ElementNode | null>;
@@ -129,6 +143,15 @@ class NodeMemo {
   resourceId?: boolean;
   constructor(readonly owner: Validator) {}
 }
+
+/**
+ * Per invariant of an element (same order as invariantsOf), which children of the element's
+ * parent definition it may read: `reads[pos]` = 1 for a child position whose JSON names the
+ * invariant may read, and `reads[children.length]` = 1 when it may read `resourceType`. null:
+ * never skippable. Lets the walk decide "every element it reads is absent" from the child
+ * refs it has already found, instead of going over the object's keys again per invariant.
+ */
+type InvariantReads = (Uint8Array | null)[];
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
 class FailFast {}
@@ -204,6 +227,27 @@ export class Validator {
       m.invariants = list;
     }
     return list;
+  }
+
+  /** Which children of `parent` each invariant of `node` may read (memoised per node and parent). */
+  readsOf(node: ElementNode, parent: ElementNode, compiled: { inv: CompiledInvariant }[]): InvariantReads {
+    const m = this.memoOf(node);
+    if (m.readsParent === parent) return m.reads!;
+    let reads = m.readsByParent?.get(parent);
+    if (!reads) {
+      const size = (parent.children?.length ?? 0) + 1;
+      reads = compiled.map(({ inv }) => {
+        if (inv.readNames === null) return null;
+        const r = new Uint8Array(size);
+        if (parent.childIndex) for (const ref of parent.childIndex.values()) if (this.invariants.mayRead(inv, ref.key)) r[ref.pos] = 1;
+        if (this.invariants.mayRead(inv, 'resourceType')) r[size - 1] = 1;
+        return r;
+      });
+      (m.readsByParent ??= new Map()).set(parent, reads);
+    }
+    m.readsParent = parent;
+    m.reads = reads;
+    return reads;
   }
 
   /** Positions of the children with min > 0. */
@@ -568,6 +612,8 @@ class Run {
     let n = 0;
     /** Choice elements present with a type that is not allowed (already reported). */
     let present: Set<number> | undefined;
+    /** Some key is not one of `hits` (unknown, reported): invariant skips then look at the keys themselves. */
+    let irregular = false;
     for (const key in obj) {
       keys++;
       if (isResource && key === 'resourceType') continue;
@@ -575,6 +621,7 @@ class Run {
       const base = underscore ? key.slice(1) : key;
       const hit = key === 'fhir_comments' ? undefined : index?.get(base);
       if (!hit) {
+        irregular = true;
         const choice = this.choiceFor(children, base);
         if (choice) {
           // `valueString` where the (profiled) choice allows other types: name the rule that fails.
@@ -590,6 +637,7 @@ class Run {
         // `_x` only for primitives; handled with `x`, or alone when `x` is absent.
         const t = hit.type ?? hit.node.typeCodes[0] ?? '';
         if (!isPrimitiveType(t)) {
+          irregular = true;
           this.push(CODES.UNKNOWN_ELEMENT, `${path}.${key}`, { name: key, type: typeCode });
           continue;
         }
@@ -638,8 +686,10 @@ class Run {
       } else this.validateChildValues(obj, values[h], hit, child, path, ctxProfile, underscores);
       h = end;
     }
-    this.checkInvariants(obj, node, path, ctxProfile);
-    for (const e of resolved.extra) this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile);
+    // The keys the invariant skips look at: the child refs found (`hits`), and `resourceType`.
+    const known = irregular ? -1 : n;
+    this.checkInvariants(obj, node, path, ctxProfile, parent, known, isResource);
+    for (const e of resolved.extra) this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile, parent, known, isResource);
     if (typeCode === 'Extension') this.checkExtension(obj, node, path);
     else if (typeCode === 'Reference') this.checkReference(obj, node, path);
   }
@@ -867,11 +917,9 @@ class Run {
     const term = this.v.ctx.terminology;
     const rule = binding.strength === 'required' ? CODES.BINDING_REQUIRED : CODES.BINDING_EXTENSIBLE;
     let result: CodeResult;
-    let shown: string;
     if (typeCode === 'code' || typeCode === 'string' || typeCode === 'uri') {
       if (typeof value !== 'string') return;
       result = term.validateCode(vs, { code: value });
-      shown = `"${value}"`;
     } else if (typeCode === 'Coding' || typeCode === 'Quantity') {
       if (!isObject(value)) return;
       if (value.code === undefined) {
@@ -879,7 +927,6 @@ class Run {
         return;
       }
       result = term.validateCode(vs, value as { system?: string; code?: string });
-      shown = codingText(value);
     } else {
       if (!isObject(value)) return;
       const codings = Array.isArray(value.coding) ? (value.coding as Json[]) : [];
@@ -888,9 +935,15 @@ class Run {
         return;
       }
       result = term.validateCodeableConcept(vs, value as { coding?: { system?: string; code?: string }[] });
-      shown = codings.map(codingText).join(', ');
     }
     if (result.status === 'invalid') {
+      // The code as shown in the message: built only when there is a message.
+      const shown =
+        typeof value === 'string'
+          ? `"${value}"`
+          : typeCode === 'Coding' || typeCode === 'Quantity'
+            ? codingText(value)
+            : ((value as Json).coding as Json[]).map(codingText).join(', ');
       this.push(rule, path, { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
     } else if (result.status === 'unknown') {
       const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
@@ -903,13 +956,27 @@ class Run {
 
   // ---------------------------------------------------------------- invariants
 
-  private checkInvariants(obj: Json, node: ElementNode, path: string, profile: CompiledProfile): void {
+  /**
+   * `known`: how many entries of this depth's scratch refs are every key of `obj` (but
+   * `resourceType` of a resource), or -1 when some key is not among them.
+   */
+  private checkInvariants(obj: Json, node: ElementNode, path: string, profile: CompiledProfile, parent: ElementNode, known: number, isResource: boolean): void {
     if (node.constraints.length === 0) return;
     const compiled = this.v.invariantsOf(node);
     if (compiled.length === 0) return;
     const frame = this.frames[this.frames.length - 1];
-    for (const { c, inv } of compiled) {
-      if (this.v.invariants.canSkip(inv, obj)) continue;
+    const reads = known >= 0 ? this.v.readsOf(node, parent, compiled) : undefined;
+    const hits = this.scratch[this.depth];
+    for (let k = 0; k < compiled.length; k++) {
+      const { c, inv } = compiled[k];
+      if (reads) {
+        const r = reads[k];
+        if (r !== null) {
+          let read = isResource && r[r.length - 1] === 1;
+          for (let h = 0; h < known && !read; h++) read = r[hits[h].pos] === 1;
+          if (!read && this.v.invariants.emptyOk(inv)) continue;
+        }
+      } else if (this.v.invariants.canSkip(inv, obj)) continue;
       const r = inv.run(obj, frame?.resource ?? obj, this.frames[0]?.resource ?? obj);
       if (r.ok === true) continue;
       if (r.ok === 'error') {
@@ -1042,12 +1109,16 @@ class Run {
       }
       return;
     }
-    const shape = REFERENCE_SHAPE.exec(ref);
-    if (!shape) {
-      this.push(CODES.REFERENCE_FORMAT, refPath, { reference: ref });
-      return;
+    let declaredType: string | undefined;
+    // urn:uuid (most references in a transaction) is checked without the regex.
+    if (!isUrnUuid(ref)) {
+      const shape = REFERENCE_SHAPE.exec(ref);
+      if (!shape) {
+        this.push(CODES.REFERENCE_FORMAT, refPath, { reference: ref });
+        return;
+      }
+      declaredType = shape[1];
     }
-    const declaredType = shape[1];
     if (declaredType && !anyType && !allowedTypes.has(declaredType) && this.isResourceType(declaredType)) {
       this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: declaredType, allowed: [...allowedTypes].join(', ') });
       return;
@@ -1075,12 +1146,16 @@ class Run {
     // against them anyway, so the answer is usually memoised) before walking it against others.
     const meta = target.resource.meta;
     const declared = isObject(meta) && Array.isArray(meta.profile) ? meta.profile : undefined;
-    const order = declared && profiled.length > 1 ? [...profiled].sort((a, b) => Number(declared.includes(b)) - Number(declared.includes(a))) : profiled;
-    for (const tp of order) {
-      const ok = this.conforms(target.resource, target.path, tp);
-      if (ok === undefined) continue;
-      known++;
-      if (ok) return;
+    // Two passes over the (few) target profiles, declared ones first, instead of a sorted copy.
+    const twoPasses = declared !== undefined && profiled.length > 1;
+    for (let pass = twoPasses ? 0 : 1; pass < 2; pass++) {
+      for (const tp of profiled) {
+        if (twoPasses && declared.includes(tp) !== (pass === 0)) continue;
+        const ok = this.conforms(target.resource, target.path, tp);
+        if (ok === undefined) continue;
+        known++;
+        if (ok) return;
+      }
     }
     if (known === 0) {
       for (const tp of profiled) this.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, refPath, { url: tp, detail: this.describeMissing(tp) });
