@@ -5,7 +5,9 @@ import { openRepository } from './index.js';
 import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { createTestDatabase, forEachDriver, postgresUnavailable } from './testing.js';
-import { StorageError, type FhirResource, type Repository, type SearchQuery } from './types.js';
+import { lockAndLookupKeys } from './keys.js';
+import { StorageError, type FhirResource, type Repository, type ResourceRecord, type SearchQuery } from './types.js';
+import { lockCurrent, stamp, writeVersions } from './writer.js';
 
 type Json = Record<string, any>;
 
@@ -119,6 +121,50 @@ await forEachDriver('Repository', (getRepo, driver) => {
     const n1 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
     const n2 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
     assert.notEqual(n1.id, n2.id);
+  });
+
+  test('a write and a key lookup probe indexes: no table scan, whatever the size of the data', async () => {
+    const repo = getRepo();
+    const docs: ResourceRecord[] = [];
+    for (let n = 0; n < 100; n++) {
+      docs.push(await repo.create({ resourceType: 'DocumentReference', status: 'current', masterIdentifier: { value: `3480787529/9-PPER-scan-${n}` }, subject: { reference: `Patient/p${n}` }, content: [{ attachment: { url: `u${n}` } }] }));
+    }
+    // Tables of a moderate size (filler rows of another type): with JSON record sets (estimated
+    // at 100 rows) the planner hash-joined them with full scans, at every write; tiny tables
+    // (a few pages) would rightly be scanned.
+    await repo.db.query(`INSERT INTO resource (resource_type, id, version_id, last_updated, owner, content)
+      SELECT 'Basic', 'f' || g, 1, now(), '480787529', '{"resourceType":"Basic"}' FROM generate_series(1, 5000) g`);
+    await repo.db.query(`INSERT INTO business_key (owner, resource_type, system, value, id)
+      SELECT '480787529', 'Basic', 'urn:filler', 'v' || g, 'f' || g FROM generate_series(1, 5000) g`);
+    for (const [table, cols, vals] of [
+      ['search_token', 'param, system, code', `'code', 's', 'c' || g`],
+      ['search_string', 'param, value, exact', `'name', 'v' || g, 'v' || g`],
+      ['search_date', 'param, low, high', `'date', now(), now()`],
+      ['search_reference', 'param, target_type, target_id', `'subject', 'Patient', 'p' || g`],
+    ]) {
+      await repo.db.query(`INSERT INTO ${table} (resource_type, id, ${cols}) SELECT 'Basic', 'f' || (g % 5000), ${vals} FROM generate_series(1, 5000) g`);
+    }
+    const scans = await repo.db.transaction(async (tx) => {
+      const keys = [5, 77].map((n) => ({ system: 'urn:tddui:key:masterIdentifier', value: `3480787529/9-PPER-scan-${n}` }));
+      const found = await lockAndLookupKeys(tx, '480787529', [{ resourceType: 'DocumentReference', keys }]);
+      assert.equal(found.size, 2);
+      const current = await lockCurrent(tx, [docs[5], docs[77]].map((d) => ({ resourceType: d.resourceType, id: d.id })));
+      assert.equal(current.size, 2);
+      const now = new Date().toISOString();
+      await writeVersions(
+        tx,
+        [docs[5], docs[77]].map((d) => ({ resourceType: d.resourceType, id: d.id, versionId: 2, lastUpdated: now, owner: '480787529', existed: true, resource: stamp(d.resource, d.id, 2, now) })),
+        { owner: '480787529', rows: [{ resourceType: 'DocumentReference', system: 'urn:tddui:key:masterIdentifier', value: '3480787529/9-PPER-scan-5', id: docs[5].id }] },
+      );
+      const r = await tx.query<{ relname: string; seq_scan: number }>(
+        `SELECT relname, seq_scan FROM pg_stat_xact_user_tables
+          WHERE relname IN ('resource', 'resource_history', 'business_key', 'search_token', 'search_string', 'search_date', 'search_reference')`,
+      );
+      return Object.fromEntries(r.rows.map((x) => [x.relname, Number(x.seq_scan)]));
+    });
+    assert.ok(Object.keys(scans).length >= 5, JSON.stringify(scans));
+    assert.deepEqual(Object.entries(scans).filter(([, n]) => n > 0), [], `sequential scans ${JSON.stringify(scans)}`);
+    assert.equal((await repo.read('DocumentReference', docs[77].id)).versionId, 2);
   });
 
   test('history: instance, type and system; newest first; _since; paging', async () => {
