@@ -33,6 +33,8 @@ const N = intFlag('n', 'BENCH_INGEST_N', 200);
 const ROUNDS = Math.min(N, intFlag('blocks', 'BENCH_INGEST_BLOCKS', 10));
 const BLOCK = Math.ceil(N / ROUNDS);
 const WARMUP = Math.min(20, N);
+/** Bundles in flight at once in the extra "concurrent" PostgreSQL scenarios (1 = none of them). */
+const CONCURRENCY = intFlag('concurrency', 'BENCH_INGEST_CONCURRENCY', 1);
 const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const TEMPLATE = readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8');
@@ -76,6 +78,8 @@ interface Scenario {
   run(bundle: Json): Promise<void>;
   rates: number[]; // bundles/s per round
   latencies: number[]; // ms per bundle, all rounds
+  /** Bundles in flight at once (default 1: one after the other). */
+  concurrency?: number;
 }
 
 /**
@@ -163,11 +167,18 @@ async function measure(scenarios: Scenario[]): Promise<void> {
       // Small blocks, alternated between scenarios: load from other processes hits all alike.
       const bundles = Array.from({ length: BLOCK }, syntheticBundle);
       const t0 = performance.now();
-      for (const b of bundles) {
-        const t = performance.now();
-        await s.run(b);
-        s.latencies.push(performance.now() - t);
-      }
+      let next = 0;
+      // `concurrency` workers take the block's bundles in turn (one worker: one after the other).
+      await Promise.all(
+        Array.from({ length: s.concurrency ?? 1 }, async () => {
+          while (next < bundles.length) {
+            const b = bundles[next++];
+            const t = performance.now();
+            await s.run(b);
+            s.latencies.push(performance.now() - t);
+          }
+        }),
+      );
       s.rates.push(BLOCK / ((performance.now() - t0) / 1000));
       process.stderr.write(`  round ${round + 1}/${ROUNDS} ${s.label}: ${s.rates.at(-1)!.toFixed(1)} bundles/s\n`);
     }
@@ -192,10 +203,17 @@ async function main(): Promise<void> {
     try {
       const on = ingestScenario('PostgreSQL ingest, validation on', repo, validator);
       const off = ingestScenario('PostgreSQL ingest, validation off', repo, withoutValidation(validator));
+      const concurrent: Scenario[] = [];
+      if (CONCURRENCY > 1) {
+        concurrent.push(
+          { ...ingestScenario(`PostgreSQL ingest, validation on, ${CONCURRENCY} concurrent`, repo, validator), concurrency: CONCURRENCY },
+          { ...ingestScenario(`PostgreSQL ingest, validation off, ${CONCURRENCY} concurrent`, repo, withoutValidation(validator)), concurrency: CONCURRENCY },
+        );
+      }
       process.stderr.write('PostgreSQL…\n');
-      await measure([on, off, raw.scenario]);
-      await checkDistinctUsagers(repo, 2 * (WARMUP + ROUNDS * BLOCK), 'PostgreSQL');
-      results.push(on, off, raw.scenario);
+      await measure([on, off, raw.scenario, ...concurrent]);
+      await checkDistinctUsagers(repo, (2 + concurrent.length) * (WARMUP + ROUNDS * BLOCK), 'PostgreSQL');
+      results.push(on, off, raw.scenario, ...concurrent);
     } finally {
       await raw.close();
       await repo.db.close();
