@@ -29,7 +29,8 @@ export function bundleRules(ctx: RuleContext, out: ValidationIssue[]): void {
     if (!isObject(req) || typeof req.url !== 'string') continue;
     if (typeof item.resource.resourceType !== 'string') continue; // reported by the engine
     const type = item.resource.resourceType;
-    const url = req.url.split('?')[0];
+    const q = req.url.indexOf('?');
+    const url = q === -1 ? req.url : req.url.slice(0, q);
     // hasOwn: a resourceType such as "constructor" must not reach Object.prototype.
     if (url === type || (Object.hasOwn(PROFILE_NAME_PREFIX, type) && PROFILE_NAME_PREFIX[type].test(url))) continue;
     out.push(makeIssue(R.REQUEST_URL, `${item.entryPath}.request.url`, { url: req.url, type }));

@@ -21,7 +21,34 @@ const USAGER_REFS: Record<string, string[]> = {
 
 function localIdOf(patient: Item | undefined): string | undefined {
   if (!patient || patient.resource.resourceType !== 'Patient') return undefined;
-  return identifiersOf(patient).find((i) => i.system === SYSTEMS.LOCAL_USAGER)?.value;
+  for (const i of identifiersOf(patient)) if (i.system === SYSTEMS.LOCAL_USAGER) return i.value;
+  return undefined;
+}
+
+/**
+ * B8's duplicate table: `system|value` identifies an identifier. Keyed by the system up to the
+ * first `|` of that text, then the rest, so that no string is built when the system has no `|`
+ * (always, in practice), while keeping the very same notion of "same identifier".
+ */
+class IdentifierTable {
+  private readonly bySystem = new Map<string, Map<string, Item>>();
+
+  /** The item the identifier was first seen in, or undefined after recording `item` for it. */
+  seenIn(system: string, value: string, item: Item): Item | undefined {
+    let s = system;
+    let v = value;
+    const bar = system.indexOf('|');
+    if (bar >= 0) {
+      s = system.slice(0, bar);
+      v = `${system.slice(bar + 1)}|${value}`;
+    }
+    let values = this.bySystem.get(s);
+    if (!values) this.bySystem.set(s, (values = new Map()));
+    const other = values.get(v);
+    if (other !== undefined) return other;
+    values.set(v, item);
+    return undefined;
+  }
 }
 
 /** The usager of a resource: its subject/for/patient, else through its encounter, else the only Patient. */
@@ -47,17 +74,14 @@ export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess
       if (f) facilities.add(f);
     }
   }
-  const seen = new Map<string, string>();
+  const seen = new IdentifierTable();
   for (const item of ctx.items) {
     for (const id of identifiersOf(item)) {
       if (!id.system || id.value === undefined) continue;
-      const valuePath = `${id.path}.value`;
       // B8: duplicates inside one Bundle.
       if (ctx.isBundle) {
-        const key = `${id.system}|${id.value}`;
-        const other = seen.get(key);
-        if (other) out.push(makeIssue(R.DUPLICATE_BUSINESS_ID, valuePath, { system: id.system, value: id.value, other }));
-        else seen.set(key, item.path);
+        const first = seen.seenIn(id.system, id.value, item);
+        if (first) out.push(makeIssue(R.DUPLICATE_BUSINESS_ID, id.valuePath, { system: id.system, value: id.value, other: first.path }));
       }
       const tag = Object.hasOwn(BUSINESS_ID_TAGS, id.system) ? BUSINESS_ID_TAGS[id.system] : undefined;
       if (!tag) continue;
@@ -66,15 +90,15 @@ export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess
       const prefix = at > 0 ? id.value.slice(0, at) : undefined;
       const facilityFiness = prefix ? finessOfLocalId(prefix) : undefined;
       if (!prefix || !facilityFiness || at + marker.length >= id.value.length) {
-        out.push(makeIssue(R.BUSINESS_ID_LAYOUT, valuePath, { value: id.value, system: id.system, tag }));
+        out.push(makeIssue(R.BUSINESS_ID_LAYOUT, id.valuePath, { value: id.value, system: id.system, tag }));
         continue;
       }
-      finess.check(facilityFiness, valuePath);
+      finess.check(facilityFiness, id);
       // R4: the prefix is the usager's local identifier...
       const usagerId = localIdOf(usagerOf(ctx, item));
       if (usagerId !== undefined && usagerId !== prefix) {
         out.push(
-          makeIssue(R.BUSINESS_ID_PREFIX, valuePath, {
+          makeIssue(R.BUSINESS_ID_PREFIX, id.valuePath, {
             value: id.value,
             prefix,
             expected: usagerId,
@@ -85,7 +109,7 @@ export function businessIdRules(ctx: RuleContext, out: ValidationIssue[], finess
       } else if (facilities.size > 0 && !facilities.has(facilityFiness)) {
         // ...and its FINESS is the facility's (idNatSt = 1 + FINESS).
         out.push(
-          makeIssue(R.BUSINESS_ID_PREFIX, valuePath, {
+          makeIssue(R.BUSINESS_ID_PREFIX, id.valuePath, {
             value: id.value,
             prefix: `3${facilityFiness}`,
             expected: [...facilities].map((f) => `3${f}`).join(' or '),

@@ -33,18 +33,18 @@ export function dateBounds(v: unknown): [number, number] | undefined {
 
 /** D6 on every object that looks like a Period (start/end strings), at any depth. */
 export function periodRules(ctx: RuleContext, out: ValidationIssue[]): void {
-  for (const item of ctx.items) walk(item.resource, [item.path], out, 0);
+  for (const item of ctx.items) walk(item.resource, [item], out, 0);
 }
 
-/** `[root, 'period']` -> `root.period`; numbers are array indexes. */
-function joinPath(segs: (string | number)[]): string {
-  let s = String(segs[0]);
+/** `[item, 'period']` -> `<item path>.period`; numbers are array indexes. */
+function joinPath(segs: (Item | string | number)[]): string {
+  let s = (segs[0] as Item).path;
   for (let i = 1; i < segs.length; i++) s += typeof segs[i] === 'number' ? `[${segs[i]}]` : `.${segs[i]}`;
   return s;
 }
 
 /** Walks every object; `path` holds the location's segments, joined only when a Period is wrong. */
-function walk(node: unknown, path: (string | number)[], out: ValidationIssue[], depth: number): void {
+function walk(node: unknown, path: (Item | string | number)[], out: ValidationIssue[], depth: number): void {
   if (depth > 40) return;
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i++) {
@@ -90,14 +90,15 @@ export function ssiadWindowRules(ctx: RuleContext, out: ValidationIssue[]): void
   if (!ctx.isBundle) return;
   const byUsager = new Map<Item | undefined, Dated[]>();
   for (const item of ctx.items) {
+    const type = item.resource.resourceType;
+    if (type !== 'Encounter' && type !== 'Task') continue;
     const ids = Array.isArray(item.resource.identifier) ? item.resource.identifier : [];
-    const systems = ids.map((i) => (isObject(i) ? i.system : undefined));
     let period: unknown;
     let what: Dated['what'];
-    if (item.resource.resourceType === 'Encounter' && systems.includes(EVENT_SYSTEM)) {
+    if (type === 'Encounter' && ids.some((i) => isObject(i) && i.system === EVENT_SYSTEM)) {
       period = item.resource.period;
       what = 'event';
-    } else if (item.resource.resourceType === 'Task' && systems.some((s) => typeof s === 'string' && TRANSPORT_SYSTEMS.has(s))) {
+    } else if (type === 'Task' && ids.some((i) => isObject(i) && typeof i.system === 'string' && TRANSPORT_SYSTEMS.has(i.system))) {
       period = item.resource.executionPeriod;
       what = 'transport';
     } else continue;

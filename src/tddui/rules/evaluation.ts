@@ -19,7 +19,7 @@ export function evaluationRules(ctx: RuleContext, out: ValidationIssue[]): void 
         out.push(makeIssue(R.EVALUATION_ACTOR, item.path));
       }
       const q = typeof r.questionnaire === 'string' ? r.questionnaire : '';
-      const items = flatten(asArray(r.item), `${item.path}.item`);
+      const items = flatten(asArray(r.item), new Where(item, undefined, 'item'));
       if (q && !/aggir/i.test(q)) {
         const gir = items.find((i) => i.node.linkId === 'resultat-eval');
         if (gir) out.push(makeIssue(R.GIR_ONLY_AGGIR, gir.path, { questionnaire: q.split('/').pop() ?? q }));
@@ -42,15 +42,44 @@ function isTrue(node: Json): boolean {
   return asArray(node.answer).some((a) => isObject(a) && a.valueBoolean === true);
 }
 
-function flatten(list: unknown[], path: string, out: { node: Json; path: string }[] = [], depth = 0): { node: Json; path: string }[] {
+/** Where a list of items is (`<parent>.<suffix>`); its string is built only for a finding. */
+class Where {
+  private at?: string = undefined;
+  constructor(
+    private readonly item: { readonly path: string } | undefined,
+    private readonly parent: QItem | undefined,
+    private readonly suffix: string,
+  ) {}
+
+  get path(): string {
+    return (this.at ??= `${this.parent ? this.parent.path : this.item!.path}.${this.suffix}`);
+  }
+}
+
+/** A questionnaire item and its location (`<list>[i]`, built on first use). */
+class QItem {
+  private at?: string = undefined;
+  constructor(
+    readonly node: Json,
+    private readonly list: Where,
+    private readonly index: number,
+  ) {}
+
+  get path(): string {
+    return (this.at ??= `${this.list.path}[${this.index}]`);
+  }
+}
+
+function flatten(list: unknown[], where: Where, out: QItem[] = [], depth = 0): QItem[] {
   if (depth > 20) return out;
   list.forEach((n, i) => {
     if (!isObject(n)) return;
-    const p = `${path}[${i}]`;
-    out.push({ node: n, path: p });
-    flatten(asArray(n.item), `${p}.item`, out, depth + 1);
+    const q = new QItem(n, where, i);
+    out.push(q);
+    // (An absent list adds nothing: no location object for it.)
+    if (n.item !== undefined) flatten(asArray(n.item), new Where(undefined, q, 'item'), out, depth + 1);
     asArray(n.answer).forEach((a, j) => {
-      if (isObject(a)) flatten(asArray(a.item), `${p}.answer[${j}].item`, out, depth + 1);
+      if (isObject(a) && a.item !== undefined) flatten(asArray(a.item), new Where(undefined, q, `answer[${j}].item`), out, depth + 1);
     });
   });
   return out;

@@ -13,13 +13,14 @@ export class FinessChecker {
   private readonly seen = new Set<string>();
   constructor(private readonly out: ValidationIssue[]) {}
 
-  check(finess: string, path: string): void {
+  /** `at`: where the FINESS was read (its location is built only for a finding). */
+  check(finess: string, at: { readonly valuePath: string }): void {
     if (this.seen.has(finess)) return;
     this.seen.add(finess);
     const r = checkFiness(finess);
     if (r.ok) return;
     // Callers pass only well-formed numbers (their layouts are checked by their own rules).
-    if (r.reason === 'key') this.out.push(makeIssue(R.FINESS_KEY, path, { finess, body: finess.slice(0, 8), expected: r.expected, found: r.found }));
+    if (r.reason === 'key') this.out.push(makeIssue(R.FINESS_KEY, at.valuePath, { finess, body: finess.slice(0, 8), expected: r.expected, found: r.found }));
   }
 }
 
@@ -33,11 +34,11 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
         if (id.value === undefined) continue;
         if (id.system && NIR_SYSTEMS.has(id.system)) {
           hasNir = true;
-          checkNir(id.value, `${id.path}.value`, item.resource, out);
+          checkNir(id.value, id, item.resource, out);
         } else if (id.system === SYSTEMS.LOCAL_USAGER) {
           const f = finessOfLocalId(id.value);
-          if (!f) out.push(makeIssue(R.LOCAL_ID_FORMAT, `${id.path}.value`, { value: id.value }));
-          else finess.check(f, `${id.path}.value`);
+          if (!f) out.push(makeIssue(R.LOCAL_ID_FORMAT, id.valuePath, { value: id.value }));
+          else finess.check(f, id);
         }
       }
       birthOrder(item.resource, item.path, hasNir, out);
@@ -47,7 +48,7 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
         const r = checkIdNatPs(id.value);
         if (!r.ok) {
           out.push(
-            makeIssue(R.IDNATPS_FORMAT, `${id.path}.value`, {
+            makeIssue(R.IDNATPS_FORMAT, id.valuePath, {
               value: id.value,
               hint: r.bareRpps ? ' (this looks like a bare RPPS number: prefix it with "8")' : '',
               hintFr: r.bareRpps ? ' (cela ressemble à un numéro RPPS sans son préfixe « 8 »)' : '',
@@ -55,35 +56,35 @@ export function identityRules(ctx: RuleContext, out: ValidationIssue[], finess: 
           );
         } else {
           const f = finessOfLocalId(id.value);
-          if (f) finess.check(f, `${id.path}.value`);
+          if (f) finess.check(f, id);
         }
       }
     } else if (type === 'Organization') {
       for (const id of ids) {
         if (id.system !== SYSTEMS.ID_NAT_ST || id.value === undefined) continue;
         const r = checkIdNatSt(id.value);
-        if (!r.ok) out.push(makeIssue(R.IDNATST_FORMAT, `${id.path}.value`, { value: id.value }));
-        else if (r.finess) finess.check(r.finess, `${id.path}.value`);
+        if (!r.ok) out.push(makeIssue(R.IDNATST_FORMAT, id.valuePath, { value: id.value }));
+        else if (r.finess) finess.check(r.finess, id);
       }
     }
   }
 }
 
-function checkNir(value: string, path: string, patient: Record<string, unknown>, out: ValidationIssue[]): void {
+function checkNir(value: string, at: { readonly valuePath: string }, patient: Record<string, unknown>, out: ValidationIssue[]): void {
   const nir = parseNir(value);
   if (!nir) {
-    out.push(makeIssue(R.NIR_FORMAT, path, { value }));
+    out.push(makeIssue(R.NIR_FORMAT, at.valuePath, { value }));
     return;
   }
   const expected = nirKey(value.slice(0, 13));
   if (expected !== nir.key) {
-    out.push(makeIssue(R.NIR_KEY, path, { value, found: String(nir.key).padStart(2, '0'), expected: String(expected).padStart(2, '0') }));
+    out.push(makeIssue(R.NIR_KEY, at.valuePath, { value, found: String(nir.key).padStart(2, '0'), expected: String(expected).padStart(2, '0') }));
   }
   // Sex digit 1/3/7 = male, 2/4/8 = female (3/4: temporary, 7/8: NIA).
   const nirSex = '137'.includes(nir.sex) ? 'male' : 'female';
   if ((patient.gender === 'male' || patient.gender === 'female') && patient.gender !== nirSex) {
     out.push(
-      makeIssue(R.NIR_CONSISTENCY, path, {
+      makeIssue(R.NIR_CONSISTENCY, at.valuePath, {
         value,
         what: 'sex',
         whatFr: 'le sexe',
@@ -96,10 +97,10 @@ function checkNir(value: string, path: string, patient: Record<string, unknown>,
     const bd = patient.birthDate;
     const month = Number(nir.month);
     if (bd.slice(2, 4) !== nir.year) {
-      out.push(makeIssue(R.NIR_CONSISTENCY, path, { value, what: 'birth year', whatFr: 'l’année de naissance', nir: nir.year, patient: `birthDate = ${bd}` }));
+      out.push(makeIssue(R.NIR_CONSISTENCY, at.valuePath, { value, what: 'birth year', whatFr: 'l’année de naissance', nir: nir.year, patient: `birthDate = ${bd}` }));
     } else if (month >= 1 && month <= 12 && bd.length >= 7 && bd.slice(5, 7) !== nir.month) {
       // Months 20-42 / 50-99 mean "unknown month" in a NIR and are not compared.
-      out.push(makeIssue(R.NIR_CONSISTENCY, path, { value, what: 'birth month', whatFr: 'le mois de naissance', nir: nir.month, patient: `birthDate = ${bd}` }));
+      out.push(makeIssue(R.NIR_CONSISTENCY, at.valuePath, { value, what: 'birth month', whatFr: 'le mois de naissance', nir: nir.month, patient: `birthDate = ${bd}` }));
     }
   }
 }
