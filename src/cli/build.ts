@@ -1,10 +1,10 @@
 // `tddui build`: pivot documents → TDDUI transaction Bundles.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BuildError, buildBundle } from '../producer/build/index.js';
 import { PivotError } from '../producer/pivot/schema.js';
-import { readJsonDocuments } from './producer-io.js';
+import { Command } from './args.js';
+import { readCommandInputs } from './producer-io.js';
 
 export const BUILD_HELP = `Usage: tddui build [options] FILE...
 
@@ -26,39 +26,18 @@ Exit status: 0 all built, 1 a document is invalid or refused (the others are sti
 2 usage error or unreadable input.
 `;
 
+const cli = new Command('build', BUILD_HELP);
+
 export async function runBuild(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        'clip-window': { type: 'boolean', default: false },
-        pretty: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`tddui build: ${(e as Error).message}\n\n${BUILD_HELP}`);
-    return 2;
-  }
+  const args = cli.parse(argv, {
+    out: { type: 'string' },
+    'clip-window': { type: 'boolean', default: false },
+    pretty: { type: 'boolean', default: false },
+  });
+  if (typeof args === 'number') return args;
   const { values, positionals } = args;
-  if (values.help) {
-    process.stdout.write(BUILD_HELP);
-    return 0;
-  }
-  if (positionals.length === 0) {
-    process.stderr.write(`tddui build: no FILE given\n\n${BUILD_HELP}`);
-    return 2;
-  }
-  let docs;
-  try {
-    docs = await readJsonDocuments(positionals);
-  } catch (e) {
-    process.stderr.write(`tddui build: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const docs = await readCommandInputs(cli, positionals);
+  if (typeof docs === 'number') return docs;
   if (values.out) mkdirSync(values.out, { recursive: true });
   let failed = 0;
   const built: string[] = [];

@@ -1,6 +1,6 @@
 // `tddui generate`: deterministic synthetic TDDUI data (pivot documents and their Bundles).
-import { parseArgs } from 'node:util';
 import { writeGenerated } from '../producer/generate/write.js';
+import { Command } from './args.js';
 
 export const GENERATE_HELP = `Usage: tddui generate --count N --out DIR [options]
 
@@ -22,43 +22,27 @@ Options:
   -h, --help           Show this help.
 `;
 
+const cli = new Command('generate', GENERATE_HELP);
+
 export async function runGenerate(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        count: { type: 'string' },
-        seed: { type: 'string', default: '1' },
-        out: { type: 'string' },
-        'end-date': { type: 'string' },
-        ndjson: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`tddui generate: ${(e as Error).message}\n\n${GENERATE_HELP}`);
-    return 2;
-  }
+  const args = cli.parse(
+    argv,
+    {
+      count: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string' },
+      'end-date': { type: 'string' },
+      ndjson: { type: 'boolean', default: false },
+    },
+    { positionals: false },
+  );
+  if (typeof args === 'number') return args;
   const { values } = args;
-  if (values.help) {
-    process.stdout.write(GENERATE_HELP);
-    return 0;
-  }
   const count = Number(values.count);
-  if (!values.count || !Number.isInteger(count) || count < 0) {
-    process.stderr.write(`tddui generate: --count must be a whole number (got "${values.count ?? ''}")\n\n${GENERATE_HELP}`);
-    return 2;
-  }
-  if (!values.out) {
-    process.stderr.write(`tddui generate: --out DIR is required\n\n${GENERATE_HELP}`);
-    return 2;
-  }
+  if (!values.count || !Number.isInteger(count) || count < 0) return cli.usage(`--count must be a whole number (got "${values.count ?? ''}")`);
+  if (!values.out) return cli.usage('--out DIR is required');
   const endDate = values['end-date'];
-  if (endDate !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(Date.parse(endDate)))) {
-    process.stderr.write(`tddui generate: --end-date must be YYYY-MM-DD (got "${endDate}")\n`);
-    return 2;
-  }
+  if (endDate !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(Date.parse(endDate)))) return cli.fail(`--end-date must be YYYY-MM-DD (got "${endDate}")`);
   const started = Date.now();
   const r = writeGenerated({ count, seed: values.seed, out: values.out, endDate, ndjson: values.ndjson });
   process.stdout.write(`${r.usagers} usager(s), ${r.bundles} Bundle(s), ${r.entries} entries written to ${values.out} in ${Date.now() - started} ms (seed ${values.seed})\n`);

@@ -2,6 +2,7 @@
 // files (one document per line) and folders of them.
 import { readFile } from 'node:fs/promises';
 import { listFiles } from '../producer/send/sources.js';
+import type { Command } from './args.js';
 
 export interface JsonDocument {
   source: string;
@@ -24,6 +25,19 @@ export async function readJsonDocuments(paths: string[]): Promise<JsonDocument[]
     }
   }
   return out;
+}
+
+/**
+ * The documents behind the FILE arguments of a producer command, or its exit status 2 after a
+ * usage error (no FILE) or an unreadable input.
+ */
+export async function readCommandInputs(cli: Command, files: string[]): Promise<JsonDocument[] | number> {
+  if (files.length === 0) return cli.usage('no FILE given');
+  try {
+    return await readJsonDocuments(files);
+  } catch (e) {
+    return cli.fail((e as Error).message);
+  }
 }
 
 function parse(text: string, where: string): unknown {

@@ -1,10 +1,10 @@
 // `tddui read`: TDDUI transaction Bundles → pivot documents.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { PivotError } from '../producer/pivot/schema.js';
 import { ReadError, readBundle } from '../producer/read/index.js';
-import { readJsonDocuments } from './producer-io.js';
+import { Command } from './args.js';
+import { readCommandInputs } from './producer-io.js';
 
 export const READ_HELP = `Usage: tddui read [options] FILE...
 
@@ -19,30 +19,14 @@ Options:
 Exit status: 0 all read, 1 a Bundle could not be read, 2 usage error or unreadable input.
 `;
 
+const cli = new Command('read', READ_HELP);
+
 export async function runRead(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
-  } catch (e) {
-    process.stderr.write(`tddui read: ${(e as Error).message}\n\n${READ_HELP}`);
-    return 2;
-  }
+  const args = cli.parse(argv, { out: { type: 'string' } });
+  if (typeof args === 'number') return args;
   const { values, positionals } = args;
-  if (values.help) {
-    process.stdout.write(READ_HELP);
-    return 0;
-  }
-  if (positionals.length === 0) {
-    process.stderr.write(`tddui read: no FILE given\n\n${READ_HELP}`);
-    return 2;
-  }
-  let docs;
-  try {
-    docs = await readJsonDocuments(positionals);
-  } catch (e) {
-    process.stderr.write(`tddui read: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const docs = await readCommandInputs(cli, positionals);
+  if (typeof docs === 'number') return docs;
   if (values.out) mkdirSync(values.out, { recursive: true });
   const pivots: unknown[] = [];
   let failed = 0;

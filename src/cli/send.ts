@@ -1,8 +1,8 @@
 // `tddui send`: posts TDDUI transaction Bundles to a FHIR server, with retries and a report.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { listFiles, readItems, sendBundles, type SendEvent, type SendItemResult, type SendReport } from '../producer/send/index.js';
 import { SourceError } from '../producer/send/sources.js';
+import { Command } from './args.js';
 
 export const SEND_HELP = `Usage: tddui send --url BASE [options] PATH...
 
@@ -29,38 +29,22 @@ Exit status: 0 every Bundle accepted, 1 a Bundle was rejected or could not be de
 2 usage error or unreadable input.
 `;
 
+const cli = new Command('send', SEND_HELP);
+
 export async function runSend(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        concurrency: { type: 'string', default: '4' },
-        retries: { type: 'string', default: '5' },
-        timeout: { type: 'string', default: '120' },
-        report: { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`tddui send: ${(e as Error).message}\n\n${SEND_HELP}`);
-    return 2;
-  }
+  const args = cli.parse(argv, {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    concurrency: { type: 'string', default: '4' },
+    retries: { type: 'string', default: '5' },
+    timeout: { type: 'string', default: '120' },
+    report: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  });
+  if (typeof args === 'number') return args;
   const { values, positionals } = args;
-  if (values.help) {
-    process.stdout.write(SEND_HELP);
-    return 0;
-  }
-  const usage = (m: string) => {
-    process.stderr.write(`tddui send: ${m}\n\n${SEND_HELP}`);
-    return 2;
-  };
-  if (!values.url) return usage('--url BASE is required');
-  if (!/^https?:\/\/[^/]/.test(values.url)) return usage(`--url must be an http(s) URL, not "${values.url}"`);
+  if (!values.url) return cli.usage('--url BASE is required');
+  if (!/^https?:\/\/[^/]/.test(values.url)) return cli.usage(`--url must be an http(s) URL, not "${values.url}"`);
   const int = (name: string, v: string, min: number) => {
     const n = Number(v);
     return Number.isInteger(n) && n >= min ? n : undefined;
@@ -68,17 +52,16 @@ export async function runSend(argv: string[]): Promise<number> {
   const concurrency = int('concurrency', values.concurrency, 1);
   const retries = int('retries', values.retries, 0);
   const timeout = Number(values.timeout);
-  if (concurrency === undefined) return usage(`--concurrency must be a whole number ≥ 1 (got "${values.concurrency}")`);
-  if (retries === undefined) return usage(`--retries must be a whole number ≥ 0 (got "${values.retries}")`);
-  if (!(timeout > 0)) return usage(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
-  if (positionals.length === 0) return usage('no PATH given');
+  if (concurrency === undefined) return cli.usage(`--concurrency must be a whole number ≥ 1 (got "${values.concurrency}")`);
+  if (retries === undefined) return cli.usage(`--retries must be a whole number ≥ 0 (got "${values.retries}")`);
+  if (!(timeout > 0)) return cli.usage(`--timeout must be a positive number of seconds (got "${values.timeout}")`);
+  if (positionals.length === 0) return cli.usage('no PATH given');
 
   let total: number;
   try {
     total = countBundles(listFiles(positionals));
   } catch (e) {
-    process.stderr.write(`tddui send: ${(e as Error).message}\n`);
-    return 2;
+    return cli.fail((e as Error).message);
   }
   const tty = process.stderr.isTTY === true && !values.quiet;
   const progress = new Progress(total, tty, values.quiet);
@@ -94,10 +77,7 @@ export async function runSend(argv: string[]): Promise<number> {
     });
   } catch (e) {
     progress.end();
-    if (e instanceof SourceError) {
-      process.stderr.write(`tddui send: ${e.message}\n`);
-      return 2;
-    }
+    if (e instanceof SourceError) return cli.fail(e.message);
     throw e;
   }
   progress.end();

@@ -1,6 +1,6 @@
 // `tddui serve`: runs the receiving server until SIGINT/SIGTERM, then shuts down gracefully.
-import { parseArgs } from 'node:util';
 import { startServer, type StartOptions } from '../server/app.js';
+import { Command, parseOptions } from './args.js';
 
 export const SERVE_HELP = `Usage: tddui serve [options]
 
@@ -28,32 +28,25 @@ then the database is closed.
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-function usage(msg: string): number {
-  process.stderr.write(`tddui serve: ${msg}\n\n${SERVE_HELP}`);
-  return 2;
-}
+const cli = new Command('serve', SERVE_HELP);
 
 /** Parses the options into StartOptions, or returns a usage error message. */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: StartOptions } | { help: true } | { error: string } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        data: { type: 'string' },
-        database: { type: 'string' },
-        packages: { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        'trust-proxy': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
+  const parsed = parseOptions(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      database: { type: 'string' },
+      packages: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      'trust-proxy': { type: 'boolean', default: false },
+    },
+    { positionals: false },
+  );
+  if ('error' in parsed) return parsed;
+  const { values } = parsed;
   if (values.help) return { help: true };
   const portText = values.port ?? env.PORT ?? '8080';
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return { error: `invalid port "${portText}"` };
@@ -72,11 +65,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
 export async function runServe(argv: string[]): Promise<number> {
   const parsed = parseServeArgs(argv);
-  if ('help' in parsed) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
-  if ('error' in parsed) return usage(parsed.error);
+  if ('help' in parsed) return cli.printHelp();
+  if ('error' in parsed) return cli.usage(parsed.error);
   let server;
   try {
     server = await startServer(parsed.options);

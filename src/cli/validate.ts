@@ -1,11 +1,11 @@
 // `tddui validate`: validates FHIR JSON files against the TDDUI IG.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { makeIssue } from '../fhir/outcome/rule.js';
 import { CODES } from '../fhir/outcome/codes.js';
 import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import { PackageLoadError } from '../fhir/packages/loader.js';
 import { TdduiValidator } from '../tddui/validator.js';
+import { Command } from './args.js';
 import { formatReport } from './report.js';
 
 export const VALIDATE_HELP = `Usage: tddui validate [options] FILE...
@@ -31,50 +31,28 @@ Exit status: 0 when no file has errors, 1 when a file has errors, 2 on a usage e
 an unreadable input (missing file, not JSON, package that cannot be loaded).
 `;
 
+const cli = new Command('validate', VALIDATE_HELP);
+
 export async function runValidate(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        packages: { type: 'string', multiple: true },
-        profile: { type: 'string' },
-        format: { type: 'string', default: 'text' },
-        info: { type: 'boolean', default: false },
-        'profile-only': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`tddui validate: ${(e as Error).message}\n\n${VALIDATE_HELP}`);
-    return 2;
-  }
+  const args = cli.parse(argv, {
+    packages: { type: 'string', multiple: true },
+    profile: { type: 'string' },
+    format: { type: 'string', default: 'text' },
+    info: { type: 'boolean', default: false },
+    'profile-only': { type: 'boolean', default: false },
+  });
+  if (typeof args === 'number') return args;
   const { values, positionals } = args;
-  if (values.help) {
-    process.stdout.write(VALIDATE_HELP);
-    return 0;
-  }
-  if (values.format !== 'text' && values.format !== 'json') {
-    process.stderr.write(`tddui validate: --format must be text or json, not "${values.format}"\n`);
-    return 2;
-  }
-  if (positionals.length === 0) {
-    process.stderr.write(`tddui validate: no FILE given\n\n${VALIDATE_HELP}`);
-    return 2;
-  }
+  if (values.format !== 'text' && values.format !== 'json') return cli.fail(`--format must be text or json, not "${values.format}"`);
+  if (positionals.length === 0) return cli.usage('no FILE given');
   let validator: TdduiValidator;
   try {
     validator = await TdduiValidator.create({ packages: values.packages });
   } catch (e) {
     const msg = e instanceof PackageLoadError ? e.message : (e as Error).stack ?? String(e);
-    process.stderr.write(`tddui validate: cannot load FHIR packages: ${msg}\n`);
-    return 2;
+    return cli.fail(`cannot load FHIR packages: ${msg}`);
   }
-  if (values.profile && !validator.resolveProfile(values.profile)) {
-    process.stderr.write(`tddui validate: unknown profile "${values.profile}" (not in the loaded packages)\n`);
-    return 2;
-  }
+  if (values.profile && !validator.resolveProfile(values.profile)) return cli.fail(`unknown profile "${values.profile}" (not in the loaded packages)`);
   const text = values.format === 'text';
   const color = text && process.stdout.isTTY === true && !process.env.NO_COLOR;
   if (text) {
@@ -90,8 +68,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     try {
       content = await readFile(file, 'utf8');
     } catch (e) {
-      process.stderr.write(`tddui validate: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
-      status = 2;
+      status = cli.fail(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       continue;
     }
     let json: unknown;
