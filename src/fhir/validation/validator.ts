@@ -45,6 +45,9 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Key positions remembered per element (NodeMemo.lastKeys): bounded, whatever the input. */
+const KEY_CACHE = 32;
+
 const EMPTY_NODES: ElementNode[] = [];
 /** Shared, never written to. */
 const EMPTY_VALUES: unknown[] = [];
@@ -56,7 +59,8 @@ interface JsonName {
   /** The type a choice element's name implies (`valueString` -> string). */
   type?: string;
 }
-const EXTENSION_NAME: JsonName = { key: 'extension', ukey: '_extension', type: undefined };
+/** Built with ChildRef's fields in ChildRef's order: one object shape where JsonNames are read. */
+const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, key: 'extension', ukey: '_extension' } as JsonName;
 
 /** How the children of an element are found, memoised per element (and type). */
 interface Resolved {
@@ -135,6 +139,13 @@ class NodeMemo {
   containsTest?: (v: unknown) => boolean;
   profiles?: string[];
   reference?: ReferenceInfo;
+  /**
+   * The keys of the last object walked with this element as parent, by position, and what
+   * they resolved to: objects of one element mostly list the same keys in the same order, and
+   * comparing a key to the one at its position is cheaper than a lookup by name.
+   */
+  lastKeys?: string[];
+  lastRefs?: (ChildRef | undefined)[];
   /** Resource types a resource-typed element allows (Resource/DomainResource dropped). */
   resourceTypes?: string[];
   /** Values of the element's first type are resources (Bundle.entry.resource, contained). */
@@ -614,13 +625,24 @@ class Run {
     let present: Set<number> | undefined;
     /** Some key is not one of `hits` (unknown, reported): invariant skips then look at the keys themselves. */
     let irregular = false;
+    const pm = this.v.memoOf(parent);
+    const lastKeys = (pm.lastKeys ??= []);
+    const lastRefs = (pm.lastRefs ??= []);
     for (const key in obj) {
-      keys++;
+      const slot = keys++;
       if (isResource && key === 'resourceType') continue;
       const underscore = key.charCodeAt(0) === 95; /* _ */
-      const base = underscore ? key.slice(1) : key;
-      const hit = key === 'fhir_comments' ? undefined : index?.get(base);
+      let hit: ChildRef | undefined;
+      if (slot < KEY_CACHE && lastKeys[slot] === key) hit = lastRefs[slot];
+      else {
+        hit = key === 'fhir_comments' ? undefined : index?.get(underscore ? key.slice(1) : key);
+        if (slot < KEY_CACHE) {
+          lastKeys[slot] = key;
+          lastRefs[slot] = hit;
+        }
+      }
       if (!hit) {
+        const base = underscore ? key.slice(1) : key;
         irregular = true;
         const choice = this.choiceFor(children, base);
         if (choice) {
@@ -642,7 +664,7 @@ class Run {
           continue;
         }
         underscores = true;
-        if (base in obj) continue;
+        if (key.slice(1) in obj) continue;
       }
       const value = underscore ? undefined : obj[key];
       // Definition order (insertion sort: a handful of keys; stable, so a choice's names keep their order).
