@@ -2,63 +2,25 @@
 // or on a fresh PostgreSQL database; HTTP calls; a dump of the tables.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
+import { createTestDatabase, postgresUnavailable, TEST_PG_ADMIN_URL } from '../storage/testing.js';
 import type { Repository } from '../storage/types.js';
 import { startServer, type RunningServer } from './app.js';
 
 export type DbKind = 'embedded' | 'postgres';
 
-export const PG_ADMIN_URL = process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** Whether PostgreSQL answers; a reason string when it does not. */
-export async function postgresUnavailable(): Promise<string | undefined> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return undefined;
-  } catch (e) {
-    return `PostgreSQL is not reachable at ${PG_ADMIN_URL}: ${(e as Error).message}`;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
+// The throw-away PostgreSQL databases are the storage tests' own helpers.
+export { createTestDatabase, postgresUnavailable };
 
 /**
  * The reason to skip the PostgreSQL tests, or undefined to run them. Under CI=true an absent
  * PostgreSQL is a failure, never a skip: the error is thrown.
  */
 export async function postgresSkipReason(): Promise<string | undefined> {
-  const reason = await postgresUnavailable();
+  const down = await postgresUnavailable();
+  const reason = down && `PostgreSQL is not reachable at ${TEST_PG_ADMIN_URL}: ${down}`;
   if (reason && process.env.CI === 'true') throw new Error(`${reason} (CI=true: PostgreSQL is required)`);
   return reason;
-}
-
-/** Creates an empty database with a unique name; drop() removes it. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `tddui_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
 }
 
 export interface TestServer extends RunningServer {
