@@ -126,7 +126,7 @@ export class TdduiValidator {
         issues.push(...this.bundleEntryTypeRule(resource as Record<string, unknown>));
       }
     }
-    const all = sortAndDedupe([...issues, ...extra]);
+    const all = sortAndDedupe(extra.length === 0 ? issues : [...issues, ...extra]);
     return { issues: all, valid: !hasErrors(all), profiles };
   }
 
@@ -165,9 +165,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * order): the invariant issue at the same location is then dropped as a duplicate.
  */
 function mergeRuleIssues(engine: ValidationIssue[], rules: ValidationIssue[]): ValidationIssue[] {
+  if (rules.length === 0) return engine;
   const periodAt = new Set(rules.filter((i) => i.rule === 'tddui-period-order').map((i) => i.expression));
-  const kept = engine.filter(
-    (i) => !(i.rule === CODES.INVARIANT.id && i.message.startsWith('Constraint per-1 ') && periodAt.has(i.expression)),
-  );
+  const kept =
+    periodAt.size === 0
+      ? engine
+      : engine.filter((i) => !(i.rule === CODES.INVARIANT.id && i.message.startsWith('Constraint per-1 ') && periodAt.has(i.expression)));
   return [...kept, ...rules];
 }

@@ -48,7 +48,8 @@ function isTypeId(rel: string): boolean {
 
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
-  private readonly byTypeId = new Map<string, BundleTarget>();
+  /** `Type/id` -> first entry with it; built at the first lookup (most references resolve by fullUrl). */
+  private byTypeId?: Map<string, BundleTarget>;
   /**
    * Entries with an http(s) `<base>/<Type>/<id>` fullUrl, by base then `Type/id`: a relative
    * reference is found against the referring entry's base without building (and hashing) the
@@ -68,7 +69,8 @@ export class BundleIndex {
         idx.entries.push(undefined);
         return;
       }
-      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource` };
+      // Every field set here (one object shape for all entries).
+      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource`, fullUrl: undefined, base: undefined, resolved: undefined };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
         t.base = fullUrlBase(e.fullUrl);
@@ -82,10 +84,6 @@ export class BundleIndex {
         }
       }
       const r = e.resource;
-      if (typeof r.resourceType === 'string' && typeof r.id === 'string') {
-        const key = `${r.resourceType}/${r.id}`;
-        if (!idx.byTypeId.has(key)) idx.byTypeId.set(key, t);
-      }
       idx.entries.push(t);
       if (!idx.targets.has(r)) idx.targets.set(r, t);
     });
@@ -142,6 +140,19 @@ export class BundleIndex {
       const hit = isTypeId(rel) ? this.byBase.get(base)?.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;
     }
-    return this.byTypeId.get(rel);
+    return (this.byTypeId ??= this.typeIds()).get(rel);
+  }
+
+  private typeIds(): Map<string, BundleTarget> {
+    const byTypeId = new Map<string, BundleTarget>();
+    for (const t of this.entries) {
+      if (!t) continue;
+      const r = t.resource;
+      if (typeof r.resourceType === 'string' && typeof r.id === 'string') {
+        const key = `${r.resourceType}/${r.id}`;
+        if (!byTypeId.has(key)) byTypeId.set(key, t);
+      }
+    }
+    return byTypeId;
   }
 }

@@ -71,6 +71,8 @@ interface Resolved {
   typeRoot?: ElementNode;
   /** Extra invariant roots (datatype, type profile) and the profile they are reported for (null: the context's). */
   extra: { root: ElementNode; profile: CompiledProfile | null }[];
+  /** `extra` without the roots that have no invariant to run (most datatype roots: ele-1 only); computed once. */
+  extraInvariants?: Resolved['extra'];
   /** A type profile checked only partly / not loaded: reported once per run that uses it. */
   partial?: CompiledProfile;
   partialKey?: string;
@@ -120,7 +122,7 @@ function resolved(
   partial?: CompiledProfile,
   unknownProfile?: string,
 ): Resolved {
-  return { node, profile, typeRoot, extra, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile };
+  return { node, profile, typeRoot, extra, extraInvariants: undefined, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile };
 }
 
 /** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
@@ -711,7 +713,11 @@ class Run {
     // The keys the invariant skips look at: the child refs found (`hits`), and `resourceType`.
     const known = irregular ? -1 : n;
     this.checkInvariants(obj, node, path, ctxProfile, parent, known, isResource);
-    for (const e of resolved.extra) this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile, parent, known, isResource);
+    const extra = (resolved.extraInvariants ??= resolved.extra.filter((e) => this.v.invariantsOf(e.root).length > 0));
+    for (let x = 0; x < extra.length; x++) {
+      const e = extra[x];
+      this.checkInvariants(obj, e.root, path, e.profile ?? ctxProfile, parent, known, isResource);
+    }
     if (typeCode === 'Extension') this.checkExtension(obj, node, path);
     else if (typeCode === 'Reference') this.checkReference(obj, node, path);
   }
