@@ -544,20 +544,33 @@ function projet(b: Builder, pp: ProjetPersonnalise): void {
   }
   const actions = new Map<string, string>();
   const docInputs = (system: string, ids?: string[]) => (ids ?? []).map((d) => input(system, 'pieceJointe', { valueReference: ref(b.docs.get(d)!) }));
+  const evalInput = (system: string, id?: string) => (id !== undefined ? [input(system, 'evaluation', { valueReference: ref(b.evals.get(id)!) })] : []);
+  // Action, moyen and prestation: Tasks of the projet with the same frame (business identifier,
+  // basedOn the CarePlan, intent plan, for the usager); members in this order, absent ones dropped.
+  const planTask = (
+    bid: { system: string; tag: string },
+    t: { id: string; statut: string; auteurStatut?: string; action?: string; debut?: string; fin?: string; description?: string },
+    more: { code?: R; owner?: R; input: R[] },
+  ) => clean({
+    resourceType: 'Task',
+    identifier: [{ system: bid.system, value: businessValue(b.pi, bid.tag, t.id) }],
+    basedOn: [ref(ppUrl)],
+    partOf: t.action !== undefined ? [ref(actions.get(t.action)!)] : undefined,
+    status: t.statut,
+    _status: b.statusAuthor(t.auteurStatut),
+    intent: 'plan',
+    code: more.code,
+    description: t.description,
+    for: ref(b.patientUrl),
+    executionPeriod: period(t.debut, t.fin),
+    owner: more.owner,
+    input: more.input,
+  });
   for (const a of pp.actions) {
     const url = key('Task/action', a.id);
     actions.set(a.id, url);
     const s = SYS.inputAction;
-    b.add(url, PROFILE.action, clean({
-      resourceType: 'Task',
-      identifier: [{ system: BID.action.system, value: businessValue(b.pi, BID.action.tag, a.id) }],
-      basedOn: [ref(ppUrl)],
-      status: a.statut,
-      _status: b.statusAuthor(a.auteurStatut),
-      intent: 'plan',
-      description: a.description,
-      for: ref(b.patientUrl),
-      executionPeriod: period(a.debut, a.fin),
+    b.add(url, PROFILE.action, planTask(BID.action, a, {
       owner: a.referent !== undefined ? b.pro(a.referent) : a.referentLibelle !== undefined ? { display: a.referentLibelle } : undefined,
       input: [
         input(s, 'titre', { valueString: a.titre }),
@@ -571,41 +584,18 @@ function projet(b: Builder, pp: ProjetPersonnalise): void {
   }
   for (const m of pp.moyens) {
     const s = SYS.inputMoyen;
-    b.add(key('Task/moyen', m.id), PROFILE.moyen, clean({
-      resourceType: 'Task',
-      identifier: [{ system: BID.moyen.system, value: businessValue(b.pi, BID.moyen.tag, m.id) }],
-      basedOn: [ref(ppUrl)],
-      partOf: m.action !== undefined ? [ref(actions.get(m.action)!)] : undefined,
-      status: m.statut,
-      intent: 'plan',
+    b.add(key('Task/moyen', m.id), PROFILE.moyen, planTask(BID.moyen, m, {
       code: m.type !== undefined ? { text: m.type } : undefined,
-      description: m.description,
-      for: ref(b.patientUrl),
-      executionPeriod: period(m.debut, m.fin),
-      input: [
-        input(s, 'titre', { valueString: m.titre }),
-        ...(m.evaluation !== undefined ? [input(s, 'evaluation', { valueReference: ref(b.evals.get(m.evaluation)!) })] : []),
-        ...docInputs(s, m.documents),
-      ],
+      input: [input(s, 'titre', { valueString: m.titre }), ...evalInput(s, m.evaluation), ...docInputs(s, m.documents)],
     }));
   }
   for (const x of pp.prestations) {
     const s = SYS.inputPrestation;
-    b.add(key('Task/prestation', x.id), PROFILE.prestation, clean({
-      resourceType: 'Task',
-      identifier: [{ system: BID.prestation.system, value: businessValue(b.pi, BID.prestation.tag, x.id) }],
-      basedOn: [ref(ppUrl)],
-      partOf: x.action !== undefined ? [ref(actions.get(x.action)!)] : undefined,
-      status: x.statut,
-      _status: b.statusAuthor(x.auteurStatut),
-      intent: 'plan',
-      description: x.description,
-      for: ref(b.patientUrl),
-      executionPeriod: period(x.debut, x.fin),
+    b.add(key('Task/prestation', x.id), PROFILE.prestation, planTask(BID.prestation, x, {
       input: [
         input(s, 'titre', { valueString: x.titre }),
         ...(x.typesPrestation ?? []).map((t) => input(s, 'typePrestation', { valueCodeableConcept: cc(SYS.serafin, t) })),
-        ...(x.evaluation !== undefined ? [input(s, 'evaluation', { valueReference: ref(b.evals.get(x.evaluation)!) })] : []),
+        ...evalInput(s, x.evaluation),
         ...docInputs(s, x.documents),
       ],
     }));
