@@ -134,8 +134,14 @@ class NodeMemo {
   reads?: InvariantReads;
   readsByParent?: Map<ElementNode, InvariantReads>;
   byType?: Map<string, Resolved | null>;
+  /** The last entry of byType used. */
+  lastType?: string;
+  lastResolved?: Resolved | null;
   byProfile?: Map<CompiledProfile, Resolved | null>;
   sliceTargets?: Map<string, ElementNode | null>;
+  /** A slice's targets by position in its sliced element's discriminators (see matchesSlice). */
+  discTargets?: (ElementNode | null)[];
+  discsOf?: { type: string; path: string }[];
   evaluable?: boolean;
   slicing?: SlicingMemo;
   containsTest?: (v: unknown) => boolean;
@@ -531,12 +537,17 @@ class Run {
         r = target ? resolved(target, null, undefined, this.extraRoots(target, typeCode, false)) : null;
         m.byProfile.set(profile, r);
       }
+    } else if (m.lastType === typeCode) {
+      // Most elements are walked with one type: the last answer first, then the map.
+      r = m.lastResolved as Resolved | null;
     } else {
       r = (m.byType ??= new Map()).get(typeCode);
       if (r === undefined) {
         r = this.computeResolved(node, typeCode);
         m.byType.set(typeCode, r);
       }
+      m.lastType = typeCode;
+      m.lastResolved = r;
     }
     if (r) {
       // What could not be checked is reported in every run that uses the resolution.
@@ -1428,21 +1439,24 @@ class Run {
     singleType?: string,
   ): boolean {
     const discs = slicing.discriminators;
-    const valuesAt = (di: number): unknown[] => {
-      let v = cache[di];
-      if (!v) cache[di] = v = evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf);
-      return v;
-    };
+    // The slice's element at each discriminator path, memoised by discriminator position (a
+    // slice belongs to one sliced element, hence to one list of discriminators).
+    const sliceMemo = this.v.memoOf(slice);
+    if (sliceMemo.discsOf !== discs) {
+      sliceMemo.discsOf = discs;
+      sliceMemo.discTargets = discs.map((d) => this.sliceTarget(slice, d.path) ?? null);
+    }
+    const targets = sliceMemo.discTargets!;
     for (let di = 0; di < discs.length; di++) {
       const d = discs[di];
-      const target = this.sliceTarget(slice, d.path);
+      const target = targets[di];
       if (!target) return false;
       switch (d.type) {
         case 'value':
         case 'pattern': {
           const expected = target.fixed ?? target.pattern;
           if (expected !== undefined) {
-            const values = valuesAt(di);
+            const values = (cache[di] ??= evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf));
             if (target.fixed !== undefined && d.type === 'value') {
               if (!values.some((v) => deepEqual(v, expected))) return false;
             } else {
@@ -1451,7 +1465,7 @@ class Run {
             }
           } else if (target.binding?.strength === 'required' && target.binding.valueSet && !slicing.inferred) {
             const vs = target.binding.valueSet;
-            if (!valuesAt(di).some((v) => this.inValueSet(v, vs))) return false;
+            if (!(cache[di] ??= evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf)).some((v) => this.inValueSet(v, vs))) return false;
           } else if (!slicePathIsSkippable(d.path)) {
             // Inferred slicing: discriminator paths this slice has no value for are ignored.
             continue;
@@ -1459,7 +1473,7 @@ class Run {
           break;
         }
         case 'exists': {
-          const values = valuesAt(di);
+          const values = (cache[di] ??= evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf));
           if (target.min > 0 && values.length === 0) return false;
           if (target.max === 0 && values.length > 0) return false;
           break;
@@ -1469,7 +1483,7 @@ class Run {
           if (d.path === '$this' && singleType) {
             if (!allowed.includes(singleType)) return false;
           } else {
-            const values = valuesAt(di);
+            const values = (cache[di] ??= evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf));
             if (!values.some((v) => isObject(v) && typeof v.resourceType === 'string' && allowed.includes(v.resourceType))) {
               if (!values.some((v) => allowed.includes(jsonTypeGuess(v)))) return false;
             }
@@ -1478,7 +1492,7 @@ class Run {
         }
         case 'profile': {
           const profiles = this.v.memoOf(target).profiles ??= target.types.flatMap((t) => t.profile ?? []);
-          const values = valuesAt(di);
+          const values = (cache[di] ??= evalSteps(item, sm.steps[di], this.bundle, path, index, itemPathOf));
           let any = false;
           for (const v of values) {
             if (!isObject(v) || typeof v.resourceType !== 'string') continue;
