@@ -273,9 +273,13 @@ type Compiled = (resource: unknown, env?: Record<string, unknown>) => unknown[];
 
 /** Only an explicit `false` fails; an empty result does not (FHIRPath three-valued logic). */
 function verdict(out: unknown[]): InvariantResult {
-  for (const v of out) if (v === false) return { ok: false };
-  return { ok: true };
+  for (const v of out) if (v === false) return FAILED;
+  return PASSED;
 }
+
+// Shared results (read only): an evaluation allocates no result object.
+const PASSED: InvariantResult = Object.freeze({ ok: true });
+const FAILED: InvariantResult = Object.freeze({ ok: false });
 
 export type VerifyHook = (key: string, expression: string, fast: InvariantResult, reference: InvariantResult) => void;
 
@@ -309,9 +313,8 @@ export class InvariantCompiler {
       compiled = {
         key: c.key,
         readNames: null,
-        run: (node, _resource, rootResource) => ({
-          ok: typeof node !== 'object' || node === null ? true : native.fn(node as Json, rootResource as Json | undefined),
-        }),
+        run: (node, _resource, rootResource) =>
+          typeof node !== 'object' || node === null || native.fn(node as Json, rootResource as Json | undefined) ? PASSED : FAILED,
       };
     } else {
       const expression = c.expression;

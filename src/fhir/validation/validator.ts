@@ -765,8 +765,9 @@ class Run {
     // `_x` is read only when the object has underscore keys at all (most have none).
     const ext = underscores ? obj[ref.ukey] : undefined;
     const typeCode = ref.type ?? (child.typeCodes.length === 1 ? child.typeCodes[0] : undefined);
-    const elPath = `${path}.${key}`;
     if (child.isArray) {
+      // The items' locations derive from the array's.
+      const elPath = `${path}.${key}`;
       if ((value !== undefined && !Array.isArray(value)) || (ext !== undefined && !Array.isArray(ext))) {
         this.push(CODES.ARRAY_EXPECTED, elPath, { name: key });
         return;
@@ -790,32 +791,37 @@ class Run {
         const item = arr[i];
         const itemExt = exts[i];
         const target = assigned?.[i] ?? child;
-        this.validateValue(item ?? null, itemExt, target, typeCode, `${elPath}[${i}]`, profile, item === undefined && itemExt !== undefined);
+        this.validateValue(item ?? null, itemExt, target, typeCode, elPath, i, profile, item === undefined && itemExt !== undefined);
       }
     } else {
       if (Array.isArray(value) || Array.isArray(ext)) {
-        this.push(CODES.ARRAY_UNEXPECTED, elPath, { name: key });
+        this.push(CODES.ARRAY_UNEXPECTED, `${path}.${key}`, { name: key });
         return;
       }
       if (child.max === 0) {
-        this.push(CODES.CARDINALITY_MAX, elPath, { element: child.path, max: 0, count: 1 }, undefined, profile.url);
+        this.push(CODES.CARDINALITY_MAX, `${path}.${key}`, { element: child.path, max: 0, count: 1 }, undefined, profile.url);
       }
       let target = child;
       if (child.slicing && child.slices.length > 0) {
         // A sliced single-valued element (typically a choice sliced by type).
-        target = this.assignSlices([value], child, elPath, profile, typeCode)?.[0] ?? child;
+        target = this.assignSlices([value], child, `${path}.${key}`, profile, typeCode)?.[0] ?? child;
       }
-      this.validateValue(value === undefined ? null : value, ext, target, typeCode, elPath, profile, value === undefined);
+      this.validateValue(value === undefined ? null : value, ext, target, typeCode, path, key, profile, value === undefined);
     }
   }
 
-  /** Validates one value against an element definition. */
+  /**
+   * Validates one value against an element definition. Its location is `base` + `seg` (see
+   * at()): built here for complex values, and only for findings for primitive ones (most
+   * values), which then need no string of their own.
+   */
   private validateValue(
     value: unknown,
     ext: unknown,
     node: ElementNode,
     typeCode: string | undefined,
-    path: string,
+    base: string,
+    seg: string | number,
     profile: CompiledProfile,
     extOnly = false,
   ): void {
@@ -825,13 +831,14 @@ class Run {
       else typeCode = node.typeCodes[0];
     }
     if (isPrimitiveType(typeCode)) {
-      if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, path);
-      else if (ext === null || ext === undefined) this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
-      if (ext !== undefined && ext !== null) this.validatePrimitiveExtensions(ext, typeCode, path, profile);
-      if (!extOnly) this.checkFixedPattern(value, node, path);
-      if (node.binding && !extOnly) this.checkBinding(value, typeCode, node, path);
+      if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, base, seg);
+      else if (ext === null || ext === undefined) this.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
+      if (ext !== undefined && ext !== null) this.validatePrimitiveExtensions(ext, typeCode, at(base, seg), profile);
+      if (!extOnly) this.checkFixedPattern(value, node, base, seg);
+      if (node.binding && !extOnly) this.checkBinding(value, typeCode, node, base, seg);
       return;
     }
+    const path = at(base, seg);
     if (value === null) {
       this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
       return;
@@ -845,8 +852,8 @@ class Run {
       return;
     }
     this.validateComplex(value, node, typeCode, path, profile);
-    this.checkFixedPattern(value, node, path);
-    if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path);
+    this.checkFixedPattern(value, node, path, undefined);
+    if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path, undefined);
   }
 
   private isResourceId(node: ElementNode): boolean {
@@ -883,40 +890,41 @@ class Run {
 
   // ---------------------------------------------------------------- primitives
 
-  private checkPrimitiveValue(value: unknown, typeCode: string, node: ElementNode, path: string): void {
+  /** `base` + `seg`: the value's location (see at()). */
+  private checkPrimitiveValue(value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined): void {
     if (value === null) {
-      this.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
+      this.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
       return;
     }
     const kind = jsonKindOf(typeCode);
     if (typeof value !== kind) {
-      this.push(CODES.WRONG_JSON_TYPE, path, { expected: `a JSON ${kind}`, type: typeCode, found: describeValue(value) });
+      this.push(CODES.WRONG_JSON_TYPE, at(base, seg), { expected: `a JSON ${kind}`, type: typeCode, found: describeValue(value) });
       return;
     }
     if (value === '') {
-      this.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty string' });
+      this.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'An empty string' });
       return;
     }
     // R4 types Resource.id as a plain string, but it must be a valid id (as the HL7 validator checks).
     const err = checkPrimitive(typeCode === 'string' && node.name === 'id' && this.isResourceId(node) ? 'id' : typeCode, value);
     if (err) {
-      this.push(CODES.PRIMITIVE_FORMAT, path, { detail: err, type: typeCode });
+      this.push(CODES.PRIMITIVE_FORMAT, at(base, seg), { detail: err, type: typeCode });
       return;
     }
     if (typeof value === 'string') {
       if (kind === 'string' && (typeCode === 'string' || typeCode === 'markdown')) {
         const ws = checkStringWhitespace(value);
-        if (ws) this.push(CODES.STRING_WHITESPACE, path, { detail: ws });
+        if (ws) this.push(CODES.STRING_WHITESPACE, at(base, seg), { detail: ws });
       }
       if (node.maxLength !== undefined && value.length > node.maxLength) {
-        this.push(CODES.LENGTH, path, { max: node.maxLength });
+        this.push(CODES.LENGTH, at(base, seg), { max: node.maxLength });
       }
     }
     if (node.minValue !== undefined || node.maxValue !== undefined) {
       const below = node.minValue !== undefined && (value as number | string) < node.minValue;
       const above = node.maxValue !== undefined && (value as number | string) > node.maxValue;
       if (below || above) {
-        this.push(CODES.MIN_MAX_VALUE, path, {
+        this.push(CODES.MIN_MAX_VALUE, at(base, seg), {
           value: String(value),
           range: `${node.minValue ?? ''}..${node.maxValue ?? ''}`,
         });
@@ -941,15 +949,17 @@ class Run {
 
   // ---------------------------------------------------------------- fixed / pattern / binding
 
-  private checkFixedPattern(value: unknown, node: ElementNode, path: string): void {
+  /** `base` + `seg`: the value's location (see at()). */
+  private checkFixedPattern(value: unknown, node: ElementNode, base: string, seg: string | number | undefined): void {
     if (node.fixed !== undefined && !deepEqual(value, node.fixed)) {
-      this.push(CODES.FIXED_VALUE, path, { expected: JSON.stringify(node.fixed) });
+      this.push(CODES.FIXED_VALUE, at(base, seg), { expected: JSON.stringify(node.fixed) });
     } else if (node.pattern !== undefined && !this.containsTestOf(node)(value)) {
-      this.push(CODES.PATTERN_VALUE, path, { expected: JSON.stringify(node.pattern) });
+      this.push(CODES.PATTERN_VALUE, at(base, seg), { expected: JSON.stringify(node.pattern) });
     }
   }
 
-  private checkBinding(value: unknown, typeCode: string, node: ElementNode, path: string): void {
+  /** `base` + `seg`: the value's location (see at()). */
+  private checkBinding(value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined): void {
     const binding = node.binding;
     if (!binding?.valueSet || (binding.strength !== 'required' && binding.strength !== 'extensible')) return;
     const vs = binding.valueSet;
@@ -962,7 +972,7 @@ class Run {
     } else if (typeCode === 'Coding' || typeCode === 'Quantity') {
       if (!isObject(value)) return;
       if (value.code === undefined) {
-        if (typeCode === 'Coding' && binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, path, { valueSet: vs });
+        if (typeCode === 'Coding' && binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, at(base, seg), { valueSet: vs });
         return;
       }
       result = term.validateCode(vs, value as { system?: string; code?: string });
@@ -970,7 +980,7 @@ class Run {
       if (!isObject(value)) return;
       const codings = Array.isArray(value.coding) ? (value.coding as Json[]) : [];
       if (codings.length === 0) {
-        if (binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, path, { valueSet: vs });
+        if (binding.strength === 'required') this.push(CODES.BINDING_NO_CODE, at(base, seg), { valueSet: vs });
         return;
       }
       result = term.validateCodeableConcept(vs, value as { coding?: { system?: string; code?: string }[] });
@@ -983,13 +993,13 @@ class Run {
           : typeCode === 'Coding' || typeCode === 'Quantity'
             ? codingText(value)
             : ((value as Json).coding as Json[]).map(codingText).join(', ');
-      this.push(rule, path, { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
+      this.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
     } else if (result.status === 'unknown') {
       const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
-      this.once(`binding:${vs}`, CODES.BINDING_NOT_CHECKED, path, { valueSet: vs, reason });
+      this.once(`binding:${vs}`, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
     } else if (result.notices) {
       // IG defects the terminology worked around (D-14): once per value set per validation.
-      for (const n of result.notices) this.once(n.key, CODES.VALUESET_INCLUDE_INTERSECTION, path, () => ({ ...n.args }));
+      for (const n of result.notices) this.once(n.key, CODES.VALUESET_INCLUDE_INTERSECTION, at(base, seg), () => ({ ...n.args }));
     }
   }
 
@@ -1522,6 +1532,11 @@ class Run {
     if (isObject(v)) return term.validateCode(vs, v as never).status === 'valid';
     return false;
   }
+}
+
+/** The location `base` + `seg`: `base[3]` for an index, `base.name` for a name, `base` alone without a segment. */
+function at(base: string, seg: string | number | undefined): string {
+  return seg === undefined ? base : typeof seg === 'number' ? `${base}[${seg}]` : `${base}.${seg}`;
 }
 
 /** `system#code` for messages; any JSON (null, objects, junk) is rendered without throwing. */
