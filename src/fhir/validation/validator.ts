@@ -91,6 +91,9 @@ interface SlicingMemo {
   unevaluable: ElementNode[];
   /** The sub-extensions of a complex extension (relative urls). */
   subExtensions: boolean;
+  /** The key of the last "not evaluable" note, and its profile (see sliceNoteKey). */
+  noteProfile: CompiledProfile | undefined;
+  noteKey: string | undefined;
 }
 
 interface ReferenceInfo {
@@ -248,6 +251,23 @@ export class Validator {
     return list;
   }
 
+  private readonly onceKeys = new Map<string, Map<string, string>>();
+
+  /**
+   * `prefix + s`, built once: the keys of "reported once" notes recur at every occurrence, and
+   * a lookup by `s` costs less than building and hashing the key again. Bounded per prefix.
+   */
+  onceKey(prefix: string, s: string): string {
+    let byS = this.onceKeys.get(prefix);
+    if (!byS) this.onceKeys.set(prefix, (byS = new Map()));
+    let k = byS.get(s);
+    if (k === undefined) {
+      if (byS.size >= 10_000) byS.clear();
+      byS.set(s, (k = prefix + s));
+    }
+    return k;
+  }
+
   /** Which children of `parent` each invariant of `node` may read (memoised per node and parent). */
   readsOf(node: ElementNode, parent: ElementNode, compiled: { inv: CompiledInvariant }[]): InvariantReads {
     const m = this.memoOf(node);
@@ -359,6 +379,14 @@ class Run {
     // the referring resource fail its own profile (or one broken Patient would unmatch every entry).
     if (this.failFast && (sev === 'error' || sev === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
     this.issues.push(makeIssue(rule, expression, args, { severity, source }));
+  }
+
+  /** Counts one more occurrence of a pending note; false when there is none yet (then call once()). */
+  private bump(key: string): boolean {
+    const p = this.pending.get(key);
+    if (p === undefined) return false;
+    p.count++;
+    return true;
   }
 
   /** Records something that could not be checked; reported once per key at the end of the run. */
@@ -556,7 +584,8 @@ class Run {
         this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, () => ({ profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) }));
       }
       if (r.unknownProfile) {
-        this.once(`profile:${r.unknownProfile}`, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, detail: this.describeMissing(r.unknownProfile) });
+        const key = this.v.onceKey('profile:', r.unknownProfile);
+        if (!this.bump(key)) this.once(key, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, detail: this.describeMissing(r.unknownProfile) });
       }
     }
     return r;
@@ -995,8 +1024,11 @@ class Run {
             : ((value as Json).coding as Json[]).map(codingText).join(', ');
       this.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
     } else if (result.status === 'unknown') {
-      const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
-      this.once(`binding:${vs}`, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
+      const key = this.v.onceKey('binding:', vs);
+      if (!this.bump(key)) {
+        const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
+        this.once(key, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
+      }
     } else if (result.notices) {
       // IG defects the terminology worked around (D-14): once per value set per validation.
       for (const n of result.notices) this.once(n.key, CODES.VALUESET_INCLUDE_INTERSECTION, at(base, seg), () => ({ ...n.args }));
@@ -1050,7 +1082,10 @@ class Run {
     const def = this.profiles.get(url);
     if (!def) {
       if (isModifier) this.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
-      else this.once(`ext:${url}`, CODES.EXTENSION_UNKNOWN, path, { url, detail: this.describeMissing(url) });
+      else {
+        const key = this.v.onceKey('ext:', url);
+        if (!this.bump(key)) this.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: this.describeMissing(url) });
+      }
       return;
     }
     if (!hasOwnProfile && node.children === undefined) {
@@ -1245,8 +1280,16 @@ class Run {
       steps: discs.map((d) => parsePath(d.path)),
       unevaluable: node.slices.filter((s, i) => !evaluable[i] && (s.min > 0 || slicing.inferred)),
       subExtensions: node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')),
+      noteProfile: undefined,
+      noteKey: undefined,
     };
     return m.slicing;
+  }
+
+  /** The once() key of "slices not evaluable" for this element and profile (the last one is kept on the memo). */
+  private sliceNoteKey(sm: SlicingMemo, node: ElementNode, profile: CompiledProfile): string {
+    sm.noteProfile = profile;
+    return (sm.noteKey = `slice:${profile.url}:${node.id}`);
   }
 
   /** Assigns each item to the first slice it matches; checks slice cardinalities and closed slicing. */
@@ -1299,8 +1342,8 @@ class Run {
         if (slicing.rules === 'closed') this.push(CODES.SLICE_CLOSED, itemPath, { element: node.path });
       }
     }
-    if (sm.unevaluable.length > 0) {
-      this.once(`slice:${profile.url}:${node.id}`, CODES.SLICE_NOT_EVALUABLE, path, () => ({
+    if (sm.unevaluable.length > 0 && !this.bump(sm.noteProfile === profile ? sm.noteKey! : this.sliceNoteKey(sm, node, profile))) {
+      this.once(sm.noteKey!, CODES.SLICE_NOT_EVALUABLE, path, () => ({
         element: node.path,
         slice: sm.unevaluable.map((s) => s.sliceName).join(', '),
         profile: profile.url,
