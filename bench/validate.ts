@@ -156,7 +156,7 @@ async function runMedplum(): Promise<ChildReport> {
 /** Runs this same script as a child with a role and returns the JSON it prints last. */
 function child(role: 'ours' | 'medplum'): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const cp = fork(fileURLToPath(import.meta.url), [`--role=${role}`], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const cp = fork(fileURLToPath(import.meta.url), [`--role=${role}`], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     let report: ChildReport | undefined;
     cp.on('message', (m) => (report = m as ChildReport));
     cp.on('error', reject);
