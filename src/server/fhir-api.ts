@@ -187,20 +187,11 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       throw new FhirHttpError(404, 'not-found', `Bundle/${id} does not exist${what}`, { text: `Bundle/${id} n'existe pas${whatFr}` });
     }
     const headers = { etag: etag(1), 'last-modified': httpDate(sub.receivedAt) };
-    const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === etag(1))) return reply.code(304).headers(headers).send();
+    if (notModified(req, 1)) return reply.code(304).headers(headers).send();
     return send(reply, 200, bundle, headers);
   });
   const bundleSearchHandler = async (req: FastifyRequest, reply: FastifyReply) => {
-    const pairs = queryPairs(req.url);
-    if (req.method === 'POST') {
-      if (req.body instanceof URLSearchParams) pairs.push(...req.body);
-      else if (req.body !== undefined && req.body !== null && req.body !== '') {
-        throw new FhirHttpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded parameters', {
-          text: 'POST _search attend des paramètres application/x-www-form-urlencoded',
-        });
-      }
-    }
+    const pairs = searchPairs(req);
     const q = parseBundleSearch(pairs);
     const page = await bundlePage(repo, q);
     return send(reply, 200, bundleSearchset(baseUrlOf(req), pairs, q, page, now()));
@@ -214,8 +205,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req);
     checkId(type, id, req.method);
     const rec = await repo.read(type, id);
-    const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === etag(rec.versionId))) {
+    if (notModified(req, rec.versionId)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
     }
     return send(reply, 200, rec.resource, versionHeaders(rec));
@@ -234,15 +224,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // --- search ---------------------------------------------------------------------------
   const searchHandler = async (req: FastifyRequest, reply: FastifyReply, type: string) => {
     checkType(type, req);
-    const pairs = queryPairs(req.url);
-    if (req.method === 'POST') {
-      if (req.body instanceof URLSearchParams) pairs.push(...req.body);
-      else if (req.body !== undefined && req.body !== null && req.body !== '') {
-        throw new FhirHttpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded parameters', {
-          text: 'POST _search attend des paramètres application/x-www-form-urlencoded',
-        });
-      }
-    }
+    const pairs = searchPairs(req);
     const query = parseSearch(type, pairs);
     const result = await repo.search(query);
     const base = baseUrlOf(req);
@@ -340,6 +322,26 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (prefer === 'OperationOutcome') return send(reply, status, outcome, headers);
     return send(reply, status, rec.resource, headers);
   }
+}
+
+/** The query's parameters, plus the form body of a `POST …/_search` (any other body is a 415). */
+function searchPairs(req: FastifyRequest): [string, string][] {
+  const pairs = queryPairs(req.url);
+  if (req.method === 'POST') {
+    if (req.body instanceof URLSearchParams) pairs.push(...req.body);
+    else if (req.body !== undefined && req.body !== null && req.body !== '') {
+      throw new FhirHttpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded parameters', {
+        text: 'POST _search attend des paramètres application/x-www-form-urlencoded',
+      });
+    }
+  }
+  return pairs;
+}
+
+/** Whether `If-None-Match` names the current version (the answer is then a 304). */
+function notModified(req: FastifyRequest, versionId: number): boolean {
+  const inm = req.headers['if-none-match'];
+  return !!inm && inm.split(',').some((t) => t.trim() === etag(versionId));
 }
 
 function safeDecode(s: string): string {
