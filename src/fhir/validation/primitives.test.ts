@@ -2,7 +2,7 @@
 // specification accepts and values it rejects, calendar validity, integer ranges, time zones.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
+import { checkPrimitive, checkPrimitiveByRules, checkStringWhitespace, isPrimitiveType, isValidString, jsonKindOf } from './primitives.js';
 
 function valid(type: string, values: unknown[]): void {
   for (const v of values) assert.equal(checkPrimitive(type, v), undefined, `${type} ${JSON.stringify(v)} should be valid`);
@@ -114,4 +114,55 @@ test('messages quote long values shortened', () => {
   const err = checkPrimitive('date', 'x'.repeat(500))!;
   assert.ok(err.length < 200, err);
   assert.match(err, /\.\.\./);
+});
+
+// The fast scanner (isValidString) may only accept what the regex rules accept; and it should
+// accept every valid value of the types it covers (or it is no longer the fast path).
+test('fast string scanners agree with the regex rules on generated values', () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const chars = ['0', '1', '2', '3', '4', '5', '6', '9', '-', ':', '.', '+', 'T', 'Z', 't', ' ', '\t', '\n', '\u00a0', '\u2028', '\u0001', '\u001f', 'a', 'Z', '/', 'é', '\ufeff', 'u', 'r', 'n', '_'];
+  const templates = [
+    '2023-04-14T10:00:00.123+02:00', '2024-02-29', '2023-12-31T23:59:60Z', '0001-01-01T00:00:00-14:00', '2023-04',
+    '1999', 'a-b.C9', 'final', 'in progress', 'https://hl7.fr/ig/fhir/core', 'urn:uuid:0a0b0c0d-0e0f-1011-1213-141516171819',
+    'urn:oid:1.2.250.1', 'Hello world',
+  ];
+  const types = ['string', 'markdown', 'code', 'id', 'uri', 'url', 'canonical', 'date', 'dateTime', 'instant'];
+  const generate = (): string => {
+    if (rnd(3) === 0) {
+      let s = '';
+      const n = rnd(12);
+      for (let i = 0; i < n; i++) s += chars[rnd(chars.length)];
+      return s;
+    }
+    // A template with a few edits: replace, insert or delete characters.
+    let s = templates[rnd(templates.length)];
+    const edits = rnd(3);
+    for (let e = 0; e < edits; e++) {
+      const at = rnd(s.length + 1);
+      const c = chars[rnd(chars.length)];
+      const op = rnd(3);
+      s = op === 0 ? s.slice(0, at) + c + s.slice(at + 1) : op === 1 ? s.slice(0, at) + c + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
+    }
+    return s;
+  };
+  let accepted = 0;
+  for (let k = 0; k < 60_000; k++) {
+    const v = generate();
+    if (v === '') continue;
+    const type = types[rnd(types.length)];
+    const byRules = checkPrimitiveByRules(type, v);
+    const fast = isValidString(type, v);
+    if (fast) {
+      accepted++;
+      assert.equal(byRules, undefined, `scanner accepted ${type} ${JSON.stringify(v)}: ${byRules}`);
+    } else if (byRules === undefined && !v.startsWith('urn:')) {
+      assert.fail(`scanner refused a valid ${type} ${JSON.stringify(v)}`);
+    }
+    assert.equal(checkPrimitive(type, v), byRules);
+  }
+  assert.ok(accepted > 5_000, `only ${accepted} values accepted: the generator or the scanner is off`);
 });

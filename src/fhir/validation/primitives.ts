@@ -104,6 +104,16 @@ function describe(value: string): string {
  * Returns a message for the first problem, or undefined when the value is valid.
  */
 export function checkPrimitive(type: string, value: unknown): string | undefined {
+  // Strings: a hand-written scanner says "valid" for most values without a regex or a match
+  // array (most values are valid); anything it does not accept goes to the regex rules, which
+  // decide and word the message. The scanner may only accept what the regexes accept
+  // (primitives.test.ts compares both on generated values).
+  if (typeof value === 'string' && isValidString(type, value)) return undefined;
+  return checkPrimitiveByRules(type, value);
+}
+
+/** The reference implementation: the R4 regexes, the calendar, and the message of the first problem. */
+export function checkPrimitiveByRules(type: string, value: unknown): string | undefined {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return `${value} is not a valid ${type}`;
     switch (type) {
@@ -185,4 +195,175 @@ export function checkStringWhitespace(v: string): string | undefined {
 
 function isWs(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+// ---------------------------------------------------------------- fast acceptance of strings
+
+/**
+ * True only when `v` is a valid `type` (false: "let the regex rules decide", not "invalid").
+ * Types without a scanner here are always handed to the rules.
+ */
+export function isValidString(type: string, v: string): boolean {
+  switch (type) {
+    case 'string':
+    case 'markdown':
+      return v.length <= MAX_STRING && !hasBadChars(v);
+    case 'code':
+      return isCode(v);
+    case 'id':
+      return isId(v);
+    case 'uri':
+    case 'url':
+    case 'canonical':
+      // urn:oid: / urn:uuid: values have their own rules: left to the regexes.
+      return noWhitespace(v) && !v.startsWith('urn:');
+    case 'date':
+      return scanDate(v, 0, true) === v.length;
+    case 'dateTime':
+      return isDateTime(v);
+    case 'instant':
+      return isInstant(v);
+    default:
+      return false;
+  }
+}
+
+/** RE_BAD_CHARS.test(v): a control character other than tab, LF, CR. */
+function hasBadChars(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 32 && c !== 9 && c !== 10 && c !== 13) return true;
+  }
+  return false;
+}
+
+/** A character of JavaScript's `\s`. */
+function isJsSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return (
+    c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+/** RE_URI: `^\S*$`. */
+function noWhitespace(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    // Printable ASCII other than space is the common case.
+    if (c > 32 && c < 127) continue;
+    if (isJsSpace(c)) return false;
+  }
+  return true;
+}
+
+/** RE_CODE: non-space runs separated by single spaces (`^[^\s]+( [^\s]+)*$`). */
+function isCode(v: string): boolean {
+  const n = v.length;
+  if (n === 0) return false;
+  let prevSpace = true; // at the start, a space would be a leading one
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 32 && c < 127) {
+      prevSpace = false;
+      continue;
+    }
+    if (c === 32) {
+      if (prevSpace) return false;
+      prevSpace = true;
+      continue;
+    }
+    if (isJsSpace(c)) return false;
+    prevSpace = false;
+  }
+  return !prevSpace;
+}
+
+/** RE_ID: 1 to 64 of `A-Z a-z 0-9 - .`. */
+function isId(v: string): boolean {
+  const n = v.length;
+  if (n === 0 || n > 64) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    const l = c | 32;
+    if ((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46) continue;
+    return false;
+  }
+  return true;
+}
+
+function digit(v: string, i: number): number {
+  const c = v.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : -1;
+}
+
+/** Two digits at i as a number, or -1. */
+function twoDigits(v: string, i: number): number {
+  const a = digit(v, i);
+  const b = digit(v, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
+/**
+ * `YYYY[-MM[-DD]]` from `i` (the date prefix of RE_DATE / RE_DATETIME / RE_INSTANT), a real
+ * calendar date with year > 0; `partial`: YYYY and YYYY-MM allowed. Returns the end index or -1.
+ */
+function scanDate(v: string, i: number, partial: boolean): number {
+  const y1 = twoDigits(v, i);
+  const y2 = twoDigits(v, i + 2);
+  if (y1 < 0 || y2 < 0) return -1;
+  const year = y1 * 100 + y2;
+  if (year === 0) return -1;
+  if (v.length === i + 4 || v.charCodeAt(i + 4) !== 45) return partial ? i + 4 : -1;
+  const month = twoDigits(v, i + 5);
+  if (month < 1 || month > 12) return -1;
+  if (v.length === i + 7 || v.charCodeAt(i + 7) !== 45) return partial ? i + 7 : -1;
+  const day = twoDigits(v, i + 8);
+  if (day < 1 || day > daysInMonth(year, month)) return -1;
+  return i + 10;
+}
+
+/** `hh:mm:ss[.f+]` from `i` (RE_TIME_PART). Returns the end index or -1. */
+function scanTime(v: string, i: number): number {
+  const h = twoDigits(v, i);
+  if (h < 0 || h > 23 || v.charCodeAt(i + 2) !== 58) return -1;
+  const m = twoDigits(v, i + 3);
+  if (m < 0 || m > 59 || v.charCodeAt(i + 5) !== 58) return -1;
+  const s = twoDigits(v, i + 6);
+  if (s < 0 || s > 60) return -1;
+  let j = i + 8;
+  if (v.charCodeAt(j) === 46) {
+    j++;
+    const start = j;
+    while (digit(v, j) >= 0) j++;
+    if (j === start) return -1;
+  }
+  return j;
+}
+
+/** `Z` or `±hh:mm` between -14:00 and +14:00 from `i` to the end (RE_TZ). */
+function isZoneAtEnd(v: string, i: number): boolean {
+  const c = v.charCodeAt(i);
+  if (c === 90) return v.length === i + 1;
+  if ((c !== 43 && c !== 45) || v.length !== i + 6 || v.charCodeAt(i + 3) !== 58) return false;
+  const h = twoDigits(v, i + 1);
+  const m = twoDigits(v, i + 4);
+  if (h < 0 || m < 0) return false;
+  return h <= 13 ? m <= 59 : h === 14 && m === 0;
+}
+
+function isDateTime(v: string): boolean {
+  const end = scanDate(v, 0, true);
+  if (end < 0) return false;
+  if (end === v.length) return true;
+  if (end !== 10 || v.charCodeAt(10) !== 84) return false;
+  const t = scanTime(v, 11);
+  return t > 0 && isZoneAtEnd(v, t);
+}
+
+function isInstant(v: string): boolean {
+  if (scanDate(v, 0, false) !== 10 || v.charCodeAt(10) !== 84) return false;
+  const t = scanTime(v, 11);
+  return t > 0 && isZoneAtEnd(v, t);
 }
