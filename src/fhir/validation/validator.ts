@@ -157,6 +157,8 @@ class NodeMemo {
    */
   lastKeys?: string[];
   lastRefs?: (ChildRef | undefined)[];
+  /** An extension element walked as the definition its instances name (see extensionDefinition). */
+  plainExtension?: boolean;
   /** Resource types a resource-typed element allows (Resource/DomainResource dropped). */
   resourceTypes?: string[];
   /** Values of the element's first type are resources (Bundle.entry.resource, contained). */
@@ -640,6 +642,13 @@ class Run {
       this.push(CODES.TOO_DEEP, path, { max: MAX_DEPTH });
       return;
     }
+    if (typeCode === 'Extension' && node.children === undefined) {
+      const def = this.extensionDefinition(obj, node);
+      if (def) {
+        node = def.root;
+        profile = def;
+      }
+    }
     const resolved = this.resolve(node, typeCode, profile, path);
     if (!resolved) return;
     // No try/finally: a FailFast unwinds to conformanceOf(), which restores the depth.
@@ -1073,6 +1082,24 @@ class Run {
   // ---------------------------------------------------------------- extensions
 
   /** Extensions not matched to a profiled slice: resolve their definition by url. */
+  /**
+   * The loaded definition of an extension found at a plain extension element (no type profile,
+   * no constraint beyond Extension's own ele-1 and ext-1): the instance is then walked once,
+   * against that definition, whose snapshot holds Extension's elements and invariants too —
+   * not against Extension and then again against the definition (checkExtension's fallback).
+   */
+  private extensionDefinition(obj: Json, node: ElementNode): CompiledProfile | undefined {
+    const url = obj.url;
+    if (typeof url !== 'string' || !url.includes(':')) return undefined;
+    const m = this.v.memoOf(node);
+    const plain = (m.plainExtension ??=
+      !node.types.some((t) => t.code === 'Extension' && t.profile?.length) &&
+      node.constraints.every((c) => c.key === 'ele-1' || c.key === 'ext-1'));
+    if (!plain) return undefined;
+    const def = this.profiles.get(url);
+    return def && def.type === 'Extension' && def.root.children !== undefined ? def : undefined;
+  }
+
   private checkExtension(obj: Json, node: ElementNode, path: string): void {
     const hasOwnProfile = node.types.some((t) => t.code === 'Extension' && t.profile?.length);
     const url = obj.url;
