@@ -1,0 +1,45 @@
+// Extensions at plain extension elements (no type profile): walked once, against the
+// definition their url names (validator.ts extensionDefinition). Uses the TDDUI package's
+// tddui-comment extension (value[x]: string only; context Encounter, QuestionnaireResponse).
+//
+// Run: npx tsc -p tsconfig.json && node --test dist/src/fhir/validation/extensions.test.js
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { SHARED_FHIR } from '../../testing/paths.js';
+import { TdduiValidator } from '../../tddui/validator.js';
+
+const COMMENT = 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-comment';
+let v: TdduiValidator;
+before(async () => {
+  v = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+});
+
+function issues(resource: unknown) {
+  return v.engine.validator.validate(resource).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+}
+
+test('a known extension is checked against its definition, each finding once', () => {
+  const enc = (ext: unknown) => ({ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, extension: [ext] });
+  // Valid against the definition: no error at all.
+  assert.deepEqual(issues(enc({ url: COMMENT, valueString: 'RAS' })), []);
+  // Extension allows any value type; the definition allows only string.
+  const wrongType = issues(enc({ url: COMMENT, valueBoolean: true }));
+  assert.deepEqual(
+    wrongType.map((i) => [i.rule, i.expression]),
+    [['fhir-type-not-allowed', 'Encounter.extension[0].valueBoolean']],
+  );
+  // No value: ext-1 fails, reported once by the engine itself (the walk against Extension and
+  // then again against the definition reported it three times), from the definition.
+  const noValue = issues(enc({ url: COMMENT }));
+  assert.deepEqual(
+    noValue.map((i) => [i.rule, i.expression, i.source, i.message.slice(0, 22)]),
+    [['fhir-invariant', 'Encounter.extension[0]', COMMENT, 'Constraint ext-1 faile']],
+  );
+});
+
+test('the context of a known extension is still checked', () => {
+  const patient = { resourceType: 'Patient', extension: [{ url: COMMENT, valueString: 'RAS' }] };
+  const found = v.engine.validator.validate(patient).filter((i) => i.rule.startsWith('fhir-extension-context'));
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.equal(found[0].expression, 'Patient.extension[0]');
+});
