@@ -94,6 +94,49 @@ interface SlicingMemo {
   /** The key of the last "not evaluable" note, and its profile (see sliceNoteKey). */
   noteProfile: CompiledProfile | undefined;
   noteKey: string | undefined;
+  /** Candidate slices by discriminator value (see sliceIndex); null: slices are tried in order. */
+  index: SliceIndex | null;
+}
+
+/**
+ * The slices of a sliced element by the value their discriminator `di` expects, when that value
+ * is a string (extension url, identifier system...) or a single code (a Coding or one-coding
+ * CodeableConcept pattern). An item can only match a slice whose expected string equals one of
+ * its values, or whose expected code is one of its codes: the other keyed slices are not tried.
+ * Every candidate is still checked by matchesSlice, in slice order, so the first matching slice
+ * is the same as when trying them all.
+ */
+interface SliceIndex {
+  di: number;
+  byString: Map<string, number[]>;
+  byCode: Map<string, number[]>;
+  /** Evaluable slices without a key for `di` (tried for every item). */
+  others: number[];
+}
+
+/** The key of a discriminator's expected value: a string, a code, or undefined (not indexable). */
+function expectedKey(expected: unknown): { string?: string; code?: string } | undefined {
+  if (typeof expected === 'string') return { string: expected };
+  if (!isObject(expected)) return undefined;
+  const coding = expected.coding;
+  if (Array.isArray(coding)) {
+    return coding.length === 1 && isObject(coding[0]) && typeof coding[0].code === 'string' ? { code: coding[0].code } : undefined;
+  }
+  return typeof expected.code === 'string' ? { code: expected.code } : undefined;
+}
+
+/** Two ascending lists of slice indexes, merged (ascending, without repeats) onto `out`. */
+function mergeAscending(a: readonly number[], b: readonly number[] | undefined, out: number[]): void {
+  let i = 0;
+  let j = 0;
+  const nb = b ? b.length : 0;
+  while (i < a.length || j < nb) {
+    if (j >= nb || (i < a.length && a[i] < b![j])) out.push(a[i++]);
+    else if (i < a.length && a[i] === b![j]) {
+      out.push(a[i++]);
+      j++;
+    } else out.push(b![j++]);
+  }
 }
 
 interface ReferenceInfo {
@@ -1309,8 +1352,80 @@ class Run {
       subExtensions: node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')),
       noteProfile: undefined,
       noteKey: undefined,
+      index: null,
     };
+    m.slicing.index = this.sliceIndex(node, discs, evaluable);
     return m.slicing;
+  }
+
+  /** See SliceIndex: built for the first value/pattern discriminator that keys some slices (4 slices or more). */
+  private sliceIndex(node: ElementNode, discs: { type: string; path: string }[], evaluable: boolean[]): SliceIndex | null {
+    if (node.slices.length < 4) return null;
+    for (let di = 0; di < discs.length; di++) {
+      if (discs[di].type !== 'value' && discs[di].type !== 'pattern') continue;
+      const index: SliceIndex = { di, byString: new Map(), byCode: new Map(), others: [] };
+      let keyed = 0;
+      node.slices.forEach((slice, si) => {
+        if (!evaluable[si]) return;
+        const target = this.sliceTarget(slice, discs[di].path);
+        const key = target ? expectedKey(target.fixed ?? target.pattern) : undefined;
+        if (!key) {
+          index.others.push(si);
+          return;
+        }
+        const map = key.string !== undefined ? index.byString : index.byCode;
+        const k = key.string ?? key.code!;
+        const list = map.get(k);
+        if (list) list.push(si);
+        else map.set(k, [si]);
+        keyed++;
+      });
+      if (keyed > 0) return index;
+    }
+    return null;
+  }
+
+  /**
+   * The slices item `i` may match, ascending, into `out`, when the item's values at the indexed
+   * discriminator give at most one key; false: try every slice. Fills `values[di]`.
+   */
+  private candidateSlices(
+    idx: SliceIndex,
+    sm: SlicingMemo,
+    item: unknown,
+    values: (unknown[] | undefined)[],
+    path: string,
+    i: number,
+    itemPathOf: (i: number) => string,
+    out: number[],
+  ): boolean {
+    const vals = (values[idx.di] ??= evalSteps(item, sm.steps[idx.di], this.bundle, path, i, itemPathOf));
+    let str: string | undefined;
+    let code: string | undefined;
+    let keys = 0;
+    for (const v of vals) {
+      if (typeof v === 'string') {
+        if (str !== v) keys++;
+        str = v;
+      } else if (isObject(v)) {
+        const coding = v.coding;
+        if (Array.isArray(coding)) {
+          for (const c of coding) {
+            if (!isObject(c) || typeof c.code !== 'string') continue;
+            if (code !== c.code) keys++;
+            code = c.code;
+          }
+        } else if (typeof v.code === 'string') {
+          if (code !== v.code) keys++;
+          code = v.code;
+        }
+      }
+    }
+    if (keys > 1) return false;
+    out.length = 0;
+    const hits = str !== undefined ? idx.byString.get(str) : code !== undefined ? idx.byCode.get(code) : undefined;
+    mergeAscending(idx.others, hits, out);
+    return true;
   }
 
   /** The once() key of "slices not evaluable" for this element and profile (the last one is kept on the memo). */
@@ -1334,10 +1449,16 @@ class Run {
     const counts = new Array<number>(slices.length).fill(0);
     let lastSliceIndex = -1;
     const itemPathOf = (i: number) => (items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`);
+    // One list per call: matchesSlice may walk other resources (and their slicings) meanwhile.
+    const candidates = sm.index && singleType === undefined ? [] : undefined;
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       const values: (unknown[] | undefined)[] = [];
-      const order = sm.byProfile ? this.declaredFirst(item, sm) : undefined;
+      const order = sm.byProfile
+        ? this.declaredFirst(item, sm)
+        : candidates && this.candidateSlices(sm.index!, sm, item, values, path, i, itemPathOf, candidates)
+          ? candidates
+          : undefined;
       const n = order ? order.length : slices.length;
       for (let k = 0; k < n; k++) {
         const si = order ? order[k] : k;
