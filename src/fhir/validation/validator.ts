@@ -259,7 +259,7 @@ interface Conformance {
   ok: boolean;
   issues: ValidationIssue[];
   /** "Not checked" notes, replayed only where this result is used (not for profiles merely tried). */
-  pending: Map<string, Pending>;
+  pending: Map<string, Pending> | undefined;
 }
 
 export class Validator {
@@ -392,7 +392,8 @@ function isBlocking(i: ValidationIssue): boolean {
 
 class Run {
   private issues: ValidationIssue[] = [];
-  private pending = new Map<string, Pending>();
+  /** "Not checked" notes of the walk in progress; created at the first one (most walks have none). */
+  private pending: Map<string, Pending> | undefined = undefined;
   /** Reference-target findings -> location of the target resource (see finish()). */
   private readonly targetOf = new Map<ValidationIssue, string>();
   private frames: Frame[] = [];
@@ -428,7 +429,7 @@ class Run {
 
   /** Counts one more occurrence of a pending note; false when there is none yet (then call once()). */
   private bump(key: string): boolean {
-    const p = this.pending.get(key);
+    const p = this.pending?.get(key);
     if (p === undefined) return false;
     p.count++;
     return true;
@@ -436,10 +437,10 @@ class Run {
 
   /** Records something that could not be checked; reported once per key at the end of the run. */
   once(key: string, rule: Rule, expression: string, args: MessageArgs | (() => MessageArgs), source?: string): void {
-    const p = this.pending.get(key);
+    const p = this.pending?.get(key);
     if (p) p.count++;
     // Arguments can be given as a function: built only for the first occurrence.
-    else this.pending.set(key, { rule, args: typeof args === 'function' ? args() : args, expression, count: 1, source });
+    else (this.pending ??= new Map()).set(key, { rule, args: typeof args === 'function' ? args() : args, expression, count: 1, source });
   }
 
   finish(): ValidationIssue[] {
@@ -456,7 +457,7 @@ class Run {
         return { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
       });
     }
-    for (const p of this.pending.values()) {
+    if (this.pending) for (const p of this.pending.values()) {
       // The args belong to this note (copied per run in validateAgainst): no copy needed here.
       p.args.count = p.count;
       this.issues.push(makeIssue(p.rule, p.expression, p.args, { source: p.source }));
@@ -524,10 +525,10 @@ class Run {
       if (this.failFast && isBlocking(i)) throw FAIL_FAST;
       this.issues.push(i);
     }
-    for (const [k, p] of memo.pending) {
-      const mine = this.pending.get(k);
+    if (memo.pending) for (const [k, p] of memo.pending) {
+      const mine = this.pending?.get(k);
       if (mine) mine.count += p.count;
-      else this.pending.set(k, { rule: p.rule, args: p.args, expression: p.expression, count: p.count, source: p.source });
+      else (this.pending ??= new Map()).set(k, { rule: p.rule, args: p.args, expression: p.expression, count: p.count, source: p.source });
     }
   }
 
@@ -541,7 +542,7 @@ class Run {
     for (let i = 0; i < atPaths.length; i++) if (atPaths[i].path === path) slot = i;
     const hit = slot >= 0 ? atPaths[slot] : undefined;
     if (hit && (hit.state === 'running' || hit.complete || stopAtFirstError)) return hit;
-    const c: Conformance = { path, state: 'running', complete: true, ok: true, issues: [], pending: new Map() };
+    const c: Conformance = { path, state: 'running', complete: true, ok: true, issues: [], pending: undefined };
     if (slot >= 0) atPaths[slot] = c;
     else atPaths.push(c);
     const savedIssues = this.issues;
@@ -549,7 +550,7 @@ class Run {
     const savedFailFast = this.failFast;
     const savedDepth = this.depth;
     this.issues = [];
-    this.pending = c.pending;
+    this.pending = undefined;
     this.failFast = stopAtFirstError;
     try {
       this.walkResource(res, path, profile);
@@ -559,6 +560,7 @@ class Run {
       c.ok = false;
     } finally {
       c.issues = this.issues;
+      c.pending = this.pending;
       this.issues = savedIssues;
       this.pending = savedPending;
       this.failFast = savedFailFast;
@@ -1446,7 +1448,9 @@ class Run {
     const sm = this.slicingMemo(node);
     const slices = node.slices;
     const out: (ElementNode | undefined)[] = new Array(items.length);
-    const counts = new Array<number>(slices.length).fill(0);
+    // (A loop: Array.prototype.fill is a runtime call.)
+    const counts: number[] = [];
+    for (let si = 0; si < slices.length; si++) counts.push(0);
     let lastSliceIndex = -1;
     const itemPathOf = (i: number) => (items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`);
     // One list per call: matchesSlice may walk other resources (and their slicings) meanwhile.
