@@ -687,13 +687,6 @@ class Run {
       this.push(CODES.TOO_DEEP, path, { max: MAX_DEPTH });
       return;
     }
-    if (typeCode === 'Extension' && node.children === undefined) {
-      const def = this.extensionDefinition(obj, node);
-      if (def) {
-        node = def.root;
-        profile = def;
-      }
-    }
     const resolved = this.resolve(node, typeCode, profile, path);
     if (!resolved) return;
     // No try/finally: a FailFast unwinds to conformanceOf(), which restores the depth.
@@ -934,7 +927,12 @@ class Run {
       this.push(CODES.TYPE_NOT_ALLOWED, path, { type: typeCode, allowed: node.typeCodes.join(', ') });
       return;
     }
-    this.validateComplex(value, node, typeCode, path, profile);
+    if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
+      // Walked once, against the definition its url names, when there is one (see extensionDefinition).
+      const def = this.extensionDefinition(value, node);
+      if (def) this.validateComplex(value, def.root, typeCode, path, def);
+      else this.validateComplex(value, node, typeCode, path, profile);
+    } else this.validateComplex(value, node, typeCode, path, profile);
     this.checkFixedPattern(value, node, path, undefined);
     if (node.binding && CODED_TYPES.has(typeCode)) this.checkBinding(value, typeCode, node, path, undefined);
   }
