@@ -20,6 +20,13 @@ export interface EngineOptions extends LoadOptions {
   precompile?: boolean;
   /** Known elements of base profiles that may be missing (see BaseSupplements). */
   supplements?: BaseSupplements;
+  /**
+   * Canonical bases of IGs whose package is loaded in full (not a partial copy): an extension
+   * or profile URL under `<base>/StructureDefinition/` that no loaded package defines does not
+   * exist — an error — rather than being "not loaded" (a warning). Ignored for a base that no
+   * loaded package has as its canonical.
+   */
+  completeCanonicals?: string[];
 }
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
@@ -28,7 +35,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const t1 = performance.now();
   const profiles = new Profiles(registry, options.supplements);
   const terminology = new Terminology(registry);
-  const validator = new Validator({ profiles, terminology });
+  const loaded = new Set(registry.packages.map((p) => p.canonical));
+  const completeCanonicals = (options.completeCanonicals ?? []).filter((c) => loaded.has(c));
+  const validator = new Validator({ profiles, terminology, completeCanonicals });
   if (options.precompile !== false) profiles.compileAll();
   const t2 = performance.now();
   return { registry, profiles, terminology, validator, startupMs: { load: t1 - t0, compile: t2 - t1 } };

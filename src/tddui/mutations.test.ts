@@ -775,11 +775,25 @@ const MUTATIONS: Mutation[] = [
 
   // ---------------------------------------------------------------- extensions
   {
-    name: 'unknown extension url in the TDDUI namespace (warning: content not checked)',
+    name: 'unknown extension url in the TDDUI namespace (the TDDUI package is complete: it does not exist)',
     family: 'extension',
     file: EVENEMENT,
     mutate: (d) => d.extension.push({ url: `${TDDUI_SD}tddui-event-colour`, valueString: 'bleu' }),
-    expect: [issue('fhir-extension-unknown', 'Encounter.extension[5]', 'warning', /tddui-event-colour/)],
+    expect: [issue('fhir-extension-undefined', 'Encounter.extension[5]', 'error', /tddui-event-colour.*ans\.fhir\.fr\.tddui#2\.2\.0/)],
+  },
+  {
+    name: 'unknown extension url of a package loaded only partly (FR Core): not checked, a warning',
+    family: 'extension',
+    file: EVENEMENT,
+    mutate: (d) => d.extension.push({ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-event-colour', valueString: 'bleu' }),
+    expect: [issue('fhir-extension-unknown', 'Encounter.extension[5]', 'warning', /fr-core-event-colour/)],
+  },
+  {
+    name: 'meta.profile naming a TDDUI profile that does not exist',
+    family: 'extension',
+    file: PATIENT,
+    mutate: (d) => (d.meta.profile = [`${TDDUI_SD}tddui-patient-xyz`]),
+    expect: [issue('fhir-profile-undefined', 'Patient', 'error', /tddui-patient-xyz/)],
   },
   {
     name: 'tddui-admission-date with valueDate (dateTime only)',
@@ -864,11 +878,11 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-modifier-extension-unknown', 'Patient.modifierExtension[0]')],
   },
   {
-    name: 'unknown TDDUI-namespace modifierExtension on a QR item',
+    name: 'unknown TDDUI-namespace modifierExtension on a QR item (does not exist)',
     family: 'extension',
     file: QR_SITUATION,
     mutate: (d) => (d.item[0].modifierExtension = [{ url: `${TDDUI_SD}tddui-negation`, valueBoolean: true }]),
-    expect: [issue('fhir-modifier-extension-unknown', 'QuestionnaireResponse.item[0].modifierExtension[0]')],
+    expect: [issue('fhir-extension-undefined', 'QuestionnaireResponse.item[0].modifierExtension[0]')],
   },
 
   // ---------------------------------------------------------------- bindings

@@ -69,6 +69,9 @@ export class TdduiValidator {
       paths: options.packages ?? defaultPackagePaths(),
       useCache: options.useCache,
       supplements: FR_CORE_SUPPLEMENTS,
+      // The TDDUI package is the IG itself: a TDDUI extension or profile url it does not define
+      // does not exist (a typo, or another IG version), unlike those of the partial FR Core copy.
+      completeCanonicals: [TDDUI_CANONICAL],
     });
     return new TdduiValidator(engine);
   }

@@ -269,6 +269,14 @@ export const CODES = {
     en: 'Extension {url} is not defined in the loaded packages; it was not checked{detail}',
     fr: 'L’extension {url} n’est définie dans aucun paquet chargé ; elle n’a pas été vérifiée{detail}',
   }),
+  EXTENSION_UNDEFINED: defineRule({
+    id: 'fhir-extension-undefined',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An extension url in the namespace of an IG loaded in full names no extension of that IG.',
+    en: 'Extension {url} does not exist: {canonical} is loaded in full ({package}) and defines no such extension',
+    fr: 'L’extension {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas cette extension',
+  }),
   SUB_EXTENSION_UNKNOWN: defineRule({
     id: 'fhir-sub-extension-unknown',
     severity: 'error',
@@ -349,6 +357,14 @@ export const CODES = {
     summary: 'A profile named in meta.profile or by the caller is not loaded.',
     en: 'Profile {url} is not loaded, so the resource was not checked against it{detail}',
     fr: 'Le profil {url} n’est pas chargé : la ressource n’a pas été vérifiée par rapport à lui{detail}',
+  }),
+  PROFILE_UNDEFINED: defineRule({
+    id: 'fhir-profile-undefined',
+    severity: 'error',
+    code: 'not-found',
+    summary: 'A profile URL in the namespace of an IG loaded in full names no profile of that IG.',
+    en: 'Profile {url} does not exist: {canonical} is loaded in full ({package}) and defines no such profile',
+    fr: 'Le profil {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas ce profil',
   }),
   PROFILE_PARTIAL: defineRule({
     id: 'fhir-profile-partial',

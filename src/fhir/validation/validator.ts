@@ -247,6 +247,8 @@ export interface ValidatorContext {
   terminology: Terminology;
   /** Test hook: compare every fast FHIRPath evaluation with fhirpath.js. */
   verifyInvariants?: VerifyHook;
+  /** See EngineOptions.completeCanonicals (only bases of loaded packages). */
+  completeCanonicals?: string[];
 }
 
 /** Memoised result of "does this resource (at this location) conform to this profile?". */
@@ -352,6 +354,31 @@ export class Validator {
   readonly extensionContexts = new Map<string, string>();
   constructor(readonly ctx: ValidatorContext) {
     this.invariants = new InvariantCompiler(ctx.verifyInvariants);
+  }
+
+  private readonly completeOf = new Map<string, { canonical: string; pkg: string } | null>();
+
+  /**
+   * The complete IG (see completeCanonicals) whose namespace holds this StructureDefinition
+   * URL, or undefined: a URL there that is not loaded does not exist. Memoised per URL (bounded).
+   */
+  completeIgOf(url: string): { canonical: string; pkg: string } | undefined {
+    const bases = this.ctx.completeCanonicals;
+    if (!bases || bases.length === 0) return undefined;
+    let hit = this.completeOf.get(url);
+    if (hit === undefined) {
+      hit = null;
+      const bare = url.split('|')[0];
+      for (const c of bases) {
+        if (bare.startsWith(`${c}/StructureDefinition/`)) {
+          hit = { canonical: c, pkg: this.ctx.profiles.registry.packageFor(bare) ?? c };
+          break;
+        }
+      }
+      if (this.completeOf.size >= 10_000) this.completeOf.clear();
+      this.completeOf.set(url, hit);
+    }
+    return hit ?? undefined;
   }
 
   /** " (package X is not loaded)"-style suffix naming where a missing canonical would come from. */
@@ -503,7 +530,9 @@ class Run {
     for (const url of urls) {
       const p = this.profiles.get(url);
       if (!p) {
-        this.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.describeMissing(url) });
+        const ig = this.v.completeIgOf(url);
+        if (ig) this.push(CODES.PROFILE_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg });
+        else this.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.describeMissing(url) });
         continue;
       }
       if (p.type !== type) {
@@ -1151,7 +1180,9 @@ class Run {
     const isModifier = node.name === 'modifierExtension';
     const def = this.profiles.get(url);
     if (!def) {
-      if (isModifier) this.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
+      const ig = this.v.completeIgOf(url);
+      if (ig) this.push(CODES.EXTENSION_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg });
+      else if (isModifier) this.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
       else {
         const key = this.v.onceKey('ext:', url);
         if (!this.bump(key)) this.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: this.describeMissing(url) });
