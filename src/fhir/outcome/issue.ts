@@ -87,67 +87,22 @@ function locationKey(e: string): string {
 
 const locationKeys = new Map<string, string>();
 
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/**
- * Orders two locations as their locationKey()s do, without building them: from the first
- * character where they differ, a difference inside (or at the start of) digit runs compares
- * the runs as numbers. Runs of 10 digits or more, and equal numbers written with other leading
- * zeros, are left to the keys themselves.
- */
-export function compareLocations(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = a.length < b.length ? a.length : b.length;
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  let s = i;
-  while (s > 0 && isDigit(a.charCodeAt(s - 1))) s--;
-  const ca = a.charCodeAt(i);
-  const cb = b.charCodeAt(i);
-  if (s < i || (i < a.length && i < b.length && isDigit(ca) && isDigit(cb))) {
-    let ea = s;
-    while (ea < a.length && isDigit(a.charCodeAt(ea))) ea++;
-    let eb = s;
-    while (eb < b.length && isDigit(b.charCodeAt(eb))) eb++;
-    if (ea - s >= 10 || eb - s >= 10) return compareKeys(a, b);
-    let va = 0;
-    for (let k = s; k < ea; k++) va = va * 10 + a.charCodeAt(k) - 48;
-    let vb = 0;
-    for (let k = s; k < eb; k++) vb = vb * 10 + b.charCodeAt(k) - 48;
-    if (va !== vb) return va - vb;
-    // The same number: written alike, the difference lies after the runs (at i, below);
-    // with other leading zeros, the keys decide.
-    if (ea - s !== eb - s) return compareKeys(a, b);
-  }
-  // No digit run on both sides at i: a padded run would start with a digit too, and no other
-  // character lies between '0' and '9', so the characters decide (a prefix first).
-  if (i === a.length) return -1;
-  if (i === b.length) return 1;
-  return ca - cb;
-}
-
-function compareKeys(a: string, b: string): number {
-  const ka = locationKey(a);
-  const kb = locationKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
 /** Sorts by location, then severity, rule and message; drops exact duplicates (the first one stays). Stable across runs. */
 export function sortAndDedupe(issues: readonly ValidationIssue[]): ValidationIssue[] {
-  // Locations are compared in place (compareLocations): no key string is built or hashed. A
-  // stable sort puts duplicates side by side, in input order.
-  const sorted = issues.slice().sort(
+  // Keys are built once per distinct location (and kept) and compared natively: a comparator
+  // walking the shared "Bundle.entry[" prefixes costs more than that. A stable sort puts
+  // duplicates side by side, in input order.
+  const decorated = issues.map((issue) => ({ issue, k: locationKey(issue.expression) }));
+  decorated.sort(
     (a, b) =>
-      compareLocations(a.expression, b.expression) ||
-      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
-      cmp(a.rule, b.rule) ||
-      cmp(a.message, b.message),
+      cmp(a.k, b.k) ||
+      SEVERITY_ORDER[a.issue.severity] - SEVERITY_ORDER[b.issue.severity] ||
+      cmp(a.issue.rule, b.issue.rule) ||
+      cmp(a.issue.message, b.issue.message),
   );
   const out: ValidationIssue[] = [];
   let prev: ValidationIssue | undefined;
-  for (const i of sorted) {
+  for (const { issue: i } of decorated) {
     if (prev && prev.expression === i.expression && prev.severity === i.severity && prev.rule === i.rule && prev.message === i.message) continue;
     out.push(i);
     prev = i;
