@@ -62,7 +62,7 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A location with its digit runs zero-padded, so that plain string order is compareLocations order. */
+/** A location with its digit runs zero-padded, so that plain string order is natural order (`entry[2]` before `entry[10]`). */
 function locationKey(e: string): string {
   let k = locationKeys.get(e);
   if (k === undefined) {
