@@ -35,6 +35,8 @@ export interface ChildRef {
   /** The JSON property name, and its `_name` sibling (built once, not per instance). */
   key: string;
   ukey: string;
+  /** Filled by the validator (how a value of this property is checked quickly); depends on `node` only. */
+  plan: unknown;
 }
 
 export interface ElementNode {
@@ -178,9 +180,9 @@ export function indexChildren(node: ElementNode): void {
       const prefix = c.name.slice(0, -3);
       for (const t of c.types) {
         const key = prefix + capitalize(t.code);
-        index.set(key, { node: c, type: t.code, pos, key, ukey: `_${key}` });
+        index.set(key, { node: c, type: t.code, pos, key, ukey: `_${key}`, plan: undefined });
       }
-    } else index.set(c.name, { node: c, type: undefined, pos, key: c.name, ukey: `_${c.name}` });
+    } else index.set(c.name, { node: c, type: undefined, pos, key: c.name, ukey: `_${c.name}`, plan: undefined });
   });
   node.childIndex = index;
 }

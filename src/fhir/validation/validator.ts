@@ -60,7 +60,35 @@ interface JsonName {
   type?: string;
 }
 /** Built with ChildRef's fields in ChildRef's order: one object shape where JsonNames are read. */
-const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, key: 'extension', ukey: '_extension' } as JsonName;
+const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, key: 'extension', ukey: '_extension', plan: undefined } as JsonName;
+
+/**
+ * The quick check of a single primitive value (ChildRef.plan): for an element with one
+ * primitive type and nothing else to check — no array, slicing, fixed/pattern value, required
+ * or extensible binding, length or value limits — a value of the right JSON kind that `valid`
+ * accepts (and, for strings, without leading/trailing whitespace) has no finding. Anything else
+ * goes through validateChildValues, which decides and reports.
+ */
+interface PrimitivePlan {
+  kind: 'string' | 'number' | 'boolean';
+  type: string;
+  /** string and markdown: leading/trailing whitespace is a warning. */
+  whitespace: boolean;
+}
+/** ChildRef.plan of a property that has no quick check. */
+const NO_PLAN = Object.freeze({}) as unknown as PrimitivePlan;
+
+function primitivePlanOf(ref: JsonName & { node: ElementNode }): PrimitivePlan {
+  const n = ref.node;
+  const type = ref.type ?? (n.typeCodes.length === 1 ? n.typeCodes[0] : undefined);
+  if (!type || !isPrimitiveType(type) || type === 'xhtml') return NO_PLAN;
+  if (n.isArray || n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
+  if (n.maxLength !== undefined || n.minValue !== undefined || n.maxValue !== undefined || n.contentReference) return NO_PLAN;
+  if (n.binding?.valueSet && (n.binding.strength === 'required' || n.binding.strength === 'extensible')) return NO_PLAN;
+  // Resource.id (typed string in R4) is checked as an id: left to the full path.
+  if (n.name === 'id') return NO_PLAN;
+  return { kind: jsonKindOf(type), type, whitespace: type === 'string' || type === 'markdown' };
+}
 
 /** How the children of an element are found, memoised per element (and type). */
 interface Resolved {
@@ -823,7 +851,21 @@ class Run {
         const group = hits.slice(h, end);
         this.push(CODES.MULTIPLE_CHOICE, path, { names: group.map((x) => x.key).join(', '), element: child.path });
         for (let g = h; g < end; g++) this.validateChildValues(obj, values[g], hits[g], child, path, ctxProfile, underscores);
-      } else this.validateChildValues(obj, values[h], hit, child, path, ctxProfile, underscores);
+      } else {
+        const value = values[h];
+        const plan = (hit.plan ??= primitivePlanOf(hit)) as PrimitivePlan;
+        // Most values are valid primitives: their quick check reports nothing (see PrimitivePlan).
+        if (
+          plan === NO_PLAN ||
+          underscores ||
+          typeof value !== plan.kind ||
+          value === '' ||
+          checkPrimitive(plan.type, value) !== undefined ||
+          (plan.whitespace && checkStringWhitespace(value as string) !== undefined)
+        ) {
+          this.validateChildValues(obj, value, hit, child, path, ctxProfile, underscores);
+        }
+      }
       h = end;
     }
     // The keys the invariant skips look at: the child refs found (`hits`), and `resourceType`.
