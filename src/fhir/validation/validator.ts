@@ -72,6 +72,10 @@ const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, ke
 interface PrimitivePlan {
   kind: 'string' | 'number' | 'boolean';
   type: string;
+  /** A repeating element: the value is an array of such primitives, within min..max. */
+  array: boolean;
+  min: number;
+  max: number;
   /** string and markdown: leading/trailing whitespace is a warning. */
   whitespace: boolean;
 }
@@ -82,12 +86,29 @@ function primitivePlanOf(ref: JsonName & { node: ElementNode }): PrimitivePlan {
   const n = ref.node;
   const type = ref.type ?? (n.typeCodes.length === 1 ? n.typeCodes[0] : undefined);
   if (!type || !isPrimitiveType(type) || type === 'xhtml') return NO_PLAN;
-  if (n.isArray || n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
+  if (n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
   if (n.maxLength !== undefined || n.minValue !== undefined || n.maxValue !== undefined || n.contentReference) return NO_PLAN;
   if (n.binding?.valueSet && (n.binding.strength === 'required' || n.binding.strength === 'extensible')) return NO_PLAN;
   // Resource.id (typed string in R4) is checked as an id: left to the full path.
   if (n.name === 'id') return NO_PLAN;
-  return { kind: jsonKindOf(type), type, whitespace: type === 'string' || type === 'markdown' };
+  return { kind: jsonKindOf(type), type, array: n.isArray, min: n.min, max: n.max, whitespace: type === 'string' || type === 'markdown' };
+}
+
+/** A value with no finding by its plan's quick check (see PrimitivePlan). */
+function quickValid(plan: PrimitivePlan, value: unknown): boolean {
+  if (!plan.array) return quickValidItem(plan, value);
+  if (!Array.isArray(value) || value.length === 0 || value.length < plan.min || value.length > plan.max) return false;
+  for (let i = 0; i < value.length; i++) if (!quickValidItem(plan, value[i])) return false;
+  return true;
+}
+
+function quickValidItem(plan: PrimitivePlan, value: unknown): boolean {
+  return (
+    typeof value === plan.kind &&
+    value !== '' &&
+    checkPrimitive(plan.type, value) === undefined &&
+    !(plan.whitespace && checkStringWhitespace(value as string) !== undefined)
+  );
 }
 
 /** How the children of an element are found, memoised per element (and type). */
@@ -855,14 +876,7 @@ class Run {
         const value = values[h];
         const plan = (hit.plan ??= primitivePlanOf(hit)) as PrimitivePlan;
         // Most values are valid primitives: their quick check reports nothing (see PrimitivePlan).
-        if (
-          plan === NO_PLAN ||
-          underscores ||
-          typeof value !== plan.kind ||
-          value === '' ||
-          checkPrimitive(plan.type, value) !== undefined ||
-          (plan.whitespace && checkStringWhitespace(value as string) !== undefined)
-        ) {
+        if (plan === NO_PLAN || underscores || !quickValid(plan, value)) {
           this.validateChildValues(obj, value, hit, child, path, ctxProfile, underscores);
         }
       }
