@@ -78,6 +78,8 @@ interface PrimitivePlan {
   max: number;
   /** string and markdown: leading/trailing whitespace is a warning. */
   whitespace: boolean;
+  /** A required or extensible binding (single values only): checked after the quick check. */
+  binding: boolean;
 }
 /** ChildRef.plan of a property that has no quick check. */
 const NO_PLAN = Object.freeze({}) as unknown as PrimitivePlan;
@@ -88,10 +90,11 @@ function primitivePlanOf(ref: JsonName & { node: ElementNode }): PrimitivePlan {
   if (!type || !isPrimitiveType(type) || type === 'xhtml') return NO_PLAN;
   if (n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
   if (n.maxLength !== undefined || n.minValue !== undefined || n.maxValue !== undefined || n.contentReference) return NO_PLAN;
-  if (n.binding?.valueSet && (n.binding.strength === 'required' || n.binding.strength === 'extensible')) return NO_PLAN;
+  const binding = n.binding?.valueSet !== undefined && (n.binding.strength === 'required' || n.binding.strength === 'extensible');
+  if (binding && n.isArray) return NO_PLAN;
   // Resource.id (typed string in R4) is checked as an id: left to the full path.
   if (n.name === 'id') return NO_PLAN;
-  return { kind: jsonKindOf(type), type, array: n.isArray, min: n.min, max: n.max, whitespace: type === 'string' || type === 'markdown' };
+  return { kind: jsonKindOf(type), type, array: n.isArray, min: n.min, max: n.max, whitespace: type === 'string' || type === 'markdown', binding };
 }
 
 /** A value with no finding by its plan's quick check (see PrimitivePlan). */
@@ -878,7 +881,7 @@ class Run {
         // Most values are valid primitives: their quick check reports nothing (see PrimitivePlan).
         if (plan === NO_PLAN || underscores || !quickValid(plan, value)) {
           this.validateChildValues(obj, value, hit, child, path, ctxProfile, underscores);
-        }
+        } else if (plan.binding) this.checkBinding(value, plan.type, child, path, hit.key);
       }
       h = end;
     }
