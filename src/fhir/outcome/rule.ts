@@ -39,6 +39,25 @@ function fill(template: string, args: MessageArgs): string {
   return out;
 }
 
+/** The English and French messages of `rule` with `args` (for issues whose text is built once and reused). */
+export function messagesOf(rule: Rule, args: MessageArgs): { en: string; fr: string | undefined } {
+  return { en: fill(rule.en, args), fr: rule.fr ? fill(rule.fr, args) : undefined };
+}
+
+/** makeIssue() with messages already built by messagesOf() for the same rule. */
+export function makeIssueWithMessages(
+  rule: Rule,
+  expression: string,
+  messages: { en: string; fr: string | undefined },
+  severity: Severity,
+  source: string | undefined,
+): ValidationIssue {
+  const issue: ValidationIssue = { severity, code: rule.code, rule: rule.id, message: messages.en, expression };
+  if (messages.fr !== undefined) issue.messageFr = messages.fr;
+  if (source ?? rule.reference) issue.source = source ?? rule.reference;
+  return issue;
+}
+
 /** Builds an issue for `rule` at `expression`; `severity` overrides the rule's default when given. */
 export function makeIssue(
   rule: Rule,

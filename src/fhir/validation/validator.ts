@@ -5,7 +5,7 @@
 // anything unexpected becomes an issue.
 import { CODES } from '../outcome/codes.js';
 import type { Severity, ValidationIssue } from '../outcome/issue.js';
-import { makeIssue, type MessageArgs, type Rule } from '../outcome/rule.js';
+import { makeIssue, makeIssueWithMessages, messagesOf, type MessageArgs, type Rule } from '../outcome/rule.js';
 import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
 import type { ChildRef, ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
@@ -226,7 +226,7 @@ function resolved(
 /** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
 class NodeMemo {
   required?: number[];
-  invariants?: { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[];
+  invariants?: CompiledEntry[];
   /** Per parent element (see readsOf): the last one asked for, then the others. */
   readsParent?: ElementNode;
   reads?: InvariantReads;
@@ -271,6 +271,13 @@ class NodeMemo {
  * refs it has already found, instead of going over the object's keys again per invariant.
  */
 type InvariantReads = (Uint8Array | null)[];
+
+/** A compiled invariant of an element, with the text of its finding (built at its first failure: it depends only on the constraint). */
+interface CompiledEntry {
+  c: ElementNode['constraints'][number];
+  inv: CompiledInvariant;
+  messages: { en: string; fr: string | undefined } | undefined;
+}
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
 class FailFast {}
@@ -336,14 +343,14 @@ export class Validator {
   }
 
   /** Compiled invariants of an element (skipping those with no expression or handled natively elsewhere). */
-  invariantsOf(node: ElementNode): { c: ElementNode['constraints'][number]; inv: CompiledInvariant }[] {
+  invariantsOf(node: ElementNode): CompiledEntry[] {
     const m = this.memoOf(node);
     let list = m.invariants;
     if (!list) {
       list = [];
       for (const c of node.constraints) {
         const inv = this.invariants.compile(c, node.path);
-        if (inv) list.push({ c, inv });
+        if (inv) list.push({ c, inv, messages: undefined });
       }
       m.invariants = list;
     }
@@ -1189,7 +1196,8 @@ class Run {
     const reads = known >= 0 ? this.v.readsOf(node, parent, compiled) : undefined;
     const hits = this.scratch[this.depth];
     for (let k = 0; k < compiled.length; k++) {
-      const { c, inv } = compiled[k];
+      const entry = compiled[k];
+      const { c, inv } = entry;
       if (reads) {
         const r = reads[k];
         if (r !== null) {
@@ -1205,7 +1213,11 @@ class Run {
         continue;
       }
       const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
-      this.push(CODES.INVARIANT, path, { key: c.key, human: c.human }, severity, c.source ?? profile.url);
+      // The message depends only on the constraint: built once (most failures are best-practice
+      // notes such as dom-6 on every narrative-less resource).
+      if (this.failFast && severity === 'error') throw FAIL_FAST;
+      const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
+      this.issues.push(makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
     }
   }
 
