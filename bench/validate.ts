@@ -61,6 +61,39 @@ interface ChildReport {
   batches: [number, number][][];
   medplumErrors?: number;
   unloadable?: string[];
+  /** µs per plain walk of the Bundles (see hostWalkUs), measured in each `ours` child. */
+  hostWalkUs?: number;
+}
+
+/**
+ * The host's speed at the time of the run: µs to walk every object and key of the Bundles with
+ * a Map lookup per key (no validation at all). It puts figures of different runs and machines
+ * side by side: on session 10's shared host a similar walk moved from 78 to 138 µs within an
+ * hour, and our figure with it. Median of 15 timings of 200 walks, after a warm-up.
+ */
+function hostWalkUs(bundles: Json[]): number {
+  const names = new Map<string, number>();
+  let sink = 0;
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) {
+      for (const v of x) walk(v);
+    } else if (typeof x === 'object' && x !== null) {
+      for (const k in x) {
+        sink += names.get(k) ?? 0;
+        walk((x as Json)[k]);
+      }
+    } else if (typeof x === 'string') sink += x.length;
+  };
+  for (const b of bundles) walk(b);
+  for (let i = 0; i < 2000; i++) for (const b of bundles) walk(b);
+  const times: number[] = [];
+  for (let r = 0; r < 15; r++) {
+    const t = performance.now();
+    for (let i = 0; i < 200; i++) for (const b of bundles) walk(b);
+    times.push(((performance.now() - t) * 1000) / 200);
+  }
+  if (sink < 0) console.log(sink); // keeps the walk from being optimised away
+  return median(times);
 }
 
 /** µs per run: [wall, cpu]. */
@@ -99,7 +132,7 @@ async function runOurs(): Promise<ChildReport> {
   // warm-up: V8 needs a few hundred runs before our walker is optimised.
   for (let i = 0; i < WARMUP; i++) for (const b of bundles) v.validate(b);
   const batches = timedBatches(bundles.length, (bi) => time(OURS_ITER, () => v.validate(bundles[bi])));
-  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches };
+  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches, hostWalkUs: hostWalkUs(bundles) };
 }
 
 /** Child role `medplum`: our engine only generates the snapshots, then Medplum is timed. */
@@ -188,6 +221,9 @@ async function parent(): Promise<void> {
 
   console.log(
     `node ${process.version}, ${ROUNDS} rounds, each subject in its own child process per round (${BATCHES} timed batches per Bundle per child: ours ${OURS_ITER} runs each after ${WARMUP} warm-up runs, medplum ${MEDPLUM_ITER} runs each)`,
+  );
+  console.log(
+    `host: a plain walk of the two Bundles takes ${fmt(median(ours.map((r) => r.hostWalkUs ?? 0)))} µs (no validation: the host's speed during this run, to read figures of different runs against)`,
   );
   console.log(
     `startup-ms: ${fmt(median(ours.map((r) => r.startupMs)), 0)}   (our packages + profiles in a fresh process, median of ${ROUNDS}; medplum indexing ${fmt(median(theirs.map((r) => r.medplumStartupMs ?? 0)), 0)} ms)`,
