@@ -440,6 +440,18 @@ export class Validator {
     return hit ?? undefined;
   }
 
+  private readonly noteTexts = new Map<string, { rule: Rule; messages: { en: string; fr: string | undefined } }>();
+
+  /** The messages of a STATIC_NOTES note, built at its key's first use (bounded: keys can name input urls). */
+  noteMessages(key: string, rule: Rule, args: MessageArgs): { en: string; fr: string | undefined } {
+    const hit = this.noteTexts.get(key);
+    if (hit !== undefined && hit.rule === rule) return hit.messages;
+    const messages = messagesOf(rule, args);
+    if (this.noteTexts.size >= 10_000) this.noteTexts.clear();
+    this.noteTexts.set(key, { rule, messages });
+    return messages;
+  }
+
   /** " (package X is not loaded)"-style suffix naming where a missing canonical would come from. */
   describeMissing(canonical: string): string {
     let text = this.missingText.get(canonical);
@@ -470,6 +482,14 @@ export class Validator {
     return run.finish();
   }
 }
+
+/**
+ * "Not checked" notes whose text is a function of their once() key alone: their arguments come
+ * from the compiled profiles and the loaded packages (the key names the profile, slicing,
+ * extension or profile url), and their templates do not show the count. Their messages are
+ * built once per key (Validator.noteMessages).
+ */
+const STATIC_NOTES = new Set<Rule>([CODES.PROFILE_PARTIAL, CODES.SLICE_NOT_EVALUABLE, CODES.EXTENSION_UNKNOWN, CODES.PROFILE_UNKNOWN]);
 
 /** An error that makes a resource fail a profile (reference-target findings belong to the target). */
 function isBlocking(i: ValidationIssue): boolean {
@@ -543,10 +563,13 @@ class Run {
         return { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
       });
     }
-    if (this.pending) for (const p of this.pending.values()) {
+    if (this.pending) for (const [key, p] of this.pending) {
       // The args belong to this note (copied per run in validateAgainst): no copy needed here.
       p.args.count = p.count;
-      this.issues.push(makeIssue(p.rule, p.expression, p.args, { source: p.source }));
+      const messages = STATIC_NOTES.has(p.rule) ? this.v.noteMessages(key, p.rule, p.args) : undefined;
+      this.issues.push(
+        messages ? makeIssueWithMessages(p.rule, p.expression, messages, p.rule.severity, p.source) : makeIssue(p.rule, p.expression, p.args, { source: p.source }),
+      );
     }
     return this.issues;
   }
