@@ -782,6 +782,13 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-extension-undefined', 'Encounter.extension[5]', 'error', /tddui-event-colour.*ans\.fhir\.fr\.tddui#2\.2\.0/)],
   },
   {
+    name: 'a typo in a TDDUI extension url: an error that names the closest TDDUI extension',
+    family: 'extension',
+    file: SEJOUR,
+    mutate: (d) => (d.extension[0].url = `${TDDUI_SD}tddui-admision-date`),
+    expect: [issue('fhir-extension-undefined', 'Encounter.extension[0]', 'error', /did you mean https:\/\/\S+\/tddui-admission-date\?/)],
+  },
+  {
     name: 'unknown extension url of a package loaded only partly (FR Core): not checked, a warning',
     family: 'extension',
     file: EVENEMENT,

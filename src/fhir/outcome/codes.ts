@@ -274,8 +274,8 @@ export const CODES = {
     severity: 'error',
     code: 'structure',
     summary: 'An extension url in the namespace of an IG loaded in full names no extension of that IG.',
-    en: 'Extension {url} does not exist: {canonical} is loaded in full ({package}) and defines no such extension',
-    fr: 'L’extension {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas cette extension',
+    en: 'Extension {url} does not exist: {canonical} is loaded in full ({package}) and defines no such extension{hint}',
+    fr: 'L’extension {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas cette extension{hintFr}',
   }),
   SUB_EXTENSION_UNKNOWN: defineRule({
     id: 'fhir-sub-extension-unknown',
@@ -363,8 +363,8 @@ export const CODES = {
     severity: 'error',
     code: 'not-found',
     summary: 'A profile URL in the namespace of an IG loaded in full names no profile of that IG.',
-    en: 'Profile {url} does not exist: {canonical} is loaded in full ({package}) and defines no such profile',
-    fr: 'Le profil {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas ce profil',
+    en: 'Profile {url} does not exist: {canonical} is loaded in full ({package}) and defines no such profile{hint}',
+    fr: 'Le profil {url} n’existe pas : {canonical} est chargé en entier ({package}) et ne définit pas ce profil{hintFr}',
   }),
   PROFILE_PARTIAL: defineRule({
     id: 'fhir-profile-partial',

@@ -279,6 +279,39 @@ interface CompiledEntry {
   messages: { en: string; fr: string | undefined } | undefined;
 }
 
+/** An IG loaded in full whose namespace holds a url (see completeIgOf), with "did you mean" hints. */
+interface CompleteIg {
+  canonical: string;
+  pkg: string;
+  /** The IG's extension closest to the url (a likely typo), if any is close. */
+  nearExtension: string | undefined;
+  /** The same among its profiles. */
+  nearProfile: string | undefined;
+}
+
+/** The "did you mean" part of an undefined-url message, in English and French. */
+function hintArgs(near: string | undefined): { hint: string; hintFr: string } {
+  return near ? { hint: ` (did you mean ${near}?)`, hintFr: ` (vouliez-vous dire ${near} ?)` } : { hint: '', hintFr: '' };
+}
+
+/** Levenshtein distance of two short strings, or `max + 1` as soon as it exceeds `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1));
+      cur.push(v);
+      if (v < rowMin) rowMin = v;
+    }
+    if (rowMin > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
 class FailFast {}
 const FAIL_FAST = new FailFast();
@@ -415,13 +448,13 @@ export class Validator {
     this.invariants = new InvariantCompiler(ctx.verifyInvariants);
   }
 
-  private readonly completeOf = new Map<string, { canonical: string; pkg: string } | null>();
+  private readonly completeOf = new Map<string, CompleteIg | null>();
 
   /**
    * The complete IG (see completeCanonicals) whose namespace holds this StructureDefinition
    * URL, or undefined: a URL there that is not loaded does not exist. Memoised per URL (bounded).
    */
-  completeIgOf(url: string): { canonical: string; pkg: string } | undefined {
+  completeIgOf(url: string): CompleteIg | undefined {
     const bases = this.ctx.completeCanonicals;
     if (!bases || bases.length === 0) return undefined;
     let hit = this.completeOf.get(url);
@@ -430,7 +463,9 @@ export class Validator {
       const bare = url.split('|')[0];
       for (const c of bases) {
         if (bare.startsWith(`${c}/StructureDefinition/`)) {
-          hit = { canonical: c, pkg: this.ctx.profiles.registry.packageFor(bare) ?? c };
+          // The closest names the IG does define (a typo is the usual cause), for the message.
+          const near = this.closestDefinitions(bare, `${c}/StructureDefinition/`);
+          hit = { canonical: c, pkg: this.ctx.profiles.registry.packageFor(bare) ?? c, nearExtension: near.extension, nearProfile: near.profile };
           break;
         }
       }
@@ -438,6 +473,22 @@ export class Validator {
       this.completeOf.set(url, hit);
     }
     return hit ?? undefined;
+  }
+
+  /** The loaded extension and profile urls under `prefix` closest to `url` (edit distance ≤ 3 on the name). */
+  private closestDefinitions(url: string, prefix: string): { extension?: string; profile?: string } {
+    const name = url.slice(prefix.length);
+    const best = { extension: { url: undefined as string | undefined, d: 4 }, profile: { url: undefined as string | undefined, d: 4 } };
+    for (const sd of this.ctx.profiles.registry.all<{ url: string; type?: string; resourceType: string }>('StructureDefinition')) {
+      if (!sd.url.startsWith(prefix)) continue;
+      const d = editDistance(name, sd.url.slice(prefix.length), 3);
+      const slot = sd.type === 'Extension' ? best.extension : best.profile;
+      if (d < slot.d) {
+        slot.d = d;
+        slot.url = sd.url;
+      }
+    }
+    return { extension: best.extension.url, profile: best.profile.url };
   }
 
   private readonly noteTexts = new Map<string, { rule: Rule; messages: { en: string; fr: string | undefined } }>();
@@ -613,7 +664,7 @@ class Run {
       const p = this.profiles.get(url);
       if (!p) {
         const ig = this.v.completeIgOf(url);
-        if (ig) this.push(CODES.PROFILE_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg });
+        if (ig) this.push(CODES.PROFILE_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearProfile) });
         else this.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.describeMissing(url) });
         continue;
       }
@@ -1275,7 +1326,7 @@ class Run {
     const def = this.profiles.get(url);
     if (!def) {
       const ig = this.v.completeIgOf(url);
-      if (ig) this.push(CODES.EXTENSION_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg });
+      if (ig) this.push(CODES.EXTENSION_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearExtension) });
       else if (isModifier) this.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
       else {
         const key = this.v.onceKey('ext:', url);
