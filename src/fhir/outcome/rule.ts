@@ -65,14 +65,5 @@ export function makeIssue(
   args: MessageArgs = {},
   extra: { severity?: Severity; source?: string } = {},
 ): ValidationIssue {
-  const issue: ValidationIssue = {
-    severity: extra.severity ?? rule.severity,
-    code: rule.code,
-    rule: rule.id,
-    message: fill(rule.en, args),
-    expression,
-  };
-  if (rule.fr) issue.messageFr = fill(rule.fr, args);
-  if (extra.source ?? rule.reference) issue.source = extra.source ?? rule.reference;
-  return issue;
+  return makeIssueWithMessages(rule, expression, messagesOf(rule, args), extra.severity ?? rule.severity, extra.source);
 }

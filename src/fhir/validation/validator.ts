@@ -63,11 +63,12 @@ interface JsonName {
 const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, key: 'extension', ukey: '_extension', plan: undefined } as JsonName;
 
 /**
- * The quick check of a single primitive value (ChildRef.plan): for an element with one
- * primitive type and nothing else to check — no array, slicing, fixed/pattern value, required
- * or extensible binding, length or value limits — a value of the right JSON kind that `valid`
- * accepts (and, for strings, without leading/trailing whitespace) has no finding. Anything else
- * goes through validateChildValues, which decides and reports.
+ * The quick check of a primitive property (ChildRef.plan): for an element with one primitive
+ * type and nothing else to check — no slicing, fixed/pattern value, length or value limits — a
+ * value of the right JSON kind that its format accepts (for strings, without leading/trailing
+ * whitespace), or an array of such values within min..max, has no finding; a required or
+ * extensible binding of a single value is then the only check left. Anything else goes through
+ * validateChildValues, which decides and reports.
  */
 interface PrimitivePlan {
   kind: 'string' | 'number' | 'boolean';
@@ -310,6 +311,11 @@ function editDistance(a: string, b: string, max: number): number {
     prev = cur;
   }
   return prev[b.length];
+}
+
+/** An Extension-typed element whose type names the extension's profile (an extension slice). */
+function hasOwnExtensionProfile(node: ElementNode): boolean {
+  return node.types.some((t) => t.code === 'Extension' && !!t.profile?.length);
 }
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
@@ -582,6 +588,12 @@ class Run {
     // the referring resource fail its own profile (or one broken Patient would unmatch every entry).
     if (this.failFast && (sev === 'error' || sev === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
     this.issues.push(makeIssue(rule, expression, args, { severity, source }));
+  }
+
+  /** push() for an issue whose messages are already built (see makeIssueWithMessages). */
+  private pushIssue(rule: Rule, issue: ValidationIssue): void {
+    if (this.failFast && (issue.severity === 'error' || issue.severity === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
+    this.issues.push(issue);
   }
 
   /** Counts one more occurrence of a pending note; false when there is none yet (then call once()). */
@@ -1289,16 +1301,14 @@ class Run {
       const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
       // The message depends only on the constraint: built once (most failures are best-practice
       // notes such as dom-6 on every narrative-less resource).
-      if (this.failFast && severity === 'error') throw FAIL_FAST;
       const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
-      this.issues.push(makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
+      this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
     }
   }
 
 
   // ---------------------------------------------------------------- extensions
 
-  /** Extensions not matched to a profiled slice: resolve their definition by url. */
   /**
    * The loaded definition of an extension found at a plain extension element (no type profile,
    * no constraint beyond Extension's own ele-1 and ext-1): the instance is then walked once,
@@ -1309,16 +1319,15 @@ class Run {
     const url = obj.url;
     if (typeof url !== 'string' || !url.includes(':')) return undefined;
     const m = this.v.memoOf(node);
-    const plain = (m.plainExtension ??=
-      !node.types.some((t) => t.code === 'Extension' && t.profile?.length) &&
-      node.constraints.every((c) => c.key === 'ele-1' || c.key === 'ext-1'));
+    const plain = (m.plainExtension ??= !hasOwnExtensionProfile(node) && node.constraints.every((c) => c.key === 'ele-1' || c.key === 'ext-1'));
     if (!plain) return undefined;
     const def = this.profiles.get(url);
     return def && def.type === 'Extension' && def.root.children !== undefined ? def : undefined;
   }
 
+  /** Extensions not matched to a profiled slice: resolve their definition by url. */
   private checkExtension(obj: Json, node: ElementNode, path: string): void {
-    const hasOwnProfile = node.types.some((t) => t.code === 'Extension' && t.profile?.length);
+    const hasOwnProfile = hasOwnExtensionProfile(node);
     const url = obj.url;
     // Relative urls name the parts of a complex extension, checked with their parent's definition.
     if (typeof url !== 'string' || !url.includes(':')) return;
