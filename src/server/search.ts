@@ -50,7 +50,8 @@ export function splitValues(v: string): string[] {
   return out;
 }
 
-function badParam(name: string, message: string, text: string): FhirHttpError {
+/** A 400 OperationOutcome for a search parameter (English message, French text). */
+export function badParam(name: string, message: string, text: string): FhirHttpError {
   return new FhirHttpError(400, 'invalid', message, { text, expression: name });
 }
 
@@ -193,7 +194,8 @@ export interface PageContext {
   pageSize: number;
 }
 
-function pageLink(ctx: PageContext, offset: number): string {
+/** The URL of the page at `offset`: the request's pairs, with `_count` and `_offset` replaced. */
+export function pageLink(ctx: Pick<PageContext, 'pageUrl' | 'pairs' | 'count'>, offset: number): string {
   const keep = ctx.pairs.filter(([k]) => k !== '_count' && k !== '_offset');
   const qs = new URLSearchParams([...keep, ['_count', String(ctx.count)], ['_offset', String(offset)]]);
   return `${ctx.pageUrl}?${qs.toString()}`;

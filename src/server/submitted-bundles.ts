@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { dateRange } from '../storage/dates.js';
 import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord } from '../storage/types.js';
 import { FhirHttpError } from './outcome.js';
-import { DEFAULT_COUNT, splitValues } from './search.js';
+import { badParam as bad, DEFAULT_COUNT, pageLink, splitValues } from './search.js';
 
 /** Tag on each served Bundle saying whether the send was accepted or rejected. */
 export const SUBMISSION_OUTCOME_SYSTEM = 'urn:tddui:submission-outcome';
@@ -49,10 +49,6 @@ export interface BundleQuery {
   to?: string;
   /** True when the `_lastUpdated` conditions cannot all hold. */
   empty?: boolean;
-}
-
-function bad(name: string, message: string, text: string): FhirHttpError {
-  return new FhirHttpError(400, 'invalid', message, { text, expression: name });
 }
 
 function nonNegative(name: string, raw: string): number {
@@ -164,10 +160,7 @@ export async function bundlePage(repo: Repository, q: BundleQuery, scanLimit = 5
 
 /** The searchset of a page: self / first / next links (offsets in the log; no total, see bundlePage). */
 export function bundleSearchset(base: string, pairs: [string, string][], q: BundleQuery, page: BundlePage, now: Date): FhirResource {
-  const link = (offset: number) => {
-    const keep = pairs.filter(([k]) => k !== '_count' && k !== '_offset');
-    return `${base}/Bundle?${new URLSearchParams([...keep, ['_count', String(q.count)], ['_offset', String(offset)]]).toString()}`;
-  };
+  const link = (offset: number) => pageLink({ pageUrl: `${base}/Bundle`, pairs, count: q.count }, offset);
   const links = [
     { relation: 'self', url: link(q.offset) },
     { relation: 'first', url: link(0) },
