@@ -10,8 +10,8 @@ export interface BundleTarget {
   fullUrl?: string;
   /** Base of the fullUrl (`https://x/fhir` for `https://x/fhir/Patient/1`), against which relative references resolve. */
   base?: string;
-  /** References already resolved from this entry (null: not in the Bundle). */
-  resolved?: Map<string, BundleTarget | null>;
+  /** The entries that share this entry's base, by `Type/id` (how a relative reference from here resolves). */
+  peers?: Map<string, BundleTarget>;
 }
 
 function isObject(v: unknown): v is Json {
@@ -70,17 +70,19 @@ export class BundleIndex {
         return;
       }
       // Every field set here (one object shape for all entries).
-      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource`, fullUrl: undefined, base: undefined, resolved: undefined };
+      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource`, fullUrl: undefined, base: undefined, peers: undefined };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
         t.base = fullUrlBase(e.fullUrl);
+        let rels: Map<string, BundleTarget> | undefined;
+        if (t.base !== undefined) {
+          rels = idx.byBase.get(t.base);
+          if (!rels) idx.byBase.set(t.base, (rels = new Map()));
+          t.peers = rels;
+        }
         if (!idx.byFullUrl.has(e.fullUrl)) {
           idx.byFullUrl.set(e.fullUrl, t);
-          if (t.base !== undefined) {
-            let rels = idx.byBase.get(t.base);
-            if (!rels) idx.byBase.set(t.base, (rels = new Map()));
-            rels.set(e.fullUrl.slice(t.base.length + 1), t);
-          }
+          if (rels) rels.set(e.fullUrl.slice(t.base!.length + 1), t);
         }
       }
       const r = e.resource;
@@ -117,16 +119,11 @@ export class BundleIndex {
     const direct = this.byFullUrl.get(reference);
     if (direct) return direct;
     const entry = typeof from === 'string' ? this.entryAt(from) : from;
-    // The same references recur within an entry (subject, encounter...): remember them.
-    const cache = entry ? (entry.resolved ??= new Map()) : undefined;
-    const hit = cache?.get(reference);
-    if (hit !== undefined) return hit ?? undefined;
-    const found = this.resolveUncached(reference, entry);
-    cache?.set(reference, found ?? null);
-    return found;
+    // (No per-entry cache of answers: one answer costs about what a cache lookup does.)
+    return this.find(reference, entry);
   }
 
-  private resolveUncached(reference: string, from: BundleTarget | undefined): BundleTarget | undefined {
+  private find(reference: string, from: BundleTarget | undefined): BundleTarget | undefined {
     const history = reference.includes('/_history/');
     if (reference.startsWith('urn:') || reference.startsWith('http://') || reference.startsWith('https://')) {
       const m = history ? /^(.*\/[A-Z][A-Za-z]+\/[^/]+)\/_history\/[^/]+$/.exec(reference) : null;
@@ -137,7 +134,7 @@ export class BundleIndex {
     if (base) {
       // `Type/id` (the usual shape): `<base>/Type/id` has exactly this base, so the per-base map
       // answers as byFullUrl would. Other shapes are looked up by their full URL.
-      const hit = isTypeId(rel) ? this.byBase.get(base)?.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
+      const hit = isTypeId(rel) ? from!.peers!.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;
     }
     return (this.byTypeId ??= this.typeIds()).get(rel);

@@ -139,6 +139,8 @@ interface SlicingMemo {
   byProfile: boolean;
   /** Profile discriminators: profile url -> indexes of the slices whose resource has that profile. */
   slicesOfProfile: Map<string, number[]>;
+  /** declaredFirst's answer for a resource declaring one profile, by that profile (computed once). */
+  orderOfProfile: Map<string, number[] | undefined>;
   /** Parsed discriminator paths, by discriminator. */
   steps: Step[][];
   unevaluable: ElementNode[];
@@ -1125,10 +1127,13 @@ class Run {
 
   /** Whether values of `node` typed `typeCode` are resources (memoised for the element's first type). */
   private isResourceTyped(node: ElementNode, typeCode: string): boolean {
-    const compute = () => typeCode === 'Resource' || typeCode === 'DomainResource' || this.isResourceType(typeCode);
-    if (typeCode !== node.typeCodes[0]) return compute();
+    if (typeCode !== node.typeCodes[0]) return this.isResourceTypeCode(typeCode);
     const m = this.v.memoOf(node);
-    return (m.resourceTyped ??= compute());
+    return (m.resourceTyped ??= this.isResourceTypeCode(typeCode));
+  }
+
+  private isResourceTypeCode(typeCode: string): boolean {
+    return typeCode === 'Resource' || typeCode === 'DomainResource' || this.isResourceType(typeCode);
   }
 
   private isResourceType(code: string): boolean {
@@ -1439,12 +1444,11 @@ class Run {
     const ref = obj.reference;
     if (typeof ref !== 'string') return;
     const { allowedTypes, anyType, profiled } = this.referenceInfo(node);
-    const refPath = `${path}.reference`;
     if (ref.startsWith('#')) {
       const frame = this.frames[this.frames.length - 1];
       const contained = frame && Array.isArray(frame.resource.contained) ? (frame.resource.contained as Json[]) : [];
       if (ref !== '#' && !contained.some((c) => isObject(c) && c.id === ref.slice(1))) {
-        this.push(CODES.REFERENCE_UNRESOLVED, refPath, { reference: ref, detail: ' (no contained resource has this id)' });
+        this.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no contained resource has this id)' });
       }
       return;
     }
@@ -1453,13 +1457,13 @@ class Run {
     if (!isUrnUuid(ref)) {
       const shape = REFERENCE_SHAPE.exec(ref);
       if (!shape) {
-        this.push(CODES.REFERENCE_FORMAT, refPath, { reference: ref });
+        this.push(CODES.REFERENCE_FORMAT, `${path}.reference`, { reference: ref });
         return;
       }
       declaredType = shape[1];
     }
     if (declaredType && !anyType && !allowedTypes.has(declaredType) && this.isResourceType(declaredType)) {
-      this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: declaredType, allowed: [...allowedTypes].join(', ') });
+      this.push(CODES.REFERENCE_TARGET_TYPE, `${path}.reference`, { type: declaredType, allowed: [...allowedTypes].join(', ') });
       return;
     }
     if (!this.bundle) return;
@@ -1467,16 +1471,16 @@ class Run {
     const target = this.bundle.resolve(ref, frame?.entry);
     if (!target) {
       if (ref.startsWith('urn:')) {
-        this.push(CODES.REFERENCE_UNRESOLVED, refPath, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
+        this.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
       } else {
-        this.push(CODES.REFERENCE_OUTSIDE_BUNDLE, refPath, { reference: ref });
+        this.push(CODES.REFERENCE_OUTSIDE_BUNDLE, `${path}.reference`, { reference: ref });
       }
       return;
     }
     if (typeof target.resource.resourceType !== 'string') return; // the target's own error says it
     const targetType = target.resource.resourceType;
     if (!anyType && !allowedTypes.has(targetType)) {
-      this.push(CODES.REFERENCE_TARGET_TYPE, refPath, { type: targetType, allowed: [...allowedTypes].join(', ') });
+      this.push(CODES.REFERENCE_TARGET_TYPE, `${path}.reference`, { type: targetType, allowed: [...allowedTypes].join(', ') });
       return;
     }
     if (profiled.length === 0) return;
@@ -1497,10 +1501,10 @@ class Run {
       }
     }
     if (known === 0) {
-      for (const tp of profiled) this.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, refPath, { url: tp, detail: this.describeMissing(tp) });
+      for (const tp of profiled) this.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, `${path}.reference`, { url: tp, detail: this.describeMissing(tp) });
       return;
     }
-    this.push(CODES.REFERENCE_TARGET_PROFILE, refPath, {
+    this.push(CODES.REFERENCE_TARGET_PROFILE, `${path}.reference`, {
       target: target.path,
       profiles: profiled.join(' or '),
     });
@@ -1532,6 +1536,7 @@ class Run {
       evaluable,
       byProfile,
       slicesOfProfile,
+      orderOfProfile: new Map(),
       steps: discs.map((d) => parsePath(d.path)),
       unevaluable: node.slices.filter((s, i) => !evaluable[i] && (s.min > 0 || slicing.inferred)),
       subExtensions: node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')),
@@ -1801,8 +1806,25 @@ class Run {
     const res = isObject(item) && isObject(item.resource) ? item.resource : item;
     const meta = isObject(res) && isObject(res.meta) ? res.meta : undefined;
     if (!meta || !Array.isArray(meta.profile) || meta.profile.length === 0) return undefined;
+    const profiles = meta.profile as unknown[];
+    // The order is a function of the declared profiles: for the usual single one, built once
+    // per profile (a Bundle validation would otherwise build one per entry).
+    if (profiles.length === 1 && typeof profiles[0] === 'string') {
+      const p = profiles[0];
+      let order = sm.orderOfProfile.get(p);
+      if (order === undefined && !sm.orderOfProfile.has(p)) {
+        // Bounded: a sender could declare any number of distinct urls.
+        if (sm.orderOfProfile.size >= 256) sm.orderOfProfile.clear();
+        sm.orderOfProfile.set(p, (order = this.declaredOrder(profiles, sm)));
+      }
+      return order;
+    }
+    return this.declaredOrder(profiles, sm);
+  }
+
+  private declaredOrder(profiles: unknown[], sm: SlicingMemo): number[] | undefined {
     let first: number[] | undefined;
-    for (const p of meta.profile as unknown[]) {
+    for (const p of profiles) {
       const list = typeof p === 'string' ? sm.slicesOfProfile.get(p) : undefined;
       if (list) for (const i of list) if (!(first ??= []).includes(i)) first.push(i);
     }
