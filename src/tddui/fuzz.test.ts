@@ -17,22 +17,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { OperationOutcome } from '../fhir/outcome/issue.js';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
+import { prng } from '../testing/random.js';
 import { TdduiValidator } from './validator.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
 
-/** mulberry32: small, fast, good enough to spread cases; fully determined by the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   readonly next: () => number;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { fromOperationOutcome, hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
 import { CODES } from './codes.js';
 import { makeIssue } from './rule.js';
+import { seededInt } from '../../testing/random.js';
 
 const issue = (expression: string, severity: ValidationIssue['severity'] = 'error', rule = 'r'): ValidationIssue => ({
   severity,
@@ -69,8 +70,7 @@ test('sortAndDedupe on random issues: same order and survivors as a naive refere
   const padded = (e: string) => e.replace(/\d+/g, (d) => d.padStart(10, '0'));
   const order = { fatal: 0, error: 1, warning: 2, information: 3 } as const;
   const c = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const rnd = seededInt(7);
   const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '123', '[', ' ', '/'];
   const sev = ['fatal', 'error', 'warning', 'information'] as const;
   for (let round = 0; round < 300; round++) {

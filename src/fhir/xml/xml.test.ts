@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EXAMPLES_DIR } from '../../testing/paths.js';
 import { FhirXmlError, jsonToXml, xmlToJson } from './index.js';
+import { seededInt } from '../../testing/random.js';
 
 const FHIR = 'xmlns="http://hl7.org/fhir"';
 const XHTML = 'http://www.w3.org/1999/xhtml';
@@ -223,11 +224,7 @@ describe('errors', () => {
 
 describe('robustness', () => {
   it('mutated XML of the official Bundles fails only with FhirXmlError (seeded)', () => {
-    let seed = 42;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededInt(42);
     const sources = ['Bundle-tddui-bundle-example.json', 'Bundle-tddui-pp-pa-bundle-example.json'].map((f) => jsonToXml(load(f), { pretty: true }));
     const junk = ['<', '>', '&', '"', '/', '</x>', '<!--', ']]>', '<![CDATA[', '&#0;', '&amp', 'value="', ' ', 'xmlns="urn:x"', '<extension>'];
     let parsed = 0;
@@ -252,11 +249,7 @@ describe('robustness', () => {
   });
 
   it('JSON with values of the wrong kind fails only with FhirXmlError, and what passes round-trips', () => {
-    let seed = 7;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededInt(7);
     const replacements: unknown[] = [null, 1, 'x', true, {}, [], [null], { a: 1 }, ['x'], 1.5, { extension: 'x' }];
     const base = load('Bundle-tddui-pp-pa-bundle-example.json');
     let rejected = 0;
