@@ -802,9 +802,9 @@ class Run {
     }
     if (r) {
       // What could not be checked is reported in every run that uses the resolution.
-      if (r.partial) {
+      if (r.partial && !this.bump(r.partialKey!)) {
         const p = r.partial;
-        this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, () => ({ profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) }));
+        this.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), detail: this.describeMissing(p.missing[0]) });
       }
       if (r.unknownProfile) {
         const key = this.v.onceKey('profile:', r.unknownProfile);
