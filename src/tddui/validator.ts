@@ -14,7 +14,7 @@ import {
 import { makeIssue } from '../fhir/outcome/rule.js';
 import type { StructureDefinition } from '../fhir/profiles/snapshot.js';
 import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL } from './ig.js';
-import { runTdduiRules } from './rules/index.js';
+import { PeriodVisitor, runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
 import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
 
@@ -87,7 +87,9 @@ export class TdduiValidator {
   }
 
   validate(resource: unknown, options: ValidateCallOptions = {}): ValidationReport {
-    const v = this.engine.validator;
+    // The profile walk checks the Periods for the business rules (D6) as it goes.
+    const periods = options.profileOnly ? undefined : new PeriodVisitor();
+    const check = (against?: string[]) => this.engine.validator.validate(resource, { profiles: against, visitor: periods });
     let profiles: string[] = [];
     const extra: ValidationIssue[] = [];
     let issues: ValidationIssue[];
@@ -97,22 +99,22 @@ export class TdduiValidator {
     if (options.profile) {
       const url = this.resolveProfile(options.profile) ?? options.profile;
       profiles = [url];
-      issues = v.validate(resource, { profiles });
+      issues = check(profiles);
     } else if (!type || declared) {
-      issues = v.validate(resource);
+      issues = check();
       if (declared) profiles = (root!.meta as { profile: unknown[] }).profile.filter((p): p is string => typeof p === 'string');
     } else if (type === 'Bundle' && this.engine.profiles.get(TDDUI_BUNDLE_PROFILE)) {
       profiles = [TDDUI_BUNDLE_PROFILE];
-      issues = v.validate(resource, { profiles });
+      issues = check(profiles);
     } else {
       const candidates = this.tdduiProfilesByType.get(type) ?? [];
       if (candidates.length === 0) {
-        issues = v.validate(resource);
+        issues = check();
       } else {
         // The first candidate the resource conforms to; otherwise the closest one (fewest errors).
         let best: { url: string; issues: ValidationIssue[]; errors: number } | undefined;
         for (const url of candidates) {
-          const r = v.validate(resource, { profiles: [url] });
+          const r = check([url]);
           const errors = r.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
           if (!best || errors < best.errors) best = { url, issues: r, errors };
           if (errors === 0) break;
@@ -123,7 +125,7 @@ export class TdduiValidator {
       }
     }
     if (!options.profileOnly) {
-      const ruleIssues = runTdduiRules(resource, { now: options.now });
+      const ruleIssues = runTdduiRules(resource, { now: options.now, periods });
       issues = mergeRuleIssues(issues, ruleIssues);
       if (type === 'Bundle' && profiles.includes(TDDUI_BUNDLE_PROFILE)) {
         issues.push(...this.bundleEntryTypeRule(resource as Record<string, unknown>));

@@ -22,6 +22,20 @@ export interface ValidateOptions {
   profiles?: string[];
   /** Stop at the first error (used to test conformance cheaply). */
   failFast?: boolean;
+  /** Shown the values of some datatypes as the walk validates them (see TypeVisitor). */
+  visitor?: TypeVisitor;
+}
+
+/**
+ * Lets a layer above the engine (the TDDUI rules) look at every value of a few datatypes
+ * during the engine's own walk instead of walking the document again. `visit` is called for
+ * each JSON object of one of `types` that the walk validates; a value is seen again when its
+ * resource is walked again (against another profile), and not at all where the walk does not
+ * go (unknown elements, values of the wrong JSON type). It must not throw.
+ */
+export interface TypeVisitor {
+  readonly types: ReadonlySet<string>;
+  visit(type: string, value: Record<string, unknown>, path: string): void;
 }
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
@@ -528,7 +542,7 @@ export class Validator {
   }
 
   validate(resource: unknown, options: ValidateOptions = {}): ValidationIssue[] {
-    const run = new Run(this, options.failFast === true);
+    const run = new Run(this, options.failFast === true, options.visitor);
     try {
       run.validateRoot(resource, options.profiles ?? []);
     } catch (e) {
@@ -578,6 +592,7 @@ class Run {
   constructor(
     private readonly v: Validator,
     private failFast: boolean,
+    private readonly visitor: TypeVisitor | undefined,
   ) {}
 
   private get profiles(): Profiles {
@@ -1110,6 +1125,7 @@ class Run {
       this.push(CODES.TYPE_NOT_ALLOWED, path, { type: typeCode, allowed: node.typeCodes.join(', ') });
       return;
     }
+    if (this.visitor !== undefined && this.visitor.types.has(typeCode) && isObject(value)) this.visitor.visit(typeCode, value, path);
     if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
       // Walked once, against the definition its url names, when there is one (see extensionDefinition).
       const def = this.extensionDefinition(value, node);

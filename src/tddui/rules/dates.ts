@@ -1,5 +1,6 @@
 // Date rules: period order (D6) for every Period, and the SSIAD history window (D1).
 import type { ValidationIssue } from '../../fhir/outcome/issue.js';
+import type { TypeVisitor } from '../../fhir/validation/validator.js';
 import { makeIssue } from '../../fhir/outcome/rule.js';
 import { TDDUI_RULES as R } from './catalogue.js';
 import { isObject, type Item, type RuleContext } from './context.js';
@@ -31,10 +32,41 @@ export function dateBounds(v: unknown): [number, number] | undefined {
   return Number.isNaN(t) ? undefined : [t, t];
 }
 
-/** D6 on every object that looks like a Period (start/end strings), at any depth. */
+/** D6 on one Period at `path`: its earliest start after its latest end. */
+function checkPeriod(start: unknown, end: unknown, path: () => string, out: ValidationIssue[]): void {
+  if (typeof start !== 'string' || typeof end !== 'string') return;
+  const s = dateBounds(start);
+  const e = dateBounds(end);
+  if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, path(), { start, end }));
+}
+
+/**
+ * D6 on every object that looks like a Period (start/end strings), at any depth, outside
+ * contained resources: the rules' own walk, for callers that do not run the profile walk
+ * (TdduiValidator uses PeriodVisitor instead).
+ */
 export function periodRules(ctx: RuleContext, out: ValidationIssue[]): void {
   for (const item of ctx.items) walk(item.resource, [item], out, 0);
 }
+
+/**
+ * D6 during the engine's walk (a TypeVisitor): every value of type Period it validates,
+ * outside contained resources, as periodRules does on its own walk — which then need not run.
+ * It saves a second walk of every object of the document. A Period walked twice (its resource
+ * checked against two profiles) gives the same finding twice; sortAndDedupe keeps one.
+ */
+export class PeriodVisitor implements TypeVisitor {
+  readonly types: ReadonlySet<string> = PERIOD_TYPE;
+  readonly issues: ValidationIssue[] = [];
+  visit(_type: string, period: Record<string, unknown>, path: string): void {
+    const before = this.issues.length;
+    checkPeriod(period.start, period.end, () => path, this.issues);
+    // (Contained resources are looked at only when a finding is made: most Periods have none.)
+    if (this.issues.length > before && path.includes('.contained[')) this.issues.length = before;
+  }
+}
+
+const PERIOD_TYPE: ReadonlySet<string> = new Set(['Period']);
 
 /** `[item, 'period']` -> `<item path>.period`; numbers are array indexes. */
 function joinPath(segs: (Item | string | number)[]): string {
@@ -70,11 +102,7 @@ function walk(node: unknown, path: (Item | string | number)[], out: ValidationIs
       path.pop();
     }
   }
-  if (typeof start === 'string' && typeof end === 'string') {
-    const s = dateBounds(start);
-    const e = dateBounds(end);
-    if (s && e && s[0] > e[1]) out.push(makeIssue(R.PERIOD_ORDER, joinPath(path), { start, end }));
-  }
+  checkPeriod(start, end, () => joinPath(path), out);
 }
 
 interface Dated {

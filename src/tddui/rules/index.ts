@@ -6,7 +6,7 @@ import { TDDUI_RULES } from './catalogue.js';
 import { buildContext, isObject, type RuleContext } from './context.js';
 import { FinessChecker, identityRules } from './identity.js';
 import { businessIdRules } from './business-ids.js';
-import { periodRules, ssiadWindowRules } from './dates.js';
+import { PeriodVisitor, periodRules, ssiadWindowRules } from './dates.js';
 import { bundleRules } from './bundle.js';
 import { evaluationRules } from './evaluation.js';
 
@@ -16,18 +16,25 @@ export * from './identifiers.js';
 export interface RuleOptions {
   /** Reference date for the SSIAD window (default: now). */
   now?: Date;
+  /**
+   * D6 (tddui-period-order) was checked during the profile walk (PeriodVisitor): its findings,
+   * reported instead of walking the document again.
+   */
+  periods?: PeriodVisitor;
 }
 
-type RuleGroup = [name: string, run: (ctx: RuleContext, out: ValidationIssue[], finess: FinessChecker) => void];
+type RuleGroup = [name: string, run: (ctx: RuleContext, out: ValidationIssue[], finess: FinessChecker, options: RuleOptions) => void];
 
 const GROUPS: RuleGroup[] = [
   ['identity', identityRules],
   ['business-identifiers', businessIdRules],
-  ['periods', (ctx, out) => periodRules(ctx, out)],
+  ['periods', (ctx, out, _finess, options) => (options.periods ? out.push(...options.periods.issues) : periodRules(ctx, out))],
   ['ssiad-window', (ctx, out) => ssiadWindowRules(ctx, out)],
   ['bundle', (ctx, out) => bundleRules(ctx, out)],
   ['evaluations', (ctx, out) => evaluationRules(ctx, out)],
 ];
+
+export { PeriodVisitor };
 
 export function runTdduiRules(root: unknown, options: RuleOptions = {}): ValidationIssue[] {
   if (!isObject(root)) return [];
@@ -41,7 +48,7 @@ export function runTdduiRules(root: unknown, options: RuleOptions = {}): Validat
   const finess = new FinessChecker(out);
   for (const [name, run] of GROUPS) {
     try {
-      run(ctx, out, finess);
+      run(ctx, out, finess, options);
     } catch (e) {
       out.push(makeIssue(TDDUI_RULES.RULE_ERROR, ctx.isBundle ? 'Bundle' : String(root.resourceType), { rule: name, detail: (e as Error).message }));
     }
