@@ -66,16 +66,15 @@ test('every engine code has a unique id, an English and a French message', () =>
   }
 });
 
-test('sortAndDedupe on random issues: same order and survivors as a naive reference', () => {
+/** sortAndDedupe against a naive reference on 300 random reports whose locations `location()` draws. */
+function checkSortAgainstReference(rnd: (n: number) => number, location: () => string): void {
   const padded = (e: string) => e.replace(/\d+/g, (d) => d.padStart(10, '0'));
   const order = { fatal: 0, error: 1, warning: 2, information: 3 } as const;
   const c = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  const rnd = seededInt(7);
-  const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '123', '[', ' ', '/'];
   const sev = ['fatal', 'error', 'warning', 'information'] as const;
   for (let round = 0; round < 300; round++) {
     const input: ValidationIssue[] = Array.from({ length: 1 + rnd(30) }, (_, n) => ({
-      ...issue(Array.from({ length: 1 + rnd(6) }, () => parts[rnd(parts.length)]).join(''), sev[rnd(4)]),
+      ...issue(location(), sev[rnd(4)]),
       rule: `r${rnd(3)}`,
       message: `m${rnd(2)}`,
       source: `s${n}`,
@@ -89,4 +88,21 @@ test('sortAndDedupe on random issues: same order and survivors as a naive refere
       .sort((a, b) => c(padded(a.expression), padded(b.expression)) || order[a.severity] - order[b.severity] || c(a.rule, b.rule) || c(a.message, b.message));
     assert.deepEqual(sortAndDedupe(input), expected);
   }
+}
+
+test('sortAndDedupe on random issues: same order and survivors as a naive reference', () => {
+  const rnd = seededInt(7);
+  const parts = ['Bundle', '.entry[', ']', '.resource', '.', 'a', 'B', '0', '1', '9', '10', '123', '[', ' ', '/'];
+  checkSortAgainstReference(rnd, () => Array.from({ length: 1 + rnd(6) }, () => parts[rnd(parts.length)]).join(''));
+});
+
+// Locations shaped like a Bundle report's (entry indexes of one and two digits, nested
+// indexes), with the ones that sort before, between and after the entries.
+test('sortAndDedupe on Bundle-shaped reports: same order and survivors as a naive reference', () => {
+  const rnd = seededInt(11);
+  const others = ['Bundle', 'Bundle.entry', 'Bundle.type', 'Bundle.identifier.value', 'Bundle.timestamp', 'Bundle.entry[x]', 'Bundle.entry[1234567890].resource', 'Bundle.entry[]', 'Patient.name[2]', 'Bundle.entry[03].resource'];
+  const tails = ['', '.resource', '.resource.identifier[0].value', '.resource.identifier[10].value', '.resource.identifier[2].value', '.fullUrl', '.request.url', '.resource.extension[1]', '.resource.meta.profile[0]'];
+  checkSortAgainstReference(rnd, () =>
+    rnd(12) === 0 ? others[rnd(others.length)] : `Bundle.entry[${rnd(rnd(2) === 0 ? 4 : 40)}]${tails[rnd(tails.length)]}`,
+  );
 });
