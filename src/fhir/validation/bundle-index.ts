@@ -50,12 +50,6 @@ export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   /** `Type/id` -> first entry with it; built at the first lookup (most references resolve by fullUrl). */
   private byTypeId?: Map<string, BundleTarget>;
-  /**
-   * Entries with an http(s) `<base>/<Type>/<id>` fullUrl, by base then `Type/id`: a relative
-   * reference is found against the referring entry's base without building (and hashing) the
-   * string `<base>/<reference>` at every lookup.
-   */
-  private readonly byBase = new Map<string, Map<string, BundleTarget>>();
   private readonly entries: (BundleTarget | undefined)[] = [];
   private readonly targets = new Map<object, BundleTarget>();
   /** Location -> its entry (locations are the few resource paths of a run). */
@@ -63,6 +57,10 @@ export class BundleIndex {
 
   static build(bundle: Json, path: string): BundleIndex {
     const idx = new BundleIndex();
+    // Entries with an http(s) `<base>/<Type>/<id>` fullUrl, by base then `Type/id`, one map per
+    // base shared by its entries (BundleTarget.peers): a relative reference is then found
+    // without building (and hashing) the string `<base>/<reference>` at every lookup.
+    const byBase = new Map<string, Map<string, BundleTarget>>();
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
     entries.forEach((e, i) => {
       if (!isObject(e) || !isObject(e.resource)) {
@@ -76,8 +74,8 @@ export class BundleIndex {
         t.base = fullUrlBase(e.fullUrl);
         let rels: Map<string, BundleTarget> | undefined;
         if (t.base !== undefined) {
-          rels = idx.byBase.get(t.base);
-          if (!rels) idx.byBase.set(t.base, (rels = new Map()));
+          rels = byBase.get(t.base);
+          if (!rels) byBase.set(t.base, (rels = new Map()));
           t.peers = rels;
         }
         if (!idx.byFullUrl.has(e.fullUrl)) {
@@ -134,7 +132,7 @@ export class BundleIndex {
     if (base) {
       // `Type/id` (the usual shape): `<base>/Type/id` has exactly this base, so the per-base map
       // answers as byFullUrl would. Other shapes are looked up by their full URL.
-      const hit = isTypeId(rel) ? from!.peers!.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
+      const hit = isTypeId(rel) ? from?.peers?.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;
     }
     return (this.byTypeId ??= this.typeIds()).get(rel);

@@ -28,7 +28,13 @@ type RuleGroup = [name: string, run: (ctx: RuleContext, out: ValidationIssue[], 
 const GROUPS: RuleGroup[] = [
   ['identity', identityRules],
   ['business-identifiers', businessIdRules],
-  ['periods', (ctx, out, _finess, options) => (options.periods ? out.push(...options.periods.issues) : periodRules(ctx, out))],
+  [
+    'periods',
+    (ctx, out, _finess, options) => {
+      if (options.periods) out.push(...options.periods.issues);
+      else periodRules(ctx, out);
+    },
+  ],
   ['ssiad-window', (ctx, out) => ssiadWindowRules(ctx, out)],
   ['bundle', (ctx, out) => bundleRules(ctx, out)],
   ['evaluations', (ctx, out) => evaluationRules(ctx, out)],
