@@ -20,11 +20,24 @@ Options:
   --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
                     Logs are JSON lines (pino) on standard output.
   --trust-proxy     Behind a reverse proxy: build links from X-Forwarded-Proto/-Host.
+  --auth-jwks SRC   Require OAuth 2.0 bearer tokens (JWT) on /fhir and the UI, verified with
+                    this JWKS: an https:// URL of the authorisation server, or a file
+                    (default: $TDDUI_AUTH_JWKS). Without it the server is open: keep it on
+                    127.0.0.1 or behind a gateway that authenticates.
+  --auth-issuer I   Expected token issuer, iss (default: $TDDUI_AUTH_ISSUER).
+  --auth-audience A Expected token audience, aud (default: $TDDUI_AUTH_AUDIENCE).
+  --auth-finess-claim C
+                    Token claim listing the FINESS numbers a client may send data for
+                    (default: finess). Scopes: system/<Type|*>.read, .write (docs/security.md).
   -h, --help        Show this help.
 
 Stops on SIGINT (Ctrl-C) or SIGTERM: new requests are refused, requests in progress finish,
 then the database is closed.
 `;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -42,6 +55,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       packages: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
+      'auth-jwks': { type: 'string' },
+      'auth-issuer': { type: 'string' },
+      'auth-audience': { type: 'string' },
+      'auth-finess-claim': { type: 'string' },
     },
     { positionals: false },
   );
@@ -60,6 +77,18 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   else options.dataDir = values.data ?? './.tddui-data';
   if (values.packages?.length) options.packages = values.packages;
   if (values['trust-proxy']) options.trustProxy = true;
+  const jwks = values['auth-jwks'] ?? (env.TDDUI_AUTH_JWKS || undefined);
+  const issuer = values['auth-issuer'] ?? (env.TDDUI_AUTH_ISSUER || undefined);
+  const audience = values['auth-audience'] ?? (env.TDDUI_AUTH_AUDIENCE || undefined);
+  const finessClaim = values['auth-finess-claim'];
+  if (jwks === undefined) {
+    if (issuer !== undefined || audience !== undefined || finessClaim !== undefined) return { error: '--auth-issuer, --auth-audience and --auth-finess-claim need --auth-jwks' };
+  } else {
+    if (jwks === '') return { error: '--auth-jwks needs a URL or a file' };
+    if (/^http:\/\//.test(jwks) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(jwks)) return { error: `--auth-jwks must be an https:// URL (got "${jwks}")` };
+    if (finessClaim !== undefined && !/^[A-Za-z0-9_.:\-\/]{1,100}$/.test(finessClaim)) return { error: `invalid --auth-finess-claim "${finessClaim}"` };
+    options.auth = { jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}), ...(finessClaim ? { finessClaim } : {}) };
+  }
   return { options };
 }
 
@@ -75,7 +104,11 @@ export async function runServe(argv: string[]): Promise<number> {
     return 1;
   }
   const where = parsed.options.database ? 'PostgreSQL' : `embedded database in ${parsed.options.dataDir}`;
-  process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where})\n`);
+  const security = parsed.options.auth ? 'OAuth 2.0 bearer tokens required' : 'no authentication';
+  process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where}, ${security})\n`);
+  if (!parsed.options.auth && !isLoopback(parsed.options.host ?? '127.0.0.1')) {
+    process.stderr.write('tddui serve: warning: listening beyond this machine without --auth-jwks: anyone who reaches the port can read and send data\n');
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -16,6 +16,7 @@ import type { FhirResource, Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { registerUi } from '../ui/index.js';
 import { CONSOMMATEUR_TYPES, TDDUI_CONSOMMATEUR, type SearchParamInfo } from './capability.js';
+import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
 import type { XmlCodec } from './format.js';
@@ -34,6 +35,8 @@ export interface BuildOptions {
    * X-Forwarded-Proto / X-Forwarded-Host. Off by default, where these headers are not trusted.
    */
   trustProxy?: boolean;
+  /** OAuth 2.0 bearer tokens on the FHIR API and the UI (see src/server/auth.ts); open when absent. */
+  auth?: Authenticator;
 }
 
 const require = createRequire(import.meta.url);
@@ -180,11 +183,12 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         searchParams: sp.perType,
         commonParams: sp.common,
         softwareVersion: SOFTWARE_VERSION,
+        ...(opts.auth ? { auth: opts.auth } : {}),
       }),
     { prefix: '/fhir' },
   );
 
-  await registerUi(app, { repo, validator });
+  await registerUi(app, { repo, validator, ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
       throw new FhirHttpError(404, 'not-found', `Not found: ${req.method} ${req.url.split('?')[0]}`, {
@@ -209,6 +213,8 @@ export interface StartOptions {
   logLevel?: string;
   /** See BuildOptions.trustProxy. */
   trustProxy?: boolean;
+  /** Require OAuth 2.0 bearer tokens (see BuildOptions.auth). */
+  auth?: AuthOptions;
 }
 
 export interface RunningServer {
@@ -224,6 +230,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const dataDir = opts.dataDir ?? resolvePath(process.cwd(), '.tddui-data');
   const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'tddui' } });
   // Both at once (the database may take seconds to initialise); nothing left open on failure.
+  // A wrong JWKS file fails here, before anything is opened.
+  const auth = opts.auth ? await Authenticator.create(opts.auth) : undefined;
   const [repoResult, validatorResult] = await Promise.allSettled([
     openRepository(database ? { url: database } : { dataDir }),
     TdduiValidator.create(opts.packages?.length ? { packages: opts.packages } : {}),
@@ -236,7 +244,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const validator = validatorResult.value;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}) });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   } catch (e) {
     await repo.db.close();

@@ -38,6 +38,8 @@ export interface CapabilityInput {
   softwareVersion: string;
   date: string;
   xml: boolean;
+  /** The API requires OAuth 2.0 bearer tokens (rest.security.service OAuth). */
+  oauth?: boolean;
 }
 
 interface ReqResource {
@@ -156,6 +158,13 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     documentation: 'Réception de données transmises depuis un logiciel DUI (flux 1), exposées en lecture et recherche au SI tiers.',
   };
   if (igRest?.security) rest.security = igRest.security;
+  if (input.oauth) {
+    const security: Record<string, unknown> = { cors: false, ...(typeof rest.security === 'object' && rest.security !== null ? (rest.security as Record<string, unknown>) : {}) };
+    security.service = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth', display: 'OAuth' }], text: 'OAuth 2.0 (jetons porteurs JWT)' }];
+    const igText = typeof security.description === 'string' ? `${security.description}\n\n` : '';
+    security.description = `${igText}Ce serveur exige un jeton OAuth 2.0 (Authorization: Bearer) : portées system/<Type>.read pour lire, system/<Type>.write pour envoyer ; un envoi n'est accepté que pour un FINESS nommé par le jeton.`;
+    rest.security = security;
+  }
   rest.resource = resource;
   rest.interaction = [
     {

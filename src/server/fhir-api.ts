@@ -6,6 +6,8 @@ import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import type { FhirResource, Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
+import { ownerOf, ownerOfResource } from '../tddui/business-keys.js';
+import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement, type SearchParamInfo } from './capability.js';
 import { errorReply } from './errors.js';
 import { negotiateFormat, registerBodyParsers, sendResource, type XmlCodec } from './format.js';
@@ -36,6 +38,8 @@ export interface FhirApiDeps {
   commonParams: SearchParamInfo[];
   softwareVersion: string;
   now?: () => Date;
+  /** OAuth 2.0 bearer tokens (src/server/auth.ts): when absent, the API is open. */
+  auth?: Authenticator;
 }
 
 /** Resource types that accept the v1 flows (create, PATCH). */
@@ -67,6 +71,48 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   });
 
   app.setErrorHandler((err, req, reply) => errorReply(err, req, reply, xml));
+
+  // Every request but /metadata (which says how to authenticate) carries a valid token.
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const auth = deps.auth;
+  if (auth) {
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'GET' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir/metadata') return;
+      const principal = await auth.authenticate(req.headers.authorization);
+      principals.set(req, principal);
+      req.log.info({ client: principal.subject }, 'authenticated');
+    });
+  }
+  /** 403 unless the token grants `access` on every type (a no-op when the API is open). */
+  const requireAccess = (req: FastifyRequest, access: Access, ...types: string[]): void => {
+    const p = principals.get(req);
+    if (!auth || !p) return;
+    for (const type of types) {
+      if (type === '*' ? p.canAll(access) : p.can(type, access)) continue;
+      const what = type === '*' ? 'every resource type' : type;
+      const scope = `system/${type}.${access}`;
+      throw forbidden(`The token does not allow ${access === 'read' ? 'reading' : 'writing'} ${what} (scope ${scope} needed)`, `Le jeton ne permet pas ${access === 'read' ? 'la lecture' : 'l\u2019écriture'} de ${type === '*' ? 'toutes les ressources' : type} (portée ${scope} nécessaire)`);
+    }
+  };
+  /** 403 unless the data belong to an ESSMS whose FINESS the token names. */
+  const requireFiness = (req: FastifyRequest, finess: string | undefined): void => {
+    const p = principals.get(req);
+    if (!auth || !p) return;
+    if (finess === undefined) {
+      throw forbidden(
+        'The data name no ESSMS (no Organization idNatSt, no 3+FINESS local identifier): the server cannot tell whether this client may send them',
+        'Les données ne désignent aucun ESSMS (ni idNatSt d\u2019Organization, ni identifiant local 3+FINESS) : le serveur ne peut pas savoir si ce client peut les envoyer',
+      );
+    }
+    if (!p.finess.has(finess)) {
+      const allowed = p.finess.size ? [...p.finess].join(', ') : 'none';
+      throw forbidden(
+        `This client may send data for FINESS ${allowed}, not for FINESS ${finess}`,
+        `Ce client peut envoyer des données pour le(s) FINESS ${allowed === 'none' ? 'aucun' : allowed}, pas pour le FINESS ${finess}`,
+      );
+    }
+  };
+
   app.setNotFoundHandler((req) => {
     const path = req.url.split('?')[0]!;
     const segments = path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
@@ -112,6 +158,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         softwareVersion: deps.softwareVersion,
         date: startedAt,
         xml: xml !== undefined,
+        oauth: auth !== undefined,
       });
       if (capabilityByBase.size < 16) capabilityByBase.set(base, cs);
     }
@@ -120,7 +167,13 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
 
   // --- transaction ----------------------------------------------------------------------
   app.post('/', async (req, reply) => {
-    requireResourceBody(req);
+    const sent = requireResourceBody(req);
+    if (auth && sent.resourceType === 'Bundle') {
+      const entries = Array.isArray(sent.entry) ? sent.entry : [];
+      const types = new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
+      requireAccess(req, 'write', ...types);
+      requireFiness(req, ownerOf(sent));
+    } else requireAccess(req, 'write', '*');
     const result = await deps.transaction(req.body);
     const prefer = preferReturn(req.headers.prefer);
     let body = result.body;
@@ -163,14 +216,19 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const pageUrl = [base, type, id, '_history'].filter((x) => x !== undefined).join('/');
     return send(reply, 200, historyBundle(base, h, { pageUrl, pairs, count: q.count, offset: q.offset, pageSize: h.entries.length }, now()));
   };
-  app.get('/_history', (req, reply) => historyHandler(req, reply));
+  app.get('/_history', (req, reply) => {
+    requireAccess(req, 'read', '*');
+    return historyHandler(req, reply);
+  });
   app.get<{ Params: { type: string } }>('/:type/_history', async (req, reply) => {
     checkType(req.params.type, req);
+    requireAccess(req, 'read', req.params.type);
     return historyHandler(req, reply, req.params.type);
   });
   app.get<{ Params: { type: string; id: string } }>('/:type/:id/_history', async (req, reply) => {
     checkType(req.params.type, req);
     checkId(req.params.type, req.params.id, req.method);
+    requireAccess(req, 'read', req.params.type);
     return historyHandler(req, reply, req.params.type, req.params.id);
   });
 
@@ -179,6 +237,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { id } = req.params;
     if (id === '_history') throw bundleOnlyReadSearch(req);
     checkId('Bundle', id, req.method);
+    requireAccess(req, 'read', 'Bundle');
     const sub = await repo.getSubmission(id);
     const bundle = sub ? submittedBundle(sub) : undefined;
     if (!sub || !bundle) {
@@ -191,6 +250,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return send(reply, 200, bundle, headers);
   });
   const bundleSearchHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+    requireAccess(req, 'read', 'Bundle');
     const pairs = searchPairs(req);
     const q = parseBundleSearch(pairs);
     const page = await bundlePage(repo, q);
@@ -204,6 +264,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { type, id } = req.params;
     checkType(type, req);
     checkId(type, id, req.method);
+    requireAccess(req, 'read', type);
     const rec = await repo.read(type, id);
     if (notModified(req, rec.versionId)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
@@ -214,6 +275,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { type, id, vid } = req.params;
     checkType(type, req);
     checkId(type, id, req.method);
+    requireAccess(req, 'read', type);
     if (!/^\d{1,9}$/.test(vid)) {
       throw new FhirHttpError(404, 'not-found', `${type}/${id} has no version "${vid}"`, { text: `${type}/${id} n'a pas de version « ${vid} »` });
     }
@@ -226,7 +288,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req);
     const pairs = searchPairs(req);
     const query = parseSearch(type, pairs);
+    // The types asked for are checked first; an `_include` without a target type, by what it found.
+    requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
     const result = await repo.search(query);
+    requireAccess(req, 'read', ...new Set(result.included.map((r) => r.resourceType)));
     const base = baseUrlOf(req);
     const bundle = searchsetBundle(base, result, { pageUrl: `${base}/${type}`, pairs, count: query.count, offset: query.offset, pageSize: result.matches.length }, now());
     return send(reply, 200, bundle);
@@ -240,6 +305,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
     const resource = requireResourceBody(req);
+    requireAccess(req, 'write', type);
+    if (auth) requireFiness(req, ownerOfResource(resource));
     const receivedAt = now().toISOString();
     // Every create that carries a resource is logged (accepted or rejected), like transactions.
     const rejectLogged = async (status: number, outcome: FhirResource, headers: Record<string, string> = {}) => {
@@ -273,11 +340,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req);
     if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
     checkId(type, id, req.method);
+    requireAccess(req, 'write', type);
     const ifMatch = parseIfMatch(req.headers['if-match']);
     const apply = patchFunction(req, deps);
     // Without If-Match the client asked for no locking: a concurrent write is retried on the new version.
     for (let attempt = 0; ; attempt++) {
       const current = await repo.read(type, id);
+      // The document must be the client's, before and after the patch.
+      if (auth) requireFiness(req, ownerOfResource(current.resource));
       if (ifMatch !== undefined && ifMatch !== current.versionId) {
         throw new FhirHttpError(412, 'conflict', `Version mismatch: If-Match ${etag(ifMatch)} but ${type}/${id} is at ${etag(current.versionId)}`, {
           text: `Conflit de version : If-Match ${etag(ifMatch)} alors que ${type}/${id} est à la version ${etag(current.versionId)}`,
@@ -292,6 +362,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       // IG v1, description_flux_3: application-level changes of a PATCH are limited to `content`.
       const changed = changedOutsideContent(current.resource, patched);
       if (changed.length) return send(reply, 422, contentOnlyOutcome(type, changed));
+      if (auth) requireFiness(req, ownerOfResource(patched));
       const toStore = withoutServerFields(patched) as FhirResource & { id: string };
       toStore.id = id;
       const report = validator.validate(toStore);

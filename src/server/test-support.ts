@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
 import { createTestDatabase, postgresUnavailable, TEST_PG_ADMIN_URL } from '../storage/testing.js';
 import type { Repository } from '../storage/types.js';
-import { startServer, type RunningServer } from './app.js';
+import { startServer, type RunningServer, type StartOptions } from './app.js';
 
 export type DbKind = 'embedded' | 'postgres';
 
@@ -29,9 +29,9 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on 127.0.0.1, random port, with the shared IG packages. */
-export async function startTestServer(kind: DbKind): Promise<TestServer> {
+export async function startTestServer(kind: DbKind, extra: Pick<StartOptions, 'auth'> = {}): Promise<TestServer> {
   const db = kind === 'postgres' ? await createTestDatabase() : undefined;
-  const opts = { port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: process.env.TDDUI_TEST_LOG ?? 'silent' };
+  const opts = { port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: process.env.TDDUI_TEST_LOG ?? 'silent', ...extra };
   let server: RunningServer;
   try {
     server = await startServer(db ? { ...opts, database: db.url } : { ...opts, dataDir: 'memory://' });

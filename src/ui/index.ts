@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
+import type { Authenticator } from '../server/auth.js';
+import { FhirHttpError } from '../server/outcome.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
@@ -16,6 +18,13 @@ import { validateFormPage, validateResultPage } from './pages/validate.js';
 export interface UiDeps {
   repo: Repository;
   validator: TdduiValidator;
+  /**
+   * OAuth 2.0 bearer tokens, as on the FHIR API: the pages show every facility's data, so they
+   * need a token that reads every type (`system/*.read` or `user/*.read`); "Valider un fichier"
+   * stores nothing and needs a valid token only. A browser gets there through an
+   * authenticating reverse proxy that adds the Authorization header (docs/security.md).
+   */
+  auth?: Authenticator;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -60,6 +69,23 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
   });
 
   await app.register(async (ui) => {
+    const auth = deps.auth;
+    if (auth) {
+      ui.addHook('onRequest', async (req, reply) => {
+        const path = req.url.split('?')[0]!;
+        if (path === '/ui/style.css' || path === '/ui/valider.js') return;
+        try {
+          const principal = await auth.authenticate(req.headers.authorization);
+          if (path !== '/valider' && !principal.canAll('read')) {
+            return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter les données reçues (portée system/*.read ou user/*.read nécessaire).'), 403);
+          }
+        } catch (e) {
+          if (!(e instanceof FhirHttpError)) throw e;
+          for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+          return sendHtml(reply, errorPage(e.options.text ?? e.message), e.status);
+        }
+      });
+    }
     ui.addHook('onSend', async (_req, reply, payload) => {
       reply.header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
       return payload;
