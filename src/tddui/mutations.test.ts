@@ -39,6 +39,7 @@ const FAMILIES = [
   'extension',
   'binding',
   'invariant',
+  'narrative',
   'reference',
   'bundle-entry',
   'tddui-rule',
@@ -101,6 +102,8 @@ const TDDUI_SD = 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefiniti
 const TDDUI_Q = 'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/';
 const CISIS = 'https://smt.esante.gouv.fr/fhir/CodeSystem/terminologie-cisis';
 const A_UUID = 'urn:uuid:0b0c2c4e-1111-4222-8333-444455556666';
+/** A narrative div in the XHTML namespace around `inner`. */
+const XDIV = (inner: string) => `<div xmlns="http://www.w3.org/1999/xhtml">${inner}</div>`;
 
 /** Rules that mean the validator itself failed on the input. */
 const CRASH_RULES = new Set(['fhir-internal-error', 'tddui-rule-error']);
@@ -1114,6 +1117,74 @@ const MUTATIONS: Mutation[] = [
     file: PATIENT,
     mutate: (d) => (d.contact = [{ gender: 'female' }]),
     expect: [issue('fhir-invariant', 'Patient.contact[0]', 'error', /pat-1/)],
+  },
+
+  // ---------------------------------------------------------------- narrative (Narrative.div: XHTML, txt-1, txt-2)
+  {
+    name: 'control: a generated narrative with a table, a link, an image and xml:lang',
+    family: 'narrative',
+    file: SSIAD,
+    mutate: (d) =>
+      (res(d, 1).text = {
+        status: 'generated',
+        div: `<div xmlns="http://www.w3.org/1999/xhtml" xml:lang="fr-FR"><p class="titre"><b>SSIAD</b> Les Lilas&#160;— FINESS 480787529</p><table border="1"><tr><th colspan="2">Adresse</th></tr><tr><td>Rue</td><td>1 rue des Lilas</td></tr></table><a href="https://annuaire.sante.fr">annuaire</a><img src="#logo" alt="logo"/></div>`,
+      }),
+    expect: [],
+    absent: [
+      { rule: 'fhir-narrative-content', expression: 'Bundle.entry[1].resource.text.div' },
+      { rule: 'fhir-narrative-syntax', expression: 'Bundle.entry[1].resource.text.div' },
+      { rule: 'fhir-narrative-root', expression: 'Bundle.entry[1].resource.text.div' },
+      { rule: 'fhir-narrative-empty', expression: 'Bundle.entry[1].resource.text.div' },
+    ],
+  },
+  {
+    name: 'a <script> element in the narrative (txt-1)',
+    family: 'narrative',
+    file: SSIAD,
+    mutate: (d) => (res(d, 0).text = { status: 'generated', div: XDIV('<p>Jean</p><script>fetch("//x")</script>') }),
+    expect: [issue('fhir-narrative-content', 'Bundle.entry[0].resource.text.div', 'error', /<script>/)],
+  },
+  {
+    name: 'an onclick event handler (txt-1)',
+    family: 'narrative',
+    file: PATIENT,
+    mutate: (d) => (d.text = { status: 'generated', div: XDIV('<p onclick="steal()">Jean</p>') }),
+    expect: [issue('fhir-narrative-content', 'Patient.text.div', 'error', /onclick/)],
+  },
+  {
+    name: 'a javascript: link (txt-1)',
+    family: 'narrative',
+    file: PP,
+    mutate: (d) => (res(d, 2).text = { status: 'additional', div: XDIV('<a href="JavaScript:alert(1)">voir</a>') }),
+    expect: [issue('fhir-narrative-content', 'Bundle.entry[2].resource.text.div', 'error', /run code/)],
+  },
+  {
+    name: 'a div without the XHTML namespace',
+    family: 'narrative',
+    file: ORGANIZATION,
+    mutate: (d) => (d.text = { status: 'generated', div: '<div><p>SSIAD</p></div>' }),
+    expect: [issue('fhir-narrative-root', 'Organization.text.div', 'error', /no namespace/)],
+  },
+  {
+    name: 'an HTML entity (&nbsp;) in the narrative',
+    family: 'narrative',
+    file: SSIAD,
+    mutate: (d) => (res(d, 4).text = { status: 'generated', div: XDIV('<p>Dr&nbsp;Martin</p>') }),
+    expect: [issue('fhir-narrative-syntax', 'Bundle.entry[4].resource.text.div', 'error', /&nbsp;/)],
+  },
+  {
+    name: 'an unclosed element in the narrative',
+    family: 'narrative',
+    file: CAREPLAN,
+    mutate: (d) => (d.text = { status: 'generated', div: XDIV('<p>Projet<br></p>') }),
+    expect: [issue('fhir-narrative-syntax', 'CarePlan.text.div', 'error', /does not match/)],
+  },
+  {
+    name: 'an empty narrative (txt-2)',
+    family: 'narrative',
+    file: GOAL_OBJECTIF,
+    mutate: (d) => (d.text = { status: 'empty', div: XDIV('<p> </p>') }),
+    expect: [issue('fhir-narrative-empty', 'Goal.text.div', 'error')],
   },
 
   // ---------------------------------------------------------------- references

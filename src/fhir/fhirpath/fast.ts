@@ -18,6 +18,31 @@ export interface Env {
   context: unknown;
 }
 
+/**
+ * The RegExp of a FHIRPath `matches()` pattern, compiled once. FHIRPath regexes are
+ * PCRE-like: identity escapes such as `\'` are literals there (R4's eld-20 has some), but a
+ * syntax error under JavaScript's `u` flag; such a pattern is compiled without it. A pattern
+ * that is no regex at all goes to fhirpath.js, whose error makes the invariant "not evaluated".
+ */
+const REGEXES = new Map<string, RegExp | null>();
+function fhirRegex(pattern: string): RegExp {
+  let r = REGEXES.get(pattern);
+  if (r === undefined) {
+    try {
+      r = new RegExp(pattern, 'su');
+    } catch {
+      try {
+        r = new RegExp(pattern, 's');
+      } catch {
+        r = null;
+      }
+    }
+    if (REGEXES.size < 1000) REGEXES.set(pattern, r);
+  }
+  if (r === null) throw new Unsupported(`matches(): not a regular expression: ${pattern}`);
+  return r;
+}
+
 type Fn = (focus: Coll, env: Env, self: Coll) => Coll;
 
 // ------------------------------------------------------------------ tokens
@@ -571,7 +596,7 @@ function makeFunction(name: string, base: Fn, args: Fn[]): Fn {
         const v = str(base(f, e, s), name);
         const a = str(args[0](s, e, s), name);
         if (v === undefined || a === undefined) return [];
-        return [new RegExp(a, 'su').test(v)];
+        return [fhirRegex(a).test(v)];
       };
     case 'substring':
       return (f, e, s) => {

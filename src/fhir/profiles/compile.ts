@@ -4,6 +4,9 @@
 // extracted once. Compiled profiles are cached by the Profiles class (profiles.ts).
 import type { ElementDefinition, TypeRef } from './snapshot.js';
 
+/** Constraints of primitive elements that the validator's value checks cover (see ElementNode.primitiveExtra). */
+export const PRIMITIVE_NATIVE_CONSTRAINTS: ReadonlySet<string> = new Set(['ele-1', 'txt-1', 'txt-2']);
+
 export interface Discriminator {
   type: 'value' | 'pattern' | 'type' | 'profile' | 'exists';
   path: string;
@@ -62,6 +65,12 @@ export interface ElementNode {
   pattern?: unknown;
   binding?: { strength: 'required' | 'extensible' | 'preferred' | 'example'; valueSet?: string };
   constraints: ConstraintDef[];
+  /**
+   * A primitive value here needs checks beyond its type's: a narrative (xhtml), or constraints
+   * other than ele-1 (which the empty checks cover) and the narrative's txt-1 / txt-2 (checked
+   * natively). One flag, so that the validator's per-value path reads one field.
+   */
+  primitiveExtra: boolean;
   /** `#Questionnaire.item`-style reference, resolved by the validator against the profile root. */
   contentReference?: string;
   maxLength?: number;
@@ -138,6 +147,7 @@ function toNode(el: ElementDefinition): ElementNode {
     pattern: findPrefixed(el, 'pattern'),
     binding: el.binding?.strength ? (el.binding as ElementNode['binding']) : undefined,
     constraints: [],
+    primitiveExtra: false,
     contentReference: el.contentReference || undefined,
     maxLength: typeof el.maxLength === 'number' ? el.maxLength : undefined,
     minValue: findPrefixed(el, 'minValue') as number | string | undefined,
@@ -161,6 +171,7 @@ function toNode(el: ElementDefinition): ElementNode {
         : false,
     });
   }
+  node.primitiveExtra = node.typeCodes.includes('xhtml') || node.constraints.some((c) => !PRIMITIVE_NATIVE_CONSTRAINTS.has(c.key));
   if (el.slicing) {
     const rules = el.slicing.rules === 'closed' || el.slicing.rules === 'openAtEnd' ? el.slicing.rules : 'open';
     node.slicing = {

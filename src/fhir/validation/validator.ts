@@ -7,10 +7,11 @@ import { CODES } from '../outcome/codes.js';
 import type { Severity, ValidationIssue } from '../outcome/issue.js';
 import { makeIssue, makeIssueWithMessages, messagesOf, type MessageArgs, type Rule } from '../outcome/rule.js';
 import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
-import type { ChildRef, ElementNode } from '../profiles/compile.js';
+import { PRIMITIVE_NATIVE_CONSTRAINTS, type ChildRef, type ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
 import type { CodeResult, Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
+import { checkNarrative, type NarrativeProblem } from './narrative.js';
 import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { compilePattern, deepEqual, describeValue } from './values.js';
 import { extensionContextRule } from './extension-context.js';
@@ -96,6 +97,13 @@ interface PrimitivePlan {
   /** A required or extensible binding (single values only): checked after the quick check. */
   binding: boolean;
 }
+const NARRATIVE_RULES: Record<NarrativeProblem, Rule> = {
+  syntax: CODES.NARRATIVE_SYNTAX,
+  root: CODES.NARRATIVE_ROOT,
+  content: CODES.NARRATIVE_CONTENT,
+  empty: CODES.NARRATIVE_EMPTY,
+};
+
 /** ChildRef.plan of a property that has no quick check. */
 const NO_PLAN = Object.freeze({}) as unknown as PrimitivePlan;
 
@@ -105,6 +113,7 @@ function primitivePlanOf(ref: JsonName & { node: ElementNode }): PrimitivePlan {
   if (!type || !isPrimitiveType(type) || type === 'xhtml') return NO_PLAN;
   if (n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
   if (n.maxLength !== undefined || n.minValue !== undefined || n.maxValue !== undefined || n.contentReference) return NO_PLAN;
+  if (n.primitiveExtra) return NO_PLAN;
   const binding = n.binding?.valueSet !== undefined && (n.binding.strength === 'required' || n.binding.strength === 'extensible');
   if (binding && n.isArray) return NO_PLAN;
   // Resource.id (typed string in R4) is checked as an id: left to the full path.
@@ -244,6 +253,7 @@ function resolved(
 class NodeMemo {
   required?: number[];
   invariants?: CompiledEntry[];
+  primitiveInvariants?: CompiledEntry[];
   /** Per parent element (see readsOf): the last one asked for, then the others. */
   readsParent?: ElementNode;
   reads?: InvariantReads;
@@ -395,6 +405,12 @@ export class Validator {
     let m = node.memo as NodeMemo | undefined;
     if (m === undefined || m.owner !== this) node.memo = m = new NodeMemo(this);
     return m;
+  }
+
+  /** Compiled invariants of a primitive element, but those its value checks cover (see hasPrimitiveInvariants). */
+  primitiveInvariantsOf(node: ElementNode): CompiledEntry[] {
+    const m = this.memoOf(node);
+    return (m.primitiveInvariants ??= this.invariantsOf(node).filter((e) => !PRIMITIVE_NATIVE_CONSTRAINTS.has(e.c.key)));
   }
 
   /** Compiled invariants of an element (skipping those with no expression or handled natively elsewhere). */
@@ -1105,7 +1121,7 @@ class Run {
       else typeCode = node.typeCodes[0];
     }
     if (isPrimitiveType(typeCode)) {
-      if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, base, seg);
+      if (!extOnly) this.checkPrimitiveValue(value, typeCode, node, base, seg, profile);
       else if (ext === null || ext === undefined) this.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
       if (ext !== undefined && ext !== null) this.validatePrimitiveExtensions(ext, typeCode, at(base, seg), profile);
       if (!extOnly) this.checkFixedPattern(value, node, base, seg);
@@ -1174,7 +1190,7 @@ class Run {
   // ---------------------------------------------------------------- primitives
 
   /** `base` + `seg`: the value's location (see at()). */
-  private checkPrimitiveValue(value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined): void {
+  private checkPrimitiveValue(value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile): void {
     if (value === null) {
       this.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
       return;
@@ -1203,6 +1219,7 @@ class Run {
         this.push(CODES.LENGTH, at(base, seg), { max: node.maxLength });
       }
     }
+    if (node.primitiveExtra) this.checkPrimitiveExtra(value, typeCode, node, base, seg, profile);
     if (node.minValue !== undefined || node.maxValue !== undefined) {
       const below = node.minValue !== undefined && (value as number | string) < node.minValue;
       const above = node.maxValue !== undefined && (value as number | string) > node.maxValue;
@@ -1212,6 +1229,32 @@ class Run {
           range: `${node.minValue ?? ''}..${node.maxValue ?? ''}`,
         });
       }
+    }
+  }
+
+  /**
+   * A narrative's XHTML, and the invariants stated on a primitive element (a profile's, or
+   * eld-3 on ElementDefinition.max), with the value as context.
+   */
+  private checkPrimitiveExtra(value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile): void {
+    if (typeCode === 'xhtml' && typeof value === 'string') {
+      for (const f of checkNarrative(value)) this.push(NARRATIVE_RULES[f.problem], at(base, seg), { detail: f.detail });
+    }
+    const compiled = this.v.primitiveInvariantsOf(node);
+    if (compiled.length === 0) return;
+    const frame = this.frames[this.frames.length - 1];
+    for (const entry of compiled) {
+      const { c, inv } = entry;
+      const r = inv.run(value, frame?.resource ?? value, this.frames[0]?.resource ?? value);
+      if (r.ok === true) continue;
+      const path = at(base, seg);
+      if (r.ok === 'error') {
+        this.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
+        continue;
+      }
+      const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
+      const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
+      this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
     }
   }
 
