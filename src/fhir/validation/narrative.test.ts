@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import { SHARED_FHIR } from '../../testing/paths.js';
 import { TdduiValidator } from '../../tddui/validator.js';
 import { checkNarrative } from './narrative.js';
+import { seededInt } from '../../testing/random.js';
 
 const NS = 'xmlns="http://www.w3.org/1999/xhtml"';
 const div = (inner: string, attrs = '') => `<div ${NS}${attrs}>${inner}</div>`;
@@ -83,6 +84,48 @@ describe('checkNarrative', () => {
     assert.deepEqual(problems(div('<img src="#logo"/>')), []);
     assert.deepEqual(problems(div('<table><tr><td>x</td></tr></table>')), []);
   });
+});
+
+test('never throws: 5,000 random fragments of (X)HTML, each gets a list of known findings', () => {
+  const pick = seededInt(20261201);
+  const pieces = [
+    '<p>', '</p>', '<b>', '</b>', '<script>', '</script>', '<br/>', '<img src="#a"/>', '<a href="javascript:x">', '</a>', 'texte', ' ', '\n', '&amp;', '&nbsp;',
+    '&#160;', '&#xZZ;', '&', '<', '>', '"', "'", '<!--', '-->', '<![CDATA[x]]>', '<?pi x?>', '<!DOCTYPE x>', '<p class="a" class="b">', '<p onclick=x>', '<x:y>',
+    '</x:y>', `<div ${NS}>`, '</div>', '<svg xmlns="http://www.w3.org/2000/svg">', '</svg>', '\u0000', '\uD800', 'é', '<td colspan="2">', '</td>', '<p xml:lang="fr">',
+  ];
+  const known = new Set(['syntax', 'root', 'content', 'empty']);
+  const seen = new Map<string, number>();
+  // Well-formed trees of allowed and forbidden elements and attributes, half of the time.
+  const names = ['p', 'b', 'span', 'table', 'tr', 'td', 'ul', 'li', 'img', 'script', 'form', 'iframe', 'font', 'a'];
+  const attrs = ['', ' class="c"', ' style="x"', ' onclick="x()"', ' href="javascript:void(0)"', ' href="https://x"', ' src="#i"', ' data-x="1"', ' xml:lang="fr"'];
+  const texts = ['', '', ' ', 'texte', '&#160;', '&lt;'];
+  const tree = (depth: number): string => {
+    let out = texts[pick(texts.length)];
+    const n = depth > 3 ? 0 : pick(3);
+    for (let k = 0; k < n; k++) {
+      const name = names[pick(names.length)];
+      out += `<${name}${attrs[pick(attrs.length)]}>${tree(depth + 1)}</${name}>`;
+    }
+    return out;
+  };
+  for (let n = 0; n < 5000; n++) {
+    let d: string;
+    if (pick(2) === 0) {
+      d = `<div ${NS}>${tree(0)}</div>`;
+    } else {
+      d = pick(4) === 0 ? '' : `<div ${NS}>`;
+      const len = pick(12);
+      for (let k = 0; k < len; k++) d += pieces[pick(pieces.length)];
+      if (pick(3) > 0) d += '</div>';
+    }
+    const findings = checkNarrative(d);
+    assert.ok(Array.isArray(findings) && findings.length <= 11, d);
+    for (const f of findings) assert.ok(known.has(f.problem) && typeof f.detail === 'string' && f.detail.length > 0, `${d}: ${JSON.stringify(f)}`);
+    const kind = findings[0]?.problem ?? 'valid';
+    seen.set(kind, (seen.get(kind) ?? 0) + 1);
+  }
+  // The generator reaches every outcome, valid ones included (else the test would prove little).
+  for (const kind of [...known, 'valid']) assert.ok((seen.get(kind) ?? 0) >= 20, `${kind}: ${seen.get(kind) ?? 0} of 5,000`);
 });
 
 describe('narrative and primitive constraints in the validator', () => {
