@@ -273,6 +273,7 @@ type Compiled = (resource: unknown, env?: Record<string, unknown>) => unknown[];
 
 /** Only an explicit `false` fails; an empty result does not (FHIRPath three-valued logic). */
 function verdict(out: unknown[]): InvariantResult {
+  if (out.length === 0) return FAILED;
   for (const v of out) if (v === false) return FAILED;
   return PASSED;
 }
