@@ -163,5 +163,7 @@ describe('narrative and primitive constraints in the validator', () => {
     assert.deepEqual(errors(sd('*')), []);
     assert.deepEqual(errors(sd('2')), []);
     assert.deepEqual(errors(sd('-1')), [['fhir-invariant', 'StructureDefinition.differential.element[0].max']]);
+    // `'x'.toInteger()` is empty, so the whole expression is: empty fails, as in the HL7 validator (D-19).
+    assert.deepEqual(errors(sd('x')), [['fhir-invariant', 'StructureDefinition.differential.element[0].max']]);
   });
 });
