@@ -1019,6 +1019,38 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-code-not-in-extensible', 'Patient.maritalStatus', 'warning')],
   },
 
+  // Codings against their code system, whatever the binding (Terminology.checkCoding).
+  {
+    name: 'a code the TDDUI discriminator code system does not define (extension, no binding)',
+    family: 'binding',
+    file: CAREPLAN,
+    mutate: (d) => (d.supportingInfo[0].extension[0].valueCodeableConcept.coding[0].code = 'accordStructur'),
+    expect: [issue('fhir-code-unknown', 'CarePlan.supportingInfo[0].extension[0].valueCodeableConcept.coding[0].code', 'error', /accordStructur/)],
+  },
+  {
+    name: 'a code not in the R4 copy of a THO code system: a warning (hl7.terminology is not loaded)',
+    family: 'binding',
+    file: EVENEMENT,
+    mutate: (d) => (d.participant[0].type[0].coding[0].code = 'PARTX'),
+    expect: [issue('fhir-code-unknown-tho', 'Encounter.participant[0].type[0].coding[0].code', 'warning')],
+    absent: [{ rule: 'fhir-code-unknown', expression: 'Encounter.participant[0].type[0].coding[0].code' }],
+  },
+  {
+    name: 'a display the code system does not give',
+    family: 'binding',
+    file: SEJOUR,
+    mutate: (d) => (d.identifier[0].type.coding[0].display = 'Identifiant de l\u2019usager'),
+    expect: [issue('fhir-code-display', 'Encounter.identifier[0].type.coding[0].display', 'warning', /Identifiant du séjour/)],
+  },
+  {
+    name: 'control: a display differing only by case and spacing',
+    family: 'binding',
+    file: SEJOUR,
+    mutate: (d) => (d.identifier[0].type.coding[0].display = '  IDENTIFIANT   du SÉJOUR '),
+    expect: [],
+    absent: [{ rule: 'fhir-code-display', expression: 'Encounter.identifier[0].type.coding[0].display' }],
+  },
+
   // ---------------------------------------------------------------- invariants
   {
     name: 'évènement period ending before it starts: tddui-period-order replaces per-1',

@@ -14,6 +14,16 @@ import type { CanonicalResource, ConformanceRegistry } from '../packages/registr
 
 export type CodeStatus = 'valid' | 'invalid' | 'unknown';
 
+export type CodingCheck = { kind: 'ok' } | { kind: 'unknown-code'; stale: boolean } | { kind: 'display'; expected: string[] };
+const CODING_OK: CodingCheck = Object.freeze({ kind: 'ok' });
+const CODING_UNKNOWN: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: false });
+const CODING_UNKNOWN_STALE: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: true });
+
+/** Displays compare without case, accents' composition form or runs of whitespace mattering. */
+function normaliseDisplay(s: string): string {
+  return s.normalize('NFC').replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
 export interface CodeResult {
   status: CodeStatus;
   message?: string;
@@ -54,6 +64,7 @@ type Tri = 'yes' | 'no' | 'unknown';
 interface Concept {
   code: string;
   display?: string;
+  designation?: { value?: string; language?: string }[];
   concept?: Concept[];
   property?: { code: string; valueCode?: string; valueString?: string; valueBoolean?: boolean; valueCoding?: { code?: string } }[];
 }
@@ -179,6 +190,29 @@ export class Terminology {
       else firstInvalid ??= r;
     }
     return unknown ?? firstInvalid ?? { status: 'invalid', message: 'no coding' };
+  }
+
+  /**
+   * A Coding against its code system, whatever the binding (as the HL7 validator checks it):
+   * a code the loaded, complete code system does not define, or a display that is neither the
+   * concept's display nor one of its designations. `stale`: the code system is the R4 copy of
+   * an HL7 terminology (THO) code system while hl7.terminology is not loaded, so a newer code
+   * may be valid. Nothing is said of a code system that is not loaded or not complete.
+   */
+  checkCoding(system: string, code: string, display: string | undefined): CodingCheck {
+    const cs = this.codeSystem(system);
+    if (!cs) return CODING_OK;
+    const concept = this.findConcept(cs, code);
+    if (!concept) {
+      if (!cs.complete) return CODING_OK;
+      const stale = system.startsWith('http://terminology.hl7.org/') && !this.registry.packages.some((p) => p.name.startsWith('hl7.terminology'));
+      return stale ? CODING_UNKNOWN_STALE : CODING_UNKNOWN;
+    }
+    if (display === undefined || concept.display === undefined || display === concept.display) return CODING_OK;
+    const given = normaliseDisplay(display);
+    const valid = [concept.display, ...(concept.designation ?? []).map((d) => d.value).filter((v): v is string => typeof v === 'string')];
+    if (valid.some((v) => normaliseDisplay(v) === given)) return CODING_OK;
+    return { kind: 'display', expected: [...new Set(valid)] };
   }
 
   /** Looks a code up in a code system (for display checks and tests). */

@@ -55,9 +55,13 @@ test('an input is checked against the slice of its code', () => {
 test('an input with two codes, or with a code no slice has', () => {
   // Two keys: every slice is tried, in order (the item contains the `distance` pattern).
   assert.deepEqual(findings((t) => t.input[2].type.coding.push({ system: SYSTEM, code: 'asepsie' })), []);
-  // No slice expects this code: only the slices without a key are tried; the code is not in the value set.
+  // No slice expects this code: only the slices without a key are tried; the code is not in the
+  // value set, nor in its (complete) code system.
   assert.deepEqual(
     findings((t) => (t.input[2].type.coding[0].code = 'nope')),
-    [['fhir-code-invalid', 'Task.input[2].type']],
+    [
+      ['fhir-code-invalid', 'Task.input[2].type'],
+      ['fhir-code-unknown', 'Task.input[2].type.coding[0].code'],
+    ],
   );
 });

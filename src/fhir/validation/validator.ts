@@ -1142,6 +1142,7 @@ class Run {
       return;
     }
     if (this.visitor !== undefined && this.visitor.types.has(typeCode) && isObject(value)) this.visitor.visit(typeCode, value, path);
+    if (typeCode === 'Coding' && isObject(value)) this.checkCoding(value, path);
     if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
       // Walked once, against the definition its url names, when there is one (see extensionDefinition).
       const def = this.extensionDefinition(value, node);
@@ -1256,6 +1257,16 @@ class Run {
       const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
       this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
     }
+  }
+
+  /** A Coding against its code system, whatever the binding (Terminology.checkCoding). */
+  private checkCoding(coding: Json, path: string): void {
+    const { system, code, display } = coding;
+    if (typeof system !== 'string' || typeof code !== 'string') return;
+    const r = this.v.ctx.terminology.checkCoding(system, code, typeof display === 'string' ? display : undefined);
+    if (r.kind === 'ok') return;
+    if (r.kind === 'unknown-code') this.push(r.stale ? CODES.CODE_UNKNOWN_STALE : CODES.CODE_UNKNOWN_IN_SYSTEM, `${path}.code`, { code, system });
+    else this.push(CODES.CODE_DISPLAY, `${path}.display`, { display: display as string, system, code, expected: r.expected.map((e) => `"${e}"`).join(' or ') });
   }
 
   /** `_x` objects of primitives: only `id` and `extension`. */
