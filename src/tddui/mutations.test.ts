@@ -1379,6 +1379,28 @@ const MUTATIONS: Mutation[] = [
     ],
   },
 
+  {
+    name: 'a RESTful fullUrl naming another id than its resource\u2019s',
+    family: 'bundle-entry',
+    file: SSIAD,
+    mutate: (d) => (d.entry[4].fullUrl = d.entry[4].fullUrl.replace(/\/[^/]+$/, '/autre-id')),
+    expect: [issue('fhir-bundle-fullurl-mismatch', 'Bundle.entry[4].fullUrl', 'error', /Practitioner\//)],
+  },
+  {
+    name: 'a RESTful fullUrl naming another type than its resource\u2019s',
+    family: 'bundle-entry',
+    file: SSIAD,
+    mutate: (d) => (d.entry[1].fullUrl = d.entry[1].fullUrl.replace('/Organization/', '/Location/')),
+    expect: [issue('fhir-bundle-fullurl-mismatch', 'Bundle.entry[1].fullUrl', 'error', /\/Organization\//)],
+  },
+  {
+    name: 'a RESTful fullUrl on a resource without id',
+    family: 'bundle-entry',
+    file: SSIAD,
+    mutate: (d) => delete res(d, 2).id,
+    expect: [issue('fhir-bundle-fullurl-no-id', 'Bundle.entry[2].fullUrl', 'warning')],
+  },
+
   // ---------------------------------------------------------------- TDDUI business rules
   {
     name: 'tddui-nir-format: NIR of 14 characters',

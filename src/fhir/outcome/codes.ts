@@ -366,6 +366,22 @@ export const CODES = {
     en: 'Invalid reference "{reference}"',
     fr: 'Référence invalide « {reference} »',
   }),
+  BUNDLE_FULLURL_MISMATCH: defineRule({
+    id: 'fhir-bundle-fullurl-mismatch',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'A Bundle entry\u2019s fullUrl is a RESTful URL ([base]/[type]/[id]) that names another type or id than its resource\u2019s: references through it would reach the wrong resource.',
+    en: 'The fullUrl "{fullUrl}" is a RESTful URL, so it must end with the type and id of its resource (/{expected})',
+    fr: 'Le fullUrl « {fullUrl} » est une URL REST : il doit se terminer par le type et l’id de sa ressource (/{expected})',
+  }),
+  BUNDLE_FULLURL_NO_ID: defineRule({
+    id: 'fhir-bundle-fullurl-no-id',
+    severity: 'warning',
+    code: 'invalid',
+    summary: 'A Bundle entry\u2019s fullUrl is a RESTful URL ([base]/[type]/[id]) but its resource has no id.',
+    en: 'The fullUrl "{fullUrl}" is a RESTful URL, but its {type} has no id (use a urn:uuid: fullUrl for a new resource, or give it the id the URL names)',
+    fr: 'Le fullUrl « {fullUrl} » est une URL REST, mais la ressource {type} n’a pas d’id (utiliser un fullUrl urn:uuid: pour une nouvelle ressource, ou lui donner l’id que l’URL indique)',
+  }),
   REFERENCE_UNRESOLVED: defineRule({
     id: 'fhir-reference-unresolved',
     severity: 'error',

@@ -90,6 +90,29 @@ export class BundleIndex {
     return idx;
   }
 
+  /**
+   * Entries whose fullUrl is a RESTful `<base>/<Type>/<id>` that does not name their resource:
+   * `mismatch` when the resource has another type or id, `no-id` when it has none. Compared
+   * in place (no string built per entry).
+   */
+  fullUrlProblems(): { index: number; fullUrl: string; type: string; id: string | undefined; problem: 'mismatch' | 'no-id' }[] {
+    const out: ReturnType<BundleIndex['fullUrlProblems']> = [];
+    this.entries.forEach((t, index) => {
+      if (!t || t.base === undefined || t.fullUrl === undefined) return;
+      const { resourceType: type, id } = t.resource;
+      if (typeof type !== 'string') return;
+      const u = t.fullUrl;
+      const typeAt = t.base.length + 1;
+      if (typeof id !== 'string') {
+        out.push({ index, fullUrl: u, type, id: undefined, problem: 'no-id' });
+        return;
+      }
+      const ok = u.length === typeAt + type.length + 1 + id.length && u.startsWith(type, typeAt) && u.charCodeAt(typeAt + type.length) === 47 && u.endsWith(id);
+      if (!ok) out.push({ index, fullUrl: u, type, id, problem: 'mismatch' });
+    });
+    return out;
+  }
+
   get size(): number {
     return this.entries.length;
   }

@@ -683,7 +683,15 @@ class Run {
       return;
     }
     const path = resource.resourceType;
-    if (resource.resourceType === 'Bundle') this.bundle = BundleIndex.build(resource, path);
+    if (resource.resourceType === 'Bundle') {
+      this.bundle = BundleIndex.build(resource, path);
+      // A RESTful fullUrl names its resource (relative references resolve through it).
+      for (const p of this.bundle.fullUrlProblems()) {
+        const at = `${path}.entry[${p.index}].fullUrl`;
+        if (p.problem === 'no-id') this.push(CODES.BUNDLE_FULLURL_NO_ID, at, { fullUrl: p.fullUrl, type: p.type });
+        else this.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
+      }
+    }
     this.validateResource(resource, path, profiles);
   }
 
