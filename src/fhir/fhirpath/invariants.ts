@@ -33,6 +33,18 @@ function entries(b: Json): Json[] {
   return Array.isArray(b.entry) ? (b.entry as unknown[]).filter(isObj) : [];
 }
 
+/** Every string value starting with `#` in a JSON tree (local references), to a bounded depth. */
+function collectLocalRefs(v: unknown, out: Set<string>, depth: number): void {
+  if (depth > 200) return;
+  if (typeof v === 'string') {
+    if (v.charCodeAt(0) === 35) out.add(v);
+  } else if (Array.isArray(v)) {
+    for (const x of v) collectLocalRefs(x, out, depth + 1);
+  } else if (typeof v === 'object' && v !== null) {
+    for (const k in v as Json) collectLocalRefs((v as Json)[k], out, depth + 1);
+  }
+}
+
 /** `entry.first().resource.is(T)`: true when there is no first resource (empty is not false). */
 function firstResourceIs(b: Json, type: string): boolean {
   const first = entries(b)[0];
@@ -61,6 +73,30 @@ const NATIVE: Record<string, { expression: string; fn: (node: Json, rootResource
       if (typeof ref !== 'string' || !ref.startsWith('#')) return true;
       const contained = root && Array.isArray(root.contained) ? root.contained : [];
       return contained.some((c) => typeof c === 'object' && c !== null && (c as Json).id === ref.slice(1));
+    },
+  },
+  // dom-3: every contained resource is referenced from the resource (`#id`), or refers to its
+  // container (`#`). fhirpath.js cannot evaluate R4's expression (`descendants().as(canonical)`
+  // on several items is an error in FHIRPath), so without this it was never checked. Any
+  // `#…` string counts as a local reference (Reference.reference, canonical, uri, url values),
+  // as the expression's union of those does.
+  'dom-3': {
+    expression:
+      "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | %resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#').exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
+    fn: (r) => {
+      const contained = r.contained;
+      if (!Array.isArray(contained) || contained.length === 0) return true;
+      const local = new Set<string>();
+      collectLocalRefs(r, local, 0);
+      for (const c of contained) {
+        if (!isObj(c) || typeof c.id !== 'string') continue; // '#' + {} is empty: not selected by where()
+        if (local.has(`#${c.id}`)) continue;
+        const own = new Set<string>();
+        collectLocalRefs(c, own, 0);
+        if (own.has('#')) continue;
+        return false;
+      }
+      return true;
     },
   },
   'dom-6': {
