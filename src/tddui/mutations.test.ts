@@ -1043,6 +1043,27 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-code-display', 'Encounter.identifier[0].type.coding[0].display', 'warning', /Identifiant du séjour/)],
   },
   {
+    name: 'a Coding.system that is a local name, not a URI',
+    family: 'binding',
+    file: SEJOUR,
+    mutate: (d) => (d.identifier[0].type.coding[0].system = 'tddui-encounter-identifier'),
+    expect: [issue('fhir-system-not-absolute', 'Encounter.identifier[0].type.coding[0].system', 'error')],
+  },
+  {
+    name: 'a Coding.system that is the url of a value set',
+    family: 'binding',
+    file: SEJOUR,
+    mutate: (d) => (d.identifier[0].type.coding[0].system = 'https://interop.esante.gouv.fr/ig/fhir/tddui/ValueSet/tddui-patient-identifier'),
+    expect: [issue('fhir-coding-system-is-valueset', 'Encounter.identifier[0].type.coding[0].system', 'error')],
+  },
+  {
+    name: 'an Identifier.system that is a local name, not a URI',
+    family: 'primitive',
+    file: SSIAD,
+    mutate: (d) => (res(d, 2).identifier[0].system = 'sejours'),
+    expect: [issue('fhir-system-not-absolute', 'Bundle.entry[2].resource.identifier[0].system', 'error', /Identifier.system/)],
+  },
+  {
     name: 'control: a display differing only by case and spacing',
     family: 'binding',
     file: SEJOUR,

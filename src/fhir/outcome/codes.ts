@@ -236,6 +236,22 @@ export const CODES = {
     en: 'The code {code} is not in the value set {valueSet} (required binding){detail}',
     fr: 'Le code {code} n’appartient pas au jeu de valeurs {valueSet} (liaison obligatoire){detail}',
   }),
+  SYSTEM_NOT_ABSOLUTE: defineRule({
+    id: 'fhir-system-not-absolute',
+    severity: 'error',
+    code: 'value',
+    summary: 'A Coding.system or Identifier.system is not an absolute URI (no scheme such as urn: or https:): a local name identifies nothing outside the sender.',
+    en: '{type}.system must be an absolute URI (urn:oid:…, https://…), not a local name: "{system}"',
+    fr: '{type}.system doit être une URI absolue (urn:oid:…, https://…), pas un nom local : « {system} »',
+  }),
+  CODING_SYSTEM_IS_VALUESET: defineRule({
+    id: 'fhir-coding-system-is-valueset',
+    severity: 'error',
+    code: 'code-invalid',
+    summary: 'A Coding.system names a value set, not a code system.',
+    en: 'The Coding.system {system} is the url of a value set, not of a code system: give the system of the code (the value set\u2019s compose.include.system)',
+    fr: 'Coding.system {system} est l’url d’un jeu de valeurs et non d’un système de codes : indiquer le système du code (compose.include.system du jeu de valeurs)',
+  }),
   CODE_UNKNOWN_STALE: defineRule({
     id: 'fhir-code-unknown-tho',
     severity: 'warning',

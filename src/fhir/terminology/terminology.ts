@@ -14,7 +14,8 @@ import type { CanonicalResource, ConformanceRegistry } from '../packages/registr
 
 export type CodeStatus = 'valid' | 'invalid' | 'unknown';
 
-export type CodingCheck = { kind: 'ok' } | { kind: 'unknown-code'; stale: boolean } | { kind: 'display'; expected: string[] };
+export type CodingCheck = { kind: 'ok' } | { kind: 'value-set' } | { kind: 'unknown-code'; stale: boolean } | { kind: 'display'; expected: string[] };
+const CODING_VALUE_SET: CodingCheck = Object.freeze({ kind: 'value-set' });
 const CODING_OK: CodingCheck = Object.freeze({ kind: 'ok' });
 const CODING_UNKNOWN: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: false });
 const CODING_UNKNOWN_STALE: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: true });
@@ -201,7 +202,7 @@ export class Terminology {
    */
   checkCoding(system: string, code: string, display: string | undefined): CodingCheck {
     const cs = this.codeSystem(system);
-    if (!cs) return CODING_OK;
+    if (!cs) return this.isValueSetOnly(system) ? CODING_VALUE_SET : CODING_OK;
     const concept = this.findConcept(cs, code);
     if (!concept) {
       if (!cs.complete) return CODING_OK;
@@ -214,6 +215,17 @@ export class Terminology {
     if (valid.some((v) => normaliseDisplay(v) === given)) return CODING_OK;
     return { kind: 'display', expected: [...new Set(valid)] };
   }
+
+  /** A loaded ValueSet has this url, and no CodeSystem does (memoised per url). */
+  private isValueSetOnly(url: string): boolean {
+    let r = this.valueSetOnly.get(url);
+    if (r === undefined) {
+      r = this.registry.resolve(url, 'ValueSet') !== undefined;
+      if (this.valueSetOnly.size < 10_000) this.valueSetOnly.set(url, r);
+    }
+    return r;
+  }
+  private readonly valueSetOnly = new Map<string, boolean>();
 
   /** Looks a code up in a code system (for display checks and tests). */
   lookup(system: string, code: string): { status: CodeStatus; display?: string } {

@@ -97,6 +97,19 @@ interface PrimitivePlan {
   /** A required or extensible binding (single values only): checked after the quick check. */
   binding: boolean;
 }
+/** `urn:…`, `https:…`: a URI with a scheme (Coding.system and Identifier.system must be absolute). */
+function hasScheme(u: string): boolean {
+  const c0 = u.charCodeAt(0) | 32;
+  if (c0 < 97 || c0 > 122) return false;
+  for (let i = 1; i < u.length; i++) {
+    const c = u.charCodeAt(i);
+    if (c === 58) return true; // ':'
+    const l = c | 32;
+    if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) return false;
+  }
+  return false;
+}
+
 const NARRATIVE_RULES: Record<NarrativeProblem, Rule> = {
   syntax: CODES.NARRATIVE_SYNTAX,
   root: CODES.NARRATIVE_ROOT,
@@ -1151,6 +1164,9 @@ class Run {
     }
     if (this.visitor !== undefined && this.visitor.types.has(typeCode) && isObject(value)) this.visitor.visit(typeCode, value, path);
     if (typeCode === 'Coding' && isObject(value)) this.checkCoding(value, path);
+    else if (typeCode === 'Identifier' && isObject(value) && typeof value.system === 'string' && !hasScheme(value.system)) {
+      this.push(CODES.SYSTEM_NOT_ABSOLUTE, `${path}.system`, { system: value.system, type: 'Identifier' });
+    }
     if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
       // Walked once, against the definition its url names, when there is one (see extensionDefinition).
       const def = this.extensionDefinition(value, node);
@@ -1270,8 +1286,17 @@ class Run {
   /** A Coding against its code system, whatever the binding (Terminology.checkCoding). */
   private checkCoding(coding: Json, path: string): void {
     const { system, code, display } = coding;
-    if (typeof system !== 'string' || typeof code !== 'string') return;
+    if (typeof system !== 'string') return;
+    if (!hasScheme(system)) {
+      this.push(CODES.SYSTEM_NOT_ABSOLUTE, `${path}.system`, { system, type: 'Coding' });
+      return;
+    }
+    if (typeof code !== 'string') return;
     const r = this.v.ctx.terminology.checkCoding(system, code, typeof display === 'string' ? display : undefined);
+    if (r.kind === 'value-set') {
+      this.push(CODES.CODING_SYSTEM_IS_VALUESET, `${path}.system`, { system });
+      return;
+    }
     if (r.kind === 'ok') return;
     if (r.kind === 'unknown-code') this.push(r.stale ? CODES.CODE_UNKNOWN_STALE : CODES.CODE_UNKNOWN_IN_SYSTEM, `${path}.code`, { code, system });
     else this.push(CODES.CODE_DISPLAY, `${path}.display`, { display: display as string, system, code, expected: r.expected.map((e) => `"${e}"`).join(' or ') });
