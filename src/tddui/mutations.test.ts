@@ -895,6 +895,14 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-extension-undefined', 'QuestionnaireResponse.item[0].modifierExtension[0]')],
   },
 
+  {
+    name: 'a resource extension with a relative url (only parts of a complex extension have one)',
+    family: 'extension',
+    file: EVENEMENT,
+    mutate: (d) => d.extension.push({ url: 'TDDUIComment', valueString: 'RAS' }),
+    expect: [issue('fhir-extension-url-relative', `Encounter.extension[${original(EVENEMENT).extension.length}].url`, 'error')],
+  },
+
   // ---------------------------------------------------------------- bindings
   {
     name: 'Patient.gender "other" (FR Core INS gender value set, required)',

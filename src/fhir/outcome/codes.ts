@@ -333,6 +333,14 @@ export const CODES = {
     en: 'Extension {url} is not defined in the loaded packages; it was not checked{detail}',
     fr: 'L’extension {url} n’est définie dans aucun paquet chargé ; elle n’a pas été vérifiée{detail}',
   }),
+  EXTENSION_URL_RELATIVE: defineRule({
+    id: 'fhir-extension-url-relative',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An extension outside a complex extension has a relative url: only the parts of a complex extension are named by a relative url.',
+    en: 'The extension url "{url}" is not absolute: an extension is identified by the canonical url of its definition (a relative url names only a part of a complex extension)',
+    fr: 'L’url d’extension « {url} » n’est pas absolue : une extension est identifiée par l’url canonique de sa définition (une url relative ne nomme qu’une partie d’une extension complexe)',
+  }),
   EXTENSION_UNDEFINED: defineRule({
     id: 'fhir-extension-undefined',
     severity: 'error',

@@ -97,6 +97,9 @@ interface PrimitivePlan {
   /** A required or extensible binding (single values only): checked after the quick check. */
   binding: boolean;
 }
+/** The location of an extension of an extension (a part of a complex extension). */
+const SUB_EXTENSION_AT = /\.(?:extension|modifierExtension)(?:\[\d+\])?\.extension(?:\[\d+\])?$/;
+
 /** `urn:…`, `https:…`: a URI with a scheme (Coding.system and Identifier.system must be absolute). */
 function hasScheme(u: string): boolean {
   const c0 = u.charCodeAt(0) | 32;
@@ -1437,8 +1440,13 @@ class Run {
   private checkExtension(obj: Json, node: ElementNode, path: string): void {
     const hasOwnProfile = hasOwnExtensionProfile(node);
     const url = obj.url;
-    // Relative urls name the parts of a complex extension, checked with their parent's definition.
-    if (typeof url !== 'string' || !url.includes(':')) return;
+    if (typeof url !== 'string') return;
+    if (!url.includes(':')) {
+      // Relative urls name the parts of a complex extension, checked with their parent's
+      // definition; anywhere else an extension is identified by an absolute url.
+      if (!node.path.startsWith('Extension.') && !SUB_EXTENSION_AT.test(path)) this.push(CODES.EXTENSION_URL_RELATIVE, `${path}.url`, { url });
+      return;
+    }
     const isModifier = node.name === 'modifierExtension';
     const def = this.profiles.get(url);
     if (!def) {
