@@ -1343,6 +1343,27 @@ const MUTATIONS: Mutation[] = [
     expect: [issue('fhir-reference-outside-bundle', 'Bundle.entry[2].resource.serviceProvider.reference', 'warning')],
   },
 
+  {
+    name: 'Reference.type naming another type than the resolved target',
+    family: 'reference',
+    file: SSIAD,
+    mutate: (d) => (res(d, 2).subject.type = 'Group'),
+    expect: [issue('fhir-reference-type-mismatch', 'Bundle.entry[2].resource.subject.type', 'error', /Patient/)],
+  },
+  {
+    name: 'two contained resources with one id',
+    family: 'reference',
+    file: PATIENT,
+    mutate: (d) => {
+      d.contained = [
+        { resourceType: 'Organization', id: 'org', name: 'SSIAD A' },
+        { resourceType: 'Organization', id: 'org', name: 'SSIAD B' },
+      ];
+      d.managingOrganization = { reference: '#org' };
+    },
+    expect: [issue('fhir-contained-duplicate-id', 'Patient.contained[1].id', 'error')],
+  },
+
   // ---------------------------------------------------------------- Bundle entries
   {
     name: 'Observation entry (no TDDUI profile covers it), Bundle without meta.profile',

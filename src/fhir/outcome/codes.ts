@@ -406,6 +406,22 @@ export const CODES = {
     en: 'The fullUrl "{fullUrl}" is a RESTful URL, but its {type} has no id (use a urn:uuid: fullUrl for a new resource, or give it the id the URL names)',
     fr: 'Le fullUrl « {fullUrl} » est une URL REST, mais la ressource {type} n’a pas d’id (utiliser un fullUrl urn:uuid: pour une nouvelle ressource, ou lui donner l’id que l’URL indique)',
   }),
+  REFERENCE_TYPE_MISMATCH: defineRule({
+    id: 'fhir-reference-type-mismatch',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'Reference.type says another resource type than the one the reference points to.',
+    en: 'Reference.type is "{type}", but "{reference}" points to a resource of type {found}',
+    fr: 'Reference.type vaut « {type} », mais « {reference} » désigne une ressource de type {found}',
+  }),
+  CONTAINED_DUPLICATE_ID: defineRule({
+    id: 'fhir-contained-duplicate-id',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'Two contained resources of one resource have the same id: a local reference (#id) would be ambiguous.',
+    en: 'Another contained resource already has the id "{id}": local references (#{id}) would be ambiguous',
+    fr: 'Une autre ressource contenue a déjà l’id « {id} » : les références locales (#{id}) seraient ambiguës',
+  }),
   REFERENCE_UNRESOLVED: defineRule({
     id: 'fhir-reference-unresolved',
     severity: 'error',

@@ -723,6 +723,7 @@ class Run {
       this.push(CODES.UNKNOWN_RESOURCE_TYPE, path, { type });
       return;
     }
+    if (Array.isArray(res.contained) && res.contained.length > 1) this.checkContainedIds(res.contained, path);
     const targets: CompiledProfile[] = [];
     const urls = new Set<string>(profileUrls);
     const meta = res.meta;
@@ -1286,6 +1287,16 @@ class Run {
     }
   }
 
+  /** Contained resources are found by id (`#id`): two with one id make references ambiguous. */
+  private checkContainedIds(contained: unknown[], path: string): void {
+    const seen = new Set<string>();
+    contained.forEach((c, i) => {
+      if (!isObject(c) || typeof c.id !== 'string') return;
+      if (seen.has(c.id)) this.push(CODES.CONTAINED_DUPLICATE_ID, `${path}.contained[${i}].id`, { id: c.id });
+      seen.add(c.id);
+    });
+  }
+
   /** A Coding against its code system, whatever the binding (Terminology.checkCoding). */
   private checkCoding(coding: Json, path: string): void {
     const { system, code, display } = coding;
@@ -1572,6 +1583,9 @@ class Run {
         return;
       }
       declaredType = shape[1];
+      if (declaredType !== undefined && typeof obj.type === 'string' && obj.type !== declaredType) {
+        this.push(CODES.REFERENCE_TYPE_MISMATCH, `${path}.type`, { type: obj.type, reference: ref, found: declaredType });
+      }
     }
     if (declaredType && !anyType && !allowedTypes.has(declaredType) && this.isResourceType(declaredType)) {
       this.push(CODES.REFERENCE_TARGET_TYPE, `${path}.reference`, { type: declaredType, allowed: [...allowedTypes].join(', ') });
@@ -1590,6 +1604,9 @@ class Run {
     }
     if (typeof target.resource.resourceType !== 'string') return; // the target's own error says it
     const targetType = target.resource.resourceType;
+    if (declaredType === undefined && typeof obj.type === 'string' && obj.type !== targetType) {
+      this.push(CODES.REFERENCE_TYPE_MISMATCH, `${path}.type`, { type: obj.type, reference: ref, found: targetType });
+    }
     if (!anyType && !allowedTypes.has(targetType)) {
       this.push(CODES.REFERENCE_TARGET_TYPE, `${path}.reference`, { type: targetType, allowed: [...allowedTypes].join(', ') });
       return;
