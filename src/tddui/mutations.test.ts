@@ -15,6 +15,7 @@
 //
 // Run: npx tsc -p tsconfig.json && node --test dist/src/tddui/mutations.test.js
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -92,6 +93,7 @@ const TASK_ACTION = 'Task-tddui-pp-pa-task-action-1-ide-example.json';
 const TASK_TRANSPORT_USAGER = 'Task-tddui-task-transport-usager-example.json';
 const TASK_TRANSPORT_PRO = 'Task-tddui-task-transport-professionel-example.json';
 const RELATED_PERSON = 'RelatedPerson-tddui-related-person-contact-example.json';
+const DOC_ENTRANT = 'DocumentReference-tddui-pp-pa-documentreference-entrant-example.json';
 const QR_AGGIR = 'QuestionnaireResponse-tddui-questionnaire-response-aggir-pa-example.json';
 const QR_SERAFIN = 'QuestionnaireResponse-tddui-questionnaire-response-serafin-sans-precision-example.json';
 const QR_SITUATION = 'QuestionnaireResponse-tddui-questionnaire-response-situation-ssiad-example.json';
@@ -1362,6 +1364,36 @@ const MUTATIONS: Mutation[] = [
       d.managingOrganization = { reference: '#org' };
     },
     expect: [issue('fhir-contained-duplicate-id', 'Patient.contained[1].id', 'error')],
+  },
+
+  {
+    name: 'Attachment.size that is not the size of the inline PDF',
+    family: 'primitive',
+    file: DOC_ENTRANT,
+    mutate: (d) => (d.content[0].attachment.size = 12),
+    expect: [issue('fhir-attachment-size', 'DocumentReference.content[0].attachment.size', 'error', /12 bytes/)],
+  },
+  {
+    name: 'Attachment.hash that is not the SHA-1 of the inline PDF',
+    family: 'primitive',
+    file: DOC_ENTRANT,
+    mutate: (d) => (d.content[0].attachment.hash = Buffer.from('not the hash of it').toString('base64')),
+    expect: [issue('fhir-attachment-hash', 'DocumentReference.content[0].attachment.hash', 'error')],
+  },
+  {
+    name: 'control: Attachment.size and .hash of the inline PDF',
+    family: 'primitive',
+    file: DOC_ENTRANT,
+    mutate: (d) => {
+      const bytes = Buffer.from(d.content[0].attachment.data, 'base64');
+      d.content[0].attachment.size = bytes.length;
+      d.content[0].attachment.hash = createHash('sha1').update(bytes).digest('base64');
+    },
+    expect: [],
+    absent: [
+      { rule: 'fhir-attachment-size', expression: 'DocumentReference.content[0].attachment.size' },
+      { rule: 'fhir-attachment-hash', expression: 'DocumentReference.content[0].attachment.hash' },
+    ],
   },
 
   // ---------------------------------------------------------------- Bundle entries

@@ -422,6 +422,22 @@ export const CODES = {
     en: 'Another contained resource already has the id "{id}": local references (#{id}) would be ambiguous',
     fr: 'Une autre ressource contenue a déjà l’id « {id} » : les références locales (#{id}) seraient ambiguës',
   }),
+  ATTACHMENT_SIZE: defineRule({
+    id: 'fhir-attachment-size',
+    severity: 'error',
+    code: 'value',
+    summary: 'Attachment.size is not the number of bytes of the inline data.',
+    en: 'Attachment.size says {stated} bytes, but the data holds {actual}',
+    fr: 'Attachment.size indique {stated} octets, mais les données en contiennent {actual}',
+  }),
+  ATTACHMENT_HASH: defineRule({
+    id: 'fhir-attachment-hash',
+    severity: 'error',
+    code: 'value',
+    summary: 'Attachment.hash is not the SHA-1 (base64) of the inline data: the document was altered or the hash computed otherwise.',
+    en: 'Attachment.hash is "{stated}", but the SHA-1 of the data is "{actual}" (base64)',
+    fr: 'Attachment.hash vaut « {stated} », mais le SHA-1 des données est « {actual} » (base64)',
+  }),
   REFERENCE_UNRESOLVED: defineRule({
     id: 'fhir-reference-unresolved',
     severity: 'error',

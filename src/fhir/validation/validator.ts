@@ -3,6 +3,7 @@
 // One `Run` holds the state of one validation (issues, Bundle index, memoised profile
 // conformance of resources, what could not be checked). It never throws on input data:
 // anything unexpected becomes an issue.
+import { createHash } from 'node:crypto';
 import { CODES } from '../outcome/codes.js';
 import type { Severity, ValidationIssue } from '../outcome/issue.js';
 import { makeIssue, makeIssueWithMessages, messagesOf, type MessageArgs, type Rule } from '../outcome/rule.js';
@@ -1168,6 +1169,9 @@ class Run {
     }
     if (this.visitor !== undefined && this.visitor.types.has(typeCode) && isObject(value)) this.visitor.visit(typeCode, value, path);
     if (typeCode === 'Coding' && isObject(value)) this.checkCoding(value, path);
+    else if (typeCode === 'Attachment' && isObject(value) && typeof value.data === 'string' && (value.size !== undefined || value.hash !== undefined)) {
+      this.checkAttachment(value, path);
+    }
     else if (typeCode === 'Identifier' && isObject(value) && typeof value.system === 'string' && !hasScheme(value.system)) {
       this.push(CODES.SYSTEM_NOT_ABSOLUTE, `${path}.system`, { system: value.system, type: 'Identifier' });
     }
@@ -1284,6 +1288,20 @@ class Run {
       const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
       const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
       this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
+    }
+  }
+
+  /** Attachment.size and .hash (SHA-1, base64) must describe the inline data they come with. */
+  private checkAttachment(att: Json, path: string): void {
+    const data = att.data as string;
+    if (checkPrimitive('base64Binary', data)) return; // the data's own error says it
+    const bytes = Buffer.from(data, 'base64');
+    if (typeof att.size === 'number' && att.size !== bytes.length) {
+      this.push(CODES.ATTACHMENT_SIZE, `${path}.size`, { stated: String(att.size), actual: String(bytes.length) });
+    }
+    if (typeof att.hash === 'string' && !checkPrimitive('base64Binary', att.hash)) {
+      const actual = createHash('sha1').update(bytes).digest('base64');
+      if (att.hash.replace(/\s+/g, '') !== actual) this.push(CODES.ATTACHMENT_HASH, `${path}.hash`, { stated: att.hash, actual });
     }
   }
 
