@@ -16,6 +16,8 @@ export type CodeStatus = 'valid' | 'invalid' | 'unknown';
 
 export type CodingCheck = { kind: 'ok' } | { kind: 'value-set' } | { kind: 'unknown-code'; stale: boolean } | { kind: 'display'; expected: string[] };
 const CODING_VALUE_SET: CodingCheck = Object.freeze({ kind: 'value-set' });
+/** codingSystem(): the url is a value set's. */
+const VALUE_SET_URL = 'value-set' as const;
 const CODING_OK: CodingCheck = Object.freeze({ kind: 'ok' });
 const CODING_UNKNOWN: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: false });
 const CODING_UNKNOWN_STALE: CodingCheck = Object.freeze({ kind: 'unknown-code', stale: true });
@@ -201,8 +203,9 @@ export class Terminology {
    * may be valid. Nothing is said of a code system that is not loaded or not complete.
    */
   checkCoding(system: string, code: string, display: string | undefined): CodingCheck {
-    const cs = this.codeSystem(system);
-    if (!cs) return this.isValueSetOnly(system) ? CODING_VALUE_SET : CODING_OK;
+    const cs = this.codingSystem(system);
+    if (cs === null) return CODING_OK;
+    if (cs === VALUE_SET_URL) return CODING_VALUE_SET;
     const concept = this.findConcept(cs, code);
     if (!concept) {
       if (!cs.complete) return CODING_OK;
@@ -216,16 +219,19 @@ export class Terminology {
     return { kind: 'display', expected: [...new Set(valid)] };
   }
 
-  /** A loaded ValueSet has this url, and no CodeSystem does (memoised per url). */
-  private isValueSetOnly(url: string): boolean {
-    let r = this.valueSetOnly.get(url);
+  /**
+   * What a Coding.system names, in one lookup per Coding: its loaded code system, the url of a
+   * loaded value set (and of no code system), or nothing loaded (null, the common case).
+   */
+  private codingSystem(url: string): IndexedCodeSystem | typeof VALUE_SET_URL | null {
+    let r = this.codingSystems.get(url);
     if (r === undefined) {
-      r = this.registry.resolve(url, 'ValueSet') !== undefined;
-      if (this.valueSetOnly.size < 10_000) this.valueSetOnly.set(url, r);
+      r = this.codeSystem(url) ?? (this.registry.resolve(url, 'ValueSet') !== undefined ? VALUE_SET_URL : null);
+      if (this.codingSystems.size < 10_000) this.codingSystems.set(url, r);
     }
     return r;
   }
-  private readonly valueSetOnly = new Map<string, boolean>();
+  private readonly codingSystems = new Map<string, IndexedCodeSystem | typeof VALUE_SET_URL | null>();
 
   /** Looks a code up in a code system (for display checks and tests). */
   lookup(system: string, code: string): { status: CodeStatus; display?: string } {
