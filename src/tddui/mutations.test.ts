@@ -41,6 +41,7 @@ const FAMILIES = [
   'binding',
   'invariant',
   'narrative',
+  'questionnaire',
   'reference',
   'bundle-entry',
   'tddui-rule',
@@ -1248,6 +1249,60 @@ const MUTATIONS: Mutation[] = [
     file: GOAL_OBJECTIF,
     mutate: (d) => (d.text = { status: 'empty', div: XDIV('<p> </p>') }),
     expect: [issue('fhir-narrative-empty', 'Goal.text.div', 'error')],
+  },
+
+  // ---------------------------------------------------------------- answers against their Questionnaire
+  {
+    name: 'an AGGIR adverb with a linkId the questionnaire does not have',
+    family: 'questionnaire',
+    file: QR_AGGIR,
+    mutate: (d) => (d.item[0].answer[0].item[0].answer[0].item[0].linkId = 'pensee-spontanement'),
+    expect: [issue('fhir-qr-item-unknown', 'QuestionnaireResponse.item[0].answer[0].item[0].answer[0].item[0].linkId', 'error', /pensee-spontanement/)],
+  },
+  {
+    name: 'an AGGIR adverb answered with a string instead of a boolean',
+    family: 'questionnaire',
+    file: QR_AGGIR,
+    mutate: (d) => (d.item[0].answer[0].item[0].answer[0].item[0].answer = [{ valueString: 'oui' }]),
+    expect: [issue('fhir-qr-answer-type', 'QuestionnaireResponse.item[0].answer[0].item[0].answer[0].item[0].answer[0].valueString', 'error', /boolean/)],
+  },
+  {
+    name: 'a GIR answer that is not one of the options',
+    family: 'questionnaire',
+    file: QR_AGGIR,
+    mutate: (d) => (d.item[0].answer[0].valueCoding.code = 'MED-338'),
+    expect: [issue('fhir-qr-answer-option', 'QuestionnaireResponse.item[0].answer[0].valueCoding', 'error', /MED-338/)],
+  },
+  {
+    name: 'two AGGIR variables out of the questionnaire order',
+    family: 'questionnaire',
+    file: QR_AGGIR,
+    mutate: (d) => {
+      const vars = d.item[0].answer[0].item;
+      [vars[0], vars[1]] = [vars[1], vars[0]];
+    },
+    expect: [issue('fhir-qr-item-order', 'QuestionnaireResponse.item[0].answer[0].item[1].linkId', 'error')],
+  },
+  {
+    name: 'a situation SSIAD indicator given twice',
+    family: 'questionnaire',
+    file: QR_SITUATION,
+    mutate: (d) => d.item.splice(1, 0, structuredClone(d.item[0])),
+    expect: [issue('fhir-qr-item-repeated', 'QuestionnaireResponse.item[1].linkId', 'error')],
+  },
+  {
+    name: 'a SERAFIN need with two answers',
+    family: 'questionnaire',
+    file: QR_SERAFIN,
+    mutate: (d) => d.item[0].answer.push({ valueInteger: 21 }),
+    expect: [issue('fhir-qr-answer-multiple', 'QuestionnaireResponse.item[0].answer[1]', 'error')],
+  },
+  {
+    name: 'a questionnaire url in the TDDUI namespace that TDDUI does not define',
+    family: 'questionnaire',
+    file: QR_SERAFIN,
+    mutate: (d) => (d.questionnaire = `${TDDUI_Q}tddui-questionnaire-serafin-ph`),
+    expect: [issue('fhir-qr-questionnaire-undefined', 'QuestionnaireResponse.questionnaire', 'error')],
   },
 
   // ---------------------------------------------------------------- references

@@ -13,6 +13,7 @@ import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
 import type { CodeResult, Terminology } from '../terminology/terminology.js';
 import { checkPrimitive, checkStringWhitespace, isPrimitiveType, jsonKindOf } from './primitives.js';
 import { checkNarrative, type NarrativeProblem } from './narrative.js';
+import { checkQuestionnaireResponse, type QuestionnaireDef } from './questionnaire.js';
 import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { compilePattern, deepEqual, describeValue } from './values.js';
 import { extensionContextRule } from './extension-context.js';
@@ -748,6 +749,22 @@ class Run {
     // A profile's snapshot contains the base definition, so the base is only walked alone.
     if (targets.length === 0) targets.push(core);
     for (const p of targets) this.validateAgainst(res, path, p);
+    if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
+  }
+
+  /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */
+  private checkAnswers(qr: Json, path: string, canonical: string): void {
+    const q = this.v.ctx.profiles.registry.resolve(canonical, 'Questionnaire') as (QuestionnaireDef & object) | undefined;
+    if (!q) {
+      // An IG loaded in full defines all of its questionnaires (decisions.md D-17).
+      const bare = canonical.split('|')[0]!;
+      const ig = this.v.ctx.completeCanonicals?.find((c) => bare.startsWith(`${c}/Questionnaire/`));
+      const registry = this.v.ctx.profiles.registry;
+      if (ig) this.push(CODES.QR_QUESTIONNAIRE_UNDEFINED, `${path}.questionnaire`, { questionnaire: canonical, canonical: ig, package: registry.packageFor(bare) ?? ig });
+      else this.once(`questionnaire:${canonical}`, CODES.QR_QUESTIONNAIRE_UNKNOWN, `${path}.questionnaire`, { questionnaire: canonical, detail: this.describeMissing(canonical) });
+      return;
+    }
+    for (const f of checkQuestionnaireResponse(qr, path, q)) this.push(f.rule, f.path, f.args);
   }
 
   /** Validates `res` against one profile, reusing a memoised result for the same location. */

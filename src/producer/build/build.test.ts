@@ -145,3 +145,30 @@ test('the official PP PA Bundle reads into a pivot with its plan', () => {
   assert.equal(pp.moyens.length, 4);
   assert.equal(p.evaluations[0].gir, 3);
 });
+
+test('evaluation items are built in the questionnaire order, whatever the pivot order; the pivot refuses what no response can carry', () => {
+  const doc = ssiadRecent();
+  const aggir = doc.evaluations[0];
+  aggir.variables.reverse();
+  aggir.variables[0].adverbes = { spontanement: true, totalement: false };
+  doc.evaluations.push(
+    { id: '900001', type: 'situation-ssiad', date: aggir.date, evaluateur: aggir.evaluateur, indicateurs: [{ item: 'soins-ide', valeur: true }, { item: 'incontinence', valeur: false }] },
+  );
+  const { bundle } = buildBundle(doc);
+  assertClean(bundle, 'reordered evaluations');
+  const qrs = bundle.entry.map((e: any) => e.resource).filter((r: any) => r.resourceType === 'QuestionnaireResponse');
+  const aggirQr = qrs.find((r: any) => /aggir/.test(r.questionnaire));
+  assert.deepEqual(
+    aggirQr.item[0].answer[0].item.map((i: any) => i.linkId).slice(0, 3),
+    ['fonction-pensee', 'fonction-orientation', 'se-laver'],
+  );
+  assert.deepEqual(qrs.find((r: any) => /situation/.test(r.questionnaire)).item.map((i: any) => i.linkId), ['incontinence', 'soins-ide']);
+
+  // Adverbs are answered under the modality: without one they have nowhere to go.
+  const noModality = ssiadRecent();
+  noModality.evaluations[0].variables[0] = { item: 'fonction-pensee', adverbes: { spontanement: true } };
+  assert.throws(() => parsePivot(noModality), /variables\/0\/modalite/);
+  const twice = ssiadRecent();
+  twice.evaluations[0].variables.push({ item: 'fonction-pensee', modalite: 'B' });
+  assert.throws(() => parsePivot(twice), /"fonction-pensee" is given twice/);
+});

@@ -2,7 +2,7 @@
 // a urn:uuid fullUrl; references between entries use those fullUrls. meta.profile names the TDDUI
 // profile of each resource so receivers (and our validator) check it directly.
 import {
-  BID, CNSA_POLICY, EXT, GIR_CODES, ICF_DISPLAY, MODALITY_TO_ICF, PROFILE, QUESTIONNAIRE, SERAFIN_ITEMS, SYS,
+  BID, CNSA_POLICY, EXT, GIR_CODES, ICF_DISPLAY, MODALITY_TO_ICF, PROFILE, QUESTIONNAIRE, SERAFIN_ITEMS, SITUATION_ITEMS, SYS,
   AGGIR_PA_ITEMS, AGGIR_PH_ITEMS,
 } from '../pivot/constants.js';
 import type { Adresse, Evaluation, Pivot, ProjetPersonnalise, Structure } from '../pivot/schema.js';
@@ -380,21 +380,40 @@ function commentExt(c?: string): R[] | undefined {
   return c === undefined ? undefined : [ext(EXT.comment, { valueString: c })];
 }
 
+/**
+ * `list` in the order of the Questionnaire's items (`order`: its linkIds in order): a
+ * QuestionnaireResponse lists its items in the Questionnaire's order. Unknown items keep
+ * their place at the end (the validator names them).
+ */
+function inQuestionnaireOrder<T extends { item: string }>(list: readonly T[], order: readonly string[]): T[] {
+  const rank = new Map(order.map((linkId, i) => [linkId, i]));
+  return list
+    .map((x, i) => ({ x, i, r: rank.get(x.item) ?? order.length }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map(({ x }) => x);
+}
+
 function evaluationItems(e: Evaluation): R[] {
   if (e.type === 'serafin') {
-    return (e.besoins ?? []).map((x) => clean({ extension: commentExt(x.commentaire), linkId: x.item, answer: [{ valueInteger: x.valeur }] }));
+    return inQuestionnaireOrder(e.besoins ?? [], Object.keys(SERAFIN_ITEMS)).map((x) =>
+      clean({ extension: commentExt(x.commentaire), linkId: x.item, answer: [{ valueInteger: x.valeur }] }),
+    );
   }
   if (e.type === 'situation-ssiad') {
-    return (e.indicateurs ?? []).map((x) => clean({ extension: commentExt(x.commentaire), linkId: x.item, answer: [{ valueBoolean: x.valeur }] }));
+    return inQuestionnaireOrder(e.indicateurs ?? [], SITUATION_ITEMS).map((x) =>
+      clean({ extension: commentExt(x.commentaire), linkId: x.item, answer: [{ valueBoolean: x.valeur }] }),
+    );
   }
-  const defs = new Map((e.type === 'aggir-pa' ? AGGIR_PA_ITEMS : AGGIR_PH_ITEMS).map((d) => [d.linkId, d]));
-  const variables = (e.variables ?? []).map((v) => {
+  const items = e.type === 'aggir-pa' ? AGGIR_PA_ITEMS : AGGIR_PH_ITEMS;
+  const defs = new Map(items.map((d) => [d.linkId, d]));
+  const variables = inQuestionnaireOrder(e.variables ?? [], items.map((d) => d.linkId)).map((v) => {
     const def = defs.get(v.item)!;
     const adverbs = ADVERBS.filter(([k]) => v.adverbes?.[k] !== undefined).map(([k, suffix]) => ({
       linkId: `${def.adverbPrefix}-${suffix}`,
       answer: [{ valueBoolean: v.adverbes![k] }],
     }));
-    if (v.modalite === undefined) return clean({ extension: commentExt(v.commentaire), linkId: v.item, item: adverbs });
+    // Without a modality there is no answer to hang the adverbs under (the pivot refuses adverbs without one).
+    if (v.modalite === undefined) return clean({ extension: commentExt(v.commentaire), linkId: v.item });
     const icf = MODALITY_TO_ICF[v.modalite];
     return clean({
       extension: commentExt(v.commentaire),

@@ -349,7 +349,7 @@ function ppPart(rng: Rng, s: Structure, doc: PivotDoc, end: number, ime: boolean
       type: 'serafin',
       date: isoDay(start - 10 * DAY),
       evaluateur: referent.idNatPs,
-      besoins: ['besoin-fonc-ment', 'besoin-relations', 'besoin-entretien-personnel', 'besoin-vie-scolaire']
+      besoins: ['besoin-fonc-ment', 'besoin-entretien-personnel', 'besoin-relations', 'besoin-vie-scolaire'] // in the questionnaire's order
         .filter(() => rng.chance(0.8))
         .concat(['besoin-apprentissage'])
         .map((item) => ({ item, valeur: rng.pick([11, 21, 31]) })),

@@ -218,6 +218,18 @@ export const EvaluationSchema = z
     only('variables', aggir, 'AGGIR PA/PH only');
     only('besoins', e.type === 'serafin', 'SERAFIN only');
     only('indicateurs', e.type === 'situation-ssiad', 'situation SSIAD only');
+    e.variables?.forEach((v, i) => {
+      if (v.adverbes !== undefined && v.modalite === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['variables', i, 'modalite'], message: 'required when adverbes are given: the adverbs are answered under the modality (item.answer.item)' });
+      }
+    });
+    for (const k of ['variables', 'besoins', 'indicateurs'] as const) {
+      const seen = new Set<string>();
+      (e[k] ?? []).forEach((x: { item: string }, i: number) => {
+        if (seen.has(x.item)) ctx.addIssue({ code: 'custom', path: [k, i, 'item'], message: `"${x.item}" is given twice (an item of the questionnaire is answered once)` });
+        seen.add(x.item);
+      });
+    }
     if (aggir && e.variables?.length && e.gir === undefined) {
       ctx.addIssue({ code: 'custom', path: ['gir'], message: 'required when AGGIR variables are given (they are nested under the GIR answer); computeGir() derives it' });
     }

@@ -1,0 +1,165 @@
+// A QuestionnaireResponse against the Questionnaire it answers (QuestionnaireResponse.questionnaire),
+// as the HL7 validator checks it: every item's linkId is an item of the Questionnaire at that
+// place, in the Questionnaire's order, not repeated unless it repeats; questions' answers have
+// the item type's value type, one only unless the item repeats, one of the answerOptions for
+// choice items; children of a question sit under its answer, children of a group under the
+// group; required items are there when the response is completed; group and display items
+// carry no answer. enableWhen is not evaluated: a required item with enableWhen is not
+// required here (the HL7 validator would require it only when enabled), and an answer to a
+// disabled item is not reported.
+import type { MessageArgs, Rule } from '../outcome/rule.js';
+import { CODES } from '../outcome/codes.js';
+
+type Json = Record<string, unknown>;
+
+export interface QItemDef {
+  linkId?: string;
+  type?: string;
+  text?: string;
+  required?: boolean;
+  repeats?: boolean;
+  enableWhen?: unknown[];
+  answerOption?: Json[];
+  answerValueSet?: string;
+  item?: QItemDef[];
+}
+
+export interface QuestionnaireDef {
+  url?: string;
+  item?: QItemDef[];
+}
+
+export interface QrFinding {
+  rule: Rule;
+  path: string;
+  args: MessageArgs;
+}
+
+/** Answer value[x] names allowed per item type (R4 QuestionnaireResponse.item.answer.value[x]). */
+const ANSWER_TYPES: Record<string, string[]> = {
+  boolean: ['valueBoolean'],
+  decimal: ['valueDecimal'],
+  integer: ['valueInteger'],
+  date: ['valueDate'],
+  dateTime: ['valueDateTime'],
+  time: ['valueTime'],
+  string: ['valueString'],
+  text: ['valueString'],
+  url: ['valueUri'],
+  choice: ['valueCoding'],
+  'open-choice': ['valueCoding', 'valueString'],
+  attachment: ['valueAttachment'],
+  reference: ['valueReference'],
+  quantity: ['valueQuantity'],
+};
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function list(v: unknown): Json[] {
+  return Array.isArray(v) ? v.filter(isObj) : [];
+}
+
+function valueKey(o: Json): string | undefined {
+  for (const k in o) if (k.startsWith('value') && k.length > 5) return k;
+  return undefined;
+}
+
+/** Two answer values are the same option: Codings by system and code, other values by their JSON. */
+function sameValue(key: string, a: unknown, b: unknown): boolean {
+  if (key === 'valueCoding' && isObj(a) && isObj(b)) return a.code === b.code && (a.system === undefined || b.system === undefined || a.system === b.system);
+  if (key === 'valueReference' && isObj(a) && isObj(b)) return a.reference === b.reference;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function shown(key: string, v: unknown): string {
+  if (key === 'valueCoding' && isObj(v)) return `${typeof v.system === 'string' ? `${v.system}#` : ''}${String(v.code)}`;
+  return JSON.stringify(v);
+}
+
+export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef): QrFinding[] {
+  const out: QrFinding[] = [];
+  const completed = qr.status === 'completed' || qr.status === 'amended';
+  // Every linkId of the Questionnaire, for "it belongs elsewhere" hints.
+  const everywhere = new Map<string, string>();
+  const index = (defs: QItemDef[] | undefined, parent: string) => {
+    for (const d of defs ?? []) {
+      if (typeof d.linkId === 'string' && !everywhere.has(d.linkId)) everywhere.set(d.linkId, parent);
+      index(d.item, d.linkId ?? parent);
+    }
+  };
+  index(q.item, '(top level)');
+  checkItems(list(qr.item), `${path}.item`, q.item ?? [], completed, everywhere, out, 0);
+  return out;
+}
+
+function checkItems(items: Json[], listPath: string, defs: QItemDef[], completed: boolean, everywhere: Map<string, string>, out: QrFinding[], depth: number): void {
+  if (depth > 50) return;
+  const position = new Map<string, number>();
+  defs.forEach((d, i) => {
+    if (typeof d.linkId === 'string' && !position.has(d.linkId)) position.set(d.linkId, i);
+  });
+  let last = -1;
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const at = `${listPath}[${i}]`;
+    const linkId = item.linkId;
+    if (typeof linkId !== 'string') return; // linkId 1..1: the cardinality check reports it
+    const pos = position.get(linkId);
+    if (pos === undefined) {
+      const elsewhere = everywhere.get(linkId);
+      out.push({ rule: CODES.QR_ITEM_UNKNOWN, path: `${at}.linkId`, args: { linkId, detail: elsewhere ? ` (it is an item of ${elsewhere === '(top level)' ? 'the top level' : `"${elsewhere}"`}, not of this place)` : '' } });
+      return;
+    }
+    const def = defs[pos]!;
+    if (pos < last) out.push({ rule: CODES.QR_ITEM_ORDER, path: `${at}.linkId`, args: { linkId, previous: String(defs[last]!.linkId) } });
+    else if (seen.has(linkId) && def.repeats !== true) out.push({ rule: CODES.QR_ITEM_REPEATED, path: `${at}.linkId`, args: { linkId } });
+    last = Math.max(last, pos);
+    seen.add(linkId);
+    checkItem(item, at, def, completed, everywhere, out, depth);
+  });
+  if (!completed) return;
+  for (const d of defs) {
+    if (d.required === true && d.enableWhen === undefined && typeof d.linkId === 'string' && !seen.has(d.linkId) && d.type !== 'display') {
+      out.push({ rule: CODES.QR_REQUIRED, path: listPath.replace(/\.item$/, '') || listPath, args: { linkId: d.linkId } });
+    }
+  }
+}
+
+function checkItem(item: Json, at: string, def: QItemDef, completed: boolean, everywhere: Map<string, string>, out: QrFinding[], depth: number): void {
+  const type = def.type ?? '';
+  const answers = list(item.answer);
+  const children = def.item ?? [];
+  if (type === 'group' || type === 'display') {
+    if (answers.length) out.push({ rule: CODES.QR_ANSWER_NOT_ALLOWED, path: `${at}.answer`, args: { linkId: String(def.linkId), type } });
+    checkItems(list(item.item), `${at}.item`, children, completed, everywhere, out, depth + 1);
+    return;
+  }
+  // A question: its children are answered under each answer (QuestionnaireResponse.item.answer.item).
+  if (Array.isArray(item.item) && item.item.length) {
+    out.push({ rule: CODES.QR_ITEM_NESTING, path: `${at}.item`, args: { linkId: String(def.linkId) } });
+  }
+  if (answers.length > 1 && def.repeats !== true) out.push({ rule: CODES.QR_ANSWER_MULTIPLE, path: `${at}.answer[1]`, args: { linkId: String(def.linkId), count: String(answers.length) } });
+  const options = list(def.answerOption);
+  const optionKeys = new Set(options.map(valueKey).filter((k): k is string => k !== undefined));
+  let allowed = ANSWER_TYPES[type];
+  if (allowed && (type === 'choice' || type === 'open-choice') && optionKeys.size) {
+    // R4 answerOption may be integer, date, time, string, Coding or Reference: answers take the options' types.
+    allowed = type === 'open-choice' ? [...new Set([...optionKeys, 'valueString'])] : [...optionKeys];
+  }
+  answers.forEach((a, j) => {
+    const key = valueKey(a);
+    const answerAt = `${at}.answer[${j}]`;
+    if (key !== undefined && allowed && !allowed.includes(key)) {
+      out.push({ rule: CODES.QR_ANSWER_TYPE, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), type, allowed: allowed.join(' or '), found: key } });
+    } else if (key !== undefined && options.length && (type === 'choice' || (type === 'open-choice' && key !== 'valueString'))) {
+      const value = a[key];
+      if (!options.some((o) => o[key] !== undefined && sameValue(key, o[key], value))) {
+        const valid = options.map((o) => { const k = valueKey(o); return k ? shown(k, o[k]) : '?'; });
+        out.push({ rule: CODES.QR_ANSWER_OPTION, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), value: shown(key, value), options: valid.slice(0, 8).join(', ') + (valid.length > 8 ? ', …' : '') } });
+      }
+    }
+    checkItems(list(a.item), `${answerAt}.item`, children, completed, everywhere, out, depth + 1);
+  });
+}
