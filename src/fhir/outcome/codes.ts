@@ -518,6 +518,22 @@ export const CODES = {
     en: 'The answer {value} to "{linkId}" is not one of its options ({options})',
     fr: 'La réponse {value} à « {linkId} » ne fait pas partie de ses options ({options})',
   }),
+  QR_ANSWER_VALUESET: defineRule({
+    id: 'fhir-qr-answer-valueset',
+    severity: 'error',
+    code: 'code-invalid',
+    summary: 'The answer to a choice question is not in its answerValueSet.',
+    en: 'The answer {value} to "{linkId}" is not in its answer value set {valueSet}',
+    fr: 'La réponse {value} à « {linkId} » n’appartient pas au jeu de valeurs de réponse {valueSet}',
+  }),
+  QR_ITEM_TEXT: defineRule({
+    id: 'fhir-qr-item-text',
+    severity: 'warning',
+    code: 'value',
+    summary: 'The text of a QuestionnaireResponse item is not the text of the Questionnaire item.',
+    en: 'The text of "{linkId}" is "{text}", but the Questionnaire says "{expected}"',
+    fr: 'Le texte de « {linkId} » est « {text} », alors que le questionnaire indique « {expected} »',
+  }),
   QR_REQUIRED: defineRule({
     id: 'fhir-qr-required',
     severity: 'error',

@@ -24,6 +24,7 @@ const Q: QuestionnaireDef = {
     { linkId: 'fumeur', type: 'boolean', item: [{ linkId: 'paquets', type: 'integer' }] },
     { linkId: 'conditionnel', type: 'string', required: true, enableWhen: [{ question: 'fumeur', operator: '=', answerBoolean: true }] },
     { linkId: 'visite', type: 'group', repeats: true, item: [{ linkId: 'date', type: 'date' }] },
+    { linkId: 'sexe', type: 'choice', text: 'Sexe', answerValueSet: 'http://hl7.org/fhir/ValueSet/administrative-gender' },
   ],
 };
 
@@ -71,6 +72,22 @@ test('answers: type, options of the options\u2019 type, one unless repeats, none
     ['fhir-qr-answer-not-allowed', 'QuestionnaireResponse.item[0].answer'],
     ['fhir-qr-answer-not-allowed', 'QuestionnaireResponse.item[1].answer'],
   ]);
+});
+
+test('answerValueSet codes and item texts', () => {
+  const checkCode = (vs: string, c: { system?: string; code?: string }) => (vs.endsWith('administrative-gender') ? (c.code === 'male' || c.code === 'female' ? 'valid' : 'invalid') : 'unknown') as 'valid' | 'invalid' | 'unknown';
+  const r = valid();
+  r.item.push({ linkId: 'sexe', text: 'Sexe', answer: [{ valueCoding: { system: 'http://hl7.org/fhir/administrative-gender', code: 'female' } }] } as never);
+  assert.deepEqual(checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', Q, checkCode), []);
+  (r.item[5] as Record<string, any>).answer[0].valueCoding.code = 'f';
+  (r.item[5] as Record<string, any>).text = 'Genre';
+  assert.deepEqual(
+    checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', Q, checkCode).map((f) => [f.rule.id, f.path]),
+    [
+      ['fhir-qr-item-text', 'QuestionnaireResponse.item[5].text'],
+      ['fhir-qr-answer-valueset', 'QuestionnaireResponse.item[5].answer[0].valueCoding'],
+    ],
+  );
 });
 
 test('structure: unknown linkIds (with where they belong), order, repetition, children of a question under its answer', () => {

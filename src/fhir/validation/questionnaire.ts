@@ -35,6 +35,16 @@ export interface QrFinding {
   args: MessageArgs;
 }
 
+/** Is a Coding in a value set (for answerValueSet)? `unknown` when it cannot be decided. */
+export type CodeCheck = (valueSet: string, coding: { system?: string; code?: string }) => 'valid' | 'invalid' | 'unknown';
+
+interface Walk {
+  completed: boolean;
+  everywhere: Map<string, string>;
+  out: QrFinding[];
+  checkCode: CodeCheck | undefined;
+}
+
 /** Answer value[x] names allowed per item type (R4 QuestionnaireResponse.item.answer.value[x]). */
 const ANSWER_TYPES: Record<string, string[]> = {
   boolean: ['valueBoolean'],
@@ -78,7 +88,7 @@ function shown(key: string, v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef): QrFinding[] {
+export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef, checkCode?: CodeCheck): QrFinding[] {
   const out: QrFinding[] = [];
   const completed = qr.status === 'completed' || qr.status === 'amended';
   // Every linkId of the Questionnaire, for "it belongs elsewhere" hints.
@@ -90,12 +100,13 @@ export function checkQuestionnaireResponse(qr: Json, path: string, q: Questionna
     }
   };
   index(q.item, '(top level)');
-  checkItems(list(qr.item), `${path}.item`, q.item ?? [], completed, everywhere, out, 0);
+  checkItems(list(qr.item), `${path}.item`, q.item ?? [], { completed, everywhere, out, checkCode }, 0);
   return out;
 }
 
-function checkItems(items: Json[], listPath: string, defs: QItemDef[], completed: boolean, everywhere: Map<string, string>, out: QrFinding[], depth: number): void {
+function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, depth: number): void {
   if (depth > 50) return;
+  const { everywhere, out } = w;
   const position = new Map<string, number>();
   defs.forEach((d, i) => {
     if (typeof d.linkId === 'string' && !position.has(d.linkId)) position.set(d.linkId, i);
@@ -117,9 +128,12 @@ function checkItems(items: Json[], listPath: string, defs: QItemDef[], completed
     else if (seen.has(linkId) && def.repeats !== true) out.push({ rule: CODES.QR_ITEM_REPEATED, path: `${at}.linkId`, args: { linkId } });
     last = Math.max(last, pos);
     seen.add(linkId);
-    checkItem(item, at, def, completed, everywhere, out, depth);
+    if (typeof item.text === 'string' && typeof def.text === 'string' && item.text !== def.text) {
+      out.push({ rule: CODES.QR_ITEM_TEXT, path: `${at}.text`, args: { linkId, text: item.text, expected: def.text } });
+    }
+    checkItem(item, at, def, w, depth);
   });
-  if (!completed) return;
+  if (!w.completed) return;
   for (const d of defs) {
     if (d.required === true && d.enableWhen === undefined && typeof d.linkId === 'string' && !seen.has(d.linkId) && d.type !== 'display') {
       out.push({ rule: CODES.QR_REQUIRED, path: listPath.replace(/\.item$/, '') || listPath, args: { linkId: d.linkId } });
@@ -127,13 +141,14 @@ function checkItems(items: Json[], listPath: string, defs: QItemDef[], completed
   }
 }
 
-function checkItem(item: Json, at: string, def: QItemDef, completed: boolean, everywhere: Map<string, string>, out: QrFinding[], depth: number): void {
+function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number): void {
+  const out = w.out;
   const type = def.type ?? '';
   const answers = list(item.answer);
   const children = def.item ?? [];
   if (type === 'group' || type === 'display') {
     if (answers.length) out.push({ rule: CODES.QR_ANSWER_NOT_ALLOWED, path: `${at}.answer`, args: { linkId: String(def.linkId), type } });
-    checkItems(list(item.item), `${at}.item`, children, completed, everywhere, out, depth + 1);
+    checkItems(list(item.item), `${at}.item`, children, w, depth + 1);
     return;
   }
   // A question: its children are answered under each answer (QuestionnaireResponse.item.answer.item).
@@ -159,7 +174,11 @@ function checkItem(item: Json, at: string, def: QItemDef, completed: boolean, ev
         const valid = options.map((o) => { const k = valueKey(o); return k ? shown(k, o[k]) : '?'; });
         out.push({ rule: CODES.QR_ANSWER_OPTION, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), value: shown(key, value), options: valid.slice(0, 8).join(', ') + (valid.length > 8 ? ', …' : '') } });
       }
+    } else if (key === 'valueCoding' && !options.length && typeof def.answerValueSet === 'string' && w.checkCode && isObj(a.valueCoding)) {
+      const coding = a.valueCoding as { system?: string; code?: string };
+      const r = w.checkCode(def.answerValueSet, coding);
+      if (r === 'invalid') out.push({ rule: CODES.QR_ANSWER_VALUESET, path: `${answerAt}.valueCoding`, args: { linkId: String(def.linkId), value: shown(key, coding), valueSet: def.answerValueSet } });
     }
-    checkItems(list(a.item), `${answerAt}.item`, children, completed, everywhere, out, depth + 1);
+    checkItems(list(a.item), `${answerAt}.item`, children, w, depth + 1);
   });
 }

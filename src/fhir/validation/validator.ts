@@ -764,7 +764,16 @@ class Run {
       else this.once(`questionnaire:${canonical}`, CODES.QR_QUESTIONNAIRE_UNKNOWN, `${path}.questionnaire`, { questionnaire: canonical, detail: this.describeMissing(canonical) });
       return;
     }
-    for (const f of checkQuestionnaireResponse(qr, path, q)) this.push(f.rule, f.path, f.args);
+    const term = this.v.ctx.terminology;
+    const checkCode = (vs: string, coding: { system?: string; code?: string }) => {
+      const r = term.validateCode(vs, coding);
+      if (r.status === 'unknown') {
+        const key = this.v.onceKey('binding:', vs);
+        if (!this.bump(key)) this.once(key, CODES.BINDING_NOT_CHECKED, path, { valueSet: vs, reason: r.message ?? (r.missing?.length ? `${r.missing.join(', ')} not loaded` : 'not decidable') });
+      }
+      return r.status;
+    };
+    for (const f of checkQuestionnaireResponse(qr, path, q, checkCode)) this.push(f.rule, f.path, f.args);
   }
 
   /** Validates `res` against one profile, reusing a memoised result for the same location. */
