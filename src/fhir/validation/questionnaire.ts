@@ -40,10 +40,49 @@ export type CodeCheck = (valueSet: string, coding: { system?: string; code?: str
 
 interface Walk {
   completed: boolean;
-  everywhere: Map<string, string>;
+  q: QuestionnaireDef;
   out: QrFinding[];
   checkCode: CodeCheck | undefined;
 }
+
+// Built once per loaded Questionnaire (its definitions never change): responses are checked on
+// every Bundle received, and the AGGIR questionnaire has 76 items.
+const POSITIONS = new WeakMap<QItemDef[], Map<string, number>>();
+const PARENTS = new WeakMap<QuestionnaireDef, Map<string, string>>();
+
+/** linkId -> position among `defs` (the first one, for a duplicated linkId). */
+function positionsOf(defs: QItemDef[]): Map<string, number> {
+  let m = POSITIONS.get(defs);
+  if (!m) {
+    m = new Map();
+    for (let i = 0; i < defs.length; i++) {
+      const id = defs[i]!.linkId;
+      if (typeof id === 'string' && !m.has(id)) m.set(id, i);
+    }
+    POSITIONS.set(defs, m);
+  }
+  return m;
+}
+
+/** Every linkId of the Questionnaire -> the item it sits under, for "it belongs elsewhere" hints. */
+function parentsOf(q: QuestionnaireDef): Map<string, string> {
+  let m = PARENTS.get(q);
+  if (!m) {
+    const parents = new Map<string, string>();
+    const index = (defs: QItemDef[] | undefined, parent: string, depth: number) => {
+      if (depth > 50) return;
+      for (const d of defs ?? []) {
+        if (typeof d.linkId === 'string' && !parents.has(d.linkId)) parents.set(d.linkId, parent);
+        index(d.item, d.linkId ?? parent, depth + 1);
+      }
+    };
+    index(q.item, '(top level)', 0);
+    PARENTS.set(q, (m = parents));
+  }
+  return m;
+}
+
+const NO_DEFS: QItemDef[] = [];
 
 /** Answer value[x] names allowed per item type (R4 QuestionnaireResponse.item.answer.value[x]). */
 const ANSWER_TYPES: Record<string, string[]> = {
@@ -91,26 +130,14 @@ function shown(key: string, v: unknown): string {
 export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef, checkCode?: CodeCheck): QrFinding[] {
   const out: QrFinding[] = [];
   const completed = qr.status === 'completed' || qr.status === 'amended';
-  // Every linkId of the Questionnaire, for "it belongs elsewhere" hints.
-  const everywhere = new Map<string, string>();
-  const index = (defs: QItemDef[] | undefined, parent: string) => {
-    for (const d of defs ?? []) {
-      if (typeof d.linkId === 'string' && !everywhere.has(d.linkId)) everywhere.set(d.linkId, parent);
-      index(d.item, d.linkId ?? parent);
-    }
-  };
-  index(q.item, '(top level)');
-  checkItems(list(qr.item), `${path}.item`, q.item ?? [], { completed, everywhere, out, checkCode }, 0);
+  checkItems(list(qr.item), `${path}.item`, Array.isArray(q.item) ? q.item : NO_DEFS, { completed, q, out, checkCode }, 0);
   return out;
 }
 
 function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, depth: number): void {
   if (depth > 50) return;
-  const { everywhere, out } = w;
-  const position = new Map<string, number>();
-  defs.forEach((d, i) => {
-    if (typeof d.linkId === 'string' && !position.has(d.linkId)) position.set(d.linkId, i);
-  });
+  const out = w.out;
+  const position = positionsOf(defs);
   let last = -1;
   const seen = new Set<string>();
   items.forEach((item, i) => {
@@ -119,7 +146,7 @@ function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, 
     if (typeof linkId !== 'string') return; // linkId 1..1: the cardinality check reports it
     const pos = position.get(linkId);
     if (pos === undefined) {
-      const elsewhere = everywhere.get(linkId);
+      const elsewhere = parentsOf(w.q).get(linkId);
       out.push({ rule: CODES.QR_ITEM_UNKNOWN, path: `${at}.linkId`, args: { linkId, detail: elsewhere ? ` (it is an item of ${elsewhere === '(top level)' ? 'the top level' : `"${elsewhere}"`}, not of this place)` : '' } });
       return;
     }
@@ -145,7 +172,7 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
   const out = w.out;
   const type = def.type ?? '';
   const answers = list(item.answer);
-  const children = def.item ?? [];
+  const children = Array.isArray(def.item) ? def.item : NO_DEFS;
   if (type === 'group' || type === 'display') {
     if (answers.length) out.push({ rule: CODES.QR_ANSWER_NOT_ALLOWED, path: `${at}.answer`, args: { linkId: String(def.linkId), type } });
     checkItems(list(item.item), `${at}.item`, children, w, depth + 1);

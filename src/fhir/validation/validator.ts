@@ -425,6 +425,17 @@ export class Validator {
     return m;
   }
 
+  /** The loaded Questionnaire of a canonical (memoised: resolving filters the registry's list). */
+  questionnaire(canonical: string): QuestionnaireDef | undefined {
+    let q = this.questionnaires.get(canonical);
+    if (q === undefined) {
+      q = (this.ctx.profiles.registry.resolve(canonical, 'Questionnaire') as QuestionnaireDef | undefined) ?? null;
+      if (this.questionnaires.size < 1000) this.questionnaires.set(canonical, q);
+    }
+    return q ?? undefined;
+  }
+  private readonly questionnaires = new Map<string, QuestionnaireDef | null>();
+
   /** Compiled invariants of a primitive element, but those its value checks cover (see hasPrimitiveInvariants). */
   primitiveInvariantsOf(node: ElementNode): CompiledEntry[] {
     const m = this.memoOf(node);
@@ -754,7 +765,7 @@ class Run {
 
   /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */
   private checkAnswers(qr: Json, path: string, canonical: string): void {
-    const q = this.v.ctx.profiles.registry.resolve(canonical, 'Questionnaire') as (QuestionnaireDef & object) | undefined;
+    const q = this.v.questionnaire(canonical);
     if (!q) {
       // An IG loaded in full defines all of its questionnaires (decisions.md D-17).
       const bare = canonical.split('|')[0]!;
