@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { CODES } from '../outcome/codes.js';
 import type { Severity, ValidationIssue } from '../outcome/issue.js';
 import { makeIssue, makeIssueWithMessages, messagesOf, type MessageArgs, type Rule } from '../outcome/rule.js';
-import { InvariantCompiler, type CompiledInvariant, type VerifyHook } from '../fhirpath/invariants.js';
+import { InvariantCompiler, type CompiledInvariant, type InvariantResult, type VerifyHook } from '../fhirpath/invariants.js';
 import { PRIMITIVE_NATIVE_CONSTRAINTS, type ChildRef, type ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
 import type { CodeResult, Terminology } from '../terminology/terminology.js';
@@ -436,7 +436,7 @@ export class Validator {
   }
   private readonly questionnaires = new Map<string, QuestionnaireDef | null>();
 
-  /** Compiled invariants of a primitive element, but those its value checks cover (see hasPrimitiveInvariants). */
+  /** Compiled invariants of a primitive element, but those its value checks cover (see ElementNode.primitiveExtra). */
   primitiveInvariantsOf(node: ElementNode): CompiledEntry[] {
     const m = this.memoOf(node);
     return (m.primitiveInvariants ??= this.invariantsOf(node).filter((e) => !PRIMITIVE_NATIVE_CONSTRAINTS.has(e.c.key)));
@@ -1208,8 +1208,7 @@ class Run {
     if (typeCode === 'Coding' && isObject(value)) this.checkCoding(value, path);
     else if (typeCode === 'Attachment' && isObject(value) && typeof value.data === 'string' && (value.size !== undefined || value.hash !== undefined)) {
       this.checkAttachment(value, path);
-    }
-    else if (typeCode === 'Identifier' && isObject(value) && typeof value.system === 'string' && !hasScheme(value.system)) {
+    } else if (typeCode === 'Identifier' && isObject(value) && typeof value.system === 'string' && !hasScheme(value.system)) {
       this.push(CODES.SYSTEM_NOT_ABSOLUTE, `${path}.system`, { system: value.system, type: 'Identifier' });
     }
     if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
@@ -1314,17 +1313,8 @@ class Run {
     if (compiled.length === 0) return;
     const frame = this.frames[this.frames.length - 1];
     for (const entry of compiled) {
-      const { c, inv } = entry;
-      const r = inv.run(value, frame?.resource ?? value, this.frames[0]?.resource ?? value);
-      if (r.ok === true) continue;
-      const path = at(base, seg);
-      if (r.ok === 'error') {
-        this.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
-        continue;
-      }
-      const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
-      const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
-      this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
+      const r = entry.inv.run(value, frame?.resource ?? value, this.frames[0]?.resource ?? value);
+      if (r.ok !== true) this.invariantFailed(entry, r, node, at(base, seg), profile);
     }
   }
 
@@ -1460,7 +1450,7 @@ class Run {
     const hits = this.scratch[this.depth];
     for (let k = 0; k < compiled.length; k++) {
       const entry = compiled[k];
-      const { c, inv } = entry;
+      const inv = entry.inv;
       if (reads) {
         const r = reads[k];
         if (r !== null) {
@@ -1470,17 +1460,22 @@ class Run {
         }
       } else if (this.v.invariants.canSkip(inv, obj)) continue;
       const r = inv.run(obj, frame?.resource ?? obj, this.frames[0]?.resource ?? obj);
-      if (r.ok === true) continue;
-      if (r.ok === 'error') {
-        this.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
-        continue;
-      }
-      const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
-      // The message depends only on the constraint: built once (most failures are best-practice
-      // notes such as dom-6 on every narrative-less resource).
-      const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
-      this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
+      if (r.ok !== true) this.invariantFailed(entry, r, node, path, profile);
     }
+  }
+
+  /** Reports an invariant that failed (or could not be evaluated) at `path`. */
+  private invariantFailed(entry: CompiledEntry, r: InvariantResult, node: ElementNode, path: string, profile: CompiledProfile): void {
+    const c = entry.c;
+    if (r.ok === 'error') {
+      this.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
+      return;
+    }
+    const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';
+    // The message depends only on the constraint: built once (most failures are best-practice
+    // notes such as dom-6 on every narrative-less resource).
+    const messages = (entry.messages ??= messagesOf(CODES.INVARIANT, { key: c.key, human: c.human }));
+    this.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
   }
 
 
