@@ -1,5 +1,5 @@
 // The submitted-Bundle pages over a real (embedded, in-memory) submission log: non-Bundles
-// skipped, pages filled, the scan bound per request; and the _lastUpdated parsing.
+// left out by the submitted-type column, exact totals and offsets; and the _lastUpdated parsing.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openRepository } from '../storage/index.js';
@@ -37,30 +37,31 @@ describe('submitted Bundles', () => {
     await repo?.db.close();
   });
 
-  it('fills pages with Bundles only, the next offset pointing at the next Bundle', async () => {
+  it('pages over Bundles only, with an exact total and plain offsets', async () => {
     const bundles = log.filter((x) => x.bundle).map((x) => x.id);
+    assert.equal(bundles.length, 8);
     const ids: string[] = [];
     let offset = 0;
     for (let pages = 0; pages < 10; pages++) {
       const page = await bundlePage(repo, { count: 3, offset });
+      assert.equal(page.total, 8);
       ids.push(...page.bundles.map((b) => b.id!));
       if (page.next === undefined) break;
       assert.equal(page.bundles.length, 3);
-      assert.ok(log[page.next]!.bundle, 'next offset is a Bundle');
+      assert.equal(page.next, offset + 3);
       offset = page.next;
     }
     assert.deepEqual(ids, bundles);
-    assert.equal((await bundlePage(repo, { count: 0, offset: 0 })).next, 0);
-    assert.deepEqual((await bundlePage(repo, { count: 3, offset: 0, empty: true })).bundles, []);
+    // _count=0: the total alone.
+    assert.deepEqual(await bundlePage(repo, { count: 0, offset: 0 }), { bundles: [], total: 8 });
+    assert.deepEqual(await bundlePage(repo, { count: 3, offset: 0, empty: true }), { bundles: [], total: 0 });
   });
 
-  it('reads at most scanLimit submissions per request, then continues where it stopped', async () => {
-    const page = await bundlePage(repo, { count: 100, offset: 0 }, 5);
-    assert.equal(page.next, 5);
-    assert.deepEqual(page.bundles.map((b) => b.id), log.slice(0, 5).filter((x) => x.bundle).map((x) => x.id));
-    const rest = await bundlePage(repo, { count: 100, offset: 5 }, 100);
-    assert.equal(rest.next, undefined);
-    assert.deepEqual([...page.bundles, ...rest.bundles].map((b) => b.id), log.filter((x) => x.bundle).map((x) => x.id));
+  it('the log filter by submitted type (storage): DocumentReference creates apart from Bundles', async () => {
+    const docs = await repo.listSubmissions({ submittedType: 'DocumentReference', count: 100, offset: 0 });
+    assert.equal(docs.total, 4);
+    assert.deepEqual(docs.items.map((x) => x.id), log.filter((x) => !x.bundle).map((x) => x.id));
+    assert.equal((await repo.listSubmissions({ count: 100, offset: 0 })).total, 12);
   });
 
   it('_lastUpdated filters on the reception instant', async () => {
@@ -76,10 +77,11 @@ describe('submitted Bundles', () => {
 
   it('parses _count, _offset, _lastUpdated and refuses the rest', () => {
     assert.deepEqual(parseBundleSearch([]), { count: 20, offset: 0 });
-    assert.deepEqual(parseBundleSearch([['_count', '5000'], ['_offset', '7'], ['_format', 'xml'], ['_total', 'none']]), { count: 100, offset: 7 });
+    assert.deepEqual(parseBundleSearch([['_count', '5000'], ['_offset', '7'], ['_format', 'xml'], ['_total', 'none']]), { count: 100, offset: 7, noTotal: true });
+    assert.deepEqual(parseBundleSearch([['_total', 'accurate']]), { count: 20, offset: 0 });
     assert.deepEqual(parseBundleSearch([['_lastUpdated', '2026'], ['_lastUpdated', 'lt2026-06']]), { count: 20, offset: 0, from: '2026-01-01T00:00:00.000Z', to: '2026-05-31T23:59:59.999Z' });
     assert.equal(parseBundleSearch([['_lastUpdated', 'gt2026'], ['_lastUpdated', 'lt2026-06']]).empty, true);
-    for (const bad of [['_lastUpdated', 'sa2026'], ['_lastUpdated', '2026-02-30'], ['_lastUpdated', '2026,2027'], ['_count', '-1'], ['_total', 'accurate'], ['status', 'x']] as [string, string][]) {
+    for (const bad of [['_lastUpdated', 'sa2026'], ['_lastUpdated', '2026-02-30'], ['_lastUpdated', '2026,2027'], ['_count', '-1'], ['_total', 'maybe'], ['status', 'x']] as [string, string][]) {
       assert.throws(() => parseBundleSearch([bad]), (e: unknown) => e instanceof FhirHttpError && e.status === 400, bad.join('='));
     }
   });

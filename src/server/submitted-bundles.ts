@@ -49,6 +49,8 @@ export interface BundleQuery {
   to?: string;
   /** True when the `_lastUpdated` conditions cannot all hold. */
   empty?: boolean;
+  /** `_total=none`: no total in the searchset. */
+  noTotal?: boolean;
 }
 
 function nonNegative(name: string, raw: string): number {
@@ -97,8 +99,11 @@ export function parseBundleSearch(pairs: [string, string][]): BundleQuery {
       case '_pretty':
         break;
       case '_total':
-        if (value === 'none') break;
-        throw new FhirHttpError(400, 'not-supported', 'Bundle searches carry no total (_total=none only)', { text: 'Les recherches de Bundle n\u2019ont pas de total (_total=none seulement)', expression: '_total' });
+        if (value === 'none') q.noTotal = true;
+        else if (value !== 'accurate' && value !== 'estimate') {
+          throw bad('_total', `_total must be none, estimate or accurate (got "${value}")`, `_total doit valoir none, estimate ou accurate (reçu « ${value} »)`);
+        }
+        break;
       default:
         throw new FhirHttpError(400, 'not-supported', `The parameter ${key} is not supported on Bundle (only _lastUpdated, _count, _offset)`, {
           text: `Le paramètre ${key} n'est pas pris en charge sur Bundle (seulement _lastUpdated, _count, _offset)`,
@@ -114,51 +119,31 @@ export function parseBundleSearch(pairs: [string, string][]): BundleQuery {
 
 export interface BundlePage {
   bundles: FhirResource[];
-  /** Log offset of the next page, when there is one. */
+  /** Submitted Bundles that match, all pages together. */
+  total: number;
+  /** Offset of the next page, when there is one. */
   next?: number;
 }
 
 /**
  * One page of submitted Bundles, newest first. The log also holds what is not a Bundle (v1
- * DocumentReference creates), so offsets are positions in the log and a page is filled by
- * reading on until `count` Bundles are found (the next one found gives the next offset). At
- * most `scanLimit` submissions are read per request: past it, the page is shorter and `next`
- * continues where the scan stopped.
+ * DocumentReference creates); the `submitted_type` column (migration 0007) keeps them out, so
+ * offsets count Bundles only and the total is exact.
  */
-export async function bundlePage(repo: Repository, q: BundleQuery, scanLimit = 500): Promise<BundlePage> {
-  const out: BundlePage = { bundles: [] };
-  if (q.empty) return out;
-  const filter: Omit<SubmissionFilter, 'count' | 'offset'> = {};
+export async function bundlePage(repo: Repository, q: BundleQuery): Promise<BundlePage> {
+  if (q.empty) return { bundles: [], total: 0 };
+  const filter: SubmissionFilter = { submittedType: 'Bundle', count: q.count, offset: q.offset };
   if (q.from) filter.from = q.from;
   if (q.to) filter.to = q.to;
-  const chunk = Math.min(q.count + 1, MAX_BUNDLE_COUNT);
-  let pos = q.offset;
-  let scanned = 0;
-  for (;;) {
-    const list = await repo.listSubmissions({ ...filter, count: chunk, offset: pos });
-    if (list.items.length === 0) return out;
-    const full = await Promise.all(list.items.map((s) => repo.getSubmission(s.id)));
-    for (const sub of full) {
-      if (scanned >= scanLimit) {
-        out.next = pos;
-        return out;
-      }
-      scanned++;
-      const b = sub ? submittedBundle(sub) : undefined;
-      if (b) {
-        if (out.bundles.length === q.count) {
-          out.next = pos;
-          return out;
-        }
-        out.bundles.push(b);
-      }
-      pos++;
-    }
-    if (list.items.length < chunk || pos >= list.total) return out;
-  }
+  const list = await repo.listSubmissions(filter);
+  const full = await Promise.all(list.items.map((s) => repo.getSubmission(s.id)));
+  const bundles = full.map((sub) => (sub ? submittedBundle(sub) : undefined)).filter((b): b is FhirResource => b !== undefined);
+  const out: BundlePage = { bundles, total: list.total };
+  if (q.count > 0 && q.offset + q.count < list.total) out.next = q.offset + q.count;
+  return out;
 }
 
-/** The searchset of a page: self / first / next links (offsets in the log; no total, see bundlePage). */
+/** The searchset of a page: total (unless `_total=none`), self / first / next links. */
 export function bundleSearchset(base: string, pairs: [string, string][], q: BundleQuery, page: BundlePage, now: Date): FhirResource {
   const link = (offset: number) => pageLink({ pageUrl: `${base}/Bundle`, pairs, count: q.count }, offset);
   const links = [
@@ -166,7 +151,9 @@ export function bundleSearchset(base: string, pairs: [string, string][], q: Bund
     { relation: 'first', url: link(0) },
   ];
   if (page.next !== undefined) links.push({ relation: 'next', url: link(page.next) });
-  const bundle: FhirResource = { resourceType: 'Bundle', id: randomUUID(), meta: { lastUpdated: now.toISOString() }, type: 'searchset', link: links };
+  const bundle: FhirResource = { resourceType: 'Bundle', id: randomUUID(), meta: { lastUpdated: now.toISOString() }, type: 'searchset' };
+  if (!q.noTotal) bundle.total = page.total;
+  bundle.link = links;
   if (page.bundles.length) bundle.entry = page.bundles.map((b) => ({ fullUrl: `${base}/Bundle/${b.id}`, resource: b, search: { mode: 'match' } }));
   return bundle;
 }

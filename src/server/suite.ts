@@ -775,7 +775,7 @@ export function serverSuite(kind: DbKind, skip?: string): void {
         const page = await http(url);
         assert.equal(page.status, 200, page.text.slice(0, 300));
         assert.equal(page.json.type, 'searchset');
-        assert.equal(page.json.total, undefined);
+        assert.equal(page.json.total, bundles.length);
         const links = Object.fromEntries(page.json.link.map((l: Json) => [l.relation, l.url]));
         assert.ok(links.self && links.first);
         for (const e of page.json.entry ?? []) {
@@ -790,6 +790,10 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.deepEqual(seen, bundles.map((b) => b.id));
       const first = await http(`${s.base}/Bundle`);
       assert.equal(first.json.entry.length, Math.min(20, bundles.length));
+      assert.equal((await http(`${s.base}/Bundle?_total=none`)).json.total, undefined);
+      const counted = await http(`${s.base}/Bundle?_count=0`);
+      assert.equal(counted.json.total, bundles.length);
+      assert.equal(counted.json.entry, undefined);
       assert.deepEqual(first.json.entry[0].resource, rejected.json);
 
       // _lastUpdated on the reception instant: prefixes and precisions, repeated = AND.

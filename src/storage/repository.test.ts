@@ -1,7 +1,7 @@
 // The Repository on both drivers: CRUD, versions, history, search semantics, includes, paging.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openRepository } from './index.js';
+import { openDatabase, openRepository } from './index.js';
 import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { createTestDatabase, forEachDriver, postgresUnavailable } from './testing.js';
@@ -521,6 +521,26 @@ test('migration 0004 removes the history copies of current versions, keeps the p
     const all = await repo.history({ resourceType: 'Basic', id: 'b', count: 10, offset: 0 });
     assert.deepEqual(all.entries.map((e) => e.versionId), [2, 1]);
     assert.equal(all.total, 2);
+  } finally {
+    await db.close();
+  }
+});
+
+test('migration 0007 fills submitted_type for submissions logged before it', async () => {
+  const db = await openDatabase({ dataDir: 'memory://' });
+  try {
+    const before = MIGRATIONS.filter((m) => m.version < '0007');
+    assert.ok(before.length >= 6 && before.length < MIGRATIONS.length);
+    await migrate(db, before);
+    for (const [id, body] of [['a', '{"resourceType":"Bundle","type":"transaction"}'], ['b', '{"resourceType":"DocumentReference"}'], ['c', '[1,2]'], ['d', null]] as const) {
+      await db.query(
+        `INSERT INTO submission (id, received_at, resource_count, outcome, http_status, error_count, warning_count, bundle) VALUES ($1, now(), 1, 'accepted', 201, 0, 0, $2::json)`,
+        [id, body],
+      );
+    }
+    await migrate(db);
+    const r = await db.query<{ id: string; submitted_type: string | null }>('SELECT id, submitted_type FROM submission ORDER BY id');
+    assert.deepEqual(r.rows.map((x) => [x.id, x.submitted_type]), [['a', 'Bundle'], ['b', 'DocumentReference'], ['c', null], ['d', null]]);
   } finally {
     await db.close();
   }

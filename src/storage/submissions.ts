@@ -50,7 +50,14 @@ function jsonOrNull(v: unknown): string | null {
 }
 
 const INSERT_COLUMNS =
-  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response';
+  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type';
+
+/** The resourceType of a submitted body (migration 0007), when it is a resource. */
+function submittedType(body: unknown): string | null {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && typeof (body as { resourceType?: unknown }).resourceType === 'string'
+    ? (body as { resourceType: string }).resourceType
+    : null;
+}
 
 /** The INSERT of a submission with its placeholders allocated by `p` (also used inside a CTE). */
 export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p: (v: unknown) => string): string {
@@ -69,6 +76,7 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(jsonOrNull(s.bundle))}::json`,
     `${p(jsonOrNull(s.report))}::json`,
     `${p(jsonOrNull(s.response))}::json`,
+    `${p(submittedType(s.bundle))}::text`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
 }
@@ -86,6 +94,7 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   if (f.organizationFiness) where.push(`organization_finess = ${p(f.organizationFiness)}`);
   if (f.outcome) where.push(`outcome = ${p(f.outcome)}`);
+  if (f.submittedType) where.push(`submitted_type = ${p(f.submittedType)}`);
   // Inclusive range; a bare date `to` covers its whole day.
   if (f.from) where.push(`received_at >= ${p(boundary(f.from, 'low'))}::timestamptz`);
   if (f.to) where.push(`received_at <= ${p(boundary(f.to, 'high'))}::timestamptz`);

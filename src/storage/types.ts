@@ -134,6 +134,8 @@ export interface SubmissionRecord {
 export interface SubmissionFilter {
   organizationFiness?: string;
   outcome?: 'accepted' | 'rejected';
+  /** The resourceType of what was submitted (`Bundle` for transactions, `DocumentReference` for v1 creates). */
+  submittedType?: string;
   /** ISO dates, inclusive range on receivedAt. */
   from?: string;
   to?: string;
