@@ -35,6 +35,7 @@ const valid = () => ({
     { linkId: 'identite', item: [{ linkId: 'nom', answer: [{ valueString: 'Dupont' }] }, { linkId: 'langues', answer: [{ valueCoding: { system: 'urn:ietf:bcp:47', code: 'fr' } }, { valueString: 'breton' }] }] },
     { linkId: 'score', answer: [{ valueInteger: 2 }] },
     { linkId: 'fumeur', answer: [{ valueBoolean: true, item: [{ linkId: 'paquets', answer: [{ valueInteger: 3 }] }] }] },
+    { linkId: 'conditionnel', answer: [{ valueString: 'depuis 2010' }] },
     { linkId: 'visite', item: [{ linkId: 'date', answer: [{ valueDate: '2024-01-02' }] }] },
     { linkId: 'visite', item: [{ linkId: 'date', answer: [{ valueDate: '2024-02-03' }] }] },
   ],
@@ -42,11 +43,47 @@ const valid = () => ({
 
 const findings = (qr: object) => checkQuestionnaireResponse(qr as Record<string, unknown>, 'QuestionnaireResponse', Q).map((f) => [f.rule.id, f.path]);
 
-test('a conformant response gives no finding (open-choice free text, repeating group, enableWhen item absent)', () => {
+test('a conformant response gives no finding (open-choice free text, repeating group, an enabled item)', () => {
   assert.deepEqual(findings(valid()), []);
 });
 
-test('required items: in a completed response only, and items under enableWhen are not required', () => {
+test('enableWhen: a required item is required only when enabled; a disabled item takes no answer', () => {
+  const off = valid();
+  off.item[2]!.answer![0] = { valueBoolean: false } as never;
+  assert.deepEqual(findings(off), [['fhir-qr-item-disabled', 'QuestionnaireResponse.item[3].answer']]);
+  off.item.splice(3, 1);
+  assert.deepEqual(findings(off), []);
+  const missing = valid();
+  missing.item.splice(3, 1);
+  assert.deepEqual(findings(missing), [['fhir-qr-required', 'QuestionnaireResponse']]);
+  // Operators and enableBehavior (R4): =, !=, >, exists; all (default) or any.
+  const q: QuestionnaireDef = {
+    item: [
+      { linkId: 'age', type: 'integer' },
+      { linkId: 'pays', type: 'choice', answerOption: [{ valueCoding: { system: 'urn:iso:std:iso:3166', code: 'FR' } }, { valueCoding: { system: 'urn:iso:std:iso:3166', code: 'BE' } }] },
+      { linkId: 'majeur', type: 'boolean', enableWhen: [{ question: 'age', operator: '>', answerInteger: 17 }] },
+      { linkId: 'etranger', type: 'boolean', enableWhen: [{ question: 'pays', operator: '!=', answerCoding: { system: 'urn:iso:std:iso:3166', code: 'FR' } }] },
+      { linkId: 'deux', type: 'boolean', enableBehavior: 'any', enableWhen: [{ question: 'age', operator: 'exists', answerBoolean: false }, { question: 'pays', operator: '=', answerCoding: { system: 'urn:iso:std:iso:3166', code: 'BE' } }] },
+    ],
+  };
+  const qr = (age: number | undefined, pays: string) => ({
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    item: [
+      ...(age === undefined ? [] : [{ linkId: 'age', answer: [{ valueInteger: age }] }]),
+      { linkId: 'pays', answer: [{ valueCoding: { system: 'urn:iso:std:iso:3166', code: pays } }] },
+      { linkId: 'majeur', answer: [{ valueBoolean: true }] },
+      { linkId: 'etranger', answer: [{ valueBoolean: true }] },
+      { linkId: 'deux', answer: [{ valueBoolean: true }] },
+    ],
+  });
+  const disabled = (r: object) => checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', q).filter((f) => f.rule.id === 'fhir-qr-item-disabled').map((f) => f.args.linkId);
+  assert.deepEqual(disabled(qr(30, 'BE')), []);
+  assert.deepEqual(disabled(qr(17, 'FR')), ['majeur', 'etranger', 'deux']);
+  assert.deepEqual(disabled(qr(undefined, 'FR')), ['majeur', 'etranger']);
+});
+
+test('required items: in a completed response only', () => {
   const r = valid();
   r.item[0]!.item!.splice(0, 1); // nom
   assert.deepEqual(findings(r), [['fhir-qr-required', 'QuestionnaireResponse.item[0]']]);
@@ -79,13 +116,13 @@ test('answerValueSet codes and item texts', () => {
   const r = valid();
   r.item.push({ linkId: 'sexe', text: 'Sexe', answer: [{ valueCoding: { system: 'http://hl7.org/fhir/administrative-gender', code: 'female' } }] } as never);
   assert.deepEqual(checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', Q, checkCode), []);
-  (r.item[5] as Record<string, any>).answer[0].valueCoding.code = 'f';
-  (r.item[5] as Record<string, any>).text = 'Genre';
+  (r.item[6] as Record<string, any>).answer[0].valueCoding.code = 'f';
+  (r.item[6] as Record<string, any>).text = 'Genre';
   assert.deepEqual(
     checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', Q, checkCode).map((f) => [f.rule.id, f.path]),
     [
-      ['fhir-qr-item-text', 'QuestionnaireResponse.item[5].text'],
-      ['fhir-qr-answer-valueset', 'QuestionnaireResponse.item[5].answer[0].valueCoding'],
+      ['fhir-qr-item-text', 'QuestionnaireResponse.item[6].text'],
+      ['fhir-qr-answer-valueset', 'QuestionnaireResponse.item[6].answer[0].valueCoding'],
     ],
   );
 });
@@ -95,7 +132,7 @@ test('structure: unknown linkIds (with where they belong), order, repetition, ch
   r.item.push({ linkId: 'paquets', answer: [{ valueInteger: 1 }] } as never);
   const [unknown] = checkQuestionnaireResponse(r as never, 'QuestionnaireResponse', Q);
   assert.equal(unknown!.rule.id, 'fhir-qr-item-unknown');
-  assert.equal(unknown!.path, 'QuestionnaireResponse.item[5].linkId');
+  assert.equal(unknown!.path, 'QuestionnaireResponse.item[6].linkId');
   assert.match(String(unknown!.args.detail), /"fumeur"/);
   const order = valid();
   [order.item[1], order.item[2]] = [order.item[2]!, order.item[1]!];

@@ -3,10 +3,10 @@
 // place, in the Questionnaire's order, not repeated unless it repeats; questions' answers have
 // the item type's value type, one only unless the item repeats, one of the answerOptions for
 // choice items; children of a question sit under its answer, children of a group under the
-// group; required items are there when the response is completed; group and display items
-// carry no answer. enableWhen is not evaluated: a required item with enableWhen is not
-// required here (the HL7 validator would require it only when enabled), and an answer to a
-// disabled item is not reported.
+// group; required items are there when the response is completed, if enabled; group and
+// display items carry no answer, and neither does an item that enableWhen disables.
+// enableWhen reads the answers of its question anywhere in the response (R4 semantics of the
+// operators; enableBehavior `all` by default).
 import type { MessageArgs, Rule } from '../outcome/rule.js';
 import { CODES } from '../outcome/codes.js';
 
@@ -19,6 +19,7 @@ export interface QItemDef {
   required?: boolean;
   repeats?: boolean;
   enableWhen?: unknown[];
+  enableBehavior?: string;
   answerOption?: Json[];
   answerValueSet?: string;
   item?: QItemDef[];
@@ -41,8 +42,11 @@ export type CodeCheck = (valueSet: string, coding: { system?: string; code?: str
 interface Walk {
   completed: boolean;
   q: QuestionnaireDef;
+  qr: Json;
   out: QrFinding[];
   checkCode: CodeCheck | undefined;
+  /** Every answer of the response by linkId (for enableWhen), built at the first need. */
+  answers?: Map<string, Json[]>;
 }
 
 // Built once per loaded Questionnaire (its definitions never change): responses are checked on
@@ -130,8 +134,69 @@ function shown(key: string, v: unknown): string {
 export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef, checkCode?: CodeCheck): QrFinding[] {
   const out: QrFinding[] = [];
   const completed = qr.status === 'completed' || qr.status === 'amended';
-  checkItems(list(qr.item), `${path}.item`, Array.isArray(q.item) ? q.item : NO_DEFS, { completed, q, out, checkCode }, 0);
+  checkItems(list(qr.item), `${path}.item`, Array.isArray(q.item) ? q.item : NO_DEFS, { completed, q, qr, out, checkCode }, 0);
   return out;
+}
+
+function answersOf(w: Walk): Map<string, Json[]> {
+  if (w.answers) return w.answers;
+  const m = new Map<string, Json[]>();
+  const walk = (items: Json[], depth: number) => {
+    if (depth > 50) return;
+    for (const it of items) {
+      const answers = list(it.answer);
+      if (typeof it.linkId === 'string') m.set(it.linkId, [...(m.get(it.linkId) ?? []), ...answers]);
+      walk(list(it.item), depth + 1);
+      for (const a of answers) walk(list(a.item), depth + 1);
+    }
+  };
+  walk(list(w.qr.item), 0);
+  return (w.answers = m);
+}
+
+/** `answerCoding` -> `valueCoding`: the answer value an enableWhen compares with. */
+function conditionKey(c: Json): string | undefined {
+  for (const k in c) if (k.startsWith('answer') && k.length > 6) return `value${k.slice(6)}`;
+  return undefined;
+}
+
+function compare(a: unknown, b: unknown): number | undefined {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (isObj(a) && isObj(b) && typeof a.value === 'number' && typeof b.value === 'number') return a.value - b.value; // Quantity
+  return undefined;
+}
+
+/** Whether enableWhen enables the item (true without enableWhen; R4 operators). */
+function isEnabled(def: QItemDef, w: Walk): boolean {
+  const conditions = Array.isArray(def.enableWhen) ? def.enableWhen.filter(isObj) : [];
+  if (conditions.length === 0) return true;
+  const results = conditions.map((c) => {
+    const answers = typeof c.question === 'string' ? (answersOf(w).get(c.question) ?? []) : [];
+    if (c.operator === 'exists') return (answers.length > 0) === (c.answerBoolean === true);
+    const key = conditionKey(c);
+    if (key === undefined) return false;
+    const expected = c[`answer${key.slice(5)}`];
+    const values = answers.map((a) => a[key]).filter((v) => v !== undefined);
+    switch (c.operator) {
+      case '=':
+        return values.some((v) => sameValue(key, v, expected));
+      case '!=':
+        return values.some((v) => !sameValue(key, v, expected));
+      case '>':
+      case '<':
+      case '>=':
+      case '<=':
+        return values.some((v) => {
+          const d = compare(v, expected);
+          if (d === undefined) return false;
+          return c.operator === '>' ? d > 0 : c.operator === '<' ? d < 0 : c.operator === '>=' ? d >= 0 : d <= 0;
+        });
+      default:
+        return false;
+    }
+  });
+  return def.enableBehavior === 'any' ? results.some(Boolean) : results.every(Boolean);
 }
 
 function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, depth: number): void {
@@ -158,11 +223,14 @@ function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, 
     if (typeof item.text === 'string' && typeof def.text === 'string' && item.text !== def.text) {
       out.push({ rule: CODES.QR_ITEM_TEXT, path: `${at}.text`, args: { linkId, text: item.text, expected: def.text } });
     }
+    if (def.enableWhen !== undefined && Array.isArray(item.answer) && item.answer.length && !isEnabled(def, w)) {
+      out.push({ rule: CODES.QR_ITEM_DISABLED, path: `${at}.answer`, args: { linkId } });
+    }
     checkItem(item, at, def, w, depth);
   });
   if (!w.completed) return;
   for (const d of defs) {
-    if (d.required === true && d.enableWhen === undefined && typeof d.linkId === 'string' && !seen.has(d.linkId) && d.type !== 'display') {
+    if (d.required === true && typeof d.linkId === 'string' && !seen.has(d.linkId) && d.type !== 'display' && isEnabled(d, w)) {
       out.push({ rule: CODES.QR_REQUIRED, path: listPath.replace(/\.item$/, '') || listPath, args: { linkId: d.linkId } });
     }
   }
