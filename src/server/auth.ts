@@ -82,7 +82,8 @@ const CHALLENGE = 'Bearer realm="tddui"';
 
 /** 401, with the RFC 6750 challenge. */
 export function unauthorized(en: string, fr: string, error?: 'invalid_request' | 'invalid_token'): FhirHttpError {
-  const header = error ? `${CHALLENGE}, error="${error}", error_description="${en.replace(/["\\]/g, '')}"` : CHALLENGE;
+  // A header value is ASCII: quotes, backslashes and anything outside printable ASCII are dropped.
+  const header = error ? `${CHALLENGE}, error="${error}", error_description="${en.replace(/["\\]|[^\x20-\x7e]/g, '')}"` : CHALLENGE;
   return new FhirHttpError(401, 'login', en, { text: fr, headers: { 'www-authenticate': header } });
 }
 
