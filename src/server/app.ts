@@ -14,7 +14,7 @@ import { paramsOf } from '../storage/search-params.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import type { FhirResource, Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
-import { registerUi } from '../ui/index.js';
+import { addUiDataHooks, registerUi } from '../ui/index.js';
 import { CONSOMMATEUR_TYPES, TDDUI_CONSOMMATEUR, type SearchParamInfo } from './capability.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
@@ -37,6 +37,8 @@ export interface BuildOptions {
   trustProxy?: boolean;
   /** OAuth 2.0 bearer tokens on the FHIR API and the UI (see src/server/auth.ts); open when absent. */
   auth?: Authenticator;
+  /** Pause after the last accepted write before Pilotage's aggregates are computed again in the background (default 3 s; ui/pages/pilotage.ts). */
+  pilotageWarmupMs?: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -168,6 +170,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     }
   });
 
+  addUiDataHooks(app, repo, opts.pilotageWarmupMs);
+
   const types = servedTypes(validator);
   const sp = searchParamsFor(types);
   await app.register(
@@ -215,6 +219,8 @@ export interface StartOptions {
   trustProxy?: boolean;
   /** Require OAuth 2.0 bearer tokens (see BuildOptions.auth). */
   auth?: AuthOptions;
+  /** See BuildOptions.pilotageWarmupMs. */
+  pilotageWarmupMs?: number;
 }
 
 export interface RunningServer {
@@ -244,7 +250,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const validator = validatorResult.value;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   } catch (e) {
     await repo.db.close();

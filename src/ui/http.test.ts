@@ -10,7 +10,7 @@ let srv: RunningServer;
 let seed: OfficialSeed;
 
 before(async () => {
-  srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'warn' });
+  srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'warn', pilotageWarmupMs: 50 });
   seed = await seedOfficial({ repo: srv.repo, validator: srv.validator });
   assert.equal(seed.ssiad.status, 200);
   assert.equal(seed.pa.status, 200);
@@ -124,6 +124,21 @@ test('pilotage shows the indicators of the stored data', async () => {
   assert.match(r.body, /Les Chênes Verts/);
   const again = await get('/pilotage?date=2023-04-20');
   assert.match(again.body, /Indicateurs à jour/);
+});
+
+test('pilotage, once viewed, is computed again in the background after an accepted write', async () => {
+  const first = await get('/pilotage');
+  assert.equal(first.status, 200);
+  assert.match((await get('/pilotage')).body, /Indicateurs à jour/);
+  // New data through the FHIR API: a resend of the official SSIAD Bundle (new versions).
+  const sent = await fetch(`${srv.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(readExample('Bundle-tddui-bundle-example.json')) });
+  assert.equal(sent.status, 200);
+  // Without the warm-up this view would compute ("Indicateurs calculés en … ms").
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.match((await get('/pilotage')).body, /Indicateurs à jour/);
+  // A rejected send or a validation changes nothing and schedules nothing.
+  const rejected = await fetch(`${srv.url}/fhir/$validate`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '{"resourceType":"Patient"}' });
+  assert.equal(rejected.status, 200);
 });
 
 test('valider: unreadable files get a French message, a valid Bundle a clean report, nothing is stored', async () => {

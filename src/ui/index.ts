@@ -12,7 +12,22 @@ import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
 import { usagersPage } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
-import { pilotagePage } from './pages/pilotage.js';
+import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
+
+/**
+ * Hooks the server adds before its routes (Fastify hooks reach only the plugins registered
+ * after them): accepted writes — transactions, v1 creates and PATCHes — refresh Pilotage's
+ * aggregates in the background (pages/pilotage.ts).
+ */
+export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageWarmupMs = 3000): void {
+  app.addHook('onResponse', async (req, reply) => {
+    if ((req.method !== 'POST' && req.method !== 'PATCH') || reply.statusCode >= 300 || !req.url.startsWith('/fhir')) return;
+    const path = req.url.split('?')[0]!;
+    if (path.includes('$validate') || path.endsWith('/_search')) return;
+    pilotageDataChanged(repo, pilotageWarmupMs, (err) => req.log.warn({ err }, 'Pilotage: background computation failed'));
+  });
+  app.addHook('onClose', async () => stopPilotageWarmup(repo));
+}
 import { validateFormPage, validateResultPage } from './pages/validate.js';
 
 export interface UiDeps {

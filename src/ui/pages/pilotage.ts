@@ -63,7 +63,46 @@ export async function aggregates(repo: Repository, today: string): Promise<Aggre
   return { ...value, ms };
 }
 
+/**
+ * Off the request path: once the page has been viewed, the aggregates of today are computed
+ * again in the background after data arrive, when writes pause for `delayMs` — so the next
+ * viewer does not wait the second or two they take. Nothing runs for a server whose Pilotage
+ * nobody opens.
+ */
+interface Warmup {
+  viewed: boolean;
+  timer?: NodeJS.Timeout;
+  running?: Promise<void>;
+}
+const warmups = new WeakMap<Repository, Warmup>();
+
+export function pilotageDataChanged(repo: Repository, delayMs: number, onError: (err: unknown) => void): void {
+  const w = warmups.get(repo);
+  if (!w?.viewed) return;
+  clearTimeout(w.timer);
+  w.timer = setTimeout(() => {
+    w.timer = undefined;
+    w.running = aggregates(repo, parisToday()).then(
+      () => undefined,
+      (err: unknown) => onError(err),
+    );
+  }, delayMs);
+  w.timer.unref();
+}
+
+/** Cancels a pending warm-up and waits for a running one (before the database closes). */
+export async function stopPilotageWarmup(repo: Repository): Promise<void> {
+  const w = warmups.get(repo);
+  if (!w) return;
+  clearTimeout(w.timer);
+  w.timer = undefined;
+  await w.running;
+}
+
 export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string; fin?: string }): Promise<string> {
+  let w = warmups.get(repo);
+  if (!w) warmups.set(repo, (w = { viewed: false }));
+  w.viewed = true;
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
