@@ -10,6 +10,7 @@
 //     (src/tddui/business-keys.ts ownerOf), the one the business keys are scoped to.
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { isFinessShaped } from '../tddui/rules/identifiers.js';
 import { FhirHttpError } from './outcome.js';
 
 export interface AuthOptions {
@@ -52,7 +53,6 @@ export class Principal {
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 const SCOPE = /^(?:system|user)\/([A-Za-z]+|\*)\.(read|write|\*|c?r?u?d?s?)$/;
-const FINESS = /^(?:[0-9]{2}|2[AB])[0-9]{7}$/;
 
 /** The grants of a scope string (space-separated) or array: unknown scopes grant nothing. */
 export function parseScopes(scope: unknown): Map<string, Set<Access>> {
@@ -72,10 +72,10 @@ export function parseScopes(scope: unknown): Map<string, Set<Access>> {
   return grants;
 }
 
-/** The FINESS numbers of the claim; values that are not FINESS-shaped are ignored. */
+/** The FINESS numbers of the claim; values that are not FINESS-shaped are ignored (the key is not checked: see decisions.md D-9). */
 export function parseFiness(claim: unknown): Set<string> {
   const list = typeof claim === 'string' ? claim.split(/[\s,]+/) : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === 'string') : [];
-  return new Set(list.map((s) => s.trim()).filter((s) => FINESS.test(s)));
+  return new Set(list.map((s) => s.trim()).filter(isFinessShaped));
 }
 
 const CHALLENGE = 'Bearer realm="tddui"';

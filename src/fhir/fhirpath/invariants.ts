@@ -307,7 +307,7 @@ const noTrace = (): void => {};
 
 type Compiled = (resource: unknown, env?: Record<string, unknown>) => unknown[];
 
-/** Only an explicit `false` fails; an empty result does not (FHIRPath three-valued logic). */
+/** Met only when the result holds no `false` and is not empty: an empty result fails, as in the HL7 validator (decisions.md D-19). */
 function verdict(out: unknown[]): InvariantResult {
   if (out.length === 0) return FAILED;
   for (const v of out) if (v === false) return FAILED;

@@ -99,8 +99,10 @@ interface PrimitivePlan {
   /** A required or extensible binding (single values only): checked after the quick check. */
   binding: boolean;
 }
-/** The location of an extension of an extension (a part of a complex extension). */
-const SUB_EXTENSION_AT = /\.(?:extension|modifierExtension)(?:\[\d+\])?\.extension(?:\[\d+\])?$/;
+/** An `extension` element of an Extension (`Extension.extension`, `….extension.extension`): the parts of a complex extension. */
+function isSubExtensionNode(node: ElementNode): boolean {
+  return node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension'));
+}
 
 /** `urn:…`, `https:…`: a URI with a scheme (Coding.system and Identifier.system must be absolute). */
 function hasScheme(u: string): boolean {
@@ -778,10 +780,7 @@ class Run {
     const term = this.v.ctx.terminology;
     const checkCode = (vs: string, coding: { system?: string; code?: string }) => {
       const r = term.validateCode(vs, coding);
-      if (r.status === 'unknown') {
-        const key = this.v.onceKey('binding:', vs);
-        if (!this.bump(key)) this.once(key, CODES.BINDING_NOT_CHECKED, path, { valueSet: vs, reason: r.message ?? (r.missing?.length ? `${r.missing.join(', ')} not loaded` : 'not decidable') });
-      }
+      if (r.status === 'unknown') this.bindingNotChecked(vs, r, path, undefined);
       return r.status;
     };
     for (const f of checkQuestionnaireResponse(qr, path, q, checkCode)) this.push(f.rule, f.path, f.args);
@@ -1318,6 +1317,14 @@ class Run {
     }
   }
 
+  /** One "not checked" note per value set and validation, counting its occurrences (location built once). */
+  private bindingNotChecked(vs: string, result: CodeResult, base: string, seg: string | number | undefined): void {
+    const key = this.v.onceKey('binding:', vs);
+    if (this.bump(key)) return;
+    const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
+    this.once(key, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
+  }
+
   /** Attachment.size and .hash (SHA-1, base64) must describe the inline data they come with. */
   private checkAttachment(att: Json, path: string): void {
     const data = att.data as string;
@@ -1424,11 +1431,7 @@ class Run {
             : ((value as Json).coding as Json[]).map(codingText).join(', ');
       this.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
     } else if (result.status === 'unknown') {
-      const key = this.v.onceKey('binding:', vs);
-      if (!this.bump(key)) {
-        const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
-        this.once(key, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
-      }
+      this.bindingNotChecked(vs, result, base, seg);
     } else if (result.notices) {
       // IG defects the terminology worked around (D-14): once per value set per validation.
       for (const n of result.notices) this.once(n.key, CODES.VALUESET_INCLUDE_INTERSECTION, at(base, seg), () => ({ ...n.args }));
@@ -1505,7 +1508,7 @@ class Run {
     if (!url.includes(':')) {
       // Relative urls name the parts of a complex extension, checked with their parent's
       // definition; anywhere else an extension is identified by an absolute url.
-      if (!node.path.startsWith('Extension.') && !SUB_EXTENSION_AT.test(path)) this.push(CODES.EXTENSION_URL_RELATIVE, `${path}.url`, { url });
+      if (!isSubExtensionNode(node)) this.push(CODES.EXTENSION_URL_RELATIVE, `${path}.url`, { url });
       return;
     }
     const isModifier = node.name === 'modifierExtension';
@@ -1717,7 +1720,7 @@ class Run {
       orderOfProfile: new Map(),
       steps: discs.map((d) => parsePath(d.path)),
       unevaluable: node.slices.filter((s, i) => !evaluable[i] && (s.min > 0 || slicing.inferred)),
-      subExtensions: node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension')),
+      subExtensions: isSubExtensionNode(node),
       noteProfile: undefined,
       noteKey: undefined,
       index: null,

@@ -73,6 +73,11 @@ export function luhnKey(digits: string): number {
 
 const RE_FINESS = /^(?:[0-9]{2}|2[AB])[0-9]{7}$/;
 
+/** 9 characters shaped as a FINESS number (department, 2A/2B in Corsica, then digits); the key is not checked. */
+export function isFinessShaped(v: string): boolean {
+  return RE_FINESS.test(v);
+}
+
 export type FinessCheck = { ok: true } | { ok: false; reason: 'format' } | { ok: false; reason: 'key'; expected: number; found: number };
 
 /**

@@ -69,8 +69,8 @@ export async function aggregates(repo: Repository, today: string): Promise<Aggre
  * viewer does not wait the second or two they take. Nothing runs for a server whose Pilotage
  * nobody opens.
  */
+/** Present once the page has been viewed (see pilotagePage). */
 interface Warmup {
-  viewed: boolean;
   timer?: NodeJS.Timeout;
   running?: Promise<void>;
 }
@@ -78,7 +78,7 @@ const warmups = new WeakMap<Repository, Warmup>();
 
 export function pilotageDataChanged(repo: Repository, delayMs: number, onError: (err: unknown) => void): void {
   const w = warmups.get(repo);
-  if (!w?.viewed) return;
+  if (!w) return;
   clearTimeout(w.timer);
   w.timer = setTimeout(() => {
     w.timer = undefined;
@@ -100,9 +100,7 @@ export async function stopPilotageWarmup(repo: Repository): Promise<void> {
 }
 
 export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string; fin?: string }): Promise<string> {
-  let w = warmups.get(repo);
-  if (!w) warmups.set(repo, (w = { viewed: false }));
-  w.viewed = true;
+  if (!warmups.has(repo)) warmups.set(repo, {});
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
