@@ -1,5 +1,5 @@
 // Extensions at plain extension elements (no type profile): walked once, against the
-// definition their url names (validator.ts extensionDefinition). Uses the TDDUI package's
+// definition their url names (extensions.ts extensionDefinition). Uses the TDDUI package's
 // tddui-comment extension (value[x]: string only; context Encounter, QuestionnaireResponse).
 //
 // Run: npx tsc -p tsconfig.json && node --test dist/src/fhir/validation/extensions.test.js

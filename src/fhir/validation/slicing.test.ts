@@ -1,4 +1,4 @@
-// Slice matching with the slice index (validator.ts SliceIndex): an item is only tried against
+// Slice matching with the slice index (slicing.ts SliceIndex): an item is only tried against
 // the slices whose discriminator value it has, plus those without one, in slice order. The
 // expected outcomes below are those of trying every slice in order (the engine before the
 // index), on the official SSIAD Task (tddui-task-transport-usager: Task.input sliced by the

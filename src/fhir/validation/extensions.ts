@@ -1,0 +1,137 @@
+// Extensions: the definition an extension's url names (or its slice's profile), its content
+// walked against that definition, its context of use, relative urls only inside a complex
+// extension, undefined urls in the namespace of a complete IG.
+import { CODES } from '../outcome/codes.js';
+import type { ElementNode } from '../profiles/compile.js';
+import type { CompiledProfile } from '../profiles/profiles.js';
+import { extensionContextRule } from './extension-context.js';
+import { hintArgs } from './canonicals.js';
+import { type Json } from './paths.js';
+import { validateComplex } from './elements.js';
+import type { Run } from './run.js';
+
+/** Extension contexts that allow any element. */
+const GENERIC_CONTEXTS = new Set(['Element', 'Resource', 'DomainResource', 'BackboneElement']);
+
+/** An `extension` element of an Extension (`Extension.extension`, `….extension.extension`): the parts of a complex extension. */
+export function isSubExtensionNode(node: ElementNode): boolean {
+  return node.name === 'extension' && (node.path === 'Extension.extension' || node.path.endsWith('xtension.extension'));
+}
+
+/** An Extension-typed element whose type names the extension's profile (an extension slice). */
+export function hasOwnExtensionProfile(node: ElementNode): boolean {
+  return node.types.some((t) => t.code === 'Extension' && !!t.profile?.length);
+}
+
+/**
+ * The loaded definition of an extension found at a plain extension element (no type profile,
+ * no constraint beyond Extension's own ele-1 and ext-1): the instance is then walked once,
+ * against that definition, whose snapshot holds Extension's elements and invariants too —
+ * not against Extension and then again against the definition (checkExtension's fallback).
+ */
+export function extensionDefinition(run: Run, obj: Json, node: ElementNode): CompiledProfile | undefined {
+  const url = obj.url;
+  if (typeof url !== 'string' || !url.includes(':')) return undefined;
+  const m = run.v.memoOf(node);
+  const plain = (m.plainExtension ??= !hasOwnExtensionProfile(node) && node.constraints.every((c) => c.key === 'ele-1' || c.key === 'ext-1'));
+  if (!plain) return undefined;
+  const def = run.profiles.get(url);
+  return def && def.type === 'Extension' && def.root.children !== undefined ? def : undefined;
+}
+
+/** Extensions not matched to a profiled slice: resolve their definition by url. */
+export function checkExtension(run: Run, obj: Json, node: ElementNode, path: string): void {
+  const hasOwnProfile = hasOwnExtensionProfile(node);
+  const url = obj.url;
+  if (typeof url !== 'string') return;
+  if (!url.includes(':')) {
+    // Relative urls name the parts of a complex extension, checked with their parent's
+    // definition; anywhere else an extension is identified by an absolute url.
+    if (!isSubExtensionNode(node)) run.out.push(CODES.EXTENSION_URL_RELATIVE, `${path}.url`, { url });
+    return;
+  }
+  const isModifier = node.name === 'modifierExtension';
+  const def = run.profiles.get(url);
+  if (!def) {
+    const ig = run.v.completeIgOf(url);
+    if (ig) run.out.push(CODES.EXTENSION_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearExtension) });
+    else if (isModifier) run.out.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
+    else {
+      const key = run.v.onceKey('ext:', url);
+      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: run.v.describeMissing(url) });
+    }
+    return;
+  }
+  if (!hasOwnProfile && node.children === undefined) {
+    // Validate the content against the extension's own definition.
+    validateComplex(run, obj, def.root, 'Extension', path, def);
+  }
+  checkExtensionContext(run, def, path, url, node);
+}
+
+export function checkExtensionContext(run: Run, def: CompiledProfile, path: string, url: string, node: ElementNode): void {
+  const contexts = def.context;
+  if (!contexts?.length) return;
+  // The answer depends only on (extension, resource type, element path without indexes).
+  const frame = run.frames[run.frames.length - 1];
+  if (!frame || !path.startsWith(frame.path)) return;
+  const type = String(frame.resource.resourceType);
+  if (path.indexOf('.', frame.path.length + 1) === -1) {
+    // On the resource itself (`Encounter.extension[0]`): the host is the resource, no lookup needed.
+    const allowed = contexts.some((c) => c.type !== 'element' || GENERIC_CONTEXTS.has(c.expression) || c.expression === type);
+    if (!allowed) run.out.push(extensionContextRule(node, url), path, { url, element: type, contexts: contexts.map((c) => c.expression).join(', ') });
+    return;
+  }
+  const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
+  let verdict = run.v.extensionContexts.get(key);
+  if (verdict === undefined) {
+    verdict = extensionContextVerdict(run, contexts, path);
+    run.v.extensionContexts.set(key, verdict);
+  }
+  if (verdict) run.out.push(extensionContextRule(node, url), path, { url, element: verdict, contexts: contexts.map((c) => c.expression).join(', ') });
+}
+
+/** '' when the extension may be used at `path`, else the definition path of its host element. */
+export function extensionContextVerdict(run: Run, contexts: NonNullable<CompiledProfile['context']>, path: string): string {
+  const host = hostPath(run, path);
+  if (!host) return '';
+  for (const c of contexts) {
+    if (c.type !== 'element') return ''; // fhirpath/extension contexts are not checked
+    const e = c.expression;
+    if (e === 'Element' || e === 'Resource' || e === 'DomainResource' || e === 'BackboneElement') return '';
+    if (host.defPath === e || host.type === e || host.defPath.startsWith(e + '.') === false && host.type === e) return '';
+    if (e === host.defPath.split('.')[0] && !host.defPath.includes('.')) return '';
+  }
+  return host.defPath;
+}
+
+/** Definition path of the element holding an extension at `path` (e.g. `Encounter.status`). */
+export function hostPath(run: Run, path: string): { defPath: string; type: string } | undefined {
+  const frame = run.frames[run.frames.length - 1];
+  if (!frame || !path.startsWith(frame.path)) return undefined;
+  const rel = path.slice(frame.path.length).replace(/\[\d+\]/g, '');
+  const parts = rel.split('.').filter(Boolean);
+  parts.pop(); // the extension itself
+  // Walk the resource's base definition to find the type of the host element.
+  const core = run.profiles.core(String(frame.resource.resourceType));
+  let node: ElementNode | undefined = core?.root;
+  let type = String(frame.resource.resourceType);
+  let defPath = type;
+  for (const part of parts) {
+    if (!node) return undefined;
+    const children = node.childIndex ? node : run.profiles.core(type)?.root;
+    const hit = children?.childIndex?.get(part);
+    if (!hit) return undefined;
+    const t = hit.type ?? hit.node.typeCodes[0] ?? 'BackboneElement';
+    if (hit.node.children) {
+      node = hit.node;
+      defPath = hit.node.path;
+      type = t;
+    } else {
+      type = t;
+      node = run.profiles.core(t)?.root;
+      defPath = t === 'Extension' ? 'Extension' : hit.node.path;
+    }
+  }
+  return { defPath, type };
+}

@@ -1,0 +1,327 @@
+// The run core: the state of one validation. Each conformance check (one resource against
+// one profile at one location) reports into its own IssueCollector; the concern modules
+// (elements, slicing, references, extensions, bindings, invariants) report into the collector
+// of the check in progress (`run.out`). The run also holds the resource frames (FHIRPath
+// %resource / %rootResource, the Bundle entry), the Bundle index, the scratch arrays of the
+// walk and the memo of conformance results.
+import { CODES } from '../outcome/codes.js';
+import type { Severity, ValidationIssue } from '../outcome/issue.js';
+import { makeIssue, makeIssueWithMessages, type MessageArgs, type Rule } from '../outcome/rule.js';
+import type { ChildRef } from '../profiles/compile.js';
+import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
+import { checkQuestionnaireResponse } from './questionnaire.js';
+import { BundleIndex, type BundleTarget } from './bundle-index.js';
+import { describeValue } from './values.js';
+import { hintArgs } from './canonicals.js';
+import { isObject, type Json } from './paths.js';
+import { validateComplex } from './elements.js';
+import { bindingNotChecked } from './bindings.js';
+import { checkContainedIds } from './references.js';
+import type { TypeVisitor, Validator } from './validator.js';
+
+/** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
+export class FailFast {}
+const FAIL_FAST = new FailFast();
+
+export interface Frame {
+  /** The resource being validated (FHIRPath %resource). */
+  resource: Json;
+  /** Its location, e.g. `Bundle.entry[2].resource`. */
+  path: string;
+  profile: CompiledProfile;
+  /** The Bundle entry it is (relative references resolve against its fullUrl). */
+  entry: BundleTarget | undefined;
+}
+
+export interface Pending {
+  rule: Rule;
+  args: MessageArgs;
+  expression: string;
+  count: number;
+  source?: string;
+}
+
+/** Memoised result of "does this resource (at this location) conform to this profile?". */
+interface Conformance {
+  /** Where the resource was validated (its issues carry this location). */
+  path: string;
+  state: 'running' | 'done';
+  /** False when the run stopped at the first error (enough to answer "does it conform?"). */
+  complete: boolean;
+  ok: boolean;
+  issues: ValidationIssue[];
+  /** "Not checked" notes, replayed only where this result is used (not for profiles merely tried). */
+  pending: Map<string, Pending> | undefined;
+}
+
+/**
+ * "Not checked" notes whose text is a function of their once() key alone: their arguments come
+ * from the compiled profiles and the loaded packages (the key names the profile, slicing,
+ * extension or profile url), and their templates do not show the count. Their messages are
+ * built once per key (Validator.noteMessages).
+ */
+const STATIC_NOTES = new Set<Rule>([CODES.PROFILE_PARTIAL, CODES.SLICE_NOT_EVALUABLE, CODES.EXTENSION_UNKNOWN, CODES.PROFILE_UNKNOWN]);
+
+/** An error that makes a resource fail a profile (reference-target findings belong to the target). */
+function isBlocking(i: ValidationIssue): boolean {
+  return (i.severity === 'error' || i.severity === 'fatal') && i.rule !== CODES.REFERENCE_TARGET_PROFILE.id;
+}
+
+/**
+ * The findings of one conformance check: issues, and "not checked" notes reported once per
+ * key. With `failFast` the first error stops the check (enough to answer "does it conform?").
+ */
+export class IssueCollector {
+  readonly issues: ValidationIssue[] = [];
+  /** "Not checked" notes; created at the first one (most walks have none). */
+  pending: Map<string, Pending> | undefined = undefined;
+
+  constructor(readonly failFast: boolean) {}
+
+  push(rule: Rule, expression: string, args: MessageArgs = {}, severity?: Severity, source?: string): void {
+    const sev = severity ?? rule.severity;
+    // A reference target that fails its profile is judged where the target is: it does not make
+    // the referring resource fail its own profile (or one broken Patient would unmatch every entry).
+    if (this.failFast && (sev === 'error' || sev === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
+    this.issues.push(makeIssue(rule, expression, args, { severity, source }));
+  }
+
+  /** push() for an issue whose messages are already built (see makeIssueWithMessages). */
+  pushIssue(rule: Rule, issue: ValidationIssue): void {
+    if (this.failFast && (issue.severity === 'error' || issue.severity === 'fatal') && rule !== CODES.REFERENCE_TARGET_PROFILE) throw FAIL_FAST;
+    this.issues.push(issue);
+  }
+
+  /** Counts one more occurrence of a pending note; false when there is none yet (then call once()). */
+  bump(key: string): boolean {
+    const p = this.pending?.get(key);
+    if (p === undefined) return false;
+    p.count++;
+    return true;
+  }
+
+  /** Records something that could not be checked; reported once per key at the end of the run. */
+  once(key: string, rule: Rule, expression: string, args: MessageArgs | (() => MessageArgs), source?: string): void {
+    const p = this.pending?.get(key);
+    if (p) p.count++;
+    // Arguments can be given as a function: built only for the first occurrence.
+    else (this.pending ??= new Map()).set(key, { rule, args: typeof args === 'function' ? args() : args, expression, count: 1, source });
+  }
+
+  /** Takes over the findings of another check (a memoised conformance result used here). */
+  absorb(issues: readonly ValidationIssue[], pending: Map<string, Pending> | undefined): void {
+    for (const i of issues) {
+      if (this.failFast && isBlocking(i)) throw FAIL_FAST;
+      this.issues.push(i);
+    }
+    if (pending) for (const [k, p] of pending) {
+      const mine = this.pending?.get(k);
+      if (mine) mine.count += p.count;
+      else (this.pending ??= new Map()).set(k, { rule: p.rule, args: p.args, expression: p.expression, count: p.count, source: p.source });
+    }
+  }
+}
+
+export class Run {
+  /** The collector of the conformance check in progress (the root one outside any check). */
+  out: IssueCollector;
+  /** Reference-target findings -> location of the target resource (see finish()). */
+  readonly targetOf = new Map<ValidationIssue, string>();
+  readonly frames: Frame[] = [];
+  /** Objects being walked (see MAX_DEPTH). */
+  depth = 0;
+  /** Per depth: the child refs of the object being walked there (reused). */
+  readonly scratch: ChildRef[][] = [];
+  readonly scratchValues: unknown[][] = [];
+  bundle?: BundleIndex;
+  /**
+   * Per resource object: profile -> conformance, one per location (the same object can be
+   * reached at two places). Keyed by objects, not by "url|path" strings that would be built
+   * and hashed at every lookup. A Map: the Run is short-lived, and WeakMaps cost GC time.
+   */
+  private readonly conformance = new Map<object, Map<CompiledProfile, Conformance[]>>();
+  readonly profiles: Profiles;
+
+  constructor(
+    readonly v: Validator,
+    failFast: boolean,
+    readonly visitor: TypeVisitor | undefined,
+  ) {
+    this.out = new IssueCollector(failFast);
+    this.profiles = v.ctx.profiles;
+  }
+
+  finish(): ValidationIssue[] {
+    let issues = this.out.issues;
+    // A reference to a Bundle entry that fails its profile is usually a consequence of that
+    // entry's own errors, which are reported where they are: keep those, and turn the
+    // reference findings into information so one defect does not read as many.
+    if (this.targetOf.size > 0) {
+      // Reference findings themselves do not count: a resource referring to itself would
+      // otherwise have "errors of its own" made only of this very finding.
+      const errorAt = issues.filter(isBlocking).map((i) => i.expression);
+      issues = issues.map((i) => {
+        const target = this.targetOf.get(i);
+        if (!target || !errorAt.some((e) => e === target || e.startsWith(target + '.'))) return i;
+        return { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
+      });
+    }
+    const pending = this.out.pending;
+    if (pending) for (const [key, p] of pending) {
+      // The args belong to this note (copied per run in validateAgainst): no copy needed here.
+      p.args.count = p.count;
+      const messages = STATIC_NOTES.has(p.rule) ? this.v.noteMessages(key, p.rule, p.args) : undefined;
+      issues.push(
+        messages ? makeIssueWithMessages(p.rule, p.expression, messages, p.rule.severity, p.source) : makeIssue(p.rule, p.expression, p.args, { source: p.source }),
+      );
+    }
+    return issues;
+  }
+
+  // ---------------------------------------------------------------- resources
+
+  validateRoot(resource: unknown, profiles: string[]): void {
+    if (!isObject(resource) || typeof resource.resourceType !== 'string') {
+      this.out.push(CODES.NOT_A_RESOURCE, '', { found: describeValue(resource) });
+      return;
+    }
+    const path = resource.resourceType;
+    if (resource.resourceType === 'Bundle') {
+      this.bundle = BundleIndex.build(resource, path);
+      // A RESTful fullUrl names its resource (relative references resolve through it).
+      for (const p of this.bundle.fullUrlProblems()) {
+        const at = `${path}.entry[${p.index}].fullUrl`;
+        if (p.problem === 'no-id') this.out.push(CODES.BUNDLE_FULLURL_NO_ID, at, { fullUrl: p.fullUrl, type: p.type });
+        else this.out.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
+      }
+    }
+    this.validateResource(resource, path, profiles);
+  }
+  /** Validates a resource against its base type, the given profiles and its meta.profile. */
+  validateResource(res: unknown, path: string, profileUrls: readonly string[]): void {
+    if (!isObject(res) || typeof res.resourceType !== 'string') {
+      this.out.push(CODES.NOT_A_RESOURCE, path, { found: describeValue(res) });
+      return;
+    }
+    const type = res.resourceType;
+    const core = this.profiles.core(type);
+    if (!core || core.kind !== 'resource' || core.sd.abstract) {
+      this.out.push(CODES.UNKNOWN_RESOURCE_TYPE, path, { type });
+      return;
+    }
+    if (Array.isArray(res.contained) && res.contained.length > 1) checkContainedIds(this, res.contained, path);
+    const targets: CompiledProfile[] = [];
+    const urls = new Set<string>(profileUrls);
+    const meta = res.meta;
+    if (isObject(meta) && Array.isArray(meta.profile)) {
+      for (const p of meta.profile) if (typeof p === 'string') urls.add(p);
+    }
+    for (const url of urls) {
+      const p = this.profiles.get(url);
+      if (!p) {
+        const ig = this.v.completeIgOf(url);
+        if (ig) this.out.push(CODES.PROFILE_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearProfile) });
+        else this.out.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.v.describeMissing(url) });
+        continue;
+      }
+      if (p.type !== type) {
+        this.out.push(CODES.TYPE_NOT_ALLOWED, path, { type, allowed: `${p.type} (profile ${p.url})` });
+        continue;
+      }
+      targets.push(p);
+    }
+    // A profile's snapshot contains the base definition, so the base is only walked alone.
+    if (targets.length === 0) targets.push(core);
+    for (const p of targets) this.validateAgainst(res, path, p);
+    if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
+  }
+
+  /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */
+  private checkAnswers(qr: Json, path: string, canonical: string): void {
+    const q = this.v.questionnaire(canonical);
+    if (!q) {
+      // An IG loaded in full defines all of its questionnaires (decisions.md D-17).
+      const bare = canonical.split('|')[0]!;
+      const ig = this.v.ctx.completeCanonicals?.find((c) => bare.startsWith(`${c}/Questionnaire/`));
+      const registry = this.v.ctx.profiles.registry;
+      if (ig) this.out.push(CODES.QR_QUESTIONNAIRE_UNDEFINED, `${path}.questionnaire`, { questionnaire: canonical, canonical: ig, package: registry.packageFor(bare) ?? ig });
+      else this.out.once(`questionnaire:${canonical}`, CODES.QR_QUESTIONNAIRE_UNKNOWN, `${path}.questionnaire`, { questionnaire: canonical, detail: this.v.describeMissing(canonical) });
+      return;
+    }
+    const term = this.v.ctx.terminology;
+    const checkCode = (vs: string, coding: { system?: string; code?: string }) => {
+      const r = term.validateCode(vs, coding);
+      if (r.status === 'unknown') bindingNotChecked(this, vs, r, path, undefined);
+      return r.status;
+    };
+    for (const f of checkQuestionnaireResponse(qr, path, q, checkCode)) this.out.push(f.rule, f.path, f.args);
+  }
+
+  /** Validates `res` against one profile, reusing a memoised result for the same location. */
+  validateAgainst(res: Json, path: string, profile: CompiledProfile): void {
+    const memo = this.conformanceOf(res, path, profile);
+    if (memo.state === 'running') return; // a reference cycle: the outer walk reports
+    this.out.absorb(memo.issues, memo.pending);
+  }
+
+  /** Full validation of `res` against `profile`, computed once per (resource, location, profile). */
+  conformanceOf(res: Json, path: string, profile: CompiledProfile, stopAtFirstError = false): Conformance {
+    let byProfile = this.conformance.get(res);
+    if (!byProfile) this.conformance.set(res, (byProfile = new Map()));
+    let atPaths = byProfile.get(profile);
+    if (!atPaths) byProfile.set(profile, (atPaths = []));
+    let slot = -1;
+    for (let i = 0; i < atPaths.length; i++) if (atPaths[i].path === path) slot = i;
+    const hit = slot >= 0 ? atPaths[slot] : undefined;
+    if (hit && (hit.state === 'running' || hit.complete || stopAtFirstError)) return hit;
+    const c: Conformance = { path, state: 'running', complete: true, ok: true, issues: [], pending: undefined };
+    if (slot >= 0) atPaths[slot] = c;
+    else atPaths.push(c);
+    // The check reports into a collector of its own; the depth is restored after a FailFast.
+    const outer = this.out;
+    const savedDepth = this.depth;
+    const out = (this.out = new IssueCollector(stopAtFirstError));
+    try {
+      this.walkResource(res, path, profile);
+    } catch (e) {
+      if (!(e instanceof FailFast)) throw e;
+      c.complete = false;
+      c.ok = false;
+    } finally {
+      c.issues = out.issues;
+      c.pending = out.pending;
+      this.out = outer;
+      this.depth = savedDepth;
+    }
+    if (c.complete) c.ok = !c.issues.some(isBlocking);
+    c.state = 'done';
+    return c;
+  }
+
+  /** Whether `res` (found at `path`) conforms to the profile; cached. */
+  conforms(res: Json, path: string, url: string): boolean | undefined {
+    const p = this.profiles.get(url);
+    if (!p) return undefined;
+    if (p.type !== res.resourceType) return false;
+    const c = this.conformanceOf(res, path, p, true);
+    return c.state === 'running' ? true : c.ok;
+  }
+
+  private walkResource(res: Json, path: string, profile: CompiledProfile): void {
+    if (profile.missing.length > 0) {
+      this.out.once(this.v.partialKey(profile), CODES.PROFILE_PARTIAL, path, () => ({
+        profile: profile.url,
+        missing: profile.missing.join(', '),
+        detail: this.v.describeMissing(profile.missing[0]),
+      }));
+    }
+    // A contained resource belongs to the entry of the resource that contains it.
+    const entry = this.bundle ? (this.bundle.entryOf(res) ?? this.frames[this.frames.length - 1]?.entry) : undefined;
+    this.frames.push({ resource: res, path, profile, entry });
+    try {
+      validateComplex(this, res, profile.root, res.resourceType as string, path, profile);
+    } finally {
+      this.frames.pop();
+    }
+  }
+}
