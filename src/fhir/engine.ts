@@ -1,18 +1,40 @@
-// Assembles the FHIR machinery: packages -> registry -> profiles -> terminology -> validator.
+// Assembles the FHIR machinery: packages -> registry views -> profiles -> terminology -> validator.
+//
+// One Engine validates in the context of one IG: its registry is the view of the loaded
+// packages from that IG (the IG and its dependency closure, each canonical meaning what it
+// means there). An EngineSet holds one Engine per IG in use, all over one PackageStore, so a
+// server can load several IGs (TDDUI 2.2.0 and 2.3.0, CDS 2.0.1 on FR Core 2.1.0, CdL 3.0.1 on
+// FR Core 2.0.1...) and validate each resource in the context of the right one. The compiled
+// profiles are shared by the engines of a set (a package used by two IGs is compiled once).
 import { loadPackages, type LoadOptions } from './packages/loader.js';
-import type { ConformanceRegistry } from './packages/registry.js';
-import { Profiles } from './profiles/profiles.js';
+import { ConformanceRegistry, packageId, type PackageInfo, type PackageStore, type VersionSubstitution } from './packages/registry.js';
+import { ProfileCache, Profiles } from './profiles/profiles.js';
 import type { BaseSupplements } from './profiles/snapshot.js';
 import { Terminology } from './terminology/terminology.js';
 import { Validator } from './validation/validator.js';
 
 export interface Engine {
+  /** The IG whose context this engine validates in (root of its view); undefined for a view of every root. */
+  ig?: PackageInfo;
   registry: ConformanceRegistry;
   profiles: Profiles;
   terminology: Terminology;
   validator: Validator;
-  /** Milliseconds spent loading packages and compiling profiles. */
+  /** Milliseconds spent loading packages and compiling profiles (of the whole set). */
   startupMs: { load: number; compile: number };
+}
+
+export interface EngineSet {
+  store: PackageStore;
+  /** The view from every IG in use (first IG first): what an unversioned canonical means when no IG is chosen. */
+  registry: ConformanceRegistry;
+  /** One engine per IG in use, in the order asked for. */
+  engines: Engine[];
+  startupMs: { load: number; compile: number };
+  /** The engine of an IG given as `name#version` or `name` (first of that name). */
+  engineFor(ig: string): Engine | undefined;
+  /** Load-time facts to tell the user once: dependencies served by another version, missing packages. */
+  loadNotes(): string[];
 }
 
 export interface EngineOptions extends LoadOptions {
@@ -29,16 +51,63 @@ export interface EngineOptions extends LoadOptions {
   completeCanonicals?: string[];
 }
 
-export async function createEngine(options: EngineOptions): Promise<Engine> {
-  const t0 = performance.now();
-  const registry = await loadPackages(options);
-  const t1 = performance.now();
-  const profiles = new Profiles(registry, options.supplements);
+function buildEngine(registry: ConformanceRegistry, cache: ProfileCache, options: EngineOptions, ig?: PackageInfo): Engine {
+  const profiles = new Profiles(registry, options.supplements, cache);
   const terminology = new Terminology(registry);
   const loaded = new Set(registry.packages.map((p) => p.canonical));
   const completeCanonicals = (options.completeCanonicals ?? []).filter((c) => loaded.has(c));
   const validator = new Validator({ profiles, terminology, completeCanonicals });
-  if (options.precompile !== false) profiles.compileAll();
-  const t2 = performance.now();
-  return { registry, profiles, terminology, validator, startupMs: { load: t1 - t0, compile: t2 - t1 } };
+  return { ig, registry, profiles, terminology, validator, startupMs: { load: 0, compile: 0 } };
 }
+
+/** Loads the IGs in use (`options.igs`, or the packages `paths` name) and builds one engine per IG. */
+export async function createEngines(options: EngineOptions): Promise<EngineSet> {
+  const t0 = performance.now();
+  const registry = await loadPackages(options);
+  const t1 = performance.now();
+  const store = registry.store;
+  const cache = new ProfileCache(registry, options.supplements);
+  const roots = registry.roots.length ? registry.roots : [undefined];
+  const engines = roots.map((root) => buildEngine(root ? store.scopeOf(root) : registry, cache, options, root));
+  if (options.precompile !== false) for (const e of engines) e.profiles.compileAll();
+  const t2 = performance.now();
+  const startupMs = { load: t1 - t0, compile: t2 - t1 };
+  for (const e of engines) e.startupMs = startupMs;
+  return {
+    store,
+    registry,
+    engines,
+    startupMs,
+    engineFor(ig: string) {
+      const [name, version] = ig.split('#');
+      return engines.find((e) => e.ig?.name === name && (version === undefined || e.ig.version === version));
+    },
+    loadNotes: () => describeLoad(registry),
+  };
+}
+
+/**
+ * One engine over every IG given (canonicals resolved from the first IG first): for a single
+ * IG, or a tool that does not need to tell IGs apart.
+ */
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const t0 = performance.now();
+  const registry = await loadPackages(options);
+  const t1 = performance.now();
+  const engine = buildEngine(registry, new ProfileCache(registry, options.supplements), options, registry.roots[0]);
+  if (options.precompile !== false) engine.profiles.compileAll();
+  engine.startupMs = { load: t1 - t0, compile: performance.now() - t1 };
+  return engine;
+}
+
+/** Human-readable load notes (English): substitutions and missing dependencies of a view. */
+export function describeLoad(registry: ConformanceRegistry): string[] {
+  const out: string[] = [];
+  for (const s of registry.substitutions.filter((x: VersionSubstitution) => x.kind === 'package')) {
+    out.push(`${s.subject}#${s.requested} (required by ${s.requiredBy}) is not in the package cache: ${s.subject}#${s.used} is used instead`);
+  }
+  for (const m of registry.missingPackages()) out.push(`${m.name}#${m.version} (required by ${m.requiredBy}) is not in the package cache: what it defines is not checked`);
+  return out;
+}
+
+export { packageId };

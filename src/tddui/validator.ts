@@ -1,8 +1,11 @@
 // TDDUI validation: the FHIR engine with the IG's conventions on top —
-// which profile a resource is checked against when it names none, the TDDUI business
-// rules (rules/), and the Bundle-level rules a profile cannot express.
-import { createEngine, type Engine } from '../fhir/engine.js';
-import { defaultPackagePaths } from '../fhir/packages/loader.js';
+// which TDDUI version (2.2.0, 2.3.0...) and which profile a resource is checked against when
+// it names none, the TDDUI business rules (rules/), and the Bundle-level rules a profile
+// cannot express. Every TDDUI version in the package sources is accepted by default, each
+// validated in its own context (its own FR Core, terminologies...): see TdduiValidator.
+import { createEngines, type Engine, type EngineSet } from '../fhir/engine.js';
+import { availableVersions, defaultPackagePaths, PackageLoadError } from '../fhir/packages/loader.js';
+import { pickVersion } from '../fhir/packages/versions.js';
 import { CODES } from '../fhir/outcome/codes.js';
 import {
   hasErrors,
@@ -13,16 +16,21 @@ import {
 } from '../fhir/outcome/issue.js';
 import { makeIssue } from '../fhir/outcome/rule.js';
 import type { StructureDefinition } from '../fhir/profiles/snapshot.js';
-import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL } from './ig.js';
+import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL, TDDUI_PACKAGE } from './ig.js';
 import { PeriodVisitor, runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
 import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
 
 export interface TdduiValidatorOptions {
-  /** Package folders / .tgz files; default: defaultPackagePaths(). */
+  /** Package sources (cache folders, package folders, .tgz); default: defaultPackagePaths(). */
   packages?: string[];
-  /** Resolve declared dependencies from ~/.fhir/packages (default true). */
+  /** Also search the FHIR package cache ~/.fhir/packages (default true). */
   useCache?: boolean;
+  /**
+   * The TDDUI versions accepted (`ans.fhir.fr.tddui#2.3.0`, or a bare version `2.3.0`), in the
+   * order they are tried; default: every version the sources hold, newest first.
+   */
+  igs?: string[];
 }
 
 export interface ValidateCallOptions {
@@ -32,6 +40,8 @@ export interface ValidateCallOptions {
   now?: Date;
   /** Skip the TDDUI business rules (pure profile validation). */
   profileOnly?: boolean;
+  /** Validate under this accepted TDDUI version only (`2.2.0` or `ans.fhir.fr.tddui#2.2.0`). */
+  ig?: string;
 }
 
 export interface ValidationReport {
@@ -39,12 +49,20 @@ export interface ValidationReport {
   valid: boolean;
   /** Profiles the root resource was validated against. */
   profiles: string[];
+  /** The TDDUI version whose rules decided (`ans.fhir.fr.tddui#2.3.0`): the one that accepted a valid resource. */
+  ig: string;
 }
 
-export class TdduiValidator {
-  private readonly tdduiProfilesByType = new Map<string, string[]>();
+/** One accepted TDDUI version: its engine (the view from that IG) and its profile choices. */
+export class TdduiIg {
+  readonly id: string;
+  readonly version: string;
+  /** Candidate profiles per resource type, in the order of the TDDUI Bundle's entry slices. */
+  readonly profilesByType = new Map<string, string[]>();
 
   constructor(readonly engine: Engine) {
+    this.version = engine.ig?.version ?? '';
+    this.id = engine.ig ? `${engine.ig.name}#${engine.ig.version}` : TDDUI_PACKAGE;
     // Candidate profiles per resource type, in the order of the TDDUI Bundle's entry slices
     // (the IG's own order: DUIPatient before DUIPatientINS...), then the others.
     const sliceOrder = new Map<string, number>();
@@ -56,24 +74,12 @@ export class TdduiValidator {
     for (const sd of engine.registry.all<StructureDefinition>('StructureDefinition')) {
       if (!sd.url.startsWith(TDDUI_CANONICAL + '/StructureDefinition/')) continue;
       if (sd.kind !== 'resource' || sd.type === 'Bundle') continue;
-      const list = this.tdduiProfilesByType.get(sd.type) ?? [];
+      const list = this.profilesByType.get(sd.type) ?? [];
       list.push(sd.url);
-      this.tdduiProfilesByType.set(sd.type, list);
+      this.profilesByType.set(sd.type, list);
     }
     const rank = (u: string) => sliceOrder.get(u) ?? Number.MAX_SAFE_INTEGER;
-    for (const list of this.tdduiProfilesByType.values()) list.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
-  }
-
-  static async create(options: TdduiValidatorOptions = {}): Promise<TdduiValidator> {
-    const engine = await createEngine({
-      paths: options.packages ?? defaultPackagePaths(),
-      useCache: options.useCache,
-      supplements: FR_CORE_SUPPLEMENTS,
-      // The TDDUI package is the IG itself: a TDDUI extension or profile url it does not define
-      // does not exist (a typo, or another IG version), unlike those of the partial FR Core copy.
-      completeCanonicals: [TDDUI_CANONICAL],
-    });
-    return new TdduiValidator(engine);
+    for (const list of this.profilesByType.values()) list.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
   }
 
   /** Resolves a profile given as canonical URL, `StructureDefinition/<id>`, id or name. */
@@ -85,11 +91,109 @@ export class TdduiValidator {
     }
     return undefined;
   }
+}
+
+/**
+ * Validates against the accepted TDDUI versions. Which version decides: the one a versioned
+ * TDDUI `meta.profile` names (`…/tddui-bundle|2.2.0`; when that version is not accepted, the
+ * nearest accepted one, with a warning naming both); otherwise each accepted version in turn,
+ * and the first under which the resource is valid accepts it. When none does, the report is
+ * the one with the fewest errors, and says how the others fared.
+ */
+export class TdduiValidator {
+  /** The accepted versions, in the order they are tried (newest first by default). */
+  readonly igs: TdduiIg[];
+
+  constructor(engines: Engine | Engine[], readonly set?: EngineSet) {
+    const list = Array.isArray(engines) ? engines : [engines];
+    if (list.length === 0) throw new Error('TdduiValidator: no TDDUI version loaded');
+    this.igs = list.map((e) => new TdduiIg(e));
+  }
+
+  /** The engine of the first accepted version (newest by default). */
+  get engine(): Engine {
+    return this.igs[0].engine;
+  }
+
+  static async create(options: TdduiValidatorOptions = {}): Promise<TdduiValidator> {
+    const paths = options.packages ?? defaultPackagePaths();
+    let igs = (options.igs ?? []).map((ig) => (ig.includes('#') || ig.includes('@') ? ig : /^\d/.test(ig) ? `${TDDUI_PACKAGE}#${ig}` : ig));
+    if (igs.length === 0) {
+      const versions = await availableVersions(TDDUI_PACKAGE, { paths, useCache: options.useCache });
+      igs = versions.map((v) => `${TDDUI_PACKAGE}#${v}`);
+    }
+    if (igs.length === 0) {
+      throw new PackageLoadError(`No TDDUI package (${TDDUI_PACKAGE}) in the package sources: ${paths.join(', ') || 'none'} (see --packages)`);
+    }
+    const set = await createEngines({
+      igs,
+      paths,
+      useCache: options.useCache,
+      supplements: FR_CORE_SUPPLEMENTS,
+      // The TDDUI package is the IG itself: a TDDUI extension or profile url it does not define
+      // does not exist (a typo, or another IG version), unlike those of a partial package.
+      completeCanonicals: [TDDUI_CANONICAL],
+    });
+    return new TdduiValidator(set.engines, set);
+  }
+
+  /** The accepted version for `2.3.0` / `ans.fhir.fr.tddui#2.3.0`. */
+  igFor(ref: string): TdduiIg | undefined {
+    const v = ref.includes('#') ? ref.split('#')[1] : ref;
+    return this.igs.find((ig) => ig.version === v || ig.id === ref);
+  }
+
+  /** Resolves a profile given as canonical URL, `StructureDefinition/<id>`, id or name (first accepted version). */
+  resolveProfile(p: string): string | undefined {
+    return this.igs[0].resolveProfile(p);
+  }
 
   validate(resource: unknown, options: ValidateCallOptions = {}): ValidationReport {
+    const extra: ValidationIssue[] = [];
+    let candidates = this.igs;
+    if (options.ig) {
+      const ig = this.igFor(options.ig);
+      if (!ig) throw new Error(`TDDUI ${options.ig} is not among the accepted versions (${this.igs.map((x) => x.version).join(', ')})`);
+      candidates = [ig];
+    } else {
+      const pinned = pinnedVersion(resource);
+      if (pinned) {
+        const exact = this.igs.find((ig) => ig.version === pinned.version);
+        if (exact) candidates = [exact];
+        else {
+          const pick = pickVersion(pinned.version, this.igs.map((ig) => ig.version));
+          const ig = this.igs.find((x) => x.version === pick?.version) ?? this.igs[0];
+          candidates = [ig];
+          extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_SUBSTITUTED, pinned.expression, { requested: pinned.version, used: ig.version, accepted: this.igs.map((x) => x.version).join(', ') }));
+        }
+      }
+    }
+    let best: { ig: TdduiIg; report: Omit<ValidationReport, 'ig'>; errors: number } | undefined;
+    const tried: { ig: TdduiIg; errors: number }[] = [];
+    for (const ig of candidates) {
+      const report = this.validateIn(ig, resource, options);
+      const errors = report.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
+      tried.push({ ig, errors });
+      if (!best || errors < best.errors) best = { ig, report, errors };
+      if (errors === 0) break;
+    }
+    const { ig, report } = best!;
+    if (candidates.length > 1) {
+      if (report.valid) {
+        if (ig !== candidates[0]) extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_ACCEPTED, rootType(resource), { version: ig.version, others: tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version} (${t.errors} error(s))`).join(', ') }));
+      } else {
+        extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others: tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version} (${t.errors} error(s))`).join(', ') }));
+      }
+    }
+    const issues = extra.length ? sortAndDedupe([...report.issues, ...extra]) : report.issues;
+    return { issues, valid: !hasErrors(issues), profiles: report.profiles, ig: ig.id };
+  }
+
+  private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions): Omit<ValidationReport, 'ig'> {
+    const engine = ig.engine;
     // The profile walk checks the Periods for the business rules (D6) as it goes.
     const periods = options.profileOnly ? undefined : new PeriodVisitor();
-    const check = (against?: string[]) => this.engine.validator.validate(resource, { profiles: against, visitor: periods });
+    const check = (against?: string[]) => engine.validator.validate(resource, { profiles: against, visitor: periods });
     let profiles: string[] = [];
     const extra: ValidationIssue[] = [];
     let issues: ValidationIssue[];
@@ -97,17 +201,17 @@ export class TdduiValidator {
     const type = typeof root?.resourceType === 'string' ? root.resourceType : undefined;
     const declared = root && isObject(root.meta) && Array.isArray(root.meta.profile) && root.meta.profile.length > 0;
     if (options.profile) {
-      const url = this.resolveProfile(options.profile) ?? options.profile;
+      const url = ig.resolveProfile(options.profile) ?? options.profile;
       profiles = [url];
       issues = check(profiles);
     } else if (!type || declared) {
       issues = check();
       if (declared) profiles = (root!.meta as { profile: unknown[] }).profile.filter((p): p is string => typeof p === 'string');
-    } else if (type === 'Bundle' && this.engine.profiles.get(TDDUI_BUNDLE_PROFILE)) {
+    } else if (type === 'Bundle' && engine.profiles.get(TDDUI_BUNDLE_PROFILE)) {
       profiles = [TDDUI_BUNDLE_PROFILE];
       issues = check(profiles);
     } else {
-      const candidates = this.tdduiProfilesByType.get(type) ?? [];
+      const candidates = ig.profilesByType.get(type) ?? [];
       if (candidates.length === 0) {
         issues = check();
       } else {
@@ -128,7 +232,7 @@ export class TdduiValidator {
       const ruleIssues = runTdduiRules(resource, { now: options.now, periods });
       issues = mergeRuleIssues(issues, ruleIssues);
       if (type === 'Bundle' && profiles.includes(TDDUI_BUNDLE_PROFILE)) {
-        issues.push(...this.bundleEntryTypeRule(resource as Record<string, unknown>));
+        issues.push(...this.bundleEntryTypeRule(ig, resource as Record<string, unknown>));
       }
     }
     const all = sortAndDedupe(extra.length === 0 ? issues : [...issues, ...extra]);
@@ -140,7 +244,7 @@ export class TdduiValidator {
   }
 
   /** B4: an entry whose resource type no TDDUI profile covers cannot match any Bundle slice. */
-  private bundleEntryTypeRule(bundle: Record<string, unknown>): ValidationIssue[] {
+  private bundleEntryTypeRule(ig: TdduiIg, bundle: Record<string, unknown>): ValidationIssue[] {
     const out: ValidationIssue[] = [];
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
     entries.forEach((e, i) => {
@@ -151,14 +255,34 @@ export class TdduiValidator {
       }
       const r = isObject(e) && isObject(e.resource) ? e.resource : undefined;
       if (!r || typeof r.resourceType !== 'string') return;
-      if (!this.tdduiProfilesByType.has(r.resourceType)) {
+      if (!ig.profilesByType.has(r.resourceType)) {
         out.push(
-          makeIssue(TDDUI_ENGINE_RULES.ENTRY_TYPE, `Bundle.entry[${i}].resource`, { type: r.resourceType }),
+          makeIssue(TDDUI_ENGINE_RULES.ENTRY_TYPE, `Bundle.entry[${i}].resource`, { type: r.resourceType, version: ig.version }),
         );
       }
     });
     return out;
   }
+}
+
+function rootType(resource: unknown): string {
+  return isObject(resource) && typeof resource.resourceType === 'string' ? resource.resourceType : '';
+}
+
+/**
+ * The TDDUI version a resource pins in its own `meta.profile` (`<tddui profile>|2.2.0`): the
+ * first such pin, with its location.
+ */
+function pinnedVersion(resource: unknown): { version: string; expression: string } | undefined {
+  if (!isObject(resource) || !isObject(resource.meta) || !Array.isArray(resource.meta.profile)) return undefined;
+  const prefix = TDDUI_CANONICAL + '/StructureDefinition/';
+  for (let i = 0; i < resource.meta.profile.length; i++) {
+    const p = resource.meta.profile[i];
+    if (typeof p !== 'string' || !p.startsWith(prefix)) continue;
+    const bar = p.indexOf('|');
+    if (bar > 0 && bar < p.length - 1) return { version: p.slice(bar + 1), expression: `${resource.resourceType}.meta.profile[${i}]` };
+  }
+  return undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

