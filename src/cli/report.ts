@@ -1,5 +1,7 @@
-// Human-readable validation report for the terminal.
-import type { ValidationIssue } from '../fhir/outcome/issue.js';
+// Human-readable validation report for the terminal. Findings about the data are listed one
+// by one; "could not check" notices (a package, profile or value set missing) are folded into
+// one line per missing package unless `showNotices` asks for each of them.
+import { issueCategory, type ValidationIssue } from '../fhir/outcome/issue.js';
 
 const LABEL: Record<ValidationIssue['severity'], string> = {
   fatal: 'FATAL  ',
@@ -11,10 +13,33 @@ const LABEL: Record<ValidationIssue['severity'], string> = {
 export interface ReportOptions {
   color: boolean;
   showInfo: boolean;
+  /** List every "could not check" notice instead of one line per missing package. */
+  showNotices?: boolean;
+  /** The IG version that decided (`ans.fhir.fr.tddui#2.3.0`). */
+  ig?: string;
 }
 
 function paint(on: boolean, code: string, s: string): string {
   return on ? `\x1b[${code}m${s}\x1b[0m` : s;
+}
+
+/** The package a notice names (`… (package ans.fr.terminologies#1.7.0) …`), or undefined. */
+export function noticePackage(i: Pick<ValidationIssue, 'message'>): string | undefined {
+  return /\(package ([^\s)]+)/.exec(i.message)?.[1] ?? /\b([a-z][\w-]*(?:\.[\w-]+)+#[\w.-]+)/.exec(i.message)?.[1];
+}
+
+/** Notices folded: one entry per missing package (or per rule when none is named), with a count. */
+export function foldNotices(notices: readonly ValidationIssue[]): { key: string; count: number; rules: string[]; first: ValidationIssue }[] {
+  const groups = new Map<string, { key: string; count: number; rules: string[]; first: ValidationIssue }>();
+  for (const n of notices) {
+    const key = noticePackage(n) ?? n.rule;
+    const g = groups.get(key);
+    if (g) {
+      g.count++;
+      if (!g.rules.includes(n.rule)) g.rules.push(n.rule);
+    } else groups.set(key, { key, count: 1, rules: [n.rule], first: n });
+  }
+  return [...groups.values()];
 }
 
 export function formatReport(
@@ -23,20 +48,38 @@ export function formatReport(
   profiles: readonly string[],
   opts: ReportOptions,
 ): string {
-  const count = (s: ValidationIssue['severity'][]) => issues.filter((i) => s.includes(i.severity)).length;
+  const data = issues.filter((i) => issueCategory(i) === 'data' || i.severity === 'error' || i.severity === 'fatal');
+  const notices = issues.filter((i) => !data.includes(i));
+  const count = (s: ValidationIssue['severity'][]) => data.filter((i) => s.includes(i.severity)).length;
   const errors = count(['error', 'fatal']);
   const warnings = count(['warning']);
   const infos = count(['information']);
   const lines: string[] = [];
   const verdict = errors > 0 ? paint(opts.color, '31;1', 'INVALID') : paint(opts.color, '32;1', 'VALID');
-  lines.push(`${verdict}  ${file}${profiles.length ? `  (profile: ${profiles.join(', ')})` : ''}`);
-  for (const i of issues) {
-    if (i.severity === 'information' && !opts.showInfo) continue;
+  const under = opts.ig ? `  [${opts.ig}]` : '';
+  lines.push(`${verdict}  ${file}${under}${profiles.length ? `  (profile: ${profiles.join(', ')})` : ''}`);
+  const show = (i: ValidationIssue) => {
     const color = i.severity === 'warning' ? '33' : i.severity === 'information' ? '36' : '31';
     lines.push(`  ${paint(opts.color, color, LABEL[i.severity])} ${i.expression || '(root)'}`);
     lines.push(`           [${i.rule}] ${i.message}`);
     if (i.source) lines.push(`           source: ${i.source}`);
+  };
+  for (const i of data) {
+    if (i.severity === 'information' && !opts.showInfo) continue;
+    show(i);
   }
-  lines.push(`  ${errors} error(s), ${warnings} warning(s), ${infos} information message(s)`);
+  if (notices.length) {
+    if (opts.showNotices) {
+      lines.push(`  Not checked (${notices.length}):`);
+      for (const n of notices) show(n);
+    } else {
+      lines.push(`  Not checked (${notices.length} notice(s); --notices lists them):`);
+      for (const g of foldNotices(notices)) {
+        const what = g.key.includes('#') ? `${g.key} missing or partial` : g.first.message;
+        lines.push(`  ${paint(opts.color, '2', 'NOTICE ')} ${what}: ${g.count} check(s) not made [${g.rules.join(', ')}]`);
+      }
+    }
+  }
+  lines.push(`  ${errors} error(s), ${warnings} warning(s), ${infos} information message(s) about the data; ${notices.length} check(s) not made`);
   return lines.join('\n');
 }

@@ -14,9 +14,14 @@ Options:
   --data DIR        Folder of the embedded database (default ./.tddui-data).
   --database URL    PostgreSQL database postgres://user@host:5432/db (default: $DATABASE_URL);
                     replaces the embedded database.
-  --packages DIR    FHIR package folder, folder of packages, or .tgz (repeatable; as in
-                    tddui validate). Default: $TDDUI_PACKAGES, ./fhir-packages, ../shared/fhir,
-                    or the TDDUI package in ~/.fhir/packages.
+  --packages DIR    Where FHIR packages are found (repeatable; as in tddui validate): a
+                    package cache, a folder of packages, a package folder or a .tgz.
+                    Default: $TDDUI_PACKAGES, ./fhir-packages or ../shared/fhir-packages;
+                    ~/.fhir/packages is always searched too.
+  --ig ID           A TDDUI version accepted (repeatable, tried in order):
+                    ans.fhir.fr.tddui#2.3.0 or 2.3.0. Default: every TDDUI version found,
+                    newest first. A Bundle valid under one accepted version is accepted; a
+                    versioned meta.profile (…|2.2.0) chooses its version.
   --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
                     Logs are JSON lines (pino) on standard output.
   --trust-proxy     Behind a reverse proxy: build links from X-Forwarded-Proto/-Host.
@@ -53,6 +58,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       data: { type: 'string' },
       database: { type: 'string' },
       packages: { type: 'string', multiple: true },
+      ig: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
       'auth-jwks': { type: 'string' },
@@ -76,6 +82,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (database) options.database = database;
   else options.dataDir = values.data ?? './.tddui-data';
   if (values.packages?.length) options.packages = values.packages;
+  if (values.ig?.length) options.igs = values.ig;
   if (values['trust-proxy']) options.trustProxy = true;
   const jwks = values['auth-jwks'] ?? (env.TDDUI_AUTH_JWKS || undefined);
   const issuer = values['auth-issuer'] ?? (env.TDDUI_AUTH_ISSUER || undefined);

@@ -12,18 +12,24 @@ export const VALIDATE_HELP = `Usage: tddui validate [options] FILE...
 
 Validates FHIR R4 JSON files (a TDDUI transaction Bundle or a single resource) against the
 TDDUI implementation guide: profiles, terminology bindings, invariants, references and the
-TDDUI business rules.
+TDDUI business rules, with the IG's dependencies (FR Core, Annuaire, ANS terminologies).
 
 Options:
-  --packages DIR      FHIR package folder, folder of packages, or .tgz (repeatable).
-                      Default: $TDDUI_PACKAGES, ./fhir-packages, ../shared/fhir, or the
-                      TDDUI package in ~/.fhir/packages. Declared dependencies are also
-                      looked up in ~/.fhir/packages.
+  --packages DIR      Where FHIR packages are found (repeatable): a package cache
+                      (<id>#<version>/package/, as ~/.fhir/packages), a folder of packages,
+                      a package folder or a .tgz. Default: $TDDUI_PACKAGES, ./fhir-packages or
+                      ../shared/fhir-packages; ~/.fhir/packages is always searched too.
+  --ig ID             A TDDUI version to validate with (repeatable, tried in order):
+                      ans.fhir.fr.tddui#2.3.0 or 2.3.0. Default: every TDDUI version found,
+                      newest first; a file valid under one of them is valid. A versioned
+                      meta.profile (…/tddui-bundle|2.2.0) chooses the version itself.
   --profile URL       Validate against this profile (canonical URL, id or name) instead of
                       the one chosen from meta.profile / the resource type.
   --format text|json  text (default): a readable report per file; json: one
                       OperationOutcome per file (an array when several files).
   --info              Also print information messages (text format).
+  --notices           List every "not checked" notice (text format; default: one line per
+                      missing package).
   --profile-only      Skip the TDDUI business rules.
   -h, --help          Show this help.
 
@@ -36,6 +42,8 @@ const cli = new Command('validate', VALIDATE_HELP);
 export async function runValidate(argv: string[]): Promise<number> {
   const args = cli.parse(argv, {
     packages: { type: 'string', multiple: true },
+    ig: { type: 'string', multiple: true },
+    notices: { type: 'boolean', default: false },
     profile: { type: 'string' },
     format: { type: 'string', default: 'text' },
     info: { type: 'boolean', default: false },
@@ -47,7 +55,7 @@ export async function runValidate(argv: string[]): Promise<number> {
   if (positionals.length === 0) return cli.usage('no FILE given');
   let validator: TdduiValidator;
   try {
-    validator = await TdduiValidator.create({ packages: values.packages });
+    validator = await TdduiValidator.create({ packages: values.packages, igs: values.ig });
   } catch (e) {
     const msg = e instanceof PackageLoadError ? e.message : (e as Error).stack ?? String(e);
     return cli.fail(`cannot load FHIR packages: ${msg}`);
@@ -56,10 +64,11 @@ export async function runValidate(argv: string[]): Promise<number> {
   const text = values.format === 'text';
   const color = text && process.stdout.isTTY === true && !process.env.NO_COLOR;
   if (text) {
-    const pk = validator.engine.registry.packages.map((p) => `${p.name}#${p.version}`).join(', ');
-    const missing = validator.engine.registry.missingPackages().map((m) => `${m.name}#${m.version}`);
+    const registry = validator.set?.registry ?? validator.engine.registry;
+    const pk = registry.store.packages.map((p) => `${p.name}#${p.version}`).join(', ');
+    process.stderr.write(`TDDUI versions accepted: ${validator.igs.map((ig) => ig.version).join(', ')}\n`);
     process.stderr.write(`Packages: ${pk}\n`);
-    if (missing.length) process.stderr.write(`Not loaded (checks that need them are reported as not done): ${missing.join(', ')}\n`);
+    for (const note of validator.set?.loadNotes() ?? []) process.stderr.write(`Note: ${note}\n`);
   }
   let status = 0;
   const outcomes: unknown[] = [];
@@ -87,7 +96,7 @@ export async function runValidate(argv: string[]): Promise<number> {
     }
     const report = validator.validate(json, { profile: values.profile, profileOnly: values['profile-only'] });
     if (!report.valid && status === 0) status = 1;
-    if (text) process.stdout.write(formatReport(file, report.issues, report.profiles, { color, showInfo: values.info }) + '\n');
+    if (text) process.stdout.write(formatReport(file, report.issues, report.profiles, { color, showInfo: values.info, showNotices: values.notices, ig: report.ig }) + '\n');
     else outcomes.push(toOperationOutcome(report.issues));
   }
   if (!text) {

@@ -214,6 +214,8 @@ export interface StartOptions {
   dataDir?: string;
   /** FHIR package locations (default: the validator's default locations). */
   packages?: string[];
+  /** TDDUI versions accepted (`ans.fhir.fr.tddui#2.3.0` or `2.3.0`); default every version found, newest first. */
+  igs?: string[];
   logLevel?: string;
   /** See BuildOptions.trustProxy. */
   trustProxy?: boolean;
@@ -240,7 +242,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const auth = opts.auth ? await Authenticator.create(opts.auth) : undefined;
   const [repoResult, validatorResult] = await Promise.allSettled([
     openRepository(database ? { url: database } : { dataDir }),
-    TdduiValidator.create(opts.packages?.length ? { packages: opts.packages } : {}),
+    TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) }),
   ]);
   if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {
     if (repoResult.status === 'fulfilled') await repoResult.value.db.close();
@@ -248,6 +250,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   }
   const repo = repoResult.value;
   const validator = validatorResult.value;
+  logger.info({ igs: validator.igs.map((ig) => ig.id), packages: validator.set?.store.packages.map((p) => `${p.name}#${p.version}`) }, 'FHIR packages loaded');
+  for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   let app: FastifyInstance;
   try {
     app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });

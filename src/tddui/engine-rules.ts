@@ -25,6 +25,7 @@ export const TDDUI_ENGINE_RULES = {
     id: 'tddui-ig-version-substituted',
     severity: 'warning',
     code: 'not-supported',
+    category: 'not-checked',
     summary: 'The resource pins a TDDUI version (meta.profile `|version`) that this receiver does not accept: it was validated with the nearest accepted version.',
     en: 'This resource declares TDDUI {requested}, which is not accepted here (accepted: {accepted}): it was validated with TDDUI {used} instead',
     fr: 'Cette ressource déclare TDDUI {requested}, version non acceptée ici (acceptées : {accepted}) : elle a été validée avec TDDUI {used}',

@@ -214,6 +214,7 @@ export const CODES = {
   }),
   SLICE_NOT_EVALUABLE: defineRule({
     id: 'fhir-slice-not-evaluable',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'A slice cannot be told apart (its discriminator is defined in a package that is not loaded).',
@@ -254,6 +255,7 @@ export const CODES = {
   }),
   CODE_UNKNOWN_STALE: defineRule({
     id: 'fhir-code-unknown-tho',
+    category: 'not-checked',
     severity: 'warning',
     code: 'code-invalid',
     summary: 'A Coding names a code that the R4 copy of an HL7 terminology (THO) code system does not define; hl7.terminology is not loaded, so it may be a newer code.',
@@ -294,6 +296,7 @@ export const CODES = {
   }),
   BINDING_NOT_CHECKED: defineRule({
     id: 'fhir-binding-not-checked',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'A binding could not be checked because its value set or code system is not (fully) loaded.',
@@ -319,6 +322,7 @@ export const CODES = {
   }),
   INVARIANT_ERROR: defineRule({
     id: 'fhir-invariant-not-evaluated',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'A FHIRPath invariant could not be evaluated.',
@@ -327,6 +331,7 @@ export const CODES = {
   }),
   EXTENSION_UNKNOWN: defineRule({
     id: 'fhir-extension-unknown',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'The definition of an extension is not loaded: its content was not checked.',
@@ -440,6 +445,7 @@ export const CODES = {
   }),
   QR_QUESTIONNAIRE_UNKNOWN: defineRule({
     id: 'fhir-qr-questionnaire-unknown',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'The Questionnaire a QuestionnaireResponse answers is not loaded: the response was not checked against it.',
@@ -584,6 +590,7 @@ export const CODES = {
   }),
   PROFILE_UNKNOWN: defineRule({
     id: 'fhir-profile-unknown',
+    category: 'not-checked',
     severity: 'warning',
     code: 'not-supported',
     summary: 'A profile named in meta.profile or by the caller is not loaded.',
@@ -600,6 +607,7 @@ export const CODES = {
   }),
   PROFILE_PARTIAL: defineRule({
     id: 'fhir-profile-partial',
+    category: 'not-checked',
     severity: 'warning',
     code: 'incomplete',
     summary: 'A profile was checked without some of its definitions (e.g. FR Core base profiles missing).',

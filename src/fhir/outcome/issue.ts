@@ -39,6 +39,45 @@ export interface ValidationIssue {
 }
 
 export const RULE_SYSTEM = 'urn:tddui:validation-rule';
+/**
+ * Code system of the issue categories (this project's): `data` — a finding about the data;
+ * `not-checked` — a check could not be made (missing package, profile, value set, expression
+ * not evaluable). Carried in every issue's `details.coding` beside the rule id.
+ */
+export const CATEGORY_SYSTEM = 'urn:tddui:issue-category';
+export type IssueCategory = 'data' | 'not-checked';
+/** Ids of the rules whose findings are "could not check" notices (filled by defineRule). */
+export const NOT_CHECKED_RULES = new Set<string>();
+
+export function issueCategory(issue: Pick<ValidationIssue, 'rule'>): IssueCategory {
+  return NOT_CHECKED_RULES.has(issue.rule) ? 'not-checked' : 'data';
+}
+
+const CATEGORY_DISPLAY: Record<IssueCategory, string> = {
+  data: 'Finding about the data',
+  'not-checked': 'Could not be checked (definition or package missing)',
+};
+
+export interface IssueCounts {
+  errors: number;
+  /** Warnings about the data. */
+  warnings: number;
+  information: number;
+  /** "Could not check" notices, whatever their severity. */
+  notChecked: number;
+}
+
+/** Counts by severity, the "could not check" notices apart. */
+export function countIssues(issues: readonly Pick<ValidationIssue, 'rule' | 'severity'>[]): IssueCounts {
+  const c: IssueCounts = { errors: 0, warnings: 0, information: 0, notChecked: 0 };
+  for (const i of issues) {
+    if (i.severity === 'error' || i.severity === 'fatal') c.errors++;
+    else if (issueCategory(i) === 'not-checked') c.notChecked++;
+    else if (i.severity === 'warning') c.warnings++;
+    else c.information++;
+  }
+  return c;
+}
 const EXT_SOURCE = 'http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-source';
 const EXT_MESSAGE_ID = 'http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id';
 
@@ -47,7 +86,7 @@ const SEVERITY_ORDER: Record<Severity, number> = { fatal: 0, error: 1, warning: 
 export interface OperationOutcomeIssue {
   severity: Severity;
   code: IssueType;
-  details?: { coding?: { system: string; code: string }[]; text?: string };
+  details?: { coding?: { system: string; code: string; display?: string }[]; text?: string };
   diagnostics?: string;
   expression?: string[];
   extension?: { url: string; valueString?: string; valueUri?: string }[];
@@ -131,7 +170,13 @@ export function toOperationOutcome(issues: readonly ValidationIssue[]): Operatio
         extension,
         severity: i.severity,
         code: i.code,
-        details: { coding: [{ system: RULE_SYSTEM, code: i.rule }], text: i.messageFr ?? i.message },
+        details: {
+          coding: [
+            { system: RULE_SYSTEM, code: i.rule },
+            { system: CATEGORY_SYSTEM, code: issueCategory(i), display: CATEGORY_DISPLAY[issueCategory(i)] },
+          ],
+          text: i.messageFr ?? i.message,
+        },
         diagnostics: i.message,
       };
       if (i.expression) out.expression = [i.expression];

@@ -1,6 +1,6 @@
 // A rule is a stable, documented kind of finding: id, default severity, FHIR issue type and
 // message templates. Engine checks (codes.ts) and TDDUI business rules share this shape.
-import type { IssueType, Severity, ValidationIssue } from './issue.js';
+import { NOT_CHECKED_RULES, type IssueType, type Severity, type ValidationIssue } from './issue.js';
 
 export type MessageArgs = Record<string, string | number | undefined>;
 
@@ -16,9 +16,16 @@ export interface Rule {
   readonly fr?: string;
   /** Where the rule comes from (IG page, FHIR spec section). */
   readonly reference?: string;
+  /**
+   * `not-checked`: the finding says a check could not be made (a definition, package or value
+   * set missing, an expression not evaluable), not that the data are wrong. Such notices are
+   * kept apart from data findings in the OperationOutcome, the CLI summary and the UI counts.
+   */
+  readonly category?: 'not-checked';
 }
 
 export function defineRule(r: Rule): Rule {
+  if (r.category === 'not-checked') NOT_CHECKED_RULES.add(r.id);
   return Object.freeze(r);
 }
 
