@@ -15,7 +15,7 @@ import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import { declaresExtension, extensionContextRule } from '../fhir/validation/extension-context.js';
 import type { ElementNode } from '../fhir/profiles/compile.js';
 import { PATCH_CONTENT_ONLY_RULE } from '../server/fhir-api.js';
-import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR, packageDir, tdduiPackageDir } from '../testing/paths.js';
 import { ALL_TDDUI_RULES } from './rules/catalogue.js';
 import { TdduiValidator, type ValidationReport } from './validator.js';
 
@@ -34,7 +34,7 @@ const IG_DEFECT_RULE = 'fhir-extension-context-ig-defect';
 
 /** A J284 code (prestation directe) and a J283 code (prestation indirecte), read from the loaded JDVs. */
 function firstCode(file: string): string {
-  const vs = JSON.parse(readFileSync(join(SHARED_FHIR, 'ans.fr.terminologies', 'package', file), 'utf8')) as Doc;
+  const vs = JSON.parse(readFileSync(join(packageDir('ans.fr.terminologies', '1.4.0'), file), 'utf8')) as Doc;
   const inc = vs.compose.include.find((i: Doc) => i.system === SERAFIN_CS);
   // A leaf code (e.g. 2.1.1.1), not the family heading.
   const leaf = inc.concept.find((c: Doc) => String(c.code).split('.').length === 4);
@@ -92,7 +92,8 @@ function contactWithComment(): Doc {
   return rp;
 }
 
-const validator = await TdduiValidator.create({ packages: [SHARED_FHIR], useCache: false });
+// These decisions were taken on TDDUI 2.2.0 (its examples): validated under 2.2.0.
+const validator = await TdduiValidator.create({ packages: [SHARED_FHIR], useCache: false, igs: ['2.2.0'] });
 
 // ---------------------------------------------------------------- D-14 tddui-serafin
 
@@ -142,8 +143,9 @@ test('D-14: the defect is reported once per validation, as a warning naming both
 });
 
 test('D-14: without the JDVs loaded, the binding is "not checked" as before (no error, no union warning)', async () => {
+  // TDDUI 2.2.0 and FR Core 2.1.0 as the only sources: ans.fr.terminologies is missing.
   const bare = await TdduiValidator.create({
-    packages: [join(SHARED_FHIR, 'ans.fhir.fr.tddui'), join(SHARED_FHIR, 'hl7.fhir.fr.core')],
+    packages: [tdduiPackageDir('2.2.0'), packageDir('hl7.fhir.fr.core', '2.1.0')],
     useCache: false,
   });
   const r = bare.validate(evenementWith(DIRECT));

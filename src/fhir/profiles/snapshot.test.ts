@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { SHARED_FHIR } from '../../testing/paths.js';
+import { SHARED_FHIR, TDDUI_PACKAGE_DIR } from '../../testing/paths.js';
 import { loadPackages } from '../packages/loader.js';
 import type { ConformanceRegistry } from '../packages/registry.js';
 import { Profiles } from './profiles.js';
@@ -11,8 +11,21 @@ let registry: ConformanceRegistry;
 let profiles: Profiles;
 
 before(async () => {
-  registry = await loadPackages({ paths: [SHARED_FHIR], useCache: false });
+  // TDDUI 2.2.0 alone (its dependencies not loaded): the missing-base paths of the generator.
+  registry = await loadPackages({ paths: [TDDUI_PACKAGE_DIR], useCache: false });
   profiles = new Profiles(registry);
+});
+
+test('with the complete packages, TDDUI profiles expand on FR Core with nothing missing', async () => {
+  const full = new Profiles(await loadPackages({ igs: ['ans.fhir.fr.tddui#2.3.0', 'ans.fhir.fr.tddui#2.2.0'], paths: [SHARED_FHIR], useCache: false }));
+  for (const sd of full.registry.all<StructureDefinition>('StructureDefinition').filter((x) => x.url.startsWith(TDDUI))) {
+    const cp = full.get(sd.url)!;
+    assert.deepEqual(cp.missing.filter((m) => m.startsWith('https://hl7.fr/') || m.includes('/annuaire/')), [], sd.url);
+  }
+  const ins = full.get(TDDUI + 'tddui-patient-ins')!;
+  const identifier = ins.root.childIndex!.get('identifier')!.node;
+  assert.ok(identifier.slices.some((s) => s.sliceName === 'INS-NIR'), 'FR Core\'s INS slices');
+  assert.equal(identifier.slicing?.inferred, undefined, 'the slicing is FR Core\'s own, not inferred');
 });
 
 function el(url: string, id: string): ElementDefinition | undefined {
