@@ -107,6 +107,14 @@ export function pivotToBundle(p: Pivot): FhirBundle {
   return { resourceType: 'Bundle', meta: { profile: [PROFILE.bundle] }, type: 'transaction', entry: b.entries };
 }
 
+/**
+ * INS identity statuses (Référentiel national d'identitovigilance) -> FR Core 2.1.0's
+ * fr-core-cs-v2-0445, which has PROV and VALI but not RECUP nor QUAL (decisions.md D-22): a
+ * qualified identity is a validated one whose INS was retrieved (the INS identifier is sent), a
+ * retrieved one a provisional one with its INS.
+ */
+const FR_CORE_IDENTITY_STATUS = { PROV: 'PROV', RECUP: 'PROV', VALI: 'VALI', QUAL: 'VALI' } as const;
+
 function patient(b: Builder): void {
   const u = b.p.usager;
   const identifier: R[] = [];
@@ -132,7 +140,7 @@ function patient(b: Builder): void {
   if (u.ins?.statutIdentite) {
     extension.push({
       url: EXT.identityReliability,
-      extension: [{ url: 'identityStatus', valueCoding: { system: SYS.frCore0445, code: u.ins.statutIdentite } }],
+      extension: [{ url: 'identityStatus', valueCoding: { system: SYS.frCore0445, code: FR_CORE_IDENTITY_STATUS[u.ins.statutIdentite] } }],
     });
   }
   if (u.lieuNaissance) {

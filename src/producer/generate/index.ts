@@ -154,18 +154,20 @@ function identity(rng: Rng, end: number, kind: Kind, idLocal: string, home: Comm
   const withIns = kind === 'pp-ime' ? rng.chance(0.5) : rng.chance(0.75);
   const u: Record<string, any> = {
     idLocal,
-    ...(withIns ? { ins: { matricule: nir, type: 'NIR', statutIdentite: rng.pick(['VALI', 'QUAL', 'QUAL'] as const) } } : {}),
+    ...(withIns ? { ins: { matricule: nir, type: 'NIR', statutIdentite: rng.pick(['VALI', 'PROV', 'VALI'] as const) } } : {}),
     ...(!withIns && rng.chance(0.5) ? { nss: nir } : {}),
     ...(kind === 'pp-ime' ? { numeroInitialMdph: `MDPH${home.insee.slice(0, 2)}-${endYear - rng.int(1, 8)}-${rng.digits(6)}` } : {}),
     ...(age >= 18 ? { civilite: female ? 'MME' : 'M' } : {}),
     nomNaissance,
     prenom,
-    ...(autres.length ? { prenoms: [prenom, ...autres].join(' ') } : {}),
+    // FR Core INS patients carry the birth list of given names (1..1 on the official name).
+    ...(autres.length || withIns ? { prenoms: [prenom, ...autres].join(' ') } : {}),
     ...(married ? { nomUtilise: rng.pick(NOMS) } : {}),
     sexe: female ? 'female' : 'male',
     dateNaissance: birthDate,
     rangNaissance: rang,
-    lieuNaissance: abroad ? { pays: abroad.iso3 } : { codeInsee: commune!.insee, commune: commune!.nom, pays: 'FRA' },
+    // Born abroad: the INSEE (COG) country code is the birth place code, as INSi returns it (D-23).
+    lieuNaissance: abroad ? { codeInsee: abroad.insee, pays: abroad.iso3 } : { codeInsee: commune!.insee, commune: commune!.nom, pays: 'FRA' },
     adresse: { lignes: [`${rng.int(1, 120)} ${rng.pick(RUES)}`], codePostal: home.cp, commune: home.nom.replace(/ \d+e Arrondissement$/, ''), pays: 'FRA' },
   };
   return { usager: u, age };
