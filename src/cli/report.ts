@@ -49,7 +49,8 @@ export function formatReport(
   opts: ReportOptions,
 ): string {
   const data = issues.filter((i) => issueCategory(i) === 'data' || i.severity === 'error' || i.severity === 'fatal');
-  const notices = issues.filter((i) => !data.includes(i));
+  const igDefects = issues.filter((i) => !data.includes(i) && issueCategory(i) === 'ig-defect');
+  const notices = issues.filter((i) => !data.includes(i) && issueCategory(i) === 'not-checked');
   const count = (s: ValidationIssue['severity'][]) => data.filter((i) => s.includes(i.severity)).length;
   const errors = count(['error', 'fatal']);
   const warnings = count(['warning']);
@@ -68,6 +69,10 @@ export function formatReport(
     if (i.severity === 'information' && !opts.showInfo) continue;
     show(i);
   }
+  if (igDefects.length) {
+    lines.push(`  IG defects the data follow (${igDefects.length}; docs/decisions.md):`);
+    for (const i of igDefects) show(i);
+  }
   if (notices.length) {
     if (opts.showNotices) {
       lines.push(`  Not checked (${notices.length}):`);
@@ -80,6 +85,6 @@ export function formatReport(
       }
     }
   }
-  lines.push(`  ${errors} error(s), ${warnings} warning(s), ${infos} information message(s) about the data; ${notices.length} check(s) not made`);
+  lines.push(`  ${errors} error(s), ${warnings} warning(s), ${infos} information message(s) about the data; ${igDefects.length} IG defect(s); ${notices.length} check(s) not made`);
   return lines.join('\n');
 }

@@ -16,8 +16,6 @@ import { renderRulesDoc } from './rules-doc.js';
 /** Rule id -> why official examples legitimately get this warning (data findings). */
 const ALLOWED_WARNINGS: Record<string, string> = {
   'fhir-reference-outside-bundle': 'IG defects D-3/D-4: Bundles reference Location/CarePlan examples they do not contain',
-  'fhir-code-not-in-extensible':
-    'IG defect D-21: FR Core 2.1.0 fixes identifier type codes (PI, INS-NIR, IDNST) outside the extensible identifier-type binding its slices inherit',
   'tddui-nir-key': 'IG defect D-1: the official NIR 147720425367411 has key 11, the number gives 30',
   'tddui-finess-key': 'IG defect D-9: FINESS 480787529 (and 479207529 of the 2.3.0 origin organisation) fail their Luhn key',
   'tddui-idnatps-format': 'IG defect D-10: practitioners carry bare RPPS numbers (10101234567) without the TRE_G08 prefix "8"',
@@ -25,6 +23,12 @@ const ALLOWED_WARNINGS: Record<string, string> = {
   'tddui-business-id-layout': 'IG defect D-5: the 2.3.0 séjour identifiers follow the same NIR-prefixed layout',
   'tddui-evaluation-actor': 'IG defect D-11: the PP AGGIR evaluation names no evaluator, responsible or author (rule I12)',
   'tddui-ssiad-window-age': 'the SSIAD example dates from April 2023, more than 5 weeks before the validation date',
+};
+
+/** IG defects the official data follow (category ig-defect), each with its decision. */
+const ALLOWED_IG_DEFECTS: Record<string, string> = {
+  'fhir-code-not-in-extensible-ig-defect':
+    'D-21: FR Core 2.1.0 fixes identifier type codes (PI, INS-NIR, IDNST) outside the extensible identifier-type binding its slices inherit',
 };
 
 /**
@@ -84,6 +88,8 @@ for (const { version, f, path } of examples) {
         // remain unchecked when the ANS code system it draws on is not in the cache.
         assert.doesNotMatch(noticePackage(w) ?? '', /hl7\.fhir\.fr\.core|annuaire/, w.message);
         if (w.rule !== 'fhir-binding-not-checked') assert.doesNotMatch(w.message, /fr-core|annuaire/i, w.message);
+      } else if (issueCategory(w) === 'ig-defect') {
+        assert.ok(ALLOWED_IG_DEFECTS[w.rule], `unexpected IG defect on ${f} at ${w.expression}: [${w.rule}] ${w.message}`);
       } else {
         assert.ok(ALLOWED_WARNINGS[w.rule], `unexpected warning on ${f} at ${w.expression}: [${w.rule}] ${w.message}`);
       }

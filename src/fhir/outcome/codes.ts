@@ -270,6 +270,16 @@ export const CODES = {
     en: 'Wrong display "{display}" for {system}#{code}: the code system gives {expected}',
     fr: 'Libellé « {display} » erroné pour {system}#{code} : le système de codes donne {expected}',
   }),
+  BINDING_EXTENSIBLE_IG_DEFECT: defineRule({
+    id: 'fhir-code-not-in-extensible-ig-defect',
+    severity: 'warning',
+    code: 'code-invalid',
+    category: 'ig-defect',
+    summary: 'The profile itself fixes a code (fixed[x] / pattern[x]) that is not in the extensible value set the element is bound to: an IG defect, reported once per validation (D-21).',
+    en: 'IG defect: the profile requires the code {code} at {element}, which is not in the value set {valueSet} of its extensible binding ({count} occurrence(s); first here)',
+    fr: 'Défaut du guide : le profil impose le code {code} en {element}, absent du jeu de valeurs {valueSet} de sa liaison extensible ({count} occurrence(s) ; première ici)',
+    reference: 'docs/decisions.md D-21',
+  }),
   BINDING_EXTENSIBLE: defineRule({
     id: 'fhir-code-not-in-extensible',
     severity: 'warning',
@@ -305,6 +315,7 @@ export const CODES = {
   }),
   VALUESET_INCLUDE_INTERSECTION: defineRule({
     id: 'fhir-valueset-include-intersection',
+    category: 'ig-defect',
     severity: 'warning',
     code: 'informational',
     summary: 'A value set lists several value sets in one compose.include (an intersection in FHIR) that is empty or cannot be computed: read as their union, reported once per value set (decisions.md D-14).',
@@ -380,6 +391,7 @@ export const CODES = {
   }),
   EXTENSION_CONTEXT_IG_DEFECT: defineRule({
     id: 'fhir-extension-context-ig-defect',
+    category: 'ig-defect',
     severity: 'warning',
     code: 'structure',
     summary: 'An extension outside its context, where the profile that applies declares it (an extension slice with its url): an IG defect, reported as a warning (decisions.md D-15).',

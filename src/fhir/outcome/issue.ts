@@ -45,17 +45,20 @@ export const RULE_SYSTEM = 'urn:tddui:validation-rule';
  * not evaluable). Carried in every issue's `details.coding` beside the rule id.
  */
 export const CATEGORY_SYSTEM = 'urn:tddui:issue-category';
-export type IssueCategory = 'data' | 'not-checked';
+export type IssueCategory = 'data' | 'not-checked' | 'ig-defect';
 /** Ids of the rules whose findings are "could not check" notices (filled by defineRule). */
 export const NOT_CHECKED_RULES = new Set<string>();
+/** Ids of the rules that report a defect of the IG the data follow (filled by defineRule). */
+export const IG_DEFECT_RULES = new Set<string>();
 
 export function issueCategory(issue: Pick<ValidationIssue, 'rule'>): IssueCategory {
-  return NOT_CHECKED_RULES.has(issue.rule) ? 'not-checked' : 'data';
+  return NOT_CHECKED_RULES.has(issue.rule) ? 'not-checked' : IG_DEFECT_RULES.has(issue.rule) ? 'ig-defect' : 'data';
 }
 
 const CATEGORY_DISPLAY: Record<IssueCategory, string> = {
   data: 'Finding about the data',
   'not-checked': 'Could not be checked (definition or package missing)',
+  'ig-defect': 'Defect of the implementation guide (the data follow it)',
 };
 
 export interface IssueCounts {
@@ -65,14 +68,18 @@ export interface IssueCounts {
   information: number;
   /** "Could not check" notices, whatever their severity. */
   notChecked: number;
+  /** IG defects the data follow (warnings), counted apart from data findings. */
+  igDefects: number;
 }
 
 /** Counts by severity, the "could not check" notices apart. */
 export function countIssues(issues: readonly Pick<ValidationIssue, 'rule' | 'severity'>[]): IssueCounts {
-  const c: IssueCounts = { errors: 0, warnings: 0, information: 0, notChecked: 0 };
+  const c: IssueCounts = { errors: 0, warnings: 0, information: 0, notChecked: 0, igDefects: 0 };
   for (const i of issues) {
+    const cat = issueCategory(i);
     if (i.severity === 'error' || i.severity === 'fatal') c.errors++;
-    else if (issueCategory(i) === 'not-checked') c.notChecked++;
+    else if (cat === 'not-checked') c.notChecked++;
+    else if (cat === 'ig-defect') c.igDefects++;
     else if (i.severity === 'warning') c.warnings++;
     else c.information++;
   }

@@ -1,6 +1,6 @@
 // A rule is a stable, documented kind of finding: id, default severity, FHIR issue type and
 // message templates. Engine checks (codes.ts) and TDDUI business rules share this shape.
-import { NOT_CHECKED_RULES, type IssueType, type Severity, type ValidationIssue } from './issue.js';
+import { IG_DEFECT_RULES, NOT_CHECKED_RULES, type IssueType, type Severity, type ValidationIssue } from './issue.js';
 
 export type MessageArgs = Record<string, string | number | undefined>;
 
@@ -18,14 +18,16 @@ export interface Rule {
   readonly reference?: string;
   /**
    * `not-checked`: the finding says a check could not be made (a definition, package or value
-   * set missing, an expression not evaluable), not that the data are wrong. Such notices are
-   * kept apart from data findings in the OperationOutcome, the CLI summary and the UI counts.
+   * set missing, an expression not evaluable), not that the data are wrong. `ig-defect`: the IG
+   * contradicts itself there and the data follow it (decisions.md). Both are kept apart from
+   * data findings in the OperationOutcome, the CLI summary and the UI counts.
    */
-  readonly category?: 'not-checked';
+  readonly category?: 'not-checked' | 'ig-defect';
 }
 
 export function defineRule(r: Rule): Rule {
   if (r.category === 'not-checked') NOT_CHECKED_RULES.add(r.id);
+  if (r.category === 'ig-defect') IG_DEFECT_RULES.add(r.id);
   return Object.freeze(r);
 }
 

@@ -75,6 +75,13 @@ export function checkBinding(run: Run, value: unknown, typeCode: string, node: E
         : typeCode === 'Coding' || typeCode === 'Quantity'
           ? codingText(value)
           : ((value as Json).coding as Json[]).map(codingText).join(', ');
+    if (rule === CODES.BINDING_EXTENSIBLE && (node.fixed !== undefined || node.pattern !== undefined) && containsTestOf(run, node)(value)) {
+      // The profile itself requires this code (D-21: FR Core's identifier type slices): an IG
+      // defect, said once per value set and validation, not a finding about the data.
+      const key = run.v.onceKey('extensible-ig-defect:', vs + '|' + shown);
+      if (!run.out.bump(key)) run.out.once(key, CODES.BINDING_EXTENSIBLE_IG_DEFECT, at(base, seg), { code: shown, valueSet: vs, element: node.id });
+      return;
+    }
     run.out.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
   } else if (result.status === 'unknown') {
     bindingNotChecked(run, vs, result, base, seg);

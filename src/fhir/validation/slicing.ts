@@ -11,6 +11,7 @@ import { deepEqual } from './values.js';
 import { isObject } from './paths.js';
 import { containsTestOf, inValueSet } from './bindings.js';
 import { isSubExtensionNode } from './extensions.js';
+import { referenceInfo } from './references.js';
 import type { Run } from './run.js';
 
 /** What slice matching needs of a sliced element. */
@@ -454,7 +455,8 @@ export function matchesSlice(
         break;
       }
       case 'type': {
-        const allowed = target.typeCodes;
+        // After resolve(), the types are those of the referenced resources (the targetProfiles).
+        const allowed = sm.steps[di].at(-1)?.kind === 'resolve' ? [...referenceInfo(run, target).allowedTypes] : target.typeCodes;
         if (d.path === '$this' && singleType) {
           if (!allowed.includes(singleType)) return false;
         } else {
@@ -470,7 +472,7 @@ export function matchesSlice(
         const values = (cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf));
         let any = false;
         for (const v of values) {
-          if (!isObject(v) || typeof v.resourceType !== 'string') continue;
+          if (!isObject(v) || typeof v.resourceType !== 'string' || UNRESOLVED.has(v)) continue;
           const atPath = run.bundle?.pathOf(v) ?? (d.path === '$this' ? itemPathOf(index) : `${itemPathOf(index)}.${d.path.replace(/\.?resolve\(\)/, '')}`);
           if (profiles.some((p) => run.conforms(v, atPath, p) === true)) any = true;
         }
@@ -482,6 +484,28 @@ export function matchesSlice(
     }
   }
   return true;
+}
+
+/** Stubs standing for references that could not be resolved (type discriminators only). */
+const UNRESOLVED = new WeakSet<object>();
+const stubs = new Map<string, Record<string, unknown>>();
+function unresolvedStub(type: string): Record<string, unknown> {
+  let s = stubs.get(type);
+  if (!s) {
+    s = Object.freeze({ resourceType: type }) as Record<string, unknown>;
+    UNRESOLVED.add(s);
+    stubs.set(type, s);
+  }
+  return s;
+}
+
+/** The resource type a Reference names without resolving it: `Type/id` (relative or absolute) or Reference.type. */
+function referencedType(ref: Record<string, unknown>): string | undefined {
+  if (typeof ref.reference === 'string') {
+    const m = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[^/]+)?$/.exec(ref.reference);
+    if (m) return m[1];
+  }
+  return typeof ref.type === 'string' && /^[A-Z][A-Za-z]+$/.test(ref.type) ? ref.type : undefined;
 }
 
 function slicePathIsSkippable(path: string): boolean {
@@ -555,6 +579,13 @@ function evalSteps(
       } else if (step.kind === 'resolve') {
         const r = typeof c.reference === 'string' ? bundle?.resolve(c.reference, itemPathOf(index)) : undefined;
         if (r) next.push(r.resource);
+        else {
+          // Not in the Bundle (or no Bundle): what the reference says of its target's type
+          // (`RelatedPerson/x`, or Reference.type), as the HL7 validator does for a type
+          // discriminator; a stub that no value or profile discriminator can match.
+          const type = referencedType(c);
+          if (type) next.push(unresolvedStub(type));
+        }
       } else if (step.kind === 'ofType') {
         next.push(c);
       } else {
