@@ -248,7 +248,10 @@ export function validateChildValues(
       const item = arr[i];
       const itemExt = exts[i];
       const target = assigned?.[i] ?? child;
-      validateValue(run, item ?? null, itemExt, target, typeCode, elPath, i, profile, item === undefined && itemExt !== undefined);
+      // JSON FHIR: a repeating primitive with only extensions is `null` in the value array and
+      // its extensions in the `_name` array ("line": [null], "_line": [{"extension": [...]}]).
+      const extOnly = (item === undefined || item === null) && itemExt !== undefined && itemExt !== null;
+      validateValue(run, item ?? null, itemExt, target, typeCode, elPath, i, profile, extOnly);
     }
   } else {
     if (Array.isArray(value) || Array.isArray(ext)) {
