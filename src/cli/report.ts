@@ -2,6 +2,7 @@
 // by one; "could not check" notices (a package, profile or value set missing) are folded into
 // one line per missing package unless `showNotices` asks for each of them.
 import { issueCategory, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { foldNotices } from '../fhir/outcome/notices.js';
 
 const LABEL: Record<ValidationIssue['severity'], string> = {
   fatal: 'FATAL  ',
@@ -21,25 +22,6 @@ export interface ReportOptions {
 
 function paint(on: boolean, code: string, s: string): string {
   return on ? `\x1b[${code}m${s}\x1b[0m` : s;
-}
-
-/** The package a notice names (`… (package ans.fr.terminologies#1.7.0) …`), or undefined. */
-export function noticePackage(i: Pick<ValidationIssue, 'message'>): string | undefined {
-  return /\(package ([^\s)]+)/.exec(i.message)?.[1] ?? /\b([a-z][\w-]*(?:\.[\w-]+)+#[\w.-]+)/.exec(i.message)?.[1];
-}
-
-/** Notices folded: one entry per missing package (or per rule when none is named), with a count. */
-export function foldNotices(notices: readonly ValidationIssue[]): { key: string; count: number; rules: string[]; first: ValidationIssue }[] {
-  const groups = new Map<string, { key: string; count: number; rules: string[]; first: ValidationIssue }>();
-  for (const n of notices) {
-    const key = noticePackage(n) ?? n.rule;
-    const g = groups.get(key);
-    if (g) {
-      g.count++;
-      if (!g.rules.includes(n.rule)) g.rules.push(n.rule);
-    } else groups.set(key, { key, count: 1, rules: [n.rule], first: n });
-  }
-  return [...groups.values()];
 }
 
 export function formatReport(

@@ -1,7 +1,7 @@
 // The receiving pipeline for a TDDUI transaction Bundle: validate in full, then in ONE
 // database transaction match resent business objects, assign ids, fix references, write the
 // versions and the index, and answer a transaction-response. Every submission is logged.
-import { toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { keyId, lockAndLookupKeys } from '../storage/keys.js';
 import { newId } from '../storage/repository.js';
 import { submissionInsert } from '../storage/submissions.js';
@@ -74,14 +74,10 @@ function describe(bundle: unknown): Pick<SubmissionRecord, 'organizationFiness' 
   return out;
 }
 
-function counts(issues: readonly ValidationIssue[]): { errorCount: number; warningCount: number } {
-  let errorCount = 0;
-  let warningCount = 0;
-  for (const i of issues) {
-    if (i.severity === 'error' || i.severity === 'fatal') errorCount++;
-    else if (i.severity === 'warning') warningCount++;
-  }
-  return { errorCount, warningCount };
+/** Errors, data warnings, and the "could not check" / IG-defect warnings apart (issue 22). */
+function counts(issues: readonly ValidationIssue[]): { errorCount: number; warningCount: number; noticeCount: number } {
+  const c = countIssues(issues.filter((i) => i.severity !== 'information'));
+  return { errorCount: c.errors, warningCount: c.warnings, noticeCount: c.notChecked + c.igDefects };
 }
 
 /**
@@ -95,6 +91,7 @@ async function reject(
   body: OperationOutcome,
   receivedAt: string,
   warnings: readonly ValidationIssue[] = [],
+  ig?: string,
 ): Promise<IngestResult> {
   const extra = warnings.filter((i) => i.severity === 'warning');
   const full: OperationOutcome = extra.length ? { ...body, issue: [...body.issue, ...toOperationOutcome(extra).issue] } : body;
@@ -103,8 +100,8 @@ async function reject(
     ...describe(bundle),
     outcome: 'rejected',
     httpStatus: status,
-    errorCount: full.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length,
-    warningCount: full.issue.filter((i) => i.severity === 'warning').length,
+    ...counts(fromOperationOutcome(full)),
+    ...(ig ? { ig } : {}),
     bundle: bundle === undefined ? null : bundle,
     report: full,
   });
@@ -138,7 +135,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
 
   const report = ctx.validator.validate(bundle, { now });
   if (!report.valid) {
-    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt);
+    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt, [], report.ig);
   }
 
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
@@ -153,7 +150,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
         `Entry ${i}: only POST entries with a resource are supported (TDDUI transactions create only)`,
         `Bundle.entry[${i}].request.method`,
       );
-      return reject(ctx, bundle, 422, body, receivedAt, report.issues);
+      return reject(ctx, bundle, 422, body, receivedAt, report.issues, report.ig);
     }
   }
 
@@ -185,6 +182,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
             outcome: 'accepted',
             httpStatus: 200,
             ...counts(issues),
+            ig: report.ig,
             usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
             bundle,
             report: toOperationOutcome(issues),

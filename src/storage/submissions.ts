@@ -14,12 +14,14 @@ interface SubmissionRow {
   http_status: number;
   error_count: number;
   warning_count: number;
+  notice_count: number | null;
+  ig: string | null;
   bundle?: unknown;
   report?: unknown;
   response?: unknown;
 }
 
-const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count';
+const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig';
 
 function parse(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
@@ -36,6 +38,8 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
     errorCount: Number(row.error_count),
     warningCount: Number(row.warning_count),
   };
+  if (row.notice_count != null) out.noticeCount = Number(row.notice_count);
+  if (row.ig != null) out.ig = row.ig;
   if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
   if (row.organization_name !== null) out.organizationName = row.organization_name;
   if (row.bundle != null) out.bundle = parse(row.bundle);
@@ -50,7 +54,7 @@ function jsonOrNull(v: unknown): string | null {
 }
 
 const INSERT_COLUMNS =
-  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type';
+  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type, notice_count, ig';
 
 /** The resourceType of a submitted body (migration 0007), when it is a resource. */
 function submittedType(body: unknown): string | null {
@@ -77,6 +81,8 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(jsonOrNull(s.report))}::json`,
     `${p(jsonOrNull(s.response))}::json`,
     `${p(submittedType(s.bundle))}::text`,
+    `${p(s.noticeCount ?? null)}::integer`,
+    `${p(s.ig ?? null)}::text`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
 }

@@ -122,7 +122,12 @@ export interface SubmissionRecord {
   outcome: 'accepted' | 'rejected';
   httpStatus: number;
   errorCount: number;
+  /** Warnings about the data (since migration 0020; before it, every warning). */
   warningCount: number;
+  /** "Could not check" notices and IG-defect warnings, counted apart from the data warnings (migration 0020). */
+  noticeCount?: number;
+  /** The IG version the submission was validated under (`ans.fhir.fr.tddui#2.3.0`; migration 0020). */
+  ig?: string;
   /** The submitted Bundle exactly as parsed (JSON) — kept for rejected ones too. */
   bundle?: unknown;
   /** The validation report (OperationOutcome). */

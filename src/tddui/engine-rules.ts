@@ -35,9 +35,9 @@ export const TDDUI_ENGINE_RULES = {
     id: 'tddui-ig-version',
     severity: 'information',
     code: 'informational',
-    summary: 'Which accepted TDDUI version accepted a resource that names none, when it is not the first tried.',
-    en: 'Valid under TDDUI {version}; under {others}',
-    fr: 'Valide selon TDDUI {version} ; selon {others}',
+    summary: 'Which TDDUI version a resource was validated under, when the receiver accepts several (how it was chosen, and how the other versions fared).',
+    en: 'Validated under TDDUI {version} ({how}){others}',
+    fr: 'Validé selon TDDUI {version} ({howFr}){othersFr}',
   }),
   IG_VERSION_NONE: defineRule({
     id: 'tddui-ig-version-none',

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { issueCategory } from '../fhir/outcome/issue.js';
-import { noticePackage } from '../cli/report.js';
+import { noticePackage } from '../fhir/outcome/notices.js';
 import { EXAMPLES_DIR, SHARED_FHIR, REPO_ROOT, TDDUI_VERSIONS, tdduiExamplesDir } from '../testing/paths.js';
 import { TdduiValidator } from './validator.js';
 import { renderRulesDoc } from './rules-doc.js';
@@ -112,7 +112,7 @@ test('2.2.0 examples that break 2.3.0 rules are accepted under 2.2.0, and the re
   const r = v.validate(doc);
   assert.equal(r.valid, true);
   assert.equal(r.ig, 'ans.fhir.fr.tddui#2.2.0');
-  assert.ok(r.issues.some((i) => i.rule === 'tddui-ig-version' && /2\.3\.0 \(1 error/.test(i.message)), JSON.stringify(r.issues.map((i) => i.message)));
+  assert.ok(r.issues.some((i) => i.rule === 'tddui-ig-version' && /under 2\.3\.0: 1 error/.test(i.message)), JSON.stringify(r.issues.map((i) => i.message)));
 });
 
 test('official Bundles without business rules: still zero errors (pure profile validation)', () => {

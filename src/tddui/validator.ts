@@ -178,12 +178,19 @@ export class TdduiValidator {
       if (errors === 0) break;
     }
     const { ig, report } = best!;
-    if (candidates.length > 1) {
-      if (report.valid) {
-        if (ig !== candidates[0]) extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_ACCEPTED, rootType(resource), { version: ig.version, others: tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version} (${t.errors} error(s))`).join(', ') }));
-      } else {
-        extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others: tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version} (${t.errors} error(s))`).join(', ') }));
-      }
+    const others = tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version}: ${t.errors} error(s)`).join(', ');
+    if (!report.valid && candidates.length > 1) {
+      extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others }));
+    } else if (this.igs.length > 1) {
+      // Several versions accepted: the report says which one decided, and how it was chosen.
+      const how = options.ig ? ['version asked for', 'version demandée'] : candidates.length === 1 ? ['meta.profile', 'meta.profile'] : ['first accepted version it conforms to', 'première version acceptée à laquelle il est conforme'];
+      extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_ACCEPTED, rootType(resource), {
+        version: ig.version,
+        how: how[0],
+        howFr: how[1],
+        others: others ? `; under ${others}` : '',
+        othersFr: others ? ` ; selon ${others.replace(/error\(s\)/g, 'erreur(s)')}` : '',
+      }));
     }
     const issues = extra.length ? sortAndDedupe([...report.issues, ...extra]) : report.issues;
     return { issues, valid: !hasErrors(issues), profiles: report.profiles, ig: ig.id };

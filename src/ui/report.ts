@@ -5,6 +5,8 @@
 import { html, type SafeHtml } from './html.js';
 import { excerptFor, resolveExpression } from './excerpt.js';
 import { isObj, str, arr, displayOf, type Json } from './fhir-util.js';
+import { CATEGORY_SYSTEM, issueCategory, type IssueCategory } from '../fhir/outcome/issue.js';
+import { foldNotices } from '../fhir/outcome/notices.js';
 
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
 
@@ -17,6 +19,8 @@ export interface ReportIssue {
   diagnostics?: string;
   expression?: string;
   source?: string;
+  /** data, not-checked ("could not check" notice) or ig-defect (issue.details.coding, else from the rule id). */
+  category: IssueCategory;
 }
 
 const RULE_SYSTEM = 'urn:tddui:validation-rule';
@@ -39,7 +43,9 @@ export function issuesFromOutcome(oo: unknown): ReportIssue[] {
     const text = str(details.text) ?? diagnostics ?? '(message absent)';
     const expression = Array.isArray(i.expression) ? str(i.expression[0]) : Array.isArray(i.location) ? str(i.location[0]) : undefined;
     const source = str(ext.find((e) => e.url === EXT_SOURCE)?.valueString ?? ext.find((e) => e.url === EXT_SOURCE)?.valueUri);
-    out.push({ severity, code: str(i.code) ?? 'processing', rule, text, diagnostics, expression, source });
+    const coded = str(arr(details.coding).find((c) => c.system === CATEGORY_SYSTEM)?.code) as IssueCategory | undefined;
+    const category: IssueCategory = coded ?? (rule ? issueCategory({ rule }) : 'data');
+    out.push({ severity, code: str(i.code) ?? 'processing', rule, text, diagnostics, expression, source, category });
   }
   // "No issues detected" is the only issue of a clean outcome: nothing to list.
   if (out.length === 1 && out[0].severity === 'information' && out[0].code === 'informational' && !out[0].expression) return [];
@@ -48,14 +54,23 @@ export function issuesFromOutcome(oo: unknown): ReportIssue[] {
 
 export interface Counts {
   errors: number;
+  /** Warnings about the data. */
   warnings: number;
   information: number;
+  /** "Could not check" notices and IG defects the data follow, apart from the data warnings. */
+  notices: number;
+}
+
+/** A notice: what could not be checked, or an IG defect the data follow (not a finding about the data). */
+function isNotice(i: ReportIssue): boolean {
+  return i.category !== 'data' && i.severity !== 'error' && i.severity !== 'fatal';
 }
 
 export function countIssues(issues: readonly ReportIssue[]): Counts {
-  const c: Counts = { errors: 0, warnings: 0, information: 0 };
+  const c: Counts = { errors: 0, warnings: 0, information: 0, notices: 0 };
   for (const i of issues) {
     if (i.severity === 'error' || i.severity === 'fatal') c.errors++;
+    else if (isNotice(i)) c.notices++;
     else if (i.severity === 'warning') c.warnings++;
     else c.information++;
   }
@@ -122,7 +137,7 @@ export function groupIssues(issues: readonly ReportIssue[], doc: unknown): Entry
         const label = res ? displayOf(res) : '';
         title = `Entrée ${idx} — ${type ?? 'ressource absente'}${label && label !== `${type}/${String(res?.id)}` ? ` « ${label} »` : ''}`;
       }
-      g = { entryIndex: idx, title, resourceType: type, fullUrl: str(entry?.fullUrl), declaredProfiles: declared, profiles: [], counts: { errors: 0, warnings: 0, information: 0 } };
+      g = { entryIndex: idx, title, resourceType: type, fullUrl: str(entry?.fullUrl), declaredProfiles: declared, profiles: [], counts: { errors: 0, warnings: 0, information: 0, notices: 0 } };
       groups.set(key, g);
       order.push(key);
     }
@@ -145,7 +160,34 @@ export function severityBadge(s: Severity): SafeHtml {
 
 export function countsText(c: Counts): string {
   const part = (n: number, one: string, many: string) => `${n} ${n > 1 ? many : one}`;
-  return `${part(c.errors, 'erreur', 'erreurs')}, ${part(c.warnings, 'avertissement', 'avertissements')}, ${part(c.information, 'information', 'informations')}`;
+  const base = `${part(c.errors, 'erreur', 'erreurs')}, ${part(c.warnings, 'avertissement', 'avertissements')}, ${part(c.information, 'information', 'informations')}`;
+  return c.notices ? `${base} ; ${part(c.notices, 'vérification non faite ou défaut du guide', 'vérifications non faites ou défauts du guide')}` : base;
+}
+
+/**
+ * The notices apart from the data findings: one line per missing package (or per rule), each
+ * unfolding to every notice — nothing is dropped; then the IG defects the data follow.
+ */
+function renderNotices(notices: readonly ReportIssue[], doc: unknown): SafeHtml {
+  if (notices.length === 0) return html``;
+  const notChecked = notices.filter((i) => i.category === 'not-checked');
+  const defects = notices.filter((i) => i.category === 'ig-defect');
+  const folded = foldNotices(notChecked.map((i) => ({ severity: i.severity, code: 'not-supported', rule: i.rule ?? '', message: i.diagnostics ?? i.text, expression: i.expression ?? '' })));
+  return html`<div class="card notices" id="notices">
+${notChecked.length ? html`<h3>Vérifications non faites (${notChecked.length})</h3>
+<p class="muted">Ce que le serveur n’a pas pu vérifier, faute d’un paquet ou d’une définition : ce ne sont pas des constats sur les données.</p>
+<ul class="notice-lines">${folded.map((g) => {
+  const items = notChecked.filter((i) => (i.diagnostics ?? i.text) && foldKey(i) === g.key);
+  return html`<li><details><summary>${g.key.includes('#') ? html`Paquet <code>${g.key}</code> absent ou partiel` : g.first.message} — ${g.count} vérification(s) non faite(s)</summary><ul class="issues">${items.map((i) => issueRow(i, doc))}</ul></details></li>`;
+})}</ul>` : ''}
+${defects.length ? html`<h3>Défauts du guide d’implémentation (${defects.length})</h3>
+<p class="muted">Le guide se contredit à ces endroits et les données le suivent (docs/decisions.md).</p>
+<ul class="issues">${defects.map((i) => issueRow(i, doc))}</ul>` : ''}
+</div>`;
+}
+
+function foldKey(i: ReportIssue): string {
+  return foldNotices([{ severity: i.severity, code: 'not-supported', rule: i.rule ?? '', message: i.diagnostics ?? i.text, expression: i.expression ?? '' }])[0].key;
 }
 
 function issueRow(issue: ReportIssue, doc: unknown): SafeHtml {
@@ -168,9 +210,11 @@ ${excerpt}</li>`;
 
 /** The whole report (summary + groups). `doc` is the submitted document (Bundle or resource). */
 export function renderReport(outcome: unknown, doc: unknown): SafeHtml {
-  const issues = issuesFromOutcome(outcome);
-  const counts = countIssues(issues);
-  if (issues.length === 0) return html`<p class="ok-box">Aucun problème détecté.</p>`;
+  const all = issuesFromOutcome(outcome);
+  const counts = countIssues(all);
+  if (all.length === 0) return html`<p class="ok-box">Aucun problème détecté.</p>`;
+  const notices = all.filter(isNotice);
+  const issues = all.filter((i) => !isNotice(i));
   const groups = groupIssues(issues, doc);
   const withErrors = groups.filter((g) => g.counts.errors);
   return html`<p class="summary">${countsText(counts)} — ${groups.length} ressource(s) concernée(s).</p>
@@ -191,5 +235,6 @@ ${info.length ? html`<details class="infos"><summary>${info.length} information(
 </div>`;
 })}
 </details>`,
-)}`;
+)}
+${renderNotices(notices, doc)}`;
 }

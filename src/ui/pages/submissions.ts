@@ -81,9 +81,9 @@ ${list.items.map(
 <td>${orgName(s) ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
 <td>${usagersCell(s)}</td>
 <td class="num">${s.resourceCount}</td>
-<td>${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span></td>
+<td>${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
 <td class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
-<td class="num">${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
+<td class="num"${s.noticeCount ? html` title="${`${s.noticeCount} vérification(s) non faite(s) ou défaut(s) du guide, comptés à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
 <td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
 </tr>`,
 )}
@@ -91,6 +91,13 @@ ${list.items.map(
 ${pager('/envois', current, pageNo, list.total)}`
 }`;
   return page({ title: 'Envois reçus', section: 'envois', body });
+}
+
+/** `ans.fhir.fr.tddui#2.3.0` -> `TDDUI 2.3.0` (submissions logged before migration 0020 have none). */
+export function igLabel(ig: string | undefined): string | undefined {
+  if (!ig) return undefined;
+  const [name, version] = ig.split('#');
+  return name === 'ans.fhir.fr.tddui' ? `TDDUI ${version}` : ig;
 }
 
 interface StoredEntry {
@@ -121,8 +128,9 @@ export async function submissionPage(repo: Repository, id: string): Promise<stri
 <tr><th>Reçu le</th><td>${frInstant(s.receivedAt)}</td></tr>
 <tr><th>Organisation</th><td>${s.organizationName ?? 'inconnue'}${s.organizationFiness ? ` — FINESS ${s.organizationFiness}` : ''}</td></tr>
 <tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}</td></tr>
+${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.ig)} <span class="muted">(${s.ig})</span></td></tr>` : ''}
 <tr><th>Ressources</th><td>${s.resourceCount}</td></tr>
-<tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || counts.warnings !== s.warningCount ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
+<tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
 <tr><th>Usagers concernés</th><td>${usagersCell(s)}</td></tr>
 <tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>
 </table>

@@ -3,6 +3,7 @@
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import { renderReport, countIssues, issuesFromOutcome } from '../report.js';
+import { igLabel } from './submissions.js';
 import { xmlToJson } from '../../fhir/xml/index.js';
 import { toOperationOutcome } from '../../fhir/outcome/issue.js';
 import type { TdduiValidator } from '../../tddui/validator.js';
@@ -180,6 +181,7 @@ ${form()}`;
 <table class="kv">
 <tr><th>Fichier</th><td>${name ?? '(contenu collé)'} — ${parsed.format === 'xml' ? 'XML (converti en JSON pour les extraits)' : 'JSON'}</td></tr>
 <tr><th>Ressource</th><td>${res.resourceType ?? ''}${res.resourceType === 'Bundle' && Array.isArray(res.entry) ? ` de ${res.entry.length} entrée(s)` : ''}</td></tr>
+<tr><th>Version du guide</th><td class="ig">${igLabel(report.ig) ?? report.ig}</td></tr>
 <tr><th>Profil(s)</th><td>${report.profiles.length ? report.profiles.map((p, i) => html`${i ? ', ' : ''}<code>${p}</code>`) : 'aucun (ressource de base)'}</td></tr>
 <tr><th>Durée</th><td>${Math.round(ms)} ms</td></tr>
 </table>
