@@ -899,7 +899,7 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       for (const [method, path, status] of [
         ['GET', '/NotAType/1', 404],
         ['GET', '/NotAType', 404],
-        ['GET', '/Observation?code=x', 404],
+        ['GET', '/MedicationRequest?code=x', 404],
         ['GET', '/nothing/here/at/all/really', 404],
         ['DELETE', `/${type}/${id}`, 405],
         ['PUT', `/${type}/${id}`, 405],
