@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR, TDDUI_VERSIONS, tdduiExamplesDir } from '../testing/paths.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'tddui-cli-'));
@@ -83,4 +83,37 @@ test('--help documents the command', () => {
   assert.match(r.out, /Usage: tddui validate/);
   assert.match(r.out, /Exit status/);
   assert.equal(run('--help').code, 0);
+});
+
+test('every official example of TDDUI 2.2.0 and 2.3.0 is VALID through the CLI, under its own version (--ig)', () => {
+  for (const version of TDDUI_VERSIONS) {
+    const files = readdirSync(tdduiExamplesDir(version)).filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => join(tdduiExamplesDir(version), f));
+    const r = run('validate', '--packages', SHARED_FHIR, '--ig', version, '--format', 'json', ...files);
+    assert.equal(r.code, 0, `${version}: ${r.out.slice(0, 2000)}`);
+    const list = JSON.parse(r.out) as { issue: { severity: string }[] }[];
+    assert.equal(list.length, files.length);
+    assert.ok(list.every((oo) => !oo.issue.some((i) => i.severity === 'error' || i.severity === 'fatal')));
+  }
+});
+
+test('--ig: which versions are accepted; the report names the version; notices are folded and counted apart', () => {
+  const pp22 = join(tdduiExamplesDir('2.2.0'), 'Patient-tddui-pp-pa-patient-example-pp.json');
+  const both = run('validate', '--packages', SHARED_FHIR, pp22);
+  assert.equal(both.code, 0, both.out);
+  assert.match(both.err, /TDDUI versions accepted: 2\.3\.0, 2\.2\.0/);
+  assert.match(both.err, /ans\.fr\.terminologies#1\.7\.0 \(required by ans\.fhir\.fr\.tddui#2\.3\.0\) is not in the package cache: ans\.fr\.terminologies#1\.4\.0 is used instead/);
+  assert.match(both.out, /^VALID {2}.*\[ans\.fhir\.fr\.tddui#2\.2\.0\]/m);
+  const only23 = run('validate', '--packages', SHARED_FHIR, '--ig', 'ans.fhir.fr.tddui#2.3.0', pp22);
+  assert.equal(only23.code, 1, 'birthDate is 1..1 in 2.3.0');
+  assert.match(only23.out, /ERROR +Patient\b/);
+  const unknown = run('validate', '--packages', SHARED_FHIR, '--ig', '9.9.9', pp22);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /available: ans\.fhir\.fr\.tddui#2\.3\.0, ans\.fhir\.fr\.tddui#2\.2\.0/);
+  // The SSIAD Bundle: data warnings listed, notices folded per missing package, counted apart.
+  const r = run('validate', '--packages', SHARED_FHIR, SSIAD);
+  assert.match(r.out, /Not checked \(\d+ notice\(s\); --notices lists them\):/);
+  assert.match(r.out, /NOTICE +ans\.fr\.terminologies#1\.\d\.0 missing or partial: \d+ check\(s\) not made/);
+  assert.match(r.out, /\d+ error\(s\), \d+ warning\(s\), \d+ information message\(s\) about the data; \d+ IG defect\(s\); \d+ check\(s\) not made/);
+  const all = run('validate', '--packages', SHARED_FHIR, '--notices', SSIAD);
+  assert.match(all.out, /\[fhir-binding-not-checked\]/);
 });

@@ -62,7 +62,7 @@ export function formatReport(
     } else {
       lines.push(`  Not checked (${notices.length} notice(s); --notices lists them):`);
       for (const g of foldNotices(notices)) {
-        const what = g.key.includes('#') ? `${g.key} missing or partial` : g.first.message;
+        const what = g.key !== g.first.rule ? `${g.key} missing or partial` : g.first.message;
         lines.push(`  ${paint(opts.color, '2', 'NOTICE ')} ${what}: ${g.count} check(s) not made [${g.rules.join(', ')}]`);
       }
     }

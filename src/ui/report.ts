@@ -178,7 +178,7 @@ ${notChecked.length ? html`<h3>Vérifications non faites (${notChecked.length})<
 <p class="muted">Ce que le serveur n’a pas pu vérifier, faute d’un paquet ou d’une définition : ce ne sont pas des constats sur les données.</p>
 <ul class="notice-lines">${folded.map((g) => {
   const items = notChecked.filter((i) => (i.diagnostics ?? i.text) && foldKey(i) === g.key);
-  return html`<li><details><summary>${g.key.includes('#') ? html`Paquet <code>${g.key}</code> absent ou partiel` : g.first.message} — ${g.count} vérification(s) non faite(s)</summary><ul class="issues">${items.map((i) => issueRow(i, doc))}</ul></details></li>`;
+  return html`<li><details><summary>${g.key !== g.first.rule ? html`Paquet <code>${g.key}</code> absent ou partiel` : g.first.message} — ${g.count} vérification(s) non faite(s)</summary><ul class="issues">${items.map((i) => issueRow(i, doc))}</ul></details></li>`;
 })}</ul>` : ''}
 ${defects.length ? html`<h3>Défauts du guide d’implémentation (${defects.length})</h3>
 <p class="muted">Le guide se contredit à ces endroits et les données le suivent (docs/decisions.md).</p>
