@@ -16,6 +16,8 @@ Options:
   --out DIR        Write DIR/<FINESS>-<idLocal>.json per usager. Default: standard output
                    (the Bundle JSON for one usager, NDJSON — one Bundle per line — for several).
   --clip-window    SSIAD history longer than 5 weeks: keep the last 35 days instead of refusing.
+  --ig-version V   TDDUI version to produce (2.2.0 or 2.3.0) for documents that do not say
+                   ("igVersion" in the pivot); the Bundle pins it in meta.profile.
   --pretty         Indent the JSON written to standard output.
   -h, --help       Show this help.
 
@@ -32,12 +34,18 @@ export async function runBuild(argv: string[]): Promise<number> {
   const args = cli.parse(argv, {
     out: { type: 'string' },
     'clip-window': { type: 'boolean', default: false },
+    'ig-version': { type: 'string' },
     pretty: { type: 'boolean', default: false },
   });
   if (typeof args === 'number') return args;
   const { values, positionals } = args;
+  const igVersion = values['ig-version'];
+  if (igVersion !== undefined && igVersion !== '2.2.0' && igVersion !== '2.3.0') return cli.fail(`--ig-version must be 2.2.0 or 2.3.0 (got "${igVersion}")`);
   const docs = await readCommandInputs(cli, positionals);
   if (typeof docs === 'number') return docs;
+  if (igVersion) {
+    for (const d of docs) if (d.value && typeof d.value === 'object' && !Array.isArray(d.value) && (d.value as Record<string, unknown>).igVersion === undefined) (d.value as Record<string, unknown>).igVersion = igVersion;
+  }
   if (values.out) mkdirSync(values.out, { recursive: true });
   let failed = 0;
   const built: string[] = [];

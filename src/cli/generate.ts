@@ -19,6 +19,10 @@ Options:
   --out DIR            Output folder (required).
   --end-date DATE      Last day of the exported history, YYYY-MM-DD (default: today, UTC).
   --ndjson             One NDJSON pivot file instead of one file per usager.
+  --ig-version V       TDDUI version to produce: 2.2.0 (default) or 2.3.0 (adds its new
+                       fields: observations, household situation, nationality, driving
+                       licence, patient validation of events...). The Bundles then pin it
+                       in meta.profile (…/tddui-bundle|2.3.0).
   -h, --help           Show this help.
 `;
 
@@ -33,6 +37,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'end-date': { type: 'string' },
       ndjson: { type: 'boolean', default: false },
+      'ig-version': { type: 'string' },
     },
     { positionals: false },
   );
@@ -43,8 +48,10 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (!values.out) return cli.usage('--out DIR is required');
   const endDate = values['end-date'];
   if (endDate !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(endDate) || Number.isNaN(Date.parse(endDate)))) return cli.fail(`--end-date must be YYYY-MM-DD (got "${endDate}")`);
+  const igVersion = values['ig-version'];
+  if (igVersion !== undefined && igVersion !== '2.2.0' && igVersion !== '2.3.0') return cli.fail(`--ig-version must be 2.2.0 or 2.3.0 (got "${igVersion}")`);
   const started = Date.now();
-  const r = writeGenerated({ count, seed: values.seed, out: values.out, endDate, ndjson: values.ndjson });
+  const r = writeGenerated({ count, seed: values.seed, out: values.out, endDate, ndjson: values.ndjson, ...(igVersion ? { igVersion } : {}) });
   process.stdout.write(`${r.usagers} usager(s), ${r.bundles} Bundle(s), ${r.entries} entries written to ${values.out} in ${Date.now() - started} ms (seed ${values.seed})\n`);
   return 0;
 }

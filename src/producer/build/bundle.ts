@@ -5,7 +5,7 @@ import {
   BID, CNSA_POLICY, EXT, GIR_CODES, ICF_DISPLAY, MODALITY_TO_ICF, PROFILE, QUESTIONNAIRE, SERAFIN_ITEMS, SITUATION_ITEMS, SYS,
   AGGIR_PA_ITEMS, AGGIR_PH_ITEMS,
 } from '../pivot/constants.js';
-import type { Adresse, Evaluation, Pivot, ProjetPersonnalise, Structure } from '../pivot/schema.js';
+import type { Adresse, Evaluation, ObservationPivot, Pivot, ProjetPersonnalise, Structure } from '../pivot/schema.js';
 import { businessValue, localUsagerValue, uuidFor } from './ids.js';
 
 type R = Record<string, any>;
@@ -50,7 +50,11 @@ class Builder {
   readonly sejours = new Map<string, string>();
   readonly evals = new Map<string, string>();
 
+  /** TDDUI 2.3.0 structures (status author as a status extension, new elements). */
+  readonly v23: boolean;
+
   constructor(readonly p: Pivot) {
+    this.v23 = p.igVersion === '2.3.0';
     this.pi = localUsagerValue(p.structure.finess, p.usager.idLocal);
     this.patientUrl = this.url('Patient', '');
     this.orgUrl = this.organization(p.structure);
@@ -104,7 +108,10 @@ export function pivotToBundle(p: Pivot): FhirBundle {
   for (const t of p.transports) transport(b, t);
   for (const e of p.evaluations) evaluation(b, e);
   for (const pp of p.projetsPersonnalises) projet(b, pp);
-  return { resourceType: 'Bundle', meta: { profile: [PROFILE.bundle] }, type: 'transaction', entry: b.entries };
+  for (const o of p.observations ?? []) observation(b, o);
+  // A pivot that names its TDDUI version pins it: receivers validate with that version.
+  const bundleProfile = p.igVersion ? `${PROFILE.bundle}|${p.igVersion}` : PROFILE.bundle;
+  return { resourceType: 'Bundle', meta: { profile: [bundleProfile] }, type: 'transaction', entry: b.entries };
 }
 
 /**
@@ -155,6 +162,25 @@ function patient(b: Builder): void {
       }),
     );
   }
+  if (b.v23) {
+    if (u.nationalite) extension.push({ url: EXT.nationality, extension: [{ url: 'code', valueCodeableConcept: cc(SYS.iso3166, u.nationalite) }] });
+    if (u.lieuDeces !== undefined) extension.push(ext(EXT.deathPlace, { valueString: u.lieuDeces }));
+    if (u.situationFoyer) {
+      const f = u.situationFoyer;
+      extension.push({
+        url: EXT.householdSituation,
+        extension: [
+          ...(f.situationFamiliale ? [{ url: 'familySituation', valueCodeableConcept: { coding: [coding(f.situationFamiliale.system, f.situationFamiliale)] } }] : []),
+          ...(f.compositionFoyer ?? []).map((c) => ({ url: 'householdComposition', valueCodeableConcept: { coding: [coding(c.system, c)] } })),
+          ...(f.description !== undefined ? [{ url: 'householdCompositionDescription', valueString: f.description }] : []),
+        ],
+      });
+    }
+    if (u.commentaire !== undefined) extension.push(ext(EXT.comment, { valueString: u.commentaire }));
+    for (const d of u.permisConduire ?? []) {
+      identifier.push(clean({ type: cc(SYS.v20203, { code: 'DL' }), system: d.systeme, value: d.numero, period: period(d.debut, d.fin) }));
+    }
+  }
   const official = clean({
     extension: u.prenoms ? [ext(EXT.birthListGivenName, { valueString: u.prenoms })] : undefined,
     use: 'official',
@@ -173,6 +199,7 @@ function patient(b: Builder): void {
     name,
     gender: u.sexe,
     birthDate: u.dateNaissance,
+    deceasedDateTime: b.v23 ? u.dateDeces : undefined,
     _birthDate: u.rangNaissance !== undefined ? { extension: [ext(EXT.birthOrder, { valuePositiveInt: u.rangNaissance })] } : undefined,
     address: u.adresse ? [{ use: 'home', ...address(u.adresse) }] : undefined,
   });
@@ -299,12 +326,18 @@ function evenement(b: Builder, e: Pivot['evenements'][number]): void {
     type: [cc(SYS.participationType, { code: 'PART' })],
     individual: b.pro(id),
   }));
-  if (e.auteurStatut !== undefined) {
+  // 2.2.0: the status author is a participant of type AUT; 2.3.0 removed that slice (and its
+  // code system) and puts it on Encounter.status (extension TDDUIStatusAuthor).
+  if (e.auteurStatut !== undefined && !b.v23) {
     participant.push({
       type: [cc(SYS.encounterParticipant, { code: 'AUT', display: 'Auteur du statut de la ressource' })],
       individual: b.pro(e.auteurStatut),
     });
   }
+  const statusExt = [
+    ...(e.motifAnnulation ? [ext(EXT.cancelReason, { valueCodeableConcept: cc(SYS.cisis, e.motifAnnulation) })] : []),
+    ...(b.v23 && e.auteurStatut !== undefined ? [ext(EXT.statusAuthor, { valueReference: b.pro(e.auteurStatut) })] : []),
+  ];
   b.add(fullUrl, PROFILE.evenement, clean({
     resourceType: 'Encounter',
     extension: [
@@ -316,6 +349,7 @@ function evenement(b: Builder, e: Pivot['evenements'][number]): void {
       bool(EXT.outsideService, e.horsService),
       bool(EXT.patientPresent, e.usagerPresent),
       bool(EXT.meal, e.repas),
+      bool(EXT.patientValidation, e.valideParUsager),
       ...b.attachments(e.documents),
     ].filter(Boolean),
     identifier: [{
@@ -324,7 +358,7 @@ function evenement(b: Builder, e: Pivot['evenements'][number]): void {
       value: businessValue(b.pi, BID.evenement.tag, e.id),
     }],
     status: e.statut,
-    _status: e.motifAnnulation ? { extension: [ext(EXT.cancelReason, { valueCodeableConcept: cc(SYS.cisis, e.motifAnnulation) })] } : undefined,
+    _status: statusExt.length ? { extension: statusExt } : undefined,
     class: { system: SYS.actCode, code: e.classe },
     type: e.types.map((t) =>
       'ssiad' in t
@@ -339,6 +373,50 @@ function evenement(b: Builder, e: Pivot['evenements'][number]): void {
     serviceProvider: ref(b.orgUrl),
     partOf: e.sejour !== undefined ? ref(b.sejours.get(e.sejour)!) : undefined,
   }));
+}
+
+/** TDDUI 2.3.0 Observations: cause of death, mobility, school period. */
+function observation(b: Builder, o: ObservationPivot): void {
+  const base = { resourceType: 'Observation', status: 'final', subject: ref(b.patientUrl) };
+  if (o.type === 'cause-deces') {
+    const code = cc(SYS.loinc, { code: '79378-6', display: 'Cause of death' });
+    const key = `cause|${o.cause.code}|${o.date ?? ''}`;
+    b.add(b.url('Observation', key), PROFILE.causeDeces, clean({
+      ...base,
+      code,
+      effectiveDateTime: o.date,
+      component: [{ code, valueCodeableConcept: cc(SYS.cim10, o.cause) }],
+    }));
+  } else if (o.type === 'mobilite') {
+    const key = `mobilite|${o.mode.code}|${o.date ?? ''}`;
+    b.add(b.url('Observation', key), PROFILE.mobilite, clean({
+      ...base,
+      code: cc(SYS.loinc, { code: 'LP73551-1', display: 'Transport mode' }),
+      effectiveDateTime: o.date,
+      valueCodeableConcept: cc(SYS.cisis, o.mode),
+      component:
+        o.amenagement !== undefined
+          ? [{ code: cc(SYS.observationType, { code: 'OBSAMENAGEMENT', display: 'Observation sur l’aménagement du moyen de transport' }), valueString: o.amenagement }]
+          : undefined,
+    }));
+  } else {
+    const component = (code: string, display: string, value: R) => ({ code: cc(SYS.periodeScolaire, { code, display }), ...value });
+    b.add(b.url('Observation', `psco|${o.id}`), PROFILE.periodeScolaire, clean({
+      ...base,
+      identifier: [{ system: BID.periodeScolaire.system, value: businessValue(b.pi, BID.periodeScolaire.tag, o.id) }],
+      code: cc(SYS.observationType, { code: 'PERIODESCOL', display: 'Période scolaire' }),
+      effectivePeriod: period(o.debut, o.fin),
+      performer: [ref(b.contacts.get(o.referent)!), ...(o.ecole ? [ref(b.organization(o.ecole))] : [])],
+      note: o.note !== undefined ? [{ text: o.note }] : undefined,
+      component: [
+        ...(o.typesEnseignement ?? []).map((c) => component('typeEnseignementSpecialise', 'Type enseignement spécialisé', { valueCodeableConcept: cc(SYS.typeEnseignement, c) })),
+        ...(o.diplomes ?? []).map((c) => component('diplome', 'Diplôme', { valueCodeableConcept: cc(SYS.typeDiplome, c) })),
+        ...(o.volumeHeures !== undefined
+          ? [component('volumeScolarisation', 'Volume de scolarisation', { valueQuantity: { value: o.volumeHeures, unit: 'h/sem', system: SYS.ucum, code: 'h/wk' } })]
+          : []),
+      ],
+    }));
+  }
 }
 
 function input(system: string, code: string, value: R): R {
@@ -439,13 +517,16 @@ function evaluationItems(e: Evaluation): R[] {
 function evaluation(b: Builder, e: Evaluation): void {
   const fullUrl = b.url('QuestionnaireResponse', e.id);
   b.evals.set(e.id, fullUrl);
+  // 2.2.0: the status author is a part of tddui-qr-participant; 2.3.0 replaced that part by
+  // TDDUIHolder and puts the status author on QuestionnaireResponse.status.
+  const statusAuthorInParticipant = e.auteurStatut !== undefined && !b.v23;
   const participant =
-    e.responsable !== undefined || e.auteurStatut !== undefined
+    e.responsable !== undefined || statusAuthorInParticipant
       ? {
           url: EXT.qrParticipant,
           extension: [
             ...(e.responsable !== undefined ? [{ url: 'TDDUIResponsible', valueReference: b.pro(e.responsable) }] : []),
-            ...(e.auteurStatut !== undefined ? [{ url: 'TDDUIStatusAuthor', valueReference: b.pro(e.auteurStatut) }] : []),
+            ...(statusAuthorInParticipant ? [{ url: 'TDDUIStatusAuthor', valueReference: b.pro(e.auteurStatut) }] : []),
           ],
         }
       : undefined;
@@ -455,6 +536,7 @@ function evaluation(b: Builder, e: Evaluation): void {
     identifier: { system: BID.evaluation.system, value: businessValue(b.pi, BID.evaluation.tag, e.id) },
     questionnaire: QUESTIONNAIRE[e.type],
     status: e.statut,
+    _status: b.v23 ? b.statusAuthor(e.auteurStatut) : undefined,
     subject: ref(b.patientUrl),
     encounter: e.evenement !== undefined ? ref(b.events.get(e.evenement)!) : undefined,
     authored: e.date,

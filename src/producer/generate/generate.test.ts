@@ -23,34 +23,53 @@ const today = new Date().toISOString().slice(0, 10);
 
 let v: TdduiValidator;
 let pivots: Pivot[];
+let pivots23: Pivot[];
 before(async () => {
   v = await TdduiValidator.create({ packages: [SHARED_FHIR], useCache: false });
   pivots = generateUsagers({ count: 500, seed: 'ci', endDate: today }).map((d, i) => parsePivot(d, `usager #${i}`));
+  pivots23 = generateUsagers({ count: 500, seed: 'ci', endDate: today, igVersion: '2.3.0' }).map((d, i) => parsePivot(d, `usager #${i}`));
 });
 
-test('500 generated usagers build into Bundles that validate with zero errors (and no business-rule warning)', () => {
-  const kinds = { ssiad: 0, pp: 0, entries: 0 };
-  const unexpected: string[] = [];
-  for (const p of pivots) {
-    const { bundle } = buildBundle(p);
-    kinds.entries += bundle.entry.length;
-    if (p.evenements.length) kinds.ssiad++;
-    if (p.projetsPersonnalises.length) kinds.pp++;
-    for (const i of v.validate(bundle).issues) {
-      if (i.severity === 'error' || i.severity === 'fatal' || (i.severity === 'warning' && !INFRA_WARNINGS.has(i.rule))) {
-        unexpected.push(`${p.usager.idLocal} ${i.severity} ${i.rule} ${i.expression} ${i.message}`);
+for (const version of ['2.2.0', '2.3.0'] as const) {
+  test(`500 generated usagers (TDDUI ${version}) build into Bundles that validate with zero errors under ${version} against the complete packages (and no data warning)`, () => {
+    const kinds = { ssiad: 0, pp: 0, entries: 0, observations: 0 };
+    const unexpected: string[] = [];
+    for (const p of version === '2.2.0' ? pivots : pivots23) {
+      const { bundle } = buildBundle(p);
+      kinds.entries += bundle.entry.length;
+      kinds.observations += bundle.entry.filter((e) => e.resource.resourceType === 'Observation').length;
+      if (p.evenements.length) kinds.ssiad++;
+      if (p.projetsPersonnalises.length) kinds.pp++;
+      const r = v.validate(bundle, { ig: version });
+      assert.equal(r.ig, `ans.fhir.fr.tddui#${version}`);
+      for (const i of r.issues) {
+        if (i.severity === 'error' || i.severity === 'fatal' || (i.severity === 'warning' && !INFRA_WARNINGS.has(i.rule))) {
+          unexpected.push(`${p.usager.idLocal} ${i.severity} ${i.rule} ${i.expression} ${i.message}`);
+        }
       }
     }
-  }
-  assert.deepEqual(unexpected.slice(0, 10), []);
-  assert.ok(kinds.ssiad > 200 && kinds.pp > 100, JSON.stringify(kinds));
-});
+    assert.deepEqual(unexpected.slice(0, 10), []);
+    assert.ok(kinds.ssiad > 200 && kinds.pp > 100, JSON.stringify(kinds));
+    if (version === '2.3.0') assert.ok(kinds.observations > 100, JSON.stringify(kinds));
+  });
 
-test('round trip is lossless on generated data (100 usagers)', () => {
-  for (const p of pivots.slice(0, 100)) {
-    const back = readBundle(JSON.parse(JSON.stringify(buildBundle(p).bundle)));
-    assert.deepEqual(back[0], JSON.parse(JSON.stringify(p)), p.usager.idLocal);
-  }
+  test(`round trip is lossless on generated data (TDDUI ${version}, 500 usagers)`, () => {
+    for (const p of version === '2.2.0' ? pivots : pivots23) {
+      const back = readBundle(JSON.parse(JSON.stringify(buildBundle(p).bundle)));
+      assert.deepEqual(back[0], JSON.parse(JSON.stringify(p)), p.usager.idLocal);
+    }
+  });
+}
+
+test('2.3.0 generated data: the new fields are there, the Bundle pins its version, the 2.2.0 content is the same', () => {
+  const withField = (k: string) => pivots23.filter((p) => (p.usager as Record<string, unknown>)[k] !== undefined).length;
+  for (const k of ['nationalite', 'situationFoyer', 'commentaire', 'permisConduire']) assert.ok(withField(k) > 20, k);
+  const obs = pivots23.flatMap((p) => p.observations ?? []);
+  for (const t of ['mobilite', 'periode-scolaire']) assert.ok(obs.some((o) => o.type === t), t);
+  assert.ok(pivots23.some((p) => p.evenements.some((e) => e.valideParUsager)));
+  assert.deepEqual(buildBundle(pivots23[0]).bundle.meta.profile, ['https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-bundle|2.3.0']);
+  assert.deepEqual(pivots23[3].usager.nomNaissance, pivots[3].usager.nomNaissance);
+  assert.equal(pivots23[3].evenements.length, pivots[3].evenements.length);
 });
 
 test('deterministic: same seed, same data; another seed, other data; usager i does not depend on the count', () => {

@@ -12,6 +12,8 @@ import { Rng } from './random.js';
 export interface GenerateOptions {
   count: number;
   seed?: string | number;
+  /** TDDUI version to produce (default 2.2.0); 2.3.0 adds its new fields (observations, household...). */
+  igVersion?: '2.2.0' | '2.3.0';
   /** Last day of the exported history (YYYY-MM-DD); default: today (UTC). */
   endDate?: string;
 }
@@ -486,6 +488,50 @@ function ppPart(rng: Rng, s: Structure, doc: PivotDoc, end: number, ime: boolean
   doc.professionnels = staff.filter((x) => used.has(x)).map(professionnel);
 }
 
+/** TDDUI 2.3.0 content: the new usager fields, patient validation of events, observations. */
+function v23Part(rng: Rng, doc: PivotDoc, end: number, kind: Kind, age: number): void {
+  doc.igVersion = '2.3.0';
+  const u = doc.usager;
+  // tddui-patient: birthDate 1..1 in 2.3.0 (the generator always gives one).
+  if (rng.chance(0.5)) u.nationalite = rng.chance(0.9) ? { code: 'FRA', display: 'France' } : { code: 'PRT', display: 'Portugal' };
+  if (rng.chance(0.6)) u.situationFoyer = { situationFamiliale: rng.pick(FAMILY_SITUATIONS), ...(rng.chance(0.4) ? { description: rng.pick(['Vit avec sa fille', 'Vit seul, voisin présent', 'Vit en couple']) } : {}) };
+  if (rng.chance(0.3)) u.commentaire = rng.pick(['Préfère être appelé le matin', 'Porte un appareil auditif', 'Allergie aux pansements adhésifs']);
+  if (age >= 18 && rng.chance(0.3)) u.permisConduire = [{ numero: rng.digits(9), systeme: 'https://ants.gouv.fr/', debut: isoDay(end - rng.int(5, 50) * 365 * DAY) }];
+  for (const e of doc.evenements ?? []) if (e.statut === 'finished' && rng.chance(0.5)) e.valideParUsager = true;
+  // professionnel-requis (D-29): the responsable or the auteur of every evaluation.
+  for (const ev of doc.evaluations ?? []) if (ev.responsable === undefined && ev.auteur === undefined) ev.auteur = ev.evaluateur ?? doc.professionnels?.[0]?.idNatPs;
+  const observations: Record<string, any>[] = [];
+  if (kind !== 'pp-ime' && rng.chance(0.4)) {
+    observations.push({ type: 'mobilite', mode: rng.pick(TRANSPORT_MODES), ...(rng.chance(0.5) ? { amenagement: rng.pick(['Fauteuil roulant', 'Rampe d’accès nécessaire', 'Accompagnement à la marche']) } : {}), date: isoDay(end - rng.int(1, 30) * DAY) });
+  }
+  if (kind === 'pp-ime' && doc.contacts?.length) {
+    const start = end - rng.int(30, 200) * DAY;
+    observations.push({
+      type: 'periode-scolaire',
+      id: String(rng.int(1000, 99999)),
+      referent: doc.contacts[0].id,
+      debut: isoDay(start),
+      fin: isoDay(start + 300 * DAY),
+      typesEnseignement: [rng.pick(SCHOOL_TYPES)],
+      ...(rng.chance(0.5) ? { volumeHeures: rng.pick([6, 12, 18, 24]) } : {}),
+      ...(rng.chance(0.3) ? { note: 'Emploi du temps aménagé' } : {}),
+    });
+  }
+  if (kind === 'ssiad' && age > 80 && rng.chance(0.05)) {
+    const death = end;
+    u.dateDeces = isoDay(death);
+    if (rng.chance(0.5)) u.lieuDeces = 'Domicile';
+    observations.push({ type: 'cause-deces', cause: rng.pick(DEATH_CAUSES), date: isoDay(death) });
+  }
+  if (observations.length) doc.observations = observations;
+}
+
+/** Codes of the 2.3.0 value sets, as the official examples give them. */
+const FAMILY_SITUATIONS = [{ system: 'https://mos.esante.gouv.fr/NOS/TRE_R317-SituationVieQuotidienne/FHIR/TRE-R317-SituationVieQuotidienne', code: '01', display: 'Seul' }];
+const TRANSPORT_MODES = [{ code: 'ORG-160', display: 'VSL' }, { code: 'ORG-156', display: 'Taxi' }];
+const SCHOOL_TYPES = [{ code: '3', display: 'Scolarisation en ULIS collège' }];
+const DEATH_CAUSES = [{ code: 'J81', display: 'Œdème pulmonaire' }, { code: 'I21', display: 'Infarctus aigu du myocarde' }];
+
 function endOf(options: GenerateOptions): number {
   const d = options.endDate ?? new Date().toISOString().slice(0, 10);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new Error(`endDate must be YYYY-MM-DD, not "${d}"`);
@@ -512,6 +558,9 @@ export function generateUsagers(options: GenerateOptions): PivotInput[] {
     const name = `${usager.civilite === 'MME' ? 'Mme ' : usager.civilite === 'M' ? 'M. ' : ''}${usager.prenom} ${usager.nomNaissance.charAt(0)}.`;
     if (kind === 'ssiad') ssiadPart(rng, s, doc, end, age);
     else ppPart(rng, s, doc, end, kind === 'pp-ime', name);
+    // Its own random stream: the 2.2.0 content of usager i is the same in both versions.
+    if (options.igVersion === '2.3.0') v23Part(root.fork(1_000_000 + i), doc, end, kind, age);
+    else if (options.igVersion) doc.igVersion = options.igVersion;
     out.push(doc as PivotInput);
   }
   return out;

@@ -28,6 +28,10 @@ export const PROFILE = {
   prestation: `${SD}tddui-task-prestation`,
   bilan: `${SD}tddui-task-bilan`,
   contact: `${SD}tddui-related-person-contact`,
+  // TDDUI 2.3.0
+  causeDeces: `${SD}tddui-observation-cause-mortalite`,
+  mobilite: `${SD}tddui-observation-mobilite-usager`,
+  periodeScolaire: `${SD}tddui-observation-periode-scolaire`,
 } as const;
 
 export const EXT = {
@@ -60,6 +64,11 @@ export const EXT = {
   profession: `${SD}tddui-profession`,
   contactDescription: `${SD}tddui-related-person-contact-description`,
   consentPeriod: 'http://hl7.org/fhir/5.0/StructureDefinition/extension-Consent.period',
+  // TDDUI 2.3.0
+  patientValidation: `${SD}tddui-patient-validation`,
+  householdSituation: `${SD}tddui-household-situation`,
+  nationality: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-nationality',
+  deathPlace: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-death-place',
 } as const;
 
 /** Business identifier systems and the tag of their value (`3+FINESS/idLocal-<TAG>-n`). */
@@ -80,6 +89,7 @@ export const BID = {
   bilan: { system: 'https://identifiant-medicosocial-bilan.esante.gouv.fr', tag: 'BILA' },
   /** Not an IG tag: the IG gives no layout for DocumentReference.masterIdentifier; we use DOC. */
   document: { tag: 'DOC' },
+  periodeScolaire: { system: 'https://identifiant-medicosocial-periodescolaire.esante.gouv.fr', tag: 'PSCO' },
   /** Not an IG tag either: RelatedPerson.identifier (identifiantPP, no system) uses CONTACT. */
   contact: { tag: 'CONTACT' },
 } as const;
@@ -121,6 +131,14 @@ export const SYS = {
   roleCode: 'https://mos.esante.gouv.fr/NOS/TRE_R216-HL7RoleCode/FHIR/TRE-R216-HL7RoleCode',
   protectionJuridique: 'https://mos.esante.gouv.fr/NOS/TRE_R217-ProtectionJuridique/FHIR/TRE-R217-ProtectionJuridique',
   statutBilan: 'https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r389-statut-bilan-projet-personnalise',
+  // TDDUI 2.3.0
+  cim10: 'https://smt.esante.gouv.fr/terminologie-cim-10',
+  observationType: `${CS}tddui-observation-type`,
+  periodeScolaire: `${CS}tddui-observation-periode-scolaire`,
+  typeEnseignement: 'https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r408-type-enseignement-specialise',
+  typeDiplome: 'https://mos.esante.gouv.fr/NOS/TRE_R14-TypeDiplome/FHIR/TRE-R14-TypeDiplome',
+  situationVie: 'https://mos.esante.gouv.fr/NOS/TRE_R317-SituationVieQuotidienne/FHIR/TRE-R317-SituationVieQuotidienne',
+  iso3166: 'urn:iso:std:iso:3166',
 } as const;
 
 export const CNSA_POLICY = 'https://www.cnsa.fr/';

@@ -66,6 +66,23 @@ export const UsagerSchema = z
       .strictObject({ codeInsee: z.string().regex(/^(\d{2}|2A|2B)\d{3}$/, 'expected a 5-character INSEE commune code').optional(), commune: z.string().optional(), pays: z.string().optional() })
       .optional(),
     adresse: AdresseSchema.optional(),
+    // TDDUI 2.3.0 only (igVersion "2.3.0"):
+    dateDeces: dateTime().optional().meta({ description: 'TDDUI 2.3.0: date of death (Patient.deceasedDateTime)' }),
+    lieuDeces: z.string().optional().meta({ description: 'TDDUI 2.3.0: place of death (FR Core fr-core-patient-death-place)' }),
+    nationalite: code().optional().meta({ description: 'TDDUI 2.3.0: nationality, ISO 3166 alpha-3 (FR Core fr-core-patient-nationality)' }),
+    situationFoyer: z
+      .strictObject({
+        situationFamiliale: coding().optional().meta({ description: 'JDV_J176 (e.g. TRE_R317-SituationVieQuotidienne 01 Seul)' }),
+        compositionFoyer: z.array(coding()).optional().meta({ description: 'jdv-j385-composition-foyer-ms' }),
+        description: z.string().optional(),
+      })
+      .optional()
+      .meta({ description: 'TDDUI 2.3.0: household situation (tddui-household-situation)' }),
+    commentaire: z.string().optional().meta({ description: 'TDDUI 2.3.0: comment on the usager (tddui-comment)' }),
+    permisConduire: z
+      .array(z.strictObject({ numero: text(), systeme: text(), debut: date().optional(), fin: date().optional() }))
+      .optional()
+      .meta({ description: 'TDDUI 2.3.0: driving licences (identifier slice driverLicense, v2-0203 DL)' }),
   })
   .superRefine((u, ctx) => {
     // tddui-patient: birthDate.extension:tddui-birth-order is 1..1 (no INS sent).
@@ -128,6 +145,7 @@ export const EvenementSchema = z.strictObject({
   repas: z.boolean().optional(),
   professionnels: z.array(ref('professional')).optional(),
   auteurStatut: ref('professional').optional(),
+  valideParUsager: z.boolean().optional().meta({ description: 'TDDUI 2.3.0: the usager confirmed the event took place (tddui-patient-validation)' }),
   ressources: z
     .array(
       z.strictObject({
@@ -414,9 +432,39 @@ export const ProjetPersonnaliseSchema = z
     }
   });
 
+/** TDDUI 2.3.0 observations: cause of death, mobility, school period (one Observation each). */
+export const ObservationSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('cause-deces'),
+    cause: code().meta({ description: 'CIM-10 code (tddui-cim-10)' }),
+    date: dateTime().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('mobilite'),
+    mode: code().meta({ description: 'jdv-mode-de-transport-cisis (ORG-160 VSL...)' }),
+    amenagement: z.string().optional().meta({ description: 'Observation on the adaptation of the means of transport (OBSAMENAGEMENT)' }),
+    date: dateTime().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('periode-scolaire'),
+    id: localId(),
+    referent: ref('contact').meta({ description: 'id of the contact who is the school referent (performer referentScolaire)' }),
+    ecole: StructureSchema.optional().meta({ description: 'The school (an Organization; performer ecole)' }),
+    debut: date().optional(),
+    fin: date().optional(),
+    typesEnseignement: z.array(code()).optional().meta({ description: 'TRE_R408 type d’enseignement spécialisé (jdv-j386)' }),
+    diplomes: z.array(code()).optional().meta({ description: 'TRE_R14 type de diplôme (JDV_J81)' }),
+    volumeHeures: z.number().nonnegative().optional().meta({ description: 'Hours of schooling per week' }),
+    note: z.string().optional(),
+  }),
+]);
+
+export const IG_VERSIONS = ['2.2.0', '2.3.0'] as const;
+
 export const PivotSchema = z
   .strictObject({
     format: z.literal(PIVOT_FORMAT).meta({ description: 'Format version marker' }),
+    igVersion: z.enum(IG_VERSIONS).optional().meta({ description: 'TDDUI version to produce (default 2.2.0); 2.3.0 enables the fields marked "TDDUI 2.3.0"' }),
     structure: StructureSchema.meta({ description: 'The ESSMS (EntiteJuridique) exporting the data' }),
     usager: UsagerSchema,
     professionnels: z.array(ProfessionnelSchema).default([]),
@@ -427,8 +475,12 @@ export const PivotSchema = z
     evaluations: z.array(EvaluationSchema).default([]),
     documents: z.array(DocumentSchema).default([]),
     projetsPersonnalises: z.array(ProjetPersonnaliseSchema).default([]),
+    observations: z.array(ObservationSchema).optional().meta({ description: 'TDDUI 2.3.0: observations' }),
   })
-  .superRefine((p, ctx) => checkReferences(p, ctx))
+  .superRefine((p, ctx) => {
+    checkReferences(p, ctx);
+    checkVersion(p, ctx);
+  })
   .meta({
     title: 'TDDUI pivot document (one usager)',
     description: 'Input of `tddui build`: the data of one usager of an ESSMS, converted to a TDDUI transaction Bundle',
@@ -447,6 +499,38 @@ export type DocumentPivot = Pivot['documents'][number];
 export type ProjetPersonnalise = Pivot['projetsPersonnalises'][number];
 export type Adresse = z.output<typeof AdresseSchema>;
 export type Structure = z.output<typeof StructureSchema>;
+export type ObservationPivot = z.output<typeof ObservationSchema>;
+
+/**
+ * Fields TDDUI 2.2.0 cannot carry need igVersion "2.3.0"; TDDUI 2.3.0 rules the pivot can check
+ * (birthDate 1..1 for a usager without INS, the QuestionnaireResponse invariant
+ * professionnel-requis) are checked so that the builder never writes an invalid Bundle.
+ */
+function checkVersion(p: z.output<z.ZodObject<any>> & Record<string, any>, ctx: z.RefinementCtx): void {
+  const v23 = p.igVersion === '2.3.0';
+  const only23 = (path: (string | number)[]) =>
+    ctx.addIssue({ code: 'custom', path, message: 'exists in TDDUI 2.3.0 only: set "igVersion": "2.3.0"' });
+  if (!v23) {
+    for (const k of ['dateDeces', 'lieuDeces', 'nationalite', 'situationFoyer', 'commentaire', 'permisConduire']) if (p.usager[k] !== undefined) only23(['usager', k]);
+    (p.evenements ?? []).forEach((e: any, i: number) => e.valideParUsager !== undefined && only23(['evenements', i, 'valideParUsager']));
+    if (p.observations !== undefined) only23(['observations']);
+    return;
+  }
+  if (!p.usager.ins && !p.usager.dateNaissance) {
+    ctx.addIssue({ code: 'custom', path: ['usager', 'dateNaissance'], message: 'required in TDDUI 2.3.0 (tddui-patient: birthDate 1..1)' });
+  }
+  (p.evaluations ?? []).forEach((e: any, i: number) => {
+    // The invariant reads the reference text (`source.reference.contains('Practitioner/')`): an
+    // evaluateur referred to by its urn:uuid in the Bundle does not satisfy it (decisions.md D-29).
+    if (e.responsable === undefined && e.auteur === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['evaluations', i], message: 'TDDUI 2.3.0 (invariant professionnel-requis): name the responsable or the auteur (an evaluateur sent by urn:uuid does not satisfy the invariant, D-29)' });
+    }
+  });
+  const contacts = new Set((p.contacts ?? []).map((c: any) => c.id));
+  (p.observations ?? []).forEach((o: any, i: number) => {
+    if (o.type === 'periode-scolaire' && !contacts.has(o.referent)) ctx.addIssue({ code: 'custom', path: ['observations', i, 'referent'], message: `no contact with id "${o.referent}"` });
+  });
+}
 
 /** Every reference to another item of the document names an existing, unique item. */
 function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ctx: z.RefinementCtx): void {

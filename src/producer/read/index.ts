@@ -25,8 +25,13 @@ class Index {
   readonly entries: Entry[];
   private readonly byUrl = new Map<string, Entry>();
 
+  /** The TDDUI version the Bundle pins in its meta.profile (`…/tddui-bundle|2.3.0`), if any. */
+  readonly igVersion: string | undefined;
+
   constructor(bundle: R) {
     if (!bundle || bundle.resourceType !== 'Bundle') throw new ReadError('not a FHIR Bundle (resourceType must be "Bundle")');
+    const pin = (bundle.meta?.profile ?? []).find((p: unknown) => typeof p === 'string' && p.startsWith(`${PROFILE.bundle}|`)) as string | undefined;
+    this.igVersion = pin?.slice(PROFILE.bundle.length + 1);
     this.entries = (Array.isArray(bundle.entry) ? bundle.entry : [])
       .map((e: R, index: number) => ({ fullUrl: e?.fullUrl, resource: e?.resource, index }))
       .filter((e: Entry) => e.resource && typeof e.resource.resourceType === 'string');
@@ -144,6 +149,15 @@ function readUsager(ix: Index, pe: Entry): R {
       ? clean({ codeInsee: ext1(birthPlace, EXT.inseeCode)?.valueCoding?.code, commune: birthPlace.city, pays: birthPlace.country })
       : undefined,
     adresse: addressOf(pat.address?.[0]),
+    // TDDUI 2.3.0
+    dateDeces: pat.deceasedDateTime,
+    lieuDeces: ext1(pat, EXT.deathPlace)?.valueString,
+    nationalite: codeOf(ext1(pat, EXT.nationality)?.extension?.find((x: R) => x.url === 'code')?.valueCodeableConcept),
+    situationFoyer: householdOf(ext1(pat, EXT.householdSituation)),
+    commentaire: ext1(pat, EXT.comment)?.valueString,
+    permisConduire: ids
+      .filter((i) => i.type?.coding?.[0]?.system === SYS.v20203 && i.type?.coding?.[0]?.code === 'DL')
+      .map((i) => clean({ numero: i.value, systeme: i.system, debut: i.period?.start, fin: i.period?.end })),
   });
 
   // Professionals: Practitioner entries, their role (PractitionerRole) when present.
@@ -288,7 +302,9 @@ function readUsager(ix: Index, pe: Entry): R {
       usagerPresent: bool(EXT.patientPresent),
       repas: bool(EXT.meal),
       professionnels: participants.filter((p) => !isAut(p)).map((p) => proOf(e, p.individual)).filter(Boolean),
-      auteurStatut: participants.filter(isAut).map((p) => proOf(e, p.individual))[0],
+      // 2.2.0: a participant of type AUT; 2.3.0: an extension of Encounter.status.
+      auteurStatut: participants.filter(isAut).map((p) => proOf(e, p.individual))[0] ?? proOf(e, ext1(r._status, EXT.statusAuthor)?.valueReference),
+      valideParUsager: bool(EXT.patientValidation),
       ressources: extOf(r, EXT.ressourcesUsed).map((x) => {
         const sub = (url: string) => (x.extension ?? []).filter((s: R) => s.url === url).map((s: R) => codeOf(s.valueCodeableConcept));
         return clean({ type: sub('TDDUIRessourceType')[0], materiel: sub('TDDUIMaterialDetail'), immobilier: sub('TDDUIFacilityResource') });
@@ -353,7 +369,7 @@ function readUsager(ix: Index, pe: Entry): R {
       evaluateur: proOf(e, r.source),
       auteur: proOf(e, r.author),
       responsable: proOf(e, partRef('TDDUIResponsible')),
-      auteurStatut: proOf(e, partRef('TDDUIStatusAuthor')),
+      auteurStatut: proOf(e, partRef('TDDUIStatusAuthor')) ?? proOf(e, ext1(r._status, EXT.statusAuthor)?.valueReference),
       commentaire: comment(r),
       documents: docsOf(e, extOf(r, EXT.attachment)),
     };
@@ -388,8 +404,11 @@ function readUsager(ix: Index, pe: Entry): R {
 
   const projetsPersonnalises = readProjets(ix, pe, { local, proOf, docsOf, evalKey, contactKey, patient: pe });
 
+  const observations = readObservations(ix, pe, { local, contactKey, structureOf: (o) => structureOf(o) });
+
   return {
     format: PIVOT_FORMAT,
+    ...(ix.igVersion ? { igVersion: ix.igVersion } : {}),
     structure,
     usager,
     professionnels,
@@ -400,7 +419,57 @@ function readUsager(ix: Index, pe: Entry): R {
     evaluations,
     documents,
     projetsPersonnalises,
+    ...(observations.length || ix.igVersion === '2.3.0' && ix.entries.some((x) => x.resource.resourceType === 'Observation') ? { observations } : {}),
   };
+}
+
+/** tddui-household-situation (2.3.0) -> pivot situationFoyer. */
+function householdOf(x: R | undefined): R | undefined {
+  if (!x) return undefined;
+  const part = (url: string) => (x.extension ?? []).filter((s: R) => s.url === url);
+  return clean({
+    situationFamiliale: codingOf(part('familySituation')[0]?.valueCodeableConcept?.coding?.[0]),
+    compositionFoyer: part('householdComposition').map((s: R) => codingOf(s.valueCodeableConcept?.coding?.[0])).filter(Boolean),
+    description: part('householdCompositionDescription')[0]?.valueString,
+  });
+}
+
+/** The usager's 2.3.0 Observations (cause of death, mobility, school period), in Bundle order. */
+function readObservations(
+  ix: Index,
+  pe: Entry,
+  c: { local: (tag: string, value: string) => string; contactKey: Map<Entry, string>; structureOf: (o: Entry | undefined) => R | undefined },
+): R[] {
+  const out: R[] = [];
+  for (const e of ix.entries.filter((x) => x.resource.resourceType === 'Observation')) {
+    const r = e.resource;
+    if (ix.resolve(e, r.subject?.reference) !== pe) continue;
+    const code = r.code?.coding?.[0]?.code;
+    if (code === '79378-6') {
+      out.push(clean({ type: 'cause-deces', cause: codeOf(r.component?.[0]?.valueCodeableConcept), date: r.effectiveDateTime }));
+    } else if (code === 'LP73551-1') {
+      const am = (r.component ?? []).find((x: R) => x.code?.coding?.[0]?.code === 'OBSAMENAGEMENT');
+      out.push(clean({ type: 'mobilite', mode: codeOf(r.valueCodeableConcept), amenagement: am?.valueString, date: r.effectiveDateTime }));
+    } else if (code === 'PERIODESCOL') {
+      const comps = (k: string) => (r.component ?? []).filter((x: R) => x.code?.coding?.[0]?.code === k);
+      const performers = (r.performer ?? []).map((p: R) => ix.resolve(e, p.reference)).filter(Boolean) as Entry[];
+      const referent = performers.find((p) => p.resource.resourceType === 'RelatedPerson');
+      const ecole = performers.find((p) => p.resource.resourceType === 'Organization');
+      out.push(clean({
+        type: 'periode-scolaire',
+        id: c.local(BID.periodeScolaire.tag, r.identifier?.[0]?.value ?? ''),
+        referent: referent ? c.contactKey.get(referent) : undefined,
+        ecole: ecole ? c.structureOf(ecole) : undefined,
+        debut: r.effectivePeriod?.start,
+        fin: r.effectivePeriod?.end,
+        typesEnseignement: comps('typeEnseignementSpecialise').map((x: R) => codeOf(x.valueCodeableConcept)),
+        diplomes: comps('diplome').map((x: R) => codeOf(x.valueCodeableConcept)),
+        volumeHeures: comps('volumeScolarisation')[0]?.valueQuantity?.value,
+        note: r.note?.[0]?.text,
+      }));
+    }
+  }
+  return out;
 }
 
 interface Ctx {
