@@ -291,6 +291,8 @@ export interface UsagerSubmission {
   errorCount: number;
   warningCount: number;
   resourceCount: number;
+  /** IG version the submission was validated under (migration 0020; absent before). */
+  ig?: string;
 }
 
 /**
@@ -298,8 +300,8 @@ export interface UsagerSubmission {
  * (rejected ones too) by the local identifier. Newest first, at most `limit`.
  */
 export async function submissionsOfUsager(db: Queryable, patientId: string, localId: string | undefined, limit = 20): Promise<UsagerSubmission[]> {
-  const res = await db.query<{ id: string; received_at: Date | string; outcome: 'accepted' | 'rejected'; error_count: number; warning_count: number; resource_count: number }>(
-    `SELECT id, received_at, outcome, error_count, warning_count, resource_count FROM submission
+  const res = await db.query<{ id: string; received_at: Date | string; outcome: 'accepted' | 'rejected'; error_count: number; warning_count: number; resource_count: number; ig: string | null }>(
+    `SELECT id, received_at, outcome, error_count, warning_count, resource_count, ig FROM submission
       WHERE usagers @> jsonb_build_array(jsonb_build_object('id', $1::text))
          OR ($2::text IS NOT NULL AND usagers @> jsonb_build_array(jsonb_build_object('localId', $2::text)))
       ORDER BY received_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
@@ -312,5 +314,6 @@ export async function submissionsOfUsager(db: Queryable, patientId: string, loca
     errorCount: Number(r.error_count),
     warningCount: Number(r.warning_count),
     resourceCount: Number(r.resource_count),
+    ...(r.ig ? { ig: r.ig } : {}),
   }));
 }

@@ -37,6 +37,8 @@ import {
   type Json,
 } from '../fhir-util.js';
 import { genderFr } from './usagers.js';
+import { igLabel } from './submissions.js';
+import { loadObservations, observationsSection, patientV23Rows } from './usager-v23.js';
 import { GIR_CODES, submissionsOfUsager, tasksOfLocalId, type UsagerSubmission } from '../../storage/indicators.js';
 import { outcomeBadge } from '../components.js';
 import type { Repository, ResourceRecord } from '../../storage/types.js';
@@ -178,7 +180,7 @@ ${names.map((n) => html`<tr><th>${n.use === 'official' ? 'Nom de naissance' : n.
 <tr><th>Identifiant local</th><td><code>${identifierValue(p, SYS.localUsager) ?? '—'}</code></td></tr>
 ${arr(p.address).map((a) => html`<tr><th>Adresse</th><td>${[...(Array.isArray(a.line) ? a.line : []), [str(a.postalCode), str(a.city)].filter(Boolean).join(' ')].filter(Boolean).join(', ')}</td></tr>`)}
 ${arr(p.telecom).map((t) => html`<tr><th>Contact</th><td>${str(t.value) ?? ''}</td></tr>`)}
-</table></section>`;
+</table>${patientV23Rows(p)}</section>`;
 }
 
 function staysSection(d: UsagerData, today: string): SafeHtml {
@@ -389,8 +391,8 @@ ${forest.orphans.length ? html`<h3>Éléments non rattachés à un projet</h3><u
 function submissionsSection(d: UsagerData): SafeHtml {
   if (d.submissions.length === 0) return html``;
   return html`<section class="card" id="envois-usager"><h2>Envois concernant cet usager</h2>
-<table class="list"><thead><tr><th>Reçu le</th><th>Résultat</th><th class="num">Ressources</th><th class="num">Erreurs</th><th class="num">Avertissements</th><th></th></tr></thead><tbody>
-${d.submissions.map((s) => html`<tr><td>${frInstant(s.receivedAt)}</td><td>${outcomeBadge(s.outcome)}</td><td class="num">${s.resourceCount}</td><td class="num">${s.errorCount}</td><td class="num">${s.warningCount}</td><td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td></tr>`)}
+<table class="list"><thead><tr><th>Reçu le</th><th>Résultat</th><th>Version du guide</th><th class="num">Ressources</th><th class="num">Erreurs</th><th class="num">Avertissements</th><th></th></tr></thead><tbody>
+${d.submissions.map((s) => html`<tr><td>${frInstant(s.receivedAt)}</td><td>${outcomeBadge(s.outcome)}</td><td class="ig">${igLabel(s.ig) ?? ''}</td><td class="num">${s.resourceCount}</td><td class="num">${s.errorCount}</td><td class="num">${s.warningCount}</td><td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td></tr>`)}
 </tbody></table></section>`;
 }
 
@@ -403,11 +405,13 @@ export async function usagerPage(repo: Repository, validator: TdduiValidator | u
     .filter((q) => questionnaireId(q).startsWith('tddui-questionnaire-aggir'))
     .sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')))[0];
   const g = latestGir ? girOf(latestGir) : undefined;
+  const obs = await loadObservations(repo, id);
   const body = html`<h1>${name} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
-<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
+<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${obs.observations.length ? html`<a href="#observations">Observations (${obs.observations.length})</a>` : ''}${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
 ${identitySection(d.patient)}
 ${staysSection(d, today)}
 ${evaluationsSection(d, validator)}
+${observationsSection(obs.observations, obs.performers)}
 ${agendaSection(d, isoDay(query.semaine))}
 ${ppSection(d)}
 ${submissionsSection(d)}`;
