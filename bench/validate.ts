@@ -63,6 +63,9 @@ interface ChildReport {
   unloadable?: string[];
   /** µs per plain walk of the Bundles (see hostWalkUs), measured in each `ours` child. */
   hostWalkUs?: number;
+  /** Packages loaded, and the TDDUI version that accepted each Bundle. */
+  packages?: string[];
+  acceptedBy?: string[];
 }
 
 /**
@@ -113,26 +116,31 @@ function timedBatches(n: number, batch: (bi: number) => [number, number]): [numb
   return out;
 }
 
-async function loadSubject(): Promise<{ v: TdduiValidator; startupMs: number; bundles: Json[] }> {
+async function loadSubject(): Promise<{ v: TdduiValidator; startupMs: number; bundles: Json[]; acceptedBy: string[] }> {
   // start-up: loading packages + compiling every profile, as `tddui validate` does.
   const t0 = performance.now();
-  const v = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+  // The full package cache: every TDDUI version and its complete dependencies (FR Core 2.1.0,
+  // Annuaire 1.1.0...), as a receiver runs by default; BENCH_IG=2.2.0 limits it to one version.
+  const v = await TdduiValidator.create({ packages: [SHARED_FHIR], ...(process.env.BENCH_IG ? { igs: [process.env.BENCH_IG] } : {}) });
   const startupMs = performance.now() - t0;
   const bundles = FILES.map((f) => JSON.parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as Json);
+  const acceptedBy: string[] = [];
   for (const [i, b] of bundles.entries()) {
     const r = v.validate(b);
     if (!r.valid) throw new Error(`${FILES[i]} does not validate; fix the engine before benchmarking`);
+    acceptedBy.push(r.ig);
   }
-  return { v, startupMs, bundles };
+  return { v, startupMs, bundles, acceptedBy };
 }
 
 /** Child role `ours`: warm-up, then one timed batch per Bundle. */
 async function runOurs(): Promise<ChildReport> {
-  const { v, startupMs, bundles } = await loadSubject();
+  const { v, startupMs, bundles, acceptedBy } = await loadSubject();
+  const packages = (v.set?.store.packages ?? []).map((p) => `${p.name}#${p.version}`);
   // warm-up: V8 needs a few hundred runs before our walker is optimised.
   for (let i = 0; i < WARMUP; i++) for (const b of bundles) v.validate(b);
   const batches = timedBatches(bundles.length, (bi) => time(OURS_ITER, () => v.validate(bundles[bi])));
-  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches, hostWalkUs: hostWalkUs(bundles) };
+  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches, hostWalkUs: hostWalkUs(bundles), packages, acceptedBy };
 }
 
 /** Child role `medplum`: our engine only generates the snapshots, then Medplum is timed. */
@@ -148,9 +156,11 @@ async function runMedplum(): Promise<ChildReport> {
   // Profiles Medplum 4.5.2 cannot load (e.g. `profile` discriminators): their resources are
   // validated by Medplum against the base resource type, which favours Medplum.
   const unloadable: string[] = [];
-  for (const sd of v.engine.registry.all<StructureDefinition>('StructureDefinition')) {
+  // The Bundles are TDDUI 2.2.0 examples: Medplum gets the 2.2.0 profiles' snapshots.
+  const engine = (v.igFor('2.2.0') ?? v.igs[0]).engine;
+  for (const sd of engine.registry.all<StructureDefinition>('StructureDefinition')) {
     if (!sd.url.startsWith(TDDUI_CANONICAL)) continue;
-    const snap = v.engine.profiles.withSnapshot(sd.url);
+    const snap = engine.profiles.withSnapshot(sd.url);
     if (!snap) continue;
     try {
       medplum.loadDataType(snap as never);
@@ -228,6 +238,8 @@ async function parent(): Promise<void> {
   console.log(
     `startup-ms: ${fmt(median(ours.map((r) => r.startupMs)), 0)}   (our packages + profiles in a fresh process, median of ${ROUNDS}; medplum indexing ${fmt(median(theirs.map((r) => r.medplumStartupMs ?? 0)), 0)} ms)`,
   );
+  console.log(`packages: ${(ours[0].packages ?? []).join(', ')}`);
+  console.log(`accepted by: ${FILES.map((f, i) => `${f} -> ${ours[0].acceptedBy?.[i]}`).join('; ')}`);
   console.log('');
   let oursTotal = 0;
   let theirsTotal = 0;
