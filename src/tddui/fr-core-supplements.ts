@@ -1,5 +1,6 @@
 // What the TDDUI pages say about FR Core definitions the TDDUI profiles build on, for when FR
-// Core (hl7.fhir.fr.core 2.1.0) is not loaded (see ../shared/fhir/MISSING-DEPENDENCIES.md).
+// Core (hl7.fhir.fr.core 2.1.0) is not loaded (a TDDUI package folder given alone, without the
+// package cache; with the cache, FR Core's own definitions apply and these are ignored).
 // Without them the INS slices of tddui-patient-ins have no discriminating value, so their
 // "max 1" could not be enforced. Only facts the TDDUI content model states are written here
 // (tddui-content-model.md: "INS-NIR / INS-NIA / INS-NIR-TEST / INS-NIR-DEMO, each max 1 ...
