@@ -1,8 +1,9 @@
 // Library entry point.
-export { TdduiValidator, type ValidationReport, type ValidateCallOptions } from './tddui/validator.js';
-export { createEngine, type Engine } from './fhir/engine.js';
-export { loadPackages, defaultPackagePaths } from './fhir/packages/loader.js';
-export { toOperationOutcome, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
+export { TdduiValidator, TdduiIg, type ValidationReport, type ValidateCallOptions } from './tddui/validator.js';
+export { createEngine, createEngines, type Engine, type EngineSet } from './fhir/engine.js';
+export { loadPackages, defaultPackagePaths, availableVersions, PackageLoadError } from './fhir/packages/loader.js';
+export { ConformanceRegistry, PackageStore, type PackageInfo, type VersionSubstitution } from './fhir/packages/registry.js';
+export { toOperationOutcome, issueCategory, countIssues, CATEGORY_SYSTEM, type IssueCategory, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
 export { CODES } from './fhir/outcome/codes.js';
 export { openRepository, openDatabase, StorageError, type Repository, type SearchQuery, type SubmissionRecord } from './storage/index.js';
 export { jsonToXml, xmlToJson, FhirXmlError } from './fhir/xml/index.js';
@@ -29,7 +30,7 @@ export async function validate(
   resource: unknown,
   options: ValidateCallOptions & TdduiValidatorOptions = {},
 ): Promise<OperationOutcome> {
-  shared ??= TdduiValidator.create({ packages: options.packages, useCache: options.useCache });
+  shared ??= TdduiValidator.create({ packages: options.packages, useCache: options.useCache, igs: options.igs });
   const v = await shared;
   return v.validateToOutcome(resource, options);
 }
