@@ -11,6 +11,7 @@ import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from './references.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 export interface IngestContext {
   repo: Repository;
@@ -29,9 +30,6 @@ export interface IngestResult {
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Transient database errors on which the whole transaction is retried. */
 const RETRY_CODES = new Set(['40P01', '40001', '23505']);

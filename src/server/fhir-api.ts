@@ -16,6 +16,7 @@ import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from '.
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl } from './search.js';
 import { logDocumentSubmission } from './submission-log.js';
 import { bundlePage, bundleSearchset, parseBundleSearch, submittedBundle } from './submitted-bundles.js';
+import { isObject } from '../fhir/json.js';
 
 /** What ingestTransaction (src/ingest) answers. */
 export interface TransactionResult {
@@ -46,9 +47,6 @@ export interface FhirApiDeps {
 const WRITABLE_TYPES = new Set(['DocumentReference']);
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** `http://host:port/fhir` as the client reached it. */
 export function baseUrlOf(req: FastifyRequest): string {

@@ -5,12 +5,10 @@ import type { FastifyRequest } from 'fastify';
 import type { FhirResource, Repository, ResourceRecord, SubmissionRecord } from '../storage/types.js';
 import { ownerOf } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function refsOf(v: unknown): Json[] {
   return (Array.isArray(v) ? v : [v]).filter(isObj);

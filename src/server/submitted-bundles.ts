@@ -6,6 +6,7 @@ import { dateRange } from '../storage/dates.js';
 import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord } from '../storage/types.js';
 import { FhirHttpError } from './outcome.js';
 import { badParam as bad, DEFAULT_COUNT, pageLink, splitValues } from './search.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 /** Tag on each served Bundle saying whether the send was accepted or rejected. */
 export const SUBMISSION_OUTCOME_SYSTEM = 'urn:tddui:submission-outcome';
@@ -14,9 +15,6 @@ export const MAX_BUNDLE_COUNT = 100;
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * The submitted Bundle of a logged submission as a FHIR resource: `id` = the submission id,

@@ -9,6 +9,7 @@
 // answered "unknown parameter" (400) instead of a wrong result.
 import { createRequire } from 'node:module';
 import { dateRange, periodRange, type DateRange } from './dates.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri';
 
@@ -153,9 +154,6 @@ export interface IndexRows {
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Values at a path; arrays are flattened; a choice stem (`occurrence`) matches `occurrenceX`. */
 function walk(node: unknown, path: string[], i: number, out: unknown[]): void {

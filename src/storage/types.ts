@@ -2,8 +2,9 @@
 // the data layer. Two drivers implement the same SQL (PostgreSQL via `pg`, embedded PGlite),
 // so nothing above this file knows which one is in use.
 
-/** A FHIR resource as JSON. */
-export type FhirResource = { resourceType: string; id?: string; meta?: { versionId?: string; lastUpdated?: string; [k: string]: unknown }; [k: string]: unknown };
+import type { FhirResource } from '../fhir/json.js';
+
+export type { FhirResource };
 
 /** One stored version of a resource. `resource.meta.versionId/lastUpdated` equal the columns. */
 export interface ResourceRecord {

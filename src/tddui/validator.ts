@@ -17,6 +17,7 @@ import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL } from './ig.js';
 import { PeriodVisitor, runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
 import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
+import { isObject } from '../fhir/json.js';
 
 export interface TdduiValidatorOptions {
   /** Package folders / .tgz files; default: defaultPackagePaths(). */
@@ -161,9 +162,6 @@ export class TdduiValidator {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Business rules restate a few base invariants with a clearer, bilingual message (period
