@@ -2,7 +2,7 @@
 // `GET /fhir/Bundle?…` read the submission log (accepted and rejected sends), where `id` is the
 // submission id. Nothing here writes: Bundles arrive only through `POST /fhir`.
 import { randomUUID } from 'node:crypto';
-import { dateRange } from '../storage/dates.js';
+import { dateRange } from '../fhir/search/dates.js';
 import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord } from '../storage/types.js';
 import { FhirHttpError } from './outcome.js';
 import { badParam as bad, DEFAULT_COUNT, pageLink, splitValues } from './search.js';

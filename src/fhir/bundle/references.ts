@@ -1,6 +1,6 @@
 // Bundle reference resolution (FHIR bundle.html#references) and URL fixing: every reference
 // that names an entry of the transaction is rewritten to the server id of that entry.
-import { isObject as isObj } from '../fhir/json.js';
+import { isObject as isObj } from '../json.js';
 
 type Json = Record<string, unknown>;
 
