@@ -28,8 +28,16 @@ export class SqlRepository implements Repository {
   constructor(
     readonly db: Database,
     private readonly keys?: BusinessKeyPolicy,
-    readonly searchParams: SearchParameterSet = baseParameterSet(),
+    private params: SearchParameterSet = baseParameterSet(),
   ) {}
+
+  get searchParams(): SearchParameterSet {
+    return this.params;
+  }
+
+  useSearchParams(params: SearchParameterSet): void {
+    this.params = params;
+  }
 
   async migrate(): Promise<void> {
     await migrate(this.db);

@@ -167,6 +167,8 @@ export interface Repository {
   readonly db: Database;
   /** The search parameters this repository indexes and searches. */
   readonly searchParams: SearchParameterSet;
+  /** Indexes and searches with `params` from now on (the server's, once its IGs are loaded). */
+  useSearchParams(params: SearchParameterSet): void;
   /** Applies pending migrations (idempotent; safe when several servers start together). */
   migrate(): Promise<void>;
 
