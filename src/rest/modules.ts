@@ -31,7 +31,7 @@ export interface IgModule {
   /** Its name: the package name of the IG (`ans.fhir.fr.tddui`). */
   readonly name: string;
   /** Types and interactions it serves that its CapabilityStatements do not say (TDDUI's Consommateur is a client statement). */
-  served?(): { type: string; interactions: Interaction[]; profile?: string; documentation?: string }[];
+  served?(): { type: string; interactions: Interaction[]; profile?: string; documentation?: string; updateCreate?: boolean }[];
   /** Whether a resource is this IG's (e.g. it declares one of its profiles): its module then handles the write. */
   owns?(resource: FhirResource): boolean;
   /** Validation on write, replacing the generic one (profile of the CapabilityStatement). */

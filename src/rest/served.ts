@@ -17,6 +17,8 @@ export interface ServedType {
   /** The IGs (package names) that serve it, in load order. */
   igs: string[];
   interactions: Set<Interaction>;
+  /** The interactions each IG offers on it. */
+  byIg: Map<string, Set<Interaction>>;
   /** Profiles a written resource is validated against, per IG (the statement's profile, else its first supportedProfile). */
   profiles: { ig: string; profile: string }[];
   supportedProfiles: string[];
@@ -80,6 +82,7 @@ export function emptyServedType(type: string): ServedType {
     type,
     igs: [],
     interactions: new Set(),
+    byIg: new Map(),
     profiles: [],
     supportedProfiles: [],
     updateCreate: false,
@@ -112,9 +115,11 @@ export function servedFromCapabilities(registry: ConformanceRegistry, params: Se
         let t = out.types.get(r.type);
         if (!t) out.types.set(r.type, (t = emptyServedType(r.type)));
         if (!t.igs.includes(pkg.name)) t.igs.push(pkg.name);
-        for (const code of READ_INTERACTIONS) t.interactions.add(code);
+        const own: Set<Interaction> = t.byIg.get(pkg.name) ?? new Set<Interaction>();
+        t.byIg.set(pkg.name, own);
+        for (const code of READ_INTERACTIONS) (t.interactions.add(code), own.add(code));
         const codes = new Set((r.interaction ?? []).map((i) => i.code as Interaction));
-        for (const c of codes) if (WRITE_CODES.has(c)) t.interactions.add(c);
+        for (const c of codes) if (WRITE_CODES.has(c)) (t.interactions.add(c), own.add(c));
         // Update-as-create where the statement says so, or, when it says nothing, where it offers create too.
         if (r.updateCreate === true || (r.updateCreate === undefined && codes.has('create') && codes.has('update'))) t.updateCreate = true;
         const profile = r.profile ?? r.supportedProfile?.[0];
@@ -138,13 +143,16 @@ export function servedFromCapabilities(registry: ConformanceRegistry, params: Se
 }
 
 /** Merges a module's own served types (TDDUI) into `served`. */
-export function addServed(served: Served, ig: string, types: { type: string; interactions: Interaction[]; profile?: string; documentation?: string }[]): void {
+export function addServed(served: Served, ig: string, types: { type: string; interactions: Interaction[]; profile?: string; documentation?: string; updateCreate?: boolean }[]): void {
   for (const x of types) {
     let t = served.types.get(x.type);
     if (!t) served.types.set(x.type, (t = emptyServedType(x.type)));
     if (!t.igs.includes(ig)) t.igs.push(ig);
-    for (const i of x.interactions) t.interactions.add(i);
+    const own: Set<Interaction> = t.byIg.get(ig) ?? new Set<Interaction>();
+    t.byIg.set(ig, own);
+    for (const i of x.interactions) (t.interactions.add(i), own.add(i));
     if (x.profile && !t.profiles.some((p) => p.ig === ig)) t.profiles.push({ ig, profile: x.profile });
     if (x.documentation) t.documentation.push(x.documentation);
+    if (x.updateCreate) t.updateCreate = true;
   }
 }

@@ -104,10 +104,10 @@ export class FhirService {
   }
 
   /** The module that handles a write: the one that owns the resource, else the first IG serving the type with that interaction. */
-  moduleFor(type: string, resource: FhirResource | undefined): { module?: IgModule; ig?: string; profile?: string } {
+  moduleFor(type: string, resource: FhirResource | undefined, interaction: WriteInteraction = 'create'): { module?: IgModule; ig?: string; profile?: string } {
     const t = this.served.types.get(type);
-    const owner = resource ? this.modules.find((m) => m.owns?.(resource)) : undefined;
-    const ig = owner?.name ?? t?.igs[0];
+    const owner = resource ? this.modules.find((m) => m.owns?.(resource) && t?.byIg.get(m.name)?.has(interaction)) : undefined;
+    const ig = owner?.name ?? t?.igs.find((i) => t.byIg.get(i)?.has(interaction)) ?? t?.igs[0];
     const profile = t?.profiles.find((p) => p.ig === ig)?.profile;
     const module = owner ?? this.modules.find((m) => m.name === ig);
     return { ...(module ? { module } : {}), ...(ig ? { ig } : {}), ...(profile ? { profile } : {}) };
@@ -171,7 +171,7 @@ export class FhirService {
       if (resource.id === undefined) throw new FhirError(HTTP_ERRORS.BODY_ID_MISSING, { id: target.id });
       if (resource.id !== target.id) throw new FhirError(HTTP_ERRORS.BODY_ID_MISMATCH, { found: String(resource.id), id: target.id });
     }
-    const { module, profile } = this.moduleFor(type, resource);
+    const { module, profile } = this.moduleFor(type, resource, 'update');
     const issues: ValidationIssue[] = [];
     const op: WriteOp = {
       method: 'update',
@@ -205,7 +205,7 @@ export class FhirService {
       resourceType: type,
       patch: (current) => {
         const patched = applyPatch(current, body);
-        chosen = this.moduleFor(type, patched);
+        chosen = this.moduleFor(type, patched, 'patch');
         return withoutVersionMeta(patched);
       },
       check: (resource, current) =>
@@ -357,7 +357,7 @@ export class FhirService {
     const prefix = `Bundle.entry[${index}].resource`;
     const interaction: WriteInteraction = p.method === 'POST' ? 'create' : p.method === 'PUT' ? 'update' : p.method === 'PATCH' ? 'patch' : 'delete';
     const served = this.requireInteraction(p.type, interaction);
-    const { module, profile } = this.moduleFor(p.type, p.resource);
+    const { module, profile } = this.moduleFor(p.type, p.resource, interaction);
     const ctx = { interaction, type: p.type, ...(profile ? { profile } : {}) };
     const op: WriteOp = { method: interaction, resourceType: p.type };
     if (p.id) op.id = p.id;

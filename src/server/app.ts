@@ -207,6 +207,8 @@ export interface StartOptions {
   auth?: AuthOptions;
   /** See BuildOptions.pilotageWarmupMs. */
   pilotageWarmupMs?: number;
+  /** See BuildOptions.modules. */
+  modules?: IgModule[];
 }
 
 export interface RunningServer {
@@ -236,7 +238,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const validator = validatorResult.value;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   } catch (e) {
     await repo.db.close();

@@ -50,7 +50,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const served = service.served.types;
   const startedAt = now().toISOString();
   const capabilityByBase = new Map<string, FhirResource>();
-  const summaries = new SummaryDefinitions(validator.engine.registry);
+  const summaries = new SummaryDefinitions();
 
   registerBodyParsers(app, xml);
 
@@ -136,6 +136,15 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     throw unknownType(type, validator);
   };
 
+  /** How many other IGs offer a write interaction (an IG alone takes every Bundle). */
+  const writersOtherThan = (ig: string): number => {
+    const writers = new Set<string>();
+    for (const t of served.values()) {
+      for (const [other, set] of t.byIg) if (other !== ig && ['create', 'update', 'patch', 'delete'].some((i) => set.has(i as Interaction))) writers.add(other);
+    }
+    return writers.size;
+  };
+
   const versionHeaders = (rec: ResourceRecord, base?: string): Record<string, string> => {
     const h: Record<string, string> = { etag: etag(rec.versionId), 'last-modified': httpDate(rec.lastUpdated) };
     if (base) h.location = `${fullUrl(base, rec)}/_history/${rec.versionId}`;
@@ -174,8 +183,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     } else requireAccess(req, 'write', '*');
     const prefer = preferReturn(req.headers.prefer);
     // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
-    const alone = !served.size || service.served.statements.length === 0;
-    const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone }));
+    const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
     if (claimer?.bundle) {
       const result = await claimer.bundle.handle(sent);
       let body = result.body;
@@ -596,7 +604,7 @@ function bundleOnlyReadSearch(req: FastifyRequest): FhirError {
 /** Methods the API has for a path shape (segments after /fhir), for 405 answers. */
 function allowedMethods(
   seg: string[],
-  served: ReadonlyMap<string, { interactions: Set<Interaction> }>,
+  served: ReadonlyMap<string, { interactions: Set<Interaction>; byIg: Map<string, Set<Interaction>> }>,
   validator: TdduiValidator,
 ): string[] | 'unknown-type' | undefined {
   if (seg.length === 0) return ['POST'];

@@ -195,13 +195,15 @@ class SearchBuilder {
     const def = this.def(resourceType, name);
     const sql = this.sql;
     const table = TABLE[def.type]!;
-    const typeFilter = resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : '';
+    // Placeholders are created where used: an unused one has no type and PostgreSQL refuses it.
     const sub = (cond: string, key = def.key, tbl = table) =>
-      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${tbl} t WHERE ${typeFilter}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
+      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${tbl} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
 
     if (modifier === 'missing') {
       if (values.length !== 1 || !['true', 'false'].includes(values[0]!)) throw badValue('":missing" takes true or false', '« :missing » prend true ou false', name);
-      return values[0] === 'true' ? `NOT ${sub('')}` : sub('');
+      // A logical reference (identifier only) is a value too.
+      const present = def.type === 'reference' ? `(${sub('')} OR ${sub('', def.key + IDENTIFIER_KEY_SUFFIX, 'search_token')})` : sub('');
+      return values[0] === 'true' ? `NOT ${present}` : present;
     }
 
     let conds: string[];
