@@ -114,6 +114,15 @@ function isPinoLogger(v: unknown): v is Logger {
   return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
 }
 
+const services = new WeakMap<FastifyInstance, FhirService>();
+
+/** The interactions service of a built server (what it serves, its modules). */
+export function serviceOf(app: FastifyInstance): FhirService {
+  const s = services.get(app);
+  if (!s) throw new Error('not a server built by buildServer');
+  return s;
+}
+
 export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> {
   const { repo, validator } = opts;
   const serverOptions: FastifyServerOptions = {
@@ -167,6 +176,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const served = servedFromCapabilities(validator.engine.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   const service = new FhirService({ repo, engine: validator.engine, served, modules });
+  services.set(app, service);
   await app.register(
     async (fhir) =>
       fhirApi(fhir, {
@@ -214,6 +224,8 @@ export interface StartOptions {
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
+  /** The FHIR interactions (what is served, the IG modules). */
+  service: FhirService;
   repo: Repository;
   validator: TdduiValidator;
   close(): Promise<void>;
@@ -252,6 +264,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   return {
     url: `http://${shown}:${port}`,
     app,
+    service: serviceOf(app),
     repo,
     validator,
     close() {
