@@ -79,7 +79,7 @@ function parseAccept(header: string): AcceptRange[] {
 
 /**
  * The response format of a request: `_format` wins over `Accept`; JSON when neither says.
- * Throws a 406 FhirHttpError when nothing offered is acceptable.
+ * Throws a 406 FhirError when nothing offered is acceptable.
  */
 export function negotiateFormat(query: Record<string, unknown>, accept: string | undefined, xmlAvailable: boolean): ResponseFormat {
   const raw = query._format;
