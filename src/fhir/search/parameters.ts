@@ -37,6 +37,8 @@ interface Step {
   name: string;
   /** `extension('url')` / `extension.where(url = 'url')`. */
   url?: string;
+  /** `telecom.where(system = 'email')`: only the values whose `key` equals `value`. */
+  where?: { key: string; value: string };
 }
 
 export interface ParamDef {
@@ -131,13 +133,14 @@ function compilePart(part: string, base: string): { path: Step[]; resolveIs?: st
   }
   // Extension selections become a step with a url.
   const steps: Step[] = [];
-  const re = /^(?:\.)?(?:extension\('([^']+)'\)|extension\.where\(url\s*=\s*'([^']+)'\)|([A-Za-z][A-Za-z0-9]*))/;
+  const re = /^(?:\.)?(?:extension\('([^']+)'\)|extension\.where\(url\s*=\s*'([^']+)'\)|([A-Za-z][A-Za-z0-9]*)(?:\.where\(([a-z][A-Za-z0-9]*)\s*=\s*'([^']*)'\))?)/;
   let rest = p;
   let first = true;
   while (rest.length) {
     const m = re.exec(rest);
     if (!m || (!first && !rest.startsWith('.'))) return undefined;
     if (m[1] !== undefined || m[2] !== undefined) steps.push({ name: 'extension', url: m[1] ?? m[2] });
+    else if (m[4] !== undefined) steps.push({ name: m[3]!, where: { key: m[4], value: m[5] ?? '' } });
     else steps.push({ name: m[3]! });
     rest = rest.slice(m[0].length);
     first = false;
@@ -241,6 +244,8 @@ export class SearchParameterSet {
   /** Parameters whose code was already defined for a type by another SearchParameter (the later one wins). */
   readonly overridden: { base: string; code: string; url?: string; previous?: string }[] = [];
   private cachedFingerprint: string | undefined;
+  /** Per type, the definitions extraction runs (aliases left out), built on first use. */
+  private readonly extractors = new Map<string, ParamDef[]>();
 
   /** The base R4 parameters plus `extra` (IG SearchParameters, later ones win on a code clash). */
   constructor(extra: ParamSource[] = []) {
@@ -265,6 +270,7 @@ export class SearchParameterSet {
       if (previous && source !== 'base') this.overridden.push({ base, code: sp.code, url: sp.url, previous: previous.url });
       target.set(sp.code, compiled);
       this.cachedFingerprint = undefined;
+      this.extractors.clear();
     }
   }
 
@@ -342,8 +348,13 @@ export class SearchParameterSet {
   extract(resource: Json): IndexRows {
     const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [] };
     const type = String(resource.resourceType);
-    for (const def of this.of(type)) {
-      if (def.name !== def.key) continue; // an alias: same rows as its definition
+    let defs = this.extractors.get(type);
+    if (!defs) {
+      // An alias has the same rows as its definition.
+      defs = this.of(type).filter((d) => d.name === d.key);
+      this.extractors.set(type, defs);
+    }
+    for (const def of defs) {
       const values: unknown[] = [];
       if (def.paths) for (const p of def.paths) walk(resource, p, 0, values);
       else if (def.evaluate) values.push(...def.evaluate(resource));
@@ -388,6 +399,12 @@ function walk(node: unknown, path: Step[], i: number, out: unknown[]): void {
     const exts = node[key];
     if (!Array.isArray(exts)) return;
     for (const e of exts) if (isObject(e) && e.url === step.url) walk(e, path, i + 1, out);
+    return;
+  }
+  if (step.where !== undefined) {
+    const w = step.where;
+    const vals = node[key];
+    for (const v of Array.isArray(vals) ? vals : [vals]) if (isObject(v) && v[w.key] === w.value) walk(v, path, i + 1, out);
     return;
   }
   if (key in node) {
