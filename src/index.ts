@@ -5,6 +5,9 @@ export { loadPackages, defaultPackagePaths, availableVersions, PackageLoadError 
 export { ConformanceRegistry, PackageStore, type PackageInfo, type VersionSubstitution } from './fhir/packages/registry.js';
 export { toOperationOutcome, issueCategory, countIssues, CATEGORY_SYSTEM, type IssueCategory, type OperationOutcome, type ValidationIssue } from './fhir/outcome/issue.js';
 export { CODES } from './fhir/outcome/codes.js';
+export { FhirError, HTTP_ERRORS, type HttpErrorDef } from './fhir/outcome/http-errors.js';
+export { SearchParameterSet } from './fhir/search/parameters.js';
+export type { IgModule, WriteContext } from './rest/modules.js';
 export { openRepository, openDatabase, StorageError, type Repository, type SearchQuery, type SubmissionRecord } from './storage/index.js';
 export { jsonToXml, xmlToJson, FhirXmlError } from './fhir/xml/index.js';
 export { applyJsonPatch, applyFhirPathPatch, PatchError } from './fhir/patch/index.js';

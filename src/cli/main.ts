@@ -7,6 +7,7 @@ const HELP = `Usage: tddui <command> [options]
 Commands:
   validate   Validate FHIR JSON files against the TDDUI IG (see: tddui validate --help)
   serve      Run the receiving server (see: tddui serve --help)
+  reindex    Rebuild the search index for the packages' SearchParameters (see: tddui reindex --help)
   build      Build TDDUI transaction Bundles from pivot documents (see: tddui build --help)
   read       Read TDDUI Bundles back into pivot documents (see: tddui read --help)
   generate   Generate deterministic synthetic usagers (see: tddui generate --help)
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       // Loaded on demand: validate does not need Fastify or the database drivers.
       return (await import('./serve.js')).runServe(rest);
+    case 'reindex':
+      return (await import('./reindex.js')).runReindex(rest);
     // Producer commands, loaded on demand too.
     case 'build':
       return (await import('./build.js')).runBuild(rest);

@@ -1,16 +1,15 @@
 // The receiving pipeline for a TDDUI transaction Bundle: validate in full, then in ONE
 // database transaction match resent business objects, assign ids, fix references, write the
 // versions and the index, and answer a transaction-response. Every submission is logged.
-import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type OperationOutcomeIssue, type ValidationIssue } from '../fhir/outcome/issue.js';
-import { keyId, lockAndLookupKeys } from '../storage/keys.js';
-import { newId } from '../storage/repository.js';
+import { isObject as isObj, type FhirResource } from '../fhir/json.js';
+import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
+import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
+import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { submissionInsert } from '../storage/submissions.js';
-import { StorageError, type FhirResource, type Queryable, type Repository, type SubmissionRecord } from '../storage/types.js';
-import { nextInstant, stamp, writeVersions, type KeysToWrite, type VersionToWrite } from '../storage/writer.js';
+import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
 import type { TdduiValidator } from '../tddui/validator.js';
-import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from './references.js';
 
 export interface IngestContext {
   repo: Repository;
@@ -29,19 +28,9 @@ export interface IngestResult {
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Transient database errors on which the whole transaction is retried. */
-const RETRY_CODES = new Set(['40P01', '40001', '23505']);
-const MAX_ATTEMPTS = 5;
-
-function outcome(severity: 'error' | 'fatal', code: string, diagnostics: string, expression?: string): OperationOutcome {
-  // `code` is a FHIR IssueType; storage errors bring some the validator never emits (conflict, deleted).
-  const issue: OperationOutcomeIssue = { severity, code: code as OperationOutcomeIssue['code'], diagnostics, details: { text: diagnostics } };
-  if (expression) issue.expression = [expression];
-  return { resourceType: 'OperationOutcome', issue: [issue] };
+/** The OperationOutcome of a catalogue error. */
+function outcome(e: FhirError): OperationOutcome {
+  return e.toOutcome() as unknown as OperationOutcome;
 }
 
 /** Usagers, organisation and counts of a Bundle, for the submissions log. */
@@ -121,16 +110,11 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
   const now = ctx.now?.() ?? new Date();
   const receivedAt = now.toISOString();
   if (!isObj(bundle) || bundle.resourceType !== 'Bundle') {
-    return reject(ctx, bundle, 400, outcome('error', 'invalid', 'The request body is not a FHIR Bundle'), receivedAt);
+    return reject(ctx, bundle, 400, outcome(new FhirError(HTTP_ERRORS.NOT_A_BUNDLE)), receivedAt);
   }
   if (bundle.type !== 'transaction') {
-    return reject(
-      ctx,
-      bundle,
-      400,
-      outcome('error', 'invalid', `Bundle.type must be "transaction" (found ${JSON.stringify(bundle.type ?? null)})`, 'Bundle.type'),
-      receivedAt,
-    );
+    const e = new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
+    return reject(ctx, bundle, 400, outcome(e), receivedAt);
   }
 
   const report = ctx.validator.validate(bundle, { now });
@@ -144,13 +128,8 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     const e = entries[i];
     const method = isObj(e) && isObj(e.request) ? e.request.method : undefined;
     if (!isObj(e) || !isObj(e.resource) || typeof e.resource.resourceType !== 'string' || method !== 'POST') {
-      const body = outcome(
-        'error',
-        'not-supported',
-        `Entry ${i}: only POST entries with a resource are supported (TDDUI transactions create only)`,
-        `Bundle.entry[${i}].request.method`,
-      );
-      return reject(ctx, bundle, 422, body, receivedAt, report.issues, report.ig);
+      const err = new FhirError(HTTP_ERRORS.ENTRY_POST_ONLY, { index: i }, { expression: `Bundle.entry[${i}].request.method` });
+      return reject(ctx, bundle, 422, outcome(err), receivedAt, report.issues, report.ig);
     }
   }
 
@@ -168,81 +147,68 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     };
   });
   const resolver = new BundleResolver(refs);
+  const items = keyedItems(entries as Json[], resolver);
+  const described = describe(bundle);
 
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    try {
-      const response = await ctx.repo.db.transaction(async (tx) => {
-        const submissionId = newId();
-        const result = await store(tx, entries as Json[], resolver, owner, now, issues, (patientIds, responseBundle) => ({
-          id: submissionId,
-          record: {
-            receivedAt,
-            ...describe(bundle),
-            outcome: 'accepted',
-            httpStatus: 200,
-            ...counts(issues),
-            ig: report.ig,
-            usagers: describe(bundle).usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
-            bundle,
-            report: toOperationOutcome(issues),
-            response: responseBundle,
-          },
-        }));
-        return { response: result.response, submissionId };
-      });
-      return { status: 200, body: response.response, submissionId: response.submissionId };
-    } catch (err) {
-      lastError = err;
-      const code = (err as { code?: string }).code;
-      if (!code || !RETRY_CODES.has(code)) break;
-    }
+  let response: FhirResource | undefined;
+  let submissionId = '';
+  try {
+    // One plan on the write path: every entry a create with its business keys (a known key makes
+    // it a new version of that object), references to entries rewritten to server ids once the
+    // ids are chosen, and the submission logged in the same statement.
+    await ctx.repo.execute({
+      owner,
+      now,
+      ops: items.map((it): WriteOp => ({ method: 'create', resourceType: it.resourceType, resource: it.resource as FhirResource, keys: it.keys })),
+      resolve: (rc) => {
+        const serverRef = (i: number) => `${items[i]!.resourceType}/${rc.targets[i]!.id}`;
+        for (const it of items) rc.setResource(it.index, rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource);
+      },
+      extra: (p, results) => {
+        response = transactionResponse(results, issues);
+        submissionId = crypto.randomUUID();
+        const patientIds = results.filter((r) => r.resourceType === 'Patient').map((r) => r.id!);
+        const record: Omit<SubmissionRecord, 'id'> = {
+          receivedAt,
+          ...described,
+          outcome: 'accepted',
+          httpStatus: 200,
+          ...counts(issues),
+          ig: report.ig,
+          usagers: described.usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
+          bundle,
+          report: toOperationOutcome(issues),
+          response,
+        };
+        return [submissionInsert(record, submissionId, p)];
+      },
+    });
+  } catch (err) {
+    if (err instanceof FhirError) return reject(ctx, bundle, err.status, outcome(err), receivedAt, report.issues, report.ig);
+    throw err;
   }
-  if (lastError instanceof StorageError) {
-    return reject(ctx, bundle, lastError.status, outcome('error', lastError.issueCode, lastError.message), receivedAt, report.issues);
-  }
-  const code = (lastError as { code?: string }).code;
-  if (code && RETRY_CODES.has(code)) {
-    return reject(
-      ctx,
-      bundle,
-      409,
-      outcome('error', 'conflict', 'Concurrent submissions of the same business objects kept conflicting; send the Bundle again'),
-      receivedAt,
-      report.issues,
-    );
-  }
-  throw lastError;
+  return { status: 200, body: response!, submissionId };
 }
 
-type SubmissionOf = (patientIds: string[], response: FhirResource) => { id: string; record: Omit<SubmissionRecord, 'id'> };
-
-async function store(
-  tx: Queryable,
-  entries: Json[],
-  resolver: BundleResolver,
-  owner: string,
-  now: Date,
-  issues: readonly ValidationIssue[],
-  submission: SubmissionOf,
-): Promise<{ response: FhirResource }> {
+/**
+ * Business keys of every entry, all computed before touching the database (one lookup for the
+ * whole bundle). Objects with business identifiers first; then composite keys, computed on the
+ * resource with each reference to an entry replaced by that entry's first business key (stable
+ * across resends, unlike bundle-local ids), in rounds since such objects may reference each
+ * other (a cycle is keyed as it stands).
+ */
+function keyedItems(entries: Json[], resolver: BundleResolver): Item[] {
   const items: Item[] = entries.map((e, index) => {
     const resource = e.resource as Json;
     return { index, resourceType: resource.resourceType as string, resource, keys: [] };
   });
-
-  // Keys, all computed before touching the database (one lookup for the whole bundle).
-  // Objects with business identifiers first; then composite keys, computed on the resource with
-  // each reference to an entry replaced by that entry's first business key (stable across
-  // resends, unlike bundle-local ids), in rounds since such objects may reference each other
-  // (a cycle is keyed as it stands).
   const keyRef = (i: number) => {
-    const k = items[i].keys[0];
-    return k ? `${items[i].resourceType}?key=${k.system}|${k.value}` : undefined;
+    const k = items[i]!.keys[0];
+    return k ? `${items[i]!.resourceType}?key=${k.system}|${k.value}` : undefined;
   };
   for (const it of items) if (!keyNeedsReferences(it.resource)) it.keys = businessKeys(it.resource);
   const patients = items.filter((it) => it.resourceType === 'Patient' && it.keys.length);
-  const usager = patients.length === 1 ? keyRef(patients[0].index) : undefined;
+  const usager = patients.length === 1 ? keyRef(patients[0]!.index) : undefined;
   // R5: a Consent's key names the CarePlans whose supportingInfo references it.
   const carePlansOf = new Map<number, number[]>();
   for (const it of items) {
@@ -250,14 +216,14 @@ async function store(
     for (const ref of it.resource.supportingInfo) {
       if (!isObj(ref) || typeof ref.reference !== 'string') continue;
       const t = resolver.resolve(ref.reference, it.index);
-      if (t !== undefined && items[t].resourceType === 'Consent') carePlansOf.set(t, [...(carePlansOf.get(t) ?? []), it.index]);
+      if (t !== undefined && items[t]!.resourceType === 'Consent') carePlansOf.set(t, [...(carePlansOf.get(t) ?? []), it.index]);
     }
   }
   let pending = items.filter((it) => it.keys.length === 0);
   while (pending.length) {
     const ready = pending.filter((it) =>
       [...referencedEntries(it.resource, it.index, resolver), ...(carePlansOf.get(it.index) ?? [])].every(
-        (t) => t === it.index || items[t].keys.length,
+        (t) => t === it.index || items[t]!.keys.length,
       ),
     );
     for (const it of ready.length ? ready : pending) {
@@ -266,89 +232,24 @@ async function store(
     }
     pending = pending.filter((it) => it.keys.length === 0);
   }
-
-  // Ids: a known key -> that object (new version); else a fresh id. Two entries with one key
-  // in the bundle are one object; the first key in priority order that is known wins.
-  const found = await lockAndLookupKeys(tx, owner, items);
-  const chosen = new Map<string, string>();
-  const current = new Map<string, { versionId: number; lastUpdated: string }>();
-  for (const it of items) {
-    let id: string | undefined;
-    for (const k of it.keys) {
-      const kk = keyId(it.resourceType, k);
-      id = chosen.get(kk);
-      if (id) break;
-      const stored = found.get(kk);
-      if (stored) {
-        id = stored.id;
-        current.set(`${it.resourceType}/${stored.id}`, { versionId: stored.versionId, lastUpdated: stored.lastUpdated });
-        break;
-      }
-    }
-    it.id = id ?? newId();
-    for (const k of it.keys) chosen.set(keyId(it.resourceType, k), it.id);
-  }
-  const serverRef = (i: number) => `${items[i].resourceType}/${items[i].id}`;
-
-  const writes: VersionToWrite[] = [];
-  const versions = new Map<string, { versionId: number; lastUpdated: string }>();
-  const responseEntries: Json[] = [];
-  for (const it of items) {
-    const k = `${it.resourceType}/${it.id}`;
-    const prev = versions.get(k) ?? current.get(k);
-    const versionId = (prev?.versionId ?? 0) + 1;
-    const lastUpdated = nextInstant(now, prev?.lastUpdated);
-    versions.set(k, { versionId, lastUpdated });
-    const fixed = rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource;
-    const stored = stamp(fixed, it.id!, versionId, lastUpdated);
-    writes.push({ resourceType: it.resourceType, id: it.id!, versionId, lastUpdated, owner, existed: prev !== undefined, resource: stored });
-    const response: Json = {
-      status: prev ? '200 OK' : '201 Created',
-      location: `${it.resourceType}/${it.id}/_history/${versionId}`,
-      etag: `W/"${versionId}"`,
-      lastModified: lastUpdated,
-    };
-    const warnings = issuesOfEntry(issues, it.index, it.index === 0);
-    if (warnings.length) response.outcome = toOperationOutcome(warnings);
-    responseEntries.push({ fullUrl: `${it.resourceType}/${it.id}`, response });
-  }
-
-  // Keys -> ids (re-pointed when a key of an object was known under another id).
-  const keyRows: KeysToWrite['rows'] = [];
-  const seen = new Set<string>();
-  for (const it of items) {
-    for (const k of it.keys) {
-      const kk = keyId(it.resourceType, k);
-      if (seen.has(kk)) continue;
-      seen.add(kk);
-      keyRows.push({ resourceType: it.resourceType, system: k.system, value: k.value, id: it.id! });
-    }
-  }
-  const response: FhirResource = { resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries };
-  const patientIds = items.filter((it) => it.resourceType === 'Patient').map((it) => it.id!);
-  const sub = submission(patientIds, response);
-  // Versions, index, keys and the submission log in one statement. An object sent twice in
-  // one bundle (two entries with one composite key) gets two versions, written in successive
-  // batches since one upsert cannot touch a row twice.
-  const batches = occurrences(writes);
-  if (batches.length === 0) batches.push([]);
-  for (const [n, batch] of batches.entries()) {
-    await writeVersions(tx, batch, n === 0 ? { owner, rows: keyRows } : undefined, n === 0 ? (p) => [submissionInsert(sub.record, sub.id, p)] : undefined);
-  }
-  return { response };
+  return items;
 }
 
-/** Splits writes so that each batch holds at most one version of each resource, in order. */
-function occurrences(writes: VersionToWrite[]): VersionToWrite[][] {
-  const batches: VersionToWrite[][] = [];
-  const seen = new Map<string, number>();
-  for (const w of writes) {
-    const k = `${w.resourceType}/${w.id}`;
-    const n = seen.get(k) ?? 0;
-    seen.set(k, n + 1);
-    (batches[n] ??= []).push(w);
-  }
-  return batches;
+/** The transaction-response: per entry status, location with version, etag, lastModified and its warnings. */
+function transactionResponse(results: OpResult[], issues: readonly ValidationIssue[]): FhirResource {
+  const responseEntries = results.map((r) => {
+    const rec = r.record!;
+    const response: Json = {
+      status: r.status === 201 ? '201 Created' : '200 OK',
+      location: `${r.resourceType}/${r.id}/_history/${rec.versionId}`,
+      etag: `W/"${rec.versionId}"`,
+      lastModified: rec.lastUpdated,
+    };
+    const warnings = issuesOfEntry(issues, r.index, r.index === 0);
+    if (warnings.length) response.outcome = toOperationOutcome(warnings);
+    return { fullUrl: `${r.resourceType}/${r.id}`, response };
+  });
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries };
 }
 
 /** Warnings and information of entry `i` (and, on the first entry, the Bundle-level ones). */

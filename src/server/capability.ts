@@ -1,38 +1,19 @@
-// GET /fhir/metadata: what this server really does, written on top of the IG's
-// TDDUIConsommateur CapabilityStatement (kind `requirements`, rest.mode `client`) as an
-// `instance` statement with rest.mode `server`.
-import type { TdduiValidator } from '../tddui/validator.js';
-import type { FhirResource } from '../storage/types.js';
+// GET /fhir/metadata: what this server really serves, derived from the same model the routes
+// use (src/rest/served.ts: the loaded IGs' server CapabilityStatements and the IG modules),
+// and the search parameters really indexed (the repository's SearchParameterSet). An
+// `instance` statement with rest.mode `server`, instantiating the statements it implements.
+import type { FhirResource } from '../fhir/json.js';
+import type { CanonicalResource, ConformanceRegistry } from '../fhir/packages/registry.js';
+import type { SearchParameterSet } from '../fhir/search/parameters.js';
+import type { Served } from '../rest/served.js';
 
 export const TDDUI_CONSOMMATEUR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/CapabilityStatement/TDDUIConsommateur';
-export const TDDUI_IG = 'https://interop.esante.gouv.fr/ig/fhir/tddui';
 export const VALIDATE_OPERATION = 'http://hl7.org/fhir/OperationDefinition/Resource-validate';
 
-/** The resource types of TDDUIConsommateur, used when the IG package is not loaded. */
-export const CONSOMMATEUR_TYPES = [
-  'Patient', 'Organization', 'Encounter', 'Practitioner', 'PractitionerRole', 'Task', 'QuestionnaireResponse',
-  'DocumentReference', 'CarePlan', 'Consent', 'Goal', 'ServiceRequest', 'RelatedPerson',
-];
-
-export interface SearchParamInfo {
-  name: string;
-  /** FHIR search parameter type: token, string, date, reference, … */
-  type: string;
-  /** Canonical URL of the SearchParameter. */
-  definition?: string;
-  documentation?: string;
-  /** For references: the resource types it may point to. */
-  targets?: string[];
-}
-
 export interface CapabilityInput {
-  validator: TdduiValidator;
-  /** Resource types served (read, vread, history, search). */
-  types: string[];
-  /** Search parameters per resource type (beyond the common `_id`, `_lastUpdated`). */
-  searchParams: Record<string, SearchParamInfo[]>;
-  /** Common parameters valid on every type. */
-  commonParams: SearchParamInfo[];
+  registry: ConformanceRegistry;
+  served: Served;
+  params: SearchParameterSet;
   /** Base URL of the FHIR API (`http://host/fhir`). */
   baseUrl: string;
   softwareVersion: string;
@@ -40,74 +21,62 @@ export interface CapabilityInput {
   xml: boolean;
   /** The API requires OAuth 2.0 bearer tokens (rest.security.service OAuth). */
   oauth?: boolean;
+  /** IG modules that process their own transaction Bundles. */
+  transactionModules: string[];
 }
 
-interface ReqResource {
-  type: string;
-  supportedProfile?: string[];
-  profile?: string;
-  documentation?: string;
-}
+const BASE_SP = 'http://hl7.org/fhir/SearchParameter/';
+const INTERACTION_ORDER = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
 
 export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
-  const ig = input.validator.engine.registry.resolve<FhirResource & { rest?: { resource?: ReqResource[]; security?: unknown; interaction?: { code: string; documentation?: string }[] }[]; jurisdiction?: unknown }>(
-    TDDUI_CONSOMMATEUR,
-    'CapabilityStatement',
-  );
-  const igRest = ig?.rest?.[0];
-  const igResources = new Map((igRest?.resource ?? []).map((r) => [r.type, r]));
-  const bundleProfile = igRest?.interaction?.find((i) => i.code === 'transaction')?.documentation;
-
-  const resource = input.types.map((type) => {
-    const req = igResources.get(type);
-    const params = [...input.commonParams, ...(input.searchParams[type] ?? [])];
+  const { served, params } = input;
+  const tddui = input.registry.resolve<FhirResource & { rest?: { security?: unknown }[]; jurisdiction?: unknown; version?: string }>(TDDUI_CONSOMMATEUR, 'CapabilityStatement');
+  const types = [...served.types.values()].sort((a, b) => (a.type < b.type ? -1 : 1));
+  const resource = types.map((t) => {
+    const sp = params.of(t.type);
+    const spNames = new Set(sp.map((p) => p.name));
+    const searchParam = [
+      { name: '_id', definition: `${BASE_SP}Resource-id`, type: 'token' },
+      { name: '_lastUpdated', definition: `${BASE_SP}Resource-lastUpdated`, type: 'date' },
+      ...sp.map((p) => ({ name: p.name, ...(p.url ? { definition: p.url } : {}), type: p.type })),
+    ];
     // searchInclude: reference parameters of this type; searchRevInclude: those of other types pointing here.
-    const includes = params.filter((p) => p.type === 'reference').map((p) => `${type}:${p.name}`);
+    const includes = sp.filter((p) => p.type === 'reference').map((p) => `${t.type}:${p.name}`);
     const revIncludes: string[] = [];
-    for (const other of input.types) {
-      for (const p of input.searchParams[other] ?? []) {
-        if (p.type === 'reference' && (!p.targets || p.targets.includes(type))) revIncludes.push(`${other}:${p.name}`);
+    for (const other of types) {
+      for (const p of params.referencesOf(other.type)) {
+        const targets = p.resolveIs ?? p.targets;
+        if (!targets || targets.includes(t.type)) revIncludes.push(`${other.type}:${p.name}`);
       }
     }
-    const interaction: { code: string; documentation?: string }[] = [
-      { code: 'read' },
-      { code: 'vread' },
-      { code: 'history-instance' },
-      { code: 'history-type' },
-      { code: 'search-type' },
-    ];
-    if (type === 'DocumentReference') {
-      interaction.push(
-        { code: 'create', documentation: 'Flux 1 de TDDUI v1 : ajout d\u2019un document (CDA dans content.attachment.data), validé avant enregistrement.' },
-        { code: 'patch', documentation: 'Flux 3 de TDDUI v1 : mise à jour partielle par JSON Patch (application/json-patch+json) ou FHIRPath Patch (Parameters) ; le résultat est validé ; If-Match pris en charge.' },
-      );
+    const has = (c: string) => t.interactions.has(c as never);
+    const out: Record<string, unknown> = { type: t.type };
+    out.profile = `http://hl7.org/fhir/StructureDefinition/${t.type}`;
+    const supported = [...new Set([...t.profiles.map((p) => p.profile), ...t.supportedProfiles])];
+    if (supported.length) out.supportedProfile = supported;
+    const docs = [...t.documentation];
+    if (t.igs.length) docs.unshift(`Servi pour : ${t.igs.join(', ')}.`);
+    if (has('create') && t.type === 'DocumentReference' && t.igs.includes('ans.fhir.fr.tddui')) {
+      docs.push('Flux 1 et 3 de TDDUI v1 : ajout d\u2019un document (CDA dans content.attachment.data), mise à jour partielle (PATCH) limitée à content ; validés avant enregistrement.');
     }
-    const out: Record<string, unknown> = { type };
-    out.profile = `http://hl7.org/fhir/StructureDefinition/${type}`;
-    if (req?.supportedProfile?.length) out.supportedProfile = req.supportedProfile;
-    out.interaction = interaction;
-    out.versioning = 'versioned';
+    if (docs.length) out.documentation = docs.join('\n\n');
+    out.interaction = INTERACTION_ORDER.filter(has).map((code) => ({ code }));
+    out.versioning = 'versioned-update';
     out.readHistory = true;
-    out.updateCreate = false;
-    out.conditionalCreate = false;
-    out.conditionalRead = 'not-supported';
-    out.conditionalUpdate = false;
-    out.conditionalDelete = 'not-supported';
+    out.updateCreate = has('update') && t.updateCreate;
+    out.conditionalCreate = has('create');
+    out.conditionalRead = 'modified-since';
+    out.conditionalUpdate = has('update');
+    out.conditionalDelete = has('delete') ? 'single' : 'not-supported';
+    out.referencePolicy = ['literal', 'logical', 'local'];
     if (includes.length) out.searchInclude = [...includes, '*'];
     if (revIncludes.length) out.searchRevInclude = revIncludes;
-    out.searchParam = params.map((p) => {
-      const sp: Record<string, unknown> = { name: p.name };
-      if (p.definition) sp.definition = p.definition;
-      sp.type = p.type;
-      if (p.documentation) sp.documentation = p.documentation;
-      return sp;
-    });
+    out.searchParam = searchParam.filter((p, i, all) => all.findIndex((q) => q.name === p.name) === i && (p.name.startsWith('_') || spNames.has(p.name)));
     out.operation = [{ name: 'validate', definition: VALIDATE_OPERATION }];
     return out;
   });
 
   // The submitted Bundles (the submission log), read-only.
-  const lastUpdated = input.commonParams.find((p) => p.name === '_lastUpdated');
   resource.push({
     type: 'Bundle',
     profile: 'http://hl7.org/fhir/StructureDefinition/Bundle',
@@ -124,13 +93,14 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     searchParam: [
       {
         name: '_lastUpdated',
-        ...(lastUpdated?.definition ? { definition: lastUpdated.definition } : {}),
+        definition: `${BASE_SP}Resource-lastUpdated`,
         type: 'date',
         documentation: 'Instant de réception ; préfixes eq, ge, gt, le, lt ; répéter le paramètre pour un intervalle.',
       },
     ],
   });
 
+  const igs = [...new Set([...served.statements.map((s) => s.ig), ...types.flatMap((t) => t.igs)])];
   const cs: Record<string, unknown> = {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -138,25 +108,35 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     date: input.date,
     publisher: 'tddui (logiciel libre, Apache-2.0)',
     name: 'TdduiReceivingServer',
-    title: 'Serveur de réception TDDUI (Consommateur)',
-    description:
-      'Serveur de réception des données transmises par les logiciels DUI (flux 1 de TDDUI) : transaction validée en entier puis enregistrée de façon atomique, renvoi = nouvelle version du même objet métier, lecture, historique, recherche, $validate ; flux v1 (DocumentReference : création et PATCH).',
+    title: 'Serveur FHIR TDDUI et coordination',
+    description: `Serveur FHIR R4 : types, interactions, profils et paramètres de recherche dérivés des guides chargés (${igs.join(', ') || 'aucun'}). Toute écriture est validée puis enregistrée de façon atomique et versionnée ; suppression = version tombstone (historique conservé, lecture 410).`,
   };
-  if (ig?.jurisdiction) cs.jurisdiction = ig.jurisdiction;
+  if (tddui?.jurisdiction) cs.jurisdiction = tddui.jurisdiction;
   cs.kind = 'instance';
-  if (ig) cs.instantiates = [TDDUI_CONSOMMATEUR + (ig.version ? `|${ig.version}` : '')];
+  const instantiates = [
+    ...(tddui ? [TDDUI_CONSOMMATEUR + (tddui.version ? `|${tddui.version}` : '')] : []),
+    ...served.statements.map((s) => s.url + (s.version ? `|${s.version}` : '')),
+  ];
+  if (instantiates.length) cs.instantiates = instantiates;
   cs.software = { name: 'tddui', version: input.softwareVersion };
-  cs.implementation = { description: 'Serveur de réception TDDUI', url: input.baseUrl };
+  cs.implementation = { description: 'Serveur FHIR TDDUI', url: input.baseUrl };
   cs.fhirVersion = '4.0.1';
   cs.format = input.xml ? ['application/fhir+json', 'application/fhir+xml'] : ['application/fhir+json'];
   cs.patchFormat = input.xml
     ? ['application/json-patch+json', 'application/fhir+json', 'application/fhir+xml']
     : ['application/json-patch+json', 'application/fhir+json'];
-  cs.implementationGuide = [TDDUI_IG];
+  const guides = input.registry.packages
+    .filter((p) => igs.includes(p.name) && p.canonical)
+    .map((p) => {
+      const ig = input.registry.all<CanonicalResource>('ImplementationGuide').find((g) => g.url?.startsWith(p.canonical! + '/'));
+      return ig?.url ?? p.canonical!;
+    });
+  if (guides.length) cs.implementationGuide = guides;
   const rest: Record<string, unknown> = {
     mode: 'server',
-    documentation: 'Réception de données transmises depuis un logiciel DUI (flux 1), exposées en lecture et recherche au SI tiers.',
+    documentation: 'Réception, validation et partage de données FHIR selon les guides chargés ; recherche selon leurs SearchParameter.',
   };
+  const igRest = tddui?.rest?.[0];
   if (igRest?.security) rest.security = igRest.security;
   if (input.oauth) {
     const security: Record<string, unknown> = { cors: false, ...(typeof rest.security === 'object' && rest.security !== null ? (rest.security as Record<string, unknown>) : {}) };
@@ -166,14 +146,16 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     rest.security = security;
   }
   rest.resource = resource;
+  const modules = input.transactionModules.length ? ` Bundles propres à un guide (${input.transactionModules.join(', ')}) : traités selon ce guide (TDDUI : entrées POST seules, un renvoi crée une nouvelle version des mêmes objets métier).` : '';
   rest.interaction = [
     {
       code: 'transaction',
-      documentation: `Bundle de type transaction conforme à ${bundleProfile ?? TDDUI_IG + '/StructureDefinition/tddui-bundle'} : validé en entier (erreurs : 422, rien n'est enregistré), puis enregistré en une seule transaction de base de données ; un renvoi crée une nouvelle version des mêmes objets métier.`,
+      documentation: `Bundle transaction : toutes les entrées (POST, PUT, PATCH, DELETE, conditionnelles, références conditionnelles) validées puis enregistrées en une seule transaction de base de données, ou aucune.${modules}`,
     },
+    { code: 'batch', documentation: 'Bundle batch : chaque entrée traitée seule, avec son propre statut.' },
     { code: 'history-system' },
   ];
-  rest.operation = [{ name: 'validate', definition: VALIDATE_OPERATION, documentation: 'Validation selon le guide TDDUI (profils et règles métier) ; rien n\u2019est enregistré.' }];
+  rest.operation = [{ name: 'validate', definition: VALIDATE_OPERATION, documentation: 'Validation selon les guides chargés (profils et règles métier) ; rien n\u2019est enregistré.' }];
   cs.rest = [rest];
   return cs as FhirResource;
 }

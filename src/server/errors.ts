@@ -1,11 +1,14 @@
 // One error handler for the whole HTTP surface: whatever goes wrong becomes a FHIR
-// OperationOutcome with the right status. Unexpected errors get a generic message and an
-// error id that is logged with the stack, so that nothing internal leaks to clients.
+// OperationOutcome with the right status. Errors are matched by class (FhirError of the
+// catalogue, PatchError, FhirXmlError, Fastify's own); unexpected errors get a generic message
+// and an error id that is logged with the stack, so that nothing internal leaks to clients.
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { FhirResource } from '../storage/types.js';
+import type { FhirResource } from '../fhir/json.js';
+import { PatchError } from '../fhir/patch/index.js';
+import { FhirXmlError } from '../fhir/xml/index.js';
 import { sendResource, type XmlCodec } from './format.js';
-import { FhirHttpError, operationOutcome } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 interface Mapped {
   status: number;
@@ -13,61 +16,45 @@ interface Mapped {
   headers?: Record<string, string>;
 }
 
-const FASTIFY_CODES: Record<string, { code: string; en: string; fr: string }> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    code: 'not-supported',
-    en: 'Unsupported Content-Type',
-    fr: 'Type de contenu (Content-Type) non pris en charge',
-  },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'too-costly', en: 'The request body is too large', fr: 'Le corps de la requête est trop volumineux' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'structure', en: 'Content-Length does not match the body', fr: 'Content-Length ne correspond pas au corps' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'structure', en: 'The request body is empty', fr: 'Le corps de la requête est vide' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'structure', en: 'The request body is not valid JSON', fr: 'Le corps de la requête n\u2019est pas du JSON valide' },
+/** Fastify's own client errors, by their code, as catalogue entries. */
+const FASTIFY_CODES: Record<string, (req: FastifyRequest) => FhirError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (req) => new FhirError(HTTP_ERRORS.CONTENT_TYPE, { type: req.headers['content-type'] ?? '(none)' }),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new FhirError(HTTP_ERRORS.BODY_TOO_LARGE),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new FhirError(HTTP_ERRORS.BODY_LENGTH),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource' }),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: 'syntax error' }),
 };
 
-function mapError(err: unknown, req: FastifyRequest): Mapped {
-  if (err instanceof FhirHttpError) return { status: err.status, outcome: err.toOutcome(), headers: err.headers };
-  const e = err as Partial<FastifyError> & { name?: string; status?: number; issueCode?: string; expression?: string; message?: string };
-  // StorageError (src/storage) and PatchError (src/fhir/patch) carry their HTTP status.
-  if (e?.name === 'StorageError' && typeof e.status === 'number') {
-    return { status: e.status, outcome: operationOutcome({ code: e.issueCode ?? 'processing', diagnostics: e.message ?? '', expression: e.expression }) };
+/** The catalogue error an error stands for, or undefined for an unexpected one. */
+export function toFhirError(err: unknown, req: FastifyRequest): FhirError | undefined {
+  if (err instanceof FhirError) return err;
+  if (err instanceof PatchError) {
+    const e = new FhirError(HTTP_ERRORS.PATCH_FAILED, { detail: err.message }, { outcome: err.toOperationOutcome() as unknown as FhirResource });
+    return err.status === 400 ? new FhirError({ ...HTTP_ERRORS.PATCH_FAILED, status: 400, code: err.issueCode }, { detail: err.message }, { outcome: err.toOperationOutcome() as unknown as FhirResource }) : e;
   }
-  if (e?.name === 'PatchError' && typeof e.status === 'number') {
-    const own = (err as { toOperationOutcome?: () => FhirResource }).toOperationOutcome;
-    return {
-      status: e.status,
-      outcome: typeof own === 'function' ? own.call(err) : operationOutcome({ code: e.issueCode ?? 'processing', diagnostics: `Patch failed: ${e.message}`, text: `Échec du patch : ${e.message}` }),
-    };
-  }
-  if (e?.name === 'FhirXmlError') {
-    return { status: 400, outcome: operationOutcome({ code: 'structure', diagnostics: `Unreadable FHIR XML: ${e.message}`, text: `XML FHIR illisible : ${e.message}` }) };
-  }
+  if (err instanceof FhirXmlError) return new FhirError(HTTP_ERRORS.XML_UNREADABLE, { detail: err.message });
+  const e = err as Partial<FastifyError>;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     const known = e.code ? FASTIFY_CODES[e.code] : undefined;
-    if (known) {
-      const ct = req.headers['content-type'];
-      const detail = e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `: ${ct ?? '(none)'}; use application/fhir+json or application/fhir+xml` : '';
-      const detailFr = e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? ` : ${ct ?? '(aucun)'} ; utiliser application/fhir+json ou application/fhir+xml` : '';
-      return { status, outcome: operationOutcome({ code: known.code, diagnostics: known.en + detail, text: known.fr + detailFr }) };
-    }
-    return { status, outcome: operationOutcome({ code: status === 404 ? 'not-found' : 'invalid', diagnostics: e.message ?? 'Bad request' }) };
+    if (known) return known(req);
+    const def = status === 404 ? HTTP_ERRORS.NOT_FOUND_PATH : { ...HTTP_ERRORS.SEARCH_BAD_VALUE, status, id: 'http-client-error', summary: 'Another client error.' };
+    return new FhirError(def, { method: req.method, path: req.url.split('?')[0]!, detail: e.message ?? 'Bad request', detailFr: e.message ?? 'Requête invalide' });
   }
-  if (status === 503) {
-    return { status, outcome: operationOutcome({ code: 'transient', diagnostics: 'The server is shutting down or not ready', text: 'Le serveur s\u2019arrête ou n\u2019est pas prêt' }) };
-  }
+  if (status === 503) return new FhirError(HTTP_ERRORS.UNAVAILABLE);
+  return undefined;
+}
+
+function mapError(err: unknown, req: FastifyRequest): Mapped {
+  const known = toFhirError(err, req);
+  if (known) return { status: known.status, outcome: known.toOutcome(), headers: known.headers };
   const errorId = randomUUID();
   // The log line carries reqId too (pino child of the request): either id finds it.
   req.log.error({ err, errorId }, 'unexpected error');
-  return {
-    status: 500,
-    outcome: operationOutcome({
-      severity: 'fatal',
-      code: 'exception',
-      diagnostics: `Internal server error (error id ${errorId}, request id ${req.id})`,
-      text: `Erreur interne du serveur (identifiant d'erreur ${errorId}, identifiant de requête ${req.id})`,
-    }),
-  };
+  const internal = new FhirError(HTTP_ERRORS.INTERNAL, { errorId, requestId: req.id });
+  const outcome = internal.toOutcome();
+  (outcome.issue as Record<string, unknown>[])[0]!.severity = 'fatal';
+  return { status: 500, outcome };
 }
 
 /** Fastify error handler: logs client errors at info level, sends the OperationOutcome. */

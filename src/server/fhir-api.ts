@@ -1,53 +1,40 @@
-// The FHIR REST API under /fhir: transaction, read, vread, history, search, $validate, the
-// IG v1 DocumentReference flows (create, PATCH), and /metadata. Registered as an encapsulated
-// Fastify plugin so its body parsers, 404 and error handling stay out of the web UI.
+// The FHIR REST API under /fhir, over HTTP: read, vread, history, search, create, update,
+// patch, delete (instance and conditional), batch / transaction, $validate, /metadata and the
+// submitted Bundles. The interactions themselves are src/rest/service.ts (one write path into
+// storage); this file maps HTTP to them: routes, headers (If-Match, If-None-Match,
+// If-Modified-Since, If-None-Exist, Prefer), formats, authorisation. Registered as an
+// encapsulated Fastify plugin so its body parsers, 404 and error handling stay out of the web UI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toOperationOutcome } from '../fhir/outcome/issue.js';
+import { isObject, ID_PATTERN, type FhirResource } from '../fhir/json.js';
+import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
-import type { FhirResource, Repository, ResourceRecord } from '../storage/types.js';
+import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
+import type { IgModule } from '../rest/modules.js';
+import type { FhirService, PatchBody, WriteAnswer } from '../rest/service.js';
+import type { Interaction } from '../rest/served.js';
+import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { ownerOf, ownerOfResource } from '../tddui/business-keys.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
-import { buildCapabilityStatement, type SearchParamInfo } from './capability.js';
+import { buildCapabilityStatement } from './capability.js';
 import { errorReply } from './errors.js';
 import { negotiateFormat, registerBodyParsers, sendResource, type XmlCodec } from './format.js';
-import { FhirHttpError, operationOutcome } from './outcome.js';
+import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
-import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl } from './search.js';
-import { logDocumentSubmission } from './submission-log.js';
+import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl, type Shaping } from './search.js';
 import { bundlePage, bundleSearchset, parseBundleSearch, submittedBundle } from './submitted-bundles.js';
-
-/** What ingestTransaction (src/ingest) answers. */
-export interface TransactionResult {
-  status: number;
-  body: FhirResource;
-  submissionId?: string;
-}
 
 export interface FhirApiDeps {
   repo: Repository;
+  /** The TDDUI validator ($validate, profile names). */
   validator: TdduiValidator;
+  /** The interactions over the write path. */
+  service: FhirService;
   xml?: XmlCodec;
-  transaction(bundle: unknown): Promise<TransactionResult>;
-  applyJsonPatch(resource: FhirResource, ops: unknown): FhirResource;
-  applyFhirPathPatch(resource: FhirResource, parameters: unknown): FhirResource;
-  /** Resource types served by read / vread / history / search. */
-  types: string[];
-  /** Search parameters per type, and the common ones (`_id`, `_lastUpdated`…). */
-  searchParams: Record<string, SearchParamInfo[]>;
-  commonParams: SearchParamInfo[];
   softwareVersion: string;
   now?: () => Date;
   /** OAuth 2.0 bearer tokens (src/server/auth.ts): when absent, the API is open. */
   auth?: Authenticator;
-}
-
-/** Resource types that accept the v1 flows (create, PATCH). */
-const WRITABLE_TYPES = new Set(['DocumentReference']);
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** `http://host:port/fhir` as the client reached it. */
@@ -55,12 +42,15 @@ export function baseUrlOf(req: FastifyRequest): string {
   return `${req.protocol}://${req.host}/fhir`;
 }
 
+type Target = { id: string } | { criteria: string };
+
 export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<void> {
-  const { repo, validator, xml } = deps;
+  const { repo, validator, xml, service } = deps;
   const now = deps.now ?? (() => new Date());
-  const served = new Set(deps.types);
+  const served = service.served.types;
   const startedAt = now().toISOString();
   const capabilityByBase = new Map<string, FhirResource>();
+  const summaries = new SummaryDefinitions();
 
   registerBodyParsers(app, xml);
 
@@ -112,6 +102,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       );
     }
   };
+  /** The FINESS guard of writes (the resource, before and after a change, must be the client's). */
+  const finessGuard = (req: FastifyRequest) =>
+    auth
+      ? (resource: FhirResource, current: ResourceRecord | undefined) => {
+          if (current) requireFiness(req, ownerOfResource(current.resource));
+          requireFiness(req, ownerOfResource(resource));
+        }
+      : undefined;
 
   app.setNotFoundHandler((req) => {
     const path = req.url.split('?')[0]!;
@@ -120,22 +118,31 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (allowed === 'unknown-type') throw unknownType(segments[0] ?? '', validator);
     if (segments[0] === 'Bundle' && !allowed?.length) throw bundleOnlyReadSearch(req);
     if (allowed?.length) throw notAllowed(req, allowed);
-    throw new FhirHttpError(404, 'not-found', `Unknown FHIR endpoint: ${req.method} ${path}`, {
-      text: `Point d'accès FHIR inconnu : ${req.method} ${path}`,
-    });
+    throw new FhirError(HTTP_ERRORS.UNKNOWN_ENDPOINT, { method: req.method, path });
   });
 
   const send = (reply: FastifyReply, status: number, resource: object, headers?: Record<string, string>) =>
     sendResource(reply, status, resource, xml, headers);
 
   /** 404 for a type not served — or 405 when the path is an endpoint with other methods (`GET /fhir/$validate`). */
-  const checkType = (type: string, req: FastifyRequest): void => {
-    if (served.has(type)) return;
+  const checkType = (type: string, req: FastifyRequest, interaction?: Interaction): void => {
+    const t = served.get(type);
+    if (t && (!interaction || t.interactions.has(interaction))) return;
     const segments = req.url.split('?')[0]!.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
     const allowed = allowedMethods(segments, served, validator);
     if (Array.isArray(allowed) && allowed.length) throw notAllowed(req, allowed);
     if (type === 'Bundle') throw bundleOnlyReadSearch(req);
+    if (t && interaction) throw new FhirError(HTTP_ERRORS.INTERACTION_NOT_SERVED, { interaction, type });
     throw unknownType(type, validator);
+  };
+
+  /** How many other IGs offer a write interaction (an IG alone takes every Bundle). */
+  const writersOtherThan = (ig: string): number => {
+    const writers = new Set<string>();
+    for (const t of served.values()) {
+      for (const [other, set] of t.byIg) if (other !== ig && ['create', 'update', 'patch', 'delete'].some((i) => set.has(i as Interaction))) writers.add(other);
+    }
+    return writers.size;
   };
 
   const versionHeaders = (rec: ResourceRecord, base?: string): Record<string, string> => {
@@ -150,39 +157,43 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     let cs = capabilityByBase.get(base);
     if (!cs) {
       cs = buildCapabilityStatement({
-        validator,
-        types: deps.types,
-        searchParams: deps.searchParams,
-        commonParams: deps.commonParams,
+        registry: validator.engine.registry,
+        served: service.served,
+        params: repo.searchParams,
         baseUrl: base,
         softwareVersion: deps.softwareVersion,
         date: startedAt,
         xml: xml !== undefined,
         oauth: auth !== undefined,
+        transactionModules: service.modules.filter((m) => m.bundle).map((m) => m.name),
       });
       if (capabilityByBase.size < 16) capabilityByBase.set(base, cs);
     }
     return send(reply, 200, cs);
   });
 
-  // --- transaction ----------------------------------------------------------------------
+  // --- transaction / batch --------------------------------------------------------------
   app.post('/', async (req, reply) => {
     const sent = requireResourceBody(req);
+    const entries = Array.isArray(sent.entry) ? sent.entry : [];
     if (auth && sent.resourceType === 'Bundle') {
-      const entries = Array.isArray(sent.entry) ? sent.entry : [];
       const types = new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
       requireAccess(req, 'write', ...types);
       requireFiness(req, ownerOf(sent));
     } else requireAccess(req, 'write', '*');
-    const result = await deps.transaction(req.body);
     const prefer = preferReturn(req.headers.prefer);
-    let body = result.body;
-    if (result.status < 300 && body.resourceType === 'Bundle') {
-      body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
+    // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
+    const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
+    if (claimer?.bundle) {
+      const result = await claimer.bundle.handle(sent);
+      let body = result.body;
+      if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
+      const headers: Record<string, string> = {};
+      if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
+      return send(reply, result.status, body, headers);
     }
-    const headers: Record<string, string> = {};
-    if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
-    return send(reply, result.status, body, headers);
+    const body = await service.bundle(sent);
+    return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
 
   // --- $validate ------------------------------------------------------------------------
@@ -191,14 +202,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { resource, profile } = validateInput(req.body, (req.query as Record<string, unknown>).profile);
     if (type !== undefined) {
       if (!isResourceType(type, validator)) throw unknownType(type, validator);
-      if (resource.resourceType !== type) {
-        throw new FhirHttpError(400, 'invalid', `The resource to validate is a ${String(resource.resourceType)}, not a ${type}`, {
-          text: `La ressource à valider est de type ${String(resource.resourceType)} et non ${type}`,
-        });
-      }
+      if (resource.resourceType !== type) throw new FhirError(HTTP_ERRORS.VALIDATE_TYPE, { found: String(resource.resourceType), type });
     }
     if (profile !== undefined && !validator.resolveProfile(profile)) {
-      throw new FhirHttpError(400, 'not-found', `Unknown profile: ${profile}`, { text: `Profil inconnu : ${profile}`, expression: 'profile' });
+      throw new FhirError(HTTP_ERRORS.VALIDATE_PROFILE, { profile }, { expression: 'profile' });
     }
     const outcome = validator.validateToOutcome(resource, profile ? { profile } : {});
     return send(reply, 200, outcome);
@@ -221,12 +228,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return historyHandler(req, reply);
   });
   app.get<{ Params: { type: string } }>('/:type/_history', async (req, reply) => {
-    checkType(req.params.type, req);
+    checkType(req.params.type, req, 'history-type');
     requireAccess(req, 'read', req.params.type);
     return historyHandler(req, reply, req.params.type);
   });
   app.get<{ Params: { type: string; id: string } }>('/:type/:id/_history', async (req, reply) => {
-    checkType(req.params.type, req);
+    checkType(req.params.type, req, 'history-instance');
     checkId(req.params.type, req.params.id, req.method);
     requireAccess(req, 'read', req.params.type);
     return historyHandler(req, reply, req.params.type, req.params.id);
@@ -243,7 +250,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (!sub || !bundle) {
       const what = sub ? ` (submission ${id} is a ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'body that is not a resource'}, not a Bundle)` : '';
       const whatFr = sub ? ` (l'envoi ${id} est de type ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'inconnu'}, pas un Bundle)` : '';
-      throw new FhirHttpError(404, 'not-found', `Bundle/${id} does not exist${what}`, { text: `Bundle/${id} n'existe pas${whatFr}` });
+      throw new FhirError(HTTP_ERRORS.SUBMISSION_NOT_BUNDLE, { id, detail: what, detailFr: whatFr });
     }
     const headers = { etag: etag(1), 'last-modified': httpDate(sub.receivedAt) };
     if (notModified(req, 1)) return reply.code(304).headers(headers).send();
@@ -262,121 +269,159 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // --- read / vread ---------------------------------------------------------------------
   app.get<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
     const { type, id } = req.params;
-    checkType(type, req);
+    checkType(type, req, 'read');
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
     const rec = await repo.read(type, id);
-    if (notModified(req, rec.versionId)) {
+    if (notModified(req, rec.versionId) || notModifiedSince(req, rec.lastUpdated)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
     }
-    return send(reply, 200, rec.resource, versionHeaders(rec));
+    return send(reply, 200, shapeOne(req, rec.resource), versionHeaders(rec));
   });
   app.get<{ Params: { type: string; id: string; vid: string } }>('/:type/:id/_history/:vid', async (req, reply) => {
     const { type, id, vid } = req.params;
-    checkType(type, req);
+    checkType(type, req, 'vread');
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
-    if (!/^\d{1,9}$/.test(vid)) {
-      throw new FhirHttpError(404, 'not-found', `${type}/${id} has no version "${vid}"`, { text: `${type}/${id} n'a pas de version « ${vid} »` });
-    }
+    if (!/^\d{1,9}$/.test(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
     const rec = await repo.vread(type, id, Number(vid));
     return send(reply, 200, rec.resource, versionHeaders(rec));
   });
 
+  /** `_summary` / `_elements` of a read. */
+  const shapeOne = (req: FastifyRequest, r: FhirResource): FhirResource => {
+    const shaping: Shaping = {};
+    const pairs = queryPairs(req.url).filter(([k]) => k === '_summary' || k === '_elements');
+    if (pairs.length) parseSearch(r.resourceType, pairs, shaping);
+    return shaper(shaping)(r);
+  };
+  const shaper = (shaping: Shaping) => (r: FhirResource): FhirResource => {
+    if (shaping.elements?.length) return selectElements(r, shaping.elements, summaries);
+    if (shaping.summary) return summarize(r, shaping.summary, summaries);
+    return r;
+  };
+
   // --- search ---------------------------------------------------------------------------
   const searchHandler = async (req: FastifyRequest, reply: FastifyReply, type: string) => {
-    checkType(type, req);
+    checkType(type, req, 'search-type');
     const pairs = searchPairs(req);
-    const query = parseSearch(type, pairs);
+    const shaping: Shaping = {};
+    const query = parseSearch(type, pairs, shaping);
+    query.handling = preferHandling(req.headers.prefer);
     // The types asked for are checked first; an `_include` without a target type, by what it found.
     requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
     const result = await repo.search(query);
     requireAccess(req, 'read', ...new Set(result.included.map((r) => r.resourceType)));
     const base = baseUrlOf(req);
-    const bundle = searchsetBundle(base, result, { pageUrl: `${base}/${type}`, pairs, count: query.count, offset: query.offset, pageSize: result.matches.length }, now());
+    const bundle = searchsetBundle(base, result, { pageUrl: `${base}/${type}`, pairs, count: query.count, offset: query.offset, pageSize: result.matches.length }, now(), shaper(shaping));
     return send(reply, 200, bundle);
   };
   app.get<{ Params: { type: string } }>('/:type', (req, reply) => searchHandler(req, reply, req.params.type));
   app.post<{ Params: { type: string } }>('/:type/_search', (req, reply) => searchHandler(req, reply, req.params.type));
 
-  // --- v1 flow 1: create a DocumentReference --------------------------------------------
+  // --- writes ---------------------------------------------------------------------------
+  /** The answer of a write: status, version headers, and the body `Prefer: return` asks for. */
+  const sendWrite = async (req: FastifyRequest, reply: FastifyReply, a: WriteAnswer, extra: Record<string, string> = {}) => {
+    const headers: Record<string, string> = { ...extra };
+    if (a.record) Object.assign(headers, versionHeaders(a.record, a.outcome === 'created' || a.outcome === 'updated' ? baseUrlOf(req) : undefined));
+    if (a.outcome === 'deleted' || (a.outcome === 'unchanged' && !a.record)) {
+      // Delete (or a conditional delete that matched nothing): 204 with nothing, or an OperationOutcome if asked.
+      if (preferReturn(req.headers.prefer) === 'OperationOutcome') {
+        const what = a.outcome === 'deleted' ? 'Deleted' : 'Nothing to delete';
+        return send(reply, 200, operationOutcome({ severity: 'information', code: 'informational', diagnostics: what, text: a.outcome === 'deleted' ? 'Supprimé' : 'Rien à supprimer' }), headers);
+      }
+      for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+      return reply.code(204).send();
+    }
+    const outcome = toOperationOutcome(a.issues as ValidationIssue[]) as unknown as FhirResource;
+    return sendWritten(reply, a.status, a.record!, preferReturn(req.headers.prefer), outcome, headers);
+  };
+
+  /** The target of an instance or conditional (`Type?criteria`) write. */
+  const targetOf = (req: FastifyRequest, type: string, id?: string): Target => {
+    if (id !== undefined) {
+      checkId(type, id, req.method);
+      return { id };
+    }
+    const q = req.url.indexOf('?');
+    const criteria = q < 0 ? '' : req.url.slice(q + 1).split('&').filter((p) => !/^_(format|pretty)=/.test(p)).join('&');
+    if (!criteria) throw notAllowed(req, allowedFor(type, 1));
+    return { criteria };
+  };
+
+  // create (and conditional create: If-None-Exist)
   app.post<{ Params: { type: string } }>('/:type', async (req, reply) => {
     const { type } = req.params;
-    checkType(type, req);
-    if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
+    checkType(type, req, 'create');
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
     if (auth) requireFiness(req, ownerOfResource(resource));
     const receivedAt = now().toISOString();
-    // Every create that carries a resource is logged (accepted or rejected), like transactions.
-    const rejectLogged = async (status: number, outcome: FhirResource, headers: Record<string, string> = {}) => {
-      const submissionId = await logDocumentSubmission(repo, req, resource, { status, outcome }, receivedAt);
-      return send(reply, status, outcome, submissionId ? { ...headers, 'x-tddui-submission': submissionId } : headers);
+    const { module } = service.moduleFor(type, resource);
+    // An IG that logs its creates (TDDUI v1 documents) is told of every outcome.
+    const logged = async (status: number, outcome: FhirResource, stored?: ResourceRecord): Promise<Record<string, string>> => {
+      const id = await logCreate(module, { submitted: resource, status, outcome, receivedAt, ...(stored ? { stored } : {}) });
+      return id ? { 'x-tddui-submission': id } : {};
     };
-    if (resource.resourceType !== type) {
-      const e = new FhirHttpError(400, 'invalid', `The body is a ${String(resource.resourceType)}, not a ${type}`, {
-        text: `Le corps de la requête est de type ${String(resource.resourceType)} et non ${type}`,
-      });
-      return rejectLogged(400, e.toOutcome());
+    let a: WriteAnswer;
+    try {
+      const ifNoneExist = header(req, 'if-none-exist');
+      const guard = finessGuard(req);
+      a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}) });
+    } catch (e) {
+      if (e instanceof FhirError && e.status < 500 && module?.onCreate && e.status !== 403) {
+        const outcome = e.toOutcome();
+        return send(reply, e.status, outcome, { ...e.headers, ...(await logged(e.status, outcome)) });
+      }
+      throw e;
     }
-    // The server assigns id and version (FHIR create ignores what the client sent).
-    const toStore = withoutServerFields(resource);
-    const report = validator.validate(toStore);
-    const outcome = toOperationOutcome(report.issues) as unknown as FhirResource;
-    if (!report.valid) return rejectLogged(422, outcome);
-    const rec = await repo.create(toStore);
-    // A document whose masterIdentifier is already stored (same organisation) is a resend:
-    // the repository stores a new version of it, answered 200 as an update would be.
-    const status = rec.versionId > 1 ? 200 : 201;
-    const headers = versionHeaders(rec, baseUrlOf(req));
-    const submissionId = await logDocumentSubmission(repo, req, resource, { status, outcome, stored: rec }, receivedAt);
-    if (submissionId) headers['x-tddui-submission'] = submissionId;
-    return sendWritten(reply, status, rec, preferReturn(req.headers.prefer), outcome, headers);
+    const extra = a.record && a.outcome !== 'unchanged' ? await logged(a.status, toOperationOutcome(a.issues) as unknown as FhirResource, a.record) : {};
+    return sendWrite(req, reply, a, extra);
   });
 
-  // --- v1 flow 3: PATCH a DocumentReference ---------------------------------------------
-  app.patch<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
-    const { type, id } = req.params;
-    checkType(type, req);
-    if (!WRITABLE_TYPES.has(type)) throw methodNotAllowed(req, type, ['GET']);
-    checkId(type, id, req.method);
+  // update (PUT Type/id: update-as-create where the IG allows it; PUT Type?criteria: conditional update)
+  const updateHandler = async (req: FastifyRequest, reply: FastifyReply, type: string, id?: string) => {
+    checkType(type, req, 'update');
+    const target = targetOf(req, type, id);
+    const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
-    const ifMatch = parseIfMatch(req.headers['if-match']);
-    const apply = patchFunction(req, deps);
-    // Without If-Match the client asked for no locking: a concurrent write is retried on the new version.
-    for (let attempt = 0; ; attempt++) {
-      const current = await repo.read(type, id);
-      // The document must be the client's, before and after the patch.
-      if (auth) requireFiness(req, ownerOfResource(current.resource));
-      if (ifMatch !== undefined && ifMatch !== current.versionId) {
-        throw new FhirHttpError(412, 'conflict', `Version mismatch: If-Match ${etag(ifMatch)} but ${type}/${id} is at ${etag(current.versionId)}`, {
-          text: `Conflit de version : If-Match ${etag(ifMatch)} alors que ${type}/${id} est à la version ${etag(current.versionId)}`,
-        });
-      }
-      const patched = apply(structuredClone(current.resource));
-      if (!isObject(patched) || patched.resourceType !== type || patched.id !== id) {
-        throw new FhirHttpError(422, 'processing', 'A patch must not change the resource type or id', {
-          text: 'Un patch ne doit modifier ni le type ni l\u2019identifiant (id) de la ressource',
-        });
-      }
-      // IG v1, description_flux_3: application-level changes of a PATCH are limited to `content`.
-      const changed = changedOutsideContent(current.resource, patched);
-      if (changed.length) return send(reply, 422, contentOnlyOutcome(type, changed));
-      if (auth) requireFiness(req, ownerOfResource(patched));
-      const toStore = withoutServerFields(patched) as FhirResource & { id: string };
-      toStore.id = id;
-      const report = validator.validate(toStore);
-      const outcome = validator.validateToOutcome(toStore);
-      if (!report.valid) return send(reply, 422, outcome);
-      try {
-        const rec = await repo.update(toStore, { ifMatch: current.versionId });
-        return sendWritten(reply, 200, rec, preferReturn(req.headers.prefer), outcome, versionHeaders(rec));
-      } catch (e) {
-        if (ifMatch === undefined && attempt < 3 && (e as { status?: number }).status === 412) continue;
-        throw e;
-      }
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const guard = finessGuard(req);
+    const a = await service.update(type, target, resource, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
+    return sendWrite(req, reply, a);
+  };
+  app.put<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => updateHandler(req, reply, req.params.type, req.params.id));
+  app.put<{ Params: { type: string } }>('/:type', (req, reply) => updateHandler(req, reply, req.params.type));
+
+  // patch (JSON Patch or FHIRPath Patch; instance or conditional)
+  const patchHandler = async (req: FastifyRequest, reply: FastifyReply, type: string, id?: string) => {
+    checkType(type, req, 'patch');
+    const target = targetOf(req, type, id);
+    requireAccess(req, 'write', type);
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const body = patchBody(req);
+    const guard = finessGuard(req);
+    const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
+    return sendWrite(req, reply, a);
+  };
+  app.patch<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => patchHandler(req, reply, req.params.type, req.params.id));
+  app.patch<{ Params: { type: string } }>('/:type', (req, reply) => patchHandler(req, reply, req.params.type));
+
+  // delete (a tombstone version; instance or conditional)
+  const deleteHandler = async (req: FastifyRequest, reply: FastifyReply, type: string, id?: string) => {
+    checkType(type, req, 'delete');
+    const target = targetOf(req, type, id);
+    requireAccess(req, 'write', type);
+    if (auth && 'id' in target) {
+      const current = await repo.read(type, target.id).catch(() => undefined);
+      if (current) requireFiness(req, ownerOfResource(current.resource));
     }
-  });
+    const ifMatch = parseIfMatch(header(req, 'if-match'));
+    const a = await service.delete(type, target, ifMatch !== undefined ? { ifMatch } : {});
+    return sendWrite(req, reply, a);
+  };
+  app.delete<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => deleteHandler(req, reply, req.params.type, req.params.id));
+  app.delete<{ Params: { type: string } }>('/:type', (req, reply) => deleteHandler(req, reply, req.params.type));
 
   async function sendWritten(
     reply: FastifyReply,
@@ -393,6 +438,49 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (prefer === 'OperationOutcome') return send(reply, status, outcome, headers);
     return send(reply, status, rec.resource, headers);
   }
+
+  /** Methods the API offers on a path shape (segments after /fhir), for 405 answers. */
+  function allowedFor(type: string, depth: number): string[] {
+    const t = served.get(type);
+    if (!t) return [];
+    const out: string[] = [];
+    if (depth === 1) {
+      out.push('GET');
+      if (t.interactions.has('create')) out.push('POST');
+      if (t.interactions.has('update')) out.push('PUT');
+      if (t.interactions.has('patch')) out.push('PATCH');
+      if (t.interactions.has('delete')) out.push('DELETE');
+    } else {
+      out.push('GET');
+      if (t.interactions.has('update')) out.push('PUT');
+      if (t.interactions.has('patch')) out.push('PATCH');
+      if (t.interactions.has('delete')) out.push('DELETE');
+    }
+    return out;
+  }
+}
+
+async function logCreate(module: IgModule | undefined, e: Parameters<NonNullable<IgModule['onCreate']>>[0]): Promise<string | undefined> {
+  return module?.onCreate ? module.onCreate(e) : undefined;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const h = req.headers[name];
+  return Array.isArray(h) ? h[0] : h;
+}
+
+/** `Prefer: handling=strict|lenient` (FHIR search.html#errors; lenient by default). */
+export function preferHandling(h: string | string[] | undefined): 'strict' | 'lenient' {
+  const values = Array.isArray(h) ? h : h ? [h] : [];
+  for (const v of values) {
+    for (const part of v.split(/[,;]/)) {
+      const m = /^\s*handling\s*=\s*"?([A-Za-z]+)"?\s*$/.exec(part);
+      if (!m) continue;
+      if (m[1] === 'strict' || m[1] === 'lenient') return m[1];
+      throw new FhirError(HTTP_ERRORS.PREFER_HANDLING, { value: m[1]! });
+    }
+  }
+  return 'lenient';
 }
 
 /** The query's parameters, plus the form body of a `POST …/_search` (any other body is a 415). */
@@ -400,11 +488,7 @@ function searchPairs(req: FastifyRequest): [string, string][] {
   const pairs = queryPairs(req.url);
   if (req.method === 'POST') {
     if (req.body instanceof URLSearchParams) pairs.push(...req.body);
-    else if (req.body !== undefined && req.body !== null && req.body !== '') {
-      throw new FhirHttpError(415, 'not-supported', 'POST _search takes application/x-www-form-urlencoded parameters', {
-        text: 'POST _search attend des paramètres application/x-www-form-urlencoded',
-      });
-    }
+    else if (req.body !== undefined && req.body !== null && req.body !== '') throw new FhirError(HTTP_ERRORS.SEARCH_FORM);
   }
   return pairs;
 }
@@ -412,7 +496,15 @@ function searchPairs(req: FastifyRequest): [string, string][] {
 /** Whether `If-None-Match` names the current version (the answer is then a 304). */
 function notModified(req: FastifyRequest, versionId: number): boolean {
   const inm = req.headers['if-none-match'];
-  return !!inm && inm.split(',').some((t) => t.trim() === etag(versionId));
+  return !!inm && inm.split(',').some((t) => t.trim() === etag(versionId) || t.trim() === '*');
+}
+
+/** `If-Modified-Since`: not changed since (HTTP dates have second precision). */
+function notModifiedSince(req: FastifyRequest, lastUpdated: string): boolean {
+  const ims = req.headers['if-modified-since'];
+  if (!ims) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && Math.floor(Date.parse(lastUpdated) / 1000) * 1000 <= since;
 }
 
 function safeDecode(s: string): string {
@@ -423,53 +515,38 @@ function safeDecode(s: string): string {
   }
 }
 
-function notAllowed(req: FastifyRequest, allowed: string[]): FhirHttpError {
+function notAllowed(req: FastifyRequest, allowed: string[]): FhirError {
   const path = req.url.split('?')[0]!;
-  return new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`, {
-    text: `La méthode ${req.method} n'est pas permise sur ${path} (permises : ${allowed.join(', ')})`,
-    headers: { allow: allowed.join(', ') },
-  });
+  return new FhirError(HTTP_ERRORS.METHOD_NOT_ALLOWED, { method: req.method, path, allowed: allowed.join(', ') }, { headers: { allow: allowed.join(', ') } });
 }
 
-function patchFunction(req: FastifyRequest, deps: FhirApiDeps): (r: FhirResource) => FhirResource {
+function patchBody(req: FastifyRequest): PatchBody {
   const body = req.body;
   if (req.fhirBodyKind === 'json-patch') {
-    if (!Array.isArray(body)) {
-      throw new FhirHttpError(400, 'structure', 'A JSON Patch body must be an array of operations', { text: 'Un corps JSON Patch doit être un tableau d\u2019opérations' });
-    }
-    return (r) => deps.applyJsonPatch(r, body);
+    if (!Array.isArray(body)) throw new FhirError(HTTP_ERRORS.PATCH_BODY, { kind: 'JSON Patch', expected: 'an array of operations', expectedFr: 'un tableau d\u2019opérations' });
+    return { kind: 'json-patch', operations: body };
   }
   if (req.fhirBodyKind === 'json' || req.fhirBodyKind === 'xml') {
     if (!isObject(body) || body.resourceType !== 'Parameters') {
-      throw new FhirHttpError(400, 'structure', 'A FHIRPath Patch body must be a Parameters resource (or send application/json-patch+json)', {
-        text: 'Un corps FHIRPath Patch doit être une ressource Parameters (ou envoyer application/json-patch+json)',
+      throw new FhirError(HTTP_ERRORS.PATCH_BODY, {
+        kind: 'FHIRPath Patch',
+        expected: 'a Parameters resource (or send application/json-patch+json)',
+        expectedFr: 'une ressource Parameters (ou envoyer application/json-patch+json)',
       });
     }
-    return (r) => deps.applyFhirPathPatch(r, body);
+    return { kind: 'fhirpath', parameters: body as FhirResource };
   }
-  throw new FhirHttpError(415, 'not-supported', 'PATCH takes application/json-patch+json (JSON Patch) or a FHIRPath Patch Parameters resource', {
-    text: 'PATCH attend application/json-patch+json (JSON Patch) ou une ressource Parameters (FHIRPath Patch)',
-  });
+  throw new FhirError(HTTP_ERRORS.PATCH_MEDIA_TYPE);
 }
 
 /** The body as a FHIR resource (an object with a resourceType), or a 400. */
 function requireResourceBody(req: FastifyRequest): FhirResource {
   const body = req.body;
   if (req.fhirBodyKind !== 'json' && req.fhirBodyKind !== 'xml') {
-    if (body === undefined || body === null) {
-      throw new FhirHttpError(400, 'structure', 'The request has no body (expected a FHIR resource in application/fhir+json or application/fhir+xml)', {
-        text: 'La requête n\u2019a pas de corps (ressource FHIR attendue en application/fhir+json ou application/fhir+xml)',
-      });
-    }
-    throw new FhirHttpError(415, 'not-supported', 'Expected a FHIR resource in application/fhir+json or application/fhir+xml', {
-      text: 'Ressource FHIR attendue en application/fhir+json ou application/fhir+xml',
-    });
+    if (body === undefined || body === null) throw new FhirError(HTTP_ERRORS.BODY_MISSING);
+    throw new FhirError(HTTP_ERRORS.BODY_MEDIA_TYPE);
   }
-  if (!isObject(body) || typeof body.resourceType !== 'string') {
-    throw new FhirHttpError(400, 'structure', 'The body is not a FHIR resource (a JSON object with a resourceType)', {
-      text: 'Le corps n\u2019est pas une ressource FHIR (objet JSON avec resourceType)',
-    });
-  }
+  if (!isObject(body) || typeof body.resourceType !== 'string') throw new FhirError(HTTP_ERRORS.BODY_NOT_RESOURCE);
   return body as FhirResource;
 }
 
@@ -482,10 +559,7 @@ function validateInput(body: unknown, queryProfile: unknown): { resource: FhirRe
     const res = params.find((p) => p.name === 'resource');
     if (res) {
       if (!isObject(res.resource) || typeof res.resource.resourceType !== 'string') {
-        throw new FhirHttpError(400, 'structure', 'The "resource" parameter must carry a resource', {
-          text: 'Le paramètre « resource » doit contenir une ressource',
-          expression: 'Parameters.parameter.resource',
-        });
+        throw new FhirError(HTTP_ERRORS.VALIDATE_RESOURCE_PARAM, {}, { expression: 'Parameters.parameter.resource' });
       }
       resource = res.resource as FhirResource;
       const p = params.find((x) => x.name === 'profile');
@@ -493,64 +567,10 @@ function validateInput(body: unknown, queryProfile: unknown): { resource: FhirRe
       if (typeof v === 'string' && v !== '') profile = v;
       const mode = params.find((x) => x.name === 'mode');
       const m = mode?.valueCode ?? mode?.valueString;
-      if (m !== undefined && m !== 'create' && m !== 'update') {
-        throw new FhirHttpError(400, 'not-supported', `$validate mode "${String(m)}" is not supported (create or update)`, {
-          text: `Le mode « ${String(m)} » de $validate n'est pas pris en charge (create ou update)`,
-        });
-      }
+      if (m !== undefined && m !== 'create' && m !== 'update') throw new FhirError(HTTP_ERRORS.VALIDATE_MODE, { mode: String(m) });
     }
   }
   return profile ? { resource, profile } : { resource };
-}
-
-/** Stable rule id of the v1 flow 3 restriction (PATCH changes only `content`). */
-export const PATCH_CONTENT_ONLY_RULE = 'tddui-v1-patch-content-only';
-/** Elements a v1 PATCH may change: the document itself, and meta (managed by the server). */
-const PATCHABLE = new Set(['content', 'meta', 'resourceType', 'id']);
-
-/** JSON equality, independent of key order (a patch may rebuild an object). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (!isObject(a) || !isObject(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
-}
-
-/** Top-level elements other than `content` / `meta` that differ between the stored and the patched resource. */
-export function changedOutsideContent(stored: FhirResource, patched: FhirResource): string[] {
-  const keys = new Set([...Object.keys(stored), ...Object.keys(patched)]);
-  // `_status` (a primitive's id/extensions) belongs to `status`.
-  const names = [...keys].filter((k) => !PATCHABLE.has(k.replace(/^_/, '')) && !sameJson(stored[k], patched[k])).map((k) => k.replace(/^_/, ''));
-  return [...new Set(names)].sort();
-}
-
-function contentOnlyOutcome(type: string, changed: string[]): FhirResource {
-  return toOperationOutcome(
-    changed.map((name) => ({
-      severity: 'error' as const,
-      code: 'business-rule' as const,
-      rule: PATCH_CONTENT_ONLY_RULE,
-      message: `A PATCH of a ${type} (TDDUI v1 flow 3) may only change content (the document); it changes ${type}.${name}`,
-      messageFr: `Un PATCH de ${type} (flux 3 de TDDUI v1) ne peut modifier que content (le document) ; celui-ci modifie ${type}.${name}`,
-      expression: `${type}.${name}`,
-      source: 'TDDUI v1 (1.1.0), description_flux_3',
-    })),
-  ) as unknown as FhirResource;
-}
-
-function withoutServerFields(resource: FhirResource): FhirResource {
-  const copy: FhirResource = { ...resource };
-  delete copy.id;
-  if (isObject(copy.meta)) {
-    const meta = { ...copy.meta };
-    delete meta.versionId;
-    delete meta.lastUpdated;
-    if (Object.keys(meta).length) copy.meta = meta;
-    else delete copy.meta;
-  }
-  return copy;
 }
 
 function checkId(type: string, id: string, method?: string): void {
@@ -558,14 +578,9 @@ function checkId(type: string, id: string, method?: string): void {
     // `GET /fhir/Task/_search`, `PATCH /fhir/DocumentReference/_history`: an endpoint, not an id.
     if (method && (id === '_search' || id === '$validate' || id === '_history')) {
       const allowed = id === '_history' ? ['GET'] : ['POST'];
-      throw new FhirHttpError(405, 'not-supported', `${method} is not allowed on ${type}/${id} (allowed: ${allowed.join(', ')})`, {
-        text: `La méthode ${method} n'est pas permise sur ${type}/${id} (permises : ${allowed.join(', ')})`,
-        headers: { allow: allowed.join(', ') },
-      });
+      throw new FhirError(HTTP_ERRORS.METHOD_NOT_ALLOWED, { method, path: `${type}/${id}`, allowed: allowed.join(', ') }, { headers: { allow: allowed.join(', ') } });
     }
-    throw new FhirHttpError(404, 'not-found', `${type}/${id} does not exist (not a valid FHIR id)`, {
-      text: `${type}/${id} n'existe pas (identifiant FHIR invalide)`,
-    });
+    throw new FhirError(HTTP_ERRORS.BAD_ID_IN_PATH, { type, id });
   }
 }
 
@@ -577,31 +592,21 @@ function isResourceType(type: string, validator: TdduiValidator): boolean {
   return sd?.kind === 'resource' && sd.derivation !== 'constraint' && sd.type === type;
 }
 
-function unknownType(type: string, validator: TdduiValidator): FhirHttpError {
-  if (isResourceType(type, validator)) {
-    return new FhirHttpError(404, 'not-supported', `Resource type ${type} is not served by this server (see /fhir/metadata)`, {
-      text: `Le type de ressource ${type} n'est pas servi par ce serveur (voir /fhir/metadata)`,
-    });
-  }
-  return new FhirHttpError(404, 'not-found', `Unknown resource type: ${type}`, { text: `Type de ressource inconnu : ${type}` });
+function unknownType(type: string, validator: TdduiValidator): FhirError {
+  if (isResourceType(type, validator)) return new FhirError(HTTP_ERRORS.TYPE_NOT_SERVED, { type });
+  return new FhirError(HTTP_ERRORS.UNKNOWN_TYPE, { type });
 }
 
-function bundleOnlyReadSearch(req: FastifyRequest): FhirHttpError {
-  const path = req.url.split('?')[0]!;
-  return new FhirHttpError(404, 'not-supported', `${req.method} ${path}: submitted Bundles support only read (GET /fhir/Bundle/{id}) and search (GET /fhir/Bundle)`, {
-    text: `${req.method} ${path} : les Bundles reçus ne permettent que la lecture (GET /fhir/Bundle/{id}) et la recherche (GET /fhir/Bundle)`,
-  });
-}
-
-function methodNotAllowed(req: FastifyRequest, type: string, allowed: string[]): FhirHttpError {
-  return new FhirHttpError(405, 'not-supported', `${req.method} is not allowed on ${type} (only DocumentReference accepts create and PATCH; send data as a transaction Bundle to POST /fhir)`, {
-    text: `La méthode ${req.method} n'est pas permise sur ${type} (seul DocumentReference accepte création et PATCH ; envoyer les données en Bundle transaction sur POST /fhir)`,
-    headers: { allow: allowed.join(', ') },
-  });
+function bundleOnlyReadSearch(req: FastifyRequest): FhirError {
+  return new FhirError(HTTP_ERRORS.BUNDLE_READ_ONLY, { method: req.method, path: req.url.split('?')[0]!, id: '{id}' });
 }
 
 /** Methods the API has for a path shape (segments after /fhir), for 405 answers. */
-function allowedMethods(seg: string[], served: Set<string>, validator: TdduiValidator): string[] | 'unknown-type' | undefined {
+function allowedMethods(
+  seg: string[],
+  served: ReadonlyMap<string, { interactions: Set<Interaction>; byIg: Map<string, Set<Interaction>> }>,
+  validator: TdduiValidator,
+): string[] | 'unknown-type' | undefined {
   if (seg.length === 0) return ['POST'];
   if (seg.length === 1 && seg[0] === 'metadata') return ['GET'];
   if (seg.length === 1 && seg[0] === '_history') return ['GET'];
@@ -615,13 +620,14 @@ function allowedMethods(seg: string[], served: Set<string>, validator: TdduiVali
     if (seg.length === 2 && seg[1] !== '_history') return ['GET'];
     return [];
   }
-  if (!served.has(type)) return seg[1] === '$validate' && isResourceType(type, validator) ? ['POST'] : 'unknown-type';
-  const writable = WRITABLE_TYPES.has(type);
-  if (seg.length === 1) return writable ? ['GET', 'POST'] : ['GET'];
+  const t = served.get(type);
+  if (!t) return seg[1] === '$validate' && isResourceType(type, validator) ? ['POST'] : 'unknown-type';
+  const has = (i: Interaction) => t.interactions.has(i);
+  if (seg.length === 1) return ['GET', ...(has('create') ? ['POST'] : []), ...(has('update') ? ['PUT'] : []), ...(has('patch') ? ['PATCH'] : []), ...(has('delete') ? ['DELETE'] : [])];
   if (seg.length === 2 && seg[1] === '_search') return ['POST'];
   if (seg.length === 2 && seg[1] === '$validate') return ['POST'];
   if (seg.length === 2 && seg[1] === '_history') return ['GET'];
-  if (seg.length === 2) return writable ? ['GET', 'PATCH'] : ['GET'];
+  if (seg.length === 2) return ['GET', ...(has('update') ? ['PUT'] : []), ...(has('patch') ? ['PATCH'] : []), ...(has('delete') ? ['DELETE'] : [])];
   if (seg.length === 3 && seg[2] === '_history') return ['GET'];
   if (seg.length === 4 && seg[2] === '_history') return ['GET'];
   return undefined;
@@ -673,3 +679,6 @@ async function applyPreferToTransaction(bundle: FhirResource, prefer: PreferRetu
   );
   return { ...bundle, entry: out };
 }
+
+// The v1 PATCH rule now lives with the TDDUI module; re-exported for the callers that name it here.
+export { PATCH_CONTENT_ONLY_RULE, changedOutsideContent } from '../ingest/tddui-module.js';

@@ -2,7 +2,7 @@
 // negotiation (`_format`, then `Accept`), JSON by default.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FhirResource } from '../storage/types.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 export type ResponseFormat = 'json' | 'xml';
 export type BodyKind = 'json' | 'xml' | 'json-patch' | 'form';
@@ -79,7 +79,7 @@ function parseAccept(header: string): AcceptRange[] {
 
 /**
  * The response format of a request: `_format` wins over `Accept`; JSON when neither says.
- * Throws a 406 FhirHttpError when nothing offered is acceptable.
+ * Throws a 406 FhirError when nothing offered is acceptable.
  */
 export function negotiateFormat(query: Record<string, unknown>, accept: string | undefined, xmlAvailable: boolean): ResponseFormat {
   const raw = query._format;
@@ -87,9 +87,7 @@ export function negotiateFormat(query: Record<string, unknown>, accept: string |
   if (typeof fmt === 'string' && fmt !== '') {
     const f = FORMAT_PARAM[fmt.trim().toLowerCase().split(';')[0]!.trim()];
     if (!f || (f === 'xml' && !xmlAvailable)) {
-      throw new FhirHttpError(406, 'not-supported', `_format=${fmt} is not supported (use json or xml)`, {
-        text: `_format=${fmt} n'est pas pris en charge (json ou xml)`,
-      });
+      throw new FhirError(HTTP_ERRORS.FORMAT, { format: fmt });
     }
     return f;
   }
@@ -104,19 +102,15 @@ export function negotiateFormat(query: Record<string, unknown>, accept: string |
     if (r.type === '*/*' || r.type === 'application/*') return 'json';
     if (r.type === 'text/*' && xmlAvailable) return 'xml';
   }
-  throw new FhirHttpError(406, 'not-supported', `None of the media types in Accept is supported: ${accept}`, {
-    text: `Aucun des formats demandés (Accept) n'est pris en charge : ${accept}`,
-  });
+  throw new FhirError(HTTP_ERRORS.ACCEPT, { accept });
 }
 
 function parseJsonBody(body: string, what: string): unknown {
-  if (body.trim() === '') throw new FhirHttpError(400, 'structure', `The request body is empty (expected ${what})`, { text: 'Le corps de la requête est vide' });
+  if (body.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what });
   try {
     return JSON.parse(body);
   } catch (e) {
-    throw new FhirHttpError(400, 'structure', `The request body is not valid JSON: ${(e as Error).message}`, {
-      text: `Le corps de la requête n'est pas du JSON valide : ${(e as Error).message}`,
-    });
+    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: (e as Error).message });
   }
 }
 
@@ -151,16 +145,14 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       req.fhirBodyKind = 'xml';
       const text = String(body);
       if (text.trim() === '') {
-        done(new FhirHttpError(400, 'structure', 'The request body is empty (expected a FHIR XML resource)', { text: 'Le corps de la requête est vide' }), undefined);
+        done(new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource' }), undefined);
         return;
       }
       try {
         done(null, xml.fromXml(text));
       } catch (e) {
         done(
-          new FhirHttpError(400, 'structure', `The request body is not a readable FHIR XML resource: ${(e as Error).message}`, {
-            text: `Le corps de la requête n'est pas une ressource FHIR XML lisible : ${(e as Error).message}`,
-          }),
+          new FhirError(HTTP_ERRORS.BODY_NOT_XML, { detail: (e as Error).message }),
           undefined,
         );
       }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { negotiateFormat } from './format.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError } from './outcome.js';
 import { etag, parseIfMatch, preferReturn } from './prefer.js';
 import { MAX_COUNT, pagingLinks, parseHistory, parseSearch, queryPairs, splitValues } from './search.js';
 
@@ -11,7 +11,7 @@ function status(fn: () => unknown): number | undefined {
     fn();
     return undefined;
   } catch (e) {
-    return e instanceof FhirHttpError ? e.status : -1;
+    return e instanceof FhirError ? e.status : -1;
   }
 }
 
@@ -85,8 +85,9 @@ describe('parseSearch', () => {
     assert.equal(status(() => parseSearch('Task', queryPairs('/x?_include=Task'))), 400);
     assert.equal(status(() => parseSearch('Task', queryPairs('/x?_include:deep=Task:patient'))), 400);
     assert.equal(status(() => parseSearch('Task', queryPairs('/x?_total=maybe'))), 400);
-    assert.equal(status(() => parseSearch('Task', queryPairs('/x?_summary=true'))), 400);
-    assert.equal(status(() => parseSearch('Task', queryPairs('/x?_elements=id'))), 400);
+    // Issue 12: _summary=true|text|data and _elements are supported; malformed values are 400.
+    assert.equal(status(() => parseSearch('Task', queryPairs('/x?_summary=maybe'))), 400);
+    assert.equal(status(() => parseSearch('Task', queryPairs('/x?_elements=a.b'))), 400);
   });
   it('_history parameters', () => {
     assert.deepEqual(parseHistory('Patient', 'p1', queryPairs('/x?_count=3&_offset=6&_since=2024-01-01')), {

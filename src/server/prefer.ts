@@ -1,5 +1,5 @@
 // Request headers of the FHIR REST API: Prefer, If-Match / ETag, dates.
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 export type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -27,9 +27,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined || header.trim() === '') return undefined;
   const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
   if (!m) {
-    throw new FhirHttpError(400, 'invalid', `If-Match must be a version ETag such as W/"3" (got ${header})`, {
-      text: `If-Match doit être un ETag de version tel que W/"3" (reçu ${header})`,
-    });
+    throw new FhirError(HTTP_ERRORS.IF_MATCH_SYNTAX, { header });
   }
   return Number(m[1]);
 }

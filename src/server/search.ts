@@ -2,7 +2,7 @@
 // Bundles with their paging links.
 import { randomUUID } from 'node:crypto';
 import type { FhirResource, HistoryQuery, IncludeSpec, ResourceRecord, SearchParam, SearchQuery, SearchResult } from '../storage/types.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;
@@ -50,9 +50,15 @@ export function splitValues(v: string): string[] {
   return out;
 }
 
-/** A 400 OperationOutcome for a search parameter (English message, French text). */
-export function badParam(name: string, message: string, text: string): FhirHttpError {
-  return new FhirHttpError(400, 'invalid', message, { text, expression: name });
+/** A 400 OperationOutcome for a result parameter (English message, French text). */
+export function badParam(name: string, message: string, text: string): FhirError {
+  return new FhirError(HTTP_ERRORS.SEARCH_RESULT_PARAM, { detail: message, detailFr: text }, { expression: name });
+}
+
+/** How a search shapes each resource (`_summary`, `_elements`). */
+export interface Shaping {
+  summary?: 'true' | 'text' | 'data';
+  elements?: string[];
 }
 
 function intParam(name: string, raw: string, min: number): number {
@@ -77,7 +83,7 @@ function parseInclude(name: string, raw: string, iterate: boolean, searchType: s
  * Turns query pairs into a SearchQuery. Result parameters are interpreted here; every other
  * parameter is handed to the storage layer, which rejects what it does not index.
  */
-export function parseSearch(resourceType: string | undefined, pairs: [string, string][]): SearchQuery {
+export function parseSearch(resourceType: string | undefined, pairs: [string, string][], shaping: Shaping = {}): SearchQuery {
   const params: SearchParam[] = [];
   const include: IncludeSpec[] = [];
   const revinclude: IncludeSpec[] = [];
@@ -122,21 +128,24 @@ export function parseSearch(resourceType: string | undefined, pairs: [string, st
         if (value === 'count') {
           count = 0;
           total = 'accurate';
-        } else if (value !== 'false') {
-          throw new FhirHttpError(400, 'not-supported', `_summary=${value} is not supported (only count and false)`, {
-            text: `_summary=${value} n'est pas pris en charge (seulement count et false)`,
-            expression: '_summary',
-          });
+        } else if (value === 'true' || value === 'text' || value === 'data') shaping.summary = value;
+        else if (value !== 'false') {
+          throw badParam('_summary', `_summary must be true, text, data, count or false (got "${value}")`, `_summary doit valoir true, text, data, count ou false (reçu « ${value} »)`);
         }
         break;
+      case '_elements': {
+        const names = value.split(',').map((x) => x.trim()).filter(Boolean);
+        if (names.some((n) => !/^[A-Za-z][A-Za-z0-9]*$/.test(n))) {
+          throw badParam('_elements', `_elements takes top-level element names (got "${value}")`, `_elements prend des noms d\u2019éléments de premier niveau (reçu « ${value} »)`);
+        }
+        shaping.elements = [...(shaping.elements ?? []), ...names];
+        break;
+      }
       case '_format':
       case '_pretty':
         break;
       default:
-        throw new FhirHttpError(400, 'not-supported', `The parameter ${name} is not supported in a search`, {
-          text: `Le paramètre ${name} n'est pas pris en charge dans une recherche`,
-          expression: name,
-        });
+        throw new FhirError(HTTP_ERRORS.SEARCH_NOT_SUPPORTED, { name, where: 'in a search', whereFr: 'dans une recherche' }, { expression: name });
     }
   }
   const query: SearchQuery = { params, count, offset, total };
@@ -169,10 +178,7 @@ export function parseHistory(resourceType: string | undefined, id: string | unde
       case '_pretty':
         break;
       default:
-        throw new FhirHttpError(400, 'not-supported', `The parameter ${key} is not supported by _history (only _count, _offset, _since)`, {
-          text: `Le paramètre ${key} n'est pas pris en charge par _history (seulement _count, _offset, _since)`,
-          expression: key,
-        });
+        throw new FhirError(HTTP_ERRORS.SEARCH_NOT_SUPPORTED, { name: key, where: 'by _history (only _count, _offset, _since)', whereFr: 'par _history (seulement _count, _offset, _since)' }, { expression: key });
     }
   }
   const q: HistoryQuery = { count, offset };
@@ -218,7 +224,13 @@ export function fullUrl(base: string, r: { resourceType: string; id: string }): 
   return `${base}/${r.resourceType}/${r.id}`;
 }
 
-export function searchsetBundle(base: string, result: SearchResult, ctx: PageContext, now: Date): FhirResource {
+export function searchsetBundle(
+  base: string,
+  result: SearchResult,
+  ctx: PageContext,
+  now: Date,
+  shape: (r: FhirResource) => FhirResource = (r) => r,
+): FhirResource {
   const bundle: FhirResource = {
     resourceType: 'Bundle',
     id: randomUUID(),
@@ -227,10 +239,19 @@ export function searchsetBundle(base: string, result: SearchResult, ctx: PageCon
   };
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks({ ...ctx, total: result.total, pageSize: result.matches.length });
-  const entry = [
-    ...result.matches.map((r) => ({ fullUrl: fullUrl(base, r), resource: r.resource, search: { mode: 'match' } })),
-    ...result.included.map((r) => ({ fullUrl: fullUrl(base, r), resource: r.resource, search: { mode: 'include' } })),
+  const entry: Record<string, unknown>[] = [
+    ...result.matches.map((r) => ({ fullUrl: fullUrl(base, r), resource: shape(r.resource), search: { mode: 'match' } })),
+    ...result.included.map((r) => ({ fullUrl: fullUrl(base, r), resource: shape(r.resource), search: { mode: 'include' } })),
   ];
+  // Lenient handling: the parameters ignored, said in an OperationOutcome entry (FHIR search.html#errors).
+  if (result.ignored?.length) {
+    entry.push({
+      resource: operationOutcome(
+        ...result.ignored.map((i) => ({ severity: 'warning' as const, code: 'not-supported', diagnostics: `${i.message}: ignored`, text: `${i.text} : ignoré`, expression: i.name, id: HTTP_ERRORS.SEARCH_UNKNOWN_PARAM.id })),
+      ),
+      search: { mode: 'outcome' },
+    });
+  }
   if (entry.length) bundle.entry = entry;
   return bundle;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openRepository } from '../storage/index.js';
 import type { Repository, SubmissionRecord } from '../storage/types.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError } from './outcome.js';
 import { bundlePage, parseBundleSearch } from './submitted-bundles.js';
 
 function submission(k: number, bundle: unknown): Omit<SubmissionRecord, 'id'> {
@@ -82,7 +82,7 @@ describe('submitted Bundles', () => {
     assert.deepEqual(parseBundleSearch([['_lastUpdated', '2026'], ['_lastUpdated', 'lt2026-06']]), { count: 20, offset: 0, from: '2026-01-01T00:00:00.000Z', to: '2026-05-31T23:59:59.999Z' });
     assert.equal(parseBundleSearch([['_lastUpdated', 'gt2026'], ['_lastUpdated', 'lt2026-06']]).empty, true);
     for (const bad of [['_lastUpdated', 'sa2026'], ['_lastUpdated', '2026-02-30'], ['_lastUpdated', '2026,2027'], ['_count', '-1'], ['_total', 'maybe'], ['status', 'x']] as [string, string][]) {
-      assert.throws(() => parseBundleSearch([bad]), (e: unknown) => e instanceof FhirHttpError && e.status === 400, bad.join('='));
+      assert.throws(() => parseBundleSearch([bad]), (e: unknown) => e instanceof FhirError && e.status === 400, bad.join('='));
     }
   });
 });

@@ -2,10 +2,11 @@
 // `GET /fhir/Bundle?…` read the submission log (accepted and rejected sends), where `id` is the
 // submission id. Nothing here writes: Bundles arrive only through `POST /fhir`.
 import { randomUUID } from 'node:crypto';
-import { dateRange } from '../storage/dates.js';
+import { dateRange } from '../fhir/search/dates.js';
 import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord } from '../storage/types.js';
-import { FhirHttpError } from './outcome.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { badParam as bad, DEFAULT_COUNT, pageLink, splitValues } from './search.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 /** Tag on each served Bundle saying whether the send was accepted or rejected. */
 export const SUBMISSION_OUTCOME_SYSTEM = 'urn:tddui:submission-outcome';
@@ -14,9 +15,6 @@ export const MAX_BUNDLE_COUNT = 100;
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * The submitted Bundle of a logged submission as a FHIR resource: `id` = the submission id,
@@ -76,10 +74,14 @@ export function parseBundleSearch(pairs: [string, string][]): BundleQuery {
         break;
       case '_lastUpdated': {
         if (splitValues(value).length > 1) {
-          throw new FhirHttpError(400, 'not-supported', '_lastUpdated on Bundle takes one value per parameter (repeat the parameter for a range)', {
-            text: '_lastUpdated sur Bundle prend une seule valeur par paramètre (répéter le paramètre pour un intervalle)',
-            expression: '_lastUpdated',
-          });
+          throw new FhirError(
+            HTTP_ERRORS.SEARCH_RESULT_PARAM,
+            {
+              detail: '_lastUpdated on Bundle takes one value per parameter (repeat the parameter for a range)',
+              detailFr: '_lastUpdated sur Bundle prend une seule valeur par paramètre (répéter le paramètre pour un intervalle)',
+            },
+            { expression: '_lastUpdated' },
+          );
         }
         const m = /^(eq|ge|gt|le|lt)?(.*)$/.exec(value)!;
         const prefix = m[1] ?? 'eq';
@@ -105,10 +107,7 @@ export function parseBundleSearch(pairs: [string, string][]): BundleQuery {
         }
         break;
       default:
-        throw new FhirHttpError(400, 'not-supported', `The parameter ${key} is not supported on Bundle (only _lastUpdated, _count, _offset)`, {
-          text: `Le paramètre ${key} n'est pas pris en charge sur Bundle (seulement _lastUpdated, _count, _offset)`,
-          expression: key,
-        });
+        throw new FhirError(HTTP_ERRORS.SEARCH_NOT_SUPPORTED, { name: key, where: 'on Bundle (only _lastUpdated, _count, _offset)', whereFr: 'sur Bundle (seulement _lastUpdated, _count, _offset)' }, { expression: key });
     }
   }
   if (low > high) q.empty = true;

@@ -370,9 +370,16 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       assert.equal(count(iter, 'ServiceRequest'), needs);
       assert.equal(count(iter, 'CarePlan'), 1);
 
-      const unknownParam = await http(`${s.base}/Patient?not-a-param=1`);
+      // Issue 12: unknown parameters are a 400 under Prefer: handling=strict; ignored and reported
+      // in a searchset OperationOutcome entry under lenient handling (the FHIR default).
+      const unknownParam = await http(`${s.base}/Patient?not-a-param=1`, { headers: { prefer: 'handling=strict' } });
       assert.equal(unknownParam.status, 400);
       assert.equal(unknownParam.json.resourceType, 'OperationOutcome');
+      const lenient = await http(`${s.base}/Patient?not-a-param=1&_count=1`);
+      assert.equal(lenient.status, 200);
+      const oo = lenient.json.entry.find((e: Json) => e.search.mode === 'outcome');
+      assert.equal(oo.resource.issue[0].expression[0], 'not-a-param');
+      assert.equal(oo.resource.issue[0].severity, 'warning');
     });
 
     it('XML round trip of every official example through the server', async () => {

@@ -11,6 +11,8 @@ import type { Database, OpenDatabaseOptions, Repository } from './types.js';
 
 export * from './types.js';
 export { SqlRepository, newId } from './repository.js';
+export { indexIsCurrent, recordIndexState } from './reindex.js';
+export { RETRY_CODES } from './unit-of-work.js';
 export { migrate } from './migrate.js';
 export { MIGRATIONS } from './migrations/index.js';
 
@@ -37,7 +39,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
   // In memory: a copy of a cached migrated data folder, so the migrate() below finds nothing to do.
   const db = !opts.url && isMemoryDir(opts.dataDir ?? DEFAULT_DATA_DIR) ? await openMemoryPglite(MIGRATIONS, migrate) : await openDatabase(opts);
-  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY);
+  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams);
   try {
     await repo.migrate();
   } catch (err) {

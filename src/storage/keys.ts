@@ -34,6 +34,8 @@ export async function lockAndLookupKeys(
   tx: Queryable,
   owner: string,
   items: { resourceType: string; keys: readonly KeyOf[] }[],
+  /** More advisory locks to take in the same sorted pass (conditional criteria, `criteriaLock`). */
+  extraLocks: readonly string[] = [],
 ): Promise<Map<string, FoundKey>> {
   const found = new Map<string, FoundKey>();
   const types: string[] = [];
@@ -48,7 +50,8 @@ export async function lockAndLookupKeys(
       locks.push(lockKey(owner, it.resourceType, k));
     }
   }
-  if (types.length === 0) return found;
+  locks.push(...extraLocks);
+  if (locks.length === 0) return found;
   const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
     'SELECT * FROM tddui_lock_and_lookup_keys($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
@@ -61,4 +64,20 @@ export async function lockAndLookupKeys(
     });
   }
   return found;
+}
+
+/**
+ * The advisory lock of conditional criteria (If-None-Exist, conditional update): two requests
+ * with the same criteria serialise, so that "create unless it exists" makes one resource even
+ * when raced. Criteria on `identifier` lock each identifier value (so `identifier=s|v` and
+ * `identifier=s|v&active=true` exclude each other); other criteria lock their canonical form.
+ */
+export function criteriaLocks(resourceType: string, criteria: readonly { name: string; modifier?: string; values: readonly string[] }[]): string[] {
+  const ids = criteria.filter((c) => c.name === 'identifier' && (c.modifier === undefined || c.modifier === ''));
+  if (ids.length) return ids.flatMap((c) => c.values.map((v) => lockKey('', resourceType, { system: 'urn:tddui:lock:identifier', value: v })));
+  const canonical = criteria
+    .map((c) => `${c.name}${c.modifier ? ':' + c.modifier : ''}=${[...c.values].sort().join(',')}`)
+    .sort()
+    .join('&');
+  return [lockKey('', resourceType, { system: 'urn:tddui:lock:criteria', value: canonical })];
 }

@@ -1,4 +1,5 @@
 // The Repository on both drivers: CRUD, versions, history, search semantics, includes, paging.
+import { baseParameterSet } from '../fhir/search/parameters.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openDatabase, openRepository } from './index.js';
@@ -165,6 +166,7 @@ await forEachDriver('Repository', (getRepo, driver) => {
       const now = new Date().toISOString();
       await writeVersions(
         tx,
+        baseParameterSet(),
         [docs[5], docs[77]].map((d) => ({ resourceType: d.resourceType, id: d.id, versionId: 2, lastUpdated: now, owner: '480787529', existed: true, resource: stamp(d.resource, d.id, 2, now) })),
         { owner: '480787529', rows: [{ resourceType: 'DocumentReference', system: 'urn:tddui:key:masterIdentifier', value: '3480787529/9-PPER-scan-5', id: docs[5].id }] },
       );
@@ -317,10 +319,14 @@ await forEachDriver('Repository', (getRepo, driver) => {
     assert.deepEqual(await ids(repo, q('Encounter', { 'subject:Patient.name:exact': 'Dupré' })), [E.jan, E.feb].sort());
     assert.deepEqual(await ids(repo, q('Task', { 'patient.birthdate': 'lt1948' })), [task]);
     assert.deepEqual(await ids(repo, q('Encounter', { 'patient.identifier': 'urn:oid:1.2.250.1.213.1.4.8|000' })), []);
-    await rejects(repo.search(q('Encounter', { 'subject.name': 'x' })), 400, 'several types');
+    // Issue 12: a link that may target several types searches each type that has the next parameter.
+    assert.deepEqual(await ids(repo, q('Encounter', { 'subject.name': 'dup' })), [E.jan, E.feb].sort());
+    assert.deepEqual(await ids(repo, q('Encounter', { 'subject.name': 'x' })), []);
+    await rejects(repo.search(q('Observation', { 'subject.nope': 'x' })), 400, 'nope');
     await rejects(repo.search(q('Encounter', { 'status.name': 'x' })), 400, 'status');
     await rejects(repo.search(q('Encounter', { 'patient.nope': 'x' })), 400, 'nope');
-    await rejects(repo.search(q('Encounter', { 'patient.organization.name': 'x' })), 400, 'one level');
+    // Issue 12: chains of any depth.
+    assert.deepEqual(await ids(repo, q('Encounter', { 'patient.organization.name': 'x' })), []);
     // Escaped separators are literal characters; one entry of `values` is one value.
     const weird = (await repo.create({ resourceType: 'Patient', identifier: [{ system: 'urn:w', value: 'a|b,c' }], name: [{ family: 'Vir,gule' }] })).id;
     assert.deepEqual(await ids(repo, q('Patient', { identifier: 'urn:w|a\\|b\\,c' })), [weird]);
@@ -399,6 +405,10 @@ await forEachDriver('Repository', (getRepo, driver) => {
     await rejects(repo.search(q('Patient', { 'name:below': 'x' })), 400, ':below');
     await rejects(repo.search(q('Patient', { phonetic: 'dupre' })), 400, 'phonetic');
     await rejects(repo.search(q(undefined, { name: 'x' })), 400, 'system-level');
+    // Lenient handling (the HTTP default): ignored and reported.
+    const lenient = await repo.search({ ...q('Patient', { foo: 'x', _id: P.dupre }), handling: 'lenient' });
+    assert.deepEqual(lenient.matches.map((m) => m.id), [P.dupre]);
+    assert.deepEqual(lenient.ignored?.map((i) => i.name), ['foo']);
     const sys = await repo.search(q(undefined, { _id: [P.dupre, E.jan] }));
     assert.deepEqual(sys.matches.map((m) => m.resourceType).sort(), ['Encounter', 'Patient']);
     // Result parameters the HTTP layer handles are tolerated.

@@ -1,5 +1,6 @@
 // Row <-> record conversion shared by the repository and the ingest pipeline.
-import { StorageError, type FhirResource, type ResourceRecord } from './types.js';
+import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
+import type { FhirResource, ResourceRecord } from './types.js';
 
 export interface ResourceRow {
   resource_type: string;
@@ -43,6 +44,6 @@ export function toRecord(row: ResourceRow): ResourceRecord {
 
 /** A page size or offset: a non-negative integer (it is written into the SQL text). */
 export function pageNumber(v: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new StorageError(400, 'invalid', `Invalid ${what} ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what, value: String(v) });
   return Math.floor(v);
 }

@@ -1,8 +1,11 @@
 // Search: SearchQuery -> SQL over the flat index tables, then _include/_revinclude.
-import { dateRange } from './dates.js';
+// The parameters come from the repository's SearchParameterSet (base R4 + the loaded IGs).
+import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
+import { parseRelativeReference } from '../fhir/json.js';
+import { dateRange } from '../fhir/search/dates.js';
+import { IDENTIFIER_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
-import { normalizeString, paramDef, parseRelativeReference, referenceParamsOf, type ParamDef } from './search-params.js';
-import { StorageError, type IncludeSpec, type Queryable, type ResourceRecord, type SearchParam, type SearchQuery, type SearchResult } from './types.js';
+import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
 
 /**
  * Result-shaping parameters the HTTP layer interprets; tolerated (ignored) here so a caller that
@@ -17,17 +20,40 @@ const DATE_PREFIXES = new Set(['eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', '
 
 /** Include/revinclude :iterate rounds at most (guards against reference cycles). */
 const MAX_ITERATE = 4;
+/** Chains and _has nest at most this deep. */
+const MAX_DEPTH = 8;
 
 class Sql {
   readonly params: unknown[] = [];
+  private aliases = 0;
   p(v: unknown): string {
     this.params.push(v);
     return `$${this.params.length}`;
   }
+  alias(prefix: string): string {
+    return `${prefix}${++this.aliases}`;
+  }
 }
 
-function bad(message: string, expression?: string): StorageError {
-  return new StorageError(400, 'invalid', message, expression);
+function badValue(en: string, fr: string, expression?: string): FhirError {
+  return new FhirError(HTTP_ERRORS.SEARCH_BAD_VALUE, { detail: en, detailFr: fr }, expression ? { expression } : {});
+}
+
+function badModifier(modifier: string, kind: string, name: string): FhirError {
+  return new FhirError(HTTP_ERRORS.SEARCH_BAD_MODIFIER, { modifier, kind, name }, { expression: name });
+}
+
+/** The "unknown parameter" error; lenient handling ignores exactly these. */
+export function unknownParam(name: string, resourceType: string | undefined): FhirError {
+  return new FhirError(
+    HTTP_ERRORS.SEARCH_UNKNOWN_PARAM,
+    {
+      name,
+      where: resourceType ? ` for ${resourceType}` : ' (system-level search)',
+      whereFr: resourceType ? ` pour ${resourceType}` : ' (recherche tous types)',
+    },
+    { expression: name },
+  );
 }
 
 function likeEscape(s: string): string {
@@ -43,7 +69,7 @@ function dateCondition(sql: Sql, low: string, high: string, raw: string, name: s
     v = raw.slice(2);
   }
   const r = dateRange(v);
-  if (!r) throw bad(`Invalid date value "${raw}" for search parameter "${name}"`, name);
+  if (!r) throw badValue(`Invalid date value "${raw}" for search parameter "${name}"`, `Valeur de date invalide « ${raw} » pour le paramètre « ${name} »`, name);
   // Placeholders are created on first use: an unused parameter has no type and PostgreSQL
   // refuses it ("could not determine data type").
   let qlp: string | undefined;
@@ -66,20 +92,19 @@ function dateCondition(sql: Sql, low: string, high: string, raw: string, name: s
   }
 }
 
-function tokenCondition(sql: Sql, raw: string): string {
-  // The first `|` that is not escaped separates system and code.
-  let bar = -1;
+/** Splits `system|code` at the first unescaped `|`. */
+function splitToken(raw: string): { system?: string; code: string } {
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] === '\\') i++;
-    else if (raw[i] === '|') {
-      bar = i;
-      break;
-    }
+    else if (raw[i] === '|') return { system: unescapeValue(raw.slice(0, i)), code: unescapeValue(raw.slice(i + 1)) };
   }
-  if (bar < 0) return `t.code = ${sql.p(unescapeValue(raw))}`;
-  const system = unescapeValue(raw.slice(0, bar));
-  const code = unescapeValue(raw.slice(bar + 1));
-  if (system === '' && code === '') throw bad('Empty token value "|"');
+  return { code: unescapeValue(raw) };
+}
+
+function tokenCondition(sql: Sql, raw: string): string {
+  const { system, code } = splitToken(raw);
+  if (system === undefined) return `t.code = ${sql.p(code)}`;
+  if (system === '' && code === '') throw badValue('Empty token value "|"', 'Valeur de jeton vide « | »');
   if (system === '') return `(t.system IS NULL AND t.code = ${sql.p(code)})`;
   if (code === '') return `t.system = ${sql.p(system)}`;
   return `(t.system = ${sql.p(system)} AND t.code = ${sql.p(code)})`;
@@ -98,7 +123,9 @@ function referenceCondition(sql: Sql, raw: string, typeModifier: string | undefi
     const byUrl = `t.url = ${sql.p(v)}`;
     return tail ? `(${byUrl} OR (t.target_type = ${sql.p(tail[1])} AND t.target_id = ${sql.p(tail[2])}))` : byUrl;
   }
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) throw bad(`Invalid reference value "${raw}" for search parameter "${def.name}"`, def.name);
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
+    throw badValue(`Invalid reference value "${raw}" for search parameter "${def.name}"`, `Valeur de référence invalide « ${raw} » pour le paramètre « ${def.name} »`, def.name);
+  }
   const byId = `t.target_id = ${sql.p(v)}`;
   if (typeModifier) return `(${byId} AND t.target_type = ${sql.p(typeModifier)})`;
   return byId;
@@ -112,161 +139,278 @@ const TABLE: Record<string, string> = {
   uri: 'search_reference',
 };
 
-/**
- * A chained parameter (`patient.identifier=…`, `subject:Patient.name=…`): one level, the
- * reference parameter's target type given by the `:Type` modifier or implied by the
- * parameter (a single target type, or `where(resolve() is Patient)`).
- */
-function chainCondition(sql: Sql, resourceType: string | undefined, sp: SearchParam, alias: string): string {
-  let refName: string;
-  let chain: string;
-  let targetType: string | undefined;
-  const full = sp.modifier ? `${sp.name}:${sp.modifier}` : sp.name;
-  const m = /^([^.:]+)(?::([A-Z][A-Za-z]+))?\.([^.]+)$/.exec(full);
-  if (!m) throw new StorageError(400, 'not-supported', `Unsupported chained search parameter "${full}" (one level: param.param or param:Type.param)`, full);
-  [, refName, targetType, chain] = m;
-  const def = paramDef(resourceType, refName);
-  if (!def || def.type !== 'reference') {
-    throw new StorageError(400, 'not-supported', `Unknown reference search parameter "${refName}" in chain "${full}"`, full);
-  }
-  targetType ??= def.resolveIs?.length === 1 ? def.resolveIs[0] : def.targets?.length === 1 ? def.targets[0] : undefined;
-  if (!targetType) throw bad(`Chained parameter "${full}": "${refName}" may reference several types; name one (${refName}:Type.${chain})`, full);
-  const colon = chain.indexOf(':');
-  const inner: SearchParam = colon < 0 ? { name: chain, values: sp.values } : { name: chain.slice(0, colon), modifier: chain.slice(colon + 1), values: sp.values };
-  const target = `c${sql.params.length}`;
-  const innerCond = paramCondition(sql, targetType, inner, target);
-  if (!innerCond) throw bad(`Chained parameter "${full}" has no condition`, full);
-  const typeFilter = resourceType ? `ref.resource_type = ${sql.p(resourceType)} AND ` : '';
-  return `(${alias}.resource_type, ${alias}.id) IN (SELECT ref.resource_type, ref.id FROM search_reference ref
-     WHERE ${typeFilter}ref.param = ${sql.p(refName)} AND (ref.target_type, ref.target_id) IN (
-       SELECT ${target}.resource_type, ${target}.id FROM resource ${target}
-        WHERE ${target}.deleted = false AND ${target}.resource_type = ${sql.p(targetType)} AND ${innerCond}))`;
-}
-
 /** A search value with FHIR escapes (`\,` `\$` `\|` `\\`) resolved. */
 function unescapeValue(v: string): string {
   return v.replace(/\\([,$|\\])/g, '$1');
 }
 
-function paramCondition(sql: Sql, resourceType: string | undefined, sp: SearchParam, alias = 'r'): string | undefined {
-  const { name, modifier } = sp;
-  if (RESULT_PARAMS.has(name)) return undefined;
-  // One value per entry of `values` (the HTTP layer has split the commas already).
-  const values = sp.values.filter((v) => v !== '');
-  if (values.length === 0) throw bad(`Search parameter "${name}" has no value`, name);
-  if (name.includes('.') || (modifier && /^[A-Z][A-Za-z]+\./.test(modifier))) return chainCondition(sql, resourceType, sp, alias);
+/** A JSON path (SQL/JSON, lax mode: arrays are unwrapped) to an element of the fast-path definition. */
+function jsonPathOf(path: { name: string; url?: string }[]): string | undefined {
+  let out = '$';
+  for (const s of path) {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(s.name)) return undefined;
+    out += `.${s.name}`;
+    if (s.url !== undefined) out += ` ? (@.url == ${JSON.stringify(s.url)})`;
+  }
+  return out;
+}
 
-  if (name === '_id') {
-    if (modifier && modifier !== 'not') throw bad(`Modifier ":${modifier}" is not supported on "_id"`, name);
-    const cond = `${alias}.id IN (${values.map((v) => sql.p(unescapeValue(v))).join(', ')})`;
+/** A jsonpath string literal holding a regular expression. */
+function regexLiteral(s: string): string {
+  return JSON.stringify(s);
+}
+
+class SearchBuilder {
+  readonly sql = new Sql();
+  constructor(readonly params: SearchParameterSet) {}
+
+  def(resourceType: string | undefined, name: string): ParamDef {
+    const d = this.params.get(resourceType, name);
+    if (!d) throw unknownParam(name, resourceType);
+    return d;
+  }
+
+  /** The condition of one parameter on the resource row `alias`; undefined for result parameters. */
+  condition(resourceType: string | undefined, sp: SearchParam, alias: string, depth = 0): string | undefined {
+    const { name, modifier } = sp;
+    if (RESULT_PARAMS.has(name)) return undefined;
+    if (depth > MAX_DEPTH) throw new FhirError(HTTP_ERRORS.SEARCH_CHAIN, { name, detail: `nested deeper than ${MAX_DEPTH}`, detailFr: `imbrication au-delà de ${MAX_DEPTH}` });
+    // One value per entry of `values` (the HTTP layer has split the commas already).
+    const values = sp.values.filter((v) => v !== '');
+    if (values.length === 0) throw badValue(`Search parameter "${name}" has no value`, `Le paramètre de recherche « ${name} » n\u2019a pas de valeur`, name);
+    if (name === '_has') return this.has(resourceType, sp, alias, depth);
+    if (name.includes('.') || (modifier && /^[A-Z][A-Za-z]+\./.test(modifier))) return this.chain(resourceType, sp, alias, depth);
+
+    if (name === '_id') {
+      if (modifier && modifier !== 'not' && modifier !== 'missing') throw badModifier(modifier, 'token', name);
+      if (modifier === 'missing') return values[0] === 'true' ? 'false' : 'true';
+      const cond = `${alias}.id IN (${values.map((v) => this.sql.p(unescapeValue(v))).join(', ')})`;
+      return modifier === 'not' ? `NOT ${cond}` : cond;
+    }
+    if (name === '_lastUpdated') {
+      if (modifier) throw badModifier(modifier, 'date', name);
+      return `(${values.map((v) => dateCondition(this.sql, `${alias}.last_updated`, `${alias}.last_updated`, v, name)).join(' OR ')})`;
+    }
+
+    const def = this.def(resourceType, name);
+    const sql = this.sql;
+    const table = TABLE[def.type]!;
+    // Placeholders are created where used: an unused one has no type and PostgreSQL refuses it.
+    const sub = (cond: string, key = def.key, tbl = table) =>
+      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${tbl} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
+
+    if (modifier === 'missing') {
+      if (values.length !== 1 || !['true', 'false'].includes(values[0]!)) throw badValue('":missing" takes true or false', '« :missing » prend true ou false', name);
+      // A logical reference (identifier only) is a value too.
+      const present = def.type === 'reference' ? `(${sub('')} OR ${sub('', def.key + IDENTIFIER_KEY_SUFFIX, 'search_token')})` : sub('');
+      return values[0] === 'true' ? `NOT ${present}` : present;
+    }
+
+    let conds: string[];
+    switch (def.type) {
+      case 'token':
+        if (modifier === 'text') return this.tokenText(def, values, alias);
+        if (modifier && modifier !== 'not') throw badModifier(modifier, 'token', name);
+        conds = values.map((v) => tokenCondition(sql, v));
+        break;
+      case 'string': {
+        if (modifier && modifier !== 'exact' && modifier !== 'contains' && modifier !== 'not') throw badModifier(modifier, 'string', name);
+        conds = values.map((v) => {
+          if (modifier === 'exact') return `t.exact = ${sql.p(unescapeValue(v))}`;
+          const n = likeEscape(normalizeString(unescapeValue(v)));
+          return modifier === 'contains' ? `t.value LIKE ${sql.p('%' + n + '%')}` : `t.value LIKE ${sql.p(n + '%')}`;
+        });
+        break;
+      }
+      case 'date':
+        if (modifier && modifier !== 'not') throw badModifier(modifier, 'date', name);
+        conds = values.map((v) => dateCondition(sql, 't.low', 't.high', v, name));
+        break;
+      case 'uri':
+        if (modifier && !['not', 'below', 'above'].includes(modifier)) throw badModifier(modifier, 'uri', name);
+        conds = values.map((v) => {
+          const u = unescapeValue(v);
+          if (modifier === 'below') return `t.url LIKE ${sql.p(likeEscape(u) + '%')}`;
+          if (modifier === 'above') return `${sql.p(u)} LIKE replace(replace(replace(t.url, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'`;
+          return `t.url = ${sql.p(u)}`;
+        });
+        break;
+      case 'reference': {
+        if (modifier === 'identifier') {
+          // Logical references (Reference.identifier), indexed as tokens.
+          return sub(values.map((v) => tokenCondition(sql, v)).join(' OR '), def.key + IDENTIFIER_KEY_SUFFIX, 'search_token');
+        }
+        const typeModifier = modifier && /^[A-Z][A-Za-z]+$/.test(modifier) ? modifier : undefined;
+        if (modifier && !typeModifier && modifier !== 'not') throw badModifier(modifier, 'reference', name);
+        conds = values.map((v) => referenceCondition(sql, unescapeValue(v), typeModifier, def));
+        break;
+      }
+    }
+    const cond = sub(conds.join(' OR '));
     return modifier === 'not' ? `NOT ${cond}` : cond;
   }
-  if (name === '_lastUpdated') {
-    if (modifier) throw bad(`Modifier ":${modifier}" is not supported on "_lastUpdated"`, name);
-    return `(${values.map((v) => dateCondition(sql, `${alias}.last_updated`, `${alias}.last_updated`, v, name)).join(' OR ')})`;
-  }
 
-  const def = paramDef(resourceType, name);
-  if (!def) {
-    throw new StorageError(
-      400,
-      'not-supported',
-      `Unknown search parameter "${name}"${resourceType ? ` for ${resourceType}` : ' (system-level search)'}`,
-      name,
-    );
-  }
-  const table = TABLE[def.type];
-  const typeFilter = resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : '';
-  const sub = (cond: string) =>
-    `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${table} t WHERE ${typeFilter}t.param = ${sql.p(name)}${cond ? ` AND (${cond})` : ''})`;
-
-  if (modifier === 'missing') {
-    if (values.length !== 1 || !['true', 'false'].includes(values[0])) throw bad(`":missing" takes true or false`, name);
-    return values[0] === 'true' ? `NOT ${sub('')}` : sub('');
-  }
-
-  let conds: string[];
-  switch (def.type) {
-    case 'token':
-      if (modifier && modifier !== 'not') throw bad(`Modifier ":${modifier}" is not supported on token parameter "${name}"`, name);
-      conds = values.map((v) => tokenCondition(sql, v));
-      break;
-    case 'string': {
-      if (modifier && modifier !== 'exact' && modifier !== 'contains') {
-        throw bad(`Modifier ":${modifier}" is not supported on string parameter "${name}"`, name);
+  /**
+   * `:text` on a token: the text of the CodeableConcept or the display of a Coding starts with
+   * the value (case-insensitive), read from the stored content (no index rows: rarely used).
+   */
+  private tokenText(def: ParamDef, values: string[], alias: string): string {
+    if (!def.paths) throw badModifier('text', 'token (FHIRPath expression)', def.name);
+    const parts: string[] = [];
+    for (const p of def.paths) {
+      const base = jsonPathOf(p);
+      if (!base) continue;
+      for (const v of values) {
+        const re = '^' + unescapeValue(v).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        for (const leaf of ['.text', '.display', '.coding.display']) {
+          parts.push(`jsonb_path_exists(${alias}.content, ${this.sql.p(`${base}${leaf} ? (@ like_regex ${regexLiteral(re)} flag "i")`)}::jsonpath)`);
+        }
       }
-      conds = values.map((v) => {
-        if (modifier === 'exact') return `t.exact = ${sql.p(unescapeValue(v))}`;
-        const n = likeEscape(normalizeString(unescapeValue(v)));
-        return modifier === 'contains' ? `t.value LIKE ${sql.p('%' + n + '%')}` : `t.value LIKE ${sql.p(n + '%')}`;
-      });
-      break;
     }
-    case 'date':
-      if (modifier) throw bad(`Modifier ":${modifier}" is not supported on date parameter "${name}"`, name);
-      conds = values.map((v) => dateCondition(sql, 't.low', 't.high', v, name));
-      break;
-    case 'uri':
-      if (modifier) throw bad(`Modifier ":${modifier}" is not supported on uri parameter "${name}"`, name);
-      conds = values.map((v) => `t.url = ${sql.p(unescapeValue(v))}`);
-      break;
-    case 'reference': {
-      const typeModifier = modifier && /^[A-Z][A-Za-z]+$/.test(modifier) ? modifier : undefined;
-      if (modifier && !typeModifier) throw bad(`Modifier ":${modifier}" is not supported on reference parameter "${name}"`, name);
-      conds = values.map((v) => referenceCondition(sql, unescapeValue(v), typeModifier, def));
-      break;
-    }
+    return parts.length ? `(${parts.join(' OR ')})` : 'false';
   }
-  const cond = sub(conds.join(' OR '));
-  return modifier === 'not' ? `NOT ${cond}` : cond;
-}
 
-function orderBy(sql: Sql, resourceType: string | undefined, sort: string[] | undefined): string {
-  const parts: string[] = [];
-  for (const s of sort ?? []) {
-    const desc = s.startsWith('-');
-    const name = desc ? s.slice(1) : s;
-    const dir = desc ? 'DESC' : 'ASC';
-    if (name === '_lastUpdated') parts.push(`r.last_updated ${dir}`);
-    else if (name === '_id') parts.push(`r.id ${dir}`);
+  /**
+   * A chained parameter of any depth: `patient.identifier=…`, `subject:Patient.organization.name=…`.
+   * Each link's target type comes from its `:Type`, else from the parameter (its targets that
+   * have the next parameter: several are OR-ed).
+   */
+  private chain(resourceType: string | undefined, sp: SearchParam, alias: string, depth: number): string {
+    const full = sp.modifier ? `${sp.name}:${sp.modifier}` : sp.name;
+    const dot = full.indexOf('.');
+    const head = full.slice(0, dot);
+    const rest = full.slice(dot + 1);
+    const [refName, explicitType] = head.split(':') as [string, string | undefined];
+    if (!refName || !rest) throw new FhirError(HTTP_ERRORS.SEARCH_CHAIN, { name: full, detail: 'empty link', detailFr: 'maillon vide' }, { expression: full });
+    const def = this.params.get(resourceType, refName);
+    if (!def || def.type !== 'reference') throw unknownParam(full, resourceType);
+    const nextName = rest.split(/[.:]/)[0]!;
+    let targets: string[];
+    if (explicitType) targets = [explicitType];
     else {
-      const def = paramDef(resourceType, name);
-      if (!def) throw new StorageError(400, 'not-supported', `Unknown sort parameter "${name}"`, '_sort');
-      const p = sql.p(name);
-      // Ascending: the earliest value of the resource; descending: the latest.
-      if (def.type === 'date') {
-        parts.push(
-          `(SELECT ${desc ? 'max(d.high)' : 'min(d.low)'} FROM search_date d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}) ${dir} NULLS LAST`,
-        );
-      } else if (def.type === 'string') {
-        parts.push(
-          `(SELECT ${desc ? 'max' : 'min'}(d.value) FROM search_string d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}) ${dir} NULLS LAST`,
-        );
-      } else if (def.type === 'token') {
-        parts.push(
-          `(SELECT ${desc ? 'max' : 'min'}(d.code) FROM search_token d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}) ${dir} NULLS LAST`,
-        );
-      } else throw new StorageError(400, 'not-supported', `Sorting on "${name}" (${def.type}) is not supported`, '_sort');
+      const declared = def.resolveIs?.length ? def.resolveIs : def.targets ?? [];
+      targets = declared.filter((t) => nextName === '_id' || nextName === '_lastUpdated' || this.params.get(t, nextName) !== undefined);
+      if (targets.length === 0) {
+        if (declared.length === 0) {
+          throw new FhirError(
+            HTTP_ERRORS.SEARCH_CHAIN,
+            { name: full, detail: `"${refName}" may reference any type; name one (${refName}:Type.${rest})`, detailFr: `« ${refName} » peut désigner tout type ; en nommer un (${refName}:Type.${rest})` },
+            { expression: full },
+          );
+        }
+        throw unknownParam(full, resourceType);
+      }
     }
+    const colon = rest.indexOf(':');
+    const dotIdx = rest.indexOf('.');
+    // The inner parameter: a further chain keeps its dots; a leaf splits its modifier.
+    const inner: SearchParam =
+      dotIdx >= 0 && (colon < 0 || dotIdx < colon || /^[A-Z]/.test(rest.slice(colon + 1)))
+        ? { name: rest, values: sp.values }
+        : colon < 0
+          ? { name: rest, values: sp.values }
+          : { name: rest.slice(0, colon), modifier: rest.slice(colon + 1), values: sp.values };
+    const sql = this.sql;
+    const branches = targets.map((targetType) => {
+      const a = sql.alias('c');
+      const innerCond = this.condition(targetType, inner, a, depth + 1);
+      return `SELECT ${a}.resource_type, ${a}.id FROM resource ${a} WHERE ${a}.deleted = false AND ${a}.resource_type = ${sql.p(targetType)} AND ${innerCond ?? 'true'}`;
+    });
+    const r = sql.alias('ref');
+    const typeFilter = resourceType ? `${r}.resource_type = ${sql.p(resourceType)} AND ` : '';
+    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.resource_type, ${r}.id FROM search_reference ${r}
+     WHERE ${typeFilter}${r}.param = ${sql.p(def.key)} AND (${r}.target_type, ${r}.target_id) IN (${branches.join(' UNION ALL ')}))`;
   }
-  if (parts.length === 0) parts.push('r.last_updated DESC');
-  // A total order, so that pages do not overlap or skip.
-  parts.push('r.resource_type ASC', 'r.id ASC');
-  return parts.join(', ');
+
+  /** `_has:Type:reference:param=value` (reverse chain), nestable. */
+  private has(resourceType: string | undefined, sp: SearchParam, alias: string, depth: number): string {
+    const full = `_has:${sp.modifier ?? ''}`;
+    const parts = (sp.modifier ?? '').split(':');
+    const [type, refName] = parts;
+    const restParts = parts.slice(2);
+    if (!type || !refName || restParts.length === 0 || !/^[A-Z][A-Za-z]+$/.test(type)) {
+      throw new FhirError(
+        HTTP_ERRORS.SEARCH_CHAIN,
+        { name: full, detail: 'expected _has:Type:reference:parameter', detailFr: 'forme attendue : _has:Type:référence:paramètre' },
+        { expression: full },
+      );
+    }
+    const def = this.params.get(type, refName);
+    if (!def || def.type !== 'reference') throw unknownParam(full, resourceType);
+    const rest = restParts.join(':');
+    const colon = rest.indexOf(':');
+    const inner: SearchParam = rest.startsWith('_has:')
+      ? { name: '_has', modifier: rest.slice(5), values: sp.values }
+      : rest.includes('.') || colon < 0
+        ? { name: rest, values: sp.values }
+        : { name: rest.slice(0, colon), modifier: rest.slice(colon + 1), values: sp.values };
+    const sql = this.sql;
+    const h = sql.alias('h');
+    const innerCond = this.condition(type, inner, h, depth + 1);
+    const r = sql.alias('ref');
+    const target = resourceType ? ` AND ${r}.target_type = ${sql.p(resourceType)}` : '';
+    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.target_type, ${r}.target_id FROM search_reference ${r}
+     WHERE ${r}.resource_type = ${sql.p(type)} AND ${r}.param = ${sql.p(def.key)}${target} AND (${r}.resource_type, ${r}.id) IN (
+       SELECT ${h}.resource_type, ${h}.id FROM resource ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}))`;
+  }
+
+  orderBy(resourceType: string | undefined, sort: string[] | undefined): string {
+    const parts: string[] = [];
+    const sql = this.sql;
+    for (const s of sort ?? []) {
+      const desc = s.startsWith('-');
+      const name = desc ? s.slice(1) : s;
+      const dir = desc ? 'DESC' : 'ASC';
+      if (name === '_lastUpdated') parts.push(`r.last_updated ${dir}`);
+      else if (name === '_id') parts.push(`r.id ${dir}`);
+      else {
+        const def = this.params.get(resourceType, name);
+        if (!def) throw new FhirError(HTTP_ERRORS.SEARCH_SORT, { name }, { expression: '_sort' });
+        const p = sql.p(def.key);
+        const agg = desc ? 'max' : 'min';
+        // Ascending: the smallest value of the resource; descending: the largest.
+        const col =
+          def.type === 'date' ? (desc ? 'max(d.high)' : 'min(d.low)')
+          : def.type === 'string' ? `${agg}(d.value)`
+          : def.type === 'token' ? `${agg}(d.code)`
+          : `${agg}(coalesce(d.target_type || '/' || d.target_id, d.url))`;
+        const table = TABLE[def.type]!;
+        parts.push(`(SELECT ${col} FROM ${table} d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}) ${dir} NULLS LAST`);
+      }
+    }
+    if (parts.length === 0) parts.push('r.last_updated DESC');
+    // A total order, so that pages do not overlap or skip.
+    parts.push('r.resource_type ASC', 'r.id ASC');
+    return parts.join(', ');
+  }
 }
 
-export async function search(db: Queryable, q: SearchQuery): Promise<SearchResult> {
-  const sql = new Sql();
+export async function search(db: Queryable, q: SearchQuery, params: SearchParameterSet): Promise<SearchResult> {
+  const b = new SearchBuilder(params);
+  const sql = b.sql;
   const where = ['r.deleted = false'];
+  const ignored: SearchResult['ignored'] = [];
   if (q.resourceType) where.push(`r.resource_type = ${sql.p(q.resourceType)}`);
   for (const sp of q.params) {
-    const c = paramCondition(sql, q.resourceType, sp);
-    if (c) where.push(c);
+    const mark = sql.params.length;
+    try {
+      const c = b.condition(q.resourceType, sp, 'r');
+      if (c) where.push(c);
+    } catch (e) {
+      // Lenient handling (the FHIR default over HTTP): an unknown parameter is ignored and reported.
+      if (q.handling === 'lenient' && e instanceof FhirError && e.def === HTTP_ERRORS.SEARCH_UNKNOWN_PARAM) {
+        sql.params.length = mark;
+        ignored.push({ name: sp.modifier ? `${sp.name}:${sp.modifier}` : sp.name, message: e.message, text: e.text });
+        continue;
+      }
+      throw e;
+    }
   }
   // Validate includes before running anything, so a bad one is a 400, not a partial answer.
-  for (const inc of [...(q.include ?? []), ...(q.revinclude ?? [])]) checkInclude(inc);
-  const order = orderBy(sql, q.resourceType, q.sort);
+  for (const inc of [...(q.include ?? []), ...(q.revinclude ?? [])]) checkInclude(params, inc);
   const whereSql = where.join(' AND ');
+  const whereParams = sql.params.length;
+  const order = b.orderBy(q.resourceType, q.sort);
   const count = pageNumber(q.count, 'count');
   const offset = pageNumber(q.offset, 'offset');
   const page = await db.query<ResourceRow>(
@@ -278,31 +422,42 @@ export async function search(db: Queryable, q: SearchQuery): Promise<SearchResul
     if (offset === 0 && page.rows.length < count) total = page.rows.length;
     else {
       // The ORDER BY parameters are not used by the count: only pass the WHERE ones.
-      const res = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${whereSql}`, sql.params.slice(0, maxParam(whereSql)));
-      total = Number(res.rows[0].n);
+      const res = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${whereSql}`, sql.params.slice(0, whereParams));
+      total = Number(res.rows[0]!.n);
     }
   }
   const matches = page.rows.map(toRecord);
-  const included = await includes(db, matches, q.include ?? [], q.revinclude ?? []);
-  return { total, matches, included };
+  const included = await includes(db, params, matches, q.include ?? [], q.revinclude ?? []);
+  const result: SearchResult = { total, matches, included };
+  if (ignored.length) result.ignored = ignored;
+  return result;
 }
 
-/** Highest `$n` used in a SQL fragment. */
-function maxParam(s: string): number {
-  let max = 0;
-  for (const m of s.matchAll(/\$(\d+)/g)) max = Math.max(max, Number(m[1]));
-  return max;
+/**
+ * Ids of the current resources of `resourceType` matching `params` (conditional create, update,
+ * delete and references): at most `limit`, strict handling (an unknown criterion must not match
+ * everything).
+ */
+export async function matchIds(db: Queryable, resourceType: string, criteria: SearchParam[], params: SearchParameterSet, limit = 2): Promise<string[]> {
+  const b = new SearchBuilder(params);
+  const where = ['r.deleted = false', `r.resource_type = ${b.sql.p(resourceType)}`];
+  for (const sp of criteria) {
+    const c = b.condition(resourceType, sp, 'r');
+    if (c) where.push(c);
+  }
+  const res = await db.query<{ id: string }>(`SELECT r.id FROM resource r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${Math.max(1, Math.floor(limit))}`, b.sql.params);
+  return res.rows.map((r) => r.id);
 }
 
-function checkInclude(inc: IncludeSpec): void {
+function checkInclude(params: SearchParameterSet, inc: IncludeSpec): void {
   if (inc.param === '*') return;
-  const def = paramDef(inc.sourceType, inc.param);
+  const def = params.get(inc.sourceType, inc.param);
   if (!def || (def.type !== 'reference' && def.type !== 'uri')) {
-    throw new StorageError(400, 'not-supported', `Unknown reference search parameter "${inc.sourceType}:${inc.param}"`, '_include');
+    throw new FhirError(HTTP_ERRORS.SEARCH_INCLUDE, { name: `${inc.sourceType}:${inc.param}` }, { expression: '_include' });
   }
 }
 
-async function includes(db: Queryable, matches: ResourceRecord[], inc: IncludeSpec[], rev: IncludeSpec[]): Promise<ResourceRecord[]> {
+async function includes(db: Queryable, params: SearchParameterSet, matches: ResourceRecord[], inc: IncludeSpec[], rev: IncludeSpec[]): Promise<ResourceRecord[]> {
   if (matches.length === 0 || (inc.length === 0 && rev.length === 0)) return [];
   const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
   const included: ResourceRecord[] = [];
@@ -313,10 +468,10 @@ async function includes(db: Queryable, matches: ResourceRecord[], inc: IncludeSp
     if (incs.length === 0 && revs.length === 0) break;
     const found: ResourceRecord[] = [];
     for (const spec of incs) {
-      const sources = frontier.filter((m) => m.resourceType === spec.sourceType);
-      if (sources.length) found.push(...(await forwardInclude(db, sources, spec)));
+      const sources = frontier.filter((m) => spec.sourceType === '*' || m.resourceType === spec.sourceType);
+      if (sources.length) found.push(...(await forwardInclude(db, params, sources, spec)));
     }
-    for (const spec of revs) found.push(...(await reverseInclude(db, frontier, spec)));
+    for (const spec of revs) found.push(...(await reverseInclude(db, params, frontier, spec)));
     const fresh: ResourceRecord[] = [];
     for (const r of found) {
       const k = `${r.resourceType}/${r.id}`;
@@ -330,14 +485,19 @@ async function includes(db: Queryable, matches: ResourceRecord[], inc: IncludeSp
   return included;
 }
 
-function paramNames(spec: IncludeSpec): string[] {
-  return spec.param === '*' ? referenceParamsOf(spec.sourceType).map((p) => p.name) : [spec.param];
+function paramKeys(params: SearchParameterSet, spec: IncludeSpec, types: string[]): string[] {
+  if (spec.param !== '*') {
+    const d = params.get(spec.sourceType, spec.param);
+    return d ? [d.key] : [spec.param];
+  }
+  return [...new Set(types.flatMap((t) => params.referencesOf(t).map((p) => p.key)))];
 }
 
-async function forwardInclude(db: Queryable, sources: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
+async function forwardInclude(db: Queryable, params: SearchParameterSet, sources: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
   const sql = new Sql();
-  const keys = sql.p(JSON.stringify(sources.map((s) => ({ t: s.resourceType, i: s.id }))));
-  const names = sql.p(JSON.stringify(paramNames(spec)));
+  const t = sql.p(sources.map((s) => s.resourceType));
+  const i = sql.p(sources.map((s) => s.id));
+  const names = sql.p(paramKeys(params, spec, [...new Set(sources.map((s) => s.resourceType))]));
   const target = spec.targetType ? ` AND s.target_type = ${sql.p(spec.targetType)}` : '';
   const res = await db.query<ResourceRow>(
     `SELECT ${RESOURCE_COLUMNS.split(', ').map((c) => 'r.' + c).join(', ')}
@@ -345,20 +505,21 @@ async function forwardInclude(db: Queryable, sources: ResourceRecord[], spec: In
       WHERE r.deleted = false AND (r.resource_type, r.id) IN (
         SELECT s.target_type, s.target_id
           FROM search_reference s
-          JOIN jsonb_to_recordset(${keys}::jsonb) AS k(t text, i text) ON s.resource_type = k.t AND s.id = k.i
-         WHERE s.param IN (SELECT jsonb_array_elements_text(${names}::jsonb)) AND s.target_type IS NOT NULL${target})
+          JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.resource_type = k.t AND s.id = k.i
+         WHERE s.param = ANY(${names}::text[]) AND s.target_type IS NOT NULL${target})
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );
   return res.rows.map(toRecord);
 }
 
-async function reverseInclude(db: Queryable, targets: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
+async function reverseInclude(db: Queryable, params: SearchParameterSet, targets: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
   const wanted = spec.targetType ? targets.filter((t) => t.resourceType === spec.targetType) : targets;
   if (wanted.length === 0) return [];
   const sql = new Sql();
-  const keys = sql.p(JSON.stringify(wanted.map((s) => ({ t: s.resourceType, i: s.id }))));
-  const names = sql.p(JSON.stringify(paramNames(spec)));
+  const t = sql.p(wanted.map((s) => s.resourceType));
+  const i = sql.p(wanted.map((s) => s.id));
+  const names = sql.p(paramKeys(params, spec, [spec.sourceType]));
   const src = sql.p(spec.sourceType);
   const res = await db.query<ResourceRow>(
     `SELECT ${RESOURCE_COLUMNS.split(', ').map((c) => 'r.' + c).join(', ')}
@@ -366,8 +527,8 @@ async function reverseInclude(db: Queryable, targets: ResourceRecord[], spec: In
       WHERE r.deleted = false AND r.resource_type = ${src} AND r.id IN (
         SELECT s.id
           FROM search_reference s
-          JOIN jsonb_to_recordset(${keys}::jsonb) AS k(t text, i text) ON s.target_type = k.t AND s.target_id = k.i
-         WHERE s.resource_type = ${src} AND s.param IN (SELECT jsonb_array_elements_text(${names}::jsonb)))
+          JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.target_type = k.t AND s.target_id = k.i
+         WHERE s.resource_type = ${src} AND s.param = ANY(${names}::text[]))
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );

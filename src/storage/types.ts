@@ -2,8 +2,15 @@
 // the data layer. Two drivers implement the same SQL (PostgreSQL via `pg`, embedded PGlite),
 // so nothing above this file knows which one is in use.
 
-/** A FHIR resource as JSON. */
-export type FhirResource = { resourceType: string; id?: string; meta?: { versionId?: string; lastUpdated?: string; [k: string]: unknown }; [k: string]: unknown };
+import type { FhirResource } from '../fhir/json.js';
+import type { SearchParameterSet } from '../fhir/search/parameters.js';
+import type { IndexState, ReindexReport } from './reindex.js';
+import type { OpResult, WritePlan } from './unit-of-work.js';
+
+export type { OpResult, WritePlan, WriteOp, WriteMethod, WriteOutcome, ResolveContext } from './unit-of-work.js';
+export type { IndexState, ReindexReport } from './reindex.js';
+
+export type { FhirResource };
 
 /** One stored version of a resource. `resource.meta.versionId/lastUpdated` equal the columns. */
 export interface ResourceRecord {
@@ -36,6 +43,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   /** Business keys of plain creates/updates (default: the TDDUI resend-matching keys). */
   keys?: BusinessKeyPolicy;
+  /** Search parameters indexed and searched (default: the base R4 ones). */
+  searchParams?: SearchParameterSet;
 }
 
 /**
@@ -82,12 +91,16 @@ export interface SearchQuery {
   offset: number;
   /** Whether to compute the total (`_total=accurate`, default) or not. */
   total?: 'accurate' | 'none';
+  /** `Prefer: handling=`: unknown parameters are a 400 (`strict`, the default of this API) or ignored and reported in `ignored` (`lenient`, the HTTP default). */
+  handling?: 'strict' | 'lenient';
 }
 
 export interface SearchResult {
   total?: number;
   matches: ResourceRecord[];
   included: ResourceRecord[];
+  /** Parameters ignored under lenient handling, with why (English and French). */
+  ignored?: { name: string; message: string; text: string }[];
 }
 
 export interface HistoryQuery {
@@ -148,21 +161,8 @@ export interface SubmissionFilter {
   offset: number;
 }
 
-/** Thrown by the data layer; the server turns it into an OperationOutcome with this status. */
-export class StorageError extends Error {
-  constructor(
-    /** HTTP status: 400 bad search, 404 not found, 409 conflict, 410 gone, 412 version mismatch. */
-    readonly status: number,
-    /** FHIR issue type (`not-found`, `conflict`, `invalid`, `not-supported`, …). */
-    readonly issueCode: string,
-    message: string,
-    /** FHIRPath / parameter location, when there is one. */
-    readonly expression?: string,
-  ) {
-    super(message);
-    this.name = 'StorageError';
-  }
-}
+/** Thrown by the data layer: the one error class of the catalogue (src/fhir/outcome/http-errors.ts). */
+export { FhirError as StorageError } from '../fhir/outcome/http-errors.js';
 
 /**
  * The data layer (implemented in `src/storage/repository.ts`). Reads never see a half-written
@@ -170,6 +170,10 @@ export class StorageError extends Error {
  */
 export interface Repository {
   readonly db: Database;
+  /** The search parameters this repository indexes and searches. */
+  readonly searchParams: SearchParameterSet;
+  /** Indexes and searches with `params` from now on (the server's, once its IGs are loaded). */
+  useSearchParams(params: SearchParameterSet): void;
   /** Applies pending migrations (idempotent; safe when several servers start together). */
   migrate(): Promise<void>;
 
@@ -194,6 +198,19 @@ export interface Repository {
    * Its business keys are (re-)pointed at it, under the owner stored with the resource.
    */
   update(resource: FhirResource & { id: string }, options?: { ifMatch?: number }): Promise<ResourceRecord>;
+
+  /**
+   * THE write path: creates / updates / deletes / patches (with business keys, If-Match,
+   * conditional criteria) executed atomically, versioned and indexed (src/storage/unit-of-work.ts).
+   */
+  execute(plan: WritePlan): Promise<OpResult[]>;
+  /** Deletes a resource: a tombstone version (history keeps it; read answers 410). */
+  delete(resourceType: string, id: string, options?: { ifMatch?: number }): Promise<OpResult>;
+
+  /** Which parameter set wrote the index rows (undefined before the first record). */
+  indexState(): Promise<IndexState | undefined>;
+  /** Rebuilds the index rows of every current resource with `searchParams`, and records it. */
+  reindex(options?: { batchSize?: number; onProgress?: (done: number, total: number) => void }): Promise<ReindexReport>;
 
   recordSubmission(submission: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
   listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }>;

@@ -1,7 +1,8 @@
 // Batched writes of resource versions: history row, current row, search index. One call
-// issues a fixed number of statements whatever the number of resources (rows travel as one
-// JSON parameter expanded by jsonb_to_recordset), which keeps ingestion fast on both drivers.
-import { extractIndex } from './search-params.js';
+// issues one statement whatever the number of resources (rows travel as one array parameter
+// per column, expanded by unnest), which keeps ingestion fast on both drivers. Only the unit
+// of work (unit-of-work.ts) and the re-indexer call it.
+import type { IndexRows, SearchParameterSet } from '../fhir/search/parameters.js';
 import type { FhirResource, Queryable } from './types.js';
 
 export interface VersionToWrite {
@@ -17,27 +18,43 @@ export interface VersionToWrite {
   deleted?: boolean;
 }
 
-/** Current version numbers and last update of existing resources, locked until commit. */
+export interface CurrentRow {
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  owner: string;
+  content?: FhirResource;
+}
+
+/**
+ * Current version numbers, last update, deletion and owner of existing resources, locked until
+ * commit; with their content when `withContent` (patches).
+ */
 export async function lockCurrent(
   tx: Queryable,
   keys: { resourceType: string; id: string }[],
-): Promise<Map<string, { versionId: number; lastUpdated: string }>> {
-  const out = new Map<string, { versionId: number; lastUpdated: string }>();
+  withContent = false,
+): Promise<Map<string, CurrentRow>> {
+  const out = new Map<string, CurrentRow>();
   if (keys.length === 0) return out;
   // unnest of arrays, not a JSON record set: the planner knows how many rows it yields and
   // probes the primary key instead of scanning the table.
-  const res = await tx.query<{ resource_type: string; id: string; version_id: number; last_updated: Date | string }>(
-    `SELECT r.resource_type, r.id, r.version_id, r.last_updated
+  const res = await tx.query<{ resource_type: string; id: string; version_id: number; last_updated: Date | string; deleted: boolean; owner: string; content?: FhirResource | string }>(
+    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.owner${withContent ? ', r.content' : ''}
        FROM resource r
        JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i
         FOR UPDATE OF r`,
     [keys.map((k) => k.resourceType), keys.map((k) => k.id)],
   );
   for (const r of res.rows) {
-    out.set(`${r.resource_type}/${r.id}`, {
+    const row: CurrentRow = {
       versionId: Number(r.version_id),
       lastUpdated: (r.last_updated instanceof Date ? r.last_updated : new Date(r.last_updated)).toISOString(),
-    });
+      deleted: r.deleted,
+      owner: r.owner,
+    };
+    if (r.content !== undefined) row.content = typeof r.content === 'string' ? (JSON.parse(r.content) as FhirResource) : r.content;
+    out.set(`${r.resource_type}/${r.id}`, row);
   }
   return out;
 }
@@ -61,10 +78,13 @@ export interface KeysToWrite {
  */
 export async function writeVersions(
   tx: Queryable,
+  searchParams: SearchParameterSet,
   items: VersionToWrite[],
   keys?: KeysToWrite,
   /** More data-modifying statements to run in the same round trip (placeholders from `p`). */
   extra?: (p: (v: unknown) => string) => string[],
+  /** Re-indexing: only the index rows are replaced (no new version, no history copy). */
+  mode: { reindexOnly?: boolean } = {},
 ): Promise<void> {
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
@@ -78,7 +98,7 @@ export async function writeVersions(
   const ids = items.map((i) => i.id);
   const t = p(types);
   const i = p(ids);
-  ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
+  if (!mode.reindexOnly) ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
       SELECT * FROM unnest(${t}::text[], ${i}::text[], ${p(items.map((x) => x.versionId))}::integer[],
                            ${p(items.map((x) => x.lastUpdated))}::timestamptz[], ${p(items.map((x) => x.deleted ?? false))}::boolean[],
                            ${p(items.map((x) => x.owner))}::text[], ${p(items.map((x) => JSON.stringify(x.resource)))}::jsonb[])
@@ -93,7 +113,7 @@ export async function writeVersions(
     // The replaced current rows move to the history. Every sub-statement reads the snapshot
     // taken before the statement, so this copies the old versions even though `c` above
     // overwrites those rows in the same statement.
-    ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
+    if (!mode.reindexOnly) ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
         FROM unnest(${rt}::text[], ${ri}::text[]) AS o(t, i)
         JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
@@ -111,7 +131,7 @@ export async function writeVersions(
   const ref = cols(['t', 'i', 'p', 'tt', 'ti', 'u'] as const);
   for (const x of items) {
     if (x.deleted) continue;
-    const idx = extractIndex(x.resource);
+    const idx: IndexRows = searchParams.extract(x.resource);
     const rt = x.resourceType;
     for (const r of idx.tokens) (tok.t.push(rt), tok.i.push(x.id), tok.p.push(r.param), tok.s.push(r.system ?? null), tok.c.push(r.code));
     for (const r of idx.strings) (str.t.push(rt), str.i.push(x.id), str.p.push(r.param), str.v.push(r.value), str.e.push(r.exact));

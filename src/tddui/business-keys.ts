@@ -4,6 +4,7 @@
 // See docs/storage.md ("Resend matching") for the table and the reasons.
 import { createHash } from 'node:crypto';
 import { checkIdNatSt, finessOfLocalId, SYSTEMS } from './rules/identifiers.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 export interface BusinessKey {
   system: string;
@@ -12,9 +13,6 @@ export interface BusinessKey {
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Systems that identify the business object, per resource type, in priority order. */
 export const KEY_SYSTEMS: Record<string, string[]> = {

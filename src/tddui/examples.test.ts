@@ -28,7 +28,7 @@ const ALLOWED_WARNINGS: Record<string, string> = {
 /** IG defects the official data follow (category ig-defect), each with its decision. */
 const ALLOWED_IG_DEFECTS: Record<string, string> = {
   'fhir-code-not-in-extensible-ig-defect':
-    'D-21: FR Core 2.1.0 fixes identifier type codes (PI, INS-NIR, IDNST) outside the extensible identifier-type binding its slices inherit',
+    'D-26: FR Core 2.1.0 fixes identifier type codes (PI, INS-NIR, IDNST) outside the extensible identifier-type binding its slices inherit',
 };
 
 /**

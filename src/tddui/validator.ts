@@ -20,6 +20,7 @@ import { TDDUI_BUNDLE_PROFILE, TDDUI_CANONICAL, TDDUI_PACKAGE } from './ig.js';
 import { PeriodVisitor, runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
 import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
+import { isObject } from '../fhir/json.js';
 
 export interface TdduiValidatorOptions {
   /** Package sources (cache folders, package folders, .tgz); default: defaultPackagePaths(). */
@@ -321,9 +322,6 @@ function pinnedVersion(resource: unknown): { version: string; expression: string
   return undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Business rules restate a few base invariants with a clearer, bilingual message (period

@@ -2,6 +2,7 @@
 // validator reports (`Bundle.entry[3].resource.identifier[0].value`) into the parsed JSON, and
 // pretty-prints the fragment with the offending property highlighted.
 import { html, raw, type SafeHtml } from './html.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 type Step = { name: string; index?: number };
 
@@ -30,9 +31,6 @@ export function parsePath(expression: string): Step[] | undefined {
   return out.length ? out : undefined;
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Follows `expression` in `root` as far as it goes. */
 export function resolveExpression(root: unknown, expression: string): Resolution | undefined {

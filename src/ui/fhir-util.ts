@@ -47,9 +47,8 @@ export const EXT = {
   plannedStartDate: 'http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedStartDate',
 } as const;
 
-export function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isObject as isObj } from '../fhir/json.js';
+export { isObj };
 
 export function arr(v: unknown): Json[] {
   return Array.isArray(v) ? v.filter(isObj) : isObj(v) ? [v] : [];

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
-import { FhirHttpError } from '../server/outcome.js';
+import { FhirError } from '../fhir/outcome/http-errors.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
@@ -95,9 +95,9 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
             return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter les données reçues (portée system/*.read ou user/*.read nécessaire).'), 403);
           }
         } catch (e) {
-          if (!(e instanceof FhirHttpError)) throw e;
+          if (!(e instanceof FhirError)) throw e;
           for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
-          return sendHtml(reply, errorPage(e.options.text ?? e.message), e.status);
+          return sendHtml(reply, errorPage(e.text), e.status);
         }
       });
     }
@@ -106,7 +106,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       return payload;
     });
     ui.setErrorHandler((err: Error & { status?: number; statusCode?: number }, req, reply) => {
-      const status = err.name === 'StorageError' && typeof err.status === 'number' ? err.status : (err.statusCode ?? 500);
+      const status = err instanceof FhirError ? err.status : (err.statusCode ?? 500);
       if (status >= 500) req.log.error({ err }, 'UI page failed');
       const message =
         status === 413

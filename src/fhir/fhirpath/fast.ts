@@ -6,6 +6,7 @@
 // values whose semantics need type information (e.g. comparing dates) — and the caller falls
 // back to fhirpath.js. Agreement with fhirpath.js is tested on every invariant the validator
 // evaluates over the official examples (fast.test.ts).
+import { isObject as isObj } from '../json.js';
 
 type Json = Record<string, unknown>;
 type Coll = unknown[];
@@ -120,9 +121,6 @@ function tokenize(src: string): Tok[] {
 
 // ------------------------------------------------------------------ values
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** FHIR type names, capitalised as they suffix choice element names (`valueString`, `effectivePeriod`). */
 const CHOICE_SUFFIXES = new Set(

@@ -9,6 +9,7 @@ import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4';
 import type { ConstraintDef } from '../profiles/compile.js';
 import { compileFast, Unsupported, type FastFn } from './fast.js';
+import { isObject as isObj } from '../json.js';
 
 type Json = Record<string, unknown>;
 
@@ -25,9 +26,6 @@ export interface CompiledInvariant {
 
 const UCUM = 'http://unitsofmeasure.org';
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function entries(b: Json): Json[] {
   return Array.isArray(b.entry) ? (b.entry as unknown[]).filter(isObj) : [];

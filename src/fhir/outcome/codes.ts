@@ -275,10 +275,10 @@ export const CODES = {
     severity: 'warning',
     code: 'code-invalid',
     category: 'ig-defect',
-    summary: 'The profile itself fixes a code (fixed[x] / pattern[x]) that is not in the extensible value set the element is bound to: an IG defect, reported once per validation (D-21).',
+    summary: 'The profile itself fixes a code (fixed[x] / pattern[x]) that is not in the extensible value set the element is bound to: an IG defect, reported once per validation (D-26).',
     en: 'IG defect: the profile requires the code {code} at {element}, which is not in the value set {valueSet} of its extensible binding ({count} occurrence(s); first here)',
     fr: 'Défaut du guide : le profil impose le code {code} en {element}, absent du jeu de valeurs {valueSet} de sa liaison extensible ({count} occurrence(s) ; première ici)',
-    reference: 'docs/decisions.md D-21',
+    reference: 'docs/decisions.md D-26',
   }),
   BINDING_EXTENSIBLE: defineRule({
     id: 'fhir-code-not-in-extensible',

@@ -4,9 +4,10 @@
 // its parent node, property name and array index, which is how we find the JSON slot to change.
 import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4';
-import type { FhirResource } from '../../storage/types.js';
+import type { FhirResource } from '../json.js';
 import { type ElementDef, type FhirModel, type TypeContext, fhirModel } from '../xml/model.js';
 import { PatchError } from './errors.js';
+import { isObject } from '../json.js';
 
 type Json = Record<string, unknown>;
 
@@ -44,9 +45,6 @@ interface Operation {
 
 const TYPES = new Set(['add', 'insert', 'delete', 'replace', 'move']);
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A JSON object of the resource (fhirpath wraps decimals in FP_Decimal objects: those are values). */
 function isPlainObject(v: unknown): v is Json {

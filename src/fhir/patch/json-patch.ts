@@ -1,7 +1,8 @@
 // JSON Patch (RFC 6902) with JSON Pointers (RFC 6901). The patch is applied to a deep copy,
 // so a failing operation leaves the caller's resource exactly as it was (atomicity for free).
-import type { FhirResource } from '../../storage/types.js';
+import type { FhirResource } from '../json.js';
 import { PatchError } from './errors.js';
+import { isObject } from '../json.js';
 
 type Json = unknown;
 type Container = Record<string, unknown> | unknown[];
@@ -9,9 +10,6 @@ type Container = Record<string, unknown> | unknown[];
 const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
 const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** RFC 6901: "" is the whole document; otherwise "/"-separated tokens with ~1 → "/" and ~0 → "~". */
 export function parsePointer(pointer: string, op: number): string[] {

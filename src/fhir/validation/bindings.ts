@@ -76,7 +76,7 @@ export function checkBinding(run: Run, value: unknown, typeCode: string, node: E
           ? codingText(value)
           : ((value as Json).coding as Json[]).map(codingText).join(', ');
     if (rule === CODES.BINDING_EXTENSIBLE && (node.fixed !== undefined || node.pattern !== undefined) && containsTestOf(run, node)(value)) {
-      // The profile itself requires this code (D-21: FR Core's identifier type slices): an IG
+      // The profile itself requires this code (D-26: FR Core's identifier type slices): an IG
       // defect, said once per value set and validation, not a finding about the data.
       const key = run.v.onceKey('extensible-ig-defect:', vs + '|' + shown);
       if (!run.out.bump(key)) run.out.once(key, CODES.BINDING_EXTENSIBLE_IG_DEFECT, at(base, seg), { code: shown, valueSet: vs, element: node.id });

@@ -1,6 +1,7 @@
 // Reference resolution inside a Bundle (FHIR http.html#trules and bundle.html#references):
 // by fullUrl (urn:uuid:, urn:oid:, absolute URL), and relative `Type/id` references resolved
 // against the base of the referencing entry's fullUrl, or against the entries' own type/id.
+import { isObject } from '../json.js';
 type Json = Record<string, unknown>;
 
 export interface BundleTarget {
@@ -14,9 +15,6 @@ export interface BundleTarget {
   peers?: Map<string, BundleTarget>;
 }
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const ENTRY_INDEX = /^Bundle\.entry\[(\d+)\]/;
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;

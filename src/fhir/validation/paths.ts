@@ -1,10 +1,6 @@
 // Small helpers of the instance walk: JSON objects and issue locations.
 
-export type Json = Record<string, unknown>;
-
-export function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { isObject, type Json } from '../json.js';
 
 /** The location `base` + `seg`: `base[3]` for an index, `base.name` for a name, `base` alone without a segment. */
 export function at(base: string, seg: string | number | undefined): string {

@@ -9,6 +9,7 @@
 // operators; enableBehavior `all` by default).
 import type { MessageArgs, Rule } from '../outcome/rule.js';
 import { CODES } from '../outcome/codes.js';
+import { isObject as isObj } from '../json.js';
 
 type Json = Record<string, unknown>;
 
@@ -106,9 +107,6 @@ const ANSWER_TYPES: Record<string, string[]> = {
   quantity: ['valueQuantity'],
 };
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function list(v: unknown): Json[] {
   return Array.isArray(v) ? v.filter(isObj) : [];

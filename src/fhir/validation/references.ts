@@ -35,8 +35,10 @@ export function referenceInfo(run: Run, node: ElementNode): ReferenceInfo {
   if (m.reference) return m.reference;
   const targetProfiles = node.types.find((t) => t.code === 'Reference')?.targetProfile ?? [];
   const allowedTypes = new Set<string>();
-  for (const tp of targetProfiles) {
-    const t = tp.startsWith(CORE_SD) ? tp.slice(CORE_SD.length) : run.profiles.get(tp)?.type;
+  for (const versioned of targetProfiles) {
+    // A canonical may carry its version (`…/Organization|4.0.1`, CDS CareTeam): the type is the same.
+    const tp = versioned.split('|')[0]!;
+    const t = tp.startsWith(CORE_SD) ? tp.slice(CORE_SD.length) : run.profiles.get(versioned)?.type ?? run.profiles.get(tp)?.type;
     if (t) allowedTypes.add(t);
     else allowedTypes.add('*');
   }

@@ -5,6 +5,7 @@
 import { FhirXmlError } from './errors.js';
 import { type ElementDef, type FhirModel, type TypeContext, fhirModel, jsonKindOfPrimitive } from './model.js';
 import { parseXml } from './parser.js';
+import { isObject } from '../json.js';
 
 export const FHIR_NS = 'http://hl7.org/fhir';
 export const XHTML_NS = 'http://www.w3.org/1999/xhtml';
@@ -21,9 +22,6 @@ const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\u
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 class Writer {
   private readonly out: string[] = [];

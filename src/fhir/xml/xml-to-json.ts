@@ -1,6 +1,6 @@
 // FHIR R4 XML → JSON: restores arrays (max ≠ 1), JSON numbers and booleans, the `_x` form of
 // primitive ids/extensions, and the narrative div as an XHTML string.
-import type { FhirResource } from '../../storage/types.js';
+import type { FhirResource } from '../json.js';
 import { FhirXmlError, lineColumn } from './errors.js';
 import { FHIR_NS, XHTML_NS } from './json-to-xml.js';
 import { type ElementDef, type FhirModel, type TypeContext, fhirModel, jsonKindOfPrimitive } from './model.js';

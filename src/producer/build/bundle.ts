@@ -116,7 +116,7 @@ export function pivotToBundle(p: Pivot): FhirBundle {
 
 /**
  * INS identity statuses (Référentiel national d'identitovigilance) -> FR Core 2.1.0's
- * fr-core-cs-v2-0445, which has PROV and VALI but not RECUP nor QUAL (decisions.md D-22): a
+ * fr-core-cs-v2-0445, which has PROV and VALI but not RECUP nor QUAL (decisions.md D-27): a
  * qualified identity is a validated one whose INS was retrieved (the INS identifier is sent), a
  * retrieved one a provisional one with its INS.
  */

@@ -168,7 +168,7 @@ function identity(rng: Rng, end: number, kind: Kind, idLocal: string, home: Comm
     sexe: female ? 'female' : 'male',
     dateNaissance: birthDate,
     rangNaissance: rang,
-    // Born abroad: the INSEE (COG) country code is the birth place code, as INSi returns it (D-23).
+    // Born abroad: the INSEE (COG) country code is the birth place code, as INSi returns it (D-28).
     lieuNaissance: abroad ? { codeInsee: abroad.insee, pays: abroad.iso3 } : { codeInsee: commune!.insee, commune: commune!.nom, pays: 'FRA' },
     adresse: { lignes: [`${rng.int(1, 120)} ${rng.pick(RUES)}`], codePostal: home.cp, commune: home.nom.replace(/ \d+e Arrondissement$/, ''), pays: 'FRA' },
   };
@@ -498,7 +498,7 @@ function v23Part(rng: Rng, doc: PivotDoc, end: number, kind: Kind, age: number):
   if (rng.chance(0.3)) u.commentaire = rng.pick(['Préfère être appelé le matin', 'Porte un appareil auditif', 'Allergie aux pansements adhésifs']);
   if (age >= 18 && rng.chance(0.3)) u.permisConduire = [{ numero: rng.digits(9), systeme: 'https://ants.gouv.fr/', debut: isoDay(end - rng.int(5, 50) * 365 * DAY) }];
   for (const e of doc.evenements ?? []) if (e.statut === 'finished' && rng.chance(0.5)) e.valideParUsager = true;
-  // professionnel-requis (D-29): the responsable or the auteur of every evaluation.
+  // professionnel-requis (D-34): the responsable or the auteur of every evaluation.
   for (const ev of doc.evaluations ?? []) if (ev.responsable === undefined && ev.auteur === undefined) ev.auteur = ev.evaluateur ?? doc.professionnels?.[0]?.idNatPs;
   const observations: Record<string, any>[] = [];
   if (kind !== 'pp-ime' && rng.chance(0.4)) {

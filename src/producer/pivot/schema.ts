@@ -521,9 +521,9 @@ function checkVersion(p: z.output<z.ZodObject<any>> & Record<string, any>, ctx: 
   }
   (p.evaluations ?? []).forEach((e: any, i: number) => {
     // The invariant reads the reference text (`source.reference.contains('Practitioner/')`): an
-    // evaluateur referred to by its urn:uuid in the Bundle does not satisfy it (decisions.md D-29).
+    // evaluateur referred to by its urn:uuid in the Bundle does not satisfy it (decisions.md D-34).
     if (e.responsable === undefined && e.auteur === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['evaluations', i], message: 'TDDUI 2.3.0 (invariant professionnel-requis): name the responsable or the auteur (an evaluateur sent by urn:uuid does not satisfy the invariant, D-29)' });
+      ctx.addIssue({ code: 'custom', path: ['evaluations', i], message: 'TDDUI 2.3.0 (invariant professionnel-requis): name the responsable or the auteur (an evaluateur sent by urn:uuid does not satisfy the invariant, D-34)' });
     }
   });
   const contacts = new Set((p.contacts ?? []).map((c: any) => c.id));

@@ -24,9 +24,8 @@ export interface RuleContext {
   resolve(reference: unknown, from?: Item): Item | undefined;
 }
 
-export function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isObject } from '../../fhir/json.js';
+export { isObject };
 
 export function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : v === undefined ? [] : [v];

@@ -103,7 +103,7 @@ export async function cloneUsagers(repo: Repository, total: number): Promise<num
     if (batch.length === 0) return;
     const items = batch;
     batch = [];
-    await repo.db.transaction((tx) => writeVersions(tx, items));
+    await repo.db.transaction((tx) => writeVersions(tx, repo.searchParams, items));
     written += items.length;
   };
   const lastUpdated = new Date().toISOString();

@@ -1,11 +1,9 @@
 // Bundle reference resolution (FHIR bundle.html#references) and URL fixing: every reference
 // that names an entry of the transaction is rewritten to the server id of that entry.
+import { isObject as isObj } from '../json.js';
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const RE_RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 const RE_ABSOLUTE_REST = /^(https?:\/\/.+)\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;

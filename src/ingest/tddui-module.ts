@@ -1,0 +1,106 @@
+// TDDUI on the general FHIR server core: what the IG's receiver (the TDDUI *Consommateur*)
+// serves, its transaction Bundles (flow 1: POST-only entries, resend matching by business
+// identifiers within the FINESS — ingestTransaction), and the v1 DocumentReference flows
+// (create with resend matching and the submission log; PATCH limited to `content`), all
+// registered through the IgModule point of src/rest/modules.ts. The other IGs (volets) plug in
+// the same way.
+import type { FhirResource, Json } from '../fhir/json.js';
+import { isObject, sameJson } from '../fhir/json.js';
+import type { ValidationIssue } from '../fhir/outcome/issue.js';
+import type { CanonicalResource } from '../fhir/packages/registry.js';
+import type { IgModule, WriteContext } from '../rest/modules.js';
+import type { Interaction } from '../rest/served.js';
+import type { Repository } from '../storage/types.js';
+import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
+import { TDDUI_CANONICAL, TDDUI_PACKAGE } from '../tddui/ig.js';
+import type { TdduiValidator } from '../tddui/validator.js';
+import { logDocumentSubmission } from './document-log.js';
+import { ingestTransaction } from './index.js';
+
+export const TDDUI_CONSOMMATEUR = `${TDDUI_CANONICAL}/CapabilityStatement/TDDUIConsommateur`;
+
+/** The resource types of TDDUIConsommateur, used when the IG package is not loaded. */
+export const CONSOMMATEUR_TYPES = [
+  'Patient', 'Organization', 'Encounter', 'Practitioner', 'PractitionerRole', 'Task', 'QuestionnaireResponse',
+  'DocumentReference', 'CarePlan', 'Consent', 'Goal', 'ServiceRequest', 'RelatedPerson',
+];
+
+/** Stable rule id of the v1 flow 3 restriction (PATCH changes only `content`). */
+export const PATCH_CONTENT_ONLY_RULE = 'tddui-v1-patch-content-only';
+/** Elements a v1 PATCH may change: the document itself, and meta (managed by the server). */
+const PATCHABLE = new Set(['content', 'meta', 'resourceType', 'id']);
+
+/** Top-level elements other than `content` / `meta` that differ between the stored and the patched resource. */
+export function changedOutsideContent(stored: FhirResource, patched: FhirResource): string[] {
+  const keys = new Set([...Object.keys(stored), ...Object.keys(patched)]);
+  // `_status` (a primitive's id/extensions) belongs to `status`.
+  const names = [...keys].filter((k) => !PATCHABLE.has(k.replace(/^_/, '')) && !sameJson(stored[k], patched[k])).map((k) => k.replace(/^_/, ''));
+  return [...new Set(names)].sort();
+}
+
+function contentOnlyIssues(type: string, changed: string[]): ValidationIssue[] {
+  return changed.map((name) => ({
+    severity: 'error' as const,
+    code: 'business-rule' as const,
+    rule: PATCH_CONTENT_ONLY_RULE,
+    message: `A PATCH of a ${type} (TDDUI v1 flow 3) may only change content (the document); it changes ${type}.${name}`,
+    messageFr: `Un PATCH de ${type} (flux 3 de TDDUI v1) ne peut modifier que content (le document) ; celui-ci modifie ${type}.${name}`,
+    expression: `${type}.${name}`,
+    source: 'TDDUI v1 (1.1.0), description_flux_3',
+  }));
+}
+
+function declaresTdduiProfile(r: Json): boolean {
+  const p = isObject(r.meta) && Array.isArray(r.meta.profile) ? r.meta.profile : [];
+  return p.some((x) => typeof x === 'string' && x.startsWith(TDDUI_CANONICAL + '/'));
+}
+
+export interface TdduiModuleOptions {
+  repo: Repository;
+  validator: TdduiValidator;
+  log?: { error(obj: object, msg: string): void };
+}
+
+/** The TDDUI IG module. */
+export function tdduiModule(opts: TdduiModuleOptions): IgModule {
+  const { repo, validator } = opts;
+  const log = opts.log ?? { error: () => undefined };
+  const cs = validator.engine.registry.resolve<CanonicalResource & { rest?: { resource?: { type: string }[] }[] }>(TDDUI_CONSOMMATEUR, 'CapabilityStatement');
+  const types = [...new Set(cs?.rest?.flatMap((r) => (r.resource ?? []).map((x) => x.type)) ?? [])];
+  const served = types.length ? types : CONSOMMATEUR_TYPES;
+  return {
+    name: TDDUI_PACKAGE,
+    served: () =>
+      served.map((type) => {
+        const interactions: Interaction[] = ['read', 'vread', 'search-type', 'history-instance', 'history-type'];
+        // TDDUI v1 flows 1 and 3: a document created alone, then patched.
+        if (type === 'DocumentReference') interactions.push('create', 'patch');
+        return { type, interactions };
+      }),
+    owns: (resource) => declaresTdduiProfile(resource),
+    // The TDDUI validator chooses the TDDUI profile and runs the business rules.
+    validate: (resource) => validator.validate(resource).issues,
+    rules: (resource: FhirResource, ctx: WriteContext) => {
+      if (ctx.interaction !== 'patch' || !ctx.current) return [];
+      return contentOnlyIssues(ctx.type, changedOutsideContent(ctx.current.resource, resource));
+    },
+    businessKeys: (resource) => {
+      const owner = TDDUI_KEY_POLICY.ownerOf(resource);
+      return { ...(owner !== undefined ? { owner } : {}), keys: TDDUI_KEY_POLICY.keysOf(resource) };
+    },
+    onCreate: (e) =>
+      logDocumentSubmission(
+        repo,
+        log,
+        e.submitted,
+        { status: e.status, outcome: e.outcome, ...(e.stored ? { stored: e.stored } : {}) },
+        e.receivedAt,
+      ),
+    bundle: {
+      // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
+      // only IG served (the TDDUI receiver as it always was).
+      claims: (bundle, ctx) => ctx.alone || declaresTdduiProfile(bundle),
+      handle: (bundle) => ingestTransaction({ repo, validator }, bundle),
+    },
+  };
+}

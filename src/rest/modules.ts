@@ -1,0 +1,53 @@
+// The registration point of IG-specific behaviour on the generic FHIR server core. An IG module
+// (TDDUI today; CDS, CdL, NdE, GAP, PDSm tomorrow) says what it serves beyond its
+// CapabilityStatements, adds business rules to writes, may choose its own validation, its
+// resend matching, and may take over the transaction Bundles that are its own. Nothing of the
+// core (storage, the interactions, the HTTP routes) changes when a module is added.
+import type { FhirResource, Json } from '../fhir/json.js';
+import type { ValidationIssue } from '../fhir/outcome/issue.js';
+import type { KeyOf } from '../storage/keys.js';
+import type { ResourceRecord } from '../storage/types.js';
+import type { Interaction } from './served.js';
+
+export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
+
+export interface WriteContext {
+  interaction: WriteInteraction;
+  type: string;
+  /** The profile the serving IG's CapabilityStatement names for the type, if any. */
+  profile?: string;
+  /** The stored version being replaced (update, patch). */
+  current?: ResourceRecord;
+}
+
+/** What a Bundle handler answers (status, body, and the submission id when it logs one). */
+export interface BundleResult {
+  status: number;
+  body: FhirResource;
+  submissionId?: string;
+}
+
+export interface IgModule {
+  /** Its name: the package name of the IG (`ans.fhir.fr.tddui`). */
+  readonly name: string;
+  /** Types and interactions it serves that its CapabilityStatements do not say (TDDUI's Consommateur is a client statement). */
+  served?(): { type: string; interactions: Interaction[]; profile?: string; documentation?: string; updateCreate?: boolean }[];
+  /** Whether a resource is this IG's (e.g. it declares one of its profiles): its module then handles the write. */
+  owns?(resource: FhirResource): boolean;
+  /** Validation on write, replacing the generic one (profile of the CapabilityStatement). */
+  validate?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
+  /** Business rules added to the validation of a write (errors reject it with 422). */
+  rules?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
+  /**
+   * Resend matching of plain creates: the owner and business keys of a resource. A create
+   * whose key is known for that owner becomes a new version of that object.
+   */
+  businessKeys?(resource: FhirResource): { owner?: string; keys: KeyOf[] } | undefined;
+  /** Told of every create it handled (accepted or rejected), e.g. to log it. */
+  onCreate?(event: { submitted: FhirResource; status: number; outcome: FhirResource; stored?: ResourceRecord; receivedAt: string }): Promise<string | undefined>;
+  /** Transaction Bundles this IG processes itself (TDDUI flow 1). */
+  bundle?: {
+    claims(bundle: Json, ctx: { alone: boolean }): boolean;
+    handle(bundle: Json): Promise<BundleResult>;
+  };
+}

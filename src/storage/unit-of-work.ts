@@ -1,0 +1,413 @@
+// The one write path. Every write of the server — create, update (and create-on-update),
+// conditional create / update / delete / patch, patch, delete, the entries of batch and
+// transaction Bundles, TDDUI ingestion — is a WritePlan executed here: in ONE database
+// transaction, versioned (a delete is a tombstone version), indexed with the repository's
+// search parameters, business keys maintained, in as few round trips as the plan allows:
+//
+//   BEGIN · locks + business-key lookup (one call) · [conditional searches] · [row locks of the
+//   targets named by id] · the write (one statement of CTEs) · COMMIT
+//
+// A TDDUI Bundle (creates with business keys only) costs the same four round trips as before.
+// Deadlocks, serialisation failures and unique violations retry the whole plan.
+import { randomUUID } from 'node:crypto';
+import { ID_PATTERN, isObject, TYPE_PATTERN, type FhirResource } from '../fhir/json.js';
+import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
+import type { SearchParameterSet } from '../fhir/search/parameters.js';
+import { criteriaLocks, keyId, lockAndLookupKeys, type KeyOf } from './keys.js';
+import { matchIds } from './search.js';
+import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
+import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
+
+/** A fresh server id (FHIR id syntax: a UUID fits in 64 characters of [A-Za-z0-9-.]). */
+export function newId(): string {
+  return randomUUID();
+}
+
+export type WriteMethod = 'create' | 'update' | 'delete' | 'patch';
+
+export interface WriteOp {
+  method: WriteMethod;
+  resourceType: string;
+  /** update / delete / patch: the target (unless `criteria` name it). create: ignored (the server assigns it). */
+  id?: string;
+  /** create, update: the content; id and meta.versionId/lastUpdated are set by the write. */
+  resource?: FhirResource;
+  /** patch: the new content from the current one (called inside the transaction, on a copy). */
+  patch?: (current: FhirResource) => FhirResource;
+  /**
+   * The last check of what will be stored (validation, IG rules), inside the transaction once
+   * the content is final; throw (a FhirError) to abort the whole plan.
+   */
+  check?: (resource: FhirResource, current: ResourceRecord | undefined) => void | Promise<void>;
+  /** Expected current version (If-Match). */
+  ifMatch?: number;
+  /** Conditional create (If-None-Exist): no write when exactly one resource matches; 412 when several. */
+  ifNoneExist?: SearchParam[];
+  /** Conditional update / delete / patch: the target is what these criteria match. */
+  criteria?: SearchParam[];
+  /** Business keys (resend matching): a create whose key names a stored object of the owner becomes a new version of it. */
+  keys?: readonly KeyOf[];
+  /** An update of an unknown id creates it with that id (update-as-create). */
+  createOnUpdate?: boolean;
+  /** Owner (submitting organisation) of the keys and of a new resource; default: the plan's, else the stored one. */
+  owner?: string;
+}
+
+export type WriteOutcome = 'created' | 'updated' | 'deleted' | 'unchanged';
+
+export interface OpResult {
+  index: number;
+  outcome: WriteOutcome;
+  /** HTTP status as FHIR answers the interaction: 201, 200, 204. */
+  status: number;
+  resourceType: string;
+  /** The target (absent for a conditional delete that matched nothing). */
+  id?: string;
+  /** The version written — or, for a conditional create that matched, the existing one. */
+  record?: ResourceRecord;
+}
+
+/** What the plan's `resolve` hook may do once every target id is known (reference rewriting). */
+export interface ResolveContext {
+  readonly tx: Queryable;
+  /** The target of each op (`undefined` for a no-op), with the version it will get. */
+  readonly targets: readonly (Readonly<{ resourceType: string; id: string; versionId: number; existed: boolean }> | undefined)[];
+  /** Ids of current resources matching criteria (conditional references); at most 2. */
+  match(resourceType: string, criteria: SearchParam[]): Promise<string[]>;
+  /** Replaces the content an op will store. */
+  setResource(index: number, resource: FhirResource): void;
+  /** The content an op will store (after patches, before checks): for rewriting. */
+  resourceOf(index: number): FhirResource | undefined;
+}
+
+export interface WritePlan {
+  ops: WriteOp[];
+  /** Default owner of the ops. */
+  owner?: string;
+  /** "Now" for lastUpdated (tests); default the clock. */
+  now?: Date;
+  /** Called inside the transaction once every op's target is known, before checks and the write. */
+  resolve?: (ctx: ResolveContext) => void | Promise<void>;
+  /**
+   * More data-modifying statements to run in the writing statement (e.g. the submission log),
+   * given the results; placeholders from `p`.
+   */
+  extra?: (p: (v: unknown) => string, results: OpResult[]) => string[];
+  /** Attempts on deadlocks / serialisation failures / unique violations (default 5). */
+  attempts?: number;
+}
+
+/** Transient database errors on which the whole plan is retried. */
+export const RETRY_CODES = new Set(['40P01', '40001', '23505']);
+
+function criteriaText(c: SearchParam[]): string {
+  return c.map((p) => `${p.name}${p.modifier ? ':' + p.modifier : ''}=${p.values.join(',')}`).join('&');
+}
+
+function checkOp(op: WriteOp, index: number): void {
+  if (!TYPE_PATTERN.test(op.resourceType)) throw new FhirError(HTTP_ERRORS.NOT_A_RESOURCE, {}, { expression: `entry[${index}]` });
+  if ((op.method === 'create' || op.method === 'update') && (!isObject(op.resource) || op.resource.resourceType !== op.resourceType)) {
+    throw new FhirError(HTTP_ERRORS.NOT_A_RESOURCE);
+  }
+  if (op.id !== undefined && !ID_PATTERN.test(op.id)) throw new FhirError(HTTP_ERRORS.INVALID_ID, { id: op.id }, { expression: `${op.resourceType}.id` });
+  if (op.method !== 'create' && op.id === undefined && !op.criteria) throw new FhirError(HTTP_ERRORS.INVALID_ID, { id: '' });
+  if (op.method === 'patch' && !op.patch) throw new FhirError(HTTP_ERRORS.PATCH_MEDIA_TYPE);
+  for (const c of [op.ifNoneExist, op.criteria]) {
+    if (c && c.length === 0) throw new FhirError(HTTP_ERRORS.CONDITIONAL_CRITERIA, { criteria: '', detail: 'no criteria' });
+  }
+}
+
+interface Target {
+  resourceType: string;
+  id: string;
+  /** The stored current version (locked), if any. */
+  current?: CurrentRow;
+  /** Matched through a business key. */
+  viaKey?: { versionId: number; lastUpdated: string };
+}
+
+/** Executes a plan atomically; retried on transient conflicts. */
+export async function executePlan(db: Database, searchParams: SearchParameterSet, plan: WritePlan): Promise<OpResult[]> {
+  plan.ops.forEach(checkOp);
+  const attempts = plan.attempts ?? 5;
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await db.transaction((tx) => run(tx, searchParams, plan));
+    } catch (err) {
+      lastError = err;
+      const code = (err as { code?: string }).code;
+      if (!code || !RETRY_CODES.has(code)) throw err;
+    }
+  }
+  const code = (lastError as { code?: string }).code;
+  if (code && RETRY_CODES.has(code)) throw new FhirError(HTTP_ERRORS.CONFLICT_RETRY);
+  throw lastError;
+}
+
+async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan): Promise<OpResult[]> {
+  const ops = plan.ops;
+  const now = plan.now ?? new Date();
+  const defaultOwner = plan.owner;
+
+  // 1. Owners of updates that carry keys and name no owner: the stored one (read first, so that
+  //    key locks are taken under the right owner, in the same order as ingestion's).
+  const ownerOf = new Map<number, string>();
+  const needOwner = ops.map((op, i) => ({ op, i })).filter(({ op }) => op.keys?.length && op.owner === undefined && defaultOwner === undefined && op.method === 'update' && op.id);
+  if (needOwner.length) {
+    const res = await tx.query<{ resource_type: string; id: string; owner: string }>(
+      `SELECT r.resource_type, r.id, r.owner FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i`,
+      [needOwner.map(({ op }) => op.resourceType), needOwner.map(({ op }) => op.id)],
+    );
+    const byKey = new Map(res.rows.map((r) => [`${r.resource_type}/${r.id}`, r.owner]));
+    for (const { op, i } of needOwner) ownerOf.set(i, byKey.get(`${op.resourceType}/${op.id}`) ?? '');
+  }
+  const owner = (i: number) => ops[i]!.owner ?? ownerOf.get(i) ?? defaultOwner ?? '';
+
+  // 2. Advisory locks (business keys and conditional criteria) and business-key lookup, per owner.
+  const found = new Map<string, Map<string, { id: string; versionId: number; lastUpdated: string }>>();
+  const groups = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    if (!op.keys?.length && !op.ifNoneExist && !op.criteria) return;
+    const o = owner(i);
+    groups.set(o, [...(groups.get(o) ?? []), i]);
+  });
+  for (const [o, idx] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const items = idx.filter((i) => ops[i]!.keys?.length).map((i) => ({ resourceType: ops[i]!.resourceType, keys: ops[i]!.keys! }));
+    const locks = idx.flatMap((i) => {
+      const c = ops[i]!.ifNoneExist ?? ops[i]!.criteria;
+      return c ? criteriaLocks(ops[i]!.resourceType, c) : [];
+    });
+    found.set(o, await lockAndLookupKeys(tx, o, items, locks));
+  }
+
+  // 3. Targets.
+  const targets: (Target | undefined)[] = new Array(ops.length).fill(undefined);
+  const unchanged = new Map<number, 'exists' | 'nothing' | 'deleted'>();
+  const chosen = new Map<string, string>(); // owner + key -> id (two creates with one key are one object)
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const o = owner(i);
+    if (op.method === 'create') {
+      if (op.ifNoneExist) {
+        const ids = await matchIds(tx, op.resourceType, op.ifNoneExist, searchParams);
+        if (ids.length > 1) {
+          throw new FhirError(HTTP_ERRORS.CONDITIONAL_MULTIPLE, { criteria: criteriaText(op.ifNoneExist), count: 'several', type: op.resourceType, interaction: 'conditional create' });
+        }
+        if (ids.length === 1) {
+          targets[i] = { resourceType: op.resourceType, id: ids[0]! };
+          unchanged.set(i, 'exists');
+          continue;
+        }
+      }
+      let id: string | undefined;
+      let viaKey: Target['viaKey'];
+      for (const k of op.keys ?? []) {
+        const kk = `${o}\u0000${keyId(op.resourceType, k)}`;
+        id = chosen.get(kk);
+        if (id) break;
+        const stored = found.get(o)?.get(keyId(op.resourceType, k));
+        if (stored) {
+          id = stored.id;
+          viaKey = { versionId: stored.versionId, lastUpdated: stored.lastUpdated };
+          break;
+        }
+      }
+      const t: Target = { resourceType: op.resourceType, id: id ?? newId() };
+      if (viaKey) t.viaKey = viaKey;
+      targets[i] = t;
+      for (const k of op.keys ?? []) chosen.set(`${o}\u0000${keyId(op.resourceType, k)}`, t.id);
+      continue;
+    }
+    let id = op.id;
+    if (op.criteria) {
+      const ids = await matchIds(tx, op.resourceType, op.criteria, searchParams);
+      const interaction = op.method === 'update' ? 'conditional update' : op.method === 'delete' ? 'conditional delete' : 'conditional patch';
+      if (ids.length > 1) throw new FhirError(HTTP_ERRORS.CONDITIONAL_MULTIPLE, { criteria: criteriaText(op.criteria), count: 'several', type: op.resourceType, interaction });
+      if (ids.length === 0) {
+        if (op.method === 'delete') {
+          unchanged.set(i, 'nothing');
+          continue;
+        }
+        if (op.method === 'patch') throw new FhirError(HTTP_ERRORS.CONDITIONAL_NO_MATCH, { criteria: criteriaText(op.criteria), type: op.resourceType });
+        // Conditional update, no match: a create (with the body's id when update-as-create is allowed).
+        const own = op.resource?.id;
+        id = own && op.createOnUpdate ? own : newId();
+      } else {
+        const own = op.resource?.id;
+        if (op.method === 'update' && own !== undefined && own !== ids[0]) {
+          throw new FhirError(HTTP_ERRORS.CONDITIONAL_ID_MISMATCH, { found: own, id: ids[0]! });
+        }
+        id = ids[0]!;
+      }
+    }
+    targets[i] = { resourceType: op.resourceType, id: id! };
+  }
+
+  // 4. Row locks of the targets named by id (updates, deletes, patches; creates matched by key are
+  //    already locked by the lookup), with their content for patches.
+  const byId = ops.map((op, i) => ({ op, i })).filter(({ op, i }) => op.method !== 'create' && targets[i]);
+  if (byId.length) {
+    const rows = await lockCurrent(
+      tx,
+      byId.map(({ i }) => ({ resourceType: targets[i]!.resourceType, id: targets[i]!.id })),
+      byId.some(({ op }) => op.method === 'patch' || op.check !== undefined),
+    );
+    for (const { i } of byId) {
+      const t = targets[i]!;
+      const row = rows.get(`${t.resourceType}/${t.id}`);
+      if (row) t.current = row;
+    }
+  }
+
+  // 5. Versions, contents and checks.
+  const versions = new Map<string, { versionId: number; lastUpdated: string; deleted: boolean }>();
+  const contents: (FhirResource | undefined)[] = new Array(ops.length).fill(undefined);
+  const plannedVersion: (number | undefined)[] = new Array(ops.length).fill(undefined);
+  const plannedUpdated: string[] = new Array(ops.length).fill('');
+  const existed: boolean[] = new Array(ops.length).fill(false);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const t = targets[i];
+    if (!t || unchanged.has(i)) continue;
+    const k = `${t.resourceType}/${t.id}`;
+    const prev = versions.get(k) ?? (t.current ? { ...t.current } : t.viaKey ? { ...t.viaKey, deleted: false } : undefined);
+    if (op.ifMatch !== undefined) {
+      if (!prev) throw new FhirError(HTTP_ERRORS.IF_MATCH_ON_CREATE, { expected: op.ifMatch, type: t.resourceType, id: t.id });
+      if (prev.versionId !== op.ifMatch) {
+        throw new FhirError(HTTP_ERRORS.VERSION_CONFLICT, { type: t.resourceType, id: t.id, expected: op.ifMatch, current: prev.versionId });
+      }
+    }
+    if (op.method === 'update' && !prev && !op.criteria && !op.createOnUpdate) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: t.resourceType, id: t.id });
+    if (op.method === 'delete') {
+      if (!prev) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: t.resourceType, id: t.id });
+      if (prev.deleted) {
+        unchanged.set(i, 'deleted');
+        continue;
+      }
+    }
+    if (op.method === 'patch') {
+      if (!prev) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: t.resourceType, id: t.id });
+      if (prev.deleted) throw new FhirError(HTTP_ERRORS.GONE, { type: t.resourceType, id: t.id });
+      const base = contents.find((c, j) => j < i && c && targets[j]?.id === t.id && targets[j]?.resourceType === t.resourceType) ?? t.current?.content;
+      const patched = op.patch!(structuredClone(base ?? { resourceType: t.resourceType, id: t.id }));
+      if (!isObject(patched) || patched.resourceType !== t.resourceType || (patched.id !== undefined && patched.id !== t.id)) {
+        throw new FhirError(HTTP_ERRORS.PATCH_CHANGES_IDENTITY);
+      }
+      contents[i] = patched;
+    } else if (op.method !== 'delete') contents[i] = op.resource;
+    const versionId = (prev?.versionId ?? 0) + 1;
+    const lastUpdated = nextInstant(now, prev?.lastUpdated);
+    versions.set(k, { versionId, lastUpdated, deleted: op.method === 'delete' });
+    plannedVersion[i] = versionId;
+    plannedUpdated[i] = lastUpdated;
+    existed[i] = prev !== undefined;
+  }
+
+  if (plan.resolve) {
+    await plan.resolve({
+      tx,
+      targets: targets.map((t, i) => (t && plannedVersion[i] !== undefined ? { resourceType: t.resourceType, id: t.id, versionId: plannedVersion[i]!, existed: existed[i]! } : undefined)),
+      match: (resourceType, criteria) => matchIds(tx, resourceType, criteria, searchParams),
+      setResource: (index, resource) => {
+        contents[index] = resource;
+      },
+      resourceOf: (index) => contents[index],
+    });
+  }
+
+  // 6. What to write.
+  const writes: VersionToWrite[] = [];
+  const results: OpResult[] = [];
+  const keyOwner = new Map<string, KeysToWrite['rows']>();
+  const seenKeys = new Set<string>();
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const t = targets[i];
+    const u = unchanged.get(i);
+    if (u || !t) {
+      const r: OpResult = { index: i, outcome: 'unchanged', status: u === 'exists' ? 200 : 204, resourceType: op.resourceType };
+      if (t) r.id = t.id;
+      results.push(r);
+      continue;
+    }
+    const versionId = plannedVersion[i]!;
+    const lastUpdated = plannedUpdated[i]!;
+    const deleted = op.method === 'delete';
+    const content = deleted ? { resourceType: t.resourceType } : contents[i]!;
+    const stored = stamp(deleted ? content : withoutId(content), t.id, versionId, lastUpdated);
+    const currentRecord: ResourceRecord | undefined =
+      t.current?.content && !t.current.deleted
+        ? { resourceType: t.resourceType, id: t.id, versionId: t.current.versionId, lastUpdated: t.current.lastUpdated, deleted: false, resource: t.current.content }
+        : undefined;
+    if (!deleted && op.check) await op.check(stored, currentRecord);
+    const o = op.owner ?? ownerOf.get(i) ?? defaultOwner ?? t.current?.owner ?? '';
+    writes.push({ resourceType: t.resourceType, id: t.id, versionId, lastUpdated, owner: o, existed: existed[i]!, resource: stored, deleted });
+    results.push({
+      index: i,
+      outcome: deleted ? 'deleted' : existed[i] && !t.current?.deleted ? 'updated' : 'created',
+      status: deleted ? 204 : existed[i] && !t.current?.deleted ? 200 : 201,
+      resourceType: t.resourceType,
+      id: t.id,
+      record: { resourceType: t.resourceType, id: t.id, versionId, lastUpdated, deleted, resource: stored },
+    });
+    for (const key of op.keys ?? []) {
+      const kk = `${o}\u0000${keyId(t.resourceType, key)}`;
+      if (seenKeys.has(kk)) continue;
+      seenKeys.add(kk);
+      const rows = keyOwner.get(o) ?? [];
+      rows.push({ resourceType: t.resourceType, system: key.system, value: key.value, id: t.id });
+      keyOwner.set(o, rows);
+    }
+  }
+  // Existing versions for conditional creates that matched (FHIR answers them with the resource).
+  const existing = results.filter((r) => r.outcome === 'unchanged' && r.status === 200 && r.id);
+  if (existing.length) {
+    const rows = await tx.query<{ resource_type: string; id: string; version_id: number; last_updated: Date | string; content: FhirResource | string }>(
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i`,
+      [existing.map((r) => r.resourceType), existing.map((r) => r.id)],
+    );
+    const byKey = new Map(rows.rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
+    for (const r of existing) {
+      const row = byKey.get(`${r.resourceType}/${r.id}`);
+      if (!row) continue;
+      const content = typeof row.content === 'string' ? (JSON.parse(row.content) as FhirResource) : row.content;
+      const lu = (row.last_updated instanceof Date ? row.last_updated : new Date(row.last_updated)).toISOString();
+      r.record = { resourceType: r.resourceType, id: r.id!, versionId: Number(row.version_id), lastUpdated: lu, deleted: false, resource: content };
+    }
+  }
+
+  // 7. The write: versions, index, keys and the plan's extra statements, in one statement per
+  //    batch (one upsert cannot touch a row twice: an object written twice goes in two batches).
+  const keyGroups = [...keyOwner.entries()];
+  const batches = occurrences(writes);
+  if (batches.length === 0) batches.push([]);
+  const extra = plan.extra;
+  for (const [n, batch] of batches.entries()) {
+    const keys = n === 0 && keyGroups[0] ? { owner: keyGroups[0][0], rows: keyGroups[0][1] } : undefined;
+    await writeVersions(tx, searchParams, batch, keys, n === 0 && extra ? (p) => extra(p, results) : undefined);
+  }
+  // Keys of other owners (a batch or transaction across organisations): one statement each.
+  for (const [o, rows] of keyGroups.slice(1)) await writeVersions(tx, searchParams, [], { owner: o, rows });
+  return results;
+}
+
+/** The content without a client id (the target's id is stamped). */
+function withoutId(r: FhirResource): FhirResource {
+  if (r.id === undefined) return r;
+  const { id: _id, ...rest } = r;
+  return rest as FhirResource;
+}
+
+/** Splits writes so that each batch holds at most one version of each resource, in order. */
+function occurrences(writes: VersionToWrite[]): VersionToWrite[][] {
+  const batches: VersionToWrite[][] = [];
+  const seen = new Map<string, number>();
+  for (const w of writes) {
+    const k = `${w.resourceType}/${w.id}`;
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    (batches[n] ??= []).push(w);
+  }
+  return batches;
+}
