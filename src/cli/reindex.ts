@@ -30,7 +30,7 @@ export async function runReindex(argv: string[]): Promise<number> {
   const url = values.database ?? (values.data === undefined ? process.env.DATABASE_URL || undefined : undefined);
   if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) return cli.usage(`--database must be a postgres:// URL (got "${url}")`);
   const validator = await TdduiValidator.create(values.packages?.length ? { packages: values.packages } : {});
-  const params = searchParametersOf(validator.engine.registry);
+  const params = searchParametersOf(validator.core.registry);
   const repo = await openRepository(url ? { url, searchParams: params } : { dataDir: values.data ?? './.tddui-data', searchParams: params });
   try {
     const state = await repo.indexState();

@@ -30,6 +30,12 @@ export interface EngineSet {
   registry: ConformanceRegistry;
   /** One engine per IG in use, in the order asked for. */
   engines: Engine[];
+  /**
+   * One engine over the view from every IG in use (the first IG's meaning first): for what is
+   * not tied to one IG (what a server serves, its search parameters, a resource of any IG).
+   * What a resource's profile refers to is resolved in that profile's own package either way.
+   */
+  all: Engine;
   startupMs: { load: number; compile: number };
   /** The engine of an IG given as `name#version` or `name` (first of that name). */
   engineFor(ig: string): Engine | undefined;
@@ -69,14 +75,16 @@ export async function createEngines(options: EngineOptions): Promise<EngineSet> 
   const cache = new ProfileCache(registry, options.supplements);
   const roots = registry.roots.length ? registry.roots : [undefined];
   const engines = roots.map((root) => buildEngine(root ? store.scopeOf(root) : registry, cache, options, root));
+  const all = engines.length > 1 ? buildEngine(registry, cache, options, undefined) : engines[0]!;
   if (options.precompile !== false) for (const e of engines) e.profiles.compileAll();
   const t2 = performance.now();
   const startupMs = { load: t1 - t0, compile: t2 - t1 };
-  for (const e of engines) e.startupMs = startupMs;
+  for (const e of [...engines, all]) e.startupMs = startupMs;
   return {
     store,
     registry,
     engines,
+    all,
     startupMs,
     engineFor(ig: string) {
       const [name, version] = ig.split('#');

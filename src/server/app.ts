@@ -164,7 +164,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
 
   // The search parameters of the loaded IGs; the index is rebuilt when they changed since the
   // data were written (the fingerprint in index_state, migration 0008).
-  const params = searchParametersOf(validator.engine.registry);
+  const params = searchParametersOf(validator.core.registry);
   repo.useSearchParams(params);
   if (!(await indexIsCurrent(repo.db, params))) {
     app.log.warn({ fingerprint: params.fingerprint }, 'the search parameters changed since the data were indexed: re-indexing');
@@ -173,9 +173,9 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   }
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
   const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...(opts.modules ?? [])];
-  const served = servedFromCapabilities(validator.engine.registry, params);
+  const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
-  const service = new FhirService({ repo, engine: validator.engine, served, modules });
+  const service = new FhirService({ repo, engine: validator.core, served, modules });
   services.set(app, service);
   await app.register(
     async (fhir) =>

@@ -157,7 +157,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     let cs = capabilityByBase.get(base);
     if (!cs) {
       cs = buildCapabilityStatement({
-        registry: validator.engine.registry,
+        registry: validator.core.registry,
         served: service.served,
         params: repo.searchParams,
         baseUrl: base,
@@ -585,7 +585,7 @@ function checkId(type: string, id: string, method?: string): void {
 }
 
 function isResourceType(type: string, validator: TdduiValidator): boolean {
-  const sd = validator.engine.registry.resolve<CanonicalResource & { kind?: string; derivation?: string; type?: string }>(
+  const sd = validator.core.registry.resolve<CanonicalResource & { kind?: string; derivation?: string; type?: string }>(
     `http://hl7.org/fhir/StructureDefinition/${type}`,
     'StructureDefinition',
   );

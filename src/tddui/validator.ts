@@ -116,6 +116,11 @@ export class TdduiValidator {
     return this.igs[0].engine;
   }
 
+  /** The engine over every IG loaded (TDDUI versions and any other IG given): what a server serves. */
+  get core(): Engine {
+    return this.set?.all ?? this.engine;
+  }
+
   static async create(options: TdduiValidatorOptions = {}): Promise<TdduiValidator> {
     const paths = options.packages ?? defaultPackagePaths();
     let igs = (options.igs ?? []).map((ig) => (ig.includes('#') || ig.includes('@') ? ig : /^\d/.test(ig) ? `${TDDUI_PACKAGE}#${ig}` : ig));
@@ -129,13 +134,15 @@ export class TdduiValidator {
     const set = await createEngines({
       igs,
       paths,
+      // Another IG given as a package folder or .tgz (a volet) is in use too, beside TDDUI.
+      includeExplicit: true,
       useCache: options.useCache,
       supplements: FR_CORE_SUPPLEMENTS,
       // The TDDUI package is the IG itself: a TDDUI extension or profile url it does not define
       // does not exist (a typo, or another IG version), unlike those of a partial package.
       completeCanonicals: [TDDUI_CANONICAL],
     });
-    return new TdduiValidator(set.engines, set);
+    return new TdduiValidator(set.engines.filter((e) => e.ig?.name === TDDUI_PACKAGE), set);
   }
 
   /** The accepted version for `2.3.0` / `ans.fhir.fr.tddui#2.3.0`. */

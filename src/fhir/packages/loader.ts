@@ -40,6 +40,11 @@ export interface LoadOptions {
   igs?: string[];
   /** Where packages are found: package folders, folders of packages (caches), or .tgz files. */
   paths: string[];
+  /**
+   * With `igs`: the packages `paths` names as package folders or .tgz are IGs in use too (first,
+   * before `igs`), e.g. a volet given by `--packages` beside the default TDDUI versions.
+   */
+  includeExplicit?: boolean;
   /** Also look in the FHIR package cache (`cacheDir`, default ~/.fhir/packages) (default true). */
   useCache?: boolean;
   /** FHIR package cache folder (default ~/.fhir/packages, or $FHIR_PACKAGE_CACHE). */
@@ -261,6 +266,7 @@ export async function loadPackages(options: LoadOptions): Promise<ConformanceReg
       }
       return a;
     });
+    if (options.includeExplicit) rootRefs = [...explicit.filter((e) => !rootRefs.includes(e)), ...rootRefs];
   } else if (explicit.length > 0) rootRefs = explicit;
   else rootRefs = options.paths.length > 0 ? sources.all().filter((a) => !a.explicit) : [];
 
