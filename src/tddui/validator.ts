@@ -178,31 +178,15 @@ export class TdduiValidator {
     }
     let best: { ig: TdduiIg; report: Omit<ValidationReport, 'ig'>; errors: number } | undefined;
     const tried: { ig: TdduiIg; errors: number }[] = [];
-    const full = (ig: TdduiIg) => {
+    for (const ig of candidates) {
       const report = this.validateIn(ig, resource, options);
       const errors = report.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
-      const t = tried.find((x) => x.ig === ig);
-      if (t) t.errors = errors;
-      else tried.push({ ig, errors });
+      tried.push({ ig, errors });
       if (!best || errors < best.errors) best = { ig, report, errors };
-      return errors;
-    };
-    // Several versions to try: a version under which the profiles already fail (checked fail-fast,
-    // stopping at the first error) is passed over; the full report is made for the version that
-    // accepts the document, or, when none does, for every version (to show the closest one).
-    const skipped: TdduiIg[] = [];
-    for (const ig of candidates) {
-      if (candidates.length > 1 && ig !== candidates[candidates.length - 1] && !this.conforms(ig, resource, options)) {
-        skipped.push(ig);
-        tried.push({ ig, errors: -1 });
-        continue;
-      }
-      if (full(ig) === 0) break;
+      if (errors === 0) break;
     }
-    if (best === undefined || (best as { errors: number }).errors > 0) for (const ig of skipped) full(ig);
     const { ig, report } = best!;
-    // -1: passed over at its first error (not counted).
-    const others = tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version}: ${t.errors < 0 ? 'not valid' : `${t.errors} error(s)`}`).join(', ');
+    const others = tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version}: ${t.errors} error(s)`).join(', ');
     if (!report.valid && candidates.length > 1) {
       extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others }));
     } else if (this.igs.length > 1) {
@@ -213,24 +197,11 @@ export class TdduiValidator {
         how: how[0],
         howFr: how[1],
         others: others ? `; under ${others}` : '',
-        othersFr: others ? ` ; selon ${others.replace(/error\(s\)/g, 'erreur(s)').replace(/not valid/g, 'non valide')}` : '',
+        othersFr: others ? ` ; selon ${others.replace(/error\(s\)/g, 'erreur(s)')}` : '',
       }));
     }
     const issues = extra.length ? sortAndDedupe([...report.issues, ...extra]) : report.issues;
     return { issues, valid: !hasErrors(issues), profiles: report.profiles, ig: ig.id };
-  }
-
-  /** Whether the resource conforms to the profiles this version would check (fail-fast: the first error stops it). */
-  private conforms(ig: TdduiIg, resource: unknown, options: ValidateCallOptions): boolean {
-    const root = isObject(resource) ? resource : undefined;
-    const type = typeof root?.resourceType === 'string' ? root.resourceType : undefined;
-    const declared = root && isObject(root.meta) && Array.isArray(root.meta.profile) && root.meta.profile.length > 0;
-    let profiles: string[] | undefined;
-    if (options.profile) profiles = [ig.resolveProfile(options.profile) ?? options.profile];
-    else if (!declared && type === 'Bundle' && ig.engine.profiles.get(TDDUI_BUNDLE_PROFILE)) profiles = [TDDUI_BUNDLE_PROFILE];
-    else if (!declared && type && (ig.profilesByType.get(type)?.length ?? 0) > 0) return true; // profile choice: see validateIn
-    const issues = ig.engine.validator.validate(resource, { profiles, failFast: true });
-    return !issues.some((i) => i.severity === 'error' || i.severity === 'fatal');
   }
 
   private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions): Omit<ValidationReport, 'ig'> {
