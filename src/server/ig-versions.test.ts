@@ -94,7 +94,7 @@ describe('one server, TDDUI 2.2.0 and 2.3.0 side by side', { concurrency: false 
     const obs = md.json.rest[0].resource.find((x: Doc) => x.type === 'Observation');
     assert.ok(obs, 'Observation in /metadata');
     for (const p of ['patient', 'code', 'date']) assert.ok(obs.searchParam.some((x: Doc) => x.name === p), p);
-    assert.ok(obs.supportedProfile.some((p: string) => p.endsWith('tddui-observation-periode-scolaire')));
+    assert.match(obs.documentation, /ans\.fhir\.fr\.tddui/);
   });
 
   it('a 2.3.0-only element under an explicit meta.profile |2.2.0 is rejected; unversioned it is accepted', async () => {
