@@ -8,7 +8,6 @@
 // structure"), so events, transports, evaluations and usagers group by FINESS without
 // following references. Organization names come from the stored Organizations (idNatSt =
 // `1` + FINESS).
-import { normalizeString } from './search-params.js';
 import type { Database, Queryable } from './types.js';
 
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
@@ -246,42 +245,6 @@ export async function dataStamp(db: Queryable): Promise<string> {
   const row = res.rows[0];
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));
   return `${iso(row?.r)}|${iso(row?.s)}`;
-}
-
-export interface UsagerListQuery {
-  /** Words that must each prefix a part of a name (AND). */
-  words?: string[];
-  /** Exact identifier value (any system). */
-  identifier?: string;
-  count: number;
-  offset: number;
-}
-
-/**
- * One page of usagers sorted by family name (then id), with the total. The generic search
- * sorts with a correlated sub-query per row, which PGlite (no statistics) plans as a scan per
- * row; here the sort key is aggregated once and joined by hash — run it in readAggregates().
- */
-export async function listUsagerIds(db: Queryable, q: UsagerListQuery): Promise<{ total: number; ids: string[] }> {
-  const params: unknown[] = [];
-  const p = (v: unknown) => (params.push(v), `$${params.length}`);
-  const filters: string[] = [];
-  for (const w of (q.words ?? []).slice(0, 4)) {
-    const like = normalizeString(w).replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
-    filters.push(`r.id IN (SELECT s.id FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'name' AND s.value LIKE ${p(like)})`);
-  }
-  if (q.identifier) filters.push(`r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.code = ${p(q.identifier)})`);
-  const where = [`r.resource_type = 'Patient'`, 'r.deleted = false', ...filters].join(' AND ');
-  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${where}`, params)).rows[0].n);
-  const rows = await db.query<{ id: string }>(
-    `SELECT r.id FROM resource r
-       LEFT JOIN (SELECT s.id, min(s.value) AS k FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'family' GROUP BY s.id) f
-         ON f.id = r.id
-      WHERE ${where}
-      ORDER BY f.k NULLS LAST, r.id LIMIT ${Math.max(0, Math.floor(q.count))} OFFSET ${Math.max(0, Math.floor(q.offset))}`,
-    params,
-  );
-  return { total, ids: rows.rows.map((r) => r.id) };
 }
 
 export interface UsagerSubmission {

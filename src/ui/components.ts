@@ -20,6 +20,37 @@ export function pager(path: string, query: Record<string, string | undefined>, p
 ${link(page + 1, 'Suivant ›', 'next')}</nav>`;
 }
 
+/**
+ * What a page number past the last page shows instead of an empty list: how many items there
+ * are, on how many pages, and a link to the last page (a list is never "empty" when it is not).
+ */
+export function beyondLastPage(path: string, query: Record<string, string | undefined>, page: number, total: number, noun: [string, string], size = PAGE_SIZE): SafeHtml {
+  const pages = Math.max(1, Math.ceil(total / size));
+  return html`<p class="warn-box" id="page-hors-limites">La page ${page} n’existe pas : ${total.toLocaleString('fr-FR')} ${total > 1 ? noun[1] : noun[0]} sur ${pages} page${pages > 1 ? 's' : ''}.
+<a href="${href(path, { ...query, page: pages === 1 ? undefined : pages })}">Aller à la dernière page (${pages})</a></p>`;
+}
+
+/** A sort order from the query (`tri=nom`, `tri=-nom`); unknown keys give the default. */
+export function sortOrder<K extends string>(v: unknown, keys: readonly K[], fallback: K): { key: K; descending: boolean } {
+  const s = typeof v === 'string' ? v : '';
+  const descending = s.startsWith('-');
+  const key = (descending ? s.slice(1) : s) as K;
+  return keys.includes(key) ? { key, descending } : { key: fallback, descending: false };
+}
+
+/**
+ * A column header that sorts the list: a link to the same list sorted on this column (the
+ * other direction when it is already the sort), with aria-sort for assistive technologies.
+ */
+export function sortHeader<K extends string>(path: string, query: Record<string, string | undefined>, label: string, key: K, current: { key: K; descending: boolean }, fallback: K, cls?: string): SafeHtml {
+  const active = current.key === key;
+  const next = active && !current.descending ? `-${key}` : key;
+  const aria = active ? (current.descending ? 'descending' : 'ascending') : 'none';
+  const arrow = active ? (current.descending ? ' ▼' : ' ▲') : '';
+  const title = active ? (current.descending ? 'Trier par ordre croissant' : 'Trier par ordre décroissant') : `Trier par ${label.toLowerCase()}`;
+  return html`<th${cls ? html` class="${cls}"` : ''} aria-sort="${aria}"><a class="sort" href="${href(path, { ...query, tri: next === fallback ? undefined : next, page: undefined })}" title="${title}">${label}${arrow}</a></th>`;
+}
+
 export function outcomeBadge(outcome: string): SafeHtml {
   return outcome === 'accepted' ? html`<span class="badge ok">accepté</span>` : html`<span class="badge ko">rejeté</span>`;
 }

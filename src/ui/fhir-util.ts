@@ -144,6 +144,37 @@ export function personName(r: Json | undefined): string {
   return humanName(n) || '(sans nom)';
 }
 
+export interface PatientNames {
+  /** The name people use: the usage name (`usual`) when there is one, else the birth name. */
+  shown: string;
+  /** The birth name (`official`), when it differs from the name shown: "née DUPONT" or the full name. */
+  birth?: string;
+}
+
+/**
+ * How the UI names a usager everywhere (lists, page title, sort order): the usage name, with
+ * the birth name beside it when it differs. A usage name without given names or civility
+ * takes those of the birth name (TDDUI's usualName often carries the family name only).
+ */
+export function patientNames(p: Json): PatientNames {
+  const names = arr(p.name);
+  const official = names.find((x) => x.use === 'official');
+  const usual = names.find((x) => x.use === 'usual');
+  const base = official ?? names[0];
+  if (!usual) return { shown: humanName(base) || '(sans nom)' };
+  const merged: Json = typeof usual.text === 'string' && usual.text.trim() ? usual : { ...usual, given: Array.isArray(usual.given) && usual.given.length ? usual.given : base?.given, prefix: Array.isArray(usual.prefix) && usual.prefix.length ? usual.prefix : base?.prefix };
+  const shown = humanName(merged) || humanName(base) || '(sans nom)';
+  if (!base) return { shown };
+  const birthFull = humanName(base);
+  if (!birthFull || birthFull === shown) return { shown };
+  const sameGiven = JSON.stringify(merged.given ?? null) === JSON.stringify(base.given ?? null);
+  if (sameGiven && typeof base.family === 'string' && base.family !== usual.family && !(typeof usual.text === 'string' && usual.text.trim())) {
+    const born = p.gender === 'female' ? 'née' : p.gender === 'male' ? 'né' : 'nom de naissance :';
+    return { shown, birth: `${born} ${base.family}` };
+  }
+  return { shown, birth: `nom de naissance : ${birthFull}` };
+}
+
 export function usualName(r: Json): string | undefined {
   const n = arr(r.name).find((x) => x.use === 'usual');
   return n ? humanName(n) : undefined;
@@ -153,6 +184,7 @@ export function displayOf(r: Json | undefined): string {
   if (!r) return '';
   switch (r.resourceType) {
     case 'Patient':
+      return patientNames(r).shown;
     case 'Practitioner':
     case 'RelatedPerson':
       return personName(r);

@@ -10,7 +10,7 @@ import { FhirError } from '../fhir/outcome/http-errors.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
-import { usagersPage } from './pages/usagers.js';
+import { usagersPage, type UsagersQuery } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
 import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
 
@@ -151,7 +151,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     download('report', 'rapport.json');
     download('response', 'reponse.json');
 
-    ui.get<{ Querystring: { q?: string; page?: string } }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {})));
+    ui.get<{ Querystring: UsagersQuery }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {})));
     ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
       const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);

@@ -1,10 +1,13 @@
-// "Usagers": the stored Patients, searched by name or identifier, paged server-side.
+// "Usagers": the stored Patients, searched by name or identifier, filtered by organisation,
+// sorted on any column, paged server-side. Each usager is named by the usage name, with the
+// birth name beside it when it differs (the sort order uses the same name).
 import { html, seg } from '../html.js';
 import { page } from '../layout.js';
-import { PAGE_SIZE, pageNumber, pager, q } from '../components.js';
-import { SYS, arr, frDate, frInstant, identifierValue, insStatus, personName, usualName, type Json } from '../fhir-util.js';
+import { PAGE_SIZE, beyondLastPage, pageNumber, pager, q, sortHeader, sortOrder } from '../components.js';
+import { SYS, arr, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
 import type { Repository, SearchParam } from '../../storage/types.js';
-import { listUsagerIds, readAggregates } from '../../storage/indicators.js';
+import { listOrganisations, organisationNames, readAggregates } from '../../storage/indicators.js';
+import { USAGER_SORTS, listUsagers, type UsagerSort } from '../../storage/usager-list.js';
 
 const GENDER: Record<string, string> = { male: 'Homme', female: 'Femme', other: 'Autre', unknown: 'Inconnu' };
 
@@ -27,14 +30,34 @@ export function usagerSearchParams(text: string | undefined): SearchParam[] {
     .map((w) => ({ name: 'name', values: [w] }));
 }
 
-export async function usagersPage(repo: Repository, query: { q?: string; page?: string }): Promise<string> {
+export interface UsagersQuery {
+  q?: string;
+  organisation?: string;
+  tri?: string;
+  page?: string;
+}
+
+/** FINESS of the organisation of a usager: the local identifier is `3` + FINESS + `/…`. */
+export function usagerFiness(p: Json): string | undefined {
+  const m = /^3([^/]+)\//.exec(identifierValue(p, SYS.localUsager) ?? '');
+  return m ? m[1] : undefined;
+}
+
+export async function usagersPage(repo: Repository, query: UsagersQuery): Promise<string> {
   const text = q(query.q);
+  const finess = q(query.organisation);
   const pageNo = pageNumber(query.page);
+  const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
+  const [orgs, names] = await Promise.all([readAggregates(repo.db, (db) => listOrganisations(db)), organisationNames(repo.db)]);
   const result = await readAggregates(repo.db, (db) =>
-    listUsagerIds(db, {
+    listUsagers(db, {
       words: search.filter((s) => s.name === 'name').map((s) => s.values[0]),
       identifier: search.find((s) => s.name === 'identifier')?.values[0],
+      finess,
+      sort: sort.key,
+      descending: sort.descending,
+      organisationNames: names,
       count: PAGE_SIZE,
       offset: (pageNo - 1) * PAGE_SIZE,
     }),
@@ -43,31 +66,44 @@ export async function usagersPage(repo: Repository, query: { q?: string; page?: 
   const found = result.ids.length ? (await repo.search({ resourceType: 'Patient', params: [{ name: '_id', values: result.ids }], count: PAGE_SIZE, offset: 0, total: 'none' })).matches : [];
   const byId = new Map(found.map((m) => [m.id, m.resource as Json]));
   const rows = result.ids.map((id) => byId.get(id)).filter((r): r is Json => !!r);
+  const current = { q: text, organisation: finess, tri: sort.key === 'nom' && !sort.descending ? undefined : `${sort.descending ? '-' : ''}${sort.key}` };
+  const th = (label: string, key: UsagerSort) => sortHeader('/usagers', current, label, key, sort, 'nom');
+  const orgLabel = (f: string | undefined) => (f ? (names.get(f) ?? `FINESS ${f}`) : undefined);
   const body = html`<h1>Usagers</h1>
 <form class="filters" method="get" action="/usagers" role="search">
-<label>Nom, prénom ou identifiant <input type="search" name="q" value="${text ?? ''}" placeholder="ex. Dupont, 3480787529/194704032, INS…" autofocus></label>
-<button type="submit">Rechercher</button>${text ? html` <a class="button secondary" href="/usagers">Effacer</a>` : ''}
+<label>Nom, prénom ou identifiant <input type="search" name="q" value="${text ?? ''}" placeholder="ex. Dupont, 3480787529/194704032, INS…"></label>
+<label>Organisation
+<select name="organisation"><option value="">Toutes</option>
+${orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
+${finess && !orgs.some((o) => o.finess === finess) ? html`<option value="${finess}" selected>${finess}</option>` : ''}
+</select></label>
+${current.tri ? html`<input type="hidden" name="tri" value="${current.tri}">` : ''}
+<button type="submit">Rechercher</button>${text || finess ? html` <a class="button secondary" href="/usagers">Effacer</a>` : ''}
 </form>
 ${
   rows.length === 0
-    ? html`<p class="muted">${text ? 'Aucun usager ne correspond à cette recherche.' : 'Aucun usager enregistré.'}</p>`
-    : html`<table class="list" id="usagers">
-<thead><tr><th>Nom</th><th>Nom d’usage</th><th>Sexe</th><th>Naissance</th><th>Identifiant local</th><th>INS</th><th>Mis à jour</th></tr></thead>
+    ? total > 0
+      ? beyondLastPage('/usagers', current, pageNo, total, ['usager', 'usagers'])
+      : html`<p class="muted">${text || finess ? 'Aucun usager ne correspond à cette recherche.' : 'Aucun usager enregistré.'}</p>`
+    : html`<div class="table-wrap"><table class="list cards" id="usagers">
+<thead><tr>${th('Nom', 'nom')}${th('Organisation', 'organisation')}${th('Sexe', 'sexe')}${th('Naissance', 'naissance')}${th('Identifiant local', 'identifiant')}<th>INS</th>${th('Mis à jour', 'maj')}</tr></thead>
 <tbody>
 ${rows.map((p) => {
   const ins = insStatus(p);
+  const n = patientNames(p);
+  const f = usagerFiness(p);
   return html`<tr>
-<td><a href="${`/usagers/${seg(String(p.id))}`}">${personName(p)}</a></td>
-<td>${usualName(p) ?? ''}</td>
-<td>${genderFr(p.gender)}</td>
-<td>${frDate(p.birthDate)}</td>
-<td><code>${identifierValue(p, SYS.localUsager) ?? ''}</code></td>
-<td>${ins.ins ? html`<span class="badge ok" title="${ins.ins.kind} ${ins.ins.value}">${ins.reliabilityLabel ?? ins.ins.kind}</span>` : html`<span class="badge neutral">sans INS</span>`}</td>
-<td>${frInstant(isObjMeta(p))}</td>
+<td data-label="Nom"><a href="${`/usagers/${seg(String(p.id))}`}">${n.shown}</a>${n.birth ? html` <span class="muted birth-name">(${n.birth})</span>` : ''}</td>
+<td data-label="Organisation">${orgLabel(f) ?? html`<span class="muted">inconnue</span>`}</td>
+<td data-label="Sexe">${genderFr(p.gender)}</td>
+<td data-label="Naissance">${frDate(p.birthDate)}</td>
+<td data-label="Identifiant local"><code>${identifierValue(p, SYS.localUsager) ?? ''}</code></td>
+<td data-label="INS">${ins.ins ? html`<span class="badge ok" title="${ins.ins.kind} ${ins.ins.value}">${ins.reliabilityLabel ?? ins.ins.kind}</span>` : html`<span class="badge neutral">sans INS</span>`}</td>
+<td data-label="Mis à jour">${frInstant(isObjMeta(p))}</td>
 </tr>`;
 })}
-</tbody></table>
-${pager('/usagers', { q: text }, pageNo, total)}`
+</tbody></table></div>
+${pager('/usagers', current, pageNo, total)}`
 }`;
   return page({ title: 'Usagers', section: 'usagers', body });
 }
