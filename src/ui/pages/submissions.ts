@@ -2,9 +2,9 @@
 // submission: what was received, what was stored, and the report with excerpts).
 import { html, href, seg, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
-import { PAGE_SIZE, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
+import { PAGE_SIZE, beyondLastPage, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
 import { renderReport, countsText, issuesFromOutcome, countIssues } from '../report.js';
-import { arr, frInstant, isObj, refKey, str } from '../fhir-util.js';
+import { arr, frDate, frInstant, isObj, refKey, str } from '../fhir-util.js';
 import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
 import type { Repository, SubmissionRecord } from '../../storage/types.js';
 
@@ -48,6 +48,9 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery)
   // A Bundle without its Organization entry (the PP examples) still names a known structure.
   const orgName = (s: SubmissionRecord) => s.organizationName ?? (s.organizationFiness ? names.get(s.organizationFiness) : undefined);
   const current = { organisation, du, au, resultat: query.resultat === 'accepte' || query.resultat === 'rejete' ? query.resultat : undefined };
+  // "Du" after "au" matches nothing: say so and offer the swapped period.
+  const inverted = du && au && du > au;
+  const badDates = [query.du && !du ? `« ${query.du} »` : undefined, query.au && !au ? `« ${query.au} »` : undefined].filter(Boolean);
   const body = html`<h1>Envois reçus</h1>
 <form class="filters" method="get" action="/envois" role="search">
 <label>Organisation
@@ -67,27 +70,31 @@ ${organisation && !orgs.some((o) => o.finess === organisation) ? html`<option va
 </select></label>
 <button type="submit">Filtrer</button> <a class="button secondary" href="/envois">Réinitialiser</a>
 </form>
+${inverted ? html`<p class="warn-box" id="dates-inversees">La date de début (${frDate(du)}) est postérieure à la date de fin (${frDate(au)}) : aucun envoi ne peut correspondre. <a href="${href('/envois', { ...current, du: au, au: du })}">Inverser les dates</a></p>` : ''}
+${badDates.length ? html`<p class="warn-box" id="dates-invalides">Date non reconnue : ${badDates.join(', ')} (format attendu : AAAA-MM-JJ) ; ce filtre est ignoré.</p>` : ''}
 ${
   list.items.length === 0
-    ? organisation || du || au || resultat
-      ? html`<p class="muted">Aucun envoi ne correspond à ces critères.</p>`
-      : html`<p class="muted">Aucun envoi reçu pour le moment. Les Bundles de transaction envoyés à <code>POST /fhir</code> apparaîtront ici.</p>`
-    : html`<table class="list" id="envois">
+    ? list.total > 0
+      ? beyondLastPage('/envois', current, pageNo, list.total, ['envoi', 'envois'])
+      : organisation || du || au || resultat
+        ? html`<p class="muted">Aucun envoi ne correspond à ces critères.</p>`
+        : html`<p class="muted">Aucun envoi reçu pour le moment. Les Bundles de transaction envoyés à <code>POST /fhir</code> apparaîtront ici.</p>`
+    : html`<div class="table-wrap"><table class="list cards" id="envois">
 <thead><tr><th>Reçu le</th><th>Organisation</th><th>Usagers concernés</th><th class="num">Ressources</th><th>Résultat</th><th class="num">Erreurs</th><th class="num">Avertissements</th><th></th></tr></thead>
 <tbody>
 ${list.items.map(
   (s) => html`<tr>
-<td>${frInstant(s.receivedAt)}</td>
-<td>${orgName(s) ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
-<td>${usagersCell(s)}</td>
-<td class="num">${s.resourceCount}</td>
-<td>${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
-<td class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
-<td class="num"${s.noticeCount ? html` title="${`${s.noticeCount} vérification(s) non faite(s) ou défaut(s) du guide, comptés à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
-<td><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
+<td data-label="Reçu le">${frInstant(s.receivedAt)}</td>
+<td data-label="Organisation">${orgName(s) ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
+<td data-label="Usagers">${usagersCell(s)}</td>
+<td data-label="Ressources" class="num">${s.resourceCount}</td>
+<td data-label="Résultat">${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
+<td data-label="Erreurs" class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
+<td data-label="Avertissements" class="num"${s.noticeCount ? html` title="${`${s.noticeCount} vérification(s) non faite(s) ou défaut(s) du guide, comptés à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
+<td data-label=""><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
 </tr>`,
 )}
-</tbody></table>
+</tbody></table></div>
 ${pager('/envois', current, pageNo, list.total)}`
 }`;
   return page({ title: 'Envois reçus', section: 'envois', body });
