@@ -110,8 +110,12 @@ export interface GirRow {
 
 const AGGIR_URLS = ['aggir-pa-ssiad', 'aggir-ph-ssiad'].map((g) => `https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-${g}`);
 
-/** GIR of each usager's latest AGGIR evaluation (PA or PH grid), counted per organisation and GIR. */
-export async function girByOrganisation(db: Queryable): Promise<GirRow[]> {
+/**
+ * GIR of each usager's latest AGGIR evaluation (PA or PH grid), counted per organisation and
+ * GIR. With `until` (a day, Paris time): the latest evaluation authored on or before that day
+ * (an evaluation without a date counts whatever the day).
+ */
+export async function girByOrganisation(db: Queryable, until?: string): Promise<GirRow[]> {
   const res = await db.query<{ finess: string | null; code: string | null; n: number }>(
     `WITH qr AS (
        SELECT q.id, s.target_id AS patient, substring(t.code from '^3([^/]+)/') AS finess, a.low AS authored
@@ -123,6 +127,7 @@ export async function girByOrganisation(db: Queryable): Promise<GirRow[]> {
           AND (q.url = ANY($1::text[]) OR split_part(q.url, '|', 1) = ANY($1::text[]))
           AND NOT EXISTS (SELECT 1 FROM search_token st WHERE st.resource_type = 'QuestionnaireResponse' AND st.id = q.id
                              AND st.param = 'status' AND st.code = 'entered-in-error')
+          AND ($2::text IS NULL OR a.low IS NULL OR a.low < ${dayStart('$2')} + interval '1 day')
      ), latest AS (
        SELECT DISTINCT ON (patient) id, finess FROM qr ORDER BY patient, authored DESC NULLS LAST, id
      )
@@ -131,7 +136,7 @@ export async function girByOrganisation(db: Queryable): Promise<GirRow[]> {
             count(*)::int AS n
        FROM latest JOIN resource r ON r.resource_type = 'QuestionnaireResponse' AND r.id = latest.id
       GROUP BY 1, 2`,
-    [AGGIR_URLS],
+    [AGGIR_URLS, until ?? null],
   );
   return res.rows.map((r) => {
     const gir = r.code ? GIR_CODES[r.code] : undefined;
@@ -169,11 +174,16 @@ export async function activityByWeek(db: Queryable): Promise<ActivityRow[]> {
   return res.rows.map((r) => ({ finess: r.finess ?? '', week: r.week, kind: r.kind, n: Number(r.n) }));
 }
 
-/** Evaluations (all questionnaires) per organisation. */
-export async function evaluationsByOrganisation(db: Queryable): Promise<Map<string, number>> {
+/** Evaluations (all questionnaires) per organisation; with `until`, those authored on or before that day (or undated). */
+export async function evaluationsByOrganisation(db: Queryable, until?: string): Promise<Map<string, number>> {
   const res = await db.query<{ finess: string | null; n: number }>(
     `SELECT substring(t.code from '^3([^/]+)/') AS finess, count(*)::int AS n
-       FROM search_token t WHERE t.resource_type = 'QuestionnaireResponse' AND t.param = 'identifier' GROUP BY 1`,
+       FROM search_token t
+       LEFT JOIN search_date a ON a.resource_type = 'QuestionnaireResponse' AND a.id = t.id AND a.param = 'authored'
+      WHERE t.resource_type = 'QuestionnaireResponse' AND t.param = 'identifier'
+        AND ($1::text IS NULL OR a.low IS NULL OR a.low < ${dayStart('$1')} + interval '1 day')
+      GROUP BY 1`,
+    [until ?? null],
   );
   return new Map(res.rows.map((r) => [r.finess ?? '', Number(r.n)]));
 }

@@ -7,7 +7,7 @@ export type Section = 'envois' | 'usagers' | 'pilotage' | 'valider';
 const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'envois', href: '/envois', label: 'Envois reçus' },
   { id: 'usagers', href: '/usagers', label: 'Usagers' },
-  { id: 'pilotage', href: '/pilotage', label: 'Pilotage SSIAD' },
+  { id: 'pilotage', href: '/pilotage', label: 'Pilotage' },
   { id: 'valider', href: '/valider', label: 'Valider un fichier' },
 ];
 

@@ -1,5 +1,8 @@
-// "Pilotage SSIAD": indicators over the stored data — usagers and active usagers, GIR
-// distribution, events and transports per week, per organisation — with SVG charts.
+// "Pilotage": indicators over the stored data of every kind of structure (SSIAD, EHPAD, IME…) —
+// usagers and active usagers, GIR distribution, events and transports per week, per
+// organisation — with SVG charts. One reference day (`date`, default today) drives every
+// indicator that has a date: the usagers active that day, the latest AGGIR evaluation on or
+// before it (GIR chart, usagers evaluated), and the `semaines` weeks ending with its week.
 import { html, href } from '../html.js';
 import { page } from '../layout.js';
 import { isoDay, parisToday, q } from '../components.js';
@@ -50,9 +53,9 @@ export async function aggregates(repo: Repository, today: string): Promise<Aggre
   const value = await readAggregates(repo.db, async (db) => ({
     orgs: await listOrganisations(db),
     usagers: await usagersByOrganisation(db, today),
-    gir: await girByOrganisation(db),
+    gir: await girByOrganisation(db, today),
     activity: await activityByWeek(db),
-    evaluations: await evaluationsByOrganisation(db),
+    evaluations: await evaluationsByOrganisation(db, today),
     ms: 0,
   }));
   const ms = performance.now() - t0;
@@ -99,7 +102,7 @@ export async function stopPilotageWarmup(repo: Repository): Promise<void> {
   await w.running;
 }
 
-export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string; fin?: string }): Promise<string> {
+export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string }): Promise<string> {
   if (!warmups.has(repo)) warmups.set(repo, {});
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
@@ -107,8 +110,8 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
   const a = await aggregates(repo, today);
   const mine = <T extends { finess: string }>(rows: T[]) => (finess ? rows.filter((r) => r.finess === finess) : rows);
   const activity = mine(a.activity);
-  const latest = activity.reduce<string | undefined>((m, r) => (!m || r.week > m ? r.week : m), undefined);
-  const endMonday = isoDay(query.fin) ? mondayOf(query.fin!) : (latest ?? mondayOf(today));
+  const latestWeek = activity.reduce<string | undefined>((m, r) => (!m || r.week > m ? r.week : m), undefined);
+  const endMonday = mondayOf(today);
   const startMonday = dayFromNumber(dayNumber(endMonday) - 7 * (weeks - 1));
   const inRange = (w: string) => w >= startMonday && w <= endMonday;
   const counts = mine(a.usagers).reduce((s, r) => ({ usagers: s.usagers + r.usagers, active: s.active + r.active }), { usagers: 0, active: 0 });
@@ -144,27 +147,36 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
     .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
   const n = (v: number) => v.toLocaleString('fr-FR');
   const orgName = finess ? names.get(finess) : undefined;
-  const body = html`<h1>Pilotage SSIAD${finess ? html` — ${orgName ?? `FINESS ${finess}`}` : ''}</h1>
+  const emptyWindow = sum(events) + sum(trUsager) + sum(trPro) === 0;
+  const body = html`<h1>Pilotage${finess ? html` — ${orgName ?? `FINESS ${finess}`}` : ''}</h1>
 <form class="filters" method="get" action="/pilotage">
 <label>Organisation
 <select name="organisation"><option value="">Toutes</option>
 ${a.orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
 </select></label>
-<label>Usagers actifs au <input type="date" name="date" value="${today}"></label>
-<label>Dernière semaine <input type="date" name="fin" value="${endMonday}"></label>
+<label>Situation au <input type="date" name="date" value="${today}"></label>
 <label>Nombre de semaines <input type="text" name="semaines" value="${weeks}" inputmode="numeric" size="3"></label>
 <button type="submit">Afficher</button> <a class="button secondary" href="/pilotage">Réinitialiser</a>
 </form>
+${query.date && !isoDay(query.date) ? html`<p class="warn-box" id="date-invalide">Date non reconnue : « ${query.date} » (format attendu : AAAA-MM-JJ) ; situation au ${frDate(today)}.</p>` : ''}
+<p class="muted" id="periode">Situation au ${frDate(today)} ; activité des ${weeks} semaines du ${frDate(startMonday)} au ${frDate(dayFromNumber(dayNumber(endMonday) + 6))}.</p>
 <div class="stats" id="indicateurs">
-<div class="stat"><div class="v">${n(counts.usagers)}</div><div class="l">usagers enregistrés</div></div>
+<div class="stat"><div class="v" id="usagers-total">${n(counts.usagers)}</div><div class="l">usagers enregistrés<br>(toutes dates)</div></div>
 <div class="stat"><div class="v" id="actifs">${n(counts.active)}</div><div class="l">usagers actifs au ${frDate(today)}<br>(séjour en cours)</div></div>
-<div class="stat"><div class="v">${n(evaluated)}</div><div class="l">usagers évalués (AGGIR)</div></div>
-<div class="stat"><div class="v">${n(sum(events))}</div><div class="l">évènements sur ${weeks} semaines</div></div>
-<div class="stat"><div class="v">${n(sum(trUsager) + sum(trPro))}</div><div class="l">transports sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v" id="evalues">${n(evaluated)}</div><div class="l">usagers évalués (AGGIR)<br>au ${frDate(today)}</div></div>
+<div class="stat"><div class="v" id="evenements">${n(sum(events))}</div><div class="l">évènements sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v" id="transports">${n(sum(trUsager) + sum(trPro))}</div><div class="l">transports sur ${weeks} semaines</div></div>
 </div>
+${
+  emptyWindow && latestWeek && latestWeek < startMonday
+    ? html`<p class="warn-box" id="sans-activite">Aucun évènement ni transport sur ces ${weeks} semaines. Les dernières données datent de la semaine du ${frDate(latestWeek)} : <a href="${href('/pilotage', { organisation: finess, date: dayFromNumber(dayNumber(latestWeek) + 6), semaines: query.semaines })}">afficher la situation à cette date</a>.</p>`
+    : emptyWindow && latestWeek && latestWeek > endMonday
+      ? html`<p class="warn-box" id="sans-activite">Aucun évènement ni transport sur ces ${weeks} semaines ; des données existent après le ${frDate(dayFromNumber(dayNumber(endMonday) + 6))}.</p>`
+      : ''
+}
 <div class="grid2">
 <section class="card" id="gir-chart"><h2>Répartition par GIR</h2>
-<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager.${girUnknown ? ` ${girUnknown} évaluation(s) sans GIR reconnu.` : ''}</p>
+<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager au ${frDate(today)}.${girUnknown ? ` ${girUnknown} évaluation(s) sans GIR reconnu.` : ''}</p>
 ${barChart({ title: 'Usagers par GIR', labels: ['GIR 1', 'GIR 2', 'GIR 3', 'GIR 4', 'GIR 5', 'GIR 6'], series: [{ name: 'Usagers', values: girCounts, color: '#16324f' }], height: 240, width: 520 })}
 </section>
 <section class="card" id="activite-chart"><h2>Évènements et transports par semaine</h2>
@@ -185,13 +197,13 @@ ${barChart({
 <section id="par-organisation"><h2>Par organisation</h2>
 ${
   orgRows.length
-    ? html`<table class="list"><thead><tr><th>Organisation</th><th>FINESS</th><th class="num">Usagers</th><th class="num">Actifs au ${frDate(today)}</th><th class="num">Évènements</th><th class="num">Transports</th><th class="num">Évaluations</th></tr></thead><tbody>
-${orgRows.map((o) => html`<tr${o.finess === finess ? html` class="selected"` : ''}><td><a href="${href('/pilotage', { organisation: o.finess, date: query.date, semaines: query.semaines, fin: query.fin })}">${o.name ?? 'inconnue'}</a></td><td><code>${o.finess}</code></td><td class="num">${n(o.usagers)}</td><td class="num">${n(o.active)}</td><td class="num">${n(o.events)}</td><td class="num">${n(o.transports)}</td><td class="num">${n(o.evaluations)}</td></tr>`)}
-</tbody></table>
-<p class="muted">Évènements et transports sur la période affichée. L’organisation d’un objet est celle de son identifiant métier (« 3 » + FINESS + « / »…).</p>`
+    ? html`<div class="table-wrap"><table class="list cards"><thead><tr><th>Organisation</th><th>FINESS</th><th class="num">Usagers</th><th class="num">Actifs au ${frDate(today)}</th><th class="num">Évènements</th><th class="num">Transports</th><th class="num">Évaluations</th></tr></thead><tbody>
+${orgRows.map((o) => html`<tr${o.finess === finess ? html` class="selected"` : ''}><td data-label="Organisation"><a href="${href('/pilotage', { organisation: o.finess, date: query.date, semaines: query.semaines })}">${o.name ?? 'inconnue'}</a></td><td data-label="FINESS"><code>${o.finess}</code></td><td data-label="Usagers" class="num">${n(o.usagers)}</td><td data-label="Actifs au ${frDate(today)}" class="num">${n(o.active)}</td><td data-label="Évènements" class="num">${n(o.events)}</td><td data-label="Transports" class="num">${n(o.transports)}</td><td data-label="Évaluations" class="num">${n(o.evaluations)}</td></tr>`)}
+</tbody></table></div>
+<p class="muted">Évènements et transports des semaines affichées ; évaluations faites au plus tard le ${frDate(today)}. L’organisation d’un objet est celle de son identifiant métier (« 3 » + FINESS + « / »…).</p>`
     : html`<p class="muted">Aucune donnée.</p>`
 }
 </section>
 <p class="muted">${a.ms ? `Indicateurs calculés en ${Math.round(a.ms)} ms.` : 'Indicateurs à jour (aucune donnée reçue depuis le dernier calcul).'}</p>`;
-  return page({ title: 'Pilotage SSIAD', section: 'pilotage', body });
+  return page({ title: 'Pilotage', section: 'pilotage', body });
 }
