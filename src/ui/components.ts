@@ -51,6 +51,11 @@ export function sortHeader<K extends string>(path: string, query: Record<string,
   return html`<th${cls ? html` class="${cls}"` : ''} aria-sort="${aria}"><a class="sort" href="${href(path, { ...query, tri: next === fallback ? undefined : next, page: undefined })}" title="${title}">${label}${arrow}</a></th>`;
 }
 
+/** "1 évènement", "2 évènements", "0 évènement" (French: 0 and 1 take the singular). */
+export function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString('fr-FR')} ${Math.abs(n) < 2 ? one : many}`;
+}
+
 export function outcomeBadge(outcome: string): SafeHtml {
   return outcome === 'accepted' ? html`<span class="badge ok">accepté</span>` : html`<span class="badge ko">rejeté</span>`;
 }

@@ -40,6 +40,7 @@ export const EXT = {
   eventLabel: TDDUI_SD + 'tddui-event-label',
   eventReason: TDDUI_SD + 'tddui-event-reason',
   eventReport: TDDUI_SD + 'tddui-event-report',
+  eventCancelReason: TDDUI_SD + 'tddui-event-cancel-reason',
   entryModeLabel: TDDUI_SD + 'tddui-entry-mode-label',
   exitModeLabel: TDDUI_SD + 'tddui-exit-mode-label',
   admissionDate: TDDUI_SD + 'tddui-admission-date',

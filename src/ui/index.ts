@@ -13,6 +13,7 @@ import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/
 import { usagersPage, type UsagersQuery } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
 import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
+import { DOCUMENT_CSP, documentAttachment } from './pages/documents.js';
 
 /**
  * Hooks the server adds before its routes (Fastify hooks reach only the plugins registered
@@ -102,7 +103,9 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       });
     }
     ui.addHook('onSend', async (_req, reply, payload) => {
-      reply.header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
+      // A route may set a stricter or document-specific policy (attached documents do).
+      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CSP);
+      reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
       return payload;
     });
     ui.setErrorHandler((err: Error & { status?: number; statusCode?: number }, req, reply) => {
@@ -155,6 +158,17 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
       const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    // The attached documents (PDF of a projet personnalisé, of an evaluation…), by their
+    // DocumentReference id and the index of the attachment in `content`.
+    ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {
+      const n = /^\d{1,3}$/.test(req.params.n) ? Number(req.params.n) : -1;
+      const found = n < 0 ? 'not-found' : await documentAttachment(repo, req.params.id, n, req.query?.telecharger !== undefined);
+      if (found === 'not-found') return sendHtml(reply, notFoundPage('Ce document est introuvable.'), 404);
+      if (found === 'no-data') return sendHtml(reply, notFoundPage('Le contenu de ce document n’a pas été transmis (pièce jointe vide ou simple lien).'), 404);
+      reply.header('content-type', found.contentType).header('content-disposition', found.contentDisposition).header('cache-control', 'private, no-store');
+      if (found.disposition === 'inline') reply.header('content-security-policy', DOCUMENT_CSP);
+      return reply.send(found.bytes);
     });
     ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {})));
 

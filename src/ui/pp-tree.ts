@@ -36,6 +36,29 @@ export interface PpNode {
   title: string;
   details: string[];
   children: PpNode[];
+  /** Documents (kind `doc`): each content attachment, by its index in `content`. */
+  attachments?: PpAttachment[];
+}
+
+export interface PpAttachment {
+  /** Index in DocumentReference.content. */
+  index: number;
+  title?: string;
+  contentType?: string;
+  /** Bytes carried inline (`attachment.data`): the UI serves them. */
+  inline: boolean;
+  /** `attachment.url` when the document is elsewhere. */
+  url?: string;
+  size?: number;
+}
+
+/** How a CodeableConcept is read (the page passes one that knows the loaded code systems). */
+export type ConceptLabel = (cc: unknown) => string | undefined;
+
+export interface PpOptions {
+  /** Practitioners, organisations, the usager… by `Type/id`, for the names of owners and signatories. */
+  actors?: Map<string, Json>;
+  concept?: ConceptLabel;
 }
 
 export const KIND_LABEL: Record<PpKind, string> = {
@@ -109,7 +132,12 @@ function period(p: unknown): string | undefined {
 }
 
 /** Title and detail lines of one PP element. `byKey` resolves owners and authors for display. */
-function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: string; details: string[] } {
+function describe(kind: PpKind, r: Json, byKey: Map<string, Json>, concept: ConceptLabel): { title: string; details: string[] } {
+  const codesOf = (v: unknown) =>
+    arr(v)
+      .map(concept)
+      .filter(Boolean)
+      .join(', ');
   const d: string[] = [];
   const push = (label: string, v: string | undefined) => {
     if (v) d.push(`${label} : ${v}`);
@@ -126,31 +154,31 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: str
     case 'pp':
       title = str(r.title) ?? 'Projet personnalisé';
       push('Statut', frStatus(r.status));
-      push('Catégorie', codesText(r.category));
+      push('Catégorie', codesOf(r.category));
       push('Mise en œuvre', period(r.period));
       push('Description', str(r.description));
       break;
     case 'attente': {
       // The description is often a list ("- …" lines): one detail line per item.
       const origin = noteBy(r, 'origineAttente');
-      const lines = lineItems(codeText(r.description));
+      const lines = lineItems(concept(r.description));
       title = origin ? `Attentes (origine : ${origin})` : lines.length > 1 ? 'Attentes' : (lines[0] ?? 'Attente');
       if (origin || lines.length > 1) d.push(...lines);
       push('Commentaire', noteBy(r, 'commentaireAttente'));
       break;
     }
     case 'besoin':
-      title = codeText(r.code) ?? 'Besoin';
-      push('Type', codesText(r.category));
-      push('Analyse', codeText(arr(r.orderDetail)[0]));
+      title = concept(r.code) ?? 'Besoin';
+      push('Type', codesOf(r.category));
+      push('Analyse', concept(arr(r.orderDetail)[0]));
       push('Statut', frStatus(r.status));
       break;
     case 'objectif': {
       const t = noteBy(r, 'titreObjectif');
-      const desc = codeText(r.description);
+      const desc = concept(r.description);
       title = t ?? desc ?? 'Objectif';
       if (t && desc) d.push(desc);
-      push('Domaine', codesText(r.category));
+      push('Domaine', codesOf(r.category));
       push('Début', frDate(r.startDate));
       const target = arr(r.target)[0];
       push('Résultat attendu', str(target?.detailString));
@@ -165,8 +193,8 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: str
       const t = inputString(r, 'titre');
       title = t ?? str(r.description) ?? KIND_LABEL[kind];
       if (t && str(r.description)) d.push(str(r.description)!);
-      if (kind === 'moyen') push('Type', codeText(r.code));
-      if (kind === 'prestation') push('Prestation', inputs(r, 'typePrestation').map((i) => codeText(i.valueCodeableConcept)).filter(Boolean).join(', '));
+      if (kind === 'moyen') push('Type', concept(r.code));
+      if (kind === 'prestation') push('Prestation', inputs(r, 'typePrestation').map((i) => concept(i.valueCodeableConcept)).filter(Boolean).join(', '));
       push('Référent', who(r.owner));
       push('Période', period(r.executionPeriod));
       push('Résultat attendu', inputString(r, 'resultatAttendu'));
@@ -175,7 +203,7 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: str
       break;
     }
     case 'bilan':
-      title = `Bilan${codeText(r.code) ? ` (${codeText(r.code)})` : ''}${isObj(r.executionPeriod) && r.executionPeriod.start ? ` du ${frDate(r.executionPeriod.start)}` : ''}`;
+      title = `Bilan${concept(r.code) ? ` (${concept(r.code)})` : ''}${isObj(r.executionPeriod) && r.executionPeriod.start ? ` du ${frDate(r.executionPeriod.start)}` : ''}`;
       push('Périmètre', inputString(r, 'perimetre'));
       push('Problématique', inputString(r, 'problematique'));
       push('Invités', inputString(r, 'invite'));
@@ -190,8 +218,9 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>): { title: str
       break;
     case 'doc': {
       const att = isObj(arr(r.content)[0]?.attachment) ? (arr(r.content)[0].attachment as Json) : undefined;
-      title = str(att?.title) ?? 'Document';
-      push('Format', str(att?.contentType));
+      title = str(att?.title) ?? str(r.description) ?? 'Document';
+      push('Type', concept(r.type));
+      push('Date', frDate(r.date ?? att?.creation));
       break;
     }
   }
@@ -206,7 +235,28 @@ export interface PpForest {
 }
 
 /** Builds one tree per CarePlan found in `resources` (current versions of one usager's data). */
-export function buildPpTrees(input: Json[], actors: Map<string, Json> = new Map()): PpForest {
+/** The attachments of a DocumentReference, as the tree shows them. */
+export function attachmentsOf(doc: Json): PpAttachment[] {
+  return arr(doc.content).flatMap((c, index) => {
+    const a = isObj(c.attachment) ? c.attachment : undefined;
+    if (!a) return [];
+    const data = typeof a.data === 'string' && a.data.length > 0;
+    const size = typeof a.size === 'number' ? a.size : data ? Math.floor(((a.data as string).replace(/\s+/g, '').length * 3) / 4) : undefined;
+    return [{ index, title: str(a.title), contentType: str(a.contentType), inline: data, url: str(a.url), size }];
+  });
+}
+
+/** DocumentReferences an element points to: tddui-attachment extensions, and Task inputs `pieceJointe`. */
+function documentRefs(r: Json): string[] {
+  const refs = extReference(r, EXT.attachment).map((x) => refOf({ reference: x }));
+  if (r.resourceType === 'Task') for (const i of inputs(r, 'pieceJointe')) refs.push(refOf(i.valueReference));
+  return [...new Set(refs.filter((x): x is string => !!x && x.startsWith('DocumentReference/')))];
+}
+
+export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Json> = {}): PpForest {
+  const opts: PpOptions = options instanceof Map ? { actors: options } : options;
+  const actors = opts.actors ?? new Map<string, Json>();
+  const concept: ConceptLabel = opts.concept ?? codeText;
   // Stable order: by business identifier (…-BESO-1234 before …-BESO-1235), numbers as numbers.
   const ident = (r: Json) => str(arr(r.identifier)[0]?.value) ?? String(r.id ?? '');
   const resources = [...input].sort((a, b) => ident(a).localeCompare(ident(b), 'fr', { numeric: true }));
@@ -253,8 +303,11 @@ export function buildPpTrees(input: Json[], actors: Map<string, Json> = new Map(
 
   const node = (r: Json, children: PpNode[] = []): PpNode => {
     const kind = kindOf.get(keyOf(r))!;
-    const { title, details } = describe(kind, r, byKey);
-    return { kind, key: keyOf(r), title, details, children };
+    const { title, details } = describe(kind, r, byKey, concept);
+    if (kind === 'doc') return { kind, key: keyOf(r), title, details, children, attachments: attachmentsOf(r) };
+    // The documents attached to this element come first among its children.
+    const docs = kind === 'pp' ? [] : documentRefs(r).flatMap((k) => (byKey.get(k) && kindOf.get(k) === 'doc' ? [node(byKey.get(k)!)] : []));
+    return { kind, key: keyOf(r), title, details, children: [...docs, ...children] };
   };
   const subMeans = (actionKey: string) =>
     [...ofKind('moyen'), ...ofKind('prestation')].filter((m) => actionsOf(m).includes(actionKey)).map((m) => node(m));
@@ -269,10 +322,9 @@ export function buildPpTrees(input: Json[], actors: Map<string, Json> = new Map(
       const r = byKey.get(c);
       if (r && kindOf.get(c) === 'accord') children.push(node(r));
     }
-    for (const c of extReference(plan, EXT.attachment)) {
-      const k = refOf({ reference: c });
-      const r = k ? byKey.get(k) : undefined;
-      if (r) children.push(node(r));
+    for (const k of documentRefs(plan)) {
+      const r = byKey.get(k);
+      if (r && kindOf.get(k) === 'doc') children.push(node(r));
     }
     children.push(...mine('attente').map((r) => node(r)));
     children.push(...mine('besoin').map((b) => node(b, ofKind('objectif').filter((o) => besoinsOf(o).includes(keyOf(b))).map(objectifNode))));

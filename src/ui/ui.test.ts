@@ -5,7 +5,7 @@ import { html, raw, href, join } from './html.js';
 import { excerptFor, parsePath, resolveExpression } from './excerpt.js';
 import { groupIssues, issuesFromOutcome, renderReport } from './report.js';
 import { buildPpTrees, type PpNode } from './pp-tree.js';
-import { frDate, mondayOf, refKey, insStatus } from './fhir-util.js';
+import { frDate, mondayOf, refKey, insStatus, patientNames } from './fhir-util.js';
 import { barChart, weekCalendar } from './charts.js';
 import { parseFile } from './pages/validate.js';
 import { usagerSearchParams } from './pages/usagers.js';
@@ -87,16 +87,64 @@ test('the PA example rebuilds into one PP tree: besoins → objectifs → action
   const obj1 = besoin1.children[0];
   assert.equal(obj1.kind, 'objectif');
   assert.equal(obj1.title, 'Objectif 1');
+  // Its attached document (tddui-attachment) first, then its actions.
+  assert.equal(obj1.children[0].kind, 'doc');
+  assert.equal(obj1.children[0].title, 'bilanobj1.pdf');
+  assert.deepEqual(obj1.children[0].attachments, [{ index: 0, title: 'bilanobj1.pdf', contentType: 'application/pdf', inline: true, url: undefined, size: obj1.children[0].attachments?.[0]?.size }]);
+  assert.ok((obj1.children[0].attachments?.[0]?.size ?? 0) > 100);
   assert.deepEqual(obj1.children.map((a) => a.key).sort(), [
+    'DocumentReference/tddui-pp-pa-documentreference-bilan-objectif-1-example',
     'Task/tddui-pp-pa-task-action-1-ergo-example',
     'Task/tddui-pp-pa-task-action-1-ide-example',
     'Task/tddui-pp-pa-task-action-1-kine-example',
   ]);
   const kine = obj1.children.find((a) => a.key.endsWith('kine-example'))!;
+  // The accord's signatory is named from the actors given (the usager among them), never as a reference.
+  const accord = pp.children.find((c) => c.kind === 'accord')!;
+  assert.doesNotMatch(accord.details.join(' '), /Practitioner\/|Patient\//);
   assert.equal(kine.children[0].kind, 'moyen');
   assert.match(kine.children[0].details.join(' '), /30 h de kinésithérapie/);
   const attente = pp.children.find((c) => c.kind === 'attente' && c.title.includes('Famille'))!;
   assert.ok(attente.details.includes('Prévenir les chutes'));
+});
+
+test('a usager is named by the usage name, with the birth name beside it when it differs', () => {
+  const joly = { resourceType: 'Patient', gender: 'female', name: [{ use: 'official', family: 'JOLY', given: ['Jeanne'], prefix: ['MME'] }, { use: 'usual', family: 'BLANCHARD' }] };
+  assert.deepEqual(patientNames(joly), { shown: 'Mme Jeanne BLANCHARD', birth: 'née JOLY' });
+  assert.deepEqual(patientNames({ ...joly, gender: 'male' }).birth, 'né JOLY');
+  assert.deepEqual(patientNames({ name: [{ use: 'official', family: 'MARTIN', given: ['Yves'] }] }), { shown: 'Yves MARTIN' });
+  // Same family name: nothing beside. Another first name used: the full birth name beside.
+  assert.deepEqual(patientNames({ name: [{ use: 'official', family: 'MARTIN', given: ['Yves'] }, { use: 'usual', family: 'MARTIN' }] }), { shown: 'Yves MARTIN' });
+  assert.deepEqual(patientNames({ name: [{ use: 'official', family: 'MARTIN', given: ['Marie', 'Yvette'] }, { use: 'usual', family: 'MARTIN', given: ['Yvette'] }] }), { shown: 'Yvette MARTIN', birth: 'nom de naissance : Marie Yvette MARTIN' });
+  assert.deepEqual(patientNames({}), { shown: '(sans nom)' });
+});
+
+test('the PP tree names an accord signed by the usager, and lists the documents of each element', () => {
+  const patient = { resourceType: 'Patient', id: 'p1', name: [{ use: 'official', family: 'PETIT', given: ['Marguerite'] }] };
+  const plan = { resourceType: 'CarePlan', id: 'cp', title: 'PP', status: 'active', supportingInfo: [{ reference: 'Consent/c1' }] };
+  const consent = { resourceType: 'Consent', id: 'c1', status: 'active', dateTime: '2026-01-02', performer: [{ reference: 'Patient/p1' }] };
+  const goal = {
+    resourceType: 'Goal',
+    id: 'g1',
+    identifier: [{ system: 'https://identifiant-medicosocial-objectif.esante.gouv.fr', value: '3x/1-OBJE-1' }],
+    extension: [
+      { url: 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-careplan-reference', valueReference: { reference: 'CarePlan/cp' } },
+      { url: 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-attachment', valueReference: { reference: 'DocumentReference/d1' } },
+    ],
+    description: { text: 'Marcher' },
+  };
+  const doc = { resourceType: 'DocumentReference', id: 'd1', content: [{ attachment: { contentType: 'application/pdf', title: 'bilan.pdf', data: 'JVBERi0xLjQK' } }, { attachment: { url: 'https://ged.example.fr/x', title: 'lien' } }] };
+  const without = buildPpTrees([plan, consent, goal, doc]);
+  assert.match(without.trees[0].children[0].details.join(' '), /Par : Patient\/p1/);
+  const forest = buildPpTrees([plan, consent, goal, doc], { actors: new Map([['Patient/p1', patient]]) });
+  const pp = forest.trees[0];
+  assert.equal(pp.children[0].details[0], 'Par : Marguerite PETIT');
+  const objectif = pp.children.find((c) => c.kind === 'objectif')!;
+  assert.equal(objectif.children[0].kind, 'doc');
+  assert.deepEqual(objectif.children[0].attachments, [
+    { index: 0, title: 'bilan.pdf', contentType: 'application/pdf', inline: true, url: undefined, size: 9 },
+    { index: 1, title: 'lien', contentType: undefined, inline: false, url: 'https://ged.example.fr/x', size: undefined },
+  ]);
 });
 
 test('GIR, INS status, search box and file parsing', () => {

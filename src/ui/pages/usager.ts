@@ -3,9 +3,10 @@
 // transports on a week calendar, and the projet personnalisé as a tree with its versions.
 import { html, href, seg, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
-import { isoDay, parisToday } from '../components.js';
-import { stayTimeline, weekCalendar, type CalendarItem, type Stay } from '../charts.js';
-import { buildPpTrees, KIND_LABEL, type PpNode } from '../pp-tree.js';
+import { isoDay, parisToday, plural } from '../components.js';
+import { calendarState, hhmm, stayTimeline, weekCalendar, type CalendarItem, type Stay } from '../charts.js';
+import { answerLabel, codeDisplay, conceptLabel, questionnaireItems, type LabelSource, type QuestionnaireItemInfo } from '../labels.js';
+import { attachmentsOf, buildPpTrees, KIND_LABEL, ppKind, type PpNode } from '../pp-tree.js';
 import {
   EXT,
   SYS,
@@ -30,6 +31,7 @@ import {
   keyOf,
   minutesOf,
   mondayOf,
+  patientNames,
   personName,
   refOf,
   refsOf,
@@ -55,6 +57,8 @@ export interface UsagerData {
   evaluations: Json[];
   plans: Json[];
   ppResources: Json[];
+  /** Every document of the usager: by subject, and attached to any of their resources. */
+  documents: Json[];
   planVersions: Map<string, ResourceRecord[]>;
   /** Practitioners, organisations… referenced, by `Type/id`. */
   actors: Map<string, Json>;
@@ -117,7 +121,9 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   ]).filter((t) => !transports.some((x) => keyOf(x) === keyOf(t)));
   if (tasks.length) tasks = uniq([...tasks, ...(await searchAll(repo, 'Task', 'part-of', tasks.map(keyOf)))]);
   const consentKeys = plans.flatMap((p) => refsOf(p.supportingInfo)).filter((k) => k.startsWith('Consent/'));
-  const attachmentKeys = [...plans, ...goals, ...needs].flatMap((r) => extensions(r, EXT.attachment).map((e) => refOf(e.valueReference))).filter((k): k is string => !!k && k.startsWith('DocumentReference/'));
+  const attachmentKeys = [...plans, ...goals, ...needs, ...tasks, ...events, ...evaluations, ...transports]
+    .flatMap((r) => [...extensions(r, EXT.attachment).map((e) => refOf(e.valueReference)), ...arr(r.input).map((i) => refOf(i.valueReference))])
+    .filter((k): k is string => !!k && k.startsWith('DocumentReference/'));
   const extra = await readByKeys(repo, [...consentKeys, ...attachmentKeys.filter((k) => !docs.some((d) => keyOf(d) === k))]);
   const ppResources = uniq([...plans, ...goals, ...needs, ...tasks, ...docs, ...extra.values()]);
   const planVersions = new Map<string, ResourceRecord[]>();
@@ -145,7 +151,8 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   for (const c of extra.values()) for (const p of arr(c.performer)) addRef(p);
   const actors = await readByKeys(repo, actorKeys);
   const submissions = await submissionsOfUsager(repo.db, id, localId);
-  return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors, submissions };
+  const documents = uniq([...docs, ...[...extra.values()].filter((r) => r.resourceType === 'DocumentReference')]);
+  return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors, submissions, documents };
 }
 
 // ---- rendering helpers
@@ -227,21 +234,6 @@ function questionnaireId(qr: Json): string {
   return q.split('|')[0].split('/').pop() ?? q;
 }
 
-/** linkId → text of the Questionnaire items (labels when the response carries none). */
-function questionnaireLabels(validator: TdduiValidator | undefined, canonical: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!validator || !canonical) return out;
-  const q = validator.engine.registry.resolve<{ resourceType: string; url: string; item?: Json[] }>(canonical, 'Questionnaire');
-  const walk = (items: unknown) => {
-    for (const it of arr(items)) {
-      if (typeof it.linkId === 'string' && typeof it.text === 'string') out.set(it.linkId, it.text);
-      walk(it.item);
-    }
-  };
-  walk(q?.item);
-  return out;
-}
-
 /** AGGIR modality from the ICF qualifier the IG uses: qf0 → A, qf2 → B, qf4 → C. */
 const AGGIR_LETTER: Record<string, string> = { qf0: 'A', qf2: 'B', qf4: 'C' };
 
@@ -252,18 +244,25 @@ export function girOf(qr: Json): { gir?: number; code?: string; display?: string
   return { gir: code ? GIR_CODES[code] : undefined, code, display: str(c?.display) };
 }
 
-function answerText(a: Json | undefined): string {
+/** Equal but for case, spacing and the apostrophe typed (' or ’). */
+function sameText(a: string, b: string): boolean {
+  const n = (x: string) => x.replace(/[’ʼ`]/g, "'").replace(/\s+/g, ' ').trim().toLowerCase();
+  return n(a) === n(b);
+}
+
+/** One answer as people read it: codings by their label (response, Questionnaire or code system). */
+function answerText(labels: LabelSource | undefined, item: QuestionnaireItemInfo | undefined, a: Json | undefined): string {
   if (!a) return '';
   if (typeof a.valueBoolean === 'boolean') return a.valueBoolean ? 'oui' : 'non';
-  if (isObj(a.valueCoding)) return str(a.valueCoding.display) ?? str(a.valueCoding.code) ?? '';
+  if (isObj(a.valueCoding)) return answerLabel(labels, item, a) ?? '';
   for (const k of ['valueInteger', 'valueDecimal', 'valueString', 'valueDate', 'valueDateTime']) if (a[k] !== undefined) return k.includes('Date') ? frDate(a[k]) : String(a[k]);
   return '';
 }
 
-function evaluationCard(qr: Json, d: UsagerData, validator: TdduiValidator | undefined): SafeHtml {
+function evaluationCard(qr: Json, d: UsagerData, labels: LabelSource | undefined): SafeHtml {
   const qid = questionnaireId(qr);
-  const labels = questionnaireLabels(validator, str(qr.questionnaire));
-  const label = (it: Json) => str(it.text) ?? labels.get(String(it.linkId)) ?? String(it.linkId);
+  const defs = questionnaireItems(labels, str(qr.questionnaire));
+  const label = (it: Json) => str(it.text) ?? defs.get(String(it.linkId))?.text ?? String(it.linkId);
   const head = html`<h3>${QUESTIONNAIRES[qid] ?? qid} <span class="muted">${qr.authored ? `du ${frDate(qr.authored)}` : ''} · ${frStatus(qr.status)}</span></h3>
 <p class="muted">${[isObj(qr.identifier) ? str(qr.identifier.value) : undefined, actorName(d.actors, qr.source) ? `évaluateur : ${actorName(d.actors, qr.source)}` : undefined, actorName(d.actors, qr.author) ? `auteur : ${actorName(d.actors, qr.author)}` : undefined].filter(Boolean).join(' · ')}</p>
 ${extString(qr, EXT.comment) ? html`<p>${extString(qr, EXT.comment)}</p>` : ''}`;
@@ -280,12 +279,13 @@ ${extString(qr, EXT.comment) ? html`<p>${extString(qr, EXT.comment)}</p>` : ''}`
 <p>Résultat : <span class="gir" id="gir">${g.gir ? `GIR ${g.gir}` : (g.display ?? 'non renseigné')}</span> ${g.code ? html`<span class="muted">(${g.code}${g.display ? ` « ${g.display} »` : ''})</span>` : ''}</p>
 ${
   vars.length
-    ? html`<table class="list aggir"><thead><tr><th>Variable</th><th>Modalité</th><th>Qualificatif</th><th>Spontanément</th><th>Totalement</th><th>Correctement</th><th>Habituellement</th></tr></thead><tbody>
+    ? html`<div class="table-wrap"><table class="list aggir"><thead><tr><th>Variable</th><th>Modalité</th><th>Qualificatif</th><th>Spontanément</th><th>Totalement</th><th>Correctement</th><th>Habituellement</th></tr></thead><tbody>
 ${vars.map((v) => {
-  const c = isObj(arr(v.answer)[0]?.valueCoding) ? (arr(v.answer)[0].valueCoding as Json) : undefined;
-  return html`<tr><td>${label(v)}</td><td class="code">${AGGIR_LETTER[str(c?.code) ?? ''] ?? '?'}</td><td>${str(c?.display) ?? str(c?.code) ?? ''}</td><td>${boolOf(v, 'spont')}</td><td>${boolOf(v, 'tot')}</td><td>${boolOf(v, 'correct')}</td><td>${boolOf(v, 'habit')}</td></tr>`;
+  const a = arr(v.answer)[0];
+  const c = isObj(a?.valueCoding) ? (a.valueCoding as Json) : undefined;
+  return html`<tr><td>${label(v)}</td><td class="code">${AGGIR_LETTER[str(c?.code) ?? ''] ?? '?'}</td><td>${a ? answerText(labels, defs.get(String(v.linkId)), a) : ''}</td><td>${boolOf(v, 'spont')}</td><td>${boolOf(v, 'tot')}</td><td>${boolOf(v, 'correct')}</td><td>${boolOf(v, 'habit')}</td></tr>`;
 })}
-</tbody></table>`
+</tbody></table></div>`
     : html`<p class="muted">Les variables AGGIR ne sont pas détaillées dans cette évaluation (résultat seul).</p>`
 }</div>`;
   }
@@ -297,13 +297,24 @@ ${vars.map((v) => {
     }
   };
   walk(qr.item);
-  return html`<div class="card evaluation">${head}
-<table class="list"><thead><tr><th>Élément</th><th>Réponse</th></tr></thead><tbody>
-${items.map((it) => html`<tr><td>${label(it)}</td><td>${arr(it.answer).map(answerText).join(', ')}${extString(it, EXT.comment) ? html`<br><span class="muted">${extString(it, EXT.comment)}</span>` : ''}</td></tr>`)}
-</tbody></table></div>`;
+  // Items coded in a terminology (SERAFIN-PH besoins): their code and its label beside the
+  // answer, indented by the code's level (1 > 1.1 > 1.1.1), so a bare value reads as
+  // "1.1.8 Besoins en matière de fonctions locomotrices : 31".
+  const coded = items.some((it) => defs.get(String(it.linkId))?.code);
+  return html`<div class="card evaluation" data-questionnaire="${qid}">${head}
+<div class="table-wrap"><table class="list answers"><thead><tr>${coded ? html`<th>Code</th>` : ''}<th>Élément</th><th>Réponse</th></tr></thead><tbody>
+${items.map((it) => {
+  const def = defs.get(String(it.linkId));
+  const code = def?.code;
+  const level = code ? Math.max(0, code.code.split('.').length - 1) : (def?.depth ?? 0);
+  const codeLabel = code ? (code.display ?? codeDisplay(labels, code.system, code.code)) : undefined;
+  const text = label(it);
+  return html`<tr>${coded ? html`<td class="code">${code?.code ?? ''}</td>` : ''}<td class="${`level-${Math.min(level, 4)}`}">${text}${codeLabel && sameText(codeLabel, text) === false ? html`<br><span class="muted">${codeLabel}</span>` : ''}</td><td class="answer">${arr(it.answer).map((a) => answerText(labels, def, a)).join(', ')}${extString(it, EXT.comment) ? html`<br><span class="muted">${extString(it, EXT.comment)}</span>` : ''}</td></tr>`;
+})}
+</tbody></table></div></div>`;
 }
 
-function evaluationsSection(d: UsagerData, validator: TdduiValidator | undefined): SafeHtml {
+function evaluationsSection(d: UsagerData, validator: LabelSource | undefined): SafeHtml {
   const sorted = [...d.evaluations].sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')));
   return html`<section id="evaluations"><h2>Évaluations</h2>
 ${sorted.length ? sorted.map((qr) => evaluationCard(qr, d, validator)) : html`<p class="muted card">Aucune évaluation enregistrée.</p>`}</section>`;
@@ -311,11 +322,30 @@ ${sorted.length ? sorted.map((qr) => evaluationCard(qr, d, validator)) : html`<p
 
 // ---- agenda
 
-function eventLabel(e: Json): string {
-  return extString(e, EXT.eventLabel) ?? arr(e.type).map((t) => codeText(t)).filter((t) => t && t !== 'Not Permitted').join(', ') ?? 'Évènement';
+function eventLabel(e: Json, labels: LabelSource | undefined): string {
+  return extString(e, EXT.eventLabel) ?? (arr(e.type).map((t) => conceptLabel(labels, t)).filter((t) => t && t !== 'Not Permitted').join(', ') || 'Évènement');
 }
 
-function agendaSection(d: UsagerData, week: string | undefined): SafeHtml {
+/** The week's items day by day: what the calendar shows, as a list (the phone layout). */
+function dayList(monday: string, items: CalendarItem[]): SafeHtml {
+  const m0 = dayNumber(monday);
+  const DAY_NAMES = ['lundi', 'mardi', 'mercredi', 'jeudi', 'vendredi', 'samedi', 'dimanche'];
+  return html`<ol class="day-list" aria-label="${`Semaine du ${frDate(monday)}, jour par jour`}">
+${DAY_NAMES.map((name, i) => {
+  const day = dayFromNumber(m0 + i);
+  const list = items.filter((x) => x.day === day).sort((a, b) => a.start - b.start);
+  return html`<li><h3>${name} ${frDate(day)}</h3>${
+    list.length
+      ? html`<ul>${list.map(
+          (x) => html`<li class="${`day-item cal-${x.kind} cal-${x.state ?? 'done'}`}"><span class="time">${hhmm(x.start)}–${hhmm(x.end)}</span> <span class="what">${x.kind === 'evt' ? 'Évènement : ' : ''}${x.label}</span>${x.statusLabel ? html` <span class="${`status status-${x.state ?? 'done'}`}">${x.statusLabel}</span>` : ''}${x.detail ? html`<span class="muted detail">${x.detail}</span>` : ''}</li>`,
+        )}</ul>`
+      : html`<p class="muted">Rien ce jour.</p>`
+  }</li>`;
+})}
+</ol>`;
+}
+
+function agendaSection(d: UsagerData, week: string | undefined, labels: LabelSource | undefined): SafeHtml {
   const items: CalendarItem[] = [];
   const eventById = new Map(d.events.map((e) => [keyOf(e), e]));
   for (const e of d.events) {
@@ -324,7 +354,18 @@ function agendaSection(d: UsagerData, week: string | undefined): SafeHtml {
     if (!day) continue;
     const start = minutesOf(p.start) ?? 8 * 60;
     const sameDay = dayOf(p.end) === day;
-    items.push({ day, start, end: sameDay ? (minutesOf(p.end) ?? start + 30) : Math.max(start + 30, 24 * 60 - 1), label: eventLabel(e) || 'Évènement', kind: 'evt', detail: frStatus(e.status) });
+    const cancel = isObj(e._status) ? extensions(e._status, EXT.eventCancelReason)[0] : undefined;
+    const reason = cancel ? conceptLabel(labels, cancel.valueCodeableConcept) : undefined;
+    items.push({
+      day,
+      start,
+      end: sameDay ? (minutesOf(p.end) ?? start + 30) : Math.max(start + 30, 24 * 60 - 1),
+      label: eventLabel(e, labels),
+      kind: 'evt',
+      state: calendarState(e.status),
+      statusLabel: frStatus(e.status),
+      detail: reason ? `motif : ${reason}` : undefined,
+    });
   }
   for (const t of d.transports) {
     const p = isObj(t.executionPeriod) ? t.executionPeriod : {};
@@ -337,9 +378,11 @@ function agendaSection(d: UsagerData, week: string | undefined): SafeHtml {
       day,
       start,
       end: dayOf(p.end) === day ? (minutesOf(p.end) ?? start + 30) : start + 30,
-      label: `${pro ? 'Transport pro.' : 'Transport'} ${codeText(t.code) ?? ''}`.trim(),
+      label: `${pro ? 'Transport pro.' : 'Transport'} ${conceptLabel(labels, t.code) ?? ''}`.trim(),
       kind: 'tr',
-      detail: evt ? `pour « ${eventLabel(evt)} »` : undefined,
+      state: calendarState(t.status),
+      statusLabel: frStatus(t.status),
+      detail: evt ? `pour « ${eventLabel(evt, labels)} »` : undefined,
     });
   }
   if (items.length === 0) return html`<section class="card" id="agenda"><h2>Agenda : évènements et transports</h2><p class="muted">Aucun évènement ni transport enregistré.</p></section>`;
@@ -348,44 +391,103 @@ function agendaSection(d: UsagerData, week: string | undefined): SafeHtml {
   const m0 = dayNumber(monday);
   const weekItems = items.filter((i) => dayNumber(i.day) - m0 >= 0 && dayNumber(i.day) - m0 < 7).sort((a, b) => a.day.localeCompare(b.day) || a.start - b.start);
   const weeksWithData = [...new Set(items.map((i) => mondayOf(i.day)))].sort();
-  const hm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   const link = (w: string) => `${href('', { semaine: w })}#agenda`;
+  const states = new Set(weekItems.map((i) => i.state ?? 'done'));
   return html`<section class="card" id="agenda"><h2>Agenda : évènements et transports</h2>
-<div class="tabs"><a href="${link(dayFromNumber(m0 - 7))}">‹ Semaine précédente</a><strong>Semaine du ${frDate(monday)} au ${frDate(dayFromNumber(m0 + 6))}</strong><a href="${link(dayFromNumber(m0 + 7))}">Semaine suivante ›</a></div>
+<div class="tabs week-nav"><a href="${link(dayFromNumber(m0 - 7))}">‹ Semaine précédente</a><strong>Semaine du ${frDate(monday)} au ${frDate(dayFromNumber(m0 + 6))}</strong><a href="${link(dayFromNumber(m0 + 7))}">Semaine suivante ›</a></div>
 <p class="muted">Semaines avec des données : ${weeksWithData.map((w, i) => html`${i ? ', ' : ''}<a href="${link(w)}">${frDate(w)}</a>`)}</p>
 ${weekCalendar(monday, items)}
-<div class="legend"><span><i class="c-evt"></i>évènement</span><span><i class="c-tr"></i>transport</span></div>
-${weekItems.length ? html`<table class="list"><thead><tr><th>Jour</th><th>Horaire</th><th>Type</th><th>Libellé</th><th>Détail</th></tr></thead><tbody>
-${weekItems.map((i) => html`<tr><td>${frDate(i.day)}</td><td>${hm(i.start)}–${hm(i.end)}</td><td>${i.kind === 'evt' ? 'Évènement' : 'Transport'}</td><td>${i.label}</td><td>${i.detail ?? ''}</td></tr>`)}
-</tbody></table>` : html`<p class="muted">Rien cette semaine.</p>`}
+${dayList(monday, weekItems)}
+<div class="legend"><span><i class="c-evt"></i>évènement</span><span><i class="c-tr"></i>transport</span><span><i class="c-done"></i>réalisé</span>${states.has('planned') ? html`<span><i class="c-planned"></i>prévu</span>` : ''}${states.has('cancelled') ? html`<span><i class="c-cancelled"></i>annulé</span>` : ''}</div>
+${weekItems.length ? html`<div class="table-wrap week-table"><table class="list"><thead><tr><th>Jour</th><th>Horaire</th><th>Type</th><th>Libellé</th><th>Statut</th><th>Détail</th></tr></thead><tbody>
+${weekItems.map((i) => html`<tr class="${`row-${i.state ?? 'done'}`}"><td>${frDate(i.day)}</td><td>${hhmm(i.start)}–${hhmm(i.end)}</td><td>${i.kind === 'evt' ? 'Évènement' : 'Transport'}</td><td>${i.label}</td><td><span class="${`status status-${i.state ?? 'done'}`}">${i.statusLabel ?? ''}</span></td><td>${i.detail ?? ''}</td></tr>`)}
+</tbody></table></div>` : html`<p class="muted">Rien cette semaine.</p>`}
 </section>`;
 }
 
 // ---- projet personnalisé
 
+/** Size as people read it: 12 Ko, 1,4 Mo. */
+function sizeText(n: number | undefined): string | undefined {
+  if (n === undefined) return undefined;
+  if (n < 1024) return `${n} o`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024).toLocaleString('fr-FR')} Ko`;
+  return `${(n / 1024 / 1024).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} Mo`;
+}
+
+/** Links to open and download each attachment of a document (served by /documents/…). */
+function attachmentLinks(n: PpNode): SafeHtml {
+  const id = n.key.slice('DocumentReference/'.length);
+  return html`${(n.attachments ?? []).map((a) => {
+    const path = `/documents/${seg(id)}/${a.index}`;
+    const meta = [a.contentType, sizeText(a.size)].filter(Boolean).join(', ');
+    if (a.inline) {
+      return html`<span class="doc-links">${meta ? html`<span class="muted">${meta}</span> ` : ''}<a href="${path}" target="_blank" rel="noopener" class="doc-open">Ouvrir</a> · <a href="${`${path}?telecharger=1`}" class="doc-download" download>Télécharger</a></span>`;
+    }
+    if (a.url && /^https?:\/\//i.test(a.url)) return html`<span class="doc-links">${meta ? html`<span class="muted">${meta}</span> ` : ''}<a href="${a.url}" target="_blank" rel="noopener noreferrer" class="doc-open">Ouvrir (lien externe)</a></span>`;
+    return html`<span class="doc-links muted">${meta ? `${meta} — ` : ''}contenu non transmis${a.url ? ` (référence ${a.url})` : ''}</span>`;
+  })}`;
+}
+
 function treeNode(n: PpNode): SafeHtml {
-  return html`<li><span class="node" data-kind="${n.kind}"><span class="${`kind kind-${n.kind}`}">${KIND_LABEL[n.kind]}</span>${n.title}${n.details.map((x) => html`<span class="detail">${x}</span>`)}</span>
+  return html`<li><span class="node" data-kind="${n.kind}"><span class="${`kind kind-${n.kind}`}">${KIND_LABEL[n.kind]}</span>${n.title}${n.details.map((x) => html`<span class="detail">${x}</span>`)}${n.kind === 'doc' ? attachmentLinks(n) : ''}</span>
 ${n.children.length ? html`<ul>${n.children.map(treeNode)}</ul>` : ''}</li>`;
 }
 
-function ppSection(d: UsagerData): SafeHtml {
-  const forest = buildPpTrees(d.ppResources, d.actors);
+function ppSection(d: UsagerData, labels: LabelSource | undefined): SafeHtml {
+  // The usager is among the actors: an accord signed by the usager names them, not Patient/<id>.
+  const actors = new Map(d.actors);
+  actors.set(keyOf(d.patient), d.patient);
+  const forest = buildPpTrees(d.ppResources, { actors, concept: (cc) => conceptLabel(labels, cc) });
   if (forest.trees.length === 0 && forest.orphans.length === 0) return html`<section class="card" id="projet"><h2>Projet personnalisé</h2><p class="muted">Aucun projet personnalisé enregistré.</p></section>`;
   return html`<section class="card" id="projet"><h2>Projet personnalisé</h2>
 <div class="legend">${(['attente', 'besoin', 'objectif', 'action', 'moyen', 'prestation', 'bilan'] as const).map((k) => html`<span class="node"><span class="${`kind kind-${k}`}">${KIND_LABEL[k]}</span></span>`)}</div>
 ${forest.trees.map((t) => {
   const versions = d.planVersions.get(t.key) ?? [];
   return html`<ul class="tree pp-tree">${treeNode(t)}</ul>
-${versions.length ? html`<h3>Versions du projet</h3><table class="list versions"><thead><tr><th>Version</th><th>Enregistrée le</th><th>Statut</th><th>Titre</th><th>Période</th></tr></thead><tbody>
+${versions.length ? html`<h3>Versions du projet</h3><div class="table-wrap"><table class="list versions"><thead><tr><th>Version</th><th>Enregistrée le</th><th>Statut</th><th>Titre</th><th>Période</th></tr></thead><tbody>
 ${versions.map((v) => {
   const r = v.resource as Json;
   const p = isObj(r.period) ? r.period : {};
   return html`<tr><td>${v.versionId}${v.versionId === versions[0].versionId ? ' (actuelle)' : ''}</td><td>${frInstant(v.lastUpdated)}</td><td>${v.deleted ? 'supprimée' : frStatus(r.status)}</td><td>${str(r.title) ?? ''}</td><td>${[frDate(p.start), frDate(p.end)].filter(Boolean).join(' → ')}</td></tr>`;
 })}
-</tbody></table>` : ''}`;
+</tbody></table></div>` : ''}`;
 })}
 ${forest.orphans.length ? html`<h3>Éléments non rattachés à un projet</h3><ul class="tree">${forest.orphans.map(treeNode)}</ul>` : ''}
 </section>`;
+}
+
+/** What each document is attached to, for the documents list ("Objectif 1", "Évènement du 14/04/2023"…). */
+function attachedTo(d: UsagerData, labels: LabelSource | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (owner: Json, what: string) => {
+    const keys = [...extensions(owner, EXT.attachment).map((e) => refOf(e.valueReference)), ...arr(owner.input).map((i) => refOf(i.valueReference))];
+    for (const k of keys) if (k?.startsWith('DocumentReference/')) out.set(k, [...(out.get(k) ?? []), what]);
+  };
+  for (const e of d.events) add(e, `évènement « ${eventLabel(e, labels)} » du ${frDate(isObj(e.period) ? e.period.start : undefined)}`);
+  for (const q of d.evaluations) add(q, `évaluation ${QUESTIONNAIRES[questionnaireId(q)] ?? ''} du ${frDate(q.authored)}`.replace('  ', ' '));
+  for (const r of d.ppResources) {
+    const kind = ppKind(r);
+    if (kind && kind !== 'doc') add(r, `${KIND_LABEL[kind].toLowerCase()} ${str(r.title) ?? str(arr(r.identifier)[0]?.value) ?? ''}`.trim());
+  }
+  return out;
+}
+
+function documentsSection(d: UsagerData, labels: LabelSource | undefined): SafeHtml {
+  if (d.documents.length === 0) return html``;
+  const owners = attachedTo(d, labels);
+  const sorted = [...d.documents].sort((a, b) => String(b.date ?? '').localeCompare(String(a.date ?? '')));
+  return html`<section class="card" id="documents"><h2>Documents</h2>
+<ul class="documents">
+${sorted.map((doc) => {
+  const node: PpNode = { kind: 'doc', key: keyOf(doc), title: '', details: [], children: [], attachments: attachmentsOf(doc) };
+  const first = isObj(arr(doc.content)[0]?.attachment) ? (arr(doc.content)[0].attachment as Json) : undefined;
+  const title = str(first?.title) ?? str(doc.description) ?? 'Document';
+  const where = owners.get(keyOf(doc));
+  return html`<li><strong>${title}</strong>${doc.date || first?.creation ? html` <span class="muted">du ${frDate(doc.date ?? first?.creation)}</span>` : ''}${conceptLabel(labels, doc.type) ? html` <span class="muted">· ${conceptLabel(labels, doc.type)}</span>` : ''}
+${where ? html`<span class="muted detail">joint à : ${where.join(' ; ')}</span>` : ''}${attachmentLinks(node)}</li>`;
+})}
+</ul></section>`;
 }
 
 function submissionsSection(d: UsagerData): SafeHtml {
@@ -400,20 +502,21 @@ export async function usagerPage(repo: Repository, validator: TdduiValidator | u
   const d = await loadUsager(repo, id);
   if (!d) return undefined;
   const today = parisToday();
-  const name = personName(d.patient);
+  const names = patientNames(d.patient);
   const latestGir = [...d.evaluations]
     .filter((q) => questionnaireId(q).startsWith('tddui-questionnaire-aggir'))
     .sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')))[0];
   const g = latestGir ? girOf(latestGir) : undefined;
   const obs = await loadObservations(repo, id);
-  const body = html`<h1>${name} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
-<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${d.events.length} évènements, ${d.transports.length} transports)</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${obs.observations.length ? html`<a href="#observations">Observations (${obs.observations.length})</a>` : ''}${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
+  const body = html`<h1>${names.shown}${names.birth ? html` <span class="birth-name">(${names.birth})</span>` : ''} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
+<nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${plural(d.events.length, 'évènement', 'évènements')}, ${plural(d.transports.length, 'transport', 'transports')})</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${d.documents.length ? html`<a href="#documents">Documents (${d.documents.length})</a>` : ''}${obs.observations.length ? html`<a href="#observations">Observations (${obs.observations.length})</a>` : ''}${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
 ${identitySection(d.patient)}
 ${staysSection(d, today)}
 ${evaluationsSection(d, validator)}
 ${observationsSection(obs.observations, obs.performers)}
-${agendaSection(d, isoDay(query.semaine))}
-${ppSection(d)}
+${agendaSection(d, isoDay(query.semaine), validator)}
+${ppSection(d, validator)}
+${documentsSection(d, validator)}
 ${submissionsSection(d)}`;
-  return page({ title: name, section: 'usagers', body, crumbs: [['Usagers', '/usagers']] });
+  return page({ title: names.shown, section: 'usagers', body, crumbs: [['Usagers', '/usagers']] });
 }

@@ -30,6 +30,20 @@ export function usagerSearchParams(text: string | undefined): SearchParam[] {
     .map((w) => ({ name: 'name', values: [w] }));
 }
 
+/** The sort choices of the form (the column headers sort too; on a phone they are hidden). */
+const SORT_CHOICES: [string, string][] = [
+  ['', 'nom (A → Z)'],
+  ['-nom', 'nom (Z → A)'],
+  ['organisation', 'organisation (A → Z)'],
+  ['-organisation', 'organisation (Z → A)'],
+  ['naissance', 'naissance (plus ancienne d’abord)'],
+  ['-naissance', 'naissance (plus récente d’abord)'],
+  ['sexe', 'sexe'],
+  ['identifiant', 'identifiant local'],
+  ['-maj', 'mise à jour (plus récente d’abord)'],
+  ['maj', 'mise à jour (plus ancienne d’abord)'],
+];
+
 export interface UsagersQuery {
   q?: string;
   organisation?: string;
@@ -77,7 +91,8 @@ export async function usagersPage(repo: Repository, query: UsagersQuery): Promis
 ${orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html` selected` : ''}>${o.name ? `${o.name} (${o.finess})` : o.finess}</option>`)}
 ${finess && !orgs.some((o) => o.finess === finess) ? html`<option value="${finess}" selected>${finess}</option>` : ''}
 </select></label>
-${current.tri ? html`<input type="hidden" name="tri" value="${current.tri}">` : ''}
+<label>Trier par
+<select name="tri">${(SORT_CHOICES.some(([v]) => v === (current.tri ?? '')) ? SORT_CHOICES : [...SORT_CHOICES, [current.tri!, `${current.tri!.replace('-', '')} (ordre décroissant)`] as [string, string]]).map(([value, label]) => html`<option value="${value}"${value === (current.tri ?? '') ? html` selected` : ''}>${label}</option>`)}</select></label>
 <button type="submit">Rechercher</button>${text || finess ? html` <a class="button secondary" href="/usagers">Effacer</a>` : ''}
 </form>
 ${
