@@ -24,7 +24,37 @@ h4 { font-size:.95rem; margin:.6rem 0 .3rem; color:var(--muted); }
 .muted { color:var(--muted); font-size:.85rem; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size:.85em; background:#eef1f5; padding:0 .25em; border-radius:3px; word-break:break-all; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:6px; padding:1rem 1.2rem; margin-bottom:1rem; }
-.grid2 { display:grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap:1rem; }
+.grid2 { display:grid; grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); gap:1rem; }
+.grid2 > * { min-width:0; }
+.table-wrap { max-width:100%; overflow-x:auto; margin-bottom:.5rem; }
+.table-wrap > table.list { margin:0; }
+td, th, p, li, dd { overflow-wrap:break-word; }
+th[aria-sort] a.sort { color:inherit; text-decoration:none; white-space:nowrap; }
+th[aria-sort] a.sort:hover, th[aria-sort] a.sort:focus { text-decoration:underline; }
+th[aria-sort=ascending], th[aria-sort=descending] { background:#e1e9f4; }
+.birth-name { font-weight:400; color:var(--muted); font-size:.85em; }
+h1 .birth-name { font-size:1rem; }
+table.answers td.code { font-family: ui-monospace, monospace; font-size:.85rem; white-space:nowrap; color:var(--muted); }
+table.answers td.level-1 { padding-left:1.4rem; } table.answers td.level-2 { padding-left:2.2rem; } table.answers td.level-3, table.answers td.level-4 { padding-left:3rem; }
+table.answers td.answer { font-weight:600; font-variant-numeric: tabular-nums; }
+.doc-links { display:block; font-size:.85rem; margin-top:.15rem; }
+.status { font-size:.8rem; padding:0 .35rem; border-radius:3px; white-space:nowrap; }
+.status-done { background:var(--ok-bg); color:var(--ok); }
+.status-planned { background:var(--info-bg); color:var(--info); }
+.status-cancelled { background:#eef1f5; color:var(--muted); text-decoration:line-through; }
+tr.row-cancelled td { color:var(--muted); }
+tr.row-cancelled td:nth-child(4) { text-decoration:line-through; }
+.day-list { display:none; list-style:none; margin:.5rem 0; padding:0; }
+.day-list > li { border-top:1px solid var(--line); padding:.4rem 0; }
+.day-list h3 { font-size:.95rem; margin:.1rem 0 .3rem; text-transform:capitalize; }
+.day-list ul { list-style:none; margin:0; padding:0; }
+.day-item { border-left:4px solid #3b7dd8; padding:.25rem .5rem; margin:.25rem 0; background:#f7f9fc; border-radius:3px; }
+.day-item.cal-tr { border-left-color:#e08a1e; }
+.day-item.cal-cancelled .what { text-decoration:line-through; color:var(--muted); }
+.day-item.cal-planned { background:#fff; border:1px dashed #3b7dd8; border-left-width:4px; }
+.day-item .time { font-variant-numeric: tabular-nums; font-weight:600; }
+.day-item .detail { display:block; }
+.no-data { font-style:italic; }
 table.list { width:100%; border-collapse:collapse; background:var(--card); border:1px solid var(--line); }
 table.list th, table.list td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 table.list th { background:#eef2f7; font-weight:600; font-size:.85rem; }
@@ -33,7 +63,7 @@ table.list tr:hover td { background:#f9fbfd; }
 table.list tr.selected td { background:#eef4fb; font-weight:600; }
 table.kv { border-collapse:collapse; }
 table.kv th { text-align:left; font-weight:600; padding:.2rem 1rem .2rem 0; color:var(--muted); vertical-align:top; white-space:nowrap; }
-table.kv td { padding:.2rem 0; }
+table.kv td { padding:.2rem 0; overflow-wrap:anywhere; }
 form.filters { display:flex; gap:.8rem; align-items:flex-end; flex-wrap:wrap; background:var(--card); border:1px solid var(--line); border-radius:6px; padding:.8rem 1rem; margin-bottom:1rem; }
 form.filters label { display:flex; flex-direction:column; font-size:.8rem; color:var(--muted); gap:.2rem; }
 input, select, button, textarea { font:inherit; }
@@ -92,6 +122,8 @@ svg text { font-family: system-ui, sans-serif; }
 .legend { display:flex; gap:1rem; font-size:.8rem; color:var(--muted); flex-wrap:wrap; }
 .legend i { display:inline-block; width:.8rem; height:.8rem; border-radius:2px; margin-right:.3rem; vertical-align:-.1rem; }
 .legend .c-evt { background:#3b7dd8; } .legend .c-tr { background:#e08a1e; } .legend .c-sej { background:#2f9e6b; } .legend .c-sej-open { background:#8fd1b0; }
+.legend .c-done { background:#5b6475; } .legend .c-planned { background:#fff; border:1.5px solid #5b6475; }
+.legend .c-cancelled { background: repeating-linear-gradient(45deg, #f1f3f6 0 2px, #c3cad4 2px 4px); border:1px dashed #5b6475; }
 ul.tree, ul.tree ul { list-style:none; margin:0; padding-left:1.3rem; }
 ul.tree { padding-left:0; }
 ul.tree li { position:relative; padding:.15rem 0 .15rem .9rem; }
@@ -111,6 +143,44 @@ table.aggir td.code { font-weight:700; text-align:center; }
 .tabs a { padding:.25rem .7rem; border:1px solid var(--line); border-radius:4px; text-decoration:none; background:#fff; }
 .tabs a.active { background:var(--accent); color:#fff; border-color:var(--accent); }
 .chart-rect-evt { fill:#3b7dd8; } .chart-rect-tr { fill:#e08a1e; }
+
+/* Phones and narrow windows (390 px and up): nothing wider than the screen. Lists become one
+   card per row (each cell with its column name), other tables scroll inside their box, the
+   week calendar becomes a list of days. */
+@media (max-width: 720px) {
+  body { font-size:14px; }
+  header.top { gap:.3rem 1rem; padding:.5rem .8rem; }
+  header.top .brand span { display:none; }
+  header.top nav a { padding:.3rem .5rem; }
+  main { padding:.8rem .7rem 2rem; }
+  h1 { font-size:1.25rem; }
+  .card { padding:.7rem .8rem; }
+  form.filters { padding:.6rem .7rem; gap:.5rem; }
+  form.filters label { flex:1 1 100%; }
+  input[type=text], input[type=search], input[type=date], select { min-width:0; width:100%; }
+  .stats { gap:.5rem; }
+  .stat { flex:1 1 40%; min-width:0; padding:.5rem .7rem; }
+  .stat .v { font-size:1.3rem; }
+  table.kv th { white-space:normal; padding-right:.6rem; }
+  /* Any other table scrolls inside its own box rather than widening the page. */
+  table.list:not(.cards) { display:block; overflow-x:auto; }
+  table.list.cards, table.list.cards tbody, table.list.cards tr, table.list.cards td { display:block; width:100%; }
+  table.list.cards { border:0; background:none; }
+  table.list.cards thead { display:none; }
+  table.list.cards tr { background:var(--card); border:1px solid var(--line); border-radius:6px; margin-bottom:.5rem; padding:.3rem .6rem; }
+  table.list.cards td { border:0; padding:.15rem 0; text-align:left; }
+  table.list.cards td.num { text-align:left; }
+  table.list.cards td[data-label]:not([data-label=""])::before { content: attr(data-label) " : "; color:var(--muted); font-size:.8rem; }
+  .pager { flex-wrap:wrap; gap:.5rem; }
+  .group { padding:.6rem .7rem; }
+  ul.tree ul { padding-left:.7rem; }
+  ul.tree li { padding-left:.5rem; }
+  .node { display:block; }
+  svg.cal-week, .week-table { display:none; }
+  .day-list { display:block; }
+  .tabs.week-nav strong { flex:1 1 100%; order:-1; }
+  .sev { min-width:0; }
+}
 `;
 
 /**
