@@ -111,12 +111,16 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.setErrorHandler((err: Error & { status?: number; statusCode?: number }, req, reply) => {
       const status = err instanceof FhirError ? err.status : (err.statusCode ?? 500);
       if (status >= 500) req.log.error({ err }, 'UI page failed');
+      // French only: the framework's own message (English) goes to the log, not to the page.
+      if (status < 500) req.log.info({ err }, 'UI request refused');
       const message =
         status === 413
           ? 'Le fichier est trop volumineux.'
           : status >= 500
             ? 'Une erreur interne est survenue ; elle a été consignée dans le journal du serveur.'
-            : `Requête invalide : ${err.message}`;
+            : status === 415
+              ? 'Requête invalide : ce type de contenu n’est pas accepté ici.'
+              : 'Requête invalide : le contenu envoyé n’a pas pu être lu.';
       return sendHtml(reply, errorPage(message), status);
     });
     // Form posts of "Valider un fichier" (the file text travels in a form field).

@@ -14,7 +14,7 @@ export interface ReportIssue {
   severity: Severity;
   code: string;
   rule?: string;
-  /** French message (`details.text`), else the English `diagnostics`. */
+  /** French message (`details.text`); empty when the issue has none (its English `diagnostics` are shown apart). */
   text: string;
   diagnostics?: string;
   expression?: string;
@@ -40,7 +40,8 @@ export function issuesFromOutcome(oo: unknown): ReportIssue[] {
       str(ext.find((e) => e.url === EXT_MESSAGE_ID)?.valueString) ??
       str(arr(details.coding)[0]?.code);
     const diagnostics = str(i.diagnostics);
-    const text = str(details.text) ?? diagnostics ?? '(message absent)';
+    // French text only: an issue without one keeps its English diagnostics apart (issueRow).
+    const text = str(details.text) ?? '';
     const expression = Array.isArray(i.expression) ? str(i.expression[0]) : Array.isArray(i.location) ? str(i.location[0]) : undefined;
     const source = str(ext.find((e) => e.url === EXT_SOURCE)?.valueString ?? ext.find((e) => e.url === EXT_SOURCE)?.valueUri);
     const coded = str(arr(details.coding).find((c) => c.system === CATEGORY_SYSTEM)?.code) as IssueCategory | undefined;
@@ -204,7 +205,13 @@ ${ex.fragment}</details>`
   const en = issue.diagnostics && issue.diagnostics !== issue.text ? issue.diagnostics : undefined;
   return html`<li class="${`issue issue-${issue.severity}`}">
 <div class="issue-head">${severityBadge(issue.severity)} <code class="expr">${issue.expression ?? '(sans emplacement)'}</code> ${issue.rule ? html`<span class="rule" title="Identifiant de la règle">${issue.rule}</span>` : ''}</div>
-<p class="msg"${en ? html` title="${en}"` : ''}>${issue.text}</p>
+${
+  issue.text
+    ? html`<p class="msg"${en ? html` title="${en}"` : ''}>${issue.text}</p>`
+    : en
+      ? html`<details class="msg msg-en"><summary>Constat sans texte en français : voir le texte d’origine (en anglais)</summary><p lang="en">${en}</p></details>`
+      : html`<p class="msg muted">(constat sans message)</p>`
+}
 ${excerpt}</li>`;
 }
 

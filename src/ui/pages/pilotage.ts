@@ -171,7 +171,7 @@ ${
   emptyWindow && latestWeek && latestWeek < startMonday
     ? html`<p class="warn-box" id="sans-activite">Aucun évènement ni transport sur ces ${weeks} semaines. Les dernières données datent de la semaine du ${frDate(latestWeek)} : <a href="${href('/pilotage', { organisation: finess, date: dayFromNumber(dayNumber(latestWeek) + 6), semaines: query.semaines })}">afficher la situation à cette date</a>.</p>`
     : emptyWindow && latestWeek && latestWeek > endMonday
-      ? html`<p class="warn-box" id="sans-activite">Aucun évènement ni transport sur ces ${weeks} semaines ; des données existent après le ${frDate(dayFromNumber(dayNumber(endMonday) + 6))}.</p>`
+      ? html`<p class="warn-box" id="sans-activite">Aucun évènement ni transport sur ces ${weeks} semaines ; des données existent après le ${frDate(dayFromNumber(dayNumber(endMonday) + 6))} : <a href="${href('/pilotage', { organisation: finess, date: dayFromNumber(dayNumber(latestWeek) + 6), semaines: query.semaines })}">afficher la situation à la date des dernières données (semaine du ${frDate(latestWeek)})</a>.</p>`
       : ''
 }
 <div class="grid2">
