@@ -1,6 +1,10 @@
-// `tddui serve`: runs the receiving server until SIGINT/SIGTERM, then shuts down gracefully.
-import { startServer, type StartOptions } from '../server/app.js';
+// `tddui serve`: runs the receiving server until SIGINT/SIGTERM (or the end of the npm process
+// that launched it, see launcher.ts), then shuts down gracefully. It says what it is doing from
+// its first instant: the server code (Fastify, the database drivers, the FHIR machinery) is
+// loaded only after that first line, and each start-up step is reported as it starts and ends.
+import type { StartOptions, StartupProgress } from '../server/app.js';
 import { Command, parseOptions } from './args.js';
+import { watchLauncher } from './launcher.js';
 
 export const SERVE_HELP = `Usage: tddui serve [options]
 
@@ -36,8 +40,12 @@ Options:
                     (default: finess). Scopes: system/<Type|*>.read, .write (docs/security.md).
   -h, --help        Show this help.
 
+Start-up steps are reported on standard error as they happen (loading, opening the database
+and applying its migrations, loading the FHIR packages, listening).
+
 Stops on SIGINT (Ctrl-C) or SIGTERM: new requests are refused, requests in progress finish,
-then the database is closed.
+then the database is closed. Started through npm (npx tddui serve, npm exec, npm run), it also
+stops when the npm process ends: kill -TERM of the npx process stops the server.
 `;
 
 function isLoopback(host: string): boolean {
@@ -99,34 +107,88 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return { options };
 }
 
+const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`;
+
+/** The start-up line of each step, for a person watching the terminal. */
+function progressLine(p: StartupProgress, options: StartOptions): string {
+  const where = options.database ? 'PostgreSQL' : `the embedded database in ${options.dataDir}`;
+  switch (`${p.step} ${p.state}`) {
+    case 'database start':
+      return `opening ${where} and applying pending migrations…`;
+    case 'database done':
+      return `database ready (${seconds(p.ms)})`;
+    case 'packages start':
+      return `loading the FHIR packages (${options.packages?.length ? options.packages.join(', ') : 'default locations'}) and compiling the profiles…`;
+    case 'packages done':
+      return `FHIR packages loaded (${seconds(p.ms)})`;
+    case 'listen start':
+      return `starting the HTTP server on ${options.host ?? '127.0.0.1'}:${options.port ?? 8080}…`;
+    default:
+      return '';
+  }
+}
+
 export async function runServe(argv: string[]): Promise<number> {
   const parsed = parseServeArgs(argv);
   if ('help' in parsed) return cli.printHelp();
   if ('error' in parsed) return cli.usage(parsed.error);
+  const t0 = performance.now();
+  const say = (line: string) => {
+    if (line) process.stderr.write(`tddui serve: ${line}\n`);
+  };
+  say(`starting (pid ${process.pid}, Node ${process.version}): loading the server…`);
+  const { startServer } = await import('../server/app.js');
+  // A stop asked for during start-up (migrations may be running) is honoured once the server is
+  // up, then it shuts down cleanly; a second signal exits at once.
+  let early: { signal: string; why?: string } | undefined;
+  const earlyStop = (signal: string, why?: string) => {
+    if (early && !why) {
+      process.stderr.write(`tddui serve: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    early ??= { signal, why };
+    say(`${why ?? `${signal} received`} during start-up: stopping once started`);
+  };
+  const onInt = () => earlyStop('SIGINT');
+  const onTerm = () => earlyStop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let stopWatch = watchLauncher((why) => earlyStop('launcher-exit', why));
   let server;
   try {
-    server = await startServer(parsed.options);
+    server = await startServer({ ...parsed.options, onProgress: (p) => say(progressLine(p, parsed.options)) });
   } catch (e) {
+    stopWatch();
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
     process.stderr.write(`tddui serve: cannot start: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    stopWatch();
   }
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
   const where = parsed.options.database ? 'PostgreSQL' : `embedded database in ${parsed.options.dataDir}`;
   const security = parsed.options.auth ? 'OAuth 2.0 bearer tokens required' : 'no authentication';
+  say(`ready in ${seconds(performance.now() - t0)}`);
   process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where}, ${security})\n`);
   if (!parsed.options.auth && !isLoopback(parsed.options.host ?? '127.0.0.1')) {
     process.stderr.write('tddui serve: warning: listening beyond this machine without --auth-jwks: anyone who reaches the port can read and send data\n');
   }
+  const running = server;
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (signal: string, why?: string) => {
       if (stopping) {
         // A second signal: the operator does not want to wait.
         process.stderr.write(`tddui serve: ${signal} again, exiting now\n`);
         process.exit(1);
       }
       stopping = true;
-      server.app.log.info({ signal }, 'shutting down');
-      server.close().then(
+      stopWatch();
+      running.app.log.info({ signal, ...(why ? { reason: why } : {}) }, 'shutting down');
+      if (why) say(`${why}: shutting down`);
+      running.close().then(
         () => resolve(0),
         (e: unknown) => {
           process.stderr.write(`tddui serve: error during shutdown: ${(e as Error).message}\n`);
@@ -136,5 +198,8 @@ export async function runServe(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // `kill -TERM` of `npx tddui serve` reaches npm, not this process: follow the launcher.
+    stopWatch = watchLauncher((why) => stop('launcher-exit', why));
+    if (early) stop(early.signal, early.why);
   });
 }

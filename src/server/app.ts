@@ -221,6 +221,16 @@ export interface StartOptions {
   pilotageWarmupMs?: number;
   /** See BuildOptions.modules. */
   modules?: IgModule[];
+  /** Told when each start-up step begins and ends (the CLI prints them: the first start can take a while). */
+  onProgress?: (p: StartupProgress) => void;
+}
+
+/** A start-up step: opening the database (with its migrations), loading the FHIR packages, listening. */
+export interface StartupProgress {
+  step: 'database' | 'packages' | 'listen';
+  state: 'start' | 'done';
+  /** Duration of the step, on `done`. */
+  ms?: number;
 }
 
 export interface RunningServer {
@@ -240,9 +250,18 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   // Both at once (the database may take seconds to initialise); nothing left open on failure.
   // A wrong JWKS file fails here, before anything is opened.
   const auth = opts.auth ? await Authenticator.create(opts.auth) : undefined;
+  const progress = opts.onProgress ?? (() => undefined);
+  const step = <T>(name: StartupProgress['step'], work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    progress({ step: name, state: 'start' });
+    return work().then((v) => {
+      progress({ step: name, state: 'done', ms: performance.now() - t0 });
+      return v;
+    });
+  };
   const [repoResult, validatorResult] = await Promise.allSettled([
-    openRepository(database ? { url: database } : { dataDir }),
-    TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) }),
+    step('database', () => openRepository(database ? { url: database } : { dataDir })),
+    step('packages', () => TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) })),
   ]);
   if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {
     if (repoResult.status === 'fulfilled') await repoResult.value.db.close();
@@ -255,7 +274,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let app: FastifyInstance;
   try {
     app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
-    await app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
+    await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await repo.db.close();
     throw e;
