@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachDriver } from './testing.js';
 import { readAggregates } from './indicators.js';
-import { listUsagers, USAGER_SORTS, type UsagerListQuery } from './usager-list.js';
+import { listUsagers, usagerOrganisations, USAGER_SORTS, type UsagerListQuery } from './usager-list.js';
 
 const LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 
@@ -74,6 +74,10 @@ await forEachDriver('Usagers list', (getRepo) => {
     assert.deepEqual(org.ids.map((id) => ids[id]), ['coeur', 'martin']);
     assert.equal((await run({ finess: '59639514' })).total, 0);
     assert.equal((await run({ finess: '5963951%' })).total, 0);
+  });
+
+  test('the organisations of the usagers, from their local identifiers', async () => {
+    assert.deepEqual(await usagerOrganisations(getRepo().db), ['293178687', '480787529', '596395145']);
   });
 
   test('pages do not overlap; a page past the end is empty with the total', async () => {

@@ -6,8 +6,8 @@ import { page } from '../layout.js';
 import { PAGE_SIZE, beyondLastPage, pageNumber, pager, q, sortHeader, sortOrder } from '../components.js';
 import { SYS, arr, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
 import type { Repository, SearchParam } from '../../storage/types.js';
-import { listOrganisations, organisationNames, readAggregates } from '../../storage/indicators.js';
-import { USAGER_SORTS, listUsagers, type UsagerSort } from '../../storage/usager-list.js';
+import { organisationNames, readAggregates } from '../../storage/indicators.js';
+import { USAGER_SORTS, listUsagers, usagerOrganisations, type UsagerSort } from '../../storage/usager-list.js';
 
 const GENDER: Record<string, string> = { male: 'Homme', female: 'Femme', other: 'Autre', unknown: 'Inconnu' };
 
@@ -63,7 +63,8 @@ export async function usagersPage(repo: Repository, query: UsagersQuery): Promis
   const pageNo = pageNumber(query.page);
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
-  const [orgs, names] = await Promise.all([readAggregates(repo.db, (db) => listOrganisations(db)), organisationNames(repo.db)]);
+  const [finessList, names] = await Promise.all([usagerOrganisations(repo.db), organisationNames(repo.db)]);
+  const orgs = finessList.map((f) => ({ finess: f, name: names.get(f) })).sort((a, b) => (a.name ?? '~' + a.finess).localeCompare(b.name ?? '~' + b.finess, 'fr'));
   const result = await readAggregates(repo.db, (db) =>
     listUsagers(db, {
       words: search.filter((s) => s.name === 'name').map((s) => s.values[0]),
