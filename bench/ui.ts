@@ -53,8 +53,8 @@ async function main(): Promise<void> {
       ['Usagers (recherche identifiant)', `/usagers?q=${encodeURIComponent(someId?.identifier?.[0]?.value ?? '0')}`],
       ['Usager (projet personnalisé)', `/usagers/${ppUsager}`],
       ['Usager (SSIAD)', `/usagers/${ssiadUsager}`],
-      ['Pilotage SSIAD (toutes)', '/pilotage'],
-      ['Pilotage SSIAD (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
+      ['Pilotage (toutes)', '/pilotage'],
+      ['Pilotage (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
       ['Valider un fichier (formulaire)', '/valider'],
     ];
     console.log(`\n${'page'.padEnd(40)} ${'first ms'.padStart(9)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)}`);

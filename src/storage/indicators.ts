@@ -1,4 +1,4 @@
-// Read-only aggregate queries for the web UI's "Pilotage SSIAD" page (and the few lookups of
+// Read-only aggregate queries for the web UI's "Pilotage" page (and the few lookups of
 // the usager page that no FHIR search parameter covers). They read the current versions in
 // `resource` (migration 0001: resource_type, id, version_id, last_updated, deleted, owner,
 // content jsonb) and never write.
