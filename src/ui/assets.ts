@@ -118,6 +118,7 @@ textarea { width:100%; min-height:8rem; font-family: ui-monospace, monospace; fo
 .stat .v { font-size:1.6rem; font-weight:700; color:#16324f; }
 .stat .l { font-size:.8rem; color:var(--muted); }
 svg.chart { width:100%; height:auto; background:#fff; }
+.chart-box { max-width:100%; overflow-x:auto; }
 svg text { font-family: system-ui, sans-serif; }
 .legend { display:flex; gap:1rem; font-size:.8rem; color:var(--muted); flex-wrap:wrap; }
 .legend i { display:inline-block; width:.8rem; height:.8rem; border-radius:2px; margin-right:.3rem; vertical-align:-.1rem; }
@@ -177,6 +178,8 @@ table.aggir td.code { font-weight:700; text-align:center; }
   ul.tree li { padding-left:.5rem; }
   .node { display:block; }
   svg.cal-week, .week-table { display:none; }
+  /* Charts keep a readable size and scroll sideways inside their box. */
+  .chart-box svg.chart { min-width:500px; }
   .day-list { display:block; }
   .tabs.week-nav strong { flex:1 1 100%; order:-1; }
   .sev { min-width:0; }

@@ -286,25 +286,27 @@ async function readableText(page: Page): Promise<string> {
 /** Every page, as displayed at each width: its readable text (for the language checks below). */
 const texts = new Map<string, string>();
 
-async function pagesToCheck(): Promise<string[]> {
+/** Every page to check, with a stable name for its screenshot: [name, path]. */
+async function pagesToCheck(): Promise<[string, string][]> {
   const patients = await srv.repo.search({ resourceType: 'Patient', params: [], count: 100, offset: 0 });
-  const pa = seed.pa.submissionId;
+  const local = (r: unknown) =>
+    ((r as { identifier?: { system?: string; value?: string }[] }).identifier ?? []).find((i) => i.system?.includes('localusager'))?.value?.replace(/[^0-9A-Za-z]+/g, '-') ?? 'sans-id';
   return [
-    '/',
-    '/envois?page=999',
-    '/envois?du=2026-03-01&au=2026-02-01',
-    `/envois/${seed.rejected.submissionId}`,
-    `/envois/${pa}`,
-    `/envois/${seed.ssiad.submissionId}`,
-    '/usagers',
-    '/usagers?tri=-naissance',
-    '/usagers?page=999',
-    ...patients.matches.map((m) => `/usagers/${m.id}`),
-    `/usagers/${ids.cancelled}?semaine=${ids.cancelledDay}`,
-    '/pilotage',
-    '/pilotage?date=2000-01-01',
-    '/valider',
-    '/page-inconnue',
+    ['envois', '/'],
+    ['envois-page-999', '/envois?page=999'],
+    ['envois-dates-inversees', '/envois?du=2026-03-01&au=2026-02-01'],
+    ['rapport-rejete', `/envois/${seed.rejected.submissionId}`],
+    ['rapport-pa', `/envois/${seed.pa.submissionId}`],
+    ['rapport-ssiad', `/envois/${seed.ssiad.submissionId}`],
+    ['usagers', '/usagers'],
+    ['usagers-tri-naissance', '/usagers?tri=-naissance'],
+    ['usagers-page-999', '/usagers?page=999'],
+    ...patients.matches.map((m): [string, string] => [`usager-${local(m.resource)}`, `/usagers/${m.id}`]),
+    ['usager-semaine-annulation', `/usagers/${ids.cancelled}?semaine=${ids.cancelledDay}`],
+    ['pilotage', '/pilotage'],
+    ['pilotage-2000-01-01', '/pilotage?date=2000-01-01'],
+    ['valider', '/valider'],
+    ['page-inconnue', '/page-inconnue'],
   ];
 }
 
@@ -314,14 +316,13 @@ test('every page at 390 px and 1,280 px: nothing wider than the window, no label
   const failures: string[] = [];
   for (const width of WIDTHS) {
     const { page, problems } = await open(width);
-    for (const path of paths) {
+    for (const [shot, path] of paths) {
       problems.length = 0;
       const res = await page.goto(srv.url + path, { waitUntil: 'load' });
       const expected = path === '/page-inconnue' ? 404 : 200;
       if (res?.status() !== expected) failures.push(`${width} ${path}: HTTP ${res?.status()}`);
       const layout = await layoutProblems(page);
-      const name = `${width}-${path.replace(/^\//, '').replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '').slice(0, 80) || 'accueil'}.png`;
-      await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+      await page.screenshot({ path: join(SHOTS, `${width}-${shot}.png`), fullPage: true });
       texts.set(`${width} ${path}`, await readableText(page));
       // The unknown page's own 404 is expected; anything else the page loads must succeed.
       const real = problems.filter((p) => !(path === '/page-inconnue' && /\/page-inconnue|status of 404/.test(p)));

@@ -59,7 +59,7 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
   const labelW = Math.max(0, ...o.labels.map((l) => textWidth(l, 11)));
   const everyLabel = Math.max(1, Math.ceil((labelW + 6) / band));
   const labelX = (i: number) => Math.min(W - 2 - labelW / 2, Math.max(2 + labelW / 2, left + i * band + band / 2));
-  return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${o.title}" xmlns="http://www.w3.org/2000/svg">
+  return html`<div class="chart-box"><svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${o.title}" xmlns="http://www.w3.org/2000/svg">
 <title>${o.title}</title>
 ${ticks.map(
   (t) => html`<line x1="${left}" x2="${W - right}" y1="${n1(y(t))}" y2="${n1(y(t))}" stroke="#e3e7ee"/>
@@ -83,7 +83,7 @@ ${legendAt.map((l, j) => {
   return html`<rect x="${l.x}" y="${y}" width="10" height="10" fill="${s.color ?? COLORS[j % COLORS.length]}"/><text x="${l.x + 14}" y="${y + 9}" font-size="11" fill="#1e2430">${s.name}</text>`;
 })}
 ${empty ? html`<text class="no-data" x="${n1(left + plotW / 2)}" y="${n1(top + plotH / 2)}" font-size="14" text-anchor="middle" fill="#5b6475">Aucune donnée</text>` : ''}
-</svg>`;
+</svg></div>`;
 }
 
 /** Legend entries laid out left to right by the width of their names, wrapping to new rows. */
@@ -155,7 +155,7 @@ export function stayTimeline(stays: Stay[], today: string): SafeHtml {
     if (d > max) break;
     if (((yv * 12 + mv - 1) % step) === 0) ticks.push({ d, label: step >= 12 ? String(yv) : `${MONTHS[mv - 1]} ${String(yv).slice(2)}` });
   }
-  return html`<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="Frise des séjours" xmlns="http://www.w3.org/2000/svg">
+  return html`<div class="chart-box"><svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="Frise des séjours" xmlns="http://www.w3.org/2000/svg">
 <title>Frise des séjours</title>
 ${ticks.map((t) => {
   // A label near either end is anchored inside the drawing rather than centred off it.
@@ -173,7 +173,7 @@ ${dated.map((s, i) => {
 <line x1="${n1(x(dayNumber(today)))}" x2="${n1(x(dayNumber(today)))}" y1="${top}" y2="${H - axisH}" stroke="#d0445b" stroke-dasharray="3 3"/>
 <text x="${n1(Math.max(left + textWidth('aujourd’hui', 10), x(dayNumber(today))))}" y="${top - 6}" font-size="10" fill="#d0445b" text-anchor="end">aujourd’hui</text>
 <line x1="${left}" x2="${W - right}" y1="${H - axisH}" y2="${H - axisH}" stroke="#8b93a1"/>
-</svg>`;
+</svg></div>`;
 }
 
 export interface CalendarItem {
