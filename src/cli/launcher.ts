@@ -18,6 +18,8 @@ import { readFileSync } from 'node:fs';
 
 export interface ProcessInfo {
   ppid: number;
+  /** R, S, D… ; Z: ended, not yet reaped by its parent (a zombie counts as gone). */
+  state: string;
   /** Start time (clock ticks since boot): tells a pid's process from a later one reusing the pid. */
   start: string;
   /** Command line, NUL-separated arguments joined by spaces. */
@@ -31,7 +33,7 @@ export function readProc(pid: number): ProcessInfo | undefined {
     // "pid (comm) state ppid … starttime": comm may hold spaces and parentheses, so split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-    return { ppid: Number(fields[1]), start: fields[19] ?? '', command };
+    return { state: fields[0] ?? '', ppid: Number(fields[1]), start: fields[19] ?? '', command };
   } catch {
     return undefined;
   }
@@ -76,17 +78,24 @@ export function findLauncher(env: NodeJS.ProcessEnv = process.env, ppid = proces
  * /proc, when our parent changes). Returns a function that stops watching. The timer does not
  * keep the process alive.
  */
-export function watchLauncher(onGone: (why: string) => void, options: { env?: NodeJS.ProcessEnv; intervalMs?: number; read?: typeof readProc } = {}): () => void {
+export function watchLauncher(
+  onGone: (why: string) => void,
+  options: { env?: NodeJS.ProcessEnv; intervalMs?: number; read?: typeof readProc; onFound?: (l: Launcher | undefined) => void } = {},
+): () => void {
   const env = options.env ?? process.env;
   if (!launchedByNpm(env)) return () => undefined;
   const read = options.read ?? readProc;
   const parent = process.ppid;
   const launcher = findLauncher(env, parent, read);
+  options.onFound?.(launcher);
   const timer = setInterval(() => {
     let why: string | undefined;
     if (process.ppid !== parent) why = `its parent process ${parent} ended`;
     else if (launcher) {
-      const gone = launcher.chain.find((p) => read(p.pid)?.start !== p.start);
+      const gone = launcher.chain.find((p) => {
+        const now = read(p.pid);
+        return !now || now.start !== p.start || now.state === 'Z' || now.state === 'X';
+      });
       if (gone) why = gone.pid === launcher.pid ? `the npm launcher (pid ${launcher.pid}) ended` : `process ${gone.pid} between npm and this server ended`;
     }
     if (why) {

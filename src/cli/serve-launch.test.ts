@@ -130,6 +130,7 @@ for (const how of ['SIGTERM', 'SIGKILL'] as const) {
       s = await start('npm', ['exec', '--yes', '--call', SERVE], process.env);
       assert.ok(await listening(s.port));
       assert.ok(alive(s.pid));
+      assert.ok(await waitUntil(() => /started by npm \(pid \d+\): stopping when it ends/.test(s!.stderr()), 5000), s.stderr());
       // SIGTERM: npm passes it to its shell, which dies without passing it on. SIGKILL: npm
       // itself vanishes, the shell stays. Either way the server must go.
       process.kill(s.launcher.pid!, how);
@@ -169,10 +170,10 @@ test('outside npm, a server outlives its parent shell (nohup semantics kept); SI
 
 test('the launcher is found among the ancestors only under npm', () => {
   const procs: Record<number, ProcessInfo> = {
-    100: { ppid: 90, start: '5', command: 'sh -c tddui serve' },
-    90: { ppid: 1, start: '4', command: 'npm exec tddui serve' },
-    80: { ppid: 1, start: '3', command: 'node /usr/lib/node_modules/npm/bin/npm-cli.js run serve' },
-    70: { ppid: 1, start: '2', command: 'bash' },
+    100: { state: 'S', ppid: 90, start: '5', command: 'sh -c tddui serve' },
+    90: { state: 'S', ppid: 1, start: '4', command: 'npm exec tddui serve' },
+    80: { state: 'S', ppid: 1, start: '3', command: 'node /usr/lib/node_modules/npm/bin/npm-cli.js run serve' },
+    70: { state: 'S', ppid: 1, start: '2', command: 'bash' },
   };
   const read = (pid: number) => procs[pid];
   assert.equal(launchedByNpm({}), false);

@@ -199,7 +199,9 @@ export async function runServe(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     // `kill -TERM` of `npx tddui serve` reaches npm, not this process: follow the launcher.
-    stopWatch = watchLauncher((why) => stop('launcher-exit', why));
+    stopWatch = watchLauncher((why) => stop('launcher-exit', why), {
+      onFound: (l) => say(l ? `started by npm (pid ${l.pid}): stopping when it ends` : `started by npm: stopping when the parent process ${process.ppid} ends`),
+    });
     if (early) stop(early.signal, early.why);
   });
 }
