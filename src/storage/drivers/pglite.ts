@@ -1,9 +1,11 @@
 // Embedded PostgreSQL (PGlite, WASM). One connection: a mutex serialises every statement and
 // transaction so concurrent callers never interleave inside a transaction.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable } from '../types.js';
 import { Mutex } from './mutex.js';
+import { lockFolder, type FolderLock } from './folder-lock.js';
 
 export interface PgliteOptions {
   /** Folder of the database files, or `memory://` for an in-memory database. */
@@ -32,10 +34,42 @@ function wrap(db: Pick<PGlite, 'query'>): Queryable {
   };
 }
 
+/**
+ * The folder and what it holds private to the user (0700 / 0600): the write-ahead log holds INS
+ * numbers in clear. PGlite's file system layer (Emscripten NODEFS) chmods each file it creates
+ * to 0666 whatever the umask, so the umask cannot help: the data folder itself is 0700 (nothing
+ * inside is reachable by another user, whatever its mode), and the files are narrowed to 0600
+ * when the folder is opened and closed.
+ */
+function makePrivate(dir: string): void {
+  if (process.platform === 'win32') return;
+  const walk = (d: string) => {
+    chmodSync(d, 0o700);
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) chmodSync(p, 0o600);
+    }
+  };
+  walk(dir);
+}
+
 export async function openPglite(opts: PgliteOptions): Promise<PgliteDatabase> {
   const inMemory = isMemoryDir(opts.dataDir);
-  if (!inMemory) mkdirSync(opts.dataDir, { recursive: true });
-  const pg = await PGlite.create(inMemory ? 'memory://' : opts.dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
+  let lock: FolderLock | undefined;
+  if (!inMemory) {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    // One process per folder (folder-lock.ts): refused before PGlite touches any file.
+    lock = lockFolder(opts.dataDir);
+  }
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(inMemory ? 'memory://' : opts.dataDir, opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+  if (!inMemory) makePrivate(opts.dataDir);
   const mutex = new Mutex();
   const base = wrap(pg);
   let closed = false;
@@ -49,7 +83,12 @@ export async function openPglite(opts: PgliteOptions): Promise<PgliteDatabase> {
     async close() {
       if (closed) return;
       closed = true;
-      await mutex.run(() => pg.close());
+      try {
+        await mutex.run(() => pg.close());
+        if (!inMemory) makePrivate(opts.dataDir);
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
