@@ -8,7 +8,7 @@
 //
 // Plain JavaScript (ESM) because it runs before anything is compiled.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,5 +48,8 @@ if (!why) {
 }
 process.stdout.write(`tddui: compiling (${why})…\n`);
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+// tsc is incremental (dist/.tsbuildinfo): it re-emits only what changed since its last build,
+// so it would not re-create a compiled file deleted by hand. Forget that state when one is missing.
+if (why.endsWith(' is missing')) rmSync(join(root, 'dist', '.tsbuildinfo'), { force: true });
 const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
