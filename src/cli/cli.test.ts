@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { jsonToXml } from '../fhir/xml/index.js';
 import { EXAMPLES_DIR, REPO_ROOT, SHARED_FHIR, TDDUI_VERSIONS, tdduiExamplesDir } from '../testing/paths.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -75,6 +76,47 @@ test('usage errors and unreadable input: exit 2 with a clear message', () => {
   const badProfile = run('validate', '--packages', SHARED_FHIR, '--profile', 'no-such-profile', SSIAD);
   assert.equal(badProfile.code, 2);
   assert.match(badProfile.err, /unknown profile/);
+});
+
+test('XML input: an official Bundle as FHIR XML is VALID, its mutation INVALID at the same location; XML that is not FHIR is unreadable (exit 2)', () => {
+  const b = JSON.parse(readFileSync(SSIAD, 'utf8'));
+  const xml = join(tmp, 'ssiad.xml');
+  writeFileSync(xml, jsonToXml(b));
+  const ok = run('validate', '--packages', SHARED_FHIR, xml);
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.match(ok.out, /^VALID/m);
+  const at = b.entry.findIndex((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Patient');
+  b.entry[at].resource.birthDate = '2020-02-30';
+  const badXml = join(tmp, 'ssiad-bad.xml');
+  writeFileSync(badXml, jsonToXml(b));
+  const bad = run('validate', '--packages', SHARED_FHIR, '--format', 'json', badXml);
+  assert.equal(bad.code, 1);
+  assert.ok(JSON.parse(bad.out).issue.some((i: { expression?: string[] }) => i.expression?.[0] === `Bundle.entry[${at}].resource.birthDate`), bad.out);
+  const notFhir = join(tmp, 'not-fhir.xml');
+  writeFileSync(notFhir, '<?xml version="1.0"?>\n<Patient xmlns="urn:other"/>');
+  const nf = run('validate', '--packages', SHARED_FHIR, notFhir);
+  assert.equal(nf.code, 2);
+  assert.match(nf.out, /fhir-json-syntax/);
+  assert.match(nf.out, /not FHIR XML/);
+});
+
+test('package sources without a TDDUI package: plain FHIR R4 validation against the packages given', () => {
+  const frCore = join(SHARED_FHIR, 'hl7.fhir.fr.core#2.1.0', 'package');
+  const patient = join(tmp, 'patient.json');
+  writeFileSync(patient, JSON.stringify({ resourceType: 'Patient', gender: 'female' }));
+  const ok = run('validate', '--packages', frCore, patient);
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.match(ok.err, /No TDDUI package: plain FHIR R4 validation/);
+  // FR Core's official name needs a family name: checked only against FR Core's profile.
+  const official = join(tmp, 'patient-official.json');
+  writeFileSync(official, JSON.stringify({ resourceType: 'Patient', name: [{ use: 'official', given: ['Anne'] }] }));
+  assert.equal(run('validate', '--packages', frCore, official).code, 0);
+  const fr = run('validate', '--packages', frCore, '--profile', 'fr-core-patient', '--format', 'json', official);
+  assert.equal(fr.code, 1, fr.out + fr.err);
+  assert.ok(JSON.parse(fr.out).issue.some((i: { expression?: string[] }) => i.expression?.[0]?.startsWith('Patient.name[0]')), fr.out);
+  const bad = join(tmp, 'patient-bad.json');
+  writeFileSync(bad, JSON.stringify({ resourceType: 'Patient', gender: 'x' }));
+  assert.equal(run('validate', '--packages', frCore, bad).code, 1);
 });
 
 test('--help documents the command', () => {

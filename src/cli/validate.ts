@@ -1,18 +1,23 @@
-// `tddui validate`: validates FHIR JSON files against the TDDUI IG.
+// `tddui validate`: validates FHIR JSON or XML files against the TDDUI IG — or, when the
+// package sources hold no TDDUI package, against the FHIR packages given (plain FHIR R4).
 import { readFile } from 'node:fs/promises';
-import { makeIssue } from '../fhir/outcome/rule.js';
-import { CODES } from '../fhir/outcome/codes.js';
-import { toOperationOutcome } from '../fhir/outcome/issue.js';
-import { PackageLoadError } from '../fhir/packages/loader.js';
+import { FhirValidator } from '../fhir/fhir-validator.js';
+import { readFhirInput } from '../fhir/input.js';
+import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { availableVersions, defaultPackagePaths, PackageLoadError } from '../fhir/packages/loader.js';
+import { TDDUI_PACKAGE } from '../tddui/ig.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { Command } from './args.js';
 import { formatReport } from './report.js';
 
 export const VALIDATE_HELP = `Usage: tddui validate [options] FILE...
 
-Validates FHIR R4 JSON files (a TDDUI transaction Bundle or a single resource) against the
-TDDUI implementation guide: profiles, terminology bindings, invariants, references and the
-TDDUI business rules, with the IG's dependencies (FR Core, Annuaire, ANS terminologies).
+Validates FHIR R4 files, JSON or XML (a TDDUI transaction Bundle or a single resource),
+against the TDDUI implementation guide: profiles, terminology bindings, invariants, references
+and the TDDUI business rules, with the IG's dependencies (FR Core, Annuaire, ANS terminologies).
+When the package sources hold no TDDUI package (e.g. --packages names only a volet or a test
+package), the files are validated as plain FHIR R4 against the packages given: base
+definitions, meta.profile and --profile, no TDDUI rule.
 
 Options:
   --packages DIR      Where FHIR packages are found (repeatable): a package cache
@@ -34,7 +39,7 @@ Options:
   -h, --help          Show this help.
 
 Exit status: 0 when no file has errors, 1 when a file has errors, 2 on a usage error or
-an unreadable input (missing file, not JSON, package that cannot be loaded).
+an unreadable input (missing file, neither JSON nor FHIR XML, package that cannot be loaded).
 `;
 
 const cli = new Command('validate', VALIDATE_HELP);
@@ -53,9 +58,11 @@ export async function runValidate(argv: string[]): Promise<number> {
   const { values, positionals } = args;
   if (values.format !== 'text' && values.format !== 'json') return cli.fail(`--format must be text or json, not "${values.format}"`);
   if (positionals.length === 0) return cli.usage('no FILE given');
-  let validator: TdduiValidator;
+  let validator: TdduiValidator | FhirValidator;
   try {
-    validator = await TdduiValidator.create({ packages: values.packages, igs: values.ig });
+    const packages = values.packages ?? defaultPackagePaths();
+    const tddui = (values.ig?.length ?? 0) > 0 || (await availableVersions(TDDUI_PACKAGE, { paths: packages })).length > 0;
+    validator = tddui ? await TdduiValidator.create({ packages: values.packages, igs: values.ig }) : await FhirValidator.create({ packages });
   } catch (e) {
     const msg = e instanceof PackageLoadError ? e.message : (e as Error).stack ?? String(e);
     return cli.fail(`cannot load FHIR packages: ${msg}`);
@@ -66,7 +73,8 @@ export async function runValidate(argv: string[]): Promise<number> {
   if (text) {
     const registry = validator.set?.registry ?? validator.engine.registry;
     const pk = registry.store.packages.map((p) => `${p.name}#${p.version}`).join(', ');
-    process.stderr.write(`TDDUI versions accepted: ${validator.igs.map((ig) => ig.version).join(', ')}\n`);
+    if (validator instanceof TdduiValidator) process.stderr.write(`TDDUI versions accepted: ${validator.igs.map((ig) => ig.version).join(', ')}\n`);
+    else process.stderr.write(`No TDDUI package: plain FHIR R4 validation against the packages given\n`);
     process.stderr.write(`Packages: ${pk}\n`);
     for (const note of validator.set?.loadNotes() ?? []) process.stderr.write(`Note: ${note}\n`);
   }
@@ -80,21 +88,19 @@ export async function runValidate(argv: string[]): Promise<number> {
       status = cli.fail(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       continue;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(content);
-    } catch (e) {
-      const trimmed = content.trimStart();
-      const detail = trimmed.startsWith('<')
-        ? 'XML input is not supported by `tddui validate` yet; convert it to FHIR JSON'
-        : `not valid JSON (${(e as Error).message})`;
-      const issue = makeIssue(CODES.INPUT_NOT_JSON, '', { detail });
-      if (text) process.stdout.write(formatReport(file, [issue], [], { color, showInfo: values.info }) + '\n');
-      else outcomes.push(toOperationOutcome([issue]));
+    const input = readFhirInput(content);
+    if (input.issue) {
+      const issues: ValidationIssue[] = [input.issue];
+      if (text) process.stdout.write(formatReport(file, issues, [], { color, showInfo: values.info }) + '\n');
+      else outcomes.push(toOperationOutcome(issues));
       status = 2;
       continue;
     }
-    const report = validator.validate(json, { profile: values.profile, profileOnly: values['profile-only'] });
+    const json = input.resource;
+    const report =
+      validator instanceof TdduiValidator
+        ? validator.validate(json, { profile: values.profile, profileOnly: values['profile-only'] })
+        : { ...validator.validate(json, { profile: values.profile }), ig: undefined };
     if (!report.valid && status === 0) status = 1;
     if (text) process.stdout.write(formatReport(file, report.issues, report.profiles, { color, showInfo: values.info, showNotices: values.notices, ig: report.ig }) + '\n');
     else outcomes.push(toOperationOutcome(report.issues));
