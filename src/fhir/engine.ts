@@ -39,13 +39,22 @@ export interface EngineSet {
   startupMs: { load: number; compile: number };
   /** The engine of an IG given as `name#version` or `name` (first of that name). */
   engineFor(ig: string): Engine | undefined;
+  /**
+   * The engine validating in the context of one loaded package: an IG in use's own engine, else
+   * one over the view from that package (built on first use, then kept; profiles compiled as
+   * they are used, shared with the other engines).
+   */
+  engineForPackage(pkg: PackageInfo): Engine;
   /** Load-time facts to tell the user once: dependencies served by another version, missing packages. */
   loadNotes(): string[];
 }
 
 export interface EngineOptions extends LoadOptions {
-  /** Compile every profile up front (default true). */
-  precompile?: boolean;
+  /**
+   * Compile every profile up front (default true); a function chooses per IG (e.g. the TDDUI
+   * versions up front, a volet's profiles on first use).
+   */
+  precompile?: boolean | ((ig: PackageInfo | undefined) => boolean);
   /** Known elements of base profiles that may be missing (see BaseSupplements). */
   supplements?: BaseSupplements;
   /**
@@ -76,10 +85,12 @@ export async function createEngines(options: EngineOptions): Promise<EngineSet> 
   const roots = registry.roots.length ? registry.roots : [undefined];
   const engines = roots.map((root) => buildEngine(root ? store.scopeOf(root) : registry, cache, options, root));
   const all = engines.length > 1 ? buildEngine(registry, cache, options, undefined) : engines[0]!;
-  if (options.precompile !== false) for (const e of engines) e.profiles.compileAll();
+  const precompile = options.precompile ?? true;
+  for (const e of engines) if (typeof precompile === 'function' ? precompile(e.ig) : precompile) e.profiles.compileAll();
   const t2 = performance.now();
   const startupMs = { load: t1 - t0, compile: t2 - t1 };
   for (const e of [...engines, all]) e.startupMs = startupMs;
+  const byPackage = new Map<PackageInfo, Engine>();
   return {
     store,
     registry,
@@ -89,6 +100,17 @@ export async function createEngines(options: EngineOptions): Promise<EngineSet> 
     engineFor(ig: string) {
       const [name, version] = ig.split('#');
       return engines.find((e) => e.ig?.name === name && (version === undefined || e.ig.version === version));
+    },
+    engineForPackage(pkg: PackageInfo) {
+      const own = engines.find((e) => e.ig === pkg);
+      if (own) return own;
+      let e = byPackage.get(pkg);
+      if (!e) {
+        e = buildEngine(store.scopeOf(pkg), cache, options, pkg);
+        e.startupMs = startupMs;
+        byPackage.set(pkg, e);
+      }
+      return e;
     },
     loadNotes: () => describeLoad(registry),
   };

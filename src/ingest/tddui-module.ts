@@ -75,7 +75,9 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
         const interactions: Interaction[] = ['read', 'vread', 'search-type', 'history-instance', 'history-type'];
         // TDDUI v1 flows 1 and 3: a document created alone, then patched.
         if (type === 'DocumentReference') interactions.push('create', 'patch');
-        return { type, interactions };
+        // Its profiles of the type in every accepted version (`url|version`): /metadata's supportedProfile.
+        const supportedProfiles = validator.igs.flatMap((ig) => (ig.profilesByType.get(type) ?? []).map((url) => `${url}|${ig.version}`));
+        return { type, interactions, ...(supportedProfiles.length ? { supportedProfiles } : {}) };
       }),
     owns: (resource) => declaresTdduiProfile(resource),
     // The TDDUI validator chooses the TDDUI profile and runs the business rules.

@@ -16,6 +16,10 @@ export interface WriteContext {
   type: string;
   /** The profile the serving IG's CapabilityStatement names for the type, if any. */
   profile?: string;
+  /** The IG (package name) serving this write. */
+  ig?: string;
+  /** The IG the enclosing Bundle claims (its entries' context), if any. */
+  context?: string;
   /** The stored version being replaced (update, patch). */
   current?: ResourceRecord;
 }
@@ -31,7 +35,7 @@ export interface IgModule {
   /** Its name: the package name of the IG (`ans.fhir.fr.tddui`). */
   readonly name: string;
   /** Types and interactions it serves that its CapabilityStatements do not say (TDDUI's Consommateur is a client statement). */
-  served?(): { type: string; interactions: Interaction[]; profile?: string; documentation?: string; updateCreate?: boolean }[];
+  served?(): { type: string; interactions: Interaction[]; profile?: string; supportedProfiles?: string[]; documentation?: string; updateCreate?: boolean }[];
   /** Whether a resource is this IG's (e.g. it declares one of its profiles): its module then handles the write. */
   owns?(resource: FhirResource): boolean;
   /** Validation on write, replacing the generic one (profile of the CapabilityStatement). */

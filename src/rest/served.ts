@@ -143,7 +143,7 @@ export function servedFromCapabilities(registry: ConformanceRegistry, params: Se
 }
 
 /** Merges a module's own served types (TDDUI) into `served`. */
-export function addServed(served: Served, ig: string, types: { type: string; interactions: Interaction[]; profile?: string; documentation?: string; updateCreate?: boolean }[]): void {
+export function addServed(served: Served, ig: string, types: { type: string; interactions: Interaction[]; profile?: string; supportedProfiles?: string[]; documentation?: string; updateCreate?: boolean }[]): void {
   for (const x of types) {
     let t = served.types.get(x.type);
     if (!t) served.types.set(x.type, (t = emptyServedType(x.type)));
@@ -152,6 +152,7 @@ export function addServed(served: Served, ig: string, types: { type: string; int
     t.byIg.set(ig, own);
     for (const i of x.interactions) (t.interactions.add(i), own.add(i));
     if (x.profile && !t.profiles.some((p) => p.ig === ig)) t.profiles.push({ ig, profile: x.profile });
+    for (const p of x.supportedProfiles ?? []) if (!t.supportedProfiles.includes(p)) t.supportedProfiles.push(p);
     if (x.documentation) t.documentation.push(x.documentation);
     if (x.updateCreate) t.updateCreate = true;
   }

@@ -5,19 +5,22 @@
 // names, plus the IG module's rules) runs inside the plan on the final content, so nothing is
 // half-stored when it fails.
 import { BundleResolver, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
-import type { Engine } from '../fhir/engine.js';
+import type { Engine, EngineSet } from '../fhir/engine.js';
 import { isObject, isResource, ID_PATTERN, parseRelativeReference, type FhirResource, type Json } from '../fhir/json.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { operationOutcome } from '../fhir/outcome/outcome.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
 import type { OpResult, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
+import { declaredProfiles, EngineDispatch } from './engines.js';
 import type { IgModule, WriteContext, WriteInteraction } from './modules.js';
 import type { Served, ServedType } from './served.js';
 
 export interface FhirServiceOptions {
   repo: Repository;
   engine: Engine;
+  /** One engine per IG in use: each write is validated by the engine of the IG it claims (rest/engines.ts). */
+  engines?: EngineSet;
   served: Served;
   /** IG modules, in priority order (the first that owns or serves a type handles its writes). */
   modules: IgModule[];
@@ -84,10 +87,13 @@ export class FhirService {
   readonly engine: Engine;
   readonly served: Served;
   readonly modules: IgModule[];
+  /** Which engine validates a resource: the one of the IG its meta.profile claims. */
+  readonly dispatch: EngineDispatch;
 
   constructor(opts: FhirServiceOptions) {
     this.repo = opts.repo;
     this.engine = opts.engine;
+    this.dispatch = new EngineDispatch(opts.engine, opts.engines);
     this.served = opts.served;
     this.modules = opts.modules;
   }
@@ -103,34 +109,84 @@ export class FhirService {
     return t;
   }
 
-  /** The module that handles a write: the one that owns the resource, else the first IG serving the type with that interaction. */
-  moduleFor(type: string, resource: FhirResource | undefined, interaction: WriteInteraction = 'create'): { module?: IgModule; ig?: string; profile?: string } {
+  /**
+   * The module that handles a write: the one that owns the resource, else the IG its
+   * meta.profile claims, else the IG of the enclosing Bundle (`context`), else the first IG
+   * serving the type with that interaction.
+   */
+  moduleFor(type: string, resource: FhirResource | undefined, interaction: WriteInteraction = 'create', context?: string): { module?: IgModule; ig?: string; profile?: string } {
     const t = this.served.types.get(type);
     const owner = resource ? this.modules.find((m) => m.owns?.(resource) && t?.byIg.get(m.name)?.has(interaction)) : undefined;
-    const ig = owner?.name ?? t?.igs.find((i) => t.byIg.get(i)?.has(interaction)) ?? t?.igs[0];
+    const offers = (i: string | undefined) => (i && t?.byIg.get(i)?.has(interaction) ? i : undefined);
+    const claimed = resource ? this.claimedIgs(resource).find(offers) : undefined;
+    const ig = owner?.name ?? claimed ?? offers(context) ?? t?.igs.find((i) => t.byIg.get(i)?.has(interaction)) ?? t?.igs[0];
     const profile = t?.profiles.find((p) => p.ig === ig)?.profile;
     const module = owner ?? this.modules.find((m) => m.name === ig);
     return { ...(module ? { module } : {}), ...(ig ? { ig } : {}), ...(profile ? { profile } : {}) };
   }
 
-  /** Validation of a write: the module's, else the serving IG's profile; plus the module's rules. */
+  /**
+   * The IGs in use (package names) a resource claims: those whose own profiles it declares; for a
+   * dependency's profile pinned to a version (`fr-core-patient|2.0.1`), those depending on that
+   * version. An unpinned dependency profile claims no IG (the context or the serving IG decides).
+   */
+  claimedIgs(resource: FhirResource): string[] {
+    const out: string[] = [];
+    const roots = this.dispatch.set?.engines ?? [];
+    const add = (name: string) => out.includes(name) || out.push(name);
+    for (const { url } of declaredProfiles(resource)) {
+      const defining = this.dispatch.packagesDefining(url);
+      const own = roots.filter((e) => e.ig && defining.includes(e.ig));
+      if (own.length) own.forEach((e) => add(e.ig!.name));
+      else if (url.includes('|')) for (const e of roots) if (e.ig && defining.some((p) => e.registry.packages.includes(p))) add(e.ig.name);
+    }
+    return out;
+  }
+
+  /**
+   * Validation of a write: the module's, else the engine of the IG the resource claims (its
+   * meta.profile; else the serving IG's) against the declared profiles and the one the serving
+   * IG's CapabilityStatement names; plus the module's rules.
+   */
   validate(resource: FhirResource, ctx: WriteContext, module: IgModule | undefined): ValidationIssue[] {
     let issues: ValidationIssue[];
     if (module?.validate) issues = module.validate(resource, ctx);
     else {
-      // The declared profiles are checked too (the engine reads meta.profile).
-      const profiles = ctx.profile && this.engine.profiles.get(ctx.profile) ? [ctx.profile] : undefined;
-      issues = this.engine.validator.validate(resource, profiles ? { profiles } : {});
+      const prefer = [ctx.ig, ctx.context].filter((x): x is string => !!x);
+      const claim = this.dispatch.claim(resource, prefer, ctx.profile ? [ctx.profile] : []);
+      const profiles = ctx.profile && claim.engine.profiles.get(ctx.profile) ? [ctx.profile] : undefined;
+      issues = claim.engine.validator.validate(resource, profiles ? { profiles } : {});
     }
     if (module?.rules) issues = [...issues, ...module.rules(resource, ctx)];
     return sortAndDedupe(issues);
+  }
+
+  /**
+   * `$validate` of a resource that claims (meta.profile) an IG in use whose module does not
+   * validate by itself (a volet): the checks a create would make, in that IG's engine. Undefined
+   * when the resource is not such an IG's (the TDDUI validator answers), or names an unknown profile.
+   */
+  validateAsCreate(resource: FhirResource): ValidationIssue[] | undefined {
+    const type = String(resource.resourceType);
+    const { module, ig, profile } = this.moduleFor(type, resource, 'create');
+    // IGs whose module validates by itself (TDDUI: its versions, profile choice and rules) answer alone.
+    const own = new Set(this.modules.filter((m) => m.validate).map((m) => m.name));
+    if (module?.validate || this.modules.some((m) => m.validate && m.owns?.(resource)) || !this.claimedIgs(resource).some((ig) => !own.has(ig))) return undefined;
+    try {
+      return this.validate(resource, { interaction: 'create', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module);
+    } catch (e) {
+      if (e instanceof FhirError) return undefined;
+      throw e;
+    }
   }
 
   private checker(ctx: Omit<WriteContext, 'current'>, module: IgModule | undefined, sink: ValidationIssue[], prefix?: string, guard?: Guard) {
     return (resource: FhirResource, current: ResourceRecord | undefined): void => {
       guard?.(resource, current);
       const issues = this.validate(resource, { ...ctx, ...(current ? { current } : {}) }, module);
-      const shown = prefix ? issues.map((i) => ({ ...i, expression: `${prefix}.${i.expression}` })) : issues;
+      // `Patient.identifier` of entry 1 is `Bundle.entry[1].resource.identifier`.
+      const at = (e: string) => (e === ctx.type ? prefix! : e.startsWith(`${ctx.type}.`) ? `${prefix}${e.slice(ctx.type.length)}` : `${prefix}.${e}`);
+      const shown = prefix ? issues.map((i) => ({ ...i, expression: at(i.expression) })) : issues;
       if (hasErrors(issues)) {
         throw new FhirError(HTTP_ERRORS.VALIDATION_FAILED, { type: ctx.type, profile: ctx.profile ?? `the ${ctx.type} definition` }, { outcome: toOperationOutcome(shown) as unknown as FhirResource });
       }
@@ -149,14 +205,14 @@ export class FhirService {
   async create(type: string, resource: FhirResource, options: { ifNoneExist?: string; guard?: Guard } = {}): Promise<WriteAnswer> {
     this.requireInteraction(type, 'create');
     if (resource.resourceType !== type) throw new FhirError(HTTP_ERRORS.BODY_TYPE_MISMATCH, { found: String(resource.resourceType), type });
-    const { module, profile } = this.moduleFor(type, resource);
+    const { module, profile, ig } = this.moduleFor(type, resource);
     const issues: ValidationIssue[] = [];
     const toStore = withoutServerFields(resource);
     const op: WriteOp = {
       method: 'create',
       resourceType: type,
       resource: toStore,
-      check: this.checker({ interaction: 'create', type, ...(profile ? { profile } : {}) }, module, issues, undefined, options.guard),
+      check: this.checker({ interaction: 'create', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard),
       ...this.keysOf(module, toStore),
     };
     if (options.ifNoneExist) op.ifNoneExist = parseCriteria(options.ifNoneExist);
@@ -171,14 +227,14 @@ export class FhirService {
       if (resource.id === undefined) throw new FhirError(HTTP_ERRORS.BODY_ID_MISSING, { id: target.id });
       if (resource.id !== target.id) throw new FhirError(HTTP_ERRORS.BODY_ID_MISMATCH, { found: String(resource.id), id: target.id });
     }
-    const { module, profile } = this.moduleFor(type, resource, 'update');
+    const { module, profile, ig } = this.moduleFor(type, resource, 'update');
     const issues: ValidationIssue[] = [];
     const op: WriteOp = {
       method: 'update',
       resourceType: type,
       resource: withoutVersionMeta(resource),
       createOnUpdate: served.updateCreate,
-      check: this.checker({ interaction: 'update', type, ...(profile ? { profile } : {}) }, module, issues, undefined, options.guard),
+      check: this.checker({ interaction: 'update', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard),
       ...this.keysOf(module, resource),
     };
     if ('id' in target) op.id = target.id;
@@ -209,7 +265,7 @@ export class FhirService {
         return withoutVersionMeta(patched);
       },
       check: (resource, current) =>
-        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}) }, chosen.module, issues, undefined, options.guard)(resource, current),
+        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}), ...(chosen.ig ? { ig: chosen.ig } : {}) }, chosen.module, issues, undefined, options.guard)(resource, current),
     };
     if ('id' in target) op.id = target.id;
     else op.criteria = parseCriteria(target.criteria);
@@ -236,17 +292,19 @@ export class FhirService {
     if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
       throw new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction" or "batch"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
     }
-    // The Bundle's own profiles (e.g. cds-bundle-transaction-creation) when it declares loaded ones.
-    const declared = isObject(bundle.meta) && Array.isArray(bundle.meta.profile) ? bundle.meta.profile.filter((p): p is string => typeof p === 'string' && !!this.engine.profiles.get(p)) : [];
-    const bundleIssues = declared.length ? this.engine.validator.validate(bundle, { profiles: declared }) : [];
+    // The Bundle's own profiles (e.g. cds-bundle-transaction-creation), by the engine of the IG
+    // it claims; that IG is the context of its entries (their FR Core profiles are its FR Core's).
+    const claim = this.dispatch.claim(bundle as FhirResource);
+    const bundleIssues = claim.profiles.length ? claim.engine.validator.validate(bundle, { profiles: claim.profiles }) : [];
     if (hasErrors(bundleIssues)) {
-      throw new FhirError(HTTP_ERRORS.VALIDATION_FAILED, { type: 'Bundle', profile: declared.join(', ') }, { outcome: toOperationOutcome(bundleIssues) as unknown as FhirResource });
+      throw new FhirError(HTTP_ERRORS.VALIDATION_FAILED, { type: 'Bundle', profile: claim.profiles.join(', ') }, { outcome: toOperationOutcome(bundleIssues) as unknown as FhirResource });
     }
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
-    return bundle.type === 'transaction' ? this.transaction(entries) : this.batch(entries);
+    const context = claim.profiles.length ? claim.ig : undefined;
+    return bundle.type === 'transaction' ? this.transaction(entries, context) : this.batch(entries, context);
   }
 
-  private async batch(entries: unknown[]): Promise<FhirResource> {
+  private async batch(entries: unknown[], context?: string): Promise<FhirResource> {
     const out: Json[] = [];
     for (let i = 0; i < entries.length; i++) {
       try {
@@ -256,7 +314,7 @@ export class FhirService {
           continue;
         }
         const issues: ValidationIssue[] = [];
-        const op = this.entryOp(parsed, i, issues);
+        const op = this.entryOp(parsed, i, issues, context);
         const [r] = await this.repo.execute({ ops: [op] });
         out.push(responseEntry(r!, issues));
       } catch (e) {
@@ -267,7 +325,7 @@ export class FhirService {
     return { resourceType: 'Bundle', type: 'batch-response', entry: out };
   }
 
-  private async transaction(entries: unknown[]): Promise<FhirResource> {
+  private async transaction(entries: unknown[], context?: string): Promise<FhirResource> {
     const parsed = entries.map((e, i) => this.parseEntry(e, i));
     // Processing order (FHIR http#trules): DELETE, POST, PUT/PATCH, then GET; answers in entry order.
     const rank: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -283,7 +341,7 @@ export class FhirService {
     const ops = writes.map((p) => {
       const issues: ValidationIssue[] = [];
       issuesOf.set(p.index, issues);
-      return this.entryOp(p, p.index, issues);
+      return this.entryOp(p, p.index, issues, context);
     });
     const resolver = new BundleResolver(
       writes.map((p, k): EntryRef => ({ index: k, ...(p.fullUrl ? { fullUrl: p.fullUrl } : {}), resourceType: p.type, ...(p.resource?.id ? { localId: String(p.resource.id) } : {}) })),
@@ -353,12 +411,13 @@ export class FhirService {
     return p;
   }
 
-  private entryOp(p: ParsedEntry, index: number, issues: ValidationIssue[]): WriteOp {
+  private entryOp(p: ParsedEntry, index: number, issues: ValidationIssue[], context?: string): WriteOp {
     const prefix = `Bundle.entry[${index}].resource`;
     const interaction: WriteInteraction = p.method === 'POST' ? 'create' : p.method === 'PUT' ? 'update' : p.method === 'PATCH' ? 'patch' : 'delete';
     const served = this.requireInteraction(p.type, interaction);
-    const { module, profile } = this.moduleFor(p.type, p.resource, interaction);
-    const ctx = { interaction, type: p.type, ...(profile ? { profile } : {}) };
+    // A PATCH entry's body is a Parameters or Binary: the IG is the Bundle's (the patched resource is checked as its own).
+    const { module, profile, ig } = this.moduleFor(p.type, interaction === 'patch' ? undefined : p.resource, interaction, context);
+    const ctx = { interaction, type: p.type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}), ...(context ? { context } : {}) };
     const op: WriteOp = { method: interaction, resourceType: p.type };
     if (p.id) op.id = p.id;
     if (p.criteria) op.criteria = parseCriteria(p.criteria);

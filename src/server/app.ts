@@ -175,7 +175,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
-  const service = new FhirService({ repo, engine: validator.core, served, modules });
+  const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules });
   services.set(app, service);
   await app.register(
     async (fhir) =>

@@ -207,7 +207,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (profile !== undefined && !validator.resolveProfile(profile)) {
       throw new FhirError(HTTP_ERRORS.VALIDATE_PROFILE, { profile }, { expression: 'profile' });
     }
-    const outcome = validator.validateToOutcome(resource, profile ? { profile } : {});
+    // A volet's resource (its meta.profile claims an IG in use other than TDDUI): that IG's engine.
+    const volet = profile === undefined ? service.validateAsCreate(resource) : undefined;
+    const outcome = volet ? toOperationOutcome(volet) : validator.validateToOutcome(resource, profile ? { profile } : {});
     return send(reply, 200, outcome);
   };
   app.post('/$validate', (req, reply) => validateHandler(req, reply));

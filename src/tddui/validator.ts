@@ -141,6 +141,8 @@ export class TdduiValidator {
       // The TDDUI package is the IG itself: a TDDUI extension or profile url it does not define
       // does not exist (a typo, or another IG version), unlike those of a partial package.
       completeCanonicals: [TDDUI_CANONICAL],
+      // The TDDUI versions are compiled up front; another IG in use (a volet) on first use.
+      precompile: (ig) => !ig || ig.name === TDDUI_PACKAGE,
     });
     return new TdduiValidator(set.engines.filter((e) => e.ig?.name === TDDUI_PACKAGE), set);
   }

@@ -63,3 +63,21 @@ test('the report: notices folded per missing package apart from the data finding
   assert.ok(page.includes('Codes non vérifiés A') && page.includes('Codes non vérifiés B'), 'every notice is still there');
   assert.match(page, /Défauts du guide d’implémentation \(1\)/);
 });
+
+test("the agenda says when the usager confirmed an event took place (2.3.0's tddui-patient-validation)", async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tdduiExamplesDir } = await import('../testing/paths.js');
+  const bundle = JSON.parse(readFileSync(join(tdduiExamplesDir('2.3.0'), 'Bundle-tddui-bundle-example.json'), 'utf8'));
+  const validated = bundle.entry
+    .map((e: { resource: Record<string, unknown> }) => e.resource)
+    .find((r: Record<string, unknown>) => r.resourceType === 'Encounter' && JSON.stringify(r.extension ?? []).includes('tddui-patient-validation')) as { period: { start: string } };
+  assert.ok(validated, 'the official 2.3.0 Bundle has a validated event');
+  const r = await fetch(`${srv.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+  assert.equal(r.status, 200, await r.clone().text());
+  const loc = ((await r.json()) as { entry: { response: { location: string } }[] }).entry.map((e) => e.response.location);
+  const patientId = loc.find((l) => l.startsWith('Patient/'))!.split('/')[1];
+  const page = await (await fetch(`${srv.url}/usagers/${patientId}?semaine=${validated.period.start.slice(0, 10)}`)).text();
+  assert.match(page, /confirmé par l’usager/);
+  assert.doesNotMatch(page, /non confirmé par l’usager/);
+});

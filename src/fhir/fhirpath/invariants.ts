@@ -300,6 +300,10 @@ export function compareDateTimes(a: string, b: string): -1 | 0 | 1 | undefined {
   return undefined;
 }
 
+/** A bare `value` (not `x.value`, not a call, not in a string literal at the start of a term). */
+const PRIMITIVE_VALUE = /(^|[^.\w$%'])value\b(?!\s*\()/;
+const PRIMITIVE_VALUE_ALL = new RegExp(PRIMITIVE_VALUE.source, 'g');
+
 // trace() in base invariants (dom-3) must not print.
 const noTrace = (): void => {};
 
@@ -381,10 +385,18 @@ export class InvariantCompiler {
         }
       };
       const verify = this.verify;
+      // HL7's FHIRPath engine gives a primitive a `value` child (the R4 model's string.value...);
+      // fhirpath.js does not, so `value = 'POST' or value = 'PUT'` on a primitive (CDS's and
+      // CdL's req-met on Bundle.entry.request.method) was always empty, hence failed. On a
+      // primitive node a bare `value` is the node itself.
+      const asPrimitive = PRIMITIVE_VALUE.test(expression)
+        ? this.compileUncached({ ...c, expression: expression.replace(PRIMITIVE_VALUE_ALL, '$1$$this') }, basePath)
+        : null;
       compiled = {
         key: c.key,
         readNames: NEEDS_CONTAINED.has(c.key) ? new Set(['contained']) : rootNames(expression),
         run: (node, resource, rootResource) => {
+          if (asPrimitive && (typeof node !== 'object' || node === null)) return asPrimitive.run(node, resource, rootResource);
           if (fast) {
             try {
               const r = verdict(fast(node, { resource, rootResource: rootResource ?? resource, context: node }));

@@ -15,6 +15,16 @@ const V23_EXT = {
   comment: TDDUI_SD + 'tddui-comment',
 };
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+const PATIENT_VALIDATION = TDDUI_SD + 'tddui-patient-validation';
+
+/**
+ * TDDUI 2.3.0's `tddui-patient-validation` on an event (Encounter): whether the usager confirmed
+ * that the event took place, in French; undefined when the event does not say.
+ */
+export function patientValidationText(e: Json): string | undefined {
+  const v = extensions(e, PATIENT_VALIDATION)[0]?.valueBoolean;
+  return v === true ? 'confirmé par l’usager' : v === false ? 'non confirmé par l’usager' : undefined;
+}
 
 /** The usager's Observations (2.3.0), newest first (at most 200), and their performers by `Type/id`. */
 export async function loadObservations(repo: Repository, patientId: string): Promise<{ observations: Json[]; performers: Map<string, Json> }> {

@@ -40,7 +40,7 @@ import {
 } from '../fhir-util.js';
 import { genderFr } from './usagers.js';
 import { igLabel } from './submissions.js';
-import { loadObservations, observationsSection, patientV23Rows } from './usager-v23.js';
+import { loadObservations, observationsSection, patientV23Rows, patientValidationText } from './usager-v23.js';
 import { GIR_CODES, submissionsOfUsager, tasksOfLocalId, type UsagerSubmission } from '../../storage/indicators.js';
 import { outcomeBadge } from '../components.js';
 import type { Repository, ResourceRecord } from '../../storage/types.js';
@@ -364,7 +364,7 @@ function agendaSection(d: UsagerData, week: string | undefined, labels: LabelSou
       kind: 'evt',
       state: calendarState(e.status),
       statusLabel: frStatus(e.status),
-      detail: reason ? `motif : ${reason}` : undefined,
+      detail: [reason ? `motif : ${reason}` : undefined, patientValidationText(e)].filter(Boolean).join(' ; ') || undefined,
     });
   }
   for (const t of d.transports) {
