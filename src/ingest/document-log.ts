@@ -113,12 +113,14 @@ export async function logDocumentSubmission(
   submitted: FhirResource,
   result: { status: number; outcome: unknown; stored?: ResourceRecord },
   receivedAt: string,
+  client?: string,
 ): Promise<string | undefined> {
   try {
     const described = await describeDocumentReference(repo, submitted);
     const rec: Omit<SubmissionRecord, 'id'> = {
       receivedAt,
       ...described,
+      ...(client !== undefined ? { client } : {}),
       outcome: result.stored ? 'accepted' : 'rejected',
       httpStatus: result.status,
       ...issueCounts(result.outcome),

@@ -15,6 +15,8 @@ export interface IngestContext {
   repo: Repository;
   validator: TdduiValidator;
   now?: () => Date;
+  /** Who sent the Bundle (token subject and client id), recorded in the submission log. */
+  client?: string;
 }
 
 export interface IngestResult {
@@ -87,6 +89,7 @@ async function reject(
   const rec = await ctx.repo.recordSubmission({
     receivedAt,
     ...describe(bundle),
+    ...(ctx.client !== undefined ? { client: ctx.client } : {}),
     outcome: 'rejected',
     httpStatus: status,
     ...counts(fromOperationOutcome(full)),
@@ -171,6 +174,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
         const record: Omit<SubmissionRecord, 'id'> = {
           receivedAt,
           ...described,
+          ...(ctx.client !== undefined ? { client: ctx.client } : {}),
           outcome: 'accepted',
           httpStatus: 200,
           ...counts(issues),

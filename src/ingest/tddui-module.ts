@@ -97,12 +97,13 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
         e.submitted,
         { status: e.status, outcome: e.outcome, ...(e.stored ? { stored: e.stored } : {}) },
         e.receivedAt,
+        e.client,
       ),
     bundle: {
       // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
       // only IG served (the TDDUI receiver as it always was).
       claims: (bundle, ctx) => ctx.alone || declaresTdduiProfile(bundle),
-      handle: (bundle) => ingestTransaction({ repo, validator }, bundle),
+      handle: (bundle, ctx) => ingestTransaction({ repo, validator, ...(ctx?.client !== undefined ? { client: ctx.client } : {}) }, bundle),
     },
   };
 }

@@ -48,10 +48,11 @@ export interface IgModule {
    */
   businessKeys?(resource: FhirResource): { owner?: string; keys: KeyOf[] } | undefined;
   /** Told of every create it handled (accepted or rejected), e.g. to log it. */
-  onCreate?(event: { submitted: FhirResource; status: number; outcome: FhirResource; stored?: ResourceRecord; receivedAt: string }): Promise<string | undefined>;
+  onCreate?(event: { submitted: FhirResource; status: number; outcome: FhirResource; stored?: ResourceRecord; receivedAt: string; client?: string }): Promise<string | undefined>;
   /** Transaction Bundles this IG processes itself (TDDUI flow 1). */
   bundle?: {
     claims(bundle: Json, ctx: { alone: boolean }): boolean;
-    handle(bundle: Json): Promise<BundleResult>;
+    /** `client`: who sent it (token subject and client id), for the submission log. */
+    handle(bundle: Json, ctx?: { client?: string }): Promise<BundleResult>;
   };
 }

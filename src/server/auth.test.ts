@@ -177,6 +177,38 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.equal(pa.status, 200, pa.text.slice(0, 400));
   });
 
+  it('refuses a Bundle that files objects under another facility\'s identifiers behind the client\'s own Organization (403, nothing stored); logs who sent each submission', async () => {
+    const before = await dumpTables(s.repo, []);
+    // FINESS A's client prepends A's Organization to facility B's (480787529) data.
+    const smuggled = readExample(SSIAD_BUNDLE);
+    const org = smuggled.entry.find((e: Json) => e.resource.resourceType === 'Organization').resource;
+    org.identifier = [{ ...org.identifier[0], value: '1750000010' }];
+    const clientA = await token(keys, { sub: 'dui-vendor-2', client_id: 'dui-a', scope: 'system/*.write', finess: '750000010' });
+    const refused = await http(`${s.base}`, { body: smuggled, headers: bearer(clientA) });
+    assert.equal(refused.status, 403, refused.text.slice(0, 300));
+    assert.equal(refused.json.issue[0].code, 'forbidden');
+    assert.match(refused.json.issue[0].diagnostics, /not for FINESS 480787529 \(named at Bundle\.entry\[\d+\]\.resource\.identifier\[\d+\]\)/);
+    assert.match(refused.json.issue[0].expression[0], /^Bundle\.entry\[\d+\]\.resource\.identifier\[\d+\]$/);
+    // The Organization entry must be the client's FINESS too (the data say 480787529 elsewhere).
+    const otherOrg = readExample(SSIAD_BUNDLE);
+    otherOrg.entry.find((e: Json) => e.resource.resourceType === 'Organization').resource.identifier[0].value = '1750000010';
+    const both = await token(keys, { sub: 'dui-vendor-1', scope: 'system/*.write', finess: FINESS });
+    const r2 = await http(`${s.base}`, { body: otherOrg, headers: bearer(both) });
+    assert.equal(r2.status, 403);
+    assert.match(r2.json.issue[0].diagnostics, /not for FINESS 750000010/);
+    assert.deepEqual(await dumpTables(s.repo, []), before, 'nothing stored, nothing logged');
+
+    const ok = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(await token(keys, { sub: 'dui-vendor-1', client_id: 'dui-app', scope: 'system/*.write', finess: FINESS })) });
+    assert.equal(ok.status, 200, ok.text.slice(0, 300));
+    const logged = await s.repo.getSubmission(ok.headers.get('x-tddui-submission')!);
+    assert.equal(logged?.client, 'dui-vendor-1 (client dui-app)');
+    const bad = readExample(SSIAD_BUNDLE);
+    bad.entry[0].resource.birthDate = 'not-a-date';
+    const rejected = await http(`${s.base}`, { body: bad, headers: bearer(producer) });
+    assert.equal(rejected.status, 422);
+    assert.equal((await s.repo.getSubmission(rejected.headers.get('x-tddui-submission')!))?.client, 'dui-vendor-1');
+  });
+
   it('lets a reader read and search; a producer token does not read', async () => {
     const patients = await http(`${s.base}/Patient`, { headers: bearer(reader) });
     assert.equal(patients.status, 200);

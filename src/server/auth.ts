@@ -36,7 +36,14 @@ export class Principal {
     private readonly grants: ReadonlyMap<string, ReadonlySet<Access>>,
     /** FINESS numbers this client may write for. */
     readonly finess: ReadonlySet<string>,
+    /** The OAuth client (`client_id`, else `azp`), when the token names one. */
+    readonly clientId?: string,
   ) {}
+
+  /** Who sent it, as the submission log keeps it: the subject, and the client when it differs. */
+  get label(): string {
+    return this.clientId && this.clientId !== this.subject ? `${this.subject} (client ${this.clientId})` : this.subject;
+  }
 
   /** Whether a scope grants `access` to resources of `type` (`*` grants every type). */
   can(type: string, access: Access): boolean {
@@ -140,7 +147,8 @@ export class Authenticator {
     if (payload.exp === undefined) throw unauthorized('The token has no expiry (exp)', 'Le jeton n’a pas de date d’expiration (exp)', 'invalid_token');
     const subject = [payload.sub, payload.client_id, payload.azp].find((s): s is string => typeof s === 'string') ?? '(unnamed client)';
     const scopes = parseScopes(payload.scope ?? payload.scp);
-    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']));
+    const clientId = [payload.client_id, payload.azp].find((s): s is string => typeof s === 'string');
+    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId);
   }
 }
 

@@ -14,7 +14,7 @@ import type { FhirService, PatchBody, WriteAnswer } from '../rest/service.js';
 import type { Interaction } from '../rest/served.js';
 import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
-import { ownerOf, ownerOfResource } from '../tddui/business-keys.js';
+import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply } from './errors.js';
@@ -85,7 +85,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     }
   };
   /** 403 unless the data belong to an ESSMS whose FINESS the token names. */
-  const requireFiness = (req: FastifyRequest, finess: string | undefined): void => {
+  const requireFiness = (req: FastifyRequest, finess: string | undefined, expression?: string): void => {
     const p = principals.get(req);
     if (!auth || !p) return;
     if (finess === undefined) {
@@ -96,18 +96,32 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     }
     if (!p.finess.has(finess)) {
       const allowed = p.finess.size ? [...p.finess].join(', ') : 'none';
+      req.log.warn({ client: p.label, finess, expression }, 'write refused: FINESS not granted to the client');
       throw forbidden(
-        `This client may send data for FINESS ${allowed}, not for FINESS ${finess}`,
-        `Ce client peut envoyer des données pour le(s) FINESS ${allowed === 'none' ? 'aucun' : allowed}, pas pour le FINESS ${finess}`,
+        `This client may send data for FINESS ${allowed}, not for FINESS ${finess}${expression ? ` (named at ${expression})` : ''}`,
+        `Ce client peut envoyer des données pour le(s) FINESS ${allowed === 'none' ? 'aucun' : allowed}, pas pour le FINESS ${finess}${expression ? ` (nommé en ${expression})` : ''}`,
+        expression,
       );
     }
   };
+  /**
+   * The writer's binding, in the data too (issue 21): the data's ESSMS, and every FINESS its
+   * Organizations and business identifiers name (finessMentions), must be the client's — so a
+   * client cannot file objects under another facility's identifiers by prepending its own
+   * Organization.
+   */
+  const requireFinessOfData = (req: FastifyRequest, owner: string | undefined, data: unknown): void => {
+    requireFiness(req, owner);
+    for (const m of finessMentions(data)) requireFiness(req, m.finess, m.expression);
+  };
+  /** The client as the submission log records it (undefined on an open server). */
+  const clientOf = (req: FastifyRequest): string | undefined => principals.get(req)?.label;
   /** The FINESS guard of writes (the resource, before and after a change, must be the client's). */
   const finessGuard = (req: FastifyRequest) =>
     auth
       ? (resource: FhirResource, current: ResourceRecord | undefined) => {
           if (current) requireFiness(req, ownerOfResource(current.resource));
-          requireFiness(req, ownerOfResource(resource));
+          requireFinessOfData(req, ownerOfResource(resource), resource);
         }
       : undefined;
 
@@ -179,13 +193,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (auth && sent.resourceType === 'Bundle') {
       const types = new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
       requireAccess(req, 'write', ...types);
-      requireFiness(req, ownerOf(sent));
+      requireFinessOfData(req, ownerOf(sent), sent);
     } else requireAccess(req, 'write', '*');
     const prefer = preferReturn(req.headers.prefer);
     // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
     const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
     if (claimer?.bundle) {
-      const result = await claimer.bundle.handle(sent);
+      const client = clientOf(req);
+      const result = await claimer.bundle.handle(sent, client !== undefined ? { client } : {});
       let body = result.body;
       if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
       const headers: Record<string, string> = {};
@@ -357,12 +372,13 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req, 'create');
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
-    if (auth) requireFiness(req, ownerOfResource(resource));
+    if (auth) requireFinessOfData(req, ownerOfResource(resource), resource);
     const receivedAt = now().toISOString();
     const { module } = service.moduleFor(type, resource);
     // An IG that logs its creates (TDDUI v1 documents) is told of every outcome.
     const logged = async (status: number, outcome: FhirResource, stored?: ResourceRecord): Promise<Record<string, string>> => {
-      const id = await logCreate(module, { submitted: resource, status, outcome, receivedAt, ...(stored ? { stored } : {}) });
+      const client = clientOf(req);
+      const id = await logCreate(module, { submitted: resource, status, outcome, receivedAt, ...(stored ? { stored } : {}), ...(client !== undefined ? { client } : {}) });
       return id ? { 'x-tddui-submission': id } : {};
     };
     let a: WriteAnswer;

@@ -141,6 +141,8 @@ export interface SubmissionRecord {
   noticeCount?: number;
   /** The IG version the submission was validated under (`ans.fhir.fr.tddui#2.3.0`; migration 0020). */
   ig?: string;
+  /** Who sent it, as the token says: its subject, and its client id when it differs (migration 0060); absent on an open server. */
+  client?: string;
   /** The submitted Bundle exactly as parsed (JSON) — kept for rejected ones too. */
   bundle?: unknown;
   /** The validation report (OperationOutcome). */

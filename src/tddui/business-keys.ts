@@ -251,3 +251,52 @@ export const TDDUI_KEY_POLICY = {
   ownerOf: (resource: Json): string | undefined => ownerOfResource(resource),
   keysOf: (resource: Json): BusinessKey[] => identifierKeys(resource),
 };
+
+/** A FINESS named by the data, and where (a FHIRPath location in what was sent). */
+export interface FinessMention {
+  finess: string;
+  expression: string;
+}
+
+/**
+ * Every FINESS the written data are filed under, for the writer's binding (issue 21): the
+ * `idNatSt` (1 + FINESS) of each Organization, and the FINESS prefix of each business
+ * identifier with the local layout (3 + FINESS + `/…`: usagers' PI, séjours, évaluations, the
+ * other `identifiant-medicosocial-*` systems, document master identifiers), in the resources and
+ * what they contain. A professional's idNatPs (`3+FINESS/…` for one without RPPS) names the
+ * structure that registered the person, not the owner of the data: it is not a mention.
+ * `root`: the FHIRPath of the resource or Bundle given.
+ */
+export function finessMentions(data: unknown, root?: string): FinessMention[] {
+  const out: FinessMention[] = [];
+  const visit = (r: unknown, path: string) => {
+    if (!isObj(r) || typeof r.resourceType !== 'string') return;
+    if (r.resourceType === 'Bundle') {
+      const entries = Array.isArray(r.entry) ? r.entry : [];
+      entries.forEach((e, i) => {
+        if (isObj(e)) visit(e.resource, `${path}.entry[${i}].resource`);
+      });
+      return;
+    }
+    const ids = Array.isArray(r.identifier) ? r.identifier : r.identifier === undefined ? [] : [r.identifier];
+    ids.forEach((id, i) => {
+      if (!isObj(id) || typeof id.value !== 'string') return;
+      const at = Array.isArray(r.identifier) ? `${path}.identifier[${i}]` : `${path}.identifier`;
+      if (id.system === SYSTEMS.ID_NAT_ST) {
+        const f = r.resourceType === 'Organization' ? checkIdNatSt(id.value).finess : undefined;
+        if (f) out.push({ finess: f, expression: at });
+        return;
+      }
+      if (id.system === SYSTEMS.ID_NAT_PS) return;
+      const f = finessOfLocalId(id.value);
+      if (f) out.push({ finess: f, expression: at });
+    });
+    if (isObj(r.masterIdentifier) && typeof r.masterIdentifier.value === 'string') {
+      const f = finessOfLocalId(r.masterIdentifier.value);
+      if (f) out.push({ finess: f, expression: `${path}.masterIdentifier` });
+    }
+    if (Array.isArray(r.contained)) r.contained.forEach((c, i) => visit(c, `${path}.contained[${i}]`));
+  };
+  visit(data, root ?? (isObj(data) && typeof data.resourceType === 'string' ? data.resourceType : ''));
+  return out;
+}
