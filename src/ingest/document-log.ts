@@ -5,6 +5,7 @@ import type { FhirResource, Repository, ResourceRecord, SubmissionRecord } from 
 import { ownerOf } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
 import { isObject as isObj } from '../fhir/json.js';
+import { storableCopy } from '../fhir/text.js';
 
 type Json = Record<string, unknown>;
 
@@ -116,6 +117,8 @@ export async function logDocumentSubmission(
   client?: string,
 ): Promise<string | undefined> {
   try {
+    // Stored as the database can store it (a rejected document may hold NUL or lone surrogates).
+    if (!result.stored) submitted = storableCopy(submitted, { maxDepth: 64, maxString: 64 * 1024, maxValues: 1_000_000 }) as FhirResource;
     const described = await describeDocumentReference(repo, submitted);
     const rec: Omit<SubmissionRecord, 'id'> = {
       receivedAt,
@@ -125,7 +128,7 @@ export async function logDocumentSubmission(
       httpStatus: result.status,
       ...issueCounts(result.outcome),
       bundle: submitted,
-      report: result.outcome,
+      report: storableCopy(result.outcome),
     };
     if (result.stored) {
       const s = result.stored;

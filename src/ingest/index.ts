@@ -5,6 +5,7 @@ import { isObject as isObj, type FhirResource } from '../fhir/json.js';
 import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
 import { submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
@@ -17,6 +18,8 @@ export interface IngestContext {
   now?: () => Date;
   /** Who sent the Bundle (token subject and client id), recorded in the submission log. */
   client?: string;
+  /** Where a submission log that cannot be written is reported (codes only, never data). */
+  log?: { error(obj: object, msg: string): void };
 }
 
 export interface IngestResult {
@@ -86,19 +89,40 @@ async function reject(
 ): Promise<IngestResult> {
   const extra = warnings.filter((i) => i.severity === 'warning');
   const full: OperationOutcome = extra.length ? { ...body, issue: [...body.issue, ...toOperationOutcome(extra).issue] } : body;
-  const rec = await ctx.repo.recordSubmission({
+  // What is logged is what the database can store (NUL, lone surrogates replaced; depth, string
+  // length and size bounded: src/fhir/text.ts), and logging never turns a rejection into a 500.
+  const kept = bundle === undefined ? null : storableCopy(bundle, REJECTED_COPY_LIMITS);
+  const record = {
     receivedAt,
-    ...describe(bundle),
+    ...describe(kept),
     ...(ctx.client !== undefined ? { client: ctx.client } : {}),
-    outcome: 'rejected',
+    outcome: 'rejected' as const,
     httpStatus: status,
     ...counts(fromOperationOutcome(full)),
     ...(ig ? { ig } : {}),
-    bundle: bundle === undefined ? null : bundle,
-    report: full,
-  });
-  return { status, body: full as unknown as FhirResource, submissionId: rec.id };
+    bundle: kept,
+    report: storableCopy(full),
+  };
+  let submissionId: string | undefined;
+  try {
+    submissionId = (await ctx.repo.recordSubmission(record)).id;
+  } catch (err) {
+    // Last resort: the rejection without the document (the client still gets its answer).
+    ctx.log?.error({ err: { code: (err as { code?: unknown }).code, name: (err as Error).name } }, 'the rejected submission could not be logged whole: logged without its document');
+    try {
+      submissionId = (await ctx.repo.recordSubmission({ ...record, usagers: [], organizationName: undefined, bundle: null } as typeof record)).id;
+    } catch (err2) {
+      ctx.log?.error({ err: { code: (err2 as { code?: unknown }).code, name: (err2 as Error).name } }, 'the rejected submission could not be logged');
+    }
+  }
+  return { status, body: full as unknown as FhirResource, ...(submissionId ? { submissionId } : {}) };
 }
+
+/**
+ * A rejected Bundle is kept for diagnosis, bounded: 64 levels, strings cut at 64 KiB (base64
+ * documents), 1,000,000 values (docs/security.md).
+ */
+const REJECTED_COPY_LIMITS = { maxDepth: 64, maxString: 64 * 1024, maxValues: 1_000_000 };
 
 interface Item {
   index: number;
@@ -118,6 +142,13 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
   if (bundle.type !== 'transaction') {
     const e = new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
     return reject(ctx, bundle, 400, outcome(e), receivedAt);
+  }
+
+  // Text no database can store (NUL, lone surrogates): refused before any work, at its place.
+  const unstorable = findUnstorableText(bundle, 'Bundle');
+  if (unstorable.length) {
+    const outcomes = unstorable.map((u) => outcome(unstorableError(u)));
+    return reject(ctx, bundle, 422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome, receivedAt);
   }
 
   const report = ctx.validator.validate(bundle, { now });

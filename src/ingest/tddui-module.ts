@@ -103,7 +103,7 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
       // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
       // only IG served (the TDDUI receiver as it always was).
       claims: (bundle, ctx) => ctx.alone || declaresTdduiProfile(bundle),
-      handle: (bundle, ctx) => ingestTransaction({ repo, validator, ...(ctx?.client !== undefined ? { client: ctx.client } : {}) }, bundle),
+      handle: (bundle, ctx) => ingestTransaction({ repo, validator, log, ...(ctx?.client !== undefined ? { client: ctx.client } : {}) }, bundle),
     },
   };
 }

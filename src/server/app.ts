@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { pino, type Logger } from 'pino';
 import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
 import type { FhirResource } from '../fhir/json.js';
+import { hasUnstorableText } from '../fhir/text.js';
 import type { ConformanceRegistry } from '../fhir/packages/registry.js';
 import { SearchParameterSet, type SearchParameterResource } from '../fhir/search/parameters.js';
 import { tdduiModule } from '../ingest/tddui-module.js';
@@ -102,6 +103,20 @@ const LOG_SERIALIZERS = {
   },
 };
 
+/** What makes a request URL unusable (a NUL, undecodable bytes, a lone surrogate), or undefined. */
+export function urlProblem(url: string): { what: string; whatFr: string } | undefined {
+  if (!url.includes('%')) return url.includes('\u0000') ? { what: 'a NUL character', whatFr: 'un caractère NUL' } : undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(url);
+  } catch {
+    return { what: 'a percent-encoding that is not UTF-8 text', whatFr: 'un encodage (%) qui n\u2019est pas du texte UTF-8' };
+  }
+  if (decoded.includes('\u0000')) return { what: 'a NUL character (%00)', whatFr: 'un caractère NUL (%00)' };
+  if (hasUnstorableText(decoded)) return { what: 'a lone UTF-16 surrogate', whatFr: 'un demi-caractère UTF-16 isolé' };
+  return undefined;
+}
+
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
 /** The request id: a client-supplied `x-request-id` kept when it is a short token, else a new UUID. */
@@ -145,6 +160,13 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // Every request gets its id back, to quote when reporting a problem.
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+
+  // A NUL, or bytes that are not UTF-8 text, in the path or the query: no id, search value or
+  // UI filter can hold them; a 400 here, before any route reaches the database (was a 500).
+  app.addHook('onRequest', async (req) => {
+    const problem = urlProblem(req.url);
+    if (problem) throw new FhirError(HTTP_ERRORS.URL_UNSTORABLE, problem);
   });
 
   // Errors outside /fhir (health, UI) are OperationOutcomes too, unless the UI handles them.

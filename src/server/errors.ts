@@ -45,12 +45,32 @@ export function toFhirError(err: unknown, req: FastifyRequest): FhirError | unde
   return undefined;
 }
 
+/**
+ * An unexpected error as logged: without health data. A database error's message, detail and
+ * position may quote the row or the request (names, INS, birth dates): only its SQLSTATE code,
+ * severity, routine and the names of what it concerns are kept. Other errors keep their message
+ * and stack (they come from the code).
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (typeof err !== 'object' || err === null) return { type: typeof err };
+  const e = err as Record<string, unknown> & { name?: string; message?: string; stack?: string };
+  const fromDatabase = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && ('severity' in e || 'routine' in e);
+  if (fromDatabase) {
+    const out: Record<string, unknown> = { type: e.name ?? 'DatabaseError', code: e.code };
+    for (const k of ['severity', 'routine', 'table', 'column', 'constraint', 'dataType', 'schema']) if (typeof e[k] === 'string') out[k] = e[k];
+    // The stack without its first line (the message).
+    if (typeof e.stack === 'string') out.stack = e.stack.split('\n').slice(1).join('\n');
+    return out;
+  }
+  return { type: e.name ?? e.constructor?.name, message: e.message, stack: e.stack, ...(typeof e.code === 'string' ? { code: e.code } : {}) };
+}
+
 function mapError(err: unknown, req: FastifyRequest): Mapped {
   const known = toFhirError(err, req);
   if (known) return { status: known.status, outcome: known.toOutcome(), headers: known.headers };
   const errorId = randomUUID();
   // The log line carries reqId too (pino child of the request): either id finds it.
-  req.log.error({ err, errorId }, 'unexpected error');
+  req.log.error({ err: loggableError(err), errorId }, 'unexpected error');
   const internal = new FhirError(HTTP_ERRORS.INTERNAL, { errorId, requestId: req.id });
   const outcome = internal.toOutcome();
   (outcome.issue as Record<string, unknown>[])[0]!.severity = 'fatal';

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, ID_PATTERN, type FhirResource } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
+import { findUnstorableText, unstorableError } from '../fhir/text.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
 import type { IgModule } from '../rest/modules.js';
@@ -199,6 +200,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
     const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
     if (claimer?.bundle) {
+      // (The IG's pipeline refuses unstorable text itself, and logs the refusal.)
       const client = clientOf(req);
       const result = await claimer.bundle.handle(sent, client !== undefined ? { client } : {});
       let body = result.body;
@@ -207,6 +209,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
       return send(reply, result.status, body, headers);
     }
+    requireStorableText(sent);
     const body = await service.bundle(sent);
     return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
@@ -225,6 +228,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     // A volet's resource (its meta.profile claims an IG in use other than TDDUI): that IG's engine.
     const volet = profile === undefined ? service.validateAsCreate(resource) : undefined;
     const outcome = volet ? toOperationOutcome(volet) : validator.validateToOutcome(resource, profile ? { profile } : {});
+    const unstorable = findUnstorableText(resource, String(resource.resourceType));
+    if (unstorable.length) {
+      // Text no write would store (NUL, lone surrogates): said first, as errors.
+      const issues = unstorable.flatMap((u) => (unstorableError(u).toOutcome() as unknown as { issue: unknown[] }).issue);
+      (outcome as { issue: unknown[] }).issue = [...issues, ...((outcome as { issue?: unknown[] }).issue ?? [])];
+    }
     return send(reply, 200, outcome);
   };
   app.post('/$validate', (req, reply) => validateHandler(req, reply));
@@ -383,6 +392,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     };
     let a: WriteAnswer;
     try {
+      requireStorableText(resource);
       const ifNoneExist = header(req, 'if-none-exist');
       const guard = finessGuard(req);
       a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}) });
@@ -403,6 +413,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const target = targetOf(req, type, id);
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
+    requireStorableText(resource);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const guard = finessGuard(req);
     const a = await service.update(type, target, resource, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
@@ -418,6 +429,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireAccess(req, 'write', type);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const body = patchBody(req);
+    requireStorableText(req.body, req.fhirBodyKind === 'json-patch' ? 'patch' : 'Parameters');
     const guard = finessGuard(req);
     const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
     return sendWrite(req, reply, a);
@@ -558,6 +570,13 @@ function patchBody(req: FastifyRequest): PatchBody {
 }
 
 /** The body as a FHIR resource (an object with a resourceType), or a 400. */
+/** 422 at the first string the database could not store (NUL, lone surrogate): nothing is written. */
+function requireStorableText(data: unknown, root?: string): void {
+  const rootPath = root ?? (isObject(data) && typeof data.resourceType === 'string' ? data.resourceType : '');
+  const [first] = findUnstorableText(data, rootPath, 1);
+  if (first) throw unstorableError(first);
+}
+
 function requireResourceBody(req: FastifyRequest): FhirResource {
   const body = req.body;
   if (req.fhirBodyKind !== 'json' && req.fhirBodyKind !== 'xml') {

@@ -2,6 +2,7 @@
 // negotiation (`_format`, then `Accept`), JSON by default.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FhirResource } from '../storage/types.js';
+import { jsonDepthExceeds } from '../fhir/text.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 export type ResponseFormat = 'json' | 'xml';
@@ -105,8 +106,13 @@ export function negotiateFormat(query: Record<string, unknown>, accept: string |
   throw new FhirError(HTTP_ERRORS.ACCEPT, { accept });
 }
 
+/** Deepest nesting of objects and arrays accepted in a JSON body (FHIR resources stay far below). */
+export const MAX_JSON_DEPTH = 100;
+
 function parseJsonBody(body: string, what: string): unknown {
   if (body.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what });
+  // Before parsing: a 10,000-deep document overflows the stack of anything recursive after it.
+  if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw new FhirError(HTTP_ERRORS.BODY_TOO_DEEP, { limit: MAX_JSON_DEPTH });
   try {
     return JSON.parse(body);
   } catch (e) {

@@ -1,5 +1,7 @@
 // "Valider un fichier": a vendor drops a JSON or XML export and sees the validation report,
 // rendered like a received submission's report. Nothing is stored.
+import { jsonDepthExceeds } from '../../fhir/text.js';
+import { MAX_JSON_DEPTH } from '../../server/format.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import { renderReport, countIssues, issuesFromOutcome } from '../report.js';
@@ -125,6 +127,7 @@ export function parseFile(text: string, name: string | undefined): ParsedFile | 
       return { ok: false, message: `Le fichier n’est pas un XML FHIR lisible : ${(e as Error).message}` };
     }
   }
+  if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) return { ok: false, message: `Le fichier imbrique objets et tableaux sur plus de ${MAX_JSON_DEPTH} niveaux : ce n’est pas une ressource FHIR.` };
   let value: unknown;
   try {
     value = JSON.parse(body);
