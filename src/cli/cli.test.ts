@@ -40,18 +40,24 @@ test('invalid Bundle: exit 1, location and rule id in the report; JSON Operation
   assert.equal(j.code, 1);
   const oo = JSON.parse(j.out);
   assert.equal(oo.resourceType, 'OperationOutcome');
+  assert.deepEqual(oo.extension, [{ url: 'urn:tddui:validated-file', valueString: file }]);
   const issue = oo.issue.find((i: { details?: { coding?: { code: string }[] } }) => i.details?.coding?.[0].code === 'fhir-unknown-element');
   assert.deepEqual(issue.expression, ['Bundle.entry[1].resource.unknownThing']);
   assert.equal(issue.severity, 'error');
 });
 
-test('several files in json format give an array of OperationOutcomes; the worst status wins', () => {
+test('several files in json format give an array of OperationOutcomes, each naming its file; report adds the totals; the worst status wins', () => {
   const bad = join(tmp, 'bad2.json');
   writeFileSync(bad, JSON.stringify({ resourceType: 'Patient', birthDate: '2020-02-30' }));
   const r = run('validate', '--packages', SHARED_FHIR, '--format', 'json', SSIAD, bad);
   assert.equal(r.code, 1);
   const list = JSON.parse(r.out);
-  assert.equal(list.length, 2);
+  assert.deepEqual(list.map((oo: { extension: { valueString: string }[] }) => oo.extension[0]!.valueString), [SSIAD, bad]);
+  const rep = run('validate', '--packages', SHARED_FHIR, '--format', 'report', SSIAD, bad);
+  const report = JSON.parse(rep.out);
+  assert.deepEqual(report.files.map((f: { file: string; status: string }) => [f.file, f.status]), [[SSIAD, 'valid'], [bad, 'invalid']]);
+  assert.equal(report.summary.files, 2);
+  assert.equal(report.summary.invalid, 1);
 });
 
 test('usage errors and unreadable input: exit 2 with a clear message', () => {
@@ -59,14 +65,15 @@ test('usage errors and unreadable input: exit 2 with a clear message', () => {
   assert.equal(run('frobnicate').code, 2);
   const noFile = run('validate', '--packages', SHARED_FHIR);
   assert.equal(noFile.code, 2);
-  assert.match(noFile.err, /no FILE given/);
+  assert.match(noFile.err, /no PATH given/);
   const missing = run('validate', '--packages', SHARED_FHIR, join(tmp, 'nope.json'));
   assert.equal(missing.code, 2);
   assert.match(missing.err, /cannot read .*nope\.json: ENOENT/);
   const notJson = join(tmp, 'x.json');
   writeFileSync(notJson, '{"resourceType": ');
+  // A file that is not JSON is an invalid file (its own finding), not a usage error (D-70).
   const nj = run('validate', '--packages', SHARED_FHIR, notJson);
-  assert.equal(nj.code, 2);
+  assert.equal(nj.code, 1);
   assert.match(nj.out, /fhir-json-syntax/);
   const badPkg = run('validate', '--packages', join(tmp, 'no-such-dir'), SSIAD);
   assert.equal(badPkg.code, 2);

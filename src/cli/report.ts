@@ -4,11 +4,40 @@
 import { issueCategory, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { foldNotices } from '../fhir/outcome/notices.js';
 
-const LABEL: Record<ValidationIssue['severity'], string> = {
-  fatal: 'FATAL  ',
-  error: 'ERROR  ',
-  warning: 'WARNING',
-  information: 'INFO   ',
+const LABELS: Record<'en' | 'fr', Record<ValidationIssue['severity'], string>> = {
+  en: { fatal: 'FATAL  ', error: 'ERROR  ', warning: 'WARNING', information: 'INFO   ' },
+  fr: { fatal: 'FATALE ', error: 'ERREUR ', warning: 'AVERTIS', information: 'INFO   ' },
+};
+
+const WORDS = {
+  en: {
+    valid: 'VALID',
+    invalid: 'INVALID',
+    profile: 'profile',
+    root: '(root)',
+    igDefects: (n: number) => `IG defects the data follow (${n}; docs/decisions.md):`,
+    notChecked: (n: number) => `Not checked (${n}):`,
+    notCheckedFolded: (n: number) => `Not checked (${n} notice(s); --notices lists them):`,
+    notice: 'NOTICE ',
+    missing: (k: string) => `${k} missing or partial`,
+    notMade: (n: number, rules: string) => `${n} check(s) not made [${rules}]`,
+    total: (e: number, w: number, i: number, d: number, n: number) =>
+      `${e} error(s), ${w} warning(s), ${i} information message(s) about the data; ${d} IG defect(s); ${n} check(s) not made`,
+  },
+  fr: {
+    valid: 'VALIDE',
+    invalid: 'INVALIDE',
+    profile: 'profil',
+    root: '(racine)',
+    igDefects: (n: number) => `Défauts du guide que les données suivent (${n} ; docs/decisions.md) :`,
+    notChecked: (n: number) => `Vérifications non faites (${n}) :`,
+    notCheckedFolded: (n: number) => `Vérifications non faites (${n} ; --notices les liste) :`,
+    notice: 'NOTE   ',
+    missing: (k: string) => `${k} absent ou partiel`,
+    notMade: (n: number, rules: string) => `${n} vérification(s) non faite(s) [${rules}]`,
+    total: (e: number, w: number, i: number, d: number, n: number) =>
+      `${e} erreur(s), ${w} avertissement(s), ${i} information(s) sur les données ; ${d} défaut(s) du guide ; ${n} vérification(s) non faite(s)`,
+  },
 };
 
 export interface ReportOptions {
@@ -18,6 +47,8 @@ export interface ReportOptions {
   showNotices?: boolean;
   /** The IG version that decided (`ans.fhir.fr.tddui#2.3.0`). */
   ig?: string;
+  /** Language of the report (default en); messages in French when the rule has one. */
+  lang?: 'en' | 'fr';
 }
 
 function paint(on: boolean, code: string, s: string): string {
@@ -38,13 +69,15 @@ export function formatReport(
   const warnings = count(['warning']);
   const infos = count(['information']);
   const lines: string[] = [];
-  const verdict = errors > 0 ? paint(opts.color, '31;1', 'INVALID') : paint(opts.color, '32;1', 'VALID');
+  const lang = opts.lang ?? 'en';
+  const w = WORDS[lang];
+  const verdict = errors > 0 ? paint(opts.color, '31;1', w.invalid) : paint(opts.color, '32;1', w.valid);
   const under = opts.ig ? `  [${opts.ig}]` : '';
-  lines.push(`${verdict}  ${file}${under}${profiles.length ? `  (profile: ${profiles.join(', ')})` : ''}`);
+  lines.push(`${verdict}  ${file}${under}${profiles.length ? `  (${w.profile}: ${profiles.join(', ')})` : ''}`);
   const show = (i: ValidationIssue) => {
     const color = i.severity === 'warning' ? '33' : i.severity === 'information' ? '36' : '31';
-    lines.push(`  ${paint(opts.color, color, LABEL[i.severity])} ${i.expression || '(root)'}`);
-    lines.push(`           [${i.rule}] ${i.message}`);
+    lines.push(`  ${paint(opts.color, color, LABELS[lang][i.severity])} ${i.expression || w.root}`);
+    lines.push(`           [${i.rule}] ${lang === 'fr' ? (i.messageFr ?? i.message) : i.message}`);
     if (i.source) lines.push(`           source: ${i.source}`);
   };
   for (const i of data) {
@@ -52,21 +85,21 @@ export function formatReport(
     show(i);
   }
   if (igDefects.length) {
-    lines.push(`  IG defects the data follow (${igDefects.length}; docs/decisions.md):`);
+    lines.push(`  ${w.igDefects(igDefects.length)}`);
     for (const i of igDefects) show(i);
   }
   if (notices.length) {
     if (opts.showNotices) {
-      lines.push(`  Not checked (${notices.length}):`);
+      lines.push(`  ${w.notChecked(notices.length)}`);
       for (const n of notices) show(n);
     } else {
-      lines.push(`  Not checked (${notices.length} notice(s); --notices lists them):`);
+      lines.push(`  ${w.notCheckedFolded(notices.length)}`);
       for (const g of foldNotices(notices)) {
-        const what = g.key !== g.first.rule ? `${g.key} missing or partial` : g.first.message;
-        lines.push(`  ${paint(opts.color, '2', 'NOTICE ')} ${what}: ${g.count} check(s) not made [${g.rules.join(', ')}]`);
+        const what = g.key !== g.first.rule ? w.missing(g.key) : lang === 'fr' ? (g.first.messageFr ?? g.first.message) : g.first.message;
+        lines.push(`  ${paint(opts.color, '2', w.notice)} ${what}${lang === 'fr' ? ' :' : ':'} ${w.notMade(g.count, g.rules.join(', '))}`);
       }
     }
   }
-  lines.push(`  ${errors} error(s), ${warnings} warning(s), ${infos} information message(s) about the data; ${igDefects.length} IG defect(s); ${notices.length} check(s) not made`);
+  lines.push(`  ${w.total(errors, warnings, infos, igDefects.length, notices.length)}`);
   return lines.join('\n');
 }

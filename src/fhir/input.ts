@@ -26,6 +26,20 @@ export function detectFormat(text: string): InputFormat {
   return 'json';
 }
 
+/** 1-based line and column of an offset in a text. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  const end = Math.min(offset, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: end - start + 1 };
+}
+
 /** Parses FHIR JSON or FHIR XML text into FHIR JSON. Never throws. */
 export function readFhirInput(text: string): ReadInput {
   const format = detectFormat(text);
@@ -33,13 +47,25 @@ export function readFhirInput(text: string): ReadInput {
     try {
       return { format, resource: xmlToJson(text) };
     } catch (e) {
-      const detail = e instanceof FhirXmlError ? `not FHIR XML: ${e.message}` : `not FHIR XML (${(e as Error).message})`;
-      return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail }) };
+      const xmlError = e instanceof FhirXmlError ? e : undefined;
+      const detail = xmlError ? `not FHIR XML: ${xmlError.message}` : `not FHIR XML (${(e as Error).message})`;
+      // The parser's own words stay in English (they quote the XML); the frame is French.
+      const where = xmlError?.line !== undefined ? ` (ligne ${xmlError.line}, colonne ${xmlError.column ?? 1})` : '';
+      const detailFr = `ce n’est pas du XML FHIR${where} : ${(e as Error).message}`;
+      return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, xmlError?.path ?? '', { detail, detailFr }) };
     }
   }
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    return { format, resource: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
+    return { format, resource: JSON.parse(body) };
   } catch (e) {
-    return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail: `not valid JSON (${(e as Error).message})` }) };
+    const msg = (e as Error).message;
+    if (body.trim() === '') return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail: 'the file is empty', detailFr: 'le fichier est vide' }) };
+    // V8 names the offset ("at position 17"); the end of the text otherwise (truncated input).
+    const pos = /position (\d+)/.exec(msg);
+    const at = lineColumn(body, pos ? Number(pos[1]) : body.length);
+    const detail = `not valid JSON (${msg}${pos ? '' : `; line ${at.line}, column ${at.column}`})`;
+    const detailFr = `JSON mal formé (ligne ${at.line}, colonne ${at.column}${pos ? '' : ' : le texte s’arrête avant la fin du JSON'})`;
+    return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail, detailFr }) };
   }
 }

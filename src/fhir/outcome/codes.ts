@@ -10,7 +10,7 @@ export const CODES = {
     code: 'structure',
     summary: 'The input is not well-formed JSON (or XML).',
     en: 'The content cannot be parsed: {detail}',
-    fr: 'Le contenu ne peut pas être lu : {detail}',
+    fr: 'Le contenu ne peut pas être lu : {detailFr}',
   }),
   NOT_A_RESOURCE: defineRule({
     id: 'fhir-not-a-resource',
