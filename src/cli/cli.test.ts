@@ -85,7 +85,7 @@ test('usage errors and unreadable input: exit 2 with a clear message', () => {
   assert.match(badProfile.err, /unknown profile/);
 });
 
-test('XML input: an official Bundle as FHIR XML is VALID, its mutation INVALID at the same location; XML that is not FHIR is unreadable (exit 2)', () => {
+test('XML input: an official Bundle as FHIR XML is VALID, its mutation INVALID at the same location; XML that is not FHIR is an invalid file (exit 1, D-70)', () => {
   const b = JSON.parse(readFileSync(SSIAD, 'utf8'));
   const xml = join(tmp, 'ssiad.xml');
   writeFileSync(xml, jsonToXml(b));
@@ -102,7 +102,7 @@ test('XML input: an official Bundle as FHIR XML is VALID, its mutation INVALID a
   const notFhir = join(tmp, 'not-fhir.xml');
   writeFileSync(notFhir, '<?xml version="1.0"?>\n<Patient xmlns="urn:other"/>');
   const nf = run('validate', '--packages', SHARED_FHIR, notFhir);
-  assert.equal(nf.code, 2);
+  assert.equal(nf.code, 1);
   assert.match(nf.out, /fhir-json-syntax/);
   assert.match(nf.out, /not FHIR XML/);
 });
