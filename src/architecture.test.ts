@@ -14,12 +14,13 @@ export const ALLOWED: Record<string, string[]> = {
   storage: ['fhir', 'tddui'],
   rest: ['fhir', 'storage'],
   ingest: ['fhir', 'tddui', 'storage', 'rest'],
-  server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'ui'],
+  coordination: ['fhir', 'storage', 'rest'],
+  server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'ui'],
   ui: ['fhir', 'tddui', 'storage', 'server'],
   producer: ['fhir', 'tddui'],
-  cli: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'server', 'ui', 'producer'],
+  cli: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'server', 'ui', 'producer'],
   testing: [],
-  '.': ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'server', 'ui', 'producer', 'cli'],
+  '.': ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'server', 'ui', 'producer', 'cli'],
 };
 
 function files(dir: string): string[] {

@@ -25,7 +25,10 @@ Options:
   --ig ID           A TDDUI version accepted (repeatable, tried in order):
                     ans.fhir.fr.tddui#2.3.0 or 2.3.0. Default: every TDDUI version found,
                     newest first. A Bundle valid under one accepted version is accepted; a
-                    versioned meta.profile (…|2.2.0) chooses its version.
+                    versioned meta.profile (…|2.2.0) chooses its version. Another IG is
+                    served beside TDDUI: --ig ans.fhir.fr.cds --ig ans.fhir.fr.cdl makes the
+                    server the Gestionnaire of the circle of care and the liaison notebook
+                    (with only volets given, every TDDUI version is still accepted).
   --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
                     Logs are JSON lines (pino) on standard output.
   --trust-proxy     Behind a reverse proxy: build links from X-Forwarded-Proto/-Host.

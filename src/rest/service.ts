@@ -12,6 +12,7 @@ import { hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } fr
 import { operationOutcome } from '../fhir/outcome/outcome.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
 import type { OpResult, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
+import { AccessControl } from './access.js';
 import { declaredProfiles, EngineDispatch } from './engines.js';
 import type { IgModule, WriteContext, WriteInteraction } from './modules.js';
 import type { Served, ServedType } from './served.js';
@@ -24,6 +25,8 @@ export interface FhirServiceOptions {
   served: Served;
   /** IG modules, in priority order (the first that owns or serves a type handles its writes). */
   modules: IgModule[];
+  /** Access rules beyond scopes and FINESS (rest/access.ts); none by default. */
+  access?: AccessControl;
 }
 
 /** A check of the HTTP layer on what will be stored (e.g. the token's FINESS), before validation. */
@@ -89,11 +92,14 @@ export class FhirService {
   readonly modules: IgModule[];
   /** Which engine validates a resource: the one of the IG its meta.profile claims. */
   readonly dispatch: EngineDispatch;
+  /** The access-rule seam every read, search, include, history and write path asks (rest/access.ts). */
+  readonly access: AccessControl;
 
   constructor(opts: FhirServiceOptions) {
     this.repo = opts.repo;
     this.engine = opts.engine;
     this.dispatch = new EngineDispatch(opts.engine, opts.engines);
+    this.access = opts.access ?? new AccessControl();
     this.served = opts.served;
     this.modules = opts.modules;
   }

@@ -12,6 +12,9 @@ import { hasUnstorableText } from '../fhir/text.js';
 import type { ConformanceRegistry } from '../fhir/packages/registry.js';
 import { SearchParameterSet, type SearchParameterResource } from '../fhir/search/parameters.js';
 import { tdduiModule } from '../ingest/tddui-module.js';
+import { CircleAccess } from '../coordination/circle-access.js';
+import { coordinationModules } from '../coordination/modules.js';
+import { AccessControl } from '../rest/access.js';
 import type { IgModule } from '../rest/modules.js';
 import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
@@ -194,10 +197,12 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     app.log.warn({ resources: r.resources, ms: r.ms }, 're-indexed');
   }
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...(opts.modules ?? [])];
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
-  const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules });
+  // The circle of care governs persons' access to notebooks, circles and consents (rest/access.ts).
+  const access = new AccessControl([new CircleAccess(repo)]);
+  const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
   services.set(app, service);
   await app.register(
     async (fhir) =>

@@ -38,6 +38,8 @@ export class Principal {
     readonly finess: ReadonlySet<string>,
     /** The OAuth client (`client_id`, else `azp`), when the token names one. */
     readonly clientId?: string,
+    /** The person the token stands for (SMART `fhirUser`: `Practitioner/…`, `PractitionerRole/…`, `RelatedPerson/…`, `Patient/…`); absent for a system client. */
+    readonly fhirUser?: string,
   ) {}
 
   /** Who sent it, as the submission log keeps it: the subject, and the client when it differs. */
@@ -83,6 +85,13 @@ export function parseScopes(scope: unknown): Map<string, Set<Access>> {
 export function parseFiness(claim: unknown): Set<string> {
   const list = typeof claim === 'string' ? claim.split(/[\s,]+/) : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === 'string') : [];
   return new Set(list.map((s) => s.trim()).filter(isFinessShaped));
+}
+
+/** SMART's `fhirUser` claim as `Type/id` (a relative or absolute URL of a person resource); other values are ignored. */
+export function parseFhirUser(claim: unknown): string | undefined {
+  if (typeof claim !== 'string') return undefined;
+  const m = /(?:^|\/)(Practitioner|PractitionerRole|RelatedPerson|Patient)\/([A-Za-z0-9\-.]{1,64})$/.exec(claim.trim());
+  return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
 const CHALLENGE = 'Bearer realm="tddui"';
@@ -148,7 +157,7 @@ export class Authenticator {
     const subject = [payload.sub, payload.client_id, payload.azp].find((s): s is string => typeof s === 'string') ?? '(unnamed client)';
     const scopes = parseScopes(payload.scope ?? payload.scp);
     const clientId = [payload.client_id, payload.azp].find((s): s is string => typeof s === 'string');
-    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId);
+    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId, parseFhirUser(payload.fhirUser));
   }
 }
 

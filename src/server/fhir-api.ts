@@ -16,6 +16,7 @@ import type { Interaction } from '../rest/served.js';
 import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
+import type { Actor } from '../rest/access.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply } from './errors.js';
@@ -126,6 +127,27 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         }
       : undefined;
 
+  // The access-rule seam (src/rest/access.ts): the circle of care for persons' tokens, and
+  // whatever rule is registered later; asked on every read, search, include, history and write.
+  const access = service.access;
+  const actorOf = (req: FastifyRequest): Actor | undefined => {
+    const p = principals.get(req);
+    return p ? { subject: p.subject, ...(p.fhirUser ? { fhirUser: p.fhirUser } : {}) } : undefined;
+  };
+  /** The FINESS rule applies unless an access rule governs the type for this actor (a person on the circle's data). */
+  const finessApplies = (req: FastifyRequest, type: string): boolean => !!auth && !access.governs(actorOf(req), type);
+  /** A write may not move a governed resource to another usager than the one checked (sync, inside the plan). */
+  const sameSubjectGuard = (req: FastifyRequest, type: string, checked: FhirResource | undefined) => {
+    const actor = actorOf(req);
+    if (!access.governs(actor, type)) return finessGuard(req);
+    return (resource: FhirResource, current: ResourceRecord | undefined): void => {
+      const before = JSON.stringify(subjectOf(checked ?? current?.resource));
+      if (JSON.stringify(subjectOf(resource)) !== before) {
+        throw forbidden('This write changes the usager the resource is about, which the access check did not cover', 'Cette écriture change l’usager concerné par la ressource, ce que le contrôle d’accès n’a pas couvert');
+      }
+    };
+  };
+
   app.setNotFoundHandler((req) => {
     const path = req.url.split('?')[0]!;
     const segments = path.replace(/^\/fhir\/?/, '').split('/').filter((x) => x !== '').map(safeDecode);
@@ -194,7 +216,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (auth && sent.resourceType === 'Bundle') {
       const types = new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
       requireAccess(req, 'write', ...types);
-      requireFinessOfData(req, ownerOf(sent), sent);
+      const actor = actorOf(req);
+      if ([...types].some((t) => !access.governs(actor, t))) requireFinessOfData(req, ownerOf(sent), sent);
+      await requireBundleWrites(req, entries);
     } else requireAccess(req, 'write', '*');
     const prefer = preferReturn(req.headers.prefer);
     // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
@@ -213,6 +237,21 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const body = await service.bundle(sent);
     return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
+
+  /** Each entry of a transaction or batch that an access rule governs, checked as its own write. */
+  async function requireBundleWrites(req: FastifyRequest, entries: unknown[]): Promise<void> {
+    for (const e of entries) {
+      if (!isObject(e) || !isObject(e.request)) continue;
+      const url = typeof e.request.url === 'string' ? e.request.url.replace(/^\//, '') : '';
+      const [path, query] = url.split('?') as [string, string | undefined];
+      const [type, id] = path.split('/');
+      const method = String(e.request.method ?? '');
+      if (!type || method === 'GET' || method === 'HEAD') continue;
+      const resource = isObject(e.resource) && typeof e.resource.resourceType === 'string' ? (e.resource as FhirResource) : undefined;
+      if (method === 'POST') await access.requireWrite(actorOf(req), type, resource, undefined);
+      else await requireGovernedWrite(req, type, query !== undefined || !id ? { criteria: query ?? '' } : { id }, method === 'PATCH' ? undefined : resource);
+    }
+  }
 
   // --- $validate ------------------------------------------------------------------------
   const validateHandler = async (req: FastifyRequest, reply: FastifyReply, type?: string) => {
@@ -243,7 +282,11 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const historyHandler = async (req: FastifyRequest, reply: FastifyReply, type?: string, id?: string) => {
     const pairs = queryPairs(req.url);
     const q = parseHistory(type, id, pairs);
+    const actor = actorOf(req);
+    if (id === undefined) access.requireHistory(actor, type);
     const h = await repo.history(q);
+    // An instance's history: every version the actor may not read refuses it (tombstones say nothing).
+    if (id !== undefined && access.governs(actor, type!)) for (const e of h.entries) if (!e.deleted) await access.requireRead(actor, e.resource);
     if (id !== undefined && h.entries.length === 0 && q.offset === 0 && q.since === undefined) await repo.read(type!, id); // 404 when unknown
     const base = baseUrlOf(req);
     const pageUrl = [base, type, id, '_history'].filter((x) => x !== undefined).join('/');
@@ -299,6 +342,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
     const rec = await repo.read(type, id);
+    await access.requireRead(actorOf(req), rec.resource);
     if (notModified(req, rec.versionId) || notModifiedSince(req, rec.lastUpdated)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
     }
@@ -311,6 +355,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireAccess(req, 'read', type);
     if (!/^\d{1,9}$/.test(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
     const rec = await repo.vread(type, id, Number(vid));
+    if (!rec.deleted) await access.requireRead(actorOf(req), rec.resource);
     return send(reply, 200, rec.resource, versionHeaders(rec));
   });
 
@@ -336,7 +381,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     query.handling = preferHandling(req.headers.prefer);
     // The types asked for are checked first; an `_include` without a target type, by what it found.
     requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
+    // Restricted before it runs: the total counts only what the actor may read.
+    query.params.push(...(await access.searchRestriction(actorOf(req), type)));
     const result = await repo.search(query);
+    result.included = await access.readable(actorOf(req), result.included);
     requireAccess(req, 'read', ...new Set(result.included.map((r) => r.resourceType)));
     const base = baseUrlOf(req);
     const bundle = searchsetBundle(base, result, { pageUrl: `${base}/${type}`, pairs, count: query.count, offset: query.offset, pageSize: result.matches.length }, now(), shaper(shaping));
@@ -375,13 +423,30 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return { criteria };
   };
 
+  /**
+   * The access rules on a change of `Type/id` (the stored version and the new content) for an
+   * actor they govern; conditional changes are not open to them (the match is not known before
+   * the plan runs). Returns the stored content checked.
+   */
+  const requireGovernedWrite = async (req: FastifyRequest, type: string, target: Target, resource: FhirResource | undefined): Promise<FhirResource | undefined> => {
+    const actor = actorOf(req);
+    if (!access.governs(actor, type)) return undefined;
+    if (!('id' in target)) {
+      throw forbidden(`Conditional writes of ${type} are not open to a person’s token: name the resource (${type}/id)`, `Les écritures conditionnelles de ${type} ne sont pas ouvertes au jeton d’une personne : désignez la ressource (${type}/id)`);
+    }
+    const current = await repo.read(type, target.id).then((r) => r.resource, () => undefined);
+    await access.requireWrite(actor, type, resource, current);
+    return current;
+  };
+
   // create (and conditional create: If-None-Exist)
   app.post<{ Params: { type: string } }>('/:type', async (req, reply) => {
     const { type } = req.params;
     checkType(type, req, 'create');
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
-    if (auth) requireFinessOfData(req, ownerOfResource(resource), resource);
+    if (finessApplies(req, type)) requireFinessOfData(req, ownerOfResource(resource), resource);
+    await access.requireWrite(actorOf(req), type, resource, undefined);
     const receivedAt = now().toISOString();
     const { module } = service.moduleFor(type, resource);
     // An IG that logs its creates (TDDUI v1 documents) is told of every outcome.
@@ -394,7 +459,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     try {
       requireStorableText(resource);
       const ifNoneExist = header(req, 'if-none-exist');
-      const guard = finessGuard(req);
+      const guard = sameSubjectGuard(req, type, resource);
       a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}) });
     } catch (e) {
       if (e instanceof FhirError && e.status < 500 && module?.onCreate && e.status !== 403) {
@@ -414,8 +479,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
     requireStorableText(resource);
+    await requireGovernedWrite(req, type, target, resource);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
-    const guard = finessGuard(req);
+    const guard = sameSubjectGuard(req, type, resource);
     const a = await service.update(type, target, resource, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
     return sendWrite(req, reply, a);
   };
@@ -430,7 +496,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const body = patchBody(req);
     requireStorableText(req.body, req.fhirBodyKind === 'json-patch' ? 'patch' : 'Parameters');
-    const guard = finessGuard(req);
+    const current = await requireGovernedWrite(req, type, target, undefined);
+    const guard = sameSubjectGuard(req, type, current);
     const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
     return sendWrite(req, reply, a);
   };
@@ -442,10 +509,11 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req, 'delete');
     const target = targetOf(req, type, id);
     requireAccess(req, 'write', type);
-    if (auth && 'id' in target) {
+    if (finessApplies(req, type) && 'id' in target) {
       const current = await repo.read(type, target.id).catch(() => undefined);
       if (current) requireFiness(req, ownerOfResource(current.resource));
     }
+    await requireGovernedWrite(req, type, target, undefined);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const a = await service.delete(type, target, ifMatch !== undefined ? { ifMatch } : {});
     return sendWrite(req, reply, a);
@@ -719,3 +787,9 @@ async function applyPreferToTransaction(bundle: FhirResource, prefer: PreferRetu
 
 // The v1 PATCH rule now lives with the TDDUI module; re-exported for the callers that name it here.
 export { PATCH_CONTENT_ONLY_RULE, changedOutsideContent } from '../ingest/tddui-module.js';
+
+/** The usager reference a governed resource is about (Consent.patient, else subject). */
+function subjectOf(r: FhirResource | undefined): unknown {
+  if (!r) return undefined;
+  return r.resourceType === 'Consent' ? r.patient : r.subject;
+}

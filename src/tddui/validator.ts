@@ -124,9 +124,11 @@ export class TdduiValidator {
   static async create(options: TdduiValidatorOptions = {}): Promise<TdduiValidator> {
     const paths = options.packages ?? defaultPackagePaths();
     let igs = (options.igs ?? []).map((ig) => (ig.includes('#') || ig.includes('@') ? ig : /^\d/.test(ig) ? `${TDDUI_PACKAGE}#${ig}` : ig));
-    if (igs.length === 0) {
+    // Other IGs given (the coordination volets, `ans.fhir.fr.cds#2.0.1`) are in use beside TDDUI;
+    // without a TDDUI version among them, every TDDUI version found is accepted, as by default.
+    if (!igs.some((ig) => ig.split(/[#@]/)[0] === TDDUI_PACKAGE)) {
       const versions = await availableVersions(TDDUI_PACKAGE, { paths, useCache: options.useCache });
-      igs = versions.map((v) => `${TDDUI_PACKAGE}#${v}`);
+      igs = [...versions.map((v) => `${TDDUI_PACKAGE}#${v}`), ...igs];
     }
     if (igs.length === 0) {
       throw new PackageLoadError(`No TDDUI package (${TDDUI_PACKAGE}) in the package sources: ${paths.join(', ') || 'none'} (see --packages)`);

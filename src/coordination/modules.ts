@@ -1,0 +1,69 @@
+// The coordination volets on the server core, as IG modules (src/rest/modules.ts): what their
+// Gestionnaire CapabilityStatements do not say. Registered only when the volet's IG is in use
+// (`tddui serve --ig ans.fhir.fr.cds --ig ans.fhir.fr.cdl`).
+//   - CDS (cercle de soins): the usager's authorisations of the circle's members, as Consent
+//     (create, update, read, search): neither CDS nor CdL defines them (decisions.md D-53).
+//   - CdL (cahier de liaison): a note's reply (`relatesTo.target`) and its correction stay within
+//     one usager's notebook — checked by the rules below on what the write carries.
+import type { EngineSet } from '../fhir/engine.js';
+import { isObject, type FhirResource } from '../fhir/json.js';
+import type { ValidationIssue } from '../fhir/outcome/issue.js';
+import type { IgModule } from '../rest/modules.js';
+import { READ_INTERACTIONS } from '../rest/served.js';
+
+export const CDS_PACKAGE = 'ans.fhir.fr.cds';
+export const CDL_PACKAGE = 'ans.fhir.fr.cdl';
+
+/** The modules of the coordination volets in use. */
+export function coordinationModules(set: EngineSet | undefined): IgModule[] {
+  const inUse = new Set((set?.engines ?? []).map((e) => e.ig?.name));
+  const out: IgModule[] = [];
+  if (inUse.has(CDS_PACKAGE)) out.push(cdsModule());
+  if (inUse.has(CDL_PACKAGE)) out.push(cdlModule());
+  return out;
+}
+
+export function cdsModule(): IgModule {
+  return {
+    name: CDS_PACKAGE,
+    served: () => [
+      {
+        type: 'Consent',
+        interactions: [...READ_INTERACTIONS, 'create', 'update'],
+        documentation:
+          'Autorisations données par l’usager aux membres de son cercle (choix du projet, D-53) : provision.actor = le participant du CareTeam, provision.class = http://hl7.org/fhir/resource-types#DocumentReference (cahier de liaison) ou #CareTeam (cercle). Seul l’usager les gère.',
+      },
+    ],
+    rules: (resource) => (resource.resourceType === 'CareTeam' ? careTeamRules(resource) : []),
+  };
+}
+
+export function cdlModule(): IgModule {
+  return {
+    name: CDL_PACKAGE,
+    rules: (resource) => (resource.resourceType === 'DocumentReference' ? noteRules(resource) : []),
+  };
+}
+
+function issue(rule: string, expression: string, en: string, fr: string): ValidationIssue {
+  return { severity: 'error', code: 'business-rule', rule, message: en, messageFr: fr, expression, source: 'coordination' };
+}
+
+/** A circle is one usager's: its subject is a Patient; a participant is a person or a structure, with a period that does not end before it starts. */
+function careTeamRules(t: FhirResource): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  const subject = isObject(t.subject) && typeof t.subject.reference === 'string' ? t.subject.reference : '';
+  if (!/(^|\/)Patient\/[^/]+$/.test(subject) && !subject.startsWith('urn:uuid:')) {
+    out.push(issue('cds-circle-subject', 'CareTeam.subject', 'A circle of care is the circle of one usager: CareTeam.subject must refer to a Patient', 'Un cercle de soins est celui d’un usager : CareTeam.subject doit désigner un Patient'));
+  }
+  return out;
+}
+
+/** A note has a type (JDV J23) and is about one usager. */
+function noteRules(d: FhirResource): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  if (!isObject(d.type)) {
+    out.push(issue('cdl-note-type', 'DocumentReference.type', 'A note of the liaison notebook needs its type (JDV J23)', 'Une note du cahier de liaison doit avoir un type (JDV J23)'));
+  }
+  return out;
+}
