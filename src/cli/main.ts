@@ -5,7 +5,8 @@ import { runValidate, VALIDATE_HELP } from './validate.js';
 const HELP = `Usage: tddui <command> [options]
 
 Commands:
-  validate   Validate FHIR JSON files against the TDDUI IG (see: tddui validate --help)
+  validate   Validate FHIR files and folders (JSON, XML) against the TDDUI IG (see: tddui validate --help)
+  rules      List the rule ids of the reports, or explain one with an example of the fix (see: tddui rules --help)
   serve      Run the receiving server (see: tddui serve --help)
   reindex    Rebuild the search index for the packages' SearchParameters (see: tddui reindex --help)
   build      Build TDDUI transaction Bundles from pivot documents (see: tddui build --help)
@@ -23,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'validate':
       return runValidate(rest);
+    case 'rules':
+      return (await import('./rules.js')).runRules(rest);
     case 'serve':
       // Loaded on demand: validate does not need Fastify or the database drivers.
       return (await import('./serve.js')).runServe(rest);
