@@ -138,7 +138,7 @@ export async function logDocumentSubmission(
         entry: [
           {
             response: {
-              status: '201 Created',
+              status: result.status === 201 ? '201 Created' : '200 OK',
               location: `${s.resourceType}/${s.id}/_history/${s.versionId}`,
               etag: `W/"${s.versionId}"`,
               lastModified: s.lastUpdated,

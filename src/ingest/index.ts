@@ -210,6 +210,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
           httpStatus: 200,
           ...counts(issues),
           ig: report.ig,
+          unchangedCount: results.filter((r) => r.outcome === 'unchanged').length,
           usagers: described.usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
           bundle,
           report: toOperationOutcome(issues),

@@ -100,17 +100,34 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.ok(JSON.stringify(evt).includes('Location/'), 'reference outside the bundle kept');
   });
 
-  test('resend of the SSIAD Bundle: same ids, 200 OK, versionId 2, one current version per business object', async () => {
+  test('resend of the SSIAD Bundle unchanged: same ids, 200 OK, no new version (the no-op rule), counted in the log', async () => {
     const repo = getRepo();
     const before = await currentCount(repo);
+    const versionsBefore = await repo.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource_history');
     const res = await ingestTransaction(ctx(), clone(SSIAD));
     assert.equal(res.status, 200);
     const locs = locations(res.body);
     assert.deepEqual(locs.map((l) => l.id), ssiadIds);
-    assert.ok(locs.every((l) => l.version === 2 && l.status === '200 OK'));
+    assert.ok(locs.every((l) => l.version === 1 && l.status === '200 OK'), JSON.stringify(locs));
+    assert.ok((res.body.entry as Json[]).every((e) => e.response.etag === 'W/"1"'));
     assert.equal(await currentCount(repo), before, 'no duplicate');
     const hist = await repo.history({ resourceType: 'Patient', id: ssiadIds[0], count: 10, offset: 0 });
-    assert.deepEqual(hist.entries.map((e) => e.versionId), [2, 1]);
+    assert.deepEqual(hist.entries.map((e) => e.versionId), [1]);
+    const versionsAfter = await repo.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource_history');
+    assert.equal(versionsAfter.rows[0].n, versionsBefore.rows[0].n, 'zero versions added');
+    const logged = await repo.getSubmission(res.submissionId!);
+    assert.equal(logged?.unchangedCount, SSIAD.entry.length);
+    // One change: only that object gets a version; the log says how many entries changed nothing.
+    const b = clone(SSIAD);
+    b.entry[0].resource.telecom = [{ system: 'phone', value: '0102030405' }];
+    const changed = await ingestTransaction(ctx(), b);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body).slice(0, 1500));
+    const cl = locations(changed.body);
+    assert.equal(cl[0].version, 2);
+    assert.ok(cl.slice(1).every((l) => l.version === 1));
+    assert.equal((await repo.getSubmission(changed.submissionId!))?.unchangedCount, SSIAD.entry.length - 1);
+    // Back to the original: version 3 (a change again).
+    assert.equal(locations((await ingestTransaction(ctx(), clone(SSIAD))).body)[0].version, 3);
   });
 
   test('resend with urn:uuid fullUrls and references (new uuids): matched by business keys, references fixed', async () => {
@@ -120,7 +137,8 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
     const locs = locations(res.body);
     assert.deepEqual(locs.map((l) => l.id), ssiadIds);
-    assert.ok(locs.every((l) => l.version === 3));
+    // Same content once the references are rewritten: nothing new.
+    assert.ok(locs.slice(1).every((l) => l.version === 1) && locs[0].version === 3, JSON.stringify(locs));
     const enc = (await repo.read('Encounter', ssiadIds[2])).resource as Json;
     assert.equal(enc.subject.reference, `Patient/${ssiadIds[0]}`);
     assert.ok(!JSON.stringify(enc).includes('urn:uuid:'));
@@ -136,10 +154,10 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     const again = await ingestTransaction(ctx(), clone(PP_PA));
     assert.equal(again.status, 200);
     assert.deepEqual(locations(again.body).map((l) => l.id), ppIds);
-    assert.ok(locations(again.body).every((l) => l.version === 2));
+    assert.ok(locations(again.body).every((l) => l.version === 1 && l.status === '200 OK'));
     assert.equal(await currentCount(repo), count);
     const consent = await repo.read('Consent', ppIds[1]);
-    assert.equal(consent.versionId, 2);
+    assert.equal(consent.versionId, 1);
     // Owner of the keys: the FINESS prefix of the local ids (the bundle has no Organization).
     const owners = await repo.db.query<{ owner: string }>(`SELECT DISTINCT owner FROM business_key`);
     assert.deepEqual(owners.rows.map((r) => r.owner), ['480787529']);
@@ -180,7 +198,7 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 2000));
     const locs = locations(res.body);
     assert.deepEqual([locs[3].id, locs[2].id, locs[1].id], ids);
-    assert.ok(locs.slice(1, 4).every((l) => l.version === 2 && l.status === '200 OK'));
+    assert.ok(locs.slice(1, 4).every((l) => l.version === 1 && l.status === '200 OK'), 'each found itself, unchanged');
     assert.equal(await currentCount(repo, 'Consent'), before + 3);
     const usagerConsent = (await repo.read('Consent', ids[2])).resource as Json;
     assert.match(usagerConsent.performer[0].reference, /^Patient\//);
@@ -292,7 +310,13 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     const repo = getRepo();
     const b = otherUsager('555000111');
     const before = await currentCount(repo);
-    const results = await Promise.all([1, 2, 3, 4].map(() => ingestTransaction(ctx(), clone(b))));
+    // Four variants (another phone number each): each send changes the Patient.
+    const variant = (n: number) => {
+      const x = clone(b);
+      x.entry[0].resource.telecom = [{ system: 'phone', value: `010203040${n}` }];
+      return x;
+    };
+    const results = await Promise.all([1, 2, 3, 4].map((n) => ingestTransaction(ctx(), variant(n))));
     for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 1000));
     // One new object per entry, except the Practitioner: same idNatPs, same professional.
     assert.equal(await currentCount(repo), before + b.entry.length - 1, 'no duplicate');
@@ -310,7 +334,15 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     const v0 = (await repo.read('Patient', ssiadIds[0])).versionId;
     const again = await Promise.all([1, 2, 3].map(() => ingestTransaction(ctx(), withUrnUuids(SSIAD))));
     for (const r of again) assert.deepEqual(locations(r.body).map((l) => l.id), ssiadIds);
-    assert.deepEqual(again.map((r) => locations(r.body)[0].version).sort((a, b) => a - b), [v0 + 1, v0 + 2, v0 + 3]);
+    // Unchanged: no new version, whatever the concurrency.
+    assert.deepEqual(again.map((r) => locations(r.body)[0].version), [v0, v0, v0]);
+    // Changed in parallel: each change is one version.
+    const changes = await Promise.all([1, 2, 3].map((n) => {
+      const x = withUrnUuids(SSIAD);
+      x.entry[0].resource.telecom = [{ system: 'phone', value: `060000000${n}` }];
+      return ingestTransaction(ctx(), x);
+    }));
+    assert.deepEqual(changes.map((r) => locations(r.body)[0].version).sort((a, b) => a - b), [v0 + 1, v0 + 2, v0 + 3]);
     assert.equal(await currentCount(repo), before + b.entry.length - 1);
     void driver;
   });

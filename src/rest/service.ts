@@ -43,6 +43,14 @@ export interface WriteAnswer {
   submissionId?: string;
 }
 
+/**
+ * Answers a GET entry of a batch or transaction (`Patient?name=x&_count=10`, `Patient/1`) as the
+ * HTTP API answers that GET — search with paging links, `_include`, `_summary`, access checks —
+ * so that an entry pages like the search it names. Without one, the service reads and searches
+ * itself (first 100 matches, no links).
+ */
+export type EntryReader = (url: string) => Promise<{ status: number; body?: Json; headers?: Record<string, string | undefined> }>;
+
 /** A patch body: JSON Patch operations or a FHIRPath Patch Parameters resource. */
 export type PatchBody = { kind: 'json-patch'; operations: unknown[] } | { kind: 'fhirpath'; parameters: FhirResource };
 
@@ -293,7 +301,7 @@ export class FhirService {
   // --- batch and transaction -----------------------------------------------------------
 
   /** A transaction (all or nothing) or a batch (each entry on its own) Bundle. */
-  async bundle(bundle: Json): Promise<FhirResource> {
+  async bundle(bundle: Json, options: { read?: EntryReader } = {}): Promise<FhirResource> {
     if (bundle.resourceType !== 'Bundle') throw new FhirError(HTTP_ERRORS.NOT_A_BUNDLE);
     if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
       throw new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction" or "batch"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
@@ -307,16 +315,16 @@ export class FhirService {
     }
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
     const context = claim.profiles.length ? claim.ig : undefined;
-    return bundle.type === 'transaction' ? this.transaction(entries, context) : this.batch(entries, context);
+    return bundle.type === 'transaction' ? this.transaction(entries, context, options.read) : this.batch(entries, context, options.read);
   }
 
-  private async batch(entries: unknown[], context?: string): Promise<FhirResource> {
+  private async batch(entries: unknown[], context?: string, read?: EntryReader): Promise<FhirResource> {
     const out: Json[] = [];
     for (let i = 0; i < entries.length; i++) {
       try {
         const parsed = this.parseEntry(entries[i], i);
         if (parsed.read) {
-          out.push(await this.readEntry(parsed.read));
+          out.push(await this.readEntry(parsed.read, read));
           continue;
         }
         const issues: ValidationIssue[] = [];
@@ -331,7 +339,7 @@ export class FhirService {
     return { resourceType: 'Bundle', type: 'batch-response', entry: out };
   }
 
-  private async transaction(entries: unknown[], context?: string): Promise<FhirResource> {
+  private async transaction(entries: unknown[], context?: string, read?: EntryReader): Promise<FhirResource> {
     const parsed = entries.map((e, i) => this.parseEntry(e, i));
     // Processing order (FHIR http#trules): DELETE, POST, PUT/PATCH, then GET; answers in entry order.
     const rank: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -367,11 +375,19 @@ export class FhirService {
     });
     const byIndex = new Map<number, Json>();
     results.forEach((r, k) => byIndex.set(writes[k]!.index, responseEntry(r, issuesOf.get(writes[k]!.index) ?? [])));
-    for (const p of parsed) if (p.read) byIndex.set(p.index, await this.readEntry(p.read));
+    for (const p of parsed) if (p.read) byIndex.set(p.index, await this.readEntry(p.read, read));
     return { resourceType: 'Bundle', type: 'transaction-response', entry: parsed.map((p) => byIndex.get(p.index)!) };
   }
 
-  private async readEntry(url: string): Promise<Json> {
+  private async readEntry(url: string, read?: EntryReader): Promise<Json> {
+    if (read) {
+      const r = await read(url);
+      const response: Json = { status: STATUS_TEXT[r.status] ?? String(r.status) };
+      if (r.status >= 400) return { response: { ...response, ...(r.body ? { outcome: r.body } : {}) } };
+      if (r.headers?.etag) response.etag = r.headers.etag;
+      if (r.headers?.['last-modified']) response.lastModified = new Date(r.headers['last-modified']).toISOString();
+      return { ...(r.body ? { resource: r.body } : {}), response };
+    }
     const [path, query] = url.split('?') as [string, string | undefined];
     const seg = path.split('/').filter(Boolean);
     if (seg.length === 2) {

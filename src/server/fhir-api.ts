@@ -5,7 +5,7 @@
 // If-Modified-Since, If-None-Exist, Prefer), formats, authorisation. Registered as an
 // encapsulated Fastify plugin so its body parsers, 404 and error handling stay out of the web UI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isObject, ID_PATTERN, type FhirResource } from '../fhir/json.js';
+import { isObject, ID_PATTERN, type FhirResource, type Json } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, unstorableError } from '../fhir/text.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
@@ -37,6 +37,27 @@ export interface FhirApiDeps {
   now?: () => Date;
   /** OAuth 2.0 bearer tokens (src/server/auth.ts): when absent, the API is open. */
   auth?: Authenticator;
+}
+
+/**
+ * GET entries of a batch or transaction answered by the GET routes themselves (an injected
+ * request with the client's Host, Authorization and Accept-Language): the same search, paging
+ * links, `_summary` and access checks as a plain GET.
+ */
+function entryReader(app: FastifyInstance, req: FastifyRequest) {
+  return async (url: string) => {
+    const headers: Record<string, string> = { accept: 'application/fhir+json' };
+    for (const h of ['host', 'authorization', 'accept-language', 'x-forwarded-proto', 'x-forwarded-host']) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const res = await app.inject({ method: 'GET', url: `${app.prefix}/${url}`, headers });
+    const type = String(res.headers['content-type'] ?? '');
+    const body = /json/.test(type) && res.body ? (JSON.parse(res.body) as Json) : undefined;
+    const etag = res.headers.etag;
+    const lastModified = res.headers['last-modified'];
+    return { status: res.statusCode, ...(body ? { body } : {}), headers: { etag: typeof etag === 'string' ? etag : undefined, 'last-modified': typeof lastModified === 'string' ? lastModified : undefined } };
+  };
 }
 
 /** `http://host:port/fhir` as the client reached it. */
@@ -234,7 +255,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       return send(reply, result.status, body, headers);
     }
     requireStorableText(sent);
-    const body = await service.bundle(sent);
+    const body = await service.bundle(sent, { read: entryReader(app, req) });
     return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
 

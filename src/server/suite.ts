@@ -35,9 +35,17 @@ function withoutVersionMeta(r: Json): Json {
   if (c.meta) {
     delete c.meta.versionId;
     delete c.meta.lastUpdated;
+    delete c.meta.tag; // the tags the resends below add to make each one a change
     if (Object.keys(c.meta).length === 0) delete c.meta;
   }
   return c;
+}
+
+/** The Bundle with a tag on every resource: a change of every business object (a new version each). */
+function tagged(bundle: Json, code: string): Json {
+  const b = structuredClone(bundle);
+  for (const e of b.entry) e.resource.meta = { ...(e.resource.meta ?? {}), tag: [{ system: 'urn:tddui:test:resend', code }] };
+  return b;
 }
 
 function errorsOf(oo: Json): Json[] {
@@ -148,9 +156,16 @@ export function serverSuite(kind: DbKind, skip?: string): void {
       }
     });
 
-    it('a resend keeps the ids and stores a new version of each business object', async () => {
+    it('a resend keeps the ids; unchanged, it stores nothing (200, same version); changed, a new version of each business object', async () => {
       for (const f of BUNDLES) {
-        const r = await http(s.base, { body: readExample(f) });
+        const same = await http(s.base, { body: readExample(f) });
+        assert.equal(same.status, 200, same.text.slice(0, 500));
+        for (const e of same.json.entry) {
+          assert.equal(e.response.status, '200 OK');
+          assert.equal(parseLocation(e.response.location).version, 1);
+          assert.equal(e.response.etag, 'W/"1"');
+        }
+        const r = await http(s.base, { body: tagged(readExample(f), 'renvoi') });
         assert.equal(r.status, 200, r.text.slice(0, 500));
         const before = firstLocations.get(f)!.map(parseLocation);
         const now = r.json.entry.map((e: Json) => parseLocation(e.response.location));
@@ -237,7 +252,7 @@ export function serverSuite(kind: DbKind, skip?: string): void {
 
     it('concurrent resends end with one current version per business object', async () => {
       const bundle = readExample(PA_BUNDLE);
-      const results = await Promise.all([1, 2, 3, 4].map(() => http(s.base, { body: bundle })));
+      const results = await Promise.all([1, 2, 3, 4].map((n) => http(s.base, { body: tagged(bundle, `renvoi-${n}`) })));
       for (const r of results) assert.equal(r.status, 200, r.text.slice(0, 500));
       const ids = results.map((r) => r.json.entry.map((e: Json) => `${parseLocation(e.response.location).type}/${parseLocation(e.response.location).id}`));
       for (const x of ids) assert.deepEqual(x, ids[0]);

@@ -2,7 +2,7 @@
 // Shared by the ingest pipeline (a whole Bundle) and Repository.create/update (one resource),
 // so that both take the same locks and a plain create and a transaction never race.
 import { createHash } from 'node:crypto';
-import type { Queryable } from './types.js';
+import type { FhirResource, Queryable } from './types.js';
 
 export interface KeyOf {
   system: string;
@@ -13,6 +13,9 @@ export interface FoundKey {
   id: string;
   versionId: number;
   lastUpdated: string;
+  /** `lookupKeysLockNew` only: the current content and whether it is a tombstone. */
+  content?: FhirResource;
+  deleted?: boolean;
 }
 
 /** 64-bit advisory lock key of a business key (text so that pg passes it as bigint). */
@@ -61,6 +64,43 @@ export async function lockAndLookupKeys(
       id: r.k_id,
       versionId: Number(r.k_version),
       lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
+    });
+  }
+  return found;
+}
+
+/**
+ * The optimistic lookup of the no-op rule (migration 0040): every key with the current version
+ * AND content of the object it names, without locking those objects; only the keys that name
+ * nothing yet are locked (advisory, sorted) and looked up again. The caller row-locks the found
+ * objects it will write and checks that their version has not moved.
+ */
+export async function lookupKeysLockNew(tx: Queryable, owner: string, items: { resourceType: string; keys: readonly KeyOf[] }[]): Promise<Map<string, FoundKey>> {
+  const found = new Map<string, FoundKey>();
+  const types: string[] = [];
+  const systems: string[] = [];
+  const values: string[] = [];
+  const locks: string[] = [];
+  for (const it of items) {
+    for (const k of it.keys) {
+      types.push(it.resourceType);
+      systems.push(k.system);
+      values.push(k.value);
+      locks.push(lockKey(owner, it.resourceType, k));
+    }
+  }
+  if (locks.length === 0) return found;
+  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string; k_deleted: boolean; k_content: FhirResource | string }>(
+    'SELECT * FROM tddui_lookup_keys_lock_new($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
+    [owner, locks, types, systems, values],
+  );
+  for (const r of res.rows) {
+    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
+      id: r.k_id,
+      versionId: Number(r.k_version),
+      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
+      deleted: r.k_deleted,
+      content: typeof r.k_content === 'string' ? (JSON.parse(r.k_content) as FhirResource) : r.k_content,
     });
   }
   return found;

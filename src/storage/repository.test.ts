@@ -112,12 +112,22 @@ await forEachDriver('Repository', (getRepo, driver) => {
     const c = await repo.create(doc('3480787529/123-PPER-doc-2'));
     assert.equal(c.id, a.id);
     assert.equal(c.versionId, 4);
-    // Concurrent first creates of one document: one object, versions 1..6 (the pool's
-    // connections are opened first, so that the creates really overlap on PostgreSQL).
+    // Concurrent first creates of one document: one object (the pool's connections are opened
+    // first, so that the creates really overlap on PostgreSQL); identical, they make one version
+    // (the no-op rule); different, one version each.
     await Promise.all(Array.from({ length: 6 }, () => repo.db.query('SELECT pg_sleep(0.02)')));
     const all = await Promise.all(Array.from({ length: 6 }, () => repo.create(doc('3480787529/123-PPER-doc-3'))));
     assert.equal(new Set(all.map((r) => r.id)).size, 1);
-    assert.deepEqual(all.map((r) => r.versionId).sort(), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(all.map((r) => r.versionId), [1, 1, 1, 1, 1, 1]);
+    const varied = await Promise.all(Array.from({ length: 6 }, (_, n) => repo.create(doc('3480787529/123-PPER-doc-4', { description: `v${n}` }))));
+    assert.equal(new Set(varied.map((r) => r.id)).size, 1);
+    assert.deepEqual(varied.map((r) => r.versionId).sort(), [1, 2, 3, 4, 5, 6]);
+    // An identical update is no new version either; with the rule off (versionUnchanged) it is.
+    const current = await repo.read('DocumentReference', varied[0]!.id);
+    const same = await repo.update({ ...(current.resource as Json), id: current.id } as FhirResource & { id: string });
+    assert.equal(same.versionId, 6);
+    const [forced] = await repo.execute({ versionUnchanged: true, ops: [{ method: 'update', resourceType: 'DocumentReference', id: varied[0]!.id, resource: same.resource }] });
+    assert.equal(forced!.record!.versionId, 7);
     // Resources without identifier keep being created anew.
     const n1 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });
     const n2 = await repo.create({ resourceType: 'Basic', code: { text: 'same' } });

@@ -17,12 +17,13 @@ interface SubmissionRow {
   notice_count: number | null;
   ig: string | null;
   client?: string | null;
+  unchanged_count?: number | null;
   bundle?: unknown;
   report?: unknown;
   response?: unknown;
 }
 
-const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client';
+const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client, unchanged_count';
 
 function parse(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
@@ -42,6 +43,7 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
   if (row.notice_count != null) out.noticeCount = Number(row.notice_count);
   if (row.ig != null) out.ig = row.ig;
   if (row.client != null) out.client = row.client;
+  if (row.unchanged_count != null) out.unchangedCount = Number(row.unchanged_count);
   if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
   if (row.organization_name !== null) out.organizationName = row.organization_name;
   if (row.bundle != null) out.bundle = parse(row.bundle);
@@ -56,7 +58,7 @@ function jsonOrNull(v: unknown): string | null {
 }
 
 const INSERT_COLUMNS =
-  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type, notice_count, ig, client';
+  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type, notice_count, ig, client, unchanged_count';
 
 /** The resourceType of a submitted body (migration 0007), when it is a resource. */
 function submittedType(body: unknown): string | null {
@@ -86,6 +88,7 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.noticeCount ?? null)}::integer`,
     `${p(s.ig ?? null)}::text`,
     `${p(s.client ?? null)}::text`,
+    `${p(s.unchangedCount ?? null)}::integer`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
 }

@@ -139,6 +139,11 @@ export interface SubmissionRecord {
   warningCount: number;
   /** "Could not check" notices and IG-defect warnings, counted apart from the data warnings (migration 0020). */
   noticeCount?: number;
+  /**
+   * Entries that changed nothing (the no-op rule: same content as the current version, no new
+   * version written; migration 0040). The others of an accepted submission were written.
+   */
+  unchangedCount?: number;
   /** The IG version the submission was validated under (`ans.fhir.fr.tddui#2.3.0`; migration 0020). */
   ig?: string;
   /** Who sent it, as the token says: its subject, and its client id when it differs (migration 0060); absent on an open server. */

@@ -13,7 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { ID_PATTERN, isObject, TYPE_PATTERN, type FhirResource } from '../fhir/json.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
-import { criteriaLocks, keyId, lockAndLookupKeys, type KeyOf } from './keys.js';
+import { sameContent } from '../fhir/same-content.js';
+import { criteriaLocks, keyId, lockAndLookupKeys, lookupKeysLockNew, type FoundKey, type KeyOf } from './keys.js';
+import { matchesCriteria } from '../fhir/search/match.js';
 import { matchIds } from './search.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
 import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
@@ -95,6 +97,12 @@ export interface WritePlan {
   extra?: (p: (v: unknown) => string, results: OpResult[]) => string[];
   /** Attempts on deadlocks / serialisation failures / unique violations (default 5). */
   attempts?: number;
+  /**
+   * Write a new version even when the content equals the current one (default false: the no-op
+   * rule — an update, patch or keyed create that changes nothing is answered 200 with the
+   * current version, `outcome: 'unchanged'`, and writes nothing).
+   */
+  versionUnchanged?: boolean;
 }
 
 /** Transient database errors on which the whole plan is retried. */
@@ -122,8 +130,13 @@ interface Target {
   id: string;
   /** The stored current version (locked), if any. */
   current?: CurrentRow;
-  /** Matched through a business key. */
-  viaKey?: { versionId: number; lastUpdated: string };
+  /** Matched through a business key (with the content when looked up without a lock). */
+  viaKey?: { versionId: number; lastUpdated: string; content?: FhirResource; deleted?: boolean };
+}
+
+/** A transient conflict: the whole plan is retried (RETRY_CODES). */
+function retry(why: string): Error {
+  return Object.assign(new Error(why), { code: '40001' });
 }
 
 /** Executes a plan atomically; retried on transient conflicts. */
@@ -133,7 +146,7 @@ export async function executePlan(db: Database, searchParams: SearchParameterSet
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await db.transaction((tx) => run(tx, searchParams, plan));
+      return await db.transaction((tx) => run(tx, searchParams, plan, attempt));
     } catch (err) {
       lastError = err;
       const code = (err as { code?: string }).code;
@@ -145,7 +158,7 @@ export async function executePlan(db: Database, searchParams: SearchParameterSet
   throw lastError;
 }
 
-async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan): Promise<OpResult[]> {
+async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan, attempt = 1): Promise<OpResult[]> {
   const ops = plan.ops;
   const now = plan.now ?? new Date();
   const defaultOwner = plan.owner;
@@ -165,7 +178,13 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   const owner = (i: number) => ops[i]!.owner ?? ownerOf.get(i) ?? defaultOwner ?? '';
 
   // 2. Advisory locks (business keys and conditional criteria) and business-key lookup, per owner.
-  const found = new Map<string, Map<string, { id: string; versionId: number; lastUpdated: string }>>();
+  //    Under the no-op rule, a plan whose only locks are the keys of creates (TDDUI Bundles,
+  //    v1 creates) looks its keys up with their content WITHOUT locking what exists (migration
+  //    0040): what turns out unchanged is never locked; what changes is row-locked in step 5b.
+  //    A retry (a concurrent write moved a version in between) locks first, as every other plan.
+  const optimistic =
+    attempt === 1 && !plan.versionUnchanged && ops.some((op) => op.keys?.length) && ops.every((op) => !op.ifNoneExist && !op.criteria && (op.method === 'create' || !op.keys?.length));
+  const found = new Map<string, Map<string, FoundKey>>();
   const groups = new Map<string, number[]>();
   ops.forEach((op, i) => {
     if (!op.keys?.length && !op.ifNoneExist && !op.criteria) return;
@@ -178,12 +197,15 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
       const c = ops[i]!.ifNoneExist ?? ops[i]!.criteria;
       return c ? criteriaLocks(ops[i]!.resourceType, c) : [];
     });
-    found.set(o, await lockAndLookupKeys(tx, o, items, locks));
+    found.set(o, optimistic ? await lookupKeysLockNew(tx, o, items) : await lockAndLookupKeys(tx, o, items, locks));
   }
+  if (!optimistic && !plan.versionUnchanged) await withContents(tx, found);
 
   // 3. Targets.
   const targets: (Target | undefined)[] = new Array(ops.length).fill(undefined);
-  const unchanged = new Map<number, 'exists' | 'nothing' | 'deleted'>();
+  const unchanged = new Map<number, 'exists' | 'nothing' | 'deleted' | 'same'>();
+  /** Ops whose content equals the current version (no-op rule): that version. */
+  const sameAs = new Map<number, ResourceRecord>();
   const chosen = new Map<string, string>(); // owner + key -> id (two creates with one key are one object)
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
@@ -210,6 +232,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
         if (stored) {
           id = stored.id;
           viaKey = { versionId: stored.versionId, lastUpdated: stored.lastUpdated };
+          if (stored.content) viaKey.content = stored.content;
+          if (stored.deleted !== undefined) viaKey.deleted = stored.deleted;
           break;
         }
       }
@@ -251,7 +275,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     const rows = await lockCurrent(
       tx,
       byId.map(({ i }) => ({ resourceType: targets[i]!.resourceType, id: targets[i]!.id })),
-      byId.some(({ op }) => op.method === 'patch' || op.check !== undefined),
+      byId.some(({ op }) => op.method === 'patch' || op.check !== undefined || (!plan.versionUnchanged && op.method === 'update')),
     );
     for (const { i } of byId) {
       const t = targets[i]!;
@@ -308,12 +332,50 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     await plan.resolve({
       tx,
       targets: targets.map((t, i) => (t && plannedVersion[i] !== undefined ? { resourceType: t.resourceType, id: t.id, versionId: plannedVersion[i]!, existed: existed[i]! } : undefined)),
-      match: (resourceType, criteria) => matchIds(tx, resourceType, criteria, searchParams),
+      match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged),
       setResource: (index, resource) => {
         contents[index] = resource;
       },
       resourceOf: (index) => contents[index],
     });
+  }
+
+  // 5b. The no-op rule: an update, patch or keyed create whose final content equals the current
+  //     version writes nothing (a target written twice in the plan is always written).
+  if (!plan.versionUnchanged) {
+    const written = new Map<string, number>();
+    targets.forEach((t, i) => {
+      if (t && !unchanged.has(i)) written.set(`${t.resourceType}/${t.id}`, (written.get(`${t.resourceType}/${t.id}`) ?? 0) + 1);
+    });
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const t = targets[i];
+      const content = contents[i];
+      if (!t || !content || unchanged.has(i) || op.method === 'delete' || written.get(`${t.resourceType}/${t.id}`) !== 1) continue;
+      let current: { versionId: number; lastUpdated: string; content?: FhirResource; deleted?: boolean } | undefined;
+      if (op.method === 'create') {
+        // Every key of the op must already name this object (else a key row is to be written).
+        const o = owner(i);
+        if (!t.viaKey || !op.keys?.every((k) => found.get(o)?.get(keyId(op.resourceType, k))?.id === t.id)) continue;
+        current = t.viaKey;
+      } else current = t.current;
+      if (!current?.content || current.deleted || !sameContent(content, current.content)) continue;
+      unchanged.set(i, 'same');
+      sameAs.set(i, { resourceType: t.resourceType, id: t.id, versionId: current.versionId, lastUpdated: current.lastUpdated, deleted: false, resource: current.content });
+    }
+  }
+  if (optimistic) {
+    // The objects found by key that will be written: row-locked now, their version unchanged
+    // since the unlocked lookup (else a concurrent write came in between: the plan is retried).
+    const lockNow = ops.map((op, i) => ({ op, i })).filter(({ op, i }) => op.method === 'create' && targets[i]?.viaKey && !unchanged.has(i));
+    if (lockNow.length) {
+      const rows = await lockCurrent(tx, lockNow.map(({ i }) => ({ resourceType: targets[i]!.resourceType, id: targets[i]!.id })));
+      for (const { i } of lockNow) {
+        const t = targets[i]!;
+        const row = rows.get(`${t.resourceType}/${t.id}`);
+        if (!row || row.versionId !== t.viaKey!.versionId) throw retry(`${t.resourceType}/${t.id} changed during the resend`);
+      }
+    }
   }
 
   // 6. What to write.
@@ -326,8 +388,14 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     const t = targets[i];
     const u = unchanged.get(i);
     if (u || !t) {
-      const r: OpResult = { index: i, outcome: 'unchanged', status: u === 'exists' ? 200 : 204, resourceType: op.resourceType };
+      const r: OpResult = { index: i, outcome: 'unchanged', status: u === 'exists' || u === 'same' ? 200 : 204, resourceType: op.resourceType };
       if (t) r.id = t.id;
+      const same = sameAs.get(i);
+      if (same) {
+        r.record = same;
+        // The checks still run (a guard may refuse this client the resource, whatever its content).
+        if (op.check) await op.check(same.resource, same);
+      }
       results.push(r);
       continue;
     }
@@ -361,7 +429,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     }
   }
   // Existing versions for conditional creates that matched (FHIR answers them with the resource).
-  const existing = results.filter((r) => r.outcome === 'unchanged' && r.status === 200 && r.id);
+  const existing = results.filter((r) => r.outcome === 'unchanged' && r.status === 200 && r.id && !r.record);
   if (existing.length) {
     const rows = await tx.query<{ resource_type: string; id: string; version_id: number; last_updated: Date | string; content: FhirResource | string }>(
       `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.content FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i`,
@@ -390,6 +458,55 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   // Keys of other owners (a batch or transaction across organisations): one statement each.
   for (const [o, rows] of keyGroups.slice(1)) await writeVersions(tx, searchParams, [], { owner: o, rows });
   return results;
+}
+
+/**
+ * Conditional references inside a plan (FHIR http#trules): the stored resources that match,
+ * except those the plan rewrites or deletes, plus the plan's own resources that match once
+ * written (a Patient created by an earlier entry of the transaction), evaluated in memory on
+ * their planned content. At most 2 ids (the caller only needs to tell 0, 1 and several).
+ */
+async function matchWithPlan(
+  tx: Queryable,
+  searchParams: SearchParameterSet,
+  resourceType: string,
+  criteria: SearchParam[],
+  ops: WriteOp[],
+  targets: (Target | undefined)[],
+  contents: (FhirResource | undefined)[],
+  unchanged: Map<number, unknown>,
+): Promise<string[]> {
+  const planned = new Map<string, FhirResource | undefined>(); // id -> planned content (undefined: deleted)
+  ops.forEach((op, i) => {
+    const t = targets[i];
+    if (!t || t.resourceType !== resourceType || unchanged.has(i)) return;
+    planned.set(t.id, op.method === 'delete' ? undefined : contents[i]);
+  });
+  const stored = await matchIds(tx, resourceType, criteria, searchParams, 2 + planned.size);
+  const out = stored.filter((id) => !planned.has(id));
+  for (const [id, content] of planned) {
+    if (!content) continue;
+    if (matchesCriteria(searchParams, { ...content, id }, criteria) === true) out.push(id);
+  }
+  return [...new Set(out)].slice(0, 2);
+}
+
+/** The current contents of the objects found by key (locked already), for the no-op rule. */
+async function withContents(tx: Queryable, found: Map<string, Map<string, FoundKey>>): Promise<void> {
+  const all = [...found.values()].flatMap((m) => [...m.entries()]);
+  if (all.length === 0) return;
+  const keyOf = (k: string) => k.slice(0, k.indexOf('\u0000'));
+  const res = await tx.query<{ resource_type: string; id: string; deleted: boolean; content: FhirResource | string }>(
+    `SELECT r.resource_type, r.id, r.deleted, r.content FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i`,
+    [all.map(([k]) => keyOf(k)), all.map(([, f]) => f.id)],
+  );
+  const byId = new Map(res.rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
+  for (const [k, f] of all) {
+    const row = byId.get(`${keyOf(k)}/${f.id}`);
+    if (!row) continue;
+    f.deleted = row.deleted;
+    f.content = typeof row.content === 'string' ? (JSON.parse(row.content) as FhirResource) : row.content;
+  }
 }
 
 /** The content without a client id (the target's id is stamped). */

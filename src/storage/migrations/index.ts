@@ -8,6 +8,7 @@ import * as m0006 from './0006-submission-json.js';
 import * as m0007 from './0007-submission-type.js';
 import * as m0008 from './0008-index-state.js';
 import * as m0020 from './0020-submission-ig.js';
+import * as m0040 from './0040-unchanged-resends.js';
 import * as m0060 from './0060-submission-client.js';
 
 export interface Migration {
@@ -15,4 +16,4 @@ export interface Migration {
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0060];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060];
