@@ -17,6 +17,7 @@ import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
 import type { Actor } from '../rest/access.js';
+import { circleProposals } from '../coordination/proposals.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply } from './errors.js';
@@ -355,6 +356,29 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   };
   app.get('/Bundle', bundleSearchHandler);
   app.post('/Bundle/_search', bundleSearchHandler);
+
+  // --- circle of care proposals (coordination/proposals.ts): read-only, nothing is written ---
+  app.get<{ Params: { id: string } }>('/Patient/:id/$circle-proposals', async (req, reply) => {
+    const { id } = req.params;
+    checkId('Patient', id, req.method);
+    requireAccess(req, 'read', 'CareTeam');
+    await repo.read('Patient', id); // 404 / 410 for an unknown usager
+    // Who may read the usager's circle may see who could join it.
+    await access.requireRead(actorOf(req), { resourceType: 'CareTeam', subject: { reference: `Patient/${id}` } });
+    const proposals = await circleProposals(repo, id, now());
+    return send(reply, 200, {
+      resourceType: 'Parameters',
+      parameter: proposals.map((p) => ({
+        name: 'proposal',
+        part: [
+          { name: 'member', valueReference: { reference: p.member, display: p.display } },
+          { name: 'role', valueString: p.role },
+          ...(p.start ? [{ name: 'start', valueDate: p.start }] : []),
+          { name: 'source', valueString: p.source },
+        ],
+      })),
+    });
+  });
 
   // --- read / vread ---------------------------------------------------------------------
   app.get<{ Params: { type: string; id: string } }>('/:type/:id', async (req, reply) => {
