@@ -888,8 +888,15 @@ const MUTATIONS: Mutation[] = [
     name: 'unknown modifierExtension on the Patient',
     family: 'extension',
     file: PATIENT,
-    mutate: (d) => (d.modifierExtension = [{ url: 'http://example.org/fhir/StructureDefinition/x-mod', valueBoolean: true }]),
+    mutate: (d) => (d.modifierExtension = [{ url: 'https://dui-vendor.fr/fhir/StructureDefinition/x-mod', valueBoolean: true }]),
     expect: [issue('fhir-modifier-extension-unknown', 'Patient.modifierExtension[0]')],
+  },
+  {
+    name: 'extension of no known package on the Patient (the HL7 validator: "could not be found so is not allowed here")',
+    family: 'extension',
+    file: PATIENT,
+    mutate: (d) => (d.extension ??= []).push({ url: 'https://dui-vendor.fr/fhir/StructureDefinition/x-note', valueString: 'note' }),
+    expect: [issue('fhir-extension-not-found', 'Patient.extension[1]')],
   },
   {
     name: 'unknown TDDUI-namespace modifierExtension on a QR item (does not exist)',

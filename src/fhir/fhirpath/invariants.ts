@@ -50,7 +50,7 @@ function firstResourceIs(b: Json, type: string): boolean {
   return first.resource.resourceType === type;
 }
 
-const NATIVE: Record<string, { expression: string; fn: (node: Json, rootResource?: Json) => boolean }> = {
+const NATIVE: Record<string, { expression: string; fn: (node: Json, rootResource?: Json, resource?: Json) => boolean }> = {
   // Period: start <= end when both are present. Compared at the shared precision, as FHIRPath
   // does for date/time values of different precision (an undecidable comparison is not a failure).
   'per-1': {
@@ -62,13 +62,17 @@ const NATIVE: Record<string, { expression: string; fn: (node: Json, rootResource
       return compareDateTimes(s, e) !== 1;
     },
   },
-  // ref-1: a local (#) reference must name a contained resource of the root resource.
+  // ref-1: a local (#) reference must name a contained resource of the root resource. A
+  // contained resource may refer to its container as `#` (R4's text allows it; the expression
+  // gained `or (reference = '#' and %rootResource != %resource)` after 4.0.1, as the HL7
+  // validator reads it).
   'ref-1': {
     expression:
       "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
-    fn: (r, root) => {
+    fn: (r, root, resource) => {
       const ref = r.reference;
       if (typeof ref !== 'string' || !ref.startsWith('#')) return true;
+      if (ref === '#' && root !== undefined && resource !== undefined && root !== resource) return true;
       const contained = root && Array.isArray(root.contained) ? root.contained : [];
       return contained.some((c) => typeof c === 'object' && c !== null && (c as Json).id === ref.slice(1));
     },
@@ -352,8 +356,8 @@ export class InvariantCompiler {
       compiled = {
         key: c.key,
         readNames: null,
-        run: (node, _resource, rootResource) =>
-          typeof node !== 'object' || node === null || native.fn(node as Json, rootResource as Json | undefined) ? PASSED : FAILED,
+        run: (node, resource, rootResource) =>
+          typeof node !== 'object' || node === null || native.fn(node as Json, rootResource as Json | undefined, resource as Json | undefined) ? PASSED : FAILED,
       };
     } else {
       const expression = c.expression;

@@ -357,6 +357,14 @@ export const CODES = {
     en: 'The extension url "{url}" is not absolute: an extension is identified by the canonical url of its definition (a relative url names only a part of a complex extension)',
     fr: 'L’url d’extension « {url} » n’est pas absolue : une extension est identifiée par l’url canonique de sa définition (une url relative ne nomme qu’une partie d’une extension complexe)',
   }),
+  EXTENSION_NOT_FOUND: defineRule({
+    id: 'fhir-extension-not-found',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An extension url that no loaded package defines and that belongs to no known package: it cannot be checked, so it is not allowed (as in the HL7 validator).',
+    en: 'Extension {url} cannot be found: no loaded package defines it and its url belongs to no known package, so it is not allowed here',
+    fr: 'L’extension {url} est introuvable : aucun paquet chargé ne la définit et son url n’appartient à aucun paquet connu ; elle n’est donc pas autorisée ici',
+  }),
   EXTENSION_UNDEFINED: defineRule({
     id: 'fhir-extension-undefined',
     severity: 'error',

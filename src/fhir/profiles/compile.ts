@@ -175,7 +175,10 @@ function toNode(el: ElementDefinition): ElementNode {
   if (el.slicing) {
     const rules = el.slicing.rules === 'closed' || el.slicing.rules === 'openAtEnd' ? el.slicing.rules : 'open';
     node.slicing = {
-      discriminators: (el.slicing.discriminator ?? []) as Discriminator[],
+      // `$this.name` is `name` (FHIRPath): one spelling for the discriminator walk.
+      discriminators: ((el.slicing.discriminator ?? []) as Discriminator[]).map((d) =>
+        typeof d.path === 'string' && d.path.startsWith('$this.') ? { ...d, path: d.path.slice(6) } : d,
+      ),
       rules,
       ordered: el.slicing.ordered === true,
     };

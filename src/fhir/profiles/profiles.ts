@@ -32,8 +32,21 @@ export class ProfileCache {
   readonly snapshots: SnapshotGenerator;
   private readonly compiled = new WeakMap<StructureDefinition, CompiledProfile | null>();
 
-  constructor(registry: ConformanceRegistry, supplements?: BaseSupplements) {
+  constructor(
+    private readonly registry: ConformanceRegistry,
+    supplements?: BaseSupplements,
+  ) {
     this.snapshots = new SnapshotGenerator(registry, supplements);
+  }
+
+  /**
+   * A constraint's kind is its type's (resource, complex-type...): some published profiles
+   * state a wrong one (a Patient profile declared `complex-type`), as the HL7 validator ignores.
+   */
+  private kindOf(sd: StructureDefinition): string {
+    if (sd.derivation !== 'constraint') return sd.kind;
+    const base = this.registry.resolve(`http://hl7.org/fhir/StructureDefinition/${sd.type}`, 'StructureDefinition') as StructureDefinition | undefined;
+    return base?.kind ?? sd.kind;
   }
 
   compile(sd: StructureDefinition): CompiledProfile | undefined {
@@ -47,7 +60,7 @@ export class ProfileCache {
         version: sd.version,
         name: sd.name ?? sd.url,
         type: sd.type,
-        kind: sd.kind,
+        kind: this.kindOf(sd),
         derivation: sd.derivation,
         sd,
         root: compileSnapshot(snap.elements),

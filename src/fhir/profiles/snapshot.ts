@@ -153,7 +153,7 @@ export class SnapshotGenerator {
       return { elements: clone(sd.differential?.element ?? []), missing, notes };
     }
     missing.push(...baseSnap.missing);
-    const work = new Work(this, scope, clone(baseSnap.elements), missing, notes);
+    const work = new Work(this, scope, clone(baseSnap.elements), missing, notes, baseSnap.elements);
     const root = sd.type;
     for (const diff of sd.differential?.element ?? []) {
       const id = diff.id ?? diff.path;
@@ -208,6 +208,8 @@ class Work {
     readonly elements: ElementDefinition[],
     private readonly missing: string[],
     private readonly notes: string[],
+    /** The base's snapshot, as it was before this profile's differential. */
+    private readonly base: ElementDefinition[] = [],
   ) {}
 
   private indexOf(id: string): number {
@@ -312,12 +314,23 @@ class Work {
     let source: ElementDefinition[] | undefined;
     let sourceRoot: string | undefined;
     if (el.contentReference) {
+      // The referenced element as the base defines it: this profile's constraints on it
+      // (Parameters.parameter's name pattern, part min 3) do not apply again to every nesting
+      // level (Parameters.parameter.part), as in the HL7 snapshot generator.
       const refId = el.contentReference.slice(el.contentReference.indexOf('#') + 1);
-      const ri = this.indexOf(refId);
-      if (ri >= 0) {
-        const end = this.endOfGroup(ri);
-        source = this.elements.slice(ri, end).filter((e) => !e.id.slice(refId.length).startsWith(':'));
+      const bi = this.base.findIndex((e) => e.id === refId);
+      if (bi >= 0) {
+        let end = bi + 1;
+        while (end < this.base.length && (this.base[end].id.startsWith(refId + '.') || this.base[end].id.startsWith(refId + ':'))) end++;
+        source = this.base.slice(bi, end).filter((e) => !e.id.slice(refId.length).includes(':'));
         sourceRoot = refId;
+      } else {
+        const ri = this.indexOf(refId);
+        if (ri >= 0) {
+          const end = this.endOfGroup(ri);
+          source = this.elements.slice(ri, end).filter((e) => !e.id.slice(refId.length).startsWith(':'));
+          sourceRoot = refId;
+        }
       }
     } else if (el.type?.length === 1) {
       source = this.gen.typeElements(el.type[0], this.missing, this.scope);

@@ -89,11 +89,11 @@ export class BundleIndex {
   }
 
   /**
-   * Entries whose fullUrl is a RESTful `<base>/<Type>/<id>` that does not name their resource:
+   * Entries whose fullUrl is a RESTful `<base>/<Type>/<id>` (Type a resource type) that does not name their resource:
    * `mismatch` when the resource has another type or id, `no-id` when it has none. Compared
    * in place (no string built per entry).
    */
-  fullUrlProblems(): { index: number; fullUrl: string; type: string; id: string | undefined; problem: 'mismatch' | 'no-id' }[] {
+  fullUrlProblems(isResourceType: (name: string) => boolean): { index: number; fullUrl: string; type: string; id: string | undefined; problem: 'mismatch' | 'no-id' }[] {
     const out: ReturnType<BundleIndex['fullUrlProblems']> = [];
     this.entries.forEach((t, index) => {
       if (!t || t.base === undefined || t.fullUrl === undefined) return;
@@ -101,6 +101,9 @@ export class BundleIndex {
       if (typeof type !== 'string') return;
       const u = t.fullUrl;
       const typeAt = t.base.length + 1;
+      // Only a URL whose segment names a real resource type is RESTful (as the HL7 validator
+      // reads it): `…/Obervation/obs1` is an opaque URL.
+      if (!isResourceType(u.slice(typeAt, u.indexOf('/', typeAt)))) return;
       if (typeof id !== 'string') {
         out.push({ index, fullUrl: u, type, id: undefined, problem: 'no-id' });
         return;

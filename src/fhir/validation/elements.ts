@@ -36,14 +36,14 @@ const EMPTY_VALUES: unknown[] = [];
 /** Built with ChildRef's fields in ChildRef's order: one object shape where JsonNames are read. */
 const EXTENSION_NAME: JsonName = { node: undefined, type: undefined, pos: -1, key: 'extension', ukey: '_extension', plan: undefined } as JsonName;
 
-/** Positions of the children with min > 0. */
+/** Positions of the children with min > 0, or with a slice whose min > 0. */
 export function requiredOf(v: Validator, parent: ElementNode): number[] {
   const m = v.memoOf(parent);
   let list = m.required;
   if (!list) {
     list = [];
     (parent.children ?? []).forEach((c, i) => {
-      if (c.min > 0) list!.push(i);
+      if (c.min > 0 || c.slices.some((sl) => sl.min > 0)) list!.push(i);
     });
     m.required = list;
   }
@@ -140,7 +140,8 @@ export function walkChildren(run: Run, obj: Json, node: ElementNode, typeCode: s
     values[j + 1] = value;
     n++;
   }
-  if (keys === 0 || (isResource && keys === 1)) {
+  if (keys === 0 && !isResource) {
+    // A resource with nothing but its type is valid (the HL7 validator accepts it); an element is not.
     run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
   } else if (keys === 1 && !isResource && 'id' in obj) {
     // ele-1: an element needs a value or children other than its id.
@@ -154,7 +155,11 @@ export function walkChildren(run: Run, obj: Json, node: ElementNode, typeCode: s
     for (let h = 0; h < n && !seen; h++) seen = hits[h].pos === pos;
     if (!seen && !present?.has(pos)) {
       const child = children[pos];
-      run.out.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
+      if (child.min > 0) run.out.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
+      // A required slice of an absent element is missing whatever its discriminator.
+      for (const sl of child.slices) {
+        if (sl.min > 0) run.out.push(CODES.SLICE_MIN, path, { element: child.path, slice: sl.sliceName, min: sl.min, count: 0 }, undefined, ctxProfile.url);
+      }
     }
   }
   for (let h = 0; h < n; ) {

@@ -10,6 +10,13 @@ import { type Json } from './paths.js';
 import { validateComplex } from './elements.js';
 import type { Run } from './run.js';
 
+/** Hosts whose urls are examples: their extensions are accepted unchecked (as by the HL7 validator). */
+const EXAMPLE_HOSTS = /^https?:\/\/(?:[\w-]+\.)*(?:example\.(?:org|com|net)|acme\.(?:com|org)|nema\.org)(?:[:/]|$)/;
+
+function isExampleUrl(url: string): boolean {
+  return EXAMPLE_HOSTS.test(url);
+}
+
 /** Extension contexts that allow any element. */
 const GENERIC_CONTEXTS = new Set(['Element', 'Resource', 'DomainResource', 'BackboneElement']);
 
@@ -55,8 +62,17 @@ export function checkExtension(run: Run, obj: Json, node: ElementNode, path: str
   if (!def) {
     const ig = run.v.completeIgOf(url);
     if (ig) run.out.push(CODES.EXTENSION_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearExtension) });
-    else if (isModifier) run.out.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
-    else {
+    else if (isExampleUrl(url)) {
+      // Example domains (example.org, acme.com...) are accepted unchecked, as by the HL7 validator.
+      const key = run.v.onceKey('ext:', url);
+      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: '' });
+    } else if (isModifier) run.out.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
+    else if (run.profiles.registry.packageFor(url) === undefined) {
+      // No package we know of defines it: the HL7 validator rejects such an extension
+      // ("could not be found so is not allowed here"); one of a package known but not loaded
+      // is only "not checked" (decisions.md D-41).
+      run.out.push(CODES.EXTENSION_NOT_FOUND, path, { url });
+    } else {
       const key = run.v.onceKey('ext:', url);
       if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: run.v.describeMissing(url) });
     }

@@ -1,6 +1,7 @@
 // Invariants: the FHIRPath constraints of an element (base spec, datatype roots, profiles),
 // compiled once per element, skipped when every element they read is absent, run with the
-// frame's resource as %resource and the root's as %rootResource.
+// frame's resource as %resource and its container as %rootResource (a contained resource's
+// container; a Bundle entry's resource is its own root, as in the HL7 validator).
 import { CODES } from '../outcome/codes.js';
 import type { Severity } from '../outcome/issue.js';
 import { makeIssueWithMessages, messagesOf } from '../outcome/rule.js';
@@ -91,7 +92,7 @@ export function checkInvariants(run: Run, obj: Json, node: ElementNode, path: st
         if (!read && run.v.invariants.emptyOk(inv)) continue;
       }
     } else if (run.v.invariants.canSkip(inv, obj)) continue;
-    const r = inv.run(obj, frame?.resource ?? obj, run.frames[0]?.resource ?? obj);
+    const r = inv.run(obj, frame?.resource ?? obj, frame?.root ?? obj);
     if (r.ok !== true) invariantFailed(run, entry, r, node, path, profile);
   }
 }
@@ -116,7 +117,7 @@ export function checkPrimitiveInvariants(run: Run, value: unknown, node: Element
   if (compiled.length === 0) return;
   const frame = run.frames[run.frames.length - 1];
   for (const entry of compiled) {
-    const r = entry.inv.run(value, frame?.resource ?? value, run.frames[0]?.resource ?? value);
+    const r = entry.inv.run(value, frame?.resource ?? value, frame?.root ?? value);
     if (r.ok !== true) invariantFailed(run, entry, r, node, at(base, seg), profile);
   }
 }

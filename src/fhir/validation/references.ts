@@ -52,8 +52,9 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   if (typeof ref !== 'string') return;
   const { allowedTypes, anyType, profiled } = referenceInfo(run, node);
   if (ref.startsWith('#')) {
+    // `#id` names a resource contained in the container (for a contained resource, a sibling).
     const frame = run.frames[run.frames.length - 1];
-    const contained = frame && Array.isArray(frame.resource.contained) ? (frame.resource.contained as Json[]) : [];
+    const contained = frame && Array.isArray(frame.root.contained) ? (frame.root.contained as Json[]) : [];
     if (ref !== '#' && !contained.some((c) => isObject(c) && c.id === ref.slice(1))) {
       run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no contained resource has this id)' });
     }
@@ -64,7 +65,10 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   if (!isUrnUuid(ref)) {
     const shape = REFERENCE_SHAPE.exec(ref);
     if (!shape) {
-      run.out.push(CODES.REFERENCE_FORMAT, `${path}.reference`, { reference: ref });
+      // A reference with white space cannot be a URL (an error, as in the HL7 validator); any
+      // other shape (`XXX/_history/1`, `something`) may be a URL this validator cannot read; a
+      // malformed `urn:uuid:`/`urn:oid:` can never resolve (an error).
+      run.out.push(CODES.REFERENCE_FORMAT, `${path}.reference`, { reference: ref }, /\s/.test(ref) || ref === '' || ref.startsWith('urn:') ? undefined : 'warning');
       return;
     }
     declaredType = shape[1];

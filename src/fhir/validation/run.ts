@@ -26,6 +26,11 @@ const FAIL_FAST = new FailFast();
 export interface Frame {
   /** The resource being validated (FHIRPath %resource). */
   resource: Json;
+  /**
+   * Its container (FHIRPath %rootResource): the resource itself, or for a contained resource
+   * the resource that contains it. A Bundle entry's resource is a root of its own.
+   */
+  root: Json;
   /** Its location, e.g. `Bundle.entry[2].resource`. */
   path: string;
   profile: CompiledProfile;
@@ -189,7 +194,7 @@ export class Run {
     if (resource.resourceType === 'Bundle') {
       this.bundle = BundleIndex.build(resource, path);
       // A RESTful fullUrl names its resource (relative references resolve through it).
-      for (const p of this.bundle.fullUrlProblems()) {
+      for (const p of this.bundle.fullUrlProblems((t) => this.profiles.core(t)?.kind === 'resource')) {
         const at = `${path}.entry[${p.index}].fullUrl`;
         if (p.problem === 'no-id') this.out.push(CODES.BUNDLE_FULLURL_NO_ID, at, { fullUrl: p.fullUrl, type: p.type });
         else this.out.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
@@ -316,8 +321,10 @@ export class Run {
       }));
     }
     // A contained resource belongs to the entry of the resource that contains it.
-    const entry = this.bundle ? (this.bundle.entryOf(res) ?? this.frames[this.frames.length - 1]?.entry) : undefined;
-    this.frames.push({ resource: res, path, profile, entry });
+    const parent = this.frames[this.frames.length - 1];
+    const entry = this.bundle ? (this.bundle.entryOf(res) ?? parent?.entry) : undefined;
+    const contained = parent !== undefined && Array.isArray(parent.resource.contained) && parent.resource.contained.includes(res);
+    this.frames.push({ resource: res, root: contained ? parent.root : res, path, profile, entry });
     try {
       validateComplex(this, res, profile.root, res.resourceType as string, path, profile);
     } finally {
