@@ -22,6 +22,8 @@ import { indexIsCurrent, openRepository } from '../storage/index.js';
 import type { Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { addUiDataHooks, registerUi } from '../ui/index.js';
+import { AuditTrail, registerAudit } from './audit.js';
+import { auditEventRoutes } from './audit-event.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
@@ -47,6 +49,8 @@ export interface BuildOptions {
   pilotageWarmupMs?: number;
   /** More IG modules (volet rules, bundle handlers), after TDDUI's. */
   modules?: IgModule[];
+  /** The audit trail of accesses to health data (server/audit.ts; default on — off only to measure its cost). */
+  audit?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -185,6 +189,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     }
   });
 
+  // The audit trail's hooks first: they reach every route registered after them.
+  if (opts.audit !== false) registerAudit(app, new AuditTrail(repo.db));
   addUiDataHooks(app, repo, opts.pilotageWarmupMs);
 
   // The search parameters of the loaded IGs; the index is rebuilt when they changed since the
@@ -205,15 +211,17 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
   services.set(app, service);
   await app.register(
-    async (fhir) =>
-      fhirApi(fhir, {
+    async (fhir) => {
+      await fhirApi(fhir, {
         repo,
         validator,
         service,
         xml: XML,
         softwareVersion: SOFTWARE_VERSION,
         ...(opts.auth ? { auth: opts.auth } : {}),
-      }),
+      });
+      auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
+    },
     { prefix: '/fhir' },
   );
 

@@ -40,7 +40,14 @@ export class Principal {
     readonly clientId?: string,
     /** The person the token stands for (SMART `fhirUser`: `Practitioner/…`, `PractitionerRole/…`, `RelatedPerson/…`, `Patient/…`); absent for a system client. */
     readonly fhirUser?: string,
+    /** The token's `jti`, for the audit trail. */
+    readonly tokenId?: string,
   ) {}
+
+  /** Whether a scope names `type` itself (not through `*`): the audit trail needs one (decisions.md D-90). */
+  canExplicitly(type: string, access: Access): boolean {
+    return this.grants.get(type)?.has(access) === true;
+  }
 
   /** Who sent it, as the submission log keeps it: the subject, and the client when it differs. */
   get label(): string {
@@ -157,7 +164,7 @@ export class Authenticator {
     const subject = [payload.sub, payload.client_id, payload.azp].find((s): s is string => typeof s === 'string') ?? '(unnamed client)';
     const scopes = parseScopes(payload.scope ?? payload.scp);
     const clientId = [payload.client_id, payload.azp].find((s): s is string => typeof s === 'string');
-    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId, parseFhirUser(payload.fhirUser));
+    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId, parseFhirUser(payload.fhirUser), typeof payload.jti === 'string' ? payload.jti : undefined);
   }
 }
 

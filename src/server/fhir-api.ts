@@ -18,6 +18,7 @@ import type { TdduiValidator } from '../tddui/validator.js';
 import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
 import type { Actor } from '../rest/access.js';
 import { circleProposals } from '../coordination/proposals.js';
+import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply } from './errors.js';
@@ -94,6 +95,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       if (req.method === 'GET' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir/metadata') return;
       const principal = await auth.authenticate(req.headers.authorization);
       principals.set(req, principal);
+      noteActor(req, principal);
       req.log.info({ client: principal.subject }, 'authenticated');
     });
   }
@@ -180,8 +182,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     throw new FhirError(HTTP_ERRORS.UNKNOWN_ENDPOINT, { method: req.method, path });
   });
 
-  const send = (reply: FastifyReply, status: number, resource: object, headers?: Record<string, string>) =>
-    sendResource(reply, status, resource, xml, headers);
+  const send = (reply: FastifyReply, status: number, resource: object, headers?: Record<string, string>) => {
+    noteBody(reply.request, resource); // the audit trail reads the Patients concerned from it
+    return sendResource(reply, status, resource, xml, headers);
+  };
 
   /** 404 for a type not served — or 405 when the path is an endpoint with other methods (`GET /fhir/$validate`). */
   const checkType = (type: string, req: FastifyRequest, interaction?: Interaction): void => {

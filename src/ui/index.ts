@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
+import { noteActor } from '../server/audit.js';
 import { FhirError } from '../fhir/outcome/http-errors.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
@@ -30,6 +31,7 @@ export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageW
   app.addHook('onClose', async () => stopPilotageWarmup(repo));
 }
 import { validateFormPage, validateResultPage } from './pages/validate.js';
+import { journalPage, type JournalQuery } from './pages/journal.js';
 
 export interface UiDeps {
   repo: Repository;
@@ -92,7 +94,11 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
         if (path === '/ui/style.css' || path === '/ui/valider.js') return;
         try {
           const principal = await auth.authenticate(req.headers.authorization);
-          if (path !== '/valider' && !principal.canAll('read')) {
+          noteActor(req, principal);
+          // The Journal des accès needs a scope naming AuditEvent (decisions.md D-90); the other pages read every type.
+          if (path === '/journal') {
+            if (!principal.canExplicitly('AuditEvent', 'read')) return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter le journal des accès (portée system/AuditEvent.read ou user/AuditEvent.read nécessaire).'), 403);
+          } else if (path !== '/valider' && !principal.canAll('read')) {
             return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter les données reçues (portée system/*.read ou user/*.read nécessaire).'), 403);
           }
         } catch (e) {
@@ -175,6 +181,8 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       return reply.send(found.bytes);
     });
     ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {})));
+
+    ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {})));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
     ui.post<{ Body: { contenu?: string; nom?: string } }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {

@@ -2,13 +2,14 @@
 // UI's own routes (no CDN, nothing fetched from the network at run time).
 import { html, type SafeHtml } from './html.js';
 
-export type Section = 'envois' | 'usagers' | 'pilotage' | 'valider';
+export type Section = 'envois' | 'usagers' | 'pilotage' | 'valider' | 'journal';
 
 const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'envois', href: '/envois', label: 'Envois reçus' },
   { id: 'usagers', href: '/usagers', label: 'Usagers' },
   { id: 'pilotage', href: '/pilotage', label: 'Pilotage' },
   { id: 'valider', href: '/valider', label: 'Valider un fichier' },
+  { id: 'journal', href: '/journal', label: 'Journal des accès' },
 ];
 
 export interface PageOptions {
