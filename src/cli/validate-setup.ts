@@ -24,12 +24,19 @@ export interface ValidatorSetup {
   igs?: string[];
 }
 
+/**
+ * Profiles are compiled on first use, not up front: a run of a few files compiles only the
+ * profiles they use (start-up about halved, bench/startup.ts); a worker compiles what its own
+ * files need once, then reuses it.
+ */
+const PRECOMPILE = false;
+
 /** The validator for these options: TDDUI when an --ig is given or the sources hold a TDDUI package. */
 export async function createValidator(o: ValidatorSetup): Promise<{ validator: DocumentValidator; describe(profile?: string): ValidatorDescription }> {
   const packages = o.packages ?? defaultPackagePaths();
   const tddui = (o.igs?.length ?? 0) > 0 || (await availableVersions(TDDUI_PACKAGE, { paths: packages })).length > 0;
   if (tddui) {
-    const v = await TdduiValidator.create({ packages: o.packages, igs: o.igs });
+    const v = await TdduiValidator.create({ packages: o.packages, igs: o.igs, precompile: PRECOMPILE });
     const registry = v.set?.registry ?? v.engine.registry;
     return {
       validator: v,

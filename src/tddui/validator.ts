@@ -32,6 +32,12 @@ export interface TdduiValidatorOptions {
    * order they are tried; default: every version the sources hold, newest first.
    */
   igs?: string[];
+  /**
+   * Compile the TDDUI profiles up front (default true: a server pays it once, before its first
+   * request). false compiles each profile on first use: a command line that validates a few
+   * files pays only for the profiles they use (bench/startup.ts).
+   */
+  precompile?: boolean;
 }
 
 export interface ValidateCallOptions {
@@ -144,7 +150,7 @@ export class TdduiValidator {
       // does not exist (a typo, or another IG version), unlike those of a partial package.
       completeCanonicals: [TDDUI_CANONICAL],
       // The TDDUI versions are compiled up front; another IG in use (a volet) on first use.
-      precompile: (ig) => !ig || ig.name === TDDUI_PACKAGE,
+      precompile: options.precompile === false ? false : (ig) => !ig || ig.name === TDDUI_PACKAGE,
     });
     return new TdduiValidator(set.engines.filter((e) => e.ig?.name === TDDUI_PACKAGE), set);
   }
