@@ -217,7 +217,7 @@ function classify(req: FastifyRequest, status: number): AccessNote | undefined {
   if (route === '/usagers/:id') return { ...READ('read', 'Patient', p.id), ...(p.id ? { patients: [p.id] } : {}) };
   if (route === '/documents/:id/:n') return READ('read', 'DocumentReference', p.id);
   if (route === '/journal') return SEARCH('search-type', 'AuditEvent');
-  if (route.endsWith('.csv') || route.startsWith('/export')) return { kind: 'export', action: 'R', subtype: 'export' };
+  if (route.endsWith('.csv')) return { kind: 'export', action: 'R', subtype: 'export', ...(route.startsWith('/usagers') ? { entityType: 'Patient' } : route.startsWith('/envois') ? { entityType: 'Bundle' } : {}) };
   return undefined;
 }
 

@@ -32,6 +32,7 @@ export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageW
 }
 import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
+import { registerExports } from './exports.js';
 
 export interface UiDeps {
   repo: Repository;
@@ -182,6 +183,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     });
     ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {})));
 
+    registerExports(ui, repo);
     ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {})));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));

@@ -69,6 +69,7 @@ ${organisation && !orgs.some((o) => o.finess === organisation) ? html`<option va
 <option value="rejete"${current.resultat === 'rejete' ? html` selected` : ''}>Rejeté</option>
 </select></label>
 <button type="submit">Filtrer</button> <a class="button secondary" href="/envois">Réinitialiser</a>
+<a class="button secondary" id="export-csv" href="${href('/envois.csv', current)}" download>Exporter en CSV</a>
 </form>
 ${inverted ? html`<p class="warn-box" id="dates-inversees">La date de début (${frDate(du)}) est postérieure à la date de fin (${frDate(au)}) : aucun envoi ne peut correspondre. <a href="${href('/envois', { ...current, du: au, au: du })}">Inverser les dates</a></p>` : ''}
 ${badDates.length ? html`<p class="warn-box" id="dates-invalides">Date non reconnue : ${badDates.join(', ')} (format attendu : AAAA-MM-JJ) ; ce filtre est ignoré.</p>` : ''}
@@ -139,7 +140,7 @@ ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.i
 <tr><th>Ressources</th><td>${s.resourceCount}</td></tr>
 <tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
 <tr><th>Usagers concernés</th><td>${usagersCell(s)}</td></tr>
-<tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>
+<tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a> · <a href="${`/envois/${seg(s.id)}/rapport.html`}" id="rapport-html">Rapport à transmettre (HTML)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>
 </table>
 </div>
 ${

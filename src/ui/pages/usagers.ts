@@ -1,7 +1,7 @@
 // "Usagers": the stored Patients, searched by name or identifier, filtered by organisation,
 // sorted on any column, paged server-side. Each usager is named by the usage name, with the
 // birth name beside it when it differs (the sort order uses the same name).
-import { html, seg } from '../html.js';
+import { html, href, seg } from '../html.js';
 import { page } from '../layout.js';
 import { PAGE_SIZE, beyondLastPage, pageNumber, pager, q, sortHeader, sortOrder } from '../components.js';
 import { SYS, arr, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
@@ -95,6 +95,7 @@ ${finess && !orgs.some((o) => o.finess === finess) ? html`<option value="${fines
 <label>Trier par
 <select name="tri">${(SORT_CHOICES.some(([v]) => v === (current.tri ?? '')) ? SORT_CHOICES : [...SORT_CHOICES, [current.tri!, `${current.tri!.replace('-', '')} (ordre décroissant)`] as [string, string]]).map(([value, label]) => html`<option value="${value}"${value === (current.tri ?? '') ? html` selected` : ''}>${label}</option>`)}</select></label>
 <button type="submit">Rechercher</button>${text || finess ? html` <a class="button secondary" href="/usagers">Effacer</a>` : ''}
+<a class="button secondary" id="export-csv" href="${href('/usagers.csv', current)}" download>Exporter en CSV</a>
 </form>
 ${
   rows.length === 0
