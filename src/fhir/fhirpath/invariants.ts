@@ -36,6 +36,8 @@ function collectLocalRefs(v: unknown, out: Set<string>, depth: number): void {
   if (depth > 200) return;
   if (typeof v === 'string') {
     if (v.charCodeAt(0) === 35) out.add(v);
+    // The narrative refers to contained resources too (`<img src="#image">`), as the HL7 validator counts.
+    else if (v.startsWith('<div')) for (const m of v.matchAll(/\s(?:src|href)\s*=\s*["'](#[^"']*)["']/g)) out.add(m[1]);
   } else if (Array.isArray(v)) {
     for (const x of v) collectLocalRefs(x, out, depth + 1);
   } else if (typeof v === 'object' && v !== null) {
@@ -383,7 +385,9 @@ export class InvariantCompiler {
         const fn = slowFn();
         if (!fn) return { ok: 'error', message: compileError ?? 'cannot compile' };
         try {
-          return verdict(fn(node, { resource, rootResource: rootResource ?? resource, context: node }));
+          // %context is left to fhirpath.js: the input node, typed from the base path (a raw
+          // object given as %context has no type: `%context.type().name` was 'Object').
+          return verdict(fn(node, { resource, rootResource: rootResource ?? resource }));
         } catch (e) {
           return { ok: 'error', message: (e as Error).message };
         }

@@ -357,6 +357,14 @@ export const CODES = {
     en: 'The extension url "{url}" is not absolute: an extension is identified by the canonical url of its definition (a relative url names only a part of a complex extension)',
     fr: 'L’url d’extension « {url} » n’est pas absolue : une extension est identifiée par l’url canonique de sa définition (une url relative ne nomme qu’une partie d’une extension complexe)',
   }),
+  EXTENSION_CONTEXT_INVARIANT: defineRule({
+    id: 'fhir-extension-context-invariant',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An extension is used where its context invariant (StructureDefinition.contextInvariant) does not hold.',
+    en: 'Extension {url} is not allowed here: its context invariant "{invariant}" is not met{detail}',
+    fr: 'L’extension {url} n’est pas autorisée ici : son invariant de contexte « {invariant} » n’est pas respecté{detail}',
+  }),
   EXTENSION_NOT_FOUND: defineRule({
     id: 'fhir-extension-not-found',
     severity: 'error',

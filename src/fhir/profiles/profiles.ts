@@ -23,6 +23,8 @@ export interface CompiledProfile {
   notes: string[];
   /** Contexts where an extension may be used (extensions only). */
   context?: { type: string; expression: string }[];
+  /** FHIRPath invariants the host element of an extension must meet (StructureDefinition.contextInvariant). */
+  contextInvariant?: string[];
 }
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
@@ -67,6 +69,7 @@ export class ProfileCache {
         missing: snap.missing,
         notes: snap.notes,
         context: sd.context,
+        contextInvariant: (sd as { contextInvariant?: string[] }).contextInvariant,
       };
     }
     this.compiled.set(sd, result);

@@ -10,14 +10,11 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "attachment-content-type-qr": "gap: not checked: The mime type application/pdf is not valid for this answer (allowed = image/gif)",
   "attachment-max-size-qr": "gap: not checked: The attachment is too large (allowed = 50, found = 500)",
   "bad-bundle-reference-type-4": "gap: not checked: Matching reference for reference Practitioner/5d9588d8-3cd6-4b32-8fb7-ad13694e069d has resourceType ",
-  "binary-ref-internal": "gap: false error (fhir-invariant): Constraint dom-3 failed: If the resource is contained in another resource, it SH",
   "bundle-document-versioned-references-bad": "gap: not checked: Multiple matches in bundle for reference Observation/ObservationExample",
   "bundle-duplicate-id": "gap: not checked: The fullUrl must be an absolute URL (not 'Patient/1')",
   "bundle-id-2": "gap: not checked: The link relationship type 'self' can only occur once",
   "bundle-with-extensions": "gap: not checked: Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the identit",
   "choice-gender-coding-async-qr": "gap: not checked: Wrong Display Name 'Australia' for http://hl7.org/fhir/item-type#string. Valid display is 'String' (",
-  "choice-invalid-type-qr": "gap: false error (fhir-qr-answer-type): The question \"q1\" is of type choice: its answers are valueCoding, not valueStrin",
-  "contained-invariant": "gap: false error (fhir-invariant): Constraint cont-3 failed: Check context variables are set correctly",
   "date-answer-option-qr": "gap: not checked: The date 2022-03-01 is not in the set of permitted values",
   "date-min-max-qr": "gap: not checked: The value 1998 is less than the allowed minimum of 2020",
   "date-time-min-max-qr": "gap: not checked: The value 2022-06-30 is greater than the allowed maximum of 2022-06",
@@ -25,14 +22,7 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "decimal-precision-questionnaire": "gap: not checked: The value 1.666 has too many decimal places (limit = 2)",
   "document-bad-bad-sections#profile": "gap: not checked: Composition.section:codeA.focus: minimum required = 1, but only found 0 (from http://hl7.org/fhir/te",
   "document-bad-no-sections#profile": "gap: not checked: Slice 'Composition.section:code-A': a matching slice is required, but not found (from http://hl7.org",
-  "dr-xml-space": "gap: false error (fhir-narrative-content): Constraint txt-1 failed: attribute xml:space on <pre> is not allowed in a narrat",
-  "ext-ctxt-bad-active": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/ext-ctxt-defn is not allowed to be used a",
-  "ext-ctxt-bad-address": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/ext-ctxt-defn is not allowed to be used a",
-  "ext-ctxt-bad-ext": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/ext-ctxt-defn is not allowed to be used a",
-  "ext-ctxt-bad-rtype": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/ext-ctxt-defn is not allowed to be used a",
   "ext-xver-modifier-2": "gap: not checked: The Extension 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.doNotPerform' mus",
-  "exta-ctxt-bad-name": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/exta-ctxt-defn is not allowed to be used ",
-  "extb-ctxt-bad": "gap: not checked: The extension http://hl7.org/fhir/test/StructureDefinition/extb-ctxt-defn is not allowed to be used ",
   "group-required-qr": "gap: not checked: No sub-items found for required group",
   "integer-answer-option-qr": "gap: not checked: The integer 3 is not in the set of permitted values",
   "measure-report-ihe": "gap: not checked: Group should have a code that matches the group stratifier definition in the measure",
@@ -44,7 +34,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "obs-value-min#profile": "gap: not checked: The value in the instance ({2}) is less than the specified minimum value ({3})",
   "obs-value-min-g#profile": "gap: not checked: The value in the instance (-1 g) is less than the specified minValue (0 kg) after UCUM conversion",
   "observation-bad-profile": "gap: not checked: Profile http://hl7.org/fhir/StructureDefinition/Count is for type StructureDefinition[http://hl7.org",
-  "opdef2-params": "gap: false error (fhir-extension-context): Extension http://hl7.org/fhir/StructureDefinition/operationdefinition-allowed-ty",
   "package-versioning-simple-0.1.0-bad": "gap: not checked: None of the codings provided are in the value set 'package-version-test-valueset' (http://hl7.org/fh",
   "package-versioning-simple-0.2.0-bad": "gap: not checked: None of the codings provided are in the value set 'package-version-test-valueset' (http://hl7.org/fh",
   "package-versioning-wrapped-0.1.0-bad": "gap: not checked: None of the codings provided are in the value set 'package-version-test-valueset' (http://hl7.org/fh",
@@ -80,7 +69,7 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "string-min-occurs-qr": "gap: not checked: The minimum number of answers is 2 but this has 0 answers",
   "string-regex-qr": "gap: not checked: The answer 'fasdfa@@test.com.au' does not conform to the expected format 'blah@example.com' (regex '",
   "string-with-coding-async-qr": "gap: not checked: The value 'Australia' is not in the list of allowed values (value set 'http://hl7.org/fhir/ValueSet/",
-  "structureDefinition-11179-objectClass-R4": "gap: false error (fhir-extension-context): Extension http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type ",
+  "structureDefinition-11179-objectClass-R4": "gap: the Java harness loads hl7.fhir.uv.extensions 5.x, whose structuredefinition-fhir-type may be used on ElementDefinition.type; R4 core (loaded here) allows only ElementDefinition.type.code",
   "time-qr": "gap: not checked: The time 09:00:00 is not in the set of permitted values",
   "toplevel-maxvalueduration-fail#profile": "gap: not checked: The date/time value '2100-01-01' is not legal: maxValue is 10a after now (which is XXX)",
   "type-ref-unchecked#profile": "policy D-40: the Java harness runs this case with reference type checks off; its file is identical to type-ref-checked, which expects the error we report",
@@ -92,4 +81,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 284, exact: 252 };
+export const CONFORMANCE_RATCHET = { verdict: 295, exact: 263 };

@@ -6,7 +6,7 @@ import type { ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile } from '../profiles/profiles.js';
 import { extensionContextRule } from './extension-context.js';
 import { hintArgs } from './canonicals.js';
-import { type Json } from './paths.js';
+import { isObject, type Json } from './paths.js';
 import { validateComplex } from './elements.js';
 import type { Run } from './run.js';
 
@@ -87,42 +87,111 @@ export function checkExtension(run: Run, obj: Json, node: ElementNode, path: str
 
 export function checkExtensionContext(run: Run, def: CompiledProfile, path: string, url: string, node: ElementNode): void {
   const contexts = def.context;
-  if (!contexts?.length) return;
-  // The answer depends only on (extension, resource type, element path without indexes).
+  if (!contexts?.length && !def.contextInvariant?.length) return;
   const frame = run.frames[run.frames.length - 1];
   if (!frame || !path.startsWith(frame.path)) return;
   const type = String(frame.resource.resourceType);
-  if (path.indexOf('.', frame.path.length + 1) === -1) {
-    // On the resource itself (`Encounter.extension[0]`): the host is the resource, no lookup needed.
-    const allowed = contexts.some((c) => c.type !== 'element' || GENERIC_CONTEXTS.has(c.expression) || c.expression === type);
-    if (!allowed) run.out.push(extensionContextRule(node, url), path, { url, element: type, contexts: contexts.map((c) => c.expression).join(', ') });
-    return;
+  const report = (element: string) =>
+    run.out.push(extensionContextRule(node, url), path, { url, element, contexts: (contexts ?? []).map((c) => c.expression).join(', ') });
+  // Element contexts depend only on (extension, resource type, element path without indexes):
+  // memoised. Extension and FHIRPath contexts, and context invariants, depend on the data.
+  const dataDependent = contexts?.some((c) => c.type !== 'element') === true;
+  if (contexts?.length) {
+    const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
+    let verdict = dataDependent ? undefined : run.v.extensionContexts.get(key);
+    if (verdict === undefined) {
+      verdict = extensionContextVerdict(run, contexts, path);
+      if (!dataDependent) run.v.extensionContexts.set(key, verdict);
+    }
+    if (verdict) {
+      report(verdict);
+      return;
+    }
   }
-  const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
-  let verdict = run.v.extensionContexts.get(key);
-  if (verdict === undefined) {
-    verdict = extensionContextVerdict(run, contexts, path);
-    run.v.extensionContexts.set(key, verdict);
+  for (const inv of def.contextInvariant ?? []) {
+    const host = hostObject(frame.resource, path.slice(frame.path.length));
+    if (host === undefined) continue;
+    const r = run.v.evaluate(inv, host, frame.resource, frame.root);
+    if (r !== true) {
+      run.out.push(CODES.EXTENSION_CONTEXT_INVARIANT, path, { url, invariant: inv, detail: r === false ? '' : ` (${r})` });
+    }
   }
-  if (verdict) run.out.push(extensionContextRule(node, url), path, { url, element: verdict, contexts: contexts.map((c) => c.expression).join(', ') });
+}
+
+/** Element contexts that allow any element of a kind: `Element` anywhere; `Resource`, `DomainResource` on a resource. */
+function genericContextAllows(e: string, host: { defPath: string; type: string; isResource: boolean }): boolean | undefined {
+  if (e === 'Element') return true;
+  if (e === 'Resource' || e === 'DomainResource') return host.isResource;
+  if (e === 'BackboneElement') return host.type === 'BackboneElement';
+  // `DomainResource.text`, `Resource.meta`: that element of any resource.
+  const dot = e.indexOf('.');
+  if (dot > 0 && (e.startsWith('Resource.') || e.startsWith('DomainResource.'))) return host.defPath.slice(host.defPath.indexOf('.')) === e.slice(dot);
+  return undefined;
 }
 
 /** '' when the extension may be used at `path`, else the definition path of its host element. */
 export function extensionContextVerdict(run: Run, contexts: NonNullable<CompiledProfile['context']>, path: string): string {
   const host = hostPath(run, path);
   if (!host) return '';
+  const frame = run.frames[run.frames.length - 1]!;
   for (const c of contexts) {
-    if (c.type !== 'element') return ''; // fhirpath/extension contexts are not checked
     const e = c.expression;
-    if (e === 'Element' || e === 'Resource' || e === 'DomainResource' || e === 'BackboneElement') return '';
-    if (host.defPath === e || host.type === e || host.defPath.startsWith(e + '.') === false && host.type === e) return '';
-    if (e === host.defPath.split('.')[0] && !host.defPath.includes('.')) return '';
+    if (c.type === 'extension') {
+      // Inside an extension with that url (a complex extension's part, an extension on its value).
+      const obj = hostObject(frame.resource, path.slice(frame.path.length), true);
+      if (isObject(obj) && obj.url === e) return '';
+      continue;
+    }
+    if (c.type === 'fhirpath') {
+      const obj = hostObject(frame.resource, path.slice(frame.path.length));
+      if (obj !== undefined && run.v.selects(e, frame.resource, obj)) return '';
+      continue;
+    }
+    const generic = genericContextAllows(e, host);
+    if (generic === true) return '';
+    if (generic === false) continue;
+    if (host.defPath === e || host.type === e) return '';
   }
   return host.defPath;
 }
 
+/**
+ * The JSON object holding the extension at `rel` (a location relative to its resource, e.g.
+ * `.address[0].extension[1]`): the element (`_x` for a primitive). With `extensionOnly`, the
+ * Extension that holds it, when the host is an Extension or an Extension's value.
+ */
+export function hostObject(resource: Json, rel: string, extensionOnly = false): Json | undefined {
+  const segs = rel.split('.').filter(Boolean);
+  segs.pop(); // the extension itself
+  let cur: unknown = resource;
+  let lastExtension: Json | undefined;
+  for (let i = 0; i < segs.length; i++) {
+    const m = /^([^[]+)(?:\[(\d+)\])?$/.exec(segs[i]);
+    if (!m || !isObject(cur)) return undefined;
+    const name = m[1];
+    let v: unknown = cur[name];
+    if ((v === undefined || !isObject(m[2] === undefined ? v : (v as unknown[])[Number(m[2])])) && `_${name}` in cur) v = cur[`_${name}`];
+    if (m[2] !== undefined) v = Array.isArray(v) ? v[Number(m[2])] : undefined;
+    if (name === 'extension' && isObject(v)) lastExtension = v;
+    else if (!name.startsWith('value')) lastExtension = undefined;
+    cur = v;
+  }
+  if (extensionOnly) return lastExtension;
+  return isObject(cur) ? cur : undefined;
+}
+
+function findByPath(root: ElementNode, path: string): ElementNode | undefined {
+  if (root.path === path) return root;
+  if (!path.startsWith(root.path + '.')) return undefined;
+  for (const c of root.children ?? []) {
+    const hit = findByPath(c, path);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 /** Definition path of the element holding an extension at `path` (e.g. `Encounter.status`). */
-export function hostPath(run: Run, path: string): { defPath: string; type: string } | undefined {
+export function hostPath(run: Run, path: string): { defPath: string; type: string; isResource: boolean } | undefined {
   const frame = run.frames[run.frames.length - 1];
   if (!frame || !path.startsWith(frame.path)) return undefined;
   const rel = path.slice(frame.path.length).replace(/\[\d+\]/g, '');
@@ -139,7 +208,14 @@ export function hostPath(run: Run, path: string): { defPath: string; type: strin
     const hit = children?.childIndex?.get(part);
     if (!hit) return undefined;
     const t = hit.type ?? hit.node.typeCodes[0] ?? 'BackboneElement';
-    if (hit.node.children) {
+    if (hit.node.contentReference && !hit.node.children) {
+      // `OperationDefinition.parameter.part` is an `OperationDefinition.parameter`.
+      const ref = hit.node.contentReference.slice(hit.node.contentReference.indexOf('#') + 1);
+      defPath = ref;
+      type = 'BackboneElement';
+      node = undefined;
+      node = core?.root && findByPath(core.root, ref);
+    } else if (hit.node.children) {
       node = hit.node;
       defPath = hit.node.path;
       type = t;
@@ -149,5 +225,5 @@ export function hostPath(run: Run, path: string): { defPath: string; type: strin
       defPath = t === 'Extension' ? 'Extension' : hit.node.path;
     }
   }
-  return { defPath, type };
+  return { defPath, type, isResource: parts.length === 0 };
 }

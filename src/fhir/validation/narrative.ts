@@ -3,7 +3,7 @@
 // and txt-2 (some non-whitespace content). The base definitions state txt-1 and txt-2 as
 // `htmlChecks()`; they are checked here, natively, with a finding that names the offending
 // element or attribute. The lists are the R4 txt-1 XPath's, plus what its human text admits
-// besides (`address`, `bdo`, `kbd` of HTML 4.0 chapters 7-9; `xml:lang`).
+// besides (`address`, `bdo`, `kbd` of HTML 4.0 chapters 7-9; `xml:lang`, `xml:space` as the HL7 validator allows).
 import { FhirXmlError } from '../xml/errors.js';
 import { parseXml, XML_NS, type XmlElement } from '../xml/parser.js';
 
@@ -87,7 +87,7 @@ function walk(el: XmlElement, out: NarrativeFinding[], state: { text: boolean; i
   }
   for (const a of el.attributes) {
     if (out.length >= MAX_FINDINGS) return;
-    const allowed = a.ns === '' ? ATTRIBUTES.has(a.local) : a.ns === XML_NS && a.local === 'lang';
+    const allowed = a.ns === '' ? ATTRIBUTES.has(a.local) : a.ns === XML_NS && (a.local === 'lang' || a.local === 'space');
     if (!allowed) {
       const why = /^on/i.test(a.local) && a.ns === '' ? ' (event handlers run scripts)' : '';
       out.push({ problem: 'content', detail: `attribute ${a.qname} on <${el.qname}> is not allowed in a narrative${why}` });

@@ -251,10 +251,14 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
   if (answers.length > 1 && def.repeats !== true) out.push({ rule: CODES.QR_ANSWER_MULTIPLE, path: `${at}.answer[1]`, args: { linkId: String(def.linkId), count: String(answers.length) } });
   const options = list(def.answerOption);
   const optionKeys = new Set(options.map(valueKey).filter((k): k is string => k !== undefined));
-  let allowed = ANSWER_TYPES[type];
+  let allowed: string[] | undefined = ANSWER_TYPES[type];
   if (allowed && (type === 'choice' || type === 'open-choice') && optionKeys.size) {
     // R4 answerOption may be integer, date, time, string, Coding or Reference: answers take the options' types.
     allowed = type === 'open-choice' ? [...new Set([...optionKeys, 'valueString'])] : [...optionKeys];
+  } else if (type === 'choice' && def.answerValueSet === undefined) {
+    // A choice with neither options nor value set says nothing of its answers' type (the HL7
+    // validator accepts any: R5 lets choice answers be strings, integers, dates...).
+    allowed = undefined;
   }
   answers.forEach((a, j) => {
     const key = valueKey(a);

@@ -6,6 +6,8 @@
 // primitive-values.ts, bindings.ts, slicing.ts, references.ts, extensions.ts, invariants.ts,
 // datatypes.ts, questionnaire.ts, narrative.ts. It never throws on input data: anything
 // unexpected becomes an issue.
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4';
 import { CODES } from '../outcome/codes.js';
 import type { ValidationIssue } from '../outcome/issue.js';
 import { messagesOf, type MessageArgs, type Rule } from '../outcome/rule.js';
@@ -177,6 +179,45 @@ export class Validator {
       this.missingText.set(canonical, text);
     }
     return text;
+  }
+
+  private readonly expressions = new Map<string, ((data: unknown, env: Record<string, unknown>) => unknown[]) | string>();
+
+  /** A FHIRPath expression compiled once with the R4 model (fhirpath.js); a string when it does not compile. */
+  private expression(expr: string): ((data: unknown, env: Record<string, unknown>) => unknown[]) | string {
+    let f = this.expressions.get(expr);
+    if (f === undefined) {
+      try {
+        f = fhirpath.compile(expr, r4model) as (data: unknown, env: Record<string, unknown>) => unknown[];
+      } catch (e) {
+        f = (e as Error).message;
+      }
+      if (this.expressions.size < 1000) this.expressions.set(expr, f);
+    }
+    return f;
+  }
+
+  /** `expr` on `node` as a constraint: true, false (false or empty), or the evaluation error. */
+  evaluate(expr: string, node: unknown, resource: unknown, rootResource: unknown): boolean | string {
+    const f = this.expression(expr);
+    if (typeof f === 'string') return f;
+    try {
+      const r = f(node, { resource, rootResource, context: node });
+      return r.length === 1 && r[0] === true;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  /** Whether `expr` evaluated on `resource` selects the object `target` (an extension's FHIRPath context). */
+  selects(expr: string, resource: unknown, target: unknown): boolean {
+    const f = this.expression(expr);
+    if (typeof f === 'string') return false;
+    try {
+      return f(resource, { resource, rootResource: resource }).some((x) => x === target || (isObject(x) && (x as { data?: unknown }).data === target));
+    } catch {
+      return false;
+    }
   }
 
   validate(resource: unknown, options: ValidateOptions = {}): ValidationIssue[] {
