@@ -35,6 +35,8 @@ const BLOCK = Math.ceil(N / ROUNDS);
 const WARMUP = Math.min(20, N);
 /** Bundles in flight at once in the extra "concurrent" PostgreSQL scenarios (1 = none of them). */
 const CONCURRENCY = intFlag('concurrency', 'BENCH_INGEST_CONCURRENCY', 1);
+/** `--no-noop`: every write makes a version, even an unchanged resend (the no-op rule off, D-60). */
+const NO_NOOP = process.argv.includes('--no-noop');
 const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const TEMPLATE = readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8');
@@ -198,7 +200,7 @@ async function main(): Promise<void> {
   // ---- PostgreSQL: fresh database, repository + raw table side by side.
   const db = await createDatabase();
   try {
-    const repo = await openRepository({ url: db.url });
+    const repo = await openRepository({ url: db.url, versionUnchanged: NO_NOOP });
     const raw = await rawScenario('PostgreSQL raw INSERT (floor)', db.url);
     try {
       const on = ingestScenario('PostgreSQL ingest, validation on', repo, validator);
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
 
   // ---- PGlite in memory.
   const tp = performance.now();
-  const lite = await openRepository({ dataDir: 'memory://' });
+  const lite = await openRepository({ dataDir: 'memory://', versionUnchanged: NO_NOOP });
   process.stderr.write(`PGlite (opened in ${(performance.now() - tp).toFixed(0)} ms)…\n`);
   try {
     const on = ingestScenario('PGlite ingest, validation on', lite, validator);

@@ -39,7 +39,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
   // In memory: a copy of a cached migrated data folder, so the migrate() below finds nothing to do.
   const db = !opts.url && isMemoryDir(opts.dataDir ?? DEFAULT_DATA_DIR) ? await openMemoryPglite(MIGRATIONS, migrate) : await openDatabase(opts);
-  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams);
+  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams, opts.versionUnchanged ?? false);
   try {
     await repo.migrate();
   } catch (err) {

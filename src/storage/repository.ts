@@ -7,6 +7,7 @@ import { migrate } from './migrate.js';
 import { reindex, indexState, type IndexState, type ReindexReport } from './reindex.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
+import { StatisticsKeeper } from './statistics.js';
 import { getSubmission, insertSubmission, listSubmissions } from './submissions.js';
 import type {
   BusinessKeyPolicy,
@@ -29,7 +30,14 @@ export class SqlRepository implements Repository {
     readonly db: Database,
     private readonly keys?: BusinessKeyPolicy,
     private params: SearchParameterSet = baseParameterSet(),
-  ) {}
+    /** Turns the no-op rule off for every plan (OpenDatabaseOptions.versionUnchanged). */
+    private readonly versionUnchanged = false,
+  ) {
+    this.statistics = new StatisticsKeeper(db);
+  }
+
+  /** Keeps the planner's statistics current where nothing else does (storage/statistics.ts). */
+  readonly statistics: StatisticsKeeper;
 
   get searchParams(): SearchParameterSet {
     return this.params;
@@ -100,8 +108,11 @@ export class SqlRepository implements Repository {
     return search(this.db, query, this.searchParams);
   }
 
-  execute(plan: WritePlan): Promise<OpResult[]> {
-    return executePlan(this.db, this.searchParams, plan);
+  async execute(plan: WritePlan): Promise<OpResult[]> {
+    const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan);
+    // Index rows grow with the versions: counting versions is enough to tell growth.
+    this.statistics.noteWrites(results.reduce((n, r) => n + (r.record && r.outcome !== 'unchanged' ? 1 : 0), 0));
+    return results;
   }
 
   async create(resource: FhirResource, options: { owner?: string } = {}): Promise<ResourceRecord> {

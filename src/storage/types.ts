@@ -45,6 +45,11 @@ export interface OpenDatabaseOptions {
   keys?: BusinessKeyPolicy;
   /** Search parameters indexed and searched (default: the base R4 ones). */
   searchParams?: SearchParameterSet;
+  /**
+   * Write a new version even when a write changes nothing (turns the no-op rule off, D-60):
+   * for benchmarks that measure what the rule saves. Default false.
+   */
+  versionUnchanged?: boolean;
 }
 
 /**
