@@ -24,6 +24,7 @@ import { TdduiValidator } from '../tddui/validator.js';
 import { addUiDataHooks, registerUi } from '../ui/index.js';
 import { AuditTrail, registerAudit } from './audit.js';
 import { auditEventRoutes } from './audit-event.js';
+import { bulkExportRoutes, ExportRunner, type BulkExportOptions } from './bulk-export.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
@@ -51,6 +52,8 @@ export interface BuildOptions {
   modules?: IgModule[];
   /** The audit trail of accesses to health data (server/audit.ts; default on — off only to measure its cost). */
   audit?: boolean;
+  /** FHIR Bulk Data `$export` (server/bulk-export.ts): folder of the files (default ./.tddui-exports), how long they are kept. */
+  bulkExport?: Partial<BulkExportOptions>;
 }
 
 const require = createRequire(import.meta.url);
@@ -208,6 +211,10 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // The circle of care governs persons' access to notebooks, circles and consents (rest/access.ts).
   const access = new AccessControl([new CircleAccess(repo)]);
+  // Bulk exports: jobs left by a stopped server are resumed once the server is built.
+  const exportRunner = new ExportRunner(repo, { dir: resolvePath(process.cwd(), '.tddui-exports'), ...opts.bulkExport }, app.log);
+  app.addHook('onReady', async () => exportRunner.start());
+  app.addHook('onClose', async () => exportRunner.stop());
   const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
   services.set(app, service);
   await app.register(
@@ -221,6 +228,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         ...(opts.auth ? { auth: opts.auth } : {}),
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
+      bulkExportRoutes(fhir, { runner: exportRunner, repo, servedTypes: () => service.served.types.keys(), ...(opts.auth ? { auth: opts.auth } : {}) });
     },
     { prefix: '/fhir' },
   );
@@ -256,6 +264,8 @@ export interface StartOptions {
   pilotageWarmupMs?: number;
   /** See BuildOptions.modules. */
   modules?: IgModule[];
+  /** See BuildOptions.bulkExport. */
+  bulkExport?: Partial<BulkExportOptions>;
   /** Told when each start-up step begins and ends (the CLI prints them: the first start can take a while). */
   onProgress?: (p: StartupProgress) => void;
 }
@@ -308,7 +318,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await repo.db.close();

@@ -182,7 +182,9 @@ function classify(req: FastifyRequest, status: number): AccessNote | undefined {
     const r = route.slice(5);
     if (r === '/metadata' || r.endsWith('/$validate')) return undefined;
     const type = p.type ?? /^\/([A-Z][A-Za-z]+)/.exec(r)?.[1];
-    if (r.includes('$export') || r.startsWith('/$export-poll') || r.startsWith('/$export')) return { kind: 'export', action: 'R', subtype: 'export', ...(type ? { entityType: type } : {}), ...(p.id ? { entityId: p.id } : {}) };
+    // Polling an export's status or deleting the job touches no health data; its files do.
+    if (r.startsWith('/$export-poll-status')) return undefined;
+    if (r.includes('$export')) return { kind: 'export', action: 'R', subtype: 'export', ...(type ? { entityType: type } : {}), ...(p.id ? { entityId: p.id } : {}) };
     if (m === 'GET' || m === 'HEAD') {
       if (/\/_history\/:vid$/.test(r)) return READ('vread', type, p.id);
       if (/\/:id\/_history$/.test(r)) return READ('history-instance', type, p.id);
