@@ -16,7 +16,7 @@ export const ALLOWED: Record<string, string[]> = {
   ingest: ['fhir', 'tddui', 'storage', 'rest'],
   coordination: ['fhir', 'storage', 'rest'],
   server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'ui'],
-  ui: ['fhir', 'tddui', 'storage', 'server'],
+  ui: ['fhir', 'tddui', 'storage', 'coordination', 'server'],
   producer: ['fhir', 'tddui'],
   cli: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'server', 'ui', 'producer'],
   testing: [],

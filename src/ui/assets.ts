@@ -184,6 +184,17 @@ table.aggir td.code { font-weight:700; text-align:center; }
   .tabs.week-nav strong { flex:1 1 100%; order:-1; }
   .sev { min-width:0; }
 }
+/* Coordination: circle and liaison notebook */
+.proposals{list-style:none;padding:0}.proposal{margin:.4em 0}.proposal form,form.inline{display:inline}
+.member-left td{color:#666}
+.note{border-left:4px solid #c8d3df;padding:.4em .8em;margin:.6em 0;background:#fafbfc}
+.note-urgent{border-left-color:#c0392b;background:#fdf0ee}
+.badge-urgent{background:#c0392b;color:#fff;border-radius:3px;padding:0 .4em;font-size:.85em}
+.note-withdrawn .note-text{text-decoration:line-through;color:#777}
+.note-text{white-space:pre-wrap;overflow-wrap:anywhere}
+.replies{margin-left:1.2em}
+.note-form label,.note-actions label{display:block;margin:.3em 0}.note-form textarea,.note-actions textarea{width:100%;max-width:40em;min-height:4em}
+.notice{background:#eef6ee;border:1px solid #9c9;padding:.4em .8em}
 `;
 
 /**

@@ -33,6 +33,7 @@ export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageW
 import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
+import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
 
 export interface UiDeps {
   repo: Repository;
@@ -44,6 +45,8 @@ export interface UiDeps {
    * authenticating reverse proxy that adds the Authorization header (docs/security.md).
    */
   auth?: Authenticator;
+  /** The server's write interactions, for the Coordination page's forms (circle, notebook). */
+  writer?: () => CoordinationWriter;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -101,6 +104,10 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
             if (!principal.canExplicitly('AuditEvent', 'read')) return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter le journal des accès (portée system/AuditEvent.read ou user/AuditEvent.read nécessaire).'), 403);
           } else if (path !== '/valider' && !principal.canAll('read')) {
             return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter les données reçues (portée system/*.read ou user/*.read nécessaire).'), 403);
+          }
+          // The Coordination forms write (circle, notebook): a token that writes is needed.
+          if (req.method === 'POST' && path.includes('/coordination/') && !principal.canAll('write')) {
+            return sendHtml(reply, errorPage('Votre jeton ne permet pas d’écrire (portée system/*.write ou user/*.write nécessaire).'), 403);
           }
         } catch (e) {
           if (!(e instanceof FhirError)) throw e;
@@ -170,6 +177,11 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
+    ui.get<{ Params: { id: string }; Querystring: CoordinationQuery }>('/usagers/:id/coordination', async (req, reply) => {
+      const body = await coordinationPage(repo, req.params.id, req.query ?? {});
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    if (deps.writer) registerCoordinationRoutes(ui, repo, deps.writer);
     // The attached documents (PDF of a projet personnalisé, of an evaluation…), by their
     // DocumentReference id and the index of the attachment in `content`.
     ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {

@@ -1,0 +1,90 @@
+// Browser test (Debian chromium, playwright-core) of the Coordination page (issue 14): for the
+// usager of the official TDDUI SSIAD Bundle, a member proposed from the DUI's data is accepted,
+// a note with an attachment is written as urgent (highlighted), a reply is threaded under it, a
+// note is withdrawn; no console error. Screenshots: coordination-cercle.png,
+// coordination-cahier.png in $TDDUI_SCREENSHOTS, else <OS temp dir>/tddui-ui-screenshots/.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { startServer, type RunningServer } from '../server/app.js';
+import { SHARED_FHIR, tdduiExamplesDir } from '../testing/paths.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
+const skip = available ? false : `chromium not found at ${CHROMIUM}`;
+
+let srv: RunningServer;
+let browser: Browser;
+let patient: string;
+
+before(async () => {
+  if (!available) return;
+  srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], igs: ['ans.fhir.fr.cds#2.0.1', 'ans.fhir.fr.cdl#3.0.1'], logLevel: 'warn' });
+  const bundle = readFileSync(join(tdduiExamplesDir('2.3.0'), 'Bundle-tddui-bundle-example.json'), 'utf8');
+  const r = await fetch(`${srv.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: bundle });
+  assert.equal(r.status, 200);
+  const loc = ((await r.json()) as { entry: { response: { location: string } }[] }).entry.map((e) => e.response.location);
+  patient = loc.find((l) => l.startsWith('Patient/'))!.split('/')[1]!;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  mkdirSync(SHOTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+test('Coordination: prefill accepted, urgent note with an attachment, threaded reply, withdrawal', { skip }, async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${srv.url}/usagers/${patient}`);
+  await page.click('nav.tabs >> text=Coordination');
+  await page.waitForSelector('h2:has-text("Cercle de santé et d’accompagnement")');
+  assert.match(await page.textContent('#cercle') ?? '', /Aucun cercle/);
+  // The ESSMS of the current séjour is proposed; accepting it creates the circle.
+  const proposal = page.locator('li.proposal', { hasText: 'ESSMS du séjour en cours' });
+  assert.equal(await proposal.count(), 1);
+  await proposal.locator('button:has-text("Accepter")').click();
+  await page.waitForSelector('p.notice:has-text("Membre ajouté au cercle")');
+  assert.equal(await page.locator('#cercle tr.member-active').count(), 1);
+  assert.equal(await page.locator('li.proposal', { hasText: 'ESSMS du séjour en cours' }).count(), 0);
+  await page.screenshot({ path: join(SHOTS, 'coordination-cercle.png'), fullPage: true });
+  // A note with an attachment, urgent.
+  await page.fill('.note-form textarea[name="texte"]', 'Chute ce matin, pas de blessure. Surveillance renforcée.');
+  await page.fill('.note-form textarea[name="piece"]', 'Compte rendu de passage : tension 13/8.');
+  await page.check('.note-form input[name="urgent"]');
+  await page.click('.note-form button[type="submit"]');
+  await page.waitForSelector('p.notice:has-text("Note enregistrée")');
+  const urgent = page.locator('article.note-urgent');
+  assert.equal(await urgent.count(), 1);
+  assert.match((await urgent.textContent()) ?? '', /Urgent[\s\S]*Chute ce matin[\s\S]*tension 13\/8/);
+  // A reply, threaded under it.
+  await urgent.locator('summary:has-text("Répondre")').click();
+  await urgent.locator('textarea[name="texte"]').fill('Vu, je passe demain matin.');
+  await urgent.locator('button:has-text("Envoyer la réponse")').click();
+  await page.waitForSelector('p.notice:has-text("Réponse enregistrée")');
+  assert.equal(await page.locator('article.note-urgent .replies article.note').count(), 1);
+  assert.match((await page.locator('article.note-urgent .replies').textContent()) ?? '', /je passe demain matin/);
+  // A second note, withdrawn.
+  await page.fill('.note-form textarea[name="texte"]', 'Note saisie par erreur');
+  await page.click('.note-form button[type="submit"]');
+  await page.waitForSelector('p.notice:has-text("Note enregistrée")');
+  const wrong = page.locator('article.note', { hasText: 'Note saisie par erreur' }).first();
+  await wrong.locator('button:has-text("Retirer la note")').click();
+  await page.waitForSelector('p.notice:has-text("Note retirée")');
+  assert.equal(await page.locator('article.note-withdrawn', { hasText: 'Note saisie par erreur' }).count(), 1);
+  await page.screenshot({ path: join(SHOTS, 'coordination-cahier.png'), fullPage: true });
+  // What the page wrote is FHIR: the circle valid against CDS, the notes CdL notes.
+  const team = await (await fetch(`${srv.url}/fhir/CareTeam?patient=Patient/${patient}`)).json() as { total?: number; entry: { resource: { meta: { profile: string[] } } }[] };
+  assert.equal(team.entry.length, 1);
+  const notes = await (await fetch(`${srv.url}/fhir/DocumentReference?patient=Patient/${patient}&type=DEM-AVIS`)).json() as { entry: unknown[] };
+  assert.equal(notes.entry.length, 3);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
