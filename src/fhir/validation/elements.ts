@@ -358,12 +358,19 @@ export function isResourceType(run: Run, code: string): boolean {
 /** Bundle.entry.resource, contained resources, Parameters.parameter.resource. */
 export function validateContainedResource(run: Run, value: unknown, node: ElementNode, path: string): void {
   const m = run.v.memoOf(node);
-  const profiles = (m.profiles ??= node.types.flatMap((t) => t.profile ?? []));
+  let profiles = (m.profiles ??= node.types.flatMap((t) => t.profile ?? []));
   if (isObject(value) && typeof value.resourceType === 'string') {
     const allowed = (m.resourceTypes ??= node.types.map((t) => t.code).filter((c) => c !== 'Resource' && c !== 'DomainResource'));
     if (allowed.length > 0 && !allowed.includes(value.resourceType)) {
       run.out.push(CODES.TYPE_NOT_ALLOWED, path, { type: value.resourceType, allowed: allowed.join(', ') });
       return;
+    }
+    if (node.types.length > 1 && profiles.length > 0) {
+      // Several types, each with its profiles (contained Patient | Practitioner...): only the
+      // profiles of the resource's own type apply, and they are alternatives — the first one
+      // it conforms to (else the first, whose errors are reported).
+      const own = node.types.filter((t) => t.code === value.resourceType).flatMap((t) => t.profile ?? []);
+      profiles = own.length > 1 ? [own.find((u) => run.conforms(value, path, u) === true) ?? own[0]!] : own;
     }
   }
   run.validateResource(value, path, profiles);

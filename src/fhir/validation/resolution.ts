@@ -54,7 +54,10 @@ export function resolve(run: Run, node: ElementNode, typeCode: string, profile: 
     r = (m.byProfile ??= new Map()).get(profile);
     if (r === undefined) {
       const id = node.contentReference.slice(node.contentReference.indexOf('#') + 1);
-      const target = findById(profile.root, id) ?? findById(run.profiles.core(id.split('.')[0])?.root, id);
+      // The element as the base type defines it: a profile's constraints on the referenced
+      // element (Parameters.parameter's name pattern) do not apply again at every nesting level
+      // (Parameters.parameter.part), where the HL7 validator does not apply them either.
+      const target = findById(run.profiles.core(id.split('.')[0])?.root, id) ?? findById(profile.root, id);
       r = target ? resolved(target, null, undefined, extraRoots(run, target, typeCode, false)) : null;
       m.byProfile.set(profile, r);
     }

@@ -325,10 +325,15 @@ export class Run {
     const entry = this.bundle ? (this.bundle.entryOf(res) ?? parent?.entry) : undefined;
     const contained = parent !== undefined && Array.isArray(parent.resource.contained) && parent.resource.contained.includes(res);
     this.frames.push({ resource: res, root: contained ? parent.root : res, path, profile, entry });
+    // A Bundle inside a Bundle (a document in an MHD Provide Bundle) resolves its own references:
+    // its urn:uuid fullUrls are not the outer Bundle's.
+    const outer = this.bundle;
+    if (parent !== undefined && res.resourceType === 'Bundle') this.bundle = BundleIndex.build(res, path);
     try {
       validateComplex(this, res, profile.root, res.resourceType as string, path, profile);
     } finally {
       this.frames.pop();
+      this.bundle = outer;
     }
   }
 }
