@@ -194,6 +194,9 @@ test('pilotage, once viewed, is computed again in the background after an accept
   // New data through the FHIR API: a resend of the official SSIAD Bundle (new versions).
   const sent = await fetch(`${srv.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(readExample('Bundle-tddui-bundle-example.json')) });
   assert.equal(sent.status, 200);
+  // Sent before by the seed: every entry unchanged, said on the submission's page.
+  const report = await get(`/envois/${sent.headers.get('x-tddui-submission')}`);
+  assert.match(report.body, /id="inchangees">dont \d+ inchangée\(s\) : renvoyées à l’identique/);
   // Without the warm-up this view would compute ("Indicateurs calculés en … ms").
   await new Promise((r) => setTimeout(r, 1500));
   assert.match((await get('/pilotage')).body, /Indicateurs à jour/);

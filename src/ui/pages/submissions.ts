@@ -137,7 +137,7 @@ export async function submissionPage(repo: Repository, id: string): Promise<stri
 <tr><th>Organisation</th><td>${s.organizationName ?? 'inconnue'}${s.organizationFiness ? ` — FINESS ${s.organizationFiness}` : ''}</td></tr>
 <tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}</td></tr>
 ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.ig)} <span class="muted">(${s.ig})</span></td></tr>` : ''}
-<tr><th>Ressources</th><td>${s.resourceCount}</td></tr>
+<tr><th>Ressources</th><td>${s.resourceCount}${s.unchangedCount ? html` <span class="muted" id="inchangees">dont ${s.unchangedCount} inchangée(s) : renvoyées à l’identique, aucune nouvelle version enregistrée</span>` : ''}</td></tr>
 <tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
 <tr><th>Usagers concernés</th><td>${usagersCell(s)}</td></tr>
 <tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a> · <a href="${`/envois/${seg(s.id)}/rapport.html`}" id="rapport-html">Rapport à transmettre (HTML)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>

@@ -1,0 +1,121 @@
+// bench/ingest-ab: ingestion of the same synthetic Bundles by two or more builds of the server
+// in ONE process, block by block (A B C, C B A, ...), on the embedded database (PGlite, in
+// memory, one per build), validation on and off. On a shared host two runs of `bench:ingest`
+// minutes apart differ by a factor of 2 or more; interleaved blocks in one process see the same
+// load. Each build is a checkout with its own `dist/`, e.g. a `git worktree` of an older commit:
+//
+//   git worktree add ../base <commit> --detach && (cd ../base && ln -s ../main/node_modules && npx tsc -p .)
+//   npx tsc -p . && node dist/bench/ingest-ab.js ../base .   [--n=300] [--blocks=10]
+//
+// Prints each build's median bundles/s per scenario and the median per-block ratio to the first.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { SHARED_FHIR } from '../src/testing/paths.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const args = process.argv.slice(2);
+const dirs = args.filter((a) => !a.startsWith('--'));
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+if (dirs.length < 2) {
+  console.error('usage: node dist/bench/ingest-ab.js <checkout A> <checkout B> [more checkouts] [--n=300] [--blocks=10]');
+  process.exit(2);
+}
+const N = Number(option('n') ?? 300);
+const BLOCKS = Number(option('blocks') ?? 10);
+const BLOCK = Math.ceil(N / BLOCKS);
+const WARMUP = 20;
+
+// The first build's examples (an older build may know only the older IG version's).
+const { EXAMPLES_DIR } = (await import(pathToFileURL(join(resolve(dirs[0]!), 'dist/src/testing/paths.js')).href)) as { EXAMPLES_DIR: string };
+const TEMPLATE = readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8');
+const LOCAL_ID = '3480787529/123456789';
+let serial = 0;
+/** The official PP-PA Bundle for a new usager (as bench/ingest makes them). */
+function syntheticBundle(): Json {
+  const n = ++serial;
+  let text = TEMPLATE.replaceAll(LOCAL_ID, `3480787529/${200000000 + n}`);
+  const b = JSON.parse(text) as Json;
+  const suffix = `-u${n}`;
+  for (const e of b.entry as Json[]) {
+    const old = `${e.resource.resourceType}/${e.resource.id}`;
+    text = text.replaceAll(`"${old}"`, `"${old}${suffix}"`).replaceAll(`/${old}"`, `/${old}${suffix}"`);
+  }
+  const out = JSON.parse(text) as Json;
+  for (const e of out.entry as Json[]) e.resource.id = `${e.resource.id}${suffix}`;
+  return out;
+}
+
+interface Build {
+  dir: string;
+  on: (b: Json) => Promise<void>;
+  off: (b: Json) => Promise<void>;
+  rates: { on: number[]; off: number[] };
+  /** Why validation on is not measured for this build (its validator rejects the Bundles). */
+  noOn?: string;
+}
+
+async function load(dir: string): Promise<Build> {
+  const imp = (p: string) => import(pathToFileURL(join(resolve(dir), 'dist/src', p)).href);
+  const { ingestTransaction } = await imp('ingest/index.js');
+  const { openRepository } = await imp('storage/index.js');
+  const { TdduiValidator } = await imp('tddui/validator.js');
+  const validator = await TdduiValidator.create({ packages: [SHARED_FHIR] });
+  // Validation off: the same validator accepting everything unread (storage alone).
+  const off = Object.create(validator);
+  off.validate = () => ({ valid: true, issues: [], ig: 'ans.fhir.fr.tddui#2.3.0' });
+  const repoOn = await openRepository({ dataDir: 'memory://' });
+  const repoOff = await openRepository({ dataDir: 'memory://' });
+  const run = (repo: unknown, v: unknown) => async (b: Json) => {
+    const r = await ingestTransaction({ repo, validator: v }, b);
+    if (r.status !== 200) throw new Error(`${dir}: ${r.status} ${JSON.stringify((r.body.issue ?? []).filter((i: Json) => i.severity === "error")).slice(0, 600)}`);
+  };
+  return { dir, on: run(repoOn, validator), off: run(repoOff, off), rates: { on: [], off: [] } };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+};
+
+const builds: Build[] = [];
+for (const d of dirs) builds.push(await load(d));
+for (const b of builds) {
+  for (let i = 0; i < WARMUP; i++) {
+    await b.off(syntheticBundle());
+    if (b.noOn) continue;
+    try {
+      await b.on(syntheticBundle());
+    } catch (e) {
+      // An older build may validate another IG version: its storage alone is compared.
+      b.noOn = String((e as Error).message).slice(0, 120);
+    }
+  }
+}
+for (let round = 0; round < BLOCKS; round++) {
+  const order = round % 2 === 0 ? builds : [...builds].reverse();
+  for (const kind of ['on', 'off'] as const) {
+    // The same Bundles' shapes for every build of the block (fresh usagers each).
+    for (const b of order) {
+      if (kind === 'on' && b.noOn) continue;
+      const bundles = Array.from({ length: BLOCK }, syntheticBundle);
+      const t0 = performance.now();
+      for (const x of bundles) await b[kind](x);
+      b.rates[kind].push(BLOCK / ((performance.now() - t0) / 1000));
+    }
+  }
+  process.stderr.write(`  round ${round + 1}/${BLOCKS}\n`);
+}
+console.log(`Ingestion A/B on PGlite (in memory), ${BLOCKS} interleaved blocks of ${BLOCK} synthetic PP-PA Bundles (25 resources) per build and scenario`);
+console.log('build                                   validation on (bundles/s, ratio)   validation off (bundles/s, ratio)');
+const a = builds[0]!;
+for (const b of builds) {
+  const ref = builds.find((x) => !x.noOn);
+  const ratio = (k: 'on' | 'off', to: Build | undefined) => (to && b.rates[k].length ? median(b.rates[k].map((r, i) => r / to.rates[k][i]!)).toFixed(3) : '-');
+  const on = b.rates.on.length ? median(b.rates.on).toFixed(1) : '-';
+  console.log(`${b.dir.padEnd(40)}${on.padStart(8)}  ${ratio('on', ref).padStart(6)}${median(b.rates.off).toFixed(1).padStart(26)}  ${ratio('off', a).padStart(6)}`);
+  if (b.noOn) console.log(`  (validation on not measured: ${b.noOn})`);
+}
+process.exit(0);
