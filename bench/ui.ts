@@ -22,7 +22,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const srv = await startServer({ port: 0, dataDir: process.env.UI_BENCH_DATABASE ? undefined : 'memory://', database: process.env.UI_BENCH_DATABASE, packages: [SHARED_FHIR], logLevel: 'warn' });
+  const srv = await startServer({ port: 0, dataDir: process.env.UI_BENCH_DATABASE ? undefined : 'memory://', database: process.env.UI_BENCH_DATABASE, packages: [SHARED_FHIR], logLevel: 'warn', limits: { readRate: 0, writeRate: 0 } });
   try {
     const ctx = { repo: srv.repo, validator: srv.validator };
     const official = await seedOfficial(ctx);

@@ -5,6 +5,7 @@
 import type { StartOptions, StartupProgress } from '../server/app.js';
 import { Command, parseOptions } from './args.js';
 import { watchLauncher } from './launcher.js';
+import { DEFAULT_LIMITS } from '../server/limits.js';
 
 export const SERVE_HELP = `Usage: tddui serve [options]
 
@@ -32,6 +33,14 @@ Options:
   --log-level L     fatal, error, warn, info (default; or $LOG_LEVEL), debug, trace, silent.
                     Logs are JSON lines (pino) on standard output.
   --trust-proxy     Behind a reverse proxy: build links from X-Forwarded-Proto/-Host.
+  --public-url URL  The server's public base URL (https://tddui.example.fr): links are built
+                    from it, never from the Host a client sends (default: $TDDUI_PUBLIC_URL;
+                    without it, from this machine's address).
+  --limit NAME=N    Change a limit (repeatable): transactionBody, validateBody, writeBody
+                    (bytes), bundleEntries, arrayLength, stringLength, requestTimeoutMs,
+                    headersTimeoutMs, keepAliveTimeoutMs, requestsPerConnection,
+                    connectionsPerAddress, writeRate, readRate (per client and window; 0 = off),
+                    rateWindowMs. Defaults and answers: docs/security.md.
   --auth-jwks SRC   Require OAuth 2.0 bearer tokens (JWT) on /fhir and the UI, verified with
                     this JWKS: an https:// URL of the authorisation server, or a file
                     (default: $TDDUI_AUTH_JWKS). Without it the server is open: keep it on
@@ -72,6 +81,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       ig: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
+      'public-url': { type: 'string' },
+      limit: { type: 'string', multiple: true },
       'auth-jwks': { type: 'string' },
       'auth-issuer': { type: 'string' },
       'auth-audience': { type: 'string' },
@@ -95,6 +106,20 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (values.packages?.length) options.packages = values.packages;
   if (values.ig?.length) options.igs = values.ig;
   if (values['trust-proxy']) options.trustProxy = true;
+  const publicUrl = values['public-url'] ?? (env.TDDUI_PUBLIC_URL || undefined);
+  if (publicUrl !== undefined) {
+    if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) return { error: `--public-url must be an http(s) URL without query (got "${publicUrl}")` };
+    options.publicUrl = publicUrl.replace(/\/+$/, '');
+  }
+  if (values.limit?.length) {
+    const limits: Record<string, number> = {};
+    for (const item of values.limit) {
+      const m = /^([A-Za-z]+)=(\d+)$/.exec(item);
+      if (!m || !(m[1]! in DEFAULT_LIMITS)) return { error: `invalid --limit "${item}" (NAME=N, NAME one of ${Object.keys(DEFAULT_LIMITS).join(', ')})` };
+      limits[m[1]!] = Number(m[2]);
+    }
+    options.limits = limits;
+  }
   const jwks = values['auth-jwks'] ?? (env.TDDUI_AUTH_JWKS || undefined);
   const issuer = values['auth-issuer'] ?? (env.TDDUI_AUTH_ISSUER || undefined);
   const audience = values['auth-audience'] ?? (env.TDDUI_AUTH_AUDIENCE || undefined);

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { Transform } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
 import type { FhirResource } from '../fhir/json.js';
@@ -30,6 +32,7 @@ import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
 import type { XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
+import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, type Limits } from './limits.js';
 
 /** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
 export const BODY_LIMIT = 50 * 1024 * 1024;
@@ -54,6 +57,15 @@ export interface BuildOptions {
   audit?: boolean;
   /** FHIR Bulk Data `$export` (server/bulk-export.ts): folder of the files (default ./.tddui-exports), how long they are kept. */
   bulkExport?: Partial<BulkExportOptions>;
+  /** Limits on bodies, values, connections and request rates (src/server/limits.ts; defaults there). */
+  limits?: Partial<Limits>;
+  /**
+   * The server's public base URL (`https://tddui.example.fr`): links (fullUrl, paging,
+   * Location) are built from it. Without it, from the Host header only when it names this
+   * machine (localhost, a loopback address, the address the request came in on), else from
+   * that address — never from any Host a client sends.
+   */
+  publicUrl?: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -127,6 +139,41 @@ export function urlProblem(url: string): { what: string; whatFr: string } | unde
   return undefined;
 }
 
+/** The CSP of an HTML answer that sets none (no script, no style from elsewhere, no framing). */
+const DEFAULT_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/** The body limit of a request's route. */
+function bodyLimitOf(req: FastifyRequest, limits: Limits): { limit: number; what: string; whatFr: string } {
+  const path = req.url.split('?')[0]!.replace(/\/+$/, '');
+  if (path === '/fhir' && req.method === 'POST') return { limit: limits.transactionBody, what: 'a transaction or batch Bundle', whatFr: 'un Bundle de transaction ou de lot' };
+  if (path.endsWith('$validate') || path === '/valider') return { limit: limits.validateBody, what: 'a validation', whatFr: 'une validation' };
+  return { limit: limits.writeBody, what: `${req.method} ${path}`, whatFr: `${req.method} ${path}` };
+}
+
+/**
+ * The rate class of a request: a write; an expensive read (a search, history, a UI page); or
+ * undefined (reads by id, /metadata, /healthz, static assets), not limited.
+ */
+function rateClass(req: FastifyRequest): 'write' | 'read' | undefined {
+  const path = req.url.split('?')[0]!.replace(/\/+$/, '');
+  if (path === '/healthz' || path === '/fhir/metadata' || path.startsWith('/ui/')) return undefined;
+  if (isWrite(req.raw)) return req.method === 'POST' && (path.endsWith('/_search') || path.endsWith('$validate') || path === '/valider') ? 'read' : 'write';
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  if (!path.startsWith('/fhir')) return 'read';
+  const segments = path.slice(5).split('/').filter(Boolean);
+  // Type/id and Type/id/_history/v are cheap; searches and histories are not.
+  if (segments.length === 2 && !segments[1]!.startsWith('_') && !segments[1]!.startsWith('$')) return undefined;
+  if (segments.length === 4 && segments[2] === '_history') return undefined;
+  return 'read';
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated client (token subject), set by the FHIR API's authentication; the rate-limit key. */
+    tdduiClient?: string;
+  }
+}
+
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
 /** The request id: a client-supplied `x-request-id` kept when it is a short token, else a new UUID. */
@@ -150,8 +197,17 @@ export function serviceOf(app: FastifyInstance): FhirService {
 
 export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> {
   const { repo, validator } = opts;
+  const limits = limitsOf(opts.limits);
   const serverOptions: FastifyServerOptions = {
-    bodyLimit: BODY_LIMIT,
+    // The largest of the per-route limits (checked below, before the body is read).
+    bodyLimit: Math.max(limits.transactionBody, limits.validateBody, limits.writeBody),
+    // Slow clients are dropped (408 / closed): whole request, headers, idle keep-alive; Node
+    // checks the first two on a timer, made short enough for the header time-out to hold.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    ...(limits.requestsPerConnection > 0 ? { maxRequestsPerSocket: limits.requestsPerConnection } : {}),
+    // (node:http options; Fastify's types list them for HTTP/2 only.)
+    ...({ http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.floor(limits.headersTimeoutMs / 4))) } } as object),
     // FHIR ids and search values are case-sensitive; `/fhir/Patient/` is `/fhir/Patient`.
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 200 },
     return503OnClosing: true,
@@ -167,10 +223,64 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     ? (Fastify({ ...serverOptions, loggerInstance: opts.logger.child({}, { serializers: LOG_SERIALIZERS }) } as FastifyServerOptions) as unknown as FastifyInstance)
     : Fastify({ ...serverOptions, logger });
 
-  // Every request gets its id back, to quote when reporting a problem.
-  app.addHook('onSend', async (req, reply) => {
+  // Every request gets its id back, to quote when reporting a problem. Answers carry health data
+  // unless they say otherwise (static assets do): never cached. Every HTML answer has a CSP
+  // (the UI sets its own; this covers the others, the 404 page outside the UI included).
+  app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html') && !reply.hasHeader('content-security-policy')) reply.header('content-security-policy', DEFAULT_CSP);
+    return payload;
   });
+
+  applyConnectionLimits(app.server, limits);
+  // Body size per route, before a byte of the body is read (Content-Length), or as it streams.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const { limit, what, whatFr } = bodyLimitOf(req, limits);
+    const declared = Number(req.headers['content-length']);
+    const tooLarge = () => new FhirError(HTTP_ERRORS.BODY_TOO_LARGE_FOR, { limit: bytesText(limit), what, whatFr });
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    if (req.headers['content-length'] !== undefined) return payload;
+    let seen = 0;
+    return payload.pipe(
+      new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          seen += chunk.length;
+          cb(seen > limit ? tooLarge() : null, chunk);
+        },
+      }),
+    );
+  });
+  // Entries, arrays and strings of a parsed body, before validation or storage.
+  app.addHook('preValidation', async (req) => {
+    const body = req.body;
+    if (typeof body === 'object' && body !== null && !(body instanceof URLSearchParams)) {
+      const root = typeof (body as { resourceType?: unknown }).resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
+      checkValueLimits(body, limits, root);
+    }
+  });
+  // Rate limits per client (the token's subject, else the address): writes, and expensive reads.
+  if (limits.writeRate > 0 || limits.readRate > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      // After authentication (onRequest), before the body is read.
+      hook: 'preParsing',
+      timeWindow: limits.rateWindowMs,
+      keyGenerator: (req) => `${rateClass(req)}|${req.tdduiClient ?? req.ip}`,
+      max: (req) => (rateClass(req) === 'write' ? limits.writeRate : limits.readRate) || 1e9,
+      allowList: (req) => {
+        const c = rateClass(req);
+        return c === undefined || (c === 'write' ? limits.writeRate : limits.readRate) <= 0;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new FhirError(
+          HTTP_ERRORS.RATE_LIMITED,
+          { limit: ctx.max, window: `${limits.rateWindowMs / 1000} s`, windowFr: `${limits.rateWindowMs / 1000} s`, retry: Math.max(1, Math.ceil(ctx.ttl / 1000)) },
+          { headers: { 'retry-after': String(Math.max(1, Math.ceil(ctx.ttl / 1000))) } },
+        ),
+    });
+  }
 
   // A NUL, or bytes that are not UTF-8 text, in the path or the query: no id, search value or
   // UI filter can hold them; a 400 here, before any route reaches the database (was a 500).
@@ -226,6 +336,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         xml: XML,
         softwareVersion: SOFTWARE_VERSION,
         ...(opts.auth ? { auth: opts.auth } : {}),
+        ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+        trustProxy: opts.trustProxy === true,
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       bulkExportRoutes(fhir, { runner: exportRunner, repo, servedTypes: () => service.served.types.keys(), ...(opts.auth ? { auth: opts.auth } : {}) });
@@ -266,6 +378,10 @@ export interface StartOptions {
   modules?: IgModule[];
   /** See BuildOptions.bulkExport. */
   bulkExport?: Partial<BulkExportOptions>;
+  /** See BuildOptions.limits. */
+  limits?: Partial<Limits>;
+  /** See BuildOptions.publicUrl. */
+  publicUrl?: string;
   /** Told when each start-up step begins and ends (the CLI prints them: the first start can take a while). */
   onProgress?: (p: StartupProgress) => void;
 }
@@ -318,7 +434,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await repo.db.close();

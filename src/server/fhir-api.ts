@@ -39,6 +39,10 @@ export interface FhirApiDeps {
   now?: () => Date;
   /** OAuth 2.0 bearer tokens (src/server/auth.ts): when absent, the API is open. */
   auth?: Authenticator;
+  /** The public base URL links are built from (BuildOptions.publicUrl). */
+  publicUrl?: string;
+  /** Behind a trusted proxy: the forwarded host is trusted for links (BuildOptions.trustProxy). */
+  trustProxy?: boolean;
 }
 
 /**
@@ -62,9 +66,26 @@ function entryReader(app: FastifyInstance, req: FastifyRequest) {
   };
 }
 
-/** `http://host:port/fhir` as the client reached it. */
+const linkPolicies = new WeakMap<FastifyInstance, { publicUrl?: string; trustProxy: boolean }>();
+
+/**
+ * `http://host:port/fhir`: from the configured public URL; else from the Host the client used
+ * when it names this machine (localhost, loopback, the address the request came in on); else
+ * from that address. Any other Host (a client's choice) never reaches a link.
+ */
 export function baseUrlOf(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}/fhir`;
+  const policy = linkPolicies.get(req.server);
+  if (policy?.publicUrl) return `${policy.publicUrl}/fhir`;
+  // Behind a trusted proxy (--trust-proxy) the forwarded host is the proxy's word.
+  if (policy?.trustProxy) return `${req.protocol}://${req.host}/fhir`;
+  const host = req.host;
+  const local = req.socket?.localAddress;
+  const port = req.socket?.localPort;
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (name === 'localhost' || /^127\./.test(name) || name === '::1' || (local !== undefined && name === local.replace(/^::ffff:/, ''))) return `${req.protocol}://${host}/fhir`;
+  if (local === undefined) return `${req.protocol}://localhost/fhir`;
+  const addr = local.replace(/^::ffff:/, '');
+  return `${req.protocol}://${addr.includes(':') ? `[${addr}]` : addr}:${port}/fhir`;
 }
 
 type Target = { id: string } | { criteria: string };
@@ -78,6 +99,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const summaries = new SummaryDefinitions();
 
   registerBodyParsers(app, xml);
+  linkPolicies.set(app, { ...(deps.publicUrl ? { publicUrl: deps.publicUrl.replace(/\/+$/, '') } : {}), trustProxy: deps.trustProxy === true });
 
   // Response format first, so that even a rejection comes in the format asked for.
   app.addHook('onRequest', async (req) => {
@@ -96,6 +118,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const principal = await auth.authenticate(req.headers.authorization);
       principals.set(req, principal);
       noteActor(req, principal);
+      req.tdduiClient = principal.subject;
       req.log.info({ client: principal.subject }, 'authenticated');
     });
   }

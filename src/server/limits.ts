@@ -1,0 +1,132 @@
+// The server's limits (issue 21): what one client, one connection or one request may cost
+// before anything expensive is done. Every limit is configurable (StartOptions.limits) and
+// listed with its default and the answer a client gets in docs/security.md.
+import type { Server, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
+
+export interface Limits {
+  /** Bytes of a transaction / batch Bundle (POST /fhir). */
+  transactionBody: number;
+  /** Bytes of a $validate body. */
+  validateBody: number;
+  /** Bytes of any other write (create, update, PATCH) and of POST _search. */
+  writeBody: number;
+  /** Entries of a Bundle. */
+  bundleEntries: number;
+  /** Elements of any other JSON array. */
+  arrayLength: number;
+  /** Characters of a JSON string (a base64 document included). */
+  stringLength: number;
+  /** Milliseconds to receive a whole request (headers and body); slow clients are dropped (408). */
+  requestTimeoutMs: number;
+  /** Milliseconds to receive the headers. */
+  headersTimeoutMs: number;
+  /** Milliseconds an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+  /** Requests served on one keep-alive connection before it is closed (0 = no limit). */
+  requestsPerConnection: number;
+  /** Open connections from one client address; past it, new ones are closed at once. */
+  connectionsPerAddress: number;
+  /** Writes per client (token subject, else address) per rate window; 0 = no limit. */
+  writeRate: number;
+  /** Expensive reads (searches, history, $validate, UI pages) per client per rate window; 0 = no limit. */
+  readRate: number;
+  /** The rate window, in milliseconds (default one minute). */
+  rateWindowMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  transactionBody: 50 * 1024 * 1024,
+  validateBody: 50 * 1024 * 1024,
+  writeBody: 20 * 1024 * 1024,
+  bundleEntries: 20_000,
+  arrayLength: 100_000,
+  stringLength: 40 * 1024 * 1024,
+  requestTimeoutMs: 120_000,
+  headersTimeoutMs: 20_000,
+  keepAliveTimeoutMs: 10_000,
+  requestsPerConnection: 1_000,
+  connectionsPerAddress: 256,
+  writeRate: 1_200,
+  readRate: 3_000,
+  rateWindowMs: 60_000,
+});
+
+export function limitsOf(partial: Partial<Limits> | undefined): Limits {
+  return { ...DEFAULT_LIMITS, ...(partial ?? {}) };
+}
+
+/** `52428800` -> `50 MiB`. */
+export function bytesText(n: number): string {
+  if (n >= 1024 * 1024) return `${+(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+/**
+ * 413 at the first array or string over its limit (Bundle.entry has its own limit), walked
+ * without recursion. Run on a parsed body before validation or storage.
+ */
+export function checkValueLimits(value: unknown, limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>, root: string): void {
+  const stack: [unknown, string, string][] = [[value, root, '']];
+  while (stack.length) {
+    const [v, path, name] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > limits.stringLength) throw new FhirError(HTTP_ERRORS.VALUE_TOO_LONG, { what: 'A string', whatFr: 'Une chaîne', expression: path, limit: `${limits.stringLength} characters` }, { expression: path });
+    } else if (Array.isArray(v)) {
+      const isEntry = name === 'entry';
+      const max = isEntry ? limits.bundleEntries : limits.arrayLength;
+      if (v.length > max) {
+        if (isEntry) throw new FhirError(HTTP_ERRORS.TOO_MANY_ENTRIES, { count: v.length, limit: max }, { expression: path });
+        throw new FhirError(HTTP_ERRORS.VALUE_TOO_LONG, { what: 'An array', whatFr: 'Un tableau', expression: path, limit: `${max} elements` }, { expression: path });
+      }
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`, '']);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], `${path}.${k}`, k]);
+    }
+  }
+}
+
+/**
+ * The cap on connections per client address, on the HTTP server: with the time-outs (a slow
+ * client is dropped when its time is up), held connections cannot exhaust the descriptors,
+ * and one address cannot hold more than its share.
+ */
+export function applyConnectionLimits(server: Server, limits: Limits): void {
+  // (The time-outs are the server's options, set where it is created: buildServer.)
+  const open = new Map<string, number>();
+  const firstRequest = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on('request', (req: IncomingMessage) => {
+    const t = firstRequest.get(req.socket);
+    if (t) {
+      clearTimeout(t);
+      firstRequest.delete(req.socket);
+    }
+  });
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > limits.connectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, n);
+    // Node's header time-out leaves a connection whose first request line never ends open:
+    // the first request's headers must arrive within the time-out, or the connection is closed.
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    timer.unref();
+    firstRequest.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+/** Whether a request is a write (its own rate limit). */
+export function isWrite(req: Pick<IncomingMessage, 'method'>): boolean {
+  return req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' || req.method === 'DELETE';
+}
