@@ -139,8 +139,11 @@ export function urlProblem(url: string): { what: string; whatFr: string } | unde
   return undefined;
 }
 
-/** The CSP of an HTML answer that sets none (no script, no style from elsewhere, no framing). */
-const DEFAULT_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/**
+ * The CSP of an HTML answer that sets none: the UI's own policy (scripts and styles of this
+ * origin only, no framing). Root hooks run before the UI's, so it is the same text.
+ */
+const DEFAULT_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /** The body limit of a request's route. */
 function bodyLimitOf(req: FastifyRequest, limits: Limits): { limit: number; what: string; whatFr: string } {
