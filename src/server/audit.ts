@@ -9,6 +9,7 @@
 // a round trip per request. If the record cannot be written, the answer becomes a 500 (the
 // client never sees a success that left no trace; a write already committed stays — a resent
 // TDDUI Bundle is matched by its business keys). See docs/decisions.md D-90.
+import { storableString } from '../fhir/text.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, type FhirResource } from '../fhir/json.js';
@@ -159,6 +160,13 @@ export function auditRecordOf(req: FastifyRequest, reply: FastifyReply): AuditRe
   if (query && (note.kind === 'search' || note.kind === 'export')) rec.query = query.slice(0, 4000);
   if (note.entityType) rec.entityType = note.entityType;
   if (note.entityId) rec.entityId = note.entityId;
+  // A refused request may carry text no database stores (a NUL in an id, a lone surrogate):
+  // recorded with those characters replaced, so the record never fails (issue 21).
+  for (const k of ['entityId', 'entityType', 'query', 'outcomeText', 'path'] as const) {
+    const v = rec[k];
+    if (typeof v === 'string') rec[k] = storableString(v);
+  }
+  rec.patients = rec.patients.map(storableString);
   return rec;
 }
 

@@ -247,6 +247,32 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.ok(ok.json.entry.some((e: Json) => e.resource.resourceType === 'Patient'));
   });
 
+  it('does not leak through submitted Bundles, chains or reverse chains: each type touched needs its read scope', async () => {
+    const accepted = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(producer) });
+    assert.equal(accepted.status, 200);
+    const id = accepted.headers.get('x-tddui-submission')!;
+    const bundleOnly = await token(keys, { scope: 'system/Bundle.read' });
+    const one = await http(`${s.base}/Bundle/${id}`, { headers: bearer(bundleOnly) });
+    assert.equal(one.status, 403, 'a Bundle.read token reads no Patient through a submitted Bundle');
+    assert.match(one.json.issue[0].diagnostics, /does not allow reading (Patient|Organization|Encounter|Practitioner|PractitionerRole|Task)/);
+    assert.equal((await http(`${s.base}/Bundle`, { headers: bearer(bundleOnly) })).status, 403);
+    assert.equal((await http(`${s.base}/Bundle/${id}`, { headers: bearer(reader) })).status, 200);
+
+    const enc = await token(keys, { scope: 'system/Encounter.read' });
+    for (const q of ['Encounter?patient.name=a', 'Encounter?subject:Patient.name=a', 'Encounter?patient.organization.name=a']) {
+      const r = await http(`${s.base}/${q}`, { headers: bearer(enc) });
+      assert.equal(r.status, 403, q);
+      assert.match(r.json.issue[0].diagnostics, /reading (Patient|Organization)/, q);
+    }
+    const patientOnly = await token(keys, { scope: 'system/Patient.read' });
+    const has = await http(`${s.base}/Patient?_has:Encounter:patient:status=finished`, { headers: bearer(patientOnly) });
+    assert.equal(has.status, 403);
+    assert.match(has.json.issue[0].diagnostics, /reading Encounter/);
+    const both = await token(keys, { scope: 'system/Encounter.read system/Patient.read' });
+    assert.equal((await http(`${s.base}/Encounter?subject:Patient.name=a`, { headers: bearer(both) })).status, 200);
+    assert.equal((await http(`${s.base}/Patient?_has:Encounter:patient:status=finished`, { headers: bearer(both) })).status, 200);
+  });
+
   it('binds v1 DocumentReference creates and PATCHes to the FINESS of the document', async () => {
     const doc = readExample(DOC_EXAMPLE);
     delete doc.id;

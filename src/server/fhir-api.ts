@@ -16,6 +16,7 @@ import type { Interaction } from '../rest/served.js';
 import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
+import { typesInBundle, typesTouched } from './scopes.js';
 import type { Actor } from '../rest/access.js';
 import { circleProposals } from '../coordination/proposals.js';
 import { noteActor, noteBody } from './audit.js';
@@ -370,6 +371,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const whatFr = sub ? ` (l'envoi ${id} est de type ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'inconnu'}, pas un Bundle)` : '';
       throw new FhirError(HTTP_ERRORS.SUBMISSION_NOT_BUNDLE, { id, detail: what, detailFr: whatFr });
     }
+    // A submitted Bundle holds every type it carries: reading it needs each type's read scope.
+    requireAccess(req, 'read', ...typesInBundle(bundle));
     const headers = { etag: etag(1), 'last-modified': httpDate(sub.receivedAt) };
     if (notModified(req, 1)) return reply.code(304).headers(headers).send();
     return send(reply, 200, bundle, headers);
@@ -379,6 +382,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const pairs = searchPairs(req);
     const q = parseBundleSearch(pairs);
     const page = await bundlePage(repo, q);
+    requireAccess(req, 'read', ...new Set(page.bundles.flatMap((b) => [...typesInBundle(b)])));
     return send(reply, 200, bundleSearchset(baseUrlOf(req), pairs, q, page, now()));
   };
   app.get('/Bundle', bundleSearchHandler);
@@ -450,6 +454,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const pairs = searchPairs(req);
     const shaping: Shaping = {};
     const query = parseSearch(type, pairs, shaping);
+    // Chains and reverse chains filter by other types' data (an oracle on them, totals included).
+    requireAccess(req, 'read', ...new Set(query.params.flatMap((p) => [...typesTouched(type, p.modifier ? `${p.name}:${p.modifier}` : p.name, repo.searchParams)])));
     query.handling = preferHandling(req.headers.prefer);
     // The types asked for are checked first; an `_include` without a target type, by what it found.
     requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
