@@ -48,7 +48,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
         .sign(keys.privateKey);
       return { authorization: `Bearer ${jwt}` };
     };
-    const call = async (who: string, url: string, init: { method?: string; body?: unknown } = {}) => http(`${s.base}/${url}`, { ...init, headers: await as(who) });
+    const call = async (who: string, url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+      http(`${s.base}/${url}`, { ...init, headers: { ...(init.headers ?? {}), ...(await as(who)) } });
     const usager = () => `Patient/${ids.u}`;
     const note = (text: string, author: string, label?: string): Json => ({
       resourceType: 'DocumentReference',
@@ -162,6 +163,9 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.equal((await call(`Practitioner/${ids.d}`, `CareTeam/${ids.team}`)).status, 403);
       assert.equal((await call(`Practitioner/${ids.c}`, 'DocumentReference/_history')).status, 403);
       assert.equal((await call(`Practitioner/${ids.c}`, '_history')).status, 403);
+      // Nor a bulk export, which would bypass the per-resource decisions.
+      const bulk = await call(`Practitioner/${ids.c}`, '$export?_type=DocumentReference', { headers: { prefer: 'respond-async', accept: 'application/fhir+json' } });
+      assert.equal(bulk.status, 403, bulk.text.slice(0, 300));
     });
 
     it('a restricted visibility label hides a note from the roles it names, totals included', async () => {

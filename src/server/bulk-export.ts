@@ -251,6 +251,8 @@ export function bulkExportRoutes(app: FastifyInstance, deps: { runner: ExportRun
     }
     // Every type exported must be readable by the token.
     const p = actorOf(req);
+    // A person's token (fhirUser) is bound by the circle-of-care rules per resource (rest/access.ts, D-53): a bulk export would bypass them.
+    if (auth && p?.fhirUser) throw forbidden('Bulk export is not open to a person’s token (fhirUser): its access is decided resource by resource', 'L’export en masse n’est pas ouvert au jeton d’une personne (fhirUser) : ses accès sont décidés ressource par ressource', '_type');
     if (auth) for (const t of list) if (!p?.can(t, 'read')) throw forbidden(`The token does not allow reading ${t} (scope system/${t}.read needed)`, `Le jeton ne permet pas la lecture de ${t} (portée system/${t}.read nécessaire)`, '_type');
     const id = randomUUID();
     const params: ExportParams = { level, types: list, typeFilters, ...(since ? { since } : {}), ...(patients ? { patients } : {}), ...(p ? { subject: p.subject } : {}) };
