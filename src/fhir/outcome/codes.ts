@@ -552,6 +552,14 @@ export const CODES = {
     en: 'The answer {value} to "{linkId}" is not one of its options ({options})',
     fr: 'La réponse {value} à « {linkId} » ne fait pas partie de ses options ({options})',
   }),
+  QR_ANSWER_CONSTRAINT: defineRule({
+    id: 'fhir-qr-answer-constraint',
+    severity: 'error',
+    code: 'business-rule',
+    summary: 'An answer (or the number of answers) breaks a constraint its Questionnaire item states: minValue/maxValue, minLength/maxLength, regex, maxDecimalPlaces, mimeType, maxSize, minOccurs/maxOccurs, a required group without items.',
+    en: '"{linkId}": {detail}',
+    fr: '« {linkId} » : {detailFr}',
+  }),
   QR_ANSWER_VALUESET: defineRule({
     id: 'fhir-qr-answer-valueset',
     severity: 'error',

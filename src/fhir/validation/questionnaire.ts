@@ -23,6 +23,8 @@ export interface QItemDef {
   enableBehavior?: string;
   answerOption?: Json[];
   answerValueSet?: string;
+  maxLength?: number;
+  extension?: Json[];
   item?: QItemDef[];
 }
 
@@ -46,6 +48,8 @@ interface Walk {
   qr: Json;
   out: QrFinding[];
   checkCode: CodeCheck | undefined;
+  /** Whether a name is a resource type (for the types references name). */
+  isResourceType?: (name: string) => boolean;
   /** Every answer of the response by linkId (for enableWhen), built at the first need. */
   answers?: Map<string, Json[]>;
 }
@@ -129,10 +133,10 @@ function shown(key: string, v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef, checkCode?: CodeCheck): QrFinding[] {
+export function checkQuestionnaireResponse(qr: Json, path: string, q: QuestionnaireDef, checkCode?: CodeCheck, isResourceType?: (name: string) => boolean): QrFinding[] {
   const out: QrFinding[] = [];
   const completed = qr.status === 'completed' || qr.status === 'amended';
-  checkItems(list(qr.item), `${path}.item`, Array.isArray(q.item) ? q.item : NO_DEFS, { completed, q, qr, out, checkCode }, 0);
+  checkItems(list(qr.item), `${path}.item`, Array.isArray(q.item) ? q.item : NO_DEFS, { completed, q, qr, out, checkCode, isResourceType }, 0);
   return out;
 }
 
@@ -239,8 +243,9 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
   const type = def.type ?? '';
   const answers = list(item.answer);
   const children = Array.isArray(def.item) ? def.item : NO_DEFS;
-  if (type === 'group' || type === 'display') {
+  if (type === 'group' || type === 'display' || type === 'question') {
     if (answers.length) out.push({ rule: CODES.QR_ANSWER_NOT_ALLOWED, path: `${at}.answer`, args: { linkId: String(def.linkId), type } });
+    if (type === 'group' && def.required === true && w.completed && list(item.item).length === 0) constraint(w, at, def, 'a required group has no items', 'un groupe obligatoire n’a aucun élément');
     checkItems(list(item.item), `${at}.item`, children, w, depth + 1);
     return;
   }
@@ -249,6 +254,10 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
     out.push({ rule: CODES.QR_ITEM_NESTING, path: `${at}.item`, args: { linkId: String(def.linkId) } });
   }
   if (answers.length > 1 && def.repeats !== true) out.push({ rule: CODES.QR_ANSWER_MULTIPLE, path: `${at}.answer[1]`, args: { linkId: String(def.linkId), count: String(answers.length) } });
+  const minOccurs = extValue(def, 'questionnaire-minOccurs');
+  const maxOccurs = extValue(def, 'questionnaire-maxOccurs');
+  if (typeof minOccurs === 'number' && answers.length < minOccurs) constraint(w, at, def, `the minimum number of answers is ${minOccurs}, but it has ${answers.length}`, `le nombre minimal de réponses est ${minOccurs}, il y en a ${answers.length}`);
+  if (typeof maxOccurs === 'number' && answers.length > maxOccurs) constraint(w, at, def, `the maximum number of answers is ${maxOccurs}, but it has ${answers.length}`, `le nombre maximal de réponses est ${maxOccurs}, il y en a ${answers.length}`);
   const options = list(def.answerOption);
   const optionKeys = new Set(options.map(valueKey).filter((k): k is string => k !== undefined));
   let allowed: string[] | undefined = ANSWER_TYPES[type];
@@ -265,7 +274,7 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
     const answerAt = `${at}.answer[${j}]`;
     if (key !== undefined && allowed && !allowed.includes(key)) {
       out.push({ rule: CODES.QR_ANSWER_TYPE, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), type, allowed: allowed.join(' or '), found: key } });
-    } else if (key !== undefined && options.length && (type === 'choice' || (type === 'open-choice' && key !== 'valueString'))) {
+    } else if (key !== undefined && options.length && (type !== 'open-choice' || key !== 'valueString')) {
       const value = a[key];
       if (!options.some((o) => o[key] !== undefined && sameValue(key, o[key], value))) {
         const valid = options.map((o) => { const k = valueKey(o); return k ? shown(k, o[k]) : '?'; });
@@ -276,6 +285,78 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
       const r = w.checkCode(def.answerValueSet, coding);
       if (r === 'invalid') out.push({ rule: CODES.QR_ANSWER_VALUESET, path: `${answerAt}.valueCoding`, args: { linkId: String(def.linkId), value: shown(key, coding), valueSet: def.answerValueSet } });
     }
+    if (key !== undefined) checkAnswerValue(w, def, key, a[key], `${answerAt}.${key}`);
     checkItems(list(a.item), `${answerAt}.item`, children, w, depth + 1);
   });
+}
+
+const SDX = 'http://hl7.org/fhir/StructureDefinition/';
+
+/** The value of an item's extension `http://hl7.org/fhir/StructureDefinition/<name>`. */
+function extValue(def: QItemDef, name: string): unknown {
+  for (const e of def.extension ?? []) {
+    if (!isObj(e) || e.url !== SDX + name) continue;
+    for (const k in e) if (k.startsWith('value')) return e[k];
+  }
+  return undefined;
+}
+
+function constraint(w: Walk, path: string, def: QItemDef, detail: string, detailFr: string): void {
+  w.out.push({ rule: CODES.QR_ANSWER_CONSTRAINT, path, args: { linkId: String(def.linkId), detail, detailFr } });
+}
+
+/** Compares two values of one type: numbers, or dates/times at their shared precision. */
+function compareValues(a: unknown, b: unknown): number | undefined {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'string' && typeof b === 'string') {
+    const n = Math.min(a.length, b.length);
+    const x = a.slice(0, n);
+    const y = b.slice(0, n);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return undefined;
+}
+
+/** The constraints a Questionnaire item's extensions put on one answer value. */
+function checkAnswerValue(w: Walk, def: QItemDef, key: string, value: unknown, at: string): void {
+  const min = extValue(def, 'minValue');
+  const max = extValue(def, 'maxValue');
+  if (min !== undefined && (compareValues(value, min) ?? 0) < 0) constraint(w, at, def, `the value ${JSON.stringify(value)} is less than the allowed minimum ${JSON.stringify(min)}`, `la valeur ${JSON.stringify(value)} est inférieure au minimum autorisé ${JSON.stringify(min)}`);
+  if (max !== undefined && (compareValues(value, max) ?? 0) > 0) constraint(w, at, def, `the value ${JSON.stringify(value)} is greater than the allowed maximum ${JSON.stringify(max)}`, `la valeur ${JSON.stringify(value)} est supérieure au maximum autorisé ${JSON.stringify(max)}`);
+  if (typeof value === 'string' && key === 'valueString') {
+    const minLength = extValue(def, 'minLength');
+    if (typeof minLength === 'number' && value.length < minLength) constraint(w, at, def, `the answer is shorter than the minimum length ${minLength}`, `la réponse est plus courte que la longueur minimale ${minLength}`);
+    if (typeof def.maxLength === 'number' && value.length > def.maxLength) constraint(w, at, def, `the answer is longer than the maximum length ${def.maxLength}`, `la réponse dépasse la longueur maximale ${def.maxLength}`);
+    const regex = extValue(def, 'regex');
+    if (typeof regex === 'string') {
+      let re: RegExp | undefined;
+      try {
+        re = new RegExp(`^(?:${regex})$`, 'u');
+      } catch {
+        re = undefined;
+      }
+      if (re && !re.test(value)) constraint(w, at, def, `the answer does not match the expected format (regex ${regex})`, `la réponse ne respecte pas le format attendu (regex ${regex})`);
+    }
+  }
+  const places = extValue(def, 'maxDecimalPlaces');
+  if (typeof places === 'number') {
+    const n = key === 'valueDecimal' ? value : key === 'valueQuantity' && isObj(value) ? value.value : undefined;
+    const text = typeof n === 'number' ? String(n) : undefined;
+    const dot = text?.indexOf('.') ?? -1;
+    if (text && dot >= 0 && text.length - dot - 1 > places) constraint(w, at, def, `the value ${text} has more than ${places} decimal places`, `la valeur ${text} a plus de ${places} décimales`);
+  }
+  if (key === 'valueReference' && isObj(value) && typeof value.reference === 'string') {
+    // The type a reference names (`Type/id`, `…/Type/id`): a resource type, one of questionnaire-referenceResource's when given.
+    const m = /(?:^|\/)([A-Z][A-Za-z]+)\/[^/]+$/.exec(value.reference.replace(/\/_history\/[^/]+$/, ''));
+    const allowed = (def.extension ?? []).filter((e) => isObj(e) && e.url === SDX + 'questionnaire-referenceResource').map((e) => e.valueCode);
+    if (m && w.isResourceType && !w.isResourceType(m[1]!)) constraint(w, at, def, `the resource type ${m[1]} in the reference ${value.reference} is not a resource type`, `le type ${m[1]} de la référence ${value.reference} n’est pas un type de ressource`);
+    else if (m && allowed.length && !allowed.includes(m[1]!)) constraint(w, at, def, `the resource type ${m[1]} in the reference ${value.reference} is not allowed (allowed: ${allowed.join(', ')})`, `le type ${m[1]} de la référence ${value.reference} n’est pas autorisé (autorisés : ${allowed.join(', ')})`);
+  }
+  if (key === 'valueAttachment' && isObj(value)) {
+    const maxSize = extValue(def, 'maxSize');
+    const size = typeof value.size === 'number' ? value.size : typeof value.data === 'string' ? Math.floor((value.data.replace(/=+$/, '').length * 3) / 4) : undefined;
+    if (typeof maxSize === 'number' && size !== undefined && size > maxSize) constraint(w, at, def, `the attachment is too large (${size} bytes, allowed ${maxSize})`, `la pièce jointe est trop grande (${size} octets, ${maxSize} autorisés)`);
+    const types = (def.extension ?? []).filter((e) => isObj(e) && e.url === SDX + 'mimeType').map((e) => e.valueCode);
+    if (types.length && typeof value.contentType === 'string' && !types.includes(value.contentType)) constraint(w, at, def, `the mime type ${value.contentType} is not allowed (allowed: ${types.join(', ')})`, `le type MIME ${value.contentType} n’est pas autorisé (autorisés : ${types.join(', ')})`);
+  }
 }

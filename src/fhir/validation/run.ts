@@ -259,7 +259,7 @@ export class Run {
       if (r.status === 'unknown') bindingNotChecked(this, vs, r, path, undefined);
       return r.status;
     };
-    for (const f of checkQuestionnaireResponse(qr, path, q, checkCode)) this.out.push(f.rule, f.path, f.args);
+    for (const f of checkQuestionnaireResponse(qr, path, q, checkCode, (t) => this.profiles.core(t)?.kind === 'resource')) this.out.push(f.rule, f.path, f.args);
   }
 
   /** Validates `res` against one profile, reusing a memoised result for the same location. */
