@@ -13,6 +13,7 @@ Commands:
   read       Read TDDUI Bundles back into pivot documents (see: tddui read --help)
   generate   Generate deterministic synthetic usagers (see: tddui generate --help)
   send       Post Bundles to a FHIR server with retries (see: tddui send --help)
+  export     Bulk-export a server's data as NDJSON files ($export; see: tddui export --help)
 
 Options:
   -h, --help     Show this help
@@ -40,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./generate.js')).runGenerate(rest);
     case 'send':
       return (await import('./send.js')).runSend(rest);
+    case 'export':
+      return (await import('./export.js')).runExport(rest);
     case '--version': {
       const { createRequire } = await import('node:module');
       const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };

@@ -4,14 +4,21 @@
 // exactly once (against the database); a server stopped mid-export, whose file holds a
 // half-written page past the checkpoint, is resumed by the next server with the same result.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type RunningServer, type StartOptions } from './app.js';
 import { createTestDatabase, http, postgresSkipReason, readExample, type DbKind } from './test-support.js';
 import { seedGenerated } from '../ui/testing/seed.js';
-import { SHARED_FHIR } from '../testing/paths.js';
+import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -161,6 +168,27 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.equal((await http(url)).status, 404);
       assert.equal((await fetch(manifest.output[0].url)).status, 404);
       assert.equal((await http(url, { method: 'DELETE' })).status, 404);
+    });
+
+    it('tddui export (a real process) kicks off, polls, downloads the files and deletes the job', { skip }, async () => {
+      const out = mkdtempSync(join(tmpdir(), 'tddui-export-cli-'));
+      try {
+        const cliPath = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+        const r = await run(process.execPath, [cliPath, 'export', '--url', base, '--type', 'Patient,Encounter', '--out', out, '--interval', '0.2']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /export accepted: .*\$export-poll-status\//);
+        assert.match(r.stdout, /resources in 2 file\(s\)/);
+        const patients = readFileSync(join(out, 'Patient.ndjson'), 'utf8').split('\n').filter(Boolean);
+        assert.equal(patients.length, (await dbCounts()).get('Patient'));
+        const jobs = await s.repo.db.query<{ n: string }>(`SELECT count(*) AS n FROM export_job WHERE status = 'deleted'`);
+        assert.ok(Number(jobs.rows[0]!.n) >= 2, 'the CLI deleted its job');
+        const bad = await run(process.execPath, [cliPath, 'export', '--url', base, '--type', 'Spaceship', '--out', out]);
+        assert.equal(bad.code, 1);
+        assert.match(bad.stderr, /HTTP 400.*Spaceship/);
+        assert.equal((await run(process.execPath, [cliPath, 'export'])).code, 2);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
     });
 
     it('a server stopped mid-export: the next one resumes from the checkpoint, each resource once', { skip }, async () => {

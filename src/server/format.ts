@@ -46,6 +46,9 @@ const FORMAT_PARAM: Record<string, ResponseFormat> = {
 const ACCEPT_TYPES: Record<string, ResponseFormat> = {
   'application/fhir+json': 'json',
   'application/json': 'json',
+  // The NDJSON files of a bulk export (server/bulk-export.ts); errors there come as JSON.
+  'application/fhir+ndjson': 'json',
+  'application/ndjson': 'json',
   'application/fhir+xml': 'xml',
   'application/xml': 'xml',
   'text/xml': 'xml',
