@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, ID_PATTERN, type FhirResource, type Json } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
-import { findUnstorableText, unstorableError } from '../fhir/text.js';
+import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
 import type { IgModule } from '../rest/modules.js';
@@ -22,7 +22,7 @@ import { circleProposals } from '../coordination/proposals.js';
 import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
-import { errorReply } from './errors.js';
+import { errorReply, toFhirError } from './errors.js';
 import { negotiateFormat, registerBodyParsers, sendResource, type XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
@@ -91,6 +91,9 @@ export function baseUrlOf(req: FastifyRequest): string {
 
 type Target = { id: string } | { criteria: string };
 
+/** Characters kept of an unreadable transaction body in the submission log. */
+const UNREADABLE_KEPT = 64 * 1024;
+
 export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<void> {
   const { repo, validator, xml, service } = deps;
   const now = deps.now ?? (() => new Date());
@@ -108,7 +111,38 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     req.fhirFormat = negotiateFormat((req.query ?? {}) as Record<string, unknown>, req.headers.accept, xml !== undefined);
   });
 
-  app.setErrorHandler((err, req, reply) => errorReply(err, req, reply, xml));
+  app.setErrorHandler(async (err, req, reply) => {
+    // A transaction whose body could not be read (not JSON, not FHIR XML, empty) is kept in the
+    // submission log too, as unreadable (issue 20): a receiver sees that a vendor sends garbage.
+    if (req.fhirUnreadableBody !== undefined && req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir') await logUnreadable(req, err);
+    return errorReply(err, req, reply, xml);
+  });
+
+  /** Logs an unreadable transaction body: its text (bounded, storable) and the reason. Never fails the answer. */
+  const logUnreadable = async (req: FastifyRequest, err: unknown): Promise<void> => {
+    const known = toFhirError(err, req);
+    if (!known || known.status >= 500) return;
+    try {
+      const client = clientOf(req);
+      const text = req.fhirUnreadableBody!;
+      await repo.recordSubmission({
+        receivedAt: now().toISOString(),
+        usagers: [],
+        resourceCount: 0,
+        outcome: 'rejected',
+        httpStatus: known.status,
+        errorCount: 1,
+        warningCount: 0,
+        // The raw text, cut at 64 KiB, NUL and lone surrogates replaced: what the database can
+        // store, wrapped in an object (a JSON string alone would read back as JSON text).
+        bundle: { unreadableBody: storableCopy(text.length > UNREADABLE_KEPT ? text.slice(0, UNREADABLE_KEPT) : text) },
+        report: storableCopy(known.toOutcome()),
+        ...(client !== undefined ? { client } : {}),
+      });
+    } catch (e) {
+      req.log.error({ err: { code: (e as { code?: unknown }).code, name: (e as Error).name } }, 'the unreadable submission could not be logged');
+    }
+  };
 
   // Every request but /metadata (which says how to authenticate) carries a valid token.
   const principals = new WeakMap<FastifyRequest, Principal>();

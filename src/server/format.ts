@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** How the body was sent (set by the FHIR body parsers). */
     fhirBodyKind?: BodyKind;
+    /** The body's text when it could not be read as FHIR JSON or XML (kept in the submission log). */
+    fhirUnreadableBody?: string;
     /** Negotiated response format (set by the FHIR onRequest hook). */
     fhirFormat?: ResponseFormat;
   }
@@ -134,6 +136,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       req.fhirBodyKind = 'json';
       done(null, parseJsonBody(String(body), 'a FHIR JSON resource'));
     } catch (e) {
+      req.fhirUnreadableBody = String(body);
       done(e as Error, undefined);
     }
   });
@@ -154,12 +157,14 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       req.fhirBodyKind = 'xml';
       const text = String(body);
       if (text.trim() === '') {
+        req.fhirUnreadableBody = text;
         done(new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource' }), undefined);
         return;
       }
       try {
         done(null, xml.fromXml(text));
       } catch (e) {
+        req.fhirUnreadableBody = text;
         done(
           new FhirError(HTTP_ERRORS.BODY_NOT_XML, { detail: (e as Error).message }),
           undefined,

@@ -18,12 +18,13 @@ interface SubmissionRow {
   ig: string | null;
   client?: string | null;
   unchanged_count?: number | null;
+  submitted_type?: string | null;
   bundle?: unknown;
   report?: unknown;
   response?: unknown;
 }
 
-const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client, unchanged_count';
+const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client, unchanged_count, submitted_type';
 
 function parse(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
@@ -44,6 +45,7 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
   if (row.ig != null) out.ig = row.ig;
   if (row.client != null) out.client = row.client;
   if (row.unchanged_count != null) out.unchangedCount = Number(row.unchanged_count);
+  if (row.submitted_type != null) out.submittedType = row.submitted_type;
   if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
   if (row.organization_name !== null) out.organizationName = row.organization_name;
   if (row.bundle != null) out.bundle = parse(row.bundle);

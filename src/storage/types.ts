@@ -138,6 +138,12 @@ export interface SubmissionRecord {
   }[];
   resourceCount: number;
   outcome: 'accepted' | 'rejected';
+  /**
+   * The resourceType of what was sent (read back from the log, migration 0007; set from the
+   * document when recorded): absent for a body that is not a resource — unreadable text (kept
+   * as a string in `bundle`) or JSON that is not a resource.
+   */
+  submittedType?: string;
   httpStatus: number;
   errorCount: number;
   /** Warnings about the data (since migration 0020; before it, every warning). */

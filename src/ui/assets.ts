@@ -106,6 +106,7 @@ pre.json .j-mark .j-key, pre.json .j-mark .j-str { color:#fff; }
 pre.json .j-str { color:#ce9178; }
 pre.json .j-num, pre.json .j-bool { color:#b5cea8; }
 pre.json .j-more { color:#8b93a1; }
+pre.raw-body { white-space:pre-wrap; overflow-wrap:anywhere; max-height:24rem; overflow:auto; background:#f4f6f9; padding:.6rem; border-radius:4px; font-size:.85rem; }
 .ok-box { background:var(--ok-bg); color:var(--ok); padding:.7rem 1rem; border-radius:6px; font-weight:600; }
 .error-box { background:var(--err-bg); color:var(--err); padding:.7rem 1rem; border-radius:6px; font-weight:600; }
 .warn-box { background:var(--warn-bg); color:var(--warn); padding:.7rem 1rem; border-radius:6px; }

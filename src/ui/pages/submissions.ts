@@ -89,7 +89,7 @@ ${list.items.map(
 <td data-label="Organisation">${orgName(s) ?? html`<span class="muted">inconnue</span>`}${s.organizationFiness ? html`<br><span class="muted">FINESS ${s.organizationFiness}</span>` : ''}</td>
 <td data-label="Usagers">${usagersCell(s)}</td>
 <td data-label="Ressources" class="num">${s.resourceCount}</td>
-<td data-label="Résultat">${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
+<td data-label="Résultat">${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${sentWhat(s)}${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
 <td data-label="Erreurs" class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
 <td data-label="Avertissements" class="num"${s.noticeCount ? html` title="${`${s.noticeCount} vérification(s) non faite(s) ou défaut(s) du guide, comptés à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
 <td data-label=""><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
@@ -99,6 +99,14 @@ ${list.items.map(
 ${pager('/envois', current, pageNo, list.total)}`
 }`;
   return page({ title: 'Envois reçus', section: 'envois', body });
+}
+
+/** What a rejected submission was when it was not a Bundle: unreadable, or another resource type. */
+function sentWhat(s: { outcome: string; submittedType?: string }): SafeHtml | string {
+  if (s.outcome !== 'rejected' || s.submittedType === 'Bundle') return '';
+  return s.submittedType
+    ? html`<br><span class="muted">${s.submittedType}, pas un Bundle</span>`
+    : html`<br><span class="badge ko illisible">illisible</span>`;
 }
 
 /** `ans.fhir.fr.tddui#2.3.0` -> `TDDUI 2.3.0` (submissions logged before migration 0020 have none). */
@@ -130,12 +138,14 @@ export async function submissionPage(repo: Repository, id: string): Promise<stri
   const counts = countIssues(issues);
   const stored = responseEntries(s.response);
   const bundleEntries = isObj(s.bundle) && Array.isArray(s.bundle.entry) ? s.bundle.entry : [];
+  // An unreadable body is logged as { unreadableBody: text } (src/server/fhir-api.ts).
+  const unreadable = isObj(s.bundle) && s.bundle.resourceType === undefined && typeof s.bundle.unreadableBody === 'string' ? s.bundle.unreadableBody : undefined;
   const body = html`<h1>Rapport de validation</h1>
 <div class="card">
 <table class="kv">
 <tr><th>Reçu le</th><td>${frInstant(s.receivedAt)}</td></tr>
 <tr><th>Organisation</th><td>${s.organizationName ?? 'inconnue'}${s.organizationFiness ? ` — FINESS ${s.organizationFiness}` : ''}</td></tr>
-<tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}</td></tr>
+<tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}${sentWhat(s)}</td></tr>
 ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.ig)} <span class="muted">(${s.ig})</span></td></tr>` : ''}
 <tr><th>Ressources</th><td>${s.resourceCount}${s.unchangedCount ? html` <span class="muted" id="inchangees">dont ${s.unchangedCount} inchangée(s) : renvoyées à l’identique, aucune nouvelle version enregistrée</span>` : ''}</td></tr>
 <tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
@@ -144,7 +154,10 @@ ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.i
 </table>
 </div>
 ${
-  s.outcome === 'rejected'
+  unreadable !== undefined
+    ? html`<p class="error-box">Envoi illisible : le contenu reçu n’est ni du JSON ni du XML FHIR lisible ; rien n’a été enregistré. Le texte reçu (64 Kio au plus) et la raison sont conservés ci-dessous.</p>
+<details class="card" open><summary>Texte reçu (${unreadable.length.toLocaleString('fr-FR')} caractère(s) conservé(s))</summary><pre class="raw-body">${unreadable}</pre></details>`
+    : s.outcome === 'rejected'
     ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Le Bundle et son rapport sont conservés ci-dessous pour corriger l’export.</p>`
     : stored.length
       ? html`<details class="card"><summary>${stored.length} ressource(s) enregistrée(s)</summary><table class="list"><thead><tr><th>Entrée</th><th>Ressource soumise</th><th>Enregistrée sous</th><th>Statut</th></tr></thead><tbody>
@@ -157,6 +170,6 @@ ${stored.map((e, i) => {
       : ''
 }
 <h2>Constats par ressource</h2>
-${s.report ? renderReport(s.report, s.bundle) : html`<p class="muted">Aucun rapport enregistré pour cet envoi.</p>`}`;
+${s.report ? renderReport(s.report, unreadable === undefined ? s.bundle : undefined) : html`<p class="muted">Aucun rapport enregistré pour cet envoi.</p>`}`;
   return page({ title: `Envoi du ${frInstant(s.receivedAt)}`, section: 'envois', body, crumbs: [['Envois reçus', href('/envois')]] });
 }
