@@ -423,6 +423,22 @@ export const CODES = {
     en: 'Invalid reference "{reference}"',
     fr: 'Référence invalide « {reference} »',
   }),
+  BUNDLE_LINK_DUPLICATE: defineRule({
+    id: 'fhir-bundle-link-duplicate',
+    severity: 'error',
+    code: 'structure',
+    summary: 'A Bundle link relation (self, first, next...) occurs more than once.',
+    en: 'The link relation "{relation}" can occur only once in a Bundle',
+    fr: 'La relation de lien « {relation} » ne peut figurer qu’une fois dans un Bundle',
+  }),
+  BUNDLE_FULLURL_RELATIVE: defineRule({
+    id: 'fhir-bundle-fullurl-relative',
+    severity: 'error',
+    code: 'value',
+    summary: 'Bundle.entry.fullUrl is not an absolute URL (a urn:uuid:, urn:oid: or http(s) URL).',
+    en: 'The fullUrl must be an absolute URL, not "{fullUrl}"',
+    fr: 'Le fullUrl doit être une URL absolue, pas « {fullUrl} »',
+  }),
   BUNDLE_FULLURL_MISMATCH: defineRule({
     id: 'fhir-bundle-fullurl-mismatch',
     severity: 'error',

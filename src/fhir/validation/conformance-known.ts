@@ -8,8 +8,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "additional-bindings-observation-2#profile": "gap: not checked: None of the codings provided are in the value set 'Additional Bindings ValueSet1' (http://hl7.org/fh",
   "bad-bundle-reference-type-4": "gap: not checked: Matching reference for reference Practitioner/5d9588d8-3cd6-4b32-8fb7-ad13694e069d has resourceType ",
   "bundle-document-versioned-references-bad": "gap: not checked: Multiple matches in bundle for reference Observation/ObservationExample",
-  "bundle-duplicate-id": "gap: not checked: The fullUrl must be an absolute URL (not 'Patient/1')",
-  "bundle-id-2": "gap: not checked: The link relationship type 'self' can only occur once",
   "bundle-with-extensions": "gap: not checked: Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the identit",
   "choice-gender-coding-async-qr": "gap: not checked: Wrong Display Name 'Australia' for http://hl7.org/fhir/item-type#string. Valid display is 'String' (",
   "de-address-example#profile": "gap: not checked: Unknown profile http://fhir.abda.de/StructureDefinition/DAV-PR-ERP-AbgabedatenMeta",
@@ -64,4 +62,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 312, exact: 280 };
+export const CONFORMANCE_RATCHET = { verdict: 314, exact: 282 };

@@ -200,7 +200,27 @@ export class Run {
         else this.out.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
       }
     }
+    if (resource.resourceType === 'Bundle') this.checkBundleShape(resource, path);
     this.validateResource(resource, path, profiles);
+  }
+
+  /** Bundle rules of the specification that no invariant states: unique link relations, absolute fullUrls. */
+  private checkBundleShape(bundle: Json, path: string): void {
+    if (Array.isArray(bundle.link)) {
+      const seen = new Set<string>();
+      bundle.link.forEach((l, i) => {
+        if (!isObject(l) || typeof l.relation !== 'string') return;
+        if (seen.has(l.relation)) this.out.push(CODES.BUNDLE_LINK_DUPLICATE, `${path}.link[${i}]`, { relation: l.relation });
+        seen.add(l.relation);
+      });
+    }
+    if (Array.isArray(bundle.entry)) {
+      bundle.entry.forEach((e, i) => {
+        if (isObject(e) && typeof e.fullUrl === 'string' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(e.fullUrl)) {
+          this.out.push(CODES.BUNDLE_FULLURL_RELATIVE, `${path}.entry[${i}].fullUrl`, { fullUrl: e.fullUrl });
+        }
+      });
+    }
   }
   /** Validates a resource against its base type, the given profiles and its meta.profile. */
   validateResource(res: unknown, path: string, profileUrls: readonly string[]): void {
