@@ -46,7 +46,8 @@ function text(cc: unknown): string | undefined {
   return isObject(coding) ? String(coding.display ?? coding.code) : undefined;
 }
 
-function nameOf(r: Json | undefined): string | undefined {
+/** A resource's name for people: `name` as text (Organization) or its first HumanName. */
+export function nameOf(r: Json | undefined): string | undefined {
   if (!r) return undefined;
   if (typeof r.name === 'string') return r.name;
   const n = Array.isArray(r.name) ? r.name[0] : undefined;

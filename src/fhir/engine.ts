@@ -9,7 +9,7 @@
 import { loadPackages, type LoadOptions } from './packages/loader.js';
 import { ConformanceRegistry, packageId, type PackageInfo, type PackageStore, type VersionSubstitution } from './packages/registry.js';
 import { ProfileCache, Profiles } from './profiles/profiles.js';
-import type { BaseSupplements } from './profiles/snapshot.js';
+import type { BaseSupplements, StructureDefinition } from './profiles/snapshot.js';
 import { Terminology } from './terminology/terminology.js';
 import { Validator } from './validation/validator.js';
 
@@ -131,6 +131,16 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 }
 
 /** Human-readable load notes (English): substitutions and missing dependencies of a view. */
+/** Resolves a profile given as canonical URL (optionally `|version`), `StructureDefinition/<id>`, id or name. */
+export function resolveProfile(engine: Engine, p: string): string | undefined {
+  if (engine.profiles.get(p)) return p;
+  const id = p.replace(/^StructureDefinition\//, '');
+  for (const sd of engine.registry.all<StructureDefinition>('StructureDefinition')) {
+    if (sd.id === id || sd.name === id) return sd.url;
+  }
+  return undefined;
+}
+
 export function describeLoad(registry: ConformanceRegistry): string[] {
   const out: string[] = [];
   for (const s of registry.substitutions.filter((x: VersionSubstitution) => x.kind === 'package')) {

@@ -2,9 +2,8 @@
 // `tddui validate` does when the package sources hold no TDDUI package (a volet, FR Core, a
 // test package). The resource is checked against the base definition of its type, the
 // profiles of its meta.profile and the profile asked for.
-import { createEngines, type Engine, type EngineSet } from './engine.js';
+import { createEngines, resolveProfile, type Engine, type EngineSet } from './engine.js';
 import { hasErrors, sortAndDedupe, type ValidationIssue } from './outcome/issue.js';
-import type { StructureDefinition } from './profiles/snapshot.js';
 import { isObject } from './json.js';
 
 export interface FhirValidatorOptions {
@@ -37,12 +36,7 @@ export class FhirValidator {
 
   /** Resolves a profile given as canonical URL (optionally `|version`), `StructureDefinition/<id>`, id or name. */
   resolveProfile(p: string): string | undefined {
-    if (this.engine.profiles.get(p)) return p;
-    const id = p.replace(/^StructureDefinition\//, '');
-    for (const sd of this.engine.registry.all<StructureDefinition>('StructureDefinition')) {
-      if (sd.id === id || sd.name === id) return sd.url;
-    }
-    return undefined;
+    return resolveProfile(this.engine, p);
   }
 
   validate(resource: unknown, options: { profile?: string } = {}): FhirValidationReport {

@@ -28,6 +28,45 @@ export function keyId(type: string, k: KeyOf): string {
   return `${type}\u0000${k.system}\u0000${k.value}`;
 }
 
+/** The parallel arrays both lookup functions pass to SQL: one element per key, with its advisory lock. */
+function keyArguments(owner: string, items: { resourceType: string; keys: readonly KeyOf[] }[]) {
+  const types: string[] = [];
+  const systems: string[] = [];
+  const values: string[] = [];
+  const locks: string[] = [];
+  for (const it of items) {
+    for (const k of it.keys) {
+      types.push(it.resourceType);
+      systems.push(k.system);
+      values.push(k.value);
+      locks.push(lockKey(owner, it.resourceType, k));
+    }
+  }
+  return { types, systems, values, locks };
+}
+
+interface KeyRow {
+  k_type: string;
+  k_system: string;
+  k_value: string;
+  k_id: string;
+  k_version: number;
+  k_updated: Date | string;
+}
+
+/** The map key of a found business key: type, system and value. */
+function foundKeyId(r: KeyRow): string {
+  return `${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`;
+}
+
+function foundKey(r: KeyRow): FoundKey {
+  return {
+    id: r.k_id,
+    versionId: Number(r.k_version),
+    lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
+  };
+}
+
 /**
  * Locks the keys (advisory transaction locks on their 64-bit hashes, sorted so that concurrent
  * transactions take them in one order), then looks them up with the current version of the
@@ -41,31 +80,14 @@ export async function lockAndLookupKeys(
   extraLocks: readonly string[] = [],
 ): Promise<Map<string, FoundKey>> {
   const found = new Map<string, FoundKey>();
-  const types: string[] = [];
-  const systems: string[] = [];
-  const values: string[] = [];
-  const locks: string[] = [];
-  for (const it of items) {
-    for (const k of it.keys) {
-      types.push(it.resourceType);
-      systems.push(k.system);
-      values.push(k.value);
-      locks.push(lockKey(owner, it.resourceType, k));
-    }
-  }
+  const { types, systems, values, locks } = keyArguments(owner, items);
   locks.push(...extraLocks);
   if (locks.length === 0) return found;
-  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string }>(
+  const res = await tx.query<KeyRow>(
     'SELECT * FROM tddui_lock_and_lookup_keys($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
   );
-  for (const r of res.rows) {
-    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
-      id: r.k_id,
-      versionId: Number(r.k_version),
-      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
-    });
-  }
+  for (const r of res.rows) found.set(foundKeyId(r), foundKey(r));
   return found;
 }
 
@@ -77,28 +99,15 @@ export async function lockAndLookupKeys(
  */
 export async function lookupKeysLockNew(tx: Queryable, owner: string, items: { resourceType: string; keys: readonly KeyOf[] }[]): Promise<Map<string, FoundKey>> {
   const found = new Map<string, FoundKey>();
-  const types: string[] = [];
-  const systems: string[] = [];
-  const values: string[] = [];
-  const locks: string[] = [];
-  for (const it of items) {
-    for (const k of it.keys) {
-      types.push(it.resourceType);
-      systems.push(k.system);
-      values.push(k.value);
-      locks.push(lockKey(owner, it.resourceType, k));
-    }
-  }
+  const { types, systems, values, locks } = keyArguments(owner, items);
   if (locks.length === 0) return found;
-  const res = await tx.query<{ k_type: string; k_system: string; k_value: string; k_id: string; k_version: number; k_updated: Date | string; k_deleted: boolean; k_content: FhirResource | string }>(
+  const res = await tx.query<KeyRow & { k_deleted: boolean; k_content: FhirResource | string }>(
     'SELECT * FROM tddui_lookup_keys_lock_new($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
   );
   for (const r of res.rows) {
-    found.set(`${r.k_type}\u0000${r.k_system}\u0000${r.k_value}`, {
-      id: r.k_id,
-      versionId: Number(r.k_version),
-      lastUpdated: (r.k_updated instanceof Date ? r.k_updated : new Date(r.k_updated)).toISOString(),
+    found.set(foundKeyId(r), {
+      ...foundKey(r),
       deleted: r.k_deleted,
       content: typeof r.k_content === 'string' ? (JSON.parse(r.k_content) as FhirResource) : r.k_content,
     });

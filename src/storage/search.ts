@@ -2,7 +2,7 @@
 // The parameters come from the repository's SearchParameterSet (base R4 + the loaded IGs).
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { parseRelativeReference } from '../fhir/json.js';
-import { dateRange } from '../fhir/search/dates.js';
+import { dateRange, splitDatePrefix } from '../fhir/search/dates.js';
 import { IDENTIFIER_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
@@ -16,7 +16,6 @@ const RESULT_PARAMS = new Set([
   '_total', '_contained', '_containedType', '_page', '_getpages',
 ]);
 
-const DATE_PREFIXES = new Set(['eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap']);
 
 /** Include/revinclude :iterate rounds at most (guards against reference cycles). */
 const MAX_ITERATE = 4;
@@ -62,12 +61,7 @@ function likeEscape(s: string): string {
 
 /** Condition on a [low, high] pair of columns for one date search value. */
 function dateCondition(sql: Sql, low: string, high: string, raw: string, name: string): string {
-  let prefix = 'eq';
-  let v = raw;
-  if (raw.length > 2 && DATE_PREFIXES.has(raw.slice(0, 2)) && /^\d/.test(raw.slice(2))) {
-    prefix = raw.slice(0, 2);
-    v = raw.slice(2);
-  }
+  const { prefix, value: v } = splitDatePrefix(raw);
   const r = dateRange(v);
   if (!r) throw badValue(`Invalid date value "${raw}" for search parameter "${name}"`, `Valeur de date invalide « ${raw} » pour le paramètre « ${name} »`, name);
   // Placeholders are created on first use: an unused parameter has no type and PostgreSQL

@@ -3,7 +3,7 @@
 // it names none, the TDDUI business rules (rules/), and the Bundle-level rules a profile
 // cannot express. Every TDDUI version in the package sources is accepted by default, each
 // validated in its own context (its own FR Core, terminologies...): see TdduiValidator.
-import { createEngines, type Engine, type EngineSet } from '../fhir/engine.js';
+import { createEngines, resolveProfile, type Engine, type EngineSet } from '../fhir/engine.js';
 import { availableVersions, defaultPackagePaths, PackageLoadError } from '../fhir/packages/loader.js';
 import { pickVersion } from '../fhir/packages/versions.js';
 import { CODES } from '../fhir/outcome/codes.js';
@@ -91,12 +91,7 @@ export class TdduiIg {
 
   /** Resolves a profile given as canonical URL, `StructureDefinition/<id>`, id or name. */
   resolveProfile(p: string): string | undefined {
-    if (this.engine.profiles.get(p)) return p;
-    const id = p.replace(/^StructureDefinition\//, '');
-    for (const sd of this.engine.registry.all<StructureDefinition>('StructureDefinition')) {
-      if (sd.id === id || sd.name === id) return sd.url;
-    }
-    return undefined;
+    return resolveProfile(this.engine, p);
   }
 }
 

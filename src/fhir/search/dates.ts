@@ -9,6 +9,14 @@ export interface DateRange {
   high: string;
 }
 
+const DATE_PREFIXES = new Set(['eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap']);
+
+/** A date search value split into its comparison prefix (`eq` when none) and the date itself. */
+export function splitDatePrefix(raw: string): { prefix: string; value: string } {
+  if (raw.length > 2 && DATE_PREFIXES.has(raw.slice(0, 2)) && /^\d/.test(raw.slice(2))) return { prefix: raw.slice(0, 2), value: raw.slice(2) };
+  return { prefix: 'eq', value: raw };
+}
+
 const RE =
   /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 

@@ -10,7 +10,7 @@
 // Chains, `_has` and `_lastUpdated` need other resources or the stored version: `undefined`
 // ("cannot tell"), which the caller treats as no match in memory.
 import { parseRelativeReference, type Json } from '../json.js';
-import { dateRange } from './dates.js';
+import { dateRange, splitDatePrefix } from './dates.js';
 import { IDENTIFIER_KEY_SUFFIX, normalizeString, type IndexRows, type SearchParameterSet } from './parameters.js';
 
 /** One criterion: AND across criteria, OR across `values` (the shape of storage's SearchParam). */
@@ -20,7 +20,6 @@ export interface Criterion {
   values: readonly string[];
 }
 
-const DATE_PREFIXES = new Set(['eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap']);
 
 function unescapeValue(v: string): string {
   return v.replace(/\\([,$|\\])/g, '$1');
@@ -50,12 +49,7 @@ function ms(v: string): number {
 }
 
 function dateMatches(low: string, high: string, raw: string): boolean | undefined {
-  let prefix = 'eq';
-  let v = raw;
-  if (raw.length > 2 && DATE_PREFIXES.has(raw.slice(0, 2)) && /^\d/.test(raw.slice(2))) {
-    prefix = raw.slice(0, 2);
-    v = raw.slice(2);
-  }
+  const { prefix, value: v } = splitDatePrefix(raw);
   const r = dateRange(v);
   if (!r) return undefined;
   const [l, h, ql, qh] = [ms(low), ms(high), ms(r.low), ms(r.high)];

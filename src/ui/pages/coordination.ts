@@ -5,7 +5,7 @@
 // server's FHIR interactions (validated against the volets' profiles, nothing half-stored).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { circleProposals, type Proposal } from '../../coordination/proposals.js';
+import { circleProposals, nameOf, type Proposal } from '../../coordination/proposals.js';
 import { isObject, type FhirResource } from '../../fhir/json.js';
 import { FhirError } from '../../fhir/outcome/http-errors.js';
 import type { Repository, SearchParam } from '../../storage/types.js';
@@ -39,15 +39,6 @@ async function read(repo: Repository, key: string | undefined): Promise<Json | u
 }
 
 const refOf = (r: unknown): string | undefined => (isObject(r) && typeof r.reference === 'string' ? r.reference : undefined);
-
-function nameOf(r: Json | undefined): string | undefined {
-  if (!r) return undefined;
-  if (typeof r.name === 'string') return r.name;
-  const n = Array.isArray(r.name) ? r.name[0] : undefined;
-  if (!isObject(n)) return undefined;
-  if (typeof n.text === 'string') return n.text;
-  return [...(Array.isArray(n.given) ? n.given : []), n.family].filter((x) => typeof x === 'string').join(' ') || undefined;
-}
 
 function codeText(cc: unknown): string | undefined {
   const c = Array.isArray(cc) ? cc[0] : cc;
