@@ -10,6 +10,7 @@ import { isObject, type FhirResource } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { IgModule } from '../rest/modules.js';
 import { READ_INTERACTIONS } from '../rest/served.js';
+import { declare, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
 
 export const CDS_PACKAGE = 'ans.fhir.fr.cds';
 export const CDL_PACKAGE = 'ans.fhir.fr.cdl';
@@ -42,7 +43,23 @@ export function cdlModule(): IgModule {
   return {
     name: CDL_PACKAGE,
     rules: (resource) => (resource.resourceType === 'DocumentReference' ? noteRules(resource) : []),
+    events: noteEvents,
   };
+}
+
+const CDL_NOTE_PROFILE = 'https://interop.esante.gouv.fr/ig/fhir/cdl/StructureDefinition/cdl-document-reference';
+
+/**
+ * A new note of the liaison notebook (NdE `NOT`): a CdL DocumentReference created (a reply or a
+ * correction is a new note too; an update of a note is not).
+ */
+export function noteEvents(change: WrittenChange): EventDeclaration[] {
+  const r = change.resource;
+  if (!r || change.resourceType !== 'DocumentReference' || change.outcome !== 'created') return [];
+  const profiles = isObject(r.meta) && Array.isArray(r.meta.profile) ? r.meta.profile : [];
+  if (!profiles.some((p) => typeof p === 'string' && p.startsWith(CDL_NOTE_PROFILE))) return [];
+  const title = typeof r.description === 'string' ? r.description : undefined;
+  return [declare('note', change, patientOf(r.subject), CDL_PACKAGE, title ? { title } : undefined)];
 }
 
 function issue(rule: string, expression: string, en: string, fr: string): ValidationIssue {

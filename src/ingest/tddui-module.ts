@@ -9,6 +9,7 @@ import { isObject, sameJson } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import type { IgModule, WriteContext } from '../rest/modules.js';
+import { declare, declaresProfile, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
 import type { Interaction } from '../rest/served.js';
 import type { Repository } from '../storage/types.js';
 import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
@@ -99,6 +100,7 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
         e.receivedAt,
         e.client,
       ),
+    events: tdduiEvents,
     bundle: {
       // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
       // only IG served (the TDDUI receiver as it always was).
@@ -106,4 +108,37 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
       handle: (bundle, ctx) => ingestTransaction({ repo, validator, log, ...(ctx?.client !== undefined ? { client: ctx.client } : {}) }, bundle),
     },
   };
+}
+
+const SEJOUR_PROFILE = `${TDDUI_CANONICAL}/StructureDefinition/tddui-encounter-sejour`;
+const CDL_NOTE_PROFILE = 'https://interop.esante.gouv.fr/ig/fhir/cdl/StructureDefinition/cdl-document-reference';
+
+function periodOf(r: FhirResource | undefined): { start?: string; end?: string } {
+  const p = r && isObject(r.period) ? r.period : {};
+  return { ...(typeof p.start === 'string' ? { start: p.start } : {}), ...(typeof p.end === 'string' ? { end: p.end } : {}) };
+}
+
+/**
+ * The events of TDDUI data (NdE, JDV J46): a séjour that starts (`ADM`: its Encounter gets a
+ * `period.start`) or ends (`SOR`: it gets a `period.end`) — a first export of a séjour already
+ * over says both —, and a new document (`DOC`: a DocumentReference created, or whose document
+ * changed: v1 flow 3), but not a note of the liaison notebook (CdL's `NOT`).
+ */
+export function tdduiEvents(change: WrittenChange): EventDeclaration[] {
+  const r = change.resource;
+  if (!r) return [];
+  const out: EventDeclaration[] = [];
+  if (change.resourceType === 'Encounter' && declaresProfile(r, SEJOUR_PROFILE)) {
+    const now = periodOf(r);
+    const before = periodOf(change.previous);
+    const patient = patientOf(r.subject);
+    if (now.start && !before.start) out.push(declare('admission', change, patient, TDDUI_PACKAGE, { start: now.start }));
+    if (now.end && !before.end) out.push(declare('sortie', change, patient, TDDUI_PACKAGE, { end: now.end }));
+  }
+  if (change.resourceType === 'DocumentReference' && !declaresProfile(r, CDL_NOTE_PROFILE)) {
+    const changed = change.outcome === 'created' || !change.previous || !sameJson(change.previous.content, r.content);
+    const title = Array.isArray(r.content) && isObject(r.content[0]) && isObject(r.content[0].attachment) ? r.content[0].attachment.title : undefined;
+    if (changed) out.push(declare('document', change, patientOf(r.subject), TDDUI_PACKAGE, typeof title === 'string' ? { title } : undefined));
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 import type { FhirResource, Json } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { KeyOf } from '../storage/keys.js';
-import type { ResourceRecord } from '../storage/types.js';
+import type { EventDeclaration, ResourceRecord, WrittenChange } from '../storage/types.js';
 import type { Interaction } from './served.js';
 
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
@@ -49,6 +49,16 @@ export interface IgModule {
   businessKeys?(resource: FhirResource): { owner?: string; keys: KeyOf[] } | undefined;
   /** Told of every create it handled (accepted or rejected), e.g. to log it. */
   onCreate?(event: { submitted: FhirResource; status: number; outcome: FhirResource; stored?: ResourceRecord; receivedAt: string; client?: string }): Promise<string | undefined>;
+  /**
+   * The events a write means (a séjour started, a note added, a member added to a circle),
+   * evaluated by the write path on EVERY change of every plan — whoever made it — once the
+   * version is final, inside the transaction: the events are written to the outbox in the same
+   * statement as the data (src/storage/outbox.ts). Synchronous and without I/O: the change
+   * carries the version written and, when the write path read it, the one replaced. Codes and
+   * helpers: src/rest/events.ts (EVENT_TYPES, declare, patientOf). `source` defaults to the
+   * module's name. Docs: docs/notifications.md.
+   */
+  events?(change: WrittenChange): EventDeclaration[];
   /** Transaction Bundles this IG processes itself (TDDUI flow 1). */
   bundle?: {
     claims(bundle: Json, ctx: { alone: boolean }): boolean;

@@ -18,6 +18,7 @@ import { CircleAccess } from '../coordination/circle-access.js';
 import { coordinationModules } from '../coordination/modules.js';
 import { AccessControl } from '../rest/access.js';
 import type { IgModule } from '../rest/modules.js';
+import { eventSourceOf } from '../rest/events.js';
 import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
 import { indexIsCurrent, openRepository } from '../storage/index.js';
@@ -322,6 +323,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
+  // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
+  repo.useEvents(eventSourceOf(modules));
   // The circle of care governs persons' access to notebooks, circles and consents (rest/access.ts).
   const access = new AccessControl([new CircleAccess(repo)]);
   // Bulk exports: jobs left by a stopped server are resumed once the server is built.

@@ -20,6 +20,7 @@ import type {
   SubmissionFilter,
   SubmissionRecord,
 } from './types.js';
+import type { EventDeclaration, EventSource } from './outbox.js';
 import { executePlan, newId, type OpResult, type WritePlan } from './unit-of-work.js';
 
 export { newId };
@@ -108,8 +109,18 @@ export class SqlRepository implements Repository {
     return search(this.db, query, this.searchParams);
   }
 
+  private eventSource: EventSource | undefined;
+
+  useEvents(source: EventSource | undefined): void {
+    this.eventSource = source;
+  }
+
+  async recordEvents(events: EventDeclaration[]): Promise<void> {
+    if (events.length) await this.execute({ ops: [], events: () => events });
+  }
+
   async execute(plan: WritePlan): Promise<OpResult[]> {
-    const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan);
+    const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan, this.eventSource);
     // Index rows grow with the versions: counting versions is enough to tell growth.
     this.statistics.noteWrites(results.reduce((n, r) => n + (r.record && r.outcome !== 'unchanged' ? 1 : 0), 0));
     return results;

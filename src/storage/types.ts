@@ -6,6 +6,8 @@ import type { FhirResource } from '../fhir/json.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
 import type { IndexState, ReindexReport } from './reindex.js';
 import type { OpResult, WritePlan } from './unit-of-work.js';
+import type { EventDeclaration, EventSource } from './outbox.js';
+export type { EventDeclaration, EventSource, WrittenChange, OutboxEvent, EventCursor } from './outbox.js';
 
 export type { OpResult, WritePlan, WriteOp, WriteMethod, WriteOutcome, ResolveContext } from './unit-of-work.js';
 export type { IndexState, ReindexReport } from './reindex.js';
@@ -222,6 +224,13 @@ export interface Repository {
    * conditional criteria) executed atomically, versioned and indexed (src/storage/unit-of-work.ts).
    */
   execute(plan: WritePlan): Promise<OpResult[]>;
+  /**
+   * The event sources every plan is evaluated by (the IG modules' `events`, composed by the
+   * server): their events are written to the outbox in the same statement as the write.
+   */
+  useEvents(source: EventSource | undefined): void;
+  /** Records events that no write causes (a review falling due), in their own transaction. */
+  recordEvents(events: EventDeclaration[]): Promise<void>;
   /** Deletes a resource: a tombstone version (history keeps it; read answers 410). */
   delete(resourceType: string, id: string, options?: { ifMatch?: number }): Promise<OpResult>;
 

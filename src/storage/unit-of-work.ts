@@ -17,6 +17,7 @@ import { sameContent } from '../fhir/same-content.js';
 import { criteriaLocks, keyId, lockAndLookupKeys, lookupKeysLockNew, type FoundKey, type KeyOf } from './keys.js';
 import { matchesCriteria } from '../fhir/search/match.js';
 import { matchIds } from './search.js';
+import { outboxInsert, type EventDeclaration, type EventSource, type WrittenChange } from './outbox.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
 import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
 
@@ -95,6 +96,12 @@ export interface WritePlan {
    * given the results; placeholders from `p`.
    */
   extra?: (p: (v: unknown) => string, results: OpResult[]) => string[];
+  /**
+   * Events this plan declares itself (beyond those of the repository's event sources), recorded
+   * in the outbox by the writing statement (storage/outbox.ts). A plan with no ops and only
+   * events records them alone (an event that no write causes: a review falling due).
+   */
+  events?: (results: OpResult[], changes: readonly WrittenChange[]) => EventDeclaration[];
   /** Attempts on deadlocks / serialisation failures / unique violations (default 5). */
   attempts?: number;
   /**
@@ -140,13 +147,13 @@ function retry(why: string): Error {
 }
 
 /** Executes a plan atomically; retried on transient conflicts. */
-export async function executePlan(db: Database, searchParams: SearchParameterSet, plan: WritePlan): Promise<OpResult[]> {
+export async function executePlan(db: Database, searchParams: SearchParameterSet, plan: WritePlan, eventSource?: EventSource): Promise<OpResult[]> {
   plan.ops.forEach(checkOp);
   const attempts = plan.attempts ?? 5;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await db.transaction((tx) => run(tx, searchParams, plan, attempt));
+      return await db.transaction((tx) => run(tx, searchParams, plan, attempt, eventSource));
     } catch (err) {
       lastError = err;
       const code = (err as { code?: string }).code;
@@ -158,7 +165,7 @@ export async function executePlan(db: Database, searchParams: SearchParameterSet
   throw lastError;
 }
 
-async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan, attempt = 1): Promise<OpResult[]> {
+async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan, attempt = 1, eventSource?: EventSource): Promise<OpResult[]> {
   const ops = plan.ops;
   const now = plan.now ?? new Date();
   const defaultOwner = plan.owner;
@@ -275,7 +282,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     const rows = await lockCurrent(
       tx,
       byId.map(({ i }) => ({ resourceType: targets[i]!.resourceType, id: targets[i]!.id })),
-      byId.some(({ op }) => op.method === 'patch' || op.check !== undefined || (!plan.versionUnchanged && op.method === 'update')),
+      // (a delete's content too when events are declared: what was deleted is what they are about)
+      byId.some(({ op }) => op.method === 'patch' || op.check !== undefined || (!plan.versionUnchanged && op.method === 'update') || (eventSource !== undefined && op.method === 'delete')),
     );
     for (const { i } of byId) {
       const t = targets[i]!;
@@ -383,6 +391,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   const results: OpResult[] = [];
   const keyOwner = new Map<string, KeysToWrite['rows']>();
   const seenKeys = new Set<string>();
+  const changes: WrittenChange[] = [];
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const t = targets[i];
@@ -410,6 +419,18 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
         : undefined;
     if (!deleted && op.check) await op.check(stored, currentRecord);
     const o = op.owner ?? ownerOf.get(i) ?? defaultOwner ?? t.current?.owner ?? '';
+    const previous = !t.current?.deleted ? (t.current?.content ?? t.viaKey?.content) : undefined;
+    const change: WrittenChange = {
+      method: op.method,
+      outcome: deleted ? 'deleted' : existed[i] && !t.current?.deleted ? 'updated' : 'created',
+      resourceType: t.resourceType,
+      id: t.id,
+      versionId,
+      lastUpdated,
+    };
+    if (!deleted) change.resource = stored;
+    if (previous) change.previous = previous;
+    changes.push(change);
     writes.push({ resourceType: t.resourceType, id: t.id, versionId, lastUpdated, owner: o, existed: existed[i]!, resource: stored, deleted });
     results.push({
       index: i,
@@ -450,7 +471,12 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   const keyGroups = [...keyOwner.entries()];
   const batches = occurrences(writes);
   if (batches.length === 0) batches.push([]);
-  const extra = plan.extra;
+  //    The outbox rows of the events this write means (storage/outbox.ts) go in the first one.
+  const declared = [...(changes.length && eventSource ? eventSource(changes) : []), ...(plan.events?.(results, changes) ?? [])];
+  const extra =
+    declared.length === 0
+      ? plan.extra
+      : (p: (v: unknown) => string, r: OpResult[]) => [...(plan.extra?.(p, r) ?? []), outboxInsert(declared, now.toISOString(), p)!];
   for (const [n, batch] of batches.entries()) {
     const keys = n === 0 && keyGroups[0] ? { owner: keyGroups[0][0], rows: keyGroups[0][1] } : undefined;
     await writeVersions(tx, searchParams, batch, keys, n === 0 && extra ? (p) => extra(p, results) : undefined);

@@ -12,10 +12,11 @@ import * as m0040 from './0040-unchanged-resends.js';
 import * as m0060 from './0060-submission-client.js';
 import * as m0070 from './0070-audit-event.js';
 import * as m0071 from './0071-export-job.js';
+import * as m0080 from './0080-event-outbox.js';
 
 export interface Migration {
   version: string;
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0070, m0071];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0070, m0071, m0080];
