@@ -178,7 +178,16 @@ export class ConformanceRegistry {
     this.roots = roots ? [...roots] : [];
     this.packages = roots ? this.store.closure(roots) : this.store.packages;
     this.order = new Map(this.packages.map((p, i) => [p, i]));
+    this.open = roots?.length === 1 && roots[0]!.name !== CORE_NAME && Object.keys(roots[0]!.dependencies).length === 0;
   }
+
+  /**
+   * The view from one package that declares no dependencies at all (a folder of profiles made
+   * by hand, the HL7 test suite's packages): what it does not define resolves in the whole
+   * store, as the HL7 validator resolves everything it was given. IG packages declare their
+   * dependencies (at least the core) and keep their strict view.
+   */
+  private readonly open: boolean;
 
   /** True when this view sees every package of the store (no roots given). */
   private get unscoped(): boolean {
@@ -216,7 +225,8 @@ export class ConformanceRegistry {
       if (this.unscoped) result = all;
       else {
         const seen = all.filter((r) => this.order.has(this.store.packageOf(r)!));
-        if (seen.length) {
+        if (seen.length === 0 && this.open) result = all;
+        else if (seen.length) {
           // Stable: breadth-first package order, then newest first within one package.
           result = seen
             .map((r, i) => ({ r, i, o: this.order.get(this.store.packageOf(r)!)! }))

@@ -78,10 +78,78 @@ export interface ElementNode {
   maxValue?: number | string;
   isModifier: boolean;
   mustSupport: boolean;
+  /** Rarely used controls a profile states on the element (see ElementControls); undefined on most. */
+  controls: ElementControls | undefined;
   /** FHIR type code of each entry of `types` (FHIRPath system types mapped, e.g. `id`, `uri`). */
   typeCodes: string[];
   /** Memo owned by the validator (filled lazily; a compiled profile never changes). */
   memo: unknown;
+}
+
+/** A Quantity (or Duration) limit: `minValueQuantity`, or the R5-style `maxValueDuration`. */
+export interface QuantityLimit {
+  value: number;
+  system?: string;
+  code?: string;
+  unit?: string;
+}
+
+/**
+ * What a profile states on an element beyond the usual ElementDefinition fields, rarely used
+ * and checked by element-controls.ts: Quantity/Duration limits (`minValueQuantity`,
+ * `maxValueDuration`), the R5 `mustHaveValue` / `valueAlternatives` (as cross-version
+ * extensions in R4), and the narrative controls (`narrative-source-control`,
+ * `narrative-language-control` extensions).
+ */
+export interface ElementControls {
+  minQuantity?: QuantityLimit;
+  maxQuantity?: QuantityLimit;
+  /** minValueDuration / maxValueDuration: a date limit relative to now. */
+  minDuration?: QuantityLimit;
+  maxDuration?: QuantityLimit;
+  mustHaveValue?: boolean;
+  /** Canonical urls of the extensions that may stand for an absent primitive value. */
+  valueAlternatives?: string[];
+  /** narrative-source-control's code (every top-level part of the div must say its source). */
+  narrativeSource?: string;
+  /** narrative-language-control's code: `_yes`, `_no`, `_resource` (or a language). */
+  narrativeLanguage?: string;
+}
+
+const EXT_MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue';
+const EXT_VALUE_ALTERNATIVES = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives';
+const EXT_NARRATIVE_SOURCE = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
+const EXT_NARRATIVE_LANGUAGE = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
+
+function quantityLimit(v: unknown): QuantityLimit | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const q = v as { value?: unknown; system?: unknown; code?: unknown; unit?: unknown };
+  if (typeof q.value !== 'number') return undefined;
+  const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+  return { value: q.value, system: str(q.system), code: str(q.code), unit: str(q.unit) };
+}
+
+/** The element's controls, or undefined (most elements). Quantity limits leave minValue/maxValue. */
+function controlsOf(el: ElementDefinition, node: ElementNode): ElementControls | undefined {
+  let c: ElementControls | undefined;
+  for (const [k, v] of Object.entries(el)) {
+    const m = /^(min|max)Value(Quantity|Duration)$/.exec(k);
+    if (!m) continue;
+    const limit = quantityLimit(v);
+    if (m[1] === 'min') node.minValue = undefined;
+    else node.maxValue = undefined;
+    if (!limit) continue;
+    c ??= {};
+    c[`${m[1] as 'min' | 'max'}${m[2] as 'Quantity' | 'Duration'}`] = limit;
+  }
+  const exts = Array.isArray(el.extension) ? (el.extension as { url?: string; valueBoolean?: boolean; valueCanonical?: string; valueCode?: string }[]) : [];
+  for (const x of exts) {
+    if (x.url === EXT_MUST_HAVE_VALUE && x.valueBoolean === true) (c ??= {}).mustHaveValue = true;
+    else if (x.url === EXT_VALUE_ALTERNATIVES && typeof x.valueCanonical === 'string') ((c ??= {}).valueAlternatives ??= []).push(x.valueCanonical);
+    else if (x.url === EXT_NARRATIVE_SOURCE && typeof x.valueCode === 'string') (c ??= {}).narrativeSource = x.valueCode;
+    else if (x.url === EXT_NARRATIVE_LANGUAGE && typeof x.valueCode === 'string') (c ??= {}).narrativeLanguage = x.valueCode;
+  }
+  return c;
 }
 
 const SYSTEM_TYPES: Record<string, string> = {
@@ -154,6 +222,7 @@ function toNode(el: ElementDefinition): ElementNode {
     maxValue: findPrefixed(el, 'maxValue') as number | string | undefined,
     isModifier: el.isModifier === true,
     mustSupport: el.mustSupport === true,
+    controls: undefined,
     typeCodes: (el.type ?? []).map(typeCodeOfRef),
     memo: undefined,
   };
@@ -171,6 +240,7 @@ function toNode(el: ElementDefinition): ElementNode {
         : false,
     });
   }
+  node.controls = controlsOf(el, node);
   node.primitiveExtra = node.typeCodes.includes('xhtml') || node.constraints.some((c) => !PRIMITIVE_NATIVE_CONSTRAINTS.has(c.key));
   if (el.slicing) {
     const rules = el.slicing.rules === 'closed' || el.slicing.rules === 'openAtEnd' ? el.slicing.rules : 'open';

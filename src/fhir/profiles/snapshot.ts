@@ -70,7 +70,6 @@ const DOC_KEYS = new Set([
   'base',
   'label',
   'code',
-  'extension',
 ]);
 
 function splitId(id: string): string[] {
@@ -373,6 +372,13 @@ class Work {
         el.binding = { ...(el.binding ?? {}), ...(v as object) } as ElementDefinition['binding'];
       } else if (k === 'type') {
         el.type = clone(v as TypeRef[]);
+      } else if (k === 'extension') {
+        // The element's extensions (a profile's controls: mustHaveValue, narrative controls...):
+        // the differential's replace the base's of the same url.
+        const own = v as { url?: string }[];
+        if (!Array.isArray(own)) continue;
+        const urls = new Set(own.map((x) => x.url));
+        el.extension = [...((el.extension as { url?: string }[] | undefined) ?? []).filter((x) => !urls.has(x.url)), ...clone(own)];
       } else if (k.startsWith('fixed') || k.startsWith('pattern')) {
         for (const old of Object.keys(el)) if (old.startsWith('fixed') || old.startsWith('pattern')) delete el[old];
         el[k] = clone(v);

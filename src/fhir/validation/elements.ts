@@ -16,6 +16,7 @@ import { assignSlices } from './slicing.js';
 import { checkReference } from './references.js';
 import { checkExtension, extensionDefinition } from './extensions.js';
 import { checkAttachment } from './datatypes.js';
+import { checkComplexControls, checkPrimitiveControls } from './element-controls.js';
 import type { Run } from './run.js';
 import type { Validator } from './validator.js';
 
@@ -302,6 +303,7 @@ export function validateValue(
     if (ext !== undefined && ext !== null) validatePrimitiveExtensions(run, ext, typeCode, at(base, seg), profile);
     if (!extOnly) checkFixedPattern(run, value, node, base, seg);
     if (node.binding && !extOnly) checkBinding(run, value, typeCode, node, base, seg);
+    if (node.controls !== undefined) checkPrimitiveControls(run, node.controls, value, ext, extOnly, node, typeCode, base, seg, profile);
     return;
   }
   const path = at(base, seg);
@@ -332,6 +334,7 @@ export function validateValue(
   } else validateComplex(run, value, node, typeCode, path, profile);
   checkFixedPattern(run, value, node, path, undefined);
   if (node.binding && CODED_TYPES.has(typeCode)) checkBinding(run, value, typeCode, node, path, undefined);
+  if (node.controls !== undefined) checkComplexControls(run, node.controls, value, typeCode, path, profile);
 }
 
 export function isResourceId(run: Run, node: ElementNode): boolean {

@@ -48,7 +48,7 @@ export function primitivePlanOf(ref: JsonName & { node: ElementNode }): Primitiv
   if (!type || !isPrimitiveType(type) || type === 'xhtml') return NO_PLAN;
   if (n.max === 0 || n.slicing || n.fixed !== undefined || n.pattern !== undefined) return NO_PLAN;
   if (n.maxLength !== undefined || n.minValue !== undefined || n.maxValue !== undefined || n.contentReference) return NO_PLAN;
-  if (n.primitiveExtra) return NO_PLAN;
+  if (n.primitiveExtra || n.controls !== undefined) return NO_PLAN;
   const binding = n.binding?.valueSet !== undefined && (n.binding.strength === 'required' || n.binding.strength === 'extensible');
   if (binding && n.isArray) return NO_PLAN;
   // Resource.id (typed string in R4) is checked as an id: left to the full path.

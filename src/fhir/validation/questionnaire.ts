@@ -10,6 +10,7 @@
 import type { MessageArgs, Rule } from '../outcome/rule.js';
 import { CODES } from '../outcome/codes.js';
 import { isObject as isObj } from '../json.js';
+import { compareQuantity, describeQuantity, UCUM } from '../terminology/ucum.js';
 
 type Json = Record<string, unknown>;
 
@@ -352,11 +353,50 @@ function checkAnswerValue(w: Walk, def: QItemDef, key: string, value: unknown, a
     if (m && w.isResourceType && !w.isResourceType(m[1]!)) constraint(w, at, def, `the resource type ${m[1]} in the reference ${value.reference} is not a resource type`, `le type ${m[1]} de la référence ${value.reference} n’est pas un type de ressource`);
     else if (m && allowed.length && !allowed.includes(m[1]!)) constraint(w, at, def, `the resource type ${m[1]} in the reference ${value.reference} is not allowed (allowed: ${allowed.join(', ')})`, `le type ${m[1]} de la référence ${value.reference} n’est pas autorisé (autorisés : ${allowed.join(', ')})`);
   }
+  if (key === 'valueQuantity' && isObj(value) && typeof value.value === 'number') checkQuantityAnswer(w, def, value, at);
   if (key === 'valueAttachment' && isObj(value)) {
     const maxSize = extValue(def, 'maxSize');
     const size = typeof value.size === 'number' ? value.size : typeof value.data === 'string' ? Math.floor((value.data.replace(/=+$/, '').length * 3) / 4) : undefined;
     if (typeof maxSize === 'number' && size !== undefined && size > maxSize) constraint(w, at, def, `the attachment is too large (${size} bytes, allowed ${maxSize})`, `la pièce jointe est trop grande (${size} octets, ${maxSize} autorisés)`);
     const types = (def.extension ?? []).filter((e) => isObj(e) && e.url === SDX + 'mimeType').map((e) => e.valueCode);
     if (types.length && typeof value.contentType === 'string' && !types.includes(value.contentType)) constraint(w, at, def, `the mime type ${value.contentType} is not allowed (allowed: ${types.join(', ')})`, `le type MIME ${value.contentType} n’est pas autorisé (autorisés : ${types.join(', ')})`);
+  }
+}
+
+const SDC = 'http://hl7.org/fhir/uv/sdc/StructureDefinition/';
+
+/**
+ * A Quantity answer: SDC minQuantity / maxQuantity (compared after UCUM conversion; a limit
+ * that cannot be compared — no formal unit, units of different kinds — is an error, as in the
+ * HL7 validator), and the unit in questionnaire-unitValueSet when one is given.
+ */
+function checkQuantityAnswer(w: Walk, def: QItemDef, q: Record<string, unknown>, at: string): void {
+  for (const e of def.extension ?? []) {
+    if (!isObj(e) || !isObj(e.valueQuantity) || typeof e.valueQuantity.value !== 'number') continue;
+    const bound = e.url === `${SDC}sdc-questionnaire-minQuantity` ? 'min' : e.url === `${SDC}sdc-questionnaire-maxQuantity` ? 'max' : undefined;
+    if (!bound) continue;
+    const limit = e.valueQuantity;
+    const r = compareQuantity(q, limit);
+    const what = bound === 'min' ? 'minimum' : 'maximum';
+    const l = describeQuantity(limit);
+    const v = describeQuantity(q);
+    if (r.kind === 'compared') {
+      if (bound === 'min' ? r.diff < 0 : r.diff > 0) {
+        constraint(w, at, def, `the quantity ${v} is ${bound === 'min' ? 'less' : 'greater'} than the allowed ${what} ${l}`, `la quantité ${v} est ${bound === 'min' ? 'inférieure' : 'supérieure'} au ${what} autorisé ${l}`);
+      }
+    } else if (r.kind === 'no-units') {
+      constraint(w, at, def, `the quantity ${v} cannot be compared with the allowed ${what} ${l}: no formal unit (system and code) on both`, `la quantité ${v} ne peut pas être comparée au ${what} autorisé ${l} : les deux n’ont pas d’unité formelle (system et code)`);
+    } else {
+      constraint(w, at, def, `the quantity ${v} cannot be compared with the allowed ${what} ${l}: the units are of different kinds`, `la quantité ${v} ne peut pas être comparée au ${what} autorisé ${l} : unités de natures différentes`);
+    }
+  }
+  const unitVs = extValue(def, 'questionnaire-unitValueSet');
+  if (typeof unitVs === 'string' && w.checkCode) {
+    // No code: no unit the value set could hold.
+    const status = typeof q.code === 'string' ? w.checkCode(unitVs, { system: typeof q.system === 'string' ? q.system : undefined, code: q.code }) : 'invalid';
+    if (status === 'invalid') {
+      const unit = `${typeof q.unit === 'string' ? q.unit : ''} (${q.system === UCUM ? 'UCUM' : String(q.system ?? '?')}#${String(q.code ?? '')})`;
+      constraint(w, at, def, `the unit ${unit} is not in the unit value set ${unitVs}`, `l’unité ${unit} n’est pas dans le jeu de valeurs des unités ${unitVs}`);
+    }
   }
 }
