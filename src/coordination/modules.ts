@@ -11,16 +11,19 @@ import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { IgModule } from '../rest/modules.js';
 import { READ_INTERACTIONS } from '../rest/served.js';
 import { declare, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
+import type { Repository } from '../storage/types.js';
+import { GAP_PACKAGE, gapModule } from './agenda/gap-module.js';
 
 export const CDS_PACKAGE = 'ans.fhir.fr.cds';
 export const CDL_PACKAGE = 'ans.fhir.fr.cdl';
 
 /** The modules of the coordination volets in use. */
-export function coordinationModules(set: EngineSet | undefined): IgModule[] {
+export function coordinationModules(set: EngineSet | undefined, repo?: Repository): IgModule[] {
   const inUse = new Set((set?.engines ?? []).map((e) => e.ig?.name));
   const out: IgModule[] = [];
   if (inUse.has(CDS_PACKAGE)) out.push(cdsModule());
   if (inUse.has(CDL_PACKAGE)) out.push(cdlModule());
+  if (inUse.has(GAP_PACKAGE) && repo) out.push(gapModule(repo));
   return out;
 }
 

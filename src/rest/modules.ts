@@ -6,7 +6,7 @@
 import type { FhirResource, Json } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { KeyOf } from '../storage/keys.js';
-import type { EventDeclaration, ResourceRecord, WrittenChange } from '../storage/types.js';
+import type { EventDeclaration, Queryable, ResourceRecord, SearchQuery, SearchResult, WrittenChange } from '../storage/types.js';
 import type { Interaction } from './served.js';
 
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
@@ -31,6 +31,16 @@ export interface BundleResult {
   submissionId?: string;
 }
 
+/**
+ * A type whose resources a module computes rather than stores (GAP: Slots generated from the
+ * Schedules and Appointments): reads and searches of the HTTP API answer from it, with the same
+ * parsing, paging, `_summary` / `_elements` and access checks as stored types.
+ */
+export interface ComputedType {
+  read(id: string): Promise<ResourceRecord>;
+  search(query: SearchQuery): Promise<SearchResult>;
+}
+
 export interface IgModule {
   /** Its name: the package name of the IG (`ans.fhir.fr.tddui`). */
   readonly name: string;
@@ -42,6 +52,14 @@ export interface IgModule {
   validate?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
   /** Business rules added to the validation of a write (errors reject it with 422). */
   rules?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
+  /**
+   * A check of a write against other stored data, inside the write's database transaction
+   * (after validation; `tx` sees what the transaction sees, and may take advisory locks), e.g.
+   * GAP: an appointment must not double-book an agenda. Throw a FhirError to refuse the write.
+   */
+  inTransaction?(resource: FhirResource, ctx: WriteContext, tx: Queryable): Promise<void>;
+  /** Types it computes instead of storing (reads and searches answer from them). */
+  computed?: Record<string, ComputedType>;
   /**
    * Resend matching of plain creates: the owner and business keys of a resource. A create
    * whose key is known for that owner becomes a new version of that object.

@@ -11,10 +11,10 @@ import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { operationOutcome } from '../fhir/outcome/outcome.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
-import type { OpResult, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
+import type { OpResult, Queryable, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
 import { AccessControl } from './access.js';
 import { declaredProfiles, EngineDispatch } from './engines.js';
-import type { IgModule, WriteContext, WriteInteraction } from './modules.js';
+import type { ComputedType, IgModule, WriteContext, WriteInteraction } from './modules.js';
 import type { Served, ServedType } from './served.js';
 
 export interface FhirServiceOptions {
@@ -116,6 +116,15 @@ export class FhirService {
     return this.served.types.get(type);
   }
 
+  /** The module-computed type (GAP Slots), if `type` is one: reads and searches answer from it. */
+  computed(type: string): ComputedType | undefined {
+    for (const m of this.modules) {
+      const c = m.computed?.[type];
+      if (c) return c;
+    }
+    return undefined;
+  }
+
   /** Whether `interaction` is offered on `type` (405 otherwise). */
   requireInteraction(type: string, interaction: WriteInteraction): ServedType {
     const t = this.served.types.get(type);
@@ -195,7 +204,7 @@ export class FhirService {
   }
 
   private checker(ctx: Omit<WriteContext, 'current'>, module: IgModule | undefined, sink: ValidationIssue[], prefix?: string, guard?: Guard) {
-    return (resource: FhirResource, current: ResourceRecord | undefined): void => {
+    return async (resource: FhirResource, current: ResourceRecord | undefined, tx: Queryable): Promise<void> => {
       guard?.(resource, current);
       const issues = this.validate(resource, { ...ctx, ...(current ? { current } : {}) }, module);
       // `Patient.identifier` of entry 1 is `Bundle.entry[1].resource.identifier`.
@@ -205,6 +214,8 @@ export class FhirService {
         throw new FhirError(HTTP_ERRORS.VALIDATION_FAILED, { type: ctx.type, profile: ctx.profile ?? `the ${ctx.type} definition` }, { outcome: toOperationOutcome(shown) as unknown as FhirResource });
       }
       sink.push(...shown);
+      // Checks against other stored data, in the write's transaction (GAP: no double booking).
+      if (module?.inTransaction) await module.inTransaction(resource, { ...ctx, ...(current ? { current } : {}) }, tx);
     };
   }
 
@@ -278,8 +289,8 @@ export class FhirService {
         chosen = this.moduleFor(type, patched, 'patch');
         return withoutVersionMeta(patched);
       },
-      check: (resource, current) =>
-        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}), ...(chosen.ig ? { ig: chosen.ig } : {}) }, chosen.module, issues, undefined, options.guard)(resource, current),
+      check: (resource, current, tx) =>
+        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}), ...(chosen.ig ? { ig: chosen.ig } : {}) }, chosen.module, issues, undefined, options.guard)(resource, current, tx),
     };
     if ('id' in target) op.id = target.id;
     else op.criteria = parseCriteria(target.criteria);

@@ -320,7 +320,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     app.log.warn({ resources: r.resources, ms: r.ms }, 're-indexed');
   }
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set), ...(opts.modules ?? [])];
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).

@@ -451,7 +451,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req, 'read');
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
-    const rec = await repo.read(type, id);
+    const computed = service.computed(type);
+    const rec = computed ? await computed.read(id) : await repo.read(type, id);
     await access.requireRead(actorOf(req), rec.resource);
     if (notModified(req, rec.versionId) || notModifiedSince(req, rec.lastUpdated)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
@@ -464,7 +465,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
     if (!/^\d{1,9}$/.test(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
-    const rec = await repo.vread(type, id, Number(vid));
+    const computed = service.computed(type);
+    const rec = computed ? await computed.read(id) : await repo.vread(type, id, Number(vid));
+    if (computed && rec.versionId !== Number(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
     if (!rec.deleted) await access.requireRead(actorOf(req), rec.resource);
     return send(reply, 200, rec.resource, versionHeaders(rec));
   });
@@ -495,7 +498,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
     // Restricted before it runs: the total counts only what the actor may read.
     query.params.push(...(await access.searchRestriction(actorOf(req), type)));
-    const result = await repo.search(query);
+    const computed = service.computed(type);
+    const result = computed ? await computed.search(query) : await repo.search(query);
     result.included = await access.readable(actorOf(req), result.included);
     requireAccess(req, 'read', ...new Set(result.included.map((r) => r.resourceType)));
     const base = baseUrlOf(req);

@@ -39,9 +39,10 @@ export interface WriteOp {
   patch?: (current: FhirResource) => FhirResource;
   /**
    * The last check of what will be stored (validation, IG rules), inside the transaction once
-   * the content is final; throw (a FhirError) to abort the whole plan.
+   * the content is final; throw (a FhirError) to abort the whole plan. `tx` is the plan's
+   * transaction (after its locks), for checks that read other resources (GAP: no double booking).
    */
-  check?: (resource: FhirResource, current: ResourceRecord | undefined) => void | Promise<void>;
+  check?: (resource: FhirResource, current: ResourceRecord | undefined, tx: Queryable) => void | Promise<void>;
   /** Expected current version (If-Match). */
   ifMatch?: number;
   /** Conditional create (If-None-Exist): no write when exactly one resource matches; 412 when several. */
@@ -403,7 +404,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
       if (same) {
         r.record = same;
         // The checks still run (a guard may refuse this client the resource, whatever its content).
-        if (op.check) await op.check(same.resource, same);
+        if (op.check) await op.check(same.resource, same, tx);
       }
       results.push(r);
       continue;
@@ -417,7 +418,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
       t.current?.content && !t.current.deleted
         ? { resourceType: t.resourceType, id: t.id, versionId: t.current.versionId, lastUpdated: t.current.lastUpdated, deleted: false, resource: t.current.content }
         : undefined;
-    if (!deleted && op.check) await op.check(stored, currentRecord);
+    if (!deleted && op.check) await op.check(stored, currentRecord, tx);
     const o = op.owner ?? ownerOf.get(i) ?? defaultOwner ?? t.current?.owner ?? '';
     const previous = !t.current?.deleted ? (t.current?.content ?? t.viaKey?.content) : undefined;
     const change: WrittenChange = {

@@ -444,6 +444,8 @@ function strings(v: unknown, out: string[]): void {
 function tokens(v: unknown, out: { system: string | null; code: string }[]): void {
   if (typeof v === 'string') out.push({ system: null, code: v });
   else if (typeof v === 'boolean') out.push({ system: null, code: String(v) });
+  // A token over an integer (GAP's `GAP_Appointment_priority` on Appointment.priority): its decimal text.
+  else if (typeof v === 'number' && Number.isInteger(v)) out.push({ system: null, code: String(v) });
   else if (isObject(v)) {
     if (Array.isArray(v.coding)) for (const c of v.coding) tokens(c, out);
     else if (typeof v.code === 'string') out.push({ system: typeof v.system === 'string' ? v.system : null, code: v.code });
