@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readEvents } from '../storage/outbox.js';
 import { SHARED_FHIR } from '../testing/paths.js';
 import { http, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
@@ -215,6 +216,9 @@ export function gapSuite(kind: DbKind, skip?: string): void {
       assert.equal(r.status, 200, errors(r));
       assert.equal(r.json.id, appointmentId);
       assert.equal(r.json.meta.versionId, '2');
+      // The outbox (issue 15) has "booked" then "cancelled" for it, about the usager.
+      const events = (await readEvents(s.repo.db, undefined, 1000)).filter((e) => e.focus?.startsWith(`Appointment/${appointmentId}/`));
+      assert.deepEqual(events.map((e) => `${e.type.code}:${e.patient}`), ['appointment-booked:Patient/p1', 'appointment-cancelled:Patient/p1']);
       const slots = await get(`Slot?schedule=${scheduleId}&start=2026-03-23&status=free`);
       assert.deepEqual(slotStarts(slots.json), ['2026-03-23T09:00:00+01:00', '2026-03-23T11:00:00+01:00']);
       // A conditional update matching nothing creates (the Gestionnaire allows update-as-create).

@@ -13,6 +13,7 @@
 import { isObject, type FhirResource } from '../../fhir/json.js';
 import { FhirError, HTTP_ERRORS } from '../../fhir/outcome/http-errors.js';
 import type { ValidationIssue } from '../../fhir/outcome/issue.js';
+import { declare, patientOf, type EventDeclaration, type WrittenChange } from '../../rest/events.js';
 import type { IgModule } from '../../rest/modules.js';
 import { lockKey } from '../../storage/keys.js';
 import { search } from '../../storage/search.js';
@@ -41,6 +42,7 @@ export function gapModule(repo: Repository, clock: () => Date = () => new Date()
     inTransaction: async (resource, _ctx, tx) => {
       if (resource.resourceType === 'Appointment') await noDoubleBooking(resource, tx, repo);
     },
+    events: appointmentEvents,
     computed: {
       Slot: {
         read: (id) => store.readSlot(id),
@@ -107,4 +109,20 @@ async function noDoubleBooking(a: FhirResource, tx: Queryable, repo: Repository)
       throw new FhirError(HTTP_ERRORS.AGENDA_DOUBLE_BOOKING, { actor: who, other: `Appointment/${String(o.id)}`, start: isoLocal(occ.start), end: isoLocal(occ.end) }, { expression: 'Appointment.start' });
     }
   }
+}
+
+/**
+ * "Rendez-vous pris" when an Appointment becomes booked, "Rendez-vous annulé" when a booked,
+ * pending or proposed one becomes cancelled (issue 15's outbox, written with the write). The
+ * usager is the first Patient among the participants.
+ */
+export function appointmentEvents(change: WrittenChange): EventDeclaration[] {
+  const r = change.resource;
+  if (!r || change.resourceType !== 'Appointment') return [];
+  const before = change.previous?.status;
+  const patient = (Array.isArray(r.participant) ? r.participant : []).map((p) => patientOf(isObject(p) ? p.actor : undefined)).find((x) => !!x);
+  const detail = { ...(typeof r.start === 'string' ? { start: r.start } : {}), ...(typeof r.end === 'string' ? { end: r.end } : {}), ...(typeof r.description === 'string' ? { title: r.description } : {}) };
+  if (r.status === 'booked' && before !== 'booked') return [declare('appointmentBooked', change, patient, GAP_PACKAGE, detail)];
+  if (r.status === 'cancelled' && before !== undefined && before !== 'cancelled') return [declare('appointmentCancelled', change, patient, GAP_PACKAGE, detail)];
+  return [];
 }
