@@ -5,6 +5,8 @@
 //     (create, update, read, search): neither CDS nor CdL defines them (decisions.md D-53).
 //   - CdL (cahier de liaison): a note's reply (`relatesTo.target`) and its correction stay within
 //     one usager's notebook — checked by the rules below on what the write carries.
+//   - PDSm (partage de documents de santé en mobilité): the Gestionnaire de partage de
+//     documents, ITI-65 / ITI-105 / ITI-67 / ITI-66 / ITI-68 and the metadata PATCH (pdsm.ts).
 import type { EngineSet } from '../fhir/engine.js';
 import { isObject, type FhirResource } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
@@ -13,17 +15,23 @@ import { READ_INTERACTIONS } from '../rest/served.js';
 import { declare, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
 import type { Repository } from '../storage/types.js';
 import { GAP_PACKAGE, gapModule } from './agenda/gap-module.js';
+import type { FhirService } from '../rest/service.js';
+import { PDSM_PACKAGE, pdsmModule } from './pdsm.js';
 
 export const CDS_PACKAGE = 'ans.fhir.fr.cds';
 export const CDL_PACKAGE = 'ans.fhir.fr.cdl';
 
-/** The modules of the coordination volets in use. */
-export function coordinationModules(set: EngineSet | undefined, repo?: Repository): IgModule[] {
+/**
+ * The modules of the coordination volets in use. `service`: the server's interactions service,
+ * known once built (GAP reads the repository; PDSm stores its Provide Document Bundles and publications itself).
+ */
+export function coordinationModules(set: EngineSet | undefined, repo?: Repository, deps: { service?: () => FhirService } = {}): IgModule[] {
   const inUse = new Set((set?.engines ?? []).map((e) => e.ig?.name));
   const out: IgModule[] = [];
   if (inUse.has(CDS_PACKAGE)) out.push(cdsModule());
   if (inUse.has(CDL_PACKAGE)) out.push(cdlModule());
   if (inUse.has(GAP_PACKAGE) && repo) out.push(gapModule(repo));
+  if (inUse.has(PDSM_PACKAGE) && deps.service) out.push(pdsmModule({ service: deps.service }));
   return out;
 }
 

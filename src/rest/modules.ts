@@ -6,8 +6,9 @@
 import type { FhirResource, Json } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { KeyOf } from '../storage/keys.js';
-import type { EventDeclaration, Queryable, ResourceRecord, SearchQuery, SearchResult, WrittenChange } from '../storage/types.js';
+import type { EventDeclaration, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult, WrittenChange } from '../storage/types.js';
 import type { Interaction } from './served.js';
+import type { Guard, WriteAnswer } from './service.js';
 
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
 
@@ -77,7 +78,21 @@ export interface IgModule {
    * module's name. Docs: docs/notifications.md.
    */
   events?(change: WrittenChange): EventDeclaration[];
-  /** Transaction Bundles this IG processes itself (TDDUI flow 1). */
+  /**
+   * Creates this IG processes itself instead of the plain create (PDSm / MHD ITI-105: the
+   * document sent inline is stored as a Binary the DocumentReference points to). `guard` is the
+   * HTTP layer's check of what will be stored (FINESS), to run inside the plan.
+   */
+  create?: {
+    claims(resource: FhirResource): boolean;
+    handle(resource: FhirResource, ctx: { guard?: Guard }): Promise<WriteAnswer>;
+  };
+  /**
+   * What this IG's transactions require of a search on a type (PDSm / MHD ITI-67: `patient` and
+   * `status`): the names missing, with the transaction's name; undefined when nothing is missing.
+   */
+  searchRequires?(type: string, params: readonly SearchParam[]): { transaction: string; missing: string[] } | undefined;
+  /** Transaction Bundles this IG processes itself (TDDUI flow 1, PDSm / MHD ITI-65). */
   bundle?: {
     claims(bundle: Json, ctx: { alone: boolean }): boolean;
     /** `client`: who sent it (token subject and client id), for the submission log. */

@@ -230,6 +230,9 @@ export class FhirService {
   async create(type: string, resource: FhirResource, options: { ifNoneExist?: string; guard?: Guard } = {}): Promise<WriteAnswer> {
     this.requireInteraction(type, 'create');
     if (resource.resourceType !== type) throw new FhirError(HTTP_ERRORS.BODY_TYPE_MISMATCH, { found: String(resource.resourceType), type });
+    // An IG that processes its own creates (PDSm ITI-105).
+    const taker = options.ifNoneExist === undefined ? this.modules.find((m) => m.create?.claims(resource)) : undefined;
+    if (taker?.create) return taker.create.handle(resource, options.guard ? { guard: options.guard } : {});
     const { module, profile, ig } = this.moduleFor(type, resource);
     const issues: ValidationIssue[] = [];
     const toStore = withoutServerFields(resource);
@@ -307,6 +310,17 @@ export class FhirService {
     if (options.ifMatch !== undefined) op.ifMatch = options.ifMatch;
     const [r] = await this.repo.execute({ ops: [op] });
     return answer(r!, []);
+  }
+
+  /**
+   * The search parameters the IGs in use require on `type` (PDSm ITI-67: patient and status):
+   * a 400 naming what is missing.
+   */
+  requireSearchParams(type: string, params: readonly SearchParam[]): void {
+    for (const m of this.modules) {
+      const r = m.searchRequires?.(type, params);
+      if (r && r.missing.length) throw new FhirError(HTTP_ERRORS.SEARCH_REQUIRED, { transaction: r.transaction, names: r.missing.join(', ') });
+    }
   }
 
   // --- batch and transaction -----------------------------------------------------------

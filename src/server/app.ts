@@ -320,7 +320,9 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     app.log.warn({ resources: r.resources, ms: r.ms }, 're-indexed');
   }
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo), ...(opts.modules ?? [])];
+  // (PDSm's module stores through the service, built below: it asks for it when a request comes.)
+  let built: FhirService | undefined;
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
@@ -332,6 +334,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   app.addHook('onReady', async () => exportRunner.start());
   app.addHook('onClose', async () => exportRunner.stop());
   const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
+  built = service;
   services.set(app, service);
   await app.register(
     async (fhir) => {

@@ -23,7 +23,7 @@ import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply, toFhirError } from './errors.js';
-import { negotiateFormat, registerBodyParsers, sendResource, type XmlCodec } from './format.js';
+import { negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl, type Shaping } from './search.js';
@@ -108,7 +108,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   // Response format first, so that even a rejection comes in the format asked for.
   app.addHook('onRequest', async (req) => {
     req.fhirFormat = 'json';
-    req.fhirFormat = negotiateFormat((req.query ?? {}) as Record<string, unknown>, req.headers.accept, xml !== undefined);
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    // A Binary's bytes (ITI-68): errors still come as JSON OperationOutcomes.
+    if (wantsRawBinary(req.method, req.url, query, req.headers.accept)) req.fhirRawBinary = true;
+    else req.fhirFormat = negotiateFormat(query, req.headers.accept, xml !== undefined);
   });
 
   app.setErrorHandler(async (err, req, reply) => {
@@ -457,6 +460,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (notModified(req, rec.versionId) || notModifiedSince(req, rec.lastUpdated)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
     }
+    if (req.fhirRawBinary) return sendBinaryBytes(reply, rec.resource, versionHeaders(rec));
     return send(reply, 200, shapeOne(req, rec.resource), versionHeaders(rec));
   });
   app.get<{ Params: { type: string; id: string; vid: string } }>('/:type/:id/_history/:vid', async (req, reply) => {
@@ -469,6 +473,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const rec = computed ? await computed.read(id) : await repo.vread(type, id, Number(vid));
     if (computed && rec.versionId !== Number(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
     if (!rec.deleted) await access.requireRead(actorOf(req), rec.resource);
+    if (req.fhirRawBinary && !rec.deleted) return sendBinaryBytes(reply, rec.resource, versionHeaders(rec));
     return send(reply, 200, rec.resource, versionHeaders(rec));
   });
 
@@ -491,6 +496,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const pairs = searchPairs(req);
     const shaping: Shaping = {};
     const query = parseSearch(type, pairs, shaping);
+    service.requireSearchParams(type, query.params);
     // Chains and reverse chains filter by other types' data (an oracle on them, totals included).
     requireAccess(req, 'read', ...new Set(query.params.flatMap((p) => [...typesTouched(type, p.modifier ? `${p.name}:${p.modifier}` : p.name, repo.searchParams)])));
     query.handling = preferHandling(req.headers.prefer);
@@ -816,6 +822,25 @@ function isResourceType(type: string, validator: TdduiValidator): boolean {
 function unknownType(type: string, validator: TdduiValidator): FhirError {
   if (isResourceType(type, validator)) return new FhirError(HTTP_ERRORS.TYPE_NOT_SERVED, { type });
   return new FhirError(HTTP_ERRORS.UNKNOWN_TYPE, { type });
+}
+
+/**
+ * A Binary's bytes with its contentType (ITI-68). Never rendered by a browser as this site's
+ * page: no sniffing, a sandboxing CSP, and the file offered for download unless it is a PDF or
+ * an image.
+ */
+function sendBinaryBytes(reply: FastifyReply, binary: FhirResource, headers: Record<string, string>): FastifyReply {
+  const contentType = typeof binary.contentType === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(binary.contentType) ? binary.contentType : 'application/octet-stream';
+  const bytes = typeof binary.data === 'string' ? Buffer.from(binary.data, 'base64') : Buffer.alloc(0);
+  const inline = contentType === 'application/pdf' || /^image\/(png|jpeg|gif)$/.test(contentType);
+  return reply
+    .code(200)
+    .headers(headers)
+    .header('content-type', contentType)
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', "sandbox; default-src 'none'")
+    .header('content-disposition', inline ? 'inline' : 'attachment')
+    .send(bytes);
 }
 
 function bundleOnlyReadSearch(req: FastifyRequest): FhirError {

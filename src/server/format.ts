@@ -22,7 +22,21 @@ declare module 'fastify' {
     fhirUnreadableBody?: string;
     /** Negotiated response format (set by the FHIR onRequest hook). */
     fhirFormat?: ResponseFormat;
+    /** A read of a Binary whose client asks for no FHIR format: the bytes themselves (ITI-68). */
+    fhirRawBinary?: boolean;
   }
+}
+
+/**
+ * Whether a read of a Binary answers its bytes rather than the Binary resource (FHIR binary.html
+ * "Serving Binary Resources using the RESTful API", IHE MHD ITI-68): when neither `_format` nor
+ * the Accept header names a FHIR format (JSON or XML); an absent Accept or `*\/*` gets the bytes.
+ */
+export function wantsRawBinary(method: string, url: string, query: Record<string, unknown>, accept: string | undefined): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (!/^\/fhir\/Binary\/[A-Za-z0-9\-.]{1,64}(\/_history\/\d{1,9})?\/?(\?|$)/.test(url)) return false;
+  if (query._format !== undefined) return false;
+  return !/json|xml/i.test(accept ?? '');
 }
 
 export const JSON_TYPES = ['application/fhir+json', 'application/json'];

@@ -54,10 +54,10 @@ export const KNOWN: Record<string, string> = {
 const NOTHING_TO_STORE: Record<string, string> = {
   // Its only transaction Bundle and its only resource example are both reported by the HL7 validator.
   'ans.fhir.fr.cdl#3.0.1': 'every CdL example is reported by the HL7 validator',
-  // PDSm's Gestionnaire creates nothing by REST create: documents arrive by the MHD Provide
-  // Document Bundle (ITI-65), not processed by this core yet; its DocumentReference and List
-  // examples are reported by the HL7 validator.
-  'ans.fhir.fr.pdsm#3.1.1': 'PDSm documents arrive by ITI-65, not a REST create',
+  // PDSm's documents arrive by ITI-65 (Provide Document Bundle) or ITI-105 (simplified
+  // publish), tested in src/coordination/pdsm-suite.ts with these examples; its DocumentReference
+  // and List examples are reported by the HL7 validator (D-120).
+  'ans.fhir.fr.pdsm#3.1.1': 'PDSm documents arrive by ITI-65 or ITI-105 (src/coordination/pdsm-suite.ts), not in a plain transaction',
 };
 
 function examples(pkg: string): { file: string; json: Json }[] {

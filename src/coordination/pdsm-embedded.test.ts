@@ -1,0 +1,3 @@
+import { pdsmSuite } from './pdsm-suite.js';
+
+await pdsmSuite('embedded');
