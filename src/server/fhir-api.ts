@@ -19,6 +19,7 @@ import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys
 import { typesInBundle, typesTouched } from './scopes.js';
 import type { Actor } from '../rest/access.js';
 import { circleProposals } from '../coordination/proposals.js';
+import { agendaRoutes } from './agenda-routes.js';
 import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
@@ -446,6 +447,16 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         ],
       })),
     });
+  });
+
+  // --- agenda operations (GAP loaded): $find, $book, $respond (agenda-routes.ts) ---------
+  agendaRoutes(app, {
+    service,
+    send,
+    sendWrite: (req, reply, a) => sendWrite(req, reply, a),
+    requireAccess,
+    actorOf,
+    baseUrl: baseUrlOf,
   });
 
   // --- read / vread ---------------------------------------------------------------------

@@ -292,6 +292,80 @@ export function gapSuite(kind: DbKind, skip?: string): void {
       assert.equal(r.json.total, 0);
     });
 
+    it('$find: the common free slot of circle members and the usager; $book (pending, needs-action); $respond (booked, or cancelled on a decline)', async () => {
+      const pat = await post('Patient', { resourceType: 'Patient', name: [{ family: 'Martin', given: ['Paul'] }] });
+      assert.equal(pat.status, 201, errors(pat));
+      const patient = `Patient/${pat.json.id}`;
+      const roles: string[] = [];
+      for (const [family, avail] of [
+        ['Infirmière', availability('a', 'free', '2026-05-04T09:00:00+02:00', '2026-05-04T12:00:00+02:00', weekly('MO'))],
+        ['Kiné', availability('b', 'free', '2026-05-04T10:30:00+02:00', '2026-05-04T17:00:00+02:00', weekly('MO'))],
+      ] as const) {
+        const pr = await post('Practitioner', { resourceType: 'Practitioner', name: [{ family }] });
+        const ro = await post('PractitionerRole', { resourceType: 'PractitionerRole', active: true, practitioner: { reference: `Practitioner/${pr.json.id}` } });
+        roles.push(`PractitionerRole/${ro.json.id}`);
+        assert.equal((await post('Schedule', scheduleOf(roles.at(-1)!, [avail, serviceDuration(30)]))).status, 201);
+      }
+      const outsider = (await post('PractitionerRole', { resourceType: 'PractitionerRole', active: true })).json.id;
+      // The circle (CDS is not loaded here: stored directly).
+      await s.repo.create({ resourceType: 'CareTeam', status: 'active', subject: { reference: patient }, participant: roles.map((r) => ({ member: { reference: r }, period: { start: '2020-01-01' } })) });
+      // The usager already has an appointment on Monday 4 May 10:30-11:00.
+      assert.equal((await post('Appointment', appointmentOf('booked', '2026-05-04T10:30:00+02:00', '2026-05-04T11:00:00+02:00', [patient]))).status, 201);
+      const params = (extra: Json[] = []) => ({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'patient', valueReference: { reference: patient } },
+          ...roles.map((r) => ({ name: 'practitioner', valueReference: { reference: r } })),
+          { name: 'duration', valueInteger: 30 },
+          { name: 'start', valueDateTime: '2026-05-04T00:00:00+02:00' },
+          { name: 'end', valueDateTime: '2026-05-12T00:00:00+02:00' },
+          ...extra,
+        ],
+      });
+      const found = await post('Appointment/$find', params());
+      assert.equal(found.status, 200, found.text);
+      // Common: Mondays 10:30-12:00 (both), minus the usager's 10:30-11:00 on the 4th.
+      assert.deepEqual(found.json.entry.map((e: Json) => e.resource.start), [
+        '2026-05-04T11:00:00+02:00', '2026-05-04T11:15:00+02:00', '2026-05-04T11:30:00+02:00',
+        '2026-05-11T10:30:00+02:00', '2026-05-11T10:45:00+02:00', '2026-05-11T11:00:00+02:00', '2026-05-11T11:15:00+02:00', '2026-05-11T11:30:00+02:00',
+      ]);
+      const p0 = found.json.entry[0].resource;
+      assert.equal(p0.status, 'proposed');
+      assert.deepEqual(p0.participant.map((x: Json) => `${x.actor.reference}:${x.status}`), [`${patient}:needs-action`, ...roles.map((r) => `${r}:needs-action`)]);
+      const get1 = await get(`Appointment/$find?patient=${patient}&practitioner=${roles.join(',')}&duration=30&start=2026-05-04&end=2026-05-12&rank=spread`);
+      assert.deepEqual(get1.json.entry.map((e: Json) => e.resource.start), ['2026-05-04T11:00:00+02:00', '2026-05-11T10:30:00+02:00']);
+      // A professional outside the circle: 422 naming them.
+      const out = await post('Appointment/$find', { ...params(), parameter: [...params().parameter, { name: 'practitioner', valueReference: { reference: `PractitionerRole/${outsider}` } }] });
+      assert.equal(out.status, 422, out.text);
+      assert.match(out.json.issue[0].details.text, /n’est pas membre actif du cercle/);
+      assert.equal((await post('Appointment/$find', { resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: patient } }] })).status, 400);
+      // Book the first proposal: pending, everyone needs-action; the time is held (a second booking is a 409).
+      const booked = await post('Appointment/$book', p0);
+      assert.equal(booked.status, 201, errors(booked));
+      assert.equal(booked.json.status, 'pending');
+      const id = booked.json.id;
+      assert.equal((await post('Appointment/$book', p0)).status, 409);
+      const again = await post('Appointment/$find', params());
+      assert.ok(!again.json.entry.some((e: Json) => e.resource.start === '2026-05-04T11:00:00+02:00'), 'the booked time is no longer proposed');
+      // Each participant answers; when all required have accepted, it is booked.
+      for (const who of [patient, roles[0]!]) {
+        const r = await post(`Appointment/${id}/$respond`, { resourceType: 'Parameters', parameter: [{ name: 'actor', valueReference: { reference: who } }, { name: 'answer', valueCode: 'accepted' }] });
+        assert.equal(r.status, 200, errors(r));
+        assert.equal(r.json.status, 'pending');
+      }
+      const last = await post(`Appointment/${id}/$respond`, { resourceType: 'Parameters', parameter: [{ name: 'actor', valueReference: { reference: roles[1] } }, { name: 'answer', valueCode: 'accepted' }] });
+      assert.equal(last.json.status, 'booked');
+      // Another booking, declined by a professional: cancelled, its time free again.
+      const b2 = await post('Appointment/$book', again.json.entry[0].resource);
+      assert.equal(b2.status, 201);
+      const dec = await post(`Appointment/${b2.json.id}/$respond`, { resourceType: 'Parameters', parameter: [{ name: 'actor', valueReference: { reference: roles[1] } }, { name: 'answer', valueCode: 'declined' }] });
+      assert.equal(dec.json.status, 'cancelled');
+      const third = await post('Appointment/$find', params());
+      assert.equal(third.json.entry[0].resource.start, again.json.entry[0].resource.start);
+      const notParticipant = await post(`Appointment/${id}/$respond`, { resourceType: 'Parameters', parameter: [{ name: 'actor', valueReference: { reference: `PractitionerRole/${outsider}` } }, { name: 'answer', valueCode: 'accepted' }] });
+      assert.equal(notParticipant.status, 400);
+    });
+
     it('/metadata offers what the Gestionnaire statement lists', async () => {
       const cs = (await get('metadata')).json;
       const res = (t: string) => cs.rest[0].resource.find((r: Json) => r.type === t);

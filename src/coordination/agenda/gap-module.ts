@@ -24,6 +24,7 @@ import { AgendaStore } from './store.js';
 import { isoLocal, parseDateTime } from './time.js';
 
 export const GAP_PACKAGE = 'ans.fhir.fr.gap';
+export const GAP_APPOINTMENT_PROFILE = 'https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-appointment';
 
 function issue(rule: string, expression: string, en: string, fr: string): ValidationIssue {
   return { severity: 'error', code: 'business-rule', rule, message: en, messageFr: fr, expression, source: 'gap' };
