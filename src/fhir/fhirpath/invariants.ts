@@ -200,6 +200,15 @@ const NEEDS_CONTAINED = new Set(['dom-2', 'dom-3', 'dom-4', 'dom-5']);
 /** Keys covered by the engine's own structural checks (empty elements are rejected by the JSON rules). */
 const SKIPPED = new Set(['ele-1']);
 
+/**
+ * R4 expressions that contradict their own human text, evaluated as the text says (the HL7
+ * validator corrects them too): key -> [R4 expression, corrected]. que-12 says "more than one
+ * enableWhen" but tests `count() > 2`.
+ */
+const ERRATA: Record<string, [string, string]> = {
+  'que-12': ['enableWhen.count() > 2 implies enableBehavior.exists()', 'enableWhen.count() > 1 implies enableBehavior.exists()'],
+};
+
 /** JSON key -> [name without `_`, the part before its first capital ('' if none)]; keys repeat, so cached. */
 const keyParts = new Map<string, [string, string]>();
 
@@ -362,7 +371,8 @@ export class InvariantCompiler {
           typeof node !== 'object' || node === null || native.fn(node as Json, rootResource as Json | undefined, resource as Json | undefined) ? PASSED : FAILED,
       };
     } else {
-      const expression = c.expression;
+      const erratum = Object.hasOwn(ERRATA, c.key) ? ERRATA[c.key] : undefined;
+      const expression = erratum && erratum[0] === c.expression.trim() ? erratum[1] : c.expression;
       let slow: Compiled | undefined;
       let compileError: string | undefined;
       const slowFn = (): Compiled | undefined => {

@@ -172,6 +172,14 @@ export const CODES = {
     en: 'Value {value} is outside the allowed range {range}',
     fr: 'La valeur {value} est hors de l’intervalle autorisé {range}',
   }),
+  RESOURCE_ID_EXTENSION: defineRule({
+    id: 'fhir-resource-id-extension',
+    severity: 'error',
+    code: 'structure',
+    summary: 'Resource.id carries an extension (`_id`): a resource id is its identity, extensions are not allowed on it.',
+    en: 'Extensions are not allowed on Resource.id ({url})',
+    fr: 'Les extensions sont interdites sur Resource.id ({url})',
+  }),
   QUANTITY_RANGE: defineRule({
     id: 'fhir-quantity-range',
     severity: 'error',
@@ -479,6 +487,14 @@ export const CODES = {
     en: 'The fullUrl must be an absolute URL, not "{fullUrl}"',
     fr: 'Le fullUrl doit être une URL absolue, pas « {fullUrl} »',
   }),
+  BUNDLE_FULLURL_MISSING: defineRule({
+    id: 'fhir-bundle-fullurl-missing',
+    severity: 'error',
+    code: 'required',
+    summary: 'An entry with a resource has no fullUrl in a Bundle that is not a transaction or a batch (the fullUrl is the identity of the resource).',
+    en: 'Except in transactions and batches, each entry with a resource must have a fullUrl, the identity of that resource (Bundle type {type})',
+    fr: 'Hors transactions et batchs, chaque entrée portant une ressource doit avoir un fullUrl, l’identité de cette ressource (Bundle de type {type})',
+  }),
   BUNDLE_FULLURL_MISMATCH: defineRule({
     id: 'fhir-bundle-fullurl-mismatch',
     severity: 'error',
@@ -526,6 +542,14 @@ export const CODES = {
     summary: 'Attachment.hash is not the SHA-1 (base64) of the inline data: the document was altered or the hash computed otherwise.',
     en: 'Attachment.hash is "{stated}", but the SHA-1 of the data is "{actual}" (base64)',
     fr: 'Attachment.hash vaut « {stated} », mais le SHA-1 des données est « {actual} » (base64)',
+  }),
+  Q_ENABLEWHEN_INNER: defineRule({
+    id: 'fhir-q-enablewhen-inner',
+    severity: 'error',
+    code: 'business-rule',
+    summary: 'A Questionnaire item\'s enableWhen refers to a question inside that same item: it could never be answered while the item is hidden.',
+    en: 'Item "{linkId}": its enableWhen cannot refer to "{question}", a question inside the item itself',
+    fr: 'Item « {linkId} » : son enableWhen ne peut pas dépendre de « {question} », une question à l’intérieur de l’item lui-même',
   }),
   QR_QUESTIONNAIRE_UNKNOWN: defineRule({
     id: 'fhir-qr-questionnaire-unknown',

@@ -300,7 +300,13 @@ export function validateValue(
   if (isPrimitiveType(typeCode)) {
     if (!extOnly) checkPrimitiveValue(run, value, typeCode, node, base, seg, profile);
     else if (ext === null || ext === undefined) run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
-    if (ext !== undefined && ext !== null) validatePrimitiveExtensions(run, ext, typeCode, at(base, seg), profile);
+    if (ext !== undefined && ext !== null) {
+      validatePrimitiveExtensions(run, ext, typeCode, at(base, seg), profile);
+      // The resource's own id is its identity, not data: no extensions (as the HL7 validator).
+      if (node.name === 'id' && isObject(ext) && Array.isArray(ext.extension) && isResourceId(run, node)) {
+        for (const x of ext.extension) run.out.push(CODES.RESOURCE_ID_EXTENSION, at(base, seg), { url: isObject(x) && typeof x.url === 'string' ? x.url : '?' });
+      }
+    }
     if (!extOnly) checkFixedPattern(run, value, node, base, seg);
     if (node.binding && !extOnly) checkBinding(run, value, typeCode, node, base, seg);
     if (node.controls !== undefined) checkPrimitiveControls(run, node.controls, value, ext, extOnly, node, typeCode, base, seg, profile);

@@ -400,3 +400,35 @@ function checkQuantityAnswer(w: Walk, def: QItemDef, q: Record<string, unknown>,
     }
   }
 }
+
+/**
+ * A Questionnaire's own consistency that no R4 invariant states: an item's enableWhen may not
+ * depend on a question inside that item (the item would have to be shown for its own condition
+ * to be answered), as the HL7 validator checks.
+ */
+export function checkQuestionnaireDefinition(q: Json, path: string): QrFinding[] {
+  const out: QrFinding[] = [];
+  const walk = (items: Json[], at: string, depth: number): void => {
+    if (depth > 64) return;
+    items.forEach((item, i) => {
+      const here = `${at}[${i}]`;
+      const inner = new Set<string>();
+      const collect = (xs: Json[], d: number): void => {
+        if (d > 64) return;
+        for (const x of xs) {
+          if (typeof x.linkId === 'string') inner.add(x.linkId);
+          collect(list(x.item), d + 1);
+        }
+      };
+      collect(list(item.item), 0);
+      for (const ew of list(item.enableWhen)) {
+        if (typeof ew.question === 'string' && inner.has(ew.question)) {
+          out.push({ rule: CODES.Q_ENABLEWHEN_INNER, path: here, args: { linkId: String(item.linkId), question: ew.question } });
+        }
+      }
+      walk(list(item.item), `${here}.item`, depth + 1);
+    });
+  };
+  walk(list(q.item), `${path}.item`, 0);
+  return out;
+}

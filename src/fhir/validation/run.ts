@@ -9,7 +9,7 @@ import type { Severity, ValidationIssue } from '../outcome/issue.js';
 import { makeIssue, makeIssueWithMessages, type MessageArgs, type Rule } from '../outcome/rule.js';
 import type { ChildRef } from '../profiles/compile.js';
 import type { CompiledProfile, Profiles } from '../profiles/profiles.js';
-import { checkQuestionnaireResponse } from './questionnaire.js';
+import { checkQuestionnaireDefinition, checkQuestionnaireResponse } from './questionnaire.js';
 import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { describeValue } from './values.js';
 import { hintArgs } from './canonicals.js';
@@ -215,9 +215,14 @@ export class Run {
       });
     }
     if (Array.isArray(bundle.entry)) {
+      // In a transaction or batch the server assigns identities; elsewhere the fullUrl is one.
+      const needsFullUrl = typeof bundle.type === 'string' && bundle.type !== 'transaction' && bundle.type !== 'batch';
       bundle.entry.forEach((e, i) => {
         if (isObject(e) && typeof e.fullUrl === 'string' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(e.fullUrl)) {
           this.out.push(CODES.BUNDLE_FULLURL_RELATIVE, `${path}.entry[${i}].fullUrl`, { fullUrl: e.fullUrl });
+        }
+        if (needsFullUrl && isObject(e) && e.fullUrl === undefined && e._fullUrl === undefined && e.resource !== undefined) {
+          this.out.push(CODES.BUNDLE_FULLURL_MISSING, `${path}.entry[${i}]`, { type: bundle.type as string });
         }
       });
     }
@@ -237,6 +242,7 @@ export class Run {
     if (Array.isArray(res.contained) && res.contained.length > 1) checkContainedIds(this, res.contained, path);
     const targets: CompiledProfile[] = [];
     const urls = new Set<string>(profileUrls);
+    for (const g of this.v.globalProfiles(type)) urls.add(g);
     const meta = res.meta;
     if (isObject(meta) && Array.isArray(meta.profile)) {
       for (const p of meta.profile) if (typeof p === 'string') urls.add(p);
@@ -259,6 +265,7 @@ export class Run {
     if (targets.length === 0) targets.push(core);
     for (const p of targets) this.validateAgainst(res, path, p);
     if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
+    else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
   }
 
   /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */

@@ -153,7 +153,7 @@ export function candidateSlices(
   itemPathOf: (i: number) => string,
   out: number[],
 ): boolean {
-  const vals = (values[idx.di] ??= evalSteps(item, sm.steps[idx.di], run.bundle, path, i, itemPathOf));
+  const vals = (values[idx.di] ??= evalSteps(item, sm.steps[idx.di], run, path, i, itemPathOf));
   let str: string | undefined;
   let code: string | undefined;
   let keys = 0;
@@ -432,7 +432,7 @@ export function matchesSlice(
       case 'pattern': {
         const expected = target.fixed ?? target.pattern;
         if (expected !== undefined) {
-          const values = (cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf));
+          const values = (cache[di] ??= evalSteps(item, sm.steps[di], run, path, index, itemPathOf));
           if (target.fixed !== undefined && d.type === 'value') {
             if (!values.some((v) => deepEqual(v, expected))) return false;
           } else {
@@ -441,7 +441,7 @@ export function matchesSlice(
           }
         } else if (target.binding?.strength === 'required' && target.binding.valueSet && !slicing.inferred) {
           const vs = target.binding.valueSet;
-          if (!(cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf)).some((v) => inValueSet(run, v, vs))) return false;
+          if (!(cache[di] ??= evalSteps(item, sm.steps[di], run, path, index, itemPathOf)).some((v) => inValueSet(run, v, vs))) return false;
         } else if (!slicePathIsSkippable(d.path)) {
           // Inferred slicing: discriminator paths this slice has no value for are ignored.
           continue;
@@ -449,7 +449,7 @@ export function matchesSlice(
         break;
       }
       case 'exists': {
-        const values = (cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf));
+        const values = (cache[di] ??= evalSteps(item, sm.steps[di], run, path, index, itemPathOf));
         if (target.min > 0 && values.length === 0) return false;
         if (target.max === 0 && values.length > 0) return false;
         break;
@@ -460,7 +460,7 @@ export function matchesSlice(
         if (d.path === '$this' && singleType) {
           if (!allowed.includes(singleType)) return false;
         } else {
-          const values = (cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf));
+          const values = (cache[di] ??= evalSteps(item, sm.steps[di], run, path, index, itemPathOf));
           if (!values.some((v) => isObject(v) && typeof v.resourceType === 'string' && allowed.includes(v.resourceType))) {
             if (!values.some((v) => allowed.includes(jsonTypeGuess(v)))) return false;
           }
@@ -469,7 +469,7 @@ export function matchesSlice(
       }
       case 'profile': {
         const profiles = run.v.memoOf(target).profiles ??= target.types.flatMap((t) => t.profile ?? []);
-        const values = (cache[di] ??= evalSteps(item, sm.steps[di], run.bundle, path, index, itemPathOf));
+        const values = (cache[di] ??= evalSteps(item, sm.steps[di], run, path, index, itemPathOf));
         let any = false;
         for (const v of values) {
           if (!isObject(v) || typeof v.resourceType !== 'string' || UNRESOLVED.has(v)) continue;
@@ -559,11 +559,22 @@ function parsePath(path: string): Step[] {
   return steps;
 }
 
+/** The contained resource `id` of the resource being walked (or of its container). */
+function containedById(run: Run, id: string): Record<string, unknown> | undefined {
+  const frame = run.frames[run.frames.length - 1];
+  if (!frame) return undefined;
+  for (const holder of frame.resource === frame.root ? [frame.resource] : [frame.resource, frame.root]) {
+    if (!Array.isArray(holder.contained)) continue;
+    for (const c of holder.contained) if (isObject(c) && c.id === id) return c;
+  }
+  return undefined;
+}
+
 /** Evaluates parsed discriminator steps on JSON. */
 function evalSteps(
   item: unknown,
   steps: Step[],
-  bundle: BundleIndex | undefined,
+  run: Run,
   path: string,
   index: number,
   itemPathOf: (i: number) => string,
@@ -577,8 +588,12 @@ function evalSteps(
       if (step.kind === 'ext') {
         if (Array.isArray(c.extension)) for (const e of c.extension) if (isObject(e) && e.url === step.url) next.push(e);
       } else if (step.kind === 'resolve') {
-        const r = typeof c.reference === 'string' ? bundle?.resolve(c.reference, itemPathOf(index)) : undefined;
-        if (r) next.push(r.resource);
+        const ref = c.reference;
+        // `#id`: a resource contained in the resource being walked (its container's for a contained one).
+        const contained = typeof ref === 'string' && ref.startsWith('#') ? containedById(run, ref.slice(1)) : undefined;
+        const r = contained === undefined && typeof ref === 'string' ? run.bundle?.resolve(ref, itemPathOf(index)) : undefined;
+        if (contained) next.push(contained);
+        else if (r) next.push(r.resource);
         else {
           // Not in the Bundle (or no Bundle): what the reference says of its target's type
           // (`RelatedPerson/x`, or Reference.type), as the HL7 validator does for a type

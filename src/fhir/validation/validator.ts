@@ -57,6 +57,8 @@ export interface ValidatorContext {
   completeCanonicals?: string[];
 }
 
+const NO_GLOBALS: readonly string[] = Object.freeze([]);
+
 export class Validator {
   readonly invariants: InvariantCompiler;
   private readonly missingText = new Map<string, string>();
@@ -86,6 +88,28 @@ export class Validator {
     return q ?? undefined;
   }
   private readonly questionnaires = new Map<string, QuestionnaireDef | null>();
+
+  /**
+   * The profiles the loaded ImplementationGuides declare global for a resource type
+   * (`ImplementationGuide.global`): every resource of that type must conform, as in the HL7
+   * validator. None of the IGs shipped here declares one; built once per validator.
+   */
+  globalProfiles(type: string): readonly string[] {
+    if (!this.globals) {
+      this.globals = new Map();
+      for (const ig of this.ctx.profiles.registry.all('ImplementationGuide')) {
+        const list = Array.isArray(ig.global) ? (ig.global as { type?: unknown; profile?: unknown }[]) : [];
+        for (const g of list) {
+          if (typeof g?.type !== 'string' || typeof g.profile !== 'string') continue;
+          const urls = this.globals.get(g.type) ?? [];
+          if (!urls.includes(g.profile)) urls.push(g.profile);
+          this.globals.set(g.type, urls);
+        }
+      }
+    }
+    return this.globals.get(type) ?? NO_GLOBALS;
+  }
+  private globals: Map<string, string[]> | undefined;
 
   private readonly onceKeys = new Map<string, Map<string, string>>();
 
