@@ -13,6 +13,7 @@ Commands:
   read       Read TDDUI Bundles back into pivot documents (see: tddui read --help)
   generate   Generate deterministic synthetic usagers (see: tddui generate --help)
   send       Post Bundles to a FHIR server with retries (see: tddui send --help)
+  publish    Publish documents to a PDSm / MHD document sharing server, ITI-105 (see: tddui publish --help)
   export     Bulk-export a server's data as NDJSON files ($export; see: tddui export --help)
 
 Options:
@@ -41,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./generate.js')).runGenerate(rest);
     case 'send':
       return (await import('./send.js')).runSend(rest);
+    case 'publish':
+      return (await import('./publish.js')).runPublish(rest);
     case 'export':
       return (await import('./export.js')).runExport(rest);
     case '--version': {

@@ -96,7 +96,7 @@ function countBundles(files: string[]): number {
   return n;
 }
 
-class Progress {
+export class Progress {
   private done = 0;
   private accepted = 0;
   private rejected = 0;
@@ -143,8 +143,8 @@ function line(r: SendItemResult): string {
   return r.errors?.length ? `${head}: ${r.errors[0]}\n` : `${head}\n`;
 }
 
-export function summary(r: SendReport): string {
-  let s = `Sent ${r.sent} Bundle(s) to ${r.baseUrl} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.accepted} accepted, ${r.rejected} rejected, ${r.failed} failed; ${r.retries} retr${r.retries === 1 ? 'y' : 'ies'}\n`;
+export function summary(r: SendReport, noun = 'Bundle(s)'): string {
+  let s = `Sent ${r.sent} ${noun} to ${r.baseUrl} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.accepted} accepted, ${r.rejected} rejected, ${r.failed} failed; ${r.retries} retr${r.retries === 1 ? 'y' : 'ies'}\n`;
   for (const kind of ['rejected', 'failed'] as const) {
     const items = r.items.filter((i) => i.outcome === kind);
     if (!items.length) continue;

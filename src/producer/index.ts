@@ -91,3 +91,4 @@ export { generateUsagers, aggirGrid, nirWithKey, finessWithKey, type GenerateOpt
 export { writeGenerated, type WriteOptions } from './generate/write.js';
 export { computeGir, aggirRank, girOfEvaluation, modalityFromAdverbs, type Modality } from './generate/aggir.js';
 export { sendBundles, readItems, listFiles, parseRetryAfter, backoffDelay, type SendOptions, type SendReport, type SendItemResult, type SendEvent, type SendItem } from './send/index.js';
+export { publishDocuments, publishItems, simplifiedPublishDocument, documentUuid, contentTypeOf, SIMPLIFIED_PUBLISH_PROFILE, type DocumentMetadata, type Coding } from './publish/index.js';

@@ -8,6 +8,8 @@ import type { SendItem } from './sources.js';
 export interface SendOptions {
   /** FHIR base URL, e.g. https://receiver.example/fhir. */
   baseUrl: string;
+  /** Where to POST under the base (default: the base itself, a transaction); `DocumentReference` for ITI-105 (tddui publish). */
+  path?: string;
   /** OAuth2 bearer token (Authorization: Bearer …). */
   token?: string;
   /** Bundles in flight at once (default 4). */
@@ -43,9 +45,11 @@ export interface SendItemResult {
   durationMs: number;
   /** Rejected / failed: the first errors (OperationOutcome issues or the network error). */
   errors?: string[];
-  /** Accepted: number of entries in the transaction-response, and the first locations. */
+  /** Accepted: number of entries in the transaction-response, and the first locations (a single resource: its Location). */
   entries?: number;
   locations?: string[];
+  /** Accepted single resource (tddui publish): the resource the server answered. */
+  resource?: unknown;
 }
 
 export interface SendReport {
@@ -102,9 +106,9 @@ function describeNetworkError(e: unknown): string {
   return inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ''}` : err?.message ?? String(e);
 }
 
-async function sendOne(item: SendItem, o: Required<Omit<SendOptions, 'token' | 'headers' | 'onEvent'>> & SendOptions): Promise<SendItemResult> {
+async function sendOne(item: SendItem, o: Required<Omit<SendOptions, 'token' | 'headers' | 'onEvent' | 'path'>> & SendOptions): Promise<SendItemResult> {
   const started = Date.now();
-  const url = o.baseUrl.replace(/\/+$/, '');
+  const url = o.baseUrl.replace(/\/+$/, '') + (o.path ? `/${o.path.replace(/^\/+/, '')}` : '');
   const headers: Record<string, string> = {
     'content-type': 'application/fhir+json; charset=utf-8',
     accept: 'application/fhir+json',
@@ -129,6 +133,11 @@ async function sendOne(item: SendItem, o: Required<Omit<SendOptions, 'token' | '
       }
       if (status >= 200 && status < 300) {
         const b = body as { resourceType?: string; entry?: { response?: { location?: string } }[] };
+        if (b?.resourceType !== 'Bundle') {
+          // A single resource (ITI-105): its Location, and the resource.
+          const location = res.headers.get('location') ?? res.headers.get('content-location');
+          return { name: item.name, outcome: 'accepted', httpStatus: status, attempts, durationMs: Date.now() - started, ...(location ? { locations: [location] } : {}), ...(body !== undefined ? { resource: body } : {}) };
+        }
         return {
           name: item.name,
           outcome: 'accepted',
