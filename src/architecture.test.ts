@@ -15,12 +15,13 @@ export const ALLOWED: Record<string, string[]> = {
   rest: ['fhir', 'storage'],
   ingest: ['fhir', 'tddui', 'storage', 'rest'],
   coordination: ['fhir', 'storage', 'rest'],
-  server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'ui'],
-  ui: ['fhir', 'tddui', 'storage', 'coordination', 'server'],
+  notification: ['fhir', 'storage', 'rest'],
+  server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'notification', 'ui'],
+  ui: ['fhir', 'tddui', 'storage', 'coordination', 'notification', 'server'],
   producer: ['fhir', 'tddui'],
-  cli: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'server', 'ui', 'producer'],
+  cli: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'notification', 'server', 'ui', 'producer'],
   testing: [],
-  '.': ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'server', 'ui', 'producer', 'cli'],
+  '.': ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'notification', 'server', 'ui', 'producer', 'cli'],
 };
 
 function files(dir: string): string[] {

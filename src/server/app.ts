@@ -19,6 +19,10 @@ import { coordinationModules } from '../coordination/modules.js';
 import { AccessControl } from '../rest/access.js';
 import type { IgModule } from '../rest/modules.js';
 import { eventSourceOf } from '../rest/events.js';
+import { ndeModule } from '../notification/nde-module.js';
+import { NotificationService, type NotificationOptions } from '../notification/service.js';
+import { NDE_PACKAGE } from '../notification/settings.js';
+import { notificationRoutes } from './notifications.js';
 import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
 import { indexIsCurrent, openRepository } from '../storage/index.js';
@@ -60,6 +64,12 @@ export interface BuildOptions {
   bulkExport?: Partial<BulkExportOptions>;
   /** Limits on bodies, values, connections and request rates (src/server/limits.ts; defaults there). */
   limits?: Partial<Limits>;
+  /**
+   * Event notifications (NdE, src/notification/): delivery settings (SMTP server, SMS gateway,
+   * retries, the circle restriction…). Active when the NdE IG is in use; `false` turns the
+   * delivery worker off (subscriptions are still served and events still recorded).
+   */
+  notifications?: NotificationOptions | false;
   /**
    * The server's public base URL (`https://tddui.example.fr`): links (fullUrl, paging,
    * Location) are built from it. Without it, from the Host header only when it names this
@@ -191,6 +201,12 @@ function isPinoLogger(v: unknown): v is Logger {
 }
 
 const services = new WeakMap<FastifyInstance, FhirService>();
+const notifiers = new WeakMap<FastifyInstance, NotificationService>();
+
+/** The notification service of a built server, when NdE is in use. */
+export function notificationsOf(app: FastifyInstance): NotificationService | undefined {
+  return notifiers.get(app);
+}
 
 /** The interactions service of a built server (what it serves, its modules). */
 export function serviceOf(app: FastifyInstance): FhirService {
@@ -322,7 +338,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
   // (PDSm's module stores through the service, built below: it asks for it when a request comes.)
   let built: FhirService | undefined;
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(opts.modules ?? [])];
+  const ndeInUse = (validator.set?.engines ?? []).some((e) => e.ig?.name === NDE_PACKAGE);
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(ndeInUse ? [ndeModule()] : []), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
@@ -336,6 +353,20 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
   built = service;
   services.set(app, service);
+  // Notifications: the worker dispatches the outbox and delivers; woken after every write. The
+  // circle restriction is on when persons authenticate (src/notification/dispatch.ts).
+  let notifier: NotificationService | undefined;
+  if (ndeInUse && opts.notifications !== false) {
+    const n = opts.notifications ?? {};
+    notifier = new NotificationService(repo, { log: app.log, ...n, ...(n.circle === undefined && opts.auth ? { circle: new CircleAccess(repo) } : {}) });
+    notifiers.set(app, notifier);
+    const worker = notifier;
+    app.addHook('onReady', async () => worker.start());
+    app.addHook('onClose', async () => worker.stop());
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 300) worker.wake();
+    });
+  }
   await app.register(
     async (fhir) => {
       await fhirApi(fhir, {
@@ -349,6 +380,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         trustProxy: opts.trustProxy === true,
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
+      if (notifier) notificationRoutes(fhir, { service: notifier, repo, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       bulkExportRoutes(fhir, { runner: exportRunner, repo, servedTypes: () => service.served.types.keys(), ...(opts.auth ? { auth: opts.auth } : {}) });
     },
     { prefix: '/fhir' },
@@ -391,6 +423,8 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   /** See BuildOptions.publicUrl. */
   publicUrl?: string;
+  /** See BuildOptions.notifications. */
+  notifications?: NotificationOptions | false;
   /** Told when each start-up step begins and ends (the CLI prints them: the first start can take a while). */
   onProgress?: (p: StartupProgress) => void;
 }
@@ -443,7 +477,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}) });
+    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await repo.db.close();

@@ -17,6 +17,7 @@ import { sameContent } from '../fhir/same-content.js';
 import { criteriaLocks, keyId, lockAndLookupKeys, lookupKeysLockNew, type FoundKey, type KeyOf } from './keys.js';
 import { matchesCriteria } from '../fhir/search/match.js';
 import { matchIds } from './search.js';
+import { changeFeedInsert } from './changes.js';
 import { outboxInsert, type EventDeclaration, type EventSource, type WrittenChange } from './outbox.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
 import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
@@ -474,10 +475,15 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   if (batches.length === 0) batches.push([]);
   //    The outbox rows of the events this write means (storage/outbox.ts) go in the first one.
   const declared = [...(changes.length && eventSource ? eventSource(changes) : []), ...(plan.events?.(results, changes) ?? [])];
+  //    And the change feed's rows (storage/changes.ts): every version written.
   const extra =
-    declared.length === 0
+    declared.length === 0 && writes.length === 0
       ? plan.extra
-      : (p: (v: unknown) => string, r: OpResult[]) => [...(plan.extra?.(p, r) ?? []), outboxInsert(declared, now.toISOString(), p)!];
+      : (p: (v: unknown) => string, r: OpResult[]) => [
+          ...(plan.extra?.(p, r) ?? []),
+          ...(declared.length ? [outboxInsert(declared, now.toISOString(), p)!] : []),
+          ...(writes.length ? [changeFeedInsert(writes, p)] : []),
+        ];
   for (const [n, batch] of batches.entries()) {
     const keys = n === 0 && keyGroups[0] ? { owner: keyGroups[0][0], rows: keyGroups[0][1] } : undefined;
     await writeVersions(tx, searchParams, batch, keys, n === 0 && extra ? (p) => extra(p, results) : undefined);
