@@ -17,7 +17,7 @@ import { EVENT_TYPES } from '../rest/events.js';
 import { EVENT_COLUMNS, toEvent, type OutboxEvent } from '../storage/outbox.js';
 import type { Repository } from '../storage/types.js';
 import { notificationRequest } from './render.js';
-import { digestDue, inForce, readSubscription, wantsType, type SubscriptionSettings } from './settings.js';
+import { demographicKey, digestDue, inForce, readSubscription, wantsType, type SubscriptionSettings } from './settings.js';
 
 /** The circle-of-care rule as the dispatcher asks it (CircleAccess implements it). */
 export interface CircleCheck {
@@ -69,17 +69,21 @@ export class Dispatcher {
     return out;
   }
 
-  /** Identifiers (`system|value`) of stored usagers. */
+  /** Identifiers (`system|value`) and the demographic key of stored usagers. */
   private async patientIdentifiers(ids: string[]): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
     if (ids.length === 0) return out;
-    const res = await this.repo.db.query<{ id: string; identifier: unknown }>(
-      `SELECT id, content->'identifier' AS identifier FROM resource WHERE resource_type = 'Patient' AND id = ANY($1::text[])`,
+    const res = await this.repo.db.query<{ id: string; identifier: unknown; name: unknown; birth: string | null }>(
+      `SELECT id, content->'identifier' AS identifier, content->'name' AS name, content->>'birthDate' AS birth FROM resource WHERE resource_type = 'Patient' AND id = ANY($1::text[])`,
       [ids],
     );
+    const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
     for (const r of res.rows) {
-      const list = typeof r.identifier === 'string' ? JSON.parse(r.identifier) : r.identifier;
-      out.set(`Patient/${r.id}`, new Set((Array.isArray(list) ? list : []).filter(isObject).map((i) => `${String(i.system ?? '')}|${String(i.value ?? '')}`)));
+      const list = parse(r.identifier);
+      const set = new Set((Array.isArray(list) ? list : []).filter(isObject).map((i) => `${String(i.system ?? '')}|${String(i.value ?? '')}`));
+      const key = demographicKey({ name: parse(r.name), ...(r.birth ? { birthDate: r.birth } : {}) });
+      if (key) set.add(`key:${key}`);
+      out.set(`Patient/${r.id}`, set);
     }
     return out;
   }
@@ -120,6 +124,8 @@ export class Dispatcher {
     const known = new Set<string>([...(e.patient ? (ids.get(e.patient) ?? []) : [])]);
     const declared = isObject(e.detail) && Array.isArray(e.detail.subjectIdentifiers) ? e.detail.subjectIdentifiers : [];
     for (const d of declared) if (typeof d === 'string') known.add(d);
+    if (isObject(e.detail) && typeof e.detail.subjectKey === 'string') known.add(`key:${e.detail.subjectKey}`);
+    if (subject.identifiers.length === 0) return subject.key !== undefined && known.has(`key:${subject.key}`);
     return subject.identifiers.some((i) => known.has(i));
   }
 

@@ -9,7 +9,7 @@ import { isObject, type FhirResource } from '../fhir/json.js';
 import { declaresProfile, focusOf, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
 import type { IgModule } from '../rest/modules.js';
 import { READ_INTERACTIONS } from '../rest/served.js';
-import { NDE_EVENT_DECLARATION, NDE_EXT, NDE_PACKAGE, personRef, readSubscription } from './settings.js';
+import { FREQUENCY_EXT, SECRET_EXT, NDE_EVENT_DECLARATION, NDE_EXT, NDE_PACKAGE, personRef, readSubscription } from './settings.js';
 
 type Json = Record<string, unknown>;
 
@@ -25,6 +25,7 @@ export function ndeModule(): IgModule {
       },
       { type: 'CommunicationRequest', interactions: [...READ_INTERACTIONS], documentation: 'Déclarations d’événements reçues (nde-eventdeclaration).' },
     ],
+    ownExtensions: [FREQUENCY_EXT, SECRET_EXT],
     rules: (resource) => (resource.resourceType === 'Subscription' ? readSubscription(resource).issues : []),
     events: declarationEvents,
   };
@@ -50,6 +51,7 @@ export function declarationEvents(change: WrittenChange): EventDeclaration[] {
       ...(title ? { title } : {}),
       ...(subject?.identifiers.length ? { subjectIdentifiers: subject.identifiers } : {}),
       ...(subject?.name ? { subjectName: subject.name } : {}),
+      ...(subject?.key ? { subjectKey: subject.key } : {}),
     },
   };
   if (typeof time === 'string') d.occurred = time;

@@ -81,9 +81,11 @@ export function notificationRequest(id: string, e: OutboxEvent, s: SubscriptionS
     medium: [MEDIUM[s.channel]],
     ...(subject ? { subject } : {}),
     payload: [{ contentString: eventLine(e, usager) }],
-    ...(requester ? { requester: [requester] } : {}),
+    ...(requester ? { requester } : {}),
     recipient: [{ ...(s.endpoint ? { extension: [{ url: NDE_EXT('recipient-endpoint'), valueUrl: s.endpoint }] } : {}), ...recipient }],
-    ...(e.focus ? { about: [{ reference: e.focus }] } : {}),
+    // NdE forbids `about` beside `subject` (event-subject: subject xor about): the version the
+    // event is about is named in a note.
+    ...(e.focus ? { note: [{ text: `Ressource concernée : ${e.focus}` }] } : {}),
     authoredOn: emitted,
   };
   return cr as FhirResource;

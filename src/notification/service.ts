@@ -38,8 +38,10 @@ export interface NotificationOptions {
   concurrency?: number;
   email?: EmailSender;
   sms?: SmsSender;
-  /** The circle-of-care restriction (on when authentication is). */
+  /** The circle-of-care restriction (the server sets the circle rule when authentication is on, or when `restrictToCircle`). */
   circle?: CircleCheck;
+  /** Apply the circle rule even without authentication (the server builds it). */
+  restrictToCircle?: boolean;
   /** Signing secret of rest-hooks whose subscription names none. */
   defaultSecret?: string;
   /** Time-out of one rest-hook call. Default 10 s. */
@@ -384,9 +386,9 @@ export class NotificationService {
     const where = [`status IN ('parked', 'failed')`];
     if (filter.id) where.push(`id = $${params.push(filter.id)}`);
     if (filter.subscription) where.push(`subscription_id = $${params.push(filter.subscription)}`);
-    const res = await this.repo.db.query(`UPDATE notification SET status = 'pending', attempts = 0, next_attempt = $1::timestamptz WHERE ${where.join(' AND ')}`, params);
+    const res = await this.repo.db.query<{ id: string }>(`UPDATE notification SET status = 'pending', attempts = 0, next_attempt = $1::timestamptz WHERE ${where.join(' AND ')} RETURNING id`, params);
     this.wake();
-    return res.rowCount;
+    return res.rows.length;
   }
 
   /** The delivery journal, newest first. */

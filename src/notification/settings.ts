@@ -34,6 +34,22 @@ export interface PersonRef {
   identifiers: string[];
   /** A display name. */
   name?: string;
+  /**
+   * A contained person without identifiers (the NdE examples' Patient): family, given names and
+   * birth date, normalised (`demographicKey`), matched when there is nothing better (D-104).
+   */
+  key?: string;
+}
+
+/** `family|given given|birthDate`, lower-case without accents, of a person resource; undefined without a family name and birth date. */
+export function demographicKey(r: Json): string | undefined {
+  const n = Array.isArray(r.name) ? r.name.find(isObject) : undefined;
+  const family = n && typeof n.family === 'string' ? n.family : undefined;
+  const birth = typeof r.birthDate === 'string' ? r.birthDate : undefined;
+  if (!family || !birth) return undefined;
+  const given = n && Array.isArray(n.given) ? n.given.join(' ') : '';
+  const norm = (t: string) => t.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s+/g, ' ').trim();
+  return `${norm(family)}|${norm(given)}|${birth}`;
 }
 
 export interface SubscriptionSettings {
@@ -83,7 +99,8 @@ export function personRef(r: Json, reference: unknown): PersonRef | undefined {
   if (c) {
     const identifiers = (Array.isArray(c.identifier) ? c.identifier : []).filter(isObject).map((i) => `${String(i.system ?? '')}|${String(i.value ?? '')}`);
     const name = nameOf(c);
-    return { type: String(c.resourceType), identifiers, ...(name ? { name } : {}) };
+    const key = identifiers.length === 0 ? demographicKey(c) : undefined;
+    return { type: String(c.resourceType), identifiers, ...(name ? { name } : {}), ...(key ? { key } : {}) };
   }
   const m = /([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
   if (!m) return undefined;

@@ -51,6 +51,12 @@ export interface IgModule {
   owns?(resource: FhirResource): boolean;
   /** Validation on write, replacing the generic one (profile of the CapabilityStatement). */
   validate?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
+  /**
+   * Extension URLs this module defines and checks itself in `rules` (the project's extensions,
+   * which no loaded package defines): the validator's "unknown extension" findings on them are
+   * dropped.
+   */
+  ownExtensions?: string[];
   /** Business rules added to the validation of a write (errors reject it with 422). */
   rules?(resource: FhirResource, ctx: WriteContext): ValidationIssue[];
   /**

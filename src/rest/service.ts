@@ -10,12 +10,16 @@ import { isObject, isResource, ID_PATTERN, parseRelativeReference, type FhirReso
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { operationOutcome } from '../fhir/outcome/outcome.js';
+import { CODES } from '../fhir/outcome/codes.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
 import type { OpResult, Queryable, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
 import { AccessControl } from './access.js';
 import { declaredProfiles, EngineDispatch } from './engines.js';
 import type { ComputedType, IgModule, WriteContext, WriteInteraction } from './modules.js';
 import type { Served, ServedType } from './served.js';
+
+/** The validator's findings on an extension it has no definition of (dropped for a module's own extensions). */
+const OWN_EXTENSION_RULES = new Set([CODES.EXTENSION_NOT_FOUND.id, CODES.EXTENSION_UNKNOWN.id]);
 
 export interface FhirServiceOptions {
   repo: Repository;
@@ -180,6 +184,9 @@ export class FhirService {
       const profiles = ctx.profile && claim.engine.profiles.get(ctx.profile) ? [ctx.profile] : undefined;
       issues = claim.engine.validator.validate(resource, profiles ? { profiles } : {});
     }
+    // Extensions a module defines and checks itself (its rules) are not "unknown" to the core.
+    const own = this.modules.flatMap((m) => m.ownExtensions ?? []);
+    if (own.length) issues = issues.filter((i) => !(OWN_EXTENSION_RULES.has(i.rule ?? '') && own.some((url) => i.message.includes(url))));
     if (module?.rules) issues = [...issues, ...module.rules(resource, ctx)];
     return sortAndDedupe(issues);
   }

@@ -358,7 +358,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   let notifier: NotificationService | undefined;
   if (ndeInUse && opts.notifications !== false) {
     const n = opts.notifications ?? {};
-    notifier = new NotificationService(repo, { log: app.log, ...n, ...(n.circle === undefined && opts.auth ? { circle: new CircleAccess(repo) } : {}) });
+    notifier = new NotificationService(repo, { log: app.log, ...n, ...(n.circle === undefined && (opts.auth || n.restrictToCircle) ? { circle: new CircleAccess(repo) } : {}) });
     notifiers.set(app, notifier);
     const worker = notifier;
     app.addHook('onReady', async () => worker.start());
