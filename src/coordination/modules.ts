@@ -5,12 +5,17 @@
 //     (create, update, read, search): neither CDS nor CdL defines them (decisions.md D-53).
 //   - CdL (cahier de liaison): a note's reply (`relatesTo.target`) and its correction stay within
 //     one usager's notebook — checked by the rules below on what the write carries.
+//   - Both: a circle or a note names a usager the server knows (checked inside the write's
+//     transaction, the Bundle's own Patient included); a usager sent with a circle or a note
+//     (the volets' Bundles carry one) is recognised by INS, else by their business identifiers
+//     (the TDDUI `PI` local identifier among them): the Patient already stored — from a DUI's
+//     TDDUI export or another volet — is used, not duplicated (decisions.md D-55).
 //   - PDSm (partage de documents de santé en mobilité): the Gestionnaire de partage de
 //     documents, ITI-65 / ITI-105 / ITI-67 / ITI-66 / ITI-68 and the metadata PATCH (pdsm.ts).
 import type { EngineSet } from '../fhir/engine.js';
 import { isObject, type FhirResource } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
-import type { IgModule } from '../rest/modules.js';
+import type { Finder, IgModule } from '../rest/modules.js';
 import { READ_INTERACTIONS } from '../rest/served.js';
 import { declare, patientOf, type EventDeclaration, type WrittenChange } from '../rest/events.js';
 import type { Repository } from '../storage/types.js';
@@ -47,6 +52,8 @@ export function cdsModule(): IgModule {
       },
     ],
     rules: (resource) => (resource.resourceType === 'CareTeam' ? careTeamRules(resource) : []),
+    verify: async (resource, _ctx, find) => (resource.resourceType === 'CareTeam' ? usagerKnown(resource, 'CareTeam.subject', find) : []),
+    identity: usagerIdentity,
   };
 }
 
@@ -55,6 +62,8 @@ export function cdlModule(): IgModule {
     name: CDL_PACKAGE,
     rules: (resource) => (resource.resourceType === 'DocumentReference' ? noteRules(resource) : []),
     events: noteEvents,
+    verify: async (resource, _ctx, find) => (resource.resourceType === 'DocumentReference' ? noteVerify(resource, find) : []),
+    identity: usagerIdentity,
   };
 }
 
@@ -92,6 +101,70 @@ function noteRules(d: FhirResource): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   if (!isObject(d.type)) {
     out.push(issue('cdl-note-type', 'DocumentReference.type', 'A note of the liaison notebook needs its type (JDV J23)', 'Une note du cahier de liaison doit avoir un type (JDV J23)'));
+  }
+  return out;
+}
+
+/** INS systems (NIR, NIA and their test OIDs): the usager's national identity, preferred for matching. */
+export const INS_SYSTEMS = new Set(['urn:oid:1.2.250.1.213.1.4.8', 'urn:oid:1.2.250.1.213.1.4.9', 'urn:oid:1.2.250.1.213.1.4.10', 'urn:oid:1.2.250.1.213.1.4.11']);
+
+/**
+ * The criteria that find a usager already stored: their INS when they carry one, else every
+ * business identifier (system|value) they carry (TDDUI's local identifier `3+FINESS/…` among
+ * them). Undefined for a Patient without a usable identifier (then a plain create).
+ */
+export function usagerIdentity(r: FhirResource): string | undefined {
+  if (r.resourceType !== 'Patient') return undefined;
+  const ids = (Array.isArray(r.identifier) ? r.identifier : []).filter(
+    (i): i is { system: string; value: string } => isObject(i) && typeof i.system === 'string' && typeof i.value === 'string' && i.system !== '' && i.value !== '' && !/[|,\\]/.test(i.system + i.value),
+  );
+  const ins = ids.filter((i) => INS_SYSTEMS.has(i.system));
+  const use = ins.length ? ins : ids;
+  if (use.length === 0) return undefined;
+  // (An identifier holding a search separator, `|` `,` `\\`, is left out: it could not be matched exactly.)
+  return `identifier=${use.map((i) => encodeURIComponent(`${i.system}|${i.value}`)).join(',')}`;
+}
+
+const refOf = (x: unknown): string | undefined => (isObject(x) && typeof x.reference === 'string' ? x.reference : undefined);
+
+/** The usager a circle or a note names is one the server knows (a stored Patient, or one the same Bundle creates). */
+async function usagerKnown(r: FhirResource, at: string, find: Finder): Promise<ValidationIssue[]> {
+  const ref = refOf(r.subject);
+  const m = ref ? /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
+  if (!m) return []; // the rules say what is wrong with the reference itself
+  if ((await find('Patient', [{ name: '_id', values: [m[1]!] }])).length > 0) return [];
+  return [
+    issue(
+      r.resourceType === 'CareTeam' ? 'cds-circle-usager-unknown' : 'cdl-note-usager-unknown',
+      at,
+      `${ref} is not a usager known to this server: ${r.resourceType === 'CareTeam' ? 'a circle of care' : 'a note of the liaison notebook'} is about a stored Patient (send the usager first, or in the same Bundle)`,
+      `${ref} n’est pas un usager connu de ce serveur : ${r.resourceType === 'CareTeam' ? 'un cercle de soins' : 'une note du cahier de liaison'} concerne un Patient enregistré (envoyez l’usager d’abord, ou dans le même Bundle)`,
+    ),
+  ];
+}
+
+/** A note's usager is known; a reply (or correction) relates to a note of the same usager's notebook. */
+async function noteVerify(d: FhirResource, find: Finder): Promise<ValidationIssue[]> {
+  const out = await usagerKnown(d, 'DocumentReference.subject', find);
+  const subject = refOf(d.subject);
+  const related = Array.isArray(d.relatesTo) ? d.relatesTo : [];
+  for (const [i, rel] of related.entries()) {
+    const target = isObject(rel) ? refOf(rel.target) : undefined;
+    const m = target ? /^(?:.*\/)?DocumentReference\/([A-Za-z0-9\-.]{1,64})$/.exec(target) : null;
+    if (!m || !subject) continue;
+    const at = `DocumentReference.relatesTo[${i}].target`;
+    if ((await find('DocumentReference', [{ name: '_id', values: [m[1]!] }])).length === 0) {
+      out.push(issue('cdl-reply-target-unknown', at, `The note ${target} this one relates to is not stored on this server`, `La note ${target} à laquelle celle-ci se rapporte n’est pas enregistrée sur ce serveur`));
+    } else if ((await find('DocumentReference', [{ name: '_id', values: [m[1]!] }, { name: 'subject', values: [subject] }])).length === 0) {
+      out.push(
+        issue(
+          'cdl-reply-other-usager',
+          at,
+          `The note ${target} belongs to another usager's liaison notebook: a reply or a correction stays in the notebook of ${subject}`,
+          `La note ${target} appartient au cahier de liaison d’un autre usager : une réponse ou une correction reste dans le cahier de ${subject}`,
+        ),
+      );
+    }
   }
   return out;
 }

@@ -41,6 +41,10 @@ export interface ComputedType {
   read(id: string): Promise<ResourceRecord>;
   search(query: SearchQuery): Promise<SearchResult>;
 }
+ * A search inside the write's own transaction, the plan's contents included (what the same
+ * Bundle creates is found): the ids matched, at most two. For checks that need stored data.
+ */
+export type Finder = (resourceType: string, criteria: SearchParam[]) => Promise<string[]>;
 
 export interface IgModule {
   /** Its name: the package name of the IG (`ans.fhir.fr.tddui`). */
@@ -67,6 +71,16 @@ export interface IgModule {
   inTransaction?(resource: FhirResource, ctx: WriteContext, tx: Queryable): Promise<void>;
   /** Types it computes instead of storing (reads and searches answer from them). */
   computed?: Record<string, ComputedType>;
+   * Rules that need the stored data (the usager a circle names exists; a reply's note is the same
+   * usager's), run inside the write's transaction on the final content (references resolved).
+   */
+  verify?(resource: FhirResource, ctx: WriteContext, find: Finder): Promise<ValidationIssue[]>;
+  /**
+   * The identity of a resource across flows (a usager by INS, else by their business
+   * identifiers), as search criteria: a create without If-None-Exist is then a conditional create
+   * on them — the usager already known (from TDDUI data, another volet) is found, not duplicated.
+   */
+  identity?(resource: FhirResource): string | undefined;
   /**
    * Resend matching of plain creates: the owner and business keys of a resource. A create
    * whose key is known for that owner becomes a new version of that object.

@@ -15,7 +15,7 @@ import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
 import type { OpResult, Queryable, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
 import { AccessControl } from './access.js';
 import { declaredProfiles, EngineDispatch } from './engines.js';
-import type { ComputedType, IgModule, WriteContext, WriteInteraction } from './modules.js';
+import type { ComputedType, Finder, IgModule, WriteContext, WriteInteraction } from './modules.js';
 import type { Served, ServedType } from './served.js';
 
 /** The validator's findings on an extension it has no definition of (dropped for a module's own extensions). */
@@ -210,10 +210,16 @@ export class FhirService {
     }
   }
 
-  private checker(ctx: Omit<WriteContext, 'current'>, module: IgModule | undefined, sink: ValidationIssue[], prefix?: string, guard?: Guard) {
+  /**
+   * The check of a write op. `scope.find` is set by the plan's resolve hook (the transaction's
+   * own search): a module's `verify` rules, which need stored data, run with it.
+   */
+  private checker(ctx: Omit<WriteContext, 'current'>, module: IgModule | undefined, sink: ValidationIssue[], prefix?: string, guard?: Guard, scope?: FindScope) {
     return async (resource: FhirResource, current: ResourceRecord | undefined, tx: Queryable): Promise<void> => {
       guard?.(resource, current);
-      const issues = this.validate(resource, { ...ctx, ...(current ? { current } : {}) }, module);
+      const full: WriteContext = { ...ctx, ...(current ? { current } : {}) };
+      let issues = this.validate(resource, full, module);
+      if (module?.verify && scope?.find) issues = sortAndDedupe([...issues, ...(await module.verify(resource, full, scope.find))]);
       // `Patient.identifier` of entry 1 is `Bundle.entry[1].resource.identifier`.
       const at = (e: string) => (e === ctx.type ? prefix! : e.startsWith(`${ctx.type}.`) ? `${prefix}${e.slice(ctx.type.length)}` : `${prefix}.${e}`);
       const shown = prefix ? issues.map((i) => ({ ...i, expression: at(i.expression) })) : issues;
@@ -224,6 +230,17 @@ export class FhirService {
       // Checks against other stored data, in the write's transaction (GAP: no double booking).
       if (module?.inTransaction) await module.inTransaction(resource, { ...ctx, ...(current ? { current } : {}) }, tx);
     };
+  }
+
+  /**
+   * A create's implicit If-None-Exist: the resource's identity across flows, when its module
+   * gives one (the usager already known is found, not duplicated); its content is still checked.
+   */
+  private withIdentity(op: WriteOp, module: IgModule | undefined): void {
+    const criteria = op.resource ? module?.identity?.(op.resource) : undefined;
+    if (!criteria) return;
+    op.ifNoneExist = parseCriteria(criteria);
+    op.checkWhenFound = true;
   }
 
   private keysOf(module: IgModule | undefined, resource: FhirResource): Pick<WriteOp, 'keys' | 'owner'> {
@@ -243,15 +260,17 @@ export class FhirService {
     const { module, profile, ig } = this.moduleFor(type, resource);
     const issues: ValidationIssue[] = [];
     const toStore = withoutServerFields(resource);
+    const scope = findScope();
     const op: WriteOp = {
       method: 'create',
       resourceType: type,
       resource: toStore,
-      check: this.checker({ interaction: 'create', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard),
+      check: this.checker({ interaction: 'create', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard, scope),
       ...this.keysOf(module, toStore),
     };
     if (options.ifNoneExist) op.ifNoneExist = parseCriteria(options.ifNoneExist);
-    const [r] = await this.repo.execute({ ops: [op] });
+    else this.withIdentity(op, module);
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
     return answer(r!, issues);
   }
 
@@ -264,12 +283,13 @@ export class FhirService {
     }
     const { module, profile, ig } = this.moduleFor(type, resource, 'update');
     const issues: ValidationIssue[] = [];
+    const scope = findScope();
     const op: WriteOp = {
       method: 'update',
       resourceType: type,
       resource: withoutVersionMeta(resource),
       createOnUpdate: served.updateCreate,
-      check: this.checker({ interaction: 'update', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard),
+      check: this.checker({ interaction: 'update', type, ...(profile ? { profile } : {}), ...(ig ? { ig } : {}) }, module, issues, undefined, options.guard, scope),
       ...this.keysOf(module, resource),
     };
     if ('id' in target) op.id = target.id;
@@ -283,7 +303,7 @@ export class FhirService {
       );
       if (!exists) throw new FhirError(HTTP_ERRORS.CREATE_ON_UPDATE, { type, id: target.id });
     }
-    const [r] = await this.repo.execute({ ops: [op] });
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
     return answer(r!, issues);
   }
 
@@ -291,6 +311,7 @@ export class FhirService {
     this.requireInteraction(type, 'patch');
     const issues: ValidationIssue[] = [];
     let chosen: ReturnType<FhirService['moduleFor']> = {};
+    const scope = findScope();
     const op: WriteOp = {
       method: 'patch',
       resourceType: type,
@@ -300,12 +321,12 @@ export class FhirService {
         return withoutVersionMeta(patched);
       },
       check: (resource, current, tx) =>
-        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}), ...(chosen.ig ? { ig: chosen.ig } : {}) }, chosen.module, issues, undefined, options.guard)(resource, current, tx),
+        this.checker({ interaction: 'patch', type, ...(chosen.profile ? { profile: chosen.profile } : {}), ...(chosen.ig ? { ig: chosen.ig } : {}) }, chosen.module, issues, undefined, options.guard, scope)(resource, current, tx),
     };
     if ('id' in target) op.id = target.id;
     else op.criteria = parseCriteria(target.criteria);
     if (options.ifMatch !== undefined) op.ifMatch = options.ifMatch;
-    const [r] = await this.repo.execute({ ops: [op] });
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
     return answer(r!, issues);
   }
 
@@ -360,8 +381,9 @@ export class FhirService {
           continue;
         }
         const issues: ValidationIssue[] = [];
-        const op = this.entryOp(parsed, i, issues, context);
-        const [r] = await this.repo.execute({ ops: [op] });
+        const scope = findScope();
+        const op = this.entryOp(parsed, i, issues, context, scope);
+        const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
         out.push(responseEntry(r!, issues));
       } catch (e) {
         if (!(e instanceof FhirError)) throw e;
@@ -384,10 +406,11 @@ export class FhirService {
       seen.set(k, p.index);
     }
     const issuesOf = new Map<number, ValidationIssue[]>();
+    const scope = findScope();
     const ops = writes.map((p) => {
       const issues: ValidationIssue[] = [];
       issuesOf.set(p.index, issues);
-      return this.entryOp(p, p.index, issues, context);
+      return this.entryOp(p, p.index, issues, context, scope);
     });
     const resolver = new BundleResolver(
       writes.map((p, k): EntryRef => ({ index: k, ...(p.fullUrl ? { fullUrl: p.fullUrl } : {}), resourceType: p.type, ...(p.resource?.id ? { localId: String(p.resource.id) } : {}) })),
@@ -395,7 +418,11 @@ export class FhirService {
     const results = await this.repo.execute({
       ops,
       resolve: async (rc) => {
-        const serverRef = (k: number) => (rc.targets[k] ? `${rc.targets[k]!.resourceType}/${rc.targets[k]!.id}` : undefined);
+        scope.find = rc.match;
+        const serverRef = (k: number) => {
+          const t = rc.targets[k] ?? rc.found[k];
+          return t ? `${t.resourceType}/${t.id}` : undefined;
+        };
         for (let k = 0; k < writes.length; k++) {
           const content = rc.resourceOf(k);
           if (!content) continue;
@@ -465,7 +492,7 @@ export class FhirService {
     return p;
   }
 
-  private entryOp(p: ParsedEntry, index: number, issues: ValidationIssue[], context?: string): WriteOp {
+  private entryOp(p: ParsedEntry, index: number, issues: ValidationIssue[], context?: string, scope?: FindScope): WriteOp {
     const prefix = `Bundle.entry[${index}].resource`;
     const interaction: WriteInteraction = p.method === 'POST' ? 'create' : p.method === 'PUT' ? 'update' : p.method === 'PATCH' ? 'patch' : 'delete';
     const served = this.requireInteraction(p.type, interaction);
@@ -478,13 +505,14 @@ export class FhirService {
     if (p.ifMatch !== undefined) op.ifMatch = p.ifMatch;
     if (interaction === 'create' || interaction === 'update') {
       op.resource = interaction === 'create' ? withoutServerFields(p.resource!) : withoutVersionMeta(p.resource!);
-      op.check = this.checker(ctx, module, issues, prefix);
+      op.check = this.checker(ctx, module, issues, prefix, undefined, scope);
       Object.assign(op, this.keysOf(module, op.resource));
       if (interaction === 'update') {
         op.createOnUpdate = served.updateCreate;
         if (p.id && p.resource!.id !== undefined && p.resource!.id !== p.id) throw new FhirError(HTTP_ERRORS.BODY_ID_MISMATCH, { found: String(p.resource!.id), id: p.id });
       }
       if (p.ifNoneExist) op.ifNoneExist = parseCriteria(p.ifNoneExist);
+      else if (interaction === 'create') this.withIdentity(op, module);
     } else if (interaction === 'patch') {
       const r = p.resource!;
       const body: PatchBody =
@@ -496,10 +524,25 @@ export class FhirService {
                 throw new FhirError(HTTP_ERRORS.PATCH_MEDIA_TYPE);
               })();
       op.patch = (current) => withoutVersionMeta(applyPatch(current, body));
-      op.check = this.checker(ctx, module, issues, prefix);
+      op.check = this.checker(ctx, module, issues, prefix, undefined, scope);
     }
     return op;
   }
+}
+
+/** Where a plan's resolve hook leaves the transaction's own search, for the checks that run after it. */
+interface FindScope {
+  find?: Finder;
+  capture?: (rc: { match: Finder }) => void;
+}
+
+function findScope(): FindScope & { capture: (rc: { match: Finder }) => void } {
+  const scope: FindScope = {};
+  const capture = (rc: { match: Finder }) => {
+    scope.find = rc.match;
+  };
+  scope.capture = capture;
+  return scope as FindScope & { capture: typeof capture };
 }
 
 interface ParsedEntry {

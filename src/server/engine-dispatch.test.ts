@@ -56,7 +56,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
 
     it("a Bundle's entries are checked in the context of the IG the Bundle claims", async () => {
       const org = { resourceType: 'Organization', meta: { profile: [`${CDS}/cds-organization`] }, active: true, name: 'SSIAD du Val' };
-      const patient = twoPiPatient(FR_PATIENT);
+      // A usager of its own (a Patient sent with a circle is matched by identifier to one already stored, D-55).
+      const patient = { ...twoPiPatient(FR_PATIENT), identifier: [pi('C1'), pi('C2')] };
       const bundle = (profile?: string): Json => ({
         resourceType: 'Bundle',
         type: 'transaction',

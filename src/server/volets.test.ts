@@ -50,6 +50,23 @@ export const KNOWN: Record<string, string> = {
   'ans.fhir.fr.pdsm#3.1.1/List-ExampleSubmissionSet.json': 'HL7 validator: unresolved Practitioner, no profile match for the author extension',
 };
 
+/**
+ * Examples of KNOWN sent corrected (the HL7 validator's finding fixed, nothing else) beside the
+ * others, because those refer to them: CDS's circle, related person and structure name the
+ * Patient example, and a circle for an unknown usager is refused (docs/decisions.md D-55). FR Core
+ * 2.1.0's INSEE value set holds only the overseas communes: the birthplace becomes one of them.
+ */
+const CORRECTED: Record<string, (r: Json) => Json> = {
+  'ans.fhir.fr.cds#2.0.1/Patient-cds-patient-example.json': (r) => ({
+    ...r,
+    extension: r.extension.map((e: Json) =>
+      e.url === 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace'
+        ? { ...e, valueAddress: { extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code', valueCoding: { system: 'https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM', code: '97411' } }], city: 'Saint-Denis' } }
+        : e,
+    ),
+  }),
+};
+
 /** Volets none of whose examples can be stored (each reason checked by the test). */
 const NOTHING_TO_STORE: Record<string, string> = {
   // Its only transaction Bundle and its only resource example are both reported by the HL7 validator.
@@ -136,7 +153,9 @@ for (const volet of VOLETS) {
       }
       // The package's example resources that its Gestionnaire lets a client create, in one
       // transaction; plus its transaction Bundles that the reference validator accepts.
-      const creatable = all.filter((e) => e.json.resourceType !== 'Bundle' && !known(e.file) && s.service.servedType(e.json.resourceType)?.byIg.get(volet.pkg.split('#')[0]!)?.has('create'));
+      const creatable = all
+        .map((e) => (known(e.file) && CORRECTED[`${volet.pkg}/${e.file}`] ? { file: e.file, json: CORRECTED[`${volet.pkg}/${e.file}`]!(e.json), corrected: true } : e))
+        .filter((e) => e.json.resourceType !== 'Bundle' && (!known(e.file) || 'corrected' in e) && s.service.servedType(e.json.resourceType)?.byIg.get(volet.pkg.split('#')[0]!)?.has('create'));
       const sent = [
         ...bundles.filter((x) => !known(x.file)),
         ...(creatable.length

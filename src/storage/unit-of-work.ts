@@ -46,6 +46,12 @@ export interface WriteOp {
   check?: (resource: FhirResource, current: ResourceRecord | undefined, tx: Queryable) => void | Promise<void>;
   /** Expected current version (If-Match). */
   ifMatch?: number;
+  /**
+   * A conditional create whose content is still checked when the resource is found (nothing is
+   * written): the server's own identity matching (IgModule.identity), where bad input must be
+   * refused whether or not the usager is known.
+   */
+  checkWhenFound?: boolean;
   /** Conditional create (If-None-Exist): no write when exactly one resource matches; 412 when several. */
   ifNoneExist?: SearchParam[];
   /** Conditional update / delete / patch: the target is what these criteria match. */
@@ -77,6 +83,11 @@ export interface ResolveContext {
   readonly tx: Queryable;
   /** The target of each op (`undefined` for a no-op), with the version it will get. */
   readonly targets: readonly (Readonly<{ resourceType: string; id: string; versionId: number; existed: boolean }> | undefined)[];
+  /**
+   * The resource each conditional create found (If-None-Exist matched: nothing written), else
+   * undefined: references to that entry point at it (FHIR http#trules).
+   */
+  readonly found: readonly (Readonly<{ resourceType: string; id: string }> | undefined)[];
   /** Ids of current resources matching criteria (conditional references); at most 2. */
   match(resourceType: string, criteria: SearchParam[]): Promise<string[]>;
   /** Replaces the content an op will store. */
@@ -303,6 +314,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const t = targets[i];
+    // A found conditional create still checked: its content, for the resolve hook and the check.
+    if (t && unchanged.get(i) === 'exists' && op.checkWhenFound && op.resource) contents[i] = op.resource;
     if (!t || unchanged.has(i)) continue;
     const k = `${t.resourceType}/${t.id}`;
     const prev = versions.get(k) ?? (t.current ? { ...t.current } : t.viaKey ? { ...t.viaKey, deleted: false } : undefined);
@@ -342,6 +355,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     await plan.resolve({
       tx,
       targets: targets.map((t, i) => (t && plannedVersion[i] !== undefined ? { resourceType: t.resourceType, id: t.id, versionId: plannedVersion[i]!, existed: existed[i]! } : undefined)),
+      found: targets.map((t, i) => (t && unchanged.get(i) === 'exists' ? { resourceType: t.resourceType, id: t.id } : undefined)),
       match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged),
       setResource: (index, resource) => {
         contents[index] = resource;
@@ -401,6 +415,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     if (u || !t) {
       const r: OpResult = { index: i, outcome: 'unchanged', status: u === 'exists' || u === 'same' ? 200 : 204, resourceType: op.resourceType };
       if (t) r.id = t.id;
+      if (u === 'exists' && op.checkWhenFound && op.check && contents[i]) await op.check(contents[i]!, undefined);
       const same = sameAs.get(i);
       if (same) {
         r.record = same;
