@@ -41,6 +41,8 @@ export interface ComputedType {
   read(id: string): Promise<ResourceRecord>;
   search(query: SearchQuery): Promise<SearchResult>;
 }
+
+/**
  * A search inside the write's own transaction, the plan's contents included (what the same
  * Bundle creates is found): the ids matched, at most two. For checks that need stored data.
  */
@@ -71,6 +73,7 @@ export interface IgModule {
   inTransaction?(resource: FhirResource, ctx: WriteContext, tx: Queryable): Promise<void>;
   /** Types it computes instead of storing (reads and searches answer from them). */
   computed?: Record<string, ComputedType>;
+  /**
    * Rules that need the stored data (the usager a circle names exists; a reply's note is the same
    * usager's), run inside the write's transaction on the final content (references resolved).
    */

@@ -415,7 +415,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     if (u || !t) {
       const r: OpResult = { index: i, outcome: 'unchanged', status: u === 'exists' || u === 'same' ? 200 : 204, resourceType: op.resourceType };
       if (t) r.id = t.id;
-      if (u === 'exists' && op.checkWhenFound && op.check && contents[i]) await op.check(contents[i]!, undefined);
+      if (u === 'exists' && op.checkWhenFound && op.check && contents[i]) await op.check(contents[i]!, undefined, tx);
       const same = sameAs.get(i);
       if (same) {
         r.record = same;
