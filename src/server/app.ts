@@ -16,6 +16,8 @@ import { SearchParameterSet, type SearchParameterResource } from '../fhir/search
 import { tdduiModule } from '../ingest/tddui-module.js';
 import { CircleAccess } from '../coordination/circle-access.js';
 import { coordinationModules } from '../coordination/modules.js';
+import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
+import type { UsagerAgendaSync } from '../coordination/agenda/usager-agenda.js';
 import { AccessControl } from '../rest/access.js';
 import type { IgModule } from '../rest/modules.js';
 import { eventSourceOf } from '../rest/events.js';
@@ -350,6 +352,16 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const exportRunner = new ExportRunner(repo, { dir: resolvePath(process.cwd(), '.tddui-exports'), ...opts.bulkExport }, app.log);
   app.addHook('onReady', async () => exportRunner.start());
   app.addHook('onClose', async () => exportRunner.stop());
+  // The usager's agenda (GAP loaded): TDDUI agenda events kept in step as Appointments, following the change feed.
+  const gap = modules.find((m) => m.name === GAP_PACKAGE) as { usagerSync?: UsagerAgendaSync } | undefined;
+  const usagerSync = gap?.usagerSync;
+  if (usagerSync) {
+    app.addHook('onReady', async () => usagerSync.start());
+    app.addHook('onClose', async () => usagerSync.stop());
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 300) usagerSync.wake();
+    });
+  }
   const service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules, access });
   built = service;
   services.set(app, service);

@@ -21,6 +21,7 @@ import type { Queryable, Repository, SearchParam } from '../../storage/types.js'
 import { readSchedule, refOf } from './availability.js';
 import { generateSlots, occupationOf, occupyingAppointments, OCCUPYING, parseSlotId, slotId } from './slots.js';
 import { AgendaStore } from './store.js';
+import { UsagerAgendaSync } from './usager-agenda.js';
 import { isoLocal, parseDateTime } from './time.js';
 
 export const GAP_PACKAGE = 'ans.fhir.fr.gap';
@@ -30,11 +31,12 @@ function issue(rule: string, expression: string, en: string, fr: string): Valida
   return { severity: 'error', code: 'business-rule', rule, message: en, messageFr: fr, expression, source: 'gap' };
 }
 
-export function gapModule(repo: Repository, clock: () => Date = () => new Date()): IgModule & { store: AgendaStore } {
+export function gapModule(repo: Repository, clock: () => Date = () => new Date()): IgModule & { store: AgendaStore; usagerSync: UsagerAgendaSync } {
   const store = new AgendaStore(repo, clock);
   return {
     name: GAP_PACKAGE,
     store,
+    usagerSync: new UsagerAgendaSync(repo),
     rules: (resource) => {
       if (resource.resourceType === 'Schedule') return readSchedule(resource).issues;
       if (resource.resourceType === 'Appointment') return appointmentRules(resource);
