@@ -180,6 +180,22 @@ export const CODES = {
     en: 'Extensions are not allowed on Resource.id ({url})',
     fr: 'Les extensions sont interdites sur Resource.id ({url})',
   }),
+  EXTENSION_MODIFIER_MISMATCH: defineRule({
+    id: 'fhir-extension-modifier-mismatch',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An extension is used as a modifierExtension while its definition is a regular extension, or the reverse.',
+    en: 'The extension {url} must not be used as {detail}',
+    fr: 'L’extension {url} ne doit pas être utilisée comme {detailFr}',
+  }),
+  MEASURE_REPORT_SUBJECTS: defineRule({
+    id: 'fhir-measurereport-subjects',
+    severity: 'error',
+    code: 'business-rule',
+    summary: 'A MeasureReport whose type is not subject-list lists subjects (population.subjectResults).',
+    en: 'A MeasureReport of type {type} does not list subjects (subjectResults is only for type subject-list)',
+    fr: 'Un MeasureReport de type {type} ne liste pas de sujets (subjectResults est réservé au type subject-list)',
+  }),
   QUANTITY_RANGE: defineRule({
     id: 'fhir-quantity-range',
     severity: 'error',

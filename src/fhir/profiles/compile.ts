@@ -114,10 +114,14 @@ export interface ElementControls {
   narrativeSource?: string;
   /** narrative-language-control's code: `_yes`, `_no`, `_resource` (or a language). */
   narrativeLanguage?: string;
+  /** Additional bindings of purpose `required` (R5 `binding.additional`, as cross-version extension in R4): value sets a code must also be in. */
+  requiredBindings?: string[];
 }
 
 const EXT_MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue';
 const EXT_VALUE_ALTERNATIVES = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives';
+const EXT_ADDITIONAL_BINDING = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional';
+const EXT_ADDITIONAL_BINDING_TOOLS = 'http://hl7.org/fhir/tools/StructureDefinition/additional-binding';
 const EXT_NARRATIVE_SOURCE = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
 const EXT_NARRATIVE_LANGUAGE = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
 
@@ -148,6 +152,14 @@ function controlsOf(el: ElementDefinition, node: ElementNode): ElementControls |
     else if (x.url === EXT_VALUE_ALTERNATIVES && typeof x.valueCanonical === 'string') ((c ??= {}).valueAlternatives ??= []).push(x.valueCanonical);
     else if (x.url === EXT_NARRATIVE_SOURCE && typeof x.valueCode === 'string') (c ??= {}).narrativeSource = x.valueCode;
     else if (x.url === EXT_NARRATIVE_LANGUAGE && typeof x.valueCode === 'string') (c ??= {}).narrativeLanguage = x.valueCode;
+  }
+  const bindingExt = (el.binding as { extension?: unknown } | undefined)?.extension;
+  const bindingExts = Array.isArray(bindingExt) ? (bindingExt as { url?: string; extension?: { url?: string; valueCode?: string; valueCanonical?: string }[] }[]) : [];
+  for (const x of bindingExts) {
+    if ((x.url !== EXT_ADDITIONAL_BINDING && x.url !== EXT_ADDITIONAL_BINDING_TOOLS) || !Array.isArray(x.extension)) continue;
+    const purpose = x.extension.find((p) => p.url === 'purpose')?.valueCode;
+    const vs = x.extension.find((p) => p.url === 'valueSet')?.valueCanonical;
+    if (purpose === 'required' && typeof vs === 'string') ((c ??= {}).requiredBindings ??= []).push(vs);
   }
   return c;
 }

@@ -5,17 +5,14 @@
 // it out and raise the ratchet).
 export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "StructureDefinition-Slice23": "gap: not checked: The element at AuditEvent.agent.extension defines the slicing unordered/open [value=url] but then an",
-  "additional-bindings-observation-2#profile": "gap: not checked: None of the codings provided are in the value set 'Additional Bindings ValueSet1' (http://hl7.org/fh",
   "bad-bundle-reference-type-4": "gap: not checked: Matching reference for reference Practitioner/5d9588d8-3cd6-4b32-8fb7-ad13694e069d has resourceType ",
   "bundle-document-versioned-references-bad": "gap: not checked: Multiple matches in bundle for reference Observation/ObservationExample",
   "choice-gender-coding-async-qr": "gap: not checked: Wrong Display Name 'Australia' for http://hl7.org/fhir/item-type#string. Valid display is 'String' (",
   "de-address-example#profile": "gap: not checked: Unknown profile http://fhir.abda.de/StructureDefinition/DAV-PR-ERP-AbgabedatenMeta",
   "document-bad-bad-sections#profile": "gap: not checked: Composition.section:codeA.focus: minimum required = 1, but only found 0 (from http://hl7.org/fhir/te",
   "document-bad-no-sections#profile": "gap: not checked: Slice 'Composition.section:code-A': a matching slice is required, but not found (from http://hl7.org",
-  "ext-xver-modifier-2": "gap: not checked: The Extension 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DeviceRequest.doNotPerform' mus",
   "measure-report-ihe": "gap: not checked: Group should have a code that matches the group stratifier definition in the measure",
   "mr-m-cql-library": "gap: not checked: The function AgesUpToNine does not exist in the library http://open.epic.com/Library/COVID19Screenin",
-  "mr-single-not-subj-list": "gap: not checked: Reports where type is not 'subject-list' don't have subjects listed",
   "obs-mz": "gap: not checked: Error generating Snapshot: The path must be 'Observation.value[x]' not 'Observation.valueBla' when t",
   "obs-temp-bad": "gap: not checked: BodyTempCode: magic LOINC code 8310-5 required, but not found (from http://hl7.org/fhir/StructureDef",
   "observation-bad-profile": "gap: not checked: Profile http://hl7.org/fhir/StructureDefinition/Count is for type StructureDefinition[http://hl7.org",
@@ -33,4 +30,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 343, exact: 312 };
+export const CONFORMANCE_RATCHET = { verdict: 346, exact: 314 };

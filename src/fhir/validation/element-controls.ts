@@ -11,6 +11,7 @@ import { compareQuantity, describeQuantity } from '../terminology/ucum.js';
 import { FhirXmlError } from '../xml/errors.js';
 import { parseXml, XML_NS, type XmlElement } from '../xml/parser.js';
 import { at, isObject } from './paths.js';
+import { checkBinding } from './bindings.js';
 import type { Run } from './run.js';
 
 /** Types whose values are Quantities (minValueQuantity applies to them). */
@@ -45,6 +46,7 @@ export function checkPrimitiveControls(
     }
     return;
   }
+  if (c.requiredBindings) checkRequiredBindings(run, c.requiredBindings, value, typeCode, base, seg);
   if (typeof value === 'string' && DATE_TYPES.has(typeCode)) {
     if (c.minDuration) checkDateLimit(run, value, c.minDuration, 'min', at(base, seg));
     if (c.maxDuration) checkDateLimit(run, value, c.maxDuration, 'max', at(base, seg));
@@ -54,6 +56,7 @@ export function checkPrimitiveControls(
 /** A complex value (Quantity, Narrative) against the element's controls. */
 export function checkComplexControls(run: Run, c: ElementControls, value: unknown, typeCode: string, path: string, profile: CompiledProfile): void {
   if (!isObject(value)) return;
+  if (c.requiredBindings) checkRequiredBindings(run, c.requiredBindings, value, typeCode, path, undefined);
   if (QUANTITY_TYPES.has(typeCode) && typeof value.value === 'number') {
     if (c.minQuantity) checkQuantityLimit(run, value, c.minQuantity, 'min', path);
     if (c.maxQuantity) checkQuantityLimit(run, value, c.maxQuantity, 'max', path);
@@ -180,5 +183,23 @@ function checkNarrativeControls(run: Run, c: ElementControls, div: string, path:
         detailFr: `n’a pas de section pour la langue de la ressource (${lang}) (trouvées : ${found || 'aucune'})`,
       });
     }
+  }
+}
+
+/** Binding nodes standing for an additional required binding (one per value set, built once). */
+const bindingNodes = new Map<string, ElementNode>();
+
+/**
+ * Additional bindings of purpose `required`: the code must be in that value set too, whatever
+ * the main binding's strength (checked as a required binding, same findings).
+ */
+function checkRequiredBindings(run: Run, valueSets: string[], value: unknown, typeCode: string, base: string, seg: string | number | undefined): void {
+  for (const vs of valueSets) {
+    let n = bindingNodes.get(vs);
+    if (!n) {
+      n = { binding: { strength: 'required', valueSet: vs } } as ElementNode;
+      if (bindingNodes.size < 1000) bindingNodes.set(vs, n);
+    }
+    checkBinding(run, value, typeCode, n, base, seg);
   }
 }

@@ -14,7 +14,7 @@ import { CODED_TYPES, checkBinding, checkCoding, checkFixedPattern, hasScheme } 
 import { checkInvariants, invariantsOf } from './invariants.js';
 import { assignSlices } from './slicing.js';
 import { checkReference } from './references.js';
-import { checkExtension, extensionDefinition } from './extensions.js';
+import { checkExtension, extensionDefinition, isSubExtensionNode, modifierMismatch } from './extensions.js';
 import { checkAttachment } from './datatypes.js';
 import { checkComplexControls, checkPrimitiveControls } from './element-controls.js';
 import type { Run } from './run.js';
@@ -335,6 +335,9 @@ export function validateValue(
   if (typeCode === 'Extension' && node.children === undefined && isObject(value)) {
     // Walked once, against the definition its url names, when there is one (see extensionDefinition).
     const def = extensionDefinition(run, value, node);
+    if (def && def.root.isModifier !== (node.name === 'modifierExtension') && (node.name === 'extension' || node.name === 'modifierExtension') && !isSubExtensionNode(node)) {
+      modifierMismatch(run, value.url as string, node.name === 'modifierExtension', path);
+    }
     if (def) validateComplex(run, value, def.root, typeCode, path, def);
     else validateComplex(run, value, node, typeCode, path, profile);
   } else validateComplex(run, value, node, typeCode, path, profile);

@@ -78,6 +78,8 @@ export function checkExtension(run: Run, obj: Json, node: ElementNode, path: str
     }
     return;
   }
+  // A modifier extension's definition says so (its root isModifier): it goes in modifierExtension, and only it.
+  if (def.type === 'Extension' && def.root.isModifier !== isModifier && (node.name === 'extension' || isModifier) && !isSubExtensionNode(node)) modifierMismatch(run, url, isModifier, path);
   if (!hasOwnProfile && node.children === undefined) {
     // Validate the content against the extension's own definition.
     validateComplex(run, obj, def.root, 'Extension', path, def);
@@ -226,4 +228,13 @@ export function hostPath(run: Run, path: string): { defPath: string; type: strin
     }
   }
   return { defPath, type, isResource: parts.length === 0 };
+}
+
+/** An extension used as a modifierExtension while its definition is a regular one, or the reverse. */
+export function modifierMismatch(run: Run, url: string, asModifier: boolean, path: string): void {
+  run.out.push(CODES.EXTENSION_MODIFIER_MISMATCH, path, {
+    url,
+    detail: asModifier ? 'a modifierExtension (it is a regular extension)' : 'an extension (it is a modifier extension: modifierExtension)',
+    detailFr: asModifier ? 'une modifierExtension (c’est une extension ordinaire)' : 'une extension ordinaire (c’est une extension modificatrice : modifierExtension)',
+  });
 }

@@ -266,6 +266,19 @@ export class Run {
     for (const p of targets) this.validateAgainst(res, path, p);
     if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
     else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
+    else if (type === 'MeasureReport' && typeof res.type === 'string' && res.type !== 'subject-list') this.checkMeasureReportSubjects(res, path, res.type);
+  }
+
+  /** Only a subject-list MeasureReport lists its subjects (as the HL7 validator checks). */
+  private checkMeasureReportSubjects(mr: Json, path: string, type: string): void {
+    const groups = Array.isArray(mr.group) ? mr.group : [];
+    groups.forEach((g, gi) => {
+      if (!isObject(g)) return;
+      const pops = Array.isArray(g.population) ? g.population : [];
+      pops.forEach((p, pi) => {
+        if (isObject(p) && p.subjectResults !== undefined) this.out.push(CODES.MEASURE_REPORT_SUBJECTS, `${path}.group[${gi}].population[${pi}]`, { type });
+      });
+    });
   }
 
   /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */
