@@ -135,6 +135,8 @@ export class NotificationService {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** Set by stop(): a pass in progress ends early. */
+  private closing = false;
 
   constructor(
     private readonly repo: Repository,
@@ -152,6 +154,7 @@ export class NotificationService {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.closing = false;
     const poll = this.opts.pollMs ?? 1000;
     this.timer = setInterval(() => this.wake(), poll);
     this.timer.unref();
@@ -160,6 +163,7 @@ export class NotificationService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closing = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
@@ -190,11 +194,11 @@ export class NotificationService {
   /** One pass: dispatch every pending event, gather due digests, deliver what is due, push alerts. */
   async tick(): Promise<void> {
     while ((await this.dispatcher.dispatchBatch()) > 0) {
-      if (this.stopped) return;
+      if (this.closing) return;
     }
     await this.gatherDigests();
     while ((await this.deliverBatch()) > 0) {
-      if (this.stopped) return;
+      if (this.closing) return;
     }
     await this.pushAlerts();
   }
