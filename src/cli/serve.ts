@@ -50,6 +50,22 @@ Options:
   --auth-finess-claim C
                     Token claim listing the FINESS numbers a client may send data for
                     (default: finess). Scopes: system/<Type|*>.read, .write (docs/security.md).
+
+Event notifications (NdE, with --ig ans.fhir.fr.nde; docs/notifications.md):
+  --smtp URL        SMTP server of the e-mail notifications: smtp://[user:pass@]host:port
+                    (STARTTLS when offered) or smtps://… (TLS); default $TDDUI_SMTP_URL.
+  --smtp-from ADDR  Sender address of the e-mails (default $TDDUI_SMTP_FROM, else
+                    notifications@<host>).
+  --sms-gateway URL SMS gateway: each SMS is POSTed as JSON { to, text } (default
+                    $TDDUI_SMS_GATEWAY); its bearer token in $TDDUI_SMS_TOKEN.
+  --notify-secret S Signing secret of rest-hooks whose subscription names none (default
+                    $TDDUI_NOTIFY_SECRET).
+  --notify-retry B,M,N
+                    Retries: first delay B ms (doubled each time up to M ms), parked after
+                    N attempts (default 5000,600000,12).
+  --notify-poll MS  How often the notification worker looks for work besides after each
+                    write (default 1000).
+
   -h, --help        Show this help.
 
 Start-up steps are reported on standard error as they happen (loading, opening the database
@@ -87,6 +103,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'auth-issuer': { type: 'string' },
       'auth-audience': { type: 'string' },
       'auth-finess-claim': { type: 'string' },
+      smtp: { type: 'string' },
+      'smtp-from': { type: 'string' },
+      'sms-gateway': { type: 'string' },
+      'notify-secret': { type: 'string' },
+      'notify-retry': { type: 'string' },
+      'notify-poll': { type: 'string' },
     },
     { positionals: false },
   );
@@ -132,7 +154,52 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (finessClaim !== undefined && !/^[A-Za-z0-9_.:\-\/]{1,100}$/.test(finessClaim)) return { error: `invalid --auth-finess-claim "${finessClaim}"` };
     options.auth = { jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}), ...(finessClaim ? { finessClaim } : {}) };
   }
+  const notify = notificationOptions(values, env);
+  if ('error' in notify) return notify;
+  if (notify.options) options.notifications = notify.options;
   return { options };
+}
+
+/** The notification settings of the command line (undefined: the defaults). */
+function notificationOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): { options?: NonNullable<StartOptions['notifications']> } | { error: string } {
+  const o: Exclude<StartOptions['notifications'], false | undefined> = {};
+  const smtp = (values.smtp as string | undefined) ?? (env.TDDUI_SMTP_URL || undefined);
+  if (smtp !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(smtp);
+    } catch {
+      return { error: `--smtp must be smtp://host:port or smtps://host:port (got "${smtp}")` };
+    }
+    if ((u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || !u.hostname) return { error: `--smtp must be smtp://host:port or smtps://host:port (got "${smtp}")` };
+    const from = (values['smtp-from'] as string | undefined) ?? (env.TDDUI_SMTP_FROM || `notifications@${u.hostname}`);
+    o.smtp = {
+      host: u.hostname,
+      port: Number(u.port || (u.protocol === 'smtps:' ? 465 : 25)),
+      secure: u.protocol === 'smtps:',
+      from,
+      ...(u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {}),
+    };
+  } else if (values['smtp-from'] !== undefined) return { error: '--smtp-from needs --smtp' };
+  const sms = (values['sms-gateway'] as string | undefined) ?? (env.TDDUI_SMS_GATEWAY || undefined);
+  if (sms !== undefined) {
+    if (!/^https?:\/\/\S+$/.test(sms)) return { error: `--sms-gateway must be an http(s) URL (got "${sms}")` };
+    o.smsGateway = { url: sms, ...(env.TDDUI_SMS_TOKEN ? { token: env.TDDUI_SMS_TOKEN } : {}) };
+  }
+  const secret = (values['notify-secret'] as string | undefined) ?? (env.TDDUI_NOTIFY_SECRET || undefined);
+  if (secret !== undefined) o.defaultSecret = secret;
+  const retry = values['notify-retry'] as string | undefined;
+  if (retry !== undefined) {
+    const m = /^(\d+),(\d+),(\d+)$/.exec(retry);
+    if (!m || Number(m[3]) < 1) return { error: `--notify-retry must be BASE_MS,MAX_MS,ATTEMPTS (got "${retry}")` };
+    o.retry = { baseMs: Number(m[1]), maxMs: Number(m[2]), maxAttempts: Number(m[3]) };
+  }
+  const poll = values['notify-poll'] as string | undefined;
+  if (poll !== undefined) {
+    if (!/^\d+$/.test(poll) || Number(poll) < 10) return { error: `--notify-poll must be a number of milliseconds ≥ 10 (got "${poll}")` };
+    o.pollMs = Number(poll);
+  }
+  return Object.keys(o).length ? { options: o } : {};
 }
 
 const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`;

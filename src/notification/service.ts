@@ -12,7 +12,7 @@
 import type { FhirResource } from '../fhir/json.js';
 import type { Repository } from '../storage/types.js';
 import { AlertHub } from './alerts.js';
-import { postRestHook, type EmailSender, type SmsSender } from './channels.js';
+import { httpSmsGateway, postRestHook, smtpSender, type EmailSender, type SmsSender, type SmtpOptions } from './channels.js';
 import { Dispatcher, type CircleCheck } from './dispatch.js';
 import { digestEmail, eventEmail, smsText } from './render.js';
 import { periodStart, readSubscription, type SubscriptionSettings } from './settings.js';
@@ -38,6 +38,10 @@ export interface NotificationOptions {
   concurrency?: number;
   email?: EmailSender;
   sms?: SmsSender;
+  /** An SMTP server to build the e-mail sender from (the command line's --smtp). */
+  smtp?: SmtpOptions;
+  /** An HTTP SMS gateway to build the SMS sender from (--sms-gateway). */
+  smsGateway?: { url: string; token?: string };
   /** The circle-of-care restriction (the server sets the circle rule when authentication is on, or when `restrictToCircle`). */
   circle?: CircleCheck;
   /** Apply the circle rule even without authentication (the server builds it). */
@@ -138,11 +142,16 @@ export class NotificationService {
   /** Set by stop(): a pass in progress ends early. */
   private closing = false;
 
+  private readonly opts: NotificationOptions;
+
   constructor(
     private readonly repo: Repository,
-    private readonly opts: NotificationOptions = {},
+    opts: NotificationOptions = {},
   ) {
+    this.opts = opts;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    if (!opts.email && opts.smtp) this.opts = { ...opts, email: smtpSender(opts.smtp) };
+    if (!opts.sms && opts.smsGateway) this.opts = { ...this.opts, sms: httpSmsGateway(opts.smsGateway) };
     this.dispatcher = new Dispatcher(repo, { ...(opts.circle ? { circle: opts.circle } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
     this.alerts.onConnect = () => this.wake();
   }
