@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readEvents } from '../storage/outbox.js';
 import { SHARED_FHIR, tdduiExamplesDir } from '../testing/paths.js';
 import { dumpTables, http, parseLocation, postgresSkipReason, startTestServer, type DbKind, type TestServer } from '../server/test-support.js';
 
@@ -460,6 +461,48 @@ queries.Patient!.birthplace = [at.patient, 'birthplace=Saint-Denis', 'birthplace
       // A reply within the same notebook is accepted, threaded by relatesTo.
       const ok = await post('DocumentReference', note('Vu, je passe demain.', { relatesTo: [{ code: 'appends', target: { reference: at.note2 } }] }));
       assert.equal(ok.status, 201, errorsOf(ok));
+    });
+
+    it('members added to and removed from a circle are events of the outbox (issue 15), in the same write', async () => {
+      const p = await post('Patient', { resourceType: 'Patient', name: [{ family: 'Evenement', given: ['Eva'] }], gender: 'female', birthDate: '1950-01-01' });
+      assert.equal(p.status, 201, errorsOf(p));
+      const patient = `Patient/${p.json.id}`;
+      const events = async () => (await readEvents(s.repo.db, undefined, 100, { patient })).map((e) => `${e.type.code} ${(e.detail as Json)?.member}`);
+      const c = await post('CareTeam', {
+        resourceType: 'CareTeam',
+        meta: { profile: [CDS_CARETEAM] },
+        identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${crypto.randomUUID()}` }],
+        status: 'active',
+        name: 'Cercle d’Eva Evenement',
+        subject: { reference: patient },
+        period: { start: '2026-01-01' },
+        participant: [
+          { member: { reference: at.role }, period: { start: '2026-01-01' } },
+          { member: { reference: at.rp }, period: { start: '2026-01-01' } },
+          { member: { reference: at.org }, period: { start: '2099-01-01' } },
+        ],
+      });
+      assert.equal(c.status, 201, errorsOf(c));
+      assert.deepEqual(await events(), [`circle-member-added ${at.role}`, `circle-member-added ${at.rp}`]);
+      // The related person leaves; then returns (a new participant entry).
+      const v1 = c.json;
+      v1.participant[1].period.end = '2026-06-30';
+      const u = await put(`CareTeam/${v1.id}`, v1);
+      assert.equal(u.status, 200, errorsOf(u));
+      assert.deepEqual((await events()).slice(2), [`circle-member-removed ${at.rp}`]);
+      const v2 = u.json;
+      v2.participant.push({ member: { reference: at.rp }, period: { start: '2026-07-01' } });
+      assert.equal((await put(`CareTeam/${v1.id}`, v2)).status, 200);
+      assert.deepEqual((await events()).slice(3), [`circle-member-added ${at.rp}`]);
+      // An update that changes no membership declares nothing; a circle withdrawn removes everyone.
+      const v3 = (await get(`CareTeam/${v1.id}`)).json;
+      assert.equal((await put(`CareTeam/${v1.id}`, { ...v3, name: 'Cercle d’Eva' })).status, 200);
+      assert.equal((await events()).length, 4);
+      assert.equal((await put(`CareTeam/${v1.id}`, { ...v3, status: 'inactive' })).status, 200);
+      assert.deepEqual((await events()).slice(4).sort(), [`circle-member-removed ${at.role}`, `circle-member-removed ${at.rp}`]);
+      // A refused write declares nothing.
+      assert.equal((await post('CareTeam', { ...c.json, id: undefined, subject: { reference: 'Patient/inconnu' } })).status, 422);
+      assert.equal((await events()).length, 6);
     });
 
     it('the same usager across flows: a TDDUI export, then a circle and a note, find one Patient (INS, then TDDUI identifier)', async () => {

@@ -54,7 +54,44 @@ export function cdsModule(): IgModule {
     rules: (resource) => (resource.resourceType === 'CareTeam' ? careTeamRules(resource) : []),
     verify: async (resource, _ctx, find) => (resource.resourceType === 'CareTeam' ? usagerKnown(resource, 'CareTeam.subject', find) : []),
     identity: usagerIdentity,
+    events: circleEvents,
   };
+}
+
+/** The members (`Type/id`) active in a circle version at an instant: participant period covering it, circle active. */
+function activeMembers(t: FhirResource | undefined, at: string): Set<string> {
+  const out = new Set<string>();
+  if (!t || (t.status !== undefined && t.status !== 'active')) return out;
+  for (const p of Array.isArray(t.participant) ? t.participant : []) {
+    if (!isObject(p)) continue;
+    const member = refOf(p.member);
+    const period = isObject(p.period) ? p.period : {};
+    if (!member) continue;
+    if (typeof period.start === 'string' && period.start > at) continue;
+    if (typeof period.end === 'string' && period.end <= at) continue;
+    out.add(member);
+  }
+  return out;
+}
+
+/**
+ * "Member added to / removed from a circle" (issue 15's outbox, project codes D-100): the members
+ * active in the circle after the write, compared with those of the version it replaces, at the
+ * write's instant. A participant given a period end, a circle withdrawn (status other than
+ * active) or deleted: removed; a new participant entry, a return, a new circle: added. A period
+ * that starts or ends later than the write is announced by the write that is current then, not
+ * ahead of time.
+ */
+export function circleEvents(change: WrittenChange): EventDeclaration[] {
+  if (change.resourceType !== 'CareTeam') return [];
+  const at = change.lastUpdated;
+  const now = activeMembers(change.resource, at);
+  const before = activeMembers(change.previous, at);
+  const patient = patientOf((change.resource ?? change.previous)?.subject);
+  const out: EventDeclaration[] = [];
+  for (const m of now) if (!before.has(m)) out.push(declare('circleMemberAdded', change, patient, CDS_PACKAGE, { member: m }));
+  for (const m of before) if (!now.has(m)) out.push(declare('circleMemberRemoved', change, patient, CDS_PACKAGE, { member: m }));
+  return out;
 }
 
 export function cdlModule(): IgModule {
