@@ -8,6 +8,7 @@ import { bookingOf, circleMembers, findCommonSlots, respond, type FindRequest } 
 import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
 import { refOf } from '../coordination/agenda/availability.js';
 import { AgendaStore, badRequest } from '../coordination/agenda/store.js';
+import { agendaCalendar, createFeed, feedOf, revokeFeed } from '../coordination/agenda/ical.js';
 import { parseDateTime } from '../coordination/agenda/time.js';
 import { isObject, isResource, type FhirResource, type Json } from '../fhir/json.js';
 import type { Actor } from '../rest/access.js';
@@ -116,6 +117,42 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
   app.get('/Appointment/$find', find);
   app.post('/Appointment/$find', find);
 
+  // --- private iCalendar feeds (coordination/agenda/ical.ts) -----------------------------
+  /** A person manages the feeds of their own agenda (and a Practitioner those of their roles); a system client any. */
+  const requireOwnAgenda = async (req: FastifyRequest, subject: string) => {
+    const me = deps.actorOf(req)?.fhirUser;
+    if (!me || me === subject) return;
+    if (me.startsWith('Practitioner/') && subject.startsWith('PractitionerRole/')) {
+      const role = await service.repo.read('PractitionerRole', subject.slice(17)).catch(() => undefined);
+      if (role && refOf(role.resource.practitioner) === me) return;
+    }
+    throw new FhirError(HTTP_ERRORS.FORBIDDEN, { detail: `${me} may not manage the calendar feeds of ${subject}`, detailFr: `${me} ne peut pas gérer les flux d’agenda de ${subject}` });
+  };
+  app.post('/Appointment/$feed', async (req, reply) => {
+    deps.requireAccess(req, 'write', 'Appointment');
+    store();
+    const pairs = operationParams(req);
+    const subject = refOf(text(pairs.find(([k]) => k === 'subject')?.[1]));
+    if (!subject || !/^(Patient|Practitioner|PractitionerRole)\//.test(subject)) throw badRequest('subject is the Patient, Practitioner or PractitionerRole whose agenda the feed shows', 'subject désigne le Patient, le Practitioner ou le PractitionerRole dont le flux montre l’agenda', 'subject');
+    await service.repo.read(subject.split('/')[0]!, subject.split('/')[1]!);
+    await requireOwnAgenda(req, subject);
+    const label = text(pairs.find(([k]) => k === 'label')?.[1]) ?? '';
+    const token = await createFeed(service.repo, subject, label.slice(0, 200));
+    const url = `${deps.baseUrl(req).replace(/\/fhir$/, '')}/agenda/${token}.ics`;
+    return deps.send(reply.code(201), 201, { resourceType: 'Parameters', parameter: [{ name: 'url', valueUrl: url }, { name: 'subject', valueReference: { reference: subject } }] });
+  });
+  app.post('/Appointment/$feed-revoke', async (req, reply) => {
+    deps.requireAccess(req, 'write', 'Appointment');
+    const pairs = operationParams(req);
+    const given = text(pairs.find(([k]) => k === 'url' || k === 'token')?.[1]) ?? '';
+    const token = /([A-Za-z0-9_-]{43})(?:\.ics)?$/.exec(given)?.[1];
+    const feed = token ? await feedOf(service.repo, token) : undefined;
+    if (!token || !feed) throw new FhirError(HTTP_ERRORS.FEED_UNKNOWN, {}, { expression: 'url' });
+    await requireOwnAgenda(req, feed.subject);
+    await revokeFeed(service.repo, token);
+    return deps.send(reply, 200, { resourceType: 'Parameters', parameter: [{ name: 'revoked', valueBoolean: true }, { name: 'subject', valueReference: { reference: feed.subject } }] });
+  });
+
   app.post('/Appointment/$book', async (req, reply) => {
     deps.requireAccess(req, 'write', 'Appointment');
     const s = store();
@@ -153,5 +190,23 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
     const updated = respond(current.resource, actor, answer);
     const result = await service.update('Appointment', { id: req.params.id }, { ...updated, id: req.params.id }, { ifMatch: current.versionId });
     return deps.sendWrite(req, reply, result);
+  });
+}
+
+/**
+ * `GET /agenda/<token>.ics`: the feed, for calendar applications (no bearer token: the URL's
+ * token is the credential; unknown or revoked: 404). Registered at the server's root.
+ */
+export async function agendaFeedRoutes(app: FastifyInstance, opts: { service: FhirService }): Promise<void> {
+  app.get<{ Params: { file: string } }>('/:file', async (req, reply) => {
+    const store = agendaStoreOf(opts.service);
+    const token = /^([A-Za-z0-9_-]{43})\.ics$/.exec(req.params.file)?.[1];
+    const feed = store && token ? await feedOf(opts.service.repo, token) : undefined;
+    if (!store || !feed) {
+      const e = new FhirError(HTTP_ERRORS.FEED_UNKNOWN);
+      return reply.code(404).type('text/plain; charset=utf-8').send(`${e.text}\n${e.message}\n`);
+    }
+    const body = await agendaCalendar(store, feed.subject, store.clock(), feed.label || undefined);
+    return reply.code(200).type('text/calendar; charset=utf-8').header('content-disposition', 'inline; filename="agenda.ics"').send(body);
   });
 }

@@ -16,6 +16,7 @@ import { SearchParameterSet, type SearchParameterResource } from '../fhir/search
 import { tdduiModule } from '../ingest/tddui-module.js';
 import { CircleAccess } from '../coordination/circle-access.js';
 import { coordinationModules } from '../coordination/modules.js';
+import { agendaFeedRoutes } from './agenda-routes.js';
 import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
 import type { UsagerAgendaSync } from '../coordination/agenda/usager-agenda.js';
 import { AccessControl } from '../rest/access.js';
@@ -379,6 +380,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
       if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 300) worker.wake();
     });
   }
+  // Private iCalendar feeds of the agendas (GAP): /agenda/<token>.ics, outside /fhir (no bearer token).
+  if (usagerSync) await app.register(agendaFeedRoutes, { prefix: '/agenda', service });
   await app.register(
     async (fhir) => {
       await fhirApi(fhir, {
