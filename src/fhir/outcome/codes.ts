@@ -196,6 +196,14 @@ export const CODES = {
     en: 'A MeasureReport of type {type} does not list subjects (subjectResults is only for type subject-list)',
     fr: 'Un MeasureReport de type {type} ne liste pas de sujets (subjectResults est réservé au type subject-list)',
   }),
+  SEARCH_EXPRESSION_BASE: defineRule({
+    id: 'fhir-searchparameter-expression-base',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'A branch of a SearchParameter\'s expression starts at a resource type that is not one of its bases: it can never match.',
+    en: 'The search expression "{expression}" starts at {type}, which is not a base of the parameter ({base})',
+    fr: 'L’expression de recherche « {expression} » part de {type}, qui n’est pas une base du paramètre ({base})',
+  }),
   QUANTITY_RANGE: defineRule({
     id: 'fhir-quantity-range',
     severity: 'error',

@@ -196,7 +196,9 @@ export class Run {
       // A RESTful fullUrl names its resource (relative references resolve through it).
       for (const p of this.bundle.fullUrlProblems((t) => this.profiles.core(t)?.kind === 'resource')) {
         const at = `${path}.entry[${p.index}].fullUrl`;
-        if (p.problem === 'no-id') this.out.push(CODES.BUNDLE_FULLURL_NO_ID, at, { fullUrl: p.fullUrl, type: p.type });
+        // In a transaction or batch the entry may create the resource (a warning); elsewhere the
+        // fullUrl is the identity of a resource that must then have that id (an error, as in the HL7 validator).
+        if (p.problem === 'no-id') this.out.push(CODES.BUNDLE_FULLURL_NO_ID, at, { fullUrl: p.fullUrl, type: p.type }, resource.type === 'transaction' || resource.type === 'batch' ? undefined : 'error');
         else this.out.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
       }
     }
@@ -267,6 +269,23 @@ export class Run {
     if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
     else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
     else if (type === 'MeasureReport' && typeof res.type === 'string' && res.type !== 'subject-list') this.checkMeasureReportSubjects(res, path, res.type);
+    else if (type === 'SearchParameter' && typeof res.expression === 'string' && Array.isArray(res.base)) this.checkSearchExpression(res, path, res.expression, res.base);
+  }
+
+  /**
+   * A SearchParameter's expression starts each of its `|` branches at one of its bases: a
+   * branch `Organization.name` on a parameter whose base is Patient can never match (the HL7
+   * validator evaluates the expression against the bases and reports it).
+   */
+  private checkSearchExpression(sp: Json, path: string, expression: string, base: unknown[]): void {
+    const bases = new Set(base.filter((b): b is string => typeof b === 'string'));
+    if (bases.size === 0 || bases.has('Resource') || bases.has('DomainResource')) return;
+    for (const branch of splitTopLevel(expression)) {
+      const m = /^\(?\s*([A-Z][A-Za-z]+)(?=[.\s)]|$)/.exec(branch.trim());
+      if (!m || bases.has(m[1]!) || this.profiles.core(m[1]!)?.kind !== 'resource') continue;
+      this.out.push(CODES.SEARCH_EXPRESSION_BASE, `${path}.expression`, { type: m[1]!, base: [...bases].join(', '), expression: branch.trim() });
+      return;
+    }
   }
 
   /** Only a subject-list MeasureReport lists its subjects (as the HL7 validator checks). */
@@ -376,4 +395,27 @@ export class Run {
       this.bundle = outer;
     }
   }
+}
+
+/** The `|` branches of a FHIRPath expression (not inside parentheses or strings). */
+function splitTopLevel(expression: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === "'") quote = false;
+    } else if (c === "'") quote = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      out.push(expression.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(expression.slice(start));
+  return out;
 }
