@@ -37,8 +37,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     let s: TestServer;
     let keys: Keys;
     const ids: Record<string, string> = {};
-    const as = async (fhirUser: string | undefined) => {
-      const jwt = await new SignJWT({ scope: 'user/*.*', ...(fhirUser ? { fhirUser } : {}) })
+    const as = async (fhirUser: string | undefined, claims: Record<string, unknown> = {}) => {
+      const jwt = await new SignJWT({ scope: 'user/*.*', ...(fhirUser ? { fhirUser } : {}), ...claims })
         .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
         .setIssuedAt()
         .setIssuer(ISSUER)
@@ -200,6 +200,19 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       const r = await call(`Practitioner/${ids.a}`, 'DocumentReference', { body: untyped });
       assert.equal(r.status, 422);
       assert.ok(r.json.issue.some((i: Json) => i.severity === 'error' && i.expression?.[0]?.startsWith('DocumentReference') && /type/.test(i.diagnostics)), r.text.slice(0, 800));
+      assert.deepEqual(await dumpTables(s.repo), before);
+    });
+
+    it('a system client (no fhirUser) writing a note is bound by the FINESS rule, not the circle: refused, nothing stored', async () => {
+      const before = await dumpTables(s.repo);
+      const jwt = await as(undefined, { scope: 'system/*.*', finess: '340780477' });
+      const r = await http(`${s.base}/DocumentReference`, { body: note('Note du DUI', `PractitionerRole/${ids.ra}`), headers: jwt });
+      assert.equal(r.status, 403, r.text.slice(0, 400));
+      assert.equal(r.json.issue[0].code, 'forbidden');
+      assert.match(r.json.issue[0].details.text, /ne désignent aucun ESSMS/);
+      // In a transaction too: the whole Bundle is refused.
+      const t = await http(s.base, { body: { resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: 'urn:uuid:1d7c3b2a-0000-4000-8000-000000000001', resource: note('Note du DUI', `PractitionerRole/${ids.ra}`), request: { method: 'POST', url: 'DocumentReference' } }] }, headers: jwt });
+      assert.equal(t.status, 403, t.text.slice(0, 400));
       assert.deepEqual(await dumpTables(s.repo), before);
     });
 
