@@ -203,6 +203,41 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.deepEqual(await dumpTables(s.repo), before);
     });
 
+    it('the web UI: a person sees their own notebooks (Mes cahiers de liaison) and no other page', async () => {
+      const ui = s.base.replace(/\/fhir$/, '');
+      const page = async (who: string, path: string) => {
+        const r = await fetch(`${ui}${path}`, { headers: await as(who) });
+        return { status: r.status, text: await r.text() };
+      };
+      // Every other page shows every usager's data: refused to a person.
+      for (const path of ['/usagers', `/usagers/${ids.u}`, `/usagers/${ids.u}/coordination`, '/envois', `/mes-cahiers?personne=Practitioner/${ids.b}`.replace('/mes-cahiers', '/pilotage')]) {
+        const r = await page(`Practitioner/${ids.a}`, path);
+        assert.equal(r.status, 403, `${path}: ${r.text.slice(0, 200)}`);
+        assert.match(r.text, /seule la page « Mes cahiers de liaison »/);
+      }
+      // Member with consent: the usager's notebook, both notes (the label hides n2 from related persons only).
+      const a = await page(`Practitioner/${ids.a}`, `/mes-cahiers?personne=Practitioner/${ids.b}`);
+      assert.equal(a.status, 200);
+      assert.doesNotMatch(a.text, /Voir les cahiers de liaison accessibles à/, 'no chooser: the token decides whose view');
+      assert.match(a.text, /Jeanne Martin|Martin/);
+      assert.match(a.text, /Jeanne a bien dormi\./);
+      assert.match(a.text, /Entretien avec la famille/);
+      // The related person: n1 only.
+      const r = await page(`RelatedPerson/${ids.r}`, '/mes-cahiers');
+      assert.match(r.text, /Jeanne a bien dormi\./);
+      assert.doesNotMatch(r.text, /Entretien avec la famille/);
+      // Member without consent: the usager listed, the notebook closed, with the reason.
+      const b = await page(`Practitioner/${ids.b}`, '/mes-cahiers');
+      assert.match(b.text, /notebook-closed/);
+      assert.match(b.text, /n’a pas autorisé/);
+      assert.doesNotMatch(b.text, /bien dormi/);
+      // Former member: closed, "a quitté"; non-member: no circle.
+      assert.match((await page(`Practitioner/${ids.d}`, '/mes-cahiers')).text, /a quitté le cercle/);
+      const c = await page(`Practitioner/${ids.c}`, '/mes-cahiers');
+      assert.match(c.text, /membre d’aucun cercle/);
+      assert.doesNotMatch(c.text, /bien dormi/);
+    });
+
     it('a system client (no fhirUser) writing a note is bound by the FINESS rule, not the circle: refused, nothing stored', async () => {
       const before = await dumpTables(s.repo);
       const jwt = await as(undefined, { scope: 'system/*.*', finess: '340780477' });

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
-import { noteActor } from '../server/audit.js';
+import { actorOf, noteActor } from '../server/audit.js';
 import { FhirError } from '../fhir/outcome/http-errors.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
@@ -34,6 +34,7 @@ import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
 import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
+import { notebooksPage } from './pages/notebooks.js';
 
 export interface UiDeps {
   repo: Repository;
@@ -99,6 +100,12 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
         try {
           const principal = await auth.authenticate(req.headers.authorization);
           noteActor(req, principal);
+          // A person's token (fhirUser) sees their own notebooks only: the other pages show every
+          // usager's data, which the circle of care restricts for persons (decisions.md D-53).
+          if (principal.fhirUser) {
+            if (path === '/mes-cahiers' && req.method === 'GET') return;
+            return sendHtml(reply, errorPage(`Votre jeton désigne une personne (${principal.fhirUser}) : seule la page « Mes cahiers de liaison » (/mes-cahiers) vous est ouverte ; les autres pages montrent les données de tous les usagers.`), 403);
+          }
           // The Journal des accès needs a scope naming AuditEvent (decisions.md D-90); the other pages read every type.
           if (path === '/journal') {
             if (!principal.canExplicitly('AuditEvent', 'read')) return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter le journal des accès (portée system/AuditEvent.read ou user/AuditEvent.read nécessaire).'), 403);
@@ -182,6 +189,11 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     if (deps.writer) registerCoordinationRoutes(ui, repo, deps.writer);
+    ui.get<{ Querystring: { personne?: string } }>('/mes-cahiers', async (req, reply) => {
+      const me = actorOf(req)?.fhirUser;
+      if (me?.startsWith('Patient/')) return sendHtml(reply, errorPage('Cette page montre les cahiers de liaison accessibles à un professionnel ou à un proche ; l’usager consulte le sien par l’API FHIR.'), 403);
+      return sendHtml(reply, await notebooksPage(repo, me ?? (req.query?.personne || undefined), { choose: !me }));
+    });
     // The attached documents (PDF of a projet personnalisé, of an evaluation…), by their
     // DocumentReference id and the index of the attachment in `content`.
     ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {

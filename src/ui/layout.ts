@@ -2,11 +2,12 @@
 // UI's own routes (no CDN, nothing fetched from the network at run time).
 import { html, type SafeHtml } from './html.js';
 
-export type Section = 'envois' | 'usagers' | 'pilotage' | 'valider' | 'journal';
+export type Section = 'envois' | 'usagers' | 'cahiers' | 'pilotage' | 'valider' | 'journal';
 
 const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'envois', href: '/envois', label: 'Envois reçus' },
   { id: 'usagers', href: '/usagers', label: 'Usagers' },
+  { id: 'cahiers', href: '/mes-cahiers', label: 'Cahiers de liaison' },
   { id: 'pilotage', href: '/pilotage', label: 'Pilotage' },
   { id: 'valider', href: '/valider', label: 'Valider un fichier' },
   { id: 'journal', href: '/journal', label: 'Journal des accès' },
