@@ -19,6 +19,9 @@ import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys
 import { typesInBundle, typesTouched } from './scopes.js';
 import type { Actor } from '../rest/access.js';
 import { circleProposals } from '../coordination/proposals.js';
+import { conceptLabel } from '../ui/labels.js';
+import { chosenVersions, usagerPpa } from '../ui/pages/projet-versions.js';
+import { diffVersions } from '../ui/ppa-versions.js';
 import { agendaRoutes } from './agenda-routes.js';
 import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
@@ -427,6 +430,60 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   app.post('/Bundle/_search', bundleSearchHandler);
 
   // --- circle of care proposals (coordination/proposals.ts): read-only, nothing is written ---
+  // --- the PPA over time (ui/ppa-versions.ts): versions and the diff between two ----------
+  const PPA_TYPES = ['CarePlan', 'Goal', 'ServiceRequest', 'Task', 'Consent'];
+  const ppaOf = async (req: FastifyRequest, id: string) => {
+    checkId('Patient', id, req.method);
+    requireAccess(req, 'read', 'Patient', ...PPA_TYPES);
+    const found = await usagerPpa(repo, id);
+    if (!found) await repo.read('Patient', id); // 404 / 410
+    return found!;
+  };
+  app.get<{ Params: { id: string } }>('/Patient/:id/$ppa-versions', async (req, reply) => {
+    const { history } = await ppaOf(req, req.params.id);
+    return send(reply, 200, {
+      resourceType: 'Parameters',
+      parameter: history.versions.map((v) => ({
+        name: 'version',
+        part: [
+          { name: 'number', valueInteger: v.number },
+          { name: 'instant', valueInstant: v.instant },
+          ...v.plans.map((p) => ({ name: 'carePlan', valueReference: { reference: p.key, ...(p.title ? { display: p.title } : {}) } })),
+          { name: 'validated', valueBoolean: v.validated },
+          ...(v.validatedOn ? [{ name: 'validatedOn', valueDateTime: v.validatedOn }] : []),
+          { name: 'changedElements', valueInteger: v.changed.length },
+        ],
+      })),
+    });
+  });
+  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>('/Patient/:id/$ppa-diff', async (req, reply) => {
+    const { history, actors } = await ppaOf(req, req.params.id);
+    const q = req.query ?? {};
+    const bad = (name: string, v: string) => new FhirError(HTTP_ERRORS.SEARCH_BAD_VALUE, { detail: `${name}=${v}: not a version of this usager's projet personnalisé (1..${history.versions.length})`, detailFr: `${name}=${v} : pas une version du projet personnalisé de cet usager (1..${history.versions.length})` }, { expression: name });
+    for (const [k, v] of Object.entries({ from: q.from, to: q.to })) if (v !== undefined && !(/^\d{1,6}$/.test(v) && Number(v) >= 1 && Number(v) <= history.versions.length)) throw bad(k, v);
+    const choice = chosenVersions(history, { ...(q.from !== undefined ? { de: q.from } : {}), ...(q.to !== undefined ? { a: q.to } : {}) });
+    if (!choice) throw bad('to', String(history.versions.length));
+    const changes = diffVersions(history, choice.from, choice.to, { actors, concept: (cc) => conceptLabel(validator, cc) });
+    return send(reply, 200, {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'from', valueInteger: choice.from },
+        { name: 'to', valueInteger: choice.to },
+        ...changes.map((c) => ({
+          name: 'change',
+          part: [
+            { name: 'element', valueCode: c.element },
+            { name: 'change', valueCode: c.change },
+            { name: 'reference', valueReference: { reference: c.key, display: c.title } },
+            ...(c.before !== undefined ? [{ name: 'before', valueString: c.before }] : []),
+            ...(c.after !== undefined ? [{ name: 'after', valueString: c.after }] : []),
+            { name: 'text', valueString: c.text },
+          ],
+        })),
+      ],
+    });
+  });
+
   app.get<{ Params: { id: string } }>('/Patient/:id/$circle-proposals', async (req, reply) => {
     const { id } = req.params;
     checkId('Patient', id, req.method);

@@ -76,6 +76,11 @@ button.secondary, .button.secondary { background:#e3e8ef; color:var(--fg); }
 .badge.ok { background:var(--ok-bg); color:var(--ok); }
 .badge.ko { background:var(--err-bg); color:var(--err); }
 .badge.neutral { background:#eef1f5; color:var(--muted); }
+ul.ppa-diff { list-style:none; padding-left:0; }
+ul.ppa-diff li { margin:.3rem 0; }
+.badge.change-ajout { background:var(--ok-bg); color:var(--ok); }
+.badge.change-retrait, .badge.change-cloture { background:#fff4e0; color:#8a5300; }
+.badge.change-reformulation, .badge.change-statut, .badge.change-modification { background:#e8f0fb; color:#1f4e8c; }
 .n-err { color:var(--err); font-weight:600; }
 .n-warn { color:var(--warn); font-weight:600; }
 .sev { display:inline-block; min-width:7.5rem; text-align:center; padding:.05rem .4rem; border-radius:3px; font-size:.75rem; font-weight:700; text-transform:uppercase; letter-spacing:.02em; }

@@ -13,6 +13,7 @@ import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
 import { usagersPage, type UsagersQuery } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
+import { projetVersionsPage, type VersionsQuery } from './pages/projet-versions.js';
 import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
 import { DOCUMENT_CSP, documentAttachment } from './pages/documents.js';
 
@@ -182,6 +183,10 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Querystring: UsagersQuery }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {})));
     ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
       const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    ui.get<{ Params: { id: string }; Querystring: VersionsQuery }>('/usagers/:id/projet/versions', async (req, reply) => {
+      const body = await projetVersionsPage(repo, validator, req.params.id, req.query ?? {});
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     ui.get<{ Params: { id: string }; Querystring: CoordinationQuery }>('/usagers/:id/coordination', async (req, reply) => {

@@ -228,6 +228,13 @@ function describe(kind: PpKind, r: Json, byKey: Map<string, Json>, concept: Conc
   return { title, details: d };
 }
 
+/** Title and detail lines of one PP element (the tree's own wording; the PPA diff compares them). */
+export function describePpElement(r: Json, options: PpOptions = {}): { kind: PpKind; title: string; details: string[] } | undefined {
+  const kind = ppKind(r);
+  if (!kind) return undefined;
+  return { kind, ...describe(kind, r, options.actors ?? new Map(), options.concept ?? codeText) };
+}
+
 export interface PpForest {
   trees: PpNode[];
   /** PP elements whose projet could not be determined. */

@@ -441,6 +441,7 @@ function ppSection(d: UsagerData, labels: LabelSource | undefined): SafeHtml {
   const forest = buildPpTrees(d.ppResources, { actors, concept: (cc) => conceptLabel(labels, cc) });
   if (forest.trees.length === 0 && forest.orphans.length === 0) return html`<section class="card" id="projet"><h2>Projet personnalisé</h2><p class="muted">Aucun projet personnalisé enregistré.</p></section>`;
   return html`<section class="card" id="projet"><h2>Projet personnalisé</h2>
+<p><a href="${`/usagers/${seg(String(d.patient.id))}/projet/versions`}" class="ppa-versions-link">Versions du projet et différences entre versions</a></p>
 <div class="legend">${(['attente', 'besoin', 'objectif', 'action', 'moyen', 'prestation', 'bilan'] as const).map((k) => html`<span class="node"><span class="${`kind kind-${k}`}">${KIND_LABEL[k]}</span></span>`)}</div>
 ${forest.trees.map((t) => {
   const versions = d.planVersions.get(t.key) ?? [];
