@@ -8,6 +8,7 @@
 // resource ids / fullUrls / references. Scenarios run in small interleaved blocks (on, off,
 // raw, on, off, raw...) so that machine noise hits all alike; throughput is the median block.
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,8 @@ import { ingestTransaction, type IngestContext } from '../src/ingest/index.js';
 import { openRepository } from '../src/storage/index.js';
 import type { Repository } from '../src/storage/types.js';
 import { TdduiValidator } from '../src/tddui/validator.js';
+import { ValidationPool } from '../src/server/validation-pool.js';
+import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../src/testing/paths.js';
 
 type Json = Record<string, any>;
@@ -35,6 +38,12 @@ const BLOCK = Math.ceil(N / ROUNDS);
 const WARMUP = Math.min(20, N);
 /** Bundles in flight at once in the extra "concurrent" PostgreSQL scenarios (1 = none of them). */
 const CONCURRENCY = intFlag('concurrency', 'BENCH_INGEST_CONCURRENCY', 1);
+/**
+ * `--pool[=N]`: also ingest with validation in a pool of N worker threads (default: the cores;
+ * src/server/validation-pool.ts), against the main-thread validation at the same concurrency.
+ */
+const POOL_ARG = process.argv.find((a) => a === '--pool' || a.startsWith('--pool='));
+const POOL_SIZE = POOL_ARG === undefined ? 0 : POOL_ARG.includes('=') ? Number(POOL_ARG.split('=')[1]) : availableParallelism();
 /** `--no-noop`: every write makes a version, even an unchanged resend (the no-op rule off, D-60). */
 const NO_NOOP = process.argv.includes('--no-noop');
 const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -92,14 +101,16 @@ function withoutValidation(v: TdduiValidator): TdduiValidator {
   return Object.create(v, { validate: { value: () => ({ valid: true, issues: [], profiles: [] }) } }) as TdduiValidator;
 }
 
-function ingestScenario(label: string, repo: Repository, validator: TdduiValidator): Scenario {
+function ingestScenario(label: string, repo: Repository, validator: TdduiValidator, pool?: ValidationPool): Scenario {
   const ctx: IngestContext = { repo, validator };
   return {
     label,
     rates: [],
     latencies: [],
     async run(bundle) {
-      const res = await ingestTransaction(ctx, bundle);
+      // With a pool: as the server does it, the request's bytes go to a worker (serialising them here is counted).
+      const bytes = pool ? Buffer.from(JSON.stringify(bundle)) : undefined;
+      const res = await ingestTransaction(pool ? { ...ctx, offload: (now) => pool.validateBundle({ bytes: bytes! }, now) } : ctx, bundle);
       if (res.status !== 200) throw new Error(`${label}: bundle rejected with ${res.status}: ${JSON.stringify(res.body).slice(0, 600)}`);
     },
   };
@@ -196,6 +207,18 @@ async function main(): Promise<void> {
   if (!probe.valid) throw new Error(`the synthetic bundle does not validate: ${JSON.stringify(probe.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').slice(0, 3))}`);
 
   const results: Scenario[] = [];
+  const pool = POOL_SIZE > 0 ? ValidationPool.start({ size: POOL_SIZE, packages: [SHARED_FHIR], limits: DEFAULT_LIMITS }) : undefined;
+  if (pool) {
+    await pool.whenReady();
+    // The workers' validators warmed as much as the main thread's (JIT: bench/README "Warm-up").
+    const t = performance.now();
+    const WARM = 100 * pool.size;
+    await Promise.all(Array.from({ length: WARM }, () => pool.validateBundle({ bytes: Buffer.from(JSON.stringify(syntheticBundle())) }, new Date())));
+    for (let i = 0; i < 100; i++) validator.validate(syntheticBundle());
+    process.stderr.write(`validation pool: ${pool.size} worker(s) ready, warmed with ${WARM} Bundles (the main thread with 100) in ${(performance.now() - t).toFixed(0)} ms\n`);
+  }
+  /** In flight at once in the pool scenarios: enough to keep every worker and the database busy. */
+  const poolConcurrency = Math.max(CONCURRENCY, 2 * POOL_SIZE);
 
   // ---- PostgreSQL: fresh database, repository + raw table side by side.
   const db = await createDatabase();
@@ -206,6 +229,12 @@ async function main(): Promise<void> {
       const on = ingestScenario('PostgreSQL ingest, validation on', repo, validator);
       const off = ingestScenario('PostgreSQL ingest, validation off', repo, withoutValidation(validator));
       const concurrent: Scenario[] = [];
+      if (pool) {
+        concurrent.push(
+          { ...ingestScenario(`PostgreSQL ingest, validation on, main thread, ${poolConcurrency} concurrent`, repo, validator), concurrency: poolConcurrency },
+          { ...ingestScenario(`PostgreSQL ingest, validation on, ${pool.size} workers, ${poolConcurrency} concurrent`, repo, validator, pool), concurrency: poolConcurrency },
+        );
+      }
       if (CONCURRENCY > 1) {
         concurrent.push(
           { ...ingestScenario(`PostgreSQL ingest, validation on, ${CONCURRENCY} concurrent`, repo, validator), concurrency: CONCURRENCY },
@@ -223,6 +252,7 @@ async function main(): Promise<void> {
   } finally {
     await db.drop();
   }
+  await pool?.close();
 
   // ---- PGlite in memory.
   const tp = performance.now();
@@ -252,6 +282,13 @@ async function main(): Promise<void> {
   const [pgOn, pgOff, pgRaw] = rows;
   console.log(`\npg-resources-per-second: ${pgOn.rps.toFixed(0)}`);
   console.log(`pg-ratio-vs-raw-insert: ${(pgOff.rps / pgRaw.rps).toFixed(2)}`);
+  if (pool) {
+    const main = rows.find((r) => r.label.includes('main thread'))!;
+    const pooled = rows.find((r) => r.label.includes(' workers, '))!;
+    console.log(`pg-pool-resources-per-second: ${pooled.rps.toFixed(0)}`);
+    console.log(`pg-pool-speedup-vs-main-thread: ${(pooled.rps / main.rps).toFixed(2)}`);
+    console.log(`pg-pool-ratio-vs-raw-insert: ${(pooled.rps / pgRaw.rps).toFixed(2)}`);
+  }
 }
 
 main().catch((err) => {

@@ -5,6 +5,7 @@
 import type { StartOptions, StartupProgress } from '../server/app.js';
 import { Command, parseOptions } from './args.js';
 import { watchLauncher } from './launcher.js';
+import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS } from '../server/limits.js';
 
 export const SERVE_HELP = `Usage: tddui serve [options]
@@ -41,6 +42,11 @@ Options:
                     headersTimeoutMs, keepAliveTimeoutMs, requestsPerConnection,
                     connectionsPerAddress, writeRate, readRate (per client and window; 0 = off),
                     rateWindowMs. Defaults and answers: docs/security.md.
+  --validation-workers N
+                    Threads that validate transaction Bundles and large $validate bodies off
+                    the event loop (default: one per core; 0 = on the main thread). Each loads
+                    the packages (a few seconds, ~300 MB); until one is ready the main thread
+                    validates.
   --auth-jwks SRC   Require OAuth 2.0 bearer tokens (JWT) on /fhir and the UI, verified with
                     this JWKS: an https:// URL of the authorisation server, or a file
                     (default: $TDDUI_AUTH_JWKS). Without it the server is open: keep it on
@@ -98,6 +104,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'log-level': { type: 'string' },
       'trust-proxy': { type: 'boolean', default: false },
       'public-url': { type: 'string' },
+      'validation-workers': { type: 'string' },
       limit: { type: 'string', multiple: true },
       'auth-jwks': { type: 'string' },
       'auth-issuer': { type: 'string' },
@@ -133,6 +140,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) return { error: `--public-url must be an http(s) URL without query (got "${publicUrl}")` };
     options.publicUrl = publicUrl.replace(/\/+$/, '');
   }
+  const workers = values['validation-workers'] ?? 'auto';
+  if (workers === 'auto') options.validationWorkers = Math.min(8, availableParallelism());
+  else if (/^\d{1,2}$/.test(workers)) options.validationWorkers = Number(workers);
+  else return { error: `--validation-workers must be a number of threads or auto (got "${workers}")` };
   if (values.limit?.length) {
     const limits: Record<string, number> = {};
     for (const item of values.limit) {

@@ -10,7 +10,7 @@ import { submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
-import type { TdduiValidator } from '../tddui/validator.js';
+import type { TdduiValidator, ValidationReport } from '../tddui/validator.js';
 
 export interface IngestContext {
   repo: Repository;
@@ -20,6 +20,11 @@ export interface IngestContext {
   client?: string;
   /** Where a submission log that cannot be written is reported (codes only, never data). */
   log?: { error(obj: object, msg: string): void };
+  /**
+   * Validation elsewhere than on this thread (the server's worker pool: src/server/validation-pool.ts),
+   * of the same Bundle; `undefined` (no worker ready) validates here with `validator`.
+   */
+  offload?: (now: Date) => Promise<ValidationReport | undefined>;
 }
 
 export interface IngestResult {
@@ -151,7 +156,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     return reject(ctx, bundle, 422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome, receivedAt);
   }
 
-  const report = ctx.validator.validate(bundle, { now });
+  const report = (await ctx.offload?.(now)) ?? ctx.validator.validate(bundle, { now });
   if (!report.valid) {
     return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt, [], report.ig);
   }

@@ -14,7 +14,7 @@ import type { Interaction } from '../rest/served.js';
 import type { Repository } from '../storage/types.js';
 import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
 import { TDDUI_CANONICAL, TDDUI_PACKAGE } from '../tddui/ig.js';
-import type { TdduiValidator } from '../tddui/validator.js';
+import type { TdduiValidator, ValidationReport } from '../tddui/validator.js';
 import { logDocumentSubmission } from './document-log.js';
 import { ingestTransaction } from './index.js';
 
@@ -60,6 +60,8 @@ export interface TdduiModuleOptions {
   repo: Repository;
   validator: TdduiValidator;
   log?: { error(obj: object, msg: string): void };
+  /** Validation off the event loop (a worker pool): see IngestContext.offload. */
+  offload?: (input: { bytes: Buffer } | { resource: unknown }, now: Date) => Promise<ValidationReport | undefined>;
 }
 
 /** The TDDUI IG module. */
@@ -105,7 +107,20 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
       // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
       // only IG served (the TDDUI receiver as it always was).
       claims: (bundle, ctx) => ctx.alone || declaresTdduiProfile(bundle),
-      handle: (bundle, ctx) => ingestTransaction({ repo, validator, log, ...(ctx?.client !== undefined ? { client: ctx.client } : {}) }, bundle),
+      handle: (bundle, ctx) => {
+        const offload = opts.offload;
+        const bytes = ctx?.bytes;
+        return ingestTransaction(
+          {
+            repo,
+            validator,
+            log,
+            ...(ctx?.client !== undefined ? { client: ctx.client } : {}),
+            ...(offload ? { offload: (now: Date) => offload(bytes !== undefined ? { bytes } : { resource: bundle }, now) } : {}),
+          },
+          bundle,
+        );
+      },
     },
   };
 }

@@ -118,7 +118,10 @@ export interface IgModule {
   /** Transaction Bundles this IG processes itself (TDDUI flow 1, PDSm / MHD ITI-65). */
   bundle?: {
     claims(bundle: Json, ctx: { alone: boolean }): boolean;
-    /** `client`: who sent it (token subject and client id), for the submission log. */
-    handle(bundle: Json, ctx?: { client?: string }): Promise<BundleResult>;
+    /**
+     * `client`: who sent it (token subject and client id), for the submission log; `bytes`: the
+     * request's JSON, when kept (a validation worker parses it rather than the parsed tree being copied).
+     */
+    handle(bundle: Json, ctx?: { client?: string; bytes?: Buffer }): Promise<BundleResult>;
   };
 }

@@ -41,6 +41,8 @@ import { fhirApi } from './fhir-api.js';
 import type { XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, type Limits } from './limits.js';
+import { DeferredJsonBody } from './format.js';
+import { ValidationPool } from './validation-pool.js';
 
 /** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
 export const BODY_LIMIT = 50 * 1024 * 1024;
@@ -80,6 +82,11 @@ export interface BuildOptions {
    * that address — never from any Host a client sends.
    */
   publicUrl?: string;
+  /**
+   * Validation off the event loop (src/server/validation-pool.ts): transaction Bundles and large
+   * `$validate` bodies are validated by its workers. The server closes it when it closes.
+   */
+  validationPool?: ValidationPool;
 }
 
 const require = createRequire(import.meta.url);
@@ -278,7 +285,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // Entries, arrays and strings of a parsed body, before validation or storage.
   app.addHook('preValidation', async (req) => {
     const body = req.body;
-    if (typeof body === 'object' && body !== null && !(body instanceof URLSearchParams)) {
+    // (A body left to a validation worker is checked there.)
+    if (typeof body === 'object' && body !== null && !(body instanceof URLSearchParams) && !(body instanceof DeferredJsonBody)) {
       const root = typeof (body as { resourceType?: unknown }).resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
       checkValueLimits(body, limits, root);
     }
@@ -341,8 +349,10 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // What is served: the loaded IGs' server CapabilityStatements, and the IG modules (TDDUI).
   // (PDSm's module stores through the service, built below: it asks for it when a request comes.)
   let built: FhirService | undefined;
+  const pool = opts.validationPool;
+  if (pool) app.addHook('onClose', async () => pool.close());
   const ndeInUse = (validator.set?.engines ?? []).some((e) => e.ig?.name === NDE_PACKAGE);
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(ndeInUse ? [ndeModule()] : []), ...(opts.modules ?? [])];
+  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log, ...(pool ? { offload: (input, at) => pool.validateBundle(input, at) } : {}) }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(ndeInUse ? [ndeModule()] : []), ...(opts.modules ?? [])];
   const served = servedFromCapabilities(validator.core.registry, params);
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
@@ -393,6 +403,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         ...(opts.auth ? { auth: opts.auth } : {}),
         ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
         trustProxy: opts.trustProxy === true,
+        ...(pool ? { validationPool: pool } : {}),
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       if (notifier) notificationRoutes(fhir, { service: notifier, repo, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
@@ -440,6 +451,11 @@ export interface StartOptions {
   publicUrl?: string;
   /** See BuildOptions.notifications. */
   notifications?: NotificationOptions | false;
+  /**
+   * Validation worker threads (src/server/validation-pool.ts); 0 (the default here) validates on
+   * the main thread. `tddui serve` starts one per core.
+   */
+  validationWorkers?: number;
   /** Told when each start-up step begins and ends (the CLI prints them: the first start can take a while). */
   onProgress?: (p: StartupProgress) => void;
 }
@@ -459,6 +475,8 @@ export interface RunningServer {
   service: FhirService;
   repo: Repository;
   validator: TdduiValidator;
+  /** The validation workers (StartOptions.validationWorkers), if any. */
+  validationPool?: ValidationPool;
   close(): Promise<void>;
 }
 
@@ -490,11 +508,17 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const validator = validatorResult.value;
   logger.info({ igs: validator.igs.map((ig) => ig.id), packages: validator.set?.store.packages.map((p) => `${p.name}#${p.version}`) }, 'FHIR packages loaded');
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
+  const limits = limitsOf(opts.limits);
+  // The workers load their packages in the background; until one is ready, the main thread validates.
+  const validationPool = opts.validationWorkers
+    ? ValidationPool.start({ size: opts.validationWorkers, ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}), limits, log: logger })
+    : undefined;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
+    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
+    await validationPool?.close();
     await repo.db.close();
     throw e;
   }
@@ -509,6 +533,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     service: serviceOf(app),
     repo,
     validator,
+    ...(validationPool ? { validationPool } : {}),
     close() {
       // Stop accepting, let in-flight requests finish (Fastify answers 503 to new ones), then the DB.
       closing ??= (async () => {

@@ -27,7 +27,9 @@ import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply, toFhirError } from './errors.js';
-import { negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
+import { CONTENT_TYPE, DeferredJsonBody, isPretty, parseJsonBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
+import { validateInput } from './validate-input.js';
+import type { ValidationPool } from './validation-pool.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl, type Shaping } from './search.js';
@@ -48,7 +50,12 @@ export interface FhirApiDeps {
   publicUrl?: string;
   /** Behind a trusted proxy: the forwarded host is trusted for links (BuildOptions.trustProxy). */
   trustProxy?: boolean;
+  /** Validation off the event loop (BuildOptions.validationPool). */
+  validationPool?: ValidationPool;
 }
+
+/** A `$validate` body larger than this is not parsed on the main thread when a validation worker can read it. */
+export const DEFER_VALIDATE_BYTES = 256 * 1024;
 
 /**
  * GET entries of a batch or transaction answered by the GET routes themselves (an injected
@@ -106,7 +113,13 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const capabilityByBase = new Map<string, FhirResource>();
   const summaries = new SummaryDefinitions();
 
-  registerBodyParsers(app, xml);
+  const pool = deps.validationPool;
+  const isValidate = (req: FastifyRequest) => req.method === 'POST' && req.url.split('?')[0]!.endsWith('$validate');
+  registerBodyParsers(app, xml, {
+    // A large `$validate` body: read by a worker, never parsed here. A transaction's text: for its worker.
+    defer: (req, bytes) => pool !== undefined && pool.ready && bytes > DEFER_VALIDATE_BYTES && isValidate(req),
+    keepBytes: (req) => pool !== undefined && req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
+  });
   linkPolicies.set(app, { ...(deps.publicUrl ? { publicUrl: deps.publicUrl.replace(/\/+$/, '') } : {}), trustProxy: deps.trustProxy === true });
 
   // Response format first, so that even a rejection comes in the format asked for.
@@ -317,7 +330,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (claimer?.bundle) {
       // (The IG's pipeline refuses unstorable text itself, and logs the refusal.)
       const client = clientOf(req);
-      const result = await claimer.bundle.handle(sent, client !== undefined ? { client } : {});
+      const bytes = req.fhirBodyBytes;
+      const result = await claimer.bundle.handle(sent, { ...(client !== undefined ? { client } : {}), ...(bytes !== undefined ? { bytes } : {}) });
       let body = result.body;
       if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
       const headers: Record<string, string> = {};
@@ -346,6 +360,21 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
 
   // --- $validate ------------------------------------------------------------------------
   const validateHandler = async (req: FastifyRequest, reply: FastifyReply, type?: string) => {
+    if (req.body instanceof DeferredJsonBody) {
+      if (type !== undefined && !isResourceType(type, validator)) throw unknownType(type, validator);
+      const queryProfile = (req.query as Record<string, unknown>).profile;
+      const bytes = req.body.bytes;
+      const done = await pool!.validateText(bytes, { ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
+      // A volet's resource is validated by its IG's engine, on this thread (as below).
+      const stub = { resourceType: done?.resourceType ?? '', meta: { profile: done?.claims ?? [] } } as FhirResource;
+      if (done && (done.profile !== undefined || service.validateAsCreate(stub) === undefined)) {
+        const outcome = Buffer.from(done.outcome.buffer, done.outcome.byteOffset, done.outcome.byteLength);
+        if (req.fhirFormat === 'json' && !isPretty(req)) return reply.code(200).type(CONTENT_TYPE.json).send(outcome);
+        return send(reply, 200, JSON.parse(outcome.toString('utf8')) as object);
+      }
+      // No worker ready any more, or a volet's resource: read here after all.
+      req.body = parseJsonBody(bytes.toString('utf8'), 'a FHIR JSON resource');
+    }
     requireResourceBody(req);
     const { resource, profile } = validateInput(req.body, (req.query as Record<string, unknown>).profile);
     if (type !== undefined) {
@@ -843,29 +872,6 @@ function requireResourceBody(req: FastifyRequest): FhirResource {
   }
   if (!isObject(body) || typeof body.resourceType !== 'string') throw new FhirError(HTTP_ERRORS.BODY_NOT_RESOURCE);
   return body as FhirResource;
-}
-
-function validateInput(body: unknown, queryProfile: unknown): { resource: FhirResource; profile?: string } {
-  const b = body as FhirResource;
-  let resource = b;
-  let profile = typeof queryProfile === 'string' && queryProfile !== '' ? queryProfile : undefined;
-  if (b.resourceType === 'Parameters' && Array.isArray(b.parameter)) {
-    const params = b.parameter as Record<string, unknown>[];
-    const res = params.find((p) => p.name === 'resource');
-    if (res) {
-      if (!isObject(res.resource) || typeof res.resource.resourceType !== 'string') {
-        throw new FhirError(HTTP_ERRORS.VALIDATE_RESOURCE_PARAM, {}, { expression: 'Parameters.parameter.resource' });
-      }
-      resource = res.resource as FhirResource;
-      const p = params.find((x) => x.name === 'profile');
-      const v = p?.valueUri ?? p?.valueCanonical ?? p?.valueString;
-      if (typeof v === 'string' && v !== '') profile = v;
-      const mode = params.find((x) => x.name === 'mode');
-      const m = mode?.valueCode ?? mode?.valueString;
-      if (m !== undefined && m !== 'create' && m !== 'update') throw new FhirError(HTTP_ERRORS.VALIDATE_MODE, { mode: String(m) });
-    }
-  }
-  return profile ? { resource, profile } : { resource };
 }
 
 function checkId(type: string, id: string, method?: string): void {

@@ -20,6 +20,11 @@ declare module 'fastify' {
     fhirBodyKind?: BodyKind;
     /** The body's text when it could not be read as FHIR JSON or XML (kept in the submission log). */
     fhirUnreadableBody?: string;
+    /**
+     * The JSON body's bytes, kept when a validation pool may need them (a transaction Bundle is
+     * validated in a worker from its text: src/server/validation-pool.ts).
+     */
+    fhirBodyBytes?: Buffer;
     /** Negotiated response format (set by the FHIR onRequest hook). */
     fhirFormat?: ResponseFormat;
     /** A read of a Binary whose client asks for no FHIR format: the bytes themselves (ITI-68). */
@@ -125,10 +130,27 @@ export function negotiateFormat(query: Record<string, unknown>, accept: string |
   throw new FhirError(HTTP_ERRORS.ACCEPT, { accept });
 }
 
+/**
+ * A JSON body left unparsed on the main thread: a large `$validate` body, read and validated by
+ * a worker of the validation pool (src/server/validation-pool.ts).
+ */
+export class DeferredJsonBody {
+  /** The body's bytes (UTF-8), handed to the worker without a copy. */
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Options of the FHIR body parsers. */
+export interface BodyParserOptions {
+  /** Whether a JSON body of `bytes` bytes is left to a validation worker (`DeferredJsonBody`) rather than parsed here. */
+  defer?(req: FastifyRequest, bytes: number): boolean;
+  /** Whether the JSON bytes are kept beside the parsed body (`req.fhirBodyBytes`). */
+  keepBytes?(req: FastifyRequest): boolean;
+}
+
 /** Deepest nesting of objects and arrays accepted in a JSON body (FHIR resources stay far below). */
 export const MAX_JSON_DEPTH = 100;
 
-function parseJsonBody(body: string, what: string): unknown {
+export function parseJsonBody(body: string, what: string): unknown {
   if (body.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what });
   // Before parsing: a 10,000-deep document overflows the stack of anything recursive after it.
   if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw new FhirError(HTTP_ERRORS.BODY_TOO_DEEP, { limit: MAX_JSON_DEPTH });
@@ -143,12 +165,19 @@ function parseJsonBody(body: string, what: string): unknown {
  * Registers the FHIR body parsers on an (encapsulated) Fastify instance. Anything else is a
  * 415, which Fastify raises and the error handler turns into an OperationOutcome.
  */
-export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefined): void {
+export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefined, options: BodyParserOptions = {}): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
+  // Read as bytes: a large body may go to a validation worker as it is (no copy, no decoding here).
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (req: FastifyRequest, body: string | Buffer, done) => {
     try {
       req.fhirBodyKind = 'json';
-      done(null, parseJsonBody(String(body), 'a FHIR JSON resource'));
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      if (options.defer?.(req, bytes.length)) {
+        done(null, new DeferredJsonBody(bytes));
+        return;
+      }
+      if (options.keepBytes?.(req)) req.fhirBodyBytes = bytes;
+      done(null, parseJsonBody(bytes.toString('utf8'), 'a FHIR JSON resource'));
     } catch (e) {
       req.fhirUnreadableBody = String(body);
       done(e as Error, undefined);

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { openRepository } from '../storage/index.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { availableParallelism } from 'node:os';
 import { parseServeArgs } from '../cli/serve.js';
 import { buildServer, startServer } from './app.js';
 import { http, readExample } from './test-support.js';
@@ -126,15 +127,17 @@ describe('server life cycle', { concurrency: false }, () => {
   });
 
   it('tddui serve options', () => {
-    assert.deepEqual(parseServeArgs([], {}), { options: { port: 8080, host: '127.0.0.1', logLevel: 'info', dataDir: './.tddui-data' } });
+    const W = Math.min(8, availableParallelism());
+    assert.deepEqual(parseServeArgs([], {}), { options: { port: 8080, host: '127.0.0.1', logLevel: 'info', dataDir: './.tddui-data', validationWorkers: W } });
+    assert.deepEqual(parseServeArgs(['--validation-workers', '0'], {}), { options: { port: 8080, host: '127.0.0.1', logLevel: 'info', dataDir: './.tddui-data', validationWorkers: 0 } });
     assert.deepEqual(parseServeArgs(['--port', '9000', '--data', '/tmp/x', '--packages', 'a', '--packages', 'b', '--log-level', 'warn', '--host', '0.0.0.0', '--trust-proxy'], { DATABASE_URL: 'postgres://h/db' }), {
-      options: { port: 9000, host: '0.0.0.0', logLevel: 'warn', dataDir: '/tmp/x', packages: ['a', 'b'], trustProxy: true },
+      options: { port: 9000, host: '0.0.0.0', logLevel: 'warn', dataDir: '/tmp/x', packages: ['a', 'b'], trustProxy: true, validationWorkers: W },
     });
     assert.deepEqual(parseServeArgs([], { PORT: '7000', DATABASE_URL: 'postgres://h/db', LOG_LEVEL: 'debug' }), {
-      options: { port: 7000, host: '127.0.0.1', logLevel: 'debug', database: 'postgres://h/db' },
+      options: { port: 7000, host: '127.0.0.1', logLevel: 'debug', database: 'postgres://h/db', validationWorkers: W },
     });
     assert.deepEqual(parseServeArgs(['--help'], {}), { help: true });
-    for (const bad of [['--port', 'x'], ['--port', '70000'], ['--log-level', 'loud'], ['--data', 'a', '--database', 'postgres://h/db'], ['--database', 'mysql://h/db'], ['--nope'], ['extra']]) {
+    for (const bad of [['--port', 'x'], ['--port', '70000'], ['--log-level', 'loud'], ['--data', 'a', '--database', 'postgres://h/db'], ['--database', 'mysql://h/db'], ['--nope'], ['extra'], ['--validation-workers', 'many']]) {
       assert.ok('error' in parseServeArgs(bad, {}), bad.join(' '));
     }
   });

@@ -29,7 +29,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on 127.0.0.1, random port, with the shared IG packages. */
-export async function startTestServer(kind: DbKind, extra: Pick<StartOptions, 'auth' | 'modules' | 'packages' | 'igs' | 'notifications'> = {}): Promise<TestServer> {
+export async function startTestServer(kind: DbKind, extra: Pick<StartOptions, 'auth' | 'modules' | 'packages' | 'igs' | 'notifications' | 'validationWorkers' | 'limits'> = {}): Promise<TestServer> {
   const db = kind === 'postgres' ? await createTestDatabase() : undefined;
   const opts = { port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: process.env.TDDUI_TEST_LOG ?? 'silent', ...extra };
   let server: RunningServer;

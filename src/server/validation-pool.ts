@@ -1,0 +1,212 @@
+// Validation off the event loop (issue 21): a pool of worker threads, one per core by default,
+// each with its own validator (src/server/validation-worker.ts). The main thread keeps HTTP,
+// reads, `/healthz`, the UI and storage; a transaction Bundle is validated in a worker (sent as
+// the request's text, parsed there), and a large `$validate` body is not even parsed on the
+// main thread. Tasks wait in order for a free worker. Until a worker has loaded its packages
+// (start-up) — or when none can run — `ready` is false and callers validate on the main thread
+// as before, so the pool never makes a request fail or wait for start-up.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ValidationReport } from '../tddui/validator.js';
+import type { Limits } from './limits.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
+import { bytesText } from './limits.js';
+
+export interface ValidationWorkerSetup {
+  packages?: string[];
+  igs?: string[];
+  limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>;
+}
+
+export type ToValidationWorker =
+  | { id: number; kind: 'bundle'; bytes?: Uint8Array; resource?: unknown; now: number }
+  | { id: number; kind: 'validate'; bytes: Uint8Array; profile?: string; type?: string };
+
+/** What a worker found in a `$validate` body it read itself. */
+export interface ValidatedText {
+  /** The OperationOutcome as UTF-8 JSON (serialised in the worker and moved here without a copy: a report of 40,000 issues is not rebuilt here). */
+  outcome: Uint8Array;
+  resourceType: string;
+  /** The resource's `meta.profile`: which IG claims it (a volet's resource is validated on the main thread). */
+  claims: string[];
+  /** The profile asked for (query or Parameters). */
+  profile?: string;
+}
+
+export type FromValidationWorker =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; report?: ValidationReport; validated?: ValidatedText; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
+
+export interface ValidationPoolOptions {
+  /** Worker threads (default: the cores, os.availableParallelism()). */
+  size?: number;
+  /** FHIR package locations and TDDUI versions: the same as the main thread's validator. */
+  packages?: string[];
+  igs?: string[];
+  limits: ValidationWorkerSetup['limits'];
+  /** Heap of each worker (MiB): a body that needs more is answered 413, the worker replaced. Default 2,048. */
+  maxHeapMb?: number;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  task?: Pending;
+}
+
+interface Pending {
+  message: ToValidationWorker;
+  resolve(v: FromValidationWorker & { type: 'result' }): void;
+  reject(e: Error): void;
+}
+
+/** Bytes whose buffer can be moved to another thread: they must own it whole (small Buffers share a pool). */
+export function movable(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && !(bytes.buffer instanceof SharedArrayBuffer) ? bytes : new Uint8Array(bytes);
+}
+
+/** After this many workers failing in a row before being ready, the pool stops replacing them. */
+const MAX_FAILED_STARTS = 3;
+
+export class ValidationPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  private failedStarts = 0;
+  /** Tasks the workers have answered (tests, metrics). */
+  completed = 0;
+  readonly size: number;
+  private readonly maxHeapMb: number;
+
+  private constructor(private readonly opts: ValidationPoolOptions) {
+    this.size = Math.max(1, opts.size ?? availableParallelism());
+    this.maxHeapMb = opts.maxHeapMb ?? 2048;
+    for (let i = 0; i < this.size; i++) this.spawn();
+  }
+
+  /** Starts the workers; they load their packages in the background (see `ready`). */
+  static start(opts: ValidationPoolOptions): ValidationPool {
+    return new ValidationPool(opts);
+  }
+
+  /** Whether at least one worker can take a task (else: validate on the main thread). */
+  get ready(): boolean {
+    return !this.closed && this.slots.some((s) => s.ready);
+  }
+
+  /** Resolves when every worker is ready (or the pool gave up on some): tests and benchmarks. */
+  async whenReady(timeoutMs = 120_000): Promise<void> {
+    const t0 = Date.now();
+    while (!this.closed && this.slots.some((s) => !s.ready) && this.failedStarts < MAX_FAILED_STARTS) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`validation workers not ready after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Validates a transaction Bundle in a worker: from its text when the request has it (no
+   * copy of the parsed tree crosses threads), else the object (cloned). `undefined` when no
+   * worker is ready: the caller validates on the main thread.
+   */
+  async validateBundle(input: { bytes: Buffer } | { resource: unknown }, now: Date): Promise<ValidationReport | undefined> {
+    if (!this.ready) return undefined;
+    // The bytes are copied (the request keeps its own: the submission log may need them).
+    const r = await this.run({ id: 0, kind: 'bundle', ...('bytes' in input ? { bytes: new Uint8Array(input.bytes) } : input), now: now.getTime() });
+    return r.report!;
+  }
+
+  /**
+   * Reads and validates a `$validate` body from its text in a worker (parse, limits, the
+   * Parameters wrapper, type and profile checks). Rejects with the FhirError a route would
+   * throw; `undefined` when no worker is ready.
+   */
+  async validateText(bytes: Buffer, options: { profile?: string; type?: string }): Promise<ValidatedText | undefined> {
+    if (!this.ready) return undefined;
+    // A copy moves to the worker (a memory copy, no decoding); the request keeps its bytes.
+    const r = await this.run({ id: 0, kind: 'validate', bytes: new Uint8Array(bytes), ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(options.type !== undefined ? { type: options.type } : {}) });
+    return r.validated!;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new FhirError(HTTP_ERRORS.UNAVAILABLE));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private run(message: ToValidationWorker): Promise<FromValidationWorker & { type: 'result' }> {
+    return new Promise<FromValidationWorker & { type: 'result' }>((resolve, reject) => {
+      this.queue.push({ message: { ...message, id: this.nextId++ }, resolve, reject });
+      this.pump();
+    }).then((r) => {
+      if (r.error) throw new FhirError(r.error.def, r.error.args, r.error.options);
+      if (r.failure !== undefined) throw new Error(`validation worker: ${r.failure}`);
+      return r;
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (!this.queue.length) return;
+      if (!slot.ready || slot.task) continue;
+      const task = this.queue.shift()!;
+      slot.task = task;
+      const m = task.message;
+      // The bytes move to the worker (their buffer is detached here), they are not copied.
+      slot.worker.postMessage(m, m.bytes ? [m.bytes.buffer as ArrayBuffer] : []);
+    }
+    // No worker left that could ever take them (every one failed to start): fail what waits.
+    if (this.queue.length && !this.slots.length) for (const p of this.queue.splice(0)) p.reject(new Error('no validation worker'));
+  }
+
+  private spawn(): void {
+    const setup: ValidationWorkerSetup = {
+      ...(this.opts.packages ? { packages: this.opts.packages } : {}),
+      ...(this.opts.igs ? { igs: this.opts.igs } : {}),
+      limits: this.opts.limits,
+    };
+    const worker = new Worker(new URL('./validation-worker.js', import.meta.url), {
+      workerData: setup,
+      resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb },
+    });
+    const slot: Slot = { worker, ready: false };
+    this.slots.push(slot);
+    worker.on('message', (m: FromValidationWorker) => {
+      if (m.type === 'ready') {
+        slot.ready = true;
+        this.failedStarts = 0;
+        if (this.slots.every((s) => s.ready)) this.opts.log?.info({ workers: this.slots.length }, 'validation workers ready');
+        this.pump();
+      } else if (m.type === 'failed') {
+        this.opts.log?.error({ worker: worker.threadId, reason: m.message }, 'a validation worker could not load the packages');
+        void worker.terminate();
+      } else if (m.type === 'result' && slot.task && slot.task.message.id === m.id) {
+        const t = slot.task;
+        slot.task = undefined;
+        this.completed++;
+        t.resolve(m);
+        this.pump();
+      }
+    });
+    worker.on('error', (err: Error & { code?: string }) => {
+      const t = slot.task;
+      slot.task = undefined;
+      if (t) {
+        // Out of memory on this body: the body's cost, answered 413; anything else is ours (500).
+        if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') t.reject(new FhirError(HTTP_ERRORS.VALIDATION_TOO_COSTLY, { limit: bytesText(this.maxHeapMb * 1024 * 1024) }));
+        else t.reject(err);
+      }
+      this.opts.log?.warn({ worker: worker.threadId, code: err.code }, 'a validation worker stopped: replaced');
+    });
+    worker.once('exit', () => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      if (slot.task) slot.task.reject(new Error('validation worker exited'));
+      if (!slot.ready && !this.closed) this.failedStarts++;
+      if (!this.closed && this.failedStarts < MAX_FAILED_STARTS) this.spawn();
+      this.pump();
+    });
+  }
+}
