@@ -41,7 +41,8 @@ Options:
                     (bytes), bundleEntries, arrayLength, stringLength, requestTimeoutMs,
                     headersTimeoutMs, keepAliveTimeoutMs, requestsPerConnection,
                     connectionsPerAddress, writeRate, readRate (per client and window; 0 = off),
-                    rateWindowMs. Defaults and answers: docs/security.md.
+                    rateWindowMs, rejectedRetentionDays, rejectedTotalBytes. Defaults and
+                    answers: docs/security.md.
   --validation-workers N
                     Threads that validate transaction Bundles and large $validate bodies off
                     the event loop (default: one per core; 0 = on the main thread). Each loads

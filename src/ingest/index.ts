@@ -96,16 +96,20 @@ async function reject(
   const full: OperationOutcome = extra.length ? { ...body, issue: [...body.issue, ...toOperationOutcome(extra).issue] } : body;
   // What is logged is what the database can store (NUL, lone surrogates replaced; depth, string
   // length and size bounded: src/fhir/text.ts), and logging never turns a rejection into a 500.
-  const kept = bundle === undefined ? null : storableCopy(bundle, REJECTED_COPY_LIMITS);
+  const copy = bundle === undefined ? null : storableCopy(bundle, REJECTED_COPY_LIMITS);
+  // One document larger than the limit is not kept at all (the record and its report are).
+  const tooLarge = copy !== null && Buffer.byteLength(JSON.stringify(copy)) > REJECTED_DOCUMENT_BYTES;
+  const kept = tooLarge ? null : copy;
   const record = {
     receivedAt,
-    ...describe(kept),
+    ...describe(copy),
     ...(ctx.client !== undefined ? { client: ctx.client } : {}),
     outcome: 'rejected' as const,
     httpStatus: status,
     ...counts(fromOperationOutcome(full)),
     ...(ig ? { ig } : {}),
     bundle: kept,
+    ...(tooLarge ? { bundleDropped: 'size' as const } : {}),
     report: storableCopy(full),
   };
   let submissionId: string | undefined;
@@ -128,6 +132,8 @@ async function reject(
  * documents), 1,000,000 values (docs/security.md).
  */
 const REJECTED_COPY_LIMITS = { maxDepth: 64, maxString: 64 * 1024, maxValues: 1_000_000 };
+/** A rejected document larger than this once bounded (8 MiB of JSON) is not kept (D-85). */
+export const REJECTED_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 interface Item {
   index: number;

@@ -248,6 +248,21 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal((logged?.bundle as Json).entry[7].resource.foo, 'bar', 'the rejected bundle is kept as sent');
   });
 
+  test('a rejected Bundle larger than 8 MiB once bounded keeps its record and report, not its document (D-85)', async () => {
+    const repo = getRepo();
+    const big = clone(PP_PA);
+    // 160 notes of 60,000 characters (each under the 64 KiB cut): 9.6 MB kept otherwise.
+    big.entry[7].resource.note = Array.from({ length: 160 }, (_, i) => ({ text: String(i % 10).repeat(60_000) }));
+    big.entry[7].resource.foo = 'bar';
+    const res = await ingestTransaction(ctx(), big);
+    assert.equal(res.status, 422);
+    const logged = await repo.getSubmission(res.submissionId!);
+    assert.equal(logged?.bundle, undefined);
+    assert.equal(logged?.bundleDropped, 'size');
+    assert.deepEqual(logged?.report, res.body);
+    assert.equal(logged?.resourceCount, 25, 'the record describes it');
+  });
+
   test('an entry that is not a POST is refused (TDDUI transactions create only): 422, nothing stored', async () => {
     const repo = getRepo();
     const b = clone(SSIAD);

@@ -333,6 +333,29 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     }
   });
 
+  // Rejected submissions keep their documents within a retention period and a total quota (D-85):
+  // swept at start and every minute (an indexed query over the rejected ones holding a document).
+  if (limits.rejectedRetentionDays > 0 || limits.rejectedTotalBytes > 0) {
+    const sweep = async () => {
+      try {
+        const r = await repo.pruneRejectedSubmissions({
+          retentionDays: limits.rejectedRetentionDays > 0 ? limits.rejectedRetentionDays : 365_000,
+          maxTotalBytes: limits.rejectedTotalBytes > 0 ? limits.rejectedTotalBytes : Number.MAX_SAFE_INTEGER,
+        });
+        if (r.retention || r.quota) app.log.info(r, 'rejected submissions: documents dropped (retention, quota)');
+      } catch (err) {
+        app.log.error({ err: { code: (err as { code?: unknown }).code } }, 'rejected submissions: the sweep failed');
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      await sweep();
+      timer = setInterval(() => void sweep(), 60_000);
+      timer.unref();
+    });
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+
   // The audit trail's hooks first: they reach every route registered after them.
   if (opts.audit !== false) registerAudit(app, new AuditTrail(repo.db));
   addUiDataHooks(app, repo, opts.pilotageWarmupMs);

@@ -34,6 +34,10 @@ export interface Limits {
   readRate: number;
   /** The rate window, in milliseconds (default one minute). */
   rateWindowMs: number;
+  /** Days a rejected submission keeps its document (the record stays); 0 = forever (D-85). */
+  rejectedRetentionDays: number;
+  /** Bytes of rejected submissions' documents kept in all; the oldest beyond are dropped (0 = no quota). */
+  rejectedTotalBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -51,6 +55,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   writeRate: 1_200,
   readRate: 3_000,
   rateWindowMs: 60_000,
+  rejectedRetentionDays: 30,
+  rejectedTotalBytes: 1024 * 1024 * 1024,
 });
 
 export function limitsOf(partial: Partial<Limits> | undefined): Limits {

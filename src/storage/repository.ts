@@ -8,7 +8,7 @@ import { reindex, indexState, type IndexState, type ReindexReport } from './rein
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
 import { StatisticsKeeper } from './statistics.js';
-import { getSubmission, insertSubmission, listSubmissions } from './submissions.js';
+import { getSubmission, insertSubmission, listSubmissions, pruneRejectedSubmissions } from './submissions.js';
 import type {
   BusinessKeyPolicy,
   Database,
@@ -19,6 +19,7 @@ import type {
   SearchResult,
   SubmissionFilter,
   SubmissionRecord,
+  RejectedRetention,
 } from './types.js';
 import type { EventDeclaration, EventSource } from './outbox.js';
 import { executePlan, newId, type OpResult, type WritePlan } from './unit-of-work.js';
@@ -172,6 +173,10 @@ export class SqlRepository implements Repository {
 
   getSubmission(id: string): Promise<SubmissionRecord | undefined> {
     return getSubmission(this.db, id);
+  }
+
+  pruneRejectedSubmissions(policy: RejectedRetention): Promise<{ retention: number; quota: number }> {
+    return pruneRejectedSubmissions(this.db, policy);
   }
 }
 

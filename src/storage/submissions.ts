@@ -1,7 +1,7 @@
 // The submissions log: every received transaction Bundle with its outcome, for the web UI.
 import { randomUUID } from 'node:crypto';
 import { pageNumber, toIso } from './rows.js';
-import type { Queryable, SubmissionFilter, SubmissionRecord } from './types.js';
+import type { Queryable, RejectedRetention, SubmissionFilter, SubmissionRecord } from './types.js';
 
 interface SubmissionRow {
   id: string;
@@ -18,13 +18,14 @@ interface SubmissionRow {
   ig: string | null;
   client?: string | null;
   unchanged_count?: number | null;
+  bundle_dropped?: string | null;
   submitted_type?: string | null;
   bundle?: unknown;
   report?: unknown;
   response?: unknown;
 }
 
-const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client, unchanged_count, submitted_type';
+const LIGHT = 'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, notice_count, ig, client, unchanged_count, submitted_type, bundle_dropped';
 
 function parse(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
@@ -46,6 +47,7 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
   if (row.client != null) out.client = row.client;
   if (row.unchanged_count != null) out.unchangedCount = Number(row.unchanged_count);
   if (row.submitted_type != null) out.submittedType = row.submitted_type;
+  if (row.bundle_dropped != null) out.bundleDropped = row.bundle_dropped as NonNullable<SubmissionRecord['bundleDropped']>;
   if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
   if (row.organization_name !== null) out.organizationName = row.organization_name;
   if (row.bundle != null) out.bundle = parse(row.bundle);
@@ -60,7 +62,7 @@ function jsonOrNull(v: unknown): string | null {
 }
 
 const INSERT_COLUMNS =
-  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type, notice_count, ig, client, unchanged_count';
+  'id, received_at, organization_finess, organization_name, usagers, resource_count, outcome, http_status, error_count, warning_count, bundle, report, response, submitted_type, notice_count, ig, client, unchanged_count, bundle_bytes, bundle_dropped';
 
 /** The resourceType of a submitted body (migration 0007), when it is a resource. */
 function submittedType(body: unknown): string | null {
@@ -71,6 +73,7 @@ function submittedType(body: unknown): string | null {
 
 /** The INSERT of a submission with its placeholders allocated by `p` (also used inside a CTE). */
 export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p: (v: unknown) => string): string {
+  const bundleText = jsonOrNull(s.bundle);
   const values = [
     p(id),
     `${p(s.receivedAt)}::timestamptz`,
@@ -83,7 +86,7 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.errorCount)}::integer`,
     `${p(s.warningCount)}::integer`,
     // json columns (migration 0006): the text is checked, not converted.
-    `${p(jsonOrNull(s.bundle))}::json`,
+    `${p(bundleText)}::json`,
     `${p(jsonOrNull(s.report))}::json`,
     `${p(jsonOrNull(s.response))}::json`,
     `${p(submittedType(s.bundle))}::text`,
@@ -91,6 +94,8 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.ig ?? null)}::text`,
     `${p(s.client ?? null)}::text`,
     `${p(s.unchangedCount ?? null)}::integer`,
+    `${p(bundleText === null ? null : Buffer.byteLength(bundleText))}::integer`,
+    `${p(s.bundleDropped ?? null)}::text`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
 }
@@ -131,4 +136,34 @@ export async function getSubmission(db: Queryable, id: string): Promise<Submissi
 function boundary(v: string, side: 'low' | 'high'): string {
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return side === 'low' ? `${v}T00:00:00.000Z` : `${v}T23:59:59.999Z`;
   return v;
+}
+
+/**
+ * The retention of rejected submissions' documents (D-85): first those older than the period,
+ * then, newest first, those beyond the total quota. Only the document goes (`bundle` set to
+ * null, `bundle_dropped` says why); the record, its report and its counts stay.
+ */
+export async function pruneRejectedSubmissions(db: Queryable, policy: RejectedRetention): Promise<{ retention: number; quota: number }> {
+  const now = policy.now ?? new Date();
+  const before = new Date(now.getTime() - policy.retentionDays * 86_400_000).toISOString();
+  const old = await db.query<{ n: number }>(
+    `WITH dropped AS (
+       UPDATE submission SET bundle = NULL, bundle_dropped = 'retention'
+        WHERE outcome = 'rejected' AND bundle IS NOT NULL AND received_at < $1::timestamptz
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM dropped`,
+    [before],
+  );
+  const over = await db.query<{ n: number }>(
+    `WITH kept AS (
+       SELECT id, sum(coalesce(bundle_bytes, octet_length(bundle::text))) OVER (ORDER BY received_at DESC, id DESC) AS running
+         FROM submission WHERE outcome = 'rejected' AND bundle IS NOT NULL),
+     dropped AS (
+       UPDATE submission s SET bundle = NULL, bundle_dropped = 'quota'
+         FROM kept WHERE s.id = kept.id AND kept.running > $1::bigint
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM dropped`,
+    [policy.maxTotalBytes],
+  );
+  return { retention: Number(old.rows[0]?.n ?? 0), quota: Number(over.rows[0]?.n ?? 0) };
 }

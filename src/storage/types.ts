@@ -161,8 +161,14 @@ export interface SubmissionRecord {
   ig?: string;
   /** Who sent it, as the token says: its subject, and its client id when it differs (migration 0060); absent on an open server. */
   client?: string;
-  /** The submitted Bundle exactly as parsed (JSON) — kept for rejected ones too. */
+  /** The submitted Bundle exactly as parsed (JSON) — kept for rejected ones too (within a quota and a retention period: `bundleDropped`). */
   bundle?: unknown;
+  /**
+   * Why a rejected submission no longer holds its document (migration 0061, D-85): `retention`
+   * (older than the retention period), `quota` (the oldest beyond the total kept), `size` (larger
+   * than the limit of one document). The record, its report and counts stay.
+   */
+  bundleDropped?: 'retention' | 'quota' | 'size';
   /** The validation report (OperationOutcome). */
   report?: unknown;
   /** The transaction-response Bundle for accepted submissions. */
@@ -243,4 +249,16 @@ export interface Repository {
   listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }>;
   /** With bundle, report and response. */
   getSubmission(id: string): Promise<SubmissionRecord | undefined>;
+  /**
+   * Drops the documents of rejected submissions older than `retentionDays`, then the oldest ones
+   * beyond `maxTotalBytes` in all (the records stay; accepted submissions are never touched).
+   */
+  pruneRejectedSubmissions(policy: RejectedRetention): Promise<{ retention: number; quota: number }>;
+}
+
+/** How long, and how much of, the rejected submissions' documents are kept (D-85). */
+export interface RejectedRetention {
+  retentionDays: number;
+  maxTotalBytes: number;
+  now?: Date;
 }

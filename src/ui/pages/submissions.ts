@@ -8,6 +8,13 @@ import { arr, frDate, frInstant, isObj, refKey, str } from '../fhir-util.js';
 import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
 import type { Repository, SubmissionRecord } from '../../storage/types.js';
 
+/** Why a rejected submission's Bundle is no longer kept (D-85, docs/security.md). */
+const DROPPED_FR: Record<NonNullable<SubmissionRecord['bundleDropped']>, string> = {
+  retention: 'durée de conservation des envois rejetés dépassée',
+  quota: 'quota des envois rejetés conservés atteint : les plus anciens ne gardent que leur rapport',
+  size: 'trop volumineux pour être conservé',
+};
+
 export interface SubmissionsQuery {
   organisation?: string;
   du?: string;
@@ -157,6 +164,8 @@ ${
   unreadable !== undefined
     ? html`<p class="error-box">Envoi illisible : le contenu reçu n’est ni du JSON ni du XML FHIR lisible ; rien n’a été enregistré. Le texte reçu (64 Kio au plus) et la raison sont conservés ci-dessous.</p>
 <details class="card" open><summary>Texte reçu (${unreadable.length.toLocaleString('fr-FR')} caractère(s) conservé(s))</summary><pre class="raw-body">${unreadable}</pre></details>`
+    : s.outcome === 'rejected' && s.bundleDropped
+    ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Son rapport est conservé ci-dessous ; le Bundle ne l’est plus <span id="bundle-dropped">(${DROPPED_FR[s.bundleDropped]})</span>.</p>`
     : s.outcome === 'rejected'
     ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Le Bundle et son rapport sont conservés ci-dessous pour corriger l’export.</p>`
     : stored.length
