@@ -20,6 +20,11 @@ const MEDIUM: Record<Channel, Json> = {
   websocket: { text: 'Alerte dans le DUI (flux d’événements)' },
 };
 
+/** The French label of a known event type, else the code. */
+export function typeLabel(system: string | undefined, code: string): string {
+  return eventTypeOf(system, code)?.display ?? code;
+}
+
 /** The French label of an event's type. */
 export function eventLabel(e: Pick<OutboxEvent, 'type'>): string {
   return e.type.display ?? eventTypeOf(e.type.system, e.type.code)?.display ?? e.type.code;

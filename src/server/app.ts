@@ -435,7 +435,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     { prefix: '/fhir' },
   );
 
-  await registerUi(app, { repo, validator, writer: () => service, ...(opts.auth ? { auth: opts.auth } : {}) });
+  await registerUi(app, { repo, validator, writer: () => service, notifications: () => notifier, ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND_PATH, { method: req.method, path: req.url.split('?')[0]! });

@@ -70,6 +70,8 @@ const ACCEPT_TYPES: Record<string, ResponseFormat> = {
   // The NDJSON files of a bulk export (server/bulk-export.ts); errors there come as JSON.
   'application/fhir+ndjson': 'json',
   'application/ndjson': 'json',
+  // The alert stream of a subscription (server/notifications.ts, $events); errors there come as JSON.
+  'text/event-stream': 'json',
   'application/fhir+xml': 'xml',
   'application/xml': 'xml',
   'text/xml': 'xml',

@@ -128,7 +128,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
       },
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
-    req.raw.on('close', () => {
+    res.on('close', () => {
       clearInterval(ping);
       remove();
     });

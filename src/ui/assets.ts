@@ -201,6 +201,13 @@ table.aggir td.code { font-weight:700; text-align:center; }
 .replies{margin-left:1.2em}
 .note-form label,.note-actions label{display:block;margin:.3em 0}.note-form textarea,.note-actions textarea{width:100%;max-width:40em;min-height:4em}
 .notice{background:#eef6ee;border:1px solid #9c9;padding:.4em .8em}
+/* Notifications */
+.badge.pending { background:#eef1f5; color:var(--muted); }
+.badge.warn { background:#fff4e0; color:#8a5a00; }
+.badge.error { background:var(--err-bg); color:var(--err); }
+#alertes { list-style:none; padding:0; }
+#alertes li.alerte { border-left:4px solid #2a6fdb; background:#f3f7ff; padding:.4em .8em; margin:.3em 0; transition:background 1s; }
+#alertes li.alerte.nouvelle { background:#ffe9a8; }
 `;
 
 /**

@@ -7,6 +7,8 @@ import type { Repository } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
 import { actorOf, noteActor } from '../server/audit.js';
+import type { NotificationService } from '../notification/service.js';
+import { NOTIFICATIONS_CSP, NOTIFICATIONS_JS, notificationsPage } from './pages/notifications.js';
 import { FhirError } from '../fhir/outcome/http-errors.js';
 import { STYLE_CSS, VALIDATE_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
@@ -49,6 +51,8 @@ export interface UiDeps {
   auth?: Authenticator;
   /** The server's write interactions, for the Coordination page's forms (circle, notebook). */
   writer?: () => CoordinationWriter;
+  /** The notification service (NdE in use), for the Notifications page. */
+  notifications?: () => NotificationService | undefined;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -97,15 +101,16 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     if (auth) {
       ui.addHook('onRequest', async (req, reply) => {
         const path = req.url.split('?')[0]!;
-        if (path === '/ui/style.css' || path === '/ui/valider.js') return;
+        if (path === '/ui/style.css' || path === '/ui/valider.js' || path === '/ui/notifications.js') return;
         try {
           const principal = await auth.authenticate(req.headers.authorization);
           noteActor(req, principal);
           // A person's token (fhirUser) sees their own notebooks only: the other pages show every
           // usager's data, which the circle of care restricts for persons (decisions.md D-53).
           if (principal.fhirUser) {
-            if (path === '/mes-cahiers' && req.method === 'GET') return;
-            return sendHtml(reply, errorPage(`Votre jeton désigne une personne (${principal.fhirUser}) : seule la page « Mes cahiers de liaison » (/mes-cahiers) vous est ouverte ; les autres pages montrent les données de tous les usagers.`), 403);
+            // Their Notifications page too: it lists only the subscriptions whose subscriber they are.
+            if ((path === '/mes-cahiers' || path === '/notifications') && req.method === 'GET') return;
+            return sendHtml(reply, errorPage(`Votre jeton désigne une personne (${principal.fhirUser}) : seule la page « Mes cahiers de liaison » (/mes-cahiers) vous est ouverte, avec vos notifications (/notifications) ; les autres pages montrent les données de tous les usagers.`), 403);
           }
           // The Journal des accès needs a scope naming AuditEvent (decisions.md D-90); the other pages read every type.
           if (path === '/journal') {
@@ -158,6 +163,11 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
 
     ui.get('/ui/style.css', asset(STYLE_CSS, 'text/css; charset=utf-8'));
     ui.get('/ui/valider.js', asset(VALIDATE_JS, 'text/javascript; charset=utf-8'));
+    ui.get('/ui/notifications.js', asset(NOTIFICATIONS_JS, 'text/javascript; charset=utf-8'));
+    ui.get('/notifications', async (req, reply) => {
+      reply.header('content-security-policy', NOTIFICATIONS_CSP);
+      return sendHtml(reply, await notificationsPage(deps.notifications?.(), deps.auth ? actorOf(req)?.fhirUser : undefined));
+    });
 
     const list = async (req: FastifyRequest<{ Querystring: SubmissionsQuery }>, reply: FastifyReply) => sendHtml(reply, await submissionsPage(repo, req.query ?? {}));
     ui.get('/', list);

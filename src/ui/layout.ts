@@ -2,7 +2,7 @@
 // UI's own routes (no CDN, nothing fetched from the network at run time).
 import { html, type SafeHtml } from './html.js';
 
-export type Section = 'envois' | 'usagers' | 'cahiers' | 'pilotage' | 'valider' | 'journal';
+export type Section = 'envois' | 'usagers' | 'cahiers' | 'pilotage' | 'valider' | 'journal' | 'notifications';
 
 const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'envois', href: '/envois', label: 'Envois reçus' },
@@ -11,6 +11,7 @@ const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'pilotage', href: '/pilotage', label: 'Pilotage' },
   { id: 'valider', href: '/valider', label: 'Valider un fichier' },
   { id: 'journal', href: '/journal', label: 'Journal des accès' },
+  { id: 'notifications', href: '/notifications', label: 'Notifications' },
 ];
 
 export interface PageOptions {
