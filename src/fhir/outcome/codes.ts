@@ -204,6 +204,22 @@ export const CODES = {
     en: 'The search expression "{expression}" starts at {type}, which is not a base of the parameter ({base})',
     fr: 'L’expression de recherche « {expression} » part de {type}, qui n’est pas une base du paramètre ({base})',
   }),
+  SD_CHOICE_NAME: defineRule({
+    id: 'fhir-sd-choice-name',
+    severity: 'error',
+    code: 'structure',
+    summary: 'A StructureDefinition\'s differential renames a choice element for a type it does not have (`Observation.valueBla`).',
+    en: 'The element path {path} does not exist: {choice} can only be renamed for one of its types ({types})',
+    fr: 'Le chemin d’élément {path} n’existe pas : {choice} ne peut être renommé que pour l’un de ses types ({types})',
+  }),
+  SD_TYPE_PROFILE: defineRule({
+    id: 'fhir-sd-type-profile',
+    severity: 'error',
+    code: 'structure',
+    summary: 'A StructureDefinition\'s differential gives a type a profile of another type (Count on a Quantity).',
+    en: 'The profile {profile} is for the type {profileType}, but the element {element} has the type {type}',
+    fr: 'Le profil {profile} porte sur le type {profileType}, mais l’élément {element} est de type {type}',
+  }),
   QUANTITY_RANGE: defineRule({
     id: 'fhir-quantity-range',
     severity: 'error',
@@ -444,6 +460,14 @@ export const CODES = {
     summary: 'An extension url that no loaded package defines and that belongs to no known package: it cannot be checked, so it is not allowed (as in the HL7 validator).',
     en: 'Extension {url} cannot be found: no loaded package defines it and its url belongs to no known package, so it is not allowed here',
     fr: 'L’extension {url} est introuvable : aucun paquet chargé ne la définit et son url n’appartient à aucun paquet connu ; elle n’est donc pas autorisée ici',
+  }),
+  PROFILE_NOT_FOUND: defineRule({
+    id: 'fhir-profile-not-found',
+    severity: 'error',
+    code: 'structure',
+    summary: 'A profile that the applied profile names for one of its elements (a type profile or a targetProfile) is not loaded and belongs to no known package: what it requires cannot be checked (as in the HL7 validator, decisions.md D-48).',
+    en: 'Profile {url}, which {profile} requires, cannot be found: no loaded package defines it and its url belongs to no known package',
+    fr: 'Le profil {url}, exigé par {profile}, est introuvable : aucun paquet chargé ne le définit et son url n’appartient à aucun paquet connu',
   }),
   EXTENSION_UNDEFINED: defineRule({
     id: 'fhir-extension-undefined',

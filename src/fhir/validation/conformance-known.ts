@@ -8,18 +8,14 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "bad-bundle-reference-type-4": "gap: not checked: Matching reference for reference Practitioner/5d9588d8-3cd6-4b32-8fb7-ad13694e069d has resourceType ",
   "bundle-document-versioned-references-bad": "gap: not checked: Multiple matches in bundle for reference Observation/ObservationExample",
   "choice-gender-coding-async-qr": "gap: not checked: Wrong Display Name 'Australia' for http://hl7.org/fhir/item-type#string. Valid display is 'String' (",
-  "de-address-example#profile": "gap: not checked: Unknown profile http://fhir.abda.de/StructureDefinition/DAV-PR-ERP-AbgabedatenMeta",
   "document-bad-bad-sections#profile": "gap: not checked: Composition.section:codeA.focus: minimum required = 1, but only found 0 (from http://hl7.org/fhir/te",
   "document-bad-no-sections#profile": "gap: not checked: Slice 'Composition.section:code-A': a matching slice is required, but not found (from http://hl7.org",
   "measure-report-ihe": "gap: not checked: Group should have a code that matches the group stratifier definition in the measure",
   "mr-m-cql-library": "gap: not checked: The function AgesUpToNine does not exist in the library http://open.epic.com/Library/COVID19Screenin",
-  "obs-mz": "gap: not checked: Error generating Snapshot: The path must be 'Observation.value[x]' not 'Observation.valueBla' when t",
   "obs-temp-bad": "gap: not checked: BodyTempCode: magic LOINC code 8310-5 required, but not found (from http://hl7.org/fhir/StructureDef",
-  "observation-bad-profile": "gap: not checked: Profile http://hl7.org/fhir/StructureDefinition/Count is for type StructureDefinition[http://hl7.org",
   "patient-translated-codes": "gap: not checked: Wrong Display Name 'alt-display' for http://terminology.hl7.org/CodeSystem/v2-0131#C. Valid display ",
   "profile-patient-op3": "gap: not checked: The profile 'http://hl7.org/fhir/test/StructureDefinition/profile-repeated-type' is not marked as an",
   "relative_reference_to_TYPE_ID.all_fullUrl_UUID": "gap: not checked: Can't find 'Organization/666' in the bundle (Composition.author). Note that there is a resource in t",
-  "res-inv-example-good#profile": "gap: not checked: Unable to resolve the profile reference 'http://hl7.org/fhir/smart-app-launch/StructureDefinition/us",
   "signatures-example-2": "gap: not checked: The signature did not verify against the provided certificate",
   "string-with-coding-async-qr": "gap: not checked: The value 'Australia' is not in the list of allowed values (value set 'http://hl7.org/fhir/ValueSet/",
   "structureDefinition-11179-objectClass-R4": "gap: the Java harness loads hl7.fhir.uv.extensions 5.x, whose structuredefinition-fhir-type may be used on ElementDefinition.type; R4 core (loaded here) allows only ElementDefinition.type.code",
@@ -27,4 +23,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 349, exact: 314 };
+export const CONFORMANCE_RATCHET = { verdict: 353, exact: 317 };

@@ -13,7 +13,7 @@ import type { Run } from './run.js';
 /** Hosts whose urls are examples: their extensions are accepted unchecked (as by the HL7 validator). */
 const EXAMPLE_HOSTS = /^https?:\/\/(?:[\w-]+\.)*(?:example\.(?:org|com|net)|acme\.(?:com|org)|nema\.org)(?:[:/]|$)/;
 
-function isExampleUrl(url: string): boolean {
+export function isExampleUrl(url: string): boolean {
   return EXAMPLE_HOSTS.test(url);
 }
 

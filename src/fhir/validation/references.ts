@@ -6,6 +6,7 @@ import type { ElementNode } from '../profiles/compile.js';
 import { isObject, type Json } from './paths.js';
 import { isResourceType } from './elements.js';
 import type { Run } from './run.js';
+import { isExampleUrl } from './extensions.js';
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 
@@ -118,7 +119,11 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
     }
   }
   if (known === 0) {
-    for (const tp of profiled) run.out.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, `${path}.reference`, { url: tp, detail: run.v.describeMissing(tp) });
+    for (const tp of profiled) {
+      // From a package nobody knows: an error, as for extensions (D-41, D-48).
+      if (!isExampleUrl(tp) && run.profiles.registry.packageFor(tp) === undefined) run.out.push(CODES.PROFILE_NOT_FOUND, `${path}.reference`, { url: tp, profile: run.frames[run.frames.length - 1]?.profile.url ?? '' });
+      else run.out.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, `${path}.reference`, { url: tp, detail: run.v.describeMissing(tp) });
+    }
     return;
   }
   run.out.push(CODES.REFERENCE_TARGET_PROFILE, `${path}.reference`, {

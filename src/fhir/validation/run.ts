@@ -17,6 +17,8 @@ import { isObject, type Json } from './paths.js';
 import { validateComplex } from './elements.js';
 import { bindingNotChecked } from './bindings.js';
 import { checkContainedIds } from './references.js';
+import { checkStructureDefinition } from './structure-definitions.js';
+import { isExampleUrl } from './extensions.js';
 import type { TypeVisitor, Validator } from './validator.js';
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
@@ -270,6 +272,7 @@ export class Run {
     else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
     else if (type === 'MeasureReport' && typeof res.type === 'string' && res.type !== 'subject-list') this.checkMeasureReportSubjects(res, path, res.type);
     else if (type === 'SearchParameter' && typeof res.expression === 'string' && Array.isArray(res.base)) this.checkSearchExpression(res, path, res.expression, res.base);
+    else if (type === 'StructureDefinition') checkStructureDefinition(this, res, path);
   }
 
   /**
@@ -378,6 +381,12 @@ export class Run {
         missing: profile.missing.join(', '),
         detail: this.v.describeMissing(profile.missing[0]),
       }));
+      // What the profile requires of an element from a package nobody knows (not its base, whose
+      // absence makes the check partial): an error, as for extensions (D-41, D-48).
+      for (const url of profile.missing) {
+        if (url === profile.sd.baseDefinition || isExampleUrl(url) || this.profiles.registry.packageFor(url) !== undefined) continue;
+        this.out.push(CODES.PROFILE_NOT_FOUND, path, { url, profile: profile.url });
+      }
     }
     // A contained resource belongs to the entry of the resource that contains it.
     const parent = this.frames[this.frames.length - 1];
