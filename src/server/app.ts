@@ -19,6 +19,7 @@ import { coordinationModules } from '../coordination/modules.js';
 import { agendaFeedRoutes } from './agenda-routes.js';
 import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
 import type { UsagerAgendaSync } from '../coordination/agenda/usager-agenda.js';
+import type { AgendaStore } from '../coordination/agenda/store.js';
 import { AccessControl } from '../rest/access.js';
 import type { IgModule } from '../rest/modules.js';
 import { eventSourceOf } from '../rest/events.js';
@@ -435,7 +436,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     { prefix: '/fhir' },
   );
 
-  await registerUi(app, { repo, validator, writer: () => service, notifications: () => notifier, ...(opts.auth ? { auth: opts.auth } : {}) });
+  const agendaStore = (modules.find((m) => m.name === GAP_PACKAGE) as { store?: AgendaStore } | undefined)?.store;
+  await registerUi(app, { repo, validator, writer: () => service, notifications: () => notifier, ...(agendaStore ? { agenda: agendaStore } : {}), ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND_PATH, { method: req.method, path: req.url.split('?')[0]! });

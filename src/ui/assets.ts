@@ -208,6 +208,24 @@ table.aggir td.code { font-weight:700; text-align:center; }
 #alertes { list-style:none; padding:0; }
 #alertes li.alerte { border-left:4px solid #2a6fdb; background:#f3f7ff; padding:.4em .8em; margin:.3em 0; transition:background 1s; }
 #alertes li.alerte.nouvelle { background:#ffe9a8; }
+/* Shared agendas: the week (seven day columns), appointments by status, free slots, the common-slot form */
+.semaine{display:grid;grid-template-columns:repeat(7,minmax(9rem,1fr));gap:.4rem;overflow-x:auto}
+.jour{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.4rem .5rem;min-height:6rem}
+.jour h3{font-size:.9rem;margin:.1rem 0 .4rem;text-transform:capitalize}
+.agenda-items{list-style:none;padding:0;margin:0;font-size:.85rem}
+.agenda-items>li{border-left:4px solid #888;padding:.2rem .4rem;margin:.25rem 0;background:#f7f7f7}
+.rdv-booked,.rdv-arrived,.rdv-fulfilled{border-left-color:#2a6ebb!important}
+.rdv-pending,.rdv-proposed{border-left-color:#d08a00!important;background:#fff8e6!important}
+.rdv-cancelled{border-left-color:#999!important;text-decoration:line-through;color:#666}
+.libre{border-left-color:#3a9d3a!important;background:#eef8ee!important;color:#235c23}
+.agenda-items .when{font-variant-numeric:tabular-nums;font-weight:600}
+.agenda-items .participants{list-style:none;padding:0;margin:.15rem 0;font-size:.8rem}
+.agenda-items .badge{display:inline-block;font-size:.72rem;border:1px solid #bbb;border-radius:3px;padding:0 .3em;background:#fff}
+.badge-dui{border-color:#7a5bbf;color:#4b2f8f}
+.week-nav{margin:.4rem 0 .8rem}
+.find-form fieldset{border:1px solid var(--line);margin:.3rem 0 .6rem}
+.find-form label{margin-right:1rem}
+a.button{display:inline-block;border:1px solid #2a6ebb;border-radius:4px;padding:.3em .8em;text-decoration:none}
 `;
 
 /**

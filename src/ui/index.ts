@@ -38,6 +38,8 @@ import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
 import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
 import { notebooksPage } from './pages/notebooks.js';
+import { agendaWeekPage, commonSlotPage, registerAgendaRoutes, type AgendaQuery, type FindQuery } from './pages/agenda.js';
+import type { AgendaStore } from '../coordination/agenda/store.js';
 
 export interface UiDeps {
   repo: Repository;
@@ -53,6 +55,8 @@ export interface UiDeps {
   writer?: () => CoordinationWriter;
   /** The notification service (NdE in use), for the Notifications page. */
   notifications?: () => NotificationService | undefined;
+  /** The shared agendas (GAP loaded): the week views and "Trouver un créneau commun". */
+  agenda?: AgendaStore;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -119,7 +123,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
             return sendHtml(reply, errorPage('Votre jeton ne permet pas de consulter les données reçues (portée system/*.read ou user/*.read nécessaire).'), 403);
           }
           // The Coordination forms write (circle, notebook): a token that writes is needed.
-          if (req.method === 'POST' && path.includes('/coordination/') && !principal.canAll('write')) {
+          if (req.method === 'POST' && (path.includes('/coordination/') || path.includes('/creneau-commun/') || path.endsWith('/repondre')) && !principal.canAll('write')) {
             return sendHtml(reply, errorPage('Votre jeton ne permet pas d’écrire (portée system/*.write ou user/*.write nécessaire).'), 403);
           }
         } catch (e) {
@@ -154,7 +158,13 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     if (!ui.hasContentTypeParser('application/x-www-form-urlencoded')) {
       ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: VALIDATE_BODY_LIMIT }, (_req, body, done) => {
         try {
-          done(null, Object.fromEntries(new URLSearchParams(String(body))));
+          // A repeated field (the circle members chosen for a common slot) becomes an array.
+          const out: Record<string, string | string[]> = {};
+          for (const [k, v] of new URLSearchParams(String(body))) {
+            const prev = out[k];
+            out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+          }
+          done(null, out);
         } catch (e) {
           done(e as Error, undefined);
         }
@@ -209,6 +219,20 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       if (me?.startsWith('Patient/')) return sendHtml(reply, errorPage('Cette page montre les cahiers de liaison accessibles à un professionnel ou à un proche ; l’usager consulte le sien par l’API FHIR.'), 403);
       return sendHtml(reply, await notebooksPage(repo, me ?? (req.query?.personne || undefined), { choose: !me }));
     });
+    const agenda = deps.agenda;
+    const noAgenda = (reply: FastifyReply) => sendHtml(reply, notFoundPage('Les agendas partagés ne sont pas activés sur ce serveur (démarrez-le avec --ig ans.fhir.fr.gap).'), 404);
+    ui.get<{ Params: { type: string; id: string }; Querystring: AgendaQuery }>('/agendas/:type/:id', async (req, reply) => {
+      if (!agenda) return noAgenda(reply);
+      const { type, id } = req.params;
+      const body = /^(Patient|Practitioner|PractitionerRole)$/.test(type) ? await agendaWeekPage(agenda, `${type}/${id}`, req.query ?? {}) : undefined;
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’agenda ${type}/${id} est introuvable.`), 404);
+    });
+    ui.get<{ Params: { id: string }; Querystring: FindQuery }>('/usagers/:id/creneau-commun', async (req, reply) => {
+      if (!agenda) return noAgenda(reply);
+      const body = await commonSlotPage(agenda, req.params.id, req.query ?? {});
+      return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    if (agenda && deps.writer) registerAgendaRoutes(ui, agenda, deps.writer);
     // The attached documents (PDF of a projet personnalisé, of an evaluation…), by their
     // DocumentReference id and the index of the attachment in `content`.
     ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {
