@@ -265,3 +265,33 @@ export const VALIDATE_JS = `
   if (input) input.addEventListener('change', function () { send(input.files && input.files[0]); });
 })();
 `;
+
+/**
+ * The Coordination page: a file chosen for a note travels in hidden form fields (base64, type,
+ * name), read in the browser; the form stays a plain urlencoded post (no multipart parser).
+ */
+export const COORDINATION_JS = `
+(function () {
+  document.querySelectorAll('input[type=file][data-attach]').forEach(function (input) {
+    var form = input.form;
+    var status = form.querySelector('.attach-status');
+    input.addEventListener('change', function () {
+      var f = input.files && input.files[0];
+      form.querySelector('input[name=fichier_data]').value = '';
+      if (!f) { status.textContent = ''; return; }
+      if (f.size > 5 * 1024 * 1024) { status.textContent = 'Fichier trop volumineux (5 Mo au plus).'; input.value = ''; return; }
+      status.textContent = 'Lecture de « ' + f.name + ' »…';
+      var reader = new FileReader();
+      reader.onload = function () {
+        var url = String(reader.result);
+        form.querySelector('input[name=fichier_data]').value = url.slice(url.indexOf(',') + 1);
+        form.querySelector('input[name=fichier_type]').value = f.type || 'application/octet-stream';
+        form.querySelector('input[name=fichier_nom]').value = f.name;
+        status.textContent = '« ' + f.name + ' » sera joint à la note.';
+      };
+      reader.onerror = function () { status.textContent = 'Impossible de lire le fichier.'; };
+      reader.readAsDataURL(f);
+    });
+  });
+})();
+`;

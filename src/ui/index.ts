@@ -10,7 +10,7 @@ import { actorOf, noteActor } from '../server/audit.js';
 import type { NotificationService } from '../notification/service.js';
 import { NOTIFICATIONS_CSP, NOTIFICATIONS_JS, notificationsPage } from './pages/notifications.js';
 import { FhirError } from '../fhir/outcome/http-errors.js';
-import { STYLE_CSS, VALIDATE_JS } from './assets.js';
+import { STYLE_CSS, VALIDATE_JS, COORDINATION_JS } from './assets.js';
 import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
 import { usagersPage, type UsagersQuery } from './pages/usagers.js';
@@ -105,7 +105,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     if (auth) {
       ui.addHook('onRequest', async (req, reply) => {
         const path = req.url.split('?')[0]!;
-        if (path === '/ui/style.css' || path === '/ui/valider.js' || path === '/ui/notifications.js') return;
+        if (path === '/ui/style.css' || path === '/ui/valider.js' || path === '/ui/notifications.js' || path === '/ui/coordination.js') return;
         try {
           const principal = await auth.authenticate(req.headers.authorization);
           noteActor(req, principal);
@@ -178,6 +178,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       reply.header('content-security-policy', NOTIFICATIONS_CSP);
       return sendHtml(reply, await notificationsPage(deps.notifications?.(), deps.auth ? actorOf(req)?.fhirUser : undefined));
     });
+    ui.get('/ui/coordination.js', asset(COORDINATION_JS, 'text/javascript; charset=utf-8'));
 
     const list = async (req: FastifyRequest<{ Querystring: SubmissionsQuery }>, reply: FastifyReply) => sendHtml(reply, await submissionsPage(repo, req.query ?? {}));
     ui.get('/', list);

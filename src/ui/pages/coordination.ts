@@ -131,13 +131,21 @@ ${proposals.length
       .map((c) => (isObject(c) && isObject(c.attachment) && typeof c.attachment.data === 'string' && String(c.attachment.contentType ?? '').startsWith('text/') ? Buffer.from(c.attachment.data, 'base64').toString('utf8') : ''))
       .filter(Boolean)
       .join('\n');
+  // Attached files (a title, not text shown above): links to the attached-document route.
+  const filesOf = (d: Json): SafeHtml | string => {
+    const links = (Array.isArray(d.content) ? d.content : [])
+      .map((c, n) => ({ c, n }))
+      .filter(({ c }) => isObject(c) && isObject(c.attachment) && typeof c.attachment.title === 'string' && !String(c.attachment.contentType ?? '').startsWith('text/'))
+      .map(({ c, n }) => html`<li><a class="attachment" href="${`/documents/${encodeURIComponent(String(d.id))}/${n}`}">${String((c as Json & { attachment: Json }).attachment.title)}</a></li>`);
+    return links.length ? html`<ul class="note-files">${links}</ul>` : '';
+  };
   const urgent = (d: Json) => (Array.isArray(d.extension) ? d.extension : []).some((e) => isObject(e) && e.url === EMERGENCY && e.valueBoolean === true);
   const noteHtml = (d: Json, depth: number): SafeHtml => {
     const withdrawn = d.status === 'entered-in-error';
     const replies = notes.filter((x) => parentOf(x) === `DocumentReference/${String(d.id)}`).sort((a, b) => -byDate(a, b));
     return html`<article class="${`note${urgent(d) ? ' note-urgent' : ''}${withdrawn ? ' note-withdrawn' : ''}`}" id="${`note-${String(d.id)}`}">
 <p class="note-head">${urgent(d) ? html`<span class="badge-urgent">Urgent</span> ` : ''}<strong>${codeText(d.type) ?? 'Note'}</strong> — ${names.get(authorOf(d)) ?? authorOf(d)} — ${frDay(d.date)}${withdrawn ? html` <span class="muted">(retirée)</span>` : ''}</p>
-<p class="note-text">${textOf(d)}</p>
+<p class="note-text">${textOf(d)}</p>${filesOf(d)}
 ${withdrawn ? '' : html`<details class="note-actions"><summary>Répondre</summary><form method="post" action="${`${base}/note`}"><input type="hidden" name="parent" value="${String(d.id)}"><input type="hidden" name="type" value="${typeOf(d)}"><label>Réponse <textarea name="texte" required></textarea></label>${authorSelect(members)}<button type="submit">Envoyer la réponse</button></form></details>
 <form method="post" action="${`${base}/retirer`}" class="inline"><input type="hidden" name="note" value="${String(d.id)}"><button type="submit">Retirer la note</button></form>`}
 ${replies.length ? html`<div class="replies">${replies.map((r) => noteHtml(r, depth + 1))}</div>` : ''}
@@ -150,6 +158,7 @@ ${replies.length ? html`<div class="replies">${replies.map((r) => noteHtml(r, de
 ${authorSelect(members)}
 <label>Texte <textarea name="texte" required></textarea></label>
 <label>Pièce jointe (texte) <textarea name="piece" placeholder="Contenu joint, facultatif"></textarea></label>
+<label>Fichier joint <input type="file" data-attach></label><input type="hidden" name="fichier_data"><input type="hidden" name="fichier_type"><input type="hidden" name="fichier_nom"><span class="attach-status muted" role="status"></span>
 <label class="check"><input type="checkbox" name="urgent" value="1"> Note urgente</label>
 <button type="submit">Enregistrer la note</button></form>`;
   const notebook = html`<section class="card" id="cahier"><h2>Cahier de liaison</h2>${filters}
@@ -159,6 +168,7 @@ ${members.some((m) => m.active) ? write : html`<p class="muted">Constituez le ce
   return page({
     title: `Coordination — ${who}`,
     section: 'usagers',
+    scripts: ['/ui/coordination.js'],
     crumbs: [['Usagers', '/usagers'], [who, `/usagers/${encodeURIComponent(patientId)}`]],
     body: html`<h1>Coordination — ${who}</h1>${message}${circle}${notebook}`,
   });
@@ -263,6 +273,17 @@ export function registerCoordinationRoutes(ui: FastifyInstance, repo: Repository
         const label = NOTE_TYPES.find(([c]) => c === code)?.[1];
         const content = [{ attachment: { contentType: 'text/plain', language: 'fr', data: Buffer.from(text).toString('base64') } }];
         if (b.piece && b.piece.trim()) content.push({ attachment: { contentType: 'text/plain', language: 'fr', data: Buffer.from(b.piece).toString('base64'), title: 'Pièce jointe' } as never });
+        if (b.fichier_data) {
+          // A file read by the page's script: base64, a MIME type, a name; 5 MB at most.
+          const data = b.fichier_data.replace(/\s+/g, '');
+          const type = String(b.fichier_type ?? '');
+          if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data) || data.length % 4 !== 0) return 'Refusé : le fichier joint n’a pas pu être lu';
+          if (!/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i.test(type)) return 'Refusé : le type du fichier joint est invalide';
+          const size = Buffer.byteLength(data, 'base64');
+          if (size > 5 * 1024 * 1024) return 'Refusé : le fichier joint dépasse 5 Mo';
+          const title = String(b.fichier_nom ?? 'fichier').replace(/[\u0000-\u001f]/g, '').slice(0, 200) || 'fichier';
+          content.push({ attachment: { contentType: type.toLowerCase(), data, title, size } as never });
+        }
         const note: FhirResource = {
           resourceType: 'DocumentReference',
           meta: { profile: [CDL_NOTE] },
