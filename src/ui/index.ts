@@ -15,7 +15,7 @@ import { errorPage, notFoundPage } from './layout.js';
 import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/submissions.js';
 import { usagersPage, type UsagersQuery } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
-import { projetVersionsPage, type VersionsQuery } from './pages/projet-versions.js';
+import { ppaPdfOf, projetVersionsPage, type VersionsQuery } from './pages/projet-versions.js';
 import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
 import { DOCUMENT_CSP, documentAttachment } from './pages/documents.js';
 
@@ -209,6 +209,19 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Params: { id: string }; Querystring: VersionsQuery }>('/usagers/:id/projet/versions', async (req, reply) => {
       const body = await projetVersionsPage(repo, validator, req.params.id, req.query ?? {});
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
+    });
+    // The PDF of one version of the PPA (deterministic: the same version gives the same bytes).
+    ui.get<{ Params: { id: string; n: string } }>('/usagers/:id/projet/versions/:n/pdf', async (req, reply) => {
+      const n = /^\d{1,6}$/.test(req.params.n) ? Number(req.params.n) : -1;
+      const pdf = n < 1 ? undefined : await ppaPdfOf(repo, validator, req.params.id, n);
+      if (!pdf) return sendHtml(reply, notFoundPage('Cette version du projet personnalisé est introuvable.'), 404);
+      return reply
+        .header('content-type', 'application/pdf')
+        .header('content-disposition', `inline; filename="${pdf.fileName}"`)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'private, no-store')
+        .header('content-security-policy', DOCUMENT_CSP)
+        .send(pdf.bytes);
     });
     ui.get<{ Params: { id: string }; Querystring: CoordinationQuery }>('/usagers/:id/coordination', async (req, reply) => {
       const body = await coordinationPage(repo, req.params.id, req.query ?? {});

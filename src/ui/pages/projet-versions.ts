@@ -4,7 +4,9 @@ import { html, seg, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import { conceptLabel, type LabelSource } from '../labels.js';
 import { frDate, frInstant, frStatus, keyOf, patientNames, type Json } from '../fhir-util.js';
-import { diffVersions, groupChanges, loadPpaHistory, type PpaChange, type PpaHistory } from '../ppa-versions.js';
+import { diffVersions, groupChanges, loadPpaHistory, stateAt, type PpaChange, type PpaHistory } from '../ppa-versions.js';
+import { buildPpTrees } from '../pp-tree.js';
+import { ppaPdf } from '../ppa-pdf.js';
 import { loadUsager } from './usager.js';
 import type { Repository } from '../../storage/types.js';
 
@@ -14,12 +16,29 @@ export interface VersionsQuery {
 }
 
 /** The usager's PPA history, with the actors named (for the diff's wording). */
-export async function usagerPpa(repo: Repository, id: string): Promise<{ history: PpaHistory; actors: Map<string, Json>; patient: Json } | undefined> {
+export async function usagerPpa(repo: Repository, id: string): Promise<{ history: PpaHistory; actors: Map<string, Json>; patient: Json; documents: Json[] } | undefined> {
   const d = await loadUsager(repo, id);
   if (!d) return undefined;
   const actors = new Map(d.actors);
   actors.set(keyOf(d.patient), d.patient);
-  return { history: await loadPpaHistory(repo, d.ppResources), actors, patient: d.patient };
+  return { history: await loadPpaHistory(repo, d.ppResources), actors, patient: d.patient, documents: d.documents };
+}
+
+/**
+ * The PDF of version `n` of the usager's PPA (its first plan at that version), and a file name;
+ * undefined when the usager or the version does not exist.
+ */
+export async function ppaPdfOf(repo: Repository, labels: LabelSource | undefined, id: string, n: number): Promise<{ bytes: Buffer; fileName: string } | undefined> {
+  const found = await usagerPpa(repo, id);
+  const version = found?.history.versions.find((v) => v.number === n);
+  if (!found || !version) return undefined;
+  const state = stateAt(found.history.records, version.instant);
+  const forest = buildPpTrees([...state, ...found.documents], { actors: found.actors, concept: (cc) => conceptLabel(labels, cc) });
+  const tree = forest.trees[0];
+  if (!tree) return undefined;
+  const org = [...found.actors.values()].find((a) => a.resourceType === 'Organization');
+  const bytes = await ppaPdf({ patient: found.patient, tree, version, ...(org && typeof org.name === 'string' ? { structure: org.name } : {}) });
+  return { bytes, fileName: `projet-personnalise-${id.replace(/[^A-Za-z0-9-]/g, '')}-v${n}.pdf` };
 }
 
 /** `de` / `a` as version numbers; default: the last two. */
@@ -58,8 +77,8 @@ export async function projetVersionsPage(repo: Repository, labels: LabelSource |
 ${h.versions.length === 0
   ? html`<p class="muted">Aucun projet personnalisé enregistré.</p>`
   : html`<p class="muted">Chaque envoi ou enrichissement qui modifie le projet (objectifs, besoins, actions, moyens, prestations, bilans, accords) en fait une nouvelle version ; un renvoi identique n’en crée pas.</p>
-<div class="table-wrap"><table class="list ppa-versions"><thead><tr><th>Version</th><th>Enregistrée le</th><th>Projet</th><th>Validée</th><th class="num">Éléments modifiés</th></tr></thead><tbody>
-${[...h.versions].reverse().map((v) => html`<tr data-version="${String(v.number)}"><td>${String(v.number)}${v.number === h.versions.length ? ' (actuelle)' : ''}</td><td>${frInstant(v.instant)}</td><td>${v.plans.map((p) => `${p.title ?? 'Projet personnalisé'}${p.status ? ` (${frStatus(p.status)})` : ''}`).join(' ; ')}</td><td>${v.validated ? `oui, accord du ${frDate(v.validatedOn)}` : 'non'}</td><td class="num">${String(v.changed.length)}</td></tr>`)}
+<div class="table-wrap"><table class="list ppa-versions"><thead><tr><th>Version</th><th>Enregistrée le</th><th>Projet</th><th>Validée</th><th class="num">Éléments modifiés</th><th>Document</th></tr></thead><tbody>
+${[...h.versions].reverse().map((v) => html`<tr data-version="${String(v.number)}"><td>${String(v.number)}${v.number === h.versions.length ? ' (actuelle)' : ''}</td><td>${frInstant(v.instant)}</td><td>${v.plans.map((p) => `${p.title ?? 'Projet personnalisé'}${p.status ? ` (${frStatus(p.status)})` : ''}`).join(' ; ')}</td><td>${v.validated ? `oui, accord du ${frDate(v.validatedOn)}` : 'non'}</td><td class="num">${String(v.changed.length)}</td><td><a class="ppa-pdf" href="${`/usagers/${seg(id)}/projet/versions/${v.number}/pdf`}">PDF</a></td></tr>`)}
 </tbody></table></div>`}
 </section>
 ${choice
