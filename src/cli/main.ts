@@ -13,6 +13,7 @@ Commands:
   read       Read TDDUI Bundles back into pivot documents (see: tddui read --help)
   generate   Generate deterministic synthetic usagers (see: tddui generate --help)
   send       Post Bundles to a FHIR server with retries (see: tddui send --help)
+  xdm        Pack / read an IHE XDM zip of documents for MSSanté (CI-SIS EDS; see: tddui xdm --help)
   publish    Publish documents to a PDSm / MHD document sharing server, ITI-105 (see: tddui publish --help)
   export     Bulk-export a server's data as NDJSON files ($export; see: tddui export --help)
 
@@ -42,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./generate.js')).runGenerate(rest);
     case 'send':
       return (await import('./send.js')).runSend(rest);
+    case 'xdm':
+      return (await import('./xdm.js')).runXdm(rest);
     case 'publish':
       return (await import('./publish.js')).runPublish(rest);
     case 'export':
