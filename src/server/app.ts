@@ -26,7 +26,7 @@ import { eventSourceOf } from '../rest/events.js';
 import { ndeModule } from '../notification/nde-module.js';
 import { NotificationService, type NotificationOptions } from '../notification/service.js';
 import { NDE_PACKAGE } from '../notification/settings.js';
-import { notificationRoutes } from './notifications.js';
+import { changeFeedRoutes, notificationRoutes } from './notifications.js';
 import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
 import { indexIsCurrent, openRepository } from '../storage/index.js';
@@ -431,6 +431,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       if (notifier) notificationRoutes(fhir, { service: notifier, repo, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
+      changeFeedRoutes(fhir, { repo, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       bulkExportRoutes(fhir, { runner: exportRunner, repo, servedTypes: () => service.served.types.keys(), ...(opts.auth ? { auth: opts.auth } : {}) });
     },
     { prefix: '/fhir' },

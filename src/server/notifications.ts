@@ -133,7 +133,12 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
       remove();
     });
   });
+}
 
+/** GET /fhir/$changes: the durable change feed (served whether or not NdE is in use). */
+export function changeFeedRoutes(app: FastifyInstance, deps: { repo: Repository; auth?: Authenticator; xml?: XmlCodec }): void {
+  const { repo } = deps;
+  const base = (req: FastifyRequest) => `${req.protocol}://${req.host}/fhir`;
   app.get('/$changes', async (req, reply) => {
     if (deps.auth) {
       const p = actorOf(req);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { readEvents, type EventDeclaration, type WrittenChange } from './outbox.js';
 import { forEachDriver } from './testing.js';
+import { readChanges } from './changes.js';
 
 const TYPE = { system: 'urn:test', code: 'changed' };
 
@@ -122,6 +123,27 @@ await forEachDriver('Event outbox', (getRepo, driver) => {
       await a;
       const later = await readEvents(repo.db, cursor, 100);
       assert.deepEqual(later.map((e) => e.type.code), ['a', 'b']);
+    });
+
+    test('the change feed holds back what follows a running transaction the same way', async () => {
+      const repo = getRepo();
+      const start = await readChanges(repo.db, undefined, 1000);
+      const cursor = start.length ? { tx: start.at(-1)!.tx, seq: start.at(-1)!.seq } : undefined;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let written!: () => void;
+      const wrote = new Promise<void>((r) => (written = r));
+      const a = repo.db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO change_feed (resource_type, id, version_id, last_updated, deleted) VALUES ('Basic', 'late', 1, now(), false)`);
+        written();
+        await gate;
+      });
+      await wrote;
+      const b = await repo.create({ resourceType: 'Basic', code: { text: 'b' } });
+      assert.deepEqual((await readChanges(repo.db, cursor, 100)).map((c) => c.id), [], 'the later write waits behind the running one');
+      release();
+      await a;
+      assert.deepEqual((await readChanges(repo.db, cursor, 100)).map((c) => c.id), ['late', b.id]);
     });
   }
 });
