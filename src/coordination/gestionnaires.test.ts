@@ -142,20 +142,20 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.equal((await get(rp)).json.patient.reference, p);
     });
 
-    it('accepts the creation Bundles as corrected; the usager they carry is recognised by INS', async () => {
-      // CDS creation Bundle: its Patient carries the INS of the Patient example stored above.
+    it('accepts the creation Bundles as corrected; the usager they carry is recognised by INS; one circle per usager', async () => {
+      // CDS creation Bundle: its Patient carries the INS of the Patient example stored above —
+      // the same usager, who already has the circle stored above: refused, nothing stored.
+      const before = await dumpTables(s.repo);
       const cds = await post('', corrected(example(CDS, 'Bundle-cds-bundle-transaction-creation-example.json'), CDS));
-      assert.equal(cds.status, 200, errorsOf(cds));
-      const byType = (b: Json) => Object.fromEntries(b.json.entry.map((e: Json) => [parseLocation(e.response.location).type, e]));
-      const c = byType(cds);
-      assert.equal(c.Patient.response.status, '200 OK', 'the known usager, not a new one');
-      assert.equal(`Patient/${parseLocation(c.Patient.response.location).id}`, at.cdsPatient);
-      const team2 = `CareTeam/${parseLocation(c.CareTeam.response.location).id}`;
-      assert.equal((await get(team2)).json.subject.reference, at.cdsPatient);
+      assert.equal(cds.status, 422, cds.text.slice(0, 400));
+      const one = cds.json.issue.find((i: Json) => i.severity === 'error' && /a déjà un cercle de soins actif/.test(i.details.text));
+      assert.ok(one, errorsOf(cds));
+      assert.match(one.diagnostics, new RegExp(`${at.cdsPatient}.*${at.team}`));
+      assert.equal(one.expression[0], 'Bundle.entry[0].resource');
+      assert.deepEqual(await dumpTables(s.repo), before);
       assert.equal((await get(`Patient?identifier=${INS}|123456789012244`)).json.total, 1);
-      // That second circle is withdrawn (one circle per usager in this test's story).
-      const t2 = (await get(team2)).json;
-      assert.equal((await put(team2, { ...t2, status: 'entered-in-error' })).status, 200);
+      // (The corrected Bundle is accepted for a usager without a circle: the last test of this file.)
+      const byType = (b: Json) => Object.fromEntries(b.json.entry.map((e: Json) => [parseLocation(e.response.location).type, e]));
       // CdL creation Bundle: a note with its author (Practitioner and PractitionerRole) and its usager.
       // Its Patient carries the same INS as CDS's example: the same usager for this server.
       const cdl = await post('', corrected(example(CDL, 'Bundle-cdl-bundle-creation-note.json'), CDL));

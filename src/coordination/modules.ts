@@ -52,7 +52,7 @@ export function cdsModule(): IgModule {
       },
     ],
     rules: (resource) => (resource.resourceType === 'CareTeam' ? careTeamRules(resource) : []),
-    verify: async (resource, _ctx, find) => (resource.resourceType === 'CareTeam' ? usagerKnown(resource, 'CareTeam.subject', find) : []),
+    verify: async (resource, _ctx, find) => (resource.resourceType === 'CareTeam' ? [...(await usagerKnown(resource, 'CareTeam.subject', find)), ...(await oneCircle(resource, find))] : []),
     identity: usagerIdentity,
     events: circleEvents,
   };
@@ -176,6 +176,27 @@ async function usagerKnown(r: FhirResource, at: string, find: Finder): Promise<V
       at,
       `${ref} is not a usager known to this server: ${r.resourceType === 'CareTeam' ? 'a circle of care' : 'a note of the liaison notebook'} is about a stored Patient (send the usager first, or in the same Bundle)`,
       `${ref} n’est pas un usager connu de ce serveur : ${r.resourceType === 'CareTeam' ? 'un cercle de soins' : 'une note du cahier de liaison'} concerne un Patient enregistré (envoyez l’usager d’abord, ou dans le même Bundle)`,
+    ),
+  ];
+}
+
+/**
+ * One circle per usager (issue 14, CDS): an active CareTeam is refused when the usager already
+ * has another active one — the DUI updates that circle (a member who leaves gets a period end, a
+ * new member a participant entry). Circles proposed, inactive or withdrawn do not count.
+ */
+async function oneCircle(t: FhirResource, find: Finder): Promise<ValidationIssue[]> {
+  if (t.status !== undefined && t.status !== 'active') return [];
+  const subject = refOf(t.subject);
+  if (!subject || !/(^|\/)Patient\/[^/]+$/.test(subject)) return [];
+  const others = (await find('CareTeam', [{ name: 'subject', values: [subject] }, { name: 'status', values: ['active'] }])).filter((id) => id !== t.id);
+  if (others.length === 0) return [];
+  return [
+    issue(
+      'cds-one-circle',
+      'CareTeam',
+      `The usager ${subject} already has an active circle of care (CareTeam/${others[0]}): update it rather than create another (one circle per usager)`,
+      `L’usager ${subject} a déjà un cercle de soins actif (CareTeam/${others[0]}) : mettez-le à jour plutôt que d’en créer un autre (un cercle par usager)`,
     ),
   ];
 }

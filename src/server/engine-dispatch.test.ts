@@ -58,7 +58,7 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       const org = { resourceType: 'Organization', meta: { profile: [`${CDS}/cds-organization`] }, active: true, name: 'SSIAD du Val' };
       // A usager of its own (a Patient sent with a circle is matched by identifier to one already stored, D-55).
       const patient = { ...twoPiPatient(FR_PATIENT), identifier: [pi('C1'), pi('C2')] };
-      const bundle = (profile?: string): Json => ({
+      const bundle = (profile?: string, usager: Json = patient): Json => ({
         resourceType: 'Bundle',
         type: 'transaction',
         ...(profile ? { meta: { profile: [profile] } } : {}),
@@ -78,7 +78,7 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
             },
             request: { method: 'POST', url: 'CareTeam' },
           },
-          { fullUrl: 'urn:uuid:6d1b8a4e-0c55-4c1e-9d43-1b2f8e7a0002', resource: patient, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: 'urn:uuid:6d1b8a4e-0c55-4c1e-9d43-1b2f8e7a0002', resource: usager, request: { method: 'POST', url: 'Patient' } },
           { fullUrl: 'urn:uuid:6d1b8a4e-0c55-4c1e-9d43-1b2f8e7a0003', resource: org, request: { method: 'POST', url: 'Organization' } },
         ],
       });
@@ -88,7 +88,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.deepEqual(cds.json.entry.map((e: Json) => e.response.status), ['201 Created', '201 Created', '201 Created']);
       // Claiming nothing: the Patient goes to the first IG serving Patient (CdL, FR Core 2.0.1), and fails there.
       const before = await dumpTables(s.repo);
-      const plain = await http(s.base, { body: bundle() });
+      // (Another usager: the first one now has a circle, and one circle per usager, D-55.)
+      const plain = await http(s.base, { body: bundle(undefined, { ...patient, identifier: [pi('D1'), pi('D2')] }) });
       assert.equal(plain.status, 422, plain.text.slice(0, 500));
       assert.ok(errors(plain.json).some((e) => /^Bundle\.entry\[1\]\.resource\.identifier/.test(e) && /maximum allowed = 1/.test(e)), errors(plain.json).join('\n'));
       assert.deepEqual(await dumpTables(s.repo), before, 'nothing stored');
