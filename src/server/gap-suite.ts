@@ -306,7 +306,9 @@ export function gapSuite(kind: DbKind, skip?: string): void {
         roles.push(`PractitionerRole/${ro.json.id}`);
         assert.equal((await post('Schedule', scheduleOf(roles.at(-1)!, [avail, serviceDuration(30)]))).status, 201);
       }
-      const outsider = (await post('PractitionerRole', { resourceType: 'PractitionerRole', active: true })).json.id;
+      const outsiderRole = await post('PractitionerRole', { resourceType: 'PractitionerRole', active: true, practitioner: { reference: 'Practitioner/ailleurs' } });
+      assert.equal(outsiderRole.status, 201, errors(outsiderRole));
+      const outsider = outsiderRole.json.id;
       // The circle (CDS is not loaded here: stored directly).
       await s.repo.create({ resourceType: 'CareTeam', status: 'active', subject: { reference: patient }, participant: roles.map((r) => ({ member: { reference: r }, period: { start: '2020-01-01' } })) });
       // The usager already has an appointment on Monday 4 May 10:30-11:00.
@@ -364,6 +366,30 @@ export function gapSuite(kind: DbKind, skip?: string): void {
       assert.equal(third.json.entry[0].resource.start, again.json.entry[0].resource.start);
       const notParticipant = await post(`Appointment/${id}/$respond`, { resourceType: 'Parameters', parameter: [{ name: 'actor', valueReference: { reference: `PractitionerRole/${outsider}` } }, { name: 'answer', valueCode: 'accepted' }] });
       assert.equal(notParticipant.status, 400);
+    });
+
+    it('Gestionnaire de ressources: create, update and delete of each type it lists', async () => {
+      const pat = await post('Patient', { resourceType: 'Patient', name: [{ family: 'Ressource' }] });
+      const bodies: Json[] = [
+        { resourceType: 'Patient', name: [{ family: 'Durand' }] },
+        { resourceType: 'Practitioner', name: [{ family: 'Leroy' }] },
+        { resourceType: 'PractitionerRole', active: true, practitioner: { reference: 'Practitioner/leroy' } },
+        { resourceType: 'RelatedPerson', identifier: [{ system: 'urn:test:proche', value: 'p1' }], patient: { reference: `Patient/${pat.json.id}` }, name: [{ family: 'Durand' }] },
+        { resourceType: 'Location', name: 'Domicile' },
+        { resourceType: 'HealthcareService', name: 'Soins infirmiers à domicile' },
+        { resourceType: 'Organization', name: 'SSIAD du Val' },
+        { resourceType: 'Device', deviceName: [{ name: 'Lève-personne', type: 'user-friendly-name' }] },
+      ];
+      for (const b of bodies) {
+        const c = await post(b.resourceType, b);
+        assert.equal(c.status, 201, `${b.resourceType}: ${errors(c)}`);
+        const u = await http(`${s.base}/${b.resourceType}/${c.json.id}`, { method: 'PUT', body: { ...c.json, active: b.resourceType === 'Device' || b.resourceType === 'Location' ? undefined : false, ...(b.resourceType === 'Device' || b.resourceType === 'Location' ? { status: 'inactive' } : {}) } });
+        assert.equal(u.status, 200, `${b.resourceType} update: ${errors(u)}`);
+        assert.equal(u.json.meta.versionId, '2');
+        const d = await http(`${s.base}/${b.resourceType}/${c.json.id}`, { method: 'DELETE' });
+        assert.equal(d.status, 204, b.resourceType);
+        assert.equal((await get(`${b.resourceType}/${c.json.id}`)).status, 410);
+      }
     });
 
     it('/metadata offers what the Gestionnaire statement lists', async () => {
