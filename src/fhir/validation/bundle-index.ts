@@ -53,8 +53,16 @@ export class BundleIndex {
   /** Location -> its entry (locations are the few resource paths of a run). */
   private readonly entryOfPath = new Map<string, BundleTarget | undefined>();
 
+  /**
+   * A document: self-contained, and a relative reference resolves only by the fullUrl rules
+   * (against the referencing entry's RESTful base), never by a mere type/id match — as the HL7
+   * validator reads it. Other Bundles also accept an entry whose resource has that type and id.
+   */
+  document = false;
+
   static build(bundle: Json, path: string): BundleIndex {
     const idx = new BundleIndex();
+    idx.document = bundle.type === 'document';
     // Entries with an http(s) `<base>/<Type>/<id>` fullUrl, by base then `Type/id`, one map per
     // base shared by its entries (BundleTarget.peers): a relative reference is then found
     // without building (and hashing) the string `<base>/<reference>` at every lookup.
@@ -159,6 +167,7 @@ export class BundleIndex {
       const hit = isTypeId(rel) ? from?.peers?.get(rel) : this.byFullUrl.get(`${base}/${rel}`);
       if (hit) return hit;
     }
+    if (this.document && from?.fullUrl !== undefined) return undefined;
     return (this.byTypeId ??= this.typeIds()).get(rel);
   }
 

@@ -15,7 +15,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "obs-temp-bad": "gap: not checked: BodyTempCode: magic LOINC code 8310-5 required, but not found (from http://hl7.org/fhir/StructureDef",
   "patient-translated-codes": "gap: not checked: Wrong Display Name 'alt-display' for http://terminology.hl7.org/CodeSystem/v2-0131#C. Valid display ",
   "profile-patient-op3": "gap: not checked: The profile 'http://hl7.org/fhir/test/StructureDefinition/profile-repeated-type' is not marked as an",
-  "relative_reference_to_TYPE_ID.all_fullUrl_UUID": "gap: not checked: Can't find 'Organization/666' in the bundle (Composition.author). Note that there is a resource in t",
   "signatures-example-2": "gap: not checked: The signature did not verify against the provided certificate",
   "string-with-coding-async-qr": "gap: not checked: The value 'Australia' is not in the list of allowed values (value set 'http://hl7.org/fhir/ValueSet/",
   "structureDefinition-11179-objectClass-R4": "gap: the Java harness loads hl7.fhir.uv.extensions 5.x, whose structuredefinition-fhir-type may be used on ElementDefinition.type; R4 core (loaded here) allows only ElementDefinition.type.code",
@@ -23,4 +22,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 353, exact: 317 };
+export const CONFORMANCE_RATCHET = { verdict: 354, exact: 317 };

@@ -87,6 +87,9 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   if (!target) {
     if (ref.startsWith('urn:')) {
       run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
+    } else if (run.bundle.document && frame?.entry !== undefined && !/^https?:/.test(ref)) {
+      // A document carries what it references (relative references resolve by the fullUrl rules).
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (a document must contain what it references; a relative reference resolves against the fullUrl of the entry it is in)' });
     } else {
       run.out.push(CODES.REFERENCE_OUTSIDE_BUNDLE, `${path}.reference`, { reference: ref });
     }
