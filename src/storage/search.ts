@@ -131,7 +131,75 @@ const TABLE: Record<string, string> = {
   date: 'search_date',
   reference: 'search_reference',
   uri: 'search_reference',
+  number: 'search_number',
+  quantity: 'search_number',
 };
+
+/**
+ * A number search value with its implicit range (FHIR search.html#number): `100` is
+ * [99.5, 100.5), `100.00` is [99.995, 100.005), `1e2` is [50, 150). Exact decimal arithmetic on
+ * the text (no binary floating point): the bounds are computed in SQL from the value and the half-unit.
+ */
+function numberValue(text: string): { value: string; half: string } | undefined {
+  const m = /^([-+]?)(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const decimals = (m[3] ?? '').length;
+  const exp = Number(m[4] ?? 0);
+  // Half of one unit of the last significant digit: 5 × 10^(exp − decimals − 1).
+  return { value: text.replace(/^\+/, ''), half: `5e${exp - decimals - 1}` };
+}
+
+/** Condition on search_number rows (`t.low`, `t.high`, `t.system`, `t.code`) for one number or quantity value. */
+function numberCondition(sql: Sql, raw: string, def: ParamDef): string {
+  const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/s.exec(raw)!;
+  const prefix = m[1] ?? 'eq';
+  let rest = m[2]!;
+  let unit = '';
+  if (def.type === 'quantity') {
+    const parts: string[] = [];
+    let start = 0;
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '\\') i++;
+      else if (rest[i] === '|') (parts.push(rest.slice(start, i)), (start = i + 1));
+    }
+    parts.push(rest.slice(start));
+    if (parts.length !== 1 && parts.length !== 3) {
+      throw badValue(`Invalid quantity value "${raw}" for search parameter "${def.name}" (number, or number|system|code)`, `Valeur de quantité invalide « ${raw} » pour le paramètre « ${def.name} » (nombre, ou nombre|système|code)`, def.name);
+    }
+    rest = parts[0]!;
+    if (parts.length === 3) {
+      const system = unescapeValue(parts[1]!);
+      const code = unescapeValue(parts[2]!);
+      // `5.4||mg`: the code or the unit, any system.
+      if (code !== '') unit = system === '' ? ` AND t.code = ${sql.p(code)}` : ` AND t.system = ${sql.p(system)} AND t.code = ${sql.p(code)}`;
+      else if (system !== '') unit = ` AND t.system = ${sql.p(system)}`;
+    }
+  }
+  const n = numberValue(rest);
+  if (!n) {
+    throw badValue(`Invalid number "${rest}" in the value "${raw}" of search parameter "${def.name}"`, `Nombre invalide « ${rest} » dans la valeur « ${raw} » du paramètre « ${def.name} »`, def.name);
+  }
+  const v = `${sql.p(n.value)}::numeric`;
+  let cond: string;
+  switch (prefix) {
+    case 'eq':
+    case 'ne': {
+      const half = `${sql.p(n.half)}::numeric`;
+      const eq = `(t.low >= ${v} - ${half} AND t.high < ${v} + ${half})`;
+      cond = prefix === 'eq' ? eq : `NOT ${eq}`;
+      break;
+    }
+    case 'gt': cond = `t.high > ${v}`; break;
+    case 'lt': cond = `t.low < ${v}`; break;
+    case 'ge': cond = `t.high >= ${v}`; break;
+    case 'le': cond = `t.low <= ${v}`; break;
+    case 'sa': cond = `t.low > ${v}`; break;
+    case 'eb': cond = `t.high < ${v}`; break;
+    // Approximately: within 10 % of the value (the spec leaves the margin to the server).
+    default: cond = `(t.low <= ${v} + abs(${v}) * 0.1 AND t.high >= ${v} - abs(${v}) * 0.1)`;
+  }
+  return `(${cond}${unit})`;
+}
 
 /** A search value with FHIR escapes (`\,` `\$` `\|` `\\`) resolved. */
 function unescapeValue(v: string): string {
@@ -216,6 +284,11 @@ class SearchBuilder {
         });
         break;
       }
+      case 'number':
+      case 'quantity':
+        if (modifier && modifier !== 'not') throw badModifier(modifier, def.type, name);
+        conds = values.map((v) => numberCondition(sql, v, def));
+        break;
       case 'date':
         if (modifier && modifier !== 'not') throw badModifier(modifier, 'date', name);
         conds = values.map((v) => dateCondition(sql, 't.low', 't.high', v, name));
@@ -364,7 +437,7 @@ class SearchBuilder {
         const agg = desc ? 'max' : 'min';
         // Ascending: the smallest value of the resource; descending: the largest.
         const col =
-          def.type === 'date' ? (desc ? 'max(d.high)' : 'min(d.low)')
+          def.type === 'date' || def.type === 'number' || def.type === 'quantity' ? (desc ? 'max(d.high)' : 'min(d.low)')
           : def.type === 'string' ? `${agg}(d.value)`
           : def.type === 'token' ? `${agg}(d.code)`
           : `${agg}(coalesce(d.target_type || '/' || d.target_id, d.url))`;

@@ -94,6 +94,8 @@ function matchOne(params: SearchParameterSet, type: string, resource: Json, c: C
   const def = params.get(type, name);
   if (!def) return undefined;
   const key = def.key;
+  // Numbers and quantities are matched by SQL only (stored resources: D-62's rule for what memory cannot tell).
+  if (def.type === 'number' || def.type === 'quantity') return undefined;
   const tokens = rows.tokens.filter((t) => t.param === key);
   const strings = rows.strings.filter((t) => t.param === key);
   const dates = rows.dates.filter((t) => t.param === key);

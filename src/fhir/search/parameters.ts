@@ -7,7 +7,7 @@
 // (`extension('url').value`, `extension.where(url='url').value`), which a path walker evaluates
 // far faster than a FHIRPath engine on every write. Any other expression goes to the `fhirpath`
 // library, compiled once per parameter. Types that cannot be indexed in the flat tables
-// (number, quantity, composite, special) are listed as unsupported: asking for them is an
+// (composite, special) are listed as unsupported: asking for them is an
 // "unknown parameter", never a wrong answer.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -16,7 +16,7 @@ import r4model from 'fhirpath/fhir-context/r4';
 import { isObject, parseRelativeReference, type Json } from '../json.js';
 import { dateRange, periodRange, type DateRange } from './dates.js';
 
-export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri';
+export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri' | 'number' | 'quantity';
 
 /** The fields of a SearchParameter resource this module reads. */
 export interface SearchParameterResource {
@@ -70,7 +70,7 @@ export interface UnsupportedParam {
   reason: string;
 }
 
-const INDEXED = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri']);
+const INDEXED = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri', 'number', 'quantity']);
 
 /**
  * Base parameters deliberately not offered: `phonetic` would need a phonetic algorithm; answering
@@ -346,7 +346,7 @@ export class SearchParameterSet {
 
   /** Index rows of one resource (its current version). */
   extract(resource: Json): IndexRows {
-    const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [] };
+    const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [], numbers: [] };
     const type = String(resource.resourceType);
     let defs = this.extractors.get(type);
     if (!defs) {
@@ -372,11 +372,19 @@ export interface StringRow { param: string; value: string; exact: string }
 export interface DateRow { param: string; low: string; high: string }
 export interface ReferenceRow { param: string; targetType: string | null; targetId: string | null; url: string | null }
 
+/**
+ * A number or a quantity (migration 0062): the value as the closed range [low, high] it stands
+ * for (a Range: its bounds; a value: itself), decimal text kept exact; a quantity's system and code
+ * (its unit when it has no code).
+ */
+export interface NumberRow { param: string; low: string; high: string; system: string | null; code: string | null }
+
 export interface IndexRows {
   tokens: TokenRow[];
   strings: StringRow[];
   dates: DateRow[];
   references: ReferenceRow[];
+  numbers: NumberRow[];
 }
 
 /** Suffix of the token rows that index a Reference's `identifier` (the `:identifier` modifier). */
@@ -461,6 +469,40 @@ function dates(v: unknown): DateRange | undefined {
   return undefined;
 }
 
+/** A decimal's text (JSON numbers lose their trailing zeros; the value is what is compared). */
+function decimalText(v: unknown): string | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v)) return v;
+  return undefined;
+}
+
+/** The numbers of a value: a decimal or integer, a Quantity (Age, Duration, Count…), a Range. */
+function numbers(v: unknown, key: string, out: NumberRow[]): void {
+  const d = decimalText(v);
+  if (d !== undefined) {
+    out.push({ param: key, low: d, high: d, system: null, code: null });
+    return;
+  }
+  if (!isObject(v)) return;
+  const unit = (q: Json) => ({
+    system: typeof q.system === 'string' ? q.system : null,
+    code: typeof q.code === 'string' ? q.code : typeof q.unit === 'string' ? q.unit : null,
+  });
+  const value = decimalText(v.value);
+  if (value !== undefined) {
+    out.push({ param: key, low: value, high: value, ...unit(v) });
+    return;
+  }
+  if (isObject(v.low) || isObject(v.high)) {
+    // A Range: an open bound is unbounded.
+    const lo = isObject(v.low) ? decimalText(v.low.value) : undefined;
+    const hi = isObject(v.high) ? decimalText(v.high.value) : undefined;
+    if (lo === undefined && hi === undefined) return;
+    const u = unit((isObject(v.low) ? v.low : v.high) as Json);
+    out.push({ param: key, low: lo ?? '-1e308', high: hi ?? '1e308', ...u });
+  }
+}
+
 function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
   const seen = new Set<string>();
   const once = (k: string) => (seen.has(k) ? false : (seen.add(k), true));
@@ -484,6 +526,13 @@ function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
         if (r && once(`${r.low}/${r.high}`)) rows.dates.push({ param: key, ...r });
       }
       break;
+    case 'number':
+    case 'quantity': {
+      const out: NumberRow[] = [];
+      for (const v of values) numbers(v, key, out);
+      for (const n of out) if (once(`${n.low}/${n.high}|${n.system}|${n.code}`)) rows.numbers.push(n);
+      break;
+    }
     case 'uri':
       for (const v of values) if (typeof v === 'string' && once(v)) rows.references.push({ param: key, targetType: null, targetId: null, url: v });
       break;

@@ -11,6 +11,7 @@ import * as m0020 from './0020-submission-ig.js';
 import * as m0040 from './0040-unchanged-resends.js';
 import * as m0060 from './0060-submission-client.js';
 import * as m0061 from './0061-rejected-retention.js';
+import * as m0062 from './0062-search-number.js';
 import * as m0070 from './0070-audit-event.js';
 import * as m0071 from './0071-export-job.js';
 import * as m0080 from './0080-event-outbox.js';
@@ -23,4 +24,4 @@ export interface Migration {
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0070, m0071, m0080, m0081, m0082, m0090];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0062, m0070, m0071, m0080, m0081, m0082, m0090];

@@ -1,0 +1,99 @@
+// Number and quantity search (issue 12, migration 0062) on both databases, over HTTP: prefixes
+// with the value's implicit precision, units (system|code, ||code), Ranges, :missing, _sort,
+// and the clear 400 of a malformed value or a modifier the type does not take.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { http, postgresSkipReason, startTestServer, type DbKind, type TestServer } from './test-support.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const UCUM = 'http://unitsofmeasure.org';
+
+for (const kind of ['embedded', 'postgres'] as DbKind[]) {
+  const skip = kind === 'postgres' ? await postgresSkipReason() : undefined;
+  describe(`number and quantity search [${kind}]`, { skip }, () => {
+    let srv: TestServer;
+    const ids: Record<string, string> = {};
+    before(async () => {
+      srv = await startTestServer(kind);
+      const encounter = (key: string, length?: Json) => ({ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, identifier: [{ system: 'urn:test', value: key }], ...(length ? { length } : {}) });
+      const results = await srv.repo.execute({
+        ops: [
+          { method: 'create', resourceType: 'Encounter', resource: encounter('d3', { value: 3, unit: 'jours', system: UCUM, code: 'd' }) },
+          { method: 'create', resourceType: 'Encounter', resource: encounter('d10', { value: 10, unit: 'jours', system: UCUM, code: 'd' }) },
+          { method: 'create', resourceType: 'Encounter', resource: encounter('h36', { value: 36, unit: 'h', system: UCUM, code: 'h' }) },
+          { method: 'create', resourceType: 'Encounter', resource: encounter('d2.5', { value: 2.5, unit: 'jours' }) },
+          { method: 'create', resourceType: 'Encounter', resource: encounter('none') },
+          // Numbers (RiskAssessment.prediction.probability: decimal or Range), through storage.
+          { method: 'create', resourceType: 'RiskAssessment', resource: { resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/x' }, prediction: [{ probabilityDecimal: 0.8 }] } },
+          { method: 'create', resourceType: 'RiskAssessment', resource: { resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/x' }, prediction: [{ probabilityRange: { low: { value: 0.2 }, high: { value: 0.4 } } }] } },
+        ],
+      });
+      const keys = ['d3', 'd10', 'h36', 'd2.5', 'none', 'r0.8', 'r0.2-0.4'];
+      results.forEach((r, i) => (ids[keys[i]!] = r.id!));
+    });
+    after(async () => srv?.stop());
+
+    const found = async (query: string): Promise<string[]> => {
+      const r = await http(`${srv.base}/Encounter?${query}`, { headers: { prefer: 'handling=strict' } });
+      assert.equal(r.status, 200, `${query}: ${r.text.slice(0, 400)}`);
+      const byId = Object.fromEntries(Object.entries(ids).map(([k, v]) => [v, k]));
+      return (r.json.entry ?? []).map((e: Json) => byId[e.resource.id]).sort();
+    };
+
+    it('prefixes, with the implicit precision of the value', async () => {
+      assert.deepEqual(await found('length=3'), ['d2.5', 'd3'], '3 is [2.5, 3.5): 2.5 is in (search.html#number)');
+      assert.deepEqual(await found('length=2.5'), ['d2.5']);
+      assert.deepEqual(await found('length=3.0'), ['d3']);
+      assert.deepEqual(await found('length=2'), [], '2 is [1.5, 2.5): 2.5 is out');
+      assert.deepEqual(await found('length=gt3'), ['d10', 'h36']);
+      assert.deepEqual(await found('length=ge3'), ['d10', 'd3', 'h36']);
+      assert.deepEqual(await found('length=lt3'), ['d2.5']);
+      assert.deepEqual(await found('length=le3'), ['d2.5', 'd3']);
+      assert.deepEqual(await found('length=ne3.0'), ['d10', 'd2.5', 'h36']);
+      assert.deepEqual(await found('length=ne3'), ['d10', 'h36']);
+      assert.deepEqual(await found('length=ap9.5'), ['d10'], 'within 10 %');
+      assert.deepEqual(await found('length=sa9'), ['d10', 'h36']);
+      assert.deepEqual(await found('length=eb3'), ['d2.5']);
+      assert.deepEqual(await found('length=lt3,gt20'), ['d2.5', 'h36'], 'OR of values');
+    });
+
+    it('units: system|code, ||code (code or unit), number||', async () => {
+      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|d`), ['d10', 'd3']);
+      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|h`), ['h36']);
+      assert.deepEqual(await found('length=gt1||jours'), ['d2.5'], 'no code: its unit');
+      assert.deepEqual(await found('length=gt1||d'), ['d10', 'd3']);
+      assert.deepEqual(await found('length=gt1||'), ['d10', 'd2.5', 'd3', 'h36']);
+    });
+
+    it(':missing, :not, _sort', async () => {
+      assert.deepEqual(await found('length:missing=true'), ['none']);
+      assert.deepEqual(await found('length:missing=false'), ['d10', 'd2.5', 'd3', 'h36']);
+      assert.deepEqual(await found('length:not=3.0'), ['d10', 'd2.5', 'h36', 'none']);
+      const r = await http(`${srv.base}/Encounter?length:missing=false&_sort=-length`);
+      assert.deepEqual(r.json.entry.map((e: Json) => e.resource.length.value), [36, 10, 3, 2.5]);
+    });
+
+    it('a malformed value or a modifier the type does not take: a 400 OperationOutcome', async () => {
+      for (const q of ['length=abc', 'length=gt', 'length=3|d', 'length=1e', 'length:exact=3']) {
+        const r = await http(`${srv.base}/Encounter?${q}`);
+        assert.equal(r.status, 400, q);
+        assert.equal(r.json.resourceType, 'OperationOutcome');
+        assert.equal(r.json.issue[0].expression[0], 'length', q);
+      }
+    });
+
+    it('numbers, a Range among them (storage)', async () => {
+      const search = async (v: string) => {
+        const r = await srv.repo.search({ resourceType: 'RiskAssessment', params: [{ name: 'probability', values: [v] }], count: 10, offset: 0 });
+        const byId = Object.fromEntries(Object.entries(ids).map(([k, id]) => [id, k]));
+        return r.matches.map((m) => byId[m.id]).sort();
+      };
+      assert.deepEqual(await search('gt0.5'), ['r0.8']);
+      assert.deepEqual(await search('0.8'), ['r0.8']);
+      assert.deepEqual(await search('gt0.3'), ['r0.2-0.4', 'r0.8'], 'a Range above its low bound');
+      assert.deepEqual(await search('lt0.3'), ['r0.2-0.4']);
+      assert.deepEqual(await search('sa0.1'), ['r0.2-0.4', 'r0.8']);
+      assert.deepEqual(await search('eb0.5'), ['r0.2-0.4']);
+    });
+  });
+}
