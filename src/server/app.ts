@@ -364,6 +364,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // The search parameters of the loaded IGs; the index is rebuilt when they changed since the
   // data were written (the fingerprint in index_state, migration 0008).
   const params = searchParametersOf(validator.core.registry);
+  // `:in` / `:not-in`: value sets expanded from the loaded packages.
+  params.valueSetCodes = (url) => validator.core.terminology.expand(url);
   repo.useSearchParams(params);
   if (!(await indexIsCurrent(repo.db, params))) {
     app.log.warn({ fingerprint: params.fingerprint }, 'the search parameters changed since the data were indexed: re-indexing');

@@ -3,7 +3,7 @@
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { parseRelativeReference } from '../fhir/json.js';
 import { dateRange, splitDatePrefix } from '../fhir/search/dates.js';
-import { IDENTIFIER_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
+import { IDENTIFIER_KEY_SUFFIX, OF_TYPE_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
 
@@ -102,6 +102,23 @@ function tokenCondition(sql: Sql, raw: string): string {
   if (system === '') return `(t.system IS NULL AND t.code = ${sql.p(code)})`;
   if (code === '') return `t.system = ${sql.p(system)}`;
   return `(t.system = ${sql.p(system)} AND t.code = ${sql.p(code)})`;
+}
+
+/** `:of-type`: `system|code|value` on the rows of typed identifiers (type system, `code|value`). */
+function ofTypeCondition(sql: Sql, raw: string, name: string): string {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === '\\') i++;
+    else if (raw[i] === '|') (parts.push(raw.slice(start, i)), (start = i + 1));
+  }
+  parts.push(raw.slice(start));
+  if (parts.length !== 3 || parts[1] === '' || parts[2] === '') {
+    throw badValue(`":of-type" takes system|code|value (the identifier's type, then its value); got "${raw}"`, `« :of-type » prend système|code|valeur (le type de l\u2019identifiant, puis sa valeur) ; reçu « ${raw} »`, name);
+  }
+  const [system, code, value] = parts.map(unescapeValue) as [string, string, string];
+  const c = `t.code = ${sql.p(`${code}|${value}`)}`;
+  return system === '' ? c : `(t.system = ${sql.p(system)} AND ${c})`;
 }
 
 function referenceCondition(sql: Sql, raw: string, typeModifier: string | undefined, def: ParamDef): string {
@@ -272,6 +289,19 @@ class SearchBuilder {
     switch (def.type) {
       case 'token':
         if (modifier === 'text') return this.tokenText(def, values, alias);
+        if (modifier === 'in' || modifier === 'not-in') {
+          // The value sets' codes (expanded from the loaded packages); a code without system
+          // (a `code` element) matches by its code.
+          const codes = values.map((v) => this.valueSetCodes(unescapeValue(v), name)).flat();
+          const cond = sub(
+            `EXISTS (SELECT 1 FROM unnest(${sql.p(codes.map((c) => c.system))}::text[], ${sql.p(codes.map((c) => c.code))}::text[]) AS v(s, c) WHERE v.c = t.code AND (t.system = v.s OR t.system IS NULL))`,
+          );
+          return modifier === 'in' ? cond : `NOT ${cond}`;
+        }
+        if (modifier === 'of-type') {
+          // system|code|value: the identifier's type (a Coding) and its value.
+          return sub(values.map((v) => ofTypeCondition(sql, v, name)).join(' OR '), def.key + OF_TYPE_KEY_SUFFIX);
+        }
         if (modifier && modifier !== 'not') throw badModifier(modifier, 'token', name);
         conds = values.map((v) => tokenCondition(sql, v));
         break;
@@ -315,6 +345,19 @@ class SearchBuilder {
     }
     const cond = sub(conds.join(' OR '));
     return modifier === 'not' ? `NOT ${cond}` : cond;
+  }
+
+  /** The codes of a value set for `:in` / `:not-in`, or a 400 naming it. */
+  private valueSetCodes(url: string, name: string): { system: string; code: string }[] {
+    const codes = this.params.valueSetCodes?.(url) ?? this.params.valueSetCodes?.(url.replace(/\|.*$/, ''));
+    if (!codes) {
+      throw badValue(
+        `The value set "${url}" of ${name} is not loaded, or its codes cannot be listed from the loaded packages`,
+        `Le jeu de valeurs « ${url} » de ${name} n\u2019est pas chargé, ou ses codes ne peuvent pas être énumérés à partir des packages chargés`,
+        name,
+      );
+    }
+    return codes;
   }
 
   /**

@@ -244,6 +244,11 @@ export class SearchParameterSet {
   /** Parameters whose code was already defined for a type by another SearchParameter (the later one wins). */
   readonly overridden: { base: string; code: string; url?: string; previous?: string }[] = [];
   private cachedFingerprint: string | undefined;
+  /**
+   * The codes of a value set, for the token modifiers `:in` / `:not-in` (the server plugs in
+   * its terminology over the loaded packages); undefined when it cannot be listed.
+   */
+  valueSetCodes?: (canonical: string) => { system: string; code: string }[] | undefined;
   /** Per type, the definitions extraction runs (aliases left out), built on first use. */
   private readonly extractors = new Map<string, ParamDef[]>();
 
@@ -339,7 +344,8 @@ export class SearchParameterSet {
         for (const d of m.values()) if (d.name === d.key) lines.push(`${t}\u0000${d.key}\u0000${d.type}\u0000${d.expression}\u0000${(d.resolveIs ?? []).join(',')}`);
       }
       lines.sort();
-      this.cachedFingerprint = createHash('sha256').update(`index-v1\n${lines.join('\n')}`).digest('hex').slice(0, 32);
+      // v2: the rows of typed identifiers (`:of-type`) and of numbers and quantities.
+      this.cachedFingerprint = createHash('sha256').update(`index-v2\n${lines.join('\n')}`).digest('hex').slice(0, 32);
     }
     return this.cachedFingerprint;
   }
@@ -389,6 +395,11 @@ export interface IndexRows {
 
 /** Suffix of the token rows that index a Reference's `identifier` (the `:identifier` modifier). */
 export const IDENTIFIER_KEY_SUFFIX = ':identifier';
+/**
+ * Suffix of the token rows that index an Identifier with its type (`:of-type`): system = the
+ * type coding's system, code = `<type code>|<identifier value>`.
+ */
+export const OF_TYPE_KEY_SUFFIX = ':of-type';
 
 /** Values at a path; arrays are flattened; a choice stem (`occurrence`) matches `occurrenceX`. */
 function walk(node: unknown, path: Step[], i: number, out: unknown[]): void {
@@ -512,6 +523,16 @@ function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
       const out: { system: string | null; code: string }[] = [];
       for (const v of values) tokens(v, out);
       for (const t of out) if (once(`${t.system}|${t.code}`)) rows.tokens.push({ param: key, ...t });
+      // Identifiers with a type: rows for `:of-type` (type system, type code|value).
+      for (const v of values) {
+        if (!isObject(v) || typeof v.value !== 'string' || !isObject(v.type) || !Array.isArray(v.type.coding)) continue;
+        for (const c of v.type.coding) {
+          if (!isObject(c) || typeof c.code !== 'string') continue;
+          const system = typeof c.system === 'string' ? c.system : null;
+          const code = `${c.code}|${v.value}`;
+          if (once(`#type ${system}|${code}`)) rows.tokens.push({ param: key + OF_TYPE_KEY_SUFFIX, system, code });
+        }
+      }
       break;
     }
     case 'string': {

@@ -287,6 +287,20 @@ export class Terminology {
 
   // ------------------------------------------------------------------ value sets
 
+  /**
+   * The codes of a loaded value set (its expansion from the packages' code systems and value
+   * sets), or undefined when it is not loaded or cannot be listed (a grammar system, incomplete
+   * content, an unsupported filter, more than 50,000 codes). Search's `:in` / `:not-in`.
+   */
+  expand(canonical: string): { system: string; code: string }[] | undefined {
+    const e = this.valueSet(canonical)?.enumerate();
+    if (!e) return undefined;
+    return [...e].map((k) => {
+      const sep = k.indexOf('\u0000');
+      return { system: k.slice(0, sep), code: k.slice(sep + 1) };
+    });
+  }
+
   private valueSet(canonical: string): CompiledValueSet | null {
     let vs = this.valueSets.get(canonical);
     if (vs !== undefined) return vs;

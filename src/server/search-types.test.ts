@@ -1,16 +1,20 @@
-// Number and quantity search (issue 12, migration 0062) on both databases, over HTTP: prefixes
-// with the value's implicit precision, units (system|code, ||code), Ranges, :missing, _sort,
-// and the clear 400 of a malformed value or a modifier the type does not take.
+// Search types and modifiers added by issue 12, on both databases, over HTTP: number and quantity
+// (migration 0062: prefixes with the value's implicit precision, units, Ranges, :missing, _sort),
+// the token modifiers :in / :not-in (value sets expanded from the loaded packages) and :of-type
+// (typed identifiers), and the clear 400 of a malformed value or what is not supported.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { http, postgresSkipReason, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const UCUM = 'http://unitsofmeasure.org';
+const TYPE_VS = 'https://interop.esante.gouv.fr/ig/fhir/tddui/ValueSet/tddui-encounter-type';
+const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+let inSet: { system: string; code: string };
 
 for (const kind of ['embedded', 'postgres'] as DbKind[]) {
   const skip = kind === 'postgres' ? await postgresSkipReason() : undefined;
-  describe(`number and quantity search [${kind}]`, { skip }, () => {
+  describe(`number, quantity, :in, :not-in, :of-type [${kind}]`, { skip }, () => {
     let srv: TestServer;
     const ids: Record<string, string> = {};
     before(async () => {
@@ -30,11 +34,26 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       });
       const keys = ['d3', 'd10', 'h36', 'd2.5', 'none', 'r0.8', 'r0.2-0.4'];
       results.forEach((r, i) => (ids[keys[i]!] = r.id!));
+      // Encounter types: one of the TDDUI value set, one outside it.
+      inSet = srv.validator.core.terminology.expand(TYPE_VS)![0]!;
+      const typed = await srv.repo.execute({
+        ops: [
+          { method: 'create', resourceType: 'Encounter', resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, type: [{ coding: [inSet] }] } },
+          { method: 'create', resourceType: 'Encounter', resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, type: [{ coding: [{ system: 'http://example.org/types', code: inSet.code }] }] } },
+          {
+            method: 'create',
+            resourceType: 'Patient',
+            resource: { resourceType: 'Patient', identifier: [{ type: { coding: [{ system: V2_0203, code: 'MR' }] }, system: 'urn:oid:1.2.3', value: '12345' }, { type: { coding: [{ system: V2_0203, code: 'PI' }] }, system: 'urn:oid:1.2.4', value: '777' }] },
+          },
+          { method: 'create', resourceType: 'Patient', resource: { resourceType: 'Patient', identifier: [{ type: { coding: [{ system: V2_0203, code: 'PI' }] }, system: 'urn:oid:1.2.4', value: '12345' }] } },
+        ],
+      });
+      ['typeIn', 'typeOut', 'mr12345', 'pi12345'].forEach((k, i) => (ids[k] = typed[i]!.id!));
     });
     after(async () => srv?.stop());
 
-    const found = async (query: string): Promise<string[]> => {
-      const r = await http(`${srv.base}/Encounter?${query}`, { headers: { prefer: 'handling=strict' } });
+    const found = async (query: string, type = 'Encounter'): Promise<string[]> => {
+      const r = await http(`${srv.base}/${type}?${query}`, { headers: { prefer: 'handling=strict' } });
       assert.equal(r.status, 200, `${query}: ${r.text.slice(0, 400)}`);
       const byId = Object.fromEntries(Object.entries(ids).map(([k, v]) => [v, k]));
       return (r.json.entry ?? []).map((e: Json) => byId[e.resource.id]).sort();
@@ -66,9 +85,9 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     });
 
     it(':missing, :not, _sort', async () => {
-      assert.deepEqual(await found('length:missing=true'), ['none']);
+      assert.deepEqual(await found('length:missing=true'), ['none', 'typeIn', 'typeOut']);
       assert.deepEqual(await found('length:missing=false'), ['d10', 'd2.5', 'd3', 'h36']);
-      assert.deepEqual(await found('length:not=3.0'), ['d10', 'd2.5', 'h36', 'none']);
+      assert.deepEqual(await found('length:not=3.0'), ['d10', 'd2.5', 'h36', 'none', 'typeIn', 'typeOut']);
       const r = await http(`${srv.base}/Encounter?length:missing=false&_sort=-length`);
       assert.deepEqual(r.json.entry.map((e: Json) => e.resource.length.value), [36, 10, 3, 2.5]);
     });
@@ -80,6 +99,33 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
         assert.equal(r.json.resourceType, 'OperationOutcome');
         assert.equal(r.json.issue[0].expression[0], 'length', q);
       }
+    });
+
+    it(':in / :not-in: the codes of a value set of the loaded packages (system and code)', async () => {
+      assert.deepEqual(await found(`type:in=${encodeURIComponent(TYPE_VS)}`), ['typeIn'], 'the same code in another system is not in the set');
+      const notIn = await found(`type:not-in=${encodeURIComponent(TYPE_VS)}`);
+      assert.ok(notIn.includes('typeOut') && !notIn.includes('typeIn'), notIn.join(' '));
+      // A `code` element (no system in the index) matches by its code.
+      assert.deepEqual(await found(`gender:in=${encodeURIComponent('http://hl7.org/fhir/ValueSet/administrative-gender')}`, 'Patient'), []);
+      const unknown = await http(`${srv.base}/Encounter?type:in=${encodeURIComponent('http://example.org/ValueSet/none')}`);
+      assert.equal(unknown.status, 400);
+      assert.match(unknown.json.issue[0].diagnostics, /not loaded/);
+    });
+
+    it(':of-type: the identifier\'s type and its value', async () => {
+      assert.deepEqual(await found(`identifier:of-type=${encodeURIComponent(V2_0203)}|MR|12345`, 'Patient'), ['mr12345']);
+      assert.deepEqual(await found(`identifier:of-type=${encodeURIComponent(V2_0203)}|PI|12345`, 'Patient'), ['pi12345']);
+      assert.deepEqual(await found(`identifier:of-type=${encodeURIComponent(V2_0203)}|PI|777`, 'Patient'), ['mr12345']);
+      assert.deepEqual(await found('identifier:of-type=|MR|12345', 'Patient'), ['mr12345'], 'any type system');
+      const bad = await http(`${srv.base}/Patient?identifier:of-type=MR|12345`);
+      assert.equal(bad.status, 400);
+    });
+
+    it('composite parameters: a clear 400 (not supported)', async () => {
+      const r = await http(`${srv.base}/DocumentReference?relationship=replaces$DocumentReference/x`, { headers: { prefer: 'handling=strict' } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.resourceType, 'OperationOutcome');
+      assert.equal(r.json.issue[0].expression[0], 'relationship');
     });
 
     it('numbers, a Range among them (storage)', async () => {
