@@ -133,6 +133,10 @@ test('Mes cahiers de liaison: a professional of the circle, authorised by the us
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(String(e)));
+  // The circle page says who the usager authorised.
+  await page.goto(`${srv.url}/usagers/${patient}/coordination`);
+  assert.equal(await page.textContent(`#cercle tr:has-text("Leroy") td.consent`), 'cahier de liaison');
+  assert.equal(await page.textContent(`#cercle tr:has-text("Moreau") td.consent`), 'non');
   await page.goto(`${srv.url}/`);
   await page.click('nav >> text=Cahiers de liaison');
   await page.selectOption('select[name="personne"]', { label: 'Inès Leroy' });

@@ -90,12 +90,30 @@ export async function coordinationPage(repo: Repository, patientId: string, q: C
     const end = typeof period.end === 'string' ? period.end : undefined;
     members.push({ index, key: key ?? '', name: d.name, ...(d.structure ? { structure: d.structure } : {}), ...(codeText(p.role) ? { role: codeText(p.role)! } : {}), ...(typeof period.start === 'string' ? { start: period.start } : {}), ...(end ? { end } : {}), active: !end || end > today });
   }
+  // The usager's authorisations (Consent, D-53), shown per member: which blocks they open.
+  const opened = new Map<string, Set<string>>();
+  for (const c of await all(repo, 'Consent', [{ name: 'patient', values: [`Patient/${patientId}`] }])) {
+    const prov = isObject(c.provision) ? c.provision : {};
+    if (c.status !== 'active' || (prov.type !== undefined && prov.type !== 'permit')) continue;
+    const p = isObject(prov.period) ? prov.period : {};
+    if ((typeof p.start === 'string' && p.start > today) || (typeof p.end === 'string' && p.end <= today)) continue;
+    const blocks = (Array.isArray(prov.class) ? prov.class : []).map((k) => (isObject(k) && k.system === 'http://hl7.org/fhir/resource-types' ? String(k.code) : '')).filter(Boolean);
+    for (const a of Array.isArray(prov.actor) ? prov.actor : []) {
+      const who = isObject(a) ? refOf(a.reference) : undefined;
+      if (who) opened.set(who, new Set([...(opened.get(who) ?? []), ...blocks]));
+    }
+  }
+  const authorised = (key: string): string => {
+    const b = opened.get(key);
+    const parts = [b?.has('DocumentReference') ? 'cahier de liaison' : '', b?.has('CareTeam') ? 'cercle' : ''].filter(Boolean);
+    return parts.length ? parts.join(', ') : 'non';
+  };
   const proposals: Proposal[] = await circleProposals(repo, patientId, now);
   const base = `/usagers/${encodeURIComponent(patientId)}/coordination`;
   const circle = html`<section class="card" id="cercle"><h2>Cercle de santé et d’accompagnement</h2>
 ${members.length
-    ? html`<div class="table-wrap"><table class="list"><thead><tr><th>Membre</th><th>Rôle</th><th>Structure</th><th>Période</th><th></th></tr></thead><tbody>
-${members.map((m) => html`<tr class="${m.active ? 'member-active' : 'member-left'}"><td>${m.name}</td><td>${m.role ?? ''}</td><td>${m.structure ?? ''}</td><td>${m.start ? `depuis le ${frDay(m.start)}` : ''}${m.end ? ` — jusqu’au ${frDay(m.end)}` : ''}</td><td>${m.active
+    ? html`<div class="table-wrap"><table class="list"><thead><tr><th>Membre</th><th>Rôle</th><th>Structure</th><th>Période</th><th>Autorisé par l’usager</th><th></th></tr></thead><tbody>
+${members.map((m) => html`<tr class="${m.active ? 'member-active' : 'member-left'}"><td>${m.name}</td><td>${m.role ?? ''}</td><td>${m.structure ?? ''}</td><td>${m.start ? `depuis le ${frDay(m.start)}` : ''}${m.end ? ` — jusqu’au ${frDay(m.end)}` : ''}</td><td class="consent">${authorised(m.key)}</td><td>${m.active
       ? html`<form method="post" action="${`${base}/quitter`}"><input type="hidden" name="index" value="${String(m.index)}"><button type="submit">Quitter le cercle</button></form>`
       : members.some((o) => o.key === m.key && o.active) ? '' : html`<form method="post" action="${`${base}/revenir`}"><input type="hidden" name="membre" value="${m.key}"><button type="submit">Revenir</button></form>`}</td></tr>`)}
 </tbody></table></div>`
