@@ -355,19 +355,12 @@ export class NotificationService {
     const attempts = n.attempts + 1;
     const status: NotificationStatus = ok ? 'sent' : attempts >= this.retry.maxAttempts ? 'parked' : 'failed';
     const next = ok ? now : new Date(now.getTime() + this.backoff(attempts));
-    await this.repo.db.transaction(async (tx) => {
-      await tx.query(
-        `UPDATE notification SET status = $2, attempts = $3, next_attempt = $4::timestamptz, last_error = $5, sent_at = $6::timestamptz WHERE id = $1`,
-        [n.id, status, attempts, next.toISOString(), ok ? null : detail.slice(0, 1000), ok ? now.toISOString() : null],
-      );
-      await tx.query(`INSERT INTO notification_attempt (notification_id, attempt, at, ok, detail) VALUES ($1, $2, $3::timestamptz, $4, $5) ON CONFLICT DO NOTHING`, [
-        n.id,
-        attempts,
-        now.toISOString(),
-        ok,
-        detail.slice(0, 1000),
-      ]);
-    });
+    // One statement (atomic on its own): the journal row and its attempt, one round trip.
+    await this.repo.db.query(
+      `WITH u AS (UPDATE notification SET status = $2, attempts = $3, next_attempt = $4::timestamptz, last_error = $5, sent_at = $6::timestamptz WHERE id = $1 RETURNING id)
+       INSERT INTO notification_attempt (notification_id, attempt, at, ok, detail) SELECT id, $3, $7::timestamptz, $8, $9 FROM u ON CONFLICT DO NOTHING`,
+      [n.id, status, attempts, next.toISOString(), ok ? null : detail.slice(0, 1000), ok ? now.toISOString() : null, now.toISOString(), ok, detail.slice(0, 1000)],
+    );
     if (status === 'parked') this.opts.log?.warn({ notification: n.id, subscription: n.subscriptionId, reason: detail }, 'notification parked');
   }
 
