@@ -40,6 +40,15 @@ export interface BundleResult {
 export interface ComputedType {
   read(id: string): Promise<ResourceRecord>;
   search(query: SearchQuery): Promise<SearchResult>;
+  /** What `/metadata` says of it (its search parameters and includes are its own, not the index's). */
+  capability?: { searchParams: { name: string; type: string; documentation: string }[]; searchInclude: string[]; documentation: string };
+}
+
+/** An operation a module serves on a type (listed by `/metadata`). */
+export interface ModuleOperation {
+  type: string;
+  name: string;
+  documentation: string;
 }
 
 /**
@@ -71,6 +80,8 @@ export interface IgModule {
    * GAP: an appointment must not double-book an agenda. Throw a FhirError to refuse the write.
    */
   inTransaction?(resource: FhirResource, ctx: WriteContext, tx: Queryable): Promise<void>;
+  /** Operations it serves (its routes are the server's), for `/metadata`. */
+  operations?: ModuleOperation[];
   /** Types it computes instead of storing (reads and searches answer from them). */
   computed?: Record<string, ComputedType>;
   /**

@@ -6,6 +6,7 @@ import type { FhirResource } from '../fhir/json.js';
 import type { CanonicalResource, ConformanceRegistry } from '../fhir/packages/registry.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
 import type { Served } from '../rest/served.js';
+import type { ComputedType, ModuleOperation } from '../rest/modules.js';
 
 export const TDDUI_CONSOMMATEUR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/CapabilityStatement/TDDUIConsommateur';
 export const VALIDATE_OPERATION = 'http://hl7.org/fhir/OperationDefinition/Resource-validate';
@@ -23,6 +24,10 @@ export interface CapabilityInput {
   oauth?: boolean;
   /** IG modules that process their own transaction Bundles. */
   transactionModules: string[];
+  /** Types computed by a module (GAP Slots): their own interactions, parameters and includes. */
+  computed?: (type: string) => ComputedType | undefined;
+  /** Operations the modules serve, by type. */
+  operations?: ModuleOperation[];
 }
 
 const BASE_SP = 'http://hl7.org/fhir/SearchParameter/';
@@ -72,7 +77,22 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     if (includes.length) out.searchInclude = [...includes, '*'];
     if (revIncludes.length) out.searchRevInclude = revIncludes;
     out.searchParam = searchParam.filter((p, i, all) => all.findIndex((q) => q.name === p.name) === i && (p.name.startsWith('_') || spNames.has(p.name)));
-    out.operation = [{ name: 'validate', definition: VALIDATE_OPERATION }];
+    out.operation = [{ name: 'validate', definition: VALIDATE_OPERATION }, ...(input.operations ?? []).filter((o) => o.type === t.type).map((o) => ({ name: o.name, definition: `urn:tddui:operation:${o.name}`, documentation: o.documentation }))];
+    const computed = input.computed?.(t.type)?.capability;
+    if (computed) {
+      // Computed, never stored: read and search only, no history, no conditional interactions.
+      out.interaction = [{ code: 'read' }, { code: 'search-type' }];
+      out.readHistory = false;
+      out.updateCreate = false;
+      out.conditionalCreate = false;
+      out.conditionalUpdate = false;
+      out.conditionalDelete = 'not-supported';
+      delete out.conditionalRead;
+      out.searchParam = computed.searchParams;
+      out.searchInclude = computed.searchInclude;
+      delete out.searchRevInclude;
+      out.documentation = [out.documentation, computed.documentation].filter(Boolean).join('\n\n');
+    }
     return out;
   });
 

@@ -307,6 +307,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         xml: xml !== undefined,
         oauth: auth !== undefined,
         transactionModules: service.modules.filter((m) => m.bundle).map((m) => m.name),
+        computed: (type: string) => service.computed(type),
+        operations: service.modules.flatMap((m) => m.operations ?? []),
       });
       if (capabilityByBase.size < 16) capabilityByBase.set(base, cs);
     }

@@ -396,7 +396,11 @@ export function gapSuite(kind: DbKind, skip?: string): void {
       const cs = (await get('metadata')).json;
       const res = (t: string) => cs.rest[0].resource.find((r: Json) => r.type === t);
       assert.deepEqual(['create', 'update', 'patch', 'delete'].filter((c) => res('Schedule').interaction.some((i: Json) => i.code === c)), ['create', 'update', 'patch', 'delete']);
-      assert.ok(res('Slot').interaction.some((i: Json) => i.code === 'search-type'));
+      assert.deepEqual(res('Slot').interaction.map((i: Json) => i.code), ['read', 'search-type']);
+      // Every Slot parameter of the Gestionnaire statement is offered by the generated Slots.
+      const offered = res('Slot').searchParam.map((p: Json) => p.name);
+      for (const n of ['GAP_Slot_earliestStart', 'GAP_Slot_latestStart', 'GAP_Schedule_Actor', 'Schedule-actor', 'identifier', 'status']) assert.ok(offered.includes(n), n);
+      assert.ok(res('Appointment').operation.some((o: Json) => o.name === 'find'));
       assert.ok(res('Appointment').interaction.some((i: Json) => i.code === 'create'));
     });
   });

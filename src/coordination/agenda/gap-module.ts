@@ -50,8 +50,16 @@ export function gapModule(repo: Repository, clock: () => Date = () => new Date()
       Slot: {
         read: (id) => store.readSlot(id),
         search: (q) => store.searchSlots(q),
+        capability: SLOT_CAPABILITY,
       },
     },
+    operations: [
+      { type: 'Appointment', name: 'find', documentation: 'Créneau commun (opération du projet, sur le modèle d’IHE ITI $find) : patient, practitioner (membres du cercle), duration, start, end, step, _count, rank, include-patient → rendez-vous proposés (docs/agenda.md).' },
+      { type: 'Appointment', name: 'book', documentation: 'Réserve une proposition de $find : rendez-vous pending, participants needs-action.' },
+      { type: 'Appointment', name: 'respond', documentation: 'Réponse d’un participant (actor, answer = accepted | declined | tentative) : tous acceptés → booked, un refus → cancelled.' },
+      { type: 'Appointment', name: 'feed', documentation: 'Crée un flux iCalendar privé (subject) : URL /agenda/<jeton>.ics.' },
+      { type: 'Appointment', name: 'feed-revoke', documentation: 'Révoque un flux iCalendar (url).' },
+    ],
   };
 }
 
@@ -129,3 +137,22 @@ export function appointmentEvents(change: WrittenChange): EventDeclaration[] {
   if (r.status === 'cancelled' && before !== undefined && before !== 'cancelled') return [declare('appointmentCancelled', change, patient, GAP_PACKAGE, detail)];
   return [];
 }
+
+/** What /metadata says of the generated Slots (store.ts answers exactly these). */
+const SLOT_CAPABILITY = {
+  documentation: 'Créneaux générés à partir des disponibilités des agendas (Schedule) et des rendez-vous, jamais enregistrés (décision D-110) ; identifiant <Schedule>.<service>.<début UTC>.',
+  searchInclude: ['Slot:schedule', 'Schedule:actor'],
+  searchParams: [
+    { name: '_id', type: 'token', documentation: 'Identifiant du créneau généré' },
+    { name: 'schedule', type: 'reference', documentation: 'L’agenda ; chaînes schedule.<paramètre de Schedule> (schedule.actor, schedule.specialty…)' },
+    { name: 'Schedule-actor', type: 'reference', documentation: 'L’acteur de l’agenda du créneau (GAP)' },
+    { name: 'GAP_Schedule_Actor', type: 'reference', documentation: 'L’acteur de l’agenda du créneau (GAP)' },
+    { name: 'start', type: 'date', documentation: 'Début (eq, ge, gt, le, lt, sa, eb) ; 93 jours au plus' },
+    { name: 'GAP_Slot_earliestStart', type: 'date', documentation: 'Début au plus tôt (GAP)' },
+    { name: 'GAP_Slot_latestStart', type: 'date', documentation: 'Début au plus tard (GAP)' },
+    { name: 'status', type: 'token', documentation: 'free, busy, busy-tentative, busy-unavailable' },
+    { name: 'service-type', type: 'token', documentation: 'Type de service' },
+    { name: 'specialty', type: 'token', documentation: 'Spécialité de l’agenda' },
+    { name: 'identifier', type: 'token', documentation: 'Identifiant (urn:tddui:agenda:slot|<id>)' },
+  ],
+};
