@@ -82,7 +82,7 @@ export const CODES = {
     code: 'value',
     summary: 'A primitive value does not match its type (date, dateTime, id, uri, code, decimal...).',
     en: '{detail}',
-    fr: 'Valeur invalide pour le type {type} : {detail}',
+    fr: 'Valeur invalide pour le type {type} : {detailFr}',
   }),
   NARRATIVE_SYNTAX: defineRule({
     id: 'fhir-narrative-syntax',

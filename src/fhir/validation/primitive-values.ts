@@ -91,7 +91,7 @@ export function checkPrimitiveValue(run: Run, value: unknown, typeCode: string, 
   // R4 types Resource.id as a plain string, but it must be a valid id (as the HL7 validator checks).
   const err = checkPrimitive(typeCode === 'string' && node.name === 'id' && isResourceId(run, node) ? 'id' : typeCode, value);
   if (err) {
-    run.out.push(CODES.PRIMITIVE_FORMAT, at(base, seg), { detail: err, type: typeCode });
+    run.out.push(CODES.PRIMITIVE_FORMAT, at(base, seg), { detail: err.en, detailFr: err.fr, type: typeCode });
     return;
   }
   if (typeof value === 'string') {

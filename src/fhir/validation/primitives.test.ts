@@ -12,8 +12,10 @@ function valid(type: string, values: unknown[]): void {
 function invalid(type: string, values: unknown[], message?: RegExp): void {
   for (const v of values) {
     const err = checkPrimitive(type, v);
-    assert.equal(typeof err, 'string', `${type} ${JSON.stringify(v)} should be invalid`);
-    if (message) assert.match(err!, message, `${type} ${JSON.stringify(v)}`);
+    assert.equal(typeof err, 'object', `${type} ${JSON.stringify(v)} should be invalid`);
+    if (message) assert.match(err!.en, message, `${type} ${JSON.stringify(v)}`);
+    // Every problem is worded in French too, not the English text again (issue 20).
+    assert.ok(err!.fr && err!.fr !== err!.en && !/ is not | is out of |The (string|value) /.test(err!.fr), `French of ${err!.en}: ${err!.fr}`);
   }
 }
 
@@ -113,8 +115,10 @@ test('leading/trailing whitespace of strings is a warning-level finding', () => 
 
 test('messages quote long values shortened', () => {
   const err = checkPrimitive('date', 'x'.repeat(500))!;
-  assert.ok(err.length < 200, err);
-  assert.match(err, /\.\.\./);
+  assert.ok(err.en.length < 200, err.en);
+  assert.match(err.en, /\.\.\./);
+  assert.ok(err.fr.length < 200, err.fr);
+  assert.match(err.fr, /\.\.\./);
 });
 
 // The fast scanners (isValidString) may only accept what the regex rules accept, and must
@@ -167,11 +171,11 @@ test('fast string scanners agree with the regex rules on generated values', () =
     const fast = isValidString(type, v);
     if (fast) {
       accepted++;
-      assert.equal(byRules, undefined, `scanner accepted ${type} ${JSON.stringify(v)}: ${byRules}`);
+      assert.equal(byRules, undefined, `scanner accepted ${type} ${JSON.stringify(v)}: ${byRules?.en}`);
     } else if (byRules === undefined) {
       assert.fail(`scanner refused a valid ${type} ${JSON.stringify(v)}`);
     }
-    assert.equal(checkPrimitive(type, v), byRules);
+    assert.deepEqual(checkPrimitive(type, v), byRules);
   }
   assert.ok(accepted > 5_000, `only ${accepted} values accepted: the generator or the scanner is off`);
   // Every type drew its share of the values, valid and invalid.

@@ -84,13 +84,13 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function checkCalendar(m: RegExpExecArray, shown: string, type: string): string | undefined {
+function checkCalendar(m: RegExpExecArray, shown: string, type: string): PrimitiveProblem | undefined {
   const year = Number(m[1]);
-  if (year === 0) return `"${shown}" is not a valid ${type}: year 0000 does not exist`;
+  if (year === 0) return problem(`"${shown}" is not a valid ${type}: year 0000 does not exist`, `« ${shown} » n’est pas un ${type} valide : l’année 0000 n’existe pas`);
   if (m[2] !== undefined && m[3] !== undefined) {
     const month = Number(m[2]);
     const day = Number(m[3]);
-    if (day > daysInMonth(year, month)) return `"${shown}" is not a valid ${type}: ${m[1]}-${m[2]} has no day ${m[3]}`;
+    if (day > daysInMonth(year, month)) return problem(`"${shown}" is not a valid ${type}: ${m[1]}-${m[2]} has no day ${m[3]}`, `« ${shown} » n’est pas un ${type} valide : le mois ${m[1]}-${m[2]} n’a pas de jour ${m[3]}`);
   }
   return undefined;
 }
@@ -99,11 +99,21 @@ function describe(value: string): string {
   return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }
 
+/** A primitive value's first problem, worded in English and in French (the catalogue's `{detail}` / `{detailFr}`). */
+export interface PrimitiveProblem {
+  en: string;
+  fr: string;
+}
+
+function problem(en: string, fr: string): PrimitiveProblem {
+  return { en, fr };
+}
+
 /**
  * Checks a primitive value already known to have the right JSON kind.
- * Returns a message for the first problem, or undefined when the value is valid.
+ * Returns the first problem, or undefined when the value is valid.
  */
-export function checkPrimitive(type: string, value: unknown): string | undefined {
+export function checkPrimitive(type: string, value: unknown): PrimitiveProblem | undefined {
   // Strings: a hand-written scanner says "valid" for most values without a regex or a match
   // array (most values are valid); anything it does not accept goes to the regex rules, which
   // decide and word the message. The scanner may only accept what the regexes accept
@@ -113,21 +123,21 @@ export function checkPrimitive(type: string, value: unknown): string | undefined
 }
 
 /** The reference implementation: the R4 regexes, the calendar, and the message of the first problem. */
-export function checkPrimitiveByRules(type: string, value: unknown): string | undefined {
+export function checkPrimitiveByRules(type: string, value: unknown): PrimitiveProblem | undefined {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return `${value} is not a valid ${type}`;
+    if (!Number.isFinite(value)) return problem(`${value} is not a valid ${type}`, `${value} n’est pas un ${type} valide`);
     switch (type) {
       case 'integer':
-        if (!Number.isInteger(value)) return `${value} is not a valid integer (no decimals allowed)`;
-        if (value < -2147483648 || value > 2147483647) return `${value} is out of the 32-bit integer range`;
+        if (!Number.isInteger(value)) return problem(`${value} is not a valid integer (no decimals allowed)`, `${value} n’est pas un entier valide (pas de décimales)`);
+        if (value < -2147483648 || value > 2147483647) return problem(`${value} is out of the 32-bit integer range`, `${value} dépasse les bornes d’un entier sur 32 bits`);
         return undefined;
       case 'unsignedInt':
-        if (!Number.isInteger(value) || value < 0) return `${value} is not a valid unsignedInt (integer >= 0)`;
-        if (value > 2147483647) return `${value} is out of the unsignedInt range`;
+        if (!Number.isInteger(value) || value < 0) return problem(`${value} is not a valid unsignedInt (integer >= 0)`, `${value} n’est pas un unsignedInt valide (entier ≥ 0)`);
+        if (value > 2147483647) return problem(`${value} is out of the unsignedInt range`, `${value} dépasse les bornes d’un unsignedInt`);
         return undefined;
       case 'positiveInt':
-        if (!Number.isInteger(value) || value < 1) return `${value} is not a valid positiveInt (integer >= 1)`;
-        if (value > 2147483647) return `${value} is out of the positiveInt range`;
+        if (!Number.isInteger(value) || value < 1) return problem(`${value} is not a valid positiveInt (integer >= 1)`, `${value} n’est pas un positiveInt valide (entier ≥ 1)`);
+        if (value > 2147483647) return problem(`${value} is out of the positiveInt range`, `${value} dépasse les bornes d’un positiveInt`);
         return undefined;
       default:
         return undefined;
@@ -138,48 +148,48 @@ export function checkPrimitiveByRules(type: string, value: unknown): string | un
   switch (type) {
     case 'string':
     case 'markdown':
-      if (v.length > MAX_STRING) return `The string is longer than 1 MB (${v.length} characters)`;
-      if (RE_BAD_CHARS.test(v)) return `The string contains a control character that FHIR does not allow`;
+      if (v.length > MAX_STRING) return problem(`The string is longer than 1 MB (${v.length} characters)`, `La chaîne dépasse 1 Mo (${v.length} caractères)`);
+      if (RE_BAD_CHARS.test(v)) return problem(`The string contains a control character that FHIR does not allow`, `La chaîne contient un caractère de contrôle que FHIR n’autorise pas`);
       return undefined;
     case 'code':
-      return RE_CODE.test(v) ? undefined : `"${describe(v)}" is not a valid code (no leading, trailing or repeated whitespace)`;
+      return RE_CODE.test(v) ? undefined : problem(`"${describe(v)}" is not a valid code (no leading, trailing or repeated whitespace)`, `« ${describe(v)} » n’est pas un code valide (pas d’espace en début, en fin ni répété)`);
     case 'id':
-      return RE_ID.test(v) ? undefined : `"${describe(v)}" is not a valid id (1 to 64 of A-Z a-z 0-9 - .)`;
+      return RE_ID.test(v) ? undefined : problem(`"${describe(v)}" is not a valid id (1 to 64 of A-Z a-z 0-9 - .)`, `« ${describe(v)} » n’est pas un id valide (1 à 64 caractères parmi A-Z a-z 0-9 - .)`);
     case 'oid':
-      return RE_OID.test(v) ? undefined : `"${describe(v)}" is not a valid oid (urn:oid:...)`;
+      return RE_OID.test(v) ? undefined : problem(`"${describe(v)}" is not a valid oid (urn:oid:...)`, `« ${describe(v)} » n’est pas un oid valide (urn:oid:...)`);
     case 'uuid':
-      return RE_UUID.test(v) ? undefined : `"${describe(v)}" is not a valid uuid (urn:uuid: followed by a lowercase UUID)`;
+      return RE_UUID.test(v) ? undefined : problem(`"${describe(v)}" is not a valid uuid (urn:uuid: followed by a lowercase UUID)`, `« ${describe(v)} » n’est pas un uuid valide (urn:uuid: suivi d’un UUID en minuscules)`);
     case 'uri':
     case 'url':
     case 'canonical':
-      if (!RE_URI.test(v)) return `"${describe(v)}" is not a valid ${type} (whitespace is not allowed)`;
-      if (v.startsWith('urn:oid:') && !RE_OID.test(v)) return `"${describe(v)}" is not a valid OID URI`;
-      if (v.startsWith('urn:uuid:') && !RE_UUID.test(v)) return `"${describe(v)}" is not a valid UUID URI (lowercase hex, 8-4-4-4-12)`;
+      if (!RE_URI.test(v)) return problem(`"${describe(v)}" is not a valid ${type} (whitespace is not allowed)`, `« ${describe(v)} » n’est pas un ${type} valide (les espaces sont interdits)`);
+      if (v.startsWith('urn:oid:') && !RE_OID.test(v)) return problem(`"${describe(v)}" is not a valid OID URI`, `« ${describe(v)} » n’est pas une URI d’OID valide`);
+      if (v.startsWith('urn:uuid:') && !RE_UUID.test(v)) return problem(`"${describe(v)}" is not a valid UUID URI (lowercase hex, 8-4-4-4-12)`, `« ${describe(v)} » n’est pas une URI d’UUID valide (hexadécimal en minuscules, 8-4-4-4-12)`);
       return undefined;
     case 'base64Binary': {
       const compact = v.replace(/\s+/g, '');
-      return RE_BASE64.test(compact) ? undefined : `The value is not valid base64 content`;
+      return RE_BASE64.test(compact) ? undefined : problem(`The value is not valid base64 content`, `La valeur n’est pas un contenu base64 valide`);
     }
     case 'date': {
       const m = RE_DATE.exec(v);
-      if (!m) return `"${describe(v)}" is not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)`;
+      if (!m) return problem(`"${describe(v)}" is not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)`, `« ${describe(v)} » n’est pas une date valide (AAAA, AAAA-MM ou AAAA-MM-JJ)`);
       return checkCalendar(m, v, 'date');
     }
     case 'dateTime': {
       const m = RE_DATETIME.exec(v);
       if (!m) {
-        if (/^\d{4}-\d{2}-\d{2}T[^Z+-]*$/.test(v)) return `"${describe(v)}" is not a valid dateTime: a time needs a time zone (Z or ±hh:mm)`;
-        return `"${describe(v)}" is not a valid dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)`;
+        if (/^\d{4}-\d{2}-\d{2}T[^Z+-]*$/.test(v)) return problem(`"${describe(v)}" is not a valid dateTime: a time needs a time zone (Z or ±hh:mm)`, `« ${describe(v)} » n’est pas un dateTime valide : une heure exige un fuseau horaire (Z ou ±hh:mm)`);
+        return problem(`"${describe(v)}" is not a valid dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)`, `« ${describe(v)} » n’est pas un dateTime valide (AAAA, AAAA-MM, AAAA-MM-JJ ou AAAA-MM-JJThh:mm:ss+zz:zz)`);
       }
       return checkCalendar(m, v, 'dateTime');
     }
     case 'instant': {
       const m = RE_INSTANT.exec(v);
-      if (!m) return `"${describe(v)}" is not a valid instant (YYYY-MM-DDThh:mm:ss[.sss] with a time zone)`;
+      if (!m) return problem(`"${describe(v)}" is not a valid instant (YYYY-MM-DDThh:mm:ss[.sss] with a time zone)`, `« ${describe(v)} » n’est pas un instant valide (AAAA-MM-JJThh:mm:ss[.sss] avec un fuseau horaire)`);
       return checkCalendar(m, v, 'instant');
     }
     case 'time':
-      return RE_TIME.test(v) ? undefined : `"${describe(v)}" is not a valid time (hh:mm:ss)`;
+      return RE_TIME.test(v) ? undefined : problem(`"${describe(v)}" is not a valid time (hh:mm:ss)`, `« ${describe(v)} » n’est pas une heure valide (hh:mm:ss)`);
     default:
       return undefined;
   }

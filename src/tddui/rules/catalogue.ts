@@ -136,7 +136,7 @@ export const TDDUI_RULES = {
     code: 'business-rule',
     summary: 'The events and transports sent for one usager span more than 5 weeks (SSIAD window).',
     en: 'The events and transports of {usager} span {days} days ({from} to {to}); a SSIAD export covers at most 5 weeks (35 days)',
-    fr: 'Les évènements et transports de {usager} couvrent {days} jours (du {from} au {to}) ; un export SSIAD couvre au plus 5 semaines (35 jours)',
+    fr: 'Les évènements et transports de {usagerFr} couvrent {days} jours (du {from} au {to}) ; un export SSIAD couvre au plus 5 semaines (35 jours)',
     reference: 'tddui-business-rules D1',
   }),
   SSIAD_WINDOW_AGE: defineRule({
@@ -154,7 +154,7 @@ export const TDDUI_RULES = {
     code: 'informational',
     summary: 'The events and transports sent for one usager span less than one week (SSIAD minimum, not enforced).',
     en: 'The events and transports of {usager} span {days} day(s); a SSIAD export should cover at least one week',
-    fr: 'Les évènements et transports de {usager} couvrent {days} jour(s) ; un export SSIAD devrait couvrir au moins une semaine',
+    fr: 'Les évènements et transports de {usagerFr} couvrent {days} jour(s) ; un export SSIAD devrait couvrir au moins une semaine',
     reference: 'tddui-business-rules D1',
   }),
   EVALUATION_ACTOR: defineRule({

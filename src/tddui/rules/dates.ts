@@ -143,18 +143,20 @@ export function ssiadWindowRules(ctx: RuleContext, out: ValidationIssue[]): void
     const first = list[0];
     const last = Math.max(...list.map((d) => d.end));
     const days = Math.ceil((last - first.start) / DAY);
-    const name = usager ? describeUsager(usager) : 'the usager';
+    const name = usager ? `usager ${usagerRef(usager)}` : 'the usager';
+    const nameFr = usager ? `l’usager ${usagerRef(usager)}` : 'l’usager';
     if (days > WINDOW_DAYS) {
       out.push(
         makeIssue(R.SSIAD_WINDOW_SPAN, first.item.path, {
           usager: name,
+          usagerFr: nameFr,
           days,
           from: new Date(first.start).toISOString().slice(0, 10),
           to: new Date(last).toISOString().slice(0, 10),
         }),
       );
     } else if (days < 7) {
-      out.push(makeIssue(R.SSIAD_WINDOW_MIN, first.item.path, { usager: name, days }));
+      out.push(makeIssue(R.SSIAD_WINDOW_MIN, first.item.path, { usager: name, usagerFr: nameFr, days }));
     }
     for (const d of list) {
       if (d.start < now - WINDOW_DAYS * DAY) {
@@ -171,7 +173,7 @@ export function ssiadWindowRules(ctx: RuleContext, out: ValidationIssue[]): void
   }
 }
 
-function describeUsager(item: Item): string {
-  const id = item.fullUrl ?? `${String(item.resource.resourceType)}/${String(item.resource.id ?? '?')}`;
-  return `usager ${id}`;
+/** How a usager is named in a message: its fullUrl, else Type/id. */
+function usagerRef(item: Item): string {
+  return item.fullUrl ?? `${String(item.resource.resourceType)}/${String(item.resource.id ?? '?')}`;
 }
