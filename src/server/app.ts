@@ -16,6 +16,7 @@ import { SearchParameterSet, type SearchParameterResource } from '../fhir/search
 import { tdduiModule } from '../ingest/tddui-module.js';
 import { CircleAccess } from '../coordination/circle-access.js';
 import { coordinationModules } from '../coordination/modules.js';
+import { DEFAULT_REVIEW_MONTHS, raiseDueReviewEvents } from '../coordination/ppa-reviews.js';
 import { agendaFeedRoutes } from './agenda-routes.js';
 import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
 import type { UsagerAgendaSync } from '../coordination/agenda/usager-agenda.js';
@@ -62,6 +63,12 @@ export interface BuildOptions {
   auth?: Authenticator;
   /** Pause after the last accepted write before Pilotage's aggregates are computed again in the background (default 3 s; ui/pages/pilotage.ts). */
   pilotageWarmupMs?: number;
+  /**
+   * The yearly review of the projet personnalisé (coordination/ppa-reviews.ts, D-126): months
+   * after the usager's accord when it falls due (default 12), and how often the server raises
+   * the `pp-review-due` events (default every hour; the first check one interval after start).
+   */
+  ppaReview?: { months?: number; intervalMs?: number };
   /** More IG modules (volet rules, bundle handlers), after TDDUI's. */
   modules?: IgModule[];
   /** The audit trail of accesses to health data (server/audit.ts; default on — off only to measure its cost). */
@@ -389,6 +396,19 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const exportRunner = new ExportRunner(repo, { dir: resolvePath(process.cwd(), '.tddui-exports'), ...opts.bulkExport }, app.log);
   app.addHook('onReady', async () => exportRunner.start());
   app.addHook('onClose', async () => exportRunner.stop());
+  // The yearly review of the PPA: due reviews raise their event (once each) every interval.
+  const reviewMonths = opts.ppaReview?.months ?? DEFAULT_REVIEW_MONTHS;
+  let reviewTimer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    reviewTimer = setInterval(() => {
+      raiseDueReviewEvents(repo, { months: reviewMonths }).then(
+        (raised) => raised.length && app.log.info({ raised: raised.length }, 'projet personnalisé reviews due: events raised'),
+        (err) => app.log.error({ err }, 'projet personnalisé review check failed'),
+      );
+    }, opts.ppaReview?.intervalMs ?? 3_600_000);
+    reviewTimer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(reviewTimer));
   // The usager's agenda (GAP loaded): TDDUI agenda events kept in step as Appointments, following the change feed.
   const gap = modules.find((m) => m.name === GAP_PACKAGE) as { usagerSync?: UsagerAgendaSync } | undefined;
   const usagerSync = gap?.usagerSync;
@@ -440,7 +460,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   );
 
   const agendaStore = (modules.find((m) => m.name === GAP_PACKAGE) as { store?: AgendaStore } | undefined)?.store;
-  await registerUi(app, { repo, validator, writer: () => service, notifications: () => notifier, ...(agendaStore ? { agenda: agendaStore } : {}), ...(opts.auth ? { auth: opts.auth } : {}) });
+  await registerUi(app, { repo, validator, reviewMonths, writer: () => service, notifications: () => notifier, ...(agendaStore ? { agenda: agendaStore } : {}), ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND_PATH, { method: req.method, path: req.url.split('?')[0]! });
@@ -469,6 +489,8 @@ export interface StartOptions {
   auth?: AuthOptions;
   /** See BuildOptions.pilotageWarmupMs. */
   pilotageWarmupMs?: number;
+  /** See BuildOptions.ppaReview. */
+  ppaReview?: { months?: number; intervalMs?: number };
   /** See BuildOptions.modules. */
   modules?: IgModule[];
   /** See BuildOptions.bulkExport. */
@@ -543,7 +565,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     : undefined;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
+    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.ppaReview ? { ppaReview: opts.ppaReview } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await validationPool?.close();

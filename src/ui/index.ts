@@ -16,6 +16,8 @@ import { submissionPage, submissionsPage, type SubmissionsQuery } from './pages/
 import { usagersPage, type UsagersQuery } from './pages/usagers.js';
 import { usagerPage } from './pages/usager.js';
 import { ppaPdfOf, projetVersionsPage, type VersionsQuery } from './pages/projet-versions.js';
+import { revuesPage, type RevuesQuery } from './pages/revues.js';
+import { DEFAULT_REVIEW_MONTHS } from '../coordination/ppa-reviews.js';
 import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
 import { DOCUMENT_CSP, documentAttachment } from './pages/documents.js';
 
@@ -57,6 +59,8 @@ export interface UiDeps {
   notifications?: () => NotificationService | undefined;
   /** The shared agendas (GAP loaded): the week views and "Trouver un créneau commun". */
   agenda?: AgendaStore;
+  /** Months after the usager's accord when a PPA is due for review (default 12; D-126). */
+  reviewMonths?: number;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -258,7 +262,8 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
       if (found.disposition === 'inline') reply.header('content-security-policy', DOCUMENT_CSP);
       return reply.send(found.bytes);
     });
-    ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {})));
+    ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS)));
+    ui.get<{ Querystring: RevuesQuery }>('/revues', async (req, reply) => sendHtml(reply, await revuesPage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS)));
 
     registerExports(ui, repo);
     ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {})));

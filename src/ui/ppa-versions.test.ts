@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { buildBundle, generateUsagers, type PivotInput } from '../producer/index.js';
+import { buildBundle, type PivotInput } from '../producer/index.js';
+import { generatedPpa, threeChanges } from './testing/ppa.js';
 import { http, startTestServer, type TestServer } from '../server/test-support.js';
 import { diffPpa } from './ppa-versions.js';
 
@@ -19,23 +20,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
 const chromiumHere = existsSync(CHROMIUM);
 if (!chromiumHere && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
-
-/** The first generated usager with a projet personnalisé (deterministic seed). */
-export function generatedPpa(): PivotInput & { projetsPersonnalises: Json[] } {
-  const u = generateUsagers({ count: 12, seed: 3, endDate: '2026-06-30' }).find((p) => (p.projetsPersonnalises ?? []).length > 0);
-  assert.ok(u, 'a generated usager with a PP');
-  return u as PivotInput & { projetsPersonnalises: Json[] };
-}
-
-/** The three changes of the issue: one goal added, one action closed, one goal reworded. */
-export function threeChanges(u: PivotInput & { projetsPersonnalises: Json[] }): PivotInput {
-  const v2 = structuredClone(u);
-  const pp = v2.projetsPersonnalises[0];
-  pp.objectifs.push({ ...pp.objectifs[0], id: '9991', titre: 'Maintenir le lien social', description: 'Participer à une activité collective chaque semaine' });
-  pp.actions[0].statut = 'completed';
-  pp.objectifs[0].titre = 'Marcher sans aide dans le jardin';
-  return v2;
-}
 
 const bundleOf = (p: PivotInput) => {
   const r = buildBundle(structuredClone(p)) as Json;

@@ -3,6 +3,7 @@
 // organisation — with SVG charts. One reference day (`date`, default today) drives every
 // indicator that has a date: the usagers active that day, the latest AGGIR evaluation on or
 // before it (GIR chart, usagers evaluated), and the `semaines` weeks ending with its week.
+import { reviewsAsOf } from './revues.js';
 import { html, href } from '../html.js';
 import { page } from '../layout.js';
 import { isoDay, parisToday, q } from '../components.js';
@@ -102,7 +103,7 @@ export async function stopPilotageWarmup(repo: Repository): Promise<void> {
   await w.running;
 }
 
-export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string }): Promise<string> {
+export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string }, reviewMonths = 12): Promise<string> {
   if (!warmups.has(repo)) warmups.set(repo, {});
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
@@ -148,6 +149,8 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
   const n = (v: number) => v.toLocaleString('fr-FR');
   const orgName = finess ? names.get(finess) : undefined;
   const emptyWindow = sum(events) + sum(trUsager) + sum(trPro) === 0;
+  // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
+  const overdue = (await reviewsAsOf(repo, today, reviewMonths)).filter((r) => !finess || r.finess === finess).length;
   const body = html`<h1>Pilotage${finess ? html` — ${orgName ?? `FINESS ${finess}`}` : ''}</h1>
 <form class="filters" method="get" action="/pilotage">
 <label>Organisation
@@ -166,6 +169,7 @@ ${query.date && !isoDay(query.date) ? html`<p class="warn-box" id="date-invalide
 <div class="stat"><div class="v" id="evalues">${n(evaluated)}</div><div class="l">usagers évalués (AGGIR)<br>au ${frDate(today)}</div></div>
 <div class="stat"><div class="v" id="evenements">${n(sum(events))}</div><div class="l">évènements sur ${weeks} semaines</div></div>
 <div class="stat"><div class="v" id="transports">${n(sum(trUsager) + sum(trPro))}</div><div class="l">transports sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v" id="revues-en-retard"><a href="${href('/revues', { date: today, organisation: finess })}">${n(overdue)}</a></div><div class="l">projets personnalisés<br>à réviser (validés il y a plus de ${reviewMonths} mois)</div></div>
 </div>
 ${
   emptyWindow && latestWeek && latestWeek < startMonday
