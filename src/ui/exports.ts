@@ -15,6 +15,7 @@ import { SYS, frInstant, frDate, identifierValue, insStatus, patientNames, type 
 import { igLabel } from './pages/submissions.js';
 import { genderFr, usagerFiness, usagerSearchParams, type UsagersQuery } from './pages/usagers.js';
 import type { SubmissionsQuery } from './pages/submissions.js';
+import { qualityFilterOf, qualityRows, type QualityQuery } from './pages/quality.js';
 import { countIssues, countsText, issuesFromOutcome, renderReport } from './report.js';
 import { organisationNames, readAggregates } from '../storage/indicators.js';
 import { USAGER_SORTS, listUsagers } from '../storage/usager-list.js';
@@ -176,8 +177,32 @@ ${s.report ? renderReport(s.report, s.bundle) : html`<p class="muted">Aucun rapp
 /** The policy of the standalone report: its own inline style only. */
 const REPORT_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE_CSS).digest('base64')}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
+export const QUALITY_COLUMNS = ['Organisation', 'FINESS', 'Logiciel émetteur', 'Envois', 'Rejetés', 'Taux de rejet (%)', 'Règles les plus fréquentes', 'Premier envoi', 'Dernier envoi', 'Dernier envoi rejeté', 'Identifiant du dernier envoi rejeté'];
+
+async function* qualityCsvRows(repo: Repository, query: QualityQuery): AsyncGenerator<unknown[]> {
+  for (const r of await qualityRows(repo.db, query)) {
+    yield [
+      r.organisation ?? '',
+      r.finess ?? '',
+      r.client ?? '',
+      r.submissions,
+      r.rejected,
+      Math.round(r.rejectionRate * 1000) / 10,
+      r.topRules.map((x) => `${x.rule} (${x.count})`).join(', '),
+      frInstant(r.first),
+      frInstant(r.last),
+      r.lastRejected ? frInstant(r.lastRejected.receivedAt) : '',
+      r.lastRejected?.id ?? '',
+    ];
+  }
+}
+
 /** The export routes, in the UI's plugin (its token check and audit hooks apply). */
 export function registerExports(ui: FastifyInstance, repo: Repository): void {
+  ui.get<{ Querystring: QualityQuery }>('/qualite.csv', async (req, reply) => sendCsv(reply, stamped('qualite-envois', 'csv'), QUALITY_COLUMNS, qualityCsvRows(repo, req.query ?? {})));
+  ui.get<{ Querystring: QualityQuery }>('/qualite.json', async (req, reply) =>
+    reply.header('cache-control', 'private, no-store').type('application/json; charset=utf-8').send({ filter: qualityFilterOf(req.query ?? {}), rows: await qualityRows(repo.db, req.query ?? {}) }),
+  );
   ui.get<{ Querystring: SubmissionsQuery }>('/envois.csv', async (req, reply) => sendCsv(reply, stamped('envois', 'csv'), SUBMISSION_COLUMNS, submissionRows(repo, req.query ?? {})));
   ui.get<{ Querystring: UsagersQuery }>('/usagers.csv', async (req, reply) => sendCsv(reply, stamped('usagers', 'csv'), USAGER_COLUMNS, usagerRows(repo, req.query ?? {})));
   ui.get<{ Params: { id: string } }>('/envois/:id/rapport.html', async (req, reply) => {

@@ -38,6 +38,7 @@ export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageW
 import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
+import { qualityPage, type QualityQuery } from './pages/quality.js';
 import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
 import { notebooksPage } from './pages/notebooks.js';
 import { agendaWeekPage, commonSlotPage, registerAgendaRoutes, type AgendaQuery, type FindQuery } from './pages/agenda.js';
@@ -266,6 +267,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Querystring: RevuesQuery }>('/revues', async (req, reply) => sendHtml(reply, await revuesPage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS)));
 
     registerExports(ui, repo);
+    ui.get<{ Querystring: QualityQuery }>('/qualite', async (req, reply) => sendHtml(reply, await qualityPage(repo.db, req.query ?? {})));
     ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {})));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));

@@ -2,10 +2,11 @@
 // UI's own routes (no CDN, nothing fetched from the network at run time).
 import { html, type SafeHtml } from './html.js';
 
-export type Section = 'envois' | 'usagers' | 'cahiers' | 'pilotage' | 'valider' | 'journal' | 'notifications';
+export type Section = 'envois' | 'qualite' | 'usagers' | 'cahiers' | 'pilotage' | 'valider' | 'journal' | 'notifications';
 
 const NAV: { id: Section; href: string; label: string }[] = [
   { id: 'envois', href: '/envois', label: 'Envois reçus' },
+  { id: 'qualite', href: '/qualite', label: 'Qualité des envois' },
   { id: 'usagers', href: '/usagers', label: 'Usagers' },
   { id: 'cahiers', href: '/mes-cahiers', label: 'Cahiers de liaison' },
   { id: 'pilotage', href: '/pilotage', label: 'Pilotage' },
