@@ -1,5 +1,6 @@
 // `tddui build` as a library: validate a pivot document, apply the SSIAD window rule, build the Bundle.
 import { PivotError, parsePivot, type Pivot, type PivotInput } from '../pivot/schema.js';
+import { pivotText } from '../pivot/messages.js';
 import { pivotToBundle, type FhirBundle } from './bundle.js';
 import { TDDUI_RULES } from '../../tddui/rules/catalogue.js';
 import { agedItems, checkWindow, clipWindow } from './window.js';
@@ -44,7 +45,7 @@ export class BuildError extends Error {
  */
 export function buildBundle(input: PivotInput | Pivot | unknown, options: BuildOptions = {}): BuildResult {
   if (input && typeof input === 'object' && (input as { resourceType?: unknown }).resourceType === 'Bundle') {
-    throw new PivotError([{ pointer: '', message: 'this is a FHIR Bundle, not a pivot document (tddui read turns a Bundle into pivot documents)' }], options.source);
+    throw new PivotError([{ pointer: '', ...pivotText('BUNDLE_NOT_PIVOT') }], options.source);
   }
   let pivot = parsePivot(input, options.source);
   const warnings: BuildWarning[] = [];

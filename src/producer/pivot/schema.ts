@@ -3,18 +3,26 @@
 // of every problem, and the published JSON Schema (schemas/pivot.schema.json) all derive from it.
 import { z } from 'zod';
 import { AGGIR_PA_ITEMS, AGGIR_PH_ITEMS, SERAFIN_ITEMS, SITUATION_ITEMS } from './constants.js';
+import { FR_BY_EN, ITEM_FR, PIVOT_MESSAGES as M, pivotMessage, type PivotMessageKey } from './messages.js';
+import zodFr from 'zod/v4/locales/fr.js';
+
+/** A custom issue in both languages: zod's message is the English text, params.fr the French one. */
+function bilingual(key: PivotMessageKey, args: Record<string, string | number> = {}): { message: string; params: { fr: string } } {
+  const t = pivotMessage(key, args);
+  return { message: t.en, params: { fr: t.fr } };
+}
 
 export const PIVOT_FORMAT = 'tddui-pivot/1';
 
 const DATE = /^\d{4}(-\d{2}(-\d{2})?)?$/;
 const DATETIME = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
-const date = () => z.string().regex(DATE, 'expected a date YYYY-MM-DD');
-const dateTime = () => z.string().regex(DATETIME, 'expected a date or dateTime (YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+01:00)');
-const text = () => z.string().min(1, 'must not be empty');
+const date = () => z.string().regex(DATE, M.DATE.en);
+const dateTime = () => z.string().regex(DATETIME, M.DATE_TIME.en);
+const text = () => z.string().min(1, M.NOT_EMPTY.en);
 /** A local key: the number/id the DUI gives the item; it ends up after `-TAG-` in the business identifier. */
 const localId = () =>
-  z.string().regex(/^[^\s]+$/, 'expected a local identifier without spaces').meta({
+  z.string().regex(/^[^\s]+$/, M.LOCAL_ID.en).meta({
     description: 'Local identifier of the item in the DUI (becomes 3+FINESS/idLocalUsager-TAG-<id>); a value containing "/" is used as the full business identifier as is',
   });
 const ref = (what: string) =>
@@ -25,7 +33,7 @@ const code = () =>
 const coding = () => z.strictObject({ system: text(), code: text(), display: z.string().optional() });
 
 const finess = () =>
-  z.string().regex(/^(\d{2}|2A|2B)\d{7}$/, 'expected a 9-character FINESS number (2A/2B allowed for Corsica)');
+  z.string().regex(/^(\d{2}|2A|2B)\d{7}$/, M.FINESS.en);
 
 export const AdresseSchema = z.strictObject({
   lignes: z.array(z.string()).optional(),
@@ -45,7 +53,7 @@ export const UsagerSchema = z
     idLocal: localId().meta({ description: 'Local usager identifier in the ESSMS; identifier PI = 3 + FINESS + "/" + idLocal' }),
     ins: z
       .strictObject({
-        matricule: z.string().regex(/^[0-9]{5}(\d{2}|2A|2B)[0-9]{8}$/, 'expected 13 characters + 2-digit key (NIR/NIA)'),
+        matricule: z.string().regex(/^[0-9]{5}(\d{2}|2A|2B)[0-9]{8}$/, M.NIR.en),
         type: z.enum(['NIR', 'NIA', 'NIR-TEST', 'NIR-DEMO']).default('NIR'),
         statutIdentite: z.enum(['PROV', 'RECUP', 'VALI', 'QUAL']).optional(),
       })
@@ -63,7 +71,7 @@ export const UsagerSchema = z
     dateNaissance: date().optional(),
     rangNaissance: z.number().int().min(1).max(999).optional(),
     lieuNaissance: z
-      .strictObject({ codeInsee: z.string().regex(/^(\d{2}|2A|2B)\d{3}$/, 'expected a 5-character INSEE commune code').optional(), commune: z.string().optional(), pays: z.string().optional() })
+      .strictObject({ codeInsee: z.string().regex(/^(\d{2}|2A|2B)\d{3}$/, M.INSEE.en).optional(), commune: z.string().optional(), pays: z.string().optional() })
       .optional(),
     adresse: AdresseSchema.optional(),
     // TDDUI 2.3.0 only (igVersion "2.3.0"):
@@ -87,7 +95,7 @@ export const UsagerSchema = z
   .superRefine((u, ctx) => {
     // tddui-patient: birthDate.extension:tddui-birth-order is 1..1 (no INS sent).
     if (!u.ins && u.dateNaissance && u.rangNaissance === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['rangNaissance'], message: 'required when the usager has a birth date and no INS (tddui-patient: birth order 1..1)' });
+      ctx.addIssue({ code: 'custom', path: ['rangNaissance'], ...bilingual('BIRTH_ORDER') });
     }
   });
 
@@ -182,11 +190,11 @@ export const TransportSchema = z.strictObject({
   natureTransport: code().optional().meta({ description: 'SERAFIN-PH 3.2.4.x (JDV_J282)' }),
 }).superRefine((t, ctx) => {
   if (t.type === 'professionnel' && !t.professionnel) {
-    ctx.addIssue({ code: 'custom', path: ['professionnel'], message: 'required for a professional transport (tddui-task-transport-professionnel: for 1..1)' });
+    ctx.addIssue({ code: 'custom', path: ['professionnel'], ...bilingual('TRANSPORT_PRO') });
   }
   if (t.type === 'professionnel') {
     for (const k of ['accompagnement', 'asepsieRigoureuse', 'natureTransport'] as const) {
-      if (t[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'only for a usager transport' });
+      if (t[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], ...bilingual('TRANSPORT_USAGER_ONLY') });
     }
   }
 });
@@ -230,7 +238,7 @@ export const EvaluationSchema = z
   .superRefine((e, ctx) => {
     const aggir = e.type === 'aggir-pa' || e.type === 'aggir-ph';
     const only = (k: 'gir' | 'variables' | 'besoins' | 'indicateurs', ok: boolean, why: string) => {
-      if (e[k] !== undefined && !ok) ctx.addIssue({ code: 'custom', path: [k], message: `not allowed for a ${e.type} evaluation (${why})` });
+      if (e[k] !== undefined && !ok) ctx.addIssue({ code: 'custom', path: [k], ...bilingual('EVAL_NOT_ALLOWED', { type: e.type, why, whyFr: why.replace(' only', ' uniquement') }) });
     };
     only('gir', aggir, 'AGGIR PA/PH only');
     only('variables', aggir, 'AGGIR PA/PH only');
@@ -238,38 +246,38 @@ export const EvaluationSchema = z
     only('indicateurs', e.type === 'situation-ssiad', 'situation SSIAD only');
     e.variables?.forEach((v, i) => {
       if (v.adverbes !== undefined && v.modalite === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['variables', i, 'modalite'], message: 'required when adverbes are given: the adverbs are answered under the modality (item.answer.item)' });
+        ctx.addIssue({ code: 'custom', path: ['variables', i, 'modalite'], ...bilingual('MODALITE_REQUIRED') });
       }
     });
     for (const k of ['variables', 'besoins', 'indicateurs'] as const) {
       const seen = new Set<string>();
       (e[k] ?? []).forEach((x: { item: string }, i: number) => {
-        if (seen.has(x.item)) ctx.addIssue({ code: 'custom', path: [k, i, 'item'], message: `"${x.item}" is given twice (an item of the questionnaire is answered once)` });
+        if (seen.has(x.item)) ctx.addIssue({ code: 'custom', path: [k, i, 'item'], ...bilingual('ITEM_TWICE', { item: x.item }) });
         seen.add(x.item);
       });
     }
     if (aggir && e.variables?.length && e.gir === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['gir'], message: 'required when AGGIR variables are given (they are nested under the GIR answer); computeGir() derives it' });
+      ctx.addIssue({ code: 'custom', path: ['gir'], ...bilingual('GIR_WITH_VARIABLES') });
     }
     if (aggir && e.gir === undefined && !e.variables?.length) {
-      ctx.addIssue({ code: 'custom', path: ['gir'], message: 'an AGGIR evaluation needs at least the GIR' });
+      ctx.addIssue({ code: 'custom', path: ['gir'], ...bilingual('GIR_REQUIRED') });
     }
     const known = new Set((e.type === 'aggir-pa' ? AGGIR_PA_ITEMS : AGGIR_PH_ITEMS).map((i) => i.linkId));
     e.variables?.forEach((v, i) => {
-      if (!known.has(v.item)) ctx.addIssue({ code: 'custom', path: ['variables', i, 'item'], message: `"${v.item}" is not an item of the ${e.type} questionnaire (expected one of ${[...known].join(', ')})` });
+      if (!known.has(v.item)) ctx.addIssue({ code: 'custom', path: ['variables', i, 'item'], ...bilingual('AGGIR_ITEM', { item: v.item, type: e.type, known: [...known].join(', ') }) });
     });
     e.besoins?.forEach((b, i) => {
-      if (!(b.item in SERAFIN_ITEMS)) ctx.addIssue({ code: 'custom', path: ['besoins', i, 'item'], message: `"${b.item}" is not an item of the SERAFIN questionnaire` });
+      if (!(b.item in SERAFIN_ITEMS)) ctx.addIssue({ code: 'custom', path: ['besoins', i, 'item'], ...bilingual('SERAFIN_ITEM', { item: b.item }) });
     });
-    if (e.type === 'serafin' && !e.besoins?.length) ctx.addIssue({ code: 'custom', path: ['besoins'], message: 'a SERAFIN evaluation needs at least one besoin (item 1..*)' });
-    if (e.type === 'situation-ssiad' && !e.indicateurs?.length) ctx.addIssue({ code: 'custom', path: ['indicateurs'], message: 'a situation SSIAD evaluation needs at least one indicator (item 1..*)' });
+    if (e.type === 'serafin' && !e.besoins?.length) ctx.addIssue({ code: 'custom', path: ['besoins'], ...bilingual('SERAFIN_BESOIN') });
+    if (e.type === 'situation-ssiad' && !e.indicateurs?.length) ctx.addIssue({ code: 'custom', path: ['indicateurs'], ...bilingual('SITUATION_INDICATOR') });
   });
 
 export const DocumentSchema = z.strictObject({
   id: localId(),
   titre: text(),
   typeMime: text().meta({ description: 'e.g. application/pdf' }),
-  donnees: z.string().regex(/^[A-Za-z0-9+/=\s]+$/, 'expected base64 content'),
+  donnees: z.string().regex(/^[A-Za-z0-9+/=\s]+$/, M.BASE64.en),
   date: dateTime().optional(),
   auteur: ref('professional').optional().meta({ description: 'A professional of this document; the ESSMS when absent' }),
   description: z.string().optional(),
@@ -428,7 +436,7 @@ export const ProjetPersonnaliseSchema = z
   })
   .superRefine((p, ctx) => {
     if (!p.accords.some((a) => a.type === 'structure')) {
-      ctx.addIssue({ code: 'custom', path: ['accords'], message: 'at least one agreement of type "structure" is required (supportingInfo:accordStructure 1..*)' });
+      ctx.addIssue({ code: 'custom', path: ['accords'], ...bilingual('ACCORD_STRUCTURE') });
     }
   });
 
@@ -509,7 +517,7 @@ export type ObservationPivot = z.output<typeof ObservationSchema>;
 function checkVersion(p: z.output<z.ZodObject<any>> & Record<string, any>, ctx: z.RefinementCtx): void {
   const v23 = p.igVersion === '2.3.0';
   const only23 = (path: (string | number)[]) =>
-    ctx.addIssue({ code: 'custom', path, message: 'exists in TDDUI 2.3.0 only: set "igVersion": "2.3.0"' });
+    ctx.addIssue({ code: 'custom', path, ...bilingual('ONLY_23') });
   if (!v23) {
     for (const k of ['dateDeces', 'lieuDeces', 'nationalite', 'situationFoyer', 'commentaire', 'permisConduire']) if (p.usager[k] !== undefined) only23(['usager', k]);
     (p.evenements ?? []).forEach((e: any, i: number) => e.valideParUsager !== undefined && only23(['evenements', i, 'valideParUsager']));
@@ -517,18 +525,18 @@ function checkVersion(p: z.output<z.ZodObject<any>> & Record<string, any>, ctx: 
     return;
   }
   if (!p.usager.ins && !p.usager.dateNaissance) {
-    ctx.addIssue({ code: 'custom', path: ['usager', 'dateNaissance'], message: 'required in TDDUI 2.3.0 (tddui-patient: birthDate 1..1)' });
+    ctx.addIssue({ code: 'custom', path: ['usager', 'dateNaissance'], ...bilingual('BIRTH_DATE_23') });
   }
   (p.evaluations ?? []).forEach((e: any, i: number) => {
     // The invariant reads the reference text (`source.reference.contains('Practitioner/')`): an
     // evaluateur referred to by its urn:uuid in the Bundle does not satisfy it (decisions.md D-34).
     if (e.responsable === undefined && e.auteur === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['evaluations', i], message: 'TDDUI 2.3.0 (invariant professionnel-requis): name the responsable or the auteur (an evaluateur sent by urn:uuid does not satisfy the invariant, D-34)' });
+      ctx.addIssue({ code: 'custom', path: ['evaluations', i], ...bilingual('PROFESSIONNEL_REQUIS') });
     }
   });
   const contacts = new Set((p.contacts ?? []).map((c: any) => c.id));
   (p.observations ?? []).forEach((o: any, i: number) => {
-    if (o.type === 'periode-scolaire' && !contacts.has(o.referent)) ctx.addIssue({ code: 'custom', path: ['observations', i, 'referent'], message: `no contact with id "${o.referent}"` });
+    if (o.type === 'periode-scolaire' && !contacts.has(o.referent)) ctx.addIssue({ code: 'custom', path: ['observations', i, 'referent'], ...bilingual('NO_CONTACT', { id: String(o.referent) }) });
   });
 }
 
@@ -539,7 +547,7 @@ function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ct
     (list ?? []).forEach((x, i) => {
       if (s.has(x.id)) {
         const field = what === 'professional' ? 'idNatPs' : 'id';
-        ctx.addIssue({ code: 'custom', path: [...path, i, field], message: `duplicate ${what} ${field} "${x.id}"` });
+        ctx.addIssue({ code: 'custom', path: [...path, i, field], ...bilingual('DUPLICATE', { what, whatFr: ITEM_FR[what] ?? what, field, id: x.id }) });
       }
       s.add(x.id);
     });
@@ -562,7 +570,7 @@ function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ct
     const list = Array.isArray(v) ? v : [v];
     list.forEach((x, i) => {
       if (typeof x === 'string' && !set.has(x)) {
-        ctx.addIssue({ code: 'custom', path: Array.isArray(v) ? [...path, i] : path, message: `no ${what} with id "${x}" in this document` });
+        ctx.addIssue({ code: 'custom', path: Array.isArray(v) ? [...path, i] : path, ...bilingual('NO_ITEM', { what, whatFr: ITEM_FR[what] ?? what, id: x }) });
       }
     });
   };
@@ -642,7 +650,10 @@ function checkReferences(p: z.output<z.ZodObject<any>> & Record<string, any>, ct
 export interface PivotProblem {
   /** JSON pointer of the offending field, e.g. `/evenements/2/debut`. */
   pointer: string;
+  /** English text (developers, logs). */
   message: string;
+  /** French text (what a French user reads). */
+  messageFr: string;
 }
 
 export class PivotError extends Error {
@@ -660,9 +671,21 @@ const pointer = (path: readonly PropertyKey[]) =>
 
 /** Validates a pivot document; returns the normalised pivot (defaults applied) or the problems. */
 export function safeParsePivot(input: unknown): { ok: true; pivot: Pivot } | { ok: false; problems: PivotProblem[] } {
-  const r = PivotSchema.safeParse(input);
+  // reportInput: zod's French locale words a wrong type after the value received.
+  const r = PivotSchema.safeParse(input, { reportInput: true });
   if (r.success) return { ok: true, pivot: r.data };
   return { ok: false, problems: flattenIssues(r.error.issues) };
+}
+
+const zodFrench = zodFr().localeError;
+
+/** The French text of an issue: ours (params.fr, or the French of a static message), else zod's French locale. */
+function frenchOf(i: z.core.$ZodIssue): string {
+  if (i.code === 'custom' && typeof i.params?.fr === 'string') return i.params.fr;
+  const ours = FR_BY_EN.get(i.message);
+  if (ours) return ours;
+  const fr = zodFrench(i as unknown as Parameters<typeof zodFrench>[0]);
+  return (typeof fr === 'string' ? fr : fr?.message) ?? 'Valeur invalide';
 }
 
 function flattenIssues(issues: readonly z.core.$ZodIssue[]): PivotProblem[] {
@@ -675,8 +698,9 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[]): PivotProblem[] {
       continue;
     }
     let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown field(s): ${i.keys.join(', ')}`;
-    out.push({ pointer: pointer(i.path), message });
+    let messageFr = frenchOf(i);
+    if (i.code === 'unrecognized_keys') ({ en: message, fr: messageFr } = pivotMessage('UNKNOWN_FIELDS', { keys: i.keys.join(', ') }));
+    out.push({ pointer: pointer(i.path), message, messageFr });
   }
   return out;
 }
