@@ -39,7 +39,7 @@ test('a séjour sent starts (ADM), ends when its end is sent (SOR), and an ident
   assert.deepEqual(await codes(), [`ADM:${patient}:${sejour}`, `SOR:${patient}:${sejour}`]);
 });
 
-test('documents sent declare DOC about their usager', async () => {
+test('documents sent declare DOC about their usager, the projet personnalisé a new version', async () => {
   const before = (await codes()).length;
   const bundle = readExample('Bundle-tddui-pp-pa-bundle-example.json');
   const docs = bundle.entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'DocumentReference').length;
@@ -48,4 +48,8 @@ test('documents sent declare DOC about their usager', async () => {
   assert.equal(r.status, 200, r.text);
   const added = (await codes()).slice(before);
   assert.equal(added.filter((c) => c.startsWith('DOC:Patient/')).length, docs, added.join('\n'));
+  // Its projet personnalisé (a CarePlan): a new version; an identical resend, none.
+  assert.equal(added.filter((c) => /^pp-new-version:Patient\/[^:]+:CarePlan\//.test(c)).length, 1, added.join('\n'));
+  assert.equal((await http(s.base, { body: bundle })).status, 200);
+  assert.equal((await codes()).length, before + added.length);
 });
