@@ -10,6 +10,11 @@ import type { ComputedType, ModuleOperation } from '../rest/modules.js';
 
 export const TDDUI_CONSOMMATEUR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/CapabilityStatement/TDDUIConsommateur';
 export const VALIDATE_OPERATION = 'http://hl7.org/fhir/OperationDefinition/Resource-validate';
+/** The FHIR Bulk Data Access IG's definitions (server/bulk-export.ts implements them). */
+export const BULK_DATA_SERVER = 'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data';
+export const BULK_SYSTEM_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export';
+export const BULK_PATIENT_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export';
+export const BULK_GROUP_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export';
 
 export interface CapabilityInput {
   registry: ConformanceRegistry;
@@ -120,6 +125,34 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     ],
   });
 
+  // Bulk Data export at Patient (and Group) level (server/bulk-export.ts).
+  for (const r of resource) {
+    if (r.type === 'Patient') r.operation = [...((r.operation as unknown[]) ?? []), { name: 'export', definition: BULK_PATIENT_EXPORT, documentation: 'Export en masse (FHIR Bulk Data) des usagers et de ce qui les concerne : Prefer: respond-async, fichiers NDJSON par type.' }];
+    if (r.type === 'Group') r.operation = [...((r.operation as unknown[]) ?? []), { name: 'export', definition: BULK_GROUP_EXPORT }];
+  }
+  // The audit trail (server/audit-event.ts): read and search, for tokens whose scope names AuditEvent.
+  resource.push({
+    type: 'AuditEvent',
+    profile: 'http://hl7.org/fhir/StructureDefinition/AuditEvent',
+    documentation:
+      'Journal des accès aux données de santé (lectures, recherches, écritures, exports, refus), formes IHE BALP : lecture et recherche seules, avec une portée qui nomme AuditEvent (system/AuditEvent.read ; une portée * ne suffit pas).',
+    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    versioning: 'no-version',
+    readHistory: false,
+    updateCreate: false,
+    conditionalCreate: false,
+    conditionalRead: 'not-supported',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: [
+      ...(['date', 'agent', 'patient', 'entity', 'entity-type', 'action', 'subtype', 'outcome', 'address'] as const).map((name) => ({
+        name,
+        definition: `${BASE_SP}AuditEvent-${name}`,
+        type: name === 'date' ? 'date' : name === 'agent' || name === 'patient' || name === 'entity' ? 'reference' : name === 'address' ? 'string' : 'token',
+      })),
+    ],
+  });
+
   const igs = [...new Set([...served.statements.map((s) => s.ig), ...types.flatMap((t) => t.igs)])];
   const cs: Record<string, unknown> = {
     resourceType: 'CapabilityStatement',
@@ -136,6 +169,7 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
   const instantiates = [
     ...(tddui ? [TDDUI_CONSOMMATEUR + (tddui.version ? `|${tddui.version}` : '')] : []),
     ...served.statements.map((s) => s.url + (s.version ? `|${s.version}` : '')),
+    BULK_DATA_SERVER,
   ];
   if (instantiates.length) cs.instantiates = instantiates;
   cs.software = { name: 'tddui', version: input.softwareVersion };
@@ -175,7 +209,14 @@ export function buildCapabilityStatement(input: CapabilityInput): FhirResource {
     { code: 'batch', documentation: 'Bundle batch : chaque entrée traitée seule, avec son propre statut.' },
     { code: 'history-system' },
   ];
-  rest.operation = [{ name: 'validate', definition: VALIDATE_OPERATION, documentation: 'Validation selon les guides chargés (profils et règles métier) ; rien n\u2019est enregistré.' }];
+  rest.operation = [
+    { name: 'validate', definition: VALIDATE_OPERATION, documentation: 'Validation selon les guides chargés (profils et règles métier) ; rien n\u2019est enregistré.' },
+    {
+      name: 'export',
+      definition: BULK_SYSTEM_EXPORT,
+      documentation: 'Export en masse (FHIR Bulk Data, asynchrone) : Prefer: respond-async, 202 et Content-Location, suivi avec X-Progress, fichiers NDJSON par type ; _type, _since, _typeFilter ; DELETE annule la tâche.',
+    },
+  ];
   cs.rest = [rest];
   return cs as FhirResource;
 }
