@@ -307,7 +307,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'A slice cannot be told apart (its discriminator is defined in a package that is not loaded).',
     en: 'Slice(s) {slice} of {element} in {profile} could not be checked: {reason}',
-    fr: 'Tranche(s) {slice} de {element} dans {profile} non vérifiée(s) : {reason}',
+    fr: 'Tranche(s) {slice} de {element} dans {profile} non vérifiée(s) : {reasonFr}',
   }),
   TYPE_NOT_ALLOWED: defineRule({
     id: 'fhir-type-not-allowed',
@@ -435,7 +435,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'The definition of an extension is not loaded: its content was not checked.',
     en: 'Extension {url} is not defined in the loaded packages; it was not checked{detail}',
-    fr: 'L’extension {url} n’est définie dans aucun paquet chargé ; elle n’a pas été vérifiée{detail}',
+    fr: 'L’extension {url} n’est définie dans aucun paquet chargé ; elle n’a pas été vérifiée{detailFr}',
   }),
   EXTENSION_URL_RELATIVE: defineRule({
     id: 'fhir-extension-url-relative',
@@ -606,7 +606,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'The Questionnaire a QuestionnaireResponse answers is not loaded: the response was not checked against it.',
     en: 'The Questionnaire {questionnaire} is not loaded, so the answers were not checked against it{detail}',
-    fr: 'Le questionnaire {questionnaire} n’est pas chargé : les réponses n’ont pas été vérifiées par rapport à lui{detail}',
+    fr: 'Le questionnaire {questionnaire} n’est pas chargé : les réponses n’ont pas été vérifiées par rapport à lui{detailFr}',
   }),
   QR_QUESTIONNAIRE_UNDEFINED: defineRule({
     id: 'fhir-qr-questionnaire-undefined',
@@ -759,7 +759,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'A profile named in meta.profile or by the caller is not loaded.',
     en: 'Profile {url} is not loaded, so the resource was not checked against it{detail}',
-    fr: 'Le profil {url} n’est pas chargé : la ressource n’a pas été vérifiée par rapport à lui{detail}',
+    fr: 'Le profil {url} n’est pas chargé : la ressource n’a pas été vérifiée par rapport à lui{detailFr}',
   }),
   PROFILE_UNDEFINED: defineRule({
     id: 'fhir-profile-undefined',
@@ -776,7 +776,7 @@ export const CODES = {
     code: 'incomplete',
     summary: 'A profile was checked without some of its definitions (e.g. FR Core base profiles missing).',
     en: 'Profile {profile} was checked only partly: {missing} not loaded{detail}',
-    fr: 'Le profil {profile} n’a été vérifié que partiellement : {missing} non chargé(s){detail}',
+    fr: 'Le profil {profile} n’a été vérifié que partiellement : {missing} non chargé(s){detailFr}',
   }),
   PROFILE_MATCH: defineRule({
     id: 'fhir-profile-chosen',

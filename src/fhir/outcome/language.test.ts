@@ -86,3 +86,29 @@ test('a broken pivot document gets every problem in French too (zod issues inclu
   const problems = r.problems.flatMap((p) => languageProblems(p.pointer, p.message, p.messageFr));
   assert.deepEqual(problems, [], JSON.stringify(r.problems, null, 1));
 });
+
+/** Arguments that carry prose: a French template must take their French variant (`detailFr`, `reasonFr`…). */
+const PROSE_ARGS = new Set(['detail', 'reason', 'where', 'hint', 'why', 'what', 'window']);
+/**
+ * Templates whose French still takes an English prose argument (a parser's or FHIRPath engine's own
+ * message, a value-set expansion detail…). The list may only shrink: a new entry fails the test,
+ * and so does a fixed one left here.
+ */
+const ENGLISH_ARGS_LEFT = new Set([
+  'fhir-empty-element', 'fhir-narrative-syntax', 'fhir-narrative-root', 'fhir-narrative-content',
+  'fhir-code-invalid', 'fhir-code-not-in-extensible', 'fhir-binding-not-checked',
+  'fhir-invariant-not-evaluated', 'fhir-extension-context-invariant', 'fhir-qr-item-unknown',
+  'fhir-reference-unresolved', 'fhir-internal-error', 'tddui-rule-error', 'http-body-empty',
+  'http-body-not-json', 'http-body-not-xml', 'http-conditional-criteria', 'http-patch-failed',
+  'http-xml-unreadable', 'http-page-number',
+]);
+
+test('French templates take the French variant of prose arguments (no English detail inside a French text)', () => {
+  const texts = [
+    ...[...Object.values(CODES), ...ALL_TDDUI_RULES, ...Object.values(TDDUI_ENGINE_RULES)].map((r) => ({ id: r.id, fr: r.fr ?? '' })),
+    ...allHttpErrors().map((e) => ({ id: e.id, fr: e.fr })),
+  ];
+  const offenders = texts.filter((t) => [...t.fr.matchAll(/\{(\w+)\}/g)].some((m) => PROSE_ARGS.has(m[1]))).map((t) => t.id);
+  assert.deepEqual(offenders.filter((id) => !ENGLISH_ARGS_LEFT.has(id)), [], 'new French templates with an English prose argument');
+  assert.deepEqual([...ENGLISH_ARGS_LEFT].filter((id) => !offenders.includes(id)), [], 'fixed: remove them from ENGLISH_ARGS_LEFT');
+});

@@ -50,3 +50,12 @@ test('the context of a known extension is still checked', () => {
   assert.equal(in22.length, 1);
   assert.equal(in23.length, 0);
 });
+
+test('an extension of a package loaded only partly is not checked, said in French in the French text (issue 20)', () => {
+  const enc = { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-event-colour', valueString: 'bleu' }] };
+  const notice = v.engine.validator.validate(enc).find((i) => i.rule === 'fhir-extension-unknown');
+  assert.ok(notice, 'the unknown extension is reported');
+  assert.match(notice.message, /expected in hl7\.fhir\.fr\.core#[\d.]+, which is loaded only partly/);
+  assert.match(notice.messageFr ?? '', /attendu dans hl7\.fhir\.fr\.core#[\d.]+, chargé seulement en partie/);
+  assert.doesNotMatch(notice.messageFr ?? '', /expected|loaded|\{detail/);
+});

@@ -65,7 +65,7 @@ export function checkExtension(run: Run, obj: Json, node: ElementNode, path: str
     else if (isExampleUrl(url)) {
       // Example domains (example.org, acme.com...) are accepted unchecked, as by the HL7 validator.
       const key = run.v.onceKey('ext:', url);
-      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: '' });
+      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: '', detailFr: '' });
     } else if (isModifier) run.out.push(CODES.MODIFIER_EXTENSION_UNKNOWN, path, { url });
     else if (run.profiles.registry.packageFor(url) === undefined) {
       // No package we know of defines it: the HL7 validator rejects such an extension
@@ -74,7 +74,7 @@ export function checkExtension(run: Run, obj: Json, node: ElementNode, path: str
       run.out.push(CODES.EXTENSION_NOT_FOUND, path, { url });
     } else {
       const key = run.v.onceKey('ext:', url);
-      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, detail: run.v.describeMissing(url) });
+      if (!run.out.bump(key)) run.out.once(key, CODES.EXTENSION_UNKNOWN, path, { url, ...run.v.describeMissing(url) });
     }
     return;
   }

@@ -125,7 +125,7 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
     for (const tp of profiled) {
       // From a package nobody knows: an error, as for extensions (D-41, D-48).
       if (!isExampleUrl(tp) && run.profiles.registry.packageFor(tp) === undefined) run.out.push(CODES.PROFILE_NOT_FOUND, `${path}.reference`, { url: tp, profile: run.frames[run.frames.length - 1]?.profile.url ?? '' });
-      else run.out.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, `${path}.reference`, { url: tp, detail: run.v.describeMissing(tp) });
+      else run.out.once(`profile:${tp}`, CODES.PROFILE_UNKNOWN, `${path}.reference`, { url: tp, ...run.v.describeMissing(tp) });
     }
     return;
   }

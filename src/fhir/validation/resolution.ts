@@ -77,11 +77,11 @@ export function resolve(run: Run, node: ElementNode, typeCode: string, profile: 
     // What could not be checked is reported in every run that uses the resolution.
     if (r.partial && !run.out.bump(r.partialKey!)) {
       const p = r.partial;
-      run.out.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), detail: run.v.describeMissing(p.missing[0]) });
+      run.out.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), ...run.v.describeMissing(p.missing[0]) });
     }
     if (r.unknownProfile) {
       const key = run.v.onceKey('profile:', r.unknownProfile);
-      if (!run.out.bump(key)) run.out.once(key, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, detail: run.v.describeMissing(r.unknownProfile) });
+      if (!run.out.bump(key)) run.out.once(key, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, ...run.v.describeMissing(r.unknownProfile) });
     }
   }
   return r;

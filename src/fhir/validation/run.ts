@@ -256,7 +256,7 @@ export class Run {
       if (!p) {
         const ig = this.v.completeIgOf(url);
         if (ig) this.out.push(CODES.PROFILE_UNDEFINED, path, { url, canonical: ig.canonical, package: ig.pkg, ...hintArgs(ig.nearProfile) });
-        else this.out.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, detail: this.v.describeMissing(url) });
+        else this.out.once(`profile:${url}`, CODES.PROFILE_UNKNOWN, path, { url, ...this.v.describeMissing(url) });
         continue;
       }
       if (p.type !== type) {
@@ -312,7 +312,7 @@ export class Run {
       const ig = this.v.ctx.completeCanonicals?.find((c) => bare.startsWith(`${c}/Questionnaire/`));
       const registry = this.v.ctx.profiles.registry;
       if (ig) this.out.push(CODES.QR_QUESTIONNAIRE_UNDEFINED, `${path}.questionnaire`, { questionnaire: canonical, canonical: ig, package: registry.packageFor(bare) ?? ig });
-      else this.out.once(`questionnaire:${canonical}`, CODES.QR_QUESTIONNAIRE_UNKNOWN, `${path}.questionnaire`, { questionnaire: canonical, detail: this.v.describeMissing(canonical) });
+      else this.out.once(`questionnaire:${canonical}`, CODES.QR_QUESTIONNAIRE_UNKNOWN, `${path}.questionnaire`, { questionnaire: canonical, ...this.v.describeMissing(canonical) });
       return;
     }
     const term = this.v.ctx.terminology;
@@ -379,7 +379,7 @@ export class Run {
       this.out.once(this.v.partialKey(profile), CODES.PROFILE_PARTIAL, path, () => ({
         profile: profile.url,
         missing: profile.missing.join(', '),
-        detail: this.v.describeMissing(profile.missing[0]),
+        ...this.v.describeMissing(profile.missing[0]),
       }));
       // What the profile requires of an element from a package nobody knows (not its base, whose
       // absence makes the check partial): an error, as for extensions (D-41, D-48).

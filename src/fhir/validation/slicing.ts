@@ -255,6 +255,9 @@ export function assignSlices(
       reason: slicing.inferred
         ? `the slicing is defined in a base profile that is not loaded${profile.missing.length ? ` (${profile.missing.join(', ')})` : ''}`
         : 'no discriminator value is defined for them',
+      reasonFr: slicing.inferred
+        ? `le découpage est défini dans un profil de base qui n’est pas chargé${profile.missing.length ? ` (${profile.missing.join(', ')})` : ''}`
+        : 'aucune valeur de discriminant ne les définit',
     }));
   }
   for (let si = 0; si < slices.length; si++) {

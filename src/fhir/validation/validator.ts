@@ -61,7 +61,7 @@ const NO_GLOBALS: readonly string[] = Object.freeze([]);
 
 export class Validator {
   readonly invariants: InvariantCompiler;
-  private readonly missingText = new Map<string, string>();
+  private readonly missingText = new Map<string, { detail: string; detailFr: string }>();
   private readonly partialKeys = new Map<CompiledProfile, string>();
 
   /** The once() key of "profile checked only partly" (built once per profile). */
@@ -189,17 +189,19 @@ export class Validator {
     return messages;
   }
 
-  /** " (package X is not loaded)"-style suffix naming where a missing canonical would come from. */
-  describeMissing(canonical: string): string {
+  /**
+   * " (package X is not loaded)"-style suffix naming where a missing canonical would come from,
+   * in English (`detail`) and French (`detailFr`): spread it into a rule's message arguments.
+   */
+  describeMissing(canonical: string): { detail: string; detailFr: string } {
     let text = this.missingText.get(canonical);
     if (text === undefined) {
       const registry = this.ctx.profiles.registry;
       const pkg = registry.packageFor(canonical);
-      if (!pkg) text = '';
-      else {
-        const loaded = registry.packages.some((p) => `${p.name}#${p.version}` === pkg);
-        text = loaded ? ` (expected in ${pkg}, which is loaded only partly)` : ` (package ${pkg} is not loaded)`;
-      }
+      if (!pkg) text = { detail: '', detailFr: '' };
+      else if (registry.packages.some((p) => `${p.name}#${p.version}` === pkg)) {
+        text = { detail: ` (expected in ${pkg}, which is loaded only partly)`, detailFr: ` (attendu dans ${pkg}, chargé seulement en partie)` };
+      } else text = { detail: ` (package ${pkg} is not loaded)`, detailFr: ` (le paquet ${pkg} n’est pas chargé)` };
       this.missingText.set(canonical, text);
     }
     return text;
