@@ -383,8 +383,7 @@ export class Run {
       }));
       // What the profile requires of an element from a package nobody knows (not its base, whose
       // absence makes the check partial): an error, as for extensions (D-41, D-48).
-      for (const url of profile.missing) {
-        if (url === profile.sd.baseDefinition || isExampleUrl(url) || this.profiles.registry.packageFor(url) !== undefined) continue;
+      for (const url of this.v.notFoundOf(profile, (u) => u !== profile.sd.baseDefinition && !isExampleUrl(u) && this.profiles.registry.packageFor(u) === undefined)) {
         this.out.push(CODES.PROFILE_NOT_FOUND, path, { url, profile: profile.url });
       }
     }

@@ -111,6 +111,14 @@ export class Validator {
   }
   private globals: Map<string, string[]> | undefined;
 
+  /** The canonicals a profile misses that belong to no known package (D-48), computed once per profile. */
+  notFoundOf(profile: CompiledProfile, unknown: (url: string) => boolean): readonly string[] {
+    let list = this.notFound.get(profile);
+    if (!list) this.notFound.set(profile, (list = profile.missing.filter(unknown)));
+    return list;
+  }
+  private readonly notFound = new Map<CompiledProfile, string[]>();
+
   private readonly onceKeys = new Map<string, Map<string, string>>();
 
   /**
