@@ -756,7 +756,7 @@ const MUTATIONS: Mutation[] = [
     family: 'slicing',
     file: SEJOUR,
     mutate: (d) => (d.identifier[0].type.coding[0].code = 'XXX'),
-    expect: [issue('fhir-slice-cardinality-min', 'Encounter', 'error', /identifier:idStay/)],
+    expect: [issue('fhir-slice-cardinality-min', 'Encounter', 'error', /identifier:idStay: minimum required = 1, but only found 0 \(an element belongs to this slice when type\.coding\.system = "[^"]+" and type\.coding\.code = "SEJ"/)],
   },
   {
     name: 'action with two input:titre (max 1)',

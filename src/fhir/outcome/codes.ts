@@ -265,8 +265,8 @@ export const CODES = {
     severity: 'error',
     code: 'required',
     summary: 'A slice has fewer matching items than its minimum.',
-    en: '{element}:{slice}: minimum required = {min}, but only found {count}',
-    fr: '{element}:{slice} : minimum requis = {min}, trouvé {count}',
+    en: '{element}:{slice}: minimum required = {min}, but only found {count}{requires}',
+    fr: '{element}:{slice} : minimum requis = {min}, trouvé {count}{requiresFr}',
   }),
   SLICE_MAX: defineRule({
     id: 'fhir-slice-cardinality-max',

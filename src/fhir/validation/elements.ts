@@ -12,7 +12,7 @@ import { resolve, type Resolved } from './resolution.js';
 import { NO_PLAN, primitivePlanOf, quickValid, checkPrimitiveValue, type PrimitivePlan } from './primitive-values.js';
 import { CODED_TYPES, checkBinding, checkCoding, checkFixedPattern, hasScheme } from './bindings.js';
 import { checkInvariants, invariantsOf } from './invariants.js';
-import { assignSlices } from './slicing.js';
+import { assignSlices, sliceRequirement } from './slicing.js';
 import { checkReference } from './references.js';
 import { checkExtension, extensionDefinition, isSubExtensionNode, modifierMismatch } from './extensions.js';
 import { checkAttachment } from './datatypes.js';
@@ -159,7 +159,10 @@ export function walkChildren(run: Run, obj: Json, node: ElementNode, typeCode: s
       if (child.min > 0) run.out.push(CODES.CARDINALITY_MIN, path, { element: child.path, min: child.min, count: 0 }, undefined, ctxProfile.url);
       // A required slice of an absent element is missing whatever its discriminator.
       for (const sl of child.slices) {
-        if (sl.min > 0) run.out.push(CODES.SLICE_MIN, path, { element: child.path, slice: sl.sliceName, min: sl.min, count: 0 }, undefined, ctxProfile.url);
+        if (sl.min > 0) {
+          const requires = child.slicing ? sliceRequirement(run, sl, child.slicing.discriminators) : { requires: '', requiresFr: '' };
+          run.out.push(CODES.SLICE_MIN, path, { element: child.path, slice: sl.sliceName, min: sl.min, count: 0, ...requires }, undefined, ctxProfile.url);
+        }
       }
     }
   }

@@ -266,7 +266,7 @@ export function assignSlices(
     const n = counts[si];
     if (n < s.min) {
       const parentPath = path.slice(0, path.lastIndexOf('.'));
-      run.out.push(CODES.SLICE_MIN, parentPath, { element: node.path, slice: s.sliceName, min: s.min, count: n }, undefined, profile.url);
+      run.out.push(CODES.SLICE_MIN, parentPath, { element: node.path, slice: s.sliceName, min: s.min, count: n, ...sliceRequirement(run, s, slicing.discriminators) }, undefined, profile.url);
     }
     if (n > s.max) {
       run.out.push(CODES.SLICE_MAX, path, { element: node.path, slice: s.sliceName, max: s.max, count: n }, undefined, profile.url);
@@ -307,6 +307,49 @@ export function explainUnmatchedProfile(run: Run, item: unknown, node: ElementNo
     profile: best ? `${profile.url}; closest slice profile: ${best.p.url}` : profile.url,
   });
   if (best) run.validateAgainst(res, resPath, best.p);
+}
+
+/**
+ * What makes an element belong to `slice`, for a reader who does not know slicing (issue 20):
+ * ` (an element belongs to this slice when type.coding.code = "SEJ")`, in English and French.
+ * Empty when the discriminators give no readable value.
+ */
+export function sliceRequirement(run: Run, slice: ElementNode, discs: readonly { type: string; path: string }[]): { requires: string; requiresFr: string } {
+  const en: string[] = [];
+  const fr: string[] = [];
+  for (const d of discs) {
+    const target = sliceTarget(run, slice, d.path);
+    if (!target) continue;
+    const base = d.path === '$this' ? '' : d.path;
+    if (d.type === 'value' || d.type === 'pattern') {
+      const expected = target.fixed ?? target.pattern;
+      for (const [p, v] of leaves(expected, base)) {
+        const text = `${p || '$this'} = ${JSON.stringify(v)}`;
+        en.push(text);
+        fr.push(text);
+      }
+    } else if (d.type === 'type' && target.types.length === 1) {
+      en.push(`${base || '$this'} is a ${target.types[0].code}`);
+      fr.push(`${base || '$this'} est de type ${target.types[0].code}`);
+    } else if (d.type === 'profile' && target.types.some((t) => t.profile?.length)) {
+      const profiles = target.types.flatMap((t) => t.profile ?? []).join(' | ');
+      en.push(`${base || '$this'} conforms to ${profiles}`);
+      fr.push(`${base || '$this'} est conforme à ${profiles}`);
+    }
+  }
+  if (en.length === 0) return { requires: '', requiresFr: '' };
+  return {
+    requires: ` (an element belongs to this slice when ${en.join(' and ')})`,
+    requiresFr: ` (un élément appartient à cette tranche quand ${fr.join(' et ')})`,
+  };
+}
+
+/** The primitive leaves of a fixed or pattern value as [FHIRPath-like path, value] pairs. */
+function leaves(value: unknown, path: string): [string, unknown][] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value.flatMap((v) => leaves(v, path));
+  if (isObject(value)) return Object.entries(value).flatMap(([k, v]) => leaves(v, path ? `${path}.${k}` : k));
+  return [[path, value]];
 }
 
 export function sliceIsEvaluable(run: Run, slice: ElementNode, discs: { type: string; path: string }[], inferred: boolean): boolean {
