@@ -1,6 +1,7 @@
 // The receiving pipeline for a TDDUI transaction Bundle: validate in full, then in ONE
 // database transaction match resent business objects, assign ids, fix references, write the
 // versions and the index, and answer a transaction-response. Every submission is logged.
+import { ppVersionEvents } from './pp-events.js';
 import { isObject as isObj, type FhirResource } from '../fhir/json.js';
 import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
@@ -209,6 +210,8 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
         const serverRef = (i: number) => `${items[i]!.resourceType}/${rc.targets[i]!.id}`;
         for (const it of items) rc.setResource(it.index, rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource);
       },
+      // A new version of a usager's projet personnalisé: one event per usager (D-127).
+      events: (_results, changes) => ppVersionEvents(changes),
       extra: (p, results) => {
         response = transactionResponse(results, issues);
         submissionId = crypto.randomUUID();

@@ -126,7 +126,6 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
 }
 
 const SEJOUR_PROFILE = `${TDDUI_CANONICAL}/StructureDefinition/tddui-encounter-sejour`;
-const PP_PROFILE = `${TDDUI_CANONICAL}/StructureDefinition/tddui-careplan-projet-personnalise`;
 const CDL_NOTE_PROFILE = 'https://interop.esante.gouv.fr/ig/fhir/cdl/StructureDefinition/cdl-document-reference';
 
 function periodOf(r: FhirResource | undefined): { start?: string; end?: string } {
@@ -138,8 +137,9 @@ function periodOf(r: FhirResource | undefined): { start?: string; end?: string }
  * The events of TDDUI data (NdE, JDV J46): a séjour that starts (`ADM`: its Encounter gets a
  * `period.start`) or ends (`SOR`: it gets a `period.end`) — a first export of a séjour already
  * over says both —, and a new document (`DOC`: a DocumentReference created, or whose document
- * changed: v1 flow 3), but not a note of the liaison notebook (CdL's `NOT`); and a new version
- * of the projet personnalisé (the project's `pp-new-version`: its CarePlan written).
+ * changed: v1 flow 3), but not a note of the liaison notebook (CdL's `NOT`). A new version of the
+ * projet personnalisé (`pp-new-version`) is the ingestion plan's, since it spans the plan's
+ * changes (`pp-events.ts`, D-127).
  */
 export function tdduiEvents(change: WrittenChange): EventDeclaration[] {
   const r = change.resource;
@@ -152,11 +152,6 @@ export function tdduiEvents(change: WrittenChange): EventDeclaration[] {
     if (now.start && !before.start) out.push(declare('admission', change, patient, TDDUI_PACKAGE, { start: now.start }));
     if (now.end && !before.end) out.push(declare('sortie', change, patient, TDDUI_PACKAGE, { end: now.end }));
   }
-  // A new version of the projet personnalisé: its CarePlan written (created, or changed: an
-  // identical resend writes nothing, D-60). Changes of its goals alone are not counted here.
-  if (change.resourceType === 'CarePlan' && declaresProfile(r, PP_PROFILE)) {
-    out.push(declare('ppNewVersion', change, patientOf(r.subject), TDDUI_PACKAGE, { version: change.versionId, ...(typeof r.title === 'string' ? { title: r.title } : {}) }));
-  }
   if (change.resourceType === 'DocumentReference' && !declaresProfile(r, CDL_NOTE_PROFILE)) {
     const changed = change.outcome === 'created' || !change.previous || !sameJson(change.previous.content, r.content);
     const title = Array.isArray(r.content) && isObject(r.content[0]) && isObject(r.content[0].attachment) ? r.content[0].attachment.title : undefined;
@@ -164,3 +159,4 @@ export function tdduiEvents(change: WrittenChange): EventDeclaration[] {
   }
   return out;
 }
+

@@ -55,6 +55,13 @@ describe('PPA versions and diff (API and UI)', { concurrency: false }, () => {
     assert.equal(versions[0].validated, true, 'active plan with the usager’s accord');
   });
 
+  it('one pp-new-version event per PPA version (none for the identical resend), through the outbox', async () => {
+    const rows = (await s.repo.db.query<Json>(`SELECT patient, focus, detail FROM event_outbox WHERE code = 'pp-new-version' ORDER BY seq`)).rows;
+    assert.equal(rows.length, 2);
+    assert.ok(rows.every((r: Json) => r.patient === `Patient/${patient}`));
+    assert.equal(rows[1].detail.elements, 3);
+  });
+
   it('$ppa-diff: exactly the three changes, in French', async () => {
     const r = await http(`${s.base}/Patient/${patient}/$ppa-diff?from=1&to=2`);
     assert.equal(r.status, 200, r.text.slice(0, 400));
