@@ -7,22 +7,13 @@ import { after, describe, it } from 'node:test';
 import { availableTime, type Interval } from './availability.js';
 import { commonFree, freeTime, respond } from './find.js';
 import { occupationOf, type Occupation } from './slots.js';
+import { prng } from '../../testing/random.js';
 import { readSchedule } from './availability.js';
 import { fromWall, isoLocal, parseDateTime } from './time.js';
 
 const AV = 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-schedule-availability-time';
 const MIN = 60_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Raw {
   /** Wall-clock availabilities: day offset (0..6), from and to (minutes of the day), weekly or not. */
@@ -108,7 +99,7 @@ describe('$find against a brute force on minutes (seeded random schedules, 4 pro
   after(() => assert.ok(withProposals >= 10, `only ${withProposals} seeds had proposals: the test would not see a wrong one`));
   for (let seed = 1; seed <= 60; seed++) {
     it(`seed ${seed}`, () => {
-      const r = rng(seed);
+      const r = prng(seed);
       const minutes = [15, 30, 45, 60, 90][Math.floor(r() * 5)]!;
       const step = [5, 15, 30][Math.floor(r() * 3)]!;
       const pros = [0, 1, 2, 3].map(() => randomRaw(r, window));

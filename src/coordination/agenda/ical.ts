@@ -11,8 +11,9 @@
 // stored (migration 0090), and a revoked token answers 404.
 import { createHash, randomBytes } from 'node:crypto';
 import ical, { foldLines, formatDate, ICalCalendarMethod, ICalEventStatus } from 'ical-generator';
-import { isObject, type FhirResource } from '../../fhir/json.js';
+import { isObject } from '../../fhir/json.js';
 import type { Repository } from '../../storage/types.js';
+import { nameOf } from '../proposals.js';
 import { refOf } from './availability.js';
 import { OCCUPYING, TENTATIVE } from './slots.js';
 import type { AgendaStore } from './store.js';
@@ -62,39 +63,16 @@ export async function feedsOf(repo: Repository, subject: string): Promise<(FeedR
   return r.rows.map((x) => ({ id: x.token_hash.slice(0, 12), subject: x.subject, label: x.label, created: new Date(x.created).toISOString(), ...(x.revoked ? { revoked: new Date(x.revoked).toISOString() } : {}) }));
 }
 
-function displayOf(r: FhirResource | undefined): string | undefined {
-  if (!r) return undefined;
-  const n = Array.isArray(r.name) ? r.name[0] : r.name;
-  if (typeof n === 'string') return n;
-  if (isObject(n)) return [...(Array.isArray(n.given) ? n.given : []), n.family].filter((x) => typeof x === 'string').join(' ') || undefined;
-  return undefined;
-}
-
 /** The iCalendar text of the agenda of `subject` around `now`. */
 export async function agendaCalendar(store: AgendaStore, subject: string, now: Date, publicName?: string): Promise<string> {
   const repo = store.repo;
   const window = { start: now.getTime() - FEED_PAST_DAYS * DAY, end: now.getTime() + FEED_FUTURE_DAYS * DAY };
-  const refs = [subject];
-  if (subject.startsWith('Practitioner/')) {
-    const roles = await repo.search({ resourceType: 'PractitionerRole', params: [{ name: 'practitioner', values: [subject] }], count: 1000, offset: 0, total: 'none' });
-    for (const r of roles.matches) refs.push(`PractitionerRole/${r.id}`);
-  }
+  const refs = await store.actorRefs(subject);
   const [type, id] = subject.split('/') as [string, string];
   const owner = await repo.read(type, id).then((r) => r.resource, () => undefined);
-  const name = publicName ?? `Agenda — ${displayOf(owner) ?? subject}`;
+  const name = publicName ?? `Agenda — ${nameOf(owner) ?? subject}`;
   const cal = ical({ name, prodId: { company: 'tddui', product: 'agenda', language: 'FR' }, method: ICalCalendarMethod.PUBLISH, ttl: 15 * 60 });
-  const appts = await repo.search({
-    resourceType: 'Appointment',
-    params: [
-      { name: 'actor', values: refs },
-      { name: 'date', values: [`ge${new Date(window.start - 2 * DAY).toISOString()}`] },
-      { name: 'date', values: [`lt${new Date(window.end).toISOString()}`] },
-    ],
-    count: 1000,
-    offset: 0,
-    total: 'none',
-    sort: ['date'],
-  });
+  const appts = await store.actorAppointments(refs, window, 1000);
   for (const { resource: a, lastUpdated } of appts.matches) {
     const start = parseDateTime(a.start);
     const end = parseDateTime(a.end) ?? (start !== undefined && typeof a.minutesDuration === 'number' ? start + a.minutesDuration * 60_000 : undefined);

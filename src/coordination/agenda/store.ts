@@ -49,6 +49,35 @@ export class AgendaStore {
     return actors.length ? this.schedules([{ name: 'actor', values: actors }]) : [];
   }
 
+  /** The actors an agenda of `subject` covers: itself, and a Practitioner's PractitionerRoles. */
+  async actorRefs(subject: string): Promise<string[]> {
+    const refs = [subject];
+    if (subject.startsWith('Practitioner/')) {
+      const roles = await this.repo.search({ resourceType: 'PractitionerRole', params: [{ name: 'practitioner', values: [subject] }], count: 1000, offset: 0, total: 'none' });
+      for (const r of roles.matches) refs.push(`PractitionerRole/${r.id}`);
+    }
+    return refs;
+  }
+
+  /**
+   * Every Appointment of these actors that may overlap the window, by start (at most `count`):
+   * those starting from two days before it, since an appointment may span days.
+   */
+  async actorAppointments(refs: string[], window: Interval, count: number): Promise<SearchResult> {
+    return this.repo.search({
+      resourceType: 'Appointment',
+      params: [
+        { name: 'actor', values: refs },
+        { name: 'date', values: [`ge${new Date(window.start - 2 * DAY).toISOString()}`] },
+        { name: 'date', values: [`lt${new Date(window.end).toISOString()}`] },
+      ],
+      count,
+      offset: 0,
+      total: 'none',
+      sort: ['date'],
+    });
+  }
+
   /** Appointments holding (or tentatively holding) the schedules' time around the window. */
   async appointmentsOf(models: ScheduleModel[], window: Interval): Promise<FhirResource[]> {
     return occupyingAppointments(async (type, params) => (await this.all(type, params)).map((r) => r.resource), models, window, [...OCCUPYING, ...TENTATIVE]);

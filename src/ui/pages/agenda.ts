@@ -74,25 +74,10 @@ export async function agendaWeekPage(store: AgendaStore, subject: string, q: Age
   const owner = await repo.read(type, id).then((r) => r.resource, () => undefined);
   if (!owner) return undefined;
   const who = await nameFor(repo, subject);
-  const refs = [subject];
-  if (type === 'Practitioner') {
-    const roles = await repo.search({ resourceType: 'PractitionerRole', params: [{ name: 'practitioner', values: [subject] }], count: 100, offset: 0, total: 'none' });
-    for (const r of roles.matches) refs.push(`PractitionerRole/${r.id}`);
-  }
+  const refs = await store.actorRefs(subject);
   const mondayWall = mondayOf(q.semaine, now);
   const window = { start: fromWall(mondayWall), end: fromWall(mondayWall + 7 * DAY) };
-  const appts = await repo.search({
-    resourceType: 'Appointment',
-    params: [
-      { name: 'actor', values: refs },
-      { name: 'date', values: [`ge${new Date(window.start - 2 * DAY).toISOString()}`] },
-      { name: 'date', values: [`lt${new Date(window.end).toISOString()}`] },
-    ],
-    count: 500,
-    offset: 0,
-    total: 'none',
-    sort: ['date'],
-  });
+  const appts = await store.actorAppointments(refs, window, 500);
   const schedules = await store.schedulesOf(refs);
   const free = schedules.length ? (await store.slotsOf(schedules, window)).filter((x) => x.slot.status === 'free') : [];
   const names = new Map<string, string>();
