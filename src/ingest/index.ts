@@ -179,6 +179,21 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     }
   }
 
+  // `request.ifMatch` (a version ETag): the version of the stored object this entry knowingly
+  // replaces — checked like an HTTP If-Match (412 when it moved), and what lets a DUI change a
+  // validated projet personnalisé (D-150).
+  const ifMatch = new Map<number, number>();
+  for (let i = 0; i < entries.length; i++) {
+    const header = (entries[i] as Json & { request: Json }).request.ifMatch;
+    if (header === undefined) continue;
+    const m = typeof header === 'string' ? /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header) : null;
+    if (!m) {
+      const err = new FhirError(HTTP_ERRORS.IF_MATCH_SYNTAX, { header: String(header) }, { expression: `Bundle.entry[${i}].request.ifMatch` });
+      return reject(ctx, bundle, 400, outcome(err), receivedAt, report.issues, report.ig);
+    }
+    ifMatch.set(i, Number(m[1]));
+  }
+
   // request.url holding a TDDUI profile name (official examples) is accepted: the type comes
   // from resource.resourceType; the validator warns when the URL names another type (B3).
   const issues = report.issues;
@@ -205,7 +220,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
     await ctx.repo.execute({
       owner,
       now,
-      ops: items.map((it): WriteOp => ({ method: 'create', resourceType: it.resourceType, resource: it.resource as FhirResource, keys: it.keys })),
+      ops: items.map((it): WriteOp => ({ method: 'create', resourceType: it.resourceType, resource: it.resource as FhirResource, keys: it.keys, ...(ifMatch.has(it.index) ? { ifMatch: ifMatch.get(it.index)! } : {}) })),
       resolve: (rc) => {
         const serverRef = (i: number) => `${items[i]!.resourceType}/${rc.targets[i]!.id}`;
         for (const it of items) rc.setResource(it.index, rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource);

@@ -17,6 +17,7 @@ import { TDDUI_CANONICAL, TDDUI_PACKAGE } from '../tddui/ig.js';
 import type { TdduiValidator, ValidationReport } from '../tddui/validator.js';
 import { logDocumentSubmission } from './document-log.js';
 import { ingestTransaction } from './index.js';
+import { ppaFrozenGuard } from './ppa-frozen.js';
 
 export const TDDUI_CONSOMMATEUR = `${TDDUI_CANONICAL}/CapabilityStatement/TDDUIConsommateur`;
 
@@ -103,6 +104,8 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
         e.client,
       ),
     events: tdduiEvents,
+    // A validated projet personnalisé is frozen (D-150).
+    guard: ppaFrozenGuard,
     bundle: {
       // Its own Bundles (they declare the TDDUI Bundle profile); every Bundle when TDDUI is the
       // only IG served (the TDDUI receiver as it always was).

@@ -6,7 +6,7 @@
 import type { FhirResource, Json } from '../fhir/json.js';
 import type { ValidationIssue } from '../fhir/outcome/issue.js';
 import type { KeyOf } from '../storage/keys.js';
-import type { EventDeclaration, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult, WrittenChange } from '../storage/types.js';
+import type { ChangeGuard, EventDeclaration, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult, WrittenChange } from '../storage/types.js';
 import type { Interaction } from './served.js';
 import type { Guard, WriteAnswer } from './service.js';
 
@@ -113,6 +113,12 @@ export interface IgModule {
    */
   events?(change: WrittenChange): EventDeclaration[];
   /**
+   * A rule on replacing stored versions, asked by EVERY plan of the write path whoever makes it
+   * (REST interactions, a module's Bundles), inside its transaction: throw a FhirError to refuse
+   * the plan (TDDUI: a validated projet personnalisé is frozen, D-150). Composed by the server.
+   */
+  guard?: ChangeGuard;
+  /**
    * Creates this IG processes itself instead of the plain create (PDSm / MHD ITI-105: the
    * document sent inline is stored as a Binary the DocumentReference points to). `guard` is the
    * HTTP layer's check of what will be stored (FINESS), to run inside the plan.
@@ -134,5 +140,14 @@ export interface IgModule {
      * request's JSON, when kept (a validation worker parses it rather than the parsed tree being copied).
      */
     handle(bundle: Json, ctx?: { client?: string; bytes?: Buffer }): Promise<BundleResult>;
+  };
+}
+
+/** The modules' guards as one (each asked in turn), or undefined when none has one. */
+export function guardOf(modules: readonly IgModule[]): ChangeGuard | undefined {
+  const guards = modules.map((m) => m.guard).filter((g): g is ChangeGuard => !!g);
+  if (guards.length === 0) return undefined;
+  return async (writes, tx) => {
+    for (const g of guards) await g(writes, tx);
   };
 }

@@ -22,7 +22,7 @@ import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
 import type { UsagerAgendaSync } from '../coordination/agenda/usager-agenda.js';
 import type { AgendaStore } from '../coordination/agenda/store.js';
 import { AccessControl } from '../rest/access.js';
-import type { IgModule } from '../rest/modules.js';
+import { guardOf, type IgModule } from '../rest/modules.js';
 import { eventSourceOf } from '../rest/events.js';
 import { ndeModule } from '../notification/nde-module.js';
 import { NotificationService, type NotificationOptions } from '../notification/service.js';
@@ -390,6 +390,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   for (const m of modules) if (m.served) addServed(served, m.name, m.served());
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
   repo.useEvents(eventSourceOf(modules));
+  // And the rules on replacing stored versions (D-150: a validated projet personnalisé is frozen).
+  repo.useGuard(guardOf(modules));
   // The circle of care governs persons' access to notebooks, circles and consents (rest/access.ts).
   const access = new AccessControl([new CircleAccess(repo)]);
   // Bulk exports: jobs left by a stopped server are resumed once the server is built.

@@ -22,7 +22,7 @@ import type {
   RejectedRetention,
 } from './types.js';
 import type { EventDeclaration, EventSource } from './outbox.js';
-import { executePlan, newId, type OpResult, type WritePlan } from './unit-of-work.js';
+import { executePlan, newId, type ChangeGuard, type OpResult, type WritePlan } from './unit-of-work.js';
 
 export { newId };
 
@@ -116,12 +116,18 @@ export class SqlRepository implements Repository {
     this.eventSource = source;
   }
 
+  private guard: ChangeGuard | undefined;
+
+  useGuard(guard: ChangeGuard | undefined): void {
+    this.guard = guard;
+  }
+
   async recordEvents(events: EventDeclaration[]): Promise<void> {
     if (events.length) await this.execute({ ops: [], events: () => events });
   }
 
   async execute(plan: WritePlan): Promise<OpResult[]> {
-    const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan, this.eventSource);
+    const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan, this.eventSource, this.guard);
     // Index rows grow with the versions: counting versions is enough to tell growth.
     this.statistics.noteWrites(results.reduce((n, r) => n + (r.record && r.outcome !== 'unchanged' ? 1 : 0), 0));
     return results;

@@ -5,11 +5,11 @@
 import type { FhirResource } from '../fhir/json.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
 import type { IndexState, ReindexReport } from './reindex.js';
-import type { OpResult, WritePlan } from './unit-of-work.js';
+import type { ChangeGuard, OpResult, WritePlan } from './unit-of-work.js';
 import type { EventDeclaration, EventSource } from './outbox.js';
 export type { EventDeclaration, EventSource, WrittenChange, OutboxEvent, EventCursor } from './outbox.js';
 
-export type { OpResult, WritePlan, WriteOp, WriteMethod, WriteOutcome, ResolveContext } from './unit-of-work.js';
+export type { OpResult, WritePlan, WriteOp, WriteMethod, WriteOutcome, ResolveContext, ChangeGuard, GuardedWrite } from './unit-of-work.js';
 export type { IndexState, ReindexReport } from './reindex.js';
 
 export type { FhirResource };
@@ -235,6 +235,11 @@ export interface Repository {
    * server): their events are written to the outbox in the same statement as the write.
    */
   useEvents(source: EventSource | undefined): void;
+  /**
+   * The rule every plan asks before replacing stored versions (the IG modules' `guard`s,
+   * composed by the server; D-150: a validated projet personnalisé is frozen).
+   */
+  useGuard(guard: ChangeGuard | undefined): void;
   /** Records events that no write causes (a review falling due), in their own transaction. */
   recordEvents(events: EventDeclaration[]): Promise<void>;
   /** Deletes a resource: a tombstone version (history keeps it; read answers 410). */

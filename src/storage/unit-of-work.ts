@@ -125,6 +125,31 @@ export interface WritePlan {
   versionUnchanged?: boolean;
 }
 
+/**
+ * A write about to replace a stored version, as a ChangeGuard sees it (D-150: a validated
+ * projet personnalisé is frozen). Only real changes reach a guard: what the no-op rule leaves
+ * unchanged does not.
+ */
+export interface GuardedWrite {
+  /** The op's index in the plan. */
+  index: number;
+  method: WriteMethod;
+  resourceType: string;
+  id: string;
+  /** The version replaced; its content is absent when the plan did not read it (the guard reads it if it needs it). */
+  current: { versionId: number; lastUpdated: string; content?: FhirResource };
+  /** The content to store (references resolved); absent for a delete. */
+  next?: FhirResource;
+  /** The op's If-Match, already checked equal to `current.versionId`. */
+  ifMatch?: number;
+}
+
+/**
+ * A rule on replacing stored versions, run by every plan inside its transaction (after the
+ * row locks and the no-op rule, before the write): throw a FhirError to refuse the whole plan.
+ */
+export type ChangeGuard = (writes: readonly GuardedWrite[], tx: Queryable) => Promise<void>;
+
 /** Transient database errors on which the whole plan is retried. */
 export const RETRY_CODES = new Set(['40P01', '40001', '23505']);
 
@@ -160,13 +185,13 @@ function retry(why: string): Error {
 }
 
 /** Executes a plan atomically; retried on transient conflicts. */
-export async function executePlan(db: Database, searchParams: SearchParameterSet, plan: WritePlan, eventSource?: EventSource): Promise<OpResult[]> {
+export async function executePlan(db: Database, searchParams: SearchParameterSet, plan: WritePlan, eventSource?: EventSource, guard?: ChangeGuard): Promise<OpResult[]> {
   plan.ops.forEach(checkOp);
   const attempts = plan.attempts ?? 5;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await db.transaction((tx) => run(tx, searchParams, plan, attempt, eventSource));
+      return await db.transaction((tx) => run(tx, searchParams, plan, attempt, eventSource, guard));
     } catch (err) {
       lastError = err;
       const code = (err as { code?: string }).code;
@@ -178,7 +203,7 @@ export async function executePlan(db: Database, searchParams: SearchParameterSet
   throw lastError;
 }
 
-async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan, attempt = 1, eventSource?: EventSource): Promise<OpResult[]> {
+async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WritePlan, attempt = 1, eventSource?: EventSource, guard?: ChangeGuard): Promise<OpResult[]> {
   const ops = plan.ops;
   const now = plan.now ?? new Date();
   const defaultOwner = plan.owner;
@@ -400,6 +425,28 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
         if (!row || row.versionId !== t.viaKey!.versionId) throw retry(`${t.resourceType}/${t.id} changed during the resend`);
       }
     }
+  }
+
+  // 5c. The guard (D-150): the writes that replace a stored version, once they are known to change it.
+  if (guard) {
+    const guarded: GuardedWrite[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const t = targets[i];
+      if (!t || unchanged.has(i)) continue;
+      const cur = t.current ?? (t.viaKey ? { ...t.viaKey, deleted: t.viaKey.deleted ?? false } : undefined);
+      if (!cur || cur.deleted) continue;
+      guarded.push({
+        index: i,
+        method: op.method,
+        resourceType: t.resourceType,
+        id: t.id,
+        current: { versionId: cur.versionId, lastUpdated: cur.lastUpdated, ...(cur.content ? { content: cur.content } : {}) },
+        ...(op.method !== 'delete' && contents[i] ? { next: contents[i]! } : {}),
+        ...(op.ifMatch !== undefined ? { ifMatch: op.ifMatch } : {}),
+      });
+    }
+    if (guarded.length) await guard(guarded, tx);
   }
 
   // 6. What to write.

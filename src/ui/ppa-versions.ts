@@ -10,7 +10,9 @@
 // The state at a version is, for each element, its latest version at or before that instant.
 // A new yearly PPA is a new CarePlan: its versions follow the previous plan's in the usager's list.
 import type { Repository, ResourceRecord } from '../storage/types.js';
-import { frStatus, isObj, keyOf, refsOf, str, type Json } from './fhir-util.js';
+import type { FhirResource } from '../fhir/json.js';
+import { validatingAccords } from '../tddui/ppa-accord.js';
+import { frStatus, isObj, keyOf, str, type Json } from './fhir-util.js';
 import { describePpElement, KIND_LABEL, ppKind, type PpKind, type PpOptions } from './pp-tree.js';
 
 export interface PpaVersion {
@@ -78,10 +80,7 @@ function versionsOf(records: Map<string, ResourceRecord[]>): PpaVersion[] {
     const state = stateAt(records, instant);
     const plans = state.filter((r) => r.resourceType === 'CarePlan');
     const byKey = new Map(state.map((r) => [keyOf(r), r]));
-    const accords = plans
-      .filter((p) => p.status === 'active')
-      .flatMap((p) => refsOf(p.supportingInfo).map((k) => byKey.get(k)))
-      .filter((c): c is Json => !!c && c.resourceType === 'Consent' && c.status === 'active' && signedByUsager(c));
+    const accords = plans.flatMap((p) => validatingAccords(p as FhirResource, (k) => byKey.get(k) as FhirResource | undefined) as Json[]);
     const validated = accords.length > 0;
     const signed = accords.map((c) => str(c.dateTime)).filter((d): d is string => !!d).sort().pop();
     return {
@@ -95,10 +94,6 @@ function versionsOf(records: Map<string, ResourceRecord[]>): PpaVersion[] {
   });
 }
 
-/** The usager's accord: signed by the usager (Patient) or a relative (RelatedPerson), not by the structure. */
-function signedByUsager(consent: Json): boolean {
-  return refsOf(consent.performer).some((k) => k.startsWith('Patient/') || k.startsWith('RelatedPerson/'));
-}
 
 // --- the diff --------------------------------------------------------------------------------
 
