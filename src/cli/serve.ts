@@ -20,6 +20,13 @@ Options:
   --data DIR        Folder of the embedded database (default ./.tddui-data).
   --database URL    PostgreSQL database postgres://user@host:5432/db (default: $DATABASE_URL);
                     replaces the embedded database.
+  --read-database URL
+                    A read replica of --database (a PostgreSQL streaming standby),
+                    repeatable (default: $TDDUI_READ_DATABASES, comma-separated). Searches,
+                    reads, history, the web UI's pages and indicators are served from the
+                    replicas (round robin); a client that has just written reads the primary
+                    until a replica has replayed its write; a replica that is down is skipped
+                    (probed every second). PostgreSQL only (docs/deployment.md).
   --packages DIR    Where FHIR packages are found (repeatable; as in tddui validate): a
                     package cache, a folder of packages, a package folder or a .tgz.
                     Default: $TDDUI_PACKAGES, ./fhir-packages or ../shared/fhir-packages;
@@ -100,6 +107,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       host: { type: 'string' },
       data: { type: 'string' },
       database: { type: 'string' },
+      'read-database': { type: 'string', multiple: true },
       packages: { type: 'string', multiple: true },
       ig: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
@@ -131,8 +139,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const database = values.database ?? (values.data === undefined ? env.DATABASE_URL || undefined : undefined);
   if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) return { error: `--database must be a postgres:// URL (got "${database}")` };
   const options: StartOptions = { port: Number(portText), host: values.host ?? '127.0.0.1', logLevel: level };
+  const reads = values['read-database']?.length ? values['read-database'] : (env.TDDUI_READ_DATABASES ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (reads.length && !database) return { error: '--read-database needs --database postgres://…: the embedded database has no replicas' };
+  for (const u of reads) if (!/^postgres(ql)?:\/\//.test(u)) return { error: `--read-database must be a postgres:// URL (got "${u.replace(/:[^:@/]*@/, ':***@')}")` };
   if (database) options.database = database;
   else options.dataDir = values.data ?? './.tddui-data';
+  if (reads.length) options.readDatabases = reads;
   if (values.packages?.length) options.packages = values.packages;
   if (values.ig?.length) options.igs = values.ig;
   if (values['trust-proxy']) options.trustProxy = true;
@@ -218,7 +230,7 @@ const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`
 
 /** The start-up line of each step, for a person watching the terminal. */
 function progressLine(p: StartupProgress, options: StartOptions): string {
-  const where = options.database ? 'PostgreSQL' : `the embedded database in ${options.dataDir}`;
+  const where = options.database ? `PostgreSQL${options.readDatabases?.length ? ` and ${options.readDatabases.length} read replica(s)` : ''}` : `the embedded database in ${options.dataDir}`;
   switch (`${p.step} ${p.state}`) {
     case 'database start':
       return `opening ${where} and applying pending migrations…`;
@@ -275,7 +287,7 @@ export async function runServe(argv: string[]): Promise<number> {
   }
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
-  const where = parsed.options.database ? 'PostgreSQL' : `embedded database in ${parsed.options.dataDir}`;
+  const where = parsed.options.database ? `PostgreSQL${parsed.options.readDatabases?.length ? ` + ${parsed.options.readDatabases.length} read replica(s)` : ''}` : `embedded database in ${parsed.options.dataDir}`;
   const security = parsed.options.auth ? 'OAuth 2.0 bearer tokens required' : 'no authentication';
   say(`ready in ${seconds(performance.now() - t0)}`);
   process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where}, ${security})\n`);

@@ -45,6 +45,7 @@ import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, type Limits } from './limits.js';
 import { DeferredJsonBody } from './format.js';
 import { ValidationPool } from './validation-pool.js';
+import { installReadRouting } from './read-routing.js';
 
 /** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
 export const BODY_LIMIT = 50 * 1024 * 1024;
@@ -261,6 +262,9 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     ? (Fastify({ ...serverOptions, loggerInstance: opts.logger.child({}, { serializers: LOG_SERIALIZERS }) } as FastifyServerOptions) as unknown as FastifyInstance)
     : Fastify({ ...serverOptions, logger });
 
+  // Reads on replicas (--read-database): first, so every later hook and handler runs in the read context.
+  if (repo.readReplicas) installReadRouting(app, repo.readReplicas);
+
   // Every request gets its id back, to quote when reporting a problem. Answers carry health data
   // unless they say otherwise (static assets do): never cached. Every HTML answer has a CSP
   // (the UI sets its own; this covers the others, the 404 page outside the UI included).
@@ -334,7 +338,9 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   app.get('/healthz', async (req, reply) => {
     try {
       await repo.db.query('SELECT 1');
-      return reply.code(200).send({ status: 'ok', database: repo.db.kind });
+      // A replica out of service does not make the server unhealthy: the primary serves its reads.
+      const replicas = repo.readReplicas?.status().map((r) => ({ url: r.url, up: r.up, ...(r.replayLsn ? { replayLsn: r.replayLsn } : {}) }));
+      return reply.code(200).send({ status: 'ok', database: repo.db.kind, ...(replicas ? { replicas } : {}) });
     } catch (err) {
       req.log.error({ err }, 'health check: database unreachable');
       return reply.code(503).send({ status: 'unavailable', database: repo.db.kind });
@@ -478,6 +484,11 @@ export interface StartOptions {
   host?: string;
   /** postgres:// URL; default $DATABASE_URL when no dataDir is given; else the embedded database. */
   database?: string;
+  /**
+   * Read replicas of `database` (postgres:// URLs of streaming standbys): searches, reads, the
+   * UI's pages and indicators go there, with read-your-writes (docs/deployment.md). PostgreSQL only.
+   */
+  readDatabases?: string[];
   /** Folder of the embedded database (default ./.tddui-data); `memory://` for an in-memory one. */
   dataDir?: string;
   /** FHIR package locations (default: the validator's default locations). */
@@ -549,7 +560,13 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     });
   };
   const [repoResult, validatorResult] = await Promise.allSettled([
-    step('database', () => openRepository(database ? { url: database } : { dataDir })),
+    step('database', () =>
+      openRepository(
+        database
+          ? { url: database, ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases, replicaOptions: { onChange: (r) => logger[r.up ? 'info' : 'warn']({ replica: r.url, up: r.up, ...(r.error ? { error: r.error } : {}) }, r.up ? 'read replica in service' : 'read replica out of service: its reads go to the primary') } } : {}) }
+          : { dataDir, ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases } : {}) },
+      ),
+    ),
     step('packages', () => TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) })),
   ]);
   if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {

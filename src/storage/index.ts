@@ -5,6 +5,7 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { openPostgres } from './drivers/postgres.js';
 import { SqlRepository } from './repository.js';
+import { ReadReplicas } from './read-replicas.js';
 // The one dependency of storage on the TDDUI layer: the default business keys of plain creates.
 import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
 import type { Database, OpenDatabaseOptions, Repository } from './types.js';
@@ -14,6 +15,7 @@ export { SqlRepository, newId } from './repository.js';
 export { indexIsCurrent, recordIndexState } from './reindex.js';
 export { RETRY_CODES } from './unit-of-work.js';
 export { migrate } from './migrate.js';
+export { ReadReplicas, runInReadContext, type ReadContext, type ReadReplicaOptions, type ReplicaStatus } from './read-replicas.js';
 export { MIGRATIONS } from './migrations/index.js';
 
 /** Default folder of the embedded database, relative to the working directory. */
@@ -37,13 +39,24 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
  * Repository. `repo.db.close()` closes it.
  */
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
+  if (opts.readUrls?.length && !opts.url) throw new Error('read replicas need a PostgreSQL primary (--database postgres://…): the embedded database has no replicas');
   // In memory: a copy of a cached migrated data folder, so the migrate() below finds nothing to do.
   const db = !opts.url && isMemoryDir(opts.dataDir ?? DEFAULT_DATA_DIR) ? await openMemoryPglite(MIGRATIONS, migrate) : await openDatabase(opts);
-  const repo = new SqlRepository(db, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams, opts.versionUnchanged ?? false);
+  let replicas: ReadReplicas | undefined;
+  // Closing the repository's database closes the replicas' pools too.
+  const primary: Database = opts.readUrls?.length
+    ? { kind: db.kind, query: (sql, params) => db.query(sql, params), transaction: (fn) => db.transaction(fn), close: async () => (await replicas?.close(), db.close()) }
+    : db;
+  const repo = new SqlRepository(primary, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams, opts.versionUnchanged ?? false);
   try {
     await repo.migrate();
+    if (opts.readUrls?.length) {
+      replicas = new ReadReplicas(db, opts.readUrls, opts.replicaOptions);
+      await replicas.start();
+      repo.useReplicas(replicas);
+    }
   } catch (err) {
-    await db.close();
+    await primary.close();
     throw err;
   }
   return repo;

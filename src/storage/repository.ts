@@ -7,6 +7,7 @@ import { migrate } from './migrate.js';
 import { reindex, indexState, type IndexState, type ReindexReport } from './reindex.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
+import type { ReadReplicas } from './read-replicas.js';
 import { StatisticsKeeper } from './statistics.js';
 import { getSubmission, insertSubmission, listSubmissions, pruneRejectedSubmissions } from './submissions.js';
 import type {
@@ -53,8 +54,25 @@ export class SqlRepository implements Repository {
     await migrate(this.db);
   }
 
+  private replicas: ReadReplicas | undefined;
+
+  /** Sends reads to these replicas from now on (openRepository's `readUrls`). */
+  useReplicas(replicas: ReadReplicas | undefined): void {
+    this.replicas = replicas;
+  }
+
+  /** The read replicas in use, if any (their health for /healthz). */
+  get readReplicas(): ReadReplicas | undefined {
+    return this.replicas;
+  }
+
+  reader(): Promise<Database> {
+    return this.replicas ? this.replicas.reader() : Promise.resolve(this.db);
+  }
+
   async read(resourceType: string, id: string): Promise<ResourceRecord> {
-    const res = await this.db.query<ResourceRow>(
+    const db = await this.reader();
+    const res = await db.query<ResourceRow>(
       `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
     );
@@ -65,7 +83,8 @@ export class SqlRepository implements Repository {
   }
 
   async vread(resourceType: string, id: string, versionId: number): Promise<ResourceRecord> {
-    const res = await this.db.query<ResourceRow>(
+    const db = await this.reader();
+    const res = await db.query<ResourceRow>(
       `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 AND version_id = $3
        UNION ALL
        SELECT ${RESOURCE_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
@@ -79,6 +98,7 @@ export class SqlRepository implements Repository {
   }
 
   async history(q: HistoryQuery): Promise<{ total: number; entries: ResourceRecord[] }> {
+    const db = await this.reader();
     if (q.id && !q.resourceType) throw new FhirError(HTTP_ERRORS.HISTORY_NEEDS_TYPE);
     const where: string[] = [];
     const params: unknown[] = [];
@@ -92,13 +112,13 @@ export class SqlRepository implements Repository {
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     // Versions = the history (previous versions) + the current rows.
     const versions = `(SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w} UNION ALL SELECT ${RESOURCE_COLUMNS} FROM resource ${w}) v`;
-    const total = Number((await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${versions}`, params)).rows[0]!.n);
+    const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${versions}`, params)).rows[0]!.n);
     if (q.id && total === 0 && !q.since) {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: q.resourceType!, id: q.id });
     }
     const count = pageNumber(q.count, 'count');
     const offset = pageNumber(q.offset, 'offset');
-    const rows = await this.db.query<ResourceRow>(
+    const rows = await db.query<ResourceRow>(
       `SELECT ${RESOURCE_COLUMNS} FROM ${versions}
         ORDER BY last_updated DESC, version_id DESC, resource_type, id LIMIT ${count} OFFSET ${offset}`,
       params,
@@ -106,8 +126,8 @@ export class SqlRepository implements Repository {
     return { total, entries: rows.rows.map(toRecord) };
   }
 
-  search(query: SearchQuery): Promise<SearchResult> {
-    return search(this.db, query, this.searchParams);
+  async search(query: SearchQuery): Promise<SearchResult> {
+    return search(await this.reader(), query, this.searchParams);
   }
 
   private eventSource: EventSource | undefined;
@@ -173,12 +193,12 @@ export class SqlRepository implements Repository {
     return insertSubmission(this.db, submission);
   }
 
-  listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }> {
-    return listSubmissions(this.db, filter);
+  async listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }> {
+    return listSubmissions(await this.reader(), filter);
   }
 
-  getSubmission(id: string): Promise<SubmissionRecord | undefined> {
-    return getSubmission(this.db, id);
+  async getSubmission(id: string): Promise<SubmissionRecord | undefined> {
+    return getSubmission(await this.reader(), id);
   }
 
   pruneRejectedSubmissions(policy: RejectedRetention): Promise<{ retention: number; quota: number }> {

@@ -52,6 +52,13 @@ export interface OpenDatabaseOptions {
    * for benchmarks that measure what the rule saves. Default false.
    */
   versionUnchanged?: boolean;
+  /**
+   * Read replicas (`postgres://…` of streaming standbys of `url`): reads of reading requests go
+   * there (round robin, read-your-writes, health-checked). PostgreSQL only.
+   */
+  readUrls?: string[];
+  /** Their health probe period, connection time-out, pool size (src/storage/read-replicas.ts). */
+  replicaOptions?: import('./read-replicas.js').ReadReplicaOptions;
 }
 
 /**
@@ -195,7 +202,16 @@ export { FhirError as StorageError } from '../fhir/outcome/http-errors.js';
  * transaction; every write of one call is one database transaction.
  */
 export interface Repository {
+  /** The primary: every write, and every read outside a reading request. */
   readonly db: Database;
+  /**
+   * Where a read-only query of the request being served goes: a read replica when some are
+   * configured, one is healthy and it has replayed the client's last write; else `db`
+   * (src/storage/read-replicas.ts). Pick once per page or operation, so its queries see one copy.
+   */
+  reader(): Promise<Database>;
+  /** The read replicas in use (OpenDatabaseOptions.readUrls), if any. */
+  readonly readReplicas?: import('./read-replicas.js').ReadReplicas;
   /** The search parameters this repository indexes and searches. */
   readonly searchParams: SearchParameterSet;
   /** Indexes and searches with `params` from now on (the server's, once its IGs are loaded). */
