@@ -2,6 +2,7 @@
 // (migration 0062: prefixes with the value's implicit precision, units, Ranges, :missing, _sort),
 // the token modifiers :in / :not-in (value sets expanded from the loaded packages) and :of-type
 // (typed identifiers), and the clear 400 of a malformed value or what is not supported.
+// Composite parameters: search-composite.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { http, postgresSkipReason, startTestServer, type DbKind, type TestServer } from './test-support.js';
@@ -119,13 +120,6 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.deepEqual(await found('identifier:of-type=|MR|12345', 'Patient'), ['mr12345'], 'any type system');
       const bad = await http(`${srv.base}/Patient?identifier:of-type=MR|12345`);
       assert.equal(bad.status, 400);
-    });
-
-    it('composite parameters: a clear 400 (not supported)', async () => {
-      const r = await http(`${srv.base}/DocumentReference?relationship=replaces$DocumentReference/x`, { headers: { prefer: 'handling=strict' } });
-      assert.equal(r.status, 400);
-      assert.equal(r.json.resourceType, 'OperationOutcome');
-      assert.equal(r.json.issue[0].expression[0], 'relationship');
     });
 
     it('numbers, a Range among them (storage)', async () => {

@@ -150,7 +150,31 @@ const TABLE: Record<string, string> = {
   uri: 'search_reference',
   number: 'search_number',
   quantity: 'search_number',
+  composite: 'search_composite',
 };
+
+/** A composite component's columns, as `jsonb_to_record` reads them (the flat table's names and types). */
+const COMPONENT_COLUMNS: Record<string, string> = {
+  token: 'system text, code text',
+  string: 'value text, exact text',
+  date: 'low timestamptz, high timestamptz',
+  number: 'low numeric, high numeric, system text, code text',
+  quantity: 'low numeric, high numeric, system text, code text',
+  reference: 'target_type text, target_id text, url text',
+  uri: 'target_type text, target_id text, url text',
+};
+
+/** Splits a composite value at its unescaped `$` (escapes kept for each component's parser). */
+function splitComposite(raw: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === '\\') i++;
+    else if (raw[i] === '$') (parts.push(raw.slice(start, i)), (start = i + 1));
+  }
+  parts.push(raw.slice(start));
+  return parts;
+}
 
 /**
  * A number search value with its implicit range (FHIR search.html#number): `100` is
@@ -285,8 +309,13 @@ class SearchBuilder {
       return values[0] === 'true' ? `NOT ${present}` : present;
     }
 
-    let conds: string[];
+    let conds: string[] = [];
     switch (def.type) {
+      case 'composite': {
+        if (modifier && modifier !== 'not') throw badModifier(modifier, 'composite', name);
+        const cond = `(${alias}.resource_type, ${alias}.id) IN (SELECT c.resource_type, c.id FROM search_composite c WHERE ${resourceType ? `c.resource_type = ${sql.p(resourceType)} AND ` : ''}c.param = ${sql.p(def.key)} AND (${values.map((v) => this.compositeCondition(def, v)).join(' OR ')}))`;
+        return modifier === 'not' ? `NOT ${cond}` : cond;
+      }
       case 'token':
         if (modifier === 'text') return this.tokenText(def, values, alias);
         if (modifier === 'in' || modifier === 'not-in') {
@@ -345,6 +374,46 @@ class SearchBuilder {
     }
     const cond = sub(conds.join(' OR '));
     return modifier === 'not' ? `NOT ${cond}` : cond;
+  }
+
+  /**
+   * One composite value (`http://loinc.org|8480-6$gt100`) on a tuple row `c` of search_composite:
+   * each component's value with its type's own condition, on that component's columns.
+   */
+  private compositeCondition(def: ParamDef, raw: string): string {
+    const comps = def.components!;
+    const parts = splitComposite(raw);
+    if (parts.length !== comps.length || parts.some((p) => p === '')) {
+      throw badValue(
+        `The composite parameter "${def.name}" takes ${comps.length} values separated by "$" (${comps.map((c) => c.type).join('$')}); got "${raw}"`,
+        `Le paramètre composite « ${def.name} » prend ${comps.length} valeurs séparées par « $ » (${comps.map((c) => c.type).join('$')}) ; reçu « ${raw} »`,
+        def.name,
+      );
+    }
+    const sql = this.sql;
+    const conds = comps.map((c, n) => {
+      const v = parts[n]!;
+      const leaf: ParamDef = { name: def.name, key: def.key, type: c.type, expression: c.expression, source: def.source };
+      let cond: string;
+      switch (c.type) {
+        case 'token': cond = tokenCondition(sql, v); break;
+        case 'string': {
+          const s = likeEscape(normalizeString(unescapeValue(v)));
+          cond = `t.value LIKE ${sql.p(s + '%')}`;
+          break;
+        }
+        case 'date': cond = dateCondition(sql, 't.low', 't.high', v, def.name); break;
+        case 'number':
+        case 'quantity': cond = numberCondition(sql, v, leaf); break;
+        case 'uri': cond = `t.url = ${sql.p(unescapeValue(v))}`; break;
+        case 'reference': cond = referenceCondition(sql, unescapeValue(v), undefined, leaf); break;
+      }
+      // The first token component's code is indexed (migration 0150): name it outside the record.
+      const first = n === 0 && c.type === 'token' ? splitToken(v).code : '';
+      const indexed = first ? `c.components->0->>'code' = ${sql.p(first)} AND ` : '';
+      return `${indexed}EXISTS (SELECT 1 FROM jsonb_to_record(c.components->${n}) AS t(${COMPONENT_COLUMNS[c.type]}) WHERE ${cond})`;
+    });
+    return `(${conds.join(' AND ')})`;
   }
 
   /** The codes of a value set for `:in` / `:not-in`, or a 400 naming it. */
@@ -475,7 +544,8 @@ class SearchBuilder {
       else if (name === '_id') parts.push(`r.id ${dir}`);
       else {
         const def = this.params.get(resourceType, name);
-        if (!def) throw new FhirError(HTTP_ERRORS.SEARCH_SORT, { name }, { expression: '_sort' });
+        // A composite has no order of its own (sort on one of its components' parameters).
+        if (!def || def.type === 'composite') throw new FhirError(HTTP_ERRORS.SEARCH_SORT, { name }, { expression: '_sort' });
         const p = sql.p(def.key);
         const agg = desc ? 'max' : 'min';
         // Ascending: the smallest value of the resource; descending: the largest.

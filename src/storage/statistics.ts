@@ -11,7 +11,7 @@
 import type { Database } from './types.js';
 
 /** The tables the write path grows. */
-export const ANALYZED_TABLES = ['resource', 'resource_history', 'search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'business_key', 'submission'];
+export const ANALYZED_TABLES = ['resource', 'resource_history', 'search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite', 'business_key', 'submission'];
 
 export interface StatisticsOptions {
   /** Writes before the first ANALYZE, and the floor of the threshold (default 2,000). */

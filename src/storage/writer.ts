@@ -117,7 +117,7 @@ export async function writeVersions(
       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
         FROM unnest(${rt}::text[], ${ri}::text[]) AS o(t, i)
         JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
-    for (const table of ['search_token', 'search_string', 'search_date', 'search_reference', 'search_number']) {
+    for (const table of ['search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite']) {
       ctes.push(`d_${table} AS (DELETE FROM ${table} s USING unnest(${rt}::text[], ${ri}::text[]) AS k(t, i)
         WHERE s.resource_type = k.t AND s.id = k.i)`);
     }
@@ -130,6 +130,7 @@ export async function writeVersions(
   const dat = cols(['t', 'i', 'p', 'l', 'h'] as const);
   const ref = cols(['t', 'i', 'p', 'tt', 'ti', 'u'] as const);
   const num = cols(['t', 'i', 'p', 'l', 'h', 's', 'c'] as const);
+  const cmp = cols(['t', 'i', 'p', 'j'] as const);
   for (const x of items) {
     if (x.deleted) continue;
     const idx: IndexRows = searchParams.extract(x.resource);
@@ -138,6 +139,7 @@ export async function writeVersions(
     for (const r of idx.strings) (str.t.push(rt), str.i.push(x.id), str.p.push(r.param), str.v.push(r.value), str.e.push(r.exact));
     for (const r of idx.dates) (dat.t.push(rt), dat.i.push(x.id), dat.p.push(r.param), dat.l.push(r.low), dat.h.push(r.high));
     for (const r of idx.numbers) (num.t.push(rt), num.i.push(x.id), num.p.push(r.param), num.l.push(r.low), num.h.push(r.high), num.s.push(r.system), num.c.push(r.code));
+    for (const r of idx.composites) (cmp.t.push(rt), cmp.i.push(x.id), cmp.p.push(r.param), cmp.j.push(JSON.stringify(r.components)));
     for (const r of idx.references) (ref.t.push(rt), ref.i.push(x.id), ref.p.push(r.param), ref.tt.push(r.targetType ?? null), ref.ti.push(r.targetId ?? null), ref.u.push(r.url ?? null));
   }
   const insert = (name: string, table: string, columns: string, arrays: unknown[][], casts: string[]) => {
@@ -148,6 +150,7 @@ export async function writeVersions(
   insert('i_string', 'search_string', 'resource_type, id, param, value, exact', [str.t, str.i, str.p, str.v, str.e], ['text', 'text', 'text', 'text', 'text']);
   insert('i_date', 'search_date', 'resource_type, id, param, low, high', [dat.t, dat.i, dat.p, dat.l, dat.h], ['text', 'text', 'text', 'timestamptz', 'timestamptz']);
   insert('i_num', 'search_number', 'resource_type, id, param, low, high, system, code', [num.t, num.i, num.p, num.l, num.h, num.s, num.c], ['text', 'text', 'text', 'numeric', 'numeric', 'text', 'text']);
+  insert('i_cmp', 'search_composite', 'resource_type, id, param, components', [cmp.t, cmp.i, cmp.p, cmp.j], ['text', 'text', 'text', 'jsonb']);
   insert('i_ref', 'search_reference', 'resource_type, id, param, target_type, target_id, url', [ref.t, ref.i, ref.p, ref.tt, ref.ti, ref.u], ['text', 'text', 'text', 'text', 'text', 'text']);
   if (keys && keys.rows.length) {
     // A key known under another id is re-pointed (the object it names was matched by a

