@@ -40,6 +40,21 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: end - start + 1 };
 }
 
+/**
+ * What JSON.parse said about `text`, in English (V8's own message, with the line and column
+ * when it gives none) and in French (the line and column, and whether the text stops early).
+ */
+export function describeJsonSyntaxError(text: string, e: Error): { detail: string; detailFr: string } {
+  const msg = e.message;
+  // V8 names the offset ("at position 17"); the end of the text otherwise (truncated input).
+  const pos = /position (\d+)/.exec(msg);
+  const at = lineColumn(text, pos ? Number(pos[1]) : text.length);
+  return {
+    detail: `${msg}${pos ? '' : `; line ${at.line}, column ${at.column}`}`,
+    detailFr: `ligne ${at.line}, colonne ${at.column}${pos ? '' : ' : le texte s’arrête avant la fin du JSON'}`,
+  };
+}
+
 /** Parses FHIR JSON or FHIR XML text into FHIR JSON. Never throws. */
 export function readFhirInput(text: string): ReadInput {
   const format = detectFormat(text);
@@ -49,9 +64,7 @@ export function readFhirInput(text: string): ReadInput {
     } catch (e) {
       const xmlError = e instanceof FhirXmlError ? e : undefined;
       const detail = xmlError ? `not FHIR XML: ${xmlError.message}` : `not FHIR XML (${(e as Error).message})`;
-      // The parser's own words stay in English (they quote the XML); the frame is French.
-      const where = xmlError?.line !== undefined ? ` (ligne ${xmlError.line}, colonne ${xmlError.column ?? 1})` : '';
-      const detailFr = `ce n’est pas du XML FHIR${where} : ${(e as Error).message}`;
+      const detailFr = xmlError ? `ce n’est pas du XML FHIR : ${xmlError.messageFr}` : `ce n’est pas du XML FHIR (exception « ${(e as Error).message} »)`;
       return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, xmlError?.path ?? '', { detail, detailFr }) };
     }
   }
@@ -59,13 +72,8 @@ export function readFhirInput(text: string): ReadInput {
   try {
     return { format, resource: JSON.parse(body) };
   } catch (e) {
-    const msg = (e as Error).message;
     if (body.trim() === '') return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail: 'the file is empty', detailFr: 'le fichier est vide' }) };
-    // V8 names the offset ("at position 17"); the end of the text otherwise (truncated input).
-    const pos = /position (\d+)/.exec(msg);
-    const at = lineColumn(body, pos ? Number(pos[1]) : body.length);
-    const detail = `not valid JSON (${msg}${pos ? '' : `; line ${at.line}, column ${at.column}`})`;
-    const detailFr = `JSON mal formé (ligne ${at.line}, colonne ${at.column}${pos ? '' : ' : le texte s’arrête avant la fin du JSON'})`;
-    return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail, detailFr }) };
+    const d = describeJsonSyntaxError(body, e as Error);
+    return { format, issue: makeIssue(CODES.INPUT_NOT_JSON, '', { detail: `not valid JSON (${d.detail})`, detailFr: `JSON mal formé (${d.detailFr})` }) };
   }
 }

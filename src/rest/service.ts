@@ -69,7 +69,7 @@ export function parseCriteria(query: string): SearchParam[] {
     const values = splitComma(v);
     out.push(colon < 0 ? { name, values } : { name, modifier: k.slice(colon + 1), values });
   }
-  if (out.length === 0) throw new FhirError(HTTP_ERRORS.CONDITIONAL_CRITERIA, { criteria: query, detail: 'no search parameter' });
+  if (out.length === 0) throw new FhirError(HTTP_ERRORS.CONDITIONAL_CRITERIA, { criteria: query, detail: 'no search parameter', detailFr: 'aucun paramètre de recherche' });
   return out;
 }
 

@@ -160,7 +160,7 @@ export function parseAuditSearch(pairs: [string, string][]): AuditFilter {
         break;
       case '_count':
       case '_offset': {
-        if (!/^\d{1,7}$/.test(v)) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what: k, value: v });
+        if (!/^\d{1,7}$/.test(v)) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: k, value: v });
         if (k === '_count') f.count = Math.min(Number(v), 1000);
         else f.offset = Number(v);
         break;

@@ -21,25 +21,26 @@ const FASTIFY_CODES: Record<string, (req: FastifyRequest) => FhirError> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (req) => new FhirError(HTTP_ERRORS.CONTENT_TYPE, { type: req.headers['content-type'] ?? '(none)' }),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new FhirError(HTTP_ERRORS.BODY_TOO_LARGE),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new FhirError(HTTP_ERRORS.BODY_LENGTH),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource' }),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: 'syntax error' }),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource', whatFr: 'une ressource FHIR JSON' }),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: 'syntax error', detailFr: 'erreur de syntaxe' }),
 };
 
 /** The catalogue error an error stands for, or undefined for an unexpected one. */
 export function toFhirError(err: unknown, req: FastifyRequest): FhirError | undefined {
   if (err instanceof FhirError) return err;
   if (err instanceof PatchError) {
-    const e = new FhirError(HTTP_ERRORS.PATCH_FAILED, { detail: err.message }, { outcome: err.toOperationOutcome() as unknown as FhirResource });
-    return err.status === 400 ? new FhirError({ ...HTTP_ERRORS.PATCH_FAILED, status: 400, code: err.issueCode }, { detail: err.message }, { outcome: err.toOperationOutcome() as unknown as FhirResource }) : e;
+    const args = { detail: err.message, detailFr: err.messageFr };
+    const e = new FhirError(HTTP_ERRORS.PATCH_FAILED, args, { outcome: err.toOperationOutcome() as unknown as FhirResource });
+    return err.status === 400 ? new FhirError({ ...HTTP_ERRORS.PATCH_FAILED, status: 400, code: err.issueCode }, args, { outcome: err.toOperationOutcome() as unknown as FhirResource }) : e;
   }
-  if (err instanceof FhirXmlError) return new FhirError(HTTP_ERRORS.XML_UNREADABLE, { detail: err.message });
+  if (err instanceof FhirXmlError) return new FhirError(HTTP_ERRORS.XML_UNREADABLE, { detail: err.message, detailFr: err.messageFr });
   const e = err as Partial<FastifyError>;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     const known = e.code ? FASTIFY_CODES[e.code] : undefined;
     if (known) return known(req);
     const def = status === 404 ? HTTP_ERRORS.NOT_FOUND_PATH : { ...HTTP_ERRORS.SEARCH_BAD_VALUE, status, id: 'http-client-error', summary: 'Another client error.' };
-    return new FhirError(def, { method: req.method, path: req.url.split('?')[0]!, detail: e.message ?? 'Bad request', detailFr: e.message ?? 'Requête invalide' });
+    return new FhirError(def, { method: req.method, path: req.url.split('?')[0]!, detail: e.message ?? 'Bad request', detailFr: `requête invalide (${e.code ?? status})` });
   }
   if (status === 503) return new FhirError(HTTP_ERRORS.UNAVAILABLE);
   return undefined;

@@ -27,7 +27,7 @@ import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply, toFhirError } from './errors.js';
-import { CONTENT_TYPE, DeferredJsonBody, isPretty, parseJsonBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
+import { CONTENT_TYPE, DeferredJsonBody, FHIR_JSON_RESOURCE, isPretty, parseJsonBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
 import { validateInput } from './validate-input.js';
 import type { ValidationPool } from './validation-pool.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
@@ -375,7 +375,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         return send(reply, 200, JSON.parse(outcome.toString('utf8')) as object);
       }
       // No worker ready any more, or a volet's resource: read here after all.
-      req.body = parseJsonBody(bytes.toString('utf8'), 'a FHIR JSON resource');
+      req.body = parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE);
     }
     requireResourceBody(req);
     const { resource, profile } = validateInput(req.body, (req.query as Record<string, unknown>).profile);

@@ -2,7 +2,9 @@
 // negotiation (`_format`, then `Accept`), JSON by default.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FhirResource } from '../storage/types.js';
+import { describeJsonSyntaxError } from '../fhir/input.js';
 import { jsonDepthExceeds } from '../fhir/text.js';
+import { FhirXmlError } from '../fhir/xml/index.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 
 export type ResponseFormat = 'json' | 'xml';
@@ -152,14 +154,22 @@ export interface BodyParserOptions {
 /** Deepest nesting of objects and arrays accepted in a JSON body (FHIR resources stay far below). */
 export const MAX_JSON_DEPTH = 100;
 
-export function parseJsonBody(body: string, what: string): unknown {
-  if (body.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what });
+/** What a body parsed by parseJsonBody should be, for the "empty body" message (English and French). */
+export interface BodyWhat {
+  what: string;
+  whatFr: string;
+}
+export const FHIR_JSON_RESOURCE: BodyWhat = { what: 'a FHIR JSON resource', whatFr: 'une ressource FHIR JSON' };
+const JSON_PATCH_DOCUMENT: BodyWhat = { what: 'a JSON Patch document', whatFr: 'un document JSON Patch' };
+
+export function parseJsonBody(body: string, what: BodyWhat): unknown {
+  if (body.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { ...what });
   // Before parsing: a 10,000-deep document overflows the stack of anything recursive after it.
   if (jsonDepthExceeds(body, MAX_JSON_DEPTH)) throw new FhirError(HTTP_ERRORS.BODY_TOO_DEEP, { limit: MAX_JSON_DEPTH });
   try {
     return JSON.parse(body);
   } catch (e) {
-    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: (e as Error).message });
+    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, describeJsonSyntaxError(body, e as Error));
   }
 }
 
@@ -179,7 +189,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
         return;
       }
       if (options.keepBytes?.(req)) req.fhirBodyBytes = bytes;
-      done(null, parseJsonBody(bytes.toString('utf8'), 'a FHIR JSON resource'));
+      done(null, parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE));
     } catch (e) {
       req.fhirUnreadableBody = String(body);
       done(e as Error, undefined);
@@ -188,7 +198,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
   app.addContentTypeParser(JSON_PATCH_TYPE, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
     try {
       req.fhirBodyKind = 'json-patch';
-      done(null, parseJsonBody(String(body), 'a JSON Patch document'));
+      done(null, parseJsonBody(String(body), JSON_PATCH_DOCUMENT));
     } catch (e) {
       done(e as Error, undefined);
     }
@@ -203,7 +213,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       const text = String(body);
       if (text.trim() === '') {
         req.fhirUnreadableBody = text;
-        done(new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource' }), undefined);
+        done(new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource', whatFr: 'une ressource FHIR XML' }), undefined);
         return;
       }
       try {
@@ -211,7 +221,10 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       } catch (e) {
         req.fhirUnreadableBody = text;
         done(
-          new FhirError(HTTP_ERRORS.BODY_NOT_XML, { detail: (e as Error).message }),
+          new FhirError(
+            HTTP_ERRORS.BODY_NOT_XML,
+            e instanceof FhirXmlError ? { detail: e.message, detailFr: e.messageFr } : { detail: (e as Error).message, detailFr: `exception « ${(e as Error).message} »` },
+          ),
           undefined,
         );
       }

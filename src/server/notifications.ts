@@ -87,7 +87,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
     const get = (n: string) => pairs.filter(([k]) => k === n).map(([, v]) => v);
     const status = get('status').flatMap((v) => v.split(','));
     const bad = status.find((s) => !STATUSES.includes(s as NotificationStatus));
-    if (bad) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what: 'status', value: bad }, { expression: 'status' });
+    if (bad) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: 'status', value: bad }, { expression: 'status' });
     const count = Math.min(500, Math.max(0, Number(get('_count')[0] ?? 50) || 0));
     const offset = Math.max(0, Number(get('_offset')[0] ?? 0) || 0);
     const page = await service.journal({ subscriptions: [req.params.id], ...(status.length ? { status: status as NotificationStatus[] } : {}), count, offset });
@@ -115,7 +115,7 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
   app.get<{ Params: { id: string } }>('/Subscription/:id/$events', async (req, reply) => {
     const settings = await allowed(req, req.params.id);
     if (settings?.channel !== 'websocket') {
-      throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what: 'channel', value: String(settings?.channel) }, { expression: 'Subscription.channel.type' });
+      throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: 'channel', value: String(settings?.channel) }, { expression: 'Subscription.channel.type' });
     }
     reply.hijack();
     const res = reply.raw;
@@ -147,7 +147,7 @@ export function changeFeedRoutes(app: FastifyInstance, deps: { repo: Repository;
     const pairs = queryPairs(req.url);
     const raw = pairs.find(([k]) => k === 'cursor')?.[1];
     const cursor = raw ? parseChangeCursor(raw) : undefined;
-    if (raw && !cursor) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what: 'cursor', value: raw }, { expression: 'cursor' });
+    if (raw && !cursor) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: 'cursor', value: raw }, { expression: 'cursor' });
     const count = Math.min(1000, Math.max(1, Number(pairs.find(([k]) => k === '_count')?.[1] ?? 100) || 100));
     const changes = await readChanges(repo.db, cursor, count);
     const b = base(req);

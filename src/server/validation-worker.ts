@@ -4,6 +4,7 @@
 // `$validate` bodies read here from their text: depth check, parse, value limits, the
 // Parameters wrapper, the type and profile checks, validation, unstorable text.
 import { parentPort, workerData } from 'node:worker_threads';
+import { describeJsonSyntaxError } from '../fhir/input.js';
 import { isObject } from '../fhir/json.js';
 import { findUnstorableText, jsonDepthExceeds, unstorableError } from '../fhir/text.js';
 import { TdduiValidator } from '../tddui/validator.js';
@@ -21,12 +22,12 @@ function post(m: FromValidationWorker): void {
 }
 
 function parse(text: string): unknown {
-  if (text.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource' });
+  if (text.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource', whatFr: 'une ressource FHIR JSON' });
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new FhirError(HTTP_ERRORS.BODY_TOO_DEEP, { limit: MAX_JSON_DEPTH });
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, { detail: (e as Error).message });
+    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, describeJsonSyntaxError(text, e as Error));
   }
 }
 

@@ -106,7 +106,7 @@ export class SqlRepository implements Repository {
     if (q.resourceType) where.push(`resource_type = ${p(q.resourceType)}`);
     if (q.id) where.push(`id = ${p(q.id)}`);
     if (q.since) {
-      if (Number.isNaN(Date.parse(q.since))) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what: '_since', value: q.since }, { expression: '_since' });
+      if (Number.isNaN(Date.parse(q.since))) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: '_since', value: q.since }, { expression: '_since' });
       where.push(`last_updated >= ${p(q.since)}::timestamptz`);
     }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';

@@ -43,7 +43,7 @@ export function toRecord(row: ResourceRow): ResourceRecord {
 }
 
 /** A page size or offset: a non-negative integer (it is written into the SQL text). */
-export function pageNumber(v: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { what, value: String(v) });
+export function pageNumber(v: number, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name, value: String(v) });
   return Math.floor(v);
 }

@@ -166,7 +166,7 @@ function checkOp(op: WriteOp, index: number): void {
   if (op.method !== 'create' && op.id === undefined && !op.criteria) throw new FhirError(HTTP_ERRORS.INVALID_ID, { id: '' });
   if (op.method === 'patch' && !op.patch) throw new FhirError(HTTP_ERRORS.PATCH_MEDIA_TYPE);
   for (const c of [op.ifNoneExist, op.criteria]) {
-    if (c && c.length === 0) throw new FhirError(HTTP_ERRORS.CONDITIONAL_CRITERIA, { criteria: '', detail: 'no criteria' });
+    if (c && c.length === 0) throw new FhirError(HTTP_ERRORS.CONDITIONAL_CRITERIA, { criteria: '', detail: 'no criteria', detailFr: 'aucun critère' });
   }
 }
 

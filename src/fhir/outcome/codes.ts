@@ -42,7 +42,7 @@ export const CODES = {
     code: 'structure',
     summary: 'Empty objects, arrays, strings and nulls are not allowed in FHIR JSON (ele-1).',
     en: '{what} is not allowed: elements must have a value or children',
-    fr: '{what} interdit : un élément doit avoir une valeur ou des enfants',
+    fr: 'Élément vide interdit ({whatFr}) : un élément doit avoir une valeur ou des enfants',
   }),
   ARRAY_EXPECTED: defineRule({
     id: 'fhir-array-expected',
@@ -90,7 +90,7 @@ export const CODES = {
     code: 'structure',
     summary: 'The narrative (Narrative.div) is not well-formed XHTML (no HTML entities such as &nbsp;, every element closed, attribute values quoted).',
     en: '{detail}',
-    fr: 'Texte narratif (div) : {detail}',
+    fr: 'Texte narratif (div) : {detailFr}',
   }),
   NARRATIVE_ROOT: defineRule({
     id: 'fhir-narrative-root',
@@ -98,7 +98,7 @@ export const CODES = {
     code: 'structure',
     summary: 'The narrative is not one <div> element in the XHTML namespace (xmlns="http://www.w3.org/1999/xhtml").',
     en: '{detail}',
-    fr: 'Texte narratif (div) : {detail}',
+    fr: 'Texte narratif (div) : {detailFr}',
   }),
   NARRATIVE_CONTENT: defineRule({
     id: 'fhir-narrative-content',
@@ -106,7 +106,7 @@ export const CODES = {
     code: 'invariant',
     summary: 'txt-1: the narrative holds an element, attribute, namespace or link that FHIR narrative does not allow (scripts, forms, event handlers, javascript: links...).',
     en: 'Constraint txt-1 failed: {detail}',
-    fr: 'Contrainte txt-1 non respectée (seule la mise en forme HTML de base est permise) : {detail}',
+    fr: 'Contrainte txt-1 non respectée (seule la mise en forme HTML de base est permise) : {detailFr}',
   }),
   NARRATIVE_EMPTY: defineRule({
     id: 'fhir-narrative-empty',
@@ -323,7 +323,7 @@ export const CODES = {
     code: 'code-invalid',
     summary: 'A code is not in the value set of a required binding.',
     en: 'The code {code} is not in the value set {valueSet} (required binding){detail}',
-    fr: 'Le code {code} n’appartient pas au jeu de valeurs {valueSet} (liaison obligatoire){detail}',
+    fr: 'Le code {code} n’appartient pas au jeu de valeurs {valueSet} (liaison obligatoire){detailFr}',
   }),
   SYSTEM_NOT_ABSOLUTE: defineRule({
     id: 'fhir-system-not-absolute',
@@ -374,7 +374,7 @@ export const CODES = {
     code: 'code-invalid',
     summary: 'A code is not in the value set of an extensible binding.',
     en: 'The code {code} is not in the value set {valueSet} (extensible binding){detail}',
-    fr: 'Le code {code} n’appartient pas au jeu de valeurs {valueSet} (liaison extensible){detail}',
+    fr: 'Le code {code} n’appartient pas au jeu de valeurs {valueSet} (liaison extensible){detailFr}',
   }),
   BINDING_NO_CODE: defineRule({
     id: 'fhir-code-missing',
@@ -399,7 +399,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'A binding could not be checked because its value set or code system is not (fully) loaded.',
     en: 'Codes bound to {valueSet} were not checked: {reason} ({count} occurrence(s); first here)',
-    fr: 'Les codes liés à {valueSet} n’ont pas été vérifiés : {reason} ({count} occurrence(s), première ici)',
+    fr: 'Les codes liés à {valueSet} n’ont pas été vérifiés : {reasonFr} ({count} occurrence(s), première ici)',
   }),
   VALUESET_INCLUDE_INTERSECTION: defineRule({
     id: 'fhir-valueset-include-intersection',
@@ -417,7 +417,7 @@ export const CODES = {
     code: 'invariant',
     summary: 'A FHIRPath invariant (constraint) of the base specification or of a profile is not met.',
     en: 'Constraint {key} failed: {human}',
-    fr: 'Contrainte {key} non respectée : {human}',
+    fr: 'Contrainte {key} non respectée : « {human} » (texte de la contrainte dans sa définition)',
   }),
   INVARIANT_ERROR: defineRule({
     id: 'fhir-invariant-not-evaluated',
@@ -426,7 +426,7 @@ export const CODES = {
     code: 'not-supported',
     summary: 'A FHIRPath invariant could not be evaluated.',
     en: 'Constraint {key} could not be evaluated: {detail}',
-    fr: 'La contrainte {key} n’a pas pu être évaluée : {detail}',
+    fr: 'La contrainte {key} n’a pas pu être évaluée : {detailFr}',
   }),
   EXTENSION_UNKNOWN: defineRule({
     id: 'fhir-extension-unknown',
@@ -451,7 +451,7 @@ export const CODES = {
     code: 'structure',
     summary: 'An extension is used where its context invariant (StructureDefinition.contextInvariant) does not hold.',
     en: 'Extension {url} is not allowed here: its context invariant "{invariant}" is not met{detail}',
-    fr: 'L’extension {url} n’est pas autorisée ici : son invariant de contexte « {invariant} » n’est pas respecté{detail}',
+    fr: 'L’extension {url} n’est pas autorisée ici : son invariant de contexte « {invariant} » n’est pas respecté{detailFr}',
   }),
   EXTENSION_NOT_FOUND: defineRule({
     id: 'fhir-extension-not-found',
@@ -622,7 +622,7 @@ export const CODES = {
     code: 'structure',
     summary: 'A QuestionnaireResponse item\u2019s linkId is not an item of the Questionnaire at that place.',
     en: 'The linkId "{linkId}" is not an item of the Questionnaire here{detail}',
-    fr: 'Le linkId « {linkId} » n’est pas un élément du questionnaire à cet endroit{detail}',
+    fr: 'Le linkId « {linkId} » n’est pas un élément du questionnaire à cet endroit{detailFr}',
   }),
   QR_ITEM_ORDER: defineRule({
     id: 'fhir-qr-item-order',
@@ -726,7 +726,7 @@ export const CODES = {
     code: 'not-found',
     summary: 'A urn:uuid: or #contained reference that nothing in the Bundle/resource resolves.',
     en: 'The reference "{reference}" cannot be resolved{detail}',
-    fr: 'La référence « {reference} » ne peut pas être résolue{detail}',
+    fr: 'La référence « {reference} » ne peut pas être résolue{detailFr}',
   }),
   REFERENCE_OUTSIDE_BUNDLE: defineRule({
     id: 'fhir-reference-outside-bundle',
@@ -800,7 +800,7 @@ export const CODES = {
     code: 'exception',
     summary: 'An unexpected error of the validator itself (a bug: please report it).',
     en: 'Internal validator error: {detail}',
-    fr: 'Erreur interne du validateur : {detail}',
+    fr: 'Erreur interne du validateur : {detailFr}',
   }),
 } as const;
 

@@ -14,12 +14,12 @@ const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 /** RFC 6901: "" is the whole document; otherwise "/"-separated tokens with ~1 → "/" and ~0 → "~". */
 export function parsePointer(pointer: string, op: number): string[] {
   if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw new PatchError(400, `invalid JSON Pointer "${pointer}" (must be empty or start with "/")`, op);
+  if (!pointer.startsWith('/')) throw new PatchError(400, `invalid JSON Pointer "${pointer}" (must be empty or start with "/")`, `pointeur JSON « ${pointer} » invalide (vide ou commençant par « / »)`, op);
   return pointer
     .slice(1)
     .split('/')
     .map((t) => {
-      if (/~[^01]|~$/.test(t)) throw new PatchError(400, `invalid escape in JSON Pointer "${pointer}" (only ~0 and ~1)`, op);
+      if (/~[^01]|~$/.test(t)) throw new PatchError(400, `invalid escape in JSON Pointer "${pointer}" (only ~0 and ~1)`, `échappement invalide dans le pointeur JSON « ${pointer} » (seuls ~0 et ~1)`, op);
       return t.replace(/~1/g, '/').replace(/~0/g, '~');
     });
 }
@@ -44,10 +44,10 @@ function resolveParent(doc: unknown, tokens: string[], pointer: string, op: numb
   let cur: unknown = doc;
   for (const t of tokens.slice(0, -1)) {
     const c = child(cur, t);
-    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, op);
+    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, `chemin introuvable : « ${pointer} »`, op);
     cur = c.value;
   }
-  if (!Array.isArray(cur) && !isObject(cur)) throw new PatchError(422, `path not found: "${pointer}" (parent is not an object or array)`, op);
+  if (!Array.isArray(cur) && !isObject(cur)) throw new PatchError(422, `path not found: "${pointer}" (parent is not an object or array)`, `chemin introuvable : « ${pointer} » (le parent n’est ni un objet ni un tableau)`, op);
   return cur;
 }
 
@@ -55,7 +55,7 @@ function get(doc: unknown, pointer: string, op: number): unknown {
   let cur: unknown = doc;
   for (const t of parsePointer(pointer, op)) {
     const c = child(cur, t);
-    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, op);
+    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, `chemin introuvable : « ${pointer} »`, op);
     cur = c.value;
   }
   return cur;
@@ -90,20 +90,20 @@ class Doc {
         parent.push(value);
         return;
       }
-      if (!ARRAY_INDEX.test(last)) throw new PatchError(422, `"${last}" is not an array index in "${pointer}"`, op);
+      if (!ARRAY_INDEX.test(last)) throw new PatchError(422, `"${last}" is not an array index in "${pointer}"`, `« ${last} » n’est pas un indice de tableau dans « ${pointer} »`, op);
       const i = Number(last);
-      if (i > parent.length) throw new PatchError(422, `index ${i} is out of bounds (array length ${parent.length}) in "${pointer}"`, op);
+      if (i > parent.length) throw new PatchError(422, `index ${i} is out of bounds (array length ${parent.length}) in "${pointer}"`, `l’indice ${i} est hors limites (tableau de longueur ${parent.length}) dans « ${pointer} »`, op);
       parent.splice(i, 0, value);
     } else setOwn(parent, last, value);
   }
 
   remove(pointer: string, op: number): unknown {
     const tokens = parsePointer(pointer, op);
-    if (!tokens.length) throw new PatchError(422, 'the whole document cannot be removed', op);
+    if (!tokens.length) throw new PatchError(422, 'the whole document cannot be removed', 'le document entier ne peut pas être supprimé', op);
     const parent = resolveParent(this.root, tokens, pointer, op);
     const last = tokens[tokens.length - 1];
     const c = child(parent, last);
-    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, op);
+    if (!c.found) throw new PatchError(422, `path not found: "${pointer}"`, `chemin introuvable : « ${pointer} »`, op);
     if (Array.isArray(parent)) parent.splice(Number(last), 1);
     else delete parent[last];
     return c.value;
@@ -117,7 +117,7 @@ class Doc {
     }
     const parent = resolveParent(this.root, tokens, pointer, op);
     const last = tokens[tokens.length - 1];
-    if (!child(parent, last).found) throw new PatchError(422, `path not found: "${pointer}"`, op);
+    if (!child(parent, last).found) throw new PatchError(422, `path not found: "${pointer}"`, `chemin introuvable : « ${pointer} »`, op);
     if (Array.isArray(parent)) parent[Number(last)] = value;
     else setOwn(parent, last, value);
   }
@@ -126,10 +126,10 @@ class Doc {
 function member(o: Record<string, unknown>, key: string, op: number, required: boolean): string | undefined {
   const v = o[key];
   if (v === undefined) {
-    if (required) throw new PatchError(400, `"${key}" is required for "${String(o.op)}"`, op);
+    if (required) throw new PatchError(400, `"${key}" is required for "${String(o.op)}"`, `« ${key} » est obligatoire pour « ${String(o.op)} »`, op);
     return undefined;
   }
-  if (typeof v !== 'string') throw new PatchError(400, `"${key}" must be a string`, op);
+  if (typeof v !== 'string') throw new PatchError(400, `"${key}" must be a string`, `« ${key} » doit être une chaîne`, op);
   return v;
 }
 
@@ -139,13 +139,13 @@ function member(o: Record<string, unknown>, key: string, op: number, required: b
  * a missing path, or a result that is no longer a resource of the same type.
  */
 export function applyJsonPatch(resource: FhirResource | Record<string, unknown>, ops: unknown): FhirResource {
-  if (!Array.isArray(ops)) throw new PatchError(400, 'a JSON Patch document must be a JSON array of operations');
+  if (!Array.isArray(ops)) throw new PatchError(400, 'a JSON Patch document must be a JSON array of operations', 'un document JSON Patch doit être un tableau JSON d’opérations');
   // Validate the whole document first so that a malformed tail is reported as 400, not as a half-applied 422.
   ops.forEach((o, i) => {
-    if (!isObject(o)) throw new PatchError(400, 'an operation must be a JSON object', i);
-    if (typeof o.op !== 'string' || !OPS.has(o.op)) throw new PatchError(400, `unknown op ${JSON.stringify(o.op)} (add, remove, replace, move, copy, test)`, i);
+    if (!isObject(o)) throw new PatchError(400, 'an operation must be a JSON object', 'une opération doit être un objet JSON', i);
+    if (typeof o.op !== 'string' || !OPS.has(o.op)) throw new PatchError(400, `unknown op ${JSON.stringify(o.op)} (add, remove, replace, move, copy, test)`, `op ${JSON.stringify(o.op)} inconnue (add, remove, replace, move, copy, test)`, i);
     parsePointer(member(o, 'path', i, true)!, i);
-    if ((o.op === 'add' || o.op === 'replace' || o.op === 'test') && !Object.hasOwn(o, 'value')) throw new PatchError(400, `"value" is required for "${o.op}"`, i);
+    if ((o.op === 'add' || o.op === 'replace' || o.op === 'test') && !Object.hasOwn(o, 'value')) throw new PatchError(400, `"value" is required for "${o.op}"`, `« value » est obligatoire pour « ${o.op} »`, i);
     if (o.op === 'move' || o.op === 'copy') parsePointer(member(o, 'from', i, true)!, i);
   });
   const doc = new Doc(structuredClone(resource));
@@ -165,7 +165,7 @@ export function applyJsonPatch(resource: FhirResource | Record<string, unknown>,
       case 'move': {
         const from = o.from as string;
         if (path === from) break;
-        if (path.startsWith(from + '/')) throw new PatchError(400, `cannot move "${from}" into its own child "${path}"`, i);
+        if (path.startsWith(from + '/')) throw new PatchError(400, `cannot move "${from}" into its own child "${path}"`, `impossible de déplacer « ${from} » dans son propre enfant « ${path} »`, i);
         const value = doc.remove(from, i);
         doc.add(path, value, i);
         break;
@@ -174,13 +174,13 @@ export function applyJsonPatch(resource: FhirResource | Record<string, unknown>,
         doc.add(path, structuredClone(get(doc.root, o.from as string, i)), i);
         break;
       case 'test':
-        if (!jsonEqual(get(doc.root, path, i), o.value)) throw new PatchError(422, `test failed: the value at "${path}" is not ${JSON.stringify(o.value)}`, i);
+        if (!jsonEqual(get(doc.root, path, i), o.value)) throw new PatchError(422, `test failed: the value at "${path}" is not ${JSON.stringify(o.value)}`, `test échoué : la valeur en « ${path} » n’est pas ${JSON.stringify(o.value)}`, i);
         break;
     }
   });
   const out = doc.root as Record<string, unknown>;
   const type = (resource as Record<string, unknown>).resourceType;
-  if (!isObject(out) || typeof out.resourceType !== 'string') throw new PatchError(422, 'the patched document is no longer a FHIR resource (no resourceType)');
-  if (out.resourceType !== type) throw new PatchError(422, `a patch cannot change the resource type (${String(type)} → ${out.resourceType})`);
+  if (!isObject(out) || typeof out.resourceType !== 'string') throw new PatchError(422, 'the patched document is no longer a FHIR resource (no resourceType)', 'le document modifié n’est plus une ressource FHIR (pas de resourceType)');
+  if (out.resourceType !== type) throw new PatchError(422, `a patch cannot change the resource type (${String(type)} → ${out.resourceType})`, `un patch ne peut pas changer le type de ressource (${String(type)} → ${out.resourceType})`);
   return out as FhirResource;
 }

@@ -29,7 +29,9 @@ function normaliseDisplay(s: string): string {
 
 export interface CodeResult {
   status: CodeStatus;
+  /** Why, in English (with messageFr in French): set together. */
   message?: string;
+  messageFr?: string;
   /** Canonicals (value sets, code systems) whose absence made the result unknown. */
   missing?: string[];
   /** IG defects the decision worked around (only on valid results); report each once per validation. */
@@ -161,7 +163,7 @@ export class Terminology {
   /** Is (system, code) in the value set? `system` absent means a bare `code` element. */
   validateCode(valueSet: string, coding: CodingInput): CodeResult {
     const code = coding.code;
-    if (typeof code !== 'string' || code === '') return { status: 'invalid', message: 'no code' };
+    if (typeof code !== 'string' || code === '') return { status: 'invalid', message: 'no code', messageFr: 'pas de code' };
     const system = typeof coding.system === 'string' ? coding.system : undefined;
     let bySystem = this.results.get(valueSet);
     if (!bySystem) this.results.set(valueSet, (bySystem = new Map()));
@@ -192,7 +194,7 @@ export class Terminology {
       if (r.status === 'unknown') unknown ??= r;
       else firstInvalid ??= r;
     }
-    return unknown ?? firstInvalid ?? { status: 'invalid', message: 'no coding' };
+    return unknown ?? firstInvalid ?? { status: 'invalid', message: 'no coding', messageFr: 'aucun codage (coding)' };
   }
 
   /**
@@ -247,27 +249,26 @@ export class Terminology {
 
   private computeCode(valueSet: string, system: string | undefined, code: string): CodeResult {
     const vs = this.valueSet(valueSet);
-    if (!vs) return { status: 'unknown', missing: [valueSet], message: this.missingMessage([valueSet]) };
+    if (!vs) return { status: 'unknown', missing: [valueSet], ...this.missingMessage([valueSet]) };
     const notes: TerminologyNotice[] = [];
     const r = vs.test(system, code, notes);
     if (r === 'yes') return notes.length ? { status: 'valid', notices: [...new Set(notes)] } : { status: 'valid' };
     if (r === 'unknown') {
       const missing = vs.missing.length ? vs.missing : [valueSet];
-      return { status: 'unknown', missing, message: this.missingMessage(missing) };
+      return { status: 'unknown', missing, ...this.missingMessage(missing) };
     }
     if (system !== undefined && vs.systems.size > 0 && !vs.systems.has(system)) {
-      return { status: 'invalid', message: `the value set does not include codes from ${system}` };
+      return { status: 'invalid', message: `the value set does not include codes from ${system}`, messageFr: `le jeu de valeurs ne comprend aucun code de ${system}` };
     }
     return { status: 'invalid' };
   }
 
-  private missingMessage(missing: string[]): string {
-    return missing
-      .map((m) => {
-        const pkg = this.registry.packageFor(m);
-        return pkg ? `${m} (package ${pkg}) is not loaded or incomplete` : `${m} is not loaded or incomplete`;
-      })
-      .join('; ');
+  private missingMessage(missing: string[]): { message: string; messageFr: string } {
+    const pkgs = missing.map((m) => this.registry.packageFor(m));
+    return {
+      message: missing.map((m, i) => (pkgs[i] ? `${m} (package ${pkgs[i]}) is not loaded or incomplete` : `${m} is not loaded or incomplete`)).join('; '),
+      messageFr: missing.map((m, i) => (pkgs[i] ? `${m} (paquet ${pkgs[i]}) n’est pas chargé ou est incomplet` : `${m} n’est pas chargé ou est incomplet`)).join(' ; '),
+    };
   }
 
   // ------------------------------------------------------------------ code systems

@@ -82,7 +82,7 @@ export function checkBinding(run: Run, value: unknown, typeCode: string, node: E
       if (!run.out.bump(key)) run.out.once(key, CODES.BINDING_EXTENSIBLE_IG_DEFECT, at(base, seg), { code: shown, valueSet: vs, element: node.id });
       return;
     }
-    run.out.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '' });
+    run.out.push(rule, at(base, seg), { code: shown, valueSet: vs, detail: result.message ? ` — ${result.message}` : '', detailFr: result.messageFr ? ` — ${result.messageFr}` : '' });
   } else if (result.status === 'unknown') {
     bindingNotChecked(run, vs, result, base, seg);
   } else if (result.notices) {
@@ -95,8 +95,10 @@ export function checkBinding(run: Run, value: unknown, typeCode: string, node: E
 export function bindingNotChecked(run: Run, vs: string, result: CodeResult, base: string, seg: string | number | undefined): void {
   const key = run.v.onceKey('binding:', vs);
   if (run.out.bump(key)) return;
-  const reason = result.message ?? (result.missing?.length ? `${result.missing.join(', ')} not loaded` : 'not decidable');
-  run.out.once(key, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason });
+  const missing = result.missing?.length ? result.missing.join(', ') : undefined;
+  const reason = result.message ?? (missing ? `${missing} not loaded` : 'not decidable');
+  const reasonFr = result.messageFr ?? (missing ? `${missing} non chargé` : 'indécidable');
+  run.out.once(key, CODES.BINDING_NOT_CHECKED, at(base, seg), { valueSet: vs, reason, reasonFr });
 }
 
 /** A Coding against its code system, whatever the binding (Terminology.checkCoding). */

@@ -143,10 +143,10 @@ export function walkChildren(run: Run, obj: Json, node: ElementNode, typeCode: s
   }
   if (keys === 0 && !isResource) {
     // A resource with nothing but its type is valid (the HL7 validator accepts it); an element is not.
-    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object' });
+    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'An empty object', whatFr: 'Un objet vide' });
   } else if (keys === 1 && !isResource && 'id' in obj) {
     // ele-1: an element needs a value or children other than its id.
-    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'An element with only an id' });
+    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'An element with only an id', whatFr: 'Un élément qui n’a qu’un id' });
   }
   // Absent children matter only when required: walk the (few) required positions, then the found ones.
   const required = requiredOf(run.v, parent);
@@ -242,7 +242,7 @@ export function validateChildValues(
     const exts = (ext as unknown[] | undefined) ?? EMPTY_VALUES;
     const n = Math.max(arr.length, exts.length);
     if (n === 0) {
-      run.out.push(CODES.EMPTY_ELEMENT, elPath, { what: 'An empty array' });
+      run.out.push(CODES.EMPTY_ELEMENT, elPath, { what: 'An empty array', whatFr: 'Un tableau vide' });
       return;
     }
     if (n < child.min) {
@@ -302,7 +302,7 @@ export function validateValue(
   }
   if (isPrimitiveType(typeCode)) {
     if (!extOnly) checkPrimitiveValue(run, value, typeCode, node, base, seg, profile);
-    else if (ext === null || ext === undefined) run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
+    else if (ext === null || ext === undefined) run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value', whatFr: 'Une valeur null' });
     if (ext !== undefined && ext !== null) {
       validatePrimitiveExtensions(run, ext, typeCode, at(base, seg), profile);
       // The resource's own id is its identity, not data: no extensions (as the HL7 validator).
@@ -317,7 +317,7 @@ export function validateValue(
   }
   const path = at(base, seg);
   if (value === null) {
-    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value' });
+    run.out.push(CODES.EMPTY_ELEMENT, path, { what: 'A null value', whatFr: 'Une valeur null' });
     return;
   }
   if (isResourceTyped(run, node, typeCode)) {

@@ -115,7 +115,7 @@ export function checkExtensionContext(run: Run, def: CompiledProfile, path: stri
     if (host === undefined) continue;
     const r = run.v.evaluate(inv, host, frame.resource, frame.root);
     if (r !== true) {
-      run.out.push(CODES.EXTENSION_CONTEXT_INVARIANT, path, { url, invariant: inv, detail: r === false ? '' : ` (${r})` });
+      run.out.push(CODES.EXTENSION_CONTEXT_INVARIANT, path, { url, invariant: inv, detail: r === false ? '' : ` (${r})`, detailFr: r === false ? '' : ` (le moteur FHIRPath a signalé « ${r} »)` });
     }
   }
 }

@@ -101,7 +101,7 @@ export function checkInvariants(run: Run, obj: Json, node: ElementNode, path: st
 export function invariantFailed(run: Run, entry: CompiledEntry, r: InvariantResult, node: ElementNode, path: string, profile: CompiledProfile): void {
   const c = entry.c;
   if (r.ok === 'error') {
-    run.out.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message });
+    run.out.once(`inv-error:${c.key}:${node.path}`, CODES.INVARIANT_ERROR, path, { key: c.key, detail: r.message, detailFr: `le moteur FHIRPath a signalé « ${r.message} »` });
     return;
   }
   const severity: Severity = c.bestPractice ? 'information' : c.severity === 'error' ? 'error' : 'warning';

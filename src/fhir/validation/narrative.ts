@@ -41,6 +41,8 @@ export interface NarrativeFinding {
   problem: NarrativeProblem;
   /** English detail, e.g. `element <script> is not allowed`. */
   detail: string;
+  /** The same in French. */
+  detailFr: string;
 }
 
 /** At most this many content findings per narrative: one bad template repeats the same fault. */
@@ -50,53 +52,93 @@ const MAX_FINDINGS = 10;
 export function checkNarrative(div: string): NarrativeFinding[] {
   if (!/^\s*<div[\s>/]/.test(div)) {
     const start = div.trimStart().slice(0, 20);
-    return [{ problem: 'root', detail: `the narrative must be one XHTML <div> element; it starts with "${start}${div.trimStart().length > 20 ? '…' : ''}"` }];
+    const shown = `${start}${div.trimStart().length > 20 ? '…' : ''}`;
+    return [{ problem: 'root', detail: `the narrative must be one XHTML <div> element; it starts with "${shown}"`, detailFr: `le texte narratif doit être un seul élément XHTML <div> ; il commence par « ${shown} »` }];
   }
   let root: XmlElement;
   try {
     root = parseXml(div).root;
   } catch (e) {
     if (!(e instanceof FhirXmlError)) throw e;
-    const message = e.message.replace(/^XML is not well-formed: /, '').replace(/ \(line \d+, column \d+\)$/, '');
+    const message = e.detail.replace(/^XML is not well-formed: /, '');
+    const messageFr = e.detailFr.replace(/^XML mal formé : /, '');
     const entity = /unknown entity/.test(message);
     const text = entity ? `${message.replace(/ \(only .*allowed\)$/, '')}: FHIR narrative has no HTML entities such as &nbsp;, write the character or a character reference such as &#160;` : message;
-    return [{ problem: 'syntax', detail: `the narrative is not well-formed XHTML: ${text} (line ${e.line ?? 1}, column ${e.column ?? 1} of the div)` }];
+    const textFr = entity ? `${messageFr.replace(/ \(seules .*permises\)$/, '')} : le texte narratif FHIR n’a pas d’entités HTML comme &nbsp; ; écrire le caractère ou une référence de caractère comme &#160;` : messageFr;
+    return [
+      {
+        problem: 'syntax',
+        detail: `the narrative is not well-formed XHTML: ${text} (line ${e.line ?? 1}, column ${e.column ?? 1} of the div)`,
+        detailFr: `le texte narratif n’est pas du XHTML bien formé : ${textFr} (ligne ${e.line ?? 1}, colonne ${e.column ?? 1} du div)`,
+      },
+    ];
   }
   if (root.ns !== XHTML_NS) {
-    return [{ problem: 'root', detail: `the narrative <div> must be in the XHTML namespace (xmlns="${XHTML_NS}"); it is in ${root.ns ? `"${root.ns}"` : 'no namespace'}` }];
+    return [
+      {
+        problem: 'root',
+        detail: `the narrative <div> must be in the XHTML namespace (xmlns="${XHTML_NS}"); it is in ${root.ns ? `"${root.ns}"` : 'no namespace'}`,
+        detailFr: `le <div> narratif doit être dans l’espace de noms XHTML (xmlns="${XHTML_NS}") ; il est ${root.ns ? `dans « ${root.ns} »` : 'sans espace de noms'}`,
+      },
+    ];
   }
   const out: NarrativeFinding[] = [];
   const state = { text: false, image: false };
   walk(root, out, state);
-  if (!state.text && !state.image) out.push({ problem: 'empty', detail: 'the narrative has no text (only whitespace) and no image' });
+  if (!state.text && !state.image) out.push({ problem: 'empty', detail: 'the narrative has no text (only whitespace) and no image', detailFr: 'le texte narratif n’a ni texte (seulement des espaces) ni image' });
   return out;
 }
 
 function walk(el: XmlElement, out: NarrativeFinding[], state: { text: boolean; image: boolean }): void {
   if (out.length >= MAX_FINDINGS) return;
   if (el.ns !== XHTML_NS) {
-    out.push({ problem: 'content', detail: `element <${el.qname}> is in the namespace ${el.ns ? `"${el.ns}"` : '(none)'}, not XHTML` });
+    out.push({
+      problem: 'content',
+      detail: `element <${el.qname}> is in the namespace ${el.ns ? `"${el.ns}"` : '(none)'}, not XHTML`,
+      detailFr: `l’élément <${el.qname}> est ${el.ns ? `dans l’espace de noms « ${el.ns} »` : 'sans espace de noms'}, pas en XHTML`,
+    });
     return;
   }
   if (!ELEMENTS.has(el.local)) {
-    out.push({ problem: 'content', detail: `element <${el.qname}> is not allowed in a narrative (txt-1: basic HTML formatting only; no script, form, object, iframe, style or link element)` });
+    out.push({
+      problem: 'content',
+      detail: `element <${el.qname}> is not allowed in a narrative (txt-1: basic HTML formatting only; no script, form, object, iframe, style or link element)`,
+      detailFr: `l’élément <${el.qname}> est interdit dans un texte narratif (txt-1 : mise en forme HTML de base seulement ; ni script, form, object, iframe, style ni link)`,
+    });
     return;
   }
   for (const [prefix, uri] of el.nsDecls) {
-    if (prefix !== '' && out.length < MAX_FINDINGS) out.push({ problem: 'content', detail: `namespace declaration xmlns:${prefix}="${uri}" on <${el.qname}> is not allowed in a narrative` });
+    if (prefix !== '' && out.length < MAX_FINDINGS) {
+      out.push({
+        problem: 'content',
+        detail: `namespace declaration xmlns:${prefix}="${uri}" on <${el.qname}> is not allowed in a narrative`,
+        detailFr: `la déclaration d’espace de noms xmlns:${prefix}="${uri}" sur <${el.qname}> est interdite dans un texte narratif`,
+      });
+    }
   }
   for (const a of el.attributes) {
     if (out.length >= MAX_FINDINGS) return;
     const allowed = a.ns === '' ? ATTRIBUTES.has(a.local) : a.ns === XML_NS && (a.local === 'lang' || a.local === 'space');
     if (!allowed) {
-      const why = /^on/i.test(a.local) && a.ns === '' ? ' (event handlers run scripts)' : '';
-      out.push({ problem: 'content', detail: `attribute ${a.qname} on <${el.qname}> is not allowed in a narrative${why}` });
+      const handler = /^on/i.test(a.local) && a.ns === '';
+      out.push({
+        problem: 'content',
+        detail: `attribute ${a.qname} on <${el.qname}> is not allowed in a narrative${handler ? ' (event handlers run scripts)' : ''}`,
+        detailFr: `l’attribut ${a.qname} sur <${el.qname}> est interdit dans un texte narratif${handler ? ' (les gestionnaires d’évènements exécutent des scripts)' : ''}`,
+      });
       continue;
     }
     if (a.ns === '' && URL_ATTRIBUTES.has(a.local)) {
       // eslint-disable-next-line no-control-regex
       const url = a.value.replace(/[\u0000-\u0020]/g, '');
-      if (UNSAFE_URL.test(url)) out.push({ problem: 'content', detail: `${a.local}="${a.value.slice(0, 40)}${a.value.length > 40 ? '…' : ''}" on <${el.qname}> would run code in the reader's browser` });
+      if (UNSAFE_URL.test(url)) {
+        const shown = `${a.local}="${a.value.slice(0, 40)}${a.value.length > 40 ? '…' : ''}"`;
+        out.push({
+          problem: 'content',
+          detail: `${shown} on <${el.qname}> would run code in the reader's browser`,
+          detailFr: `${shown} sur <${el.qname}> exécuterait du code dans le navigateur du lecteur`,
+        });
+      }
     }
     if (el.local === 'img' && a.local === 'src' && a.value.trim() !== '') state.image = true;
   }

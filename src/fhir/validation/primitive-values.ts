@@ -76,7 +76,7 @@ function quickValidItem(plan: PrimitivePlan, value: unknown): boolean {
 /** `base` + `seg`: the value's location (see at()). */
 export function checkPrimitiveValue(run: Run, value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile): void {
   if (value === null) {
-    run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value' });
+    run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'A null value', whatFr: 'Une valeur null' });
     return;
   }
   const kind = jsonKindOf(typeCode);
@@ -85,7 +85,7 @@ export function checkPrimitiveValue(run: Run, value: unknown, typeCode: string, 
     return;
   }
   if (value === '') {
-    run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'An empty string' });
+    run.out.push(CODES.EMPTY_ELEMENT, at(base, seg), { what: 'An empty string', whatFr: 'Une chaîne vide' });
     return;
   }
   // R4 types Resource.id as a plain string, but it must be a valid id (as the HL7 validator checks).
@@ -122,7 +122,7 @@ export function checkPrimitiveValue(run: Run, value: unknown, typeCode: string, 
  */
 export function checkPrimitiveExtra(run: Run, value: unknown, typeCode: string, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile): void {
   if (typeCode === 'xhtml' && typeof value === 'string') {
-    for (const f of checkNarrative(value)) run.out.push(NARRATIVE_RULES[f.problem], at(base, seg), { detail: f.detail });
+    for (const f of checkNarrative(value)) run.out.push(NARRATIVE_RULES[f.problem], at(base, seg), { detail: f.detail, detailFr: f.detailFr });
   }
   checkPrimitiveInvariants(run, value, node, base, seg, profile);
 }

@@ -215,7 +215,10 @@ function checkItems(items: Json[], listPath: string, defs: QItemDef[], w: Walk, 
     const pos = position.get(linkId);
     if (pos === undefined) {
       const elsewhere = parentsOf(w.q).get(linkId);
-      out.push({ rule: CODES.QR_ITEM_UNKNOWN, path: `${at}.linkId`, args: { linkId, detail: elsewhere ? ` (it is an item of ${elsewhere === '(top level)' ? 'the top level' : `"${elsewhere}"`}, not of this place)` : '' } });
+      const top = elsewhere === '(top level)';
+      const detail = elsewhere ? ` (it is an item of ${top ? 'the top level' : `"${elsewhere}"`}, not of this place)` : '';
+      const detailFr = elsewhere ? ` (c’est un élément ${top ? 'du premier niveau' : `de « ${elsewhere} »`}, pas de cet endroit)` : '';
+      out.push({ rule: CODES.QR_ITEM_UNKNOWN, path: `${at}.linkId`, args: { linkId, detail, detailFr } });
       return;
     }
     const def = defs[pos]!;

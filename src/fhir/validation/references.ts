@@ -57,7 +57,7 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
     const frame = run.frames[run.frames.length - 1];
     const contained = frame && Array.isArray(frame.root.contained) ? (frame.root.contained as Json[]) : [];
     if (ref !== '#' && !contained.some((c) => isObject(c) && c.id === ref.slice(1))) {
-      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no contained resource has this id)' });
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no contained resource has this id)', detailFr: ' (aucune ressource contenue n’a cet id)' });
     }
     return;
   }
@@ -86,10 +86,10 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   const target = run.bundle.resolve(ref, frame?.entry);
   if (!target) {
     if (ref.startsWith('urn:')) {
-      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no Bundle entry has this fullUrl)' });
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no Bundle entry has this fullUrl)', detailFr: ' (aucune entrée du Bundle n’a ce fullUrl)' });
     } else if (run.bundle.document && frame?.entry !== undefined && !/^https?:/.test(ref)) {
       // A document carries what it references (relative references resolve by the fullUrl rules).
-      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (a document must contain what it references; a relative reference resolves against the fullUrl of the entry it is in)' });
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (a document must contain what it references; a relative reference resolves against the fullUrl of the entry it is in)', detailFr: ' (un document doit contenir ce qu’il référence ; une référence relative se résout par rapport au fullUrl de son entrée)' });
     } else {
       run.out.push(CODES.REFERENCE_OUTSIDE_BUNDLE, `${path}.reference`, { reference: ref });
     }

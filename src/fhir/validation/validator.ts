@@ -262,6 +262,7 @@ export class Validator {
       if (!(e instanceof FailFast)) {
         run.out.push(CODES.INTERNAL, isObject(resource) ? String(resource.resourceType ?? '') : '', {
           detail: (e as Error).stack ?? String(e),
+          detailFr: `exception « ${(e as Error).message ?? String(e)} » (la trace complète est dans diagnostics, en anglais)`,
         });
       }
     }

@@ -34,12 +34,12 @@ class Writer {
     return this.out.join('');
   }
 
-  private fail(message: string, path: string): never {
-    throw new FhirXmlError(message, undefined, undefined, path);
+  private fail(message: string, fr: string, path: string): never {
+    throw new FhirXmlError(message, undefined, undefined, path, fr);
   }
 
   private attr(value: string, path: string): string {
-    if (NOT_XML.test(value)) this.fail('the value contains a character that XML cannot carry', path);
+    if (NOT_XML.test(value)) this.fail('the value contains a character that XML cannot carry', 'la valeur contient un caractère que XML ne peut pas porter', path);
     return value.replace(/[&<>"\t\n\r]/g, (c) => ATTR_ESCAPES[c]);
   }
 
@@ -48,9 +48,9 @@ class Writer {
   }
 
   resource(res: unknown, path: string, depth: number, root: boolean): void {
-    if (!isObject(res)) this.fail('a resource must be a JSON object', path);
+    if (!isObject(res)) this.fail('a resource must be a JSON object', 'une ressource doit être un objet JSON', path);
     const type = res.resourceType;
-    if (typeof type !== 'string' || !this.model.isResourceType(type)) this.fail(`unknown resourceType ${JSON.stringify(type)}`, path);
+    if (typeof type !== 'string' || !this.model.isResourceType(type)) this.fail(`unknown resourceType ${JSON.stringify(type)}`, `resourceType ${JSON.stringify(type)} inconnu`, path);
     const ctx = this.model.context(type)!;
     this.line(depth);
     this.out.push(`<${type}${root ? ` xmlns="${FHIR_NS}"` : ''}`);
@@ -67,9 +67,9 @@ class Writer {
       if (isResource && key === 'resourceType') continue;
       const name = key.startsWith('_') ? key.slice(1) : key;
       const hit = ctx.byName.get(name);
-      if (!hit) this.fail(`unknown element "${key}" in ${ctx.key}`, `${path}.${key}`);
+      if (!hit) this.fail(`unknown element "${key}" in ${ctx.key}`, `élément « ${key} » inconnu dans ${ctx.key}`, `${path}.${key}`);
       if (key.startsWith('_') && (hit.def.xmlAttr || this.model.kind(hit.type) !== 'primitive')) {
-        this.fail(`"${key}" is only allowed for primitive elements`, `${path}.${key}`);
+        this.fail(`"${key}" is only allowed for primitive elements`, `« ${key} » n’est permis que pour les éléments primitifs`, `${path}.${key}`);
       }
     }
     // Attributes: Element.id and Extension.url.
@@ -77,7 +77,7 @@ class Writer {
       if (!def.xmlAttr) continue;
       const v = obj[def.name];
       if (v === undefined) continue;
-      if (typeof v !== 'string') this.fail(`${def.name} must be a string`, `${path}.${def.name}`);
+      if (typeof v !== 'string') this.fail(`${def.name} must be a string`, `${def.name} doit être une chaîne`, `${path}.${def.name}`);
       this.out.push(` ${def.name}="${this.attr(v, `${path}.${def.name}`)}"`);
     }
     const mark = this.out.length;
@@ -90,7 +90,7 @@ class Writer {
         for (const t of def.types) {
           const n = def.name + t.charAt(0).toUpperCase() + t.slice(1);
           if (obj[n] === undefined && obj['_' + n] === undefined) continue;
-          if (present) this.fail(`only one of ${def.name}[x] may be present (${present.name}, ${n})`, `${path}.${n}`);
+          if (present) this.fail(`only one of ${def.name}[x] may be present (${present.name}, ${n})`, `un seul ${def.name}[x] peut être présent (${present.name}, ${n})`, `${path}.${n}`);
           present = { name: n, type: t };
         }
       } else if (obj[def.name] !== undefined || obj['_' + def.name] !== undefined) {
@@ -114,8 +114,8 @@ class Writer {
   private element(def: ElementDef, name: string, type: string, value: unknown, extra: unknown, path: string, depth: number): void {
     const kind = this.model.kind(type);
     if (type === 'xhtml') {
-      if (typeof value !== 'string') this.fail('the narrative div must be a string of XHTML', path);
-      if (extra !== undefined) this.fail(`"_${name}" is not allowed on the narrative div`, path);
+      if (typeof value !== 'string') this.fail('the narrative div must be a string of XHTML', 'le div narratif doit être une chaîne XHTML', path);
+      if (extra !== undefined) this.fail(`"_${name}" is not allowed on the narrative div`, `« _${name} » est interdit sur le div narratif`, path);
       this.line(depth);
       this.out.push(checkedDiv(value, path));
       return;
@@ -123,7 +123,7 @@ class Writer {
     if (kind === 'primitive' && !def.children) {
       const values = def.single ? [value] : toArray(value, path);
       const extras = def.single ? [extra] : extra === undefined ? [] : toArray(extra, '_' + path);
-      if (def.single && (Array.isArray(value) || Array.isArray(extra))) this.fail(`${name} cannot repeat`, path);
+      if (def.single && (Array.isArray(value) || Array.isArray(extra))) this.fail(`${name} cannot repeat`, `${name} ne peut pas se répéter`, path);
       const n = Math.max(values.length, extras.length);
       for (let i = 0; i < n; i++) {
         const p = def.single ? path : `${path}[${i}]`;
@@ -131,8 +131,8 @@ class Writer {
       }
       return;
     }
-    if (extra !== undefined) this.fail(`"_${name}" is only allowed for primitive elements`, path);
-    if (def.single && Array.isArray(value)) this.fail(`${name} cannot repeat`, path);
+    if (extra !== undefined) this.fail(`"_${name}" is only allowed for primitive elements`, `« _${name} » n’est permis que pour les éléments primitifs`, path);
+    if (def.single && Array.isArray(value)) this.fail(`${name} cannot repeat`, `${name} ne peut pas se répéter`, path);
     const items = def.single ? [value] : toArray(value, path);
     items.forEach((item, i) => {
       const p = def.single ? path : `${path}[${i}]`;
@@ -145,8 +145,8 @@ class Writer {
         return;
       }
       const ctx = this.model.childContext(def, type);
-      if (!ctx) this.fail(`no definition for the type ${type}`, p);
-      if (!isObject(item)) this.fail(`${name} must be a JSON object`, p);
+      if (!ctx) this.fail(`no definition for the type ${type}`, `aucune définition pour le type ${type}`, p);
+      if (!isObject(item)) this.fail(`${name} must be a JSON object`, `${name} doit être un objet JSON`, p);
       this.line(depth);
       this.out.push(`<${name}`);
       this.content(item, ctx, name, p, depth, false);
@@ -154,15 +154,15 @@ class Writer {
   }
 
   private primitive(name: string, type: string, value: unknown, extra: unknown, path: string, depth: number): void {
-    if (value === null && extra === null) this.fail(`${name} has neither a value nor extensions`, path);
+    if (value === null && extra === null) this.fail(`${name} has neither a value nor extensions`, `${name} n’a ni valeur ni extensions`, path);
     this.line(depth);
     this.out.push(`<${name}`);
     let ext: unknown[] = [];
     if (extra !== null) {
-      if (!isObject(extra)) this.fail(`_${name} must be an object with id and/or extension`, path);
-      for (const k of Object.keys(extra)) if (k !== 'id' && k !== 'extension') this.fail(`unknown element "${k}" in _${name}`, `${path}.${k}`);
+      if (!isObject(extra)) this.fail(`_${name} must be an object with id and/or extension`, `_${name} doit être un objet avec id et/ou extension`, path);
+      for (const k of Object.keys(extra)) if (k !== 'id' && k !== 'extension') this.fail(`unknown element "${k}" in _${name}`, `élément « ${k} » inconnu dans _${name}`, `${path}.${k}`);
       if (extra.id !== undefined) {
-        if (typeof extra.id !== 'string') this.fail('id must be a string', `${path}.id`);
+        if (typeof extra.id !== 'string') this.fail('id must be a string', 'id doit être une chaîne', `${path}.id`);
         this.out.push(` id="${this.attr(extra.id, path)}"`);
       }
       if (extra.extension !== undefined) ext = toArray(extra.extension, `${path}.extension`);
@@ -184,7 +184,7 @@ const ATTR_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 
 function toArray(v: unknown, path: string): unknown[] {
   if (Array.isArray(v)) return v;
-  if (v === null) throw new FhirXmlError('null is not a value', undefined, undefined, path);
+  if (v === null) throw new FhirXmlError('null is not a value', undefined, undefined, path, 'null n’est pas une valeur');
   // A lone value where FHIR JSON expects an array still has one unambiguous XML form.
   return [v];
 }
@@ -192,9 +192,9 @@ function toArray(v: unknown, path: string): unknown[] {
 function primitiveText(value: unknown, type: string, path: string): string {
   const expected = jsonKindOfPrimitive(type);
   if (typeof value !== expected) {
-    throw new FhirXmlError(`a ${type} must be a JSON ${expected}, not ${JSON.stringify(value)}`, undefined, undefined, path);
+    throw new FhirXmlError(`a ${type} must be a JSON ${expected}, not ${JSON.stringify(value)}`, undefined, undefined, path, `un ${type} doit être de type JSON ${expected}, pas ${JSON.stringify(value)}`);
   }
-  if (expected === 'number' && !Number.isFinite(value)) throw new FhirXmlError(`invalid ${type}`, undefined, undefined, path);
+  if (expected === 'number' && !Number.isFinite(value)) throw new FhirXmlError(`invalid ${type}`, undefined, undefined, path, `valeur ${type} invalide`);
   return String(value);
 }
 
@@ -203,21 +203,21 @@ function checkedDiv(div: string, path: string): string {
   // otherwise a string could inject markup into the FHIR document.
   const trimmed = div.trim();
   if (!/^<([A-Za-z_][\w.-]*:)?div[\s/>]/.test(trimmed)) {
-    throw new FhirXmlError('the narrative must be a single XHTML <div> element', undefined, undefined, path);
+    throw new FhirXmlError('the narrative must be a single XHTML <div> element', undefined, undefined, path, 'le texte narratif doit être un seul élément XHTML <div>');
   }
   let root;
   try {
     root = parseXml(trimmed).root;
   } catch (e) {
-    throw new FhirXmlError(`the narrative div is not well-formed XHTML: ${(e as Error).message}`, undefined, undefined, path);
+    throw new FhirXmlError(`the narrative div is not well-formed XHTML: ${(e as Error).message}`, undefined, undefined, path, `le div narratif n’est pas du XHTML bien formé : ${e instanceof FhirXmlError ? e.messageFr : (e as Error).message}`);
   }
-  if (root.local !== 'div') throw new FhirXmlError('the narrative must be a single XHTML <div> element', undefined, undefined, path);
+  if (root.local !== 'div') throw new FhirXmlError('the narrative must be a single XHTML <div> element', undefined, undefined, path, 'le texte narratif doit être un seul élément XHTML <div>');
   if (root.ns === XHTML_NS) return trimmed;
   if (root.ns === '' && !root.prefix) {
     // FHIR JSON requires the namespace on the div; add it rather than emit the div in the FHIR namespace.
     return trimmed.replace(/^<div/, `<div xmlns="${XHTML_NS}"`);
   }
-  throw new FhirXmlError(`the narrative div must be in the XHTML namespace, not "${root.ns}"`, undefined, undefined, path);
+  throw new FhirXmlError(`the narrative div must be in the XHTML namespace, not "${root.ns}"`, undefined, undefined, path, `le div narratif doit être dans l’espace de noms XHTML, pas « ${root.ns} »`);
 }
 
 /** Serialises a FHIR R4 resource (JSON) to FHIR XML. Throws FhirXmlError for content XML cannot express. */

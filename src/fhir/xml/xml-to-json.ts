@@ -26,14 +26,14 @@ class Reader {
     private readonly text: string,
   ) {}
 
-  private fail(message: string, at: number, path: string): never {
+  private fail(message: string, fr: string, at: number, path: string): never {
     const { line, column } = lineColumn(this.text, at);
-    throw new FhirXmlError(message, line, column, path);
+    throw new FhirXmlError(message, line, column, path, fr);
   }
 
   private checkFhir(el: XmlElement, path: string): void {
     if (el.ns !== FHIR_NS) {
-      this.fail(`element <${el.qname}> is in the namespace "${el.ns}", expected "${FHIR_NS}"`, el.start, path);
+      this.fail(`element <${el.qname}> is in the namespace "${el.ns}", expected "${FHIR_NS}"`, `l’élément <${el.qname}> est dans l’espace de noms « ${el.ns} », « ${FHIR_NS} » attendu`, el.start, path);
     }
   }
 
@@ -42,7 +42,7 @@ class Reader {
     const out = new Map<string, string>();
     for (const a of el.attributes) {
       if (a.ns === XSI_NS || a.ns === XML_NS) continue; // schemaLocation and the like carry no FHIR data
-      if (a.ns || !allowed.includes(a.local)) this.fail(`unknown attribute "${a.qname}" on <${el.qname}>`, a.pos, path);
+      if (a.ns || !allowed.includes(a.local)) this.fail(`unknown attribute "${a.qname}" on <${el.qname}>`, `attribut « ${a.qname} » inconnu sur <${el.qname}>`, a.pos, path);
       out.set(a.local, a.value);
     }
     return out;
@@ -50,7 +50,7 @@ class Reader {
 
   resource(el: XmlElement, path: string): FhirResource {
     this.checkFhir(el, path);
-    if (!this.model.isResourceType(el.local)) this.fail(`unknown resource type <${el.local}>`, el.start, path);
+    if (!this.model.isResourceType(el.local)) this.fail(`unknown resource type <${el.local}>`, `type de ressource <${el.local}> inconnu`, el.start, path);
     this.attributes(el, [], path);
     const out: Json = { resourceType: el.local };
     this.children(el, this.model.context(el.local)!, out, path === '' ? el.local : path);
@@ -61,26 +61,26 @@ class Reader {
     const collected = new Map<string, Collected>();
     for (const child of el.children) {
       if (child.type === 'text') {
-        if (child.value.trim()) this.fail(`text is not allowed inside <${el.qname}> (FHIR values go in "value" attributes)`, child.pos, path);
+        if (child.value.trim()) this.fail(`text is not allowed inside <${el.qname}> (FHIR values go in "value" attributes)`, `texte interdit dans <${el.qname}> (les valeurs FHIR vont dans des attributs « value »)`, child.pos, path);
         continue;
       }
       const hit = ctx.byName.get(child.local);
       // The narrative div is XHTML, checked by div(); everything else is in the FHIR namespace.
       if (hit?.type !== 'xhtml') this.checkFhir(child, path);
-      if (!hit || hit.def.xmlAttr) this.fail(`unknown element <${child.local}> in ${ctx.key}`, child.start, `${path}.${child.local}`);
+      if (!hit || hit.def.xmlAttr) this.fail(`unknown element <${child.local}> in ${ctx.key}`, `élément <${child.local}> inconnu dans ${ctx.key}`, child.start, `${path}.${child.local}`);
       const { def, type } = hit;
       let c = collected.get(child.local);
       if (!c) {
         if (def.choice) {
           for (const other of collected.values()) {
-            if (other.def === def) this.fail(`only one of ${def.name}[x] may be present (${other.name}, ${child.local})`, child.start, `${path}.${child.local}`);
+            if (other.def === def) this.fail(`only one of ${def.name}[x] may be present (${other.name}, ${child.local})`, `un seul ${def.name}[x] peut être présent (${other.name}, ${child.local})`, child.start, `${path}.${child.local}`);
           }
         }
         const primitive = this.model.kind(type) === 'primitive' && type !== 'xhtml' && !def.children;
         c = { def, name: child.local, primitive, values: [], extras: [] };
         collected.set(child.local, c);
       } else if (def.single) {
-        this.fail(`<${child.local}> cannot repeat`, child.start, `${path}.${child.local}`);
+        this.fail(`<${child.local}> cannot repeat`, `<${child.local}> ne peut pas se répéter`, child.start, `${path}.${child.local}`);
       }
       const p = def.single ? `${path}.${child.local}` : `${path}.${child.local}[${c.values.length}]`;
       if (c.primitive) {
@@ -114,16 +114,16 @@ class Reader {
     const extDef = this.model.context('Element')!.byName.get('extension')!.def;
     for (const child of el.children) {
       if (child.type === 'text') {
-        if (child.value.trim()) this.fail(`text is not allowed inside <${el.qname}> (the value goes in the "value" attribute)`, child.pos, path);
+        if (child.value.trim()) this.fail(`text is not allowed inside <${el.qname}> (the value goes in the "value" attribute)`, `texte interdit dans <${el.qname}> (la valeur va dans l’attribut « value »)`, child.pos, path);
         continue;
       }
       this.checkFhir(child, path);
-      if (child.local !== 'extension') this.fail(`unknown element <${child.local}> in the primitive ${type}`, child.start, `${path}.${child.local}`);
+      if (child.local !== 'extension') this.fail(`unknown element <${child.local}> in the primitive ${type}`, `élément <${child.local}> inconnu dans le type primitif ${type}`, child.start, `${path}.${child.local}`);
       extension.push(this.value(child, extDef, 'Extension', `${path}.extension[${extension.length}]`));
     }
     const raw = attrs.get('value');
     if (raw === undefined && !attrs.has('id') && !extension.length) {
-      this.fail(`<${el.qname}> has neither a value attribute nor extensions`, el.start, path);
+      this.fail(`<${el.qname}> has neither a value attribute nor extensions`, `<${el.qname}> n’a ni attribut value ni extensions`, el.start, path);
     }
     let value: unknown = null;
     if (raw !== undefined) value = this.convert(raw, type, el, path);
@@ -141,12 +141,12 @@ class Reader {
       case 'boolean':
         if (raw === 'true') return true;
         if (raw === 'false') return false;
-        return this.fail(`invalid boolean "${raw}" (expected true or false)`, el.start, path);
+        return this.fail(`invalid boolean "${raw}" (expected true or false)`, `booléen « ${raw} » invalide (true ou false attendu)`, el.start, path);
       case 'number': {
         const ok = type === 'decimal' ? DECIMAL.test(raw) : INTEGER.test(raw);
         const n = Number(raw);
         if (!ok || !Number.isFinite(n) || (type !== 'decimal' && !Number.isSafeInteger(n))) {
-          this.fail(`invalid ${type} "${raw}"`, el.start, path);
+          this.fail(`invalid ${type} "${raw}"`, `valeur ${type} « ${raw} » invalide`, el.start, path);
         }
         return n;
       }
@@ -161,13 +161,13 @@ class Reader {
       this.attributes(el, [], path);
       const inner = el.children.filter((c): c is XmlElement => c.type === 'element');
       for (const c of el.children) {
-        if (c.type === 'text' && c.value.trim()) this.fail(`text is not allowed inside <${el.qname}>`, c.pos, path);
+        if (c.type === 'text' && c.value.trim()) this.fail(`text is not allowed inside <${el.qname}>`, `texte interdit dans <${el.qname}>`, c.pos, path);
       }
-      if (inner.length !== 1) this.fail(`<${el.qname}> must contain exactly one resource, found ${inner.length}`, el.start, path);
+      if (inner.length !== 1) this.fail(`<${el.qname}> must contain exactly one resource, found ${inner.length}`, `<${el.qname}> doit contenir exactement une ressource, trouvé ${inner.length}`, el.start, path);
       return this.resource(inner[0], path);
     }
     const ctx = this.model.childContext(def, type);
-    if (!ctx) this.fail(`no definition for the type ${type}`, el.start, path);
+    if (!ctx) this.fail(`no definition for the type ${type}`, `aucune définition pour le type ${type}`, el.start, path);
     const attrNames = ctx.elements.filter((d) => d.xmlAttr).map((d) => d.name);
     const attrs = this.attributes(el, attrNames, path);
     const out: Json = {};
@@ -178,7 +178,7 @@ class Reader {
 
   private div(el: XmlElement, path: string): string {
     if (el.ns !== XHTML_NS || el.local !== 'div') {
-      this.fail(`the narrative must be an XHTML <div> (namespace "${XHTML_NS}"), found <${el.qname}> in "${el.ns}"`, el.start, path);
+      this.fail(`the narrative must be an XHTML <div> (namespace "${XHTML_NS}"), found <${el.qname}> in "${el.ns}"`, `le texte narratif doit être un <div> XHTML (espace de noms « ${XHTML_NS} »), trouvé <${el.qname}> dans « ${el.ns} »`, el.start, path);
     }
     if (!el.prefix && el.nsDecls.get('') === XHTML_NS && selfContained(el, new Set())) {
       return this.text.slice(el.start, el.end);
@@ -228,7 +228,7 @@ function serialiseXhtml(el: XmlElement, root: boolean, parentNs = XHTML_NS): str
 
 /** Parses FHIR R4 XML into FHIR JSON. Throws FhirXmlError with line, column and element path. */
 export function xmlToJson(xml: string): FhirResource {
-  if (typeof xml !== 'string') throw new FhirXmlError('XML input must be a string');
+  if (typeof xml !== 'string') throw new FhirXmlError('XML input must be a string', undefined, undefined, undefined, 'l’entrée XML doit être une chaîne');
   const doc = parseXml(xml);
   return new Reader(fhirModel(), doc.text).resource(doc.root, '');
 }

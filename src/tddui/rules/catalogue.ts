@@ -208,7 +208,7 @@ export const TDDUI_RULES = {
     code: 'exception',
     summary: 'A business rule could not be evaluated on this input (reported instead of failing the validation).',
     en: 'The business rule {rule} could not be evaluated: {detail}',
-    fr: 'La règle métier {rule} n’a pas pu être évaluée : {detail}',
+    fr: 'La règle métier {rule} n’a pas pu être évaluée : {detailFr}',
   }),
 } as const satisfies Record<string, Rule>;
 

@@ -49,14 +49,14 @@ export function runTdduiRules(root: unknown, options: RuleOptions = {}): Validat
   try {
     ctx = buildContext(root, options.now ?? new Date());
   } catch (e) {
-    return [makeIssue(TDDUI_RULES.RULE_ERROR, typeof root.resourceType === 'string' ? root.resourceType : '$', { rule: 'context', detail: (e as Error).message })];
+    return [makeIssue(TDDUI_RULES.RULE_ERROR, typeof root.resourceType === 'string' ? root.resourceType : '$', { rule: 'context', detail: (e as Error).message, detailFr: `exception « ${(e as Error).message} »` })];
   }
   const finess = new FinessChecker(out);
   for (const [name, run] of GROUPS) {
     try {
       run(ctx, out, finess, options);
     } catch (e) {
-      out.push(makeIssue(TDDUI_RULES.RULE_ERROR, ctx.isBundle ? 'Bundle' : String(root.resourceType), { rule: name, detail: (e as Error).message }));
+      out.push(makeIssue(TDDUI_RULES.RULE_ERROR, ctx.isBundle ? 'Bundle' : String(root.resourceType), { rule: name, detail: (e as Error).message, detailFr: `exception « ${(e as Error).message} »` }));
     }
   }
   return out;
