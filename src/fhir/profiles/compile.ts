@@ -200,6 +200,21 @@ function parseMax(max: string | undefined): number {
   return Number.isFinite(n) ? n : Infinity;
 }
 
+/**
+ * R4's vital-signs profiles bind `Observation.component.value[x]` (every type, CodeableConcept
+ * included) to the UCUM vital-signs units as *required*, which rejects valid components (an
+ * inhaled oxygen flow in L/min, an MDC-coded component). The HL7 validator reads it as
+ * extensible (an erratum it applies when loading the core package); so do we (D-160). The
+ * versioned value set url marks the binding as the core's, inherited as is.
+ */
+function bindingOf(el: ElementDefinition): ElementNode['binding'] {
+  const b = el.binding as NonNullable<ElementNode['binding']>;
+  if (b.strength === 'required' && el.path === 'Observation.component.value[x]' && b.valueSet === 'http://hl7.org/fhir/ValueSet/ucum-vitals-common|4.0.1') {
+    return { ...b, strength: 'extensible' };
+  }
+  return b;
+}
+
 function toNode(el: ElementDefinition): ElementNode {
   const segs = el.path.split('.');
   const name = segs[segs.length - 1];
@@ -225,7 +240,7 @@ function toNode(el: ElementDefinition): ElementNode {
     slices: [],
     fixed: findPrefixed(el, 'fixed'),
     pattern: findPrefixed(el, 'pattern'),
-    binding: el.binding?.strength ? (el.binding as ElementNode['binding']) : undefined,
+    binding: el.binding?.strength ? bindingOf(el) : undefined,
     constraints: [],
     primitiveExtra: false,
     contentReference: el.contentReference || undefined,

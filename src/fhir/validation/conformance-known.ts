@@ -12,7 +12,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "document-bad-no-sections#profile": "gap: a type profile naming an element of another profile (elementdefinition-profile-element) is not supported, so the required section slices are not found",
   "measure-report-ihe": "gap: a MeasureReport's groups and stratifiers are not checked against its Measure (only subjectResults outside subject-lists is, D-47)",
   "mr-m-cql-library": "gap: a Measure's criteria are not checked against the functions of its CQL Library",
-  "obs-temp-bad": "gap: the R4 vital-signs rule (an Observation in category vital-signs must meet the vital-signs profile of its kind: bodytemp's LOINC 8310-5) is not applied",
   "patient-translated-codes": "policy D-140: a display that is neither the concept's display nor one of its designations is a warning (fhir-code-display); the reference reports an error",
   "profile-patient-op3": "gap: obligation profiles (a profile used as an obligation must be marked as one) are not checked",
   "signatures-example-2": "gap: Bundle.signature is not verified against its certificate (no signature verification)",
@@ -22,4 +21,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 354, exact: 317 };
+export const CONFORMANCE_RATCHET = { verdict: 355, exact: 318 };

@@ -111,13 +111,35 @@ export function invariantFailed(run: Run, entry: CompiledEntry, r: InvariantResu
   run.out.pushIssue(CODES.INVARIANT, makeIssueWithMessages(CODES.INVARIANT, path, messages, severity, c.source ?? profile.url));
 }
 
-/** The invariants stated on a primitive element (a profile's, or eld-3 on ElementDefinition.max), with the value as context. */
-export function checkPrimitiveInvariants(run: Run, value: unknown, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile): void {
-  const compiled = primitiveInvariantsOf(run.v, node);
+/**
+ * The invariants stated on a primitive element (a profile's, or eld-3 on ElementDefinition.max),
+ * with the value as context. On a choice (`Observation.effective[x]`) they are compiled for the
+ * type the value has (`Observation.effectiveDateTime`): a raw value is typed by its path only,
+ * and R4's vs-1 `($this as dateTime)...` was empty, hence failed, on every vital sign.
+ */
+export function checkPrimitiveInvariants(run: Run, value: unknown, node: ElementNode, base: string, seg: string | number | undefined, profile: CompiledProfile, typeCode?: string): void {
+  const compiled = node.path.endsWith('[x]') && typeCode !== undefined ? choiceInvariantsOf(run.v, node, typeCode) : primitiveInvariantsOf(run.v, node);
   if (compiled.length === 0) return;
   const frame = run.frames[run.frames.length - 1];
   for (const entry of compiled) {
     const r = entry.inv.run(value, frame?.resource ?? value, frame?.root ?? value);
     if (r.ok !== true) invariantFailed(run, entry, r, node, at(base, seg), profile);
   }
+}
+
+/** primitiveInvariantsOf for a choice element's value of one type (memoised per type). */
+function choiceInvariantsOf(v: Validator, node: ElementNode, typeCode: string): CompiledEntry[] {
+  const m = v.memoOf(node);
+  let list = m.choiceInvariants?.get(typeCode);
+  if (!list) {
+    const typed = node.path.slice(0, -3) + typeCode.charAt(0).toUpperCase() + typeCode.slice(1);
+    list = [];
+    for (const c of node.constraints) {
+      if (PRIMITIVE_NATIVE_CONSTRAINTS.has(c.key)) continue;
+      const inv = v.invariants.compile(c, typed);
+      if (inv) list.push({ c, inv, messages: undefined });
+    }
+    (m.choiceInvariants ??= new Map()).set(typeCode, list);
+  }
+  return list;
 }

@@ -13,6 +13,8 @@ export class NodeMemo {
   required?: number[];
   invariants?: CompiledEntry[];
   primitiveInvariants?: CompiledEntry[];
+  /** primitiveInvariants of a choice element, per type of value (see checkPrimitiveInvariants). */
+  choiceInvariants?: Map<string, CompiledEntry[]>;
   /** Per parent element (see readsOf): the last one asked for, then the others. */
   readsParent?: ElementNode;
   reads?: InvariantReads;

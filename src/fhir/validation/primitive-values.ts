@@ -124,5 +124,5 @@ export function checkPrimitiveExtra(run: Run, value: unknown, typeCode: string, 
   if (typeCode === 'xhtml' && typeof value === 'string') {
     for (const f of checkNarrative(value)) run.out.push(NARRATIVE_RULES[f.problem], at(base, seg), { detail: f.detail, detailFr: f.detailFr });
   }
-  checkPrimitiveInvariants(run, value, node, base, seg, profile);
+  checkPrimitiveInvariants(run, value, node, base, seg, profile, typeCode);
 }

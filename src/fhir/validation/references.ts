@@ -30,6 +30,13 @@ function isUrnUuid(ref: string): boolean {
   return true;
 }
 
+/** Whether a target profile is a core type's own definition (`…/StructureDefinition/Patient`). */
+function isCoreType(run: Run, tp: string): boolean {
+  if (!tp.startsWith(CORE_SD)) return false;
+  const name = tp.slice(CORE_SD.length);
+  return name === 'Resource' || name === 'DomainResource' || run.profiles.core(name)?.type === name;
+}
+
 /** What a Reference element allows, from its targetProfiles (computed once per element). */
 export function referenceInfo(run: Run, node: ElementNode): ReferenceInfo {
   const m = run.v.memoOf(node);
@@ -39,12 +46,13 @@ export function referenceInfo(run: Run, node: ElementNode): ReferenceInfo {
   for (const versioned of targetProfiles) {
     // A canonical may carry its version (`…/Organization|4.0.1`, CDS CareTeam): the type is the same.
     const tp = versioned.split('|')[0]!;
-    const t = tp.startsWith(CORE_SD) ? tp.slice(CORE_SD.length) : run.profiles.get(versioned)?.type ?? run.profiles.get(tp)?.type;
+    const t = isCoreType(run, tp) ? tp.slice(CORE_SD.length) : run.profiles.get(versioned)?.type ?? run.profiles.get(tp)?.type;
     if (t) allowedTypes.add(t);
     else allowedTypes.add('*');
   }
   const anyType = allowedTypes.size === 0 || allowedTypes.has('Resource') || allowedTypes.has('*');
-  m.reference = { allowedTypes, anyType, profiled: targetProfiles.filter((tp) => !tp.startsWith(CORE_SD)) };
+  // The core namespace also holds profiles (`…/StructureDefinition/vitalsigns`): not type names.
+  m.reference = { allowedTypes, anyType, profiled: targetProfiles.filter((tp) => !isCoreType(run, tp.split('|')[0]!)) };
   return m.reference;
 }
 

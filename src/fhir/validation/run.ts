@@ -19,6 +19,7 @@ import { bindingNotChecked } from './bindings.js';
 import { checkContainedIds } from './references.js';
 import { checkStructureDefinition } from './structure-definitions.js';
 import { isExampleUrl } from './extensions.js';
+import { impliedVitalSignsProfile } from './vital-signs.js';
 import type { TypeVisitor, Validator } from './validator.js';
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
@@ -250,6 +251,11 @@ export class Run {
     const meta = res.meta;
     if (isObject(meta) && Array.isArray(meta.profile)) {
       for (const p of meta.profile) if (typeof p === 'string') urls.add(p);
+    }
+    // The R4 vital-signs rule: the code decides the profile (D-160); applied only when the profile is loaded.
+    if (type === 'Observation') {
+      const vs = impliedVitalSignsProfile(res);
+      if (vs !== undefined && this.profiles.get(vs) !== undefined) urls.add(vs);
     }
     for (const url of urls) {
       const p = this.profiles.get(url);
