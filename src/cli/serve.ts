@@ -64,6 +64,10 @@ Options:
   --auth-finess-claim C
                     Token claim listing the FINESS numbers a client may send data for
                     (default: finess). Scopes: system/<Type|*>.read, .write (docs/security.md).
+  --auth-read-finess-claim C, --auth-departement-claim C
+                    Token claims restricting reads to the ESSMS of these FINESS numbers and
+                    départements (default: read_finess, read_departements); a token with
+                    either sees only those organisations' data, everywhere (docs/security.md).
 
 Event notifications (NdE, with --ig ans.fhir.fr.nde; docs/notifications.md):
   --smtp URL        SMTP server of the e-mail notifications: smtp://[user:pass@]host:port
@@ -119,6 +123,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'auth-issuer': { type: 'string' },
       'auth-audience': { type: 'string' },
       'auth-finess-claim': { type: 'string' },
+      'auth-read-finess-claim': { type: 'string' },
+      'auth-departement-claim': { type: 'string' },
       smtp: { type: 'string' },
       'smtp-from': { type: 'string' },
       'sms-gateway': { type: 'string' },
@@ -170,13 +176,17 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const issuer = values['auth-issuer'] ?? (env.TDDUI_AUTH_ISSUER || undefined);
   const audience = values['auth-audience'] ?? (env.TDDUI_AUTH_AUDIENCE || undefined);
   const finessClaim = values['auth-finess-claim'];
+  const readFinessClaim = values['auth-read-finess-claim'];
+  const departementClaim = values['auth-departement-claim'];
   if (jwks === undefined) {
-    if (issuer !== undefined || audience !== undefined || finessClaim !== undefined) return { error: '--auth-issuer, --auth-audience and --auth-finess-claim need --auth-jwks' };
+    if (issuer !== undefined || audience !== undefined || finessClaim !== undefined || readFinessClaim !== undefined || departementClaim !== undefined) return { error: '--auth-issuer, --auth-audience and the --auth-…-claim options need --auth-jwks' };
   } else {
     if (jwks === '') return { error: '--auth-jwks needs a URL or a file' };
     if (/^http:\/\//.test(jwks) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(jwks)) return { error: `--auth-jwks must be an https:// URL (got "${jwks}")` };
-    if (finessClaim !== undefined && !/^[A-Za-z0-9_.:\-\/]{1,100}$/.test(finessClaim)) return { error: `invalid --auth-finess-claim "${finessClaim}"` };
-    options.auth = { jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}), ...(finessClaim ? { finessClaim } : {}) };
+    for (const [name, claim] of [['finess', finessClaim], ['read-finess', readFinessClaim], ['departement', departementClaim]] as const) {
+      if (claim !== undefined && !/^[A-Za-z0-9_.:\-\/]{1,100}$/.test(claim)) return { error: `invalid --auth-${name}-claim "${claim}"` };
+    }
+    options.auth = { jwks, ...(issuer ? { issuer } : {}), ...(audience ? { audience } : {}), ...(finessClaim ? { finessClaim } : {}), ...(readFinessClaim ? { readFinessClaim } : {}), ...(departementClaim ? { departementClaim } : {}) };
   }
   const notify = notificationOptions(values, env);
   if ('error' in notify) return notify;

@@ -7,15 +7,45 @@
 //
 // Search is restricted *before* it runs (extra search parameters), never filtered after: a
 // filtered page would still show the real total, and the total would leak what is hidden.
+//
+// Organisations and territories (issue 18): a token may be restricted to the ESSMS of some
+// FINESS numbers or départements (its read scope, src/server/auth.ts). `readScope` is the one
+// answer every reader of health data asks for — the FHIR API (read, vread, history, search with
+// its chains, `_has`, includes and totals, submitted Bundles, operations), `$export`, the audit
+// trail, the web UI's pages, CSV exports and indicators — and hands to the storage layer, which
+// applies it in SQL (src/storage/scope.ts): out of scope is "not found", never a 403 that would
+// confirm the id exists. What cannot be restricted that way is refused to a restricted token
+// (`requireUnrestricted`), never served whole (decisions.md D-170).
 import type { FhirResource } from '../fhir/json.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
-import type { SearchParam } from '../storage/types.js';
+import type { ReadScope, SearchParam } from '../storage/types.js';
+import { describeScope } from '../storage/scope.js';
 
 /** Who asks, as the token says: the client (`sub`) and, for a person, their FHIR identity. */
 export interface Actor {
   subject: string;
   /** `Practitioner/…`, `PractitionerRole/…`, `RelatedPerson/…` or `Patient/…` (SMART's `fhirUser` claim); absent for a system client. */
   fhirUser?: string;
+  /** The organisations and territories the token restricts reads to; absent: not restricted. */
+  scope?: ReadScope;
+}
+
+/** The read scope of an actor: what every read of health data is restricted to (undefined: nothing). */
+export function readScope(actor: Actor | undefined): ReadScope | undefined {
+  return actor?.scope;
+}
+
+/**
+ * 403 for a restricted actor on a feature that cannot be restricted to organisations (it would
+ * show other ESSMS' data, or their existence): `what` names it, in English and French.
+ */
+export function requireUnrestricted(actor: Actor | undefined, what: Refusal): void {
+  const scope = actor?.scope;
+  if (!scope) return;
+  throw refused({
+    en: `${what.en} is not available to a token restricted to some organisations (${describeScope(scope)})`,
+    fr: `${what.fr} n’est pas accessible à un jeton limité à certains établissements (${describeScope(scope)})`,
+  });
 }
 
 /** A refusal's reason, in English and French. */

@@ -11,7 +11,7 @@ import { AgendaStore, badRequest } from '../coordination/agenda/store.js';
 import { agendaCalendar, createFeed, feedOf, revokeFeed } from '../coordination/agenda/ical.js';
 import { parseDateTime } from '../coordination/agenda/time.js';
 import { isObject, isResource, type FhirResource, type Json } from '../fhir/json.js';
-import type { Actor } from '../rest/access.js';
+import { requireUnrestricted, type Actor } from '../rest/access.js';
 import type { FhirService, WriteAnswer } from '../rest/service.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { queryPairs } from './search.js';
@@ -102,6 +102,8 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
 
   const find = async (req: FastifyRequest, reply: FastifyReply) => {
     deps.requireAccess(req, 'read', 'Appointment', 'Schedule', 'CareTeam');
+    // The agendas have no organisation to restrict them to: refused to a restricted token (D-170).
+    requireUnrestricted(deps.actorOf(req), { en: 'The agenda operations', fr: 'Les opérations d’agenda' });
     const s = store();
     const request = parseFind(operationParams(req), s.clock());
     await requireMemberOrUsager(req, request.patient);
@@ -130,6 +132,8 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
   };
   app.post('/Appointment/$feed', async (req, reply) => {
     deps.requireAccess(req, 'write', 'Appointment');
+    // The agendas have no organisation to restrict them to: refused to a restricted token (D-170).
+    requireUnrestricted(deps.actorOf(req), { en: 'The agenda operations', fr: 'Les opérations d’agenda' });
     store();
     const pairs = operationParams(req);
     const subject = refOf(text(pairs.find(([k]) => k === 'subject')?.[1]));
@@ -143,6 +147,8 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
   });
   app.post('/Appointment/$feed-revoke', async (req, reply) => {
     deps.requireAccess(req, 'write', 'Appointment');
+    // The agendas have no organisation to restrict them to: refused to a restricted token (D-170).
+    requireUnrestricted(deps.actorOf(req), { en: 'The agenda operations', fr: 'Les opérations d’agenda' });
     const pairs = operationParams(req);
     const given = text(pairs.find(([k]) => k === 'url' || k === 'token')?.[1]) ?? '';
     const token = /([A-Za-z0-9_-]{43})(?:\.ics)?$/.exec(given)?.[1];
@@ -155,6 +161,8 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
 
   app.post('/Appointment/$book', async (req, reply) => {
     deps.requireAccess(req, 'write', 'Appointment');
+    // The agendas have no organisation to restrict them to: refused to a restricted token (D-170).
+    requireUnrestricted(deps.actorOf(req), { en: 'The agenda operations', fr: 'Les opérations d’agenda' });
     const s = store();
     const pairs = operationParams(req);
     const body = req.body as Json | undefined;
@@ -174,6 +182,8 @@ export function agendaRoutes(app: FastifyInstance, deps: AgendaRouteDeps): void 
 
   app.post<{ Params: { id: string } }>('/Appointment/:id/$respond', async (req, reply) => {
     deps.requireAccess(req, 'write', 'Appointment');
+    // The agendas have no organisation to restrict them to: refused to a restricted token (D-170).
+    requireUnrestricted(deps.actorOf(req), { en: 'The agenda operations', fr: 'Les opérations d’agenda' });
     const pairs = operationParams(req);
     const me = deps.actorOf(req)?.fhirUser;
     const given = pairs.find(([k]) => k === 'actor')?.[1];

@@ -197,6 +197,9 @@ export function auditEventRoutes(app: FastifyInstance, deps: { db: Queryable; au
   const search = async (req: FastifyRequest, pairs: [string, string][]) => {
     requireAuditAccess(req, deps.auth);
     const f = parseAuditSearch(pairs);
+    // A token restricted to some organisations: the accesses to their usagers only (D-171).
+    const scope = actorOf(req)?.readScope;
+    if (scope) f.scope = scope;
     const page = await searchAuditRecords(deps.db, f);
     const b = base(req);
     return searchsetBundle(b, { total: page.total, matches: page.items.map((r) => asRecord(r, name)), included: [] }, { pageUrl: `${b}/AuditEvent`, pairs, count: f.count, offset: f.offset, pageSize: page.items.length }, new Date());
@@ -209,7 +212,7 @@ export function auditEventRoutes(app: FastifyInstance, deps: { db: Queryable; au
   });
   app.get<{ Params: { id: string } }>('/AuditEvent/:id', async (req, reply) => {
     requireAuditAccess(req, deps.auth);
-    const r = /^[A-Za-z0-9\-.]{1,64}$/.test(req.params.id) ? await getAuditRecord(deps.db, req.params.id) : undefined;
+    const r = /^[A-Za-z0-9\-.]{1,64}$/.test(req.params.id) ? await getAuditRecord(deps.db, req.params.id, actorOf(req)?.readScope) : undefined;
     if (!r) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: 'AuditEvent', id: req.params.id });
     return sendResource(reply, 200, toAuditEvent(r, name), deps.xml, { etag: 'W/"1"' });
   });

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isFinessShaped } from '../tddui/rules/identifiers.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
+import { normaliseDepartement, type ReadScope } from '../storage/scope.js';
 
 export interface AuthOptions {
   /** JWKS of the authorisation server: an http(s) URL (fetched and cached by key id) or a file. */
@@ -22,6 +23,14 @@ export interface AuthOptions {
   audience?: string;
   /** Claim that lists the FINESS numbers a client may send data for (default `finess`). */
   finessClaim?: string;
+  /**
+   * Claims that restrict what a client may read (issue 18, src/storage/scope.ts): the FINESS
+   * numbers (default `read_finess`) and the département codes (default `read_departements`) whose
+   * ESSMS it may read. A token that carries either is restricted to them everywhere; one that
+   * carries neither reads every organisation's data its scopes allow.
+   */
+  readFinessClaim?: string;
+  departementClaim?: string;
   /** Accepted clock skew for exp/nbf/iat, in seconds (default 60). */
   clockToleranceSeconds?: number;
 }
@@ -42,6 +51,8 @@ export class Principal {
     readonly fhirUser?: string,
     /** The token's `jti`, for the audit trail. */
     readonly tokenId?: string,
+    /** The organisations and territories it may read (claims readFinessClaim / departementClaim); absent: not restricted. */
+    readonly readScope?: ReadScope,
   ) {}
 
   /** Whether a scope names `type` itself (not through `*`): the audit trail needs one (decisions.md D-90). */
@@ -92,6 +103,22 @@ export function parseScopes(scope: unknown): Map<string, Set<Access>> {
 export function parseFiness(claim: unknown): Set<string> {
   const list = typeof claim === 'string' ? claim.split(/[\s,]+/) : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === 'string') : [];
   return new Set(list.map((s) => s.trim()).filter(isFinessShaped));
+}
+
+/**
+ * The read scope of a token's claims: undefined when it carries neither claim (not restricted);
+ * else the FINESS and départements listed (values that are neither are ignored — a claim of
+ * nothing valid restricts to nothing).
+ */
+export function parseReadScope(finessClaim: unknown, departementClaim: unknown): ReadScope | undefined {
+  if (finessClaim === undefined && departementClaim === undefined) return undefined;
+  const list = (v: unknown) => (typeof v === 'string' ? v.split(/[\s,]+/) : Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+  const departements = new Set<string>();
+  for (const d of list(departementClaim)) {
+    const n = normaliseDepartement(d);
+    if (n) departements.add(n);
+  }
+  return { finess: [...parseFiness(finessClaim)], departements: [...departements] };
 }
 
 /** SMART's `fhirUser` claim as `Type/id` (a relative or absolute URL of a person resource); other values are ignored. */
@@ -164,7 +191,8 @@ export class Authenticator {
     const subject = [payload.sub, payload.client_id, payload.azp].find((s): s is string => typeof s === 'string') ?? '(unnamed client)';
     const scopes = parseScopes(payload.scope ?? payload.scp);
     const clientId = [payload.client_id, payload.azp].find((s): s is string => typeof s === 'string');
-    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId, parseFhirUser(payload.fhirUser), typeof payload.jti === 'string' ? payload.jti : undefined);
+    const readScope = parseReadScope(payload[this.options.readFinessClaim ?? 'read_finess'], payload[this.options.departementClaim ?? 'read_departements']);
+    return new Principal(subject, scopes, parseFiness(payload[this.options.finessClaim ?? 'finess']), clientId, parseFhirUser(payload.fhirUser), typeof payload.jti === 'string' ? payload.jti : undefined, readScope);
   }
 }
 

@@ -143,7 +143,7 @@ export class ExportRunner {
         const filters = (params.typeFilters[type] ?? []).map(searchParamsOf);
         for (;;) {
           if (this.stopped) return;
-          const page = await exportPage(this.db, { type, afterId: progress.lastId, limit: pageSize, ...(params.since ? { since: params.since } : {}), ...(patients ? { patients } : {}) });
+          const page = await exportPage(this.db, { type, afterId: progress.lastId, limit: pageSize, ...(params.since ? { since: params.since } : {}), ...(patients ? { patients } : {}), ...(params.scope ? { scope: params.scope } : {}) });
           if (page.length === 0) break;
           let kept = page;
           if (filters.length) {
@@ -240,22 +240,24 @@ export function bulkExportRoutes(app: FastifyInstance, deps: { runner: ExportRun
     }
     // Validate the filters now: an unknown parameter is a 400 at the kick-off, not a failed job.
     for (const [t, qs] of Object.entries(typeFilters)) for (const q of qs) await repo.search({ resourceType: t, params: searchParamsOf(q), count: 0, offset: 0, total: 'none', handling: 'strict' });
-    let list = types ?? (await storedTypes(repo.db)).filter((t) => served.has(t));
+    // A token restricted to some organisations exports theirs only (rest/access.ts, D-170).
+    const p = actorOf(req);
+    const scope = p?.readScope;
+    let list = types ?? (await storedTypes(repo.db, scope)).filter((t) => served.has(t));
     if (types && Object.keys(typeFilters).length) list = [...new Set([...list, ...Object.keys(typeFilters)])];
     let patients: string[] | undefined;
     if (level === 'group') {
-      const group = (await repo.read('Group', groupId!)).resource as Record<string, unknown>;
+      const group = (await repo.read('Group', groupId!, scope ? { scope } : {})).resource as Record<string, unknown>;
       patients = (Array.isArray(group.member) ? group.member : [])
         .map((m) => (isObject(m) && isObject(m.entity) && typeof m.entity.reference === 'string' ? /(?:^|\/)Patient\/([^/]+)$/.exec(m.entity.reference)?.[1] : undefined))
         .filter((x): x is string => !!x);
     }
     // Every type exported must be readable by the token.
-    const p = actorOf(req);
     // A person's token (fhirUser) is bound by the circle-of-care rules per resource (rest/access.ts, D-53): a bulk export would bypass them.
     if (auth && p?.fhirUser) throw forbidden('Bulk export is not open to a person’s token (fhirUser): its access is decided resource by resource', 'L’export en masse n’est pas ouvert au jeton d’une personne (fhirUser) : ses accès sont décidés ressource par ressource', '_type');
     if (auth) for (const t of list) if (!p?.can(t, 'read')) throw forbidden(`The token does not allow reading ${t} (scope system/${t}.read needed)`, `Le jeton ne permet pas la lecture de ${t} (portée system/${t}.read nécessaire)`, '_type');
     const id = randomUUID();
-    const params: ExportParams = { level, types: list, typeFilters, ...(since ? { since } : {}), ...(patients ? { patients } : {}), ...(p ? { subject: p.subject } : {}) };
+    const params: ExportParams = { level, types: list, typeFilters, ...(since ? { since } : {}), ...(patients ? { patients } : {}), ...(p ? { subject: p.subject } : {}), ...(scope ? { scope } : {}) };
     await insertExportJob(repo.db, { id, transactionTime: new Date().toISOString(), request: `${base(req)}${req.url.replace(/^\/fhir/, '')}`, params });
     runner.enqueue(id);
     return reply.code(202).header('content-location', `${base(req)}/$export-poll-status/${id}`).send(operationOutcome({ severity: 'information', code: 'informational', diagnostics: `Export ${id} accepted`, text: `Export ${id} accepté` }));

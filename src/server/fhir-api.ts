@@ -17,7 +17,8 @@ import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import { finessMentions, ownerOf, ownerOfResource } from '../tddui/business-keys.js';
 import { typesInBundle, typesTouched } from './scopes.js';
-import type { Actor } from '../rest/access.js';
+import { readScope, requireUnrestricted, type Actor } from '../rest/access.js';
+import type { ReadScope } from '../storage/scope.js';
 import { circleProposals } from '../coordination/proposals.js';
 import { conceptLabel } from '../ui/labels.js';
 import { chosenVersions, usagerPpa } from '../ui/pages/projet-versions.js';
@@ -234,7 +235,19 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const access = service.access;
   const actorOf = (req: FastifyRequest): Actor | undefined => {
     const p = principals.get(req);
-    return p ? { subject: p.subject, ...(p.fhirUser ? { fhirUser: p.fhirUser } : {}) } : undefined;
+    return p ? { subject: p.subject, ...(p.fhirUser ? { fhirUser: p.fhirUser } : {}), ...(p.readScope ? { scope: p.readScope } : {}) } : undefined;
+  };
+  /** The organisations and territories the request's token may read (undefined: not restricted; src/rest/access.ts). */
+  const scopeOf = (req: FastifyRequest): ReadScope | undefined => readScope(actorOf(req));
+  const scoped = (req: FastifyRequest): { scope?: ReadScope } => {
+    const scope = scopeOf(req);
+    return scope ? { scope } : {};
+  };
+  /** A generated type (Slots computed from the agendas) has no owner: refused to a restricted token. */
+  const computedFor = (req: FastifyRequest, type: string) => {
+    const computed = service.computed(type);
+    if (computed) requireUnrestricted(actorOf(req), { en: `Reading ${type} (generated from the agendas)`, fr: `La lecture de ${type} (généré à partir des agendas)` });
+    return computed;
   };
   /** The FINESS rule applies unless an access rule governs the type for this actor (a person on the circle's data). */
   const finessApplies = (req: FastifyRequest, type: string): boolean => !!auth && !access.governs(actorOf(req), type);
@@ -405,11 +418,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const pairs = queryPairs(req.url);
     const q = parseHistory(type, id, pairs);
     const actor = actorOf(req);
+    if (actor?.scope) q.scope = actor.scope;
     if (id === undefined) access.requireHistory(actor, type);
     const h = await repo.history(q);
     // An instance's history: every version the actor may not read refuses it (tombstones say nothing).
     if (id !== undefined && access.governs(actor, type!)) for (const e of h.entries) if (!e.deleted) await access.requireRead(actor, e.resource);
-    if (id !== undefined && h.entries.length === 0 && q.offset === 0 && q.since === undefined) await repo.read(type!, id); // 404 when unknown
+    if (id !== undefined && h.entries.length === 0 && q.offset === 0 && q.since === undefined) await repo.read(type!, id, scoped(req)); // 404 when unknown
     const base = baseUrlOf(req);
     const pageUrl = [base, type, id, '_history'].filter((x) => x !== undefined).join('/');
     return send(reply, 200, historyBundle(base, h, { pageUrl, pairs, count: q.count, offset: q.offset, pageSize: h.entries.length }, now()));
@@ -436,7 +450,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     if (id === '_history') throw bundleOnlyReadSearch(req);
     checkId('Bundle', id, req.method);
     requireAccess(req, 'read', 'Bundle');
-    const sub = await repo.getSubmission(id);
+    const sub = await repo.getSubmission(id, scoped(req));
     const bundle = sub ? submittedBundle(sub) : undefined;
     if (!sub || !bundle) {
       const what = sub ? ` (submission ${id} is a ${isObject(sub.bundle) ? String(sub.bundle.resourceType) : 'body that is not a resource'}, not a Bundle)` : '';
@@ -453,7 +467,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireAccess(req, 'read', 'Bundle');
     const pairs = searchPairs(req);
     const q = parseBundleSearch(pairs);
-    const page = await bundlePage(repo, q);
+    const page = await bundlePage(repo, q, scopeOf(req));
     requireAccess(req, 'read', ...new Set(page.bundles.flatMap((b) => [...typesInBundle(b)])));
     return send(reply, 200, bundleSearchset(baseUrlOf(req), pairs, q, page, now()));
   };
@@ -466,6 +480,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
   const ppaOf = async (req: FastifyRequest, id: string) => {
     checkId('Patient', id, req.method);
     requireAccess(req, 'read', 'Patient', ...PPA_TYPES);
+    // A restricted token reads the PPA of an usager of its organisations only.
+    if (scopeOf(req)) await repo.read('Patient', id, scoped(req));
     const found = await usagerPpa(repo, id);
     if (!found) await repo.read('Patient', id); // 404 / 410
     return found!;
@@ -519,7 +535,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const { id } = req.params;
     checkId('Patient', id, req.method);
     requireAccess(req, 'read', 'CareTeam');
-    await repo.read('Patient', id); // 404 / 410 for an unknown usager
+    await repo.read('Patient', id, scoped(req)); // 404 / 410 for an unknown usager (or one out of the token's scope)
     // Who may read the usager's circle may see who could join it.
     await access.requireRead(actorOf(req), { resourceType: 'CareTeam', subject: { reference: `Patient/${id}` } });
     const proposals = await circleProposals(repo, id, now());
@@ -553,8 +569,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkType(type, req, 'read');
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
-    const computed = service.computed(type);
-    const rec = computed ? await computed.read(id) : await repo.read(type, id);
+    const computed = computedFor(req, type);
+    const rec = computed ? await computed.read(id) : await repo.read(type, id, scoped(req));
     await access.requireRead(actorOf(req), rec.resource);
     if (notModified(req, rec.versionId) || notModifiedSince(req, rec.lastUpdated)) {
       return reply.code(304).headers(versionHeaders(rec)).send();
@@ -568,8 +584,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     checkId(type, id, req.method);
     requireAccess(req, 'read', type);
     if (!/^\d{1,9}$/.test(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
-    const computed = service.computed(type);
-    const rec = computed ? await computed.read(id) : await repo.vread(type, id, Number(vid));
+    const computed = computedFor(req, type);
+    const rec = computed ? await computed.read(id) : await repo.vread(type, id, Number(vid), scoped(req));
     if (computed && rec.versionId !== Number(vid)) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type, id, version: vid });
     if (!rec.deleted) await access.requireRead(actorOf(req), rec.resource);
     if (req.fhirRawBinary && !rec.deleted) return sendBinaryBytes(reply, rec.resource, versionHeaders(rec));
@@ -603,7 +619,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireAccess(req, 'read', type, ...(query.revinclude ?? []).map((i) => i.sourceType), ...(query.include ?? []).flatMap((i) => (i.targetType ? [i.targetType] : [])));
     // Restricted before it runs: the total counts only what the actor may read.
     query.params.push(...(await access.searchRestriction(actorOf(req), type)));
-    const computed = service.computed(type);
+    // The token's organisations: matches, total, chains, `_has` and includes (src/storage/scope.ts).
+    const scope = scopeOf(req);
+    if (scope) query.scope = scope;
+    const computed = computedFor(req, type);
     const result = computed ? await computed.search(query) : await repo.search(query);
     result.included = await access.readable(actorOf(req), result.included);
     requireAccess(req, 'read', ...new Set(result.included.map((r) => r.resourceType)));

@@ -65,7 +65,9 @@ export function notificationRoutes(app: FastifyInstance, deps: NotificationRoute
 
   /** The subscription, if the requester may see its notifications (404 / 403 otherwise). */
   const allowed = async (req: FastifyRequest, id: string) => {
-    const record = await repo.read('Subscription', id);
+    // A token restricted to some organisations sees the subscriptions of theirs only (D-170).
+    const scope = actorOf(req)?.readScope;
+    const record = await repo.read('Subscription', id, scope ? { scope } : {});
     const { settings } = readSubscription(record.resource);
     if (!deps.auth) return settings;
     const p = actorOf(req);
@@ -143,6 +145,7 @@ export function changeFeedRoutes(app: FastifyInstance, deps: { repo: Repository;
     if (deps.auth) {
       const p = actorOf(req);
       if (!p?.canAll('read')) throw forbidden('The change feed needs system/*.read (it lists every change)', 'Le flux des changements demande system/*.read (il liste tous les changements)');
+      if (p.readScope) throw forbidden('The change feed lists the changes of every organisation: it is not available to a token restricted to some organisations', 'Le flux des changements liste les changements de tous les établissements : il n’est pas accessible à un jeton limité à certains établissements');
     }
     const pairs = queryPairs(req.url);
     const raw = pairs.find(([k]) => k === 'cursor')?.[1];

@@ -3,7 +3,7 @@
 // submission id. Nothing here writes: Bundles arrive only through `POST /fhir`.
 import { randomUUID } from 'node:crypto';
 import { dateRange } from '../fhir/search/dates.js';
-import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord } from '../storage/types.js';
+import type { FhirResource, Repository, SubmissionFilter, SubmissionRecord, ReadScope } from '../storage/types.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { badParam as bad, DEFAULT_COUNT, pageLink, splitValues } from './search.js';
 import { isObject as isObj } from '../fhir/json.js';
@@ -129,13 +129,14 @@ export interface BundlePage {
  * DocumentReference creates); the `submitted_type` column (migration 0007) keeps them out, so
  * offsets count Bundles only and the total is exact.
  */
-export async function bundlePage(repo: Repository, q: BundleQuery): Promise<BundlePage> {
+export async function bundlePage(repo: Repository, q: BundleQuery, scope?: ReadScope): Promise<BundlePage> {
   if (q.empty) return { bundles: [], total: 0 };
-  const filter: SubmissionFilter = { submittedType: 'Bundle', count: q.count, offset: q.offset };
+  // A restricted token: the submissions of its organisations only (total included).
+  const filter: SubmissionFilter = { submittedType: 'Bundle', count: q.count, offset: q.offset, ...(scope ? { scope } : {}) };
   if (q.from) filter.from = q.from;
   if (q.to) filter.to = q.to;
   const list = await repo.listSubmissions(filter);
-  const full = await Promise.all(list.items.map((s) => repo.getSubmission(s.id)));
+  const full = await Promise.all(list.items.map((s) => repo.getSubmission(s.id, scope ? { scope } : {})));
   const bundles = full.map((sub) => (sub ? submittedBundle(sub) : undefined)).filter((b): b is FhirResource => b !== undefined);
   const out: BundlePage = { bundles, total: list.total };
   if (q.count > 0 && q.offset + q.count < list.total) out.next = q.offset + q.count;

@@ -3,6 +3,7 @@
 // behind /fhir/AuditEvent and the *Journal des accès* page.
 import { toIso } from './rows.js';
 import type { Queryable } from './types.js';
+import { scopeSql, type ReadScope } from './scope.js';
 
 export type AuditKind = 'read' | 'search' | 'write' | 'export';
 
@@ -57,6 +58,12 @@ export interface AuditFilter {
   entityType?: string;
   entityId?: string;
   sourceIp?: string;
+  /**
+   * The reader's organisations (src/storage/scope.ts): only records that concern at least one
+   * Patient, every one of them of an organisation in scope (a record naming another ESSMS'
+   * usager, or none, could show their accesses; decisions.md D-171).
+   */
+  scope?: ReadScope;
   count: number;
   offset: number;
 }
@@ -139,7 +146,14 @@ function where(f: AuditFilter): { sql: string; params: unknown[] } {
   if (f.entityType) add((p) => `entity_type = ${p}`, f.entityType);
   if (f.entityId) add((p) => `entity_id = ${p}`, f.entityId);
   if (f.sourceIp) add((p) => `source_ip = ${p}`, f.sourceIp);
+  if (f.scope) conds.push(auditScopeSql(f.scope, (v) => (params.push(v), `$${params.length}`)));
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
+}
+
+/** "Every Patient the record concerns is in scope, and there is one" (AuditFilter.scope). */
+function auditScopeSql(scope: ReadScope, p: (v: unknown) => string): string {
+  return `(cardinality(patients) > 0 AND NOT EXISTS (SELECT 1 FROM unnest(patients) AS x(id)
+    WHERE NOT EXISTS (SELECT 1 FROM resource o WHERE o.resource_type = 'Patient' AND o.id = x.id AND ${scopeSql(scope, 'o.owner', p)})))`;
 }
 
 /** Newest first; `total` counts every match. */
@@ -153,14 +167,18 @@ export async function searchAuditRecords(db: Queryable, f: AuditFilter): Promise
   return { total: Number(count.rows[0]?.n ?? 0), items: page.rows.map(toRecord) };
 }
 
-export async function getAuditRecord(db: Queryable, id: string): Promise<AuditRecord | undefined> {
-  const r = await db.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_event WHERE id = $1`, [id]);
+export async function getAuditRecord(db: Queryable, id: string, scope?: ReadScope): Promise<AuditRecord | undefined> {
+  const params: unknown[] = [id];
+  const inScope = scope ? ` AND ${auditScopeSql(scope, (v) => (params.push(v), `$${params.length}`))}` : '';
+  const r = await db.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_event WHERE id = $1${inScope}`, params);
   return r.rows[0] ? toRecord(r.rows[0]) : undefined;
 }
 
 /** The subjects that appear in the trail (the Journal's user filter). */
-export async function auditAgents(db: Queryable, limit = 500): Promise<string[]> {
-  const r = await db.query<{ a: string }>(`SELECT DISTINCT agent_subject AS a FROM audit_event WHERE agent_subject IS NOT NULL ORDER BY 1 LIMIT $1`, [limit]);
+export async function auditAgents(db: Queryable, limit = 500, scope?: ReadScope): Promise<string[]> {
+  const params: unknown[] = [limit];
+  const inScope = scope ? ` AND ${auditScopeSql(scope, (v) => (params.push(v), `$${params.length}`))}` : '';
+  const r = await db.query<{ a: string }>(`SELECT DISTINCT agent_subject AS a FROM audit_event WHERE agent_subject IS NOT NULL${inScope} ORDER BY 1 LIMIT $1`, params);
   return r.rows.map((x) => x.a);
 }
 

@@ -4,6 +4,7 @@
 // so an export of any size holds one page in memory.
 import { RESOURCE_COLUMNS, toIso, toRecord, type ResourceRow } from './rows.js';
 import type { Queryable, ResourceRecord } from './types.js';
+import { scopeSql, type ReadScope } from './scope.js';
 
 export type ExportStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'deleted';
 
@@ -19,6 +20,8 @@ export interface ExportParams {
   patients?: string[];
   /** Token subject of the kick-off (the files are served to it only). */
   subject?: string;
+  /** The kick-off token's organisations (src/storage/scope.ts): only their resources are exported, after a restart too. */
+  scope?: ReadScope;
 }
 
 export interface ExportProgress {
@@ -119,8 +122,10 @@ export async function expiredExportJobs(db: Queryable): Promise<string[]> {
 }
 
 /** The types that have current resources (a system-level export without `_type`). */
-export async function storedTypes(db: Queryable): Promise<string[]> {
-  const r = await db.query<{ t: string }>(`SELECT DISTINCT resource_type AS t FROM resource WHERE NOT deleted ORDER BY 1`);
+export async function storedTypes(db: Queryable, scope?: ReadScope): Promise<string[]> {
+  const params: unknown[] = [];
+  const inScope = scope ? ` AND ${scopeSql(scope, 'owner', (v) => (params.push(v), `$${params.length}`))}` : '';
+  const r = await db.query<{ t: string }>(`SELECT DISTINCT resource_type AS t FROM resource WHERE NOT deleted${inScope} ORDER BY 1`, params);
   return r.rows.map((x) => x.t);
 }
 
@@ -135,6 +140,8 @@ export interface ExportPageQuery {
   since?: string;
   /** Patient compartment: every Patient, or these ones (undefined: no restriction). */
   patients?: 'all' | string[];
+  /** Only resources whose owner is in scope. */
+  scope?: ReadScope;
 }
 
 /** One page of the export of a type, in id order. */
@@ -157,6 +164,7 @@ export async function exportPage(db: Queryable, q: ExportPageQuery): Promise<Res
         : `EXISTS (SELECT 1 FROM search_reference s WHERE s.resource_type = r.resource_type AND s.id = r.id AND s.target_type = 'Patient'${target})`,
     );
   }
+  if (q.scope) conds.push(scopeSql(q.scope, 'r.owner', (v) => (params.push(v), `$${params.length}`)));
   const res = await db.query<ResourceRow>(`SELECT ${RESOURCE_COLUMNS} FROM resource r WHERE ${conds.join(' AND ')} ORDER BY id LIMIT $3`, params);
   return res.rows.map(toRecord);
 }

@@ -3,6 +3,7 @@
 // submission — aggregated in SQL from the submission log (the rule ids are in each report's
 // issues, `details.coding` of system urn:tddui:validation-rule).
 import type { Queryable } from './types.js';
+import { scopeSql, type ReadScope } from './scope.js';
 
 export interface QualityRow {
   finess: string | null;
@@ -24,6 +25,8 @@ export interface QualityFilter {
   /** ISO instants, inclusive. */
   from?: string;
   to?: string;
+  /** The reader's organisations (src/storage/scope.ts): their submissions only. */
+  scope?: ReadScope;
 }
 
 const RULE_SYSTEM = 'urn:tddui:validation-rule';
@@ -33,6 +36,7 @@ export async function qualityBySender(db: Queryable, f: QualityFilter = {}): Pro
   const where: string[] = [];
   if (f.from) where.push(`received_at >= $${params.push(f.from)}::timestamptz`);
   if (f.to) where.push(`received_at <= $${params.push(f.to)}::timestamptz`);
+  if (f.scope) where.push(scopeSql(f.scope, 'organization_finess', (v) => `$${params.push(v)}`));
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const groups = await db.query<{ finess: string | null; name: string | null; client: string | null; n: number; rejected: number; first: Date | string; last: Date | string; last_rejected: string | null; last_rejected_at: Date | string | null }>(
     `SELECT organization_finess AS finess, max(organization_name) AS name, client,
@@ -51,7 +55,7 @@ export async function qualityBySender(db: Queryable, f: QualityFilter = {}): Pro
        CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(s.report->'issue') = 'array' THEN s.report->'issue' ELSE '[]'::json END) AS i
        CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(i->'details'->'coding') = 'array' THEN i->'details'->'coding' ELSE '[]'::json END) AS x
       WHERE s.outcome = 'rejected' AND i->>'severity' IN ('error', 'fatal') AND x->>'system' = $${params.push(RULE_SYSTEM)}
-            ${where.length ? `AND ${where.map((c) => `s.${c}`).join(' AND ')}` : ''}
+            ${where.length ? `AND ${where.map((c) => c.replace(/\b(received_at|organization_finess)\b/g, 's.$1')).join(' AND ')}` : ''}
       GROUP BY s.organization_finess, s.client, x->>'code'
       ORDER BY n DESC, rule`,
     params,
@@ -76,4 +80,31 @@ export async function qualityBySender(db: Queryable, f: QualityFilter = {}): Pro
     ...(g.last_rejected && g.last_rejected_at ? { lastRejected: { id: g.last_rejected, receivedAt: iso(g.last_rejected_at) } } : {}),
     topRules: top.get(key(g.finess, g.client)) ?? [],
   }));
+}
+
+/** Submissions of one organisation in one week (the time series of the quality page). */
+export interface QualityWeek {
+  /** Monday of the week (Europe/Paris), `YYYY-MM-DD`. */
+  week: string;
+  finess: string | null;
+  submissions: number;
+  rejected: number;
+}
+
+/** Submissions and rejections per organisation and week (Europe/Paris weeks), oldest first. */
+export async function qualityByWeek(db: Queryable, f: QualityFilter = {}): Promise<QualityWeek[]> {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (f.from) where.push(`received_at >= $${params.push(f.from)}::timestamptz`);
+  if (f.to) where.push(`received_at <= $${params.push(f.to)}::timestamptz`);
+  if (f.scope) where.push(scopeSql(f.scope, 'organization_finess', (v) => `$${params.push(v)}`));
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const res = await db.query<{ week: string; finess: string | null; n: number; rejected: number }>(
+    `SELECT to_char(date_trunc('week', received_at AT TIME ZONE 'Europe/Paris'), 'YYYY-MM-DD') AS week, organization_finess AS finess,
+            count(*)::int AS n, count(*) FILTER (WHERE outcome = 'rejected')::int AS rejected
+       FROM submission ${w}
+      GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST`,
+    params,
+  );
+  return res.rows.map((r) => ({ week: r.week, finess: r.finess, submissions: Number(r.n), rejected: Number(r.rejected) }));
 }

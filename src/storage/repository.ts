@@ -8,6 +8,7 @@ import { reindex, indexState, type IndexState, type ReindexReport } from './rein
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
 import type { ReadReplicas } from './read-replicas.js';
+import { scopeSql, type ReadScope } from './scope.js';
 import { StatisticsKeeper } from './statistics.js';
 import { getSubmission, insertSubmission, listSubmissions, pruneRejectedSubmissions } from './submissions.js';
 import type {
@@ -70,25 +71,30 @@ export class SqlRepository implements Repository {
     return this.replicas ? this.replicas.reader() : Promise.resolve(this.db);
   }
 
-  async read(resourceType: string, id: string): Promise<ResourceRecord> {
+  async read(resourceType: string, id: string, options: { scope?: ReadScope } = {}): Promise<ResourceRecord> {
     const db = await this.reader();
-    const res = await db.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2`,
-      [resourceType, id],
-    );
+    const params: unknown[] = [resourceType, id];
+    // Out of the reader's scope is "not found": the id of another organisation's resource says nothing.
+    const inScope = options.scope ? ` AND ${scopeSql(options.scope, 'owner', (v) => (params.push(v), `$${params.length}`))}` : '';
+    const res = await db.query<ResourceRow>(`SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2${inScope}`, params);
     const row = res.rows[0];
     if (!row) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: resourceType, id });
     if (row.deleted) throw new FhirError(HTTP_ERRORS.GONE, { type: resourceType, id });
     return toRecord(row);
   }
 
-  async vread(resourceType: string, id: string, versionId: number): Promise<ResourceRecord> {
+  async vread(resourceType: string, id: string, versionId: number, options: { scope?: ReadScope } = {}): Promise<ResourceRecord> {
     const db = await this.reader();
+    const params: unknown[] = [resourceType, id, versionId];
+    // The owner of every version is the current row's (an update keeps it).
+    const inScope = options.scope
+      ? ` AND EXISTS (SELECT 1 FROM resource o WHERE o.resource_type = $1 AND o.id = $2 AND ${scopeSql(options.scope, 'o.owner', (v) => (params.push(v), `$${params.length}`))})`
+      : '';
     const res = await db.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 AND version_id = $3
+      `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2 AND version_id = $3${inScope}
        UNION ALL
-       SELECT ${RESOURCE_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
-      [resourceType, id, versionId],
+       SELECT ${RESOURCE_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3${inScope}`,
+      params,
     );
     const row = res.rows[0];
     if (!row) throw new FhirError(HTTP_ERRORS.VERSION_NOT_FOUND, { type: resourceType, id, version: versionId });
@@ -109,6 +115,8 @@ export class SqlRepository implements Repository {
       if (Number.isNaN(Date.parse(q.since))) throw new FhirError(HTTP_ERRORS.PAGE_NUMBER, { name: '_since', value: q.since }, { expression: '_since' });
       where.push(`last_updated >= ${p(q.since)}::timestamptz`);
     }
+    // Versions of resources in the reader's scope only (the owner is the current row's).
+    if (q.scope) where.push(`(resource_type, id) IN (SELECT o.resource_type, o.id FROM resource o WHERE ${scopeSql(q.scope, 'o.owner', p)})`);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     // Versions = the history (previous versions) + the current rows.
     const versions = `(SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w} UNION ALL SELECT ${RESOURCE_COLUMNS} FROM resource ${w}) v`;
@@ -197,8 +205,8 @@ export class SqlRepository implements Repository {
     return listSubmissions(await this.reader(), filter);
   }
 
-  async getSubmission(id: string): Promise<SubmissionRecord | undefined> {
-    return getSubmission(await this.reader(), id);
+  async getSubmission(id: string, options: { scope?: ReadScope } = {}): Promise<SubmissionRecord | undefined> {
+    return getSubmission(await this.reader(), id, options.scope);
   }
 
   pruneRejectedSubmissions(policy: RejectedRetention): Promise<{ retention: number; quota: number }> {

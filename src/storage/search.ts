@@ -6,6 +6,7 @@ import { dateRange, splitDatePrefix } from '../fhir/search/dates.js';
 import { IDENTIFIER_KEY_SUFFIX, OF_TYPE_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
+import { scopeSql, type ReadScope } from './scope.js';
 
 /**
  * Result-shaping parameters the HTTP layer interprets; tolerated (ignored) here so a caller that
@@ -265,7 +266,16 @@ function regexLiteral(s: string): string {
 
 class SearchBuilder {
   readonly sql = new Sql();
-  constructor(readonly params: SearchParameterSet) {}
+  constructor(
+    readonly params: SearchParameterSet,
+    /** The reader's scope: every resource a hop reads (chains, `_has`) must be in it too. */
+    readonly scope?: ReadScope,
+  ) {}
+
+  /** ` AND <alias's owner in scope>`, or nothing without a scope. */
+  inScope(alias: string): string {
+    return this.scope ? ` AND ${scopeSql(this.scope, `${alias}.owner`, (v) => this.sql.p(v))}` : '';
+  }
 
   def(resourceType: string | undefined, name: string): ParamDef {
     const d = this.params.get(resourceType, name);
@@ -493,7 +503,7 @@ class SearchBuilder {
     const branches = targets.map((targetType) => {
       const a = sql.alias('c');
       const innerCond = this.condition(targetType, inner, a, depth + 1);
-      return `SELECT ${a}.resource_type, ${a}.id FROM resource ${a} WHERE ${a}.deleted = false AND ${a}.resource_type = ${sql.p(targetType)} AND ${innerCond ?? 'true'}`;
+      return `SELECT ${a}.resource_type, ${a}.id FROM resource ${a} WHERE ${a}.deleted = false AND ${a}.resource_type = ${sql.p(targetType)} AND ${innerCond ?? 'true'}${this.inScope(a)}`;
     });
     const r = sql.alias('ref');
     const typeFilter = resourceType ? `${r}.resource_type = ${sql.p(resourceType)} AND ` : '';
@@ -530,7 +540,7 @@ class SearchBuilder {
     const target = resourceType ? ` AND ${r}.target_type = ${sql.p(resourceType)}` : '';
     return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.target_type, ${r}.target_id FROM search_reference ${r}
      WHERE ${r}.resource_type = ${sql.p(type)} AND ${r}.param = ${sql.p(def.key)}${target} AND (${r}.resource_type, ${r}.id) IN (
-       SELECT ${h}.resource_type, ${h}.id FROM resource ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}))`;
+       SELECT ${h}.resource_type, ${h}.id FROM resource ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}${this.inScope(h)}))`;
   }
 
   orderBy(resourceType: string | undefined, sort: string[] | undefined): string {
@@ -566,11 +576,13 @@ class SearchBuilder {
 }
 
 export async function search(db: Queryable, q: SearchQuery, params: SearchParameterSet): Promise<SearchResult> {
-  const b = new SearchBuilder(params);
+  const b = new SearchBuilder(params, q.scope);
   const sql = b.sql;
   const where = ['r.deleted = false'];
   const ignored: SearchResult['ignored'] = [];
   if (q.resourceType) where.push(`r.resource_type = ${sql.p(q.resourceType)}`);
+  // Restricted before it runs, so that the total counts only what the reader may see.
+  if (q.scope) where.push(scopeSql(q.scope, 'r.owner', (v) => sql.p(v)));
   for (const sp of q.params) {
     const mark = sql.params.length;
     try {
@@ -607,7 +619,7 @@ export async function search(db: Queryable, q: SearchQuery, params: SearchParame
     }
   }
   const matches = page.rows.map(toRecord);
-  const included = await includes(db, params, matches, q.include ?? [], q.revinclude ?? []);
+  const included = await includes(db, params, matches, q.include ?? [], q.revinclude ?? [], q.scope);
   const result: SearchResult = { total, matches, included };
   if (ignored.length) result.ignored = ignored;
   return result;
@@ -637,7 +649,7 @@ function checkInclude(params: SearchParameterSet, inc: IncludeSpec): void {
   }
 }
 
-async function includes(db: Queryable, params: SearchParameterSet, matches: ResourceRecord[], inc: IncludeSpec[], rev: IncludeSpec[]): Promise<ResourceRecord[]> {
+async function includes(db: Queryable, params: SearchParameterSet, matches: ResourceRecord[], inc: IncludeSpec[], rev: IncludeSpec[], scope?: ReadScope): Promise<ResourceRecord[]> {
   if (matches.length === 0 || (inc.length === 0 && rev.length === 0)) return [];
   const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
   const included: ResourceRecord[] = [];
@@ -649,9 +661,9 @@ async function includes(db: Queryable, params: SearchParameterSet, matches: Reso
     const found: ResourceRecord[] = [];
     for (const spec of incs) {
       const sources = frontier.filter((m) => spec.sourceType === '*' || m.resourceType === spec.sourceType);
-      if (sources.length) found.push(...(await forwardInclude(db, params, sources, spec)));
+      if (sources.length) found.push(...(await forwardInclude(db, params, sources, spec, scope)));
     }
-    for (const spec of revs) found.push(...(await reverseInclude(db, params, frontier, spec)));
+    for (const spec of revs) found.push(...(await reverseInclude(db, params, frontier, spec, scope)));
     const fresh: ResourceRecord[] = [];
     for (const r of found) {
       const k = `${r.resourceType}/${r.id}`;
@@ -673,8 +685,9 @@ function paramKeys(params: SearchParameterSet, spec: IncludeSpec, types: string[
   return [...new Set(types.flatMap((t) => params.referencesOf(t).map((p) => p.key)))];
 }
 
-async function forwardInclude(db: Queryable, params: SearchParameterSet, sources: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
+async function forwardInclude(db: Queryable, params: SearchParameterSet, sources: ResourceRecord[], spec: IncludeSpec, scope?: ReadScope): Promise<ResourceRecord[]> {
   const sql = new Sql();
+  const inScope = scope ? ` AND ${scopeSql(scope, 'r.owner', (v) => sql.p(v))}` : '';
   const t = sql.p(sources.map((s) => s.resourceType));
   const i = sql.p(sources.map((s) => s.id));
   const names = sql.p(paramKeys(params, spec, [...new Set(sources.map((s) => s.resourceType))]));
@@ -686,17 +699,18 @@ async function forwardInclude(db: Queryable, params: SearchParameterSet, sources
         SELECT s.target_type, s.target_id
           FROM search_reference s
           JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.resource_type = k.t AND s.id = k.i
-         WHERE s.param = ANY(${names}::text[]) AND s.target_type IS NOT NULL${target})
+         WHERE s.param = ANY(${names}::text[]) AND s.target_type IS NOT NULL${target})${inScope}
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );
   return res.rows.map(toRecord);
 }
 
-async function reverseInclude(db: Queryable, params: SearchParameterSet, targets: ResourceRecord[], spec: IncludeSpec): Promise<ResourceRecord[]> {
+async function reverseInclude(db: Queryable, params: SearchParameterSet, targets: ResourceRecord[], spec: IncludeSpec, scope?: ReadScope): Promise<ResourceRecord[]> {
   const wanted = spec.targetType ? targets.filter((t) => t.resourceType === spec.targetType) : targets;
   if (wanted.length === 0) return [];
   const sql = new Sql();
+  const inScope = scope ? ` AND ${scopeSql(scope, 'r.owner', (v) => sql.p(v))}` : '';
   const t = sql.p(wanted.map((s) => s.resourceType));
   const i = sql.p(wanted.map((s) => s.id));
   const names = sql.p(paramKeys(params, spec, [spec.sourceType]));
@@ -708,7 +722,7 @@ async function reverseInclude(db: Queryable, params: SearchParameterSet, targets
         SELECT s.id
           FROM search_reference s
           JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.target_type = k.t AND s.target_id = k.i
-         WHERE s.resource_type = ${src} AND s.param = ANY(${names}::text[]))
+         WHERE s.resource_type = ${src} AND s.param = ANY(${names}::text[]))${inScope}
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );

@@ -1,4 +1,5 @@
 // The submissions log: every received transaction Bundle with its outcome, for the web UI.
+import { scopeSql, type ReadScope } from './scope.js';
 import { randomUUID } from 'node:crypto';
 import { pageNumber, toIso } from './rows.js';
 import type { Queryable, RejectedRetention, SubmissionFilter, SubmissionRecord } from './types.js';
@@ -112,6 +113,7 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   if (f.organizationFiness) where.push(`organization_finess = ${p(f.organizationFiness)}`);
+  if (f.scope) where.push(scopeSql(f.scope, 'organization_finess', p));
   if (f.outcome) where.push(`outcome = ${p(f.outcome)}`);
   if (f.submittedType) where.push(`submitted_type = ${p(f.submittedType)}`);
   // Inclusive range; a bare date `to` covers its whole day.
@@ -128,8 +130,10 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
   return { total: Number(total.rows[0].n), items: rows.rows.map(toSubmission) };
 }
 
-export async function getSubmission(db: Queryable, id: string): Promise<SubmissionRecord | undefined> {
-  const res = await db.query<SubmissionRow>(`SELECT ${LIGHT}, bundle, report, response FROM submission WHERE id = $1`, [id]);
+export async function getSubmission(db: Queryable, id: string, scope?: ReadScope): Promise<SubmissionRecord | undefined> {
+  const params: unknown[] = [id];
+  const inScope = scope ? ` AND ${scopeSql(scope, 'organization_finess', (v) => (params.push(v), `$${params.length}`))}` : '';
+  const res = await db.query<SubmissionRow>(`SELECT ${LIGHT}, bundle, report, response FROM submission WHERE id = $1${inScope}`, params);
   return res.rows[0] ? toSubmission(res.rows[0]) : undefined;
 }
 

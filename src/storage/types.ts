@@ -13,6 +13,8 @@ export type { OpResult, WritePlan, WriteOp, WriteMethod, WriteOutcome, ResolveCo
 export type { IndexState, ReindexReport } from './reindex.js';
 
 export type { FhirResource };
+import type { ReadScope } from './scope.js';
+export type { ReadScope } from './scope.js';
 
 /** One stored version of a resource. `resource.meta.versionId/lastUpdated` equal the columns. */
 export interface ResourceRecord {
@@ -107,6 +109,11 @@ export interface SearchQuery {
   total?: 'accurate' | 'none';
   /** `Prefer: handling=`: unknown parameters are a 400 (`strict`, the default of this API) or ignored and reported in `ignored` (`lenient`, the HTTP default). */
   handling?: 'strict' | 'lenient';
+  /**
+   * The reader's organisations or territories (src/storage/scope.ts): the matches, the total,
+   * every chain and `_has` hop, and the includes hold only resources of an owner in scope.
+   */
+  scope?: ReadScope;
 }
 
 export interface SearchResult {
@@ -124,6 +131,8 @@ export interface HistoryQuery {
   since?: string;
   count: number;
   offset: number;
+  /** Only versions of resources whose owner is in scope (src/storage/scope.ts). */
+  scope?: ReadScope;
 }
 
 /** A submission as the receiver saw it — accepted or rejected — kept for the web UI. */
@@ -192,6 +201,8 @@ export interface SubmissionFilter {
   to?: string;
   count: number;
   offset: number;
+  /** Only submissions of an organisation in scope (src/storage/scope.ts). */
+  scope?: ReadScope;
 }
 
 /** Thrown by the data layer: the one error class of the catalogue (src/fhir/outcome/http-errors.ts). */
@@ -219,10 +230,10 @@ export interface Repository {
   /** Applies pending migrations (idempotent; safe when several servers start together). */
   migrate(): Promise<void>;
 
-  /** Current version; StorageError 404 when unknown, 410 when deleted. */
-  read(resourceType: string, id: string): Promise<ResourceRecord>;
-  /** One version; StorageError 404 when unknown. */
-  vread(resourceType: string, id: string, versionId: number): Promise<ResourceRecord>;
+  /** Current version; StorageError 404 when unknown — or out of `scope`, which is the same to the reader —, 410 when deleted. */
+  read(resourceType: string, id: string, options?: { scope?: ReadScope }): Promise<ResourceRecord>;
+  /** One version; StorageError 404 when unknown or out of `scope`. */
+  vread(resourceType: string, id: string, versionId: number, options?: { scope?: ReadScope }): Promise<ResourceRecord>;
   /** Instance, type or system history, newest first. */
   history(query: HistoryQuery): Promise<{ total: number; entries: ResourceRecord[] }>;
   search(query: SearchQuery): Promise<SearchResult>;
@@ -269,7 +280,7 @@ export interface Repository {
   recordSubmission(submission: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
   listSubmissions(filter: SubmissionFilter): Promise<{ total: number; items: SubmissionRecord[] }>;
   /** With bundle, report and response. */
-  getSubmission(id: string): Promise<SubmissionRecord | undefined>;
+  getSubmission(id: string, options?: { scope?: ReadScope }): Promise<SubmissionRecord | undefined>;
   /**
    * Drops the documents of rejected submissions older than `retentionDays`, then the oldest ones
    * beyond `maxTotalBytes` in all (the records stay; accepted submissions are never touched).

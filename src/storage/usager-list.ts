@@ -8,6 +8,7 @@
 // while the list showed her first as BLANCHARD.
 import { normalizeString } from './search-params.js';
 import type { Queryable } from './types.js';
+import { scopeSql, type ReadScope } from './scope.js';
 
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 
@@ -25,6 +26,8 @@ export interface UsagerListQuery {
   descending?: boolean;
   /** Organisation names by FINESS, for the sort on the organisation column. */
   organisationNames?: Map<string, string>;
+  /** The reader's organisations (src/storage/scope.ts): usagers of an owner in scope only. */
+  scope?: ReadScope;
   count: number;
   offset: number;
 }
@@ -68,6 +71,7 @@ export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ 
     const like = '3' + q.finess.replace(/[\\%_]/g, (c) => `\\${c}`) + '/%';
     filters.push(`r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.system = ${p(SYS_LOCAL)} AND t.code LIKE ${p(like)})`);
   }
+  if (q.scope) filters.push(scopeSql(q.scope, 'r.owner', p));
   const where = [`r.resource_type = 'Patient'`, 'r.deleted = false', ...filters].join(' AND ');
   const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${where}`, params)).rows[0].n);
   if (total === 0 || q.offset >= total) return { total, ids: [] };

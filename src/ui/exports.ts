@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html, raw } from './html.js';
 import { STYLE_CSS } from './assets.js';
 import { isoDay, parisDayBoundary, q, sortOrder } from './components.js';
@@ -19,7 +19,8 @@ import { qualityFilterOf, qualityRows, type QualityQuery } from './pages/quality
 import { countIssues, countsText, issuesFromOutcome, renderReport } from './report.js';
 import { organisationNames, readAggregates } from '../storage/indicators.js';
 import { USAGER_SORTS, listUsagers } from '../storage/usager-list.js';
-import type { Repository, SubmissionFilter } from '../storage/types.js';
+import type { ReadScope, Repository, SubmissionFilter } from '../storage/types.js';
+import { pilotageView, type PilotageQuery } from './pages/pilotage.js';
 
 /** Rows read from the database per step of an export. */
 const BATCH = 1000;
@@ -69,8 +70,8 @@ export function submissionFilterOf(query: SubmissionsQuery): Omit<SubmissionFilt
 
 export const SUBMISSION_COLUMNS = ['Reçu le', 'Organisation', 'FINESS', 'Usagers concernés', 'Ressources', 'Résultat', 'Statut HTTP', 'Erreurs', 'Avertissements', 'Version du guide', 'Identifiant de l’envoi'];
 
-async function* submissionRows(repo: Repository, query: SubmissionsQuery): AsyncGenerator<unknown[]> {
-  const filter = submissionFilterOf(query);
+async function* submissionRows(repo: Repository, query: SubmissionsQuery, scope?: ReadScope): AsyncGenerator<unknown[]> {
+  const filter = { ...submissionFilterOf(query), ...(scope ? { scope } : {}) };
   const names = await organisationNames(repo.db);
   for (let offset = 0; ; offset += BATCH) {
     const page = await repo.listSubmissions({ ...filter, count: BATCH, offset });
@@ -96,7 +97,7 @@ async function* submissionRows(repo: Repository, query: SubmissionsQuery): Async
 
 export const USAGER_COLUMNS = ['Nom', 'Nom de naissance', 'Organisation', 'FINESS', 'Sexe', 'Date de naissance', 'Identifiant local', 'INS', 'Type d’INS', 'Fiabilité de l’identité', 'Mis à jour le', 'Identifiant serveur'];
 
-async function* usagerRows(repo: Repository, query: UsagersQuery): AsyncGenerator<unknown[]> {
+async function* usagerRows(repo: Repository, query: UsagersQuery, scope?: ReadScope): AsyncGenerator<unknown[]> {
   const text = q(query.q);
   const finess = q(query.organisation);
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
@@ -111,6 +112,7 @@ async function* usagerRows(repo: Repository, query: UsagersQuery): AsyncGenerato
         sort: sort.key,
         descending: sort.descending,
         organisationNames: names,
+        ...(scope ? { scope } : {}),
         count: BATCH,
         offset,
       }),
@@ -136,8 +138,8 @@ function stamped(prefix: string, ext: string): string {
 }
 
 /** The validation report of one submission as a standalone French HTML page. */
-export async function standaloneReport(repo: Repository, id: string): Promise<string | undefined> {
-  const s = await repo.getSubmission(id);
+export async function standaloneReport(repo: Repository, id: string, scope?: ReadScope): Promise<string | undefined> {
+  const s = await repo.getSubmission(id, scope ? { scope } : {});
   if (!s) return undefined;
   const counts = countIssues(issuesFromOutcome(s.report));
   const usagers = (s.usagers ?? []).map((u) => u.name || u.identifier || '?').join(', ');
@@ -179,8 +181,8 @@ const REPORT_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256')
 
 export const QUALITY_COLUMNS = ['Organisation', 'FINESS', 'Logiciel émetteur', 'Envois', 'Rejetés', 'Taux de rejet (%)', 'Règles les plus fréquentes', 'Premier envoi', 'Dernier envoi', 'Dernier envoi rejeté', 'Identifiant du dernier envoi rejeté'];
 
-async function* qualityCsvRows(repo: Repository, query: QualityQuery): AsyncGenerator<unknown[]> {
-  for (const r of await qualityRows(repo.db, query)) {
+async function* qualityCsvRows(repo: Repository, query: QualityQuery, scope?: ReadScope): AsyncGenerator<unknown[]> {
+  for (const r of await qualityRows(repo.db, query, scope)) {
     yield [
       r.organisation ?? '',
       r.finess ?? '',
@@ -197,16 +199,47 @@ async function* qualityCsvRows(repo: Repository, query: QualityQuery): AsyncGene
   }
 }
 
-/** The export routes, in the UI's plugin (its token check and audit hooks apply). */
-export function registerExports(ui: FastifyInstance, repo: Repository): void {
-  ui.get<{ Querystring: QualityQuery }>('/qualite.csv', async (req, reply) => sendCsv(reply, stamped('qualite-envois', 'csv'), QUALITY_COLUMNS, qualityCsvRows(repo, req.query ?? {})));
+/** The three tables of *Pilotage* as CSV (`tableau`): per organisation, per week, per GIR. */
+export const PILOTAGE_COLUMNS = {
+  organisations: ['Organisation', 'FINESS', 'Usagers', 'Usagers actifs', 'Évènements', 'Transports', 'Évaluations', 'Situation au', 'Semaines'],
+  semaines: ['Semaine du', 'Évènements', 'Transports usager', 'Transports professionnel', 'Organisation (FINESS)'],
+  gir: ['GIR', 'Usagers', 'Situation au', 'Organisation (FINESS)'],
+} as const;
+
+export type PilotageTable = keyof typeof PILOTAGE_COLUMNS;
+
+/** The rows of one *Pilotage* table with the page's filters (the figures the page shows). */
+async function* pilotageRows(repo: Repository, query: PilotageQuery, table: PilotageTable, reviewMonths: number, scope?: ReadScope): AsyncGenerator<unknown[]> {
+  const v = await pilotageView(repo, query, reviewMonths, scope);
+  const org = v.finess ?? 'toutes';
+  if (table === 'organisations') {
+    for (const o of v.orgRows) if (!v.finess || o.finess === v.finess) yield [o.name ?? '', o.finess, o.usagers, o.active, o.events, o.transports, o.evaluations, frDate(v.today), v.weeks];
+  } else if (table === 'semaines') {
+    for (let i = 0; i < v.weekList.length; i++) yield [frDate(v.weekList[i]!), v.events[i], v.trUsager[i], v.trPro[i], org];
+  } else {
+    for (let g = 0; g < 6; g++) yield [`GIR ${g + 1}`, v.girCounts[g], frDate(v.today), org];
+    if (v.girUnknown) yield ['GIR non reconnu', v.girUnknown, frDate(v.today), org];
+  }
+}
+
+/**
+ * The export routes, in the UI's plugin (its token check and audit hooks apply). `scopeOf`: the
+ * organisations the request's token may read (src/rest/access.ts; undefined: every one).
+ */
+export function registerExports(ui: FastifyInstance, repo: Repository, scopeOf: (req: FastifyRequest) => ReadScope | undefined = () => undefined, reviewMonths = 12): void {
+  ui.get<{ Querystring: QualityQuery }>('/qualite.csv', async (req, reply) => sendCsv(reply, stamped('qualite-envois', 'csv'), QUALITY_COLUMNS, qualityCsvRows(repo, req.query ?? {}, scopeOf(req))));
   ui.get<{ Querystring: QualityQuery }>('/qualite.json', async (req, reply) =>
-    reply.header('cache-control', 'private, no-store').type('application/json; charset=utf-8').send({ filter: qualityFilterOf(req.query ?? {}), rows: await qualityRows(repo.db, req.query ?? {}) }),
+    reply.header('cache-control', 'private, no-store').type('application/json; charset=utf-8').send({ filter: qualityFilterOf(req.query ?? {}), rows: await qualityRows(repo.db, req.query ?? {}, scopeOf(req)) }),
   );
-  ui.get<{ Querystring: SubmissionsQuery }>('/envois.csv', async (req, reply) => sendCsv(reply, stamped('envois', 'csv'), SUBMISSION_COLUMNS, submissionRows(repo, req.query ?? {})));
-  ui.get<{ Querystring: UsagersQuery }>('/usagers.csv', async (req, reply) => sendCsv(reply, stamped('usagers', 'csv'), USAGER_COLUMNS, usagerRows(repo, req.query ?? {})));
+  ui.get<{ Querystring: SubmissionsQuery }>('/envois.csv', async (req, reply) => sendCsv(reply, stamped('envois', 'csv'), SUBMISSION_COLUMNS, submissionRows(repo, req.query ?? {}, scopeOf(req))));
+  ui.get<{ Querystring: UsagersQuery }>('/usagers.csv', async (req, reply) => sendCsv(reply, stamped('usagers', 'csv'), USAGER_COLUMNS, usagerRows(repo, req.query ?? {}, scopeOf(req))));
+  ui.get<{ Querystring: PilotageQuery & { tableau?: string } }>('/pilotage.csv', async (req, reply) => {
+    const query = req.query ?? {};
+    const table: PilotageTable = query.tableau === 'semaines' || query.tableau === 'gir' ? query.tableau : 'organisations';
+    return sendCsv(reply, stamped(`pilotage-${table}`, 'csv'), [...PILOTAGE_COLUMNS[table]], pilotageRows(repo, query, table, reviewMonths, scopeOf(req)));
+  });
   ui.get<{ Params: { id: string } }>('/envois/:id/rapport.html', async (req, reply) => {
-    const body = await standaloneReport(repo, req.params.id);
+    const body = await standaloneReport(repo, req.params.id, scopeOf(req));
     if (!body) return reply.code(404).type('text/html; charset=utf-8').send('<!doctype html><html lang="fr"><meta charset="utf-8"><title>Introuvable</title><p>Cet envoi est introuvable.</p></html>');
     return reply
       .header('content-security-policy', REPORT_CSP)

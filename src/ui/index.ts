@@ -3,7 +3,8 @@
 // script served from here, charts as inline SVG: no front-end build, nothing from the network.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Repository } from '../storage/types.js';
+import type { ReadScope, Repository } from '../storage/types.js';
+import { describeScope } from '../storage/scope.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
 import { actorOf, noteActor } from '../server/audit.js';
@@ -70,6 +71,26 @@ const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 's
 /** Largest file accepted by "Valider un fichier" (form-encoded text, hence the margin). */
 const VALIDATE_BODY_LIMIT = 64 * 1024 * 1024;
 
+/**
+ * The pages a token restricted to some organisations may open: those that filter what they show
+ * by the token's organisations (lists, indicators, their CSV, a usager or submission of theirs),
+ * and the validation form, which reads nothing stored. Every other page shows every ESSMS' data.
+ */
+const SCOPED_PAGES = [
+  /^\/$/,
+  /^\/envois(\.csv)?$/,
+  /^\/envois\/[^/]+(\/(bundle\.json|rapport\.json|reponse\.json|rapport\.html))?$/,
+  /^\/usagers(\.csv)?$/,
+  /^\/usagers\/[^/]+(\/projet\/versions(\/\d+\/pdf)?)?$/,
+  /^\/(pilotage|pilotage\.csv|revues|qualite|qualite\.csv|qualite\.json|journal)$/,
+  /^\/documents\/[^/]+\/\d+$/,
+];
+
+function scopedPage(method: string, path: string): boolean {
+  if (path === '/valider') return method === 'GET' || method === 'POST';
+  return (method === 'GET' || method === 'HEAD') && SCOPED_PAGES.some((re) => re.test(path));
+}
+
 function asset(body: string, type: string) {
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
   return (req: FastifyRequest, reply: FastifyReply) => {
@@ -120,6 +141,11 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
             // Their Notifications page too: it lists only the subscriptions whose subscriber they are.
             if ((path === '/mes-cahiers' || path === '/notifications') && req.method === 'GET') return;
             return sendHtml(reply, errorPage(`Votre jeton désigne une personne (${principal.fhirUser}) : seule la page « Mes cahiers de liaison » (/mes-cahiers) vous est ouverte, avec vos notifications (/notifications) ; les autres pages montrent les données de tous les usagers.`), 403);
+          }
+          // A token restricted to some organisations (its read scope, rest/access.ts, D-170) opens
+          // the pages that filter by organisation only; the others would show every ESSMS' data.
+          if (principal.readScope && !scopedPage(req.method, path)) {
+            return sendHtml(reply, errorPage(`Votre jeton est limité à certains établissements (${describeScope(principal.readScope)}) : cette page, qui montre les données de tous les établissements, ne vous est pas ouverte. Pages ouvertes : Envois reçus, Usagers, Pilotage, Revues à prévoir, Qualité des envois, Journal des accès, Valider un fichier.`), 403);
           }
           // The Journal des accès needs a scope naming AuditEvent (decisions.md D-90); the other pages read every type.
           if (path === '/journal') {
@@ -185,16 +211,25 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     });
     ui.get('/ui/coordination.js', asset(COORDINATION_JS, 'text/javascript; charset=utf-8'));
 
-    const list = async (req: FastifyRequest<{ Querystring: SubmissionsQuery }>, reply: FastifyReply) => sendHtml(reply, await submissionsPage(repo, req.query ?? {}));
+    /** The organisations the request's token may read (undefined: every one; rest/access.ts). */
+    const scopeOf = (req: FastifyRequest): ReadScope | undefined => (auth ? actorOf(req)?.readScope : undefined);
+    /** For a restricted token: false when the usager (or document) is not of its organisations — a "not found" page. */
+    const visible = async (req: FastifyRequest, type: 'Patient' | 'DocumentReference', id: string): Promise<boolean> => {
+      const scope = scopeOf(req);
+      if (!scope) return true;
+      return repo.read(type, id, { scope }).then(() => true, () => false);
+    };
+    const list = async (req: FastifyRequest<{ Querystring: SubmissionsQuery }>, reply: FastifyReply) => sendHtml(reply, await submissionsPage(repo, req.query ?? {}, scopeOf(req)));
     ui.get('/', list);
     ui.get('/envois', list);
     ui.get<{ Params: { id: string } }>('/envois/:id', async (req, reply) => {
-      const body = await submissionPage(repo, req.params.id);
+      const body = await submissionPage(repo, req.params.id, scopeOf(req));
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’envoi ${req.params.id} est introuvable.`), 404);
     });
     const download = (part: 'bundle' | 'report' | 'response', name: string) =>
       ui.get<{ Params: { id: string } }>(`/envois/:id/${name}`, async (req, reply) => {
-        const s = await repo.getSubmission(req.params.id);
+        const scope = scopeOf(req);
+        const s = await repo.getSubmission(req.params.id, scope ? { scope } : {});
         const value = s?.[part];
         if (value === undefined) return sendHtml(reply, notFoundPage('Document introuvable pour cet envoi.'), 404);
         return reply
@@ -206,19 +241,19 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     download('report', 'rapport.json');
     download('response', 'reponse.json');
 
-    ui.get<{ Querystring: UsagersQuery }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {})));
+    ui.get<{ Querystring: UsagersQuery }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {}, scopeOf(req))));
     ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
-      const body = await usagerPage(repo, validator, req.params.id, req.query ?? {});
+      const body = (await visible(req, 'Patient', req.params.id)) ? await usagerPage(repo, validator, req.params.id, req.query ?? {}) : undefined;
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     ui.get<{ Params: { id: string }; Querystring: VersionsQuery }>('/usagers/:id/projet/versions', async (req, reply) => {
-      const body = await projetVersionsPage(repo, validator, req.params.id, req.query ?? {});
+      const body = (await visible(req, 'Patient', req.params.id)) ? await projetVersionsPage(repo, validator, req.params.id, req.query ?? {}) : undefined;
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     // The PDF of one version of the PPA (deterministic: the same version gives the same bytes).
     ui.get<{ Params: { id: string; n: string } }>('/usagers/:id/projet/versions/:n/pdf', async (req, reply) => {
       const n = /^\d{1,6}$/.test(req.params.n) ? Number(req.params.n) : -1;
-      const pdf = n < 1 ? undefined : await ppaPdfOf(repo, validator, req.params.id, n);
+      const pdf = n < 1 || !(await visible(req, 'Patient', req.params.id)) ? undefined : await ppaPdfOf(repo, validator, req.params.id, n);
       if (!pdf) return sendHtml(reply, notFoundPage('Cette version du projet personnalisé est introuvable.'), 404);
       return reply
         .header('content-type', 'application/pdf')
@@ -256,19 +291,19 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     // DocumentReference id and the index of the attachment in `content`.
     ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {
       const n = /^\d{1,3}$/.test(req.params.n) ? Number(req.params.n) : -1;
-      const found = n < 0 ? 'not-found' : await documentAttachment(repo, req.params.id, n, req.query?.telecharger !== undefined);
+      const found = n < 0 || !(await visible(req, 'DocumentReference', req.params.id)) ? 'not-found' : await documentAttachment(repo, req.params.id, n, req.query?.telecharger !== undefined);
       if (found === 'not-found') return sendHtml(reply, notFoundPage('Ce document est introuvable.'), 404);
       if (found === 'no-data') return sendHtml(reply, notFoundPage('Le contenu de ce document n’a pas été transmis (pièce jointe vide ou simple lien).'), 404);
       reply.header('content-type', found.contentType).header('content-disposition', found.contentDisposition).header('cache-control', 'private, no-store');
       if (found.disposition === 'inline') reply.header('content-security-policy', DOCUMENT_CSP);
       return reply.send(found.bytes);
     });
-    ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS)));
-    ui.get<{ Querystring: RevuesQuery }>('/revues', async (req, reply) => sendHtml(reply, await revuesPage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS)));
+    ui.get<{ Querystring: Record<string, string | undefined> }>('/pilotage', async (req, reply) => sendHtml(reply, await pilotagePage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS, scopeOf(req))));
+    ui.get<{ Querystring: RevuesQuery }>('/revues', async (req, reply) => sendHtml(reply, await revuesPage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS, scopeOf(req))));
 
-    registerExports(ui, repo);
-    ui.get<{ Querystring: QualityQuery }>('/qualite', async (req, reply) => sendHtml(reply, await qualityPage(repo.db, req.query ?? {})));
-    ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {})));
+    registerExports(ui, repo, scopeOf, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS);
+    ui.get<{ Querystring: QualityQuery }>('/qualite', async (req, reply) => sendHtml(reply, await qualityPage(repo.db, req.query ?? {}, scopeOf(req))));
+    ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {}, scopeOf(req))));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
     ui.post<{ Body: { contenu?: string; nom?: string } }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {

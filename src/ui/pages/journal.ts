@@ -6,7 +6,7 @@ import { page } from '../layout.js';
 import { PAGE_SIZE, beyondLastPage, isoDay, pageNumber, pager, parisDayBoundary, q } from '../components.js';
 import { frInstant } from '../fhir-util.js';
 import { auditAgents, searchAuditRecords, type AuditFilter, type AuditRecord } from '../../storage/audit.js';
-import type { Queryable } from '../../storage/types.js';
+import type { Queryable, ReadScope } from '../../storage/types.js';
 
 export interface JournalQuery {
   utilisateur?: string;
@@ -65,7 +65,7 @@ function outcomeCell(r: AuditRecord): SafeHtml {
   return html`<span class="${`badge ${cls}`}">${word}</span> <span class="muted">HTTP ${r.httpStatus}</span>${r.outcomeText ? html`<br><span class="muted">${r.outcomeText.slice(0, 160)}</span>` : ''}`;
 }
 
-export async function journalPage(db: Queryable, query: JournalQuery): Promise<string> {
+export async function journalPage(db: Queryable, query: JournalQuery, scope?: ReadScope): Promise<string> {
   const pageNo = pageNumber(query.page);
   const utilisateur = q(query.utilisateur);
   const usager = q(query.usager)?.replace(/^.*Patient\//, '');
@@ -78,10 +78,12 @@ export async function journalPage(db: Queryable, query: JournalQuery): Promise<s
     ...(du ? { from: parisDayBoundary(du, 'start') } : {}),
     ...(au ? { before: new Date(Date.parse(parisDayBoundary(au, 'end')) + 1).toISOString() } : {}),
     ...(action ? ACTIONS[action]!.filter : {}),
+    // A token restricted to some organisations: the accesses to their usagers only (D-171).
+    ...(scope ? { scope } : {}),
     count: PAGE_SIZE,
     offset: (pageNo - 1) * PAGE_SIZE,
   };
-  const [list, agents] = await Promise.all([searchAuditRecords(db, filter), auditAgents(db)]);
+  const [list, agents] = await Promise.all([searchAuditRecords(db, filter), auditAgents(db, 500, scope)]);
   const current = { utilisateur, usager, du, au, action };
   const filtered = Boolean(utilisateur || usager || du || au || action);
   const body = html`<h1>Journal des accès</h1>

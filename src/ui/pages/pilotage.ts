@@ -22,7 +22,8 @@ import {
   type Organisation,
   type UsagerCounts,
 } from '../../storage/indicators.js';
-import type { Repository } from '../../storage/types.js';
+import type { ReadScope, Repository } from '../../storage/types.js';
+import { inScope } from '../../storage/scope.js';
 
 /** Everything the page needs, per organisation; filters are applied afterwards, in memory. */
 interface Aggregates {
@@ -103,12 +104,24 @@ export async function stopPilotageWarmup(repo: Repository): Promise<void> {
   await w.running;
 }
 
-export async function pilotagePage(repo: Repository, query: { organisation?: string; date?: string; semaines?: string }, reviewMonths = 12): Promise<string> {
-  if (!warmups.has(repo)) warmups.set(repo, {});
+/** The page's query: an organisation, the reference day, the number of weeks. */
+export interface PilotageQuery {
+  organisation?: string;
+  date?: string;
+  semaines?: string;
+}
+
+/**
+ * The figures of the page for a query, within the reader's organisations (`scope`,
+ * src/storage/scope.ts): the page and its CSV exports (src/ui/exports.ts) show the same ones.
+ */
+export async function pilotageView(repo: Repository, query: PilotageQuery, reviewMonths = 12, scope?: ReadScope) {
   const finess = q(query.organisation);
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
-  const a = await aggregates(repo, today);
+  const all = await aggregates(repo, today);
+  // The aggregates are computed once for every organisation (cached); a restricted token sees its own rows only.
+  const a = scope ? { ...all, orgs: all.orgs.filter((o) => inScope(scope, o.finess)), usagers: all.usagers.filter((r) => inScope(scope, r.finess)), gir: all.gir.filter((r) => inScope(scope, r.finess)), activity: all.activity.filter((r) => inScope(scope, r.finess)), evaluations: new Map([...all.evaluations].filter(([f]) => inScope(scope, f))) } : all;
   const mine = <T extends { finess: string }>(rows: T[]) => (finess ? rows.filter((r) => r.finess === finess) : rows);
   const activity = mine(a.activity);
   const latestWeek = activity.reduce<string | undefined>((m, r) => (!m || r.week > m ? r.week : m), undefined);
@@ -128,7 +141,6 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
   const events = perWeek('evt');
   const trUsager = perWeek('usager');
   const trPro = perWeek('pro');
-  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
   const names = new Map(a.orgs.filter((o) => o.name).map((o) => [o.finess, o.name!]));
   const orgRows = [...new Set([...a.usagers.map((r) => r.finess), ...a.activity.map((r) => r.finess)])]
     .filter(Boolean)
@@ -146,11 +158,19 @@ export async function pilotagePage(repo: Repository, query: { organisation?: str
       };
     })
     .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
+  // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
+  const overdue = (await reviewsAsOf(repo, today, reviewMonths)).filter((r) => inScope(scope, r.finess) && (!finess || r.finess === finess)).length;
+  return { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue };
+}
+
+export async function pilotagePage(repo: Repository, query: PilotageQuery, reviewMonths = 12, scope?: ReadScope): Promise<string> {
+  if (!warmups.has(repo)) warmups.set(repo, {});
+  const { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue } = await pilotageView(repo, query, reviewMonths, scope);
+  const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
   const n = (v: number) => v.toLocaleString('fr-FR');
   const orgName = finess ? names.get(finess) : undefined;
   const emptyWindow = sum(events) + sum(trUsager) + sum(trPro) === 0;
-  // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
-  const overdue = (await reviewsAsOf(repo, today, reviewMonths)).filter((r) => !finess || r.finess === finess).length;
+  const csv = (tableau: string) => href('/pilotage.csv', { tableau, organisation: finess, date: query.date, semaines: query.semaines });
   const body = html`<h1>Pilotage${finess ? html` — ${orgName ?? `FINESS ${finess}`}` : ''}</h1>
 <form class="filters" method="get" action="/pilotage">
 <label>Organisation
@@ -198,6 +218,7 @@ ${barChart({
 })}
 </section>
 </div>
+<p id="pilotage-csv">Exporter (CSV) : <a href="${csv('organisations')}">par organisation</a> · <a href="${csv('semaines')}">par semaine</a> · <a href="${csv('gir')}">par GIR</a></p>
 <section id="par-organisation"><h2>Par organisation</h2>
 ${
   orgRows.length

@@ -5,7 +5,8 @@ import { page } from '../layout.js';
 import { isoDay, parisToday } from '../components.js';
 import { frDate } from '../fhir-util.js';
 import { dueReviews, type DueReview } from '../../coordination/ppa-reviews.js';
-import type { Repository } from '../../storage/types.js';
+import type { ReadScope, Repository } from '../../storage/types.js';
+import { inScope } from '../../storage/scope.js';
 
 export interface RevuesQuery {
   date?: string;
@@ -17,9 +18,10 @@ export function reviewsAsOf(repo: Repository, day: string, months: number): Prom
   return dueReviews(repo, { now: new Date(`${day}T12:00:00Z`), months });
 }
 
-export async function revuesPage(repo: Repository, query: RevuesQuery, months: number): Promise<string> {
+export async function revuesPage(repo: Repository, query: RevuesQuery, months: number, scope?: ReadScope): Promise<string> {
   const day = isoDay(query.date) ?? parisToday();
-  const all = await reviewsAsOf(repo, day, months);
+  // A token restricted to some organisations: their ESSMS only.
+  const all = (await reviewsAsOf(repo, day, months)).filter((r) => inScope(scope, r.finess));
   const finess = query.organisation && /^\d{9,10}$/.test(query.organisation) ? query.organisation : undefined;
   const shown = finess ? all.filter((r) => r.finess === finess) : all;
   const groups = new Map<string, DueReview[]>();

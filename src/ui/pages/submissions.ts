@@ -6,7 +6,8 @@ import { PAGE_SIZE, beyondLastPage, isoDay, outcomeBadge, pageNumber, pager, par
 import { renderReport, countsText, issuesFromOutcome, countIssues } from '../report.js';
 import { arr, frDate, frInstant, isObj, refKey, str } from '../fhir-util.js';
 import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
-import type { Repository, SubmissionRecord } from '../../storage/types.js';
+import type { ReadScope, Repository, SubmissionRecord } from '../../storage/types.js';
+import { inScope } from '../../storage/scope.js';
 
 /** Why a rejected submission's Bundle is no longer kept (D-85, docs/security.md). */
 const DROPPED_FR: Record<NonNullable<SubmissionRecord['bundleDropped']>, string> = {
@@ -34,7 +35,7 @@ function usagersCell(s: SubmissionRecord): SafeHtml {
   return html`${shown.map((x, i) => html`${i ? ', ' : ''}${x}`)}${list.length > 3 ? html` <span class="muted">et ${list.length - 3} autre(s)</span>` : ''}`;
 }
 
-export async function submissionsPage(repo: Repository, query: SubmissionsQuery): Promise<string> {
+export async function submissionsPage(repo: Repository, query: SubmissionsQuery, scope?: ReadScope): Promise<string> {
   const pageNo = pageNumber(query.page);
   const organisation = q(query.organisation);
   const du = isoDay(query.du);
@@ -46,10 +47,12 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery)
       outcome: resultat,
       from: du ? parisDayBoundary(du, 'start') : undefined,
       to: au ? parisDayBoundary(au, 'end') : undefined,
+      // A token restricted to some organisations: theirs only (totals included).
+      ...(scope ? { scope } : {}),
       count: PAGE_SIZE,
       offset: (pageNo - 1) * PAGE_SIZE,
     }),
-    submissionOrganisations(repo.db),
+    submissionOrganisations(repo.db).then((list) => list.filter((o) => inScope(scope, o.finess))),
     organisationNames(repo.db),
   ]);
   // A Bundle without its Organization entry (the PP examples) still names a known structure.
@@ -138,8 +141,8 @@ function responseEntries(response: unknown): StoredEntry[] {
   });
 }
 
-export async function submissionPage(repo: Repository, id: string): Promise<string | undefined> {
-  const s = await repo.getSubmission(id);
+export async function submissionPage(repo: Repository, id: string, scope?: ReadScope): Promise<string | undefined> {
+  const s = await repo.getSubmission(id, scope ? { scope } : {});
   if (!s) return undefined;
   const issues = issuesFromOutcome(s.report);
   const counts = countIssues(issues);

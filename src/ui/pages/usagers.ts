@@ -5,7 +5,8 @@ import { html, href, seg } from '../html.js';
 import { page } from '../layout.js';
 import { PAGE_SIZE, beyondLastPage, pageNumber, pager, q, sortHeader, sortOrder } from '../components.js';
 import { SYS, arr, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
-import type { Repository, SearchParam } from '../../storage/types.js';
+import type { ReadScope, Repository, SearchParam } from '../../storage/types.js';
+import { inScope } from '../../storage/scope.js';
 import { organisationNames, readAggregates } from '../../storage/indicators.js';
 import { USAGER_SORTS, listUsagers, usagerOrganisations, type UsagerSort } from '../../storage/usager-list.js';
 
@@ -57,13 +58,13 @@ export function usagerFiness(p: Json): string | undefined {
   return m ? m[1] : undefined;
 }
 
-export async function usagersPage(repo: Repository, query: UsagersQuery): Promise<string> {
+export async function usagersPage(repo: Repository, query: UsagersQuery, scope?: ReadScope): Promise<string> {
   const text = q(query.q);
   const finess = q(query.organisation);
   const pageNo = pageNumber(query.page);
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
-  const [finessList, names] = await Promise.all([usagerOrganisations(repo.db), organisationNames(repo.db)]);
+  const [finessList, names] = await Promise.all([usagerOrganisations(repo.db).then((l) => l.filter((f) => inScope(scope, f))), organisationNames(repo.db)]);
   const orgs = finessList.map((f) => ({ finess: f, name: names.get(f) })).sort((a, b) => (a.name ?? '~' + a.finess).localeCompare(b.name ?? '~' + b.finess, 'fr'));
   const result = await readAggregates(repo.db, (db) =>
     listUsagers(db, {
@@ -73,6 +74,8 @@ export async function usagersPage(repo: Repository, query: UsagersQuery): Promis
       sort: sort.key,
       descending: sort.descending,
       organisationNames: names,
+      // A token restricted to some organisations: their usagers only (total included).
+      ...(scope ? { scope } : {}),
       count: PAGE_SIZE,
       offset: (pageNo - 1) * PAGE_SIZE,
     }),
