@@ -70,6 +70,9 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8480-6$lt120|${UCUM}|mm[Hg]`)}`), ['sys110']);
       assert.deepEqual(await found(`code-value-quantity=${e(`8480-6$150`)}`), ['sys150']);
       assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8480-6$gt200`)}`), []);
+      // UCUM: 150 mm[Hg] is 20.0 kPa, 110 mm[Hg] 14.7 kPa.
+      assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8480-6$gt19|${UCUM}|kPa`)}`), ['sys150']);
+      assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8480-6$20|${UCUM}|kPa`)}`), ['sys150']);
       assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8462-4$lt120`)}`), [], 'diastolic 150 only');
       assert.deepEqual(await found(`code-value-quantity=${e(`${LOINC}|8480-6$gt140`)},${e(`${LOINC}|8462-4$gt140`)}`), ['dia150', 'sys150'], 'OR of values');
     });

@@ -78,11 +78,46 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     });
 
     it('units: system|code, ||code (code or unit), number||', async () => {
-      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|d`), ['d10', 'd3']);
-      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|h`), ['h36']);
+      // UCUM: converted (36 h is 1.5 d; 3 d is 72 h).
+      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|d`), ['d10', 'd3', 'h36']);
+      assert.deepEqual(await found(`length=gt2|${encodeURIComponent(UCUM)}|d`), ['d10', 'd3']);
+      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|h`), ['d10', 'd3', 'h36']);
+      assert.deepEqual(await found(`length=gt40|${encodeURIComponent(UCUM)}|h`), ['d10', 'd3']);
       assert.deepEqual(await found('length=gt1||jours'), ['d2.5'], 'no code: its unit');
       assert.deepEqual(await found('length=gt1||d'), ['d10', 'd3']);
       assert.deepEqual(await found('length=gt1||'), ['d10', 'd2.5', 'd3', 'h36']);
+    });
+
+    it('UCUM: a quantity found in another unit of its kind (5.4 mg is 5400 ug), the precision of the value searched kept', async () => {
+      assert.deepEqual(await found(`length=1.5|${encodeURIComponent(UCUM)}|d`), ['h36']);
+      assert.deepEqual(await found(`length=72|${encodeURIComponent(UCUM)}|h`), ['d3']);
+      assert.deepEqual(await found(`length=3|${encodeURIComponent(UCUM)}|d`), ['d3'], 'd2.5 has no unit: not a UCUM quantity');
+      assert.deepEqual(await found(`length=259200|${encodeURIComponent(UCUM)}|s`), ['d3']);
+      assert.deepEqual(await found(`length=2|${encodeURIComponent(UCUM)}|d`), ['h36'], '2 d is [1.5 d, 2.5 d): 36 h = 1.5 d is in');
+      assert.deepEqual(await found(`length=2.0|${encodeURIComponent(UCUM)}|d`), [], '2.0 d is [1.95 d, 2.05 d)');
+      assert.deepEqual(await found(`length=3|${encodeURIComponent(UCUM)}|mg`), [], 'not the same kind');
+      assert.deepEqual(await found(`length=gt1|${encodeURIComponent(UCUM)}|notaunit`), [], 'not UCUM: its code as written');
+      const obs = (id: string, valueQuantity: Json) => ({ method: 'create' as const, resourceType: 'Observation', resource: { resourceType: 'Observation', status: 'final', code: { text: id }, valueQuantity } });
+      const written = await srv.repo.execute({
+        ops: [
+          obs('ug', { value: 5400, unit: 'µg', system: UCUM, code: 'ug' }),
+          obs('g', { value: 0.0054, unit: 'g', system: UCUM, code: 'g' }),
+          obs('mg6', { value: 6, unit: 'mg', system: UCUM, code: 'mg' }),
+          obs('cel', { value: 37, unit: '°C', system: UCUM, code: 'Cel' }),
+          obs('mL', { value: 5.4, unit: 'mL', system: UCUM, code: 'mL' }),
+        ],
+      });
+      ['ug', 'g', 'mg6', 'cel', 'mL'].forEach((k, i) => (ids[k] = written[i]!.id!));
+      const q = (v: string) => found(`value-quantity=${encodeURIComponent(v)}`, 'Observation');
+      assert.deepEqual(await q(`5.4|${UCUM}|mg`), ['g', 'ug']);
+      assert.deepEqual(await q(`5.40|${UCUM}|mg`), ['g', 'ug']);
+      assert.deepEqual(await q(`5.5|${UCUM}|mg`), []);
+      assert.deepEqual(await q(`gt5.5|${UCUM}|mg`), ['mg6']);
+      assert.deepEqual(await q(`le5400|${UCUM}|ug`), ['g', 'ug']);
+      assert.deepEqual(await q(`ap5.5|${UCUM}|mg`), ['g', 'mg6', 'ug']);
+      assert.deepEqual(await q(`98.6|${UCUM}|[degF]`), ['cel'], 'a temperature: not a mere factor');
+      assert.deepEqual(await q(`5.4|${UCUM}|mL`), ['mL']);
+      assert.deepEqual(await q(`5.4||mg`), [], 'no system: the code as written, no conversion');
     });
 
     it(':missing, :not, _sort', async () => {

@@ -4,6 +4,7 @@ import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { parseRelativeReference } from '../fhir/json.js';
 import { dateRange, splitDatePrefix } from '../fhir/search/dates.js';
 import { IDENTIFIER_KEY_SUFFIX, OF_TYPE_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
+import { toCanonicalUcum, UCUM } from '../fhir/terminology/ucum.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
 import { scopeSql, type ReadScope } from './scope.js';
@@ -160,7 +161,7 @@ const COMPONENT_COLUMNS: Record<string, string> = {
   string: 'value text, exact text',
   date: 'low timestamptz, high timestamptz',
   number: 'low numeric, high numeric, system text, code text',
-  quantity: 'low numeric, high numeric, system text, code text',
+  quantity: 'low numeric, high numeric, system text, code text, canonical_low numeric, canonical_high numeric, canonical_code text',
   reference: 'target_type text, target_id text, url text',
   uri: 'target_type text, target_id text, url text',
 };
@@ -191,12 +192,18 @@ function numberValue(text: string): { value: string; half: string } | undefined 
   return { value: text.replace(/^\+/, ''), half: `5e${exp - decimals - 1}` };
 }
 
-/** Condition on search_number rows (`t.low`, `t.high`, `t.system`, `t.code`) for one number or quantity value. */
+/**
+ * Condition on search_number rows (`t.low`, `t.high`, `t.system`, `t.code`) for one number or
+ * quantity value. A UCUM quantity (`5.4|http://unitsofmeasure.org|mg`) is converted to the base
+ * units of its kind and compared with the rows' canonical columns (migration 0151), so it finds
+ * `5400 ug`; its implicit range and the `ap` margin are computed in the unit searched, then converted.
+ */
 function numberCondition(sql: Sql, raw: string, def: ParamDef): string {
   const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/s.exec(raw)!;
   const prefix = m[1] ?? 'eq';
   let rest = m[2]!;
-  let unit = '';
+  let unit = () => '';
+  let ucumCode: string | undefined;
   if (def.type === 'quantity') {
     const parts: string[] = [];
     let start = 0;
@@ -212,14 +219,45 @@ function numberCondition(sql: Sql, raw: string, def: ParamDef): string {
     if (parts.length === 3) {
       const system = unescapeValue(parts[1]!);
       const code = unescapeValue(parts[2]!);
-      // `5.4||mg`: the code or the unit, any system.
-      if (code !== '') unit = system === '' ? ` AND t.code = ${sql.p(code)}` : ` AND t.system = ${sql.p(system)} AND t.code = ${sql.p(code)}`;
-      else if (system !== '') unit = ` AND t.system = ${sql.p(system)}`;
+      if (system === UCUM && code !== '') ucumCode = code;
+      // `5.4||mg`: the code or the unit, any system. (Placeholders made when used: PostgreSQL
+      // refuses one it cannot type.)
+      if (code !== '') unit = () => (system === '' ? ` AND t.code = ${sql.p(code)}` : ` AND t.system = ${sql.p(system)} AND t.code = ${sql.p(code)}`);
+      else if (system !== '') unit = () => ` AND t.system = ${sql.p(system)}`;
     }
   }
   const n = numberValue(rest);
   if (!n) {
     throw badValue(`Invalid number "${rest}" in the value "${raw}" of search parameter "${def.name}"`, `Nombre invalide « ${rest} » dans la valeur « ${raw} » du paramètre « ${def.name} »`, def.name);
+  }
+  if (ucumCode !== undefined) {
+    const x = Number(n.value);
+    const half = Number(n.half);
+    const base = toCanonicalUcum(x, ucumCode);
+    if (base) {
+      // Each bound converted on its own (temperatures are not a mere factor).
+      const c = (q: number) => `${sql.p(String(toCanonicalUcum(q, ucumCode!)!.value))}::numeric`;
+      const lo = 't.canonical_low';
+      const hi = 't.canonical_high';
+      let cond: string;
+      switch (prefix) {
+        case 'eq':
+        case 'ne': {
+          const eq = `(${lo} >= ${c(x - half)} AND ${hi} < ${c(x + half)})`;
+          cond = prefix === 'eq' ? eq : `NOT ${eq}`;
+          break;
+        }
+        case 'gt': cond = `${hi} > ${c(x)}`; break;
+        case 'lt': cond = `${lo} < ${c(x)}`; break;
+        case 'ge': cond = `${hi} >= ${c(x)}`; break;
+        case 'le': cond = `${lo} <= ${c(x)}`; break;
+        case 'sa': cond = `${lo} > ${c(x)}`; break;
+        case 'eb': cond = `${hi} < ${c(x)}`; break;
+        default: cond = `(${lo} <= ${c(x + Math.abs(x) * 0.1)} AND ${hi} >= ${c(x - Math.abs(x) * 0.1)})`;
+      }
+      return `(t.canonical_code = ${sql.p(base.unit)} AND ${cond})`;
+    }
+    // Not a UCUM unit: its system and code as written.
   }
   const v = `${sql.p(n.value)}::numeric`;
   let cond: string;
@@ -240,7 +278,7 @@ function numberCondition(sql: Sql, raw: string, def: ParamDef): string {
     // Approximately: within 10 % of the value (the spec leaves the margin to the server).
     default: cond = `(t.low <= ${v} + abs(${v}) * 0.1 AND t.high >= ${v} - abs(${v}) * 0.1)`;
   }
-  return `(${cond}${unit})`;
+  return `(${cond}${unit()})`;
 }
 
 /** A search value with FHIR escapes (`\,` `\$` `\|` `\\`) resolved. */

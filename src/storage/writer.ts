@@ -129,7 +129,7 @@ export async function writeVersions(
   const str = cols(['t', 'i', 'p', 'v', 'e'] as const);
   const dat = cols(['t', 'i', 'p', 'l', 'h'] as const);
   const ref = cols(['t', 'i', 'p', 'tt', 'ti', 'u'] as const);
-  const num = cols(['t', 'i', 'p', 'l', 'h', 's', 'c'] as const);
+  const num = cols(['t', 'i', 'p', 'l', 'h', 's', 'c', 'cl', 'ch', 'cc'] as const);
   const cmp = cols(['t', 'i', 'p', 'j'] as const);
   for (const x of items) {
     if (x.deleted) continue;
@@ -138,7 +138,7 @@ export async function writeVersions(
     for (const r of idx.tokens) (tok.t.push(rt), tok.i.push(x.id), tok.p.push(r.param), tok.s.push(r.system ?? null), tok.c.push(r.code));
     for (const r of idx.strings) (str.t.push(rt), str.i.push(x.id), str.p.push(r.param), str.v.push(r.value), str.e.push(r.exact));
     for (const r of idx.dates) (dat.t.push(rt), dat.i.push(x.id), dat.p.push(r.param), dat.l.push(r.low), dat.h.push(r.high));
-    for (const r of idx.numbers) (num.t.push(rt), num.i.push(x.id), num.p.push(r.param), num.l.push(r.low), num.h.push(r.high), num.s.push(r.system), num.c.push(r.code));
+    for (const r of idx.numbers) (num.t.push(rt), num.i.push(x.id), num.p.push(r.param), num.l.push(r.low), num.h.push(r.high), num.s.push(r.system), num.c.push(r.code), num.cl.push(r.canonical_low), num.ch.push(r.canonical_high), num.cc.push(r.canonical_code));
     for (const r of idx.composites) (cmp.t.push(rt), cmp.i.push(x.id), cmp.p.push(r.param), cmp.j.push(JSON.stringify(r.components)));
     for (const r of idx.references) (ref.t.push(rt), ref.i.push(x.id), ref.p.push(r.param), ref.tt.push(r.targetType ?? null), ref.ti.push(r.targetId ?? null), ref.u.push(r.url ?? null));
   }
@@ -149,7 +149,13 @@ export async function writeVersions(
   insert('i_token', 'search_token', 'resource_type, id, param, system, code', [tok.t, tok.i, tok.p, tok.s, tok.c], ['text', 'text', 'text', 'text', 'text']);
   insert('i_string', 'search_string', 'resource_type, id, param, value, exact', [str.t, str.i, str.p, str.v, str.e], ['text', 'text', 'text', 'text', 'text']);
   insert('i_date', 'search_date', 'resource_type, id, param, low, high', [dat.t, dat.i, dat.p, dat.l, dat.h], ['text', 'text', 'text', 'timestamptz', 'timestamptz']);
-  insert('i_num', 'search_number', 'resource_type, id, param, low, high, system, code', [num.t, num.i, num.p, num.l, num.h, num.s, num.c], ['text', 'text', 'text', 'numeric', 'numeric', 'text', 'text']);
+  insert(
+    'i_num',
+    'search_number',
+    'resource_type, id, param, low, high, system, code, canonical_low, canonical_high, canonical_code',
+    [num.t, num.i, num.p, num.l, num.h, num.s, num.c, num.cl, num.ch, num.cc],
+    ['text', 'text', 'text', 'numeric', 'numeric', 'text', 'text', 'numeric', 'numeric', 'text'],
+  );
   insert('i_cmp', 'search_composite', 'resource_type, id, param, components', [cmp.t, cmp.i, cmp.p, cmp.j], ['text', 'text', 'text', 'jsonb']);
   insert('i_ref', 'search_reference', 'resource_type, id, param, target_type, target_id, url', [ref.t, ref.i, ref.p, ref.tt, ref.ti, ref.u], ['text', 'text', 'text', 'text', 'text', 'text']);
   if (keys && keys.rows.length) {

@@ -17,6 +17,7 @@ import fhirpath from 'fhirpath';
 import r4model from 'fhirpath/fhir-context/r4';
 import { isObject, parseRelativeReference, type Json } from '../json.js';
 import { dateRange, periodRange, type DateRange } from './dates.js';
+import { toCanonicalUcum, UCUM } from '../terminology/ucum.js';
 
 export type IndexedType = 'token' | 'string' | 'date' | 'reference' | 'uri' | 'number' | 'quantity' | 'composite';
 /** The types a composite's component may have. */
@@ -503,7 +504,37 @@ export interface ReferenceRow { param: string; targetType: string | null; target
  * for (a Range: its bounds; a value: itself), decimal text kept exact; a quantity's system and code
  * (its unit when it has no code).
  */
-export interface NumberRow { param: string; low: string; high: string; system: string | null; code: string | null }
+export interface NumberRow {
+  param: string;
+  low: string;
+  high: string;
+  system: string | null;
+  code: string | null;
+  /**
+   * A UCUM quantity in the base units of its kind (migration 0151: `5400 ug` is 0.0054 `g`), so
+   * that a search in another unit of that kind finds it; null otherwise.
+   */
+  canonical_low: string | null;
+  canonical_high: string | null;
+  canonical_code: string | null;
+}
+
+const UNBOUNDED = 1e308;
+
+/** The canonical columns of a row: its bounds converted when its unit is a UCUM code. */
+function canonical(row: Omit<NumberRow, 'canonical_low' | 'canonical_high' | 'canonical_code'>): NumberRow {
+  const none = { ...row, canonical_low: null, canonical_high: null, canonical_code: null };
+  if (row.system !== UCUM || row.code === null) return none;
+  const bound = (text: string) => {
+    const n = Number(text);
+    return Math.abs(n) >= UNBOUNDED ? { value: n, unit: undefined } : toCanonicalUcum(n, row.code!);
+  };
+  const lo = bound(row.low);
+  const hi = bound(row.high);
+  const unit = lo?.unit ?? hi?.unit;
+  if (!lo || !hi || !unit) return none;
+  return { ...row, canonical_low: String(lo.value), canonical_high: String(hi.value), canonical_code: unit };
+}
 
 /**
  * One tuple of a composite parameter (migration 0150): per component, its value as the row of
@@ -624,7 +655,7 @@ function decimalText(v: unknown): string | undefined {
 function numbers(v: unknown, key: string, out: NumberRow[]): void {
   const d = decimalText(v);
   if (d !== undefined) {
-    out.push({ param: key, low: d, high: d, system: null, code: null });
+    out.push({ param: key, low: d, high: d, system: null, code: null, canonical_low: null, canonical_high: null, canonical_code: null });
     return;
   }
   if (!isObject(v)) return;
@@ -634,7 +665,7 @@ function numbers(v: unknown, key: string, out: NumberRow[]): void {
   });
   const value = decimalText(v.value);
   if (value !== undefined) {
-    out.push({ param: key, low: value, high: value, ...unit(v) });
+    out.push(canonical({ param: key, low: value, high: value, ...unit(v) }));
     return;
   }
   if (isObject(v.low) || isObject(v.high)) {
@@ -643,7 +674,7 @@ function numbers(v: unknown, key: string, out: NumberRow[]): void {
     const hi = isObject(v.high) ? decimalText(v.high.value) : undefined;
     if (lo === undefined && hi === undefined) return;
     const u = unit((isObject(v.low) ? v.low : v.high) as Json);
-    out.push({ param: key, low: lo ?? '-1e308', high: hi ?? '1e308', ...u });
+    out.push(canonical({ param: key, low: lo ?? '-1e308', high: hi ?? '1e308', ...u }));
   }
 }
 

@@ -67,3 +67,58 @@ export function describeQuantity(q: QuantityLike): string {
   const formal = typeof q.code === 'string' ? ` (${q.system === UCUM ? 'UCUM' : String(q.system ?? '?')}#${q.code})` : '';
   return `${String(q.value)}${unit ? ` ${unit}` : ''}${formal}`;
 }
+
+interface BaseUnits {
+  status: string;
+  magnitude?: number;
+  unitToExp?: Record<string, number>;
+  fromUnitIsSpecial?: boolean;
+}
+
+/** Per UCUM code: the factor to its base units and their canonical text, or null (not UCUM). `special`: not a factor (Cel, [degF]). */
+const canonicalUnits = new Map<string, { factor: number; unit: string; special: boolean } | null>();
+
+/** `g.m-1.s-2`: the base units of a magnitude, sorted, `1` when dimensionless. */
+function baseUnitText(exp: Record<string, number>): string {
+  const parts = Object.entries(exp)
+    .filter(([, n]) => n !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([u, n]) => (n === 1 ? u : `${u}${n}`));
+  return parts.length ? parts.join('.') : '1';
+}
+
+/** 15 significant digits: the conversion factors' binary noise (0.005399999999999999 g) rounded away. */
+function round15(x: number): number {
+  return Number(x.toPrecision(15));
+}
+
+/**
+ * A UCUM quantity in the base units of its kind (`5400 ug` → 0.0054 `g`, `36 h` → 129600 `s`,
+ * `37 Cel` → 310.15 `K`), for search across units of one kind; undefined when the code is not a
+ * UCUM unit. Factors are computed once per code (a few tenths of a millisecond each); only
+ * non-linear units (temperatures) are converted value by value.
+ */
+export function toCanonicalUcum(value: number, code: string): { value: number; unit: string } | undefined {
+  if (!Number.isFinite(value)) return undefined;
+  let c = canonicalUnits.get(code);
+  if (c === undefined) {
+    c = null;
+    try {
+      const r = (ucum() as unknown as { convertToBaseUnits(u: string, v: number): BaseUnits }).convertToBaseUnits(code, 1);
+      if (r.status === 'succeeded' && typeof r.magnitude === 'number' && r.unitToExp) {
+        c = { factor: r.magnitude, unit: baseUnitText(r.unitToExp), special: r.fromUnitIsSpecial === true };
+      }
+    } catch {
+      c = null;
+    }
+    canonicalUnits.set(code, c);
+  }
+  if (!c) return undefined;
+  if (!c.special) return { value: round15(value * c.factor), unit: c.unit };
+  try {
+    const r = (ucum() as unknown as { convertToBaseUnits(u: string, v: number): BaseUnits }).convertToBaseUnits(code, value);
+    return r.status === 'succeeded' && typeof r.magnitude === 'number' ? { value: round15(r.magnitude), unit: c.unit } : undefined;
+  } catch {
+    return undefined;
+  }
+}
