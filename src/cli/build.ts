@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { BuildError, buildBundle } from '../producer/build/index.js';
 import { PivotError } from '../producer/pivot/schema.js';
 import { Command } from './args.js';
+import { countOf } from '../fhir/outcome/plural.js';
 import { readCommandInputs } from './producer-io.js';
+import { langFromEnv } from './validate.js';
 
 export const BUILD_HELP = `Usage: tddui build [options] FILE...
 
@@ -19,6 +21,8 @@ Options:
   --ig-version V   TDDUI version to produce (2.2.0 or 2.3.0) for documents that do not say
                    ("igVersion" in the pivot); the Bundle pins it in meta.profile.
   --pretty         Indent the JSON written to standard output.
+  --lang fr|en     Language of the messages (default: from LANG, LC_ALL; French when it
+                   starts with fr, else English).
   -h, --help       Show this help.
 
 A pivot with more than 5 weeks (35 days) or less than one week of events/transports is refused
@@ -36,9 +40,13 @@ export async function runBuild(argv: string[]): Promise<number> {
     'clip-window': { type: 'boolean', default: false },
     'ig-version': { type: 'string' },
     pretty: { type: 'boolean', default: false },
+    lang: { type: 'string' },
   });
   if (typeof args === 'number') return args;
   const { values, positionals } = args;
+  const lang = values.lang ?? langFromEnv();
+  if (lang !== 'fr' && lang !== 'en') return cli.fail(`--lang must be fr or en, not "${values.lang}"`);
+  const fr = lang === 'fr';
   const igVersion = values['ig-version'];
   if (igVersion !== undefined && igVersion !== '2.2.0' && igVersion !== '2.3.0') return cli.fail(`--ig-version must be 2.2.0 or 2.3.0 (got "${igVersion}")`);
   const docs = await readCommandInputs(cli, positionals);
@@ -52,18 +60,18 @@ export async function runBuild(argv: string[]): Promise<number> {
   for (const { source, value } of docs) {
     try {
       const r = buildBundle(value, { clipWindow: values['clip-window'], source });
-      for (const d of r.dropped) process.stderr.write(`${source}: clipped (older than the last 35 days): ${d}\n`);
-      for (const w of r.warnings) process.stderr.write(`${source}: warning [${w.rule}] ${w.message}\n`);
+      for (const d of r.dropped) process.stderr.write(fr ? `${source} : retiré (antérieur aux 35 derniers jours) : ${d}\n` : `${source}: clipped (older than the last 35 days): ${d}\n`);
+      for (const w of r.warnings) process.stderr.write(fr ? `${source} : avertissement [${w.rule}] ${w.messageFr}\n` : `${source}: warning [${w.rule}] ${w.message}\n`);
       if (values.out) {
         const file = join(values.out, `${r.pivot.structure.finess}-${r.pivot.usager.idLocal}.json`);
         writeFileSync(file, JSON.stringify(r.bundle, null, 2) + '\n');
-        process.stderr.write(`${source} → ${file} (${r.bundle.entry.length} entries)\n`);
+        process.stderr.write(`${source} → ${file} (${countOf(lang, r.bundle.entry.length, fr ? 'entrée' : 'entry', fr ? 'entrées' : 'entries')})\n`);
       } else {
         built.push(JSON.stringify(r.bundle, null, values.pretty ? 2 : undefined));
       }
     } catch (e) {
       failed++;
-      if (e instanceof PivotError || e instanceof BuildError) process.stderr.write(`${e.message}\n`);
+      if (e instanceof PivotError || e instanceof BuildError) process.stderr.write(`${fr ? e.messageFr : e.message}\n`);
       else throw e;
     }
   }
@@ -71,6 +79,12 @@ export async function runBuild(argv: string[]): Promise<number> {
     // One Bundle: plain JSON; several: NDJSON, so the output stays one Bundle per line.
     process.stdout.write(built.length === 1 ? `${built[0]}\n` : built.map((b) => (values.pretty ? JSON.stringify(JSON.parse(b)) : b)).join('\n') + '\n');
   }
-  if (failed) process.stderr.write(`tddui build: ${failed} of ${docs.length} document(s) not built\n`);
+  if (failed) {
+    process.stderr.write(
+      fr
+        ? `tddui build : ${failed} ${failed < 2 ? 'document non construit' : 'documents non construits'} sur ${docs.length}\n`
+        : `tddui build: ${failed} of ${countOf('en', docs.length, 'document', 'documents')} not built\n`,
+    );
+  }
   return failed ? 1 : 0;
 }

@@ -12,9 +12,13 @@ const BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'tddui-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8' });
+/** The CLI in an English locale (the default of the messages follows LANG), or in `env`'s. */
+function runIn(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, LC_ALL: '', LC_MESSAGES: '', LANG: 'C.UTF-8', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+function run(...args: string[]) {
+  return runIn({}, ...args);
 }
 
 test('generate writes pivots and Bundles; the same seed gives the same files', () => {
@@ -61,6 +65,31 @@ test('an invalid pivot and a too long SSIAD history exit 1 naming the field / th
   const bad = run('build', 'bad.json');
   assert.equal(bad.code, 1);
   assert.match(bad.err, /\/usager\/sexe: /);
+  assert.match(bad.err, /tddui build: 1 of 1 document not built/);
+});
+
+test('build and read speak French when LANG says so or with --lang fr, English with --lang en', () => {
+  const ssiad = JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', 'examples', 'ssiad.pivot.json'), 'utf8'));
+  ssiad.usager.dateNaissance = '20/11/1940';
+  ssiad.usager.sexe = 'H';
+  writeFileSync(join(dir, 'bad-fr.json'), JSON.stringify(ssiad));
+  const fr = runIn({ LANG: 'fr_FR.UTF-8' }, 'build', 'bad-fr.json');
+  assert.equal(fr.code, 1);
+  assert.match(fr.err, /^Document pivot invalide bad-fr\.json :\n/);
+  assert.match(fr.err, /\/usager\/dateNaissance : /);
+  assert.match(fr.err, /\/usager\/sexe : /);
+  assert.match(fr.err, /tddui build : 1 document non construit sur 1\n/);
+  assert.doesNotMatch(fr.err, /Invalid|expected|received|not built/);
+  const flag = run('build', '--lang', 'fr', 'bad-fr.json');
+  assert.equal(flag.err, fr.err);
+  const en = runIn({ LANG: 'fr_FR.UTF-8' }, 'build', '--lang', 'en', 'bad-fr.json');
+  assert.match(en.err, /^Invalid pivot document bad-fr\.json:\n/);
+  assert.equal(run('build', '--lang', 'de', 'bad-fr.json').code, 2);
+  writeFileSync(join(dir, 'not-bundle.json'), JSON.stringify({ resourceType: 'Patient' }));
+  const read = run('read', '--lang', 'fr', 'not-bundle.json');
+  assert.equal(read.code, 1);
+  assert.equal(read.err, 'not-bundle.json : ce n’est pas un Bundle FHIR (resourceType doit valoir « Bundle »)\n');
+  assert.match(run('read', 'not-bundle.json').err, /not-bundle\.json: not a FHIR Bundle/);
 });
 
 test('send: usage errors exit 2', () => {

@@ -5,6 +5,7 @@ import { PivotError } from '../producer/pivot/schema.js';
 import { ReadError, readBundle } from '../producer/read/index.js';
 import { Command } from './args.js';
 import { readCommandInputs } from './producer-io.js';
+import { langFromEnv } from './validate.js';
 
 export const READ_HELP = `Usage: tddui read [options] FILE...
 
@@ -14,6 +15,8 @@ usager. A Bundle made by \`tddui build\` reads back to exactly the pivot it was 
 Options:
   --out DIR     Write DIR/<FINESS>-<idLocal>.json per usager. Default: standard output
                 (indented JSON for one usager, NDJSON for several).
+  --lang fr|en  Language of the messages (default: from LANG, LC_ALL; French when it
+                starts with fr, else English).
   -h, --help    Show this help.
 
 Exit status: 0 all read, 1 a Bundle could not be read, 2 usage error or unreadable input.
@@ -22,9 +25,11 @@ Exit status: 0 all read, 1 a Bundle could not be read, 2 usage error or unreadab
 const cli = new Command('read', READ_HELP);
 
 export async function runRead(argv: string[]): Promise<number> {
-  const args = cli.parse(argv, { out: { type: 'string' } });
+  const args = cli.parse(argv, { out: { type: 'string' }, lang: { type: 'string' } });
   if (typeof args === 'number') return args;
   const { values, positionals } = args;
+  const lang = values.lang ?? langFromEnv();
+  if (lang !== 'fr' && lang !== 'en') return cli.fail(`--lang must be fr or en, not "${values.lang}"`);
   const docs = await readCommandInputs(cli, positionals);
   if (typeof docs === 'number') return docs;
   if (values.out) mkdirSync(values.out, { recursive: true });
@@ -41,7 +46,7 @@ export async function runRead(argv: string[]): Promise<number> {
       }
     } catch (e) {
       failed++;
-      if (e instanceof ReadError || e instanceof PivotError) process.stderr.write(`${source}: ${e.message}\n`);
+      if (e instanceof ReadError || e instanceof PivotError) process.stderr.write(lang === 'fr' ? `${source} : ${e.messageFr}\n` : `${source}: ${e.message}\n`);
       else throw e;
     }
   }

@@ -52,9 +52,7 @@ export function sortHeader<K extends string>(path: string, query: Record<string,
 }
 
 /** "1 évènement", "2 évènements", "0 évènement" (French: 0 and 1 take the singular). */
-export function plural(n: number, one: string, many: string): string {
-  return `${n.toLocaleString('fr-FR')} ${Math.abs(n) < 2 ? one : many}`;
-}
+export { plural } from '../fhir/outcome/plural.js';
 
 export function outcomeBadge(outcome: string): SafeHtml {
   return outcome === 'accepted' ? html`<span class="badge ok">accepté</span>` : html`<span class="badge ko">rejeté</span>`;

@@ -1,4 +1,5 @@
 // `tddui build` as a library: validate a pivot document, apply the SSIAD window rule, build the Bundle.
+import { plural } from '../../fhir/outcome/plural.js';
 import { PivotError, parsePivot, type Pivot, type PivotInput } from '../pivot/schema.js';
 import { pivotText } from '../pivot/messages.js';
 import { pivotToBundle, type FhirBundle } from './bundle.js';
@@ -19,6 +20,7 @@ export interface BuildOptions {
 export interface BuildWarning {
   rule: string;
   message: string;
+  messageFr: string;
 }
 
 export interface BuildResult {
@@ -33,9 +35,13 @@ export interface BuildResult {
 
 /** A refusal by a TDDUI business rule; `rule` is the id of the validator's rule catalogue. */
 export class BuildError extends Error {
-  constructor(readonly rule: string, message: string, readonly messageFr?: string, readonly source?: string) {
+  /** The same in French (`message` is English). */
+  readonly messageFr: string;
+
+  constructor(readonly rule: string, message: string, messageFr: string, readonly source?: string) {
     super(`${source ? `${source}: ` : ''}[${rule}] ${message}`);
     this.name = 'BuildError';
+    this.messageFr = `${source ? `${source} : ` : ''}[${rule}] ${messageFr}`;
   }
 }
 
@@ -60,6 +66,7 @@ export function buildBundle(input: PivotInput | Pivot | unknown, options: BuildO
       warnings.push({
         rule: TDDUI_RULES.SSIAD_WINDOW_AGE.id,
         message: `${aged.length} event(s)/transport(s) started more than 5 weeks ago (first: ${aged[0]}); a receiver may flag them (a SSIAD export covers the last 5 weeks)`,
+        messageFr: `${plural(aged.length, 'évènement ou transport commencé', 'évènements ou transports commencés')} il y a plus de 5 semaines (premier : ${aged[0]}) ; un destinataire peut les signaler (un export SSIAD couvre les 5 dernières semaines)`,
       });
     }
   }

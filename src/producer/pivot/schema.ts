@@ -657,12 +657,17 @@ export interface PivotProblem {
 }
 
 export class PivotError extends Error {
+  /** The same report in French (`message` is English). */
+  readonly messageFr: string;
+
   constructor(readonly problems: PivotProblem[], readonly source?: string) {
     super(
       `Invalid pivot document${source ? ` ${source}` : ''}:\n` +
         problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n'),
     );
     this.name = 'PivotError';
+    this.messageFr =
+      `Document pivot invalide${source ? ` ${source}` : ''} :\n` + problems.map((p) => `  ${p.pointer || '/'} : ${p.messageFr}`).join('\n');
   }
 }
 

@@ -9,7 +9,11 @@ import { localIdOf } from '../build/ids.js';
 type R = Record<string, any>;
 
 export class ReadError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The same in French. */
+    readonly messageFr: string,
+  ) {
     super(message);
     this.name = 'ReadError';
   }
@@ -29,7 +33,7 @@ class Index {
   readonly igVersion: string | undefined;
 
   constructor(bundle: R) {
-    if (!bundle || bundle.resourceType !== 'Bundle') throw new ReadError('not a FHIR Bundle (resourceType must be "Bundle")');
+    if (!bundle || bundle.resourceType !== 'Bundle') throw new ReadError('not a FHIR Bundle (resourceType must be "Bundle")', 'ce n’est pas un Bundle FHIR (resourceType doit valoir « Bundle »)');
     const pin = (bundle.meta?.profile ?? []).find((p: unknown) => typeof p === 'string' && p.startsWith(`${PROFILE.bundle}|`)) as string | undefined;
     this.igVersion = pin?.slice(PROFILE.bundle.length + 1);
     this.entries = (Array.isArray(bundle.entry) ? bundle.entry : [])
@@ -87,7 +91,7 @@ function addressOf(a: R | undefined): Adresse | undefined {
 export function readBundle(bundle: unknown): Pivot[] {
   const ix = new Index(bundle as R);
   const patients = ix.entries.filter((e) => e.resource.resourceType === 'Patient');
-  if (patients.length === 0) throw new ReadError('the Bundle holds no Patient entry: nothing to read');
+  if (patients.length === 0) throw new ReadError('the Bundle holds no Patient entry: nothing to read', 'le Bundle n’a aucune entrée Patient : rien à lire');
   return patients.map((p) => parsePivot(readUsager(ix, p), `(read from Bundle.entry[${p.index}])`));
 }
 
