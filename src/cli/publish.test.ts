@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CACHE, PDSM_DIR } from '../coordination/pdsm-suite.js';
 import { http, startTestServer, type TestServer } from '../server/test-support.js';
-import { REPO_ROOT } from '../testing/paths.js';
+import { REPO_ROOT, tdduiExamplesDir } from '../testing/paths.js';
+import { documentsOf } from '../producer/xdm/index.js';
 import { documentUuid, simplifiedPublishDocument } from '../producer/publish/index.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -120,6 +121,40 @@ describe('tddui publish (ITI-105) to our own PDSm Gestionnaire', { concurrency: 
     assert.equal((await run(['publish', '--url', s.base, '--author', 'Organization/o', 'x.pdf'])).code, 2);
     assert.equal((await run(['publish', '--url', s.base, '--patient', 'Patient/p', 'x.pdf'])).code, 2);
     assert.equal((await run(['publish', '--url', s.base, '--patient', 'Patient/p', '--author', 'Organization/o', join(dir, 'missing.pdf')])).code, 2);
+  });
+
+  it('xdm read --url publishes the documents of an XDM zip (official PA ones): ITI-67 finds them with the same hashes, ITI-68 the same bytes; again is the same documents', async () => {
+    const PA = join(tdduiExamplesDir('2.2.0'), 'Bundle-tddui-pp-pa-bundle-example.json');
+    const originals = documentsOf([JSON.parse(readFileSync(PA, 'utf8'))]);
+    assert.ok(originals.length >= 2);
+    const zip = join(dir, 'pa.zip');
+    assert.equal((await run(['xdm', 'pack', '--out', zip, '--time', '2026-01-15T10:00:00Z', PA])).code, 0);
+    const report = join(dir, 'xdm-report.json');
+    const args = ['xdm', 'read', '--url', s.base, '--patient', 'Patient/usager-5', '--author', 'Organization/essms-1', '--report', report, '--quiet', zip];
+    const r = await run(args);
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.out, new RegExp(`Sent ${originals.length} document\\(s\\) to .*: ${originals.length} accepted, 0 rejected, 0 failed`));
+    assert.equal(r.out.match(/→ \S*DocumentReference\//g)?.length, originals.length);
+    assert.ok(JSON.parse(readFileSync(report, 'utf8')).items.every((i: { httpStatus: number }) => i.httpStatus === 201));
+    const found = await http(`${s.base}/DocumentReference?patient=Patient/usager-5&status=current`);
+    assert.equal(found.json.total, originals.length);
+    const byMaster = new Map(found.json.entry.map((e: { resource: { masterIdentifier: { value: string } } }) => [e.resource.masterIdentifier.value, e.resource]));
+    for (const o of originals) {
+      const doc = byMaster.get(String((o.reference as unknown as { masterIdentifier: { value: string } }).masterIdentifier.value)) as { content: { attachment: { hash: string; url: string; size: number } }[] } | undefined;
+      assert.ok(doc, 'found by its XDS uniqueId');
+      assert.equal(doc.content[0]!.attachment.hash, createHash('sha1').update(o.bytes).digest('base64'));
+      assert.equal(doc.content[0]!.attachment.size, o.bytes.length);
+      const bytes = await fetch(`${s.base}/${doc.content[0]!.attachment.url}`);
+      assert.equal(sha256(new Uint8Array(await bytes.arrayBuffer())), sha256(o.bytes));
+    }
+    // Publishing the same zip again: the Gestionnaire recognises each document (200), no duplicate.
+    const again = await run(args);
+    assert.equal(again.code, 0, again.err + again.out);
+    assert.ok(JSON.parse(readFileSync(report, 'utf8')).items.every((i: { httpStatus: number }) => i.httpStatus === 200));
+    assert.equal((await http(`${s.base}/DocumentReference?patient=Patient/usager-5&status=current`)).json.total, originals.length);
+    // Usage: --url needs an author; --patient without --url is a usage error.
+    assert.equal((await run(['xdm', 'read', '--url', s.base, zip])).code, 2);
+    assert.equal((await run(['xdm', 'read', '--patient', 'Patient/p', zip])).code, 2);
   });
 
   it('the SDK builds a pdsm-simplified-publish DocumentReference the server validates without errors', async () => {

@@ -2,11 +2,14 @@
 // an MSSanté message, and back to DocumentReferences (src/producer/xdm).
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { FhirResource } from '../fhir/json.js';
+import { publishReferences } from '../producer/publish/index.js';
 import { documentsOf, packXdm, readXdm, XdmError } from '../producer/xdm/index.js';
 import { Command } from './args.js';
+import { deliver, deliveryHelp, deliveryOptions, parseDelivery, printLocations } from './delivery.js';
+import { patientAndAuthors } from './publish.js';
 
 export const XDM_HELP = `Usage: tddui xdm pack --out FILE.zip [options] INPUT...
-       tddui xdm read [--out FILE.json] FILE.zip
+       tddui xdm read [--out FILE.json] [--url BASE --author REF [options]] FILE.zip
 
 pack   Builds the IHE XDM zip (CI-SIS EDS) of one usager's documents: README.TXT, INDEX.HTM,
        IHE_XDM/SUBSET01/METADATA.XML (XDS SubmissionSet and one DocumentEntry per document)
@@ -20,9 +23,20 @@ pack   Builds the IHE XDM zip (CI-SIS EDS) of one usager's documents: README.TXT
          --time ISO            Submission time (default now): the same inputs and time give the same zip.
 read   Reads an XDM zip back: a Bundle (collection) of DocumentReferences with the documents
        inline, metadata from METADATA.XML; each document's size and SHA-1 are checked.
-         --out FILE.json       Write the Bundle there (default: standard output).
-
-Exit status: 0 done, 1 unreadable or inconsistent zip, 2 usage error or unreadable input.
+         --out FILE.json       Write the Bundle there (default: standard output, unless --url).
+       With --url, each document is also published to a PDSm 3.1.1 / IHE MHD Gestionnaire de
+       partage de documents by ITI-105 (POST [base]/DocumentReference, profile
+       pdsm-simplified-publish, the document inline), with the retries, report and exit status
+       of \`tddui publish\`. Its masterIdentifier is the XDS uniqueId, so publishing the same zip
+       again is recognised by the Gestionnaire (answered with the stored document).
+         --url BASE            FHIR base URL of the Gestionnaire.
+         --patient REF         The patient on the Gestionnaire (Patient/123); default: each
+                               document's own subject (a zip packed without --patient-id).
+         --author REF          An author: Organization/…, PractitionerRole/…, Device/… (required
+                               with --url; repeat).
+${deliveryHelp(2, 'Documents', 'document').replace(/^ {2}(\S+(?: \S+)?)( +)/gm, '         $1$2 ')}
+Exit status: 0 done, 1 unreadable or inconsistent zip, or a document rejected or not delivered,
+2 usage error or unreadable input.
 `;
 
 const cli = new Command('xdm', XDM_HELP);
@@ -54,28 +68,38 @@ export async function runXdm(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === 'read') {
-    const args = cli.parse(rest, { out: { type: 'string' } });
+    const args = cli.parse(rest, { out: { type: 'string' }, ...deliveryOptions(2), patient: { type: 'string' }, author: { type: 'string', multiple: true } });
     if (typeof args === 'number') return args;
     const { values, positionals } = args;
     if (positionals.length !== 1) return cli.usage('one FILE.zip');
+    const publish = values.url !== undefined;
+    const d = publish ? parseDelivery(cli, values) : undefined;
+    if (typeof d === 'number') return d;
+    const who = publish ? patientAndAuthors(cli, values.patient, values.author as string[] | undefined, true) : undefined;
+    if (typeof who === 'number') return who;
+    if (!publish && (values.patient !== undefined || values.author !== undefined)) return cli.usage('--patient and --author go with --url');
     let bytes: Buffer;
     try {
       bytes = readFileSync(positionals[0]!);
     } catch (e) {
       return cli.fail(`${positionals[0]}: ${(e as Error).message}`);
     }
+    let documents: FhirResource[];
     try {
-      const { documents } = await readXdm(bytes);
-      const bundle = { resourceType: 'Bundle', type: 'collection', entry: documents.map((resource) => ({ resource })) };
-      const text = JSON.stringify(bundle, null, 2) + '\n';
-      if (values.out) writeFileSync(values.out, text);
-      else process.stdout.write(text);
-      process.stderr.write(`${positionals[0]}: ${documents.length} document(s)\n`);
-      return 0;
+      documents = (await readXdm(bytes)).documents;
     } catch (e) {
       process.stderr.write(`${positionals[0]}: ${e instanceof XdmError ? e.message : `unreadable zip (${(e as Error).message})`}\n`);
       return 1;
     }
+    const bundle = { resourceType: 'Bundle', type: 'collection', entry: documents.map((resource) => ({ resource })) };
+    const text = JSON.stringify(bundle, null, 2) + '\n';
+    if (values.out) writeFileSync(values.out, text);
+    else if (!publish) process.stdout.write(text);
+    process.stderr.write(`${positionals[0]}: ${documents.length} document(s)\n`);
+    if (!d || !who) return 0;
+    if (documents.length === 0) return cli.fail('the zip holds no document to publish');
+    const metadata = { authors: who.authors, ...(who.patient ? { patient: who.patient } : {}) };
+    return deliver(cli, d, documents.length, (onEvent) => publishReferences(documents, metadata, { ...d.options, onEvent }), 'document(s)', printLocations);
   }
   return cli.usage(`unknown subcommand "${sub}" (pack or read)`);
 }

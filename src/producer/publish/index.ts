@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import type { FhirResource } from '../../fhir/json.js';
+import { isObject, type FhirResource } from '../../fhir/json.js';
 import { sendBundles, type SendOptions, type SendReport } from '../send/index.js';
 import { SourceError, type SendItem } from '../send/sources.js';
 
@@ -116,8 +116,60 @@ export function* publishItems(files: string[], m: DocumentMetadata): Generator<S
 
 /** Publishes each file by ITI-105, with `send`'s retries, concurrency and report. */
 export async function publishDocuments(files: string[], m: DocumentMetadata, options: Omit<SendOptions, 'path'>): Promise<SendReport> {
-  const report = await sendBundles(publishItems(files, m), { ...options, path: 'DocumentReference' });
-  // A resend answered with the stored document (200) has no Location: its id says where it is.
+  return withLocations(await sendBundles(publishItems(files, m), { ...options, path: 'DocumentReference' }));
+}
+
+/** Who a republished document is about and by whom (xdm read --url). */
+export interface RepublishMetadata {
+  /** The patient on the Gestionnaire (`Patient/123`); default: each document's own `Patient/…` subject. */
+  patient?: string;
+  /** Authors (PDSm requires one): `Organization/…`, `PractitionerRole/…`, `Device/…`. */
+  authors: string[];
+  /** DocumentReference.date when the document has none (default: now). */
+  date?: string;
+}
+
+/**
+ * The ITI-105 request of a DocumentReference that already carries its document inline (what
+ * `xdm read` gives): its metadata kept (masterIdentifier — so a republish is recognised —, type,
+ * category, title, size, hash…), the simplified-publish profile claimed, the patient and the
+ * authors given. A SourceError when no patient is known for it.
+ */
+export function asSimplifiedPublish(doc: FhirResource, m: RepublishMetadata): FhirResource {
+  const own = isObject(doc.subject) && typeof doc.subject.reference === 'string' && /(^|\/)Patient\/[^/]+$/.test(doc.subject.reference) ? doc.subject.reference : undefined;
+  const patient = m.patient ?? own;
+  if (!patient) throw new SourceError(`${nameOf(doc)}: the document names no Patient/… subject (its XDS patientId is not one of ours): give --patient Patient/<id>`);
+  const att = Array.isArray(doc.content) && isObject(doc.content[0]) && isObject(doc.content[0].attachment) ? doc.content[0].attachment : undefined;
+  if (!att || typeof att.data !== 'string') throw new SourceError(`${nameOf(doc)}: no document inline (content[0].attachment.data)`);
+  const { id: _id, meta: _meta, ...rest } = doc;
+  return {
+    ...rest,
+    resourceType: 'DocumentReference',
+    meta: { profile: [SIMPLIFIED_PUBLISH_PROFILE] },
+    status: typeof doc.status === 'string' ? doc.status : 'current',
+    subject: { reference: patient },
+    date: typeof doc.date === 'string' ? doc.date : (m.date ?? new Date().toISOString()),
+    author: m.authors.map((reference) => ({ reference })),
+  };
+}
+
+/** A document's name in the report: its title, else its masterIdentifier. */
+function nameOf(doc: FhirResource): string {
+  const att = Array.isArray(doc.content) && isObject(doc.content[0]) && isObject(doc.content[0].attachment) ? doc.content[0].attachment : undefined;
+  const master = isObject(doc.masterIdentifier) && typeof doc.masterIdentifier.value === 'string' ? doc.masterIdentifier.value : undefined;
+  return [typeof att?.title === 'string' ? att.title : undefined, master].filter(Boolean).join(' ') || 'document';
+}
+
+/** Publishes DocumentReferences carrying their documents inline by ITI-105, with `send`'s retries, concurrency and report. */
+export async function publishReferences(docs: FhirResource[], m: RepublishMetadata, options: Omit<SendOptions, 'path'>): Promise<SendReport> {
+  const items = function* (): Generator<SendItem> {
+    for (const doc of docs) yield { name: nameOf(doc), body: JSON.stringify(asSimplifiedPublish(doc, m)) };
+  };
+  return withLocations(await sendBundles(items(), { ...options, path: 'DocumentReference' }));
+}
+
+/** A resend answered with the stored document (200) has no Location: its id says where it is. */
+function withLocations(report: SendReport): SendReport {
   for (const item of report.items) {
     const r = item.resource as { resourceType?: string; id?: string } | undefined;
     if (item.outcome === 'accepted' && !item.locations?.length && r?.resourceType && r.id) item.locations = [`${r.resourceType}/${r.id}`];
