@@ -379,6 +379,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const params = searchParametersOf(validator.core.registry);
   // `:in` / `:not-in`: value sets expanded from the loaded packages.
   params.valueSetCodes = (url) => validator.core.terminology.expand(url);
+  params.subsumption = (system, code, direction) => validator.core.terminology.subsumption(system, code, direction);
   repo.useSearchParams(params);
   if (!(await indexIsCurrent(repo.db, params))) {
     app.log.warn({ fingerprint: params.fingerprint }, 'the search parameters changed since the data were indexed: re-indexing');

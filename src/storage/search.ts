@@ -379,6 +379,11 @@ class SearchBuilder {
           // system|code|value: the identifier's type (a Coding) and its value.
           return sub(values.map((v) => ofTypeCondition(sql, v, name)).join(' OR '), def.key + OF_TYPE_KEY_SUFFIX);
         }
+        if (modifier === 'below' || modifier === 'above') {
+          // Subsumption in the code system's hierarchy (its concept nesting in the loaded packages);
+          // a `code` element (no system in the index) matches by its code, as for `:in`.
+          return sub(values.map((v) => this.subsumedCondition(v, modifier, name)).join(' OR '));
+        }
         if (modifier && modifier !== 'not') throw badModifier(modifier, 'token', name);
         conds = values.map((v) => tokenCondition(sql, v));
         break;
@@ -405,7 +410,12 @@ class SearchBuilder {
         conds = values.map((v) => {
           const u = unescapeValue(v);
           if (modifier === 'below') return `t.url LIKE ${sql.p(likeEscape(u) + '%')}`;
-          if (modifier === 'above') return `${sql.p(u)} LIKE replace(replace(replace(t.url, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'`;
+          if (modifier === 'above') {
+            // At or above in the path hierarchy: the URL itself, or a prefix of it ending at a `/`
+            // (`…/usager` is above `…/usager/v2`, not above `…/usager-ehpad`).
+            const up = `${sql.p(u)}::text`;
+            return `(t.url = ${up} OR (${up} LIKE replace(replace(replace(t.url, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' AND (right(t.url, 1) = '/' OR substr(${up}, length(t.url) + 1, 1) = '/')))`;
+          }
           return `t.url = ${sql.p(u)}`;
         });
         break;
@@ -462,6 +472,28 @@ class SearchBuilder {
       return `${indexed}EXISTS (SELECT 1 FROM jsonb_to_record(c.components->${n}) AS t(${COMPONENT_COLUMNS[c.type]}) WHERE ${cond})`;
     });
     return `(${conds.join(' AND ')})`;
+  }
+
+  /** `system|code` under `:below` / `:above`: the codes of the hierarchy, or a 400 saying why not. */
+  private subsumedCondition(raw: string, direction: 'below' | 'above', name: string): string {
+    const { system, code } = splitToken(raw);
+    if (!system || !code) {
+      throw badValue(
+        `":${direction}" on a token takes system|code (the hierarchy is the code system's); got "${raw}"`,
+        `« :${direction} » sur un jeton prend système|code (la hiérarchie est celle du système de codes) ; reçu « ${raw} »`,
+        name,
+      );
+    }
+    const codes = this.params.subsumption?.(system, code, direction);
+    if (!codes) {
+      throw badValue(
+        `The code system "${system}" of ${name}:${direction} is not loaded: its hierarchy is unknown`,
+        `Le système de codes « ${system} » de ${name}:${direction} n’est pas chargé : sa hiérarchie est inconnue`,
+        name,
+      );
+    }
+    const sql = this.sql;
+    return `((t.system = ${sql.p(system)} OR t.system IS NULL) AND t.code = ANY(${sql.p(codes)}::text[]))`;
   }
 
   /** The codes of a value set for `:in` / `:not-in`, or a 400 naming it. */

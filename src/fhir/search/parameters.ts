@@ -353,6 +353,11 @@ export class SearchParameterSet {
    * its terminology over the loaded packages); undefined when it cannot be listed.
    */
   valueSetCodes?: (canonical: string) => { system: string; code: string }[] | undefined;
+  /**
+   * The token modifiers `:below` / `:above`: the codes a code subsumes or is subsumed by in a
+   * loaded code system (itself included); undefined when the system's hierarchy is unknown.
+   */
+  subsumption?: (system: string, code: string, direction: 'below' | 'above') => string[] | undefined;
   /** Per type, the definitions extraction runs (aliases left out), built on first use. */
   private readonly extractors = new Map<string, ParamDef[]>();
 

@@ -106,6 +106,8 @@ interface IndexedCodeSystem {
   codes: Map<string, Concept>;
   /** child code -> parent codes */
   parents: Map<string, string[]>;
+  /** parent code -> child codes (built on first use: search's `:below`) */
+  children?: Map<string, string[]>;
   caseInsensitive: boolean;
 }
 
@@ -280,6 +282,35 @@ export class Terminology {
     cs = res ? indexCodeSystem(res) : null;
     this.codeSystems.set(url, cs);
     return cs;
+  }
+
+  /**
+   * Search's token `:below` / `:above`: the codes `code` subsumes (itself and its descendants) or
+   * that subsume it (itself and its ancestors) in a loaded code system, by its concept nesting and
+   * its `parent` / `subsumedBy` properties. A code the system does not list subsumes only itself.
+   * Undefined when the system is not loaded (or lists no concept): the hierarchy is unknown.
+   */
+  subsumption(system: string, code: string, direction: 'below' | 'above'): string[] | undefined {
+    const cs = this.codeSystem(system);
+    if (!cs || cs.codes.size === 0) return undefined;
+    const start = cs.caseInsensitive ? code.toLowerCase() : code;
+    if (!cs.codes.has(start)) return [code];
+    let next: Map<string, string[]> = cs.parents;
+    if (direction === 'below') {
+      if (!cs.children) {
+        cs.children = new Map();
+        for (const [child, parents] of cs.parents) for (const p of parents) cs.children.set(p, [...(cs.children.get(p) ?? []), child]);
+      }
+      next = cs.children;
+    }
+    const out = new Set<string>([start]);
+    const todo = [start];
+    while (todo.length) {
+      for (const n of next.get(todo.pop()!) ?? []) {
+        if (!out.has(n)) (out.add(n), todo.push(n));
+      }
+    }
+    return [...out].map((k) => cs.codes.get(k)?.code ?? k);
   }
 
   private findConcept(cs: IndexedCodeSystem, code: string): Concept | undefined {
