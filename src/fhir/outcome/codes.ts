@@ -265,8 +265,8 @@ export const CODES = {
     severity: 'error',
     code: 'required',
     summary: 'A slice has fewer matching items than its minimum.',
-    en: '{element}:{slice}: minimum required = {min}, but only found {count}{requires}',
-    fr: '{element}:{slice} : minimum requis = {min}, trouvé {count}{requiresFr}',
+    en: '{element}:{slice}: minimum required = {min}, but only found {count}{requires}{closest}',
+    fr: '{element}:{slice} : minimum requis = {min}, trouvé {count}{requiresFr}{closestFr}',
   }),
   SLICE_MAX: defineRule({
     id: 'fhir-slice-cardinality-max',
@@ -281,8 +281,8 @@ export const CODES = {
     severity: 'error',
     code: 'structure',
     summary: 'An item matches no slice of a closed slicing.',
-    en: 'This element does not match any slice of {element} and the slicing is closed',
-    fr: 'Cet élément ne correspond à aucune tranche de {element} et le découpage est fermé',
+    en: 'This element does not match any slice of {element} and the slicing is closed{closest}',
+    fr: 'Cet élément ne correspond à aucune tranche de {element} et le découpage est fermé{closestFr}',
   }),
   SLICE_UNMATCHED: defineRule({
     id: 'fhir-slice-unmatched',

@@ -161,7 +161,7 @@ export function walkChildren(run: Run, obj: Json, node: ElementNode, typeCode: s
       for (const sl of child.slices) {
         if (sl.min > 0) {
           const requires = child.slicing ? sliceRequirement(run, sl, child.slicing.discriminators) : { requires: '', requiresFr: '' };
-          run.out.push(CODES.SLICE_MIN, path, { element: child.path, slice: sl.sliceName, min: sl.min, count: 0, ...requires }, undefined, ctxProfile.url);
+          run.out.push(CODES.SLICE_MIN, path, { element: child.path, slice: sl.sliceName, min: sl.min, count: 0, ...requires, closest: '', closestFr: '' }, undefined, ctxProfile.url);
         }
       }
     }

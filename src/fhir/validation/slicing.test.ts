@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../../testing/paths.js';
 import { TdduiValidator } from '../../tddui/validator.js';
+import { createEngines } from '../engine.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
@@ -64,4 +65,37 @@ test('an input with two codes, or with a code no slice has', () => {
       ['fhir-code-unknown', 'Task.input[2].type.coding[0].code'],
     ],
   );
+});
+
+test('a missing required slice is said at the element that came closest, with what differs, in English and French (issue 20)', async () => {
+  // The official séjour Encounter, its identifier's type code changed: no identifier is an idStay.
+  const sejour = JSON.parse(readFileSync(join(EXAMPLES_DIR, 'Encounter-tddui-encounter-sejour-example.json'), 'utf8'));
+  sejour.identifier[0].type.coding[0].code = 'SEJOUR';
+  sejour.identifier.push({ system: 'urn:oid:1.2.3', value: 'autre' });
+  const missing = v.validate(sejour).issues.filter((i) => i.rule === 'fhir-slice-cardinality-min');
+  assert.equal(missing.length, 1, JSON.stringify(missing));
+  const [m] = missing;
+  // The identifier with the slice's system and display (2 of its 3 values) is the closest, not the other one.
+  assert.equal(m.expression, 'Encounter.identifier[0]');
+  assert.match(m.message, /^Encounter\.identifier:idStay: minimum required = 1, but only found 0 \(an element belongs to this slice when type\.coding\.system = "https:\/\/interop\.esante\.gouv\.fr\/ig\/fhir\/tddui\/CodeSystem\/tddui-encounter-identifier" and type\.coding\.code = "SEJ"/);
+  assert.match(m.message, /; closest element: Encounter\.identifier\[0\], where type\.coding\.code is "SEJOUR", not "SEJ"$/);
+  assert.match(m.messageFr!, /^Encounter\.identifier:idStay : minimum requis = 1, trouvé 0 \(un élément appartient à cette tranche quand .*type\.coding\.code = "SEJ"/);
+  assert.match(m.messageFr!, / ; l’élément le plus proche est Encounter\.identifier\[0\], où type\.coding\.code vaut "SEJOUR" et non "SEJ"$/);
+  // Without any identifier, nothing came close: said on the resource, as before.
+  delete sejour.identifier;
+  const none = v.validate(sejour).issues.filter((i) => i.rule === 'fhir-slice-cardinality-min');
+  assert.deepEqual(none.map((i) => i.expression), ['Encounter']);
+  assert.doesNotMatch(none[0].message, /closest|\{/);
+  assert.doesNotMatch(none[0].messageFr!, /proche|\{/);
+});
+
+test('an element that matches no slice of a closed slicing names the closest slice and what differs (IHE MHD Generate Metadata input)', async () => {
+  const set = await createEngines({ igs: ['ihe.iti.mhd#4.2.0'], paths: [SHARED_FHIR], useCache: false });
+  const mhd = set.engineFor('ihe.iti.mhd')!;
+  const params = { resourceType: 'Parameters', parameter: [{ name: 'documents', resource: { resourceType: 'Binary', contentType: 'text/plain' } }] };
+  const issues = mhd.validator.validate(params, { profiles: ['https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.GenerateMetadata.Parameters.In'] });
+  const closed = issues.filter((i) => i.rule === 'fhir-slice-closed');
+  assert.deepEqual(closed.map((i) => i.expression), ['Parameters.parameter[0]']);
+  assert.equal(closed[0].message, 'This element does not match any slice of Parameters.parameter and the slicing is closed; the closest slice is document: name is "documents", not "document"');
+  assert.equal(closed[0].messageFr, 'Cet élément ne correspond à aucune tranche de Parameters.parameter et le découpage est fermé ; la tranche la plus proche est document : name vaut "documents" et non "document"');
 });

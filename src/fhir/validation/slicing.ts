@@ -244,7 +244,7 @@ export function assignSlices(
         }
       }
       // openAtEnd (unmatched items after all slices) is not checked.
-      if (slicing.rules === 'closed') run.out.push(CODES.SLICE_CLOSED, itemPath, { element: node.path });
+      if (slicing.rules === 'closed') run.out.push(CODES.SLICE_CLOSED, itemPath, { element: node.path, ...closestSlice(run, item, node, sm) });
     }
   }
   if (sm.unevaluable.length > 0 && !run.out.bump(sm.noteProfile === profile ? sm.noteKey! : sliceNoteKey(run, sm, node, profile))) {
@@ -265,8 +265,11 @@ export function assignSlices(
     const s = slices[si];
     const n = counts[si];
     if (n < s.min) {
-      const parentPath = path.slice(0, path.lastIndexOf('.'));
-      run.out.push(CODES.SLICE_MIN, parentPath, { element: node.path, slice: s.sliceName, min: s.min, count: n, ...sliceRequirement(run, s, slicing.discriminators) }, undefined, profile.url);
+      // Said where the element that came closest to the slice is, when one did (issue 20).
+      const near = closestItem(run, items, out, s, slicing.discriminators, itemPathOf);
+      const where = near?.path ?? path.slice(0, path.lastIndexOf('.'));
+      const closest = near ? { closest: `; closest element: ${near.path}, where ${near.en}`, closestFr: ` ; l’élément le plus proche est ${near.path}, où ${near.fr}` } : { closest: '', closestFr: '' };
+      run.out.push(CODES.SLICE_MIN, where, { element: node.path, slice: s.sliceName, min: s.min, count: n, ...sliceRequirement(run, s, slicing.discriminators), ...closest }, undefined, profile.url);
     }
     if (n > s.max) {
       run.out.push(CODES.SLICE_MAX, path, { element: node.path, slice: s.sliceName, max: s.max, count: n }, undefined, profile.url);
@@ -342,6 +345,113 @@ export function sliceRequirement(run: Run, slice: ElementNode, discs: readonly {
     requires: ` (an element belongs to this slice when ${en.join(' and ')})`,
     requiresFr: ` (un élément appartient à cette tranche quand ${fr.join(' et ')})`,
   };
+}
+
+/** The [path, expected value] leaves of a slice's value and pattern discriminators (paths without functions). */
+function expectedLeaves(run: Run, slice: ElementNode, discs: readonly { type: string; path: string }[]): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const d of discs) {
+    if ((d.type !== 'value' && d.type !== 'pattern') || d.path.includes('(')) continue;
+    const target = sliceTarget(run, slice, d.path);
+    if (target) out.push(...leaves(target.fixed ?? target.pattern, d.path === '$this' ? '' : d.path));
+  }
+  return out;
+}
+
+/** The values at a dotted path of a JSON item, arrays flattened (`type.coding.code`). */
+function valuesAt(item: unknown, path: string): unknown[] {
+  let cur: unknown[] = [item];
+  for (const step of path ? path.split('.') : []) {
+    const next: unknown[] = [];
+    for (const c of cur) {
+      const v = isObject(c) ? c[step] : undefined;
+      if (Array.isArray(v)) next.push(...v);
+      else if (v !== undefined) next.push(v);
+    }
+    cur = next;
+  }
+  return cur.flatMap((v) => (Array.isArray(v) ? v : [v]));
+}
+
+/**
+ * How close `item` comes to a slice's expected leaves: how many it has (matched), how many it
+ * has a value for, and the differences in English and French (`type.coding.code is "XXX", not
+ * "SEJ"`). Undefined when the item has none of the slice's discriminating paths.
+ */
+function closeness(item: unknown, expected: [string, unknown][]): { matched: number; present: number; en: string; fr: string } | undefined {
+  let matched = 0;
+  let present = 0;
+  // An item with none of the expected values is close only when each value it has is a near
+  // miss ("documents" for "document"); an extension's other url is another extension, never close.
+  let nearMisses = true;
+  const en: string[] = [];
+  const fr: string[] = [];
+  for (const [p, v] of expected) {
+    const found = valuesAt(item, p);
+    if (found.length) present++;
+    if (found.some((f) => deepEqual(f, v))) {
+      matched++;
+      continue;
+    }
+    if (p === 'url' || p.endsWith('.url') || !found.some((f) => nearMiss(f, v))) nearMisses = false;
+    const shown = found.map((f) => JSON.stringify(f)).join(', ');
+    en.push(found.length ? `${p || '$this'} is ${shown}, not ${JSON.stringify(v)}` : `${p || '$this'} is missing (${JSON.stringify(v)} expected)`);
+    fr.push(found.length ? `${p || '$this'} vaut ${shown} et non ${JSON.stringify(v)}` : `${p || '$this'} est absent (${JSON.stringify(v)} attendu)`);
+  }
+  if (present === 0 || en.length === 0 || (matched === 0 && !nearMisses)) return undefined;
+  return { matched, present, en: en.join(' and '), fr: fr.join(' et ') };
+}
+
+/** A string value within two edits of the expected one (or equal but for case): a typing slip. */
+function nearMiss(found: unknown, expected: unknown): boolean {
+  if (typeof found !== 'string' || typeof expected !== 'string') return false;
+  if (found.toLowerCase() === expected.toLowerCase()) return true;
+  if (Math.abs(found.length - expected.length) > 2 || found.length > 200 || expected.length > 200) return false;
+  // Levenshtein distance, one row at a time.
+  let prev = Array.from({ length: expected.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= found.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= expected.length; j++) row.push(Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (found[i - 1] === expected[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[expected.length] <= 2;
+}
+
+/**
+ * Of the items no slice took, the one that comes closest to `slice` (most expected values, then
+ * most discriminating paths present), with its location and differences; undefined when none has
+ * any of the slice's discriminating paths.
+ */
+export function closestItem(
+  run: Run,
+  items: readonly unknown[],
+  assigned: readonly (ElementNode | undefined)[],
+  slice: ElementNode,
+  discs: readonly { type: string; path: string }[],
+  itemPathOf: (i: number) => string,
+): { path: string; en: string; fr: string } | undefined {
+  const expected = expectedLeaves(run, slice, discs);
+  if (expected.length === 0) return undefined;
+  let best: { i: number; matched: number; present: number; en: string; fr: string } | undefined;
+  for (let i = 0; i < items.length; i++) {
+    if (assigned[i]) continue;
+    const c = closeness(items[i], expected);
+    if (c && (!best || c.matched > best.matched || (c.matched === best.matched && c.present > best.present))) best = { i, ...c };
+  }
+  return best && { path: itemPathOf(best.i), en: best.en, fr: best.fr };
+}
+
+/** The slice an item that matches none comes closest to, as the `closest` / `closestFr` message arguments. */
+function closestSlice(run: Run, item: unknown, node: ElementNode, sm: SlicingMemo): { closest: string; closestFr: string } {
+  let best: { name: string; matched: number; present: number; en: string; fr: string } | undefined;
+  node.slices.forEach((s, si) => {
+    if (!sm.evaluable[si]) return;
+    const c = closeness(item, expectedLeaves(run, s, node.slicing!.discriminators));
+    if (c && (!best || c.matched > best.matched || (c.matched === best.matched && c.present > best.present))) best = { name: s.sliceName ?? `#${si}`, ...c };
+  });
+  if (!best) return { closest: '', closestFr: '' };
+  const b = best as { name: string; en: string; fr: string };
+  return { closest: `; the closest slice is ${b.name}: ${b.en}`, closestFr: ` ; la tranche la plus proche est ${b.name} : ${b.fr}` };
 }
 
 /** The primitive leaves of a fixed or pattern value as [FHIRPath-like path, value] pairs. */
