@@ -30,7 +30,7 @@ import { NDE_PACKAGE } from '../notification/settings.js';
 import { changeFeedRoutes, notificationRoutes } from './notifications.js';
 import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
-import { indexIsCurrent, openRepository } from '../storage/index.js';
+import { ensureHistoryPartitions, indexIsCurrent, openRepository } from '../storage/index.js';
 import type { Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { addUiDataHooks, registerUi } from '../ui/index.js';
@@ -365,6 +365,18 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
     app.addHook('onReady', async () => {
       await sweep();
       timer = setInterval(() => void sweep(), 60_000);
+      timer.unref();
+    });
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+
+  // The history's monthly partitions, created ahead (migration 0170): checked every 6 hours
+  // (openRepository made them at start), so a server running for months never writes into the
+  // default partition.
+  {
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      timer = setInterval(() => void ensureHistoryPartitions(repo.db).catch((err: unknown) => app.log.error({ err }, 'history partitions: could not create the next months')), 6 * 3_600_000);
       timer.unref();
     });
     app.addHook('onClose', async () => clearInterval(timer));

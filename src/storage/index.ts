@@ -6,6 +6,7 @@ import { MIGRATIONS } from './migrations/index.js';
 import { openPostgres } from './drivers/postgres.js';
 import { SqlRepository } from './repository.js';
 import { ReadReplicas } from './read-replicas.js';
+import { ensureHistoryPartitions } from './history-partitions.js';
 // The one dependency of storage on the TDDUI layer: the default business keys of plain creates.
 import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
 import type { Database, OpenDatabaseOptions, Repository } from './types.js';
@@ -15,6 +16,7 @@ export { SqlRepository, newId } from './repository.js';
 export { indexIsCurrent, recordIndexState } from './reindex.js';
 export { RETRY_CODES } from './unit-of-work.js';
 export { migrate } from './migrate.js';
+export { ensureHistoryPartitions, detachHistoryBefore, historyPartitions, HISTORY_MONTHS_AHEAD, type HistoryPartition } from './history-partitions.js';
 export { ReadReplicas, runInReadContext, type ReadContext, type ReadReplicaOptions, type ReplicaStatus } from './read-replicas.js';
 export { MIGRATIONS } from './migrations/index.js';
 
@@ -50,6 +52,8 @@ export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Re
   const repo = new SqlRepository(primary, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams, opts.versionUnchanged ?? false);
   try {
     await repo.migrate();
+    // This month's history partition and the next ones (the server also checks daily).
+    await ensureHistoryPartitions(db);
     if (opts.readUrls?.length) {
       replicas = new ReadReplicas(db, opts.readUrls, opts.replicaOptions);
       await replicas.start();

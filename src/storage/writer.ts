@@ -113,9 +113,10 @@ export async function writeVersions(
     // The replaced current rows move to the history. Every sub-statement reads the snapshot
     // taken before the statement, so this copies the old versions even though `c` above
     // overwrites those rows in the same statement.
-    if (!mode.reindexOnly) ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content)
-      SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content
-        FROM unnest(${rt}::text[], ${ri}::text[]) AS o(t, i)
+    // `superseded_at` (the partition key, migration 0170): the time of the version replacing it.
+    if (!mode.reindexOnly) ctes.push(`h AS (INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, content, superseded_at)
+      SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, o.s
+        FROM unnest(${rt}::text[], ${ri}::text[], ${p(replaced.map((x) => x.lastUpdated))}::timestamptz[]) AS o(t, i, s)
         JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
     for (const table of ['search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite']) {
       ctes.push(`d_${table} AS (DELETE FROM ${table} s USING unnest(${rt}::text[], ${ri}::text[]) AS k(t, i)
