@@ -72,7 +72,7 @@ export const SUBMISSION_COLUMNS = ['Reçu le', 'Organisation', 'FINESS', 'Usager
 
 async function* submissionRows(repo: Repository, query: SubmissionsQuery, scope?: ReadScope): AsyncGenerator<unknown[]> {
   const filter = { ...submissionFilterOf(query), ...(scope ? { scope } : {}) };
-  const names = await organisationNames(repo.db);
+  const names = await organisationNames(await repo.reader());
   for (let offset = 0; ; offset += BATCH) {
     const page = await repo.listSubmissions({ ...filter, count: BATCH, offset });
     for (const s of page.items) {
@@ -102,9 +102,9 @@ async function* usagerRows(repo: Repository, query: UsagersQuery, scope?: ReadSc
   const finess = q(query.organisation);
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
-  const names = await organisationNames(repo.db);
+  const names = await organisationNames(await repo.reader());
   for (let offset = 0; ; offset += BATCH) {
-    const page = await readAggregates(repo.db, (db) =>
+    const page = await readAggregates(await repo.reader(), (db) =>
       listUsagers(db, {
         words: search.filter((s) => s.name === 'name').map((s) => s.values[0]!),
         ...(search.find((s) => s.name === 'identifier') ? { identifier: search.find((s) => s.name === 'identifier')!.values[0]! } : {}),
@@ -182,7 +182,7 @@ const REPORT_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256')
 export const QUALITY_COLUMNS = ['Organisation', 'FINESS', 'Logiciel émetteur', 'Envois', 'Rejetés', 'Taux de rejet (%)', 'Règles les plus fréquentes', 'Premier envoi', 'Dernier envoi', 'Dernier envoi rejeté', 'Identifiant du dernier envoi rejeté'];
 
 async function* qualityCsvRows(repo: Repository, query: QualityQuery, scope?: ReadScope): AsyncGenerator<unknown[]> {
-  for (const r of await qualityRows(repo.db, query, scope)) {
+  for (const r of await qualityRows(await repo.reader(), query, scope)) {
     yield [
       r.organisation ?? '',
       r.finess ?? '',
@@ -229,7 +229,7 @@ async function* pilotageRows(repo: Repository, query: PilotageQuery, table: Pilo
 export function registerExports(ui: FastifyInstance, repo: Repository, scopeOf: (req: FastifyRequest) => ReadScope | undefined = () => undefined, reviewMonths = 12): void {
   ui.get<{ Querystring: QualityQuery }>('/qualite.csv', async (req, reply) => sendCsv(reply, stamped('qualite-envois', 'csv'), QUALITY_COLUMNS, qualityCsvRows(repo, req.query ?? {}, scopeOf(req))));
   ui.get<{ Querystring: QualityQuery }>('/qualite.json', async (req, reply) =>
-    reply.header('cache-control', 'private, no-store').type('application/json; charset=utf-8').send({ filter: qualityFilterOf(req.query ?? {}), rows: await qualityRows(repo.db, req.query ?? {}, scopeOf(req)) }),
+    reply.header('cache-control', 'private, no-store').type('application/json; charset=utf-8').send({ filter: qualityFilterOf(req.query ?? {}), rows: await qualityRows(await repo.reader(), req.query ?? {}, scopeOf(req)) }),
   );
   ui.get<{ Querystring: SubmissionsQuery }>('/envois.csv', async (req, reply) => sendCsv(reply, stamped('envois', 'csv'), SUBMISSION_COLUMNS, submissionRows(repo, req.query ?? {}, scopeOf(req))));
   ui.get<{ Querystring: UsagersQuery }>('/usagers.csv', async (req, reply) => sendCsv(reply, stamped('usagers', 'csv'), USAGER_COLUMNS, usagerRows(repo, req.query ?? {}, scopeOf(req))));

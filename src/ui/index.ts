@@ -302,8 +302,8 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Querystring: RevuesQuery }>('/revues', async (req, reply) => sendHtml(reply, await revuesPage(repo, req.query ?? {}, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS, scopeOf(req))));
 
     registerExports(ui, repo, scopeOf, deps.reviewMonths ?? DEFAULT_REVIEW_MONTHS);
-    ui.get<{ Querystring: QualityQuery }>('/qualite', async (req, reply) => sendHtml(reply, await qualityPage(repo.db, req.query ?? {}, scopeOf(req))));
-    ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(repo.db, req.query ?? {}, scopeOf(req))));
+    ui.get<{ Querystring: QualityQuery }>('/qualite', async (req, reply) => sendHtml(reply, await qualityPage(await repo.reader(), req.query ?? {}, scopeOf(req))));
+    ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(await repo.reader(), req.query ?? {}, scopeOf(req))));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
     ui.post<{ Body: { contenu?: string; nom?: string } }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {

@@ -45,14 +45,14 @@ const caches = new WeakMap<Repository, Map<string, Aggregates>>();
 const CACHE_ENTRIES = 20;
 
 export async function aggregates(repo: Repository, today: string): Promise<Aggregates> {
-  const stamp = await dataStamp(repo.db);
+  const stamp = await dataStamp(await repo.reader());
   const key = `${stamp}|${today}`;
   let cache = caches.get(repo);
   if (!cache) caches.set(repo, (cache = new Map()));
   const hit = cache.get(key);
   if (hit) return { ...hit, ms: 0 };
   const t0 = performance.now();
-  const value = await readAggregates(repo.db, async (db) => ({
+  const value = await readAggregates(await repo.reader(), async (db) => ({
     orgs: await listOrganisations(db),
     usagers: await usagersByOrganisation(db, today),
     gir: await girByOrganisation(db, today),

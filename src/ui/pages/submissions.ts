@@ -52,8 +52,8 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery,
       count: PAGE_SIZE,
       offset: (pageNo - 1) * PAGE_SIZE,
     }),
-    submissionOrganisations(repo.db).then((list) => list.filter((o) => inScope(scope, o.finess))),
-    organisationNames(repo.db),
+    submissionOrganisations(await repo.reader()).then((list) => list.filter((o) => inScope(scope, o.finess))),
+    organisationNames(await repo.reader()),
   ]);
   // A Bundle without its Organization entry (the PP examples) still names a known structure.
   const orgName = (s: SubmissionRecord) => s.organizationName ?? (s.organizationFiness ? names.get(s.organizationFiness) : undefined);

@@ -117,7 +117,7 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   const localId = identifierValue(patient, SYS.localUsager);
   let tasks = uniq([
     ...(plans.length ? await searchAll(repo, 'Task', 'based-on', plans.map(keyOf)) : []),
-    ...(localId && plans.length + goals.length + needs.length > 0 ? ((await tasksOfLocalId(repo.db, localId)) as Json[]) : []),
+    ...(localId && plans.length + goals.length + needs.length > 0 ? ((await tasksOfLocalId(await repo.reader(), localId)) as Json[]) : []),
   ]).filter((t) => !transports.some((x) => keyOf(x) === keyOf(t)));
   if (tasks.length) tasks = uniq([...tasks, ...(await searchAll(repo, 'Task', 'part-of', tasks.map(keyOf)))]);
   const consentKeys = plans.flatMap((p) => refsOf(p.supportingInfo)).filter((k) => k.startsWith('Consent/'));
@@ -150,7 +150,7 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
   }
   for (const c of extra.values()) for (const p of arr(c.performer)) addRef(p);
   const actors = await readByKeys(repo, actorKeys);
-  const submissions = await submissionsOfUsager(repo.db, id, localId);
+  const submissions = await submissionsOfUsager(await repo.reader(), id, localId);
   const documents = uniq([...docs, ...[...extra.values()].filter((r) => r.resourceType === 'DocumentReference')]);
   return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors, submissions, documents };
 }
