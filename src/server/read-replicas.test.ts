@@ -72,12 +72,21 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
     }
   };
   const replicaReads = () => server.repo.readReplicas!.status()[0]!.reads;
+  /** The router sees the replica in service (probed now; bounded). */
+  const inService = async () => {
+    for (let i = 0; i < 100 && !server.repo.readReplicas!.status()[0]!.up; i++) {
+      await server.repo.readReplicas!.probe();
+      if (!server.repo.readReplicas!.status()[0]!.up) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(server.repo.readReplicas!.status()[0]!.up, true, JSON.stringify(server.repo.readReplicas!.status()));
+  };
 
   it('serves searches from the replica, and a client its own writes at once (read-your-writes)', async () => {
-    assert.equal(server.repo.readReplicas!.status()[0]!.up, true);
+    await inService();
     const first = await http(`${base}/Patient`, { body: patient('Replique-Un'), headers: A });
     assert.equal(first.status, 201, first.text);
     await cluster.caughtUp();
+    await inService();
     // Replica in step: B's search is served by it.
     let reads = replicaReads();
     assert.deepEqual(await families('Replique-Un', B), ['Replique-Un']);
@@ -102,6 +111,7 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
     // Replay resumes: once the replica has A's write, A reads from the replica again.
     await cluster.resumeReplay();
     await cluster.caughtUp();
+    await inService();
     reads = replicaReads();
     assert.deepEqual(await families('Replique-Deux', B), ['Replique-Deux']);
     assert.deepEqual(await families('Replique-Deux', A), ['Replique-Deux']);
@@ -116,6 +126,8 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
     const w = await http(`${base}/Patient`, { body: patient('Replique-Trois'), headers: B });
     assert.equal(w.status, 201, w.text);
     assert.deepEqual(await families('Replique-Trois', B), ['Replique-Trois']);
+    // (Two failed probes take a replica out; here the failed reads already did.)
+    await server.repo.readReplicas!.probe();
     await server.repo.readReplicas!.probe();
     const health = await http(`${server.url}/healthz`);
     assert.equal(health.status, 200);

@@ -21,8 +21,8 @@
 // health check, else asked right then (one round trip), else the read goes to the primary.
 //
 // Health: every replica is probed every `healthMs` (`pg_is_in_recovery()`, replay position).
-// One that fails a probe, or fails a read with a connection error, is out until a probe
-// succeeds; its reads are retried on the primary, so a replica going down costs no failed
+// One that fails two probes in a row, or fails a read with a connection error, is out until a
+// probe succeeds; its reads are retried on the primary, so a replica going down costs no failed
 // request.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
@@ -93,6 +93,8 @@ interface Replica {
   replayText?: string;
   error?: string;
   reads: number;
+  /** Probes failed in a row. */
+  strikes: number;
 }
 
 /**
@@ -155,7 +157,7 @@ export class ReadReplicas {
       const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000 });
       // An idle client of a replica that goes away must not crash the process.
       pool.on('error', () => undefined);
-      return { url, pool, up: false, replay: -1n, reads: 0 };
+      return { url, pool, up: false, replay: -1n, reads: 0, strikes: 0 };
     });
   }
 
@@ -188,9 +190,12 @@ export class ReadReplicas {
         `SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn`,
       );
       this.setReplay(r, res.rows[0]?.lsn ?? null);
+      r.strikes = 0;
       this.setUp(r, true);
     } catch (err) {
-      this.setUp(r, false, (err as Error).message);
+      // One slow probe on a loaded machine does not take a replica out; two in a row do (a
+      // read that fails to connect takes it out at once).
+      if (++r.strikes >= 2 || !r.up) this.setUp(r, false, (err as Error).message);
     }
   }
 
