@@ -9,8 +9,6 @@
 // raw, on, off, raw...) so that machine noise hits all alike; throughput is the median block.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { ingestTransaction, type IngestContext } from '../src/ingest/index.js';
@@ -19,7 +17,8 @@ import type { Repository } from '../src/storage/types.js';
 import { TdduiValidator } from '../src/tddui/validator.js';
 import { ValidationPool } from '../src/server/validation-pool.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
-import { EXAMPLES_DIR, SHARED_FHIR } from '../src/testing/paths.js';
+import { SHARED_FHIR } from '../src/testing/paths.js';
+import { syntheticBundle, TEMPLATE } from './synthetic.js';
 
 type Json = Record<string, any>;
 
@@ -47,32 +46,6 @@ const POOL_SIZE = POOL_ARG === undefined ? 0 : POOL_ARG.includes('=') ? Number(P
 /** `--no-noop`: every write makes a version, even an unchanged resend (the no-op rule off, D-60). */
 const NO_NOOP = process.argv.includes('--no-noop');
 const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const TEMPLATE = readFileSync(join(EXAMPLES_DIR, 'Bundle-tddui-pp-pa-bundle-example.json'), 'utf8');
-const LOCAL_ID = '3480787529/123456789';
-const FINESS = LOCAL_ID.split('/')[0];
-
-let serial = 0;
-
-/** The official PP-PA Bundle for a new usager: unique local id, business identifiers, ids, fullUrls, references. */
-function syntheticBundle(): Json {
-  const n = ++serial;
-  // 9 digits like the original; starts at 200000000 so it never equals the official one.
-  const local = `${FINESS}/${200000000 + n}`;
-  let text = TEMPLATE.replaceAll(LOCAL_ID, local);
-  const b = JSON.parse(text) as Json;
-  const suffix = `-u${n}`;
-  for (const e of b.entry as Json[]) {
-    const r = e.resource as Json;
-    const oldRef = `${r.resourceType}/${r.id}`;
-    // Literal references and fullUrls carry "Type/id": rename those exact strings.
-    text = text.replaceAll(`"${oldRef}"`, `"${r.resourceType}/${r.id}${suffix}"`).replaceAll(`/${oldRef}"`, `/${r.resourceType}/${r.id}${suffix}"`);
-  }
-  const out = JSON.parse(text) as Json;
-  out.id = `${out.id}${suffix}`;
-  for (const e of out.entry as Json[]) e.resource.id = `${e.resource.id}${suffix}`;
-  return out;
-}
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,0 +1,154 @@
+// bench/ingest-growth: the honest ingestion figure (issue 19). A real server (`startServer`, the
+// validation workers as `tddui serve` starts them, validation on) receives synthetic PP-PA
+// Bundles — each a new usager — by `POST /fhir` over HTTP, on PostgreSQL (a fresh database) and
+// on the embedded database ON DISK (a temporary folder), over a growth run of N Bundles; after
+// every bucket of B Bundles the floor is measured in the same database on the same rows: one
+// multi-row INSERT per Bundle of its resources (one JSONB row each) into a plain table, one
+// Bundle after the other. Printed per bucket: resources/s ingested, resources/s of the floor,
+// and the ratio; then the first and last bucket's throughput (is it flat as the data grows?).
+//
+// Knobs: --n=N Bundles per database (default 2,000; --n=10000 for the issue's 10,000 usagers),
+// --bucket=B (default 1,000), --concurrency=K Bundles in flight over HTTP (default 4, as `tddui
+// send`; the floor goes one Bundle after the other on one connection), --db=pg|lite|both.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { startServer, type RunningServer, type StartOptions } from '../src/server/app.js';
+import { SHARED_FHIR } from '../src/testing/paths.js';
+import { syntheticBundle, TEMPLATE } from './synthetic.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function flag(name: string, dflt: string): string {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? arg.slice(name.length + 3) : dflt;
+}
+const N = Number(flag('n', '2000'));
+const BUCKET = Number(flag('bucket', '1000'));
+const CONCURRENCY = Number(flag('concurrency', '4'));
+const DBS = flag('db', 'both');
+const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PER_BUNDLE = (JSON.parse(TEMPLATE) as Json).entry.length as number;
+
+interface Bucket {
+  upTo: number;
+  ingest: number; // resources/s
+  floor: number; // resources/s
+}
+
+/** One multi-row INSERT of a Bundle's resources (the floor). */
+async function floorInsert(srv: RunningServer, bundle: Json): Promise<void> {
+  const values: unknown[] = [];
+  const rows = (bundle.entry as Json[]).map((e, i) => {
+    values.push(e.resource.resourceType, e.resource.id, JSON.stringify(e.resource));
+    return `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}::jsonb)`;
+  });
+  await srv.repo.db.query(`INSERT INTO bench_floor (resource_type, resource_id, resource) VALUES ${rows.join(', ')}`, values);
+}
+
+async function post(url: string, bundle: Json): Promise<void> {
+  const res = await fetch(`${url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`rejected ${res.status}: ${text.slice(0, 600)}`);
+}
+
+async function growth(label: string, srv: RunningServer): Promise<Bucket[]> {
+  await srv.repo.db.query('CREATE TABLE bench_floor (id bigserial PRIMARY KEY, resource_type text NOT NULL, resource_id text NOT NULL, resource jsonb NOT NULL)');
+  // Warm-up: the validators (main thread and workers) and the connection, not counted.
+  await srv.validationPool?.whenReady();
+  for (let i = 0; i < 40; i++) await post(srv.url, syntheticBundle());
+  const buckets: Bucket[] = [];
+  for (let done = 0; done < N; done += BUCKET) {
+    const size = Math.min(BUCKET, N - done);
+    // Serialising the Bundles is the client's work: done before the clock starts, for both sides.
+    const bundles = Array.from({ length: size }, syntheticBundle);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < bundles.length) await post(srv.url, bundles[next++]!);
+      }),
+    );
+    const ingest = (size * PER_BUNDLE) / ((performance.now() - t0) / 1000);
+    const t1 = performance.now();
+    for (const b of bundles) await floorInsert(srv, b);
+    const floor = (size * PER_BUNDLE) / ((performance.now() - t1) / 1000);
+    buckets.push({ upTo: done + size, ingest, floor });
+    process.stderr.write(`  ${label}: Bundles ${done + 1}–${done + size}: ingest ${ingest.toFixed(0)} resources/s, floor ${floor.toFixed(0)} resources/s, ratio ${(ingest / floor).toFixed(3)}\n`);
+  }
+  const patients = Number((await srv.repo.db.query<{ n: string | number }>("SELECT count(*) AS n FROM resource WHERE resource_type = 'Patient'")).rows[0]!.n);
+  if (patients !== N + 40) throw new Error(`${label}: ${patients} Patients stored for ${N + 40} synthetic usagers`);
+  return buckets;
+}
+
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `h1_bench_growth_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const results: { label: string; buckets: Bucket[] }[] = [];
+  // As `tddui serve` starts it: validation workers `auto` (one per core, at most 8).
+  const common: StartOptions = { port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: 'warn', limits: { readRate: 0, writeRate: 0 }, validationWorkers: Math.min(8, availableParallelism()) };
+  if (DBS !== 'lite') {
+    const db = await createDatabase();
+    try {
+      const srv = await startServer({ ...common, database: db.url });
+      try {
+        results.push({ label: 'PostgreSQL', buckets: await growth('PostgreSQL', srv) });
+      } finally {
+        await srv.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  }
+  if (DBS !== 'pg') {
+    const dir = mkdtempSync(join(tmpdir(), 'h1-bench-growth-'));
+    try {
+      const srv = await startServer({ ...common, dataDir: dir });
+      try {
+        results.push({ label: 'embedded (on disk)', buckets: await growth('embedded (on disk)', srv) });
+      } finally {
+        await srv.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(`\nIngestion over HTTP (POST /fhir, validation on, ${CONCURRENCY} in flight) of ${N} synthetic PP-PA Bundles (${PER_BUNDLE} resources, each a new usager), against a multi-row INSERT per Bundle of the same rows in the same database, per bucket of ${BUCKET}`);
+  console.log('database              Bundles      ingest res/s  floor res/s  ratio');
+  for (const r of results) for (const b of r.buckets) console.log(`${r.label.padEnd(20)}  ${String(b.upTo).padStart(7)}  ${b.ingest.toFixed(0).padStart(12)}  ${b.floor.toFixed(0).padStart(11)}  ${(b.ingest / b.floor).toFixed(3)}`);
+  console.log('');
+  for (const r of results) {
+    const key = r.label.startsWith('Postgre') ? 'pg' : 'lite';
+    const first = r.buckets[0]!;
+    const last = r.buckets.at(-1)!;
+    console.log(`growth-${key}-first-bucket-resources-per-second: ${first.ingest.toFixed(0)}`);
+    console.log(`growth-${key}-last-bucket-resources-per-second: ${last.ingest.toFixed(0)}`);
+    console.log(`growth-${key}-last-vs-first: ${(last.ingest / first.ingest).toFixed(2)}`);
+    console.log(`growth-${key}-ratio-vs-multirow-insert: ${median(r.buckets.map((b) => b.ingest / b.floor)).toFixed(3)}`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
