@@ -43,7 +43,7 @@ import { fhirApi } from './fhir-api.js';
 import type { XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, type Limits } from './limits.js';
-import { DeferredJsonBody } from './format.js';
+import { DeferredBody } from './format.js';
 import { ValidationPool } from './validation-pool.js';
 import { installReadRouting } from './read-routing.js';
 
@@ -297,8 +297,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // Entries, arrays and strings of a parsed body, before validation or storage.
   app.addHook('preValidation', async (req) => {
     const body = req.body;
-    // (A body left to a validation worker is checked there.)
-    if (typeof body === 'object' && body !== null && !(body instanceof URLSearchParams) && !(body instanceof DeferredJsonBody)) {
+    // (A body read by, or left to, a validation worker is checked there.)
+    if (typeof body === 'object' && body !== null && !req.fhirBodyChecked && !(body instanceof URLSearchParams) && !(body instanceof DeferredBody)) {
       const root = typeof (body as { resourceType?: unknown }).resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
       checkValueLimits(body, limits, root);
     }
@@ -481,7 +481,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   );
 
   const agendaStore = (modules.find((m) => m.name === GAP_PACKAGE) as { store?: AgendaStore } | undefined)?.store;
-  await registerUi(app, { repo, validator, reviewMonths, writer: () => service, notifications: () => notifier, ...(agendaStore ? { agenda: agendaStore } : {}), ...(opts.auth ? { auth: opts.auth } : {}) });
+  await registerUi(app, { repo, validator, reviewMonths, ...(pool ? { validatePage: (bytes: Buffer) => pool.validatePage(bytes) } : {}), writer: () => service, notifications: () => notifier, ...(agendaStore ? { agenda: agendaStore } : {}), ...(opts.auth ? { auth: opts.auth } : {}) });
   try {
     app.setNotFoundHandler((req) => {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND_PATH, { method: req.method, path: req.url.split('?')[0]! });

@@ -257,6 +257,16 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.match(one.json.issue[0].diagnostics, /does not allow reading (Patient|Organization|Encounter|Practitioner|PractitionerRole|Task)/);
     assert.equal((await http(`${s.base}/Bundle`, { headers: bearer(bundleOnly) })).status, 403);
     assert.equal((await http(`${s.base}/Bundle/${id}`, { headers: bearer(reader) })).status, 200);
+    // The list's total counts Bundles off the page: no count of what the token cannot read (was 200, total 1).
+    const manyTypes = await token(keys, { scope: 'system/Bundle.read system/Patient.read system/Encounter.read' });
+    for (const q of ['Bundle?_count=0', 'Bundle?_lastUpdated=ge2000-01-01&_count=0', 'Bundle']) {
+      const r = await http(`${s.base}/${q}`, { headers: bearer(manyTypes) });
+      assert.equal(r.status, 403, `${q}: ${r.text.slice(0, 200)}`);
+      assert.equal(r.json.total, undefined);
+    }
+    const all = await http(`${s.base}/Bundle?_count=0`, { headers: bearer(reader) });
+    assert.equal(all.status, 200);
+    assert.ok(all.json.total >= 1);
 
     const enc = await token(keys, { scope: 'system/Encounter.read' });
     for (const q of ['Encounter?patient.name=a', 'Encounter?subject:Patient.name=a', 'Encounter?patient.organization.name=a']) {

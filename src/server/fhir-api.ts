@@ -28,7 +28,7 @@ import { noteActor, noteBody } from './audit.js';
 import { forbidden, type Access, type Authenticator, type Principal } from './auth.js';
 import { buildCapabilityStatement } from './capability.js';
 import { errorReply, toFhirError } from './errors.js';
-import { CONTENT_TYPE, DeferredJsonBody, FHIR_JSON_RESOURCE, isPretty, parseJsonBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
+import { CONTENT_TYPE, DeferredBody, FHIR_JSON_RESOURCE, isPretty, parseJsonBody, parseXmlBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
 import { validateInput } from './validate-input.js';
 import type { ValidationPool } from './validation-pool.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
@@ -57,6 +57,8 @@ export interface FhirApiDeps {
 
 /** A `$validate` body larger than this is not parsed on the main thread when a validation worker can read it. */
 export const DEFER_VALIDATE_BYTES = 256 * 1024;
+/** Bodies over this many bytes are read by a validation worker (when one is ready): see BodyParserOptions.parseElsewhere. */
+export const PARSE_ELSEWHERE_BYTES = 256 * 1024;
 
 /**
  * GET entries of a batch or transaction answered by the GET routes themselves (an injected
@@ -120,6 +122,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     // A large `$validate` body: read by a worker, never parsed here. A transaction's text: for its worker.
     defer: (req, bytes) => pool !== undefined && pool.ready && bytes > DEFER_VALIDATE_BYTES && isValidate(req),
     keepBytes: (req) => pool !== undefined && req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
+    // Any other large body: read (checked, parsed, XML converted) by a worker; the tree is rebuilt here in slices.
+    parseElsewhere: (_req, bytes, format, keepJson) => (pool !== undefined && pool.ready && bytes.length > PARSE_ELSEWHERE_BYTES ? pool.parseBody(bytes, format, { keepJson }) : undefined),
   });
   linkPolicies.set(app, { ...(deps.publicUrl ? { publicUrl: deps.publicUrl.replace(/\/+$/, '') } : {}), trustProxy: deps.trustProxy === true });
 
@@ -375,11 +379,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
 
   // --- $validate ------------------------------------------------------------------------
   const validateHandler = async (req: FastifyRequest, reply: FastifyReply, type?: string) => {
-    if (req.body instanceof DeferredJsonBody) {
+    if (req.body instanceof DeferredBody) {
       if (type !== undefined && !isResourceType(type, validator)) throw unknownType(type, validator);
       const queryProfile = (req.query as Record<string, unknown>).profile;
       const bytes = req.body.bytes;
-      const done = await pool!.validateText(bytes, { ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
+      const format = req.body.format;
+      const done = await pool!.validateText(bytes, { format, ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
       // A volet's resource is validated by its IG's engine, on this thread (as below).
       const stub = { resourceType: done?.resourceType ?? '', meta: { profile: done?.claims ?? [] } } as FhirResource;
       if (done && (done.profile !== undefined || service.validateAsCreate(stub) === undefined)) {
@@ -387,8 +392,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
         if (req.fhirFormat === 'json' && !isPretty(req)) return reply.code(200).type(CONTENT_TYPE.json).send(outcome);
         return send(reply, 200, JSON.parse(outcome.toString('utf8')) as object);
       }
-      // No worker ready any more, or a volet's resource: read here after all.
-      req.body = parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE);
+      // No worker ready any more, or a volet's resource: read after all (by a worker when one is ready).
+      const read = await pool!.parseBody(bytes, format);
+      req.body = read ? read.value : format === 'json' ? parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE) : parseXmlBody(bytes.toString('utf8'), xml!);
     }
     requireResourceBody(req);
     const { resource, profile } = validateInput(req.body, (req.query as Record<string, unknown>).profile);
@@ -464,11 +470,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return send(reply, 200, bundle, headers);
   });
   const bundleSearchHandler = async (req: FastifyRequest, reply: FastifyReply) => {
-    requireAccess(req, 'read', 'Bundle');
+    // The list of submitted Bundles spans every type they hold, and its total counts Bundles off
+    // the page too (`_count=0`): read on every type (`*.read`), like the system history (D-190).
+    requireAccess(req, 'read', 'Bundle', '*');
     const pairs = searchPairs(req);
     const q = parseBundleSearch(pairs);
     const page = await bundlePage(repo, q, scopeOf(req));
-    requireAccess(req, 'read', ...new Set(page.bundles.flatMap((b) => [...typesInBundle(b)])));
     return send(reply, 200, bundleSearchset(baseUrlOf(req), pairs, q, page, now()));
   };
   app.get('/Bundle', bundleSearchHandler);

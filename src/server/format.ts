@@ -27,6 +27,8 @@ declare module 'fastify' {
      * validated in a worker from its text: src/server/validation-pool.ts).
      */
     fhirBodyBytes?: Buffer;
+    /** The body was read by a validation worker, which checked its value limits (entries, arrays, strings). */
+    fhirBodyChecked?: boolean;
     /** Negotiated response format (set by the FHIR onRequest hook). */
     fhirFormat?: ResponseFormat;
     /** A read of a Binary whose client asks for no FHIR format: the bytes themselves (ITI-68). */
@@ -135,20 +137,29 @@ export function negotiateFormat(query: Record<string, unknown>, accept: string |
 }
 
 /**
- * A JSON body left unparsed on the main thread: a large `$validate` body, read and validated by
- * a worker of the validation pool (src/server/validation-pool.ts).
+ * A body left unparsed on the main thread: a large `$validate` body (JSON or XML), read and
+ * validated by a worker of the validation pool (src/server/validation-pool.ts).
  */
-export class DeferredJsonBody {
+export class DeferredBody {
   /** The body's bytes (UTF-8), handed to the worker without a copy. */
-  constructor(readonly bytes: Buffer) {}
+  constructor(
+    readonly bytes: Buffer,
+    readonly format: 'json' | 'xml',
+  ) {}
 }
 
 /** Options of the FHIR body parsers. */
 export interface BodyParserOptions {
-  /** Whether a JSON body of `bytes` bytes is left to a validation worker (`DeferredJsonBody`) rather than parsed here. */
+  /** Whether a body of `bytes` bytes is left to a validation worker (`DeferredBody`) rather than parsed here. */
   defer?(req: FastifyRequest, bytes: number): boolean;
-  /** Whether the JSON bytes are kept beside the parsed body (`req.fhirBodyBytes`). */
+  /** Whether the body's JSON bytes are kept beside the parsed body (`req.fhirBodyBytes`). */
   keepBytes?(req: FastifyRequest): boolean;
+  /**
+   * Reads a (large) body in a worker rather than here: a promise of its value (and of its JSON
+   * bytes when it was XML and `keepJson`), resolving to undefined when no worker could take it;
+   * `undefined` at once when this body is read here (small, or no pool).
+   */
+  parseElsewhere?(req: FastifyRequest, bytes: Buffer, format: 'json' | 'xml', keepJson: boolean): Promise<{ value: unknown; json?: Buffer } | undefined> | undefined;
 }
 
 /** Deepest nesting of objects and arrays accepted in a JSON body (FHIR resources stay far below). */
@@ -173,6 +184,19 @@ export function parseJsonBody(body: string, what: BodyWhat): unknown {
   }
 }
 
+/** A FHIR XML body read (here or in a validation worker): the same 400s. */
+export function parseXmlBody(text: string, xml: Pick<XmlCodec, 'fromXml'>): FhirResource {
+  if (text.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource', whatFr: 'une ressource FHIR XML' });
+  try {
+    return xml.fromXml(text);
+  } catch (e) {
+    throw new FhirError(
+      HTTP_ERRORS.BODY_NOT_XML,
+      e instanceof FhirXmlError ? { detail: e.message, detailFr: e.messageFr } : { detail: (e as Error).message, detailFr: `exception « ${(e as Error).message} »` },
+    );
+  }
+}
+
 /**
  * Registers the FHIR body parsers on an (encapsulated) Fastify instance. Anything else is a
  * 415, which Fastify raises and the error handler turns into an OperationOutcome.
@@ -180,21 +204,43 @@ export function parseJsonBody(body: string, what: BodyWhat): unknown {
 export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefined, options: BodyParserOptions = {}): void {
   app.removeAllContentTypeParsers();
   // Read as bytes: a large body may go to a validation worker as it is (no copy, no decoding here).
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (req: FastifyRequest, body: string | Buffer, done) => {
-    try {
-      req.fhirBodyKind = 'json';
-      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-      if (options.defer?.(req, bytes.length)) {
-        done(null, new DeferredJsonBody(bytes));
-        return;
-      }
-      if (options.keepBytes?.(req)) req.fhirBodyBytes = bytes;
-      done(null, parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE));
-    } catch (e) {
-      req.fhirUnreadableBody = String(body);
+  const readBody = (req: FastifyRequest, body: string | Buffer, format: 'json' | 'xml', done: (err: Error | null, value?: unknown) => void): void => {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const fail = (e: unknown) => {
+      req.fhirUnreadableBody = bytes.toString('utf8');
       done(e as Error, undefined);
+    };
+    const readHere = () => {
+      try {
+        if (format === 'json') {
+          if (options.keepBytes?.(req)) req.fhirBodyBytes = bytes;
+          done(null, parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE));
+          return;
+        }
+        done(null, parseXmlBody(bytes.toString('utf8'), xml!));
+      } catch (e) {
+        fail(e);
+      }
+    };
+    req.fhirBodyKind = format;
+    if (options.defer?.(req, bytes.length)) {
+      done(null, new DeferredBody(bytes, format));
+      return;
     }
-  });
+    const keep = options.keepBytes?.(req) === true;
+    const elsewhere = options.parseElsewhere?.(req, bytes, format, keep);
+    if (!elsewhere) return readHere();
+    elsewhere.then(
+      (read) => {
+        if (!read) return readHere();
+        req.fhirBodyChecked = true;
+        if (keep) req.fhirBodyBytes = format === 'json' ? bytes : read.json;
+        done(null, read.value);
+      },
+      fail,
+    );
+  };
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (req: FastifyRequest, body: string | Buffer, done) => readBody(req, body, 'json', done));
   app.addContentTypeParser(JSON_PATCH_TYPE, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
     try {
       req.fhirBodyKind = 'json-patch';
@@ -207,29 +253,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
     req.fhirBodyKind = 'form';
     done(null, new URLSearchParams(String(body)));
   });
-  if (xml) {
-    app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (req: FastifyRequest, body: string | Buffer, done) => {
-      req.fhirBodyKind = 'xml';
-      const text = String(body);
-      if (text.trim() === '') {
-        req.fhirUnreadableBody = text;
-        done(new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR XML resource', whatFr: 'une ressource FHIR XML' }), undefined);
-        return;
-      }
-      try {
-        done(null, xml.fromXml(text));
-      } catch (e) {
-        req.fhirUnreadableBody = text;
-        done(
-          new FhirError(
-            HTTP_ERRORS.BODY_NOT_XML,
-            e instanceof FhirXmlError ? { detail: e.message, detailFr: e.messageFr } : { detail: (e as Error).message, detailFr: `exception « ${(e as Error).message} »` },
-          ),
-          undefined,
-        );
-      }
-    });
-  }
+  if (xml) app.addContentTypeParser(XML_TYPES, { parseAs: 'buffer' }, (req: FastifyRequest, body: string | Buffer, done) => readBody(req, body, 'xml', done));
 }
 
 /** Serialises a resource in the negotiated format. */

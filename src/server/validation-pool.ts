@@ -18,9 +18,49 @@ export interface ValidationWorkerSetup {
   limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>;
 }
 
+/** The text format of a body a worker reads. */
+export type BodyFormat = 'json' | 'xml';
+
 export type ToValidationWorker =
   | { id: number; kind: 'bundle'; bytes?: Uint8Array; resource?: unknown; now: number }
-  | { id: number; kind: 'validate'; bytes: Uint8Array; profile?: string; type?: string };
+  | { id: number; kind: 'validate'; bytes: Uint8Array; format: BodyFormat; profile?: string; type?: string }
+  | { id: number; kind: 'parse'; bytes: Uint8Array; format: BodyFormat; keepJson: boolean }
+  | { id: number; kind: 'page'; bytes: Uint8Array };
+
+/**
+ * A body read by a worker, in pieces the main thread rebuilds without holding the event loop:
+ * the value's JSON with its large top-level arrays left empty (`head`), and those arrays'
+ * elements as JSON texts of about PIECE_CHARS each, parsed one per turn of the loop.
+ */
+export interface ParsedPieces {
+  head: string;
+  arrays: [key: string, chunks: string[]][];
+  /** The body as JSON (UTF-8) when it was XML and the caller keeps the bytes (a transaction). */
+  json?: Uint8Array;
+}
+
+/** The size of a piece of a parsed body sent back to the main thread (one parse of this costs a few ms). */
+export const PIECE_CHARS = 256 * 1024;
+
+/** Rebuilds a body a worker parsed, one piece per turn of the event loop (see ParsedPieces). */
+export async function rebuildPieces(p: ParsedPieces): Promise<unknown> {
+  const value = JSON.parse(p.head) as Record<string, unknown[]>;
+  for (const [key, chunks] of p.arrays) {
+    // An own property from JSON.parse (even `__proto__`): read, never assigned.
+    const target = value[key]!;
+    for (const chunk of chunks) {
+      await new Promise((r) => setImmediate(r));
+      for (const x of JSON.parse(chunk) as unknown[]) target.push(x);
+    }
+  }
+  return value;
+}
+
+/** The answer of the web UI's "Valider un fichier" built by a worker (its HTML page). */
+export interface ValidatedPage {
+  status: number;
+  html: string;
+}
 
 /** What a worker found in a `$validate` body it read itself. */
 export interface ValidatedText {
@@ -36,7 +76,7 @@ export interface ValidatedText {
 export type FromValidationWorker =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; report?: ValidationReport; validated?: ValidatedText; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
+  | { type: 'result'; id: number; report?: ValidationReport; validated?: ValidatedText; parsed?: ParsedPieces; page?: ValidatedPage; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
 
 export interface ValidationPoolOptions {
   /** Worker threads (default: the cores, os.availableParallelism()). */
@@ -123,11 +163,34 @@ export class ValidationPool {
    * Parameters wrapper, type and profile checks). Rejects with the FhirError a route would
    * throw; `undefined` when no worker is ready.
    */
-  async validateText(bytes: Buffer, options: { profile?: string; type?: string }): Promise<ValidatedText | undefined> {
+  async validateText(bytes: Buffer, options: { profile?: string; type?: string; format?: BodyFormat }): Promise<ValidatedText | undefined> {
     if (!this.ready) return undefined;
     // A copy moves to the worker (a memory copy, no decoding); the request keeps its bytes.
-    const r = await this.run({ id: 0, kind: 'validate', bytes: new Uint8Array(bytes), ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(options.type !== undefined ? { type: options.type } : {}) });
+    const r = await this.run({ id: 0, kind: 'validate', bytes: new Uint8Array(bytes), format: options.format ?? 'json', ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(options.type !== undefined ? { type: options.type } : {}) });
     return r.validated!;
+  }
+
+  /**
+   * Reads a large request body (JSON or FHIR XML) in a worker: depth, syntax, the value limits,
+   * XML to JSON; the tree comes back in pieces rebuilt here a piece per turn of the loop. Rejects
+   * with the FhirError the body parser would raise; `undefined` when no worker is ready.
+   */
+  async parseBody(bytes: Buffer, format: BodyFormat, options: { keepJson?: boolean } = {}): Promise<{ value: unknown; json?: Buffer } | undefined> {
+    if (!this.ready) return undefined;
+    const r = await this.run({ id: 0, kind: 'parse', bytes: new Uint8Array(bytes), format, keepJson: options.keepJson === true });
+    const p = r.parsed!;
+    const value = await rebuildPieces(p);
+    return { value, ...(p.json ? { json: Buffer.from(p.json.buffer, p.json.byteOffset, p.json.byteLength) } : {}) };
+  }
+
+  /**
+   * The web UI's "Valider un fichier" answered by a worker from the form's raw bytes (decoding
+   * the form, reading the file, validating, rendering the report). `undefined` when no worker is ready.
+   */
+  async validatePage(formBytes: Buffer): Promise<ValidatedPage | undefined> {
+    if (!this.ready) return undefined;
+    const r = await this.run({ id: 0, kind: 'page', bytes: new Uint8Array(formBytes) });
+    return r.page!;
   }
 
   async close(): Promise<void> {
@@ -155,7 +218,8 @@ export class ValidationPool {
       slot.task = task;
       const m = task.message;
       // The bytes move to the worker (their buffer is detached here), they are not copied.
-      slot.worker.postMessage(m, m.bytes ? [m.bytes.buffer as ArrayBuffer] : []);
+      const bytes = 'bytes' in m ? m.bytes : undefined;
+      slot.worker.postMessage(m, bytes ? [bytes.buffer as ArrayBuffer] : []);
     }
     // No worker left that could ever take them (every one failed to start): fail what waits.
     if (this.queue.length && !this.slots.length) for (const p of this.queue.splice(0)) p.reject(new Error('no validation worker'));

@@ -2,17 +2,21 @@
 // are plain objects, not shareable between threads), then validates what the main thread
 // hands it — transaction Bundles sent as text (parsed here, off the event loop), and large
 // `$validate` bodies read here from their text: depth check, parse, value limits, the
-// Parameters wrapper, the type and profile checks, validation, unstorable text.
+// Parameters wrapper, the type and profile checks, validation, unstorable text. It also reads
+// any other large body (JSON or XML) for the main thread, which gets the tree back in pieces,
+// and answers the web UI's "Valider un fichier" (form decoding, validation, the report page).
 import { parentPort, workerData } from 'node:worker_threads';
-import { describeJsonSyntaxError } from '../fhir/input.js';
 import { isObject } from '../fhir/json.js';
-import { findUnstorableText, jsonDepthExceeds, unstorableError } from '../fhir/text.js';
+import { findUnstorableText, unstorableError } from '../fhir/text.js';
+import type { FhirResource } from '../storage/types.js';
+import { xmlToJson } from '../fhir/xml/index.js';
 import { TdduiValidator } from '../tddui/validator.js';
-import { MAX_JSON_DEPTH } from './format.js';
+import { validateResultPage } from '../ui/pages/validate.js';
+import { FHIR_JSON_RESOURCE, parseJsonBody, parseXmlBody } from './format.js';
 import { checkValueLimits } from './limits.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { validateInput } from './validate-input.js';
-import { movable, type FromValidationWorker, type ToValidationWorker, type ValidationWorkerSetup } from './validation-pool.js';
+import { movable, PIECE_CHARS, type BodyFormat, type FromValidationWorker, type ParsedPieces, type ToValidationWorker, type ValidationWorkerSetup } from './validation-pool.js';
 
 const port = parentPort!;
 const setup = workerData as ValidationWorkerSetup;
@@ -21,14 +25,48 @@ function post(m: FromValidationWorker): void {
   port.postMessage(m);
 }
 
-function parse(text: string): unknown {
-  if (text.trim() === '') throw new FhirError(HTTP_ERRORS.BODY_EMPTY, { what: 'a FHIR JSON resource', whatFr: 'une ressource FHIR JSON' });
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new FhirError(HTTP_ERRORS.BODY_TOO_DEEP, { limit: MAX_JSON_DEPTH });
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FhirError(HTTP_ERRORS.BODY_NOT_JSON, describeJsonSyntaxError(text, e as Error));
+/** A body's text read as the main thread's body parsers would (same errors). */
+function parse(text: string, format: BodyFormat = 'json'): unknown {
+  return format === 'xml' ? parseXmlBody(text, XML) : parseJsonBody(text, FHIR_JSON_RESOURCE);
+}
+
+const XML = { fromXml: (x: string) => xmlToJson(x) as FhirResource };
+
+/** A parsed value cut in pieces for the main thread (ParsedPieces): its large top-level arrays split. */
+function toPieces(value: unknown): ParsedPieces {
+  if (!isObject(value)) return { head: JSON.stringify(value), arrays: [] };
+  const head: Record<string, unknown> = {};
+  const arrays: ParsedPieces['arrays'] = [];
+  for (const [key, v] of Object.entries(value)) {
+    let kept: unknown = v;
+    if (Array.isArray(v) && v.length > 1) {
+      const chunks: string[] = [];
+      let parts: string[] = [];
+      let size = 0;
+      for (const x of v) {
+        const t = JSON.stringify(x) ?? 'null';
+        parts.push(t);
+        size += t.length;
+        if (size >= PIECE_CHARS) {
+          chunks.push(`[${parts.join(',')}]`);
+          parts = [];
+          size = 0;
+        }
+      }
+      if (parts.length) chunks.push(`[${parts.join(',')}]`);
+      if (chunks.length > 1) {
+        arrays.push([key, chunks]);
+        kept = [];
+      }
+    }
+    // (defineProperty: a `__proto__` key stays a plain key.)
+    Object.defineProperty(head, key, { value: kept, enumerable: true, writable: true, configurable: true });
   }
+  return { head: JSON.stringify(head), arrays };
+}
+
+function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 async function main(): Promise<void> {
@@ -43,11 +81,27 @@ async function main(): Promise<void> {
   port.on('message', (m: ToValidationWorker) => {
     try {
       if (m.kind === 'bundle') {
-        const bundle = m.bytes ? JSON.parse(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8')) : m.resource;
+        const bundle = m.bytes ? JSON.parse(text(m.bytes)) : m.resource;
         post({ type: 'result', id: m.id, report: validator.validate(bundle, { now: new Date(m.now) }) });
         return;
       }
-      const body = parse(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).toString('utf8'));
+      if (m.kind === 'parse') {
+        const body = parse(text(m.bytes), m.format);
+        if (isObject(body)) checkValueLimits(body, setup.limits, typeof body.resourceType === 'string' ? body.resourceType : 'body');
+        const parsed = toPieces(body);
+        const json = m.keepJson && m.format === 'xml' ? movable(Buffer.from(JSON.stringify(body))) : undefined;
+        if (json) parsed.json = json;
+        port.postMessage({ type: 'result', id: m.id, parsed } satisfies FromValidationWorker, json ? [json.buffer as ArrayBuffer] : []);
+        return;
+      }
+      if (m.kind === 'page') {
+        // The form of "Valider un fichier" (application/x-www-form-urlencoded): the file's text and name.
+        const form = new URLSearchParams(text(m.bytes));
+        const name = form.get('nom');
+        post({ type: 'result', id: m.id, page: validateResultPage(validator, form.get('contenu') ?? '', name ? name.slice(0, 200) : undefined) });
+        return;
+      }
+      const body = parse(text(m.bytes), m.format);
       if (isObject(body)) checkValueLimits(body, setup.limits, typeof body.resourceType === 'string' ? body.resourceType : 'body');
       if (!isObject(body) || typeof body.resourceType !== 'string') throw new FhirError(HTTP_ERRORS.BODY_NOT_RESOURCE);
       const { resource, profile } = validateInput(body, m.profile);

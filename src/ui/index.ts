@@ -63,6 +63,29 @@ export interface UiDeps {
   agenda?: AgendaStore;
   /** Months after the usager's accord when a PPA is due for review (default 12; D-126). */
   reviewMonths?: number;
+  /**
+   * "Valider un fichier" answered off the event loop (the server's validation workers): the
+   * page built from the form's raw bytes; `undefined` when no worker is ready (answered here).
+   */
+  validatePage?: (formBytes: Buffer) => Promise<{ status: number; html: string } | undefined>;
+}
+
+/** A "Valider un fichier" form larger than this goes to a validation worker whole (when one is ready). */
+const VALIDATE_IN_WORKER_BYTES = 256 * 1024;
+
+/** The raw bytes of a large "Valider un fichier" form, left to a validation worker (never decoded here). */
+class DeferredForm {
+  constructor(readonly bytes: Buffer) {}
+}
+
+function decodeForm(body: string): Record<string, string | string[]> {
+  // A repeated field (the circle members chosen for a common slot) becomes an array.
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(body)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
 }
 
 /** The UI's pages only load what this server serves (no inline script or style, no CDN). */
@@ -187,15 +210,14 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     });
     // Form posts of "Valider un fichier" (the file text travels in a form field).
     if (!ui.hasContentTypeParser('application/x-www-form-urlencoded')) {
-      ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: VALIDATE_BODY_LIMIT }, (_req, body, done) => {
+      ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: VALIDATE_BODY_LIMIT }, (req, body, done) => {
         try {
-          // A repeated field (the circle members chosen for a common slot) becomes an array.
-          const out: Record<string, string | string[]> = {};
-          for (const [k, v] of new URLSearchParams(String(body))) {
-            const prev = out[k];
-            out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+          const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+          if (deps.validatePage && bytes.length > VALIDATE_IN_WORKER_BYTES && req.method === 'POST' && req.url.split('?')[0] === '/valider') {
+            done(null, new DeferredForm(bytes));
+            return;
           }
-          done(null, out);
+          done(null, decodeForm(bytes.toString('utf8')));
         } catch (e) {
           done(e as Error, undefined);
         }
@@ -306,8 +328,14 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(await repo.reader(), req.query ?? {}, scopeOf(req))));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
-    ui.post<{ Body: { contenu?: string; nom?: string } }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {
-      const b = req.body && typeof req.body === 'object' ? req.body : {};
+    ui.post<{ Body: { contenu?: string; nom?: string } | DeferredForm }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {
+      if (req.body instanceof DeferredForm) {
+        // A large file: decoded, validated and reported by a worker; here only when none is ready.
+        const done = await deps.validatePage!(req.body.bytes);
+        if (done) return sendHtml(reply, done.html, done.status);
+        req.body = decodeForm(req.body.bytes.toString('utf8')) as { contenu?: string; nom?: string };
+      }
+      const b = req.body && typeof req.body === 'object' ? (req.body as { contenu?: string; nom?: string }) : {};
       const r = validateResultPage(validator, typeof b.contenu === 'string' ? b.contenu : '', typeof b.nom === 'string' && b.nom ? b.nom.slice(0, 200) : undefined);
       return sendHtml(reply, r.html, r.status);
     });
