@@ -5,6 +5,8 @@ import { parseRelativeReference } from '../fhir/json.js';
 import { dateRange, splitDatePrefix } from '../fhir/search/dates.js';
 import { IDENTIFIER_KEY_SUFFIX, OF_TYPE_KEY_SUFFIX, normalizeString, type ParamDef, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { toCanonicalUcum, UCUM } from '../fhir/terminology/ucum.js';
+import { indexTables } from './writer.js';
+import type { FhirResource } from '../fhir/json.js';
 import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
 import type { IncludeSpec, Queryable, ResourceRecord, SearchParam, SearchQuery, SearchResult } from './types.js';
 import { scopeSql, type ReadScope } from './scope.js';
@@ -308,7 +310,14 @@ class SearchBuilder {
     readonly params: SearchParameterSet,
     /** The reader's scope: every resource a hop reads (chains, `_has`) must be in it too. */
     readonly scope?: ReadScope,
+    /** Table names' prefix: `ov_` reads the overlay of a plan's resources (matchIds). */
+    readonly prefix = '',
   ) {}
+
+  /** The name to read a table by (`resource`, `search_token`…). */
+  tab(name: string): string {
+    return this.prefix + name;
+  }
 
   /** ` AND <alias's owner in scope>`, or nothing without a scope. */
   inScope(alias: string): string {
@@ -348,7 +357,7 @@ class SearchBuilder {
     const table = TABLE[def.type]!;
     // Placeholders are created where used: an unused one has no type and PostgreSQL refuses it.
     const sub = (cond: string, key = def.key, tbl = table) =>
-      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${tbl} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
+      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${this.tab(tbl)} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
 
     if (modifier === 'missing') {
       if (values.length !== 1 || !['true', 'false'].includes(values[0]!)) throw badValue('":missing" takes true or false', '« :missing » prend true ou false', name);
@@ -361,7 +370,7 @@ class SearchBuilder {
     switch (def.type) {
       case 'composite': {
         if (modifier && modifier !== 'not') throw badModifier(modifier, 'composite', name);
-        const cond = `(${alias}.resource_type, ${alias}.id) IN (SELECT c.resource_type, c.id FROM search_composite c WHERE ${resourceType ? `c.resource_type = ${sql.p(resourceType)} AND ` : ''}c.param = ${sql.p(def.key)} AND (${values.map((v) => this.compositeCondition(def, v)).join(' OR ')}))`;
+        const cond = `(${alias}.resource_type, ${alias}.id) IN (SELECT c.resource_type, c.id FROM ${this.tab('search_composite')} c WHERE ${resourceType ? `c.resource_type = ${sql.p(resourceType)} AND ` : ''}c.param = ${sql.p(def.key)} AND (${values.map((v) => this.compositeCondition(def, v)).join(' OR ')}))`;
         return modifier === 'not' ? `NOT ${cond}` : cond;
       }
       case 'token':
@@ -573,11 +582,11 @@ class SearchBuilder {
     const branches = targets.map((targetType) => {
       const a = sql.alias('c');
       const innerCond = this.condition(targetType, inner, a, depth + 1);
-      return `SELECT ${a}.resource_type, ${a}.id FROM resource ${a} WHERE ${a}.deleted = false AND ${a}.resource_type = ${sql.p(targetType)} AND ${innerCond ?? 'true'}${this.inScope(a)}`;
+      return `SELECT ${a}.resource_type, ${a}.id FROM ${this.tab('resource')} ${a} WHERE ${a}.deleted = false AND ${a}.resource_type = ${sql.p(targetType)} AND ${innerCond ?? 'true'}${this.inScope(a)}`;
     });
     const r = sql.alias('ref');
     const typeFilter = resourceType ? `${r}.resource_type = ${sql.p(resourceType)} AND ` : '';
-    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.resource_type, ${r}.id FROM search_reference ${r}
+    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.resource_type, ${r}.id FROM ${this.tab('search_reference')} ${r}
      WHERE ${typeFilter}${r}.param = ${sql.p(def.key)} AND (${r}.target_type, ${r}.target_id) IN (${branches.join(' UNION ALL ')}))`;
   }
 
@@ -608,9 +617,9 @@ class SearchBuilder {
     const innerCond = this.condition(type, inner, h, depth + 1);
     const r = sql.alias('ref');
     const target = resourceType ? ` AND ${r}.target_type = ${sql.p(resourceType)}` : '';
-    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.target_type, ${r}.target_id FROM search_reference ${r}
+    return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.target_type, ${r}.target_id FROM ${this.tab('search_reference')} ${r}
      WHERE ${r}.resource_type = ${sql.p(type)} AND ${r}.param = ${sql.p(def.key)}${target} AND (${r}.resource_type, ${r}.id) IN (
-       SELECT ${h}.resource_type, ${h}.id FROM resource ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}${this.inScope(h)}))`;
+       SELECT ${h}.resource_type, ${h}.id FROM ${this.tab('resource')} ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}${this.inScope(h)}))`;
   }
 
   orderBy(resourceType: string | undefined, sort: string[] | undefined): string {
@@ -695,19 +704,56 @@ export async function search(db: Queryable, q: SearchQuery, params: SearchParame
   return result;
 }
 
+/** Resources as a plan will have written them (conditional references inside a transaction). */
+export interface Overlay {
+  resources: { resourceType: string; id: string; lastUpdated: string; owner?: string; content?: FhirResource }[];
+}
+
 /**
  * Ids of the current resources of `resourceType` matching `params` (conditional create, update,
  * delete and references): at most `limit`, strict handling (an unknown criterion must not match
  * everything).
+ *
+ * With an `overlay`, the same query runs on the state a plan will leave: each table is read
+ * through a CTE (`ov_resource`, `ov_search_token`…) holding the stored rows of the resources the
+ * plan does not touch plus the overlay's resources and their index rows (a deleted one: a
+ * tombstone, no rows). Every parameter type, modifier, chain and `_has` has exactly the
+ * semantics of search (D-203).
  */
-export async function matchIds(db: Queryable, resourceType: string, criteria: SearchParam[], params: SearchParameterSet, limit = 2): Promise<string[]> {
-  const b = new SearchBuilder(params);
-  const where = ['r.deleted = false', `r.resource_type = ${b.sql.p(resourceType)}`];
+export async function matchIds(db: Queryable, resourceType: string, criteria: SearchParam[], params: SearchParameterSet, limit = 2, overlay?: Overlay): Promise<string[]> {
+  const ov = overlay && overlay.resources.length ? overlay.resources : undefined;
+  const b = new SearchBuilder(params, undefined, ov ? 'ov_' : '');
+  const sql = b.sql;
+  let ctes = '';
+  if (ov) {
+    const keys = `${sql.p(ov.map((r) => r.resourceType))}::text[], ${sql.p(ov.map((r) => r.id))}::text[]`;
+    const untouched = (a: string) => `NOT EXISTS (SELECT 1 FROM ov_keys k WHERE k.t = ${a}.resource_type AND k.i = ${a}.id)`;
+    const parts = [
+      `ov_keys AS MATERIALIZED (SELECT * FROM unnest(${keys}) AS k(t, i))`,
+      `ov_resource AS NOT MATERIALIZED (
+        SELECT x.resource_type, x.id, x.version_id, x.last_updated, x.deleted, x.owner, x.content FROM resource x WHERE ${untouched('x')}
+        UNION ALL
+        SELECT * FROM unnest(${keys}, ${sql.p(ov.map(() => 0))}::integer[], ${sql.p(ov.map((r) => r.lastUpdated))}::timestamptz[],
+                             ${sql.p(ov.map((r) => r.content === undefined))}::boolean[], ${sql.p(ov.map((r) => r.owner ?? ''))}::text[],
+                             ${sql.p(ov.map((r) => (r.content === undefined ? null : JSON.stringify(r.content))))}::jsonb[]))`,
+    ];
+    const rows = indexTables(
+      params,
+      ov.map((r) => ({ resourceType: r.resourceType, id: r.id, resource: r.content ?? { resourceType: r.resourceType }, deleted: r.content === undefined })),
+    );
+    for (const t of rows) {
+      const cols = t.columns.join(', ');
+      const planned = t.arrays[0]!.length ? `\n        UNION ALL SELECT * FROM unnest(${t.arrays.map((a, n) => `${sql.p(a)}::${t.casts[n]}[]`).join(', ')})` : '';
+      parts.push(`ov_${t.table} AS NOT MATERIALIZED (SELECT ${cols} FROM ${t.table} x WHERE ${untouched('x')}${planned})`);
+    }
+    ctes = `WITH ${parts.join(',\n')}\n`;
+  }
+  const where = ['r.deleted = false', `r.resource_type = ${sql.p(resourceType)}`];
   for (const sp of criteria) {
     const c = b.condition(resourceType, sp, 'r');
     if (c) where.push(c);
   }
-  const res = await db.query<{ id: string }>(`SELECT r.id FROM resource r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${Math.max(1, Math.floor(limit))}`, b.sql.params);
+  const res = await db.query<{ id: string }>(`${ctes}SELECT r.id FROM ${b.tab('resource')} r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${Math.max(1, Math.floor(limit))}`, sql.params);
   return res.rows.map((r) => r.id);
 }
 

@@ -15,8 +15,7 @@ import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
 import { sameContent } from '../fhir/same-content.js';
 import { criteriaLocks, keyId, lockAndLookupKeys, lookupKeysLockNew, type FoundKey, type KeyOf } from './keys.js';
-import { matchesCriteria } from '../fhir/search/match.js';
-import { matchIds } from './search.js';
+import { matchIds, type Overlay } from './search.js';
 import { changeFeedInsert } from './changes.js';
 import { outboxInsert, type EventDeclaration, type EventSource, type WrittenChange } from './outbox.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
@@ -381,7 +380,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
       tx,
       targets: targets.map((t, i) => (t && plannedVersion[i] !== undefined ? { resourceType: t.resourceType, id: t.id, versionId: plannedVersion[i]!, existed: existed[i]! } : undefined)),
       found: targets.map((t, i) => (t && unchanged.get(i) === 'exists' ? { resourceType: t.resourceType, id: t.id } : undefined)),
-      match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged),
+      match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged, now.toISOString()),
       setResource: (index, resource) => {
         contents[index] = resource;
       },
@@ -556,10 +555,12 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
 }
 
 /**
- * Conditional references inside a plan (FHIR http#trules): the stored resources that match,
- * except those the plan rewrites or deletes, plus the plan's own resources that match once
- * written (a Patient created by an earlier entry of the transaction), evaluated in memory on
- * their planned content. At most 2 ids (the caller only needs to tell 0, 1 and several).
+ * Conditional references inside a plan (FHIR http#trules): the criteria evaluated by the search
+ * SQL itself on the state the plan will leave — the stored resources it does not rewrite or
+ * delete, plus its own resources with their planned content (a Patient created by an earlier
+ * entry of the transaction) and index rows (`matchIds` with an overlay, D-203). So every type,
+ * modifier, chain and `_has` means what it means in a search. At most 2 ids (the caller only
+ * needs to tell 0, 1 and several).
  */
 async function matchWithPlan(
   tx: Queryable,
@@ -570,20 +571,19 @@ async function matchWithPlan(
   targets: (Target | undefined)[],
   contents: (FhirResource | undefined)[],
   unchanged: Map<number, unknown>,
+  now: string,
 ): Promise<string[]> {
-  const planned = new Map<string, FhirResource | undefined>(); // id -> planned content (undefined: deleted)
+  const planned = new Map<string, Overlay['resources'][number]>();
   ops.forEach((op, i) => {
     const t = targets[i];
-    if (!t || t.resourceType !== resourceType || unchanged.has(i)) return;
-    planned.set(t.id, op.method === 'delete' ? undefined : contents[i]);
+    if (!t || unchanged.has(i)) return;
+    const content = op.method === 'delete' ? undefined : contents[i];
+    const r: Overlay['resources'][number] = { resourceType: t.resourceType, id: t.id, lastUpdated: now };
+    if (content) r.content = { ...content, id: t.id };
+    // A create, update or patch whose content is not known yet is left to the stored state.
+    if (content || op.method === 'delete') planned.set(`${t.resourceType}/${t.id}`, r);
   });
-  const stored = await matchIds(tx, resourceType, criteria, searchParams, 2 + planned.size);
-  const out = stored.filter((id) => !planned.has(id));
-  for (const [id, content] of planned) {
-    if (!content) continue;
-    if (matchesCriteria(searchParams, { ...content, id }, criteria) === true) out.push(id);
-  }
-  return [...new Set(out)].slice(0, 2);
+  return matchIds(tx, resourceType, criteria, searchParams, 2, { resources: [...planned.values()] });
 }
 
 /** The current contents of the objects found by key (locked already), for the no-op rule. */

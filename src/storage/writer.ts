@@ -118,47 +118,16 @@ export async function writeVersions(
       SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, o.s
         FROM unnest(${rt}::text[], ${ri}::text[], ${p(replaced.map((x) => x.lastUpdated))}::timestamptz[]) AS o(t, i, s)
         JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
-    for (const table of ['search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite']) {
+    for (const { table } of INDEX_TABLES) {
       ctes.push(`d_${table} AS (DELETE FROM ${table} s USING unnest(${rt}::text[], ${ri}::text[]) AS k(t, i)
         WHERE s.resource_type = k.t AND s.id = k.i)`);
     }
   }
 
-  // Index rows, one array per column.
-  const cols = <K extends string>(names: readonly K[]) => Object.fromEntries(names.map((n) => [n, [] as unknown[]])) as Record<K, unknown[]>;
-  const tok = cols(['t', 'i', 'p', 's', 'c'] as const);
-  const str = cols(['t', 'i', 'p', 'v', 'e'] as const);
-  const dat = cols(['t', 'i', 'p', 'l', 'h'] as const);
-  const ref = cols(['t', 'i', 'p', 'tt', 'ti', 'u'] as const);
-  const num = cols(['t', 'i', 'p', 'l', 'h', 's', 'c', 'cl', 'ch', 'cc'] as const);
-  const cmp = cols(['t', 'i', 'p', 'j'] as const);
-  for (const x of items) {
-    if (x.deleted) continue;
-    const idx: IndexRows = searchParams.extract(x.resource);
-    const rt = x.resourceType;
-    for (const r of idx.tokens) (tok.t.push(rt), tok.i.push(x.id), tok.p.push(r.param), tok.s.push(r.system ?? null), tok.c.push(r.code));
-    for (const r of idx.strings) (str.t.push(rt), str.i.push(x.id), str.p.push(r.param), str.v.push(r.value), str.e.push(r.exact));
-    for (const r of idx.dates) (dat.t.push(rt), dat.i.push(x.id), dat.p.push(r.param), dat.l.push(r.low), dat.h.push(r.high));
-    for (const r of idx.numbers) (num.t.push(rt), num.i.push(x.id), num.p.push(r.param), num.l.push(r.low), num.h.push(r.high), num.s.push(r.system), num.c.push(r.code), num.cl.push(r.canonical_low), num.ch.push(r.canonical_high), num.cc.push(r.canonical_code));
-    for (const r of idx.composites) (cmp.t.push(rt), cmp.i.push(x.id), cmp.p.push(r.param), cmp.j.push(JSON.stringify(r.components)));
-    for (const r of idx.references) (ref.t.push(rt), ref.i.push(x.id), ref.p.push(r.param), ref.tt.push(r.targetType ?? null), ref.ti.push(r.targetId ?? null), ref.u.push(r.url ?? null));
+  for (const t of indexTables(searchParams, items)) {
+    if (t.arrays[0]!.length === 0) continue;
+    ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}))`);
   }
-  const insert = (name: string, table: string, columns: string, arrays: unknown[][], casts: string[]) => {
-    if (arrays[0].length === 0) return;
-    ctes.push(`${name} AS (INSERT INTO ${table} (${columns}) SELECT * FROM unnest(${arrays.map((a, n) => `${p(a)}::${casts[n]}[]`).join(', ')}))`);
-  };
-  insert('i_token', 'search_token', 'resource_type, id, param, system, code', [tok.t, tok.i, tok.p, tok.s, tok.c], ['text', 'text', 'text', 'text', 'text']);
-  insert('i_string', 'search_string', 'resource_type, id, param, value, exact', [str.t, str.i, str.p, str.v, str.e], ['text', 'text', 'text', 'text', 'text']);
-  insert('i_date', 'search_date', 'resource_type, id, param, low, high', [dat.t, dat.i, dat.p, dat.l, dat.h], ['text', 'text', 'text', 'timestamptz', 'timestamptz']);
-  insert(
-    'i_num',
-    'search_number',
-    'resource_type, id, param, low, high, system, code, canonical_low, canonical_high, canonical_code',
-    [num.t, num.i, num.p, num.l, num.h, num.s, num.c, num.cl, num.ch, num.cc],
-    ['text', 'text', 'text', 'numeric', 'numeric', 'text', 'text', 'numeric', 'numeric', 'text'],
-  );
-  insert('i_cmp', 'search_composite', 'resource_type, id, param, components', [cmp.t, cmp.i, cmp.p, cmp.j], ['text', 'text', 'text', 'jsonb']);
-  insert('i_ref', 'search_reference', 'resource_type, id, param, target_type, target_id, url', [ref.t, ref.i, ref.p, ref.tt, ref.ti, ref.u], ['text', 'text', 'text', 'text', 'text', 'text']);
   if (keys && keys.rows.length) {
     // A key known under another id is re-pointed (the object it names was matched by a
     // higher-priority key).
@@ -169,6 +138,48 @@ export async function writeVersions(
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
   }
   await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+}
+
+/** The index rows of some resources, one array per column of each index table (for `unnest`). */
+export interface IndexTable {
+  table: string;
+  columns: string[];
+  casts: string[];
+  arrays: unknown[][];
+}
+
+/** Every index table with its columns: what a write inserts, and what search reads. */
+export const INDEX_TABLES: { table: string; columns: string[]; casts: string[] }[] = [
+  { table: 'search_token', columns: ['resource_type', 'id', 'param', 'system', 'code'], casts: ['text', 'text', 'text', 'text', 'text'] },
+  { table: 'search_string', columns: ['resource_type', 'id', 'param', 'value', 'exact'], casts: ['text', 'text', 'text', 'text', 'text'] },
+  { table: 'search_date', columns: ['resource_type', 'id', 'param', 'low', 'high'], casts: ['text', 'text', 'text', 'timestamptz', 'timestamptz'] },
+  {
+    table: 'search_number',
+    columns: ['resource_type', 'id', 'param', 'low', 'high', 'system', 'code', 'canonical_low', 'canonical_high', 'canonical_code'],
+    casts: ['text', 'text', 'text', 'numeric', 'numeric', 'text', 'text', 'numeric', 'numeric', 'text'],
+  },
+  { table: 'search_reference', columns: ['resource_type', 'id', 'param', 'target_type', 'target_id', 'url'], casts: ['text', 'text', 'text', 'text', 'text', 'text'] },
+  { table: 'search_composite', columns: ['resource_type', 'id', 'param', 'components'], casts: ['text', 'text', 'text', 'jsonb'] },
+];
+
+/** Index rows of `items` (deleted ones have none), as column arrays per table. */
+export function indexTables(searchParams: SearchParameterSet, items: { resourceType: string; id: string; resource: FhirResource; deleted?: boolean }[]): IndexTable[] {
+  const tables = INDEX_TABLES.map((t) => ({ ...t, arrays: t.columns.map(() => [] as unknown[]) }));
+  const [tok, str, dat, num, ref, cmp] = tables.map((t) => t.arrays) as [unknown[][], unknown[][], unknown[][], unknown[][], unknown[][], unknown[][]];
+  const push = (cols: unknown[][], values: unknown[]) => values.forEach((v, n) => cols[n]!.push(v));
+  for (const x of items) {
+    if (x.deleted) continue;
+    const idx: IndexRows = searchParams.extract(x.resource);
+    const rt = x.resourceType;
+    const id = x.id;
+    for (const r of idx.tokens) push(tok, [rt, id, r.param, r.system ?? null, r.code]);
+    for (const r of idx.strings) push(str, [rt, id, r.param, r.value, r.exact]);
+    for (const r of idx.dates) push(dat, [rt, id, r.param, r.low, r.high]);
+    for (const r of idx.numbers) push(num, [rt, id, r.param, r.low, r.high, r.system, r.code, r.canonical_low, r.canonical_high, r.canonical_code]);
+    for (const r of idx.references) push(ref, [rt, id, r.param, r.targetType ?? null, r.targetId ?? null, r.url ?? null]);
+    for (const r of idx.composites) push(cmp, [rt, id, r.param, JSON.stringify(r.components)]);
+  }
+  return tables;
 }
 
 /** Sets id and meta.versionId/lastUpdated on a copy of the resource. */
