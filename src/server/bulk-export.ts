@@ -30,6 +30,7 @@ import {
   type ExportParams,
 } from '../storage/export-jobs.js';
 import type { Database, Repository, SearchParam } from '../storage/types.js';
+import { runInReadContext } from '../storage/index.js';
 import { actorOf } from './audit.js';
 import { forbidden, type Authenticator } from './auth.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
@@ -122,7 +123,22 @@ export class ExportRunner {
     return join(this.options.dir, id, `${type}.ndjson`);
   }
 
+  /**
+   * With read replicas (D-224), the job's pages are read from a replica that has replayed every
+   * write committed before the job started (waiting up to 2 s for one, else from the primary):
+   * the job is a client whose "last write" is the primary's position now. Its own bookkeeping is written to the primary.
+   */
   private async run(id: string): Promise<void> {
+    const replicas = this.repo.readReplicas;
+    if (!replicas) return this.export(id);
+    const client = `export:${id}`;
+    await replicas.noteWrite(client);
+    // A replica is usually a few milliseconds behind: wait for it rather than read the primary.
+    await replicas.waitForReplay(client, 2000);
+    return runInReadContext({ client: () => client, readOnly: true, open: true }, () => this.export(id));
+  }
+
+  private async export(id: string): Promise<void> {
     const job = await getExportJob(this.db, id);
     if (!job || (job.status !== 'accepted' && job.status !== 'running')) return;
     const { params } = job;
@@ -143,7 +159,7 @@ export class ExportRunner {
         const filters = (params.typeFilters[type] ?? []).map(searchParamsOf);
         for (;;) {
           if (this.stopped) return;
-          const page = await exportPage(this.db, { type, afterId: progress.lastId, limit: pageSize, ...(params.since ? { since: params.since } : {}), ...(patients ? { patients } : {}), ...(params.scope ? { scope: params.scope } : {}) });
+          const page = await exportPage(await this.repo.reader(), { type, afterId: progress.lastId, limit: pageSize, ...(params.since ? { since: params.since } : {}), ...(patients ? { patients } : {}), ...(params.scope ? { scope: params.scope } : {}) });
           if (page.length === 0) break;
           let kept = page;
           if (filters.length) {

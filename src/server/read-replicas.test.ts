@@ -5,6 +5,9 @@
 // client that has just written sees its write at once), and the server still answering when the
 // replica stops.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseServeArgs } from '../cli/serve.js';
@@ -25,7 +28,9 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
   let cluster: ReplicatedCluster;
   let server: RunningServer;
   let base: string;
+  let exportDir: string;
   before(async () => {
+    exportDir = mkdtempSync(join(tmpdir(), 'tddui-replica-export-'));
     cluster = await startReplicatedCluster();
     try {
       server = await startServer({
@@ -38,6 +43,7 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
         // Two clients told apart by their (forwarded) address.
         trustProxy: true,
         database: cluster.primary.url,
+        bulkExport: { dir: exportDir },
         readDatabases: [cluster.replica.url],
       });
     } catch (err) {
@@ -49,6 +55,7 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
   after(async () => {
     await server?.close();
     await cluster?.destroy();
+    if (exportDir) rmSync(exportDir, { recursive: true, force: true });
   });
 
   const as = (client: string) => ({ 'x-forwarded-for': client });
@@ -116,6 +123,41 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
     assert.deepEqual(await families('Replique-Deux', B), ['Replique-Deux']);
     assert.deepEqual(await families('Replique-Deux', A), ['Replique-Deux']);
     assert.equal(replicaReads(), reads + 2, 'both searches served by the replica');
+  });
+
+  it('$export reads a replica that has every write made before the job started, else the primary', async () => {
+    const exportFamilies = async (headers: Record<string, string>) => {
+      const k = await http(`${base}/$export?_type=Patient`, { headers: { ...headers, prefer: 'respond-async', accept: 'application/fhir+json' } });
+      assert.equal(k.status, 202, k.text);
+      const poll = k.headers.get('content-location')!;
+      for (let i = 0; i < 600; i++) {
+        const r = await http(poll, { headers });
+        if (r.status === 200) {
+          const out: string[] = [];
+          for (const o of r.json.output) {
+            const text = await (await fetch(o.url, { headers })).text();
+            for (const line of text.split('\n').filter(Boolean)) out.push(JSON.parse(line).name[0].family);
+          }
+          return out.sort();
+        }
+        assert.equal(r.status, 202, r.text);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error('the export did not finish');
+    };
+    await cluster.pauseReplay();
+    const w = await http(`${base}/Patient`, { body: patient('Replique-Export'), headers: B });
+    assert.equal(w.status, 201, w.text);
+    let reads = replicaReads();
+    // The paused replica is behind the job's start: the pages come from the primary.
+    assert.ok((await exportFamilies(B)).includes('Replique-Export'));
+    assert.equal(replicaReads(), reads, 'no page read from the replica that is behind');
+    await cluster.resumeReplay();
+    await cluster.caughtUp();
+    await inService();
+    reads = replicaReads();
+    assert.ok((await exportFamilies(A)).includes('Replique-Export'));
+    assert.ok(replicaReads() > reads, 'the pages were read from the replica');
   });
 
   it('keeps answering when the replica stops: its reads go to the primary', async () => {

@@ -95,6 +95,8 @@ interface Replica {
   reads: number;
   /** Probes failed in a row. */
   strikes: number;
+  /** Out of service until it has replayed this far (set when it is found up again). */
+  catchUpTo?: bigint;
 }
 
 /**
@@ -191,6 +193,21 @@ export class ReadReplicas {
       );
       this.setReplay(r, res.rows[0]?.lsn ?? null);
       r.strikes = 0;
+      if (!r.up) {
+        // Back, or first seen: in service once it has replayed what the primary had written
+        // then — clients whose writes the other replicas had replayed were forgotten meanwhile,
+        // and must not read an older copy here. (The write position: every forgotten write was
+        // written and sent already.)
+        if (r.catchUpTo === undefined) {
+          const p = await this.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+          r.catchUpTo = parseLsn(p.rows[0]?.lsn) ?? 0n;
+        }
+        if (r.replay < r.catchUpTo) {
+          r.error = 'catching up with the primary';
+          return;
+        }
+        r.catchUpTo = undefined;
+      }
       this.setUp(r, true);
     } catch (err) {
       // One slow probe on a loaded machine does not take a replica out; two in a row do (a
@@ -211,7 +228,10 @@ export class ReadReplicas {
     const changed = r.up !== up;
     r.up = up;
     if (up) delete r.error;
-    else r.error = error ?? 'unreachable';
+    else {
+      r.error = error ?? 'unreachable';
+      delete r.catchUpTo;
+    }
     if (changed && !this.closed) this.opts.onChange?.(this.status()[this.replicas.indexOf(r)]!);
   }
 
@@ -239,6 +259,30 @@ export class ReadReplicas {
     const max = this.opts.maxClients ?? 100_000;
     // Forgotten clients may read a copy a few milliseconds old; the map stays bounded.
     while (this.lastWrite.size > max) this.lastWrite.delete(this.lastWrite.keys().next().value!);
+  }
+
+  /**
+   * Waits up to `ms` for a replica in service to replay `client`'s last write (background work
+   * that may as well wait a moment rather than load the primary); true when one has.
+   */
+  async waitForReplay(client: string, ms: number): Promise<boolean> {
+    const needed = this.lastWrite.get(client);
+    if (needed === undefined) return true;
+    const deadline = Date.now() + ms;
+    for (;;) {
+      for (const r of this.replicas) {
+        if (!r.up) continue;
+        try {
+          const res = await r.pool.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+          this.setReplay(r, res.rows[0]?.lsn ?? null);
+        } catch {
+          continue;
+        }
+        if (r.replay >= needed) return true;
+      }
+      if (Date.now() >= deadline || this.closed) return false;
+      await new Promise((res) => setTimeout(res, 25));
+    }
   }
 
   /** The position a replica must have replayed to serve `client` (undefined: any). */
