@@ -126,6 +126,11 @@ export class BundleIndex {
     return this.entries.length;
   }
 
+  /** The entries in order (undefined for an entry without a resource). */
+  get all(): readonly (BundleTarget | undefined)[] {
+    return this.entries;
+  }
+
   pathOf(resource: object): string | undefined {
     return this.targets.get(resource)?.path;
   }
@@ -160,7 +165,9 @@ export class BundleIndex {
       return m ? this.byFullUrl.get(m[1]) : undefined;
     }
     const rel = history ? reference.replace(/\/_history\/[^/]+$/, '') : reference;
-    const base = from?.base;
+    // In a document, a RESTful fullUrl whose resource has no id is not that resource's identity
+    // (an error of its own): nothing resolves against its base, as the HL7 validator reads it.
+    const base = this.document && from !== undefined && typeof from.resource.id !== 'string' ? undefined : from?.base;
     if (base) {
       // `Type/id` (the usual shape): `<base>/Type/id` has exactly this base, so the per-base map
       // answers as byFullUrl would. Other shapes are looked up by their full URL.

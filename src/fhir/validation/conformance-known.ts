@@ -21,4 +21,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 355, exact: 318 };
+export const CONFORMANCE_RATCHET = { verdict: 355, exact: 323 };

@@ -20,7 +20,10 @@ import { checkContainedIds } from './references.js';
 import { checkStructureDefinition } from './structure-definitions.js';
 import { isExampleUrl } from './extensions.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
+import { checkDocumentLinks } from './documents.js';
 import type { TypeVisitor, Validator } from './validator.js';
+
+const UNIQUE_RELATIONS = new Set(['self', 'first', 'previous', 'next', 'last']);
 
 /** Thrown (one shared instance: no stack capture on the hot path) to stop at the first error. */
 export class FailFast {}
@@ -205,7 +208,10 @@ export class Run {
         else this.out.push(CODES.BUNDLE_FULLURL_MISMATCH, at, { fullUrl: p.fullUrl, expected: `${p.type}/${p.id}` });
       }
     }
-    if (resource.resourceType === 'Bundle') this.checkBundleShape(resource, path);
+    if (resource.resourceType === 'Bundle') {
+      this.checkBundleShape(resource, path);
+      if (resource.type === 'document' && this.bundle) checkDocumentLinks(this, resource, path, this.bundle);
+    }
     this.validateResource(resource, path, profiles);
   }
 
@@ -214,7 +220,8 @@ export class Run {
     if (Array.isArray(bundle.link)) {
       const seen = new Set<string>();
       bundle.link.forEach((l, i) => {
-        if (!isObject(l) || typeof l.relation !== 'string') return;
+        // Only the paging relations and self are unique (a document may have several stylesheets).
+        if (!isObject(l) || typeof l.relation !== 'string' || !UNIQUE_RELATIONS.has(l.relation)) return;
         if (seen.has(l.relation)) this.out.push(CODES.BUNDLE_LINK_DUPLICATE, `${path}.link[${i}]`, { relation: l.relation });
         seen.add(l.relation);
       });
