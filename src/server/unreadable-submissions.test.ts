@@ -18,7 +18,7 @@ after(async () => {
 
 const post = async (body: string, type: string) => {
   const res = await fetch(`${srv.url}/fhir`, { method: 'POST', headers: { 'content-type': type, accept: 'application/fhir+json' }, body });
-  return { status: res.status, json: (await res.json()) as { resourceType: string; issue: { details?: { text?: string } }[] } };
+  return { status: res.status, json: (await res.json()) as { resourceType: string; issue: { details?: { text?: string }; diagnostics?: string }[] } };
 };
 
 test('malformed JSON and XML bodies and a non-Bundle are logged; Envois reçus shows them with their reason', async () => {
@@ -30,6 +30,12 @@ test('malformed JSON and XML bodies and a non-Bundle are logged; Envois reçus s
   assert.equal(xml.status, 400);
   const patient = await post(JSON.stringify({ resourceType: 'Patient', gender: 'female' }), 'application/fhir+json');
   assert.equal(patient.status, 400);
+  // Like every rejection: French in details.text, English in diagnostics (issue 20).
+  assert.equal(patient.json.issue[0]!.details!.text, 'Le corps de la requête n’est pas un Bundle FHIR');
+  assert.equal(patient.json.issue[0]!.diagnostics, 'The request body is not a FHIR Bundle');
+  assert.match(json.json.issue[0]!.details!.text!, /^Le corps de la requête n’est pas du JSON valide : ligne 1, colonne \d+ : le texte s’arrête avant la fin du JSON$/);
+  assert.match(json.json.issue[0]!.diagnostics!, /^The request body is not valid JSON: /);
+  assert.match(xml.json.issue[0]!.details!.text!, /^Le corps de la requête n’est pas une ressource FHIR XML lisible : XML mal formé : l’élément <Bundle> n’est pas fermé \(ligne 1, colonne 1\)$/);
   const list = await srv.repo.listSubmissions({ count: 10, offset: 0 });
   assert.equal(list.total, before + 3);
   const [p, x, j] = list.items;
@@ -56,4 +62,15 @@ test('a long unreadable body is kept cut at 64 KiB', async () => {
   const last = (await srv.repo.listSubmissions({ count: 1, offset: 0 })).items[0]!;
   const logged = await srv.repo.getSubmission(last.id);
   assert.equal((logged?.bundle as { unreadableBody: string }).unreadableBody.length, 64 * 1024);
+});
+
+test('an unknown search parameter has its French text, in the outcome entry and in a strict refusal', async () => {
+  const lenient = (await (await fetch(`${srv.url}/fhir/Patient?foo=bar`, { headers: { accept: 'application/fhir+json' } })).json()) as { entry: { resource: { issue: { details: { text: string }; diagnostics: string }[] } }[] };
+  const issue = lenient.entry.find((e) => e.resource.issue)!.resource.issue[0]!;
+  assert.equal(issue.details.text, 'Paramètre de recherche inconnu « foo » pour Patient : ignoré');
+  assert.equal(issue.diagnostics, 'Unknown search parameter "foo" for Patient: ignored');
+  const strict = await fetch(`${srv.url}/fhir/Patient?foo=bar`, { headers: { accept: 'application/fhir+json', prefer: 'handling=strict' } });
+  assert.equal(strict.status, 400);
+  const oo = (await strict.json()) as { issue: { details: { text: string } }[] };
+  assert.equal(oo.issue[0]!.details.text, 'Paramètre de recherche inconnu « foo » pour Patient');
 });
