@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import type { SendEvent, SendItemResult, SendOptions, SendReport } from '../producer/send/index.js';
 import { SourceError } from '../producer/send/sources.js';
 import type { Command } from './args.js';
+import { pluralEn } from '../fhir/outcome/plural.js';
 
 /** The delivery options, for `Command.parse` (`concurrency` default per command). */
 export function deliveryOptions(concurrency: number) {
@@ -66,7 +67,7 @@ export async function deliver(
   d: Delivery,
   total: number,
   run: (onEvent: (e: SendEvent) => void) => Promise<SendReport>,
-  noun = 'Bundle(s)',
+  noun: [string, string] = ['Bundle', 'Bundles'],
   done?: (report: SendReport) => void,
 ): Promise<number> {
   const tty = process.stderr.isTTY === true && !d.quiet;
@@ -140,14 +141,14 @@ function line(r: SendItemResult): string {
   return r.errors?.length ? `${head}: ${r.errors[0]}\n` : `${head}\n`;
 }
 
-export function summary(r: SendReport, noun = 'Bundle(s)'): string {
-  let s = `Sent ${r.sent} ${noun} to ${r.baseUrl} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.accepted} accepted, ${r.rejected} rejected, ${r.failed} failed; ${r.retries} retr${r.retries === 1 ? 'y' : 'ies'}\n`;
+export function summary(r: SendReport, noun: [string, string] = ['Bundle', 'Bundles']): string {
+  let s = `Sent ${pluralEn(r.sent, noun[0], noun[1])} to ${r.baseUrl} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.accepted} accepted, ${r.rejected} rejected, ${r.failed} failed; ${r.retries} retr${r.retries === 1 ? 'y' : 'ies'}\n`;
   for (const kind of ['rejected', 'failed'] as const) {
     const items = r.items.filter((i) => i.outcome === kind);
     if (!items.length) continue;
     s += `${kind === 'rejected' ? 'Rejected' : 'Failed (not delivered)'}:\n`;
     for (const i of items.slice(0, 20)) {
-      s += `  ${i.name} (${i.httpStatus ? `HTTP ${i.httpStatus}` : 'no response'}, ${i.attempts} attempt(s))\n`;
+      s += `  ${i.name} (${i.httpStatus ? `HTTP ${i.httpStatus}` : 'no response'}, ${pluralEn(i.attempts, 'attempt', 'attempts')})\n`;
       for (const e of i.errors ?? []) s += `    ${e}\n`;
     }
     if (items.length > 20) s += `  … and ${items.length - 20} more (see --report)\n`;

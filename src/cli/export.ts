@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Command } from './args.js';
+import { pluralEn } from '../fhir/outcome/plural.js';
 
 export const EXPORT_HELP = `Usage: tddui export --url BASE [options]
 
@@ -99,7 +100,7 @@ export async function runExport(argv: string[]): Promise<number> {
     process.stderr.write(`${o.type}: ${o.count ?? '?'} resources → ${file}\n`);
   }
   if (!v.keep) await fetch(poll, { method: 'DELETE', headers: auth }).catch(() => undefined);
-  process.stdout.write(`${total} resources in ${(manifest.output ?? []).length} file(s) in ${out} (transaction time ${manifest.transactionTime ?? '?'})\n`);
+  process.stdout.write(`${pluralEn(total, 'resource', 'resources')} in ${pluralEn((manifest.output ?? []).length, 'file', 'files')} in ${out} (transaction time ${manifest.transactionTime ?? '?'})\n`);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // `tddui generate`: deterministic synthetic TDDUI data (pivot documents and their Bundles).
 import { writeGenerated } from '../producer/generate/write.js';
 import { Command } from './args.js';
+import { pluralEn } from '../fhir/outcome/plural.js';
 
 export const GENERATE_HELP = `Usage: tddui generate --count N --out DIR [options]
 
@@ -52,6 +53,6 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (igVersion !== undefined && igVersion !== '2.2.0' && igVersion !== '2.3.0') return cli.fail(`--ig-version must be 2.2.0 or 2.3.0 (got "${igVersion}")`);
   const started = Date.now();
   const r = writeGenerated({ count, seed: values.seed, out: values.out, endDate, ndjson: values.ndjson, ...(igVersion ? { igVersion } : {}) });
-  process.stdout.write(`${r.usagers} usager(s), ${r.bundles} Bundle(s), ${r.entries} entries written to ${values.out} in ${Date.now() - started} ms (seed ${values.seed})\n`);
+  process.stdout.write(`${pluralEn(r.usagers, 'usager', 'usagers')}, ${pluralEn(r.bundles, 'Bundle', 'Bundles')}, ${pluralEn(r.entries, 'entry', 'entries')} written to ${values.out} in ${Date.now() - started} ms (seed ${values.seed})\n`);
   return 0;
 }

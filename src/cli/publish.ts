@@ -73,7 +73,7 @@ export async function runPublish(argv: string[]): Promise<number> {
     ...(category ? { category } : {}),
     ...(values.description ? { description: values.description } : {}),
   };
-  return deliver(cli, d, positionals.length, (onEvent) => publishDocuments(positionals, metadata, { ...d.options, onEvent }), 'document(s)', printLocations);
+  return deliver(cli, d, positionals.length, (onEvent) => publishDocuments(positionals, metadata, { ...d.options, onEvent }), ['document', 'documents'], printLocations);
 }
 
 /**

@@ -3,6 +3,7 @@
 // one line per missing package unless `showNotices` asks for each of them.
 import { issueCategory, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { foldNotices } from '../fhir/outcome/notices.js';
+import { plural, pluralEn } from '../fhir/outcome/plural.js';
 
 const LABELS: Record<'en' | 'fr', Record<ValidationIssue['severity'], string>> = {
   en: { fatal: 'FATAL  ', error: 'ERROR  ', warning: 'WARNING', information: 'INFO   ' },
@@ -17,12 +18,12 @@ const WORDS = {
     root: '(root)',
     igDefects: (n: number) => `IG defects the data follow (${n}; docs/decisions.md):`,
     notChecked: (n: number) => `Not checked (${n}):`,
-    notCheckedFolded: (n: number) => `Not checked (${n} notice(s); --notices lists them):`,
+    notCheckedFolded: (n: number) => `Not checked (${pluralEn(n, 'notice', 'notices')}; --notices lists them):`,
     notice: 'NOTICE ',
     missing: (k: string) => `${k} missing or partial`,
-    notMade: (n: number, rules: string) => `${n} check(s) not made [${rules}]`,
+    notMade: (n: number, rules: string) => `${pluralEn(n, 'check', 'checks')} not made [${rules}]`,
     total: (e: number, w: number, i: number, d: number, n: number) =>
-      `${e} error(s), ${w} warning(s), ${i} information message(s) about the data; ${d} IG defect(s); ${n} check(s) not made`,
+      `${pluralEn(e, 'error', 'errors')}, ${pluralEn(w, 'warning', 'warnings')}, ${pluralEn(i, 'information message', 'information messages')} about the data; ${pluralEn(d, 'IG defect', 'IG defects')}; ${pluralEn(n, 'check', 'checks')} not made`,
   },
   fr: {
     valid: 'VALIDE',
@@ -34,9 +35,9 @@ const WORDS = {
     notCheckedFolded: (n: number) => `Vérifications non faites (${n} ; --notices les liste) :`,
     notice: 'NOTE   ',
     missing: (k: string) => `${k} absent ou partiel`,
-    notMade: (n: number, rules: string) => `${n} vérification(s) non faite(s) [${rules}]`,
+    notMade: (n: number, rules: string) => `${plural(n, 'vérification non faite', 'vérifications non faites')} [${rules}]`,
     total: (e: number, w: number, i: number, d: number, n: number) =>
-      `${e} erreur(s), ${w} avertissement(s), ${i} information(s) sur les données ; ${d} défaut(s) du guide ; ${n} vérification(s) non faite(s)`,
+      `${plural(e, 'erreur', 'erreurs')}, ${plural(w, 'avertissement', 'avertissements')}, ${plural(i, 'information', 'informations')} sur les données ; ${plural(d, 'défaut', 'défauts')} du guide ; ${plural(n, 'vérification non faite', 'vérifications non faites')}`,
   },
 };
 

@@ -7,6 +7,7 @@ import { Command, parseOptions } from './args.js';
 import { watchLauncher } from './launcher.js';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS } from '../server/limits.js';
+import { pluralEn } from '../fhir/outcome/plural.js';
 
 export const SERVE_HELP = `Usage: tddui serve [options]
 
@@ -240,7 +241,7 @@ const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)} s`
 
 /** The start-up line of each step, for a person watching the terminal. */
 function progressLine(p: StartupProgress, options: StartOptions): string {
-  const where = options.database ? `PostgreSQL${options.readDatabases?.length ? ` and ${options.readDatabases.length} read replica(s)` : ''}` : `the embedded database in ${options.dataDir}`;
+  const where = options.database ? `PostgreSQL${options.readDatabases?.length ? ` and ${pluralEn(options.readDatabases.length, 'read replica', 'read replicas')}` : ''}` : `the embedded database in ${options.dataDir}`;
   switch (`${p.step} ${p.state}`) {
     case 'database start':
       return `opening ${where} and applying pending migrations…`;
@@ -297,7 +298,7 @@ export async function runServe(argv: string[]): Promise<number> {
   }
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
-  const where = parsed.options.database ? `PostgreSQL${parsed.options.readDatabases?.length ? ` + ${parsed.options.readDatabases.length} read replica(s)` : ''}` : `embedded database in ${parsed.options.dataDir}`;
+  const where = parsed.options.database ? `PostgreSQL${parsed.options.readDatabases?.length ? ` + ${pluralEn(parsed.options.readDatabases.length, 'read replica', 'read replicas')}` : ''}` : `embedded database in ${parsed.options.dataDir}`;
   const security = parsed.options.auth ? 'OAuth 2.0 bearer tokens required' : 'no authentication';
   say(`ready in ${seconds(performance.now() - t0)}`);
   process.stdout.write(`tddui server listening on ${server.url} (FHIR API: ${server.url}/fhir, ${where}, ${security})\n`);

@@ -6,6 +6,7 @@ import { findRule } from '../tddui/rule-index.js';
 import { STYLE_CSS } from '../ui/assets.js';
 import { html, raw } from '../ui/html.js';
 import type { FileResult } from './validate-job.js';
+import { plural, pluralEn } from '../fhir/outcome/plural.js';
 
 export type Lang = 'fr' | 'en';
 export type FailOn = 'error' | 'warning';
@@ -88,28 +89,30 @@ function rate(files: number, ms: number): string {
 
 const T = {
   en: {
-    files: (n: number) => `${n} file(s)`,
-    valid: 'valid',
-    invalid: 'invalid',
-    unreadable: 'not parseable (JSON/XML)',
-    notRead: 'could not be read',
+    files: (n: number) => pluralEn(n, 'file', 'files'),
+    valid: (n: number) => `${n} valid`,
+    invalid: (n: number) => `${n} invalid`,
+    unreadable: (n: number) => `${n} not parseable (JSON/XML)`,
+    notRead: (n: number) => `${n} could not be read`,
     failing: (n: number, f: FailOn) => `${n} failing at --fail-on ${f}`,
-    errors: 'error(s)',
-    warnings: 'warning(s) about the data',
+    errors: (n: number) => pluralEn(n, 'error', 'errors'),
+    warnings: (n: number) => `${pluralEn(n, 'warning', 'warnings')} about the data`,
+    more: (n: number) => `${n} more ${n === 1 ? 'rule' : 'rules'}`,
     byRule: 'By rule (occurrences, files):',
     seconds: (ms: number, startup: number, files: number) =>
       `${(ms / 1000).toFixed(1)} s (start-up ${(startup / 1000).toFixed(1)} s, then ${rate(files, ms - startup)} files/s)`,
     explain: 'tddui rules ID explains a rule.',
   },
   fr: {
-    files: (n: number) => `${n} fichier(s)`,
-    valid: 'valide(s)',
-    invalid: 'invalide(s)',
-    unreadable: 'illisible(s) (ni JSON ni XML)',
-    notRead: 'impossible(s) à lire',
+    files: (n: number) => plural(n, 'fichier', 'fichiers'),
+    valid: (n: number) => plural(n, 'valide', 'valides'),
+    invalid: (n: number) => plural(n, 'invalide', 'invalides'),
+    unreadable: (n: number) => `${plural(n, 'illisible', 'illisibles')} (ni JSON ni XML)`,
+    notRead: (n: number) => `${n} impossible${n < 2 ? '' : 's'} à lire`,
     failing: (n: number, f: FailOn) => `${n} en échec au seuil --fail-on ${f}`,
-    errors: 'erreur(s)',
-    warnings: 'avertissement(s) sur les données',
+    errors: (n: number) => plural(n, 'erreur', 'erreurs'),
+    warnings: (n: number) => `${plural(n, 'avertissement', 'avertissements')} sur les données`,
+    more: (n: number) => plural(n, 'autre règle', 'autres règles'),
     byRule: 'Par règle (occurrences, fichiers) :',
     seconds: (ms: number, startup: number, files: number) =>
       `${(ms / 1000).toFixed(1).replace('.', ',')} s (démarrage ${(startup / 1000).toFixed(1).replace('.', ',')} s, puis ${rate(files, ms - startup).replace('.', ',')} fichiers/s)`,
@@ -123,15 +126,15 @@ const SEV_LABEL = { en: { error: 'ERROR  ', warning: 'WARNING' }, fr: { error: '
 export function formatSummary(s: Summary, lang: Lang, maxRules = 20): string {
   const t = T[lang];
   const lines: string[] = [];
-  const parts = [`${s.valid} ${t.valid}`, `${s.invalid} ${t.invalid}`];
-  if (s.unreadable) parts.push(`${s.unreadable} ${t.unreadable}`);
-  if (s.notRead) parts.push(`${s.notRead} ${t.notRead}`);
+  const parts = [t.valid(s.valid), t.invalid(s.invalid)];
+  if (s.unreadable) parts.push(t.unreadable(s.unreadable));
+  if (s.notRead) parts.push(t.notRead(s.notRead));
   lines.push(`${t.files(s.files)}: ${parts.join(', ')}${lang === 'fr' ? ' ; ' : '; '}${t.failing(s.failed, s.failOn)}`.replace(': ', lang === 'fr' ? ' : ' : ': '));
-  lines.push(`${s.errors} ${t.errors}, ${s.warnings} ${t.warnings} — ${t.seconds(s.ms, s.startupMs, s.files)}`);
+  lines.push(`${t.errors(s.errors)}, ${t.warnings(s.warnings)} — ${t.seconds(s.ms, s.startupMs, s.files)}`);
   if (s.byRule.length) {
     lines.push(t.byRule);
     for (const r of s.byRule.slice(0, maxRules)) lines.push(`  ${SEV_LABEL[lang][r.severity]} ${r.rule.padEnd(34)} ${String(r.count).padStart(7)} ${String(r.files).padStart(6)}`);
-    if (s.byRule.length > maxRules) lines.push(`  … ${s.byRule.length - maxRules} ${lang === 'fr' ? 'autre(s) règle(s)' : 'more rule(s)'}`);
+    if (s.byRule.length > maxRules) lines.push(`  … ${t.more(s.byRule.length - maxRules)}`);
     lines.push(t.explain);
   }
   return lines.join('\n');
@@ -259,14 +262,14 @@ ${raw(r.html)}</section>`;
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rapport de validation TDDUI — ${fr(s.files)} fichier(s)</title>
+<title>Rapport de validation TDDUI — ${plural(s.files, 'fichier', 'fichiers')}</title>
 <link rel="icon" href="data:,">
 <style>${raw(STYLE_CSS)}${raw(HTML_CSS)}</style>
 </head>
 <body>
 <main>
 <h1>Rapport de validation TDDUI</h1>
-<p class="${s.failed ? 'error-box' : 'ok-box'}">${fr(s.files)} fichier(s) : ${fr(s.valid)} valide(s), ${fr(s.invalid)} invalide(s)${s.unreadable ? `, dont ${fr(s.unreadable)} illisible(s)` : ''}${s.notRead ? `, ${fr(s.notRead)} non lu(s)` : ''} — ${fr(s.failed)} en échec au seuil « ${s.failOn === 'error' ? 'erreur' : 'avertissement'} ».</p>
+<p class="${s.failed ? 'error-box' : 'ok-box'}">${plural(s.files, 'fichier', 'fichiers')} : ${plural(s.valid, 'valide', 'valides')}, ${plural(s.invalid, 'invalide', 'invalides')}${s.unreadable ? `, dont ${plural(s.unreadable, 'illisible', 'illisibles')}` : ''}${s.notRead ? `, ${plural(s.notRead, 'non lu', 'non lus')}` : ''} — ${fr(s.failed)} en échec au seuil « ${s.failOn === 'error' ? 'erreur' : 'avertissement'} ».</p>
 <table class="kv"><tbody>
 <tr><th>Erreurs</th><td>${fr(s.errors)}</td></tr>
 <tr><th>Avertissements sur les données</th><td>${fr(s.warnings)}</td></tr>

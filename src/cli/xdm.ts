@@ -7,6 +7,7 @@ import { documentsOf, packXdm, readXdm, XdmError } from '../producer/xdm/index.j
 import { Command } from './args.js';
 import { deliver, deliveryHelp, deliveryOptions, parseDelivery, printLocations } from './delivery.js';
 import { patientAndAuthors } from './publish.js';
+import { pluralEn } from '../fhir/outcome/plural.js';
 
 export const XDM_HELP = `Usage: tddui xdm pack --out FILE.zip [options] INPUT...
        tddui xdm read [--out FILE.json] [--url BASE --author REF [options]] FILE.zip
@@ -64,7 +65,7 @@ export async function runXdm(argv: string[]): Promise<number> {
     if (docs.length === 0) return cli.fail('no DocumentReference with an inline document in the inputs');
     const zip = await packXdm(docs, { submissionTime: time, ...(values['patient-id'] ? { patientId: values['patient-id'] } : {}), ...(values['source-id'] ? { sourceId: values['source-id'] } : {}), ...(values.title ? { title: values.title } : {}) });
     writeFileSync(values.out, zip);
-    process.stderr.write(`${values.out}: ${docs.length} document(s), ${zip.length} bytes\n`);
+    process.stderr.write(`${values.out}: ${pluralEn(docs.length, 'document', 'documents')}, ${zip.length} bytes\n`);
     return 0;
   }
   if (sub === 'read') {
@@ -99,7 +100,7 @@ export async function runXdm(argv: string[]): Promise<number> {
     if (!d || !who) return 0;
     if (documents.length === 0) return cli.fail('the zip holds no document to publish');
     const metadata = { authors: who.authors, ...(who.patient ? { patient: who.patient } : {}) };
-    return deliver(cli, d, documents.length, (onEvent) => publishReferences(documents, metadata, { ...d.options, onEvent }), 'document(s)', printLocations);
+    return deliver(cli, d, documents.length, (onEvent) => publishReferences(documents, metadata, { ...d.options, onEvent }), ['document', 'documents'], printLocations);
   }
   return cli.usage(`unknown subcommand "${sub}" (pack or read)`);
 }

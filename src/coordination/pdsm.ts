@@ -271,7 +271,7 @@ export function pdsmModule(opts: PdsmModuleOptions): IgModule {
     });
     const submissionSets = parsed.filter((p) => p.resource.resourceType === 'List' && listKind(p.resource) === 'submissionset');
     if (submissionSets.length !== 1) {
-      issues.push(issue('pdsm-one-submissionset', 'Bundle.entry', `An ITI-65 Bundle holds exactly one SubmissionSet List (found ${submissionSets.length})`, `Un lot ITI-65 contient exactement un lot de soumission (List submissionset) ; trouvé(s) : ${submissionSets.length}`));
+      issues.push(issue('pdsm-one-submissionset', 'Bundle.entry', `An ITI-65 Bundle holds exactly one SubmissionSet List (found ${submissionSets.length})`, `Un lot ITI-65 contient exactement un lot de soumission (List submissionset) ; ${submissionSets.length < 2 ? 'trouvé' : 'trouvés'} : ${submissionSets.length}`));
     }
     const resolver = new BundleResolver(parsed.map((p): EntryRef => ({ index: p.index, resourceType: String(p.resource.resourceType), ...(p.fullUrl ? { fullUrl: p.fullUrl } : {}), ...(typeof p.resource.id === 'string' ? { localId: p.resource.id } : {}) })));
     // Each document's stated size and hash against its Binary in the Bundle.

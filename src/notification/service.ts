@@ -378,7 +378,7 @@ export class NotificationService {
       const data = digest ? { id: r.id, digest: true, items: await this.digestItems(r) } : { id: r.id, request: r.payload };
       const n = this.alerts.push(r.subscriptionId, r.id, data);
       if (n > 0) {
-        await this.record(r, true, `server-sent events: ${n} page(s)`);
+        await this.record(r, true, `server-sent events: ${n} ${n === 1 ? 'page' : 'pages'}`);
         sent++;
       }
     }

@@ -177,7 +177,7 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
         const r = await run(process.execPath, [cliPath, 'export', '--url', base, '--type', 'Patient,Encounter', '--out', out, '--interval', '0.2']);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /export accepted: .*\$export-poll-status\//);
-        assert.match(r.stdout, /resources in 2 file\(s\)/);
+        assert.match(r.stdout, /resources in 2 files/);
         const patients = readFileSync(join(out, 'Patient.ndjson'), 'utf8').split('\n').filter(Boolean);
         assert.equal(patients.length, (await dbCounts()).get('Patient'));
         const jobs = await s.repo.db.query<{ n: string }>(`SELECT count(*) AS n FROM export_job WHERE status = 'deleted'`);

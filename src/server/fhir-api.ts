@@ -208,7 +208,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       req.log.warn({ client: p.label, finess, expression }, 'write refused: FINESS not granted to the client');
       throw forbidden(
         `This client may send data for FINESS ${allowed}, not for FINESS ${finess}${expression ? ` (named at ${expression})` : ''}`,
-        `Ce client peut envoyer des données pour le(s) FINESS ${allowed === 'none' ? 'aucun' : allowed}, pas pour le FINESS ${finess}${expression ? ` (nommé en ${expression})` : ''}`,
+        `Ce client peut envoyer des données ${p.finess.size === 0 ? 'pour aucun FINESS' : p.finess.size === 1 ? `pour le FINESS ${allowed}` : `pour les FINESS ${allowed}`}, pas pour le FINESS ${finess}${expression ? ` (nommé en ${expression})` : ''}`,
         expression,
       );
     }

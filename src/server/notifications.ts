@@ -20,6 +20,7 @@ import { forbidden, type Authenticator } from './auth.js';
 import { sendResource, type XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { queryPairs } from './search.js';
+import { plural } from '../fhir/outcome/plural.js';
 
 /** Our extension carrying a notification's delivery state in the journal (D-103). */
 export const DELIVERY_EXT = 'https://tddui.org/fhir/StructureDefinition/notification-delivery';
@@ -34,7 +35,7 @@ export function journalResource(e: JournalEntry): FhirResource {
         resourceType: 'CommunicationRequest',
         id: e.id,
         basedOn: [{ reference: `Subscription/${e.subscriptionId}` }],
-        payload: [{ contentString: `Résumé ${e.frequency === 'weekly' ? 'hebdomadaire' : 'quotidien'} : ${((e.payload as { items?: unknown[] }).items ?? []).length} événement(s)` }],
+        payload: [{ contentString: `Résumé ${e.frequency === 'weekly' ? 'hebdomadaire' : 'quotidien'} : ${plural(((e.payload as { items?: unknown[] }).items ?? []).length, 'évènement', 'évènements')}` }],
       }
     : { ...(e.payload as object) };
   const delivery = [

@@ -45,6 +45,6 @@ export const TDDUI_ENGINE_RULES = {
     code: 'informational',
     summary: 'A resource that names no TDDUI version is valid under none of the accepted versions: the report shown is the closest one.',
     en: 'Not valid under any accepted TDDUI version: the report is that of TDDUI {version} (fewest errors); under {others}',
-    fr: 'Non valide selon toutes les versions TDDUI acceptées : le rapport est celui de TDDUI {version} (le moins d’erreurs) ; selon {others}',
+    fr: 'Non valide selon toutes les versions TDDUI acceptées : le rapport est celui de TDDUI {version} (le moins d’erreurs) ; selon {othersFr}',
   }),
 } as const;

@@ -21,6 +21,7 @@ import { PeriodVisitor, runTdduiRules } from './rules/index.js';
 import { TDDUI_ENGINE_RULES } from './engine-rules.js';
 import { FR_CORE_SUPPLEMENTS } from './fr-core-supplements.js';
 import { isObject } from '../fhir/json.js';
+import { plural, pluralEn } from '../fhir/outcome/plural.js';
 
 export interface TdduiValidatorOptions {
   /** Package sources (cache folders, package folders, .tgz); default: defaultPackagePaths(). */
@@ -191,9 +192,11 @@ export class TdduiValidator {
       if (errors === 0) break;
     }
     const { ig, report } = best!;
-    const others = tried.filter((t) => t.ig !== ig).map((t) => `${t.ig.version}: ${t.errors} error(s)`).join(', ');
+    const rest = tried.filter((t) => t.ig !== ig);
+    const others = rest.map((t) => `${t.ig.version}: ${pluralEn(t.errors, 'error', 'errors')}`).join(', ');
+    const othersFr = rest.map((t) => `${t.ig.version} : ${plural(t.errors, 'erreur', 'erreurs')}`).join(', ');
     if (!report.valid && candidates.length > 1) {
-      extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others }));
+      extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others, othersFr }));
     } else if (this.igs.length > 1) {
       // Several versions accepted: the report says which one decided, and how it was chosen.
       const how = options.ig ? ['version asked for', 'version demandée'] : candidates.length === 1 ? ['meta.profile', 'meta.profile'] : ['first accepted version it conforms to', 'première version acceptée à laquelle il est conforme'];

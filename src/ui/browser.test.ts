@@ -224,7 +224,7 @@ test('Valider un fichier: dropping an invalid Bundle shows its errors; choosing 
   delete bundle.entry[2].resource.serviceProvider;
   await dropFile(page, 'bundle-sans-structure.json', JSON.stringify(bundle), 'application/json');
   assert.equal(await page.locator('#resultat').getAttribute('data-valid'), 'false');
-  assert.match((await page.locator('#resultat').textContent()) ?? '', /« bundle-sans-structure\.json » n’est pas conforme : 1 erreur\(s\)\./);
+  assert.match((await page.locator('#resultat').textContent()) ?? '', /« bundle-sans-structure\.json » n’est pas conforme : 1 erreur\./);
   assert.match((await page.locator('#entree-2 li.issue-error .msg').textContent()) ?? '', /Encounter\.serviceProvider : minimum requis = 1/);
   await page.screenshot({ path: join(SHOTS, 'valider-rapport.png'), fullPage: true });
   // The file chooser with an XML resource.

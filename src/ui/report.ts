@@ -7,6 +7,7 @@ import { excerptFor, resolveExpression } from './excerpt.js';
 import { isObj, str, arr, displayOf, type Json } from './fhir-util.js';
 import { CATEGORY_SYSTEM, issueCategory, type IssueCategory } from '../fhir/outcome/issue.js';
 import { foldNotices } from '../fhir/outcome/notices.js';
+import { plural } from '../fhir/outcome/plural.js';
 
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
 
@@ -160,7 +161,7 @@ export function severityBadge(s: Severity): SafeHtml {
 }
 
 export function countsText(c: Counts): string {
-  const part = (n: number, one: string, many: string) => `${n} ${n > 1 ? many : one}`;
+  const part = plural;
   const base = `${part(c.errors, 'erreur', 'erreurs')}, ${part(c.warnings, 'avertissement', 'avertissements')}, ${part(c.information, 'information', 'informations')}`;
   return c.notices ? `${base} ; ${part(c.notices, 'vérification non faite ou défaut du guide', 'vérifications non faites ou défauts du guide')}` : base;
 }
@@ -179,7 +180,7 @@ ${notChecked.length ? html`<h3>Vérifications non faites (${notChecked.length})<
 <p class="muted">Ce que le serveur n’a pas pu vérifier, faute d’un paquet ou d’une définition : ce ne sont pas des constats sur les données.</p>
 <ul class="notice-lines">${folded.map((g) => {
   const items = notChecked.filter((i) => (i.diagnostics ?? i.text) && foldKey(i) === g.key);
-  return html`<li><details><summary>${g.key !== g.first.rule ? html`Paquet <code>${g.key}</code> absent ou partiel` : g.first.message} — ${g.count} vérification(s) non faite(s)</summary><ul class="issues">${items.map((i) => issueRow(i, doc))}</ul></details></li>`;
+  return html`<li><details><summary>${g.key !== g.first.rule ? html`Paquet <code>${g.key}</code> absent ou partiel` : g.first.message} — ${plural(g.count, 'vérification non faite', 'vérifications non faites')}</summary><ul class="issues">${items.map((i) => issueRow(i, doc))}</ul></details></li>`;
 })}</ul>` : ''}
 ${defects.length ? html`<h3>Défauts du guide d’implémentation (${defects.length})</h3>
 <p class="muted">Le guide se contredit à ces endroits et les données le suivent (docs/decisions.md).</p>
@@ -224,7 +225,7 @@ export function renderReport(outcome: unknown, doc: unknown): SafeHtml {
   const issues = all.filter((i) => !isNotice(i));
   const groups = groupIssues(issues, doc);
   const withErrors = groups.filter((g) => g.counts.errors);
-  return html`<p class="summary">${countsText(counts)} — ${groups.length} ressource(s) concernée(s).</p>
+  return html`<p class="summary">${countsText(counts)} — ${plural(groups.length, 'ressource concernée', 'ressources concernées')}.</p>
 ${withErrors.length ? html`<p class="error-list">Erreurs dans : ${withErrors.map((g, i) => html`${i ? ', ' : ''}${g.entryIndex !== undefined ? html`<a href="${`#entree-${g.entryIndex}`}">${g.title}</a>` : g.title}`)}</p>` : ''}
 ${groups.map(
   // Entries with errors are open; the others are folded so that the errors stand out.
@@ -238,7 +239,7 @@ ${g.profiles.map((p) => {
   const info = p.issues.filter((i) => i.severity === 'information');
   return html`<div class="profile-group"><h4 title="${p.profile}">${p.label}</h4>
 ${main.length ? html`<ul class="issues">${main.map((i) => issueRow(i, doc))}</ul>` : ''}
-${info.length ? html`<details class="infos"><summary>${info.length} information(s)</summary><ul class="issues">${info.map((i) => issueRow(i, doc))}</ul></details>` : ''}
+${info.length ? html`<details class="infos"><summary>${plural(info.length, 'information', 'informations')}</summary><ul class="issues">${info.map((i) => issueRow(i, doc))}</ul></details>` : ''}
 </div>`;
 })}
 </details>`,

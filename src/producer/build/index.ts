@@ -1,5 +1,5 @@
 // `tddui build` as a library: validate a pivot document, apply the SSIAD window rule, build the Bundle.
-import { plural } from '../../fhir/outcome/plural.js';
+import { plural, pluralEn } from '../../fhir/outcome/plural.js';
 import { PivotError, parsePivot, type Pivot, type PivotInput } from '../pivot/schema.js';
 import { pivotText } from '../pivot/messages.js';
 import { pivotToBundle, type FhirBundle } from './bundle.js';
@@ -65,7 +65,7 @@ export function buildBundle(input: PivotInput | Pivot | unknown, options: BuildO
     if (aged.length) {
       warnings.push({
         rule: TDDUI_RULES.SSIAD_WINDOW_AGE.id,
-        message: `${aged.length} event(s)/transport(s) started more than 5 weeks ago (first: ${aged[0]}); a receiver may flag them (a SSIAD export covers the last 5 weeks)`,
+        message: `${pluralEn(aged.length, 'event or transport', 'events or transports')} started more than 5 weeks ago (first: ${aged[0]}); a receiver may flag them (a SSIAD export covers the last 5 weeks)`,
         messageFr: `${plural(aged.length, 'évènement ou transport commencé', 'évènements ou transports commencés')} il y a plus de 5 semaines (premier : ${aged[0]}) ; un destinataire peut les signaler (un export SSIAD couvre les 5 dernières semaines)`,
       });
     }

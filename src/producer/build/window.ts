@@ -4,6 +4,7 @@
 import { TDDUI_RULES } from '../../tddui/rules/catalogue.js';
 import { dateBounds } from '../../tddui/rules/dates.js';
 import type { Pivot } from '../pivot/schema.js';
+import { plural, pluralEn } from '../../fhir/outcome/plural.js';
 
 const DAY = 86_400_000;
 export const WINDOW_MAX_DAYS = 35;
@@ -52,8 +53,8 @@ export function checkWindow(p: Pick<Pivot, 'evenements' | 'transports'>, who: st
   if (span.days < WINDOW_MIN_DAYS) {
     return {
       rule: TDDUI_RULES.SSIAD_WINDOW_MIN.id,
-      message: `the events and transports of ${who} span ${span.days} day(s) (${iso(span.from)} to ${iso(span.to)}); a SSIAD export covers at least one week of history`,
-      messageFr: `les évènements et transports de ${who} couvrent ${span.days} jour(s) ; un export SSIAD couvre au moins une semaine d’historique`,
+      message: `the events and transports of ${who} span ${pluralEn(span.days, 'day', 'days')} (${iso(span.from)} to ${iso(span.to)}); a SSIAD export covers at least one week of history`,
+      messageFr: `les évènements et transports de ${who} couvrent ${plural(span.days, 'jour', 'jours')} ; un export SSIAD couvre au moins une semaine d’historique`,
     };
   }
   return undefined;

@@ -32,7 +32,7 @@ test('a wrong field type is reported with its JSON pointer', () => {
 test('unknown fields are refused (typos do not vanish silently)', () => {
   const doc = example('ssiad.pivot.json');
   doc.usager.prenomm = 'Jean';
-  assert.deepEqual(problems(doc), ['/usager: unknown field(s): prenomm']);
+  assert.deepEqual(problems(doc), ['/usager: unknown field: prenomm']);
 });
 
 test('references to missing items name the offending field', () => {

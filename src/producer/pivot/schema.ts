@@ -704,7 +704,7 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[]): PivotProblem[] {
     }
     let message = i.message;
     let messageFr = frenchOf(i);
-    if (i.code === 'unrecognized_keys') ({ en: message, fr: messageFr } = pivotMessage('UNKNOWN_FIELDS', { keys: i.keys.join(', ') }));
+    if (i.code === 'unrecognized_keys') ({ en: message, fr: messageFr } = pivotMessage(i.keys.length === 1 ? 'UNKNOWN_FIELD' : 'UNKNOWN_FIELDS', { keys: i.keys.join(', ') }));
     out.push({ pointer: pointer(i.path), message, messageFr });
   }
   return out;

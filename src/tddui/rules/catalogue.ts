@@ -153,8 +153,8 @@ export const TDDUI_RULES = {
     severity: 'information',
     code: 'informational',
     summary: 'The events and transports sent for one usager span less than one week (SSIAD minimum, not enforced).',
-    en: 'The events and transports of {usager} span {days} day(s); a SSIAD export should cover at least one week',
-    fr: 'Les évènements et transports de {usagerFr} couvrent {days} jour(s) ; un export SSIAD devrait couvrir au moins une semaine',
+    en: 'The events and transports of {usager} span {span}; a SSIAD export should cover at least one week',
+    fr: 'Les évènements et transports de {usagerFr} couvrent {spanFr} ; un export SSIAD devrait couvrir au moins une semaine',
     reference: 'tddui-business-rules D1',
   }),
   EVALUATION_ACTOR: defineRule({

@@ -5,6 +5,7 @@ import { makeIssue } from '../../fhir/outcome/rule.js';
 import { TDDUI_RULES as R } from './catalogue.js';
 import { isObject, type Item, type RuleContext } from './context.js';
 import { usagerOf } from './business-ids.js';
+import { plural, pluralEn } from '../../fhir/outcome/plural.js';
 
 const DAY = 86_400_000;
 const WINDOW_DAYS = 35;
@@ -156,7 +157,7 @@ export function ssiadWindowRules(ctx: RuleContext, out: ValidationIssue[]): void
         }),
       );
     } else if (days < 7) {
-      out.push(makeIssue(R.SSIAD_WINDOW_MIN, first.item.path, { usager: name, usagerFr: nameFr, days }));
+      out.push(makeIssue(R.SSIAD_WINDOW_MIN, first.item.path, { usager: name, usagerFr: nameFr, span: pluralEn(days, 'day', 'days'), spanFr: plural(days, 'jour', 'jours') }));
     }
     for (const d of list) {
       if (d.start < now - WINDOW_DAYS * DAY) {

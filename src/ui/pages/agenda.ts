@@ -17,6 +17,7 @@ import type { Repository } from '../../storage/types.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import type { CoordinationWriter } from './coordination.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 const DAY = 86_400_000;
 const DAYS = ['lundi', 'mardi', 'mercredi', 'jeudi', 'vendredi', 'samedi', 'dimanche'];
@@ -123,7 +124,7 @@ ${waiting
     section: 'usagers',
     crumbs: type === 'Patient' ? [['Usagers', '/usagers'], [who, `/usagers/${seg(id)}`]] : [],
     body: html`<h1>Agenda — ${who}</h1>${message}${nav}${findLink}
-<p class="muted">${schedules.length ? `${schedules.length} agenda(s) de disponibilités ; ` : ''}${items.filter((i) => i.html.value.includes('class="rdv')).length} rendez-vous cette semaine${free.length ? `, ${free.length} créneaux libres` : ''}.</p>
+<p class="muted">${schedules.length ? `${plural(schedules.length, 'agenda', 'agendas')} de disponibilités ; ` : ''}${items.filter((i) => i.html.value.includes('class="rdv')).length} rendez-vous cette semaine${free.length ? `, ${free.length} créneaux libres` : ''}.</p>
 <div class="semaine">${days}</div>`,
   });
 }

@@ -7,6 +7,7 @@ import { PAGE_SIZE, beyondLastPage, isoDay, pageNumber, pager, parisDayBoundary,
 import { frInstant } from '../fhir-util.js';
 import { auditAgents, searchAuditRecords, type AuditFilter, type AuditRecord } from '../../storage/audit.js';
 import type { Queryable, ReadScope } from '../../storage/types.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 export interface JournalQuery {
   utilisateur?: string;
@@ -56,7 +57,7 @@ function entityCell(r: AuditRecord): SafeHtml {
 function patientsCell(r: AuditRecord): SafeHtml {
   if (!r.patients.length) return html`<span class="muted">—</span>`;
   const shown = r.patients.slice(0, 3).map((p, i) => html`${i ? ', ' : ''}<a href="${`/usagers/${seg(p)}`}">${p}</a>`);
-  return html`${shown}${r.patients.length > 3 ? html` <span class="muted">et ${r.patients.length - 3} autre(s)</span>` : ''}`;
+  return html`${shown}${r.patients.length > 3 ? html` <span class="muted">et ${plural(r.patients.length - 3, 'autre', 'autres')}</span>` : ''}`;
 }
 
 function outcomeCell(r: AuditRecord): SafeHtml {

@@ -11,6 +11,7 @@ import type { Repository, SearchParam } from '../../storage/types.js';
 import { html, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
 import { CDL_NOTE } from './coordination.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 type Json = Record<string, unknown>;
 
@@ -107,10 +108,10 @@ export async function notebooksPage(repo: Repository, person: string | undefined
         const files = (Array.isArray(d.content) ? d.content : []).filter((c) => isObject(c) && isObject(c.attachment) && typeof c.attachment.title === 'string').length;
         const replies = notes.filter((x) => parentOf(x) === `DocumentReference/${String(d.id)}`).sort((a, b) => -byDate(a, b));
         return html`<article class="${`note${urgent ? ' note-urgent' : ''}${withdrawn ? ' note-withdrawn' : ''}`}">
-<p class="note-head">${urgent ? html`<span class="badge-urgent">Urgent</span> ` : ''}<strong>${typeText(d)}</strong> — ${authors.get(author) ?? author} — ${frDate(d.date)}${withdrawn ? html` <span class="muted">(retirée)</span>` : ''}${files ? html` <span class="muted">(${String(files)} pièce(s) jointe(s))</span>` : ''}</p>
+<p class="note-head">${urgent ? html`<span class="badge-urgent">Urgent</span> ` : ''}<strong>${typeText(d)}</strong> — ${authors.get(author) ?? author} — ${frDate(d.date)}${withdrawn ? html` <span class="muted">(retirée)</span>` : ''}${files ? html` <span class="muted">(${plural(files, 'pièce jointe', 'pièces jointes')})</span>` : ''}</p>
 <p class="note-text">${noteText(d)}</p>${replies.length ? html`<div class="replies">${replies.map(noteHtml)}</div>` : ''}</article>`;
       };
-      cards.push(html`<section class="card notebook" data-usager="${u}"><h2>${who}</h2><p class="muted">${String(notes.length)} note(s) visible(s)</p>${roots.length ? roots.map(noteHtml) : html`<p class="muted">Aucune note.</p>`}</section>`);
+      cards.push(html`<section class="card notebook" data-usager="${u}"><h2>${who}</h2><p class="muted">${plural(notes.length, 'note visible', 'notes visibles')}</p>${roots.length ? roots.map(noteHtml) : html`<p class="muted">Aucune note.</p>`}</section>`);
     }
     body = html`<h2 class="sub">${names.get(person) ?? (await personName(repo, person))}</h2>${cards.length ? cards : html`<p class="muted">Cette personne n’est membre d’aucun cercle de santé et d’accompagnement.</p>`}`;
   }

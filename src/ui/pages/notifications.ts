@@ -9,6 +9,7 @@ import { frInstant } from '../fhir-util.js';
 import { typeLabel } from '../../notification/render.js';
 import type { JournalEntry, NotificationService } from '../../notification/service.js';
 import type { SubscriptionSettings } from '../../notification/settings.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 /** The page needs `connect-src 'self'` for its event stream, beside the UI's policy. */
 export const NOTIFICATIONS_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -45,7 +46,7 @@ function validityText(s: SubscriptionSettings, now: Date): string {
 
 function entryText(e: JournalEntry): string {
   const p = e.payload as { digest?: boolean; items?: unknown[]; payload?: { contentString?: string }[] };
-  if (p.digest) return `Résumé ${e.frequency === 'weekly' ? 'hebdomadaire' : 'quotidien'} : ${(p.items ?? []).length} événement(s)`;
+  if (p.digest) return `Résumé ${e.frequency === 'weekly' ? 'hebdomadaire' : 'quotidien'} : ${plural((p.items ?? []).length, 'évènement', 'évènements')}`;
   return p.payload?.[0]?.contentString ?? '';
 }
 
@@ -100,7 +101,7 @@ ${rows.length
   : html`<p class="notice">Aucun abonnement.</p>`}
 <h2>Ce qui a été envoyé</h2>
 ${sent.length
-  ? html`<p class="muted">${journal.total} notification(s), les 50 plus récentes :</p><table class="data" id="envoyees"><thead><tr><th>Date</th><th>Événement</th><th>Canal</th><th>État</th><th>Tentatives</th><th>Raison de l’échec</th></tr></thead><tbody>${sent}</tbody></table>`
+  ? html`<p class="muted">${plural(journal.total, 'notification', 'notifications')}, les 50 plus récentes :</p><table class="data" id="envoyees"><thead><tr><th>Date</th><th>Événement</th><th>Canal</th><th>État</th><th>Tentatives</th><th>Raison de l’échec</th></tr></thead><tbody>${sent}</tbody></table>`
   : html`<p class="notice">Rien n’a encore été envoyé.</p>`}`,
   });
 }
@@ -117,7 +118,10 @@ export const NOTIFICATIONS_JS = `'use strict';
   var ids = (list.getAttribute('data-subscriptions') || '').split(',').filter(Boolean);
   var open = 0;
   function text(data) {
-    if (data.digest) return 'Résumé : ' + (data.items || []).length + ' événement(s)';
+    if (data.digest) {
+      var n = (data.items || []).length;
+      return 'Résumé : ' + n + (n < 2 ? ' évènement' : ' évènements');
+    }
     var p = data.request && data.request.payload && data.request.payload[0];
     return (p && p.contentString) || 'Nouvelle notification';
   }

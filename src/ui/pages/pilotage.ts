@@ -24,6 +24,7 @@ import {
 } from '../../storage/indicators.js';
 import type { ReadScope, Repository } from '../../storage/types.js';
 import { inScope } from '../../storage/scope.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 /** Everything the page needs, per organisation; filters are applied afterwards, in memory. */
 interface Aggregates {
@@ -184,12 +185,12 @@ ${a.orgs.map((o) => html`<option value="${o.finess}"${o.finess === finess ? html
 ${query.date && !isoDay(query.date) ? html`<p class="warn-box" id="date-invalide">Date non reconnue : « ${query.date} » (format attendu : AAAA-MM-JJ) ; situation au ${frDate(today)}.</p>` : ''}
 <p class="muted" id="periode">Situation au ${frDate(today)} ; activité des ${weeks} semaines du ${frDate(startMonday)} au ${frDate(dayFromNumber(dayNumber(endMonday) + 6))}.</p>
 <div class="stats" id="indicateurs">
-<div class="stat"><div class="v" id="usagers-total">${n(counts.usagers)}</div><div class="l">usagers enregistrés<br>(toutes dates)</div></div>
-<div class="stat"><div class="v" id="actifs">${n(counts.active)}</div><div class="l">usagers actifs au ${frDate(today)}<br>(séjour en cours)</div></div>
-<div class="stat"><div class="v" id="evalues">${n(evaluated)}</div><div class="l">usagers évalués (AGGIR)<br>au ${frDate(today)}</div></div>
-<div class="stat"><div class="v" id="evenements">${n(sum(events))}</div><div class="l">évènements sur ${weeks} semaines</div></div>
-<div class="stat"><div class="v" id="transports">${n(sum(trUsager) + sum(trPro))}</div><div class="l">transports sur ${weeks} semaines</div></div>
-<div class="stat"><div class="v" id="revues-en-retard"><a href="${href('/revues', { date: today, organisation: finess })}">${n(overdue)}</a></div><div class="l">projets personnalisés<br>à réviser (validés il y a plus de ${reviewMonths} mois)</div></div>
+<div class="stat"><div class="v" id="usagers-total">${n(counts.usagers)}</div><div class="l">${counts.usagers < 2 ? 'usager enregistré' : 'usagers enregistrés'}<br>(toutes dates)</div></div>
+<div class="stat"><div class="v" id="actifs">${n(counts.active)}</div><div class="l">${counts.active < 2 ? 'usager actif' : 'usagers actifs'} au ${frDate(today)}<br>(séjour en cours)</div></div>
+<div class="stat"><div class="v" id="evalues">${n(evaluated)}</div><div class="l">${evaluated < 2 ? 'usager évalué' : 'usagers évalués'} (AGGIR)<br>au ${frDate(today)}</div></div>
+<div class="stat"><div class="v" id="evenements">${n(sum(events))}</div><div class="l">${sum(events) < 2 ? 'évènement' : 'évènements'} sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v" id="transports">${n(sum(trUsager) + sum(trPro))}</div><div class="l">${sum(trUsager) + sum(trPro) < 2 ? 'transport' : 'transports'} sur ${weeks} semaines</div></div>
+<div class="stat"><div class="v" id="revues-en-retard"><a href="${href('/revues', { date: today, organisation: finess })}">${n(overdue)}</a></div><div class="l">${overdue < 2 ? 'projet personnalisé' : 'projets personnalisés'}<br>à réviser (${overdue < 2 ? 'validé' : 'validés'} il y a plus de ${reviewMonths} mois)</div></div>
 </div>
 ${
   emptyWindow && latestWeek && latestWeek < startMonday
@@ -200,7 +201,7 @@ ${
 }
 <div class="grid2">
 <section class="card" id="gir-chart"><h2>Répartition par GIR</h2>
-<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager au ${frDate(today)}.${girUnknown ? ` ${girUnknown} évaluation(s) sans GIR reconnu.` : ''}</p>
+<p class="muted">GIR de la dernière évaluation AGGIR (PA ou PH) de chaque usager au ${frDate(today)}.${girUnknown ? ` ${plural(girUnknown, 'évaluation', 'évaluations')} sans GIR reconnu.` : ''}</p>
 ${barChart({ title: 'Usagers par GIR', labels: ['GIR 1', 'GIR 2', 'GIR 3', 'GIR 4', 'GIR 5', 'GIR 6'], series: [{ name: 'Usagers', values: girCounts, color: '#16324f' }], height: 240, width: 520 })}
 </section>
 <section class="card" id="activite-chart"><h2>Évènements et transports par semaine</h2>

@@ -8,6 +8,7 @@ import { arr, frDate, frInstant, isObj, refKey, str } from '../fhir-util.js';
 import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
 import type { ReadScope, Repository, SubmissionRecord } from '../../storage/types.js';
 import { inScope } from '../../storage/scope.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 /** Why a rejected submission's Bundle is no longer kept (D-85, docs/security.md). */
 const DROPPED_FR: Record<NonNullable<SubmissionRecord['bundleDropped']>, string> = {
@@ -32,7 +33,7 @@ function usagersCell(s: SubmissionRecord): SafeHtml {
     // Links only for accepted submissions: their usagers are stored under these ids.
     return s.outcome === 'accepted' && u.id ? html`<a href="${`/usagers/${seg(u.id)}`}">${label}</a>` : html`<span>${label}</span>`;
   });
-  return html`${shown.map((x, i) => html`${i ? ', ' : ''}${x}`)}${list.length > 3 ? html` <span class="muted">et ${list.length - 3} autre(s)</span>` : ''}`;
+  return html`${shown.map((x, i) => html`${i ? ', ' : ''}${x}`)}${list.length > 3 ? html` <span class="muted">et ${plural(list.length - 3, 'autre', 'autres')}</span>` : ''}`;
 }
 
 export async function submissionsPage(repo: Repository, query: SubmissionsQuery, scope?: ReadScope): Promise<string> {
@@ -101,7 +102,7 @@ ${list.items.map(
 <td data-label="Ressources" class="num">${s.resourceCount}</td>
 <td data-label="Résultat">${outcomeBadge(s.outcome)} <span class="muted">HTTP ${s.httpStatus}</span>${sentWhat(s)}${igLabel(s.ig) ? html`<br><span class="muted ig">${igLabel(s.ig)}</span>` : ''}</td>
 <td data-label="Erreurs" class="num">${s.errorCount ? html`<span class="n-err">${s.errorCount}</span>` : '0'}</td>
-<td data-label="Avertissements" class="num"${s.noticeCount ? html` title="${`${s.noticeCount} vérification(s) non faite(s) ou défaut(s) du guide, comptés à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
+<td data-label="Avertissements" class="num"${s.noticeCount ? html` title="${`${plural(s.noticeCount, 'vérification non faite ou défaut du guide, compté', 'vérifications non faites ou défauts du guide, comptés')} à part`}"` : ''}>${s.warningCount ? html`<span class="n-warn">${s.warningCount}</span>` : '0'}</td>
 <td data-label=""><a href="${`/envois/${seg(s.id)}`}">Rapport</a></td>
 </tr>`,
 )}
@@ -157,8 +158,8 @@ export async function submissionPage(repo: Repository, id: string, scope?: ReadS
 <tr><th>Organisation</th><td>${s.organizationName ?? 'inconnue'}${s.organizationFiness ? ` — FINESS ${s.organizationFiness}` : ''}</td></tr>
 <tr><th>Résultat</th><td>${outcomeBadge(s.outcome)} HTTP ${s.httpStatus}${sentWhat(s)}</td></tr>
 ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.ig)} <span class="muted">(${s.ig})</span></td></tr>` : ''}
-<tr><th>Ressources</th><td>${s.resourceCount}${s.unchangedCount ? html` <span class="muted" id="inchangees">dont ${s.unchangedCount} inchangée(s) : renvoyées à l’identique, aucune nouvelle version enregistrée</span>` : ''}</td></tr>
-<tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${s.errorCount} erreur(s), ${s.warningCount} avertissement(s))</span>` : ''}</td></tr>
+<tr><th>Ressources</th><td>${s.resourceCount}${s.unchangedCount ? html` <span class="muted" id="inchangees">dont ${s.unchangedCount < 2 ? `${s.unchangedCount} inchangée : renvoyée` : `${s.unchangedCount} inchangées : renvoyées`} à l’identique, aucune nouvelle version enregistrée</span>` : ''}</td></tr>
+<tr><th>Constats</th><td>${countsText(counts)}${counts.errors !== s.errorCount || (counts.warnings !== s.warningCount && counts.warnings + counts.notices !== s.warningCount) ? html` <span class="muted">(enregistré : ${plural(s.errorCount, 'erreur', 'erreurs')}, ${plural(s.warningCount, 'avertissement', 'avertissements')})</span>` : ''}</td></tr>
 <tr><th>Usagers concernés</th><td>${usagersCell(s)}</td></tr>
 <tr><th>Téléchargements</th><td><a href="${`/envois/${seg(s.id)}/bundle.json`}">Bundle soumis (JSON)</a> · <a href="${`/envois/${seg(s.id)}/rapport.json`}">Rapport (OperationOutcome)</a> · <a href="${`/envois/${seg(s.id)}/rapport.html`}" id="rapport-html">Rapport à transmettre (HTML)</a>${s.response ? html` · <a href="${`/envois/${seg(s.id)}/reponse.json`}">Réponse (transaction-response)</a>` : ''}</td></tr>
 </table>
@@ -166,13 +167,13 @@ ${igLabel(s.ig) ? html`<tr><th>Version du guide</th><td class="ig">${igLabel(s.i
 ${
   unreadable !== undefined
     ? html`<p class="error-box">Envoi illisible : le contenu reçu n’est ni du JSON ni du XML FHIR lisible ; rien n’a été enregistré. Le texte reçu (64 Kio au plus) et la raison sont conservés ci-dessous.</p>
-<details class="card" open><summary>Texte reçu (${unreadable.length.toLocaleString('fr-FR')} caractère(s) conservé(s))</summary><pre class="raw-body">${unreadable}</pre></details>`
+<details class="card" open><summary>Texte reçu (${plural(unreadable.length, 'caractère conservé', 'caractères conservés')})</summary><pre class="raw-body">${unreadable}</pre></details>`
     : s.outcome === 'rejected' && s.bundleDropped
     ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Son rapport est conservé ci-dessous ; le Bundle ne l’est plus <span id="bundle-dropped">(${DROPPED_FR[s.bundleDropped]})</span>.</p>`
     : s.outcome === 'rejected'
     ? html`<p class="error-box">Envoi rejeté : rien n’a été enregistré. Le Bundle et son rapport sont conservés ci-dessous pour corriger l’export.</p>`
     : stored.length
-      ? html`<details class="card"><summary>${stored.length} ressource(s) enregistrée(s)</summary><table class="list"><thead><tr><th>Entrée</th><th>Ressource soumise</th><th>Enregistrée sous</th><th>Statut</th></tr></thead><tbody>
+      ? html`<details class="card"><summary>${plural(stored.length, 'ressource enregistrée', 'ressources enregistrées')}</summary><table class="list"><thead><tr><th>Entrée</th><th>Ressource soumise</th><th>Enregistrée sous</th><th>Statut</th></tr></thead><tbody>
 ${stored.map((e, i) => {
   const sub = isObj(bundleEntries[i]) && isObj((bundleEntries[i] as Record<string, unknown>).resource) ? ((bundleEntries[i] as Record<string, unknown>).resource as Record<string, unknown>) : undefined;
   const link = e.key?.startsWith('Patient/') ? html`<a href="${`/usagers/${seg(e.key.slice(8))}`}">${e.location}</a>` : html`<code>${e.location}</code>`;

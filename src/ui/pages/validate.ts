@@ -9,6 +9,7 @@ import { igLabel } from './submissions.js';
 import { xmlToJson } from '../../fhir/xml/index.js';
 import { toOperationOutcome } from '../../fhir/outcome/issue.js';
 import type { TdduiValidator } from '../../tddui/validator.js';
+import { plural } from '../../fhir/outcome/plural.js';
 
 export interface ParsedFile {
   ok: true;
@@ -180,12 +181,12 @@ ${form()}`;
   const res = parsed.resource as { resourceType?: string; entry?: unknown[] };
   const body = html`<h1>Rapport de validation</h1>
 <div class="card">
-<p id="resultat" data-valid="${report.valid ? 'true' : 'false'}" class="${report.valid ? 'ok-box' : 'error-box'}">${report.valid ? `${label} est conforme : aucune erreur.` : `${label} n’est pas conforme : ${counts.errors} erreur(s).`}</p>
+<p id="resultat" data-valid="${report.valid ? 'true' : 'false'}" class="${report.valid ? 'ok-box' : 'error-box'}">${report.valid ? `${label} est conforme : aucune erreur.` : `${label} n’est pas conforme : ${plural(counts.errors, 'erreur', 'erreurs')}.`}</p>
 <table class="kv">
 <tr><th>Fichier</th><td>${name ?? '(contenu collé)'} — ${parsed.format === 'xml' ? 'XML (converti en JSON pour les extraits)' : 'JSON'}</td></tr>
-<tr><th>Ressource</th><td>${res.resourceType ?? ''}${res.resourceType === 'Bundle' && Array.isArray(res.entry) ? ` de ${res.entry.length} entrée(s)` : ''}</td></tr>
+<tr><th>Ressource</th><td>${res.resourceType ?? ''}${res.resourceType === 'Bundle' && Array.isArray(res.entry) ? ` de ${plural(res.entry.length, 'entrée', 'entrées')}` : ''}</td></tr>
 <tr><th>Version du guide</th><td class="ig">${igLabel(report.ig) ?? report.ig}</td></tr>
-<tr><th>Profil(s)</th><td>${report.profiles.length ? report.profiles.map((p, i) => html`${i ? ', ' : ''}<code>${p}</code>`) : 'aucun (ressource de base)'}</td></tr>
+<tr><th>${report.profiles.length > 1 ? 'Profils' : 'Profil'}</th><td>${report.profiles.length ? report.profiles.map((p, i) => html`${i ? ', ' : ''}<code>${p}</code>`) : 'aucun (ressource de base)'}</td></tr>
 <tr><th>Durée</th><td>${Math.round(ms)} ms</td></tr>
 </table>
 <p class="muted">Rien n’a été enregistré.</p>
