@@ -11,9 +11,11 @@
 //     (truncating what was written after it) and completes;
 //   - every file is read back: each current resource of the exported types exactly once,
 //     checked against the database;
-//   - memory: the server's resident size sampled every 50 ms during the export (both
-//     processes), its peak against the idle server (the anchor, same run): the export holds one
-//     page in memory, so the peak must not grow with the data set (2,000 vs 10,000).
+//   - memory: the server's live heap (after a full GC, reported every second by the server
+//     started with --expose-gc) and its resident size, sampled during the export (both
+//     processes), their peaks against the idle server (the anchor, same run): the export holds
+//     one page in memory, so the peak live heap must not grow with the data set (2,000 vs
+//     10,000). The RSS also counts garbage not yet collected and memory V8 keeps: noisier.
 // Also the export rate against the anchor of the same run: the same rows read by keyset pages
 // of 1,000 and JSON-serialised in this process, without files, HTTP or checkpoints.
 //
@@ -41,6 +43,8 @@ const sizes = (name: string, dflt: number[]): number[] => (flag(name) === undefi
 interface Server {
   child: ChildProcess;
   url: string;
+  /** The server's live heap (MiB, after a full GC), as it last reported it. */
+  heapMiB: number;
 }
 
 /** VmRSS of a process, in MiB (Linux). */
@@ -54,10 +58,17 @@ function rssMiB(pid: number): number {
 }
 
 async function serve(target: { database?: string; data?: string }, dir: string): Promise<Server> {
-  const args = [fileURLToPath(import.meta.url), '--serve', `--dir=${dir}`, target.database ? `--database=${target.database}` : `--data=${target.data}`];
+  const args = ['--expose-gc', fileURLToPath(import.meta.url), '--serve', `--dir=${dir}`, target.database ? `--database=${target.database}` : `--data=${target.data}`];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.resume();
-  const url = await new Promise<string>((resolve, reject) => {
+  const server: Server = { child, url: '', heapMiB: 0 };
+  let rest = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (rest + d.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) if (l.startsWith('BENCH-MEM ')) server.heapMiB = Number(l.slice(10));
+  });
+  server.url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -67,7 +78,7 @@ async function serve(target: { database?: string; data?: string }, dir: string):
     });
     child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening`)));
   });
-  return { child, url };
+  return server;
 }
 
 async function stop(s: Server, signal: NodeJS.Signals): Promise<void> {
@@ -77,14 +88,19 @@ async function stop(s: Server, signal: NodeJS.Signals): Promise<void> {
   await gone;
 }
 
-/** Samples a process's RSS every 50 ms until stopped; the peak. */
-function sampler(pid: number): { stop(): number } {
-  let peak = rssMiB(pid);
-  const t = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+/** Samples a server's RSS and its reported live heap every 50 ms until stopped; the peaks. */
+function sampler(s: Server): { stop(): { rss: number; heap: number } } {
+  const pid = s.child.pid!;
+  let rss = rssMiB(pid);
+  let heap = s.heapMiB;
+  const t = setInterval(() => {
+    rss = Math.max(rss, rssMiB(pid));
+    heap = Math.max(heap, s.heapMiB);
+  }, 50);
   return {
     stop() {
       clearInterval(t);
-      return peak;
+      return { rss, heap };
     },
   };
 }
@@ -98,6 +114,9 @@ interface Figures {
   seedS: number;
   idleMiB: number;
   peakMiB: number;
+  /** Live heap (after GC) of the idle server, and its peak during the export. */
+  idleHeapMiB: number;
+  peakHeapMiB: number;
   exportS: number;
   /** Of exportS: from the kill to the restarted server listening (not exporting). */
   restartS: number;
@@ -146,14 +165,16 @@ async function runExport(label: string, target: { database?: string; data?: stri
   // The server owns the embedded database folder (one process per folder): let go of it.
   if (target.data) await repo.db.close();
   let s = await serve(target, dir);
-  await sleep(1000);
+  await sleep(1500);
   const idleMiB = rssMiB(s.child.pid!);
-  let sample = sampler(s.child.pid!);
+  const idleHeapMiB = s.heapMiB;
+  let sample = sampler(s);
   const t0 = performance.now();
   const k = await fetch(`${s.url}/fhir/$export?_type=${types.join(',')}`, { headers: { prefer: 'respond-async' } });
   if (k.status !== 202) throw new Error(`kick-off: ${k.status} ${await k.text()}`);
   const poll = new URL(k.headers.get('content-location')!);
   let peakMiB = 0;
+  let peakHeapMiB = 0;
   let killedAt: number | undefined;
   let restartS = 0;
   let manifest: { output: { type: string; url: string }[] } | undefined;
@@ -170,17 +191,21 @@ async function runExport(label: string, target: { database?: string; data?: stri
       const k0 = performance.now();
       await stop(s, 'SIGKILL');
       killedAt = written;
-      peakMiB = Math.max(peakMiB, sample.stop());
+      const p = sample.stop();
+      peakMiB = Math.max(peakMiB, p.rss);
+      peakHeapMiB = Math.max(peakHeapMiB, p.heap);
       await sleep(2500); // the checkpoint is then older than the staleness (2 s)
       s = await serve(target, dir);
       restartS = (performance.now() - k0) / 1000;
-      sample = sampler(s.child.pid!);
+      sample = sampler(s);
       continue;
     }
     await sleep(200);
   }
   const exportS = (performance.now() - t0) / 1000;
-  peakMiB = Math.max(peakMiB, sample.stop());
+  const p = sample.stop();
+  peakMiB = Math.max(peakMiB, p.rss);
+  peakHeapMiB = Math.max(peakHeapMiB, p.heap);
   // Every file read back: each resource once, exactly the database's.
   const seen = new Map<string, number>();
   for (const o of manifest!.output) {
@@ -201,7 +226,7 @@ async function runExport(label: string, target: { database?: string; data?: stri
   const missing = [...expected].filter((k) => !seen.has(k)).length;
   await stop(s, 'SIGTERM');
   rmSync(dir, { recursive: true, force: true });
-  return { label, usagers, resources: expected.size, seedS, idleMiB, peakMiB, exportS, restartS, anchorS, ...(killedAt !== undefined ? { killedAt } : {}), exported: [...seen.values()].reduce((a, b) => a + b, 0), duplicates, missing, extra };
+  return { label, usagers, resources: expected.size, seedS, idleMiB, peakMiB, idleHeapMiB, peakHeapMiB, exportS, restartS, anchorS, ...(killedAt !== undefined ? { killedAt } : {}), exported: [...seen.values()].reduce((a, b) => a + b, 0), duplicates, missing, extra };
 }
 
 function print(f: Figures): void {
@@ -210,7 +235,7 @@ function print(f: Figures): void {
   console.log(
     `${f.label.padEnd(22)} usagers ${String(f.usagers).padStart(6)}  resources ${String(f.resources).padStart(7)}  seed ${f.seedS.toFixed(1).padStart(5)} s  ` +
       `export ${(f.exportS - f.restartS).toFixed(1).padStart(5)} s${f.restartS ? ` + restart ${f.restartS.toFixed(1)} s` : ''} (${Math.round(rate)} res/s; anchor ${Math.round(anchorRate)} res/s, ratio ${(rate / anchorRate).toFixed(2)})  ` +
-      `RSS idle ${f.idleMiB.toFixed(0)} MiB, peak ${f.peakMiB.toFixed(0)} MiB (+${(f.peakMiB - f.idleMiB).toFixed(0)}, ratio ${(f.peakMiB / f.idleMiB).toFixed(2)})  ` +
+      `live heap idle ${f.idleHeapMiB.toFixed(0)} MiB, peak ${f.peakHeapMiB.toFixed(0)} MiB (ratio ${(f.peakHeapMiB / f.idleHeapMiB).toFixed(2)}); RSS idle ${f.idleMiB.toFixed(0)}, peak ${f.peakMiB.toFixed(0)} MiB  ` +
       `${f.killedAt !== undefined ? `killed at ${f.killedAt} written, resumed; ` : ''}exported ${f.exported}: duplicates ${f.duplicates}, missing ${f.missing}, extra ${f.extra}`,
   );
 }
@@ -271,8 +296,8 @@ async function main(): Promise<void> {
     const [small, large] = [pgRuns[0]!, pgRuns[pgRuns.length - 1]!];
     console.log(
       `\nPostgreSQL, ${small.usagers} → ${large.usagers} usagers (${(large.resources / small.resources).toFixed(1)}× the resources): ` +
-        `peak RSS during the export ${small.peakMiB.toFixed(0)} → ${large.peakMiB.toFixed(0)} MiB (${(large.peakMiB / small.peakMiB).toFixed(2)}×), ` +
-        `above idle +${(small.peakMiB - small.idleMiB).toFixed(0)} → +${(large.peakMiB - large.idleMiB).toFixed(0)} MiB`,
+        `peak live heap during the export ${small.peakHeapMiB.toFixed(0)} → ${large.peakHeapMiB.toFixed(0)} MiB (${(large.peakHeapMiB / small.peakHeapMiB).toFixed(2)}×); ` +
+        `peak RSS ${small.peakMiB.toFixed(0)} → ${large.peakMiB.toFixed(0)} MiB (${(large.peakMiB / small.peakMiB).toFixed(2)}×)`,
     );
   }
   const bad = all.filter((f) => f.duplicates || f.missing || f.extra);
@@ -294,6 +319,15 @@ if (process.argv.includes('--serve')) {
     bulkExport: { dir: flag('dir')!, staleSeconds: 2 },
   });
   process.stdout.write(`BENCH-URL ${srv.url}\n`);
+  // The live heap (after a full collection) every second: what the process really holds, where
+  // the RSS also counts garbage not yet collected and memory V8 keeps for later.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    setInterval(() => {
+      gc();
+      process.stdout.write(`BENCH-MEM ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)}\n`);
+    }, 1000).unref();
+  }
   process.on('SIGTERM', () => void srv.close().then(() => process.exit(0)));
 } else {
   await main();
