@@ -111,7 +111,7 @@ async function reject(
     ...(ig ? { ig } : {}),
     bundle: kept,
     ...(tooLarge ? { bundleDropped: 'size' as const } : {}),
-    report: storableCopy(full),
+    report: storableCopy(keptReport(full)),
   };
   let submissionId: string | undefined;
   try {
@@ -133,6 +133,25 @@ async function reject(
  * documents), 1,000,000 values (docs/security.md).
  */
 const REJECTED_COPY_LIMITS = { maxDepth: 64, maxString: 64 * 1024, maxValues: 1_000_000 };
+/**
+ * Issues of a rejected submission's report kept in the log: the client gets them all, the log
+ * the first ones and how many more there were (a 40 MB Bundle's report was 43 MiB; D-191).
+ */
+export const REJECTED_REPORT_ISSUES = 2_000;
+
+function keptReport(full: OperationOutcome): OperationOutcome {
+  const n = full.issue.length;
+  if (n <= REJECTED_REPORT_ISSUES) return full;
+  const more = n - REJECTED_REPORT_ISSUES;
+  const note = {
+    severity: 'information',
+    code: 'informational',
+    diagnostics: `${more} more issues are not kept in the submission log (the client received all ${n})`,
+    details: { text: `${more} autres problèmes ne sont pas conservés dans le journal des envois (le client les a tous reçus, ${n} en tout)` },
+  };
+  return { ...full, issue: [...full.issue.slice(0, REJECTED_REPORT_ISSUES), note] } as OperationOutcome;
+}
+
 /** A rejected document larger than this once bounded (8 MiB of JSON) is not kept (D-85). */
 export const REJECTED_DOCUMENT_BYTES = 8 * 1024 * 1024;
 

@@ -263,6 +263,22 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(logged?.resourceCount, 25, 'the record describes it');
   });
 
+  test('a rejected submission keeps the first 2,000 issues of its report in the log, the client gets them all (D-191)', async () => {
+    const repo = getRepo();
+    const bad = clone(PP_PA);
+    for (let i = 0; i < 2_100; i++) bad.entry[7].resource[`foo${i}`] = 'bar';
+    const res = await ingestTransaction(ctx(), bad);
+    assert.equal(res.status, 422);
+    const all = res.body.issue as Json[];
+    assert.ok(all.length > 2_100, `${all.length} issues`);
+    const logged = await repo.getSubmission(res.submissionId!);
+    const kept = (logged?.report as Json).issue as Json[];
+    assert.equal(kept.length, 2_001, 'the first 2,000 and a note');
+    assert.deepEqual(kept.slice(0, 2_000), all.slice(0, 2_000));
+    assert.match(kept[2_000].diagnostics, new RegExp(`${all.length - 2_000} more issues are not kept`));
+    assert.equal(logged?.errorCount, all.filter((i) => i.severity === 'error').length, 'the counts are of the whole report');
+  });
+
   test('an entry that is not a POST is refused (TDDUI transactions create only): 422, nothing stored', async () => {
     const repo = getRepo();
     const b = clone(SSIAD);
