@@ -84,9 +84,9 @@ const CASES: Case[] = [
   { name: 'death place as a boolean', file: PATIENT, mutate: (p) => (p.extension = [...(p.extension ?? []), { url: FR + 'fr-core-patient-death-place', valueBoolean: true }]), rule: 'fhir-type-not-allowed', expression: 'Patient.extension[1].valueBoolean' },
   { name: 'telecom email without a value (fr-core-contact-point)', file: PATIENT, mutate: (p) => (p.telecom = [{ system: 'email', extension: [{ url: FR + 'fr-core-contact-point-email-type', valueCoding: { system: 'https://mos.esante.gouv.fr/NOS/TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie', code: 'MSSANTE' } }] }]), rule: 'fhir-cardinality-min', expression: 'Patient.telecom[0]' },
   { name: 'organisation short name as a number', file: ORG, mutate: (o) => (o.extension = [{ url: FR + 'fr-core-organization-short-name', valueInteger: 1 }]), rule: 'fhir-type-not-allowed', expression: 'Organization.extension[0].valueInteger' },
-  { name: 'organisation idNatSt with the RPPS system', file: ORG, mutate: (o) => (o.identifier[0].system = 'urn:oid:1.2.250.1.71.4.2.1'), rule: 'fhir-slice-cardinality-min', expression: 'Organization' },
+  { name: 'organisation idNatSt with the RPPS system', file: ORG, mutate: (o) => (o.identifier[0].system = 'urn:oid:1.2.250.1.71.4.2.1'), rule: 'fhir-slice-cardinality-min', expression: 'Organization.identifier[0]' },
   { name: 'organisation identifier without system (FR Core 1..1)', file: ORG, mutate: (o) => o.identifier.push({ value: '123' }), rule: 'fhir-cardinality-min', expression: 'Organization.identifier[1]' },
-  { name: 'practitioner idNatPs with the FINESS system', file: PRACTITIONER, mutate: (p) => (p.identifier[0].system = 'urn:oid:1.2.250.1.71.4.2.2'), rule: 'fhir-slice-cardinality-min', expression: 'Practitioner' },
+  { name: 'practitioner idNatPs with the FINESS system', file: PRACTITIONER, mutate: (p) => (p.identifier[0].system = 'urn:oid:1.2.250.1.71.4.2.2'), rule: 'fhir-slice-cardinality-min', expression: 'Practitioner.identifier[0]' },
   { name: 'identity status QUAL in the SSIAD Bundle', file: SSIAD, mutate: (b) => (reliability(b.entry[0].resource).extension[0].valueCoding.code = 'QUAL'), rule: 'fhir-code-unknown', expression: 'Bundle.entry[0].resource.extension[0].extension[0].valueCoding.code' },
 ];
 

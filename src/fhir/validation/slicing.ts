@@ -394,12 +394,25 @@ function closeness(item: unknown, expected: [string, unknown][]): { matched: num
       continue;
     }
     if (p === 'url' || p.endsWith('.url') || !found.some((f) => nearMiss(f, v))) nearMisses = false;
-    const shown = found.map((f) => JSON.stringify(f)).join(', ');
+    const shown = found.map(brief).join(', ');
     en.push(found.length ? `${p || '$this'} is ${shown}, not ${JSON.stringify(v)}` : `${p || '$this'} is missing (${JSON.stringify(v)} expected)`);
     fr.push(found.length ? `${p || '$this'} vaut ${shown} et non ${JSON.stringify(v)}` : `${p || '$this'} est absent (${JSON.stringify(v)} attendu)`);
   }
   if (present === 0 || en.length === 0 || (matched === 0 && !nearMisses)) return undefined;
   return { matched, present, en: en.join(' and '), fr: fr.join(' et ') };
+}
+
+/**
+ * A found value as a message shows it: primitives as JSON, objects and arrays as a bounded
+ * excerpt. The value comes from the input, which may be deeply nested or alias one object many
+ * times (JSON.stringify would overflow the stack or print megabytes).
+ */
+function brief(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  }
+  return Array.isArray(value) ? `[${value.length}]` : `{${Object.keys(value).slice(0, 3).join(', ')}${Object.keys(value).length > 3 ? ', ...' : ''}}`;
 }
 
 /** A string value within two edits of the expected one (or equal but for case): a typing slip. */
