@@ -117,8 +117,20 @@ export async function startReplicatedCluster(db = 'tddui'): Promise<ReplicatedCl
     n.running = false;
     await run('pg_ctl', ['-D', n.dir, '-m', 'fast', '-w', '-t', '30', 'stop']).catch(() => run('pg_ctl', ['-D', n.dir, '-m', 'immediate', '-w', '-t', '30', 'stop']).catch(() => undefined));
   };
+  // A test process that ends without destroy() (an uncaught error) leaves no server behind.
+  const onExit = () => {
+    for (const n of started) {
+      if (!n.running) continue;
+      const argv = ['-D', n.dir, '-m', 'immediate', '-w', '-t', '10', 'stop'];
+      if (owner) spawnSync('runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...argv], { timeout: 15_000 });
+      else spawnSync(join(bin, 'pg_ctl'), argv, { timeout: 15_000 });
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   const destroy = async () => {
-    for (const n of started.reverse()) await stop(n);
+    process.removeListener('exit', onExit);
+    for (const n of [...started].reverse()) await stop(n);
     rmSync(root, { recursive: true, force: true });
   };
   const start = async (n: PgNode) => {
