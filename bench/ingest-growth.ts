@@ -50,7 +50,18 @@ async function floorInsert(srv: RunningServer, bundle: Json): Promise<void> {
 }
 
 async function post(url: string, bundle: Json): Promise<void> {
-  const res = await fetch(`${url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+  // A kept-alive connection the server closed as it was reused (ECONNRESET) is retried, as
+  // `tddui send` does: a resend of the same Bundle is harmless (the no-op rule).
+  let res: Response;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await fetch(`${url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      retries++;
+    }
+  }
   const text = await res.text();
   if (res.status !== 200) throw new Error(`rejected ${res.status}: ${text.slice(0, 600)}`);
 }
@@ -79,6 +90,7 @@ async function growth(label: string, srv: RunningServer): Promise<Bucket[]> {
     buckets.push({ upTo: done + size, ingest, floor });
     process.stderr.write(`  ${label}: Bundles ${done + 1}–${done + size}: ingest ${ingest.toFixed(0)} resources/s, floor ${floor.toFixed(0)} resources/s, ratio ${(ingest / floor).toFixed(3)}\n`);
   }
+  if (retries) process.stderr.write(`  ${label}: ${retries} request(s) retried after a network error\n`);
   const patients = Number((await srv.repo.db.query<{ n: string | number }>("SELECT count(*) AS n FROM resource WHERE resource_type = 'Patient'")).rows[0]!.n);
   if (patients !== N + 40) throw new Error(`${label}: ${patients} Patients stored for ${N + 40} synthetic usagers`);
   return buckets;
@@ -101,6 +113,7 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
   };
 }
 
+let retries = 0;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
