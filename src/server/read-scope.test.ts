@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { scopedRepository } from '../storage/scope.js';
 import { http, postgresSkipReason, readExample, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -248,6 +249,13 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.equal((await http(`${s.url}/envois/${submission.B}/bundle.json`, { headers: bearer(dep48, true) })).status, 404);
       const journal = await page('/journal');
       assert.ok(!journal.includes(patient.B));
+      // What the usager page reads goes through the scoped repository: B's séjour about A's usager is not among it.
+      const about = { resourceType: 'Encounter', params: [{ name: 'subject', values: [`Patient/${patient.A}`] }], count: 100, offset: 0 };
+      const bEncounters = await owned(B, 'Encounter');
+      assert.ok((await s.repo.search(about)).matches.some((m) => bEncounters.has(`Encounter/${m.id}`)));
+      const scopedRepo = scopedRepository(s.repo, { finess: [], departements: ['48'] });
+      assert.ok(!(await scopedRepo.search(about)).matches.some((m) => bEncounters.has(`Encounter/${m.id}`)), 'scoped repository: search');
+      await assert.rejects(scopedRepo.read('Patient', patient.B), /not known|inconnu/);
     });
 
     it('CSV exports: usagers, envois, pilotage, qualité hold its ESSMS only', { skip }, async () => {

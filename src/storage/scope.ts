@@ -7,6 +7,7 @@
 // "which rows are in scope?" (SQL) — so that the rule is written once (decisions.md D-170).
 //
 // Who decides the scope is the access seam (src/rest/access.ts); this module only applies it.
+import type { HistoryQuery, Repository, SearchQuery, SubmissionFilter } from './types.js';
 
 /** What a restricted token may read; `undefined` where a scope is expected means "not restricted". */
 export interface ReadScope {
@@ -69,4 +70,33 @@ export function describeScope(scope: ReadScope): string {
   if (scope.finess.length) parts.push(`FINESS ${scope.finess.join(', ')}`);
   if (scope.departements.length) parts.push(`département${scope.departements.length > 1 ? 's' : ''} ${scope.departements.join(', ')}`);
   return parts.join(' ; ') || 'aucun établissement';
+}
+
+/**
+ * The repository as a restricted reader sees it: every read, vread, history, search and
+ * submission read carries the scope (for code written against a Repository that knows nothing
+ * of scopes — the usager page and its parts). Writes and everything else pass through.
+ */
+export function scopedRepository(repo: Repository, scope: ReadScope | undefined): Repository {
+  if (!scope) return repo;
+  return new Proxy(repo, {
+    get(target, prop) {
+      switch (prop) {
+        case 'read':
+          return (type: string, id: string, o: { scope?: ReadScope } = {}) => target.read(type, id, { ...o, scope });
+        case 'vread':
+          return (type: string, id: string, v: number, o: { scope?: ReadScope } = {}) => target.vread(type, id, v, { ...o, scope });
+        case 'search':
+          return (q: SearchQuery) => target.search({ ...q, scope });
+        case 'history':
+          return (q: HistoryQuery) => target.history({ ...q, scope });
+        case 'listSubmissions':
+          return (f: SubmissionFilter) => target.listSubmissions({ ...f, scope });
+        case 'getSubmission':
+          return (id: string, o: { scope?: ReadScope } = {}) => target.getSubmission(id, { ...o, scope });
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ReadScope, Repository } from '../storage/types.js';
-import { describeScope } from '../storage/scope.js';
+import { describeScope, scopedRepository } from '../storage/scope.js';
 import type { TdduiValidator } from '../tddui/validator.js';
 import type { Authenticator } from '../server/auth.js';
 import { actorOf, noteActor } from '../server/audit.js';
@@ -265,17 +265,18 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
 
     ui.get<{ Querystring: UsagersQuery }>('/usagers', async (req, reply) => sendHtml(reply, await usagersPage(repo, req.query ?? {}, scopeOf(req))));
     ui.get<{ Params: { id: string }; Querystring: { semaine?: string } }>('/usagers/:id', async (req, reply) => {
-      const body = (await visible(req, 'Patient', req.params.id)) ? await usagerPage(repo, validator, req.params.id, req.query ?? {}) : undefined;
+      // (A restricted token: every resource the page reads is of its organisations too.)
+      const body = (await visible(req, 'Patient', req.params.id)) ? await usagerPage(scopedRepository(repo, scopeOf(req)), validator, req.params.id, req.query ?? {}) : undefined;
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     ui.get<{ Params: { id: string }; Querystring: VersionsQuery }>('/usagers/:id/projet/versions', async (req, reply) => {
-      const body = (await visible(req, 'Patient', req.params.id)) ? await projetVersionsPage(repo, validator, req.params.id, req.query ?? {}) : undefined;
+      const body = (await visible(req, 'Patient', req.params.id)) ? await projetVersionsPage(scopedRepository(repo, scopeOf(req)), validator, req.params.id, req.query ?? {}) : undefined;
       return body ? sendHtml(reply, body) : sendHtml(reply, notFoundPage(`L’usager ${req.params.id} est introuvable.`), 404);
     });
     // The PDF of one version of the PPA (deterministic: the same version gives the same bytes).
     ui.get<{ Params: { id: string; n: string } }>('/usagers/:id/projet/versions/:n/pdf', async (req, reply) => {
       const n = /^\d{1,6}$/.test(req.params.n) ? Number(req.params.n) : -1;
-      const pdf = n < 1 || !(await visible(req, 'Patient', req.params.id)) ? undefined : await ppaPdfOf(repo, validator, req.params.id, n);
+      const pdf = n < 1 || !(await visible(req, 'Patient', req.params.id)) ? undefined : await ppaPdfOf(scopedRepository(repo, scopeOf(req)), validator, req.params.id, n);
       if (!pdf) return sendHtml(reply, notFoundPage('Cette version du projet personnalisé est introuvable.'), 404);
       return reply
         .header('content-type', 'application/pdf')
@@ -313,7 +314,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     // DocumentReference id and the index of the attachment in `content`.
     ui.get<{ Params: { id: string; n: string }; Querystring: { telecharger?: string } }>('/documents/:id/:n', async (req, reply) => {
       const n = /^\d{1,3}$/.test(req.params.n) ? Number(req.params.n) : -1;
-      const found = n < 0 || !(await visible(req, 'DocumentReference', req.params.id)) ? 'not-found' : await documentAttachment(repo, req.params.id, n, req.query?.telecharger !== undefined);
+      const found = n < 0 || !(await visible(req, 'DocumentReference', req.params.id)) ? 'not-found' : await documentAttachment(scopedRepository(repo, scopeOf(req)), req.params.id, n, req.query?.telecharger !== undefined);
       if (found === 'not-found') return sendHtml(reply, notFoundPage('Ce document est introuvable.'), 404);
       if (found === 'no-data') return sendHtml(reply, notFoundPage('Le contenu de ce document n’a pas été transmis (pièce jointe vide ou simple lien).'), 404);
       reply.header('content-type', found.contentType).header('content-disposition', found.contentDisposition).header('cache-control', 'private, no-store');
