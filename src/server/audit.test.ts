@@ -136,6 +136,9 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       const rows = page.text.split('<tbody>')[1]!.split('</tbody>')[0]!.match(/<tr>/g) ?? [];
       assert.equal(rows.length, 2, 'the department’s two reads (FHIR and UI)');
       assert.ok(page.text.includes(`/usagers/${patientId}`));
+      const inverted = await http(`${s.url}/journal?action=lecture&du=2026-03-01&au=2026-02-01`, { headers: { ...bearer(dpo), ...html } });
+      assert.match(inverted.text, /id="dates-inversees">La date de début \(01\/03\/2026\) est postérieure à la date de fin \(01\/02\/2026\) : aucun accès ne peut correspondre/);
+      assert.match(inverted.text, /href="\/journal\?du=2026-02-01&amp;au=2026-03-01&amp;action=lecture">Inverser les dates/);
       const refusals = await http(`${s.url}/journal?action=refus`, { headers: { ...bearer(dpo), ...html } });
       assert.ok((refusals.text.match(/badge ko">refusé/g) ?? []).length >= 3);
       assert.equal((await http(`${s.url}/journal`, { headers: { ...bearer(department), ...html } })).status, 403);

@@ -1,4 +1,5 @@
 // Small shared pieces of the pages: pager, badges, query parsing, French local days.
+import { frDate } from './fhir-util.js';
 import { html, href, type SafeHtml } from './html.js';
 
 export const PAGE_SIZE = 25;
@@ -18,6 +19,15 @@ export function pager(path: string, query: Record<string, string | undefined>, p
   return html`<nav class="pager" aria-label="Pagination">${link(page - 1, '‹ Précédent', 'prev')}
 <span>${first}–${last} sur ${total.toLocaleString('fr-FR')} · page ${page} / ${pages}</span>
 ${link(page + 1, 'Suivant ›', 'next')}</nav>`;
+}
+
+/**
+ * A period whose start ("du") is after its end ("au") matches nothing: say so, with a link to
+ * the same page with the dates swapped (issue 20). Empty when the period is not inverted.
+ */
+export function invertedDatesHint(path: string, query: Record<string, string | undefined>, du: string | undefined, au: string | undefined, nothing: string): SafeHtml {
+  if (!du || !au || du <= au) return html``;
+  return html`<p class="warn-box" id="dates-inversees">La date de début (${frDate(du)}) est postérieure à la date de fin (${frDate(au)}) : ${nothing}. <a href="${href(path, { ...query, du: au, au: du, page: undefined })}">Inverser les dates</a></p>`;
 }
 
 /**

@@ -103,6 +103,11 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.ok(p.text.includes(`/envois/${lastRejectedA}`), 'the last rejected submission is linked');
       assert.equal((p.text.match(/<tr><td>ESSMS /g) ?? []).length, 3);
       assert.match(p.text, /aria-current="page"[^>]*>Qualité des envois|href="\/qualite" aria-current="page"/);
+      assert.doesNotMatch(p.text, /dates-inversees/);
+      // Inverted dates: a hint and the swapped period (issue 20).
+      const inverted = await http(`${srv.url}/qualite?du=2026-11-30&au=2026-11-01`, { headers: { accept: 'text/html' } });
+      assert.match(inverted.text, /id="dates-inversees">La date de début \(30\/11\/2026\) est postérieure à la date de fin \(01\/11\/2026\) : aucun envoi ne peut correspondre/);
+      assert.match(inverted.text, /href="\/qualite\?du=2026-11-01&amp;au=2026-11-30">Inverser les dates/);
     });
   });
 }

@@ -3,7 +3,7 @@
 // usager, French days and action, newest first, server-side paging.
 import { html, seg, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
-import { PAGE_SIZE, beyondLastPage, isoDay, pageNumber, pager, parisDayBoundary, q } from '../components.js';
+import { PAGE_SIZE, beyondLastPage, invertedDatesHint, isoDay, pageNumber, pager, parisDayBoundary, q } from '../components.js';
 import { frInstant } from '../fhir-util.js';
 import { auditAgents, searchAuditRecords, type AuditFilter, type AuditRecord } from '../../storage/audit.js';
 import type { Queryable, ReadScope } from '../../storage/types.js';
@@ -102,6 +102,7 @@ ${Object.entries(ACTIONS).map(([k, v]) => html`<option value="${k}"${k === actio
 </select></label>
 <button type="submit">Filtrer</button> <a class="button secondary" href="/journal">Réinitialiser</a>
 </form>
+${invertedDatesHint('/journal', current, du, au, 'aucun accès ne peut correspondre')}
 ${
   list.items.length === 0
     ? list.total > 0

@@ -4,7 +4,7 @@
 // CSV (/qualite.csv, src/ui/exports.ts), with the page's filters.
 import { html, seg } from '../html.js';
 import { page } from '../layout.js';
-import { isoDay, parisDayBoundary } from '../components.js';
+import { invertedDatesHint, isoDay, parisDayBoundary } from '../components.js';
 import { barChart } from '../charts.js';
 import { dayFromNumber, dayNumber, frDate, frInstant } from '../fhir-util.js';
 import { qualityBySender, qualityByWeek, type QualityFilter, type QualityRow, type QualityWeek } from '../../storage/quality.js';
@@ -61,6 +61,7 @@ export async function qualityPage(db: Queryable, query: QualityQuery, scope?: Re
 <label>au <input type="date" name="au" value="${au ?? ''}"></label>
 <button type="submit">Filtrer</button>
 </form>
+${invertedDatesHint('/qualite', { du, au }, du, au, 'aucun envoi ne peut correspondre')}
 <p><a href="${`/qualite.csv${suffix}`}" id="qualite-csv">Exporter (CSV)</a> · <a href="${`/qualite.json${suffix}`}" id="qualite-json">JSON</a></p>
 ${
   weeks.length

@@ -2,7 +2,7 @@
 // submission: what was received, what was stored, and the report with excerpts).
 import { html, href, seg, type SafeHtml } from '../html.js';
 import { page } from '../layout.js';
-import { PAGE_SIZE, beyondLastPage, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
+import { PAGE_SIZE, beyondLastPage, invertedDatesHint, isoDay, outcomeBadge, pageNumber, pager, parisDayBoundary, q } from '../components.js';
 import { renderReport, countsText, issuesFromOutcome, countIssues } from '../report.js';
 import { arr, frDate, frInstant, isObj, refKey, str } from '../fhir-util.js';
 import { organisationNames, submissionOrganisations } from '../../storage/indicators.js';
@@ -59,8 +59,6 @@ export async function submissionsPage(repo: Repository, query: SubmissionsQuery,
   // A Bundle without its Organization entry (the PP examples) still names a known structure.
   const orgName = (s: SubmissionRecord) => s.organizationName ?? (s.organizationFiness ? names.get(s.organizationFiness) : undefined);
   const current = { organisation, du, au, resultat: query.resultat === 'accepte' || query.resultat === 'rejete' ? query.resultat : undefined };
-  // "Du" after "au" matches nothing: say so and offer the swapped period.
-  const inverted = du && au && du > au;
   const badDates = [query.du && !du ? `« ${query.du} »` : undefined, query.au && !au ? `« ${query.au} »` : undefined].filter(Boolean);
   const body = html`<h1>Envois reçus</h1>
 <form class="filters" method="get" action="/envois" role="search">
@@ -82,7 +80,7 @@ ${organisation && !orgs.some((o) => o.finess === organisation) ? html`<option va
 <button type="submit">Filtrer</button> <a class="button secondary" href="/envois">Réinitialiser</a>
 <a class="button secondary" id="export-csv" href="${href('/envois.csv', current)}" download>Exporter en CSV</a>
 </form>
-${inverted ? html`<p class="warn-box" id="dates-inversees">La date de début (${frDate(du)}) est postérieure à la date de fin (${frDate(au)}) : aucun envoi ne peut correspondre. <a href="${href('/envois', { ...current, du: au, au: du })}">Inverser les dates</a></p>` : ''}
+${invertedDatesHint('/envois', current, du, au, 'aucun envoi ne peut correspondre')}
 ${badDates.length ? html`<p class="warn-box" id="dates-invalides">Date non reconnue : ${badDates.join(', ')} (format attendu : AAAA-MM-JJ) ; ce filtre est ignoré.</p>` : ''}
 ${
   list.items.length === 0
