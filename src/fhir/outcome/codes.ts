@@ -583,6 +583,14 @@ export const CODES = {
     en: 'The fullUrl "{fullUrl}" is a RESTful URL, but its {type} has no id (use a urn:uuid: fullUrl for a new resource, or give it the id the URL names)',
     fr: 'Le fullUrl « {fullUrl} » est une URL REST, mais la ressource {type} n’a pas d’id (utiliser un fullUrl urn:uuid: pour une nouvelle ressource, ou lui donner l’id que l’URL indique)',
   }),
+  REFERENCE_RESOLVED_TYPE: defineRule({
+    id: 'fhir-reference-resolved-type',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'A `Type/id` reference resolves in the Bundle (e.g. to the entry `urn:uuid:<id>`) to a resource of another type.',
+    en: 'The reference "{reference}" resolves to {target}, a resource of type {found}',
+    fr: 'La référence « {reference} » désigne {target}, une ressource de type {found}',
+  }),
   REFERENCE_TYPE_MISMATCH: defineRule({
     id: 'fhir-reference-type-mismatch',
     severity: 'error',

@@ -175,7 +175,12 @@ export class BundleIndex {
       if (hit) return hit;
     }
     if (this.document && from?.fullUrl !== undefined) return undefined;
-    return (this.byTypeId ??= this.typeIds()).get(rel);
+    const hit = (this.byTypeId ??= this.typeIds()).get(rel);
+    if (hit || !isTypeId(rel)) return hit;
+    // `Type/<uuid>` for the entry whose fullUrl is `urn:uuid:<uuid>` (its resource with no other
+    // id): the HL7 validator matches it, then checks the type (see checkReference).
+    const byUuid = this.byFullUrl.get(`urn:uuid:${rel.slice(rel.indexOf('/') + 1)}`);
+    return byUuid && (byUuid.resource.id === undefined || `${String(byUuid.resource.resourceType)}/${String(byUuid.resource.id)}` === rel) ? byUuid : undefined;
   }
 
   private typeIds(): Map<string, BundleTarget> {

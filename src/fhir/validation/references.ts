@@ -105,6 +105,10 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   }
   if (typeof target.resource.resourceType !== 'string') return; // the target's own error says it
   const targetType = target.resource.resourceType;
+  if (declaredType !== undefined && declaredType !== targetType) {
+    run.out.push(CODES.REFERENCE_RESOLVED_TYPE, `${path}.reference`, { reference: ref, found: targetType, target: target.path });
+    return;
+  }
   if (declaredType === undefined && typeof obj.type === 'string' && obj.type !== targetType) {
     run.out.push(CODES.REFERENCE_TYPE_MISMATCH, `${path}.type`, { type: obj.type, reference: ref, found: targetType });
   }
