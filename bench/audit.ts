@@ -74,8 +74,8 @@ async function block(app: FastifyInstance, size: number, concurrency: number): P
 }
 
 async function measure(label: string, repo: Repository, validator: TdduiValidator): Promise<void> {
-  const on = await buildServer({ repo, validator, pilotageWarmupMs: 3_600_000 });
-  const off = await buildServer({ repo, validator, pilotageWarmupMs: 3_600_000, audit: false });
+  const on = await buildServer({ repo, validator });
+  const off = await buildServer({ repo, validator, audit: false });
   for (const concurrency of [1, CONCURRENCY]) {
     for (const app of [on, off]) await block(app, Math.min(10, BLOCK), concurrency); // warm-up
     const rates = { on: [] as number[], off: [] as number[] };

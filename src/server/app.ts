@@ -33,7 +33,7 @@ import { FhirService } from '../rest/service.js';
 import { ensureHistoryPartitions, indexIsCurrent, openRepository } from '../storage/index.js';
 import type { Repository } from '../storage/types.js';
 import { TdduiValidator } from '../tddui/validator.js';
-import { addUiDataHooks, registerUi } from '../ui/index.js';
+import { registerUi } from '../ui/index.js';
 import { AuditTrail, registerAudit } from './audit.js';
 import { auditEventRoutes } from './audit-event.js';
 import { bulkExportRoutes, ExportRunner, type BulkExportOptions } from './bulk-export.js';
@@ -62,8 +62,6 @@ export interface BuildOptions {
   trustProxy?: boolean;
   /** OAuth 2.0 bearer tokens on the FHIR API and the UI (see src/server/auth.ts); open when absent. */
   auth?: Authenticator;
-  /** Pause after the last accepted write before Pilotage's aggregates are computed again in the background (default 3 s; ui/pages/pilotage.ts). */
-  pilotageWarmupMs?: number;
   /**
    * The yearly review of the projet personnalisé (coordination/ppa-reviews.ts, D-126): months
    * after the usager's accord when it falls due (default 12), and how often the server raises
@@ -384,7 +382,6 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
 
   // The audit trail's hooks first: they reach every route registered after them.
   if (opts.audit !== false) registerAudit(app, new AuditTrail(repo.db));
-  addUiDataHooks(app, repo, opts.pilotageWarmupMs);
 
   // The search parameters of the loaded IGs; the index is rebuilt when they changed since the
   // data were written (the fingerprint in index_state, migration 0008).
@@ -513,8 +510,6 @@ export interface StartOptions {
   trustProxy?: boolean;
   /** Require OAuth 2.0 bearer tokens (see BuildOptions.auth). */
   auth?: AuthOptions;
-  /** See BuildOptions.pilotageWarmupMs. */
-  pilotageWarmupMs?: number;
   /** See BuildOptions.ppaReview. */
   ppaReview?: { months?: number; intervalMs?: number };
   /** See BuildOptions.modules. */
@@ -597,7 +592,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     : undefined;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.pilotageWarmupMs !== undefined ? { pilotageWarmupMs: opts.pilotageWarmupMs } : {}), ...(opts.ppaReview ? { ppaReview: opts.ppaReview } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
+    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.ppaReview ? { ppaReview: opts.ppaReview } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await validationPool?.close();

@@ -9,7 +9,7 @@ import { SHARED_FHIR } from '../testing/paths.js';
 let srv: RunningServer;
 
 before(async () => {
-  srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'warn', pilotageWarmupMs: 50 });
+  srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'warn' });
 });
 
 after(async () => {

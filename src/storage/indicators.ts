@@ -38,11 +38,12 @@ export interface Organisation {
   name?: string;
 }
 
-/** Organisations seen in the data: FINESS of the usagers' local identifiers and of the stored Organizations. */
+/** Organisations seen in the data: FINESS of the usagers' local identifiers (pilotage_count) and of the stored Organizations. */
 export async function listOrganisations(db: Queryable): Promise<Organisation[]> {
   const res = await db.query<{ finess: string; name: string | null }>(
     `WITH f AS (
-       SELECT DISTINCT finess FROM (${objects('Patient', [SYS_LOCAL])}) p WHERE finess IS NOT NULL
+       -- The usagers' organisations, from the counts the writes keep (migration 0161).
+       SELECT finess FROM pilotage_count WHERE kind = 'usagers' AND finess <> '' GROUP BY finess HAVING sum(n) > 0
      ), o AS (
        SELECT substring(t.code from 2) AS finess, max(s.exact) AS name
          FROM search_token t
@@ -289,4 +290,41 @@ export async function submissionsOfUsager(db: Queryable, patientId: string, loca
     resourceCount: Number(r.resource_count),
     ...(r.ig ? { ig: r.ig } : {}),
   }));
+}
+
+export interface PilotageFigures {
+  usagers: UsagerCounts[];
+  gir: GirRow[];
+  activity: ActivityRow[];
+  evaluations: Map<string, number>;
+}
+
+/**
+ * The Pilotage figures on `today` from the counts maintained by every write (migration 0161,
+ * D-212): the same figures as usagersByOrganisation, girByOrganisation, activityByWeek and
+ * evaluationsByOrganisation compute from every stored resource, read from a table whose size
+ * grows with the organisations and the days that carry data, not with the usagers. One query.
+ */
+export async function pilotageFigures(db: Queryable, today: string): Promise<PilotageFigures> {
+  const res = await db.query<{ kind: string; finess: string; key: number; week: string | null; n: number }>(
+    `SELECT kind, finess, key, CASE WHEN kind IN ('evt', 'usager', 'pro') THEN to_char(day, 'YYYY-MM-DD') END AS week, sum(n)::int AS n
+       FROM pilotage_count
+      WHERE kind IN ('evt', 'usager', 'pro', 'usagers') OR (kind IN ('stays', 'active', 'gir', 'eval') AND day <= $1::date)
+      GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0`,
+    [today],
+  );
+  const usagers = new Map<string, UsagerCounts>();
+  const row = (f: string) => usagers.get(f) ?? (usagers.set(f, { finess: f, usagers: 0, active: 0, activeStays: 0 }), usagers.get(f)!);
+  const out: PilotageFigures = { usagers: [], gir: [], activity: [], evaluations: new Map() };
+  for (const r of res.rows) {
+    const n = Number(r.n);
+    if (r.kind === 'usagers') row(r.finess).usagers += n;
+    else if (r.kind === 'active') row(r.finess).active += n;
+    else if (r.kind === 'stays') row(r.finess).activeStays += n;
+    else if (r.kind === 'eval') out.evaluations.set(r.finess, n);
+    else if (r.kind === 'gir') out.gir.push(r.key ? { finess: r.finess, gir: Number(r.key), usagers: n } : { finess: r.finess, usagers: n });
+    else out.activity.push({ finess: r.finess, week: r.week!, kind: r.kind as ActivityRow['kind'], n });
+  }
+  out.usagers = [...usagers.values()];
+  return out;
 }

@@ -1,16 +1,21 @@
 // One page of the web UI's "Usagers" list: stored Patients filtered by name words, identifier
-// and organisation, sorted on a column, with the total. Read-only; run it in readAggregates()
-// (indicators.ts) so that PGlite, which keeps no statistics, does not plan nested loops.
+// and organisation, sorted on a column, with the total.
 //
-// The sort keys are read from the Patient content, not from the search index: the name shown
-// is the usage name (`use = usual`) when there is one, else the birth name (`official`), and
-// the `family` index mixes both, so sorting on it put "Jeanne JOLY (usage BLANCHARD)" under J
-// while the list showed her first as BLANCHARD.
+// Read from `usager_sort` (migration 0161, D-211): one narrow row per current Patient with its
+// sort keys, computed when the Patient is written — the name shown (usage name, `use = usual`,
+// else the birth name, `official`; the `family` index mixes both, so sorting on it put "Jeanne
+// JOLY (usage BLANCHARD)" under J while the list showed her as BLANCHARD), lower case without
+// accents; the FINESS and local identifier; birth date; gender; last update — each B-tree
+// indexed with the id as tie-breaker. A page is an index range: at 20,000 usagers the old query
+// read and decompressed every Patient's content to sort it, on every request.
+//
+// Absent values sort last in both directions, as before: the list is read in segments — the
+// rows that have the key (in index order), then those that do not (by id) — sized by one
+// grouped count, which also gives the total. Sorting by organisation is one segment per
+// organisation, in the order of their names (known here, not in SQL), each in name order.
 import { normalizeString } from './search-params.js';
 import type { Queryable } from './types.js';
 import { scopeSql, type ReadScope } from './scope.js';
-
-const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 
 export type UsagerSort = 'nom' | 'naissance' | 'sexe' | 'organisation' | 'identifiant' | 'maj';
 export const USAGER_SORTS: readonly UsagerSort[] = ['nom', 'naissance', 'sexe', 'organisation', 'identifiant', 'maj'];
@@ -32,103 +37,84 @@ export interface UsagerListQuery {
   offset: number;
 }
 
-/**
- * Lower case without the accents of French names (é è ê ë à â ä î ï ô ö ù û ü ç ÿ ñ, œ → oe),
- * close to normalizeString() in JavaScript (the search index's form). The key is computed for
- * every usager on each request, and translate() costs in proportion to its list of letters: a
- * complete Latin list made the list page 2–3× slower than the whole query of the old sort
- * (measured on PGlite, 10,000 usagers); this one adds about a third. lower() handles the
- * capitals (É → é) in both databases' UTF-8 locales; the capitals are listed too for a C locale.
- */
-function sqlNormalized(expr: string): string {
-  const from = 'éèêëàâäîïôöùûüçÿñÉÈÊËÀÂÄÎÏÔÖÙÛÜÇŸÑ';
-  const to = 'eeeeaaaiioouuucyneeeeaaaiioouuucyn';
-  return `replace(translate(lower(${expr}), '${from}', '${to}'), 'œ', 'oe')`;
+const COLUMN: Record<Exclude<UsagerSort, 'organisation'>, string> = {
+  nom: 'name_key',
+  naissance: 'birth_date',
+  sexe: 'gender',
+  identifiant: 'local_id',
+  maj: 'last_updated',
+};
+
+/** A run of the list read by one indexed query: its condition, order and size. */
+interface Segment {
+  /** Condition; `$seg` stands for `value`. */
+  where: string;
+  value?: unknown;
+  order: string;
+  size: number;
 }
 
-// SQL/JSON paths (lax: a malformed `name` or `identifier` yields nothing rather than an error):
-// measured several times faster on PGlite than jsonb_array_elements sub-queries, and the key is
-// computed for every usager on each request.
-const LOCAL_ID = `(jsonb_path_query_first(r.content, '$.identifier[*] ? (@.system == "${SYS_LOCAL}").value') #>> '{}')`;
-/** FINESS of a local identifier `3` + FINESS + `/…` (split_part: far cheaper than a regular expression). */
-const finessOf = (localId: string) => `CASE WHEN ${localId} LIKE '3%/%' THEN substr(split_part(${localId}, '/', 1), 2) END`;
-
-/**
- * One page of usagers and the total. The name key is the family name then the first given name
- * of the name shown (a usage name without given names takes those of the birth name, as the page
- * shows it), lower case without accents; ties are broken by id so pages never overlap.
- */
+/** One page of usagers and the total; ties are broken by id so pages never overlap. */
 export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ total: number; ids: string[] }> {
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   const filters: string[] = [];
   for (const w of (q.words ?? []).slice(0, 4)) {
     const like = normalizeString(w).replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
-    filters.push(`r.id IN (SELECT s.id FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'name' AND s.value LIKE ${p(like)})`);
+    filters.push(`u.id IN (SELECT s.id FROM search_string s WHERE s.resource_type = 'Patient' AND s.param = 'name' AND s.value LIKE ${p(like)})`);
   }
-  if (q.identifier) filters.push(`r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.code = ${p(q.identifier)})`);
-  if (q.finess) {
-    const like = '3' + q.finess.replace(/[\\%_]/g, (c) => `\\${c}`) + '/%';
-    filters.push(`r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.system = ${p(SYS_LOCAL)} AND t.code LIKE ${p(like)})`);
-  }
-  if (q.scope) filters.push(scopeSql(q.scope, 'r.owner', p));
-  const where = [`r.resource_type = 'Patient'`, 'r.deleted = false', ...filters].join(' AND ');
-  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource r WHERE ${where}`, params)).rows[0].n);
-  if (total === 0 || q.offset >= total) return { total, ids: [] };
-
+  if (q.identifier) filters.push(`u.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.code = ${p(q.identifier)})`);
+  if (q.finess) filters.push(`u.finess = ${p(q.finess)}`);
+  if (q.scope) filters.push(scopeSql(q.scope, 'u.owner', p));
+  const where = filters.length ? filters.join(' AND ') : 'true';
   const dir = q.descending ? 'DESC' : 'ASC';
-  let inner: string;
-  let order = `k ${dir} NULLS LAST`;
-  switch (q.sort ?? 'nom') {
-    case 'naissance':
-      inner = `SELECT r.id, r.content->>'birthDate' AS k FROM resource r WHERE ${where}`;
-      break;
-    case 'sexe':
-      inner = `SELECT r.id, r.content->>'gender' AS k FROM resource r WHERE ${where}`;
-      break;
-    case 'identifiant':
-      inner = `SELECT r.id, ${LOCAL_ID} AS k FROM resource r WHERE ${where}`;
-      order = `k COLLATE "C" ${dir} NULLS LAST`;
-      break;
-    case 'maj':
-      inner = `SELECT r.id, r.last_updated AS k FROM resource r WHERE ${where}`;
-      order = `k ${dir}`;
-      break;
-    case 'organisation': {
-      // The organisation's name when it is known (normalised here, not in SQL), else its FINESS.
-      const names = [...(q.organisationNames ?? new Map<string, string>())];
-      inner = `SELECT x.id, coalesce(o.name, x.finess) AS k
-        FROM (SELECT id, ${finessOf('lid')} AS finess FROM (SELECT r.id, ${LOCAL_ID} AS lid FROM resource r WHERE ${where} OFFSET 0) y) x
-        LEFT JOIN unnest(${p(names.map((n) => n[0]))}::text[], ${p(names.map((n) => normalizeString(n[1])))}::text[]) AS o(finess, name) ON o.finess = x.finess`;
-      order = `k COLLATE "C" ${dir} NULLS LAST`;
-      break;
-    }
-    default: {
-      // The names are taken out of the (compressed) content once per usager, then the usage
-      // name (`usual`) and the birth name (`official`, else the first) out of them; OFFSET 0
-      // keeps each sub-query from being inlined, which would decompress the content per use.
-      const path = (use: string) => `jsonb_path_query_first(n, '$[*] ? (@.use == "${use}")')`;
-      const key = `concat_ws(' ', coalesce(u->>'family', b->>'family'), coalesce(u->'given'->>0, b->'given'->>0))`;
-      inner = `SELECT id, ${sqlNormalized(key)} AS k
-        FROM (SELECT id, ${path('usual')} AS u, coalesce(${path('official')}, n->0) AS b
-                FROM (SELECT r.id, r.content->'name' AS n FROM resource r WHERE ${where} OFFSET 0) y OFFSET 0) x`;
-      order = `k COLLATE "C" ${dir} NULLS LAST`;
-    }
+  const sort = q.sort ?? 'nom';
+
+  const segments: Segment[] = [];
+  if (sort === 'organisation') {
+    const counts = await db.query<{ finess: string | null; n: number }>(`SELECT u.finess, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params);
+    // The organisation's name when it is known (lower case, no accents), else its FINESS; code-unit order, as "C".
+    const key = (f: string) => {
+      const name = q.organisationNames?.get(f);
+      return name ? normalizeString(name) : f;
+    };
+    const known = counts.rows.filter((r) => r.finess !== null).map((r) => ({ finess: r.finess!, key: key(r.finess!), n: Number(r.n) }));
+    known.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.finess < b.finess ? -1 : a.finess > b.finess ? 1 : 0) * (q.descending ? -1 : 1));
+    for (const k of known) segments.push({ where: 'u.finess = $seg', value: k.finess, order: `u.name_key ${dir}, u.id ${dir}`, size: k.n });
+    const none = counts.rows.find((r) => r.finess === null);
+    if (none) segments.push({ where: 'u.finess IS NULL', order: `u.id ${dir}`, size: Number(none.n) });
+  } else {
+    const col = `u.${COLUMN[sort]}`;
+    const counts = await db.query<{ absent: boolean; n: number }>(`SELECT ${col} IS NULL AS absent, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params);
+    const size = (absent: boolean) => Number(counts.rows.find((r) => r.absent === absent)?.n ?? 0);
+    segments.push({ where: `${col} IS NOT NULL`, order: `${col} ${dir}, u.id ${dir}`, size: size(false) });
+    segments.push({ where: `${col} IS NULL`, order: `u.id ${dir}`, size: size(true) });
   }
-  const rows = await db.query<{ id: string }>(
-    `SELECT id FROM (${inner}) s ORDER BY ${order}, id ${dir}
-      LIMIT ${Math.max(0, Math.floor(q.count))} OFFSET ${Math.max(0, Math.floor(q.offset))}`,
-    params,
-  );
-  return { total, ids: rows.rows.map((r) => r.id) };
+  const total = segments.reduce((s, x) => s + x.size, 0);
+  const ids: string[] = [];
+  let skip = Math.max(0, Math.floor(q.offset));
+  let want = Math.max(0, Math.floor(q.count));
+  for (const seg of segments) {
+    if (want === 0) break;
+    if (skip >= seg.size) {
+      skip -= seg.size;
+      continue;
+    }
+    const rows = await db.query<{ id: string }>(
+      `SELECT u.id FROM usager_sort u WHERE ${where} AND ${seg.where.replace('$seg', `$${params.length + 1}`)} ORDER BY ${seg.order} LIMIT ${want} OFFSET ${skip}`,
+      seg.value === undefined ? params : [...params, seg.value],
+    );
+    ids.push(...rows.rows.map((r) => r.id));
+    want -= rows.rows.length;
+    skip = 0;
+  }
+  return { total, ids };
 }
 
-/** FINESS of the organisations that have usagers (their local identifiers), in order. */
+/** FINESS of the organisations that have usagers (their local identifiers), in order: from the counts the writes keep (migration 0161). */
 export async function usagerOrganisations(db: Queryable): Promise<string[]> {
-  const res = await db.query<{ p: string }>(
-    `SELECT DISTINCT split_part(t.code, '/', 1) AS p FROM search_token t
-      WHERE t.resource_type = 'Patient' AND t.param = 'identifier' AND t.system = $1 AND t.code LIKE '3%/%'`,
-    [SYS_LOCAL],
+  const res = await db.query<{ finess: string }>(
+    `SELECT finess FROM pilotage_count WHERE kind = 'usagers' AND finess <> '' GROUP BY finess HAVING sum(n) > 0`,
   );
-  return res.rows.map((r) => r.p.slice(1)).filter(Boolean).sort();
+  return res.rows.map((r) => r.finess).sort();
 }

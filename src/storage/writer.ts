@@ -138,6 +138,21 @@ export async function writeVersions(
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
   }
   await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+  await refreshDerived(tx, items);
+}
+
+/** Types whose writes change the tables derived for the web UI (migration 0161). */
+const DERIVED_TYPES = new Set(['Patient', 'Encounter', 'Task', 'QuestionnaireResponse']);
+
+/**
+ * The usagers list's sort keys and the Pilotage counts of what was just written, in the same
+ * transaction (D-211, D-212): a separate statement, after the one that wrote the index rows,
+ * because it reads them (one statement's sub-statements share a snapshot).
+ */
+async function refreshDerived(tx: Queryable, items: VersionToWrite[]): Promise<void> {
+  const mine = items.filter((x) => DERIVED_TYPES.has(x.resourceType));
+  if (mine.length === 0) return;
+  await tx.query(`SELECT derived_refresh($1::text[], $2::text[])`, [mine.map((x) => x.resourceType), mine.map((x) => x.id)]);
 }
 
 /** The index rows of some resources, one array per column of each index table (for `unnest`). */

@@ -19,23 +19,9 @@ import { usagerPage } from './pages/usager.js';
 import { ppaPdfOf, projetVersionsPage, type VersionsQuery } from './pages/projet-versions.js';
 import { revuesPage, type RevuesQuery } from './pages/revues.js';
 import { DEFAULT_REVIEW_MONTHS } from '../coordination/ppa-reviews.js';
-import { pilotageDataChanged, pilotagePage, stopPilotageWarmup } from './pages/pilotage.js';
+import { pilotagePage } from './pages/pilotage.js';
 import { DOCUMENT_CSP, documentAttachment } from './pages/documents.js';
 
-/**
- * Hooks the server adds before its routes (Fastify hooks reach only the plugins registered
- * after them): accepted writes — transactions, v1 creates and PATCHes — refresh Pilotage's
- * aggregates in the background (pages/pilotage.ts).
- */
-export function addUiDataHooks(app: FastifyInstance, repo: Repository, pilotageWarmupMs = 3000): void {
-  app.addHook('onResponse', async (req, reply) => {
-    if ((req.method !== 'POST' && req.method !== 'PATCH') || reply.statusCode >= 300 || !req.url.startsWith('/fhir')) return;
-    const path = req.url.split('?')[0]!;
-    if (path.includes('$validate') || path.endsWith('/_search')) return;
-    pilotageDataChanged(repo, pilotageWarmupMs, (err) => req.log.warn({ err }, 'Pilotage: background computation failed'));
-  });
-  app.addHook('onClose', async () => stopPilotageWarmup(repo));
-}
 import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';

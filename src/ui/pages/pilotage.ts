@@ -9,100 +9,26 @@ import { page } from '../layout.js';
 import { isoDay, parisToday, q } from '../components.js';
 import { barChart } from '../charts.js';
 import { dayFromNumber, dayNumber, frDate, mondayOf } from '../fhir-util.js';
-import {
-  activityByWeek,
-  dataStamp,
-  evaluationsByOrganisation,
-  girByOrganisation,
-  listOrganisations,
-  readAggregates,
-  usagersByOrganisation,
-  type ActivityRow,
-  type GirRow,
-  type Organisation,
-  type UsagerCounts,
-} from '../../storage/indicators.js';
+import { listOrganisations, pilotageFigures, readAggregates, type ActivityRow, type Organisation, type PilotageFigures } from '../../storage/indicators.js';
 import type { ReadScope, Repository } from '../../storage/types.js';
 import { inScope } from '../../storage/scope.js';
 import { plural } from '../../fhir/outcome/plural.js';
 
 /** Everything the page needs, per organisation; filters are applied afterwards, in memory. */
-interface Aggregates {
+interface Aggregates extends PilotageFigures {
   orgs: Organisation[];
-  usagers: UsagerCounts[];
-  gir: GirRow[];
-  activity: ActivityRow[];
-  evaluations: Map<string, number>;
-  /** Milliseconds spent computing (0 when served from the cache). */
+  /** Milliseconds spent reading them. */
   ms: number;
 }
 
 /**
- * Aggregates per (data stamp, day): they read every stored event, transport and evaluation —
- * a second or two on the embedded database with 10,000 usagers — so they are computed once
- * per change of the data; changing the organisation or the weeks shown costs nothing.
+ * The figures of `today`, read from the counts every write keeps current (migration 0161,
+ * D-212): no computation over the stored resources, on the first view as on the others.
  */
-const caches = new WeakMap<Repository, Map<string, Aggregates>>();
-const CACHE_ENTRIES = 20;
-
 export async function aggregates(repo: Repository, today: string): Promise<Aggregates> {
-  const stamp = await dataStamp(await repo.reader());
-  const key = `${stamp}|${today}`;
-  let cache = caches.get(repo);
-  if (!cache) caches.set(repo, (cache = new Map()));
-  const hit = cache.get(key);
-  if (hit) return { ...hit, ms: 0 };
   const t0 = performance.now();
-  const value = await readAggregates(await repo.reader(), async (db) => ({
-    orgs: await listOrganisations(db),
-    usagers: await usagersByOrganisation(db, today),
-    gir: await girByOrganisation(db, today),
-    activity: await activityByWeek(db),
-    evaluations: await evaluationsByOrganisation(db, today),
-    ms: 0,
-  }));
-  const ms = performance.now() - t0;
-  // Entries of older data are dropped; beyond the limit, the oldest entry goes.
-  for (const k of [...cache.keys()]) if (!k.startsWith(`${stamp}|`)) cache.delete(k);
-  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(key, value);
-  return { ...value, ms };
-}
-
-/**
- * Off the request path: once the page has been viewed, the aggregates of today are computed
- * again in the background after data arrive, when writes pause for `delayMs` — so the next
- * viewer does not wait the second or two they take. Nothing runs for a server whose Pilotage
- * nobody opens.
- */
-/** Present once the page has been viewed (see pilotagePage). */
-interface Warmup {
-  timer?: NodeJS.Timeout;
-  running?: Promise<void>;
-}
-const warmups = new WeakMap<Repository, Warmup>();
-
-export function pilotageDataChanged(repo: Repository, delayMs: number, onError: (err: unknown) => void): void {
-  const w = warmups.get(repo);
-  if (!w) return;
-  clearTimeout(w.timer);
-  w.timer = setTimeout(() => {
-    w.timer = undefined;
-    w.running = aggregates(repo, parisToday()).then(
-      () => undefined,
-      (err: unknown) => onError(err),
-    );
-  }, delayMs);
-  w.timer.unref();
-}
-
-/** Cancels a pending warm-up and waits for a running one (before the database closes). */
-export async function stopPilotageWarmup(repo: Repository): Promise<void> {
-  const w = warmups.get(repo);
-  if (!w) return;
-  clearTimeout(w.timer);
-  w.timer = undefined;
-  await w.running;
+  const value = await readAggregates(await repo.reader(), async (db) => ({ orgs: await listOrganisations(db), ...(await pilotageFigures(db, today)) }));
+  return { ...value, ms: performance.now() - t0 };
 }
 
 /** The page's query: an organisation, the reference day, the number of weeks. */
@@ -121,7 +47,7 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
   const today = isoDay(query.date) ?? parisToday();
   const weeks = Math.min(52, Math.max(4, Number.parseInt(query.semaines ?? '', 10) || 12));
   const all = await aggregates(repo, today);
-  // The aggregates are computed once for every organisation (cached); a restricted token sees its own rows only.
+  // The figures are read for every organisation; a restricted token sees its own rows only.
   const a = scope ? { ...all, orgs: all.orgs.filter((o) => inScope(scope, o.finess)), usagers: all.usagers.filter((r) => inScope(scope, r.finess)), gir: all.gir.filter((r) => inScope(scope, r.finess)), activity: all.activity.filter((r) => inScope(scope, r.finess)), evaluations: new Map([...all.evaluations].filter(([f]) => inScope(scope, f))) } : all;
   const mine = <T extends { finess: string }>(rows: T[]) => (finess ? rows.filter((r) => r.finess === finess) : rows);
   const activity = mine(a.activity);
@@ -165,7 +91,6 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
 }
 
 export async function pilotagePage(repo: Repository, query: PilotageQuery, reviewMonths = 12, scope?: ReadScope): Promise<string> {
-  if (!warmups.has(repo)) warmups.set(repo, {});
   const { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue } = await pilotageView(repo, query, reviewMonths, scope);
   const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
   const n = (v: number) => v.toLocaleString('fr-FR');
@@ -230,6 +155,6 @@ ${orgRows.map((o) => html`<tr${o.finess === finess ? html` class="selected"` : '
     : html`<p class="muted">Aucune donnée.</p>`
 }
 </section>
-<p class="muted">${a.ms ? `Indicateurs calculés en ${Math.round(a.ms)} ms.` : 'Indicateurs à jour (aucune donnée reçue depuis le dernier calcul).'}</p>`;
+<p class="muted" id="fraicheur">Indicateurs à jour : tenus à chaque envoi reçu (lus en ${Math.max(1, Math.round(a.ms))} ms).</p>`;
   return page({ title: 'Pilotage', section: 'pilotage', body });
 }
