@@ -6,11 +6,11 @@
 // agenda-creneau-commun.png, agenda-usager-semaine.png, agenda-professionnel-semaine.png in
 // $TDDUI_SCREENSHOTS, else <OS temp dir>/tddui-ui-screenshots/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { SHOTS, browserAvailable, browserSkip, launchBrowser } from './testing/browser.js';
 import { fromWall, isoLocal, toWall } from '../coordination/agenda/time.js';
 import { startServer, type RunningServer } from '../server/app.js';
 import { availability, GAP_PATH, scheduleOf, serviceDuration, weekly } from '../server/gap-suite.js';
@@ -18,11 +18,9 @@ import { SHARED_FHIR } from '../testing/paths.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
-const skip = available ? false : `chromium not found at ${CHROMIUM}`;
+// The shared chromium set-up (src/ui/testing/browser.ts).
+const available = browserAvailable;
+const skip = browserSkip;
 
 let srv: RunningServer;
 let browser: Browser;
@@ -54,7 +52,7 @@ before(async () => {
     await post('Schedule', scheduleOf(roles.at(-1)!, [availability('lundis', 'free', at(0, from[0], from[1]), at(0, to[0], to[1]), weekly('MO')), serviceDuration(30)]));
   }
   await srv.repo.create({ resourceType: 'CareTeam', status: 'active', subject: { reference: `Patient/${patient}` }, participant: roles.map((r) => ({ member: { reference: r } })) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchBrowser();
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => {

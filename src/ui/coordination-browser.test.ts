@@ -6,19 +6,17 @@
 // error. Screenshots: coordination-cercle.png, coordination-cahier.png,
 // coordination-mes-cahiers.png in $TDDUI_SCREENSHOTS, else <OS temp dir>/tddui-ui-screenshots/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { SHOTS, browserAvailable, browserSkip, launchBrowser } from './testing/browser.js';
 import { startServer, type RunningServer } from '../server/app.js';
 import { SHARED_FHIR, tdduiExamplesDir } from '../testing/paths.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
-const skip = available ? false : `chromium not found at ${CHROMIUM}`;
+// The shared chromium set-up (src/ui/testing/browser.ts).
+const available = browserAvailable;
+const skip = browserSkip;
 
 let srv: RunningServer;
 let browser: Browser;
@@ -32,7 +30,7 @@ before(async () => {
   assert.equal(r.status, 200);
   const loc = ((await r.json()) as { entry: { response: { location: string } }[] }).entry.map((e) => e.response.location);
   patient = loc.find((l) => l.startsWith('Patient/'))!.split('/')[1]!;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchBrowser();
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => {

@@ -4,20 +4,18 @@
 // listed; no console error (the page's CSP allows its own event stream and nothing else).
 // Screenshot: notifications.png in $TDDUI_SCREENSHOTS, else <OS temp dir>/tddui-ui-screenshots/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { SHOTS, browserAvailable, browserSkip, launchBrowser } from './testing/browser.js';
 import { startServer, type RunningServer } from '../server/app.js';
 import { SHARED_FHIR } from '../testing/paths.js';
 import { ndeExample, subscription } from '../notification/testing.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
-const skip = available ? false : `chromium not found at ${CHROMIUM}`;
+// The shared chromium set-up (src/ui/testing/browser.ts).
+const available = browserAvailable;
+const skip = browserSkip;
 
 let srv: RunningServer;
 let browser: Browser;
@@ -32,7 +30,7 @@ const post = async (path: string, body: unknown) => {
 before(async () => {
   if (!available) return;
   srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], igs: ['ans.fhir.fr.nde#3.0.0-ballot'], logLevel: 'warn', notifications: { pollMs: 5000 } });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchBrowser();
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => {
