@@ -364,8 +364,8 @@ export const CODES = {
     code: 'code-invalid',
     category: 'ig-defect',
     summary: 'The profile itself fixes a code (fixed[x] / pattern[x]) that is not in the extensible value set the element is bound to: an IG defect, reported once per validation (D-26).',
-    en: 'IG defect: the profile requires the code {code} at {element}, which is not in the value set {valueSet} of its extensible binding ({count} occurrence(s); first here)',
-    fr: 'Défaut du guide : le profil impose le code {code} en {element}, absent du jeu de valeurs {valueSet} de sa liaison extensible ({count} occurrence(s) ; première ici)',
+    en: 'IG defect: the profile requires the code {code} at {element}, which is not in the value set {valueSet} of its extensible binding ({occurrences}; first here)',
+    fr: 'Défaut du guide : le profil impose le code {code} en {element}, absent du jeu de valeurs {valueSet} de sa liaison extensible ({occurrencesFr} ; première ici)',
     reference: 'docs/decisions.md D-26',
   }),
   BINDING_EXTENSIBLE: defineRule({
@@ -398,8 +398,8 @@ export const CODES = {
     severity: 'warning',
     code: 'not-supported',
     summary: 'A binding could not be checked because its value set or code system is not (fully) loaded.',
-    en: 'Codes bound to {valueSet} were not checked: {reason} ({count} occurrence(s); first here)',
-    fr: 'Les codes liés à {valueSet} n’ont pas été vérifiés : {reasonFr} ({count} occurrence(s), première ici)',
+    en: 'Codes bound to {valueSet} were not checked: {reason} ({occurrences}; first here)',
+    fr: 'Les codes liés à {valueSet} n’ont pas été vérifiés : {reasonFr} ({occurrencesFr}, première ici)',
   }),
   VALUESET_INCLUDE_INTERSECTION: defineRule({
     id: 'fhir-valueset-include-intersection',
@@ -407,8 +407,8 @@ export const CODES = {
     severity: 'warning',
     code: 'informational',
     summary: 'A value set lists several value sets in one compose.include (an intersection in FHIR) that is empty or cannot be computed: read as their union, reported once per value set (decisions.md D-14).',
-    en: 'The value set {valueSet} lists {valueSets} in one compose.include, which FHIR reads as their intersection; {reason}. It was read as their union (the evident intent): a code of any of them is accepted ({count} occurrence(s); first here)',
-    fr: 'Le jeu de valeurs {valueSet} liste {valueSets} dans un même compose.include, ce que FHIR lit comme leur intersection ; {reasonFr}. Il a été lu comme leur union (l’intention manifeste) : un code de l’un d’eux est accepté ({count} occurrence(s), première ici)',
+    en: 'The value set {valueSet} lists {valueSets} in one compose.include, which FHIR reads as their intersection; {reason}. It was read as their union (the evident intent): a code of any of them is accepted ({occurrences}; first here)',
+    fr: 'Le jeu de valeurs {valueSet} liste {valueSets} dans un même compose.include, ce que FHIR lit comme leur intersection ; {reasonFr}. Il a été lu comme leur union (l’intention manifeste) : un code de l’un d’eux est accepté ({occurrencesFr}, première ici)',
     reference: 'docs/decisions.md D-14',
   }),
   INVARIANT: defineRule({

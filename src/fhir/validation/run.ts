@@ -22,6 +22,7 @@ import { isExampleUrl } from './extensions.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
 import { checkDocumentLinks } from './documents.js';
 import type { TypeVisitor, Validator } from './validator.js';
+import { plural, pluralEn } from '../outcome/plural.js';
 
 const UNIQUE_RELATIONS = new Set(['self', 'first', 'previous', 'next', 'last']);
 
@@ -174,13 +175,17 @@ export class Run {
       issues = issues.map((i) => {
         const target = this.targetOf.get(i);
         if (!target || !errorAt.some((e) => e === target || e.startsWith(target + '.'))) return i;
-        return { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
+        const out: ValidationIssue = { ...i, severity: 'information', message: `${i.message}; it has errors of its own, reported at ${target}` };
+        if (i.messageFr !== undefined) out.messageFr = `${i.messageFr} ; elle a ses propres erreurs, signalées en ${target}`;
+        return out;
       });
     }
     const pending = this.out.pending;
     if (pending) for (const [key, p] of pending) {
       // The args belong to this note (copied per run in validateAgainst): no copy needed here.
       p.args.count = p.count;
+      p.args.occurrences = pluralEn(p.count, 'occurrence', 'occurrences');
+      p.args.occurrencesFr = plural(p.count, 'occurrence', 'occurrences');
       const messages = STATIC_NOTES.has(p.rule) ? this.v.noteMessages(key, p.rule, p.args) : undefined;
       issues.push(
         messages ? makeIssueWithMessages(p.rule, p.expression, messages, p.rule.severity, p.source) : makeIssue(p.rule, p.expression, p.args, { source: p.source }),
