@@ -1,5 +1,12 @@
 // bench/validate: our validator vs @medplum/core's validateResource on the official TDDUI
-// Bundles, measured in the same run, median of several rounds.
+// Bundles and on a few hundred varied generated Bundles (`tddui generate`'s generator, seeded),
+// measured in the same run, median of several rounds.
+// Medplum's validateResource(resource, { profile }) parses the StructureDefinition again on
+// every call (parseStructureDefinition in its ResourceValidator constructor; no pre-parsed form
+// can be passed). Each Medplum child therefore also times that parse alone on the same entries
+// (the exported parseStructureDefinition, same argument), so that the run prints the API-level
+// ratio, the share of Medplum's time spent parsing the profile, and the validator-to-validator
+// ratio (Medplum's time minus its parse time, over ours).
 // Medplum validates each entry resource against the same TDDUI profile, loaded with the
 // snapshot our engine generates (Medplum cannot generate snapshots itself).
 // Each subject runs in its own child process (one per round each, alternating), so that its
@@ -11,7 +18,8 @@
 // time does not, so it is the figure the two script lines report (both sides are measured the
 // same way; the wall-clock figures are printed too).
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +28,11 @@ import { TdduiValidator } from '../src/tddui/validator.js';
 import type { StructureDefinition } from '../src/fhir/profiles/snapshot.js';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../src/testing/paths.js';
 import { TDDUI_CANONICAL } from '../src/tddui/ig.js';
+import { generateUsagers } from '../src/producer/generate/index.js';
+import { buildBundle } from '../src/producer/build/index.js';
 
 const require = createRequire(import.meta.url);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const OURS_ITER = Number(process.env.BENCH_ITER ?? 200);
 const MEDPLUM_ITER = Number(process.env.BENCH_MEDPLUM_ITER ?? 3);
 // Timed batches per Bundle in each child: in a fresh process the first batch after warm-up
@@ -37,6 +47,19 @@ const BATCHES = Number(process.env.BENCH_BATCHES ?? 3);
 // (~2 s) reach the plateau; the `cpu/wall` line printed below checks it (about 1.0 when no
 // compilation is left). BENCH_WARMUP=400 gives the earlier, shorter warm-up.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
+// Generated Bundles: BENCH_GENERATED usagers of `tddui generate` (seed BENCH_SEED, history
+// ending 2026-06-30, TDDUI 2.2.0 as `tddui generate` writes by default), each built into its
+// Bundle by the producer, once in the parent and shared with the children through a temporary
+// file. Ours validates all of them (BENCH_GEN_BATCHES timed passes per child, after
+// BENCH_GEN_WARMUP untimed passes, the first of which counts the rejected ones; the code is
+// already hot from the official Bundles' warm-up); Medplum, two orders of magnitude slower,
+// validates BENCH_MEDPLUM_GENERATED of them spread evenly over the set, and ours is timed on
+// that same subset for the ratio.
+const GENERATED = Number(process.env.BENCH_GENERATED ?? 300);
+const SEED = process.env.BENCH_SEED ?? 'bench-validate';
+const GEN_BATCHES = Number(process.env.BENCH_GEN_BATCHES ?? 2);
+const GEN_WARMUP = Number(process.env.BENCH_GEN_WARMUP ?? 1);
+const MEDPLUM_GENERATED = Math.min(GENERATED, Number(process.env.BENCH_MEDPLUM_GENERATED ?? 6));
 
 type Json = Record<string, unknown>;
 
@@ -59,6 +82,19 @@ interface ChildReport {
   medplumStartupMs?: number;
   entryCounts: number[];
   batches: [number, number][][];
+  /** Medplum: per official Bundle, [wall, cpu] µs per run of parseStructureDefinition alone on its entries' profiles. */
+  parseBatches?: [number, number][][];
+  /** Ours: [wall, cpu] µs of each timed pass over every generated Bundle. */
+  genAllBatches?: [number, number][];
+  /** Both: [wall, cpu] µs of each timed pass over the generated subset Medplum validates. */
+  genSubsetBatches?: [number, number][];
+  /** Medplum: [wall, cpu] µs of each timed parse-only pass over the subset's entries. */
+  genSubsetParseBatches?: [number, number][];
+  genEntries?: number;
+  genSubsetEntries?: number;
+  /** Ours: generated Bundles with an error, and the TDDUI version that accepted the others. */
+  genRejected?: number;
+  genAcceptedBy?: Record<string, number>;
   medplumErrors?: number;
   unloadable?: string[];
   /** µs per plain walk of the Bundles (see hostWalkUs), measured in each `ours` child. */
@@ -133,6 +169,17 @@ async function loadSubject(): Promise<{ v: TdduiValidator; startupMs: number; bu
   return { v, startupMs, bundles, acceptedBy };
 }
 
+/** The generated Bundles (written by the parent) and the indexes of Medplum's subset. */
+function loadGenerated(): { all: Json[]; subset: Json[] } {
+  const file = process.env.BENCH_GENERATED_FILE;
+  if (!file) return { all: [], subset: [] };
+  const all = JSON.parse(readFileSync(file, 'utf8')) as Json[];
+  const subset = Array.from({ length: MEDPLUM_GENERATED }, (_, i) => all[Math.floor((i * all.length) / MEDPLUM_GENERATED)]);
+  return { all, subset };
+}
+
+const entriesOf = (bs: Json[]): number => bs.reduce((n, b) => n + (b.entry as unknown[]).length, 0);
+
 /** Child role `ours`: warm-up, then one timed batch per Bundle. */
 async function runOurs(): Promise<ChildReport> {
   const { v, startupMs, bundles, acceptedBy } = await loadSubject();
@@ -140,7 +187,38 @@ async function runOurs(): Promise<ChildReport> {
   // warm-up: V8 needs a few hundred runs before our walker is optimised.
   for (let i = 0; i < WARMUP; i++) for (const b of bundles) v.validate(b);
   const batches = timedBatches(bundles.length, (bi) => time(OURS_ITER, () => v.validate(bundles[bi])));
-  return { role: 'ours', startupMs, entryCounts: bundles.map((b) => (b.entry as unknown[]).length), batches, hostWalkUs: hostWalkUs(bundles), packages, acceptedBy };
+  // The generated set, after the official figures (so that those stay comparable with earlier
+  // runs): its varied shapes make more of the code polymorphic, which is the point.
+  const gen = loadGenerated();
+  let genRejected = 0;
+  const genAcceptedBy: Record<string, number> = {};
+  for (const b of gen.all) {
+    const r = v.validate(b);
+    if (!r.valid) genRejected++;
+    else genAcceptedBy[r.ig] = (genAcceptedBy[r.ig] ?? 0) + 1;
+  }
+  for (let i = 1; i < GEN_WARMUP; i++) for (const b of gen.all) v.validate(b);
+  const genAllBatches: [number, number][] = [];
+  const genSubsetBatches: [number, number][] = [];
+  for (let k = 0; k < (gen.all.length ? GEN_BATCHES : 0); k++) {
+    genAllBatches.push(time(1, () => { for (const b of gen.all) v.validate(b); }));
+    genSubsetBatches.push(time(1, () => { for (const b of gen.subset) v.validate(b); }));
+  }
+  return {
+    role: 'ours',
+    startupMs,
+    entryCounts: bundles.map((b) => (b.entry as unknown[]).length),
+    batches,
+    hostWalkUs: hostWalkUs(bundles),
+    packages,
+    acceptedBy,
+    genAllBatches,
+    genSubsetBatches,
+    genEntries: entriesOf(gen.all),
+    genSubsetEntries: entriesOf(gen.subset),
+    genRejected,
+    genAcceptedBy,
+  };
 }
 
 /** Child role `medplum`: our engine only generates the snapshots, then Medplum is timed. */
@@ -172,16 +250,20 @@ async function runMedplum(): Promise<ChildReport> {
   const medplumStartupMs = performance.now() - tm0;
 
   // The profile of each entry: its meta.profile, else the one our validator chose.
-  const jobs = bundles.map((b) =>
+  // A versioned canonical (`url|2.2.0`) names the same 2.2.0 snapshot.
+  const jobsOf = (b: Json) =>
     (b.entry as { resource: Json }[]).map((e) => {
       const meta = e.resource.meta as { profile?: string[] } | undefined;
-      const url = meta?.profile?.[0] ?? v.validate(e.resource).profiles[0];
+      const url = (meta?.profile?.[0] ?? v.validate(e.resource).profiles[0] ?? '').split('|')[0];
       return { resource: e.resource, sd: snapshots.get(url) };
-    }),
-  );
+    });
+  const jobs = bundles.map(jobsOf);
+  const gen = loadGenerated();
+  const genJobs = gen.subset.flatMap(jobsOf);
   let medplumErrors = 0;
-  const run = (bi: number) => {
-    for (const j of jobs[bi]) {
+  type Job = { resource: Json; sd: StructureDefinition | undefined };
+  const validateAll = (js: Job[]) => {
+    for (const j of js) {
       try {
         const issues = medplum.validateResource(j.resource as never, j.sd ? { profile: j.sd as never } : {});
         if (issues.some((i) => i.severity === 'error')) medplumErrors++;
@@ -190,24 +272,51 @@ async function runMedplum(): Promise<ChildReport> {
       }
     }
   };
+  // What validateResource does first on each call, alone: parse the profile into Medplum's
+  // internal schema (the same function, on the same StructureDefinition object).
+  let parsed = 0;
+  const parseAll = (js: Job[]) => {
+    for (const j of js) if (j.sd) parsed += Object.keys(medplum.parseStructureDefinition(j.sd as never).elements).length;
+  };
+  const run = (bi: number) => validateAll(jobs[bi]);
   for (let bi = 0; bi < bundles.length; bi++) run(bi);
-  medplumErrors = 0;
+  // Counted on this one untimed pass (the timed batches repeat the same validations).
+  const errorsOfficial = medplumErrors;
   const batches = timedBatches(bundles.length, (bi) => time(MEDPLUM_ITER, () => run(bi)));
+  for (let bi = 0; bi < bundles.length; bi++) parseAll(jobs[bi]);
+  const parseBatches = timedBatches(bundles.length, (bi) => time(MEDPLUM_ITER, () => parseAll(jobs[bi])));
+  // The generated subset: one untimed pass, then GEN_BATCHES timed passes, validation and parse
+  // alternating.
+  validateAll(genJobs);
+  const genSubsetBatches: [number, number][] = [];
+  const genSubsetParseBatches: [number, number][] = [];
+  for (let k = 0; k < (genJobs.length ? GEN_BATCHES : 0); k++) {
+    genSubsetBatches.push(time(1, () => validateAll(genJobs)));
+    genSubsetParseBatches.push(time(1, () => parseAll(genJobs)));
+  }
+  if (parsed < 0) console.log(parsed); // keeps the parse from being optimised away
   return {
+    parseBatches,
+    genSubsetBatches,
+    genSubsetParseBatches,
+    genSubsetEntries: genJobs.length,
     role: 'medplum',
     startupMs,
     medplumStartupMs,
     entryCounts: bundles.map((b) => (b.entry as unknown[]).length),
     batches,
-    medplumErrors,
+    medplumErrors: errorsOfficial,
     unloadable,
   };
 }
 
 /** Runs this same script as a child with a role and returns the JSON it prints last. */
-function child(role: 'ours' | 'medplum'): Promise<ChildReport> {
+function child(role: 'ours' | 'medplum', generatedFile: string): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const cp = fork(fileURLToPath(import.meta.url), [`--role=${role}`], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const cp = fork(fileURLToPath(import.meta.url), [`--role=${role}`], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, BENCH_GENERATED_FILE: generatedFile },
+    });
     let report: ChildReport | undefined;
     cp.on('message', (m) => (report = m as ChildReport));
     cp.on('error', reject);
@@ -217,13 +326,27 @@ function child(role: 'ours' | 'medplum'): Promise<ChildReport> {
   });
 }
 
+/** Generates the usagers and builds their Bundles, as `tddui generate` does; returns the file. */
+function writeGenerated(dir: string): string {
+  const file = join(dir, 'generated-bundles.json');
+  const docs = GENERATED > 0 ? generateUsagers({ count: GENERATED, seed: SEED, endDate: '2026-06-30' }) : [];
+  writeFileSync(file, JSON.stringify(docs.map((d, i) => buildBundle(d, { source: `generated ${i}` }).bundle)));
+  return file;
+}
+
 async function parent(): Promise<void> {
   const ours: ChildReport[] = [];
   const theirs: ChildReport[] = [];
-  // Alternating children (ours, medplum, ours...) so that load from other processes hits both.
-  for (let r = 0; r < ROUNDS; r++) {
-    ours.push(await child('ours'));
-    theirs.push(await child('medplum'));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-validate-'));
+  try {
+    const generatedFile = writeGenerated(dir);
+    // Alternating children (ours, medplum, ours...) so that load from other processes hits both.
+    for (let r = 0; r < ROUNDS; r++) {
+      ours.push(await child('ours', generatedFile));
+      theirs.push(await child('medplum', generatedFile));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   const entryCounts = ours[0].entryCounts;
   /** Per Bundle, the median over every batch of every round of one figure (0 = wall, 1 = cpu). */
@@ -271,12 +394,62 @@ async function parent(): Promise<void> {
   // Above ~1.05 on an idle machine, V8 was still compiling during our timed batches (warm-up too short).
   console.log(`ours cpu/wall: ${fmt(oursTotal / oursWallTotal, 2)}   (about 1.0 at steady state; more: background JIT compilation or GC in the timed batches)`);
   console.log('');
+  // Medplum's profile parsing, timed alone on the same entries: its share of Medplum's time, and
+  // Medplum's validation without it (median API time minus median parse time) against ours.
+  const medParse = (bi: number) => median(theirs.flatMap((r) => (r.parseBatches?.[bi] ?? []).map((b) => b[1])));
+  let parseTotal = 0;
+  for (let bi = 0; bi < FILES.length; bi++) parseTotal += medParse(bi);
+  const share = parseTotal / theirsTotal;
+  console.log('');
+  console.log('medplum validateResource(resource, { profile }) parses the profile on every call; parseStructureDefinition timed alone on the same entries (CPU time):');
+  console.log(
+    `  official: medplum ${fmt(theirsTotal / resources)} µs/resource, of which profile parsing ${fmt(parseTotal / resources)} (${fmt(share * 100)} %); validation alone ${fmt((theirsTotal - parseTotal) / resources)} µs/resource = ${fmt((theirsTotal - parseTotal) / oursTotal)}× ours`,
+  );
+
+  // Generated Bundles.
+  const o0 = ours[0];
+  const genEntries = o0.genEntries ?? 0;
+  let gen: { ours: number; oursSubset: number; medplum: number; parse: number; subsetEntries: number } | undefined;
+  if (genEntries > 0) {
+    const subsetEntries = o0.genSubsetEntries ?? 0;
+    const cpu = (rs: ChildReport[], key: 'genAllBatches' | 'genSubsetBatches' | 'genSubsetParseBatches', k: 0 | 1 = 1) =>
+      median(rs.flatMap((r) => (r[key] ?? []).map((b) => b[k])));
+    gen = {
+      ours: cpu(ours, 'genAllBatches') / genEntries,
+      oursSubset: cpu(ours, 'genSubsetBatches') / subsetEntries,
+      medplum: cpu(theirs, 'genSubsetBatches') / subsetEntries,
+      parse: cpu(theirs, 'genSubsetParseBatches') / subsetEntries,
+      subsetEntries,
+    };
+    const accepted = Object.entries(o0.genAcceptedBy ?? {}).map(([ig, n]) => `${n} by ${ig}`).join(', ');
+    console.log('');
+    console.log(
+      `generated: ${GENERATED} usagers (seed '${SEED}', \`tddui generate\`'s generator, Bundles built by the producer), ${genEntries} resources; rejected ${o0.genRejected ?? 0}; accepted ${accepted}`,
+    );
+    console.log(
+      `  ours, all ${GENERATED} Bundles: ${fmt(gen.ours)} µs/resource CPU (wall ${fmt(cpu(ours, 'genAllBatches', 0) / genEntries)}), ${fmt(gen.ours / (oursTotal / resources), 2)}× our figure on the official Bundles`,
+    );
+    console.log(
+      `  medplum subset (${MEDPLUM_GENERATED} Bundles spread over the set, ${subsetEntries} resources): ours ${fmt(gen.oursSubset)} µs/resource, medplum ${fmt(gen.medplum)} = ${fmt(gen.medplum / gen.oursSubset)}×; profile parsing ${fmt(gen.parse)} (${fmt((gen.parse / gen.medplum) * 100)} %); validation alone ${fmt(gen.medplum - gen.parse)} = ${fmt((gen.medplum - gen.parse) / gen.oursSubset)}× ours`,
+    );
+  }
+
+  console.log('');
   const medplumErrors = theirs[0].medplumErrors ?? 0;
   const unloadable = theirs[0].unloadable ?? [];
-  console.log(`medplum reported errors on ${medplumErrors} resource validations per round (its validator disagrees with the IG examples in places; timing is unaffected)`);
+  console.log(`medplum reported errors on ${medplumErrors} of the official Bundles' ${resources} resource validations (its validator disagrees with the IG examples in places; timing is unaffected)`);
   if (unloadable.length) console.log(`medplum could not load ${unloadable.length} profile(s), base type used instead: ${unloadable.join('; ')}`);
+  // Script lines. The first two are unchanged since session 9 (official Bundles, API level).
   console.log(`us-per-resource: ${fmt(oursTotal / resources)}`);
   console.log(`speedup-vs-medplum: ${fmt(theirsTotal / oursTotal)}`);
+  console.log(`medplum-parse-share: ${fmt(share, 3)}`);
+  console.log(`validator-speedup-vs-medplum: ${fmt((theirsTotal - parseTotal) / oursTotal)}`);
+  if (gen) {
+    console.log(`us-per-resource-generated: ${fmt(gen.ours)}`);
+    console.log(`speedup-vs-medplum-generated: ${fmt(gen.medplum / gen.oursSubset)}`);
+    console.log(`medplum-parse-share-generated: ${fmt(gen.parse / gen.medplum, 3)}`);
+    console.log(`validator-speedup-vs-medplum-generated: ${fmt((gen.medplum - gen.parse) / gen.oursSubset)}`);
+  }
 }
 
 async function main(): Promise<void> {
