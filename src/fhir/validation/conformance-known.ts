@@ -20,4 +20,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 356, exact: 324 };
+export const CONFORMANCE_RATCHET = { verdict: 356, exact: 326 };

@@ -113,6 +113,9 @@ const ANSWER_TYPES: Record<string, string[]> = {
 };
 
 
+/** The value[x] keys R4 allows on QuestionnaireResponse.item.answer. */
+const ANSWER_VALUE_KEYS = new Set(['valueBoolean', 'valueDecimal', 'valueInteger', 'valueDate', 'valueDateTime', 'valueTime', 'valueString', 'valueUri', 'valueAttachment', 'valueCoding', 'valueQuantity', 'valueReference']);
+
 function list(v: unknown): Json[] {
   return Array.isArray(v) ? v.filter(isObj) : [];
 }
@@ -276,8 +279,9 @@ function checkItem(item: Json, at: string, def: QItemDef, w: Walk, depth: number
   answers.forEach((a, j) => {
     const key = valueKey(a);
     const answerAt = `${at}.answer[${j}]`;
+    // A value of a type no answer can have is reported by the structure check alone.
     if (key !== undefined && allowed && !allowed.includes(key)) {
-      out.push({ rule: CODES.QR_ANSWER_TYPE, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), type, allowed: allowed.join(' or '), found: key } });
+      if (ANSWER_VALUE_KEYS.has(key)) out.push({ rule: CODES.QR_ANSWER_TYPE, path: `${answerAt}.${key}`, args: { linkId: String(def.linkId), type, allowed: allowed.join(' or '), found: key } });
     } else if (key !== undefined && options.length && (type !== 'open-choice' || key !== 'valueString')) {
       const value = a[key];
       if (!options.some((o) => o[key] !== undefined && sameValue(key, o[key], value))) {
@@ -312,12 +316,9 @@ function constraint(w: Walk, path: string, def: QItemDef, detail: string, detail
 /** Compares two values of one type: numbers, or dates/times at their shared precision. */
 function compareValues(a: unknown, b: unknown): number | undefined {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'string' && typeof b === 'string') {
-    const n = Math.min(a.length, b.length);
-    const x = a.slice(0, n);
-    const y = b.slice(0, n);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
+  // Dates and times compare as ISO strings: a partial limit stands for its first instant
+  // (2022-06-30 is after a maximum of 2022-06), as the HL7 validator reads it.
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   return undefined;
 }
 
