@@ -1,4 +1,5 @@
-// bench/ui: page load times of the web UI with 10,000 usagers stored.
+// bench/ui: page load times of the web UI with 10,000 usagers stored (UI_BENCH_USAGERS), each with
+// its ratio to an anchor page that reads no data, and the query plans of the pages' queries.
 // A real server (embedded PGlite in memory, or PostgreSQL with UI_BENCH_DATABASE=postgres://…)
 // receives the official Bundles and generated usagers through the ingest pipeline; stored SSIAD
 // usagers are then copied (new ids and identifiers, batched writes with the search index) up to
@@ -7,6 +8,7 @@
 // the median and the worst time (server-side rendering + transfer, HTTP on 127.0.0.1) are printed.
 import { performance } from 'node:perf_hooks';
 import { startServer } from '../src/server/app.js';
+import type { Queryable } from '../src/storage/types.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
 import { cloneUsagers, seedGenerated, seedOfficial } from '../src/ui/testing/seed.js';
 
@@ -49,15 +51,20 @@ async function main(): Promise<void> {
       ['Rapport de validation (accepté, PA)', `/envois/${official.pa.submissionId}`],
       ['Usagers (page 1, tri par nom)', '/usagers'],
       ['Usagers (page 200)', '/usagers?page=200'],
+      ['Usagers (dernière page)', `/usagers?page=${Math.ceil(TOTAL / 25)}`],
       ['Usagers (recherche « martin »)', '/usagers?q=martin'],
       ['Usagers (recherche identifiant)', `/usagers?q=${encodeURIComponent(someId?.identifier?.[0]?.value ?? '0')}`],
       ['Usager (projet personnalisé)', `/usagers/${ppUsager}`],
       ['Usager (SSIAD)', `/usagers/${ssiadUsager}`],
       ['Pilotage (toutes)', '/pilotage'],
       ['Pilotage (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
-      ['Valider un fichier (formulaire)', '/valider'],
+
     ];
-    console.log(`\n${'page'.padEnd(40)} ${'first ms'.padStart(9)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)}`);
+    // The anchor, first: the upload form, which reads no data (HTTP, routing, layout); each
+    // page's ratio to it is what the data cost, on this machine at this moment.
+    pages.unshift(['Valider un fichier (formulaire, ancre)', '/valider']);
+    let anchor = 0;
+    console.log(`\n${'page'.padEnd(40)} ${'first ms'.padStart(9)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)} ${'× ancre'.padStart(8)}`);
     for (const [label, path] of pages) {
       const times: number[] = [];
       let size = 0;
@@ -72,10 +79,52 @@ async function main(): Promise<void> {
         if (i > 0) times.push(ms);
         else first = ms;
       }
-      console.log(`${label.padEnd(40)} ${first.toFixed(0).padStart(9)} ${median(times).toFixed(0).padStart(10)} ${Math.max(...times).toFixed(0).padStart(8)} ${(size / 1024).toFixed(0).padStart(6)}`);
+      anchor ||= median(times);
+      console.log(`${label.padEnd(40)} ${first.toFixed(0).padStart(9)} ${median(times).toFixed(1).padStart(10)} ${Math.max(...times).toFixed(0).padStart(8)} ${(size / 1024).toFixed(0).padStart(6)} ${(median(times) / anchor).toFixed(1).padStart(8)}`);
     }
+    await explain(srv.repo.db, ppUsager ?? '');
   } finally {
     await srv.close();
+  }
+}
+
+/**
+ * The plans of the queries behind those pages (EXPLAIN ANALYZE), reduced to their scan nodes:
+ * every one must read an index, not a table (issue 19).
+ */
+async function explain(db: Queryable, patientId: string): Promise<void> {
+  const local = await db.query<{ local_id: string | null }>(`SELECT local_id FROM usager_sort WHERE id = $1`, [patientId]);
+  const localId = local.rows[0]?.local_id ?? '';
+  const queries: [string, string, unknown[]][] = [
+    ['Usagers, page 1 (nom)', `SELECT u.id FROM usager_sort u WHERE true AND u.name_key IS NOT NULL ORDER BY u.name_key ASC, u.id ASC LIMIT 25 OFFSET 0`, []],
+    ['Usagers, dernière page (nom)', `SELECT u.id FROM usager_sort u WHERE true AND u.name_key IS NOT NULL ORDER BY u.name_key ASC, u.id ASC LIMIT 25 OFFSET ${Math.max(0, TOTAL - 25)}`, []],
+    ['Usagers, total', `SELECT u.name_key IS NULL AS absent, count(*)::int AS n FROM usager_sort u WHERE true GROUP BY 1`, []],
+    [
+      'Usager: ses envois',
+      `SELECT id FROM submission WHERE usagers @> jsonb_build_array(jsonb_build_object('id', $1::text))
+          OR ($2::text IS NOT NULL AND usagers @> jsonb_build_array(jsonb_build_object('localId', $2::text))) ORDER BY received_at DESC, id DESC LIMIT 20`,
+      [patientId, localId],
+    ],
+    [
+      'Usager: actions du projet (Task)',
+      `SELECT r.id FROM resource r WHERE r.resource_type = 'Task' AND r.deleted = false
+          AND r.id IN (SELECT t.id FROM search_token t WHERE t.resource_type = 'Task' AND t.param = 'identifier' AND t.code LIKE $1) LIMIT 2000`,
+      [localId.replace(/[\\%_]/g, (c) => `\\${c}`) + '-%'],
+    ],
+    ['Envois reçus, page 1', `SELECT id FROM submission ORDER BY received_at DESC, seq DESC LIMIT 25 OFFSET 0`, []],
+    [
+      'Pilotage (chiffres du jour)',
+      `SELECT kind, finess, key, sum(n)::int AS n FROM pilotage_count
+        WHERE kind IN ('evt', 'usager', 'pro', 'usagers') OR (kind IN ('stays', 'active', 'gir', 'eval') AND day <= $1::date) GROUP BY 1, 2, 3`,
+      [new Date().toISOString().slice(0, 10)],
+    ],
+  ];
+  console.log('\nquery plans (EXPLAIN ANALYZE; scan nodes only)');
+  for (const [label, sql, params] of queries) {
+    const plan = await db.query<Record<string, string>>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params);
+    const lines = plan.rows.map((r) => Object.values(r)[0]!);
+    const scans = lines.filter((l) => /Scan|Execution Time/.test(l)).map((l) => l.trim().replace(/^->\s*/, ''));
+    console.log(`${label}:\n  ${scans.join('\n  ')}`);
   }
 }
 
