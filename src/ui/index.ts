@@ -26,6 +26,7 @@ import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
 import { qualityPage, type QualityQuery } from './pages/quality.js';
+import { nearestRules, rulePage, rulesListPage, type RulesQuery } from './pages/rules.js';
 import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
 import { notebooksPage } from './pages/notebooks.js';
 import { agendaWeekPage, commonSlotPage, registerAgendaRoutes, type AgendaQuery, type FindQuery } from './pages/agenda.js';
@@ -93,6 +94,7 @@ const SCOPED_PAGES = [
   /^\/usagers\/[^/]+(\/projet\/versions(\/\d+\/pdf)?)?$/,
   /^\/(pilotage|pilotage\.csv|revues|qualite|qualite\.csv|qualite\.json|journal)$/,
   /^\/documents\/[^/]+\/\d+$/,
+  /^\/regles(\/[^/]+)?$/,
 ];
 
 function scopedPage(method: string, path: string): boolean {
@@ -154,7 +156,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
           // A token restricted to some organisations (its read scope, rest/access.ts, D-170) opens
           // the pages that filter by organisation only; the others would show every ESSMS' data.
           if (principal.readScope && !scopedPage(req.method, path)) {
-            return sendHtml(reply, errorPage(`Votre jeton est limité à certains établissements (${describeScope(principal.readScope)}) : cette page, qui montre les données de tous les établissements, ne vous est pas ouverte. Pages ouvertes : Envois reçus, Usagers, Pilotage, Revues à prévoir, Qualité des envois, Journal des accès, Valider un fichier.`), 403);
+            return sendHtml(reply, errorPage(`Votre jeton est limité à certains établissements (${describeScope(principal.readScope)}) : cette page, qui montre les données de tous les établissements, ne vous est pas ouverte. Pages ouvertes : Envois reçus, Usagers, Pilotage, Revues à prévoir, Qualité des envois, Journal des accès, Valider un fichier, Règles de validation.`), 403);
           }
           // The Journal des accès needs a scope naming AuditEvent (decisions.md D-90); the other pages read every type.
           if (path === '/journal') {
@@ -315,6 +317,14 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Querystring: JournalQuery }>('/journal', async (req, reply) => sendHtml(reply, await journalPage(await repo.reader(), req.query ?? {}, scopeOf(req))));
 
     ui.get('/valider', async (_req, reply) => sendHtml(reply, validateFormPage()));
+    // The rules' explanations (the catalogue, no stored data): linked from reports and Qualité.
+    ui.get<{ Querystring: RulesQuery }>('/regles', async (req, reply) => sendHtml(reply, rulesListPage(req.query ?? {})));
+    ui.get<{ Params: { id: string } }>('/regles/:id', async (req, reply) => {
+      const body = rulePage(req.params.id);
+      if (body) return sendHtml(reply, body);
+      const near = nearestRules(req.params.id);
+      return sendHtml(reply, notFoundPage(`La règle ${req.params.id} n’existe pas${near.length ? ` ; règles proches : ${near.join(', ')}` : ''}. La liste complète est sur /regles.`), 404);
+    });
     ui.post<{ Body: { contenu?: string; nom?: string } | DeferredForm }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {
       if (req.body instanceof DeferredForm) {
         // A large file: decoded, validated and reported by a worker; here only when none is ready.

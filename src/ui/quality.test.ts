@@ -109,5 +109,25 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.match(inverted.text, /id="dates-inversees">La date de début \(30\/11\/2026\) est postérieure à la date de fin \(01\/11\/2026\) : aucun envoi ne peut correspondre/);
       assert.match(inverted.text, /href="\/qualite\?du=2026-11-01&amp;au=2026-11-30">Inverser les dates/);
     });
+
+    it('each frequent failing rule links to its explanation (Règles de validation), in French with an example of the fix', async () => {
+      const p = await http(`${srv.url}/qualite`, { headers: { accept: 'text/html' } });
+      for (const id of ['tddui-nir-key', 'fhir-cardinality-min', 'tddui-period-order']) assert.ok(p.text.includes(`href="/regles/${id}"`), `${id} is linked`);
+      const r = await http(`${srv.url}/regles/tddui-nir-key`, { headers: { accept: 'text/html' } });
+      assert.equal(r.status, 200);
+      assert.match(r.text, /<h1>Règle <code>tddui-nir-key<\/code><\/h1>/);
+      assert.match(r.text, /<dt>Gravité<\/dt><dd>avertissement<\/dd>/, 'the catalogue\'s severity (a warning: the official examples carry wrong keys)');
+      assert.match(r.text, /<dt>Source<\/dt><dd>tddui-business-rules I9<\/dd>/);
+      const fix = /<dd id="regle-correction">([^<]+)<\/dd>/.exec(r.text)?.[1] ?? '';
+      assert.ok(fix.length > 20 && !fix.startsWith('Pas encore'), 'an example of the fix is given');
+      assert.match(r.text, /<dd id="regle-message">[^<]*[éèàùç]/, 'the message is the French one');
+      const unknown = await http(`${srv.url}/regles/tddui-nir-clef`, { headers: { accept: 'text/html' } });
+      assert.equal(unknown.status, 404);
+      assert.match(unknown.text, /règles proches : [^.]*tddui-nir-key/);
+      const list = await http(`${srv.url}/regles?q=nir`, { headers: { accept: 'text/html' } });
+      assert.equal(list.status, 200);
+      assert.ok(list.text.includes('data-rule="tddui-nir-key"'));
+      assert.ok(!list.text.includes('data-rule="fhir-cardinality-min"'), 'the search filters the list');
+    });
   });
 }

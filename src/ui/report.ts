@@ -2,6 +2,8 @@
 // "Valider un fichier": the OperationOutcome's issues grouped by Bundle entry, then by the
 // profile (or rule set) they come from, each with its location, rule id, French message and
 // the offending excerpt of the submitted JSON.
+import { findRule } from '../tddui/rule-index.js';
+import { ruleHref } from './pages/rules.js';
 import { html, type SafeHtml } from './html.js';
 import { excerptFor, resolveExpression } from './excerpt.js';
 import { isObj, str, arr, displayOf, type Json } from './fhir-util.js';
@@ -205,7 +207,7 @@ ${ex.fragment}</details>`
     : '';
   const en = issue.diagnostics && issue.diagnostics !== issue.text ? issue.diagnostics : undefined;
   return html`<li class="${`issue issue-${issue.severity}`}">
-<div class="issue-head">${severityBadge(issue.severity)} <code class="expr">${issue.expression ?? '(sans emplacement)'}</code> ${issue.rule ? html`<span class="rule" title="Identifiant de la règle">${issue.rule}</span>` : ''}</div>
+<div class="issue-head">${severityBadge(issue.severity)} <code class="expr">${issue.expression ?? '(sans emplacement)'}</code> ${issue.rule ? (findRule(issue.rule) ? html`<a class="rule" title="Identifiant de la règle : son explication" href="${ruleHref(issue.rule)}">${issue.rule}</a>` : html`<span class="rule" title="Identifiant de la règle">${issue.rule}</span>`) : ''}</div>
 ${
   issue.text
     ? html`<p class="msg"${en ? html` title="${en}"` : ''}>${issue.text}</p>`

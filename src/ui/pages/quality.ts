@@ -2,6 +2,7 @@
 // the submissions of a period, the rejection rate, the most frequent failing rules and the last
 // rejected submission — comparable across organisations; the same as JSON (/qualite.json) and
 // CSV (/qualite.csv, src/ui/exports.ts), with the page's filters.
+import { ruleLink } from './rules.js';
 import { html, seg } from '../html.js';
 import { page } from '../layout.js';
 import { invertedDatesHint, isoDay, parisDayBoundary } from '../components.js';
@@ -94,7 +95,7 @@ ${
     : html`<table class="list" id="qualite"><thead><tr><th>Organisation</th><th>FINESS</th><th>Logiciel émetteur</th><th>Envois</th><th>Rejetés</th><th>Taux de rejet</th><th>Règles les plus fréquentes</th><th>Premier envoi</th><th>Dernier envoi</th><th>Dernier envoi rejeté</th></tr></thead><tbody>
 ${rows.map(
   (r) => html`<tr><td>${r.organisation ?? 'inconnue'}</td><td>${r.finess ?? ''}</td><td>${r.client ?? html`<span class="muted">non authentifié</span>`}</td><td class="num">${r.submissions}</td><td class="num">${r.rejected}</td><td class="num">${percentFr(r.rejectionRate)}</td>
-<td>${r.topRules.length ? html`<ul class="rules">${r.topRules.map((x) => html`<li><code>${x.rule}</code> × ${x.count}</li>`)}</ul>` : ''}</td>
+<td>${r.topRules.length ? html`<ul class="rules">${r.topRules.map((x) => html`<li>${ruleLink(x.rule)} × ${x.count}</li>`)}</ul>` : ''}</td>
 <td>${frInstant(r.first)}</td><td>${frInstant(r.last)}</td><td>${r.lastRejected ? html`<a href="${`/envois/${seg(r.lastRejected.id)}`}">${frInstant(r.lastRejected.receivedAt)}</a>` : ''}</td></tr>`,
 )}
 </tbody></table>`
