@@ -80,6 +80,18 @@ await forEachDriver('Usagers list', (getRepo) => {
     assert.deepEqual(await usagerOrganisations(getRepo().db), ['293178687', '480787529', '596395145']);
   });
 
+  test('pages of 2, read from the start or from the end of the index, give the whole list in order, for every sort', async () => {
+    const names = new Map([['293178687', 'SSIAD de Brest']]);
+    for (const sort of USAGER_SORTS) {
+      for (const descending of [false, true]) {
+        const whole = (await run({ sort, descending, organisationNames: names })).ids;
+        const paged: string[] = [];
+        for (let offset = 0; offset < 5; offset += 2) paged.push(...(await run({ sort, descending, organisationNames: names, count: 2, offset })).ids);
+        assert.deepEqual(paged, whole, `${sort} ${descending}`);
+      }
+    }
+  });
+
   test('pages do not overlap; a page past the end is empty with the total', async () => {
     const a = await run({ count: 2, offset: 0 });
     const b = await run({ count: 2, offset: 2 });

@@ -51,6 +51,8 @@ interface Segment {
   where: string;
   value?: unknown;
   order: string;
+  /** The same order backwards: a page in the second half is read from the end (a shorter index walk). */
+  reverse: string;
   size: number;
 }
 
@@ -68,6 +70,7 @@ export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ 
   if (q.scope) filters.push(scopeSql(q.scope, 'u.owner', p));
   const where = filters.length ? filters.join(' AND ') : 'true';
   const dir = q.descending ? 'DESC' : 'ASC';
+  const rev = q.descending ? 'ASC' : 'DESC';
   const sort = q.sort ?? 'nom';
 
   const segments: Segment[] = [];
@@ -80,15 +83,15 @@ export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ 
     };
     const known = counts.rows.filter((r) => r.finess !== null).map((r) => ({ finess: r.finess!, key: key(r.finess!), n: Number(r.n) }));
     known.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.finess < b.finess ? -1 : a.finess > b.finess ? 1 : 0) * (q.descending ? -1 : 1));
-    for (const k of known) segments.push({ where: 'u.finess = $seg', value: k.finess, order: `u.name_key ${dir}, u.id ${dir}`, size: k.n });
+    for (const k of known) segments.push({ where: 'u.finess = $seg', value: k.finess, order: `u.name_key ${dir}, u.id ${dir}`, reverse: `u.name_key ${rev}, u.id ${rev}`, size: k.n });
     const none = counts.rows.find((r) => r.finess === null);
-    if (none) segments.push({ where: 'u.finess IS NULL', order: `u.id ${dir}`, size: Number(none.n) });
+    if (none) segments.push({ where: 'u.finess IS NULL', order: `u.id ${dir}`, reverse: `u.id ${rev}`, size: Number(none.n) });
   } else {
     const col = `u.${COLUMN[sort]}`;
     const counts = await db.query<{ absent: boolean; n: number }>(`SELECT ${col} IS NULL AS absent, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params);
     const size = (absent: boolean) => Number(counts.rows.find((r) => r.absent === absent)?.n ?? 0);
-    segments.push({ where: `${col} IS NOT NULL`, order: `${col} ${dir}, u.id ${dir}`, size: size(false) });
-    segments.push({ where: `${col} IS NULL`, order: `u.id ${dir}`, size: size(true) });
+    segments.push({ where: `${col} IS NOT NULL`, order: `${col} ${dir}, u.id ${dir}`, reverse: `${col} ${rev}, u.id ${rev}`, size: size(false) });
+    segments.push({ where: `${col} IS NULL`, order: `u.id ${dir}`, reverse: `u.id ${rev}`, size: size(true) });
   }
   const total = segments.reduce((s, x) => s + x.size, 0);
   const ids: string[] = [];
@@ -100,11 +103,15 @@ export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ 
       skip -= seg.size;
       continue;
     }
+    const take = Math.min(want, seg.size - skip);
+    const fromEnd = skip > seg.size / 2;
     const rows = await db.query<{ id: string }>(
-      `SELECT u.id FROM usager_sort u WHERE ${where} AND ${seg.where.replace('$seg', `$${params.length + 1}`)} ORDER BY ${seg.order} LIMIT ${want} OFFSET ${skip}`,
+      `SELECT u.id FROM usager_sort u WHERE ${where} AND ${seg.where.replace('$seg', `$${params.length + 1}`)}
+        ORDER BY ${fromEnd ? seg.reverse : seg.order} LIMIT ${take} OFFSET ${fromEnd ? seg.size - skip - take : skip}`,
       seg.value === undefined ? params : [...params, seg.value],
     );
-    ids.push(...rows.rows.map((r) => r.id));
+    const got = rows.rows.map((r) => r.id);
+    ids.push(...(fromEnd ? got.reverse() : got));
     want -= rows.rows.length;
     skip = 0;
   }
