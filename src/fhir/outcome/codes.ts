@@ -583,6 +583,14 @@ export const CODES = {
     en: 'The fullUrl "{fullUrl}" is a RESTful URL, but its {type} has no id (use a urn:uuid: fullUrl for a new resource, or give it the id the URL names)',
     fr: 'Le fullUrl « {fullUrl} » est une URL REST, mais la ressource {type} n’a pas d’id (utiliser un fullUrl urn:uuid: pour une nouvelle ressource, ou lui donner l’id que l’URL indique)',
   }),
+  REFERENCE_AMBIGUOUS: defineRule({
+    id: 'fhir-reference-ambiguous',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'An unversioned reference matches several entries of the Bundle (versions of one resource sharing a fullUrl): it must name the version it means (`…/_history/N`).',
+    en: 'The reference "{reference}" matches {count} entries of the Bundle (versions of one resource): name the version ({reference}/_history/N)',
+    fr: 'La référence « {reference} » correspond à {count} entrées du Bundle (versions d’une même ressource) : indiquer la version ({reference}/_history/N)',
+  }),
   REFERENCE_RESOLVED_TYPE: defineRule({
     id: 'fhir-reference-resolved-type',
     severity: 'error',

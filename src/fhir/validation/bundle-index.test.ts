@@ -75,3 +75,23 @@ test('relative references against a base: the per-base index answers as a lookup
     }
   }
 });
+
+test('versions of one resource sharing a fullUrl: listed together, a lone entry is not (D-163)', () => {
+  const idx = BundleIndex.build(
+    {
+      resourceType: 'Bundle',
+      type: 'document',
+      entry: [
+        { fullUrl: 'http://example.org/Composition/c', resource: { resourceType: 'Composition', id: 'c' } },
+        { fullUrl: 'http://example.org/Observation/o', resource: { resourceType: 'Observation', id: 'o', meta: { versionId: '1' } } },
+        { fullUrl: 'http://example.org/Observation/o', resource: { resourceType: 'Observation', id: 'o', meta: { versionId: '2' } } },
+      ],
+    },
+    'Bundle',
+  );
+  const from = idx.entryAt('Bundle.entry[0].resource');
+  const hit = idx.resolve('Observation/o', from);
+  assert.ok(hit);
+  assert.deepEqual(idx.sharingFullUrl(hit)?.map((t) => t.path), ['Bundle.entry[1].resource', 'Bundle.entry[2].resource']);
+  assert.equal(idx.sharingFullUrl(from!), undefined);
+});

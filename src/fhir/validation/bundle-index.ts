@@ -46,6 +46,8 @@ function isTypeId(rel: string): boolean {
 
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
+  /** fullUrls carried by several entries (versions of one resource, bdl-7) -> those entries. */
+  private readonly sharedFullUrls = new Map<string, BundleTarget[]>();
   /** `Type/id` -> first entry with it; built at the first lookup (most references resolve by fullUrl). */
   private byTypeId?: Map<string, BundleTarget>;
   private readonly entries: (BundleTarget | undefined)[] = [];
@@ -84,9 +86,14 @@ export class BundleIndex {
           if (!rels) byBase.set(t.base, (rels = new Map()));
           t.peers = rels;
         }
-        if (!idx.byFullUrl.has(e.fullUrl)) {
+        const first = idx.byFullUrl.get(e.fullUrl);
+        if (!first) {
           idx.byFullUrl.set(e.fullUrl, t);
           if (rels) rels.set(e.fullUrl.slice(t.base!.length + 1), t);
+        } else {
+          const shared = idx.sharedFullUrls.get(e.fullUrl);
+          if (shared) shared.push(t);
+          else idx.sharedFullUrls.set(e.fullUrl, [first, t]);
         }
       }
       const r = e.resource;
@@ -129,6 +136,14 @@ export class BundleIndex {
   /** The entries in order (undefined for an entry without a resource). */
   get all(): readonly (BundleTarget | undefined)[] {
     return this.entries;
+  }
+
+  /**
+   * The entries sharing a resolved target's fullUrl (several versions of one resource), or
+   * undefined when it is alone: a reference to it must then name the version it means.
+   */
+  sharingFullUrl(target: BundleTarget): readonly BundleTarget[] | undefined {
+    return target.fullUrl === undefined || this.sharedFullUrls.size === 0 ? undefined : this.sharedFullUrls.get(target.fullUrl);
   }
 
   pathOf(resource: object): string | undefined {

@@ -91,7 +91,23 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
   }
   if (!run.bundle) return;
   const frame = run.frames[run.frames.length - 1];
-  const target = run.bundle.resolve(ref, frame?.entry);
+  let target = run.bundle.resolve(ref, frame?.entry);
+  // Several entries with the target's fullUrl (versions of one resource): an unversioned
+  // reference is ambiguous, a versioned one must name a version the Bundle has (as the HL7
+  // validator reads bundle.html#references).
+  const sharing = target ? run.bundle.sharingFullUrl(target) : undefined;
+  if (sharing) {
+    const version = /\/_history\/([^/]+)$/.exec(ref)?.[1];
+    if (version === undefined) {
+      run.out.push(CODES.REFERENCE_AMBIGUOUS, `${path}.reference`, { reference: ref, count: String(sharing.length) });
+      return;
+    }
+    target = sharing.find((t) => isObject(t.resource.meta) && t.resource.meta.versionId === version);
+    if (!target) {
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ` (${sharing.length} entries carry this resource, none in version ${version})`, detailFr: ` (${sharing.length} entrées portent cette ressource, aucune en version ${version})` });
+      return;
+    }
+  }
   if (!target) {
     if (ref.startsWith('urn:')) {
       run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (no Bundle entry has this fullUrl)', detailFr: ' (aucune entrée du Bundle n’a ce fullUrl)' });
