@@ -11,13 +11,12 @@
 // --bucket=B (default 1,000), --concurrency=K Bundles in flight over HTTP (default 4, as `tddui
 // send`; the floor goes one Bundle after the other on one connection), --db=pg|lite|both.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { startServer, type RunningServer, type StartOptions } from '../src/server/app.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
+import { createTestDatabase } from '../src/storage/testing.js';
 import { syntheticBundle, TEMPLATE } from './synthetic.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -96,21 +95,9 @@ async function growth(label: string, srv: RunningServer): Promise<Bucket[]> {
   return buckets;
 }
 
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `h1_bench_growth_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
-    },
-  };
+/** A fresh database on the benchmark's PostgreSQL, dropped at the end. */
+function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_growth' });
 }
 
 let retries = 0;

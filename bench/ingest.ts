@@ -7,7 +7,6 @@
 // replaced by a unique one (every business identifier is derived from it), and unique
 // resource ids / fullUrls / references. Scenarios run in small interleaved blocks (on, off,
 // raw, on, off, raw...) so that machine noise hits all alike; throughput is the median block.
-import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -18,6 +17,7 @@ import { TdduiValidator } from '../src/tddui/validator.js';
 import { ValidationPool } from '../src/server/validation-pool.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
+import { createTestDatabase } from '../src/storage/testing.js';
 import { syntheticBundle, TEMPLATE } from './synthetic.js';
 
 type Json = Record<string, any>;
@@ -113,29 +113,9 @@ async function rawScenario(label: string, url: string): Promise<{ scenario: Scen
   return { scenario, close: () => client.end() };
 }
 
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tddui_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+/** A fresh database on the benchmark's PostgreSQL, dropped at the end. */
+function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench' });
 }
 
 /** Every synthetic bundle must have created a new usager (not a new version of an earlier one). */

@@ -17,15 +17,14 @@
 // Printed per week: Bundles/s and resources/s of each variant, versions written; at the end,
 // database size, versions stored (current and history), current resources, for both. Knobs:
 // --usagers=N (default 1000), --weeks=N (52), --validation=off (storage alone), --seed=S.
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { ingestTransaction } from '../src/ingest/index.js';
 import { buildBundle, generateUsagers, type PivotInput } from '../src/producer/index.js';
 import { openRepository } from '../src/storage/index.js';
 import type { Repository } from '../src/storage/types.js';
 import { TdduiValidator } from '../src/tddui/validator.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
+import { createTestDatabase } from '../src/storage/testing.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -109,21 +108,9 @@ function weekDoc(u: SimUsager, w: number): PivotInput {
   return { ...structuredClone(u.base), evenements: kept, transports: keptTransports, evaluations } as PivotInput;
 }
 
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `h1_bench_year_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
-    },
-  };
+/** A fresh database on the benchmark's PostgreSQL, dropped at the end. */
+function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  return createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_year' });
 }
 
 interface Variant {

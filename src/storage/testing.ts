@@ -35,9 +35,10 @@ function withDatabase(url: string, name: string): string {
 }
 
 /** Creates a fresh database `tddui_t_<random>`; returns its URL and a drop function. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tddui_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+export async function createTestDatabase(options: { adminUrl?: string; prefix?: string } = {}): Promise<{ url: string; drop: () => Promise<void> }> {
+  const adminUrl = options.adminUrl ?? TEST_PG_ADMIN_URL;
+  const name = `${options.prefix ?? 'tddui_t'}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
@@ -45,9 +46,9 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
     await admin.end();
   }
   return {
-    url: withDatabase(TEST_PG_ADMIN_URL, name),
+    url: withDatabase(adminUrl, name),
     drop: async () => {
-      const c = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+      const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       try {
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
