@@ -1,7 +1,7 @@
 // `tddui rules [ID...]`: the catalogue of rule ids that reports carry — every id with its
 // meaning, or one rule explained (texts in both languages, source in the IG, an example of
 // the fix), so a vendor reading a CI report knows what to change.
-import { findRule, allRules, type IndexedRule } from '../tddui/rule-index.js';
+import { findRule, allRules, nearestRuleIds, type IndexedRule } from '../tddui/rule-index.js';
 import { fixFor } from '../tddui/rule-fixes.js';
 import { Command } from './args.js';
 import { langFromEnv } from './validate.js';
@@ -56,17 +56,6 @@ function explain(r: IndexedRule, lang: 'fr' | 'en'): string {
   ].join('\n');
 }
 
-/** Ids sharing the most words with an unknown one (typos, a missing prefix). */
-function nearest(id: string): string[] {
-  const words = new Set(id.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean));
-  return allRules()
-    .map(({ rule }) => ({ id: rule.id, score: rule.id.split('-').filter((w) => words.has(w)).length }))
-    .filter((x) => x.score > 0)
-    .sort((a, b) => b.score - a.score)
-    .slice(0, 5)
-    .map((x) => x.id);
-}
-
 export async function runRules(argv: string[]): Promise<number> {
   const args = cli.parse(argv, { lang: { type: 'string' }, format: { type: 'string', default: 'text' } });
   if (typeof args === 'number') return args;
@@ -81,7 +70,7 @@ export async function runRules(argv: string[]): Promise<number> {
     for (const id of positionals) {
       const r = findRule(id.trim());
       if (!r) {
-        const near = nearest(id);
+        const near = nearestRuleIds(id);
         return cli.fail(`unknown rule id "${id}"${near.length ? ` (nearest: ${near.join(', ')})` : ''}; tddui rules lists them all`);
       }
       rules.push(r);

@@ -33,3 +33,14 @@ function ruleIndex(): Map<string, IndexedRule> {
 export function findRule(id: string): IndexedRule | undefined {
   return ruleIndex().get(id);
 }
+
+/** The ids sharing the most words with an unknown one (typos, a missing prefix), best first. */
+export function nearestRuleIds(id: string, limit = 5): string[] {
+  const words = new Set(id.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean));
+  return allRules()
+    .map(({ rule }) => ({ id: rule.id, score: rule.id.split('-').filter((w) => words.has(w)).length }))
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, limit)
+    .map((x) => x.id);
+}

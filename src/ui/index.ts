@@ -26,7 +26,8 @@ import { validateFormPage, validateResultPage } from './pages/validate.js';
 import { journalPage, type JournalQuery } from './pages/journal.js';
 import { registerExports } from './exports.js';
 import { qualityPage, type QualityQuery } from './pages/quality.js';
-import { nearestRules, rulePage, rulesListPage, type RulesQuery } from './pages/rules.js';
+import { rulePage, rulesListPage, type RulesQuery } from './pages/rules.js';
+import { nearestRuleIds } from '../tddui/rule-index.js';
 import { coordinationPage, registerCoordinationRoutes, type CoordinationQuery, type CoordinationWriter } from './pages/coordination.js';
 import { notebooksPage } from './pages/notebooks.js';
 import { agendaWeekPage, commonSlotPage, registerAgendaRoutes, type AgendaQuery, type FindQuery } from './pages/agenda.js';
@@ -322,7 +323,7 @@ export async function registerUi(app: FastifyInstance, deps: UiDeps): Promise<vo
     ui.get<{ Params: { id: string } }>('/regles/:id', async (req, reply) => {
       const body = rulePage(req.params.id);
       if (body) return sendHtml(reply, body);
-      const near = nearestRules(req.params.id);
+      const near = nearestRuleIds(req.params.id, 3);
       return sendHtml(reply, notFoundPage(`La règle ${req.params.id} n’existe pas${near.length ? ` ; règles proches : ${near.join(', ')}` : ''}. La liste complète est sur /regles.`), 404);
     });
     ui.post<{ Body: { contenu?: string; nom?: string } | DeferredForm }>('/valider', { bodyLimit: VALIDATE_BODY_LIMIT }, async (req, reply) => {

@@ -78,14 +78,3 @@ export function rulePage(id: string): string | undefined {
 <p><a href="/regles">Toutes les règles</a> · <a href="/qualite">Qualité des envois</a></p>`;
   return page({ title: `Règle ${rule.id}`, section: 'qualite', crumbs: [['Règles de validation', '/regles']], body });
 }
-
-/** Ids sharing the most words with an unknown one, for the "not found" page. */
-export function nearestRules(id: string, limit = 3): string[] {
-  const words = new Set(id.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean));
-  return allRules()
-    .map((r) => ({ id: r.rule.id, score: r.rule.id.split(/[^a-z0-9]+/).filter((w) => words.has(w)).length }))
-    .filter((x) => x.score > 0)
-    .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
-    .slice(0, limit)
-    .map((x) => x.id);
-}
