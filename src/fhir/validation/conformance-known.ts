@@ -11,7 +11,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "measure-report-ihe": "gap: a MeasureReport's groups and stratifiers are not checked against its Measure (only subjectResults outside subject-lists is, D-47)",
   "mr-m-cql-library": "gap: a Measure's criteria are not checked against the functions of its CQL Library",
   "patient-translated-codes": "policy D-140: a display that is neither the concept's display nor one of its designations is a warning (fhir-code-display); the reference reports an error",
-  "profile-patient-op3": "gap: obligation profiles (a profile used as an obligation must be marked as one) are not checked",
   "signatures-example-2": "gap: Bundle.signature is not verified against its certificate (no signature verification)",
   "string-with-coding-async-qr": "gap: a string answer against answerValueSet needs the ISO 3166 code system (jurisdiction), not loaded: the value is reported as not checked",
   "structureDefinition-11179-objectClass-R4": "gap: the Java harness loads hl7.fhir.uv.extensions 5.x, whose structuredefinition-fhir-type may be used on ElementDefinition.type; R4 core (loaded here) allows only ElementDefinition.type.code",
@@ -19,4 +18,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 357, exact: 326 };
+export const CONFORMANCE_RATCHET = { verdict: 358, exact: 327 };
