@@ -22,7 +22,7 @@ export interface Limits {
   requestTimeoutMs: number;
   /** Milliseconds to receive the headers. */
   headersTimeoutMs: number;
-  /** Milliseconds an idle keep-alive connection stays open. */
+  /** Milliseconds an idle keep-alive connection stays open (advertised in `Keep-Alive: timeout=`; Node adds 1 s of grace). */
   keepAliveTimeoutMs: number;
   /** Requests served on one keep-alive connection before it is closed (0 = no limit). */
   requestsPerConnection: number;
@@ -128,6 +128,35 @@ export function applyConnectionLimits(server: Server, limits: Limits): void {
       const left = (open.get(address) ?? 1) - 1;
       if (left <= 0) open.delete(address);
       else open.set(address, left);
+    });
+  });
+  closeIdleConnectionsSafely(server);
+}
+
+/**
+ * An idle kept-alive connection is closed when its time-out fires only if no request came in
+ * meanwhile. Node destroys it in its timers phase, which runs before the I/O phase that would
+ * read a request already sitting in the socket's buffer: when the event loop was busy as the
+ * time ran out (a large Bundle parsed, validation on the main thread, a GC pause), a client that
+ * reused the connection well within the advertised `Keep-Alive: timeout` got ECONNRESET (8 of
+ * 10,040 requests in bench/ingest-growth, issue 19). A `timeout` listener on the server takes
+ * the decision from Node (node:_http_server socketOnTimeout); the socket is looked at again after
+ * the next I/O phase (setImmediate), and closed only if it read nothing.
+ */
+function closeIdleConnectionsSafely(server: Server): void {
+  server.on('timeout', (socket: Socket) => {
+    const s = socket as Socket & { _httpMessage?: unknown; parser?: { incoming?: IncomingMessage | null } | null };
+    const incoming = s.parser?.incoming;
+    // A time-out during a request or a response (no keep-alive wait): closed at once, as Node does.
+    if (s._httpMessage || (incoming && !incoming.complete)) {
+      socket.destroy();
+      return;
+    }
+    const read = socket.bytesRead;
+    setImmediate(() => {
+      // Bytes read since: a request began (Node reset the idle time-out when its headers ended;
+      // headers that never end are the header time-out's business).
+      if (!socket.destroyed && socket.bytesRead === read) socket.destroy();
     });
   });
 }
