@@ -12,7 +12,7 @@ import { hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } fr
 import { operationOutcome } from '../fhir/outcome/outcome.js';
 import { CODES } from '../fhir/outcome/codes.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../fhir/patch/index.js';
-import type { OpResult, Queryable, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
+import type { OpResult, Queryable, ReadScope, Repository, ResourceRecord, SearchParam, WriteOp } from '../storage/types.js';
 import { AccessControl } from './access.js';
 import { declaredProfiles, EngineDispatch } from './engines.js';
 import type { ComputedType, Finder, IgModule, WriteContext, WriteInteraction } from './modules.js';
@@ -57,6 +57,18 @@ export type EntryReader = (url: string) => Promise<{ status: number; body?: Json
 
 /** A patch body: JSON Patch operations or a FHIRPath Patch Parameters resource. */
 export type PatchBody = { kind: 'json-patch'; operations: unknown[] } | { kind: 'fhirpath'; parameters: FhirResource };
+
+/**
+ * The writer's read scope (a token restricted to some organisations): its conditional writes see
+ * only what it may read, and it cannot write by id what it may not read (storage WritePlan.scope).
+ */
+export interface WriterScope {
+  scope?: ReadScope;
+}
+
+function scopeOf(options: WriterScope): { scope?: ReadScope } {
+  return options.scope ? { scope: options.scope } : {};
+}
 
 /** Parses `a=1&b=2` criteria (conditional URLs, If-None-Exist) into search parameters. */
 export function parseCriteria(query: string): SearchParam[] {
@@ -251,7 +263,7 @@ export class FhirService {
 
   // --- single-resource interactions ----------------------------------------------------
 
-  async create(type: string, resource: FhirResource, options: { ifNoneExist?: string; guard?: Guard } = {}): Promise<WriteAnswer> {
+  async create(type: string, resource: FhirResource, options: { ifNoneExist?: string; guard?: Guard } & WriterScope = {}): Promise<WriteAnswer> {
     this.requireInteraction(type, 'create');
     if (resource.resourceType !== type) throw new FhirError(HTTP_ERRORS.BODY_TYPE_MISMATCH, { found: String(resource.resourceType), type });
     // An IG that processes its own creates (PDSm ITI-105).
@@ -270,11 +282,11 @@ export class FhirService {
     };
     if (options.ifNoneExist) op.ifNoneExist = parseCriteria(options.ifNoneExist);
     else this.withIdentity(op, module);
-    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture, ...scopeOf(options) });
     return answer(r!, issues);
   }
 
-  async update(type: string, target: { id: string } | { criteria: string }, resource: FhirResource, options: { ifMatch?: number; guard?: Guard } = {}): Promise<WriteAnswer> {
+  async update(type: string, target: { id: string } | { criteria: string }, resource: FhirResource, options: { ifMatch?: number; guard?: Guard } & WriterScope = {}): Promise<WriteAnswer> {
     const served = this.requireInteraction(type, 'update');
     if (resource.resourceType !== type) throw new FhirError(HTTP_ERRORS.BODY_TYPE_MISMATCH, { found: String(resource.resourceType), type });
     if ('id' in target) {
@@ -297,17 +309,17 @@ export class FhirService {
     if (options.ifMatch !== undefined) op.ifMatch = options.ifMatch;
     if ('id' in target && !served.updateCreate) {
       // Without update-as-create an unknown id is a 405 rather than storage's 404 (FHIR http#upsert).
-      const exists = await this.repo.read(type, target.id).then(
+      const exists = await this.repo.read(type, target.id, scopeOf(options)).then(
         () => true,
         (e) => (e instanceof FhirError && e.status === 410 ? true : e instanceof FhirError && e.status === 404 ? false : Promise.reject(e)),
       );
       if (!exists) throw new FhirError(HTTP_ERRORS.CREATE_ON_UPDATE, { type, id: target.id });
     }
-    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture, ...scopeOf(options) });
     return answer(r!, issues);
   }
 
-  async patch(type: string, target: { id: string } | { criteria: string }, body: PatchBody, options: { ifMatch?: number; guard?: Guard } = {}): Promise<WriteAnswer> {
+  async patch(type: string, target: { id: string } | { criteria: string }, body: PatchBody, options: { ifMatch?: number; guard?: Guard } & WriterScope = {}): Promise<WriteAnswer> {
     this.requireInteraction(type, 'patch');
     const issues: ValidationIssue[] = [];
     let chosen: ReturnType<FhirService['moduleFor']> = {};
@@ -326,17 +338,17 @@ export class FhirService {
     if ('id' in target) op.id = target.id;
     else op.criteria = parseCriteria(target.criteria);
     if (options.ifMatch !== undefined) op.ifMatch = options.ifMatch;
-    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
+    const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture, ...scopeOf(options) });
     return answer(r!, issues);
   }
 
-  async delete(type: string, target: { id: string } | { criteria: string }, options: { ifMatch?: number } = {}): Promise<WriteAnswer> {
+  async delete(type: string, target: { id: string } | { criteria: string }, options: { ifMatch?: number } & WriterScope = {}): Promise<WriteAnswer> {
     this.requireInteraction(type, 'delete');
     const op: WriteOp = { method: 'delete', resourceType: type };
     if ('id' in target) op.id = target.id;
     else op.criteria = parseCriteria(target.criteria);
     if (options.ifMatch !== undefined) op.ifMatch = options.ifMatch;
-    const [r] = await this.repo.execute({ ops: [op] });
+    const [r] = await this.repo.execute({ ops: [op], ...scopeOf(options) });
     return answer(r!, []);
   }
 
@@ -354,7 +366,7 @@ export class FhirService {
   // --- batch and transaction -----------------------------------------------------------
 
   /** A transaction (all or nothing) or a batch (each entry on its own) Bundle. */
-  async bundle(bundle: Json, options: { read?: EntryReader } = {}): Promise<FhirResource> {
+  async bundle(bundle: Json, options: { read?: EntryReader } & WriterScope = {}): Promise<FhirResource> {
     if (bundle.resourceType !== 'Bundle') throw new FhirError(HTTP_ERRORS.NOT_A_BUNDLE);
     if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
       throw new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction" or "batch"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
@@ -368,10 +380,10 @@ export class FhirService {
     }
     const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
     const context = claim.profiles.length ? claim.ig : undefined;
-    return bundle.type === 'transaction' ? this.transaction(entries, context, options.read) : this.batch(entries, context, options.read);
+    return bundle.type === 'transaction' ? this.transaction(entries, context, options.read, options.scope) : this.batch(entries, context, options.read, options.scope);
   }
 
-  private async batch(entries: unknown[], context?: string, read?: EntryReader): Promise<FhirResource> {
+  private async batch(entries: unknown[], context?: string, read?: EntryReader, writer?: ReadScope): Promise<FhirResource> {
     const out: Json[] = [];
     for (let i = 0; i < entries.length; i++) {
       try {
@@ -383,7 +395,7 @@ export class FhirService {
         const issues: ValidationIssue[] = [];
         const scope = findScope();
         const op = this.entryOp(parsed, i, issues, context, scope);
-        const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture });
+        const [r] = await this.repo.execute({ ops: [op], resolve: scope.capture, ...(writer ? { scope: writer } : {}) });
         out.push(responseEntry(r!, issues));
       } catch (e) {
         if (!(e instanceof FhirError)) throw e;
@@ -393,7 +405,7 @@ export class FhirService {
     return { resourceType: 'Bundle', type: 'batch-response', entry: out };
   }
 
-  private async transaction(entries: unknown[], context?: string, read?: EntryReader): Promise<FhirResource> {
+  private async transaction(entries: unknown[], context?: string, read?: EntryReader, writer?: ReadScope): Promise<FhirResource> {
     const parsed = entries.map((e, i) => this.parseEntry(e, i));
     // Processing order (FHIR http#trules): DELETE, POST, PUT/PATCH, then GET; answers in entry order.
     const rank: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -416,6 +428,7 @@ export class FhirService {
       writes.map((p, k): EntryRef => ({ index: k, ...(p.fullUrl ? { fullUrl: p.fullUrl } : {}), resourceType: p.type, ...(p.resource?.id ? { localId: String(p.resource.id) } : {}) })),
     );
     const results = await this.repo.execute({
+      ...(writer ? { scope: writer } : {}),
       ops,
       resolve: async (rc) => {
         scope.find = rc.match;

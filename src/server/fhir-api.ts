@@ -358,7 +358,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       return send(reply, result.status, body, headers);
     }
     requireStorableText(sent);
-    const body = await service.bundle(sent, { read: entryReader(app, req) });
+    const body = await service.bundle(sent, { read: entryReader(app, req), ...scoped(req) });
     return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
 
@@ -707,7 +707,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       requireStorableText(resource);
       const ifNoneExist = header(req, 'if-none-exist');
       const guard = sameSubjectGuard(req, type, resource);
-      a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}) });
+      a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}), ...scoped(req) });
     } catch (e) {
       if (e instanceof FhirError && e.status < 500 && module?.onCreate && e.status !== 403) {
         const outcome = e.toOutcome();
@@ -729,7 +729,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     await requireGovernedWrite(req, type, target, resource);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const guard = sameSubjectGuard(req, type, resource);
-    const a = await service.update(type, target, resource, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
+    const a = await service.update(type, target, resource, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}), ...scoped(req) });
     return sendWrite(req, reply, a);
   };
   app.put<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => updateHandler(req, reply, req.params.type, req.params.id));
@@ -745,7 +745,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     requireStorableText(req.body, req.fhirBodyKind === 'json-patch' ? 'patch' : 'Parameters');
     const current = await requireGovernedWrite(req, type, target, undefined);
     const guard = sameSubjectGuard(req, type, current);
-    const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}) });
+    const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}), ...scoped(req) });
     return sendWrite(req, reply, a);
   };
   app.patch<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => patchHandler(req, reply, req.params.type, req.params.id));
@@ -757,12 +757,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const target = targetOf(req, type, id);
     requireAccess(req, 'write', type);
     if (finessApplies(req, type) && 'id' in target) {
-      const current = await repo.read(type, target.id).catch(() => undefined);
+      // (read in the writer's scope: what it may not read is "not found" below, not a 403 that
+      // would confirm the id exists)
+      const current = await repo.read(type, target.id, scoped(req)).catch(() => undefined);
       if (current) requireFiness(req, ownerOfResource(current.resource));
     }
     await requireGovernedWrite(req, type, target, undefined);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
-    const a = await service.delete(type, target, ifMatch !== undefined ? { ifMatch } : {});
+    const a = await service.delete(type, target, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...scoped(req) });
     return sendWrite(req, reply, a);
   };
   app.delete<{ Params: { type: string; id: string } }>('/:type/:id', (req, reply) => deleteHandler(req, reply, req.params.type, req.params.id));

@@ -719,10 +719,14 @@ export interface Overlay {
  * plan does not touch plus the overlay's resources and their index rows (a deleted one: a
  * tombstone, no rows). Every parameter type, modifier, chain and `_has` has exactly the
  * semantics of search (D-203).
+ *
+ * With a `scope` (the writer's read scope, issue 21), only resources in it — reached through
+ * hops in it — can match: what the writer may not read is invisible to its conditional writes
+ * too, so they cannot serve as a yes/no lookup outside the scope (decisions.md D-280).
  */
-export async function matchIds(db: Queryable, resourceType: string, criteria: SearchParam[], params: SearchParameterSet, limit = 2, overlay?: Overlay): Promise<string[]> {
+export async function matchIds(db: Queryable, resourceType: string, criteria: SearchParam[], params: SearchParameterSet, limit = 2, overlay?: Overlay, scope?: ReadScope): Promise<string[]> {
   const ov = overlay && overlay.resources.length ? overlay.resources : undefined;
-  const b = new SearchBuilder(params, undefined, ov ? 'ov_' : '');
+  const b = new SearchBuilder(params, scope, ov ? 'ov_' : '');
   const sql = b.sql;
   let ctes = '';
   if (ov) {
@@ -749,6 +753,7 @@ export async function matchIds(db: Queryable, resourceType: string, criteria: Se
     ctes = `WITH ${parts.join(',\n')}\n`;
   }
   const where = ['r.deleted = false', `r.resource_type = ${sql.p(resourceType)}`];
+  if (scope) where.push(scopeSql(scope, 'r.owner', (v) => sql.p(v)));
   for (const sp of criteria) {
     const c = b.condition(resourceType, sp, 'r');
     if (c) where.push(c);

@@ -19,6 +19,7 @@ import { matchIds, type Overlay } from './search.js';
 import { changeFeedInsert } from './changes.js';
 import { outboxInsert, type EventDeclaration, type EventSource, type WrittenChange } from './outbox.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
+import { inScope, type ReadScope } from './scope.js';
 import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
 
 /** A fresh server id (FHIR id syntax: a UUID fits in 64 characters of [A-Za-z0-9-.]). */
@@ -122,6 +123,13 @@ export interface WritePlan {
    * current version, `outcome: 'unchanged'`, and writes nothing).
    */
   versionUnchanged?: boolean;
+  /**
+   * The writer's read scope (a token restricted to some organisations, issue 21): conditional
+   * criteria (If-None-Exist, conditional update / delete / patch, conditional references) match
+   * only resources in it, and a target named by id that exists outside it is "not found" — so
+   * a write can neither change nor reveal what its author may not read (decisions.md D-280).
+   */
+  scope?: ReadScope;
 }
 
 /**
@@ -256,7 +264,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     const o = owner(i);
     if (op.method === 'create') {
       if (op.ifNoneExist) {
-        const ids = await matchIds(tx, op.resourceType, op.ifNoneExist, searchParams);
+        const ids = await matchIds(tx, op.resourceType, op.ifNoneExist, searchParams, 2, undefined, plan.scope);
         if (ids.length > 1) {
           throw new FhirError(HTTP_ERRORS.CONDITIONAL_MULTIPLE, { criteria: criteriaText(op.ifNoneExist), count: 'several', type: op.resourceType, interaction: 'conditional create' });
         }
@@ -289,7 +297,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     }
     let id = op.id;
     if (op.criteria) {
-      const ids = await matchIds(tx, op.resourceType, op.criteria, searchParams);
+      const ids = await matchIds(tx, op.resourceType, op.criteria, searchParams, 2, undefined, plan.scope);
       const interaction = op.method === 'update' ? 'conditional update' : op.method === 'delete' ? 'conditional delete' : 'conditional patch';
       if (ids.length > 1) throw new FhirError(HTTP_ERRORS.CONDITIONAL_MULTIPLE, { criteria: criteriaText(op.criteria), count: 'several', type: op.resourceType, interaction });
       if (ids.length === 0) {
@@ -325,6 +333,9 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
     for (const { i } of byId) {
       const t = targets[i]!;
       const row = rows.get(`${t.resourceType}/${t.id}`);
+      // Outside the writer's scope: as a read would answer, not found (never updated, patched,
+      // deleted, nor its existence confirmed by a 200 against a 201).
+      if (row && plan.scope && !inScope(plan.scope, row.owner)) throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: t.resourceType, id: t.id });
       if (row) t.current = row;
     }
   }
@@ -380,7 +391,7 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
       tx,
       targets: targets.map((t, i) => (t && plannedVersion[i] !== undefined ? { resourceType: t.resourceType, id: t.id, versionId: plannedVersion[i]!, existed: existed[i]! } : undefined)),
       found: targets.map((t, i) => (t && unchanged.get(i) === 'exists' ? { resourceType: t.resourceType, id: t.id } : undefined)),
-      match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged, now.toISOString()),
+      match: (resourceType, criteria) => matchWithPlan(tx, searchParams, resourceType, criteria, ops, targets, contents, unchanged, now.toISOString(), owner, plan.scope),
       setResource: (index, resource) => {
         contents[index] = resource;
       },
@@ -572,18 +583,20 @@ async function matchWithPlan(
   contents: (FhirResource | undefined)[],
   unchanged: Map<number, unknown>,
   now: string,
+  owners: (index: number) => string,
+  scope?: ReadScope,
 ): Promise<string[]> {
   const planned = new Map<string, Overlay['resources'][number]>();
   ops.forEach((op, i) => {
     const t = targets[i];
     if (!t || unchanged.has(i)) return;
     const content = op.method === 'delete' ? undefined : contents[i];
-    const r: Overlay['resources'][number] = { resourceType: t.resourceType, id: t.id, lastUpdated: now };
+    const r: Overlay['resources'][number] = { resourceType: t.resourceType, id: t.id, lastUpdated: now, owner: t.current?.owner ?? owners(i) };
     if (content) r.content = { ...content, id: t.id };
     // A create, update or patch whose content is not known yet is left to the stored state.
     if (content || op.method === 'delete') planned.set(`${t.resourceType}/${t.id}`, r);
   });
-  return matchIds(tx, resourceType, criteria, searchParams, 2, { resources: [...planned.values()] });
+  return matchIds(tx, resourceType, criteria, searchParams, 2, { resources: [...planned.values()] }, scope);
 }
 
 /** The current contents of the objects found by key (locked already), for the no-op rule. */
