@@ -14,7 +14,7 @@ export const ALLOWED: Record<string, string[]> = {
   storage: ['fhir', 'tddui'],
   rest: ['fhir', 'storage'],
   ingest: ['fhir', 'tddui', 'storage', 'rest'],
-  coordination: ['fhir', 'storage', 'rest'],
+  coordination: ['fhir', 'tddui', 'storage', 'rest'],
   notification: ['fhir', 'storage', 'rest'],
   server: ['fhir', 'tddui', 'storage', 'rest', 'ingest', 'coordination', 'notification', 'ui'],
   ui: ['fhir', 'tddui', 'storage', 'coordination', 'notification', 'server'],

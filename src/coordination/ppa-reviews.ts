@@ -1,12 +1,14 @@
 // The yearly review of the projet personnalisé d'accompagnement (Cadre d'urbanisation 2024,
 // recommendation 1.1.7, HAS: revised at least once a year). A PPA is **due for review** when its
 // last validation — the date of the usager's accord on an active CarePlan (D-123) — is older
-// than `months` (12 by default): it appears in *Revues à prévoir* (per ESSMS), is counted as
+// than `months` (12 by default; the validation dates are kept by every write, migration 0180,
+// D-254): it appears in *Revues à prévoir* (per ESSMS), is counted as
 // overdue on *Pilotage*, and raises one `pp-review-due` event (src/rest/events.ts) for the
 // notifications — once per plan and validation, however often the check runs (D-126).
 import { isObject, type FhirResource, type Json } from '../fhir/json.js';
 import { EVENT_TYPES } from '../rest/events.js';
-import type { Repository } from '../storage/types.js';
+import { referenceKey, referenceKeys, validatingAccords } from '../tddui/ppa-accord.js';
+import type { Queryable, Repository } from '../storage/types.js';
 
 const LOCAL_USAGER = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 export const DEFAULT_REVIEW_MONTHS = 12;
@@ -27,9 +29,6 @@ export interface DueReview {
   /** Days since then (0 = due today). */
   daysLate: number;
 }
-
-const refOf = (v: unknown): string | undefined => (isObject(v) && typeof v.reference === 'string' ? v.reference.replace(/\/_history\/.*$/, '') : undefined);
-const idOf = (ref: string) => ref.split('/').pop()!;
 
 async function searchAll(repo: Repository, resourceType: string, params: { name: string; values: string[] }[]): Promise<FhirResource[]> {
   const out: FhirResource[] = [];
@@ -59,47 +58,155 @@ export function addMonths(date: string, months: number): string {
   return `${ny}-${String(nm).padStart(2, '0')}-${String(Math.min(d, last)).padStart(2, '0')}`;
 }
 
-/** The usager's accord: signed by the usager or a relative, not by the structure (D-123). */
-function usagerAccord(c: FhirResource | undefined): boolean {
-  return !!c && c.resourceType === 'Consent' && c.status === 'active' && (Array.isArray(c.performer) ? c.performer : []).some((p) => /(^|\/)(Patient|RelatedPerson)\//.test(refOf(p) ?? ''));
+const daysIn = (y: number, m: number) => new Date(Date.UTC(y, m, 0)).getUTCDate();
+
+/**
+ * The day a validation counts from (D-255): the date written in the accord's dateTime (no time
+ * zone conversion, as the page shows it); a year or a year-month alone is its first day; not a
+ * calendar day: undefined (never due). Migration 0180's `ppa_validation_day` is the same rule.
+ */
+export function validationDay(validatedOn: string): string | undefined {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:$|T)/.exec(validatedOn);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2] ?? 1), Number(m[3] ?? 1)];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo)) return undefined;
+  return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
 
-/** The active PPAs whose last validation is `months` or more before `now` (Paris day), most late first. */
-export async function dueReviews(repo: Repository, options: { now?: Date; months?: number } = {}): Promise<DueReview[]> {
-  const now = options.now ?? new Date();
+/**
+ * The last validation day whose review is due by `today` (addMonths(day, months) <= today,
+ * and addMonths never decreases): `today` minus `months`, or the end of that month when
+ * `today` is the last day of its own (a validation on 31 January is due on 28 February).
+ */
+export function lastDueValidationDay(today: string, months: number): string {
+  const back = addMonths(today, -months);
+  const [y, m, d] = today.split('-').map(Number) as [number, number, number];
+  if (d !== daysIn(y, m)) return back;
+  const [by, bm] = back.split('-').map(Number) as [number, number];
+  return `${back.slice(0, 8)}${String(daysIn(by, bm)).padStart(2, '0')}`;
+}
+
+const parisDay = (now: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(now);
+
+/** The ESSMS of a usager: the FINESS of its local identifier (`3<FINESS>/<id>`, TDDUI "3+FINESS"). */
+function finessOf(patient: FhirResource | undefined): string | undefined {
+  const local = (Array.isArray(patient?.identifier) ? patient!.identifier : []).find((i) => isObject(i) && i.system === LOCAL_USAGER) as Json | undefined;
+  const prefix = typeof local?.value === 'string' && local.value.includes('/') ? local.value.split('/')[0]! : undefined;
+  return (prefix && /^3\d{9}$/.test(prefix) ? prefix.slice(1) : prefix) || undefined;
+}
+
+function nameOf(patient: Json | undefined): string | undefined {
+  const name = (Array.isArray(patient?.name) ? patient!.name : [])[0] as Json | undefined;
+  return name ? [...(Array.isArray(name.given) ? name.given : []), name.family].filter(Boolean).join(' ') : undefined;
+}
+
+function review(r: { patient: string; patientName?: string; carePlan: string; title?: unknown; finess?: string; validatedOn: string; dueOn: string }, today: string): DueReview {
+  return {
+    patient: r.patient,
+    ...(r.patientName ? { patientName: r.patientName } : {}),
+    carePlan: r.carePlan,
+    ...(typeof r.title === 'string' ? { title: r.title } : {}),
+    ...(r.finess ? { finess: r.finess } : {}),
+    validatedOn: r.validatedOn,
+    dueOn: r.dueOn,
+    daysLate: Math.round((Date.parse(today) - Date.parse(r.dueOn)) / 86_400_000),
+  };
+}
+
+const mostLateFirst = (a: DueReview, b: DueReview) => b.daysLate - a.daysLate || a.carePlan.localeCompare(b.carePlan);
+
+export interface DueOptions {
+  now?: Date;
+  months?: number;
+  /** Where to read (a page: `repo.reader()`); the primary by default. */
+  db?: Queryable;
+}
+
+/**
+ * The active PPAs whose last validation is `months` or more before `now` (Paris day), most late
+ * first: an index range of `ppa_validation` (migration 0180, kept by every write), then the
+ * plans' titles and the usagers' names of those rows only.
+ */
+export async function dueReviews(repo: Repository, options: DueOptions = {}): Promise<DueReview[]> {
+  const today = parisDay(options.now ?? new Date());
   const months = options.months ?? DEFAULT_REVIEW_MONTHS;
-  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(now);
+  const db = options.db ?? repo.db;
+  const { rows } = await db.query<{ careplan: string; patient: string; patient_id: string | null; finess: string | null; validated_on: string; day: string }>(
+    `SELECT careplan, patient, patient_id, finess, validated_on, to_char(validated_day, 'YYYY-MM-DD') AS day
+       FROM ppa_validation WHERE validated_day <= $1::date`,
+    [lastDueValidationDay(today, months)],
+  );
+  const due = rows.map((r) => ({ ...r, dueOn: addMonths(r.day, months) })).filter((r) => r.dueOn <= today);
+  if (due.length === 0) return [];
+  const details = await db.query<{ resource_type: string; id: string; title: string | null; name: string | null }>(
+    `SELECT r.resource_type, r.id, CASE WHEN jsonb_typeof(r.content->'title') = 'string' THEN r.content->>'title' END AS title,
+            (r.content->'name')::text AS name
+       FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i
+      WHERE NOT r.deleted`,
+    [[...due.map(() => 'CarePlan'), ...due.filter((r) => r.patient_id).map(() => 'Patient')], [...due.map((r) => r.careplan), ...due.filter((r) => r.patient_id).map((r) => r.patient_id!)]],
+  );
+  const byKey = new Map(details.rows.map((r) => [`${r.resource_type}/${r.id}`, r]));
+  return due
+    .map((r) => {
+      const patient = r.patient_id ? byKey.get(`Patient/${r.patient_id}`) : undefined;
+      return review(
+        {
+          patient: r.patient,
+          patientName: patient?.name ? nameOf({ name: JSON.parse(patient.name) as unknown } as Json) : undefined,
+          carePlan: `CarePlan/${r.careplan}`,
+          title: byKey.get(`CarePlan/${r.careplan}`)?.title ?? undefined,
+          finess: r.finess ?? undefined,
+          validatedOn: r.validated_on,
+          dueOn: r.dueOn,
+        },
+        today,
+      );
+    })
+    .sort(mostLateFirst);
+}
+
+/** How many PPAs are due for review by `today` (a Paris day), per ESSMS ('' when unknown): Pilotage's count. */
+export async function dueReviewCounts(db: Queryable, today: string, months: number = DEFAULT_REVIEW_MONTHS): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ finess: string | null; day: string; n: number }>(
+    `SELECT finess, to_char(validated_day, 'YYYY-MM-DD') AS day, count(*)::int AS n
+       FROM ppa_validation WHERE validated_day <= $1::date GROUP BY 1, 2`,
+    [lastDueValidationDay(today, months)],
+  );
+  const out = new Map<string, number>();
+  for (const r of rows) if (addMonths(r.day, months) <= today) out.set(r.finess ?? '', (out.get(r.finess ?? '') ?? 0) + r.n);
+  return out;
+}
+
+/**
+ * The same list computed from the stored resources (every active CarePlan, the Consents it
+ * names, its usager), by the definitions of tddui/ppa-accord.ts: the reference the maintained
+ * table is tested against (src/coordination/ppa-validation.test.ts).
+ */
+export async function recomputeDueReviews(repo: Repository, options: { now?: Date; months?: number } = {}): Promise<DueReview[]> {
+  const today = parisDay(options.now ?? new Date());
+  const months = options.months ?? DEFAULT_REVIEW_MONTHS;
   const plans = await searchAll(repo, 'CarePlan', [{ name: 'status', values: ['active'] }]);
-  const consentRefs = plans.flatMap((p) => (Array.isArray(p.supportingInfo) ? p.supportingInfo : []).map(refOf).filter((r): r is string => !!r && r.startsWith('Consent/')));
-  const consents = await byIds(repo, 'Consent', consentRefs.map(idOf));
-  const patients = await byIds(repo, 'Patient', plans.map((p) => refOf(p.subject)).filter((r): r is string => !!r && r.startsWith('Patient/')).map(idOf));
+  const consentIds = plans.flatMap((p) => referenceKeys(p.supportingInfo)).filter((k) => k.startsWith('Consent/')).map((k) => k.slice(8));
+  const consents = await byIds(repo, 'Consent', consentIds);
+  const subjectOf = (p: FhirResource) => referenceKey(isObject(p.subject) ? p.subject.reference : undefined);
+  const patients = await byIds(repo, 'Patient', plans.map(subjectOf).filter((k): k is string => !!k?.startsWith('Patient/')).map((k) => k.slice(8)));
   const out: DueReview[] = [];
   for (const plan of plans) {
-    const accords = (Array.isArray(plan.supportingInfo) ? plan.supportingInfo : []).map((s) => consents.get(refOf(s) ?? '')).filter(usagerAccord);
-    const validatedOn = accords.map((c) => String(c!.dateTime ?? '')).filter(Boolean).sort().pop();
+    const validatedOn = validatingAccords(plan, (k) => consents.get(k))
+      .map((c) => c.dateTime)
+      .filter((d): d is string => typeof d === 'string' && d !== '')
+      .sort()
+      .pop();
     if (!validatedOn) continue; // never validated: not a yearly review (yet)
-    const dueOn = addMonths(validatedOn, months);
+    const day = validationDay(validatedOn);
+    if (!day) continue;
+    const dueOn = addMonths(day, months);
     if (dueOn > today) continue;
-    const patientRef = refOf(plan.subject) ?? '';
+    const patientRef = subjectOf(plan) ?? '';
     const patient = patients.get(patientRef);
-    const local = (Array.isArray(patient?.identifier) ? patient!.identifier : []).find((i) => isObject(i) && i.system === LOCAL_USAGER) as Json | undefined;
-    // The local identifier is `3<FINESS>/<id>` (TDDUI: "3+FINESS").
-    const prefix = typeof local?.value === 'string' && local.value.includes('/') ? local.value.split('/')[0]! : undefined;
-    const finess = prefix && /^3\d{9}$/.test(prefix) ? prefix.slice(1) : prefix;
-    const name = (Array.isArray(patient?.name) ? patient!.name : [])[0] as Json | undefined;
-    const patientName = name ? [...(Array.isArray(name.given) ? name.given : []), name.family].filter(Boolean).join(' ') : undefined;
-    out.push({
-      patient: patientRef,
-      ...(patientName ? { patientName } : {}),
-      carePlan: `CarePlan/${plan.id}`,
-      ...(typeof plan.title === 'string' ? { title: plan.title } : {}),
-      ...(finess ? { finess } : {}),
-      validatedOn,
-      dueOn,
-      daysLate: Math.round((Date.parse(today) - Date.parse(dueOn)) / 86_400_000),
-    });
+    out.push(review({ patient: patientRef, patientName: nameOf(patient), carePlan: `CarePlan/${plan.id}`, title: plan.title, finess: finessOf(patient), validatedOn, dueOn }, today));
   }
-  return out.sort((a, b) => b.daysLate - a.daysLate || a.carePlan.localeCompare(b.carePlan));
+  return out.sort(mostLateFirst);
 }
 
 /**

@@ -141,12 +141,12 @@ export async function writeVersions(
   await refreshDerived(tx, items);
 }
 
-/** Types whose writes change the tables derived for the web UI (migration 0161). */
-const DERIVED_TYPES = new Set(['Patient', 'Encounter', 'Task', 'QuestionnaireResponse']);
+/** Types whose writes change the tables derived for the web UI (migrations 0161, 0180). */
+const DERIVED_TYPES = new Set(['Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan', 'Consent']);
 
 /**
- * The usagers list's sort keys and the Pilotage counts of what was just written, in the same
- * transaction (D-211, D-212): a separate statement, after the one that wrote the index rows,
+ * The usagers list's sort keys, the Pilotage counts and the PPA validation dates of what was
+ * just written, in the same transaction (D-211, D-212, D-254): a separate statement, after the one that wrote the index rows,
  * because it reads them (one statement's sub-statements share a snapshot).
  */
 async function refreshDerived(tx: Queryable, items: VersionToWrite[]): Promise<void> {

@@ -3,7 +3,7 @@
 // organisation — with SVG charts. One reference day (`date`, default today) drives every
 // indicator that has a date: the usagers active that day, the latest AGGIR evaluation on or
 // before it (GIR chart, usagers evaluated), and the `semaines` weeks ending with its week.
-import { reviewsAsOf } from './revues.js';
+import { dueReviewCounts } from '../../coordination/ppa-reviews.js';
 import { html, href } from '../html.js';
 import { page } from '../layout.js';
 import { isoDay, parisToday, q } from '../components.js';
@@ -86,7 +86,10 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
     })
     .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
   // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
-  const overdue = (await reviewsAsOf(repo, today, reviewMonths)).filter((r) => inScope(scope, r.finess) && (!finess || r.finess === finess)).length;
+  // Counted per ESSMS from the validation dates every write keeps (migration 0180, D-254).
+  const overdue = [...(await dueReviewCounts(await repo.reader(), today, reviewMonths))]
+    .filter(([f]) => inScope(scope, f || undefined) && (!finess || f === finess))
+    .reduce((s, [, n]) => s + n, 0);
   return { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue };
 }
 

@@ -13,9 +13,9 @@ export interface RevuesQuery {
   organisation?: string;
 }
 
-/** The due reviews as of a Paris day (its noon). */
-export function reviewsAsOf(repo: Repository, day: string, months: number): Promise<DueReview[]> {
-  return dueReviews(repo, { now: new Date(`${day}T12:00:00Z`), months });
+/** The due reviews as of a Paris day (its noon), read where the request's reads go. */
+export async function reviewsAsOf(repo: Repository, day: string, months: number): Promise<DueReview[]> {
+  return dueReviews(repo, { now: new Date(`${day}T12:00:00Z`), months, db: await repo.reader() });
 }
 
 export async function revuesPage(repo: Repository, query: RevuesQuery, months: number, scope?: ReadScope): Promise<string> {
