@@ -19,7 +19,7 @@ import { cacheDir, readCache, writeCache } from './resource-cache.js';
 import { readTgz } from './tgz.js';
 import { compareVersions, pickVersion } from './versions.js';
 
-/** Resource types that are conformance resources (registered by canonical URL). */
+/** Resource types that are conformance resources (registered by canonical URL), and the Measures that MeasureReports are checked against. */
 const CONFORMANCE_TYPES = new Set([
   'StructureDefinition',
   'ValueSet',
@@ -31,6 +31,7 @@ const CONFORMANCE_TYPES = new Set([
   'ConceptMap',
   'NamingSystem',
   'ImplementationGuide',
+  'Measure',
 ]);
 
 export interface LoadOptions {
@@ -72,8 +73,11 @@ interface RawPackage {
   cacheFile?: string;
 }
 
-/** Bumped when what register() keeps of a package changes: older cache files are then ignored. */
-const CACHE_FORMAT = 'tddui-package-cache-1';
+/**
+ * Bumped when what register() keeps of a package changes: older cache files are then ignored.
+ * The conformance types are part of it, so registering one more type rereads the packages.
+ */
+const CACHE_FORMAT = `tddui-package-cache-1 ${[...CONFORMANCE_TYPES].sort().join(',')}`;
 
 /** A package found in a source, read only when the closure needs it. */
 interface Available {

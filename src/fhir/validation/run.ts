@@ -18,6 +18,7 @@ import { validateComplex } from './elements.js';
 import { bindingNotChecked } from './bindings.js';
 import { checkContainedIds } from './references.js';
 import { checkStructureDefinition } from './structure-definitions.js';
+import { checkMeasureReport } from './measures.js';
 import { isExampleUrl } from './extensions.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
 import { checkDocumentLinks } from './documents.js';
@@ -288,7 +289,7 @@ export class Run {
     for (const p of targets) this.validateAgainst(res, path, p);
     if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
     else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
-    else if (type === 'MeasureReport' && typeof res.type === 'string' && res.type !== 'subject-list') this.checkMeasureReportSubjects(res, path, res.type);
+    else if (type === 'MeasureReport') checkMeasureReport(this, res, path);
     else if (type === 'SearchParameter' && typeof res.expression === 'string' && Array.isArray(res.base)) this.checkSearchExpression(res, path, res.expression, res.base);
     else if (type === 'StructureDefinition') checkStructureDefinition(this, res, path);
   }
@@ -307,18 +308,6 @@ export class Run {
       this.out.push(CODES.SEARCH_EXPRESSION_BASE, `${path}.expression`, { type: m[1]!, base: [...bases].join(', '), expression: branch.trim() });
       return;
     }
-  }
-
-  /** Only a subject-list MeasureReport lists its subjects (as the HL7 validator checks). */
-  private checkMeasureReportSubjects(mr: Json, path: string, type: string): void {
-    const groups = Array.isArray(mr.group) ? mr.group : [];
-    groups.forEach((g, gi) => {
-      if (!isObject(g)) return;
-      const pops = Array.isArray(g.population) ? g.population : [];
-      pops.forEach((p, pi) => {
-        if (isObject(p) && p.subjectResults !== undefined) this.out.push(CODES.MEASURE_REPORT_SUBJECTS, `${path}.group[${gi}].population[${pi}]`, { type });
-      });
-    });
   }
 
   /** A QuestionnaireResponse against the Questionnaire it names (questionnaire.ts). */
