@@ -2,9 +2,13 @@
 // English only for 1 ("0 events"). One helper for the UI, the CLI and the message builders, so
 // that no text says "1 évènements" or "2 document(s)".
 
+/** French number formatting, made once: `n.toLocaleString('fr-FR')` builds a new formatter on
+ * every call (about 0.2 ms each, which made building a SSIAD Bundle several times slower). */
+const FR_NUMBER = new Intl.NumberFormat('fr-FR');
+
 /** `n` and the noun that agrees with it, in French (0 and 1 singular), e.g. `plural(3, 'jour', 'jours')`. */
 export function plural(n: number, one: string, many: string): string {
-  return `${n.toLocaleString('fr-FR')} ${Math.abs(n) < 2 ? one : many}`;
+  return `${FR_NUMBER.format(n)} ${Math.abs(n) < 2 ? one : many}`;
 }
 
 /** `n` and the noun that agrees with it, in English (only 1 singular), e.g. `pluralEn(0, 'file', 'files')`. */
