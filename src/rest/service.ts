@@ -595,12 +595,29 @@ function responseEntry(r: OpResult, issues: ValidationIssue[]): Json {
 }
 
 /** `Type?criteria` references inside a transaction entry: resolved by search (exactly one match). */
+/** A conditional reference (`Patient?identifier=…`, FHIR http#trules), as found in a transaction's resources. */
+const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
+
+/** The conditional references of a resource: their type and criteria (the reads they imply). */
+export function conditionalReferences(resource: unknown, out: { type: string; criteria: string }[] = []): { type: string; criteria: string }[] {
+  if (Array.isArray(resource)) for (const x of resource) conditionalReferences(x, out);
+  else if (isObject(resource)) {
+    for (const [k, v] of Object.entries(resource)) {
+      if (k === 'reference' && typeof v === 'string' && CONDITIONAL_REFERENCE.test(v)) {
+        const q = v.indexOf('?');
+        out.push({ type: v.slice(0, q), criteria: v.slice(q + 1) });
+      } else if (typeof v === 'object' && v !== null) conditionalReferences(v, out);
+    }
+  }
+  return out;
+}
+
 async function resolveConditionalReferences(resource: unknown, match: (type: string, c: SearchParam[]) => Promise<string[]>, index: number): Promise<unknown> {
   if (Array.isArray(resource)) return Promise.all(resource.map((x) => resolveConditionalReferences(x, match, index)));
   if (!isObject(resource)) return resource;
   const out: Json = {};
   for (const [k, v] of Object.entries(resource)) {
-    if (k === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?/.test(v)) {
+    if (k === 'reference' && typeof v === 'string' && CONDITIONAL_REFERENCE.test(v)) {
       const q = v.indexOf('?');
       const type = v.slice(0, q);
       const ids = await match(type, parseCriteria(v.slice(q + 1)));

@@ -11,7 +11,7 @@ import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
 import type { IgModule } from '../rest/modules.js';
-import type { FhirService, PatchBody, WriteAnswer } from '../rest/service.js';
+import { conditionalReferences, parseCriteria, type FhirService, type PatchBody, type WriteAnswer } from '../rest/service.js';
 import type { Interaction } from '../rest/served.js';
 import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { TdduiValidator } from '../tddui/validator.js';
@@ -358,9 +358,42 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       return send(reply, result.status, body, headers);
     }
     requireStorableText(sent);
+    requireBundleConditionalReads(req, entries);
     const body = await service.bundle(sent, { read: entryReader(app, req), ...scoped(req) });
     return send(reply, 200, await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo));
   });
+
+  /**
+   * A conditional write (If-None-Exist, `Type?criteria` update / patch / delete, a conditional
+   * reference) answers according to what its criteria match — and a conditional create that
+   * matches returns the stored resource: it is a read of the target type and of every type its
+   * criteria touch (chains, `_has`), so it needs their read scopes (D-281), as the same search would.
+   */
+  const requireConditionalRead = (req: FastifyRequest, type: string, criteria: string): void => {
+    if (!auth) return;
+    const touched = new Set<string>([type]);
+    for (const p of parseCriteria(criteria)) for (const t of typesTouched(type, p.modifier ? `${p.name}:${p.modifier}` : p.name, repo.searchParams)) touched.add(t);
+    requireAccess(req, 'read', ...touched);
+  };
+
+  /** The conditional parts of a transaction or batch (entries and references), each a read (requireConditionalRead). */
+  function requireBundleConditionalReads(req: FastifyRequest, entries: unknown[]): void {
+    if (!auth) return;
+    for (const e of entries) {
+      if (!isObject(e)) continue;
+      if (isObject(e.request)) {
+        const url = typeof e.request.url === 'string' ? e.request.url.replace(/^\//, '') : '';
+        const q = url.indexOf('?');
+        const method = String(e.request.method ?? '');
+        if (q > 0 && method !== 'GET' && method !== 'HEAD') requireConditionalRead(req, url.slice(0, q), url.slice(q + 1));
+        const type = isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : url.split(/[/?]/)[0] ?? '';
+        if (typeof e.request.ifNoneExist === 'string' && e.request.ifNoneExist && type) requireConditionalRead(req, type, e.request.ifNoneExist);
+      }
+      if (isObject(e.resource)) {
+        for (const ref of conditionalReferences(e.resource)) requireConditionalRead(req, ref.type, ref.criteria);
+      }
+    }
+  }
 
   /** Each entry of a transaction or batch that an access rule governs, checked as its own write. */
   async function requireBundleWrites(req: FastifyRequest, entries: unknown[]): Promise<void> {
@@ -706,6 +739,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     try {
       requireStorableText(resource);
       const ifNoneExist = header(req, 'if-none-exist');
+      if (ifNoneExist) requireConditionalRead(req, type, ifNoneExist);
       const guard = sameSubjectGuard(req, type, resource);
       a = await service.create(type, resource, { ...(ifNoneExist ? { ifNoneExist } : {}), ...(guard ? { guard } : {}), ...scoped(req) });
     } catch (e) {
@@ -726,6 +760,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const resource = requireResourceBody(req);
     requireAccess(req, 'write', type);
     requireStorableText(resource);
+    if ('criteria' in target) requireConditionalRead(req, type, target.criteria);
     await requireGovernedWrite(req, type, target, resource);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const guard = sameSubjectGuard(req, type, resource);
@@ -743,6 +778,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const body = patchBody(req);
     requireStorableText(req.body, req.fhirBodyKind === 'json-patch' ? 'patch' : 'Parameters');
+    if ('criteria' in target) requireConditionalRead(req, type, target.criteria);
     const current = await requireGovernedWrite(req, type, target, undefined);
     const guard = sameSubjectGuard(req, type, current);
     const a = await service.patch(type, target, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(guard ? { guard } : {}), ...scoped(req) });
@@ -762,6 +798,7 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const current = await repo.read(type, target.id, scoped(req)).catch(() => undefined);
       if (current) requireFiness(req, ownerOfResource(current.resource));
     }
+    if ('criteria' in target) requireConditionalRead(req, type, target.criteria);
     await requireGovernedWrite(req, type, target, undefined);
     const ifMatch = parseIfMatch(header(req, 'if-match'));
     const a = await service.delete(type, target, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...scoped(req) });

@@ -31,6 +31,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     let s: TestServer;
     let all: string; // unrestricted, writes for A and B
     let onlyA: string; // writes, reads ESSMS A only
+    let writeOnly: string; // writes Patient and Observation for A, reads nothing
+    let noPatientRead: string; // reads and writes Observation, writes Patient, does not read Patient
     /** Patients owned by B (one per check, so that no check disturbs another) and one owned by A. */
     const ofB: Record<string, string> = {};
     let ofA = '';
@@ -59,6 +61,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
         new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').sign(privateKey);
       all = await sign({ sub: 'cnsa', scope: 'system/*.read system/*.write', finess: [A, B] });
       onlyA = await sign({ sub: 'essms-a', scope: 'system/*.read system/*.write', finess: A, read_finess: A });
+      writeOnly = await sign({ sub: 'writer', scope: 'system/Patient.write system/Observation.write', finess: A });
+      noPatientRead = await sign({ sub: 'obs', scope: 'system/Observation.read system/Observation.write system/Patient.write', finess: A });
       for (const k of ['create', 'update', 'patch', 'delete', 'id', 'tx']) ofB[k] = (await s.repo.create(patient(`b-${k}`, B_FAMILY), { owner: B })).id;
       ofA = (await s.repo.create(patient('a-1'), { owner: A })).id;
     });
@@ -156,6 +160,32 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       assert.equal(ctl.status, 200, ctl.text.slice(0, 300));
       const after = await s.repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Observation' AND content->'subject'->>'reference' = $1`, [`Patient/${ofB.tx}`]);
       assert.equal(after.rows[0]!.n, 1);
+    });
+
+    it('a conditional write is a read: it needs the read scopes of its type and of every type its criteria touch (D-281)', { skip }, async () => {
+      const forbidden = (r: { status: number; text: string }, scope: string) => {
+        assert.equal(r.status, 403, r.text.slice(0, 300));
+        assert.ok(r.text.includes(scope), r.text.slice(0, 300));
+      };
+      const obs = (value: string, subject?: string) => ({ resourceType: 'Observation', identifier: [{ system: SYSTEM, value: `3${A}/obs-${value}` }], status: 'final', code: { text: 'poids' }, ...(subject ? { subject: { reference: subject } } : {}) });
+      // A plain create is open to the write-only token (control)…
+      assert.equal((await http(`${s.base}/Patient`, { body: patient('new-wo'), headers: auth(writeOnly) })).status, 201);
+      // …a conditional one would answer with the stored resource: refused without Patient.read.
+      forbidden(await http(`${s.base}/Patient`, { body: patient('a-1'), headers: { ...auth(writeOnly), 'if-none-exist': crit('a-1') } }), 'system/Patient.read');
+      forbidden(await http(`${s.base}/Patient?${crit('a-1')}`, { method: 'PUT', body: patient('a-1'), headers: auth(writeOnly) }), 'system/Patient.read');
+      forbidden(await http(`${s.base}/Patient?${crit('a-1')}`, { method: 'PATCH', type: 'application/json-patch+json', body: [{ op: 'add', path: '/active', value: true }], headers: auth(writeOnly) }), 'system/Patient.read');
+      forbidden(await http(`${s.base}/Patient?${crit('a-1')}`, { method: 'DELETE', headers: auth(writeOnly) }), 'system/Patient.read');
+      // A chain in the criteria reads the type it reaches.
+      forbidden(await http(`${s.base}/Observation`, { body: obs('chain'), headers: { ...auth(noPatientRead), 'if-none-exist': 'subject:Patient.family=Ordinaire' } }), 'system/Patient.read');
+      assert.equal((await http(`${s.base}/Observation`, { body: obs('plain'), headers: { ...auth(noPatientRead), 'if-none-exist': `identifier=${SYSTEM}|3${A}/obs-none` } })).status, 201);
+      // In a transaction: a conditional entry and a conditional reference.
+      const tx = (entry: Json) => ({ resourceType: 'Bundle', type: 'transaction', entry: [entry] });
+      forbidden(await http(s.base, { body: tx({ fullUrl: 'urn:uuid:3f0c8a52-6f5e-4c53-9a43-0d8f1b9c0002', resource: obs('tx1', `Patient?${crit('a-1')}`), request: { method: 'POST', url: 'Observation' } }), headers: auth(noPatientRead) }), 'system/Patient.read');
+      forbidden(await http(s.base, { body: tx({ fullUrl: 'urn:uuid:3f0c8a52-6f5e-4c53-9a43-0d8f1b9c0003', resource: patient('a-1'), request: { method: 'POST', url: 'Patient', ifNoneExist: crit('a-1') } }), headers: auth(writeOnly) }), 'system/Patient.read');
+      forbidden(await http(s.base, { body: tx({ fullUrl: 'urn:uuid:3f0c8a52-6f5e-4c53-9a43-0d8f1b9c0004', resource: patient('a-1'), request: { method: 'PUT', url: `Patient?${crit('a-1')}` } }), headers: auth(writeOnly) }), 'system/Patient.read');
+      // With the read scopes the same transaction goes through (control).
+      const ok = await http(s.base, { body: tx({ fullUrl: 'urn:uuid:3f0c8a52-6f5e-4c53-9a43-0d8f1b9c0005', resource: obs('tx2', `Patient?${crit('a-1')}`), request: { method: 'POST', url: 'Observation' } }), headers: auth(all) });
+      assert.equal(ok.status, 200, ok.text.slice(0, 300));
     });
   });
 }
