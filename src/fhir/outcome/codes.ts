@@ -269,6 +269,22 @@ export const CODES = {
     en: 'The profile {profile} is for the type {profileType}, but the element {element} has the type {type}',
     fr: 'Le profil {profile} porte sur le type {profileType}, mais l’élément {element} est de type {type}',
   }),
+  SD_DISCRIMINATOR_PATH: defineRule({
+    id: 'fhir-sd-discriminator-path',
+    severity: 'error',
+    code: 'invalid',
+    summary: 'A slicing discriminator path selects nothing in the types of the sliced element (`type` on an extension): no instance could ever be told apart by it.',
+    en: 'The discriminator path \'{discriminator}\' is not valid for the sliced element {element}: its types have no such element',
+    fr: 'Le chemin de discriminant « {discriminator} » n’est pas valide pour l’élément découpé {element} : ses types n’ont pas cet élément',
+  }),
+  SD_SLICING_RESTATED: defineRule({
+    id: 'fhir-sd-slicing-restated',
+    severity: 'error',
+    code: 'business-rule',
+    summary: 'A slice restates the slicing of the element it belongs to, differently (other discriminators, ordered or rules).',
+    en: 'The element {element} defines the slicing {slicing}, but its slice {slice} redefines it as {restated}',
+    fr: 'L’élément {element} définit le découpage {slicing}, mais sa tranche {slice} le redéfinit en {restated}',
+  }),
   SD_OBLIGATIONS_NOT_OBLIGATION_PROFILE: defineRule({
     id: 'fhir-sd-obligations-not-obligation-profile',
     severity: 'error',

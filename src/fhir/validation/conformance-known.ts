@@ -4,7 +4,6 @@
 // disagrees and is not listed fails the test, and so does a listed case that now agrees (take
 // it out and raise the ratchet).
 export const KNOWN_DISAGREEMENTS: Record<string, string> = {
-  "StructureDefinition-Slice23": "gap: StructureDefinition consistency: a slice that redefines its parent's slicing (AuditEvent.agent.extension:extOtherId) is not checked (only choice names and type profiles are, D-48)",
   "choice-gender-coding-async-qr": "policy D-140: a Coding whose display is not the code system's is a warning (fhir-code-display); the reference reports it as an error in QuestionnaireResponse answers",
   "document-bad-bad-sections#profile": "gap: a type profile naming an element of another profile (elementdefinition-profile-element: Composition.section:codeA of a section library) is not supported",
   "document-bad-no-sections#profile": "gap: a type profile naming an element of another profile (elementdefinition-profile-element) is not supported, so the required section slices are not found",
@@ -17,4 +16,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 359, exact: 328 };
+export const CONFORMANCE_RATCHET = { verdict: 360, exact: 329 };
