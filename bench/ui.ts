@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     const statuses = await seedGenerated(ctx, GENERATED, 'bench-ui');
     const t2 = performance.now();
-    const written = await cloneUsagers(srv.repo, TOTAL);
+    const written = await cloneUsagers(srv.repo, TOTAL, { withPpa: true });
     const t3 = performance.now();
     const counts = await srv.repo.db.query<{ resource_type: string; n: number }>('SELECT resource_type, count(*)::int AS n FROM resource GROUP BY 1 ORDER BY 2 DESC');
     console.log(`database: ${srv.repo.db.kind}; start-up ${((t1 - t0) / 1000).toFixed(1)} s`);
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       ['Usager (SSIAD)', `/usagers/${ssiadUsager}`],
       ['Pilotage (toutes)', '/pilotage'],
       ['Pilotage (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
+      ['Revues à prévoir', '/revues'],
 
     ];
     // The anchor, first: the upload form, which reads no data (HTTP, routing, layout); each
@@ -118,7 +119,14 @@ async function explain(db: Queryable, patientId: string): Promise<void> {
         WHERE kind IN ('evt', 'usager', 'pro', 'usagers') OR (kind IN ('stays', 'active', 'gir', 'eval') AND day <= $1::date) GROUP BY 1, 2, 3`,
       [new Date().toISOString().slice(0, 10)],
     ],
+    [
+      'Revues dues (Pilotage, par ESSMS)',
+      `SELECT finess, to_char(validated_day, 'YYYY-MM-DD') AS day, count(*)::int AS n FROM ppa_validation WHERE validated_day <= $1::date GROUP BY 1, 2`,
+      [new Date().toISOString().slice(0, 10)],
+    ],
   ];
+  const plans = await db.query<{ n: number; due: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE validated_day <= now()::date - 365)::int AS due FROM ppa_validation`);
+  console.log(`\nppa_validation: ${plans.rows[0]!.n} validated projets personnalisés, ${plans.rows[0]!.due} validated over a year ago`);
   console.log('\nquery plans (EXPLAIN ANALYZE; scan nodes only)');
   for (const [label, sql, params] of queries) {
     const plan = await db.query<Record<string, string>>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params);

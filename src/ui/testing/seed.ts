@@ -62,7 +62,7 @@ type Json = Record<string, unknown>;
  * identifier and another name. Written in batches through the storage's write path (history,
  * current row and search index), like ingest does. Returns the number of resources written.
  */
-export async function cloneUsagers(repo: Repository, total: number): Promise<number> {
+export async function cloneUsagers(repo: Repository, total: number, options: { withPpa?: boolean } = {}): Promise<number> {
   const have = Number((await repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'`)).rows[0].n);
   if (have >= total) return 0;
   // Templates: stored usagers with a séjour, with everything attached to them.
@@ -79,10 +79,11 @@ export async function cloneUsagers(repo: Repository, total: number): Promise<num
     const patientId = patientRef.slice(8);
     const related = await repo.db.query<{ content: Json | string }>(
       `SELECT content FROM resource WHERE (resource_type = 'Patient' AND id = $1)
-          OR (resource_type IN ('Encounter', 'QuestionnaireResponse') AND content->'subject'->>'reference' = $2)`,
-      [patientId, patientRef],
+          OR (resource_type IN ('Encounter', 'QuestionnaireResponse') AND content->'subject'->>'reference' = $2)
+          OR ($3 AND ((resource_type = 'CarePlan' AND content->'subject'->>'reference' = $2) OR (resource_type = 'Consent' AND content->'patient'->>'reference' = $2)))`,
+      [patientId, patientRef, options.withPpa ?? false],
     );
-    // A bounded copy: the séjours, the evaluations and the last 4 events (with their transports).
+    // A bounded copy (with `withPpa`, the projets personnalisés and their accords too): the séjours, the evaluations and the last 4 events (with their transports).
     const all = related.rows.map((r) => parse(r.content));
     const isStay = (r: Json) => JSON.stringify(r.identifier ?? '').includes('identifiant-medicosocial-sejour');
     const start = (r: Json) => String((r.period as Json | undefined)?.start ?? '');
