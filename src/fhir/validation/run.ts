@@ -73,7 +73,7 @@ interface Conformance {
  * extension or profile url), and their templates do not show the count. Their messages are
  * built once per key (Validator.noteMessages).
  */
-const STATIC_NOTES = new Set<Rule>([CODES.PROFILE_PARTIAL, CODES.SLICE_NOT_EVALUABLE, CODES.EXTENSION_UNKNOWN, CODES.PROFILE_UNKNOWN]);
+export const STATIC_NOTES: ReadonlySet<Rule> = new Set<Rule>([CODES.PROFILE_PARTIAL, CODES.SLICE_NOT_EVALUABLE, CODES.EXTENSION_UNKNOWN, CODES.PROFILE_UNKNOWN]);
 
 /** An error that makes a resource fail a profile (reference-target findings belong to the target). */
 function isBlocking(i: ValidationIssue): boolean {
