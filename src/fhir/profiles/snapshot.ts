@@ -51,6 +51,62 @@ export interface Snapshot {
 }
 
 const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
+const EXT_PROFILE_ELEMENT = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element';
+
+/**
+ * The element a type profile names (`elementdefinition-profile-element` on `type.profile[i]`,
+ * e.g. `Composition.section:codeA` of a section library): that element of the profile, not the
+ * profile's root, is the type constraint. Undefined for a plain type profile.
+ */
+export function profileElementOf(type: TypeRef, i = 0): string | undefined {
+  const meta = (type._profile as ({ extension?: { url?: string; valueString?: string }[] } | null)[] | undefined)?.[i];
+  const ext = meta?.extension?.find((x) => x.url === EXT_PROFILE_ELEMENT);
+  return typeof ext?.valueString === 'string' ? ext.valueString : undefined;
+}
+
+/** The element with id `id` of a snapshot and its descendants (its own slices excluded); undefined if absent. */
+export function elementTree(elements: readonly ElementDefinition[], id: string): ElementDefinition[] | undefined {
+  const at = elements.findIndex((e) => e.id === id);
+  if (at < 0) return undefined;
+  const out = [elements[at]];
+  for (let j = at + 1; j < elements.length && elements[j].id.startsWith(id + '.'); j++) out.push(elements[j]);
+  return out;
+}
+
+/**
+ * The ids of differential elements, for those that have none (older or XML-converted
+ * profiles state `path` and `sliceName` only): the path, with the slice name on the last
+ * segment for a slice, and on an ancestor's segment for the elements that follow a slice
+ * below its path (`Composition.section` sliceName codeA, then `Composition.section.title` is
+ * `Composition.section:codeA.title`), as the HL7 snapshot generator numbers them.
+ */
+export function differentialIds(diffs: readonly { id?: string; path: string; sliceName?: string }[]): string[] {
+  /** Path -> the slice whose elements follow (until that path is named again). */
+  const sliceAt = new Map<string, string>();
+  return diffs.map((e) => {
+    const path = e.path;
+    let id = e.id;
+    if (typeof id !== 'string') {
+      const segs = path.split('.');
+      let prefix = '';
+      id = segs
+        .map((seg, i) => {
+          prefix = i === 0 ? seg : `${prefix}.${seg}`;
+          const slice = i < segs.length - 1 ? sliceAt.get(prefix) : e.sliceName;
+          return slice ? `${seg}:${slice}` : seg;
+        })
+        .join('.');
+    }
+    if (typeof path === 'string') {
+      for (const k of [...sliceAt.keys()]) if (k === path || k.startsWith(path + '.')) sliceAt.delete(k);
+      if (e.sliceName) sliceAt.set(path, e.sliceName);
+    }
+    return id;
+  });
+}
+
+/** Keys of a profile element that stay the using element's own when it becomes the type constraint. */
+const TEMPLATE_KEEP = new Set(['id', 'path', 'sliceName', 'sliceIsConstraining', 'min', 'max', 'base', 'slicing', 'type', 'contentReference']);
 
 /** Differential keys that do not affect validation. */
 const DOC_KEYS = new Set([
@@ -152,10 +208,13 @@ export class SnapshotGenerator {
       return { elements: clone(sd.differential?.element ?? []), missing, notes };
     }
     missing.push(...baseSnap.missing);
-    const work = new Work(this, scope, clone(baseSnap.elements), missing, notes, baseSnap.elements);
+    const work = new Work(this, scope, clone(baseSnap.elements), missing, notes, baseSnap.elements, sd.url);
     const root = sd.type;
-    for (const diff of sd.differential?.element ?? []) {
-      const id = diff.id ?? diff.path;
+    const diffs = sd.differential?.element ?? [];
+    const ids = differentialIds(diffs);
+    for (let d = 0; d < diffs.length; d++) {
+      const diff = diffs[d];
+      const id = ids[d];
       // A logical model or a type whose base names another root: re-root ids on the fly.
       const el = id === root ? work.elements[0] : work.ensure(id);
       if (!el) {
@@ -170,7 +229,7 @@ export class SnapshotGenerator {
     if (supplement) {
       notes.push(`${sd.baseDefinition} is not loaded: ${supplement.length} known element(s) of it were used instead`);
       const setByProfile = new Map<string, Set<string>>();
-      for (const d of sd.differential?.element ?? []) setByProfile.set(d.id ?? d.path, new Set(Object.keys(d)));
+      diffs.forEach((d, i) => setByProfile.set(ids[i], new Set(Object.keys(d))));
       for (const s of supplement) {
         const el = work.ensure(s.id);
         if (!el) continue;
@@ -189,7 +248,12 @@ export class SnapshotGenerator {
       const snap = this.forUrl(profile, scope);
       if (snap) {
         missing.push(...snap.missing);
-        return snap.elements;
+        const eid = profileElementOf(type);
+        if (eid === undefined) return snap.elements;
+        // An element of the profile: its subtree, or (not expanded there) its type's elements.
+        const tree = elementTree(snap.elements, eid);
+        if (tree && tree.length > 1) return tree;
+        return this.typeElements({ code: type.code }, missing, scope);
       }
       missing.push(profile);
     }
@@ -209,6 +273,8 @@ class Work {
     private readonly notes: string[],
     /** The base's snapshot, as it was before this profile's differential. */
     private readonly base: ElementDefinition[] = [],
+    /** The canonical of the profile being generated (a type profile may name one of its own elements). */
+    private readonly url?: string,
   ) {}
 
   private indexOf(id: string): number {
@@ -355,7 +421,53 @@ class Work {
     this.elements.splice(i + 1, 0, ...copies);
   }
 
+  /**
+   * A differential type whose profile names an element of a profile (profile-element): that
+   * element becomes the type constraint, as in the HL7 snapshot generator — the element takes
+   * its definition (constraints, pattern, binding... but keeps its own identity, cardinality,
+   * slicing and types) and its children, slices and their constraints replace this element's.
+   * The differential then applies on top (its own children follow in the differential).
+   */
+  private applyProfileElement(el: ElementDefinition, type: TypeRef): void {
+    const eid = profileElementOf(type);
+    const url = type.profile?.[0];
+    if (eid === undefined || url === undefined) return;
+    let tree: ElementDefinition[] | undefined;
+    if (this.url !== undefined && url.split('|')[0] === this.url) {
+      // An element of the profile being generated (a section that nests sections of its own kind).
+      tree = elementTree(this.elements, eid)?.map(clone);
+    } else {
+      const snap = this.gen.forUrl(url, this.scope);
+      if (!snap) {
+        this.missing.push(url);
+        return;
+      }
+      this.missing.push(...snap.missing);
+      tree = elementTree(snap.elements, eid);
+    }
+    if (!tree) {
+      this.notes.push(`type profile element ${eid} of ${url} (on ${el.id}) not found`);
+      return;
+    }
+    const [head, ...descendants] = tree;
+    for (const [k, v] of Object.entries(head)) {
+      if (TEMPLATE_KEEP.has(k) || DOC_KEYS.has(k)) continue;
+      this.merge(el, { id: el.id, path: el.path, [k]: v });
+    }
+    const i = this.indexOf(el.id);
+    let end = i + 1;
+    while (end < this.elements.length && this.elements[end].id.startsWith(el.id + '.')) end++;
+    const copies = descendants.map((d) => {
+      const c = clone(d);
+      c.id = el.id + d.id.slice(head.id.length);
+      c.path = el.path + d.path.slice(head.path.length);
+      return c;
+    });
+    this.elements.splice(i + 1, end - i - 1, ...copies);
+  }
+
   merge(el: ElementDefinition, diff: ElementDefinition): void {
+    if (diff.type?.length === 1 && profileElementOf(diff.type[0]) !== undefined) this.applyProfileElement(el, diff.type[0]);
     for (const [k, v] of Object.entries(diff)) {
       if (DOC_KEYS.has(k)) continue;
       if (k === 'constraint') {

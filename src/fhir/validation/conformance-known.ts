@@ -5,8 +5,6 @@
 // it out and raise the ratchet).
 export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "choice-gender-coding-async-qr": "policy D-140: a Coding whose display is not the code system's is a warning (fhir-code-display); the reference reports it as an error in QuestionnaireResponse answers",
-  "document-bad-bad-sections#profile": "gap: a type profile naming an element of another profile (elementdefinition-profile-element: Composition.section:codeA of a section library) is not supported",
-  "document-bad-no-sections#profile": "gap: a type profile naming an element of another profile (elementdefinition-profile-element) is not supported, so the required section slices are not found",
   "mr-m-cql-library": "gap: a Measure's criteria are not checked against the functions of its CQL Library",
   "patient-translated-codes": "policy D-140: a display that is neither the concept's display nor one of its designations is a warning (fhir-code-display); the reference reports an error",
   "signatures-example-2": "gap: Bundle.signature is not verified against its certificate (no signature verification)",
@@ -16,4 +14,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 360, exact: 329 };
+export const CONFORMANCE_RATCHET = { verdict: 362, exact: 332 };

@@ -4,6 +4,7 @@
 import { CODES } from '../outcome/codes.js';
 import type { ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile } from '../profiles/profiles.js';
+import { profileElementOf } from '../profiles/snapshot.js';
 import type { Run } from './run.js';
 
 /** How the children of an element are found, memoised per element (and type). */
@@ -35,12 +36,17 @@ export function resolved(
   return { node, profile, typeRoot, extra, extraInvariants: undefined, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile };
 }
 
-function findById(root: ElementNode | undefined, id: string): ElementNode | undefined {
+/** The element with snapshot id `id` under `root`, slices included (`Composition.section:codeA`). */
+export function findById(root: ElementNode | undefined, id: string): ElementNode | undefined {
   if (!root) return undefined;
   if (root.id === id) return root;
   if (!id.startsWith(root.id)) return undefined;
   for (const c of root.children ?? []) {
     const hit = findById(c, id);
+    if (hit) return hit;
+  }
+  for (const s of root.slices) {
+    const hit = findById(s, id);
     if (hit) return hit;
   }
   return undefined;
@@ -99,7 +105,12 @@ export function computeResolved(run: Run, node: ElementNode, typeCode: string): 
   let unknownProfile: string | undefined;
   if (profileUrl) {
     const p = run.profiles.get(profileUrl);
-    if (p) {
+    const eid = p && profileElementOf(t);
+    if (p && eid !== undefined) {
+      // An element of the profile is the type constraint (its children, slicing, constraints).
+      const target = findById(p.root, eid);
+      if (target) return resolved(target, p, target, extraRoots(run, target, typeCode, false), p.missing.length > 0 ? p : undefined);
+    } else if (p) {
       return resolved(p.root, p, p.root, p.root !== node ? [{ root: p.root, profile: null }] : [], p.missing.length > 0 ? p : undefined);
     }
     if (typeCode !== 'Extension') unknownProfile = profileUrl;
@@ -119,7 +130,9 @@ export function extraRoots(run: Run, node: ElementNode, typeCode: string, typed:
   if (core && core.kind !== 'resource' && core.root !== node) out.push({ root: core.root, profile: null });
   if (typed) {
     const i = node.typeCodes.indexOf(typeCode);
-    const tp = i >= 0 ? node.types[i].profile?.[0] : undefined;
+    // A type profile naming one of its elements brought that element's constraints into the
+    // snapshot (snapshot.ts): its root's invariants are not the element's.
+    const tp = i >= 0 && profileElementOf(node.types[i]) === undefined ? node.types[i].profile?.[0] : undefined;
     const prof = tp ? run.profiles.get(tp) : undefined;
     if (prof && prof.root !== node) out.push({ root: prof.root, profile: prof });
   }

@@ -4,7 +4,8 @@
 // definitions:
 // - a choice element renamed for a type (`Observation.valueQuantity`) names one of the base
 //   element's types (`Observation.valueBla` is no element at all);
-// - a type's profile is a profile of that type (Count is its own type, not a Quantity profile);
+// - a type's profile is a profile of that type (Count is its own type, not a Quantity profile),
+//   or names an element of that type (elementdefinition-profile-element, D-230);
 // - a profile it inherits obligations from (extension inherit-obligations) is an obligation
 //   profile on the same base;
 // - a slicing's discriminator paths lead somewhere in the sliced element's types (`type` on an
@@ -14,6 +15,8 @@
 import { CODES } from '../outcome/codes.js';
 import type { ElementNode } from '../profiles/compile.js';
 import type { CompiledProfile } from '../profiles/profiles.js';
+import { profileElementOf, type TypeRef } from '../profiles/snapshot.js';
+import { findById } from './resolution.js';
 import { isObject, type Json } from './paths.js';
 import type { Run } from './run.js';
 
@@ -41,8 +44,11 @@ export function checkStructureDefinition(run: Run, sd: Json, path: string): void
       t.profile.forEach((p, pi) => {
         if (typeof p !== 'string') return;
         const target = run.profiles.get(p);
-        if (target && target.type !== code) {
-          run.out.push(CODES.SD_TYPE_PROFILE, `${at}.type[${ti}].profile[${pi}]`, { profile: p, profileType: target.type, type: code, element: String(e.path) });
+        // A profile element (elementdefinition-profile-element) is of its element's type, not the profile's.
+        const eid = profileElementOf(t as unknown as TypeRef, pi);
+        const type = eid === undefined ? target?.type : target && findById(target.root, eid)?.typeCodes[0];
+        if (target && type !== undefined && type !== code) {
+          run.out.push(CODES.SD_TYPE_PROFILE, `${at}.type[${ti}].profile[${pi}]`, { profile: p, profileType: type, type: code, element: String(e.path) });
         }
       });
     });
