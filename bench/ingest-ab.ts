@@ -5,8 +5,10 @@
 // load. Each build is a checkout with its own `dist/`, e.g. a `git worktree` of an older commit:
 //
 //   git worktree add ../base <commit> --detach && (cd ../base && ln -s ../main/node_modules && npx tsc -p .)
-//   npx tsc -p . && node dist/bench/ingest-ab.js ../base .   [--n=300] [--blocks=10]
+//   npx tsc -p . && node dist/bench/ingest-ab.js ../base .   [--n=300] [--blocks=10] [--db=pg]
 //
+// `--db=pg`: on PostgreSQL instead (TDDUI_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test),
+// a fresh database per build and scenario, dropped at the end: round trips cost there, not in PGlite.
 // Prints each build's median bundles/s per scenario and the median per-block ratio to the first.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +26,10 @@ if (dirs.length < 2) {
   process.exit(2);
 }
 const N = Number(option('n') ?? 300);
+const DB = option('db') ?? 'lite';
+const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Databases to drop at the end (PostgreSQL). */
+const drops: (() => Promise<void>)[] = [];
 const BLOCKS = Number(option('blocks') ?? 10);
 const BLOCK = Math.ceil(N / BLOCKS);
 const WARMUP = 20;
@@ -66,8 +72,16 @@ async function load(dir: string): Promise<Build> {
   // Validation off: the same validator accepting everything unread (storage alone).
   const off = Object.create(validator);
   off.validate = () => ({ valid: true, issues: [], ig: 'ans.fhir.fr.tddui#2.3.0' });
-  const repoOn = await openRepository({ dataDir: 'memory://' });
-  const repoOff = await openRepository({ dataDir: 'memory://' });
+  const open = async () => {
+    if (DB !== 'pg') return openRepository({ dataDir: 'memory://' });
+    const { createTestDatabase } = await imp('storage/testing.js');
+    const db = (await createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_ab' })) as { url: string; drop: () => Promise<void> };
+    const repo = await openRepository({ url: db.url });
+    drops.push(async () => (await repo.db.close(), await db.drop()));
+    return repo;
+  };
+  const repoOn = await open();
+  const repoOff = await open();
   const run = (repo: unknown, v: unknown) => async (b: Json) => {
     const r = await ingestTransaction({ repo, validator: v }, b);
     if (r.status !== 200) throw new Error(`${dir}: ${r.status} ${JSON.stringify((r.body.issue ?? []).filter((i: Json) => i.severity === "error")).slice(0, 600)}`);
@@ -108,7 +122,7 @@ for (let round = 0; round < BLOCKS; round++) {
   }
   process.stderr.write(`  round ${round + 1}/${BLOCKS}\n`);
 }
-console.log(`Ingestion A/B on PGlite (in memory), ${BLOCKS} interleaved blocks of ${BLOCK} synthetic PP-PA Bundles (25 resources) per build and scenario`);
+console.log(`Ingestion A/B on ${DB === 'pg' ? 'PostgreSQL (a fresh database per build and scenario)' : 'PGlite (in memory)'}, ${BLOCKS} interleaved blocks of ${BLOCK} synthetic PP-PA Bundles (25 resources) per build and scenario`);
 console.log('build                                   validation on (bundles/s, ratio)   validation off (bundles/s, ratio)');
 const a = builds[0]!;
 for (const b of builds) {
@@ -118,4 +132,5 @@ for (const b of builds) {
   console.log(`${b.dir.padEnd(40)}${on.padStart(8)}  ${ratio('on', ref).padStart(6)}${median(b.rates.off).toFixed(1).padStart(26)}  ${ratio('off', a).padStart(6)}`);
   if (b.noOn) console.log(`  (validation on not measured: ${b.noOn})`);
 }
+for (const drop of drops) await drop().catch(() => undefined);
 process.exit(0);
