@@ -83,7 +83,7 @@ function ingestScenario(label: string, repo: Repository, validator: TdduiValidat
     async run(bundle) {
       // With a pool: as the server does it, the request's bytes go to a worker (serialising them here is counted).
       const bytes = pool ? Buffer.from(JSON.stringify(bundle)) : undefined;
-      const res = await ingestTransaction(pool ? { ...ctx, offload: (now) => pool.validateBundle({ bytes: bytes! }, now) } : ctx, bundle);
+      const res = await ingestTransaction(pool ? { ...ctx, offload: (now) => pool.checkTransaction({ bytes: bytes! }, now) } : ctx, bundle);
       if (res.status !== 200) throw new Error(`${label}: bundle rejected with ${res.status}: ${JSON.stringify(res.body).slice(0, 600)}`);
     },
   };
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     // The workers' validators warmed as much as the main thread's (JIT: bench/README "Warm-up").
     const t = performance.now();
     const WARM = 100 * pool.size;
-    await Promise.all(Array.from({ length: WARM }, () => pool.validateBundle({ bytes: Buffer.from(JSON.stringify(syntheticBundle())) }, new Date())));
+    await Promise.all(Array.from({ length: WARM }, () => pool.checkTransaction({ bytes: Buffer.from(JSON.stringify(syntheticBundle())) }, new Date())));
     for (let i = 0; i < 100; i++) validator.validate(syntheticBundle());
     process.stderr.write(`validation pool: ${pool.size} worker(s) ready, warmed with ${WARM} Bundles (the main thread with 100) in ${(performance.now() - t).toFixed(0)} ms\n`);
   }

@@ -2,12 +2,12 @@
 // database transaction match resent business objects, assign ids, fix references, write the
 // versions and the index, and answer a transaction-response. Every submission is logged.
 import { ppVersionEvents } from './pp-events.js';
-import { isObject as isObj, type FhirResource } from '../fhir/json.js';
+import { isObject as isObj, type FhirResource, type Json } from '../fhir/json.js';
 import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
-import { submissionInsert } from '../storage/submissions.js';
+import { JsonText, submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
@@ -22,11 +22,21 @@ export interface IngestContext {
   /** Where a submission log that cannot be written is reported (codes only, never data). */
   log?: { error(obj: object, msg: string): void };
   /**
-   * Validation elsewhere than on this thread (the server's worker pool: src/server/validation-pool.ts),
-   * of the same Bundle; `undefined` (no worker ready) validates here with `validator`.
+   * The checks before storing (checkTransaction) run elsewhere than on this thread, on the same
+   * Bundle (the server's worker pool: src/server/validation-pool.ts), a refusal's record and
+   * answer built there too; `undefined` (no worker ready) checks here with `validator`.
    */
-  offload?: (now: Date) => Promise<ValidationReport | undefined>;
+  offload?: (now: Date) => Promise<CheckedElsewhere | undefined>;
 }
+
+/**
+ * checkTransaction's answer from a validation worker: the report (and the entries' If-Match
+ * versions), or a refusal ready to log and send — its record (rejectionRecord) and the
+ * OperationOutcome as UTF-8 JSON, serialised there.
+ */
+export type CheckedElsewhere =
+  | { report: ValidationReport; ifMatch: [number, number][] }
+  | { refused: { status: number; body: Uint8Array; record: RejectionRecord } };
 
 export interface IngestResult {
   /** 200 accepted; 400 unreadable/not a transaction; 422 invalid; 409 conflict. */
@@ -35,9 +45,12 @@ export interface IngestResult {
   body: FhirResource;
   /** Id of the SubmissionRecord logged (accepted AND rejected). */
   submissionId?: string;
+  /**
+   * The body already serialised (UTF-8 JSON; `body` is then only its resourceType): a large
+   * refusal's OperationOutcome built by a validation worker, sent as it is.
+   */
+  bytes?: Uint8Array;
 }
-
-type Json = Record<string, unknown>;
 
 /** The OperationOutcome of a catalogue error. */
 function outcome(e: FhirError): OperationOutcome {
@@ -81,51 +94,127 @@ function counts(issues: readonly ValidationIssue[]): { errorCount: number; warni
 }
 
 /**
- * Logs a rejected submission and answers its OperationOutcome. `warnings`: the validation
- * warnings of a Bundle rejected after validation, appended to the outcome so it tells all.
+ * A refusal decided before or while storing: the status and the whole OperationOutcome the
+ * client gets. `warnings`: the validation warnings of a Bundle refused after validation,
+ * appended so that the outcome tells all.
  */
-async function reject(
-  ctx: IngestContext,
-  bundle: unknown,
-  status: number,
-  body: OperationOutcome,
-  receivedAt: string,
-  warnings: readonly ValidationIssue[] = [],
-  ig?: string,
-): Promise<IngestResult> {
+function refusal(status: number, body: OperationOutcome, warnings: readonly ValidationIssue[] = [], ig?: string): Refusal {
   const extra = warnings.filter((i) => i.severity === 'warning');
   const full: OperationOutcome = extra.length ? { ...body, issue: [...body.issue, ...toOperationOutcome(extra).issue] } : body;
-  // What is logged is what the database can store (NUL, lone surrogates replaced; depth, string
-  // length and size bounded: src/fhir/text.ts), and logging never turns a rejection into a 500.
+  return { status, outcome: full, ...(ig ? { ig } : {}) };
+}
+
+export interface Refusal {
+  status: number;
+  outcome: OperationOutcome;
+  ig?: string;
+}
+
+/** A rejected submission's record, less what only the receiving thread knows (when, who). */
+export type RejectionRecord = Omit<SubmissionRecord, 'id' | 'receivedAt' | 'client'>;
+
+/**
+ * The submission log's record of a refusal — pure, no I/O: for a large Bundle it is built in a
+ * validation worker with the rest of the refusal (src/server/validation-worker.ts), so that the
+ * event loop never walks the refused tree. What is logged is what the database can store (NUL,
+ * lone surrogates replaced; depth, string length and size bounded: src/fhir/text.ts); the
+ * Bundle and the report are kept as their JSON text (JsonText), serialised once, here.
+ */
+export function rejectionRecord(bundle: unknown, r: Refusal): RejectionRecord {
   const copy = bundle === undefined ? null : storableCopy(bundle, REJECTED_COPY_LIMITS);
+  const text = copy === null ? null : JSON.stringify(copy);
   // One document larger than the limit is not kept at all (the record and its report are).
-  const tooLarge = copy !== null && Buffer.byteLength(JSON.stringify(copy)) > REJECTED_DOCUMENT_BYTES;
-  const kept = tooLarge ? null : copy;
-  const record = {
-    receivedAt,
+  const tooLarge = text !== null && Buffer.byteLength(text) > REJECTED_DOCUMENT_BYTES;
+  const resourceType = isObj(copy) && typeof copy.resourceType === 'string' ? copy.resourceType : undefined;
+  return {
     ...describe(copy),
-    ...(ctx.client !== undefined ? { client: ctx.client } : {}),
     outcome: 'rejected' as const,
-    httpStatus: status,
-    ...counts(fromOperationOutcome(full)),
-    ...(ig ? { ig } : {}),
-    bundle: kept,
+    httpStatus: r.status,
+    ...counts(fromOperationOutcome(r.outcome)),
+    ...(r.ig ? { ig: r.ig } : {}),
+    bundle: tooLarge || text === null ? null : new JsonText(text, resourceType),
     ...(tooLarge ? { bundleDropped: 'size' as const } : {}),
-    report: storableCopy(keptReport(full)),
+    report: new JsonText(JSON.stringify(storableCopy(keptReport(r.outcome)))),
   };
-  let submissionId: string | undefined;
+}
+
+/** Writes a rejection's record; logging never turns a rejection into a 500. */
+async function logRejection(ctx: IngestContext, rec: RejectionRecord, receivedAt: string): Promise<string | undefined> {
+  const record = { receivedAt, ...rec, ...(ctx.client !== undefined ? { client: ctx.client } : {}) };
   try {
-    submissionId = (await ctx.repo.recordSubmission(record)).id;
+    return (await ctx.repo.recordSubmission(record)).id;
   } catch (err) {
     // Last resort: the rejection without the document (the client still gets its answer).
     ctx.log?.error({ err: { code: (err as { code?: unknown }).code, name: (err as Error).name } }, 'the rejected submission could not be logged whole: logged without its document');
     try {
-      submissionId = (await ctx.repo.recordSubmission({ ...record, usagers: [], organizationName: undefined, bundle: null } as typeof record)).id;
+      return (await ctx.repo.recordSubmission({ ...record, usagers: [], organizationName: undefined, bundle: null } as typeof record)).id;
     } catch (err2) {
       ctx.log?.error({ err: { code: (err2 as { code?: unknown }).code, name: (err2 as Error).name } }, 'the rejected submission could not be logged');
+      return undefined;
     }
   }
-  return { status, body: full as unknown as FhirResource, ...(submissionId ? { submissionId } : {}) };
+}
+
+/** Logs a rejected submission (on this thread) and answers its OperationOutcome. */
+async function reject(ctx: IngestContext, bundle: unknown, r: Refusal, receivedAt: string): Promise<IngestResult> {
+  const submissionId = await logRejection(ctx, rejectionRecord(bundle, r), receivedAt);
+  return { status: r.status, body: r.outcome as unknown as FhirResource, ...(submissionId ? { submissionId } : {}) };
+}
+
+/**
+ * What the checks before storing decide: a refusal, or the validation report and the versions
+ * the entries' `request.ifMatch` name.
+ */
+export type Checked = { refused: Refusal } | { report: ValidationReport; ifMatch: Map<number, number> };
+
+/**
+ * The checks of a transaction Bundle before anything is stored — pure, synchronous, no I/O, so
+ * that a validation worker runs them whole for a large Bundle: a Bundle of type transaction, no
+ * text the database cannot store, valid (`validate`), every entry a create, `ifMatch` readable.
+ */
+export function checkTransaction(bundle: unknown, validate: (bundle: Json) => ValidationReport): Checked {
+  if (!isObj(bundle) || bundle.resourceType !== 'Bundle') return { refused: refusal(400, outcome(new FhirError(HTTP_ERRORS.NOT_A_BUNDLE))) };
+  if (bundle.type !== 'transaction') {
+    const e = new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
+    return { refused: refusal(400, outcome(e)) };
+  }
+
+  // Text no database can store (NUL, lone surrogates): refused before any work, at its place.
+  const unstorable = findUnstorableText(bundle, 'Bundle');
+  if (unstorable.length) {
+    const outcomes = unstorable.map((u) => outcome(unstorableError(u)));
+    return { refused: refusal(422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome) };
+  }
+
+  const report = validate(bundle);
+  if (!report.valid) return { refused: refusal(422, toOperationOutcome(report.issues), [], report.ig) };
+
+  const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+  // Only creates: the IG's flow 1 is "create only" (request.method POST).
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const method = isObj(e) && isObj(e.request) ? e.request.method : undefined;
+    if (!isObj(e) || !isObj(e.resource) || typeof e.resource.resourceType !== 'string' || method !== 'POST') {
+      const err = new FhirError(HTTP_ERRORS.ENTRY_POST_ONLY, { index: i }, { expression: `Bundle.entry[${i}].request.method` });
+      return { refused: refusal(422, outcome(err), report.issues, report.ig) };
+    }
+  }
+
+  // `request.ifMatch` (a version ETag): the version of the stored object this entry knowingly
+  // replaces — checked like an HTTP If-Match (412 when it moved), and what lets a DUI change a
+  // validated projet personnalisé (D-150).
+  const ifMatch = new Map<number, number>();
+  for (let i = 0; i < entries.length; i++) {
+    const header = (entries[i] as Json & { request: Json }).request.ifMatch;
+    if (header === undefined) continue;
+    const m = typeof header === 'string' ? /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header) : null;
+    if (!m) {
+      const err = new FhirError(HTTP_ERRORS.IF_MATCH_SYNTAX, { header: String(header) }, { expression: `Bundle.entry[${i}].request.ifMatch` });
+      return { refused: refusal(400, outcome(err), report.issues, report.ig) };
+    }
+    ifMatch.set(i, Number(m[1]));
+  }
+  return { report, ifMatch };
 }
 
 /**
@@ -135,21 +224,34 @@ async function reject(
 const REJECTED_COPY_LIMITS = { maxDepth: 64, maxString: 64 * 1024, maxValues: 1_000_000 };
 /**
  * Issues of a rejected submission's report kept in the log: the client gets them all, the log
- * the first ones and how many more there were (a 40 MB Bundle's report was 43 MiB; D-191).
+ * the first ones and how many more there were (a 40 MB Bundle's report was 43 MiB; D-191) —
+ * at most this many, and at most REJECTED_REPORT_BYTES of JSON (D-270).
  */
 export const REJECTED_REPORT_ISSUES = 2_000;
+/**
+ * The kept report's JSON, at most (D-270): on the embedded database the record is written on the
+ * event loop, and 2,000 issues (1.7 MiB) held it for seconds.
+ */
+export const REJECTED_REPORT_BYTES = 512 * 1024;
 
 function keptReport(full: OperationOutcome): OperationOutcome {
   const n = full.issue.length;
-  if (n <= REJECTED_REPORT_ISSUES) return full;
-  const more = n - REJECTED_REPORT_ISSUES;
+  let kept = 0;
+  let bytes = 0;
+  while (kept < n && kept < REJECTED_REPORT_ISSUES) {
+    bytes += Buffer.byteLength(JSON.stringify(full.issue[kept]) ?? '') + 1;
+    if (bytes > REJECTED_REPORT_BYTES) break;
+    kept++;
+  }
+  if (kept === n) return full;
+  const more = n - kept;
   const note = {
     severity: 'information',
     code: 'informational',
     diagnostics: `${more} more issues are not kept in the submission log (the client received all ${n})`,
     details: { text: `${more} autres problèmes ne sont pas conservés dans le journal des envois (le client les a tous reçus, ${n} en tout)` },
   };
-  return { ...full, issue: [...full.issue.slice(0, REJECTED_REPORT_ISSUES), note] } as OperationOutcome;
+  return { ...full, issue: [...full.issue.slice(0, kept), note] } as OperationOutcome;
 }
 
 /** A rejected document larger than this once bounded (8 MiB of JSON) is not kept (D-85). */
@@ -164,54 +266,24 @@ interface Item {
 }
 
 /** Validate in full, then store every entry atomically (resend = new version of the same business object). */
-export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Promise<IngestResult> {
+export async function ingestTransaction(ctx: IngestContext, sent: unknown): Promise<IngestResult> {
   const now = ctx.now?.() ?? new Date();
   const receivedAt = now.toISOString();
-  if (!isObj(bundle) || bundle.resourceType !== 'Bundle') {
-    return reject(ctx, bundle, 400, outcome(new FhirError(HTTP_ERRORS.NOT_A_BUNDLE)), receivedAt);
-  }
-  if (bundle.type !== 'transaction') {
-    const e = new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
-    return reject(ctx, bundle, 400, outcome(e), receivedAt);
-  }
-
-  // Text no database can store (NUL, lone surrogates): refused before any work, at its place.
-  const unstorable = findUnstorableText(bundle, 'Bundle');
-  if (unstorable.length) {
-    const outcomes = unstorable.map((u) => outcome(unstorableError(u)));
-    return reject(ctx, bundle, 422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome, receivedAt);
-  }
-
-  const report = (await ctx.offload?.(now)) ?? ctx.validator.validate(bundle, { now });
-  if (!report.valid) {
-    return reject(ctx, bundle, 422, toOperationOutcome(report.issues), receivedAt, [], report.ig);
-  }
-
+  // The checks before storing: in a validation worker when one is ready (a large Bundle's refusal
+  // — the scan, the bounded copy for the log, the OperationOutcome — is built there whole: this
+  // thread only writes the record and sends the answer's bytes), else here.
+  const elsewhere = await ctx.offload?.(now);
+  let checked: Checked;
+  if (elsewhere && 'refused' in elsewhere) {
+    const { status, body, record } = elsewhere.refused;
+    const submissionId = await logRejection(ctx, record, receivedAt);
+    return { status, body: { resourceType: 'OperationOutcome' } as FhirResource, bytes: body, ...(submissionId ? { submissionId } : {}) };
+  } else if (elsewhere) checked = { report: elsewhere.report, ifMatch: new Map(elsewhere.ifMatch) };
+  else checked = checkTransaction(sent, (b) => ctx.validator.validate(b, { now }));
+  if ('refused' in checked) return reject(ctx, sent, checked.refused, receivedAt);
+  const { report, ifMatch } = checked;
+  const bundle = sent as Json;
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
-  // Only creates: the IG's flow 1 is "create only" (request.method POST).
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const method = isObj(e) && isObj(e.request) ? e.request.method : undefined;
-    if (!isObj(e) || !isObj(e.resource) || typeof e.resource.resourceType !== 'string' || method !== 'POST') {
-      const err = new FhirError(HTTP_ERRORS.ENTRY_POST_ONLY, { index: i }, { expression: `Bundle.entry[${i}].request.method` });
-      return reject(ctx, bundle, 422, outcome(err), receivedAt, report.issues, report.ig);
-    }
-  }
-
-  // `request.ifMatch` (a version ETag): the version of the stored object this entry knowingly
-  // replaces — checked like an HTTP If-Match (412 when it moved), and what lets a DUI change a
-  // validated projet personnalisé (D-150).
-  const ifMatch = new Map<number, number>();
-  for (let i = 0; i < entries.length; i++) {
-    const header = (entries[i] as Json & { request: Json }).request.ifMatch;
-    if (header === undefined) continue;
-    const m = typeof header === 'string' ? /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header) : null;
-    if (!m) {
-      const err = new FhirError(HTTP_ERRORS.IF_MATCH_SYNTAX, { header: String(header) }, { expression: `Bundle.entry[${i}].request.ifMatch` });
-      return reject(ctx, bundle, 400, outcome(err), receivedAt, report.issues, report.ig);
-    }
-    ifMatch.set(i, Number(m[1]));
-  }
 
   // request.url holding a TDDUI profile name (official examples) is accepted: the type comes
   // from resource.resourceType; the validator warns when the URL names another type (B3).
@@ -268,7 +340,7 @@ export async function ingestTransaction(ctx: IngestContext, bundle: unknown): Pr
       },
     });
   } catch (err) {
-    if (err instanceof FhirError) return reject(ctx, bundle, err.status, outcome(err), receivedAt, report.issues, report.ig);
+    if (err instanceof FhirError) return reject(ctx, bundle, refusal(err.status, outcome(err), report.issues, report.ig), receivedAt);
     throw err;
   }
   return { status: 200, body: response!, submissionId };

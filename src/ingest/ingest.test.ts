@@ -263,7 +263,7 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(logged?.resourceCount, 25, 'the record describes it');
   });
 
-  test('a rejected submission keeps the first 2,000 issues of its report in the log, the client gets them all (D-191)', async () => {
+  test('a rejected submission keeps the first issues of its report in the log (at most 2,000 and 512 KiB), the client gets them all (D-191, D-270)', async () => {
     const repo = getRepo();
     const bad = clone(PP_PA);
     for (let i = 0; i < 2_100; i++) bad.entry[7].resource[`foo${i}`] = 'bar';
@@ -273,9 +273,14 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.ok(all.length > 2_100, `${all.length} issues`);
     const logged = await repo.getSubmission(res.submissionId!);
     const kept = (logged?.report as Json).issue as Json[];
-    assert.equal(kept.length, 2_001, 'the first 2,000 and a note');
-    assert.deepEqual(kept.slice(0, 2_000), all.slice(0, 2_000));
-    assert.match(kept[2_000].diagnostics, new RegExp(`${all.length - 2_000} more issues are not kept`));
+    const n = kept.length - 1;
+    assert.ok(n > 100 && n <= 2_000, `${n} issues kept and a note`);
+    assert.deepEqual(kept.slice(0, n), all.slice(0, n), 'the first ones');
+    const bytes = kept.slice(0, n).reduce((sum, i) => sum + Buffer.byteLength(JSON.stringify(i)) + 1, 0);
+    assert.ok(bytes <= 512 * 1024, `${bytes} bytes kept`);
+    assert.ok(bytes + Buffer.byteLength(JSON.stringify(all[n])) + 1 > 512 * 1024 || n === 2_000, 'as many as fit');
+    assert.match(kept[n].diagnostics, new RegExp(`${all.length - n} more issues are not kept`));
+    assert.match(kept[n].details.text, new RegExp(`${all.length - n} autres problèmes ne sont pas conservés`));
     assert.equal(logged?.errorCount, all.filter((i) => i.severity === 'error').length, 'the counts are of the whole report');
   });
 

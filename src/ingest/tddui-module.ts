@@ -14,9 +14,9 @@ import type { Interaction } from '../rest/served.js';
 import type { Repository } from '../storage/types.js';
 import { TDDUI_KEY_POLICY } from '../tddui/business-keys.js';
 import { TDDUI_CANONICAL, TDDUI_PACKAGE } from '../tddui/ig.js';
-import type { TdduiValidator, ValidationReport } from '../tddui/validator.js';
+import type { TdduiValidator } from '../tddui/validator.js';
 import { logDocumentSubmission } from './document-log.js';
-import { ingestTransaction } from './index.js';
+import { ingestTransaction, type CheckedElsewhere } from './index.js';
 import { ppaFrozenGuard } from './ppa-frozen.js';
 
 export const TDDUI_CONSOMMATEUR = `${TDDUI_CANONICAL}/CapabilityStatement/TDDUIConsommateur`;
@@ -61,8 +61,8 @@ export interface TdduiModuleOptions {
   repo: Repository;
   validator: TdduiValidator;
   log?: { error(obj: object, msg: string): void };
-  /** Validation off the event loop (a worker pool): see IngestContext.offload. */
-  offload?: (input: { bytes: Buffer } | { resource: unknown }, now: Date) => Promise<ValidationReport | undefined>;
+  /** The checks before storing off the event loop (a worker pool): see IngestContext.offload. */
+  offload?: (input: { bytes: Buffer } | { resource: unknown }, now: Date) => Promise<CheckedElsewhere | undefined>;
 }
 
 /** The TDDUI IG module. */

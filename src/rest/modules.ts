@@ -30,6 +30,8 @@ export interface BundleResult {
   status: number;
   body: FhirResource;
   submissionId?: string;
+  /** The body already serialised as UTF-8 JSON (a refusal built by a validation worker), sent as it is. */
+  bytes?: Uint8Array;
 }
 
 /**

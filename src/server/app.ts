@@ -11,11 +11,7 @@ import { pino, type Logger } from 'pino';
 import { jsonToXml, xmlToJson } from '../fhir/xml/index.js';
 import type { FhirResource } from '../fhir/json.js';
 import { hasUnstorableText } from '../fhir/text.js';
-import type { ConformanceRegistry } from '../fhir/packages/registry.js';
-import { SearchParameterSet, type SearchParameterResource } from '../fhir/search/parameters.js';
-import { tdduiModule } from '../ingest/tddui-module.js';
 import { CircleAccess } from '../coordination/circle-access.js';
-import { coordinationModules } from '../coordination/modules.js';
 import { DEFAULT_REVIEW_MONTHS, raiseDueReviewEvents } from '../coordination/ppa-reviews.js';
 import { agendaFeedRoutes } from './agenda-routes.js';
 import { GAP_PACKAGE } from '../coordination/agenda/gap-module.js';
@@ -24,11 +20,9 @@ import type { AgendaStore } from '../coordination/agenda/store.js';
 import { AccessControl } from '../rest/access.js';
 import { guardOf, type IgModule } from '../rest/modules.js';
 import { eventSourceOf } from '../rest/events.js';
-import { ndeModule } from '../notification/nde-module.js';
 import { NotificationService, type NotificationOptions } from '../notification/service.js';
 import { NDE_PACKAGE } from '../notification/settings.js';
 import { changeFeedRoutes, notificationRoutes } from './notifications.js';
-import { addServed, primaryPackages, servedFromCapabilities } from '../rest/served.js';
 import { FhirService } from '../rest/service.js';
 import { ensureHistoryPartitions, indexIsCurrent, openRepository } from '../storage/index.js';
 import type { Repository } from '../storage/types.js';
@@ -40,6 +34,7 @@ import { bulkExportRoutes, ExportRunner, type BulkExportOptions } from './bulk-e
 import { Authenticator, type AuthOptions } from './auth.js';
 import { errorReply } from './errors.js';
 import { fhirApi } from './fhir-api.js';
+import { igModules, searchParametersOf, servedBy } from './ig-modules.js';
 import type { XmlCodec } from './format.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, type Limits } from './limits.js';
@@ -101,20 +96,7 @@ const SOFTWARE_VERSION = (require('../../../package.json') as { version: string 
 
 const XML: XmlCodec = { toXml: (r) => jsonToXml(r), fromXml: (x) => xmlToJson(x) as FhirResource };
 
-/**
- * The search parameters of a server: base R4 plus every SearchParameter of the loaded packages
- * (the IGs and their dependencies), compiled once.
- */
-export function searchParametersOf(registry: ConformanceRegistry): SearchParameterSet {
-  const sources = registry.all('SearchParameter').map((sp) => ({
-    resource: sp as unknown as SearchParameterResource,
-    source: registry.packages.find((p) => p.canonical && sp.url?.startsWith(p.canonical + '/'))?.name ?? 'package',
-  }));
-  // Dependencies first, then the IGs the server was started with: theirs win on a code clash.
-  const primary = new Set(primaryPackages(registry).map((p) => p.name));
-  sources.sort((a, b) => Number(primary.has(a.source)) - Number(primary.has(b.source)));
-  return new SearchParameterSet(sources);
-}
+export { searchParametersOf } from './ig-modules.js';
 
 /** Query parameters whose values say nothing about a person, and may be logged. */
 const LOGGABLE_PARAMS = new Set(['_count', '_offset', '_format', '_pretty', '_sort', '_total', '_summary', '_include', '_revinclude', '_since']);
@@ -401,9 +383,8 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   const pool = opts.validationPool;
   if (pool) app.addHook('onClose', async () => pool.close());
   const ndeInUse = (validator.set?.engines ?? []).some((e) => e.ig?.name === NDE_PACKAGE);
-  const modules: IgModule[] = [tdduiModule({ repo, validator, log: app.log, ...(pool ? { offload: (input, at) => pool.validateBundle(input, at) } : {}) }), ...coordinationModules(validator.set, repo, { service: () => built! }), ...(ndeInUse ? [ndeModule()] : []), ...(opts.modules ?? [])];
-  const served = servedFromCapabilities(validator.core.registry, params);
-  for (const m of modules) if (m.served) addServed(served, m.name, m.served());
+  const modules: IgModule[] = igModules({ repo, validator, log: app.log, service: () => built!, ...(pool ? { offload: (input, at) => pool.checkTransaction(input, at) } : {}), ...(opts.modules ? { extra: opts.modules } : {}) });
+  const served = servedBy(validator.core.registry, params, modules);
   // What writes mean: the modules' events, recorded in the outbox with every write (rest/events.ts).
   repo.useEvents(eventSourceOf(modules));
   // And the rules on replacing stored versions (D-150: a validated projet personnalisé is frozen).

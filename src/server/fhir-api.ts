@@ -282,6 +282,17 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return sendResource(reply, status, resource, xml, headers);
   };
 
+  /**
+   * A resource serialised elsewhere (a validation worker), as UTF-8 JSON: sent as it is when JSON
+   * is asked for, else parsed and answered in the format asked (XML, pretty JSON).
+   */
+  const sendJsonBytes = (reply: FastifyReply, status: number, bytes: Uint8Array, headers: Record<string, string> = {}) => {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (reply.request.fhirFormat !== 'json' || isPretty(reply.request)) return send(reply, status, JSON.parse(buf.toString('utf8')) as object, headers);
+    for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+    return reply.code(status).type(CONTENT_TYPE.json).send(buf);
+  };
+
   /** 404 for a type not served — or 405 when the path is an endpoint with other methods (`GET /fhir/$validate`). */
   const checkType = (type: string, req: FastifyRequest, interaction?: Interaction): void => {
     const t = served.get(type);
@@ -351,10 +362,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const client = clientOf(req);
       const bytes = req.fhirBodyBytes;
       const result = await claimer.bundle.handle(sent, { ...(client !== undefined ? { client } : {}), ...(bytes !== undefined ? { bytes } : {}) });
-      let body = result.body;
-      if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
       const headers: Record<string, string> = {};
       if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
+      // A refusal serialised by a validation worker: its bytes as they are (in JSON), never walked here.
+      if (result.bytes) return sendJsonBytes(reply, result.status, result.bytes, headers);
+      let body = result.body;
+      if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
       return send(reply, result.status, body, headers);
     }
     requireStorableText(sent);
@@ -418,14 +431,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const bytes = req.body.bytes;
       const format = req.body.format;
       const done = await pool!.validateText(bytes, { format, ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
-      // A volet's resource is validated by its IG's engine, on this thread (as below).
+      // A volet's resource is validated by its IG's engine and module rules, in the worker too;
+      // whether it is one is asked here as well (of its type and profiles only): a module of
+      // this server's own (startServer's `modules`) that the worker lacks would say otherwise.
       const stub = { resourceType: done?.resourceType ?? '', meta: { profile: done?.claims ?? [] } } as FhirResource;
-      if (done && (done.profile !== undefined || service.validateAsCreate(stub) === undefined)) {
-        const outcome = Buffer.from(done.outcome.buffer, done.outcome.byteOffset, done.outcome.byteLength);
-        if (req.fhirFormat === 'json' && !isPretty(req)) return reply.code(200).type(CONTENT_TYPE.json).send(outcome);
-        return send(reply, 200, JSON.parse(outcome.toString('utf8')) as object);
-      }
-      // No worker ready any more, or a volet's resource: read after all (by a worker when one is ready).
+      if (done && (done.profile !== undefined || done.volet === (service.validateAsCreate(stub) !== undefined))) return sendJsonBytes(reply, 200, done.outcome);
+      // No worker ready any more, or the worker and this thread disagree: read here after all (by a worker when one is ready).
       const read = await pool!.parseBody(bytes, format);
       req.body = read ? read.value : format === 'json' ? parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE) : parseXmlBody(bytes.toString('utf8'), xml!);
     }

@@ -7,6 +7,8 @@
 // as before, so the pool never makes a request fail or wait for start-up.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { CheckedElsewhere, RejectionRecord } from '../ingest/index.js';
+import { JsonText } from '../storage/submissions.js';
 import type { ValidationReport } from '../tddui/validator.js';
 import type { Limits } from './limits.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
@@ -22,7 +24,7 @@ export interface ValidationWorkerSetup {
 export type BodyFormat = 'json' | 'xml';
 
 export type ToValidationWorker =
-  | { id: number; kind: 'bundle'; bytes?: Uint8Array; resource?: unknown; now: number }
+  | { id: number; kind: 'transaction'; bytes?: Uint8Array; resource?: unknown; now: number }
   | { id: number; kind: 'validate'; bytes: Uint8Array; format: BodyFormat; profile?: string; type?: string }
   | { id: number; kind: 'parse'; bytes: Uint8Array; format: BodyFormat; keepJson: boolean }
   | { id: number; kind: 'page'; bytes: Uint8Array };
@@ -56,6 +58,23 @@ export async function rebuildPieces(p: ParsedPieces): Promise<unknown> {
   return value;
 }
 
+/**
+ * A transaction's checks before storing, run by a worker (ingest's checkTransaction): the report,
+ * or a refusal whose record's bounded Bundle and report come as JSON text (JsonText crosses
+ * threads as a string) and whose OperationOutcome comes as UTF-8 JSON (moved, not copied).
+ */
+export type CheckedInWorker =
+  | { report: ValidationReport; ifMatch: [number, number][] }
+  | {
+      refused: {
+        status: number;
+        body: Uint8Array;
+        record: Omit<RejectionRecord, 'bundle' | 'report'>;
+        bundle: { text: string; resourceType?: string } | null;
+        report: string;
+      };
+    };
+
 /** The answer of the web UI's "Valider un fichier" built by a worker (its HTML page). */
 export interface ValidatedPage {
   status: number;
@@ -67,8 +86,10 @@ export interface ValidatedText {
   /** The OperationOutcome as UTF-8 JSON (serialised in the worker and moved here without a copy: a report of 40,000 issues is not rebuilt here). */
   outcome: Uint8Array;
   resourceType: string;
-  /** The resource's `meta.profile`: which IG claims it (a volet's resource is validated on the main thread). */
+  /** The resource's `meta.profile`: which IG claims it. */
   claims: string[];
+  /** Validated as a volet's resource (its IG's engine and module rules: FhirService.validateAsCreate), not by the TDDUI validator. */
+  volet: boolean;
   /** The profile asked for (query or Parameters). */
   profile?: string;
 }
@@ -76,7 +97,7 @@ export interface ValidatedText {
 export type FromValidationWorker =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; report?: ValidationReport; validated?: ValidatedText; parsed?: ParsedPieces; page?: ValidatedPage; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
+  | { type: 'result'; id: number; checked?: CheckedInWorker; validated?: ValidatedText; parsed?: ParsedPieces; page?: ValidatedPage; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
 
 export interface ValidationPoolOptions {
   /** Worker threads (default: the cores, os.availableParallelism()). */
@@ -147,15 +168,19 @@ export class ValidationPool {
   }
 
   /**
-   * Validates a transaction Bundle in a worker: from its text when the request has it (no
-   * copy of the parsed tree crosses threads), else the object (cloned). `undefined` when no
-   * worker is ready: the caller validates on the main thread.
+   * The checks of a TDDUI transaction before storing (ingest's checkTransaction), in a worker,
+   * from the request's text when it has it: the report — or a refusal built there whole (the
+   * scan for unstorable text, the bounded copy for the submission log, the OperationOutcome and
+   * its serialisation), so that this thread only writes the record and sends the bytes.
+   * `undefined` when no worker is ready: the caller checks on this thread.
    */
-  async validateBundle(input: { bytes: Buffer } | { resource: unknown }, now: Date): Promise<ValidationReport | undefined> {
+  async checkTransaction(input: { bytes: Buffer } | { resource: unknown }, now: Date): Promise<CheckedElsewhere | undefined> {
     if (!this.ready) return undefined;
-    // The bytes are copied (the request keeps its own: the submission log may need them).
-    const r = await this.run({ id: 0, kind: 'bundle', ...('bytes' in input ? { bytes: new Uint8Array(input.bytes) } : input), now: now.getTime() });
-    return r.report!;
+    const r = await this.run({ id: 0, kind: 'transaction', ...('bytes' in input ? { bytes: new Uint8Array(input.bytes) } : input), now: now.getTime() });
+    const c = r.checked!;
+    if ('report' in c) return c;
+    const { bundle, report, record, ...rest } = c.refused;
+    return { refused: { ...rest, record: { ...record, bundle: bundle ? new JsonText(bundle.text, bundle.resourceType) : null, report: new JsonText(report) } } };
   }
 
   /**

@@ -5,12 +5,19 @@
 // Parameters wrapper, the type and profile checks, validation, unstorable text. It also reads
 // any other large body (JSON or XML) for the main thread, which gets the tree back in pieces,
 // and answers the web UI's "Valider un fichier" (form decoding, validation, the report page).
+// A volet's resource (CDS, CdL, GAP, PDSm, NdE) is validated here too, with the server's
+// modules and engines (ig-modules.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { isObject } from '../fhir/json.js';
 import { findUnstorableText, unstorableError } from '../fhir/text.js';
 import type { FhirResource } from '../storage/types.js';
 import { xmlToJson } from '../fhir/xml/index.js';
+import { checkTransaction, rejectionRecord } from '../ingest/index.js';
+import { JsonText } from '../storage/submissions.js';
 import { TdduiValidator } from '../tddui/validator.js';
+import { toOperationOutcome } from '../fhir/outcome/issue.js';
+import type { FhirService } from '../rest/service.js';
+import { validationService } from './ig-modules.js';
 import { validateResultPage } from '../ui/pages/validate.js';
 import { FHIR_JSON_RESOURCE, parseJsonBody, parseXmlBody } from './format.js';
 import { checkValueLimits } from './limits.js';
@@ -77,12 +84,27 @@ async function main(): Promise<void> {
     post({ type: 'failed', message: (e as Error).message });
     return;
   }
+  // The server's modules and served types, for volet resources (built on first use).
+  let service: FhirService | undefined;
+  const services = (): FhirService => (service ??= validationService(validator));
   post({ type: 'ready' });
   port.on('message', (m: ToValidationWorker) => {
     try {
-      if (m.kind === 'bundle') {
+      if (m.kind === 'transaction') {
+        // The checks before storing, and a refusal built here whole (ingest/index.ts).
         const bundle = m.bytes ? JSON.parse(text(m.bytes)) : m.resource;
-        post({ type: 'result', id: m.id, report: validator.validate(bundle, { now: new Date(m.now) }) });
+        const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(m.now) }));
+        if ('report' in checked) {
+          post({ type: 'result', id: m.id, checked: { report: checked.report, ifMatch: [...checked.ifMatch] } });
+          return;
+        }
+        const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
+        const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
+        const keptText = kept instanceof JsonText ? { text: kept.text, ...(kept.resourceType ? { resourceType: kept.resourceType } : {}) } : null;
+        port.postMessage(
+          { type: 'result', id: m.id, checked: { refused: { status: checked.refused.status, body, record, bundle: keptText, report: (report as JsonText).text } } } satisfies FromValidationWorker,
+          [body.buffer as ArrayBuffer],
+        );
         return;
       }
       if (m.kind === 'parse') {
@@ -107,14 +129,17 @@ async function main(): Promise<void> {
       const { resource, profile } = validateInput(body, m.profile);
       if (m.type !== undefined && resource.resourceType !== m.type) throw new FhirError(HTTP_ERRORS.VALIDATE_TYPE, { found: String(resource.resourceType), type: m.type });
       if (profile !== undefined && !validator.resolveProfile(profile)) throw new FhirError(HTTP_ERRORS.VALIDATE_PROFILE, { profile }, { expression: 'profile' });
-      const outcome = validator.validateToOutcome(resource, profile ? { profile } : {}) as unknown as { issue: unknown[] };
+      // A volet's resource (its meta.profile claims an IG in use other than TDDUI): that IG's
+      // engine and module rules, as the server's service would (FhirService.validateAsCreate).
+      const volet = profile === undefined ? services().validateAsCreate(resource) : undefined;
+      const outcome = (volet ? toOperationOutcome(volet) : validator.validateToOutcome(resource, profile ? { profile } : {})) as unknown as { issue: unknown[] };
       const unstorable = findUnstorableText(resource, String(resource.resourceType));
       // Text no write would store (NUL, lone surrogates): said first, as errors.
       if (unstorable.length) outcome.issue = [...unstorable.flatMap((u) => (unstorableError(u).toOutcome() as unknown as { issue: unknown[] }).issue), ...(outcome.issue ?? [])];
       const claims = isObject(resource.meta) && Array.isArray(resource.meta.profile) ? resource.meta.profile.filter((p): p is string => typeof p === 'string') : [];
       const bytes = movable(Buffer.from(JSON.stringify(outcome)));
       port.postMessage(
-        { type: 'result', id: m.id, validated: { outcome: bytes, resourceType: String(resource.resourceType), claims, ...(profile ? { profile } : {}) } } satisfies FromValidationWorker,
+        { type: 'result', id: m.id, validated: { outcome: bytes, resourceType: String(resource.resourceType), claims, volet: volet !== undefined, ...(profile ? { profile } : {}) } } satisfies FromValidationWorker,
         [bytes.buffer as ArrayBuffer],
       );
     } catch (e) {

@@ -57,9 +57,21 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
   return out;
 }
 
+/**
+ * A value of a submission record given as its JSON text, serialised beforehand (a rejected
+ * Bundle's bounded copy and report, built by a validation worker: the event loop does not walk
+ * them again). `resourceType`: the value's, when it is a resource (the record's submitted type).
+ */
+export class JsonText {
+  constructor(
+    readonly text: string,
+    readonly resourceType?: string,
+  ) {}
+}
+
 /** JSON text of a value, or null (the bundle may be anything the client sent). */
 function jsonOrNull(v: unknown): string | null {
-  return v === undefined ? null : JSON.stringify(v);
+  return v === undefined ? null : v instanceof JsonText ? v.text : JSON.stringify(v);
 }
 
 const INSERT_COLUMNS =
@@ -67,6 +79,7 @@ const INSERT_COLUMNS =
 
 /** The resourceType of a submitted body (migration 0007), when it is a resource. */
 function submittedType(body: unknown): string | null {
+  if (body instanceof JsonText) return body.resourceType ?? null;
   return typeof body === 'object' && body !== null && !Array.isArray(body) && typeof (body as { resourceType?: unknown }).resourceType === 'string'
     ? (body as { resourceType: string }).resourceType
     : null;
