@@ -96,9 +96,15 @@ async function main(): Promise<void> {
 async function explain(db: Queryable, patientId: string): Promise<void> {
   const local = await db.query<{ local_id: string | null }>(`SELECT local_id FROM usager_sort WHERE id = $1`, [patientId]);
   const localId = local.rows[0]?.local_id ?? '';
+  // The page /usagers?page=ceil(TOTAL/25) times: skip and take within the named segment, as listUsagers computes them.
+  const named = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM usager_sort u WHERE u.name_key IS NOT NULL`);
+  const lastSize = Number(named.rows[0]!.n);
+  const lastSkip = Math.min(lastSize - 1, (Math.ceil(TOTAL / 25) - 1) * 25);
+  const lastTake = Math.min(25, lastSize - lastSkip);
   const queries: [string, string, unknown[]][] = [
     ['Usagers, page 1 (nom)', `SELECT u.id FROM usager_sort u WHERE true AND u.name_key IS NOT NULL ORDER BY u.name_key ASC, u.id ASC LIMIT 25 OFFSET 0`, []],
-    ['Usagers, dernière page (nom)', `SELECT u.id FROM usager_sort u WHERE true AND u.name_key IS NOT NULL ORDER BY u.name_key ASC, u.id ASC LIMIT 25 OFFSET ${Math.max(0, TOTAL - 25)}`, []],
+    // The last page is read from the end of the index, in reverse (listUsagers: a page in the second half of a segment).
+    ['Usagers, dernière page (nom)', `SELECT u.id FROM usager_sort u WHERE true AND u.name_key IS NOT NULL ORDER BY u.name_key DESC, u.id DESC LIMIT ${lastTake} OFFSET ${lastSize - lastSkip - lastTake}`, []],
     ['Usagers, total', `SELECT u.name_key IS NULL AS absent, count(*)::int AS n FROM usager_sort u WHERE true GROUP BY 1`, []],
     [
       'Usager: ses envois',
