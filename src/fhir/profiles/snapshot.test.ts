@@ -4,7 +4,7 @@ import { SHARED_FHIR, TDDUI_PACKAGE_DIR } from '../../testing/paths.js';
 import { loadPackages } from '../packages/loader.js';
 import type { ConformanceRegistry } from '../packages/registry.js';
 import { Profiles } from './profiles.js';
-import type { ElementDefinition, StructureDefinition } from './snapshot.js';
+import { differentialIds, type ElementDefinition, type StructureDefinition } from './snapshot.js';
 
 const TDDUI = 'https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/';
 let registry: ConformanceRegistry;
@@ -130,4 +130,33 @@ test('supplements of a missing base fill in what the profile leaves unset, and o
   assert.equal(el(TDDUI + 'tddui-patient-ins', 'Patient.identifier:INS-NIR.system')?.patternUri, undefined);
   const goal = supplied.withSnapshot(TDDUI + 'tddui-goal-objectif')!.snapshot!.element.find((e) => e.id === 'Goal.identifier');
   assert.notEqual(goal?.max, '0');
+});
+
+test('a differential without element ids: each element belongs to the slice last opened on its path', () => {
+  const ids = differentialIds([
+    { path: 'Bundle.entry', slicing: { discriminator: [{ type: 'profile', path: '$this.resource' }], rules: 'closed' } },
+    { path: 'Bundle.entry', sliceName: 'Patient', min: 1, max: '1' },
+    { path: 'Bundle.entry.resource', min: 1 },
+    { path: 'Bundle.entry', sliceName: 'Obs1' },
+    { path: 'Bundle.entry.resource' },
+    { path: 'Bundle.entry.resource.id' },
+    { id: 'Bundle.entry:Obs2', path: 'Bundle.entry', sliceName: 'Obs2' },
+    { path: 'Bundle.entry.request' },
+    { path: 'Bundle.entry' },
+    { path: 'Bundle.entry.fullUrl' },
+    { path: 'Bundle.type' },
+  ] as unknown as ElementDefinition[]);
+  assert.deepEqual(ids, [
+    'Bundle.entry',
+    'Bundle.entry:Patient',
+    'Bundle.entry:Patient.resource',
+    'Bundle.entry:Obs1',
+    'Bundle.entry:Obs1.resource',
+    'Bundle.entry:Obs1.resource.id',
+    'Bundle.entry:Obs2',
+    'Bundle.entry:Obs2.request',
+    'Bundle.entry',
+    'Bundle.entry.fullUrl',
+    'Bundle.type',
+  ]);
 });

@@ -231,7 +231,8 @@ export function assignSlices(
     }
     if (!out[i]) {
       const itemPath = itemPathOf(i);
-      if (sm.byProfile) explainUnmatchedProfile(run, item, node, itemPath, profile);
+      const closed = slicing.rules === 'closed';
+      const explained = sm.byProfile ? explainUnmatchedProfile(run, item, node, itemPath, profile, closed) : undefined;
       // Inside a complex extension, a relative url names a sub-extension: it must be one of its slices.
       if (sm.subExtensions && isObject(item)) {
         const url = item.url;
@@ -244,7 +245,7 @@ export function assignSlices(
         }
       }
       // openAtEnd (unmatched items after all slices) is not checked.
-      if (slicing.rules === 'closed') run.out.push(CODES.SLICE_CLOSED, itemPath, { element: node.path, ...closestSlice(run, item, node, sm) });
+      if (closed) run.out.push(CODES.SLICE_CLOSED, itemPath, { element: node.path, ...(explained ?? closestSlice(run, item, node, sm)) });
     }
   }
   if (sm.unevaluable.length > 0 && !run.out.bump(sm.noteProfile === profile ? sm.noteKey! : sliceNoteKey(run, sm, node, profile))) {
@@ -280,12 +281,22 @@ export function assignSlices(
 
 /**
  * An item that matches no profile slice (typically a Bundle entry): report the errors it has
- * against the closest slice profile of its type, so the sender sees what to fix.
+ * against the closest slice profile of its type, so the sender sees what to fix. In a closed
+ * slicing the item is wrong once (it belongs to no slice): those errors are said in the one
+ * closed-slicing error (returned as its `closest` text) instead of as errors of their own, as
+ * the HL7 validator details its slice attempts inside that one message (D-245).
  */
-export function explainUnmatchedProfile(run: Run, item: unknown, node: ElementNode, itemPath: string, profile: CompiledProfile): void {
-  if (!isObject(item)) return;
+export function explainUnmatchedProfile(
+  run: Run,
+  item: unknown,
+  node: ElementNode,
+  itemPath: string,
+  profile: CompiledProfile,
+  closed = false,
+): { closest: string; closestFr: string } | undefined {
+  if (!isObject(item)) return undefined;
   const res = isObject(item.resource) ? item.resource : item;
-  if (typeof res.resourceType !== 'string') return;
+  if (typeof res.resourceType !== 'string') return undefined;
   const resPath = item === res ? itemPath : `${itemPath}.resource`;
   let best: { p: CompiledProfile; errors: number } | undefined;
   const declared = isObject(res.meta) && Array.isArray(res.meta.profile) ? (res.meta.profile as unknown[]) : [];
@@ -305,11 +316,24 @@ export function explainUnmatchedProfile(run: Run, item: unknown, node: ElementNo
       if (!best || errors < best.errors) best = { p, errors };
     }
   }
+  if (closed) {
+    if (!best) return undefined;
+    const errors = run.conformanceOf(res, resPath, best.p).issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+    const shown = errors.slice(0, 3);
+    const more = errors.length - shown.length;
+    const en = shown.map((i) => `${i.expression}: ${i.message}`).join('; ') + (more > 0 ? `; and ${more} more` : '');
+    const fr = shown.map((i) => `${i.expression} : ${i.messageFr ?? i.message}`).join(' ; ') + (more > 0 ? ` ; et ${more} autre(s)` : '');
+    return {
+      closest: `; the closest slice profile is ${best.p.url}${en ? `, against which ${en}` : ''}`,
+      closestFr: ` ; le profil de tranche le plus proche est ${best.p.url}${fr ? `, au regard duquel ${fr}` : ''}`,
+    };
+  }
   run.out.push(CODES.SLICE_UNMATCHED, itemPath, {
     element: node.path,
     profile: best ? `${profile.url}; closest slice profile: ${best.p.url}` : profile.url,
   });
   if (best) run.validateAgainst(res, resPath, best.p);
+  return undefined;
 }
 
 /**
