@@ -50,6 +50,9 @@ export function checkBinding(run: Run, value: unknown, typeCode: string, node: E
   let result: CodeResult;
   if (typeCode === 'code' || typeCode === 'string' || typeCode === 'uri') {
     if (typeof value !== 'string') return;
+    // R4 CapabilityStatement.format: "'xml', 'json' and 'ttl' are allowed [...] Otherwise, mime
+    // types are legal here" — the three short names are outside the mime types value set.
+    if (node.path === 'CapabilityStatement.format' && (value === 'xml' || value === 'json' || value === 'ttl')) return;
     result = term.validateCode(vs, { code: value });
   } else if (typeCode === 'Coding' || typeCode === 'Quantity') {
     if (!isObject(value)) return;

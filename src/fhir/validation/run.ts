@@ -19,6 +19,7 @@ import { bindingNotChecked } from './bindings.js';
 import { checkContainedIds } from './references.js';
 import { checkStructureDefinition } from './structure-definitions.js';
 import { checkMeasureReport } from './measures.js';
+import { checkCapabilitySearchParams, checkSearchDerivation } from './search-parameters.js';
 import { isExampleUrl } from './extensions.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
 import { checkDocumentLinks } from './documents.js';
@@ -290,7 +291,10 @@ export class Run {
     if (type === 'QuestionnaireResponse' && typeof res.questionnaire === 'string') this.checkAnswers(res, path, res.questionnaire);
     else if (type === 'Questionnaire') for (const f of checkQuestionnaireDefinition(res, path)) this.out.push(f.rule, f.path, f.args);
     else if (type === 'MeasureReport') checkMeasureReport(this, res, path);
-    else if (type === 'SearchParameter' && typeof res.expression === 'string' && Array.isArray(res.base)) this.checkSearchExpression(res, path, res.expression, res.base);
+    else if (type === 'SearchParameter') {
+      if (typeof res.expression === 'string' && Array.isArray(res.base)) this.checkSearchExpression(res, path, res.expression, res.base);
+      if (typeof res.derivedFrom === 'string') for (const f of checkSearchDerivation(this.profiles.registry, res, path, res.derivedFrom)) this.out.push(f.rule, f.path, f.args);
+    } else if (type === 'CapabilityStatement') for (const f of checkCapabilitySearchParams(this.profiles.registry, res, path)) this.out.push(f.rule, f.path, f.args);
     else if (type === 'StructureDefinition') checkStructureDefinition(this, res, path);
   }
 
