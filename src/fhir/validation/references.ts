@@ -15,6 +15,12 @@ export interface ReferenceInfo {
   anyType: boolean;
   /** Target profiles other than the core resource definitions. */
   profiled: string[];
+  /**
+   * The profile's `aggregation` names `bundled` and leaves out `referenced`: in a Bundle, the
+   * target must be one of its entries (or contained), not data held elsewhere. (Contained-only
+   * aggregations, MHD's and NdE's, keep the general rules.)
+   */
+  localOnly: boolean;
 }
 
 const REFERENCE_SHAPE =
@@ -41,7 +47,9 @@ function isCoreType(run: Run, tp: string): boolean {
 export function referenceInfo(run: Run, node: ElementNode): ReferenceInfo {
   const m = run.v.memoOf(node);
   if (m.reference) return m.reference;
-  const targetProfiles = node.types.find((t) => t.code === 'Reference')?.targetProfile ?? [];
+  const refType = node.types.find((t) => t.code === 'Reference');
+  const targetProfiles = refType?.targetProfile ?? [];
+  const aggregation = Array.isArray(refType?.aggregation) ? (refType.aggregation as unknown[]) : [];
   const allowedTypes = new Set<string>();
   for (const versioned of targetProfiles) {
     // A canonical may carry its version (`…/Organization|4.0.1`, CDS CareTeam): the type is the same.
@@ -52,14 +60,19 @@ export function referenceInfo(run: Run, node: ElementNode): ReferenceInfo {
   }
   const anyType = allowedTypes.size === 0 || allowedTypes.has('Resource') || allowedTypes.has('*');
   // The core namespace also holds profiles (`…/StructureDefinition/vitalsigns`): not type names.
-  m.reference = { allowedTypes, anyType, profiled: targetProfiles.filter((tp) => !isCoreType(run, tp.split('|')[0]!)) };
+  m.reference = {
+    allowedTypes,
+    anyType,
+    profiled: targetProfiles.filter((tp) => !isCoreType(run, tp.split('|')[0]!)),
+    localOnly: aggregation.includes('bundled') && !aggregation.includes('referenced'),
+  };
   return m.reference;
 }
 
 export function checkReference(run: Run, obj: Json, node: ElementNode, path: string): void {
   const ref = obj.reference;
   if (typeof ref !== 'string') return;
-  const { allowedTypes, anyType, profiled } = referenceInfo(run, node);
+  const { allowedTypes, anyType, profiled, localOnly } = referenceInfo(run, node);
   if (ref.startsWith('#')) {
     // `#id` names a resource contained in the container (for a contained resource, a sibling).
     const frame = run.frames[run.frames.length - 1];
@@ -114,6 +127,9 @@ export function checkReference(run: Run, obj: Json, node: ElementNode, path: str
     } else if (run.bundle.document && frame?.entry !== undefined && !/^https?:/.test(ref)) {
       // A document carries what it references (relative references resolve by the fullUrl rules).
       run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (a document must contain what it references; a relative reference resolves against the fullUrl of the entry it is in)', detailFr: ' (un document doit contenir ce qu’il référence ; une référence relative se résout par rapport au fullUrl de son entrée)' });
+    } else if (localOnly) {
+      // The profile says the target travels with it (aggregation bundled, not referenced).
+      run.out.push(CODES.REFERENCE_UNRESOLVED, `${path}.reference`, { reference: ref, detail: ' (the profile requires the target to be in the Bundle: aggregation "bundled", not "referenced")', detailFr: ' (le profil exige que la cible soit dans le Bundle : agrégation « bundled », pas « referenced »)' });
     } else {
       run.out.push(CODES.REFERENCE_OUTSIDE_BUNDLE, `${path}.reference`, { reference: ref });
     }
