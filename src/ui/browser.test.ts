@@ -6,19 +6,15 @@
 // <OS temp dir>/tddui-ui-screenshots/ (never into the repository).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../server/app.js';
 import { SHARED_FHIR } from '../testing/paths.js';
 import { readExample, seedGenerated, seedOfficial, type OfficialSeed } from './testing/seed.js';
+import { browserAvailable, browserSkip, launchBrowser, openPage, SHOTS } from './testing/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
-const skip = available ? false : `chromium not found at ${CHROMIUM}: browser tests skipped (install Debian chromium)`;
+const skip = browserSkip;
 
 let srv: RunningServer;
 let seed: OfficialSeed;
@@ -26,7 +22,7 @@ let browser: Browser;
 const ids: Record<string, string> = {};
 
 before(async () => {
-  if (!available) return;
+  if (!browserAvailable) return;
   srv = await startServer({ port: 0, dataDir: 'memory://', packages: [SHARED_FHIR], logLevel: 'warn' });
   seed = await seedOfficial({ repo: srv.repo, validator: srv.validator });
   const statuses = await seedGenerated({ repo: srv.repo, validator: srv.validator }, 12, 'ui-browser');
@@ -68,7 +64,7 @@ before(async () => {
   assert.ok(usageName, 'a usager with a usage name');
   ids.usageName = usageName.id;
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--lang=fr-FR'], env: { ...process.env, LANG: 'fr_FR.UTF-8', LANGUAGE: 'fr' } });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -77,19 +73,8 @@ after(async () => {
 });
 
 /** A page that records console errors, uncaught exceptions and failed requests. */
-async function open(width = 1280): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ locale: 'fr-FR', timezoneId: 'Europe/Paris', viewport: { width, height: 900 }, acceptDownloads: true });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  return { page, problems };
+function open(width = 1280): Promise<{ page: Page; problems: string[] }> {
+  return openPage(browser, width);
 }
 
 async function visit(name: string, path: string, check: (page: Page) => Promise<void>): Promise<void> {

@@ -4,22 +4,18 @@
 // screenshot ppa-diff.png in $TDDUI_SCREENSHOTS, else <OS temp dir>/tddui-ui-screenshots/). An
 // identical resend makes no version. Plus the pure diff on hand-made states.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildBundle, type PivotInput } from '../producer/index.js';
 import { generatedPpa, threeChanges } from './testing/ppa.js';
 import { http, startTestServer, type TestServer } from '../server/test-support.js';
+import { browserAvailable, browserSkip, launchBrowser, openPage, SHOTS } from './testing/browser.js';
 import { diffPpa } from './ppa-versions.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.TDDUI_SCREENSHOTS ?? join(tmpdir(), 'tddui-ui-screenshots');
-const chromiumHere = existsSync(CHROMIUM);
-if (!chromiumHere && process.env.CI === 'true') throw new Error(`chromium not found at ${CHROMIUM} (required under CI=true)`);
 
 const bundleOf = (p: PivotInput) => {
   const r = buildBundle(structuredClone(p)) as Json;
@@ -38,7 +34,7 @@ describe('PPA versions and diff (API and UI)', { concurrency: false }, () => {
       assert.equal(r.status, 200, r.text.slice(0, 500));
     }
     patient = (await http(`${s.base}/Patient`)).json.entry[0].resource.id;
-    if (chromiumHere) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    if (browserAvailable) browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
@@ -86,11 +82,8 @@ describe('PPA versions and diff (API and UI)', { concurrency: false }, () => {
     assert.equal((await http(`${s.base}/Patient/nobody/$ppa-versions`)).status, 404);
   });
 
-  it('the UI shows the versions and the same three changes (chromium, screenshot)', { skip: chromiumHere ? false : `chromium not found at ${CHROMIUM}` }, async () => {
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (e) => errors.push(String(e)));
+  it('the UI shows the versions and the same three changes (chromium, screenshot)', { skip: browserSkip }, async () => {
+    const { page, problems } = await openPage(browser!);
     await page.goto(`${s.url}/usagers/${patient}`);
     await page.click('a.ppa-versions-link');
     await page.waitForSelector('h1:has-text("Versions du projet personnalisé")');
@@ -107,7 +100,7 @@ describe('PPA versions and diff (API and UI)', { concurrency: false }, () => {
     await page.goto(`${s.url}/usagers/${patient}/projet/versions?de=1&a=2`);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'ppa-diff.png'), fullPage: true });
-    assert.deepEqual(errors, []);
+    assert.deepEqual(problems, []);
     await page.close();
   });
 });
