@@ -906,6 +906,14 @@ export const CODES = {
     en: 'The resource referenced ({target}) does not conform to {profiles}',
     fr: 'La ressource référencée ({target}) n’est pas conforme à {profiles}',
   }),
+  PROFILE_CHOICE_UNMATCHED: defineRule({
+    id: 'fhir-profile-choice-unmatched',
+    severity: 'error',
+    code: 'structure',
+    summary: 'An element whose type names several profiles (alternatives) conforms to none of them; the findings against each follow.',
+    en: 'The value conforms to none of the profiles allowed here ({profiles}); the findings against each follow',
+    fr: 'La valeur n’est conforme à aucun des profils autorisés ici ({profiles}) ; les constats pour chacun suivent',
+  }),
   PROFILE_UNKNOWN: defineRule({
     id: 'fhir-profile-unknown',
     category: 'not-checked',

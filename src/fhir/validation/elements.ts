@@ -16,6 +16,7 @@ import { assignSlices, sliceRequirement } from './slicing.js';
 import { checkReference } from './references.js';
 import { checkExtension, extensionDefinition, isSubExtensionNode, modifierMismatch } from './extensions.js';
 import { checkAttachment } from './datatypes.js';
+import { validateProfileChoice } from './profile-choice.js';
 import { checkComplexControls, checkPrimitiveControls } from './element-controls.js';
 import type { Run } from './run.js';
 import type { Validator } from './validator.js';
@@ -65,7 +66,8 @@ export function validateComplex(run: Run, obj: unknown, node: ElementNode, typeC
   if (!resolved) return;
   // No try/finally: a FailFast unwinds to conformanceOf(), which restores the depth.
   run.depth++;
-  walkChildren(run, obj, node, typeCode, path, resolved.profile ?? profile, resolved);
+  if (resolved.choices !== undefined) validateProfileChoice(run, obj, node, typeCode, path, profile, resolved.choices);
+  else walkChildren(run, obj, node, typeCode, path, resolved.profile ?? profile, resolved);
   run.depth--;
 }
 

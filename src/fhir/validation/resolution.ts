@@ -22,6 +22,17 @@ export interface Resolved {
   partial?: CompiledProfile;
   partialKey?: string;
   unknownProfile?: string;
+  /**
+   * The type names several profiles (Patient.address: Address with profile A or B): they are
+   * alternatives, each resolved here (undefined: not loaded); see profile-choice.ts.
+   */
+  choices?: ProfileChoice[];
+}
+
+/** One of the profiles an element's type names as alternatives. */
+export interface ProfileChoice {
+  url: string;
+  resolved: Resolved | undefined;
 }
 
 /** A Resolved with all its fields (one object shape). */
@@ -33,7 +44,7 @@ export function resolved(
   partial?: CompiledProfile,
   unknownProfile?: string,
 ): Resolved {
-  return { node, profile, typeRoot, extra, extraInvariants: undefined, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile };
+  return { node, profile, typeRoot, extra, extraInvariants: undefined, partial, partialKey: partial ? `partial:${partial.url}` : undefined, unknownProfile, choices: undefined };
 }
 
 /** The element with snapshot id `id` under `root`, slices included (`Composition.section:codeA`). */
@@ -79,18 +90,22 @@ export function resolve(run: Run, node: ElementNode, typeCode: string, profile: 
     m.lastType = typeCode;
     m.lastResolved = r;
   }
-  if (r) {
-    // What could not be checked is reported in every run that uses the resolution.
-    if (r.partial && !run.out.bump(r.partialKey!)) {
-      const p = r.partial;
-      run.out.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), ...run.v.describeMissing(p.missing[0]) });
-    }
-    if (r.unknownProfile) {
-      const key = run.v.onceKey('profile:', r.unknownProfile);
-      if (!run.out.bump(key)) run.out.once(key, CODES.PROFILE_UNKNOWN, path, { url: r.unknownProfile, ...run.v.describeMissing(r.unknownProfile) });
-    }
-  }
+  if (r) noteResolution(run, r, path);
   return r;
+}
+
+/** What could not be checked is reported in every run that uses the resolution. */
+export function noteResolution(run: Run, r: Resolved, path: string): void {
+  if (r.partial && !run.out.bump(r.partialKey!)) {
+    const p = r.partial;
+    run.out.once(r.partialKey!, CODES.PROFILE_PARTIAL, path, { profile: p.url, missing: p.missing.join(', '), ...run.v.describeMissing(p.missing[0]) });
+  }
+  if (r.unknownProfile) noteUnknownProfile(run, r.unknownProfile, path);
+}
+
+export function noteUnknownProfile(run: Run, url: string, path: string): void {
+  const key = run.v.onceKey('profile:', url);
+  if (!run.out.bump(key)) run.out.once(key, CODES.PROFILE_UNKNOWN, path, { url, ...run.v.describeMissing(url) });
 }
 
 export function computeResolved(run: Run, node: ElementNode, typeCode: string): Resolved | null {
@@ -102,6 +117,17 @@ export function computeResolved(run: Run, node: ElementNode, typeCode: string): 
   const i = node.typeCodes.indexOf(typeCode);
   const t = i >= 0 ? node.types[i] : node.types[0];
   const profileUrl = t?.profile?.[0];
+  // Several profiles on the one type of a datatype element are alternatives (the HL7 validator
+  // tries each; on a choice element [x] it reads the first only, as here). Extensions are
+  // identified by their url, references and resources checked elsewhere.
+  if (t && t.profile && t.profile.length > 1 && node.types.length === 1 && !node.isChoice && typeCode !== 'Extension' && typeCode !== 'Reference' && run.profiles.core(typeCode)?.kind === 'complex-type') {
+    const choices = t.profile.map((url): ProfileChoice => {
+      const p = run.profiles.get(url);
+      return { url, resolved: p ? resolved(p.root, p, p.root, [], p.missing.length > 0 ? p : undefined) : undefined };
+    });
+    const first = choices.find((c) => c.resolved)?.resolved;
+    if (first) return { ...first, partial: undefined, partialKey: undefined, choices };
+  }
   let unknownProfile: string | undefined;
   if (profileUrl) {
     const p = run.profiles.get(profileUrl);

@@ -77,7 +77,7 @@ interface Conformance {
 export const STATIC_NOTES: ReadonlySet<Rule> = new Set<Rule>([CODES.PROFILE_PARTIAL, CODES.SLICE_NOT_EVALUABLE, CODES.EXTENSION_UNKNOWN, CODES.PROFILE_UNKNOWN]);
 
 /** An error that makes a resource fail a profile (reference-target findings belong to the target). */
-function isBlocking(i: ValidationIssue): boolean {
+export function isBlocking(i: ValidationIssue): boolean {
   return (i.severity === 'error' || i.severity === 'fatal') && i.rule !== CODES.REFERENCE_TARGET_PROFILE.id;
 }
 
