@@ -148,6 +148,22 @@ export const CODES = {
     en: 'Value must be exactly {expected}',
     fr: 'La valeur doit être exactement {expected}',
   }),
+  FIXED_VALUE_EXTRA: defineRule({
+    id: 'fhir-fixed-value-extra',
+    severity: 'error',
+    code: 'value',
+    summary: 'A part of a complex value that the fixed value of the profile does not have.',
+    en: '{name} is present, but the fixed value of the profile ({expected}) has no {name}',
+    fr: '{name} est présent, mais la valeur fixée par le profil ({expected}) n’a pas de {name}',
+  }),
+  FIXED_VALUE_MISSING: defineRule({
+    id: 'fhir-fixed-value-missing',
+    severity: 'error',
+    code: 'value',
+    summary: 'A part of the fixed (complex) value of the profile is missing from the value.',
+    en: '{name} is missing: the fixed value of the profile requires {name} = {expected}',
+    fr: '{name} manque : la valeur fixée par le profil exige {name} = {expected}',
+  }),
   PATTERN_VALUE: defineRule({
     id: 'fhir-pattern-value',
     severity: 'error',

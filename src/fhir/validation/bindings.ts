@@ -34,10 +34,33 @@ function codingText(c: unknown): string {
 /** `base` + `seg`: the value's location (see at()). */
 export function checkFixedPattern(run: Run, value: unknown, node: ElementNode, base: string, seg: string | number | undefined): void {
   if (node.fixed !== undefined && !deepEqual(value, node.fixed)) {
-    run.out.push(CODES.FIXED_VALUE, at(base, seg), { expected: JSON.stringify(node.fixed) });
+    // A complex value is compared part by part: each part that differs is its own finding, at its
+    // own location (as the HL7 validator reports them, D-241).
+    if (isObject(value) && isObject(node.fixed)) fixedDifferences(run, value, node.fixed, at(base, seg));
+    else run.out.push(CODES.FIXED_VALUE, at(base, seg), { expected: JSON.stringify(node.fixed) });
   } else if (node.pattern !== undefined && !containsTestOf(run, node)(value)) {
     run.out.push(CODES.PATTERN_VALUE, at(base, seg), { expected: JSON.stringify(node.pattern) });
   }
+}
+
+/** The parts of a complex value that differ from the fixed value `fixed`, each reported at its location. */
+function fixedDifferences(run: Run, value: Json, fixed: Json, path: string): void {
+  for (const key in value) {
+    const v = value[key];
+    const f = fixed[key];
+    if (f === undefined) run.out.push(CODES.FIXED_VALUE_EXTRA, `${path}.${key}`, { name: key, expected: JSON.stringify(fixed) });
+    else if (!deepEqual(v, f)) fixedPartDiffers(run, v, f, `${path}.${key}`);
+  }
+  for (const key in fixed) {
+    if (value[key] === undefined) run.out.push(CODES.FIXED_VALUE_MISSING, path, { name: key, expected: JSON.stringify(fixed[key]) });
+  }
+}
+
+function fixedPartDiffers(run: Run, v: unknown, f: unknown, path: string): void {
+  if (isObject(v) && isObject(f)) fixedDifferences(run, v, f, path);
+  else if (Array.isArray(v) && Array.isArray(f) && v.length === f.length) {
+    for (let i = 0; i < v.length; i++) if (!deepEqual(v[i], f[i])) fixedPartDiffers(run, v[i], f[i], `${path}[${i}]`);
+  } else run.out.push(CODES.FIXED_VALUE, path, { expected: JSON.stringify(f) });
 }
 
 /** `base` + `seg`: the value's location (see at()). */

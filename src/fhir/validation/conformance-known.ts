@@ -14,4 +14,4 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
 };
 
 /** The figures reached (out of 369 runs): the test fails below them. */
-export const CONFORMANCE_RATCHET = { verdict: 362, exact: 339 };
+export const CONFORMANCE_RATCHET = { verdict: 362, exact: 340 };
