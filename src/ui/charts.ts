@@ -1,7 +1,7 @@
 // Server-rendered inline SVG charts: grouped bars, a stay timeline and a week calendar.
 // Plain SVG attributes only (no inline style), so a strict Content-Security-Policy holds.
 import { html, type SafeHtml } from './html.js';
-import { dayFromNumber, dayNumber } from './fhir-util.js';
+import { dayFromNumber, dayNumber, frNumber } from './fhir-util.js';
 
 const COLORS = ['#3b7dd8', '#e08a1e', '#2f9e6b', '#8e5bd0', '#d0445b', '#6b7a8f', '#1a9bb0'];
 
@@ -40,7 +40,7 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
   const axis = countAxis(Math.max(0, ...o.series.flatMap((s) => s.values)));
   const empty = o.series.every((s) => s.values.every((v) => !v));
   // Room for the widest tick label ("10 000") left of the axis.
-  const left = Math.max(36, 12 + textWidth(axis.max.toLocaleString('fr-FR'), 11));
+  const left = Math.max(36, 12 + textWidth(frNumber(axis.max), 11));
   const right = 12;
   const top = 26;
   const legendAt = o.series.length > 1 ? legendLayout(o.series, left, W - right) : [];
@@ -63,7 +63,7 @@ export function barChart(o: { title: string; labels: string[]; series: Series[];
 <title>${o.title}</title>
 ${ticks.map(
   (t) => html`<line x1="${left}" x2="${W - right}" y1="${n1(y(t))}" y2="${n1(y(t))}" stroke="#e3e7ee"/>
-<text x="${left - 6}" y="${n1(y(t) + 4)}" font-size="11" text-anchor="end" fill="#5b6475">${t.toLocaleString('fr-FR')}</text>`,
+<text x="${left - 6}" y="${n1(y(t) + 4)}" font-size="11" text-anchor="end" fill="#5b6475">${frNumber(t)}</text>`,
 )}
 ${o.labels.map((label, i) => {
   const x0 = left + i * band + gap / 2;

@@ -1,5 +1,5 @@
 // Small shared pieces of the pages: pager, badges, query parsing, French local days.
-import { frDate } from './fhir-util.js';
+import { frDate, frNumber } from './fhir-util.js';
 import { html, href, type SafeHtml } from './html.js';
 
 export const PAGE_SIZE = 25;
@@ -17,7 +17,7 @@ export function pager(path: string, query: Record<string, string | undefined>, p
   const link = (p: number, label: string, rel: string) =>
     p >= 1 && p <= pages && p !== page ? html`<a href="${href(path, { ...query, page: p === 1 ? undefined : p })}" rel="${rel}">${label}</a>` : html`<span class="disabled">${label}</span>`;
   return html`<nav class="pager" aria-label="Pagination">${link(page - 1, '‹ Précédent', 'prev')}
-<span>${first}–${last} sur ${total.toLocaleString('fr-FR')} · page ${page} / ${pages}</span>
+<span>${first}–${last} sur ${frNumber(total)} · page ${page} / ${pages}</span>
 ${link(page + 1, 'Suivant ›', 'next')}</nav>`;
 }
 
@@ -36,7 +36,7 @@ export function invertedDatesHint(path: string, query: Record<string, string | u
  */
 export function beyondLastPage(path: string, query: Record<string, string | undefined>, page: number, total: number, noun: [string, string], size = PAGE_SIZE): SafeHtml {
   const pages = Math.max(1, Math.ceil(total / size));
-  return html`<p class="warn-box" id="page-hors-limites">La page ${page} n’existe pas : ${total.toLocaleString('fr-FR')} ${total > 1 ? noun[1] : noun[0]} sur ${pages} page${pages > 1 ? 's' : ''}.
+  return html`<p class="warn-box" id="page-hors-limites">La page ${page} n’existe pas : ${frNumber(total)} ${total > 1 ? noun[1] : noun[0]} sur ${pages} page${pages > 1 ? 's' : ''}.
 <a href="${href(path, { ...query, page: pages === 1 ? undefined : pages })}">Aller à la dernière page (${pages})</a></p>`;
 }
 

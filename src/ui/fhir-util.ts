@@ -275,6 +275,22 @@ export function frDate(v: unknown): string {
   return h ? `${d}/${mo}/${y} ${h}:${mi}` : `${d}/${mo}/${y}`;
 }
 
+// Number formatters built once. `toLocaleString('fr-FR', options)` builds an Intl.NumberFormat per
+// call (0.3 ms each on this loaded machine, against about 1 µs for a kept one); without options V8
+// caches it, so frNumber only keeps the pages on one formatter.
+const numberFmt = new Intl.NumberFormat('fr-FR');
+const decimal1Fmt = new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 });
+
+/** A number as French readers write it (`12 345`), as `toLocaleString('fr-FR')`. */
+export function frNumber(n: number): string {
+  return numberFmt.format(n);
+}
+
+/** A number with at most one decimal (`1,4`), as `toLocaleString('fr-FR', { maximumFractionDigits: 1 })`. */
+export function frDecimal1(n: number): string {
+  return decimal1Fmt.format(n);
+}
+
 const instantFmt = new Intl.DateTimeFormat('fr-FR', {
   timeZone: TZ,
   year: 'numeric',

@@ -8,7 +8,7 @@ import { html, href } from '../html.js';
 import { page } from '../layout.js';
 import { isoDay, parisToday, q } from '../components.js';
 import { barChart } from '../charts.js';
-import { dayFromNumber, dayNumber, frDate, mondayOf } from '../fhir-util.js';
+import { dayFromNumber, dayNumber, frDate, frNumber, mondayOf } from '../fhir-util.js';
 import { listOrganisations, pilotageFigures, readAggregates, type ActivityRow, type Organisation, type PilotageFigures } from '../../storage/indicators.js';
 import type { ReadScope, Repository } from '../../storage/types.js';
 import { inScope } from '../../storage/scope.js';
@@ -96,7 +96,7 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
 export async function pilotagePage(repo: Repository, query: PilotageQuery, reviewMonths = 12, scope?: ReadScope): Promise<string> {
   const { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue } = await pilotageView(repo, query, reviewMonths, scope);
   const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
-  const n = (v: number) => v.toLocaleString('fr-FR');
+  const n = frNumber;
   const orgName = finess ? names.get(finess) : undefined;
   const emptyWindow = sum(events) + sum(trUsager) + sum(trPro) === 0;
   const csv = (tableau: string) => href('/pilotage.csv', { tableau, organisation: finess, date: query.date, semaines: query.semaines });

@@ -7,7 +7,7 @@ import { html, seg } from '../html.js';
 import { page } from '../layout.js';
 import { invertedDatesHint, isoDay, parisDayBoundary } from '../components.js';
 import { barChart } from '../charts.js';
-import { dayFromNumber, dayNumber, frDate, frInstant } from '../fhir-util.js';
+import { dayFromNumber, dayNumber, frDate, frDecimal1, frInstant } from '../fhir-util.js';
 import { qualityBySender, qualityByWeek, type QualityFilter, type QualityRow, type QualityWeek } from '../../storage/quality.js';
 import type { Queryable, ReadScope } from '../../storage/types.js';
 
@@ -39,7 +39,7 @@ export function weeksOf(series: QualityWeek[]): string[] {
 
 /** `0.125` -> `12,5 %`. */
 export function percentFr(rate: number): string {
-  return `${(rate * 100).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} %`;
+  return `${frDecimal1(rate * 100)} %`;
 }
 
 export async function qualityPage(db: Queryable, query: QualityQuery, scope?: ReadScope): Promise<string> {

@@ -20,7 +20,9 @@ import {
   extString,
   extensions,
   frDate,
+  frDecimal1,
   frInstant,
+  frNumber,
   frStatus,
   hasProfile,
   hasSystem,
@@ -411,8 +413,8 @@ ${weekItems.map((i) => html`<tr class="${`row-${i.state ?? 'done'}`}"><td>${frDa
 function sizeText(n: number | undefined): string | undefined {
   if (n === undefined) return undefined;
   if (n < 1024) return `${n} o`;
-  if (n < 1024 * 1024) return `${Math.round(n / 1024).toLocaleString('fr-FR')} Ko`;
-  return `${(n / 1024 / 1024).toLocaleString('fr-FR', { maximumFractionDigits: 1 })} Mo`;
+  if (n < 1024 * 1024) return `${frNumber(Math.round(n / 1024))} Ko`;
+  return `${frDecimal1(n / 1024 / 1024)} Mo`;
 }
 
 /** Links to open and download each attachment of a document (served by /documents/…). */
