@@ -9,7 +9,7 @@ export const KNOWN_DISAGREEMENTS: Record<string, string> = {
   "patient-translated-codes": "policy D-140: a display that is neither the concept's display nor one of its designations is a warning (fhir-code-display); the reference reports an error",
   "signatures-example-2": "gap: Bundle.signature is not verified against its certificate (no signature verification)",
   "string-with-coding-async-qr": "gap: a string answer against answerValueSet needs the ISO 3166 code system (jurisdiction), not loaded: the value is reported as not checked",
-  "structureDefinition-11179-objectClass-R4": "gap: the Java harness loads hl7.fhir.uv.extensions 5.x, whose structuredefinition-fhir-type may be used on ElementDefinition.type; R4 core (loaded here) allows only ElementDefinition.type.code",
+  "structureDefinition-11179-objectClass-R4": "policy D-282: an extension's contexts are those of the definition loaded — R4 core's structuredefinition-fhir-type allows only ElementDefinition.type.code; the Java harness loads hl7.fhir.uv.extensions 5.x, whose definition also allows ElementDefinition.type",
   "type-ref-unchecked#profile": "policy D-40: the Java harness runs this case with reference type checks off; its file is identical to type-ref-checked, which expects the error we report",
 };
 
