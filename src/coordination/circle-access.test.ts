@@ -5,47 +5,25 @@
 // `_include`/`_revinclude` nor history reveal anything; when a member's period ends, the next
 // request is refused. The usager alone manages the consents.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { dumpTables, http, postgresSkipReason, startTestServer, type DbKind, type TestServer } from '../server/test-support.js';
+import { dumpTables, http, postgresSkipReason, signedTokens, startTestServer, type DbKind, type SignedTokens, type TestServer } from '../server/test-support.js';
 import { RESOURCE_TYPES_SYSTEM } from './circle-access.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ISSUER = 'https://auth.example.test/realms/coordination';
-const AUDIENCE = 'tddui-receiver';
 const CDS = 'https://interop.esante.gouv.fr/ig/fhir/cds/StructureDefinition';
 const CDL = 'https://interop.esante.gouv.fr/ig/fhir/cdl/StructureDefinition';
-
-interface Keys {
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function makeKeys(): Promise<Keys> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
-}
 
 const skipPg = await postgresSkipReason();
 
 for (const kind of ['embedded', 'postgres'] as DbKind[]) {
   describe(`circle of care access (${kind})`, { skip: kind === 'postgres' ? skipPg : undefined, concurrency: false }, () => {
     let s: TestServer;
-    let keys: Keys;
+    let tokens: SignedTokens;
     const ids: Record<string, string> = {};
     const as = async (fhirUser: string | undefined, claims: Record<string, unknown> = {}) => {
-      const jwt = await new SignJWT({ scope: 'user/*.*', ...(fhirUser ? { fhirUser } : {}), ...claims })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .setIssuedAt()
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setSubject(fhirUser ?? 'system')
-        .setExpirationTime('5m')
-        .sign(keys.privateKey);
+      const jwt = await tokens.sign({ scope: 'user/*.*', ...(fhirUser ? { fhirUser } : {}), ...claims, sub: fhirUser ?? 'system' });
       return { authorization: `Bearer ${jwt}` };
     };
     const call = async (who: string, url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
@@ -78,10 +56,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     };
 
     before(async () => {
-      keys = await makeKeys();
-      const dir = mkdtempSync(join(tmpdir(), 'circle-'));
-      writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [keys.jwk] }));
-      s = await startTestServer(kind, { igs: ['ans.fhir.fr.cds#2.0.1', 'ans.fhir.fr.cdl#3.0.1'], auth: { jwks: join(dir, 'jwks.json'), issuer: ISSUER, audience: AUDIENCE } });
+      tokens = await signedTokens({ issuer: ISSUER });
+      s = await startTestServer(kind, { igs: ['ans.fhir.fr.cds#2.0.1', 'ans.fhir.fr.cdl#3.0.1'], auth: tokens.auth });
       // The directory: the usager and the persons around them (as a DUI and the Annuaire would have them).
       const put = async (r: Json) => (await s.repo.create(r)).id;
       ids.u = await put({ resourceType: 'Patient', name: [{ family: 'Martin', given: ['Jeanne'] }], gender: 'female', birthDate: '1940-02-03' });

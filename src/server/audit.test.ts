@@ -3,32 +3,12 @@
 // AuditEvent with the right actor; /fhir/AuditEvent needs a scope naming AuditEvent; the
 // AuditEvents are valid R4; a request whose record cannot be written is not a success.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { http, postgresSkipReason, readExample, startTestServer, type DbKind, type TestServer } from './test-support.js';
+import { http, postgresSkipReason, readExample, signedTokens, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const ISSUER = 'https://auth.example.test/realms/tddui';
-const AUDIENCE = 'tddui-receiver';
 const FINESS = '480787529';
-
-interface Keys {
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function makeKeys(): Promise<Keys> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
-}
-
-async function token(keys: Keys, claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(keys.privateKey);
-}
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
@@ -47,14 +27,11 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     let dpo: string;
     before(async () => {
       if (skip) return;
-      const keys = await makeKeys();
-      const dir = mkdtempSync(join(tmpdir(), 'tddui-audit-'));
-      const file = join(dir, 'jwks.json');
-      writeFileSync(file, JSON.stringify({ keys: [keys.jwk] }));
-      s = await startTestServer(kind, { auth: { jwks: file, issuer: ISSUER, audience: AUDIENCE } });
-      vendor = await token(keys, { sub: 'dui-vendor-1', client_id: 'dui-app', jti: 'tok-vendor', scope: 'system/*.write system/*.read', finess: FINESS });
-      department = await token(keys, { sub: 'departement-13', scope: 'system/*.read' });
-      dpo = await token(keys, { sub: 'dpo', scope: 'system/AuditEvent.read' });
+      const tokens = await signedTokens();
+      s = await startTestServer(kind, { auth: tokens.auth });
+      vendor = await tokens.sign({ sub: 'dui-vendor-1', client_id: 'dui-app', jti: 'tok-vendor', scope: 'system/*.write system/*.read', finess: FINESS });
+      department = await tokens.sign({ sub: 'departement-13', scope: 'system/*.read' });
+      dpo = await tokens.sign({ sub: 'dpo', scope: 'system/AuditEvent.read' });
     });
     after(async () => s?.stop());
 

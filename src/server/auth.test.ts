@@ -7,36 +7,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { Authenticator, parseFiness, parseScopes } from './auth.js';
 import { parseServeArgs } from '../cli/serve.js';
-import { dumpTables, http, readExample, startTestServer, type TestServer } from './test-support.js';
+import { dumpTables, http, readExample, signedTokens, startTestServer, TEST_AUDIENCE as AUDIENCE, TEST_ISSUER as ISSUER, type SignedTokens, type TestServer } from './test-support.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const ISSUER = 'https://auth.example.test/realms/tddui';
-const AUDIENCE = 'tddui-receiver';
 const FINESS = '480787529'; // the official examples' ESSMS
 const SSIAD_BUNDLE = 'Bundle-tddui-bundle-example.json';
 const PA_BUNDLE = 'Bundle-tddui-pp-pa-bundle-example.json';
 const DOC_EXAMPLE = 'DocumentReference-tddui-pp-pa-documentreference-entrant-example.json';
 
-interface Keys {
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function makeKeys(kid: string): Promise<Keys> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
-}
-
-async function token(keys: Keys, claims: Record<string, unknown>, opts: { exp?: string | number; iss?: string; aud?: string } = {}): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: keys.jwk.kid! }).setIssuedAt().setIssuer(opts.iss ?? ISSUER).setAudience(opts.aud ?? AUDIENCE).setSubject(String(claims.sub ?? 'client-test'));
-  if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
-  else jwt.setExpirationTime('5m');
-  return jwt.sign(keys.privateKey);
-}
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const errorsOf = (oo: Json): Json[] => (oo?.issue ?? []).filter((i: Json) => i.severity === 'error' || i.severity === 'fatal');
@@ -88,19 +69,16 @@ describe('serve --auth-* options', () => {
 
 describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
   let s: TestServer;
-  let keys: Keys;
-  let other: Keys;
+  let keys: SignedTokens;
+  let other: SignedTokens;
   let producer: string;
   let reader: string;
   before(async () => {
-    keys = await makeKeys('k1');
-    other = await makeKeys('k2');
-    const dir = mkdtempSync(join(tmpdir(), 'tddui-auth-'));
-    const file = join(dir, 'jwks.json');
-    writeFileSync(file, JSON.stringify({ keys: [keys.jwk] }));
-    s = await startTestServer('embedded', { auth: { jwks: file, issuer: ISSUER, audience: AUDIENCE } });
-    producer = await token(keys, { sub: 'dui-vendor-1', scope: 'system/*.write', finess: FINESS });
-    reader = await token(keys, { sub: 'sidoba', scope: 'system/*.read' });
+    keys = await signedTokens({ kid: 'k1' });
+    other = await signedTokens({ kid: 'k2' });
+    s = await startTestServer('embedded', { auth: keys.auth });
+    producer = await keys.sign({ sub: 'dui-vendor-1', scope: 'system/*.write', finess: FINESS });
+    reader = await keys.sign({ sub: 'sidoba', scope: 'system/*.read' });
   });
   after(async () => s?.stop());
 
@@ -115,10 +93,10 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     const cases: [string, Record<string, string>, RegExp][] = [
       ['not Bearer', { authorization: 'Basic dXNlcjpwYXNz' }, /not "Bearer <token>"/],
       ['not a JWT', bearer('abc.def'), /not a valid JWT|not valid/],
-      ['unknown key', bearer(await token(other, { scope: 'system/*.read' })), /key the server does not know/],
-      ['expired', bearer(await token(keys, { scope: 'system/*.read' }, { exp: Math.floor(Date.now() / 1000) - 3600 })), /expired/],
-      ['wrong issuer', bearer(await token(keys, { scope: 'system/*.read' }, { iss: 'https://evil.example.test' })), /iss/],
-      ['wrong audience', bearer(await token(keys, { scope: 'system/*.read' }, { aud: 'another-api' })), /aud/],
+      ['unknown key', bearer(await other.sign({ scope: 'system/*.read' })), /key the server does not know/],
+      ['expired', bearer(await keys.sign({ scope: 'system/*.read' }, { expiresIn: Math.floor(Date.now() / 1000) - 3600 })), /expired/],
+      ['wrong issuer', bearer(await keys.sign({ scope: 'system/*.read' }, { issuer: 'https://evil.example.test' })), /iss/],
+      ['wrong audience', bearer(await keys.sign({ scope: 'system/*.read' }, { audience: 'another-api' })), /aud/],
     ];
     for (const [what, headers, message] of cases) {
       const r = await http(`${s.base}/Patient`, { headers });
@@ -127,8 +105,8 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
       assert.match(r.json.issue[0].diagnostics, message, what);
     }
     // A signature made with another key under the known key id.
-    const forged = (await token(other, { scope: 'system/*.read' })).split('.');
-    const genuine = (await token(keys, { scope: 'system/*.read' })).split('.');
+    const forged = (await other.sign({ scope: 'system/*.read' })).split('.');
+    const genuine = (await keys.sign({ scope: 'system/*.read' })).split('.');
     const r = await http(`${s.base}/Patient`, { headers: bearer(`${genuine[0]}.${genuine[1]}.${forged[2]}`) });
     assert.equal(r.status, 401);
     assert.match(r.json.issue[0].diagnostics, /signature/);
@@ -146,12 +124,12 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
   it('accepts a Bundle of the FINESS the token names, and nothing from another FINESS (nothing stored)', async () => {
     // Every table, the submission log included: a refused request is not logged as a submission.
     const before = await dumpTables(s.repo, []);
-    const elsewhere = await token(keys, { sub: 'dui-vendor-2', scope: 'system/*.write', finess: ['750000010', '2A0000012'] });
+    const elsewhere = await keys.sign({ sub: 'dui-vendor-2', scope: 'system/*.write', finess: ['750000010', '2A0000012'] });
     const refused = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(elsewhere) });
     assert.equal(refused.status, 403);
     assert.equal(refused.json.issue[0].code, 'forbidden');
     assert.match(refused.json.issue[0].diagnostics, /FINESS 750000010, 2A0000012, not for FINESS 480787529/);
-    const noFiness = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(await token(keys, { scope: 'system/*.write' })) });
+    const noFiness = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(await keys.sign({ scope: 'system/*.write' })) });
     assert.equal(noFiness.status, 403);
     assert.match(noFiness.json.issue[0].diagnostics, /FINESS none/);
     // A reader may not write, whatever the FINESS.
@@ -159,7 +137,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.equal(byReader.status, 403);
     assert.match(byReader.json.issue[0].diagnostics, /does not allow writing/);
     // Write scopes per type: every type of the Bundle is needed.
-    const partial = await token(keys, { scope: 'system/Patient.write system/Organization.write', finess: FINESS });
+    const partial = await keys.sign({ scope: 'system/Patient.write system/Organization.write', finess: FINESS });
     const byPartial = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(partial) });
     assert.equal(byPartial.status, 403);
     assert.match(byPartial.json.issue[0].diagnostics, /writing Encounter/);
@@ -183,7 +161,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     const smuggled = readExample(SSIAD_BUNDLE);
     const org = smuggled.entry.find((e: Json) => e.resource.resourceType === 'Organization').resource;
     org.identifier = [{ ...org.identifier[0], value: '1750000010' }];
-    const clientA = await token(keys, { sub: 'dui-vendor-2', client_id: 'dui-a', scope: 'system/*.write', finess: '750000010' });
+    const clientA = await keys.sign({ sub: 'dui-vendor-2', client_id: 'dui-a', scope: 'system/*.write', finess: '750000010' });
     const refused = await http(`${s.base}`, { body: smuggled, headers: bearer(clientA) });
     assert.equal(refused.status, 403, refused.text.slice(0, 300));
     assert.equal(refused.json.issue[0].code, 'forbidden');
@@ -192,13 +170,13 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     // The Organization entry must be the client's FINESS too (the data say 480787529 elsewhere).
     const otherOrg = readExample(SSIAD_BUNDLE);
     otherOrg.entry.find((e: Json) => e.resource.resourceType === 'Organization').resource.identifier[0].value = '1750000010';
-    const both = await token(keys, { sub: 'dui-vendor-1', scope: 'system/*.write', finess: FINESS });
+    const both = await keys.sign({ sub: 'dui-vendor-1', scope: 'system/*.write', finess: FINESS });
     const r2 = await http(`${s.base}`, { body: otherOrg, headers: bearer(both) });
     assert.equal(r2.status, 403);
     assert.match(r2.json.issue[0].diagnostics, /not for FINESS 750000010/);
     assert.deepEqual(await dumpTables(s.repo, []), before, 'nothing stored, nothing logged');
 
-    const ok = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(await token(keys, { sub: 'dui-vendor-1', client_id: 'dui-app', scope: 'system/*.write', finess: FINESS })) });
+    const ok = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(await keys.sign({ sub: 'dui-vendor-1', client_id: 'dui-app', scope: 'system/*.write', finess: FINESS })) });
     assert.equal(ok.status, 200, ok.text.slice(0, 300));
     const logged = await s.repo.getSubmission(ok.headers.get('x-tddui-submission')!);
     assert.equal(logged?.client, 'dui-vendor-1 (client dui-app)');
@@ -229,7 +207,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
   });
 
   it('limits type-scoped readers to their types, includes and history included', async () => {
-    const patientOnly = await token(keys, { scope: 'system/Patient.read' });
+    const patientOnly = await keys.sign({ scope: 'system/Patient.read' });
     const p = await http(`${s.base}/Patient`, { headers: bearer(patientOnly) });
     assert.equal(p.status, 200);
     assert.equal((await http(`${s.base}/Encounter`, { headers: bearer(patientOnly) })).status, 403);
@@ -237,11 +215,11 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.equal((await http(`${s.base}/_history`, { headers: bearer(patientOnly) })).status, 403);
     assert.equal((await http(`${s.base}/Bundle`, { headers: bearer(patientOnly) })).status, 403);
     // An _include without a target type is judged by what it found.
-    const enc = await token(keys, { scope: 'system/Encounter.read' });
+    const enc = await keys.sign({ scope: 'system/Encounter.read' });
     const inc = await http(`${s.base}/Encounter?_include=Encounter:subject`, { headers: bearer(enc) });
     assert.equal(inc.status, 403);
     assert.match(inc.json.issue[0].diagnostics, /reading Patient/);
-    const both = await token(keys, { scope: 'system/Encounter.read system/Patient.read' });
+    const both = await keys.sign({ scope: 'system/Encounter.read system/Patient.read' });
     const ok = await http(`${s.base}/Encounter?_include=Encounter:subject`, { headers: bearer(both) });
     assert.equal(ok.status, 200);
     assert.ok(ok.json.entry.some((e: Json) => e.resource.resourceType === 'Patient'));
@@ -251,14 +229,14 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     const accepted = await http(`${s.base}`, { body: readExample(SSIAD_BUNDLE), headers: bearer(producer) });
     assert.equal(accepted.status, 200);
     const id = accepted.headers.get('x-tddui-submission')!;
-    const bundleOnly = await token(keys, { scope: 'system/Bundle.read' });
+    const bundleOnly = await keys.sign({ scope: 'system/Bundle.read' });
     const one = await http(`${s.base}/Bundle/${id}`, { headers: bearer(bundleOnly) });
     assert.equal(one.status, 403, 'a Bundle.read token reads no Patient through a submitted Bundle');
     assert.match(one.json.issue[0].diagnostics, /does not allow reading (Patient|Organization|Encounter|Practitioner|PractitionerRole|Task)/);
     assert.equal((await http(`${s.base}/Bundle`, { headers: bearer(bundleOnly) })).status, 403);
     assert.equal((await http(`${s.base}/Bundle/${id}`, { headers: bearer(reader) })).status, 200);
     // The list's total counts Bundles off the page: no count of what the token cannot read (was 200, total 1).
-    const manyTypes = await token(keys, { scope: 'system/Bundle.read system/Patient.read system/Encounter.read' });
+    const manyTypes = await keys.sign({ scope: 'system/Bundle.read system/Patient.read system/Encounter.read' });
     for (const q of ['Bundle?_count=0', 'Bundle?_lastUpdated=ge2000-01-01&_count=0', 'Bundle']) {
       const r = await http(`${s.base}/${q}`, { headers: bearer(manyTypes) });
       assert.equal(r.status, 403, `${q}: ${r.text.slice(0, 200)}`);
@@ -268,17 +246,17 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     assert.equal(all.status, 200);
     assert.ok(all.json.total >= 1);
 
-    const enc = await token(keys, { scope: 'system/Encounter.read' });
+    const enc = await keys.sign({ scope: 'system/Encounter.read' });
     for (const q of ['Encounter?patient.name=a', 'Encounter?subject:Patient.name=a', 'Encounter?patient.organization.name=a']) {
       const r = await http(`${s.base}/${q}`, { headers: bearer(enc) });
       assert.equal(r.status, 403, q);
       assert.match(r.json.issue[0].diagnostics, /reading (Patient|Organization)/, q);
     }
-    const patientOnly = await token(keys, { scope: 'system/Patient.read' });
+    const patientOnly = await keys.sign({ scope: 'system/Patient.read' });
     const has = await http(`${s.base}/Patient?_has:Encounter:patient:status=finished`, { headers: bearer(patientOnly) });
     assert.equal(has.status, 403);
     assert.match(has.json.issue[0].diagnostics, /reading Encounter/);
-    const both = await token(keys, { scope: 'system/Encounter.read system/Patient.read' });
+    const both = await keys.sign({ scope: 'system/Encounter.read system/Patient.read' });
     assert.equal((await http(`${s.base}/Encounter?subject:Patient.name=a`, { headers: bearer(both) })).status, 200);
     assert.equal((await http(`${s.base}/Patient?_has:Encounter:patient:status=finished`, { headers: bearer(both) })).status, 200);
   });
@@ -287,7 +265,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
     const doc = readExample(DOC_EXAMPLE);
     delete doc.id;
     doc.masterIdentifier = { ...doc.masterIdentifier, value: `3480787529/123456789-PPER-entrant-auth-${process.pid}` };
-    const elsewhere = await token(keys, { scope: 'system/*.write', finess: '750000010' });
+    const elsewhere = await keys.sign({ scope: 'system/*.write', finess: '750000010' });
     const refused = await http(`${s.base}/DocumentReference`, { body: doc, headers: bearer(elsewhere) });
     assert.equal(refused.status, 403);
     const created = await http(`${s.base}/DocumentReference`, { body: doc, headers: bearer(producer) });
@@ -322,11 +300,11 @@ describe('server with OAuth 2.0 bearer tokens (JWKS file)', () => {
 describe('server with OAuth 2.0 bearer tokens (JWKS over HTTP)', () => {
   let s: TestServer;
   let jwksServer: Server;
-  let keys: Keys;
+  let keys: SignedTokens;
   let failing = false;
   let fetches = 0;
   before(async () => {
-    keys = await makeKeys('remote-1');
+    keys = await signedTokens({ kid: 'remote-1' });
     jwksServer = createServer((_req, res) => {
       fetches++;
       if (failing) {
@@ -345,7 +323,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS over HTTP)', () => {
   });
 
   it('verifies tokens with the fetched keys, and answers 503 (not 401) when the keys cannot be fetched', async () => {
-    const reader = await token(keys, { scope: 'system/*.read' });
+    const reader = await keys.sign({ scope: 'system/*.read' });
     const ok = await http(`${s.base}/Patient`, { headers: bearer(reader) });
     assert.equal(ok.status, 200, ok.text.slice(0, 300));
     assert.equal(fetches, 1);
@@ -353,8 +331,8 @@ describe('server with OAuth 2.0 bearer tokens (JWKS over HTTP)', () => {
     assert.equal(fetches, 1, 'the key set is cached');
     // A key id the cached set lacks: within the cool-down (30 s) the set is not fetched again
     // (random key ids must not make the server hammer the authorisation server): 401.
-    const rotated = await makeKeys('remote-2');
-    const unknown = await http(`${s.base}/Patient`, { headers: bearer(await token(rotated, { scope: 'system/*.read' })) });
+    const rotated = await signedTokens({ kid: 'remote-2' });
+    const unknown = await http(`${s.base}/Patient`, { headers: bearer(await rotated.sign({ scope: 'system/*.read' })) });
     assert.equal(unknown.status, 401);
     assert.equal(fetches, 1);
   });
@@ -363,7 +341,7 @@ describe('server with OAuth 2.0 bearer tokens (JWKS over HTTP)', () => {
     failing = true;
     const port = (jwksServer.address() as { port: number }).port;
     const auth = await Authenticator.create({ jwks: `http://127.0.0.1:${port}/jwks` });
-    const t = await token(keys, { scope: 'system/*.read' });
+    const t = await keys.sign({ scope: 'system/*.read' });
     await assert.rejects(auth.authenticate(`Bearer ${t}`), (e: Json) => e.status === 503 && e.issueCode === 'transient' && e.headers['retry-after'] === '30');
     const closed = await Authenticator.create({ jwks: 'http://127.0.0.1:9/jwks' });
     await assert.rejects(closed.authenticate(`Bearer ${t}`), (e: Json) => e.status === 503);

@@ -6,37 +6,17 @@
 // and sees only its ESSMS everywhere. An unrestricted token sees both (so each check can fail),
 // and a token restricted to the other ESSMS' FINESS sees only that one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { scopedRepository } from '../storage/scope.js';
-import { http, postgresSkipReason, readExample, startTestServer, type DbKind, type TestServer } from './test-support.js';
+import { http, postgresSkipReason, readExample, signedTokens, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const ISSUER = 'https://auth.example.test/realms/tddui';
-const AUDIENCE = 'tddui-receiver';
 /** ESSMS of département 48 (the official example's) and of département 13 (a copy of it). */
 const A = '480787529';
 const B = '130000011';
 const B_FAMILY = 'HORSPERIMETRE';
-
-interface Keys {
-  privateKey: CryptoKey;
-  jwk: JWK;
-}
-
-async function makeKeys(): Promise<Keys> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
-}
-
-async function token(keys: Keys, claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').sign(keys.privateKey);
-}
 
 const bearer = (t: string, html = false) => ({ authorization: `Bearer ${t}`, ...(html ? { accept: 'text/html' } : {}) });
 
@@ -70,14 +50,11 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
 
     before(async () => {
       if (skip) return;
-      const keys = await makeKeys();
-      const dir = mkdtempSync(join(tmpdir(), 'tddui-scope-'));
-      const file = join(dir, 'jwks.json');
-      writeFileSync(file, JSON.stringify({ keys: [keys.jwk] }));
-      s = await startTestServer(kind, { auth: { jwks: file, issuer: ISSUER, audience: AUDIENCE } });
-      all = await token(keys, { sub: 'cnsa', scope: 'system/*.read system/*.write system/AuditEvent.read', finess: [A, B] });
-      dep48 = await token(keys, { sub: 'departement-48', scope: 'system/*.read system/AuditEvent.read', read_departements: ['48'] });
-      finessB = await token(keys, { sub: 'essms-b', scope: 'system/*.read', read_finess: B });
+      const tokens = await signedTokens();
+      s = await startTestServer(kind, { auth: tokens.auth });
+      all = await tokens.sign({ sub: 'cnsa', scope: 'system/*.read system/*.write system/AuditEvent.read', finess: [A, B] });
+      dep48 = await tokens.sign({ sub: 'departement-48', scope: 'system/*.read system/AuditEvent.read', read_departements: ['48'] });
+      finessB = await tokens.sign({ sub: 'essms-b', scope: 'system/*.read', read_finess: B });
       for (const [k, body] of [['A', readExample('Bundle-tddui-bundle-example.json')], ['B', bundleOfB()]] as const) {
         const r = await http(s.base, { body, headers: bearer(all) });
         assert.equal(r.status, 200, r.text.slice(0, 600));

@@ -1,10 +1,13 @@
 // Test helpers for the HTTP tests: a real server on a random port, on the embedded database
-// or on a fresh PostgreSQL database; HTTP calls; a dump of the tables.
-import { readFileSync } from 'node:fs';
+// or on a fresh PostgreSQL database; HTTP calls; a dump of the tables; signed bearer tokens.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
 import { createTestDatabase, postgresUnavailable, TEST_PG_ADMIN_URL } from '../storage/testing.js';
 import type { Repository } from '../storage/types.js';
+import type { AuthOptions } from './auth.js';
 import { startServer, type RunningServer, type StartOptions } from './app.js';
 
 export type DbKind = 'embedded' | 'postgres';
@@ -105,4 +108,57 @@ export function parseLocation(location: string): { type: string; id: string; ver
   const m = /([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]+)\/_history\/(\d+)$/.exec(location);
   if (!m) throw new Error(`not a versioned location: ${location}`);
   return { type: m[1]!, id: m[2]!, version: Number(m[3]) };
+}
+
+export const TEST_ISSUER = 'https://auth.example.test/realms/tddui';
+export const TEST_AUDIENCE = 'tddui-receiver';
+
+export interface SignedTokens {
+  issuer: string;
+  audience: string;
+  kid: string;
+  /** The public key (ES256), as a JWKS served over HTTP would list it. */
+  jwk: JWK;
+  /** A JWKS file holding that key alone. */
+  jwksPath: string;
+  /** The server's auth options: that file, the issuer and the audience. */
+  auth: AuthOptions;
+  /**
+   * A JWT signed with the private key: `iss`, `aud`, `iat`, `exp` (10 minutes unless `expiresIn`)
+   * and `sub` (`claims.sub`, else `client-test`) set; `issuer`/`audience` override the defaults
+   * (for tokens the server must refuse).
+   */
+  sign(claims: Record<string, unknown>, opts?: { expiresIn?: string | number; issuer?: string; audience?: string }): Promise<string>;
+}
+
+/**
+ * An ES256 key pair of an authorisation server made for a test: its JWKS file, the matching
+ * server options and a signer. Another call gives another key (`kid` tells them apart), e.g. one
+ * the server does not know.
+ */
+export async function signedTokens(opts: { issuer?: string; audience?: string; kid?: string } = {}): Promise<SignedTokens> {
+  const issuer = opts.issuer ?? TEST_ISSUER;
+  const audience = opts.audience ?? TEST_AUDIENCE;
+  const kid = opts.kid ?? 'k1';
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const jwksPath = join(mkdtempSync(join(tmpdir(), 'tddui-jwks-')), 'jwks.json');
+  writeFileSync(jwksPath, JSON.stringify({ keys: [jwk] }));
+  return {
+    issuer,
+    audience,
+    kid,
+    jwk,
+    jwksPath,
+    auth: { jwks: jwksPath, issuer, audience },
+    sign: (claims, o = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid })
+        .setIssuedAt()
+        .setIssuer(o.issuer ?? issuer)
+        .setAudience(o.audience ?? audience)
+        .setSubject(String(claims.sub ?? 'client-test'))
+        .setExpirationTime(o.expiresIn ?? '10m')
+        .sign(privateKey),
+  };
 }

@@ -6,18 +6,12 @@
 // paired with the same request by an unrestricted token, which does reach B's data — so each
 // check can fail.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { CORE_TEST_MODULE } from './core-suite.js';
-import { http, postgresSkipReason, startTestServer, type DbKind, type TestServer } from './test-support.js';
+import { http, postgresSkipReason, signedTokens, startTestServer, type DbKind, type TestServer } from './test-support.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const ISSUER = 'https://auth.example.test/realms/tddui';
-const AUDIENCE = 'tddui-receiver';
 const A = '480787529';
 const B = '130000011';
 const B_FAMILY = 'HORSPERIMETRE';
@@ -52,13 +46,8 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
 
     before(async () => {
       if (skip) return;
-      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-      const dir = mkdtempSync(join(tmpdir(), 'tddui-write-scope-'));
-      const file = join(dir, 'jwks.json');
-      writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
-      s = await startTestServer(kind, { auth: { jwks: file, issuer: ISSUER, audience: AUDIENCE }, modules: [CORE_TEST_MODULE] });
-      const sign = (claims: Record<string, unknown>) =>
-        new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').sign(privateKey);
+      const { auth, sign } = await signedTokens();
+      s = await startTestServer(kind, { auth, modules: [CORE_TEST_MODULE] });
       all = await sign({ sub: 'cnsa', scope: 'system/*.read system/*.write', finess: [A, B] });
       onlyA = await sign({ sub: 'essms-a', scope: 'system/*.read system/*.write', finess: A, read_finess: A });
       writeOnly = await sign({ sub: 'writer', scope: 'system/Patient.write system/Observation.write', finess: A });
