@@ -88,8 +88,12 @@ BEGIN
   v_psrcs := ARRAY(SELECT 'P:' || x FROM unnest(v_pats) AS u(x));
   -- Two writes about one usager recompute its parts one after the other (sorted: no deadlock);
   -- the statement below starts after the wait, and sees what the other one committed.
-  PERFORM count(pg_advisory_xact_lock(hashtextextended('pilotage-usager:' || z.x, 0)))
-     FROM (SELECT x FROM unnest(v_pats) AS u(x) ORDER BY 1) z;
+  -- Not in the backfill below (tddui.backfill set): it would take one lock per stored usager in
+  -- one transaction and exhaust the lock table; the migration holds the database alone.
+  IF coalesce(current_setting('tddui.backfill', true), '') <> 'on' THEN
+    PERFORM count(pg_advisory_xact_lock(hashtextextended('pilotage-usager:' || z.x, 0)))
+       FROM (SELECT x FROM unnest(v_pats) AS u(x) ORDER BY 1) z;
+  END IF;
 
   WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
   old AS (DELETE FROM pilotage_part p WHERE p.src = ANY(v_srcs) OR p.src = ANY(v_psrcs)
@@ -200,7 +204,24 @@ export const statements: string[] = [
     PRIMARY KEY (kind, finess, key, day)
   )`,
   REFRESH,
-  // Backfill from what is stored.
-  `SELECT derived_refresh(coalesce(array_agg(resource_type), '{}'), coalesce(array_agg(id), '{}'))
-     FROM resource WHERE NOT deleted AND resource_type IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse')`,
+  // Backfill from what is stored, without the per-usager locks (see above; an upgrade of a
+  // database holding 20,000 usagers failed with "out of shared memory": migration-backfill.test),
+  // by chunks of 1,000 resources: the refresh matches its usagers with `= ANY(array)`, linear in
+  // the array, so one call over every stored resource was quadratic (minutes at 20,000 usagers).
+  // A usager whose resources fall in several chunks is recomputed whole each time (as two writes
+  // at run time), so the result does not depend on the cut.
+  `SELECT set_config('tddui.backfill', 'on', true)`,
+  `DO $backfill$
+   DECLARE c record;
+   BEGIN
+     FOR c IN SELECT array_agg(resource_type) AS t, array_agg(id) AS i
+                FROM (SELECT resource_type, id, (row_number() OVER (ORDER BY resource_type, id) - 1) / 1000 AS chunk
+                        FROM resource WHERE NOT deleted AND resource_type IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse')) x
+               GROUP BY chunk ORDER BY chunk
+     LOOP
+       PERFORM derived_refresh(c.t, c.i);
+     END LOOP;
+   END
+   $backfill$`,
+  `SELECT set_config('tddui.backfill', 'off', true)`,
 ];
