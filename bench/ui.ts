@@ -1,16 +1,18 @@
 // bench/ui: page load times of the web UI with 10,000 usagers stored (UI_BENCH_USAGERS), each with
 // its ratio to an anchor page that reads no data, and the query plans of the pages' queries.
 // A real server (embedded PGlite in memory, or PostgreSQL with UI_BENCH_DATABASE=postgres://…)
-// receives the official Bundles and generated usagers through the ingest pipeline; stored SSIAD
-// usagers are then copied (new ids and identifiers, batched writes with the search index) up to
-// UI_BENCH_USAGERS Patients. Each page is fetched once ("first": cold, and for Pilotage the
+// receives the official Bundles and generated usagers through the ingest pipeline; stored usagers
+// are then copied (new ids and identifiers, batched writes with the search index and the derived
+// tables) up to UI_BENCH_USAGERS Patients: SSIAD usagers and, in their share among the generated
+// ones, usagers with a projet personnalisé (its dates moved back by up to a year, so that some
+// reviews are due); the derived tables are then checked against their full recomputation. Each page is fetched once ("first": cold, and for Pilotage the
 // computation of the aggregates, cached until the data changes), then UI_BENCH_ROUNDS times;
 // the median and the worst time (server-side rendering + transfer, HTTP on 127.0.0.1) are printed.
 import { performance } from 'node:perf_hooks';
 import { startServer } from '../src/server/app.js';
 import type { Queryable } from '../src/storage/types.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
-import { cloneUsagers, seedGenerated, seedOfficial } from '../src/ui/testing/seed.js';
+import { cloneUsagers, derivedTablesDiffer, seedGenerated, seedOfficial } from '../src/ui/testing/seed.js';
 
 const TOTAL = Number(process.env.UI_BENCH_USAGERS ?? 10_000);
 const GENERATED = Number(process.env.UI_BENCH_GENERATED ?? 150);
@@ -31,12 +33,20 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     const statuses = await seedGenerated(ctx, GENERATED, 'bench-ui');
     const t2 = performance.now();
-    const written = await cloneUsagers(srv.repo, TOTAL, { withPpa: true });
+    const written = await cloneUsagers(srv.repo, TOTAL, { ppShare: 'stored' });
     const t3 = performance.now();
+    // The derived tables kept by the copy's writes equal their full recomputation (today, half a year ago, in a year).
+    const dayOf = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const problems = await derivedTablesDiffer(srv.repo, [dayOf(0), dayOf(-182), dayOf(365)]);
+    const t4 = performance.now();
     const counts = await srv.repo.db.query<{ resource_type: string; n: number }>('SELECT resource_type, count(*)::int AS n FROM resource GROUP BY 1 ORDER BY 2 DESC');
     console.log(`database: ${srv.repo.db.kind}; start-up ${((t1 - t0) / 1000).toFixed(1)} s`);
     console.log(`ingested ${GENERATED} generated usagers in ${((t2 - t1) / 1000).toFixed(1)} s (${statuses.filter((s) => s === 200).length} accepted); copied ${written} resources in ${((t3 - t2) / 1000).toFixed(1)} s`);
     console.log(`stored: ${counts.rows.map((r) => `${r.resource_type} ${r.n}`).join(', ')}`);
+    const pp = await srv.repo.db.query<{ n: number }>(`SELECT count(DISTINCT content->'subject'->>'reference')::int AS n FROM resource WHERE resource_type = 'CarePlan' AND NOT deleted`);
+    console.log(`usagers with a projet personnalisé: ${pp.rows[0]!.n}`);
+    console.log(`derived tables against their full recomputation (${((t4 - t3) / 1000).toFixed(1)} s): ${problems.length ? `DIFFER — ${problems.join('; ')}` : 'equal'}`);
+    if (problems.length) throw new Error('the derived tables differ from their full recomputation');
 
     // Pages to time: lists (first and deep pages, searches), one usager of each kind, pilotage.
     const pick = async (sql: string) => (await srv.repo.db.query<{ id: string }>(sql)).rows[0]?.id;
@@ -65,6 +75,8 @@ async function main(): Promise<void> {
     // page's ratio to it is what the data cost, on this machine at this moment.
     pages.unshift(['Valider un fichier (formulaire, ancre)', '/valider']);
     let anchor = 0;
+    let lastBody = '';
+    let revues = -1;
     console.log(`\n${'page'.padEnd(40)} ${'first ms'.padStart(9)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)} ${'× ancre'.padStart(8)}`);
     for (const [label, path] of pages) {
       const times: number[] = [];
@@ -77,12 +89,15 @@ async function main(): Promise<void> {
         const ms = performance.now() - t;
         if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
         size = body.length;
+        lastBody = body;
         if (i > 0) times.push(ms);
         else first = ms;
       }
       anchor ||= median(times);
+      if (path === '/revues') revues = (lastBody.match(/<tr data-careplan=/g) ?? []).length;
       console.log(`${label.padEnd(40)} ${first.toFixed(0).padStart(9)} ${median(times).toFixed(1).padStart(10)} ${Math.max(...times).toFixed(0).padStart(8)} ${(size / 1024).toFixed(0).padStart(6)} ${(median(times) / anchor).toFixed(1).padStart(8)}`);
     }
+    console.log(`\nRevues à prévoir lists ${revues} projets personnalisés due for review`);
     await explain(srv.repo.db, ppUsager ?? '');
   } finally {
     await srv.close();
