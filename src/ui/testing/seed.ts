@@ -253,8 +253,10 @@ function normalisedFigures(f: PilotageFigures): Record<string, string[]> {
  * recomputation, for the Paris days given (empty: they agree): the Pilotage figures against
  * indicators.ts' computation from every resource; the due reviews and their counts against
  * `recomputeDueReviews` (several review periods); and the three tables — usagers' sort keys,
- * Pilotage counts (summed per figure), PPA validation dates — against `derived_refresh` run for
- * every stored resource of the derived types, in a transaction then rolled back.
+ * Pilotage counts (summed per figure), PPA validation dates — against their refresh functions
+ * (`pilotage_refresh`, `ppa_refresh`) run for every stored resource of the derived types, in
+ * chunks and without per-usager locks as migration 0161's backfill, in a transaction then
+ * rolled back.
  */
 export async function derivedTablesDiffer(repo: Repository, days: string[]): Promise<string[]> {
   const problems: string[] = [];
@@ -286,10 +288,22 @@ export async function derivedTablesDiffer(repo: Repository, days: string[]): Pro
   await repo.db
     .transaction(async (tx) => {
       const kept = await dump(tx);
-      await tx.query(
-        `SELECT derived_refresh(coalesce(array_agg(resource_type), '{}'), coalesce(array_agg(id), '{}')) FROM resource
-          WHERE NOT deleted AND resource_type IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan', 'Consent')`,
+      // As migration 0161's backfill: in chunks of 1,000 resources (one call over everything is
+      // quadratic), without the per-usager advisory locks (one per stored usager in one
+      // transaction would exhaust PostgreSQL's lock table, which is cluster-wide).
+      await tx.query(`SELECT set_config('tddui.backfill', 'on', true)`);
+      const chunks = await tx.query<{ t: string[]; i: string[] }>(
+        `SELECT array_agg(resource_type) AS t, array_agg(id) AS i
+           FROM (SELECT resource_type, id, (row_number() OVER (ORDER BY resource_type, id) - 1) / 1000 AS chunk FROM resource
+                  WHERE NOT deleted AND resource_type IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan', 'Consent')) x
+          GROUP BY chunk ORDER BY chunk`,
       );
+      for (const c of chunks.rows) {
+        await tx.query(`SELECT pilotage_refresh($1::text[], $2::text[])`, [c.t, c.i]);
+        await tx.query(`SELECT ppa_refresh($1::text[], $2::text[], false)`, [c.t, c.i]);
+      }
+      const locks = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`);
+      if (locks.rows[0]!.n > 0) problems.push(`the recomputation took ${locks.rows[0]!.n} advisory locks`);
       const recomputed = await dump(tx);
       for (const k of Object.keys(kept) as (keyof typeof kept)[]) {
         if (!isDeepStrictEqual(kept[k], recomputed[k])) problems.push(`${k}: ${kept[k].length} rows kept, ${recomputed[k].length} recomputed`);
