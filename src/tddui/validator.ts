@@ -4,6 +4,7 @@
 // cannot express. Every TDDUI version in the package sources is accepted by default, each
 // validated in its own context (its own FR Core, terminologies...): see TdduiValidator.
 import { createEngines, resolveProfile, type Engine, type EngineSet } from '../fhir/engine.js';
+import type { SharedRunState } from '../fhir/validation/validator.js';
 import { availableVersions, defaultPackagePaths, PackageLoadError } from '../fhir/packages/loader.js';
 import { pickVersion } from '../fhir/packages/versions.js';
 import { CODES } from '../fhir/outcome/codes.js';
@@ -106,6 +107,12 @@ export class TdduiIg {
 export class TdduiValidator {
   /** The accepted versions, in the order they are tried (newest first by default). */
   readonly igs: TdduiIg[];
+  /**
+   * Validate every version tried in full, as before D-283 (the information `tddui-ig-version`
+   * then gives the error count of each version tried before the one that accepted). Default
+   * false: a version that a later one may still replace stops at its first error. For tests.
+   */
+  exhaustive = false;
 
   constructor(engines: Engine | Engine[], readonly set?: EngineSet) {
     const list = Array.isArray(engines) ? engines : [engines];
@@ -182,19 +189,36 @@ export class TdduiValidator {
         }
       }
     }
-    let best: { ig: TdduiIg; report: Omit<ValidationReport, 'ig'>; errors: number } | undefined;
-    const tried: { ig: TdduiIg; errors: number }[] = [];
-    for (const ig of candidates) {
-      const report = this.validateIn(ig, resource, options);
-      const errors = report.issues.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
-      tried.push({ ig, errors });
-      if (!best || errors < best.errors) best = { ig, report, errors };
-      if (errors === 0) break;
+    // Each version in turn; one that a later version may still replace stops at its first error
+    // (D-283): an unversioned 2.2.0 Bundle does not pay a full 2.3.0 validation before its own.
+    const tried: { ig: TdduiIg; report: Omit<ValidationReport, 'ig'> | undefined; errors: number }[] = [];
+    let accepted: (typeof tried)[number] | undefined;
+    // The versions see the same document: what depends on it alone is computed once.
+    const shared: SharedRunState | undefined = candidates.length > 1 ? {} : undefined;
+    for (let k = 0; k < candidates.length && !accepted; k++) {
+      const ig = candidates[k];
+      const report = this.validateIn(ig, resource, options, !this.exhaustive && k < candidates.length - 1, shared);
+      const t = { ig, report, errors: report ? errorCount(report.issues) : -1 };
+      tried.push(t);
+      if (t.errors === 0) accepted = t;
     }
-    const { ig, report } = best!;
+    let best = accepted;
+    if (!best) {
+      // Valid under none: the full report of every version (those stopped early are run in
+      // full), and the one with the fewest errors, the first in order on a tie.
+      for (const t of tried) {
+        if (!t.report) {
+          t.report = this.validateIn(t.ig, resource, options, false, shared);
+          t.errors = errorCount(t.report.issues);
+        }
+        if (!best || t.errors < best.errors) best = t;
+      }
+    }
+    const { ig } = best!;
+    const report = best!.report!;
     const rest = tried.filter((t) => t.ig !== ig);
-    const others = rest.map((t) => `${t.ig.version}: ${pluralEn(t.errors, 'error', 'errors')}`).join(', ');
-    const othersFr = rest.map((t) => `${t.ig.version} : ${plural(t.errors, 'erreur', 'erreurs')}`).join(', ');
+    const others = rest.map((t) => `${t.ig.version}: ${t.errors < 0 ? 'not valid' : pluralEn(t.errors, 'error', 'errors')}`).join(', ');
+    const othersFr = rest.map((t) => `${t.ig.version} : ${t.errors < 0 ? 'non valide' : plural(t.errors, 'erreur', 'erreurs')}`).join(', ');
     if (!report.valid && candidates.length > 1) {
       extra.push(makeIssue(TDDUI_ENGINE_RULES.IG_VERSION_NONE, rootType(resource), { version: ig.version, others, othersFr }));
     } else if (this.igs.length > 1) {
@@ -205,52 +229,65 @@ export class TdduiValidator {
         how: how[0],
         howFr: how[1],
         others: others ? `; under ${others}` : '',
-        othersFr: others ? ` ; selon ${others.replace(/error\(s\)/g, 'erreur(s)')}` : '',
+        othersFr: othersFr ? ` ; selon ${othersFr}` : '',
       }));
     }
     const issues = extra.length ? sortAndDedupe([...report.issues, ...extra]) : report.issues;
     return { issues, valid: !hasErrors(issues), profiles: report.profiles, ig: ig.id };
   }
 
-  private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions): Omit<ValidationReport, 'ig'> {
+  /**
+   * The report under one version. With `unlessError`, undefined as soon as the report is known
+   * to have an error (the engine's walk stops at its first one); otherwise the same report.
+   */
+  private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions, unlessError?: false, shared?: SharedRunState): Omit<ValidationReport, 'ig'>;
+  private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions, unlessError: boolean, shared?: SharedRunState): Omit<ValidationReport, 'ig'> | undefined;
+  private validateIn(ig: TdduiIg, resource: unknown, options: ValidateCallOptions, unlessError = false, shared?: SharedRunState): Omit<ValidationReport, 'ig'> | undefined {
     const engine = ig.engine;
     // The profile walk checks the Periods for the business rules (D6) as it goes.
     const periods = options.profileOnly ? undefined : new PeriodVisitor();
-    const check = (against?: string[]) => engine.validator.validate(resource, { profiles: against, visitor: periods });
+    const check = (against?: string[]): ValidationIssue[] | undefined =>
+      unlessError ? engine.validator.validateUnlessError(resource, { profiles: against, visitor: periods, shared }) : engine.validator.validate(resource, { profiles: against, visitor: periods, shared });
     let profiles: string[] = [];
     const extra: ValidationIssue[] = [];
-    let issues: ValidationIssue[];
     const root = isObject(resource) ? resource : undefined;
     const type = typeof root?.resourceType === 'string' ? root.resourceType : undefined;
     const declared = root && isObject(root.meta) && Array.isArray(root.meta.profile) && root.meta.profile.length > 0;
+    let found: ValidationIssue[] | undefined;
     if (options.profile) {
       const url = ig.resolveProfile(options.profile) ?? options.profile;
       profiles = [url];
-      issues = check(profiles);
+      found = check(profiles);
     } else if (!type || declared) {
-      issues = check();
+      found = check();
       if (declared) profiles = (root!.meta as { profile: unknown[] }).profile.filter((p): p is string => typeof p === 'string');
     } else if (type === 'Bundle' && engine.profiles.get(TDDUI_BUNDLE_PROFILE)) {
       profiles = [TDDUI_BUNDLE_PROFILE];
-      issues = check(profiles);
+      found = check(profiles);
     } else {
       const candidates = ig.profilesByType.get(type) ?? [];
       if (candidates.length === 0) {
-        issues = check();
+        found = check();
       } else {
         // The first candidate the resource conforms to; otherwise the closest one (fewest errors).
         let best: { url: string; issues: ValidationIssue[]; errors: number } | undefined;
         for (const url of candidates) {
           const r = check([url]);
-          const errors = r.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
+          if (!r) continue; // stopped at an error: not the one it conforms to
+          const errors = errorCount(r);
           if (!best || errors < best.errors) best = { url, issues: r, errors };
           if (errors === 0) break;
         }
-        profiles = [best!.url];
-        issues = best!.issues;
-        extra.push(makeIssue(CODES.PROFILE_MATCH, type, { profile: best!.url }));
+        // With unlessError: conforming to no candidate is an error.
+        if (best && (!unlessError || best.errors === 0)) {
+          profiles = [best.url];
+          found = best.issues;
+          extra.push(makeIssue(CODES.PROFILE_MATCH, type, { profile: best.url }));
+        }
       }
     }
+    if (!found) return undefined;
+    let issues = found;
     if (!options.profileOnly) {
       const ruleIssues = runTdduiRules(resource, { now: options.now, periods });
       issues = mergeRuleIssues(issues, ruleIssues);
@@ -286,6 +323,12 @@ export class TdduiValidator {
     });
     return out;
   }
+}
+
+function errorCount(issues: readonly ValidationIssue[]): number {
+  let n = 0;
+  for (const i of issues) if (i.severity === 'error' || i.severity === 'fatal') n++;
+  return n;
 }
 
 function rootType(resource: unknown): string {

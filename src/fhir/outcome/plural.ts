@@ -8,7 +8,9 @@ const FR_NUMBER = new Intl.NumberFormat('fr-FR');
 
 /** `n` and the noun that agrees with it, in French (0 and 1 singular), e.g. `plural(3, 'jour', 'jours')`. */
 export function plural(n: number, one: string, many: string): string {
-  return `${FR_NUMBER.format(n)} ${Math.abs(n) < 2 ? one : many}`;
+  // Below 1,000 a whole number is written as in English (no separator): no formatter call.
+  const digits = n >= 0 && n < 1000 && Number.isInteger(n) ? String(n) : FR_NUMBER.format(n);
+  return `${digits} ${Math.abs(n) < 2 ? one : many}`;
 }
 
 /** `n` and the noun that agrees with it, in English (only 1 singular), e.g. `pluralEn(0, 'file', 'files')`. */

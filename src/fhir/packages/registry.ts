@@ -349,6 +349,24 @@ export class ConformanceRegistry {
    * publisher prefix of a declared-but-missing dependency.
    */
   packageFor(canonical: string): string | undefined {
+    // Memoised per canonical (the validator asks at each occurrence of an unknown extension);
+    // the view only grows, and a new package can change the answer: the memo then starts afresh.
+    if (this.packageForSize !== this.packages.length) {
+      this.packageForMemo.clear();
+      this.packageForSize = this.packages.length;
+    }
+    let hit = this.packageForMemo.get(canonical);
+    if (hit === undefined) {
+      hit = this.findPackageFor(canonical) ?? null;
+      if (this.packageForMemo.size >= 10_000) this.packageForMemo.clear();
+      this.packageForMemo.set(canonical, hit);
+    }
+    return hit ?? undefined;
+  }
+  private readonly packageForMemo = new Map<string, string | null>();
+  private packageForSize = -1;
+
+  private findPackageFor(canonical: string): string | undefined {
     const url = canonical.split('|')[0];
     for (const p of this.packages) {
       if (p.canonical && url.startsWith(p.canonical + '/')) return packageId(p);

@@ -44,6 +44,14 @@ function isTypeId(rel: string): boolean {
   return true;
 }
 
+/** `Bundle.entry[i].resource`, the location of a top-level Bundle's entries: built once per index. */
+const ENTRY_PATHS: string[] = [];
+function entryPath(path: string, i: number): string {
+  if (path !== 'Bundle' || i >= 100_000) return `${path}.entry[${i}].resource`;
+  while (ENTRY_PATHS.length <= i) ENTRY_PATHS.push(`Bundle.entry[${ENTRY_PATHS.length}].resource`);
+  return ENTRY_PATHS[i];
+}
+
 export class BundleIndex {
   private readonly byFullUrl = new Map<string, BundleTarget>();
   /** fullUrls carried by several entries (versions of one resource, bdl-7) -> those entries. */
@@ -76,7 +84,7 @@ export class BundleIndex {
         return;
       }
       // Every field set here (one object shape for all entries).
-      const t: BundleTarget = { resource: e.resource, path: `${path}.entry[${i}].resource`, fullUrl: undefined, base: undefined, peers: undefined };
+      const t: BundleTarget = { resource: e.resource, path: entryPath(path, i), fullUrl: undefined, base: undefined, peers: undefined };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
         t.base = fullUrlBase(e.fullUrl);

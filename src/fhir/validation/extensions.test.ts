@@ -59,3 +59,29 @@ test('an extension of a package loaded only partly is not checked, said in Frenc
   assert.match(notice.messageFr ?? '', /attendu dans hl7\.fhir\.fr\.core#[\d.]+, chargé seulement en partie/);
   assert.doesNotMatch(notice.messageFr ?? '', /expected|loaded|\{detail/);
 });
+
+test('a plain-path FHIRPath context (Patient.name) selects what fhirpath.js selects, without it', async () => {
+  const { default: fhirpath } = await import('fhirpath');
+  const { default: r4model } = await import('fhirpath/fhir-context/r4');
+  const name0 = { family: 'A' };
+  const name1 = { given: ['B'], _given: [{ extension: [] }] };
+  const patient = { resourceType: 'Patient', name: [name0, name1], birthDate: '2000-01-01', _birthDate: { extension: [] }, contact: [{ name: { family: 'C' } }] };
+  const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 1 } };
+  const cases: [string, unknown, unknown][] = [
+    ['Patient.name', patient, name0],
+    ['Patient.name', patient, name1],
+    ['Patient.name', patient, patient.contact[0].name],
+    ['Patient.contact.name', patient, patient.contact[0].name],
+    ['Patient.birthDate', patient, patient._birthDate],
+    ['Patient.name.given', patient, name1._given[0]],
+    ['Encounter.status', patient, patient],
+    ['Observation.value', obs, obs.valueQuantity],
+    ['Resource.meta', patient, patient],
+  ];
+  for (const [expr, resource, target] of cases) {
+    const reference = (fhirpath.evaluate(resource, expr, { resource, rootResource: resource }, r4model) as unknown[]).some(
+      (x) => x === target || (typeof x === 'object' && x !== null && (x as { data?: unknown }).data === target),
+    );
+    assert.equal(v.engine.validator.selects(expr, resource, target), reference, expr);
+  }
+});

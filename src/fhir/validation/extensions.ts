@@ -93,20 +93,26 @@ export function checkExtensionContext(run: Run, def: CompiledProfile, path: stri
   const frame = run.frames[run.frames.length - 1];
   if (!frame || !path.startsWith(frame.path)) return;
   const type = String(frame.resource.resourceType);
-  const report = (element: string) =>
-    run.out.push(extensionContextRule(node, url), path, { url, element, contexts: (contexts ?? []).map((c) => c.expression).join(', ') });
-  // Element contexts depend only on (extension, resource type, element path without indexes):
-  // memoised. Extension and FHIRPath contexts, and context invariants, depend on the data.
-  const dataDependent = contexts?.some((c) => c.type !== 'element') === true;
   if (contexts?.length) {
-    const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
-    let verdict = dataDependent ? undefined : run.v.extensionContexts.get(key);
-    if (verdict === undefined) {
-      verdict = extensionContextVerdict(run, contexts, path);
-      if (!dataDependent) run.v.extensionContexts.set(key, verdict);
+    // Element contexts depend only on (extension, resource type, element path without indexes):
+    // memoised. Extension and FHIRPath contexts, and context invariants, depend on the data.
+    const memo = run.v.extensionContextMemo(def);
+    let verdict: string | undefined;
+    if (memo.dataDependent) verdict = extensionContextVerdict(run, contexts, path);
+    else if (path.indexOf('.', frame.path.length + 1) === -1) {
+      // On the resource itself (`Encounter.extension[0]`), the usual place: by resource type, no key built.
+      verdict = memo.onResource.get(type);
+      if (verdict === undefined) memo.onResource.set(type, (verdict = extensionContextVerdict(run, contexts, path)));
+    } else {
+      const key = `${url}|${type}${path.slice(frame.path.length).replace(/\[\d+\]/g, '')}`;
+      verdict = run.v.extensionContexts.get(key);
+      if (verdict === undefined) {
+        verdict = extensionContextVerdict(run, contexts, path);
+        run.v.extensionContexts.set(key, verdict);
+      }
     }
     if (verdict) {
-      report(verdict);
+      run.out.push(extensionContextRule(node, url), path, { url, element: verdict, contexts: memo.expressions });
       return;
     }
   }

@@ -32,6 +32,11 @@ const UNIQUE_RELATIONS = new Set(['self', 'first', 'previous', 'next', 'last']);
 export class FailFast {}
 const FAIL_FAST = new FailFast();
 
+/** In a check that stops at its first error, when an error is certain without building it. */
+export function stopAtError(): never {
+  throw FAIL_FAST;
+}
+
 export interface Frame {
   /** The resource being validated (FHIRPath %resource). */
   resource: Json;
@@ -136,6 +141,15 @@ export class IssueCollector {
   }
 }
 
+/**
+ * What several validations of one document (unchanged in between) can share: the index of
+ * its Bundle entries, which depends on the document alone. See ValidateOptions.shared.
+ */
+export interface SharedRunState {
+  resource?: object;
+  bundle?: BundleIndex;
+}
+
 export class Run {
   /** The collector of the conformance check in progress (the root one outside any check). */
   out: IssueCollector;
@@ -160,6 +174,7 @@ export class Run {
     readonly v: Validator,
     failFast: boolean,
     readonly visitor: TypeVisitor | undefined,
+    readonly shared?: SharedRunState,
   ) {
     this.out = new IssueCollector(failFast);
     this.profiles = v.ctx.profiles;
@@ -205,7 +220,16 @@ export class Run {
     }
     const path = resource.resourceType;
     if (resource.resourceType === 'Bundle') {
-      this.bundle = BundleIndex.build(resource, path);
+      // Validated again (under another IG version, D-283): the index of the same Bundle object is reused.
+      const shared = this.shared;
+      if (shared?.resource === resource && shared.bundle) this.bundle = shared.bundle;
+      else {
+        this.bundle = BundleIndex.build(resource, path);
+        if (shared) {
+          shared.resource = resource;
+          shared.bundle = this.bundle;
+        }
+      }
       // A RESTful fullUrl names its resource (relative references resolve through it).
       for (const p of this.bundle.fullUrlProblems((t) => this.profiles.core(t)?.kind === 'resource')) {
         const at = `${path}.entry[${p.index}].fullUrl`;
@@ -337,8 +361,12 @@ export class Run {
 
   /** Validates `res` against one profile, reusing a memoised result for the same location. */
   validateAgainst(res: Json, path: string, profile: CompiledProfile): void {
-    const memo = this.conformanceOf(res, path, profile);
+    // Inside a check that stops at its first error (a "does it conform?" or a run with
+    // failFast), a nested resource stops at its own first error too: that error is enough.
+    const failFast = this.out.failFast;
+    const memo = this.conformanceOf(res, path, profile, failFast);
     if (memo.state === 'running') return; // a reference cycle: the outer walk reports
+    if (failFast && !memo.complete) throw FAIL_FAST;
     this.out.absorb(memo.issues, memo.pending);
   }
 

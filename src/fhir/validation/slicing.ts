@@ -12,7 +12,7 @@ import { isObject } from './paths.js';
 import { containsTestOf, inValueSet } from './bindings.js';
 import { isSubExtensionNode } from './extensions.js';
 import { referenceInfo } from './references.js';
-import type { Run } from './run.js';
+import { stopAtError, type Run } from './run.js';
 
 /** What slice matching needs of a sliced element. */
 export interface SlicingMemo {
@@ -232,6 +232,10 @@ export function assignSlices(
     if (!out[i]) {
       const itemPath = itemPathOf(i);
       const closed = slicing.rules === 'closed';
+      // Stopping at the first error: an unmatched item of a closed slicing is one, and so is one
+      // that fails every slice profile of its type (explained below against the closest, which
+      // costs a full validation against each). Nothing to explain then.
+      if (run.out.failFast && (closed || (sm.byProfile && failsEveryProfile(run, item, node, itemPath)))) stopAtError();
       const explained = sm.byProfile ? explainUnmatchedProfile(run, item, node, itemPath, profile, closed) : undefined;
       // Inside a complex extension, a relative url names a sub-extension: it must be one of its slices.
       if (sm.subExtensions && isObject(item)) {
@@ -277,6 +281,31 @@ export function assignSlices(
     }
   }
   return out;
+}
+
+/**
+ * Whether the resource of `item` has a slice profile of its type (one that explainUnmatchedProfile
+ * below would validate it against) and conforms to none: the first error of each is enough.
+ */
+function failsEveryProfile(run: Run, item: unknown, node: ElementNode, itemPath: string): boolean {
+  if (!isObject(item)) return false;
+  const res = isObject(item.resource) ? item.resource : item;
+  if (typeof res.resourceType !== 'string') return false;
+  const resPath = item === res ? itemPath : `${itemPath}.resource`;
+  let any = false;
+  for (const s of node.slices) {
+    const target = sliceTarget(run, s, 'resource') ?? s;
+    for (const t of target.types) {
+      for (const url of t.profile ?? []) {
+        const p = run.profiles.get(url);
+        if (!p || p.type !== res.resourceType) continue;
+        const c = run.conformanceOf(res, resPath, p, true);
+        if (c.state === 'running' || c.ok) return false;
+        any = true;
+      }
+    }
+  }
+  return any;
 }
 
 /**

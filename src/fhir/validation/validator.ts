@@ -19,9 +19,10 @@ import type { QuestionnaireDef } from './questionnaire.js';
 import { editDistance, type CompleteIg } from './canonicals.js';
 import { NodeMemo } from './memo.js';
 import { isObject } from './paths.js';
-import { FailFast, Run } from './run.js';
+import { FailFast, Run, type SharedRunState } from './run.js';
 
 export { MAX_DEPTH } from './elements.js';
+export type { SharedRunState } from './run.js';
 
 export interface ValidateOptions {
   /** Profiles (canonical URLs) the resource must conform to, in addition to its meta.profile. */
@@ -30,6 +31,11 @@ export interface ValidateOptions {
   failFast?: boolean;
   /** Shown the values of some datatypes as the walk validates them (see TypeVisitor). */
   visitor?: TypeVisitor;
+  /**
+   * State shared by the validations of one document that is not changed between them (the
+   * same object validated under several IG versions): pass the same object to each.
+   */
+  shared?: SharedRunState;
 }
 
 /**
@@ -58,6 +64,13 @@ export interface ValidatorContext {
 }
 
 const NO_GLOBALS: readonly string[] = Object.freeze([]);
+
+/** Per extension definition: whether its contexts depend on the data, its verdict on a resource by type, and its contexts' text. */
+export interface ExtensionContextMemo {
+  dataDependent: boolean;
+  onResource: Map<string, string>;
+  expressions: string;
+}
 
 export class Validator {
   readonly invariants: InvariantCompiler;
@@ -138,6 +151,18 @@ export class Validator {
 
   /** Extension context verdicts: `url|Type.path` -> '' (allowed) or the host element path. */
   readonly extensionContexts = new Map<string, string>();
+  private readonly contextMemos = new Map<CompiledProfile, ExtensionContextMemo>();
+
+  /** What an extension definition's contexts need, built once per definition (see checkExtensionContext). */
+  extensionContextMemo(def: CompiledProfile): ExtensionContextMemo {
+    let m = this.contextMemos.get(def);
+    if (m === undefined) {
+      const contexts = def.context ?? [];
+      m = { dataDependent: contexts.some((c) => c.type !== 'element'), onResource: new Map(), expressions: contexts.map((c) => c.expression).join(', ') };
+      this.contextMemos.set(def, m);
+    }
+    return m;
+  }
   constructor(readonly ctx: ValidatorContext) {
     this.invariants = new InvariantCompiler(ctx.verifyInvariants);
   }
@@ -245,6 +270,8 @@ export class Validator {
 
   /** Whether `expr` evaluated on `resource` selects the object `target` (an extension's FHIRPath context). */
   selects(expr: string, resource: unknown, target: unknown): boolean {
+    const plain = selectsByPath(expr, resource, target);
+    if (plain !== undefined) return plain;
     const f = this.expression(expr);
     if (typeof f === 'string') return false;
     try {
@@ -255,7 +282,7 @@ export class Validator {
   }
 
   validate(resource: unknown, options: ValidateOptions = {}): ValidationIssue[] {
-    const run = new Run(this, options.failFast === true, options.visitor);
+    const run = new Run(this, options.failFast === true, options.visitor, options.shared);
     try {
       run.validateRoot(resource, options.profiles ?? []);
     } catch (e) {
@@ -268,6 +295,52 @@ export class Validator {
     }
     return run.finish();
   }
+
+  /**
+   * Whether `resource` is free of errors, cheaply when it is not: the run stops at the first
+   * error and returns undefined; otherwise the full findings, those validate() returns.
+   */
+  validateUnlessError(resource: unknown, options: Omit<ValidateOptions, 'failFast'> = {}): ValidationIssue[] | undefined {
+    const run = new Run(this, true, options.visitor, options.shared);
+    try {
+      run.validateRoot(resource, options.profiles ?? []);
+    } catch {
+      // The first error (FailFast), or an exception, which validate() reports as an error too.
+      return undefined;
+    }
+    return run.finish();
+  }
 }
 
 export { capitalize };
+
+const PLAIN_PATH = /^[A-Z][A-Za-z]+(\.[a-z][A-Za-z0-9]*)+$/;
+
+/**
+ * selects() for a plain path (`Patient.name`), the usual FHIRPath extension context, without
+ * fhirpath.js: the objects at that path, arrays flattened. undefined when the path is not that
+ * simple, names an abstract type (`Resource.meta` matches every resource), or meets an absent
+ * element that may be a choice (`Observation.value` is `valueQuantity`...): fhirpath.js decides.
+ */
+function selectsByPath(expr: string, resource: unknown, target: unknown): boolean | undefined {
+  if (!PLAIN_PATH.test(expr) || !isObject(resource)) return undefined;
+  const segs = expr.split('.');
+  if (segs[0] === 'Resource' || segs[0] === 'DomainResource') return undefined;
+  if (segs[0] !== resource.resourceType) return false;
+  let cur: unknown[] = [resource];
+  for (let i = 1; i < segs.length; i++) {
+    const next: unknown[] = [];
+    for (const o of cur) {
+      if (!isObject(o)) continue;
+      const v = o[segs[i]];
+      if (v === undefined) {
+        for (const k in o) if (k.length > segs[i].length && k.startsWith(segs[i]) && k.charCodeAt(segs[i].length) <= 90 && k.charCodeAt(segs[i].length) >= 65) return undefined;
+        continue;
+      }
+      if (Array.isArray(v)) next.push(...v);
+      else next.push(v);
+    }
+    cur = next;
+  }
+  return cur.some((x) => x === target);
+}
