@@ -16,6 +16,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readEvents } from '../storage/outbox.js';
+import { horizonPassed } from '../storage/testing.js';
 import { SHARED_FHIR, tdduiExamplesDir } from '../testing/paths.js';
 import { dumpTables, http, parseLocation, postgresSkipReason, startTestServer, type DbKind, type TestServer } from '../server/test-support.js';
 
@@ -467,7 +468,7 @@ queries.Patient!.birthplace = [at.patient, 'birthplace=Saint-Denis', 'birthplace
       const p = await post('Patient', { resourceType: 'Patient', name: [{ family: 'Evenement', given: ['Eva'] }], gender: 'female', birthDate: '1950-01-01' });
       assert.equal(p.status, 201, errorsOf(p));
       const patient = `Patient/${p.json.id}`;
-      const events = async () => (await readEvents(s.repo.db, undefined, 100, { patient })).map((e) => `${e.type.code} ${(e.detail as Json)?.member}`);
+      const events = async () => (await horizonPassed(s.repo.db), await readEvents(s.repo.db, undefined, 100, { patient })).map((e) => `${e.type.code} ${(e.detail as Json)?.member}`);
       const c = await post('CareTeam', {
         resourceType: 'CareTeam',
         meta: { profile: [CDS_CARETEAM] },

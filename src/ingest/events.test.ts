@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { http, readExample, startTestServer, type TestServer } from '../server/test-support.js';
 import { readEvents } from '../storage/outbox.js';
+import { horizonPassed } from '../storage/testing.js';
 import { J46_SYSTEM } from '../rest/events.js';
 
 let s: TestServer;
@@ -12,7 +13,7 @@ before(async () => {
 });
 after(async () => s?.stop());
 
-const codes = async () => (await readEvents(s.repo.db, undefined, 1000)).map((e) => `${e.type.code}:${e.patient ?? ''}:${e.focus?.replace(/\/_history\/\d+$/, '') ?? ''}`);
+const codes = async () => (await horizonPassed(s.repo.db), await readEvents(s.repo.db, undefined, 1000)).map((e) => `${e.type.code}:${e.patient ?? ''}:${e.focus?.replace(/\/_history\/\d+$/, '') ?? ''}`);
 
 test('a séjour sent starts (ADM), ends when its end is sent (SOR), and an identical resend says nothing', async () => {
   const bundle = readExample('Bundle-tddui-bundle-example.json');
@@ -22,6 +23,7 @@ test('a séjour sent starts (ADM), ends when its end is sent (SOR), and an ident
   const patient = locations.find((l) => l.startsWith('Patient/'))!.replace(/\/_history\/\d+$/, '');
   const sejour = locations[2]!.replace(/\/_history\/\d+$/, '');
   assert.deepEqual(await codes(), [`ADM:${patient}:${sejour}`]);
+  await horizonPassed(s.repo.db);
   const events = await readEvents(s.repo.db, undefined, 10);
   assert.equal(events[0]!.type.system, J46_SYSTEM);
   assert.equal(events[0]!.source, 'ans.fhir.fr.tddui');

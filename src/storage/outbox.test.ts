@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { readEvents, type EventDeclaration, type WrittenChange } from './outbox.js';
-import { forEachDriver } from './testing.js';
+import { forEachDriver, horizonPassed } from './testing.js';
 import { readChanges } from './changes.js';
 
 const TYPE = { system: 'urn:test', code: 'changed' };
 
 async function allEvents(repo: { db: Parameters<typeof readEvents>[0] }) {
+  await horizonPassed(repo.db);
   return readEvents(repo.db, undefined, 1000);
 }
 
@@ -121,12 +122,14 @@ await forEachDriver('Event outbox', (getRepo, driver) => {
       assert.deepEqual(early.map((e) => e.type.code), [], 'B waits behind the running A');
       release();
       await a;
+      await horizonPassed(repo.db);
       const later = await readEvents(repo.db, cursor, 100);
       assert.deepEqual(later.map((e) => e.type.code), ['a', 'b']);
     });
 
     test('the change feed holds back what follows a running transaction the same way', async () => {
       const repo = getRepo();
+      await horizonPassed(repo.db);
       const start = await readChanges(repo.db, undefined, 1000);
       const cursor = start.length ? { tx: start.at(-1)!.tx, seq: start.at(-1)!.seq } : undefined;
       let release!: () => void;
@@ -143,6 +146,7 @@ await forEachDriver('Event outbox', (getRepo, driver) => {
       assert.deepEqual((await readChanges(repo.db, cursor, 100)).map((c) => c.id), [], 'the later write waits behind the running one');
       release();
       await a;
+      await horizonPassed(repo.db);
       assert.deepEqual((await readChanges(repo.db, cursor, 100)).map((c) => c.id), ['late', b.id]);
     });
   }

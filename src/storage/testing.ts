@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe } from 'node:test';
 import pg from 'pg';
 import { openRepository } from './index.js';
-import type { Repository } from './types.js';
+import type { Queryable, Repository } from './types.js';
 
 /** Admin connection used to create/drop test databases (`TDDUI_TEST_PG_URL` overrides it). */
 export const TEST_PG_ADMIN_URL = process.env.TDDUI_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -110,4 +110,20 @@ export async function databaseFingerprint(repo: Repository, exclude: string[] = 
     out[t] = `${r.rows[0].n}:${r.rows[0].h ?? ''}`;
   }
   return out;
+}
+
+/**
+ * Waits until every transaction that began before this call has ended, in the whole cluster:
+ * the readers' horizon (`pg_snapshot_xmin`) counts the transactions of every database, so on a
+ * PostgreSQL shared with other work (parallel test files, a benchmark) what was just committed
+ * shows only once those end. Not waiting made these tests fail whenever the cluster was busy.
+ */
+export async function horizonPassed(db: Queryable): Promise<void> {
+  const x = (await db.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
+  for (let i = 0; i < 1800; i++) {
+    const r = await db.query<{ ok: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8 AS ok', [x]);
+    if (r.rows[0]!.ok) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('the horizon did not pass in 180 s: a transaction of the cluster stayed open');
 }
