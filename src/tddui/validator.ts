@@ -10,6 +10,7 @@ import { pickVersion } from '../fhir/packages/versions.js';
 import { CODES } from '../fhir/outcome/codes.js';
 import {
   hasErrors,
+  insertSorted,
   sortAndDedupe,
   toOperationOutcome,
   type OperationOutcome,
@@ -232,7 +233,8 @@ export class TdduiValidator {
         othersFr: othersFr ? ` ; selon ${othersFr}` : '',
       }));
     }
-    const issues = extra.length ? sortAndDedupe([...report.issues, ...extra]) : report.issues;
+    // The report is sorted already: the few issues added here are inserted in place.
+    const issues = extra.length ? insertSorted(report.issues, extra) : report.issues;
     return { issues, valid: !hasErrors(issues), profiles: report.profiles, ig: ig.id };
   }
 

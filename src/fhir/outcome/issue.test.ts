@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fromOperationOutcome, hasErrors, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
+import { fromOperationOutcome, hasErrors, insertSorted, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
 import { CODES } from './codes.js';
 import { makeIssue } from './rule.js';
 import { seededInt } from '../../testing/random.js';
@@ -105,4 +105,17 @@ test('sortAndDedupe on Bundle-shaped reports: same order and survivors as a naiv
   checkSortAgainstReference(rnd, () =>
     rnd(12) === 0 ? others[rnd(others.length)] : `Bundle.entry[${rnd(rnd(2) === 0 ? 4 : 40)}]${tails[rnd(tails.length)]}`,
   );
+});
+
+test('insertSorted(sorted, extra) equals sortAndDedupe([...sorted, ...extra]) on random reports', () => {
+  const rnd = seededInt(283);
+  const sev = ['fatal', 'error', 'warning', 'information'] as const;
+  const locations = ['Bundle', 'Bundle.entry[0].resource', 'Bundle.entry[2].resource', 'Bundle.entry[10].resource', 'Bundle.entry[10].resource.name[1]', 'Patient', ''];
+  const make = (n: number): ValidationIssue[] =>
+    Array.from({ length: n }, (_, k) => ({ ...issue(locations[rnd(locations.length)], sev[rnd(4)]), rule: `r${rnd(3)}`, message: `m${rnd(2)}`, source: `s${k}` }));
+  for (let round = 0; round < 500; round++) {
+    const sorted = sortAndDedupe(make(rnd(40)));
+    const extra = make(1 + rnd(3));
+    assert.deepEqual(insertSorted(sorted, extra), sortAndDedupe([...sorted, ...extra]));
+  }
 });

@@ -156,6 +156,33 @@ export function sortAndDedupe(issues: readonly ValidationIssue[]): ValidationIss
   return out;
 }
 
+function compareIssues(a: ValidationIssue, ka: string, b: ValidationIssue, kb: string): number {
+  return cmp(ka, kb) || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || cmp(a.rule, b.rule) || cmp(a.message, b.message);
+}
+
+/**
+ * sortAndDedupe([...sorted, ...extra]) when `sorted` is already sortAndDedupe's output and
+ * `extra` holds a few issues: each is inserted where the stable sort would put it (after the
+ * issues it does not precede), and dropped when the issue before it is the same. No re-sort.
+ */
+export function insertSorted(sorted: readonly ValidationIssue[], extra: readonly ValidationIssue[]): ValidationIssue[] {
+  const out = sorted.slice();
+  for (const e of extra) {
+    const ke = locationKey(e.expression);
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareIssues(out[mid], locationKey(out[mid].expression), e, ke) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = out[lo - 1];
+    if (prev && prev.expression === e.expression && prev.severity === e.severity && prev.rule === e.rule && prev.message === e.message) continue;
+    out.splice(lo, 0, e);
+  }
+  return out;
+}
+
 export function hasErrors(issues: readonly ValidationIssue[]): boolean {
   return issues.some((i) => i.severity === 'error' || i.severity === 'fatal');
 }

@@ -13,6 +13,8 @@ export interface BundleTarget {
   base?: string;
   /** The entries that share this entry's base, by `Type/id` (how a relative reference from here resolves). */
   peers?: Map<string, BundleTarget>;
+  /** The `Type` segment of a RESTful fullUrl (`<base>/<Type>/<id>`), cut once. */
+  urlType?: string;
 }
 
 
@@ -84,12 +86,13 @@ export class BundleIndex {
         return;
       }
       // Every field set here (one object shape for all entries).
-      const t: BundleTarget = { resource: e.resource, path: entryPath(path, i), fullUrl: undefined, base: undefined, peers: undefined };
+      const t: BundleTarget = { resource: e.resource, path: entryPath(path, i), fullUrl: undefined, base: undefined, peers: undefined, urlType: undefined };
       if (typeof e.fullUrl === 'string') {
         t.fullUrl = e.fullUrl;
         t.base = fullUrlBase(e.fullUrl);
         let rels: Map<string, BundleTarget> | undefined;
         if (t.base !== undefined) {
+          t.urlType = e.fullUrl.slice(t.base.length + 1, e.fullUrl.indexOf('/', t.base.length + 1));
           rels = byBase.get(t.base);
           if (!rels) byBase.set(t.base, (rels = new Map()));
           t.peers = rels;
@@ -126,7 +129,7 @@ export class BundleIndex {
       const typeAt = t.base.length + 1;
       // Only a URL whose segment names a real resource type is RESTful (as the HL7 validator
       // reads it): `…/Obervation/obs1` is an opaque URL.
-      if (!isResourceType(u.slice(typeAt, u.indexOf('/', typeAt)))) return;
+      if (!isResourceType(t.urlType ?? u.slice(typeAt, u.indexOf('/', typeAt)))) return;
       if (typeof id !== 'string') {
         out.push({ index, fullUrl: u, type, id: undefined, problem: 'no-id' });
         return;

@@ -11,6 +11,10 @@ import type { Validator } from './validator.js';
 /** Per-element memo of one Validator (stored on the element: no WeakMap lookups on the hot path). */
 export class NodeMemo {
   required?: number[];
+  /** The JSON names (`x`, `_x`) of the required children that are neither choices nor met by a slice alone (see lacksRequired). */
+  requiredNames?: string[];
+  /** Of a sliced element: the loaded slice profiles per resource type (see failsEveryProfile). */
+  sliceProfilesByType?: Map<string, CompiledProfile[]>;
   invariants?: CompiledEntry[];
   primitiveInvariants?: CompiledEntry[];
   /** primitiveInvariants of a choice element, per type of value (see checkPrimitiveInvariants). */

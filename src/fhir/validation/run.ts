@@ -14,7 +14,7 @@ import { BundleIndex, type BundleTarget } from './bundle-index.js';
 import { describeValue } from './values.js';
 import { hintArgs } from './canonicals.js';
 import { isObject, type Json } from './paths.js';
-import { validateComplex } from './elements.js';
+import { requiredOf, validateComplex } from './elements.js';
 import { bindingNotChecked } from './bindings.js';
 import { checkContainedIds } from './references.js';
 import { checkStructureDefinition } from './structure-definitions.js';
@@ -383,6 +383,14 @@ export class Run {
     const c: Conformance = { path, state: 'running', complete: true, ok: true, issues: [], pending: undefined };
     if (slot >= 0) atPaths[slot] = c;
     else atPaths.push(c);
+    if (stopAtFirstError && lacksRequired(this.v, res, profile)) {
+      // The walk would stop at the profile's first check, a required element absent (an error),
+      // before looking at any value: answered without it (and without unwinding a FailFast).
+      c.complete = false;
+      c.ok = false;
+      c.state = 'done';
+      return c;
+    }
     // The check reports into a collector of its own; the depth is restored after a FailFast.
     const outer = this.out;
     const savedDepth = this.depth;
@@ -442,6 +450,29 @@ export class Run {
       this.bundle = outer;
     }
   }
+}
+
+/**
+ * Whether `res` lacks an element that the root of `profile` requires (min > 0, not a choice
+ * element): walking it against the profile reports fhir-cardinality-min at the root, an error
+ * (walkChildren checks the required elements right after reading the keys). Only for a root
+ * that has its own children (walked as itself, see computeResolved).
+ */
+function lacksRequired(v: Validator, res: Json, profile: CompiledProfile): boolean {
+  const root = profile.root;
+  if (!root.children || !root.childIndex) return false;
+  const m = v.memoOf(root);
+  let names = m.requiredNames;
+  if (names === undefined) {
+    names = [];
+    for (const pos of requiredOf(v, root)) {
+      const child = root.children[pos];
+      if (child.min > 0 && !child.isChoice && !child.contentReference) names.push(child.name, `_${child.name}`);
+    }
+    m.requiredNames = names;
+  }
+  for (let i = 0; i < names.length; i += 2) if (!(names[i] in res) && !(names[i + 1] in res)) return true;
+  return false;
 }
 
 /** The `|` branches of a FHIRPath expression (not inside parentheses or strings). */

@@ -291,21 +291,29 @@ function failsEveryProfile(run: Run, item: unknown, node: ElementNode, itemPath:
   if (!isObject(item)) return false;
   const res = isObject(item.resource) ? item.resource : item;
   if (typeof res.resourceType !== 'string') return false;
-  const resPath = item === res ? itemPath : `${itemPath}.resource`;
-  let any = false;
-  for (const s of node.slices) {
-    const target = sliceTarget(run, s, 'resource') ?? s;
-    for (const t of target.types) {
-      for (const url of t.profile ?? []) {
-        const p = run.profiles.get(url);
-        if (!p || p.type !== res.resourceType) continue;
-        const c = run.conformanceOf(res, resPath, p, true);
-        if (c.state === 'running' || c.ok) return false;
-        any = true;
+  const m = run.v.memoOf(node);
+  const byType = (m.sliceProfilesByType ??= new Map());
+  let profiles = byType.get(res.resourceType);
+  if (profiles === undefined) {
+    profiles = [];
+    for (const s of node.slices) {
+      const target = sliceTarget(run, s, 'resource') ?? s;
+      for (const t of target.types) {
+        for (const url of t.profile ?? []) {
+          const p = run.profiles.get(url);
+          if (p && p.type === res.resourceType) profiles.push(p);
+        }
       }
     }
+    if (byType.size < 100) byType.set(res.resourceType, profiles);
   }
-  return any;
+  if (profiles.length === 0) return false;
+  const resPath = item === res ? itemPath : `${itemPath}.resource`;
+  for (const p of profiles) {
+    const c = run.conformanceOf(res, resPath, p, true);
+    if (c.state === 'running' || c.ok) return false;
+  }
+  return true;
 }
 
 /**
