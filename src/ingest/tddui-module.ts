@@ -113,13 +113,17 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
       handle: (bundle, ctx) => {
         const offload = opts.offload;
         const bytes = ctx?.bytes;
+        // Checked already by the worker that read the body (the server's transaction route).
+        const checked = ctx?.checked as CheckedElsewhere | undefined;
+        const at = ctx?.at;
         return ingestTransaction(
           {
             repo,
             validator,
             log,
+            ...(at ? { now: () => at } : {}),
             ...(ctx?.client !== undefined ? { client: ctx.client } : {}),
-            ...(offload ? { offload: (now: Date) => offload(bytes !== undefined ? { bytes } : { resource: bundle }, now) } : {}),
+            ...(checked ? { offload: async () => checked } : offload ? { offload: (now: Date) => offload(bytes !== undefined ? { bytes } : { resource: bundle }, now) } : {}),
           },
           bundle,
         );

@@ -139,9 +139,12 @@ export interface IgModule {
     claims(bundle: Json, ctx: { alone: boolean }): boolean;
     /**
      * `client`: who sent it (token subject and client id), for the submission log; `bytes`: the
-     * request's JSON, when kept (a validation worker parses it rather than the parsed tree being copied).
+     * request's JSON, when kept (a validation worker parses it rather than the parsed tree being
+     * copied); `checked`: this module's checks before storing, already run by the validation
+     * worker that read the body (TDDUI: ingest's CheckedElsewhere) at `at` — when they refused
+     * it, `bundle` is only its stub (`resourceType`, `type`, `meta`): the tree was never built here.
      */
-    handle(bundle: Json, ctx?: { client?: string; bytes?: Buffer }): Promise<BundleResult>;
+    handle(bundle: Json, ctx?: { client?: string; bytes?: Buffer; checked?: unknown; at?: Date }): Promise<BundleResult>;
   };
 }
 

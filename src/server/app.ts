@@ -449,6 +449,7 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
         ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
         trustProxy: opts.trustProxy === true,
         ...(pool ? { validationPool: pool } : {}),
+        valueLimits: limits,
       });
       auditEventRoutes(fhir, { db: repo.db, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });
       if (notifier) notificationRoutes(fhir, { service: notifier, repo, xml: XML, ...(opts.auth ? { auth: opts.auth } : {}) });

@@ -4,6 +4,7 @@
 // storage); this file maps HTTP to them: routes, headers (If-Match, If-None-Match,
 // If-Modified-Since, If-None-Exist, Prefer), formats, authorisation. Registered as an
 // encapsulated Fastify plugin so its body parsers, 404 and error handling stay out of the web UI.
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, ID_PATTERN, type FhirResource, type Json } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
@@ -30,7 +31,8 @@ import { buildCapabilityStatement } from './capability.js';
 import { errorReply, toFhirError } from './errors.js';
 import { CONTENT_TYPE, DeferredBody, FHIR_JSON_RESOURCE, isPretty, parseJsonBody, parseXmlBody, negotiateFormat, registerBodyParsers, sendResource, wantsRawBinary, type XmlCodec } from './format.js';
 import { validateInput } from './validate-input.js';
-import type { ValidationPool } from './validation-pool.js';
+import { leadingText, rebuildPieces, UnreadableBody, type ReadTransaction, type ValidationPool } from './validation-pool.js';
+import { checkValueLimits, type Limits } from './limits.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { etag, httpDate, parseIfMatch, preferReturn, type PreferReturn } from './prefer.js';
 import { historyBundle, parseHistory, parseSearch, queryPairs, searchsetBundle, fullUrl, type Shaping } from './search.js';
@@ -53,10 +55,14 @@ export interface FhirApiDeps {
   trustProxy?: boolean;
   /** Validation off the event loop (BuildOptions.validationPool). */
   validationPool?: ValidationPool;
+  /** The entries, array and string limits of a body (checked here on a body left to a worker that could not read it after all). */
+  valueLimits?: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>;
 }
 
 /** A `$validate` body larger than this is not parsed on the main thread when a validation worker can read it. */
 export const DEFER_VALIDATE_BYTES = 256 * 1024;
+/** A transaction body larger than this is read and checked by a validation worker, never parsed here when refused (D-286). */
+export const DEFER_TRANSACTION_BYTES = 256 * 1024;
 /** Bodies over this many bytes are read by a validation worker (when one is ready): see BodyParserOptions.parseElsewhere. */
 export const PARSE_ELSEWHERE_BYTES = 256 * 1024;
 
@@ -105,6 +111,13 @@ export function baseUrlOf(req: FastifyRequest): string {
 
 type Target = { id: string } | { criteria: string };
 
+/** Bytes of each write of a large serialised answer (sendJsonBytes). */
+const SEND_SLICE = 256 * 1024;
+
+function* slices(buf: Buffer): Generator<Buffer> {
+  for (let at = 0; at < buf.length; at += SEND_SLICE) yield buf.subarray(at, at + SEND_SLICE);
+}
+
 /** Characters kept of an unreadable transaction body in the submission log. */
 const UNREADABLE_KEPT = 64 * 1024;
 
@@ -118,9 +131,14 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
 
   const pool = deps.validationPool;
   const isValidate = (req: FastifyRequest) => req.method === 'POST' && req.url.split('?')[0]!.endsWith('$validate');
+  const isTransaction = (req: FastifyRequest) => req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir';
+  // (The workers tell which module claims a Bundle: only when they know every module that may.)
+  const workersKnowBundles = () => service.modules.every((m) => !m.bundle || pool!.bundleModules.includes(m.name));
   registerBodyParsers(app, xml, {
-    // A large `$validate` body: read by a worker, never parsed here. A transaction's text: for its worker.
-    defer: (req, bytes) => pool !== undefined && pool.ready && bytes > DEFER_VALIDATE_BYTES && isValidate(req),
+    // A large `$validate` body: read by a worker, never parsed here. A large transaction: read and
+    // checked by a worker, the tree built here only to be stored (D-286). A small transaction's text: for its worker.
+    defer: (req, bytes) =>
+      pool !== undefined && pool.ready && ((bytes > DEFER_VALIDATE_BYTES && isValidate(req)) || (bytes > DEFER_TRANSACTION_BYTES && isTransaction(req) && workersKnowBundles())),
     keepBytes: (req) => pool !== undefined && req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
     // Any other large body: read (checked, parsed, XML converted) by a worker; the tree is rebuilt here in slices.
     parseElsewhere: (_req, bytes, format, keepJson) => (pool !== undefined && pool.ready && bytes.length > PARSE_ELSEWHERE_BYTES ? pool.parseBody(bytes, format, { keepJson }) : undefined),
@@ -290,6 +308,9 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (reply.request.fhirFormat !== 'json' || isPretty(reply.request)) return send(reply, status, JSON.parse(buf.toString('utf8')) as object, headers);
     for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+    // A large answer (a 40 MB Bundle's refusal: 44 MiB) goes out in slices: the socket takes each
+    // when it has drained the last, instead of one write the kernel copies for a quarter second.
+    if (buf.length > 4 * SEND_SLICE) return reply.code(status).type(CONTENT_TYPE.json).header('content-length', String(buf.length)).send(Readable.from(slices(buf), { objectMode: false }));
     return reply.code(status).type(CONTENT_TYPE.json).send(buf);
   };
 
@@ -343,25 +364,85 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     return send(reply, 200, cs);
   });
 
+  /** The first characters of a body that could not be read (what logUnreadable keeps), decoded without decoding it all. */
+  const unreadableText = (bytes: Buffer): string => leadingText(bytes, UNREADABLE_KEPT);
+
+  /**
+   * A transaction body left to a worker (D-286): read, limit-checked and — when an IG that checks
+   * its own Bundles claims it (TDDUI) — checked there, refusal included; see ReadBundle.
+   * `undefined`: no worker ready any more.
+   */
+  const readTransaction = async (req: FastifyRequest, body: DeferredBody, at: Date, treeOnRefusal: boolean): Promise<ReadTransaction | undefined> => {
+    const alone = Object.fromEntries(service.modules.filter((m) => m.bundle).map((m) => [m.name, writersOtherThan(m.name) === 0]));
+    // The bytes move to the worker (no copy here) unless an access rule may need them read again (mayReadAgain).
+    const move = !mayReadAgain(req);
+    try {
+      return await pool!.readTransaction(body.bytes, body.format, { now: at, alone, mentions: auth !== undefined && principals.has(req), treeOnRefusal, move, unreadableChars: UNREADABLE_KEPT });
+    } catch (e) {
+      if (!(e instanceof UnreadableBody)) throw e;
+      req.fhirUnreadableBody = e.text;
+      throw e.error;
+    }
+  };
+  /** Whether an access rule governs some type for this request's token: its per-entry checks may need the entries (a second read). */
+  const mayReadAgain = (req: FastifyRequest): boolean => auth !== undefined && principals.has(req) && access.rules.length > 0;
+  /** A transaction body left to a worker, read here after all (no worker ready any more): the body parser's answers. */
+  const readHere = (req: FastifyRequest, body: DeferredBody): unknown => {
+    let value: unknown;
+    try {
+      value = body.format === 'json' ? parseJsonBody(body.bytes.toString('utf8'), FHIR_JSON_RESOURCE) : parseXmlBody(body.bytes.toString('utf8'), xml!);
+    } catch (e) {
+      req.fhirUnreadableBody = unreadableText(body.bytes);
+      throw e;
+    }
+    if (body.format === 'json') req.fhirBodyBytes = body.bytes;
+    if (isObject(value) && deps.valueLimits) checkValueLimits(value, deps.valueLimits, typeof value.resourceType === 'string' ? value.resourceType : 'body');
+    return value;
+  };
+
   // --- transaction / batch --------------------------------------------------------------
   app.post('/', async (req, reply) => {
+    let read: ReadTransaction | undefined;
+    const at = new Date();
+    if (req.body instanceof DeferredBody) {
+      const deferred = req.body;
+      read = await readTransaction(req, deferred, at, false);
+      // A token whose access rules govern a type the entries write: those checks read the entries.
+      if (read && !read.pieces && auth && read.writeTypes.some((t) => access.governs(actorOf(req), t))) read = await readTransaction(req, deferred, at, true);
+      if (read === undefined) req.body = readHere(req, deferred);
+      else if (read.resourceType === undefined) throw new FhirError(HTTP_ERRORS.BODY_NOT_RESOURCE);
+      // The tree, rebuilt from the worker's pieces a slice per turn of the event loop — or, refused, only its stub.
+      else req.body = read.pieces ? await rebuildPieces(read.pieces) : read.stub;
+    }
     const sent = requireResourceBody(req);
-    const entries = Array.isArray(sent.entry) ? sent.entry : [];
+    // (A refused Bundle read by a worker: no entries here — the worker's summary stands for them.)
+    const entries = read && !read.pieces ? [] : Array.isArray(sent.entry) ? sent.entry : [];
     if (auth && sent.resourceType === 'Bundle') {
-      const types = new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
+      const types = read ? new Set(read.types) : new Set(entries.map((e) => (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string' ? e.resource.resourceType : '')).filter((t) => t !== ''));
       requireAccess(req, 'write', ...types);
       const actor = actorOf(req);
-      if ([...types].some((t) => !access.governs(actor, t))) requireFinessOfData(req, ownerOf(sent), sent);
+      if ([...types].some((t) => !access.governs(actor, t))) {
+        if (read) {
+          requireFiness(req, read.owner);
+          for (const m of read.mentions ?? []) requireFiness(req, m.finess, m.expression);
+        } else requireFinessOfData(req, ownerOf(sent), sent);
+      }
       await requireBundleWrites(req, entries);
     } else requireAccess(req, 'write', '*');
     const prefer = preferReturn(req.headers.prefer);
     // An IG that takes its own Bundles (TDDUI: flow 1, submissions logged) — alone, it takes them all.
-    const claimer = service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
+    const claimer = read
+      ? service.modules.find((m) => m.bundle && m.name === read.claimer)
+      : service.modules.find((m) => m.bundle?.claims(sent, { alone: writersOtherThan(m.name) === 0 }));
     if (claimer?.bundle) {
       // (The IG's pipeline refuses unstorable text itself, and logs the refusal.)
       const client = clientOf(req);
       const bytes = req.fhirBodyBytes;
-      const result = await claimer.bundle.handle(sent, { ...(client !== undefined ? { client } : {}), ...(bytes !== undefined ? { bytes } : {}) });
+      const result = await claimer.bundle.handle(sent, {
+        ...(client !== undefined ? { client } : {}),
+        ...(bytes !== undefined ? { bytes } : {}),
+        ...(read?.checked ? { checked: read.checked, at } : {}),
+      });
       const headers: Record<string, string> = {};
       if (result.submissionId) headers['x-tddui-submission'] = result.submissionId;
       // A refusal serialised by a validation worker: its bytes as they are (in JSON), never walked here.
@@ -430,12 +511,16 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       const queryProfile = (req.query as Record<string, unknown>).profile;
       const bytes = req.body.bytes;
       const format = req.body.format;
-      const done = await pool!.validateText(bytes, { format, ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
+      // The bytes move to the worker (no copy here) when it knows every module of this server: its
+      // answer then stands, and they are not needed here again.
+      const move = service.modules.every((m) => pool!.modules.includes(m.name));
+      const done = await pool!.validateText(bytes, { format, move, ...(typeof queryProfile === 'string' && queryProfile !== '' ? { profile: queryProfile } : {}), ...(type !== undefined ? { type } : {}) });
       // A volet's resource is validated by its IG's engine and module rules, in the worker too;
       // whether it is one is asked here as well (of its type and profiles only): a module of
       // this server's own (startServer's `modules`) that the worker lacks would say otherwise.
       const stub = { resourceType: done?.resourceType ?? '', meta: { profile: done?.claims ?? [] } } as FhirResource;
-      if (done && (done.profile !== undefined || done.volet === (service.validateAsCreate(stub) !== undefined))) return sendJsonBytes(reply, 200, done.outcome);
+      // (Moved: the worker knows every module here, and read the whole resource — its answer stands.)
+      if (done && (done.profile !== undefined || move || done.volet === (service.validateAsCreate(stub) !== undefined))) return sendJsonBytes(reply, 200, done.outcome);
       // No worker ready any more, or the worker and this thread disagree: read here after all (by a worker when one is ready).
       const read = await pool!.parseBody(bytes, format);
       req.body = read ? read.value : format === 'json' ? parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE) : parseXmlBody(bytes.toString('utf8'), xml!);

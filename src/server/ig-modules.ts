@@ -64,7 +64,17 @@ export function servedBy(registry: ConformanceRegistry, params: SearchParameterS
  * validate (FhirService.validateAsCreate) — never to store: its repository refuses any use.
  */
 export function validationService(validator: TdduiValidator): FhirService {
-  const repo = new Proxy({} as Repository, {
+  const repo = noRepository();
+  let service: FhirService | undefined;
+  const modules = igModules({ repo, validator, service: () => service! });
+  const served = servedBy(validator.core.registry, searchParametersOf(validator.core.registry), modules);
+  service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules });
+  return service;
+}
+
+/** A repository that refuses any use: a validation worker's. */
+function noRepository(): Repository {
+  return new Proxy({} as Repository, {
     get: (_target, key) =>
       key === 'then'
         ? undefined
@@ -72,11 +82,15 @@ export function validationService(validator: TdduiValidator): FhirService {
             throw new Error(`a validation worker has no repository (${String(key)})`);
           },
   });
-  let service: FhirService | undefined;
-  const modules = igModules({ repo, validator, service: () => service! });
-  const served = servedBy(validator.core.registry, searchParametersOf(validator.core.registry), modules);
-  service = new FhirService({ repo, engine: validator.core, ...(validator.set ? { engines: validator.set } : {}), served, modules });
-  return service;
+}
+
+/**
+ * The modules of the IGs in use (not the caller's `extra`), and those that process their own
+ * transaction Bundles, in priority order: what a validation worker can tell of what it reads.
+ */
+export function moduleNames(validator: TdduiValidator): { all: string[]; bundles: string[] } {
+  const modules = igModules({ repo: noRepository(), validator, service: () => { throw new Error('no service'); } });
+  return { all: modules.map((m) => m.name), bundles: modules.filter((m) => m.bundle).map((m) => m.name) };
 }
 
 /** A resource's declared profiles (its `meta.profile`), as a stub other threads can compare. */

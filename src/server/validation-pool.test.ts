@@ -2,12 +2,13 @@
 // validated by worker threads, with the same answers as the main thread, and /healthz stays
 // responsive while a 40 MB Bundle is validated.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from '../storage/testing.js';
 import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
@@ -124,7 +125,7 @@ describe('validation worker pool', () => {
     const ok = await http(`${srv.base}`, { body: text });
     assert.equal(ok.status, 200, ok.text.slice(0, 500));
     assert.equal(ok.json.entry.length, JSON.parse(text).entry.length);
-    assert.equal(pool.completed, before + 2, 'read and validated by workers');
+    assert.equal(pool.completed, before + 1, 'read and checked by one worker task (D-286)');
     // Its stored Patients are the sent ones, whole.
     const sent = (JSON.parse(text) as Json).entry as Json[];
     const at = sent.map((e) => e.resource.resourceType).lastIndexOf('Patient');
@@ -162,10 +163,44 @@ describe('validation worker pool', () => {
     before = pool.completed;
     const xt = await http(`${srv.base}`, { type: 'application/fhir+xml', headers: { accept: 'application/fhir+json' }, body: xmlText });
     assert.equal(xt.status, 200, xt.text.slice(0, 300));
-    assert.equal(pool.completed, before + 2, 'XML transaction read and validated by workers');
+    assert.equal(pool.completed, before + 1, 'XML transaction read and checked by one worker task');
     const badXml = await http(`${srv.base}/Patient`, { type: 'application/fhir+xml', body: `<Patient xmlns="http://hl7.org/fhir">${pad}<name>` });
     assert.equal(badXml.status, 400);
     assert.equal(badXml.json.issue[0].details.coding[0].code, 'http-body-not-xml');
+  });
+
+  it('a large refused transaction is never parsed on this thread: read, checked and refused by one worker task (D-286)', async () => {
+    const pool = srv.validationPool!;
+    const invalid = JSON.parse(bigBundle(2 * 1024 * 1024, true)) as Json;
+    invalid.entry.find((e: Json) => e.resource.resourceType === 'Patient').resource.birthDate = '1930-13-45';
+    const body = JSON.stringify(invalid);
+    // Every JSON.parse of this thread (the server's main thread: its workers have their own) counted while the request runs.
+    const parse = JSON.parse;
+    let parsed = 0;
+    JSON.parse = ((text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) => {
+      parsed += typeof text === 'string' ? text.length : 0;
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    const before = pool.completed;
+    let res: Response;
+    let answer: string;
+    try {
+      res = await fetch(srv.base, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body });
+      answer = await res.text();
+    } finally {
+      JSON.parse = parse;
+    }
+    assert.equal(res.status, 422, answer.slice(0, 300));
+    assert.ok(parsed < 64 * 1024, `${parsed} characters of JSON parsed on the main thread (the body is ${body.length})`);
+    assert.equal(pool.completed, before + 1, 'one worker task');
+    assert.ok(res.headers.get('x-tddui-submission'), 'logged');
+    // An unreadable large transaction: read by the worker, logged with its first 64 Ki characters.
+    const unreadable = await http(`${srv.base}`, { body: '{' + 'x'.repeat(300_000) });
+    assert.equal(unreadable.status, 400);
+    assert.equal(unreadable.json.issue[0].details.coding[0].code, 'http-body-not-json');
+    const last = (await srv.repo.listSubmissions({ count: 1, offset: 0 })).items[0]!;
+    const logged = await srv.repo.getSubmission(last.id);
+    assert.equal((logged?.bundle as { unreadableBody: string }).unreadableBody, '{' + 'x'.repeat(64 * 1024 - 1));
   });
 
   it('"Valider un fichier" with a large file: the page is built by a worker', async () => {
@@ -285,55 +320,82 @@ async function serve(data: string[]): Promise<{ url: string; stop: () => Promise
 }
 
 /**
- * `/healthz` probed every 10 ms while `request` runs, against an anchor (the same server idle,
- * same run: what the machine's load alone costs). Prints the figures (docs/security.md quotes
- * them) and checks the issue's bound.
+ * The prober: a thread of its own (its event loop is not this one's, which sends 42 MiB and reads
+ * a 44 MiB answer), `/healthz` every 10 ms — 200 probes of the idle server first (the anchor:
+ * what the machine's load alone costs), then until told to stop.
  */
-async function probeWhile(url: string, what: string, request: () => Promise<{ status: number; bytes: Buffer }>): Promise<{ status: number; bytes: Buffer }> {
-  const idle: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const t = performance.now();
-    await (await fetch(`${url}/healthz`)).arrayBuffer();
-    idle.push(performance.now() - t);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const latencies: number[] = [];
-  const slow: string[] = [];
-  let done = false;
-  let answeredAt = 0;
+const PROBER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const url = workerData;
+let stop = false;
+parentPort.on('message', () => (stop = true));
+const probe = async () => { const t = performance.now(); const h = await fetch(url + '/healthz'); await h.arrayBuffer(); if (h.status !== 200) throw new Error('/healthz ' + h.status); return performance.now() - t; };
+const pause = () => new Promise((r) => setTimeout(r, 10));
+(async () => {
+  const idle = [];
+  for (let i = 0; i < 200; i++) { idle.push(await probe()); await pause(); }
+  parentPort.postMessage({ idle });
+  const busy = [];
   const t0 = performance.now();
-  const running = request()
-    .then((r) => ((answeredAt = performance.now() - t0), r))
-    .finally(() => (done = true));
-  while (!done) {
-    const t = performance.now();
-    const h = await fetch(`${url}/healthz`);
-    await h.arrayBuffer();
-    assert.equal(h.status, 200);
-    const ms = performance.now() - t;
-    latencies.push(ms);
-    if (ms > 100) slow.push(`${((t - t0) / 1000).toFixed(1)}s:${ms.toFixed(0)}ms`);
-    await new Promise((r) => setTimeout(r, 10));
+  const slow = [];
+  while (!stop) { const t = performance.now(); const ms = await probe(); busy.push(ms); if (ms > 100) slow.push(((t - t0) / 1000).toFixed(1) + 's:' + ms.toFixed(0) + 'ms'); await pause(); }
+  parentPort.postMessage({ busy, slow });
+})().catch((e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+/**
+ * `/healthz` probed every 10 ms (by the prober thread) while `request` runs, against an anchor
+ * (the same server idle, same run). Prints the figures (docs/security.md quotes them) and checks
+ * the issue's bound: p99 under 100 ms — unless the host itself is too loaded to tell (the idle
+ * anchor's own p99 50 ms or more, or a load average above the cores), in which case the test
+ * says so and is marked skipped.
+ */
+async function probeWhile(t: TestContext, url: string, what: string, request: () => Promise<{ status: number; bytes: Buffer }>): Promise<{ status: number; bytes: Buffer }> {
+  const prober = new Worker(PROBER, { eval: true, workerData: url });
+  const messages: Json[] = [];
+  let wake = () => {};
+  prober.on('message', (m: Json) => {
+    messages.push(m);
+    wake();
+  });
+  const next = async (): Promise<Json> => {
+    while (!messages.length) await new Promise<void>((r) => (wake = r));
+    const m = messages.shift()!;
+    if (m.error) throw new Error(`prober: ${m.error}`);
+    return m;
+  };
+  try {
+    const idle = (await next()).idle as number[];
+    const t0 = performance.now();
+    const load = loadavg()[0]!;
+    const r = await request();
+    const seconds = (performance.now() - t0) / 1000;
+    const loadAfter = loadavg()[0]!;
+    prober.postMessage('stop');
+    const { busy: latencies, slow } = (await next()) as { busy: number[]; slow: string[] };
+    const p99 = percentile(latencies, 99);
+    const idleP99 = percentile(idle, 99);
+    console.log(
+      `${what}: answered ${r.status} in ${seconds.toFixed(1)} s (${(r.bytes.length / 1048576).toFixed(1)} MiB); ` +
+        `/healthz ${latencies.length} probes, p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; ` +
+        `idle anchor p50 ${percentile(idle, 50).toFixed(1)} ms, p99 ${idleP99.toFixed(1)} ms; load average ${load.toFixed(1)} then ${loadAfter.toFixed(1)} on ${availableParallelism()} cores; slow: ${slow.join(' ') || 'none'}`,
+    );
+    assert.ok(latencies.length >= 20, `only ${latencies.length} probes: the request was too quick to show anything`);
+    // On the event loop, one probe would wait for the whole validation (or for the refusal after it).
+    assert.ok(Math.max(...latencies) < (seconds * 1000) / 4, 'a probe waited for a large part of the request');
+    // The issue's bound, on a host that can tell: its own noise well under it (the idle anchor's
+    // p99 under 50 ms) and no more runnable work than cores (the 1-minute load average, before and
+    // after). On an oversubscribed shared host the main thread waits for a core whatever it does
+    // (load 11-13 on 2 cores: waits of 20-250 ms with ~0.3 s of its own work in 5 s): the figures
+    // are printed, and the test is marked skipped rather than passed.
+    const cores = availableParallelism();
+    if (idleP99 < 50 && Math.max(load, loadAfter) <= cores) assert.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms during ${what}`);
+    else t.skip(`host too loaded to tell (idle /healthz p99 ${idleP99.toFixed(1)} ms, load average ${load.toFixed(1)} then ${loadAfter.toFixed(1)} on ${cores} cores): the 100 ms bound is not checked`);
+    return r;
+  } finally {
+    await prober.terminate();
   }
-  const r = await running;
-  const seconds = (performance.now() - t0) / 1000;
-  const p99 = percentile(latencies, 99);
-  const p95 = percentile(latencies, 95);
-  const idleP99 = percentile(idle, 99);
-  console.log(
-    `${what}: answered ${r.status} in ${(answeredAt / 1000).toFixed(1)} s (${(r.bytes.length / 1048576).toFixed(1)} MiB); ` +
-      `/healthz ${latencies.length} probes, p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; ` +
-      `idle anchor p50 ${percentile(idle, 50).toFixed(1)} ms, p99 ${idleP99.toFixed(1)} ms; slow: ${slow.join(' ') || 'none'}`,
-  );
-  assert.ok(latencies.length >= 20, `only ${latencies.length} probes: the request was too quick to show anything`);
-  // On the event loop, one probe would wait for the whole validation (or for the refusal after it).
-  assert.ok(Math.max(...latencies) < (seconds * 1000) / 4, 'a probe waited for a large part of the request');
-  // The issue's bound, on a machine whose own noise is well under it (the idle anchor's p99 under
-  // 50 ms). On a saturated shared one the scheduler alone costs that much (a load average of 27
-  // on 2 cores: idle p99 100-350 ms): the figures are printed, the bound cannot be told apart.
-  if (idleP99 < 50) assert.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms`);
-  else console.log(`machine loaded (idle p99 ${idleP99.toFixed(1)} ms): the 100 ms bound is not checked`);
-  return r;
 }
 
 /** POSTs a body and reads the whole answer (node:http: no client-side time limit on a loaded machine). */
@@ -356,9 +418,9 @@ describe('validation off the event loop: /healthz while a 40 MB Bundle is read a
   const text = bigBundle(40 * 1024 * 1024);
   const body = Buffer.from(text);
 
-  const transaction = async (url: string, db: string) => {
+  const transaction = async (t: TestContext, url: string, db: string) => {
     let submission: string | null = null;
-    const r = await probeWhile(url, `40 MB transaction on ${db} (${(text.length / 1048576).toFixed(1)} MiB)`, async () => {
+    const r = await probeWhile(t, url, `40 MB transaction on ${db} (${(text.length / 1048576).toFixed(1)} MiB)`, async () => {
       const x = await post(`${url}/fhir`, body)();
       submission = x.submission;
       return x;
@@ -379,12 +441,12 @@ describe('validation off the event loop: /healthz while a 40 MB Bundle is read a
     assert.equal(count.total, 0, 'nothing stored');
   };
 
-  it('on the embedded database (on disk): a 40 MB transaction refused, then a 40 MB $validate', async () => {
+  it('on the embedded database (on disk): a 40 MB transaction refused, then a 40 MB $validate', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tddui-healthz-'));
     const srv = await serve(['--data', dir]);
     try {
-      await transaction(srv.url, 'the embedded database');
-      const r = await probeWhile(srv.url, `40 MB Bundle/$validate`, post(`${srv.url}/fhir/Bundle/$validate`, body));
+      await transaction(t, srv.url, 'the embedded database');
+      const r = await probeWhile(t, srv.url, `40 MB Bundle/$validate`, post(`${srv.url}/fhir/Bundle/$validate`, body));
       assert.equal(r.status, 200);
       assert.ok((JSON.parse(r.bytes.toString('utf8')) as Json).issue.length > 14_000);
     } finally {
@@ -393,12 +455,12 @@ describe('validation off the event loop: /healthz while a 40 MB Bundle is read a
     }
   });
 
-  it('on PostgreSQL: a 40 MB transaction refused', async () => {
+  it('on PostgreSQL: a 40 MB transaction refused', async (t) => {
     const db = await createTestDatabase();
     try {
       const srv = await serve(['--database', db.url]);
       try {
-        await transaction(srv.url, 'PostgreSQL');
+        await transaction(t, srv.url, 'PostgreSQL');
       } finally {
         await srv.stop();
       }

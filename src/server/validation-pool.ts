@@ -17,6 +17,8 @@ import { bytesText } from './limits.js';
 export interface ValidationWorkerSetup {
   packages?: string[];
   igs?: string[];
+  /** The worker thread's nice value (ValidationPoolOptions.nice). */
+  nice: number;
   limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>;
 }
 
@@ -27,7 +29,42 @@ export type ToValidationWorker =
   | { id: number; kind: 'transaction'; bytes?: Uint8Array; resource?: unknown; now: number }
   | { id: number; kind: 'validate'; bytes: Uint8Array; format: BodyFormat; profile?: string; type?: string }
   | { id: number; kind: 'parse'; bytes: Uint8Array; format: BodyFormat; keepJson: boolean }
-  | { id: number; kind: 'page'; bytes: Uint8Array };
+  | { id: number; kind: 'page'; bytes: Uint8Array }
+  | {
+      id: number;
+      kind: 'bundle';
+      bytes: Uint8Array;
+      format: BodyFormat;
+      now: number;
+      /** Per module with transaction Bundles: whether it is the only IG that writes (its `claims` context). */
+      alone: Record<string, boolean>;
+      /** The FINESS mentions of the data (the access checks of a token). */
+      mentions: boolean;
+      /** The tree even when the claiming IG's checks refuse it. */
+      treeOnRefusal: boolean;
+      /** Characters of the body sent back when it cannot be read (leadingText). */
+      unreadableChars: number;
+    };
+
+/**
+ * A transaction body read by a worker (D-286): what the route's access checks need (the entries'
+ * types, the types their requests write, the owner FINESS and the FINESS mentions), which module
+ * claims it, that module's checks (TDDUI: ingest's checkTransaction, a refusal built whole), and
+ * the tree in pieces — absent when those checks refused it (the main thread never builds it).
+ * `resourceType` absent: the body is not a resource.
+ */
+export interface ReadBundle {
+  resourceType?: string;
+  /** `resourceType`, `type` and `meta` of the body. */
+  stub?: Record<string, unknown>;
+  types: string[];
+  writeTypes: string[];
+  owner?: string;
+  mentions?: { finess: string; expression: string }[];
+  claimer?: string;
+  checked?: CheckedInWorker;
+  pieces?: ParsedPieces;
+}
 
 /**
  * A body read by a worker, in pieces the main thread rebuilds without holding the event loop:
@@ -95,9 +132,36 @@ export interface ValidatedText {
 }
 
 export type FromValidationWorker =
-  | { type: 'ready' }
+  | { type: 'ready'; bundleModules: string[]; modules: string[] }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; checked?: CheckedInWorker; validated?: ValidatedText; parsed?: ParsedPieces; page?: ValidatedPage; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; failure?: string };
+  | { type: 'result'; id: number; checked?: CheckedInWorker; validated?: ValidatedText; parsed?: ParsedPieces; page?: ValidatedPage; bundle?: ReadBundle; error?: { def: FhirError['def']; args: FhirError['args']; options: FhirError['options'] }; unreadable?: string; failure?: string };
+
+/** ReadBundle as the main thread gets it: the checks' refusal record with its JSON texts (JsonText). */
+export type ReadTransaction = Omit<ReadBundle, 'checked'> & { checked?: CheckedElsewhere };
+
+/** A worker's CheckedInWorker as ingest takes it (CheckedElsewhere). */
+function checkedHere(c: CheckedInWorker): CheckedElsewhere {
+  if ('report' in c) return c;
+  const { bundle, report, record, ...rest } = c.refused;
+  return { refused: { ...rest, record: { ...record, bundle: bundle ? new JsonText(bundle.text, bundle.resourceType) : null, report: new JsonText(report) } } };
+}
+
+/** A body a worker could not read (syntax, depth, value limits): the route logs it as unreadable. */
+export class UnreadableBody extends Error {
+  constructor(
+    readonly error: FhirError,
+    /** The body's first characters (leadingText: what the submission log keeps of it). */
+    readonly text: string,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The first `chars` UTF-16 units of a UTF-8 body (and maybe a few more), decoding no more than needed (3 bytes at most per unit). */
+export function leadingText(bytes: Uint8Array, chars: number): string {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return (b.length > chars * 3 + 3 ? b.subarray(0, chars * 3 + 3) : b).toString('utf8');
+}
 
 export interface ValidationPoolOptions {
   /** Worker threads (default: the cores, os.availableParallelism()). */
@@ -108,6 +172,11 @@ export interface ValidationPoolOptions {
   limits: ValidationWorkerSetup['limits'];
   /** Heap of each worker (MiB): a body that needs more is answered 413, the worker replaced. Default 2,048. */
   maxHeapMb?: number;
+  /**
+   * The workers' scheduling priority, a nice value (D-287; Linux: per thread): on busy cores the
+   * main thread — HTTP, `/healthz`, reads, storing — runs before validation. Default WORKER_NICE.
+   */
+  nice?: number;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -128,6 +197,13 @@ export function movable(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && !(bytes.buffer instanceof SharedArrayBuffer) ? bytes : new Uint8Array(bytes);
 }
 
+/**
+ * The validation workers' nice value (D-287): with the cores busy (a 40 MB Bundle validated while
+ * other work runs), the scheduler gives the main thread (nice 0) about ten times a worker's share,
+ * so it answers within a few milliseconds instead of waiting its turn behind validation.
+ */
+export const WORKER_NICE = 10;
+
 /** After this many workers failing in a row before being ready, the pool stops replacing them. */
 const MAX_FAILED_STARTS = 3;
 
@@ -139,6 +215,10 @@ export class ValidationPool {
   private failedStarts = 0;
   /** Tasks the workers have answered (tests, metrics). */
   completed = 0;
+  /** The modules with transaction Bundles the workers know (ReadBundle.claimer is one of them). */
+  bundleModules: readonly string[] = [];
+  /** Every module the workers know (a volet's resource in `$validate` is validated by them). */
+  modules: readonly string[] = [];
   readonly size: number;
   private readonly maxHeapMb: number;
 
@@ -177,10 +257,28 @@ export class ValidationPool {
   async checkTransaction(input: { bytes: Buffer } | { resource: unknown }, now: Date): Promise<CheckedElsewhere | undefined> {
     if (!this.ready) return undefined;
     const r = await this.run({ id: 0, kind: 'transaction', ...('bytes' in input ? { bytes: new Uint8Array(input.bytes) } : input), now: now.getTime() });
-    const c = r.checked!;
-    if ('report' in c) return c;
-    const { bundle, report, record, ...rest } = c.refused;
-    return { refused: { ...rest, record: { ...record, bundle: bundle ? new JsonText(bundle.text, bundle.resourceType) : null, report: new JsonText(report) } } };
+    return checkedHere(r.checked!);
+  }
+
+  /**
+   * Reads a transaction body in a worker (D-286): see ReadBundle. Rejects with UnreadableBody
+   * when the body cannot be read (the 400 / 413 of the body parser), with a FhirError for a body
+   * too costly to check; `undefined` when no worker is ready.
+   */
+  async readTransaction(
+    bytes: Buffer,
+    format: BodyFormat,
+    options: { now: Date; alone: Record<string, boolean>; mentions: boolean; treeOnRefusal: boolean; move: boolean; unreadableChars: number },
+  ): Promise<ReadTransaction | undefined> {
+    if (!this.ready) return undefined;
+    // `move`: the request's bytes go to the worker as they are (no 40 MB copy on this thread; they are detached here).
+    const r = await this.run({ id: 0, kind: 'bundle', bytes: options.move ? movable(bytes) : new Uint8Array(bytes), format, now: options.now.getTime(), alone: options.alone, mentions: options.mentions, treeOnRefusal: options.treeOnRefusal, unreadableChars: options.unreadableChars }, true);
+    if (r.error) {
+      const e = new FhirError(r.error.def, r.error.args, r.error.options);
+      throw r.unreadable !== undefined ? new UnreadableBody(e, r.unreadable) : e;
+    }
+    const { checked, ...read } = r.bundle!;
+    return { ...read, ...(checked ? { checked: checkedHere(checked) } : {}) };
   }
 
   /**
@@ -188,10 +286,11 @@ export class ValidationPool {
    * Parameters wrapper, type and profile checks). Rejects with the FhirError a route would
    * throw; `undefined` when no worker is ready.
    */
-  async validateText(bytes: Buffer, options: { profile?: string; type?: string; format?: BodyFormat }): Promise<ValidatedText | undefined> {
+  async validateText(bytes: Buffer, options: { profile?: string; type?: string; format?: BodyFormat; move?: boolean }): Promise<ValidatedText | undefined> {
     if (!this.ready) return undefined;
-    // A copy moves to the worker (a memory copy, no decoding); the request keeps its bytes.
-    const r = await this.run({ id: 0, kind: 'validate', bytes: new Uint8Array(bytes), format: options.format ?? 'json', ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(options.type !== undefined ? { type: options.type } : {}) });
+    // `move`: the request's bytes go to the worker as they are (detached here); else a copy goes
+    // (a memory copy, no decoding) and the request keeps its bytes.
+    const r = await this.run({ id: 0, kind: 'validate', bytes: options.move ? movable(bytes) : new Uint8Array(bytes), format: options.format ?? 'json', ...(options.profile !== undefined ? { profile: options.profile } : {}), ...(options.type !== undefined ? { type: options.type } : {}) });
     return r.validated!;
   }
 
@@ -224,12 +323,12 @@ export class ValidationPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private run(message: ToValidationWorker): Promise<FromValidationWorker & { type: 'result' }> {
+  private run(message: ToValidationWorker, keepError = false): Promise<FromValidationWorker & { type: 'result' }> {
     return new Promise<FromValidationWorker & { type: 'result' }>((resolve, reject) => {
       this.queue.push({ message: { ...message, id: this.nextId++ }, resolve, reject });
       this.pump();
     }).then((r) => {
-      if (r.error) throw new FhirError(r.error.def, r.error.args, r.error.options);
+      if (r.error && !keepError) throw new FhirError(r.error.def, r.error.args, r.error.options);
       if (r.failure !== undefined) throw new Error(`validation worker: ${r.failure}`);
       return r;
     });
@@ -252,6 +351,7 @@ export class ValidationPool {
 
   private spawn(): void {
     const setup: ValidationWorkerSetup = {
+      nice: this.opts.nice ?? WORKER_NICE,
       ...(this.opts.packages ? { packages: this.opts.packages } : {}),
       ...(this.opts.igs ? { igs: this.opts.igs } : {}),
       limits: this.opts.limits,
@@ -265,6 +365,8 @@ export class ValidationPool {
     worker.on('message', (m: FromValidationWorker) => {
       if (m.type === 'ready') {
         slot.ready = true;
+        this.bundleModules = m.bundleModules;
+        this.modules = m.modules;
         this.failedStarts = 0;
         if (this.slots.every((s) => s.ready)) this.opts.log?.info({ workers: this.slots.length }, 'validation workers ready');
         this.pump();

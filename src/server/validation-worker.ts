@@ -7,8 +7,9 @@
 // and answers the web UI's "Valider un fichier" (form decoding, validation, the report page).
 // A volet's resource (CDS, CdL, GAP, PDSm, NdE) is validated here too, with the server's
 // modules and engines (ig-modules.ts).
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { isObject } from '../fhir/json.js';
+import { isObject, type Json } from '../fhir/json.js';
 import { findUnstorableText, unstorableError } from '../fhir/text.js';
 import type { FhirResource } from '../storage/types.js';
 import { xmlToJson } from '../fhir/xml/index.js';
@@ -17,13 +18,15 @@ import { JsonText } from '../storage/submissions.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import type { FhirService } from '../rest/service.js';
-import { validationService } from './ig-modules.js';
+import { moduleNames, validationService } from './ig-modules.js';
+import { TDDUI_PACKAGE } from '../tddui/ig.js';
+import { finessMentions, ownerOf } from '../tddui/business-keys.js';
 import { validateResultPage } from '../ui/pages/validate.js';
 import { FHIR_JSON_RESOURCE, parseJsonBody, parseXmlBody } from './format.js';
 import { checkValueLimits } from './limits.js';
 import { FhirError, HTTP_ERRORS } from './outcome.js';
 import { validateInput } from './validate-input.js';
-import { movable, PIECE_CHARS, type BodyFormat, type FromValidationWorker, type ParsedPieces, type ToValidationWorker, type ValidationWorkerSetup } from './validation-pool.js';
+import { leadingText, movable, PIECE_CHARS, type BodyFormat, type CheckedInWorker, type ReadBundle, type FromValidationWorker, type ParsedPieces, type ToValidationWorker, type ValidationWorkerSetup } from './validation-pool.js';
 
 const port = parentPort!;
 const setup = workerData as ValidationWorkerSetup;
@@ -76,35 +79,102 @@ function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
+let validator: TdduiValidator;
+// The server's modules and served types, for volet resources and Bundles (built on first use).
+let service: FhirService | undefined;
+const services = (): FhirService => (service ??= validationService(validator));
+
+/** ingest's checkTransaction on a Bundle, a refusal built here whole (its record bounded, its OperationOutcome serialised and moved). */
+function checkHere(bundle: unknown, now: number): { checked: CheckedInWorker; transfer: ArrayBuffer[] } {
+  const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(now) }));
+  if ('report' in checked) return { checked: { report: checked.report, ifMatch: [...checked.ifMatch] }, transfer: [] };
+  const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
+  const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
+  const keptText = kept instanceof JsonText ? { text: kept.text, ...(kept.resourceType ? { resourceType: kept.resourceType } : {}) } : null;
+  return { checked: { refused: { status: checked.refused.status, body, record, bundle: keptText, report: (report as JsonText).text } }, transfer: [body.buffer as ArrayBuffer] };
+}
+
+/** What the transaction route needs of a Bundle it has not read itself (ReadBundle, less the checks and the tree). */
+function readBundle(body: Json, m: Extract<ToValidationWorker, { kind: 'bundle' }>): ReadBundle {
+  const entries = Array.isArray(body.entry) ? body.entry : [];
+  const types = new Set<string>();
+  const writeTypes = new Set<string>();
+  for (const e of entries) {
+    if (!isObject(e)) continue;
+    if (isObject(e.resource) && typeof e.resource.resourceType === 'string' && e.resource.resourceType !== '') types.add(e.resource.resourceType);
+    // (As the route's per-entry write checks name the type: from request.url.)
+    if (isObject(e.request)) {
+      const url = typeof e.request.url === 'string' ? e.request.url.replace(/^\//, '') : '';
+      const type = url.split('?')[0]!.split('/')[0];
+      const method = String(e.request.method ?? '');
+      if (type && method !== 'GET' && method !== 'HEAD') writeTypes.add(type);
+    }
+  }
+  const owner = ownerOf(body);
+  const claimer = services().modules.find((mod) => mod.bundle?.claims(body, { alone: m.alone[mod.name] === true }));
+  return {
+    resourceType: String(body.resourceType),
+    stub: { resourceType: body.resourceType, ...(body.type !== undefined ? { type: body.type } : {}), ...(body.meta !== undefined ? { meta: body.meta } : {}) },
+    types: [...types],
+    writeTypes: [...writeTypes],
+    ...(owner !== undefined ? { owner } : {}),
+    ...(m.mentions ? { mentions: finessMentions(body) } : {}),
+    ...(claimer ? { claimer: claimer.name } : {}),
+  };
+}
+
 async function main(): Promise<void> {
-  let validator: TdduiValidator;
+  // This thread only (Linux: a nice value is a thread's): the main thread goes first on busy cores (D-287).
+  try {
+    if (setup.nice) setPriority(setup.nice);
+  } catch {
+    // (Not permitted, or not supported here: the default priority.)
+  }
   try {
     validator = await TdduiValidator.create({ ...(setup.packages ? { packages: setup.packages } : {}), ...(setup.igs ? { igs: setup.igs } : {}) });
   } catch (e) {
     post({ type: 'failed', message: (e as Error).message });
     return;
   }
-  // The server's modules and served types, for volet resources (built on first use).
-  let service: FhirService | undefined;
-  const services = (): FhirService => (service ??= validationService(validator));
-  post({ type: 'ready' });
+  const names = moduleNames(validator);
+  post({ type: 'ready', bundleModules: names.bundles, modules: names.all });
   port.on('message', (m: ToValidationWorker) => {
     try {
       if (m.kind === 'transaction') {
         // The checks before storing, and a refusal built here whole (ingest/index.ts).
         const bundle = m.bytes ? JSON.parse(text(m.bytes)) : m.resource;
-        const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(m.now) }));
-        if ('report' in checked) {
-          post({ type: 'result', id: m.id, checked: { report: checked.report, ifMatch: [...checked.ifMatch] } });
+        const { checked, transfer } = checkHere(bundle, m.now);
+        port.postMessage({ type: 'result', id: m.id, checked } satisfies FromValidationWorker, transfer);
+        return;
+      }
+      if (m.kind === 'bundle') {
+        // A transaction body read here whole (D-286): the main thread gets what its access checks
+        // need, the IG that claims it, that IG's checks (TDDUI), and the tree only when it will
+        // store it — a refused Bundle is never built on the main thread.
+        let body: unknown;
+        try {
+          body = parse(text(m.bytes), m.format);
+          if (isObject(body)) checkValueLimits(body, setup.limits, typeof body.resourceType === 'string' ? body.resourceType : 'body');
+        } catch (e) {
+          if (e instanceof FhirError) {
+            post({ type: 'result', id: m.id, error: { def: e.def, args: e.args, options: e.options }, unreadable: leadingText(m.bytes, m.unreadableChars) });
+            return;
+          }
+          throw e;
+        }
+        if (!isObject(body) || typeof body.resourceType !== 'string') {
+          post({ type: 'result', id: m.id, bundle: { types: [], writeTypes: [] } });
           return;
         }
-        const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
-        const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
-        const keptText = kept instanceof JsonText ? { text: kept.text, ...(kept.resourceType ? { resourceType: kept.resourceType } : {}) } : null;
-        port.postMessage(
-          { type: 'result', id: m.id, checked: { refused: { status: checked.refused.status, body, record, bundle: keptText, report: (report as JsonText).text } } } satisfies FromValidationWorker,
-          [body.buffer as ArrayBuffer],
-        );
+        const read = readBundle(body, m);
+        const transfer: ArrayBuffer[] = [];
+        if (read.claimer === TDDUI_PACKAGE) {
+          const here = checkHere(body, m.now);
+          read.checked = here.checked;
+          transfer.push(...here.transfer);
+        }
+        if (!(read.checked && 'refused' in read.checked) || m.treeOnRefusal) read.pieces = toPieces(body);
+        port.postMessage({ type: 'result', id: m.id, bundle: read } satisfies FromValidationWorker, transfer);
         return;
       }
       if (m.kind === 'parse') {
