@@ -10,6 +10,10 @@
 // `--db=pg`: on PostgreSQL instead (TDDUI_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test),
 // a fresh database per build and scenario, dropped at the end: round trips cost there, not in PGlite.
 // Prints each build's median bundles/s per scenario and the median per-block ratio to the first.
+// With `--db=pg`, also the CPU time per Bundle (median over the blocks): this process's
+// (`process.cpuUsage`, the blocks run one after the other) and the PostgreSQL backends' of the
+// block's database (`/proc/<pid>/schedstat` of its connections: the server must run on this host)
+// — on a host shared by other work, CPU is steadier than wall time.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,6 +63,10 @@ interface Build {
   on: (b: Json) => Promise<void>;
   off: (b: Json) => Promise<void>;
   rates: { on: number[]; off: number[] };
+  /** PostgreSQL: each scenario's database name (its backends' CPU is read). */
+  dbName?: { on: string; off: string };
+  /** CPU milliseconds per Bundle, per block: Node.js and PostgreSQL. */
+  cpu: { on: { node: number[]; pg: number[] }; off: { node: number[]; pg: number[] } };
   /** Why validation on is not measured for this build (its validator rejects the Bundles). */
   noOn?: string;
 }
@@ -72,11 +80,13 @@ async function load(dir: string): Promise<Build> {
   // Validation off: the same validator accepting everything unread (storage alone).
   const off = Object.create(validator);
   off.validate = () => ({ valid: true, issues: [], ig: 'ans.fhir.fr.tddui#2.3.0' });
+  const names: string[] = [];
   const open = async () => {
     if (DB !== 'pg') return openRepository({ dataDir: 'memory://' });
     const { createTestDatabase } = await imp('storage/testing.js');
     const db = (await createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_ab' })) as { url: string; drop: () => Promise<void> };
     const repo = await openRepository({ url: db.url });
+    names.push(new URL(db.url).pathname.slice(1));
     drops.push(async () => (await repo.db.close(), await db.drop()));
     return repo;
   };
@@ -86,13 +96,36 @@ async function load(dir: string): Promise<Build> {
     const r = await ingestTransaction({ repo, validator: v }, b);
     if (r.status !== 200) throw new Error(`${dir}: ${r.status} ${JSON.stringify((r.body.issue ?? []).filter((i: Json) => i.severity === "error")).slice(0, 600)}`);
   };
-  return { dir, on: run(repoOn, validator), off: run(repoOff, off), rates: { on: [], off: [] } };
+  const cpu = { on: { node: [], pg: [] }, off: { node: [], pg: [] } };
+  const dbName = DB === 'pg' ? { on: names[0]!, off: names[1]! } : undefined;
+  return { dir, on: run(repoOn, validator), off: run(repoOff, off), rates: { on: [], off: [] }, dbName, cpu };
 }
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)]!;
 };
+
+/** PostgreSQL: the backends of a database, and their CPU time (ms) so far, from /proc. */
+let admin: { query: (sql: string, v: unknown[]) => Promise<{ rows: { pid: number }[] }> } | undefined;
+async function pgCpu(db: string): Promise<number> {
+  if (!admin) {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await c.connect();
+    admin = c;
+  }
+  const { rows } = await admin.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [db]);
+  let ns = 0;
+  for (const { pid } of rows) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // gone, or PostgreSQL runs elsewhere
+    }
+  }
+  return ns / 1e6;
+}
 
 const builds: Build[] = [];
 for (const d of dirs) builds.push(await load(d));
@@ -115,9 +148,14 @@ for (let round = 0; round < BLOCKS; round++) {
     for (const b of order) {
       if (kind === 'on' && b.noOn) continue;
       const bundles = Array.from({ length: BLOCK }, syntheticBundle);
+      const pg0 = b.dbName ? await pgCpu(b.dbName[kind]) : 0;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (const x of bundles) await b[kind](x);
       b.rates[kind].push(BLOCK / ((performance.now() - t0) / 1000));
+      const c = process.cpuUsage(c0);
+      b.cpu[kind].node.push((c.user + c.system) / 1000 / BLOCK);
+      if (b.dbName) b.cpu[kind].pg.push(((await pgCpu(b.dbName[kind])) - pg0) / BLOCK);
     }
   }
   process.stderr.write(`  round ${round + 1}/${BLOCKS}\n`);
@@ -131,6 +169,13 @@ for (const b of builds) {
   const on = b.rates.on.length ? median(b.rates.on).toFixed(1) : '-';
   console.log(`${b.dir.padEnd(40)}${on.padStart(8)}  ${ratio('on', ref).padStart(6)}${median(b.rates.off).toFixed(1).padStart(26)}  ${ratio('off', a).padStart(6)}`);
   if (b.noOn) console.log(`  (validation on not measured: ${b.noOn})`);
+}
+if (DB === 'pg') {
+  console.log('CPU per Bundle, ms (median over the blocks)   validation on: Node.js  PostgreSQL   validation off: Node.js  PostgreSQL');
+  for (const b of builds) {
+    const m = (xs: number[]) => (xs.length ? median(xs).toFixed(2) : '-');
+    console.log(`${b.dir.padEnd(47)}${m(b.cpu.on.node).padStart(22)}${m(b.cpu.on.pg).padStart(12)}${m(b.cpu.off.node).padStart(25)}${m(b.cpu.off.pg).padStart(12)}`);
+  }
 }
 for (const drop of drops) await drop().catch(() => undefined);
 process.exit(0);

@@ -1,6 +1,6 @@
 // The Pilotage counts maintained by every write (migration 0161) against the full computation
 // from the base tables (indicators.ts), after a seeded random mix of creates, updates (subject,
-// dates, status, organisation, GIR changed), resends of the same content, deletes and
+// dates, status, organisation, GIR changed, a Task turned into a transport or out of one), resends of the same content, deletes and
 // multi-resource transactions, on both drivers, for several reference days.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +54,10 @@ function generator(seed: number) {
     transport(n: number): FhirResource {
       return { resourceType: 'Task', identifier: ident(pick([SYS.trU, SYS.trP]), n), status: 'completed', intent: 'order', ...(chance(0.9) ? { executionPeriod: { start: instant() } } : {}) };
     },
+    /** A Task that is not a transport (a PP-PA action): nothing counted — a write skips it when new (D-290). */
+    action(n: number): FhirResource {
+      return { resourceType: 'Task', identifier: chance(0.8) ? ident('https://identifiant-medicosocial-action.esante.gouv.fr', n) : [], status: 'in-progress', intent: 'plan', ...(chance(0.9) ? { executionPeriod: { start: instant() } } : {}) };
+    },
     evaluation(n: number, patients: string[]): FhirResource {
       return {
         resourceType: 'QuestionnaireResponse',
@@ -91,6 +95,9 @@ await forEachDriver('Pilotage counts maintained on write', (getRepo) => {
       ['Encounter', (n) => g.stay(n, patients)],
       ['Encounter', (n) => g.event(n, patients)],
       ['Task', (n) => g.transport(n)],
+      // A Task that is a transport in one version and not in another: created as either, updated
+      // to either (the skip of new non-transport Tasks must not leave an old transport counted).
+      ['Task', (n) => (g.chance(0.5) ? g.transport(n) : g.action(n))],
       ['QuestionnaireResponse', (n) => g.evaluation(n, patients)],
       ['Patient', (n) => g.patient(n)],
     ];

@@ -143,6 +143,21 @@ export async function writeVersions(
 
 /** Types whose writes change the tables derived for the web UI (migrations 0161, 0180). */
 const DERIVED_TYPES = new Set(['Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan', 'Consent']);
+/** The identifier systems of the transports Pilotage counts (migration 0161: its only use of Tasks). */
+const TRANSPORT_SYSTEMS = new Set(['https://identifiant-medicosocial-transportusager.esante.gouv.fr', 'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr']);
+
+/**
+ * Whether a version written can change a derived table (D-290). A Task counts only as a
+ * transport (its `identifier` in a transport system); a NEW Task that is not one has nothing to
+ * add and, having no earlier version, nothing to take out — a PP-PA Bundle's ten action and
+ * resource Tasks. A Task that existed is always refreshed: its earlier version may have counted.
+ */
+export function needsRefresh(x: Pick<VersionToWrite, 'resourceType' | 'existed' | 'resource' | 'deleted'>): boolean {
+  if (!DERIVED_TYPES.has(x.resourceType)) return false;
+  if (x.resourceType !== 'Task' || x.existed) return true;
+  const ids = (x.resource as { identifier?: unknown }).identifier;
+  return !x.deleted && Array.isArray(ids) && ids.some((i) => TRANSPORT_SYSTEMS.has((i as { system?: unknown } | null)?.system as string));
+}
 
 /**
  * The usagers list's sort keys, the Pilotage counts and the PPA validation dates of what was
@@ -150,7 +165,7 @@ const DERIVED_TYPES = new Set(['Patient', 'Encounter', 'Task', 'QuestionnaireRes
  * because it reads them (one statement's sub-statements share a snapshot).
  */
 async function refreshDerived(tx: Queryable, items: VersionToWrite[]): Promise<void> {
-  const mine = items.filter((x) => DERIVED_TYPES.has(x.resourceType));
+  const mine = items.filter(needsRefresh);
   if (mine.length === 0) return;
   await tx.query(`SELECT derived_refresh($1::text[], $2::text[])`, [mine.map((x) => x.resourceType), mine.map((x) => x.id)]);
 }
