@@ -104,7 +104,8 @@ export async function writeVersions(
                            ${p(items.map((x) => x.owner))}::text[], ${p(items.map((x) => JSON.stringify(x.resource)))}::jsonb[])
       ON CONFLICT (resource_type, id) DO UPDATE
          SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
-             deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content)`);
+             deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content
+      RETURNING 1)`);
 
   const replaced = items.filter((x) => x.existed);
   if (replaced.length) {
@@ -120,13 +121,13 @@ export async function writeVersions(
         JOIN resource r ON r.resource_type = o.t AND r.id = o.i)`);
     for (const { table } of INDEX_TABLES) {
       ctes.push(`d_${table} AS (DELETE FROM ${table} s USING unnest(${rt}::text[], ${ri}::text[]) AS k(t, i)
-        WHERE s.resource_type = k.t AND s.id = k.i)`);
+        WHERE s.resource_type = k.t AND s.id = k.i RETURNING 1)`);
     }
   }
 
   for (const t of indexTables(searchParams, items)) {
     if (t.arrays[0]!.length === 0) continue;
-    ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}))`);
+    ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
   }
   if (keys && keys.rows.length) {
     // A key known under another id is re-pointed (the object it names was matched by a
@@ -137,8 +138,31 @@ export async function writeVersions(
                                                   ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
   }
-  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
-  await refreshDerived(tx, items);
+  // The derived tables' refresh (D-290), in the same statement: it reads the versions and index
+  // rows this statement writes, which its sub-statements cannot see (they share the statement's
+  // snapshot) — but `derived_refresh` is a VOLATILE function, whose own statements each take a
+  // new snapshot after the command counter moved, so they see every row this statement has
+  // written BY THE TIME it is called. It is called once, in the main query's projection, above
+  // an aggregate that reads every sub-statement writing what it reads (versions `c`, index
+  // deletions `d_*` and insertions `i_*`, each `RETURNING 1`) to its end: a data-modifying
+  // sub-statement runs as far as its output is read, and the others only after the main query,
+  // so without that aggregate the refresh could run before the index rows exist. The aggregate's
+  // value is used (`WHERE done.n >= 0`): unused, the planner drops the aggregate altogether (it
+  // did, the tests caught it) and the refresh saw nothing of this statement's rows. One round trip
+  // less per write than a statement of its own (ingest-ab, bench/README.md).
+  const refresh = items.filter(needsRefresh);
+  if (refresh.length === 0) {
+    await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+    return;
+  }
+  const written = ctes.map((c) => /^(c|d_\w+|i_search_\w+) AS \(/.exec(c)?.[1]).filter((n): n is string => n !== undefined);
+  await tx.query(
+    `WITH ${ctes.join(',\n')}
+     SELECT derived_refresh(${p(refresh.map((x) => x.resourceType))}::text[], ${p(refresh.map((x) => x.id))}::text[])
+       FROM (SELECT count(*) AS n FROM (${written.map((n) => `SELECT 1 FROM ${n}`).join(' UNION ALL ') || 'SELECT 1'}) w) done
+      WHERE done.n >= 0`,
+    params,
+  );
 }
 
 /** Types whose writes change the tables derived for the web UI (migrations 0161, 0180). */
@@ -159,16 +183,6 @@ export function needsRefresh(x: Pick<VersionToWrite, 'resourceType' | 'existed' 
   return !x.deleted && Array.isArray(ids) && ids.some((i) => TRANSPORT_SYSTEMS.has((i as { system?: unknown } | null)?.system as string));
 }
 
-/**
- * The usagers list's sort keys, the Pilotage counts and the PPA validation dates of what was
- * just written, in the same transaction (D-211, D-212, D-254): a separate statement, after the one that wrote the index rows,
- * because it reads them (one statement's sub-statements share a snapshot).
- */
-async function refreshDerived(tx: Queryable, items: VersionToWrite[]): Promise<void> {
-  const mine = items.filter(needsRefresh);
-  if (mine.length === 0) return;
-  await tx.query(`SELECT derived_refresh($1::text[], $2::text[])`, [mine.map((x) => x.resourceType), mine.map((x) => x.id)]);
-}
 
 /** The index rows of some resources, one array per column of each index table (for `unnest`). */
 export interface IndexTable {
