@@ -138,7 +138,7 @@ export async function writeVersions(
                                                   ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
   }
-  // The derived tables' refresh (D-290), in the same statement: it reads the versions and index
+  // The derived tables' refresh (D-291), in the same statement: it reads the versions and index
   // rows this statement writes, which its sub-statements cannot see (they share the statement's
   // snapshot) — but `derived_refresh` is a VOLATILE function, whose own statements each take a
   // new snapshot after the command counter moved, so they see every row this statement has
