@@ -33,6 +33,12 @@ export interface SlicingMemo {
   noteKey: string | undefined;
   /** Candidate slices by discriminator value (see sliceIndex); null: slices are tried in order. */
   index: SliceIndex | null;
+  /**
+   * Profile slicing (Bundle entries): the resource type of the last item that stopped a check
+   * run until its first error (D-284). Such a check looks at those items first next time: the
+   * same defect (a version's rule most documents of a sender break) is then found at once.
+   */
+  failedType: string | undefined;
 }
 
 /**
@@ -105,6 +111,7 @@ export function slicingMemo(run: Run, node: ElementNode): SlicingMemo {
     subExtensions: isSubExtensionNode(node),
     noteProfile: undefined,
     noteKey: undefined,
+    failedType: undefined,
     index: null,
   };
   m.slicing.index = sliceIndex(run, node, discs, evaluable);
@@ -208,7 +215,11 @@ export function assignSlices(
   const itemPathOf = (i: number) => (items.length === 1 && singleType !== undefined ? path : `${path}[${i}]`);
   // One list per call: matchesSlice may walk other resources (and their slicings) meanwhile.
   const candidates = sm.index && singleType === undefined ? [] : undefined;
-  for (let i = 0; i < items.length; i++) {
+  // Stopping at the first error (D-284): the items of the type that failed last are looked at
+  // first. Which items match which slices does not depend on the order (unordered slicing).
+  const visit = run.out.failFast && sm.failedType !== undefined && !slicing.ordered ? failedFirst(items, sm.failedType) : undefined;
+  for (let step = 0; step < items.length; step++) {
+    const i = visit ? visit[step] : step;
     const item = items[i];
     const values: (unknown[] | undefined)[] = [];
     const order = sm.byProfile
@@ -235,7 +246,10 @@ export function assignSlices(
       // Stopping at the first error: an unmatched item of a closed slicing is one, and so is one
       // that fails every slice profile of its type (explained below against the closest, which
       // costs a full validation against each). Nothing to explain then.
-      if (run.out.failFast && (closed || (sm.byProfile && failsEveryProfile(run, item, node, itemPath)))) stopAtError();
+      if (run.out.failFast && (closed || (sm.byProfile && failsEveryProfile(run, item, node, itemPath)))) {
+        if (sm.byProfile) sm.failedType = resourceTypeOf(item);
+        stopAtError();
+      }
       const explained = sm.byProfile ? explainUnmatchedProfile(run, item, node, itemPath, profile, closed) : undefined;
       // Inside a complex extension, a relative url names a sub-extension: it must be one of its slices.
       if (sm.subExtensions && isObject(item)) {
@@ -281,6 +295,21 @@ export function assignSlices(
     }
   }
   return out;
+}
+
+/** The resource type of a Bundle entry (or of a resource item). */
+function resourceTypeOf(item: unknown): string | undefined {
+  if (!isObject(item)) return undefined;
+  const res = isObject(item.resource) ? item.resource : item;
+  return typeof res.resourceType === 'string' ? res.resourceType : undefined;
+}
+
+/** Item indexes, those whose resource has type `type` first, each group in document order. */
+function failedFirst(items: unknown[], type: string): number[] | undefined {
+  const first: number[] = [];
+  const rest: number[] = [];
+  for (let i = 0; i < items.length; i++) (resourceTypeOf(items[i]) === type ? first : rest).push(i);
+  return first.length === 0 || rest.length === 0 ? undefined : first.concat(rest);
 }
 
 /**
