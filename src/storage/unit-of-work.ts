@@ -241,7 +241,10 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   ops.forEach((op, i) => {
     if (!op.keys?.length && !op.ifNoneExist && !op.criteria) return;
     const o = owner(i);
-    groups.set(o, [...(groups.get(o) ?? []), i]);
+    // (pushed, not copied: a copy per op was quadratic — 1.4 s of event loop for 14,000 entries)
+    const g = groups.get(o);
+    if (g) g.push(i);
+    else groups.set(o, [i]);
   });
   for (const [o, idx] of [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const items = idx.filter((i) => ops[i]!.keys?.length).map((i) => ({ resourceType: ops[i]!.resourceType, keys: ops[i]!.keys! }));
@@ -541,7 +544,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   }
 
   // 7. The write: versions, index, keys and the plan's extra statements, in one statement per
-  //    batch (one upsert cannot touch a row twice: an object written twice goes in two batches).
+  //    batch (one upsert cannot touch a row twice: an object written twice goes in two batches;
+  //    a batch of more than WRITE_CHUNK versions goes in several statements, D-296).
   const keyGroups = [...keyOwner.entries()];
   const batches = occurrences(writes);
   if (batches.length === 0) batches.push([]);

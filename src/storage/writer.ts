@@ -1,7 +1,10 @@
 // Batched writes of resource versions: history row, current row, search index. One call
-// issues one statement whatever the number of resources (rows travel as one array parameter
-// per column, expanded by unnest), which keeps ingestion fast on both drivers. Only the unit
+// issues one statement for up to WRITE_CHUNK resources (rows travel as one array parameter
+// per column, expanded by unnest), which keeps ingestion fast on both drivers; a larger call,
+// one statement per WRITE_CHUNK (D-296). Only the unit
 // of work (unit-of-work.ts) and the re-indexer call it.
+import { performance } from 'node:perf_hooks';
+import { setImmediate as tick } from 'node:timers/promises';
 import type { IndexRows, SearchParameterSet } from '../fhir/search/parameters.js';
 import type { FhirResource, Queryable } from './types.js';
 
@@ -67,7 +70,8 @@ export interface KeysToWrite {
 
 /**
  * Writes the versions (current row; the replaced one moves to the history), replaces their
- * index rows and upserts business keys, in ONE statement of data-modifying CTEs: round trips
+ * index rows and upserts business keys, in ONE statement of data-modifying CTEs (per
+ * WRITE_CHUNK versions, D-296): round trips
  * dominate the cost of a write, and the sub-statements touch disjoint rows (the DELETEs see only
  * the rows of older versions).
  *
@@ -86,6 +90,35 @@ export async function writeVersions(
   /** Re-indexing: only the index rows are replaced (no new version, no history copy). */
   mode: { reindexOnly?: boolean } = {},
 ): Promise<void> {
+  // A large write (a 40 MB Bundle: 14,000 versions) goes in statements of WRITE_CHUNK versions
+  // (issue 21, D-296): pg serialises a statement's parameters in one go (~1.7 s of event loop for the
+  // whole Bundle in one statement on a loaded host), PGlite runs a statement in one go. Same
+  // transaction, so all or nothing as before; the versions of one call are of distinct
+  // resources (unit-of-work's `occurrences`), so the statements touch disjoint rows. The last
+  // statement carries the keys, the extra statements and the derived tables' refresh of ALL
+  // the versions (D-291): the earlier statements' rows are visible to it, being earlier
+  // commands of the same transaction.
+  if (items.length > WRITE_CHUNK) {
+    const last = Math.floor((items.length - 1) / WRITE_CHUNK) * WRITE_CHUNK;
+    for (let k = 0; k < last; k += WRITE_CHUNK) await writeStatement(tx, searchParams, items.slice(k, k + WRITE_CHUNK), undefined, undefined, mode, []);
+    return writeStatement(tx, searchParams, items.slice(last), keys, extra, mode, items.filter(needsRefresh));
+  }
+  return writeStatement(tx, searchParams, items, keys, extra, mode, items.filter(needsRefresh));
+}
+
+/** Versions written per statement (see writeVersions). */
+export const WRITE_CHUNK = 500;
+
+/** One statement of writeVersions; `refresh`: the versions whose derived rows it recomputes. */
+async function writeStatement(
+  tx: Queryable,
+  searchParams: SearchParameterSet,
+  items: VersionToWrite[],
+  keys: KeysToWrite | undefined,
+  extra: ((p: (v: unknown) => string) => string[]) | undefined,
+  mode: { reindexOnly?: boolean },
+  refresh: VersionToWrite[],
+): Promise<void> {
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   const ctes: string[] = [];
@@ -94,6 +127,12 @@ export async function writeVersions(
     if (ctes.length) await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
     return;
   }
+  // A statement of many versions prepares its contents and index rows a slice at a time,
+  // letting the event loop turn between slices (issue 21): the same arrays, in the same order.
+  const large = items.length > LARGE_WRITE;
+  const stringify = (x: VersionToWrite) => JSON.stringify(x.resource);
+  const contents = mode.reindexOnly ? [] : large ? await sliced(items, stringify) : items.map(stringify);
+  const tables = large ? await indexTablesSliced(searchParams, items) : indexTables(searchParams, items);
   const types = items.map((i) => i.resourceType);
   const ids = items.map((i) => i.id);
   const t = p(types);
@@ -101,7 +140,7 @@ export async function writeVersions(
   if (!mode.reindexOnly) ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
       SELECT * FROM unnest(${t}::text[], ${i}::text[], ${p(items.map((x) => x.versionId))}::integer[],
                            ${p(items.map((x) => x.lastUpdated))}::timestamptz[], ${p(items.map((x) => x.deleted ?? false))}::boolean[],
-                           ${p(items.map((x) => x.owner))}::text[], ${p(items.map((x) => JSON.stringify(x.resource)))}::jsonb[])
+                           ${p(items.map((x) => x.owner))}::text[], ${p(contents)}::jsonb[])
       ON CONFLICT (resource_type, id) DO UPDATE
          SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
              deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content
@@ -125,7 +164,7 @@ export async function writeVersions(
     }
   }
 
-  for (const t of indexTables(searchParams, items)) {
+  for (const t of tables) {
     if (t.arrays[0]!.length === 0) continue;
     ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
   }
@@ -150,7 +189,6 @@ export async function writeVersions(
   // value is used (`WHERE done.n >= 0`): unused, the planner drops the aggregate altogether (it
   // did, the tests caught it) and the refresh saw nothing of this statement's rows. One round trip
   // less per write than a statement of its own (ingest-ab, bench/README.md).
-  const refresh = items.filter(needsRefresh);
   if (refresh.length === 0) {
     await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
     return;
@@ -206,24 +244,58 @@ export const INDEX_TABLES: { table: string; columns: string[]; casts: string[] }
   { table: 'search_composite', columns: ['resource_type', 'id', 'param', 'components'], casts: ['text', 'text', 'text', 'jsonb'] },
 ];
 
+/** Statements of more versions than this prepare their parameters in slices (issue 21). */
+export const LARGE_WRITE = 200;
+/** Work between two turns of the event loop while a large write is prepared. */
+export const SLICE_MS = 10;
+
+/** `items.map(f)`, letting the event loop turn whenever SLICE_MS of work has run. */
+async function sliced<T, R>(items: readonly T[], f: (x: T) => R): Promise<R[]> {
+  const out: R[] = [];
+  let since = performance.now();
+  for (const x of items) {
+    out.push(f(x));
+    if (performance.now() - since > SLICE_MS) {
+      await tick();
+      since = performance.now();
+    }
+  }
+  return out;
+}
+
+type Indexed = { resourceType: string; id: string; resource: FhirResource; deleted?: boolean };
+
 /** Index rows of `items` (deleted ones have none), as column arrays per table. */
-export function indexTables(searchParams: SearchParameterSet, items: { resourceType: string; id: string; resource: FhirResource; deleted?: boolean }[]): IndexTable[] {
-  const tables = INDEX_TABLES.map((t) => ({ ...t, arrays: t.columns.map(() => [] as unknown[]) }));
+export function indexTables(searchParams: SearchParameterSet, items: Indexed[]): IndexTable[] {
+  const tables = emptyIndexTables();
+  for (const x of items) addIndexRows(searchParams, tables, x);
+  return tables;
+}
+
+/** `indexTables`, letting the event loop turn whenever SLICE_MS of work has run. */
+async function indexTablesSliced(searchParams: SearchParameterSet, items: Indexed[]): Promise<IndexTable[]> {
+  const tables = emptyIndexTables();
+  await sliced(items, (x) => addIndexRows(searchParams, tables, x));
+  return tables;
+}
+
+function emptyIndexTables(): IndexTable[] {
+  return INDEX_TABLES.map((t) => ({ ...t, arrays: t.columns.map(() => [] as unknown[]) }));
+}
+
+function addIndexRows(searchParams: SearchParameterSet, tables: IndexTable[], x: Indexed): void {
   const [tok, str, dat, num, ref, cmp] = tables.map((t) => t.arrays) as [unknown[][], unknown[][], unknown[][], unknown[][], unknown[][], unknown[][]];
   const push = (cols: unknown[][], values: unknown[]) => values.forEach((v, n) => cols[n]!.push(v));
-  for (const x of items) {
-    if (x.deleted) continue;
-    const idx: IndexRows = searchParams.extract(x.resource);
-    const rt = x.resourceType;
-    const id = x.id;
-    for (const r of idx.tokens) push(tok, [rt, id, r.param, r.system ?? null, r.code]);
-    for (const r of idx.strings) push(str, [rt, id, r.param, r.value, r.exact]);
-    for (const r of idx.dates) push(dat, [rt, id, r.param, r.low, r.high]);
-    for (const r of idx.numbers) push(num, [rt, id, r.param, r.low, r.high, r.system, r.code, r.canonical_low, r.canonical_high, r.canonical_code]);
-    for (const r of idx.references) push(ref, [rt, id, r.param, r.targetType ?? null, r.targetId ?? null, r.url ?? null]);
-    for (const r of idx.composites) push(cmp, [rt, id, r.param, JSON.stringify(r.components)]);
-  }
-  return tables;
+  if (x.deleted) return;
+  const idx: IndexRows = searchParams.extract(x.resource);
+  const rt = x.resourceType;
+  const id = x.id;
+  for (const r of idx.tokens) push(tok, [rt, id, r.param, r.system ?? null, r.code]);
+  for (const r of idx.strings) push(str, [rt, id, r.param, r.value, r.exact]);
+  for (const r of idx.dates) push(dat, [rt, id, r.param, r.low, r.high]);
+  for (const r of idx.numbers) push(num, [rt, id, r.param, r.low, r.high, r.system, r.code, r.canonical_low, r.canonical_high, r.canonical_code]);
+  for (const r of idx.references) push(ref, [rt, id, r.param, r.targetType ?? null, r.targetId ?? null, r.url ?? null]);
+  for (const r of idx.composites) push(cmp, [rt, id, r.param, JSON.stringify(r.components)]);
 }
 
 /** Sets id and meta.versionId/lastUpdated on a copy of the resource. */
