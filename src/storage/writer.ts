@@ -124,6 +124,10 @@ async function writeStatement(
   const ctes: string[] = [];
   for (const [n, sql] of (extra?.(p) ?? []).entries()) ctes.push(`x_${n} AS (${sql})`);
   if (items.length === 0) {
+    // No version, but maybe keys: another owner's in a plan across organisations (unit-of-work
+    // step 7), or keys re-pointed in a plan that changed nothing. They were dropped here until
+    // session 28 (keys-owners.test).
+    if (keys && keys.rows.length) ctes.push(keyInsert(keys, p));
     if (ctes.length) await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
     return;
   }
@@ -168,15 +172,7 @@ async function writeStatement(
     if (t.arrays[0]!.length === 0) continue;
     ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
   }
-  if (keys && keys.rows.length) {
-    // A key known under another id is re-pointed (the object it names was matched by a
-    // higher-priority key).
-    const r = keys.rows;
-    ctes.push(`i_key AS (INSERT INTO business_key (owner, resource_type, system, value, id)
-      SELECT ${p(keys.owner)}::text, * FROM unnest(${p(r.map((x) => x.resourceType))}::text[], ${p(r.map((x) => x.system))}::text[],
-                                                  ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
-      ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`);
-  }
+  if (keys && keys.rows.length) ctes.push(keyInsert(keys, p));
   // The derived tables' refresh (D-291), in the same statement: it reads the versions and index
   // rows this statement writes, which its sub-statements cannot see (they share the statement's
   // snapshot) — but `derived_refresh` is a VOLATILE function, whose own statements each take a
@@ -309,4 +305,16 @@ export function nextInstant(now: Date, previous?: string): string {
   let t = now.getTime();
   if (previous) t = Math.max(t, new Date(previous).getTime() + 1);
   return new Date(t).toISOString();
+}
+
+/**
+ * The business keys' rows: a key known under another id is re-pointed (the object it names was
+ * matched by a higher-priority key).
+ */
+function keyInsert(keys: KeysToWrite, p: (v: unknown) => string): string {
+  const r = keys.rows;
+  return `i_key AS (INSERT INTO business_key (owner, resource_type, system, value, id)
+      SELECT ${p(keys.owner)}::text, * FROM unnest(${p(r.map((x) => x.resourceType))}::text[], ${p(r.map((x) => x.system))}::text[],
+                                                  ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
+      ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`;
 }
