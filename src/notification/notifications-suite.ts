@@ -15,6 +15,7 @@ import { notificationsOf } from '../server/app.js';
 import { RESOURCE_TYPES_SYSTEM } from '../coordination/circle-access.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { horizonPassed } from '../storage/testing.js';
 
 const NDE = 'ans.fhir.fr.nde#3.0.0-ballot';
 const NOTIFY = { pollMs: 100, retry: { baseMs: 100, maxMs: 400, maxAttempts: 20 }, leaseMs: 3000, restHookTimeoutMs: 2000, restrictToCircle: false };
@@ -39,6 +40,7 @@ export function notificationSuite(kind: DbKind, skip?: string): void {
         assert.equal(r.status, 201, `${name}: ${r.text.slice(0, 600)}`);
       }
       // The declaration is an event (SOR, J46), recorded with it.
+      await horizonPassed(s.repo.db);
       const events = await readEvents(s.repo.db, undefined, 100);
       const sor = events.filter((e) => e.source === 'nde');
       assert.equal(sor.length, 1);

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { startServer, type RunningServer } from './app.js';
 import { createTestDatabase, http, postgresSkipReason, startTestServer, type TestServer } from './test-support.js';
 import { SHARED_FHIR } from '../testing/paths.js';
+import { horizonPassed } from '../storage/testing.js';
 import { subscription } from '../notification/testing.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -38,6 +39,7 @@ describe('change feed [embedded]', () => {
     for (const f of ['A', 'B', 'C']) ids.push((await http(`${s.base}/Subscription`, { body: sub(f) })).json.id);
     await http(`${s.base}/Subscription/${ids[0]}`, { method: 'PUT', body: { ...sub('A2'), id: ids[0] } });
     await http(`${s.base}/Subscription/${ids[1]}`, { method: 'DELETE' });
+    await horizonPassed(s.repo.db);
     const first = await readAll(s.base, undefined, 2);
     assert.deepEqual(first.versions, [`Subscription/${ids[0]}/_history/1`, `Subscription/${ids[1]}/_history/1`, `Subscription/${ids[2]}/_history/1`, `Subscription/${ids[0]}/_history/2`, `Subscription/${ids[1]}/_history/2`]);
     // Nothing new: an empty page, the same cursor.
@@ -47,6 +49,7 @@ describe('change feed [embedded]', () => {
     // A Bundle of three entries: three versions; the consumer (restarted) resumes from its cursor.
     const bundle = { resourceType: 'Bundle', type: 'transaction', entry: ['D', 'E', 'F'].map((f) => ({ resource: sub(f), request: { method: 'POST', url: 'Subscription' } })) };
     assert.equal((await http(s.base, { body: bundle })).status, 200);
+    await horizonPassed(s.repo.db);
     const rest = await readAll(s.base, first.cursor, 100);
     assert.equal(rest.versions.length, 3);
     assert.ok(rest.versions.every((v) => /^Subscription\/[^/]+\/_history\/1$/.test(v)));
@@ -70,6 +73,7 @@ describe('change feed [postgres]: resumed across a server restart', { skip: pgSk
     servers.push(a);
     const baseA = `${a.url}/fhir`;
     for (const f of ['A', 'B', 'C', 'D']) await http(`${baseA}/Subscription`, { body: sub(f) });
+    await horizonPassed(a.repo.db);
     const half = await readAll(baseA, undefined, 2);
     assert.equal(half.versions.length, 4);
     await a.close();
@@ -78,6 +82,7 @@ describe('change feed [postgres]: resumed across a server restart', { skip: pgSk
     servers.push(b);
     const baseB = `${b.url}/fhir`;
     for (const f of ['E', 'F']) await http(`${baseB}/Subscription`, { body: sub(f) });
+    await horizonPassed(b.repo.db);
     const rest = await readAll(baseB, half.cursor, 1);
     assert.equal(rest.versions.length, 2);
     const all = await readAll(baseB, undefined, 100);

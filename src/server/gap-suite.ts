@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { readEvents } from '../storage/outbox.js';
 import { SHARED_FHIR } from '../testing/paths.js';
 import { http, startTestServer, type DbKind, type TestServer } from './test-support.js';
+import { horizonPassed } from '../storage/testing.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -217,6 +218,7 @@ export function gapSuite(kind: DbKind, skip?: string): void {
       assert.equal(r.json.id, appointmentId);
       assert.equal(r.json.meta.versionId, '2');
       // The outbox (issue 15) has "booked" then "cancelled" for it, about the usager.
+      await horizonPassed(s.repo.db);
       const events = (await readEvents(s.repo.db, undefined, 1000)).filter((e) => e.focus?.startsWith(`Appointment/${appointmentId}/`));
       assert.deepEqual(events.map((e) => `${e.type.code}:${e.patient}`), ['appointment-booked:Patient/p1', 'appointment-cancelled:Patient/p1']);
       const slots = await get(`Slot?schedule=${scheduleId}&start=2026-03-23&status=free`);
