@@ -348,7 +348,7 @@ const pause = () => new Promise((r) => setTimeout(r, 10));
  * `/healthz` probed every 10 ms (by the prober thread) while `request` runs, against an anchor
  * (the same server idle, same run). Prints the figures (docs/security.md quotes them) and checks
  * the issue's bound: p99 under 100 ms — unless the host itself is too loaded to tell (the idle
- * anchor's own p99 50 ms or more, or a load average above the cores), in which case the test
+ * anchor's own p99 50 ms or more, or a load average above the cores + 2, this test's own threads), in which case the test
  * says so and is marked skipped.
  */
 async function probeWhile(t: TestContext, url: string, what: string, request: () => Promise<{ status: number; bytes: Buffer }>): Promise<{ status: number; bytes: Buffer }> {
@@ -389,8 +389,12 @@ async function probeWhile(t: TestContext, url: string, what: string, request: ()
     // after). On an oversubscribed shared host the main thread waits for a core whatever it does
     // (load 11-13 on 2 cores: waits of 20-250 ms with ~0.3 s of its own work in 5 s): the figures
     // are printed, and the test is marked skipped rather than passed.
+    // The load average counts this test's own runnable threads too (the server's main thread,
+    // the validation worker, the prober, the client writing and reading 40 MB: 2-3 on an
+    // otherwise idle 2-core host, measured), so "no more than cores" could never hold: the
+    // guard allows them (cores + 2) and no more.
     const cores = availableParallelism();
-    if (idleP99 < 50 && Math.max(load, loadAfter) <= cores) assert.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms during ${what}`);
+    if (idleP99 < 50 && Math.max(load, loadAfter) <= cores + 2) assert.ok(p99 < 100, `/healthz p99 ${p99.toFixed(1)} ms during ${what}`);
     else t.skip(`host too loaded to tell (idle /healthz p99 ${idleP99.toFixed(1)} ms, load average ${load.toFixed(1)} then ${loadAfter.toFixed(1)} on ${cores} cores): the 100 ms bound is not checked`);
     return r;
   } finally {
