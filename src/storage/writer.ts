@@ -3,8 +3,7 @@
 // per column, expanded by unnest), which keeps ingestion fast on both drivers; a larger call,
 // one statement per WRITE_CHUNK (D-296). Only the unit
 // of work (unit-of-work.ts) and the re-indexer call it.
-import { performance } from 'node:perf_hooks';
-import { setImmediate as tick } from 'node:timers/promises';
+import { mapYielding } from './yielding.js';
 import type { IndexRows, SearchParameterSet } from '../fhir/search/parameters.js';
 import type { FhirResource, Queryable } from './types.js';
 
@@ -135,7 +134,7 @@ async function writeStatement(
   // letting the event loop turn between slices (issue 21): the same arrays, in the same order.
   const large = items.length > LARGE_WRITE;
   const stringify = (x: VersionToWrite) => JSON.stringify(x.resource);
-  const contents = mode.reindexOnly ? [] : large ? await sliced(items, stringify) : items.map(stringify);
+  const contents = mode.reindexOnly ? [] : large ? await mapYielding(items, stringify) : items.map(stringify);
   const tables = large ? await indexTablesSliced(searchParams, items) : indexTables(searchParams, items);
   const types = items.map((i) => i.resourceType);
   const ids = items.map((i) => i.id);
@@ -242,23 +241,6 @@ export const INDEX_TABLES: { table: string; columns: string[]; casts: string[] }
 
 /** Statements of more versions than this prepare their parameters in slices (issue 21). */
 export const LARGE_WRITE = 200;
-/** Work between two turns of the event loop while a large write is prepared. */
-export const SLICE_MS = 10;
-
-/** `items.map(f)`, letting the event loop turn whenever SLICE_MS of work has run. */
-async function sliced<T, R>(items: readonly T[], f: (x: T) => R): Promise<R[]> {
-  const out: R[] = [];
-  let since = performance.now();
-  for (const x of items) {
-    out.push(f(x));
-    if (performance.now() - since > SLICE_MS) {
-      await tick();
-      since = performance.now();
-    }
-  }
-  return out;
-}
-
 type Indexed = { resourceType: string; id: string; resource: FhirResource; deleted?: boolean };
 
 /** Index rows of `items` (deleted ones have none), as column arrays per table. */
@@ -268,10 +250,10 @@ export function indexTables(searchParams: SearchParameterSet, items: Indexed[]):
   return tables;
 }
 
-/** `indexTables`, letting the event loop turn whenever SLICE_MS of work has run. */
+/** `indexTables`, letting the event loop turn as it goes (`mapYielding`). */
 async function indexTablesSliced(searchParams: SearchParameterSet, items: Indexed[]): Promise<IndexTable[]> {
   const tables = emptyIndexTables();
-  await sliced(items, (x) => addIndexRows(searchParams, tables, x));
+  await mapYielding(items, (x) => addIndexRows(searchParams, tables, x));
   return tables;
 }
 

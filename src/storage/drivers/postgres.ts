@@ -1,9 +1,8 @@
 // PostgreSQL driver over a `pg` Pool. Transactions run on one pooled client each.
 import { createRequire } from 'node:module';
-import { performance } from 'node:perf_hooks';
-import { setImmediate as tick } from 'node:timers/promises';
 import pg from 'pg';
 import type { Database, Queryable } from '../types.js';
+import { mapYielding } from '../yielding.js';
 
 /** pg's own conversion of a parameter to its text (an array to its literal `{...}`). */
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (v: unknown) => unknown };
@@ -11,12 +10,11 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
 /** Arrays longer than this are turned into their literal before the query, in slices (issue 21). */
 export const LARGE_ARRAY = 2000;
 const SLICE = 100;
-const SLICE_MS = 10;
 
 /**
  * A large write's column arrays (a 40 MB Bundle: 14,000 contents, ~100,000 index rows) turned
- * into the text pg would send for them, a slice at a time, letting the event loop turn whenever
- * ~10 ms of work has run, instead of in one go inside `client.query` (~1.4 s of main thread for such a Bundle on
+ * into the text pg would send for them, a slice at a time, letting the event loop turn as it
+ * goes (`mapYielding`), instead of in one go inside `client.query` (~1.4 s of main thread for such a Bundle on
  * a loaded host). The bytes sent are the same: pg's own `prepareValue` on each slice, joined as
  * its `arrayString` joins elements (`{a,b}` + `{c}` = `{a,b,c}`); a string parameter is sent
  * as is. Small queries are untouched.
@@ -29,15 +27,9 @@ export async function prepareLarge(params: readonly unknown[] | undefined): Prom
       out.push(v);
       continue;
     }
-    const parts: string[] = [];
-    let since = performance.now();
-    for (let i = 0; i < v.length; i += SLICE) {
-      parts.push((prepareValue(v.slice(i, i + SLICE)) as string).slice(1, -1));
-      if (performance.now() - since > SLICE_MS) {
-        await tick();
-        since = performance.now();
-      }
-    }
+    const slices: unknown[][] = [];
+    for (let i = 0; i < v.length; i += SLICE) slices.push(v.slice(i, i + SLICE));
+    const parts = await mapYielding(slices, (part) => (prepareValue(part) as string).slice(1, -1));
     out.push(`{${parts.join(',')}}`);
   }
   return out;
