@@ -7,6 +7,8 @@
 //   git worktree add ../base <commit> --detach && (cd ../base && ln -s ../main/node_modules && npx tsc -p .)
 //   npx tsc -p . && node dist/bench/ingest-ab.js ../base .   [--n=300] [--blocks=10] [--db=pg]
 //
+// `--concurrency=N`: N Bundles in flight within a block (default 1), where contention between
+// concurrent writes shows (the CPU per Bundle then counts every in-flight Bundle's work).
 // `--db=pg`: on PostgreSQL instead (TDDUI_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test),
 // a fresh database per build and scenario, dropped at the end: round trips cost there, not in PGlite.
 // Prints each build's median bundles/s per scenario and the median per-block ratio to the first.
@@ -26,7 +28,7 @@ const args = process.argv.slice(2);
 const dirs = args.filter((a) => !a.startsWith('--'));
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (dirs.length < 2) {
-  console.error('usage: node dist/bench/ingest-ab.js <checkout A> <checkout B> [more checkouts] [--n=300] [--blocks=10]');
+  console.error('usage: node dist/bench/ingest-ab.js <checkout A> <checkout B> [more checkouts] [--n=300] [--blocks=10] [--concurrency=1] [--db=pg]');
   process.exit(2);
 }
 const N = Number(option('n') ?? 300);
@@ -35,6 +37,8 @@ const PG_ADMIN_URL = process.env.TDDUI_BENCH_PG_URL ?? process.env.TDDUI_TEST_PG
 /** Databases to drop at the end (PostgreSQL). */
 const drops: (() => Promise<void>)[] = [];
 const BLOCKS = Number(option('blocks') ?? 10);
+/** Bundles in flight within a block (`--concurrency=4`: as `tddui send` and bench:ingest-growth; default 1, one after the other). */
+const CONCURRENCY = Number(option('concurrency') ?? 1);
 const BLOCK = Math.ceil(N / BLOCKS);
 const WARMUP = 20;
 
@@ -151,7 +155,10 @@ for (let round = 0; round < BLOCKS; round++) {
       const pg0 = b.dbName ? await pgCpu(b.dbName[kind]) : 0;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      for (const x of bundles) await b[kind](x);
+      let next = 0;
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (next < bundles.length) await b[kind](bundles[next++]!);
+      }));
       b.rates[kind].push(BLOCK / ((performance.now() - t0) / 1000));
       const c = process.cpuUsage(c0);
       b.cpu[kind].node.push((c.user + c.system) / 1000 / BLOCK);
@@ -160,7 +167,7 @@ for (let round = 0; round < BLOCKS; round++) {
   }
   process.stderr.write(`  round ${round + 1}/${BLOCKS}\n`);
 }
-console.log(`Ingestion A/B on ${DB === 'pg' ? 'PostgreSQL (a fresh database per build and scenario)' : 'PGlite (in memory)'}, ${BLOCKS} interleaved blocks of ${BLOCK} synthetic PP-PA Bundles (25 resources) per build and scenario`);
+console.log(`Ingestion A/B on ${DB === 'pg' ? 'PostgreSQL (a fresh database per build and scenario)' : 'PGlite (in memory)'}, ${BLOCKS} interleaved blocks of ${BLOCK} synthetic PP-PA Bundles (25 resources) per build and scenario, ${CONCURRENCY} in flight`);
 console.log('build                                   validation on (bundles/s, ratio)   validation off (bundles/s, ratio)');
 const a = builds[0]!;
 for (const b of builds) {
