@@ -291,6 +291,18 @@ export function frDecimal1(n: number): string {
   return decimal1Fmt.format(n);
 }
 
+// Collators built once, as the formatters above: `a.localeCompare(b, 'fr', { numeric: true })`
+// builds an ICU collator on every comparison (the options defeat V8's cache) — about 20 ms of
+// CPU per usager page with a projet personnalisé at 20,000 usagers, sorting its elements.
+const frNumericCollator = new Intl.Collator('fr', { numeric: true });
+const frCollator = new Intl.Collator('fr');
+
+/** French order, numbers as numbers (`…-BESO-9` before `…-BESO-10`), as `a.localeCompare(b, 'fr', { numeric: true })`. */
+export const frCompareNumeric: (a: string, b: string) => number = frNumericCollator.compare;
+
+/** French order, as `a.localeCompare(b, 'fr')`. */
+export const frCompare: (a: string, b: string) => number = frCollator.compare;
+
 const instantFmt = new Intl.DateTimeFormat('fr-FR', {
   timeZone: TZ,
   year: 'numeric',

@@ -14,6 +14,7 @@ import {
   codeText,
   codesText,
   extReference,
+  frCompareNumeric,
   frDate,
   frStatus,
   hasProfile,
@@ -266,7 +267,7 @@ export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Jso
   const concept: ConceptLabel = opts.concept ?? codeText;
   // Stable order: by business identifier (…-BESO-1234 before …-BESO-1235), numbers as numbers.
   const ident = (r: Json) => str(arr(r.identifier)[0]?.value) ?? String(r.id ?? '');
-  const resources = [...input].sort((a, b) => ident(a).localeCompare(ident(b), 'fr', { numeric: true }));
+  const resources = input.map((r) => ({ r, k: ident(r) })).sort((a, b) => frCompareNumeric(a.k, b.k)).map((x) => x.r);
   const byKey = new Map<string, Json>(actors);
   for (const r of resources) if (r.id) byKey.set(keyOf(r), r);
   const kindOf = new Map<string, PpKind>();

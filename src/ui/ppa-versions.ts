@@ -12,7 +12,7 @@
 import type { Repository, ResourceRecord } from '../storage/types.js';
 import type { FhirResource } from '../fhir/json.js';
 import { validatingAccords } from '../tddui/ppa-accord.js';
-import { frStatus, isObj, keyOf, str, type Json } from './fhir-util.js';
+import { frCompareNumeric, frStatus, isObj, keyOf, str, type Json } from './fhir-util.js';
 import { describePpElement, KIND_LABEL, ppKind, type PpKind, type PpOptions } from './pp-tree.js';
 
 export interface PpaVersion {
@@ -153,7 +153,7 @@ export function diffPpa(a: Json[], b: Json[], options: PpOptions = {}): PpaChang
       const r = (after.get(k) ?? before.get(k))!;
       return str(Array.isArray(r.identifier) ? (r.identifier[0] as Json | undefined)?.value : undefined) ?? k;
     };
-    for (const key of keys.filter((k) => ppKind((after.get(k) ?? before.get(k))!) === kind).sort((x, y) => ident(x).localeCompare(ident(y), 'fr', { numeric: true }) || x.localeCompare(y))) {
+    for (const key of keys.filter((k) => ppKind((after.get(k) ?? before.get(k))!) === kind).sort((x, y) => frCompareNumeric(ident(x), ident(y)) || x.localeCompare(y))) {
       const old = before.get(key);
       const now = after.get(key);
       if (!old && now) {

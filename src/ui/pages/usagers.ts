@@ -4,7 +4,7 @@
 import { html, href, seg } from '../html.js';
 import { page } from '../layout.js';
 import { PAGE_SIZE, beyondLastPage, pageNumber, pager, q, sortHeader, sortOrder } from '../components.js';
-import { SYS, arr, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
+import { SYS, arr, frCompare, frDate, frInstant, identifierValue, insStatus, patientNames, type Json } from '../fhir-util.js';
 import type { ReadScope, Repository, SearchParam } from '../../storage/types.js';
 import { inScope } from '../../storage/scope.js';
 import { organisationNames, readAggregates } from '../../storage/indicators.js';
@@ -65,7 +65,7 @@ export async function usagersPage(repo: Repository, query: UsagersQuery, scope?:
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
   const [finessList, names] = await Promise.all([usagerOrganisations(await repo.reader()).then((l) => l.filter((f) => inScope(scope, f))), organisationNames(await repo.reader())]);
-  const orgs = finessList.map((f) => ({ finess: f, name: names.get(f) })).sort((a, b) => (a.name ?? '~' + a.finess).localeCompare(b.name ?? '~' + b.finess, 'fr'));
+  const orgs = finessList.map((f) => ({ finess: f, name: names.get(f) })).sort((a, b) => frCompare(a.name ?? '~' + a.finess, b.name ?? '~' + b.finess));
   const result = await readAggregates(await repo.reader(), (db) =>
     listUsagers(db, {
       words: search.filter((s) => s.name === 'name').map((s) => s.values[0]),
