@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dueReviews } from '../../coordination/ppa-reviews.js';
 import { postgresSkipReason, startTestServer, type DbKind, type TestServer } from '../../server/test-support.js';
-import { cloneUsagers, derivedTablesDiffer, seedGenerated, shiftDates } from './seed.js';
+import { cloneUsagers, derivedTablesDiffer, seedGenerated, seedOfficial, shiftDates } from './seed.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -98,3 +98,34 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
     });
   });
 }
+
+// The official PA example's actions name another CarePlan and no usager: they belong to the usager
+// by their identifiers (the local identifier's prefix), as the usager page finds them. A copy
+// carries its own actions, and its moyens are parts of them — not of the template's actions
+// (before, 116 copies' moyens hung under the official usager's actions: 696 moyens on one page).
+describe('cloneUsagers copies the Tasks named by the local identifier (official PA example)', { concurrency: false }, () => {
+  let s: TestServer;
+  after(async () => s?.stop());
+  it('each copy has as many Tasks as the template, parts of its own', async () => {
+    s = await startTestServer('embedded');
+    await seedOfficial({ repo: s.repo, validator: s.validator });
+    const tasks = async () =>
+      (await s.repo.db.query<{ id: string; content: Json }>(`SELECT id, content FROM resource WHERE resource_type = 'Task' AND NOT deleted`)).rows.map((r) => ({ id: r.id, content: typeof r.content === 'string' ? JSON.parse(r.content) : r.content }));
+    const prefixOf = (t: { content: Json }) => String(t.content.identifier?.[0]?.value ?? '').replace(/-[A-Z]{4}-\d+$/, '');
+    const before = await tasks();
+    const templateIds = new Set(before.map((t) => t.id));
+    const template = before.filter((t) => prefixOf(t) === '3480787529/123456789');
+    assert.ok(template.some((t) => t.content.partOf) && template.some((t) => !t.content.for), 'actions without usager, moyens parts of them');
+    const have = (await s.repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'`)).rows[0]!.n;
+    await cloneUsagers(s.repo, have + 3, { ppShare: 1 });
+    const copies = (await tasks()).filter((t) => !templateIds.has(t.id));
+    const byPrefix = new Map<string, typeof copies>();
+    for (const t of copies) byPrefix.set(prefixOf(t), [...(byPrefix.get(prefixOf(t)) ?? []), t]);
+    assert.equal(byPrefix.size, 3, [...byPrefix.keys()].join(', '));
+    for (const [prefix, mine] of byPrefix) {
+      assert.equal(mine.length, template.length, `${prefix}: as many Tasks as the template`);
+      const ids = new Set(mine.map((t) => t.id));
+      for (const t of mine) for (const p of t.content.partOf ?? []) assert.ok(ids.has(String(p.reference).slice(5)), `${prefix}: ${p.reference} is one of its own Tasks`);
+    }
+  });
+});

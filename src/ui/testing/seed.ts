@@ -138,14 +138,27 @@ export async function cloneUsagers(repo: Repository, total: number, options: Clo
         ORDER BY 1 LIMIT 50`,
     );
     for (const { id } of subjects.rows) {
+      // The usager's local identifier prefixes their business identifiers: the Tasks it names
+      // belong to them even when they do not refer to them (the official PA example's actions
+      // name another CarePlan and no usager; the usager page finds them the same way, by
+      // tasksOfLocalId). Without them the copies' moyens stayed parts of the template's actions.
+      const local = await repo.db.query<{ v: string | null }>(
+        `SELECT (SELECT i->>'value' FROM jsonb_array_elements(CASE jsonb_typeof(content->'identifier') WHEN 'array' THEN content->'identifier' ELSE '[]' END) i
+                  WHERE i->>'system' = 'https://identifiant-medicosocial-localusager.esante.gouv.fr' LIMIT 1) AS v
+           FROM resource WHERE resource_type = 'Patient' AND id = $1`,
+        [id],
+      );
+      const localId = local.rows[0]?.v;
+      const prefix = localId ? `${localId.replace(/[\\%_]/g, (c) => `\\${c}`)}-%` : '';
       const rows = await repo.db.query<{ content: Json | string; owner: string }>(
-        `WITH l1 AS (SELECT DISTINCT resource_type, id FROM search_reference WHERE target_type = 'Patient' AND target_id = $1),
+        `WITH l1 AS (SELECT DISTINCT resource_type, id FROM search_reference WHERE target_type = 'Patient' AND target_id = $1
+                     UNION SELECT resource_type, id FROM search_token WHERE $2 <> '' AND resource_type = 'Task' AND param = 'identifier' AND code LIKE $2),
               l2 AS (SELECT DISTINCT s.resource_type, s.id FROM search_reference s JOIN l1 ON s.target_type = l1.resource_type AND s.target_id = l1.id)
          SELECT r.content, r.owner FROM resource r
           WHERE NOT r.deleted AND ((r.resource_type = 'Patient' AND r.id = $1)
              OR ((r.resource_type, r.id) IN (SELECT * FROM l1 UNION SELECT * FROM l2)
                  AND r.resource_type NOT IN ('Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'HealthcareService', 'Device')))`,
-        [id],
+        [id, prefix],
       );
       const t = template(rows.rows);
       if (t.resources.some((r) => r.resourceType === 'Patient') && t.resources.some((r) => r.resourceType === 'CarePlan')) ppTemplates.push(t);
