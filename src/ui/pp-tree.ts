@@ -275,7 +275,16 @@ export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Jso
     const k = ppKind(r);
     if (k && r.id) kindOf.set(keyOf(r), k);
   }
-  const ofKind = (k: PpKind) => resources.filter((r) => r.id && kindOf.get(keyOf(r)) === k);
+  // Each kind's elements, in the order above (read once: a projet may hold hundreds of moyens).
+  const lists = new Map<PpKind, Json[]>();
+  for (const r of resources) {
+    const k = r.id ? kindOf.get(keyOf(r)) : undefined;
+    if (!k) continue;
+    const list = lists.get(k);
+    if (list) list.push(r);
+    else lists.set(k, [r]);
+  }
+  const ofKind = (k: PpKind): Json[] => lists.get(k) ?? [];
   const plans = ofKind('pp');
   const planKeys = new Set(plans.map(keyOf));
   const known = (ref: string | undefined, kind: PpKind) => (ref && kindOf.get(ref) === kind ? ref : undefined);
@@ -284,6 +293,21 @@ export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Jso
   const objectifsOf = (r: Json) => inputs(r, 'objectif').map((i) => known(refOf(i.valueReference), 'objectif')).filter((x): x is string => !!x);
   const besoinsOf = (r: Json) => refsOf(r.addresses).filter((x) => kindOf.get(x) === 'besoin');
   const actionsOf = (r: Json) => refsOf(r.partOf).filter((x) => kindOf.get(x) === 'action');
+  /** The children of each parent by one link, in the order of `children` (each child once per parent). */
+  const childrenBy = (children: Json[], parentsOf: (r: Json) => string[]) => {
+    const out = new Map<string, Json[]>();
+    for (const c of children) {
+      for (const parent of new Set(parentsOf(c))) {
+        const list = out.get(parent);
+        if (list) list.push(c);
+        else out.set(parent, [c]);
+      }
+    }
+    return out;
+  };
+  const meansByAction = childrenBy([...ofKind('moyen'), ...ofKind('prestation')], actionsOf);
+  const actionsByObjectif = childrenBy(ofKind('action'), objectifsOf);
+  const objectifsByBesoin = childrenBy(ofKind('objectif'), besoinsOf);
 
   // The PP of each element: its own link, else through its parents, else the only PP.
   const ownPlan = (r: Json): string | undefined => {
@@ -317,10 +341,9 @@ export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Jso
     const docs = kind === 'pp' ? [] : documentRefs(r).flatMap((k) => (byKey.get(k) && kindOf.get(k) === 'doc' ? [node(byKey.get(k)!)] : []));
     return { kind, key: keyOf(r), title, details, children: [...docs, ...children] };
   };
-  const subMeans = (actionKey: string) =>
-    [...ofKind('moyen'), ...ofKind('prestation')].filter((m) => actionsOf(m).includes(actionKey)).map((m) => node(m));
+  const subMeans = (actionKey: string) => (meansByAction.get(actionKey) ?? []).map((m) => node(m));
   const actionNode = (a: Json) => node(a, subMeans(keyOf(a)));
-  const objectifNode = (o: Json) => node(o, ofKind('action').filter((a) => objectifsOf(a).includes(keyOf(o))).map(actionNode));
+  const objectifNode = (o: Json) => node(o, (actionsByObjectif.get(keyOf(o)) ?? []).map(actionNode));
 
   const trees: PpNode[] = plans.map((plan) => {
     const pk = keyOf(plan);
@@ -335,7 +358,7 @@ export function buildPpTrees(input: Json[], options: PpOptions | Map<string, Jso
       if (r && kindOf.get(k) === 'doc') children.push(node(r));
     }
     children.push(...mine('attente').map((r) => node(r)));
-    children.push(...mine('besoin').map((b) => node(b, ofKind('objectif').filter((o) => besoinsOf(o).includes(keyOf(b))).map(objectifNode))));
+    children.push(...mine('besoin').map((b) => node(b, (objectifsByBesoin.get(keyOf(b)) ?? []).map(objectifNode))));
     children.push(...mine('objectif').filter((o) => besoinsOf(o).length === 0).map(objectifNode));
     children.push(...mine('action').filter((a) => objectifsOf(a).length === 0).map(actionNode));
     children.push(...[...mine('moyen'), ...mine('prestation')].filter((m) => actionsOf(m).length === 0).map((m) => node(m)));
