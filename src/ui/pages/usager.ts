@@ -77,14 +77,18 @@ async function searchAll(repo: Repository, resourceType: string, name: string, v
 }
 
 async function readByKeys(repo: Repository, keys: Iterable<string>): Promise<Map<string, Json>> {
-  const byType = new Map<string, string[]>();
+  const byType = new Map<string, Set<string>>();
   for (const k of keys) {
     const [type, id] = k.split('/');
     if (!type || !id) continue;
-    byType.set(type, [...(byType.get(type) ?? []), id]);
+    const ids = byType.get(type);
+    if (ids) ids.add(id);
+    else byType.set(type, new Set([id]));
   }
+  // One search per type, at the same time.
+  const found = await Promise.all([...byType].map(([type, ids]) => searchAll(repo, type, '_id', [...ids])));
   const out = new Map<string, Json>();
-  for (const [type, ids] of byType) for (const r of await searchAll(repo, type, '_id', [...new Set(ids)])) out.set(keyOf(r), r);
+  for (const list of found) for (const r of list) out.set(keyOf(r), r);
   return out;
 }
 
@@ -93,6 +97,9 @@ function uniq(list: Json[]): Json[] {
   for (const r of list) seen.set(keyOf(r), r);
   return [...seen.values()];
 }
+
+/** Practitioners, organisations… an element names, shown by name. */
+const ACTOR = /^(Practitioner|PractitionerRole|Organization|RelatedPerson|Location)\//;
 
 export async function loadUsager(repo: Repository, id: string): Promise<UsagerData | undefined> {
   let patient: Json;
@@ -103,38 +110,42 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
     throw e;
   }
   const me = [`Patient/${id}`];
-  const [encounters, evaluations, plans, goals, needs, docs] = await Promise.all([
+  const localId = identifierValue(patient, SYS.localUsager);
+  // The reads that depend on one another are grouped in rounds; each round's reads go at once
+  // (the pool's connections), so the page waits for a few round trips, not for every query.
+  const [encounters, evaluations, plans, goals, needs, docs, submissions] = await Promise.all([
     searchAll(repo, 'Encounter', 'subject', me),
     searchAll(repo, 'QuestionnaireResponse', 'subject', me),
     searchAll(repo, 'CarePlan', 'subject', me),
     searchAll(repo, 'Goal', 'subject', me),
     searchAll(repo, 'ServiceRequest', 'subject', me),
     searchAll(repo, 'DocumentReference', 'subject', me),
+    repo.reader().then((db) => submissionsOfUsager(db, id, localId)),
   ]);
   const stays = encounters.filter((e) => hasSystem(e, SYS.sejour) || hasProfile(e, 'tddui-encounter-sejour'));
-  const events = encounters.filter((e) => !stays.includes(e));
-  const transports = events.length ? await searchAll(repo, 'Task', 'encounter', events.map(keyOf)) : [];
+  const stayKeys = new Set(stays.map(keyOf));
+  const events = encounters.filter((e) => !stayKeys.has(keyOf(e)));
   // PP Tasks: basedOn one of the usager's PPs, or identified from the usager's local id (the
   // official PA actions name another CarePlan); then moyens / prestations partOf those actions.
-  const localId = identifierValue(patient, SYS.localUsager);
-  let tasks = uniq([
-    ...(plans.length ? await searchAll(repo, 'Task', 'based-on', plans.map(keyOf)) : []),
-    ...(localId && plans.length + goals.length + needs.length > 0 ? ((await tasksOfLocalId(await repo.reader(), localId)) as Json[]) : []),
-  ]).filter((t) => !transports.some((x) => keyOf(x) === keyOf(t)));
+  const [transports, basedOn, named, planVersions] = await Promise.all([
+    events.length ? searchAll(repo, 'Task', 'encounter', events.map(keyOf)) : [],
+    plans.length ? searchAll(repo, 'Task', 'based-on', plans.map(keyOf)) : [],
+    localId && plans.length + goals.length + needs.length > 0 ? repo.reader().then(async (db) => (await tasksOfLocalId(db, localId)) as Json[]) : [],
+    Promise.all(plans.map(async (p) => [keyOf(p), (await repo.history({ resourceType: 'CarePlan', id: String(p.id), count: 50, offset: 0 })).entries] as const)).then((l) => new Map<string, ResourceRecord[]>(l)),
+  ]);
+  const transportKeys = new Set(transports.map(keyOf));
+  let tasks = uniq([...basedOn, ...named]).filter((t) => !transportKeys.has(keyOf(t)));
   if (tasks.length) tasks = uniq([...tasks, ...(await searchAll(repo, 'Task', 'part-of', tasks.map(keyOf)))]);
   const consentKeys = plans.flatMap((p) => refsOf(p.supportingInfo)).filter((k) => k.startsWith('Consent/'));
+  const docKeys = new Set(docs.map(keyOf));
   const attachmentKeys = [...plans, ...goals, ...needs, ...tasks, ...events, ...evaluations, ...transports]
     .flatMap((r) => [...extensions(r, EXT.attachment).map((e) => refOf(e.valueReference)), ...arr(r.input).map((i) => refOf(i.valueReference))])
-    .filter((k): k is string => !!k && k.startsWith('DocumentReference/'));
-  const extra = await readByKeys(repo, [...consentKeys, ...attachmentKeys.filter((k) => !docs.some((d) => keyOf(d) === k))]);
-  const ppResources = uniq([...plans, ...goals, ...needs, ...tasks, ...docs, ...extra.values()]);
-  const planVersions = new Map<string, ResourceRecord[]>();
-  for (const p of plans) planVersions.set(keyOf(p), (await repo.history({ resourceType: 'CarePlan', id: String(p.id), count: 50, offset: 0 })).entries);
+    .filter((k): k is string => !!k && k.startsWith('DocumentReference/') && !docKeys.has(k));
   // Actors shown by name.
   const actorKeys = new Set<string>();
   const addRef = (v: unknown) => {
     const k = refOf(v);
-    if (k && /^(Practitioner|PractitionerRole|Organization|RelatedPerson|Location)\//.test(k)) actorKeys.add(k);
+    if (k && ACTOR.test(k)) actorKeys.add(k);
   };
   for (const s of stays) addRef(s.serviceProvider);
   for (const e of events) {
@@ -150,9 +161,11 @@ export async function loadUsager(repo: Repository, id: string): Promise<UsagerDa
     addRef(q.author);
     addRef(q.source);
   }
-  for (const c of extra.values()) for (const p of arr(c.performer)) addRef(p);
-  const actors = await readByKeys(repo, actorKeys);
-  const submissions = await submissionsOfUsager(await repo.reader(), id, localId);
+  const [extra, actors] = await Promise.all([readByKeys(repo, [...consentKeys, ...attachmentKeys]), readByKeys(repo, actorKeys)]);
+  // The accords' signatories, when not read already.
+  const more = [...extra.values()].flatMap((c) => arr(c.performer).map((p) => refOf(p))).filter((k): k is string => !!k && ACTOR.test(k) && !actorKeys.has(k));
+  if (more.length) for (const [k, r] of await readByKeys(repo, more)) actors.set(k, r);
+  const ppResources = uniq([...plans, ...goals, ...needs, ...tasks, ...docs, ...extra.values()]);
   const documents = uniq([...docs, ...[...extra.values()].filter((r) => r.resourceType === 'DocumentReference')]);
   return { patient, stays, events, transports, evaluations, plans, ppResources, planVersions, actors, submissions, documents };
 }
@@ -502,7 +515,8 @@ ${d.submissions.map((s) => html`<tr><td>${frInstant(s.receivedAt)}</td><td>${out
 }
 
 export async function usagerPage(repo: Repository, validator: TdduiValidator | undefined, id: string, query: { semaine?: string }): Promise<string | undefined> {
-  const d = await loadUsager(repo, id);
+  // The observations (TDDUI 2.3) are read beside the rest.
+  const [d, obs] = await Promise.all([loadUsager(repo, id), loadObservations(repo, id)]);
   if (!d) return undefined;
   const today = parisToday();
   const names = patientNames(d.patient);
@@ -510,7 +524,6 @@ export async function usagerPage(repo: Repository, validator: TdduiValidator | u
     .filter((q) => questionnaireId(q).startsWith('tddui-questionnaire-aggir'))
     .sort((a, b) => String(b.authored ?? '').localeCompare(String(a.authored ?? '')))[0];
   const g = latestGir ? girOf(latestGir) : undefined;
-  const obs = await loadObservations(repo, id);
   const body = html`<h1>${names.shown}${names.birth ? html` <span class="birth-name">(${names.birth})</span>` : ''} ${g?.gir ? html`<span class="gir" title="Dernière évaluation AGGIR">GIR ${g.gir}</span>` : ''}</h1>
 <nav class="tabs" aria-label="Sections"><a href="#identite">Identité</a><a href="#sejours">Séjours (${d.stays.length})</a><a href="#evaluations">Évaluations (${d.evaluations.length})</a><a href="#agenda">Agenda (${plural(d.events.length, 'évènement', 'évènements')}, ${plural(d.transports.length, 'transport', 'transports')})</a><a href="#projet">Projet personnalisé (${d.plans.length})</a>${d.documents.length ? html`<a href="#documents">Documents (${d.documents.length})</a>` : ''}${obs.observations.length ? html`<a href="#observations">Observations (${obs.observations.length})</a>` : ''}${d.submissions.length ? html`<a href="#envois-usager">Envois (${d.submissions.length})</a>` : ''}<a href="${`/usagers/${seg(id)}/coordination`}">Coordination</a><a href="${`/agendas/Patient/${seg(id)}`}">Agenda partagé</a><a href="${`/fhir/Patient/${seg(id)}`}">FHIR</a></nav>
 ${identitySection(d.patient)}
