@@ -8,7 +8,8 @@
 import { isObject, type FhirResource, type Json } from '../fhir/json.js';
 import { EVENT_TYPES } from '../rest/events.js';
 import { referenceKey, referenceKeys, validatingAccords } from '../tddui/ppa-accord.js';
-import type { Queryable, Repository } from '../storage/types.js';
+import type { Queryable, ReadScope, Repository } from '../storage/types.js';
+import { scopeSql } from '../storage/scope.js';
 
 const LOCAL_USAGER = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 export const DEFAULT_REVIEW_MONTHS = 12;
@@ -163,6 +164,67 @@ export async function dueReviews(repo: Repository, options: DueOptions = {}): Pr
       );
     })
     .sort(mostLateFirst);
+}
+
+export interface DueReviewPageOptions {
+  /** The Paris day (YYYY-MM-DD) the reviews are due by. */
+  today: string;
+  months?: number;
+  /** One ESSMS only (its FINESS). */
+  finess?: string;
+  /** A restricted token's scope: its ESSMS only. */
+  scope?: ReadScope;
+  limit: number;
+  offset: number;
+}
+
+export interface DueReviewPage {
+  /** How many reviews are due (in the scope and the ESSMS asked for). */
+  total: number;
+  /** This page of them, most late first (validation day, then the CarePlan's id). */
+  items: DueReview[];
+}
+
+/**
+ * One page of the due reviews, most late first — by validation day, then the CarePlan's id: a
+ * range of the index `ppa_validation_due_idx` (validated_day, careplan), or of
+ * `ppa_validation_finess_due_idx` (finess, validated_day, careplan) for one ESSMS (migration
+ * 0191, D-300), with LIMIT/OFFSET; the plans' titles and usagers' names of that page's rows only.
+ */
+export async function dueReviewPage(db: Queryable, options: DueReviewPageOptions): Promise<DueReviewPage> {
+  const months = options.months ?? DEFAULT_REVIEW_MONTHS;
+  const params: unknown[] = [lastDueValidationDay(options.today, months)];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = [`v.validated_day <= $1::date`, scopeSql(options.scope, 'v.finess', p)];
+  if (options.finess) where.push(`v.finess = ${p(options.finess)}`);
+  const cond = where.filter((w) => w !== 'true').join(' AND ');
+  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ppa_validation v WHERE ${cond}`, params)).rows[0]?.n ?? 0);
+  if (total === 0 || options.offset >= total) return { total, items: [] };
+  const { rows } = await db.query<{ careplan: string; patient: string; finess: string | null; validated_on: string; day: string; title: string | null; name: string | null }>(
+    `SELECT v.careplan, v.patient, v.finess, v.validated_on, to_char(v.validated_day, 'YYYY-MM-DD') AS day,
+            CASE WHEN jsonb_typeof(c.content->'title') = 'string' THEN c.content->>'title' END AS title,
+            (pt.content->'name')::text AS name
+       FROM (SELECT * FROM ppa_validation v WHERE ${cond} ORDER BY v.validated_day, v.careplan LIMIT ${p(options.limit)} OFFSET ${p(options.offset)}) v
+       LEFT JOIN resource c ON c.resource_type = 'CarePlan' AND c.id = v.careplan AND NOT c.deleted
+       LEFT JOIN resource pt ON pt.resource_type = 'Patient' AND pt.id = v.patient_id AND NOT pt.deleted
+      ORDER BY v.validated_day, v.careplan`,
+    params,
+  );
+  const items = rows.map((r) =>
+    review(
+      {
+        patient: r.patient,
+        patientName: r.name ? nameOf({ name: JSON.parse(r.name) as unknown } as Json) : undefined,
+        carePlan: `CarePlan/${r.careplan}`,
+        title: r.title ?? undefined,
+        finess: r.finess ?? undefined,
+        validatedOn: r.validated_on,
+        dueOn: addMonths(r.day, months),
+      },
+      options.today,
+    ),
+  );
+  return { total, items };
 }
 
 /** How many PPAs are due for review by `today` (a Paris day), per ESSMS ('' when unknown): Pilotage's count. */
