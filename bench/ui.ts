@@ -8,6 +8,7 @@
 // reviews are due); the derived tables are then checked against their full recomputation. Each page is fetched once ("first": cold, and for Pilotage the
 // computation of the aggregates, cached until the data changes), then UI_BENCH_ROUNDS times;
 // the median and the worst time (server-side rendering + transfer, HTTP on 127.0.0.1) are printed.
+// UI_BENCH_REUSE=1 times an already filled database (at least UI_BENCH_USAGERS Patients) as it is.
 import { performance } from 'node:perf_hooks';
 import { startServer } from '../src/server/app.js';
 import type { Queryable } from '../src/storage/types.js';
@@ -29,28 +30,49 @@ async function main(): Promise<void> {
   const srv = await startServer({ port: 0, dataDir: process.env.UI_BENCH_DATABASE ? undefined : 'memory://', database: process.env.UI_BENCH_DATABASE, packages: [SHARED_FHIR], logLevel: 'warn', limits: { readRate: 0, writeRate: 0 } });
   try {
     const ctx = { repo: srv.repo, validator: srv.validator };
-    const official = await seedOfficial(ctx);
+    // UI_BENCH_REUSE=1: a database already filled by a previous run (at least TOTAL Patients) is
+    // timed as it is: no ingestion, no copy, no check of the derived tables (UI_BENCH_CHECK=1 to
+    // run it anyway); the official submissions are the first three of the log.
+    const stored = Number((await srv.repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'`)).rows[0]!.n);
+    const reuse = process.env.UI_BENCH_REUSE === '1' && stored >= TOTAL;
+    let official: { rejected: { submissionId?: string }; pa: { submissionId?: string } };
+    let statuses: number[] = [];
+    let written = 0;
     const t1 = performance.now();
-    const statuses = await seedGenerated(ctx, GENERATED, 'bench-ui');
+    if (reuse) {
+      const first = (await srv.repo.db.query<{ id: string }>(`SELECT id FROM submission ORDER BY seq LIMIT 3`)).rows.map((r) => r.id);
+      official = { pa: { submissionId: first[1] }, rejected: { submissionId: first[2] } };
+    } else {
+      official = await seedOfficial(ctx);
+    }
+    const t2a = performance.now();
+    if (!reuse) statuses = await seedGenerated(ctx, GENERATED, 'bench-ui');
     const t2 = performance.now();
-    const written = await cloneUsagers(srv.repo, TOTAL, { ppShare: 'stored' });
+    if (!reuse) written = await cloneUsagers(srv.repo, TOTAL, { ppShare: 'stored' });
     const t3 = performance.now();
     // The derived tables kept by the copy's writes equal their full recomputation (today, half a year ago, in a year).
     const dayOf = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    const problems = await derivedTablesDiffer(srv.repo, [dayOf(0), dayOf(-182), dayOf(365)]);
+    const check = !reuse || process.env.UI_BENCH_CHECK === '1';
+    const problems = check ? await derivedTablesDiffer(srv.repo, [dayOf(0), dayOf(-182), dayOf(365)]) : [];
     const t4 = performance.now();
     const counts = await srv.repo.db.query<{ resource_type: string; n: number }>('SELECT resource_type, count(*)::int AS n FROM resource GROUP BY 1 ORDER BY 2 DESC');
     console.log(`database: ${srv.repo.db.kind}; start-up ${((t1 - t0) / 1000).toFixed(1)} s`);
-    console.log(`ingested ${GENERATED} generated usagers in ${((t2 - t1) / 1000).toFixed(1)} s (${statuses.filter((s) => s === 200).length} accepted); copied ${written} resources in ${((t3 - t2) / 1000).toFixed(1)} s`);
+    if (reuse) console.log(`reused the stored database (${stored} Patients): nothing ingested or copied`);
+    else console.log(`ingested ${GENERATED} generated usagers in ${((t2 - t2a) / 1000).toFixed(1)} s (${statuses.filter((s) => s === 200).length} accepted); copied ${written} resources in ${((t3 - t2) / 1000).toFixed(1)} s`);
     console.log(`stored: ${counts.rows.map((r) => `${r.resource_type} ${r.n}`).join(', ')}`);
     const pp = await srv.repo.db.query<{ n: number }>(`SELECT count(DISTINCT content->'subject'->>'reference')::int AS n FROM resource WHERE resource_type = 'CarePlan' AND NOT deleted`);
     console.log(`usagers with a projet personnalisé: ${pp.rows[0]!.n}`);
-    console.log(`derived tables against their full recomputation (${((t4 - t3) / 1000).toFixed(1)} s): ${problems.length ? `DIFFER — ${problems.join('; ')}` : 'equal'}`);
+    if (check) console.log(`derived tables against their full recomputation (${((t4 - t3) / 1000).toFixed(1)} s): ${problems.length ? `DIFFER — ${problems.join('; ')}` : 'equal'}`);
+    else console.log('derived tables: not checked (reused database)');
     if (problems.length) throw new Error('the derived tables differ from their full recomputation');
 
     // Pages to time: lists (first and deep pages, searches), one usager of each kind, pilotage.
     const pick = async (sql: string) => (await srv.repo.db.query<{ id: string }>(sql)).rows[0]?.id;
     const ppUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'CarePlan' LIMIT 1`);
+    // The copied usager with the largest projet (most resources referring to their CarePlan): the worst case of the page.
+    const ppLargest = await pick(`SELECT substring(c.content->'subject'->>'reference' from 9) AS id FROM resource c
+        JOIN (SELECT target_id, count(*) AS n FROM search_reference WHERE target_type = 'CarePlan' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1) t ON c.id = t.target_id
+       WHERE c.resource_type = 'CarePlan'`);
     const ssiadUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'Encounter' ORDER BY last_updated DESC LIMIT 1`);
     const someId = (await srv.repo.search({ resourceType: 'Patient', params: [], count: 1, offset: 5000 })).matches[0]?.resource as { identifier?: { value?: string }[] } | undefined;
     const finess = (await srv.repo.listSubmissions({ count: 1, offset: 0, outcome: 'accepted' })).items[0]?.organizationFiness;
@@ -65,10 +87,13 @@ async function main(): Promise<void> {
       ['Usagers (recherche « martin »)', '/usagers?q=martin'],
       ['Usagers (recherche identifiant)', `/usagers?q=${encodeURIComponent(someId?.identifier?.[0]?.value ?? '0')}`],
       ['Usager (projet personnalisé)', `/usagers/${ppUsager}`],
+      ['Usager (plus grand projet)', `/usagers/${ppLargest}`],
       ['Usager (SSIAD)', `/usagers/${ssiadUsager}`],
       ['Pilotage (toutes)', '/pilotage'],
       ['Pilotage (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
       ['Revues à prévoir', '/revues'],
+      ['Revues à prévoir (page 2)', '/revues?page=2'],
+      ['Revues à prévoir (une organisation)', `/revues?organisation=${finess ?? ''}`],
 
     ];
     // The anchor, first: the upload form, which reads no data (HTTP, routing, layout); each
@@ -77,6 +102,7 @@ async function main(): Promise<void> {
     let anchor = 0;
     let lastBody = '';
     let revues = -1;
+    let revuesTotal = '?';
     console.log(`\n${'page'.padEnd(40)} ${'first ms'.padStart(9)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)} ${'KiB'.padStart(6)} ${'× ancre'.padStart(8)}`);
     for (const [label, path] of pages) {
       const times: number[] = [];
@@ -94,10 +120,13 @@ async function main(): Promise<void> {
         else first = ms;
       }
       anchor ||= median(times);
-      if (path === '/revues') revues = (lastBody.match(/<tr data-careplan=/g) ?? []).length;
+      if (path === '/revues') {
+        revues = (lastBody.match(/<tr data-careplan=/g) ?? []).length;
+        revuesTotal = /\(([\d\s\u202f]+) projets? à réviser\)/.exec(lastBody)?.[1]?.replace(/\D/g, '') ?? '0';
+      }
       console.log(`${label.padEnd(40)} ${first.toFixed(0).padStart(9)} ${median(times).toFixed(1).padStart(10)} ${Math.max(...times).toFixed(0).padStart(8)} ${(size / 1024).toFixed(0).padStart(6)} ${(median(times) / anchor).toFixed(1).padStart(8)}`);
     }
-    console.log(`\nRevues à prévoir lists ${revues} projets personnalisés due for review`);
+    console.log(`\nRevues à prévoir: ${revuesTotal} projets personnalisés due for review, ${revues} on its first page`);
     await explain(srv.repo.db, ppUsager ?? '');
   } finally {
     await srv.close();
