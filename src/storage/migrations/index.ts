@@ -27,8 +27,8 @@ import * as m0170 from './0170-history-partitions.js';
 import * as m0180 from './0180-ppa-validation.js';
 import * as m0181 from './0181-derived-refresh-cost.js';
 import * as m0182 from './0182-submission-lz4.js';
-import * as m0190 from './0190-key-lock-fold.js';
 import * as m0183 from './0183-pilotage-slots.js';
+import * as m0190 from './0190-key-lock-fold.js';
 import * as m0191 from './0191-ppa-validation-due-order.js';
 
 export interface Migration {
@@ -36,4 +36,4 @@ export interface Migration {
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0062, m0070, m0071, m0080, m0081, m0082, m0090, m0100, m0150, m0151, m0160, m0161, m0170, m0180, m0181, m0182, m0190, m0183, m0191];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0062, m0070, m0071, m0080, m0081, m0082, m0090, m0100, m0150, m0151, m0160, m0161, m0170, m0180, m0181, m0182, m0183, m0190, m0191];
