@@ -9,6 +9,7 @@
 // computation of the aggregates, cached until the data changes), then UI_BENCH_ROUNDS times;
 // the median and the worst time (server-side rendering + transfer, HTTP on 127.0.0.1) are printed.
 // UI_BENCH_REUSE=1 times an already filled database (at least UI_BENCH_USAGERS Patients) as it is.
+// The database is analysed before the pages are timed (UI_BENCH_ANALYZE=0: not).
 import { performance } from 'node:perf_hooks';
 import { startServer } from '../src/server/app.js';
 import type { Queryable } from '../src/storage/types.js';
@@ -55,6 +56,17 @@ async function main(): Promise<void> {
     const check = !reuse || process.env.UI_BENCH_CHECK === '1';
     const problems = check ? await derivedTablesDiffer(srv.repo, [dayOf(0), dayOf(-182), dayOf(365)]) : [];
     const t4 = performance.now();
+    // The copy writes through the storage's batch path, not through the server's ingestion, whose
+    // statistics pass (storage/statistics.ts, D-298) would have analysed tables grown this much:
+    // without it the planner plans the pages' searches on the statistics of the near-empty
+    // tables (a reference search then ANDed the whole search_reference_res_idx range of a type:
+    // 18-22 ms instead of 0.1). UI_BENCH_ANALYZE=0 skips it.
+    let analyzeMs: number | undefined;
+    if (process.env.UI_BENCH_ANALYZE !== '0') {
+      const ta = performance.now();
+      await srv.repo.db.query('ANALYZE');
+      analyzeMs = performance.now() - ta;
+    }
     const counts = await srv.repo.db.query<{ resource_type: string; n: number }>('SELECT resource_type, count(*)::int AS n FROM resource GROUP BY 1 ORDER BY 2 DESC');
     console.log(`database: ${srv.repo.db.kind}; start-up ${((t1 - t0) / 1000).toFixed(1)} s`);
     if (reuse) console.log(`reused the stored database (${stored} Patients): nothing ingested or copied`);
@@ -64,6 +76,7 @@ async function main(): Promise<void> {
     console.log(`usagers with a projet personnalisé: ${pp.rows[0]!.n}`);
     if (check) console.log(`derived tables against their full recomputation (${((t4 - t3) / 1000).toFixed(1)} s): ${problems.length ? `DIFFER — ${problems.join('; ')}` : 'equal'}`);
     else console.log('derived tables: not checked (reused database)');
+    console.log(analyzeMs === undefined ? 'statistics: not analysed (UI_BENCH_ANALYZE=0)' : `statistics: ANALYZE of the database, ${(analyzeMs / 1000).toFixed(1)} s`);
     if (problems.length) throw new Error('the derived tables differ from their full recomputation');
 
     // Pages to time: lists (first and deep pages, searches), one usager of each kind, pilotage.
@@ -71,8 +84,10 @@ async function main(): Promise<void> {
     const ppUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'CarePlan' LIMIT 1`);
     // The copied usager with the largest projet (most resources referring to their CarePlan): the worst case of the page.
     const ppLargest = await pick(`SELECT substring(c.content->'subject'->>'reference' from 9) AS id FROM resource c
-        JOIN (SELECT target_id, count(*) AS n FROM search_reference WHERE target_type = 'CarePlan' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1) t ON c.id = t.target_id
-       WHERE c.resource_type = 'CarePlan'`);
+        CROSS JOIN LATERAL (SELECT count(*) AS n FROM search_reference s WHERE s.target_type = 'CarePlan' AND s.target_id = c.id) t
+       WHERE c.resource_type = 'CarePlan' AND NOT c.deleted ORDER BY t.n DESC, c.id LIMIT 1`);
+    // The ESSMS with the most validated projets, for its own Revues list.
+    const revuesFiness = await pick(`SELECT finess AS id FROM ppa_validation WHERE finess IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`);
     const ssiadUsager = await pick(`SELECT substring(content->'subject'->>'reference' from 9) AS id FROM resource WHERE resource_type = 'Encounter' ORDER BY last_updated DESC LIMIT 1`);
     const someId = (await srv.repo.search({ resourceType: 'Patient', params: [], count: 1, offset: 5000 })).matches[0]?.resource as { identifier?: { value?: string }[] } | undefined;
     const finess = (await srv.repo.listSubmissions({ count: 1, offset: 0, outcome: 'accepted' })).items[0]?.organizationFiness;
@@ -93,7 +108,7 @@ async function main(): Promise<void> {
       ['Pilotage (une organisation)', `/pilotage?organisation=${finess ?? ''}`],
       ['Revues à prévoir', '/revues'],
       ['Revues à prévoir (page 2)', '/revues?page=2'],
-      ['Revues à prévoir (une organisation)', `/revues?organisation=${finess ?? ''}`],
+      ['Revues à prévoir (une organisation)', `/revues?organisation=${revuesFiness ?? ''}`],
 
     ];
     // The anchor, first: the upload form, which reads no data (HTTP, routing, layout); each
@@ -128,6 +143,11 @@ async function main(): Promise<void> {
     }
     console.log(`\nRevues à prévoir: ${revuesTotal} projets personnalisés due for review, ${revues} on its first page`);
     await explain(srv.repo.db, ppUsager ?? '');
+    // The queries of the usager page with a projet and of Revues à prévoir, as the server runs
+    // them (recorded during one fetch), explained.
+    for (const [label, path] of [['Usager (projet personnalisé)', `/usagers/${ppUsager}`], ['Usager (plus grand projet)', `/usagers/${ppLargest}`], ['Revues à prévoir', '/revues'], ['Revues à prévoir (page 2)', '/revues?page=2'], ['Revues à prévoir (une organisation)', `/revues?organisation=${revuesFiness ?? ''}`]] as const) {
+      await explainPage(srv.repo.db, label, async () => void (await (await fetch(srv.url + path)).text()));
+    }
   } finally {
     await srv.close();
   }
@@ -183,6 +203,33 @@ async function explain(db: Queryable, patientId: string): Promise<void> {
     const lines = plan.rows.map((r) => Object.values(r)[0]!);
     const scans = lines.filter((l) => /Scan|Execution Time/.test(l)).map((l) => l.trim().replace(/^->\s*/, ''));
     console.log(`${label}:\n  ${scans.join('\n  ')}`);
+  }
+}
+
+/** The SELECTs run during `run()` (on `db`), each explained (EXPLAIN ANALYZE, scan nodes and time). */
+async function explainPage(db: Queryable, label: string, run: () => Promise<void>): Promise<void> {
+  const recorded: [string, readonly unknown[] | undefined][] = [];
+  const query = db.query.bind(db);
+  db.query = ((sql: string, params?: readonly unknown[]) => {
+    recorded.push([sql, params ? [...params] : params]);
+    return query(sql, params);
+  }) as Queryable['query'];
+  try {
+    await run();
+  } finally {
+    db.query = query;
+  }
+  console.log(`\n${label}: ${recorded.length} statements`);
+  for (const [sql, params] of recorded) {
+    const text = sql.replace(/\s+/g, ' ').trim();
+    if (!/^(SELECT|WITH)\b/i.test(text) || /\b(INSERT|UPDATE|DELETE)\b/i.test(text)) {
+      console.log(`  (not explained) ${text.slice(0, 80)}`);
+      continue;
+    }
+    const plan = await db.query<Record<string, string>>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params);
+    const lines = plan.rows.map((r) => Object.values(r)[0]!);
+    const scans = lines.filter((l) => /Scan|Execution Time/.test(l)).map((l) => l.trim().replace(/^->\s*/, '').replace(/ \(actual time=[\d.]+\.\.[\d.]+ /, ' ('));
+    console.log(`  ${text.slice(0, 110)}…\n    ${scans.join('\n    ')}`);
   }
 }
 

@@ -176,6 +176,8 @@ export interface DueReviewPageOptions {
   scope?: ReadScope;
   limit: number;
   offset: number;
+  /** How many are due, when the caller knows it already (from dueReviewCounts): not counted again. */
+  total?: number;
 }
 
 export interface DueReviewPage {
@@ -198,7 +200,7 @@ export async function dueReviewPage(db: Queryable, options: DueReviewPageOptions
   const where = [`v.validated_day <= $1::date`, scopeSql(options.scope, 'v.finess', p)];
   if (options.finess) where.push(`v.finess = ${p(options.finess)}`);
   const cond = where.filter((w) => w !== 'true').join(' AND ');
-  const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ppa_validation v WHERE ${cond}`, params)).rows[0]?.n ?? 0);
+  const total = options.total ?? Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ppa_validation v WHERE ${cond}`, [...params])).rows[0]?.n ?? 0);
   if (total === 0 || options.offset >= total) return { total, items: [] };
   const { rows } = await db.query<{ careplan: string; patient: string; finess: string | null; validated_on: string; day: string; title: string | null; name: string | null }>(
     `SELECT v.careplan, v.patient, v.finess, v.validated_on, to_char(v.validated_day, 'YYYY-MM-DD') AS day,

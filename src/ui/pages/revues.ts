@@ -31,7 +31,9 @@ export async function revuesPage(repo: Repository, query: RevuesQuery, months: n
   // A token restricted to some organisations: their ESSMS only.
   const counts = [...(await dueReviewCounts(db, day, months))].filter(([f]) => inScope(scope, f)).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const all = counts.reduce((n, [, c]) => n + c, 0);
-  const { total, items } = await dueReviewPage(db, { today: day, months, finess, scope, limit: REVUES_PAGE_SIZE, offset: (pageNo - 1) * REVUES_PAGE_SIZE });
+  // The counts per ESSMS give the total (the same rows: the scope's rule is one, storage/scope.ts).
+  const known = finess ? (counts.find(([f]) => f === finess)?.[1] ?? 0) : all;
+  const { total, items } = await dueReviewPage(db, { today: day, months, finess, scope, limit: REVUES_PAGE_SIZE, offset: (pageNo - 1) * REVUES_PAGE_SIZE, total: known });
   const current = { date: query.date ? day : undefined, organisation: finess };
   const essms = (f: string | undefined) => (f ? `ESSMS FINESS ${f}` : 'ESSMS non identifié');
   const body = html`<h1>Revues à prévoir</h1>
