@@ -10,8 +10,11 @@ import { FhirError, HTTP_ERRORS } from './outcome/http-errors.js';
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_G = new RegExp(UNSTORABLE.source, 'g');
 
+/** Any NUL or surrogate at all: nearly every string has none, and this test, without look-arounds, is cheaper. */
+const SUSPECT = /[\u0000\ud800-\udfff]/;
+
 export function hasUnstorableText(s: string): boolean {
-  return UNSTORABLE.test(s);
+  return SUSPECT.test(s) && UNSTORABLE.test(s);
 }
 
 export interface UnstorableText {
@@ -32,32 +35,93 @@ function step(name: string): string {
 }
 
 /**
- * Every string (value or property name) holding a NUL or a lone surrogate, at most `max`.
- * Iterative (a deep document cannot overflow the stack).
+ * Every string (value or property name) holding a NUL or a lone surrogate, at most `max`, in
+ * document order. Iterative (a deep document cannot overflow the stack). The walk builds no
+ * path: a container's parent and key are noted, and the expression is built for a hit only (the
+ * scan runs on every Bundle received, nearly always finding nothing; building a path string per
+ * value was most of its cost).
  */
 export function findUnstorableText(value: unknown, root: string, max = 20): UnstorableText[] {
   const out: UnstorableText[] = [];
-  const stack: [unknown, string][] = [[value, root]];
-  while (stack.length && out.length < max) {
-    const [v, path] = stack.pop()!;
+  // The containers entered: each one's container (index here, -1 for none) and key in it.
+  const parents: number[] = [];
+  const names: (string | number)[] = [];
+  // What is left to visit: the value, its container (index in `parents`, -1: the root) and its key.
+  const values: unknown[] = [value];
+  const within: number[] = [-1];
+  const keys: (string | number)[] = [''];
+  const pathOf = (container: number, key: string | number): string => {
+    if (container < 0) return root;
+    const steps: (string | number)[] = [key];
+    for (let c = container; parents[c]! >= 0; c = parents[c]!) steps.push(names[c]!);
+    let path = root;
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const k = steps[i]!;
+      path += typeof k === 'number' ? `[${k}]` : `.${step(k)}`;
+    }
+    return path;
+  };
+  while (values.length && out.length < max) {
+    const v = values.pop();
+    const container = within.pop()!;
+    const key = keys.pop()!;
     if (typeof v === 'string') {
-      if (hasUnstorableText(v)) out.push({ expression: path, what: kindOf(v), inName: false });
+      if (hasUnstorableText(v)) out.push({ expression: pathOf(container, key), what: kindOf(v), inName: false });
     } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+      const me = parents.length;
+      parents.push(container);
+      names.push(key);
+      for (let i = v.length - 1; i >= 0; i--) {
+        values.push(v[i]);
+        within.push(me);
+        keys.push(i);
+      }
     } else if (typeof v === 'object' && v !== null) {
-      const keys = Object.keys(v);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const k = keys[i]!;
+      let me = -1;
+      const ks = Object.keys(v);
+      for (let i = ks.length - 1; i >= 0; i--) {
+        const k = ks[i]!;
         if (hasUnstorableText(k)) {
-          out.push({ expression: path, what: kindOf(k), inName: true });
+          out.push({ expression: pathOf(container, key), what: kindOf(k), inName: true });
           continue;
         }
-        stack.push([(v as Record<string, unknown>)[k], `${path}.${step(k)}`]);
+        if (me < 0) {
+          me = parents.length;
+          parents.push(container);
+          names.push(key);
+        }
+        values.push((v as Record<string, unknown>)[k]);
+        within.push(me);
+        keys.push(k);
       }
     }
   }
   // Document order (the stack visits children last-first, then pops them first-first).
   return out;
+}
+
+/**
+ * Whether a value parsed from this UTF-8 JSON text (JSON.parse) may hold a NUL or a lone
+ * surrogate: only a `\u` escape can put one there (JSON allows no raw control character, and
+ * UTF-8 decoding turns any byte sequence that is not a character into U+FFFD). `false`: the text
+ * has no `\u0000` and no `\uD800`–`\uDFFF` escape, and findUnstorableText on the value would
+ * find nothing. (An escaped backslash before `u0000`, or a surrogate pair, answers `true`: then
+ * the value is scanned, which decides.)
+ */
+export function jsonMayHoldUnstorable(bytes: Uint8Array): boolean {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = b.indexOf('\\u'); i >= 0; i = b.indexOf('\\u', i + 2)) {
+    if (i + 5 >= b.length) return true;
+    const c0 = b[i + 2];
+    // \u0000
+    if (c0 === 0x30 && b[i + 3] === 0x30 && b[i + 4] === 0x30 && b[i + 5] === 0x30) return true;
+    // \uD800–\uDFFF: d or D, then 8, 9, a–f or A–F
+    if (c0 === 0x64 || c0 === 0x44) {
+      const c1 = b[i + 3];
+      if (c1 === 0x38 || c1 === 0x39 || (c1 !== undefined && ((c1 >= 0x61 && c1 <= 0x66) || (c1 >= 0x41 && c1 <= 0x46)))) return true;
+    }
+  }
+  return false;
 }
 
 export interface StorableCopyLimits {

@@ -6,7 +6,7 @@ import { isObject as isObj, type FhirResource, type Json } from '../fhir/json.js
 import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
-import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
+import { findUnstorableText, jsonMayHoldUnstorable, storableCopy, unstorableError } from '../fhir/text.js';
 import { JsonText, submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
@@ -171,8 +171,11 @@ export type Checked = { refused: Refusal } | { report: ValidationReport; ifMatch
  * The checks of a transaction Bundle before anything is stored — pure, synchronous, no I/O, so
  * that a validation worker runs them whole for a large Bundle: a Bundle of type transaction, no
  * text the database cannot store, valid (`validate`), every entry a create, `ifMatch` readable.
+ * `text`: the UTF-8 JSON the Bundle was parsed from (JSON.parse), when the caller has it — if it
+ * holds no escape that could make a NUL or a lone surrogate (jsonMayHoldUnstorable), the scan of
+ * the tree for them is skipped (it would find nothing).
  */
-export function checkTransaction(bundle: unknown, validate: (bundle: Json) => ValidationReport): Checked {
+export function checkTransaction(bundle: unknown, validate: (bundle: Json) => ValidationReport, text?: Uint8Array): Checked {
   if (!isObj(bundle) || bundle.resourceType !== 'Bundle') return { refused: refusal(400, outcome(new FhirError(HTTP_ERRORS.NOT_A_BUNDLE))) };
   if (bundle.type !== 'transaction') {
     const e = new FhirError(HTTP_ERRORS.BUNDLE_TYPE, { expected: '"transaction"', found: JSON.stringify(bundle.type ?? null) }, { expression: 'Bundle.type' });
@@ -180,7 +183,7 @@ export function checkTransaction(bundle: unknown, validate: (bundle: Json) => Va
   }
 
   // Text no database can store (NUL, lone surrogates): refused before any work, at its place.
-  const unstorable = findUnstorableText(bundle, 'Bundle');
+  const unstorable = text && !jsonMayHoldUnstorable(text) ? [] : findUnstorableText(bundle, 'Bundle');
   if (unstorable.length) {
     const outcomes = unstorable.map((u) => outcome(unstorableError(u)));
     return { refused: refusal(422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome) };

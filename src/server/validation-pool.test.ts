@@ -86,8 +86,11 @@ describe('validation worker pool', () => {
     invalid.entry.find((e: Json) => e.resource.resourceType === 'Patient').resource.birthDate = '1930-13-45';
     const nul = readExample('Bundle-tddui-bundle-example.json') as Json;
     nul.entry.find((e: Json) => e.resource.resourceType === 'Patient').resource.name[0].family = 'Du\u0000pont';
+    // (A lone surrogate too: the worker skips its scan only when the bytes hold no escape that could make one.)
+    const surrogate = readExample('Bundle-tddui-bundle-example.json') as Json;
+    surrogate.entry.find((e: Json) => e.resource.resourceType === 'Patient').resource.name[0].family = 'Du\uDC00pont';
     const notTransaction = { ...(readExample('Bundle-tddui-bundle-example.json') as Json), type: 'batch' };
-    for (const [what, bundle, status] of [['invalid', invalid, 422], ['NUL', nul, 422], ['batch', notTransaction, 400]] as const) {
+    for (const [what, bundle, status] of [['invalid', invalid, 422], ['NUL', nul, 422], ['surrogate', surrogate, 422], ['batch', notTransaction, 400]] as const) {
       const before = pool.completed;
       const r = await http(`${srv.base}`, { body: JSON.stringify(bundle) });
       assert.equal(r.status, status, `${what}: ${r.text.slice(0, 300)}`);
@@ -96,7 +99,7 @@ describe('validation worker pool', () => {
       assert.ok('refused' in local);
       // The same OperationOutcome (French and English, expressions), issue for issue.
       assert.deepEqual(r.json, JSON.parse(JSON.stringify(local.refused.outcome)), what);
-      if (what === 'NUL') assert.equal(r.json.issue[0].expression[0], `Bundle.entry[${nul.entry.findIndex((e: Json) => e.resource.resourceType === 'Patient')}].resource.name[0].family`);
+      if (what === 'NUL' || what === 'surrogate') assert.equal(r.json.issue[0].expression[0], `Bundle.entry[${bundle.entry.findIndex((e: Json) => e.resource.resourceType === 'Patient')}].resource.name[0].family`);
       // The same record in the submission log.
       const id = r.headers.get('x-tddui-submission');
       assert.ok(id, `${what}: logged`);

@@ -85,8 +85,8 @@ let service: FhirService | undefined;
 const services = (): FhirService => (service ??= validationService(validator));
 
 /** ingest's checkTransaction on a Bundle, a refusal built here whole (its record bounded, its OperationOutcome serialised and moved). */
-function checkHere(bundle: unknown, now: number): { checked: CheckedInWorker; transfer: ArrayBuffer[] } {
-  const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(now) }));
+function checkHere(bundle: unknown, now: number, text?: Uint8Array): { checked: CheckedInWorker; transfer: ArrayBuffer[] } {
+  const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(now) }), text);
   if ('report' in checked) return { checked: { report: checked.report, ifMatch: [...checked.ifMatch] }, transfer: [] };
   const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
   const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
@@ -143,7 +143,8 @@ async function main(): Promise<void> {
       if (m.kind === 'transaction') {
         // The checks before storing, and a refusal built here whole (ingest/index.ts).
         const bundle = m.bytes ? JSON.parse(text(m.bytes)) : m.resource;
-        const { checked, transfer } = checkHere(bundle, m.now);
+        // (Parsed from these bytes: their escapes tell whether the tree may hold unstorable text.)
+        const { checked, transfer } = checkHere(bundle, m.now, m.bytes);
         port.postMessage({ type: 'result', id: m.id, checked } satisfies FromValidationWorker, transfer);
         return;
       }
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
         const read = readBundle(body, m);
         const transfer: ArrayBuffer[] = [];
         if (read.claimer === TDDUI_PACKAGE) {
-          const here = checkHere(body, m.now);
+          const here = checkHere(body, m.now, m.format === 'json' ? m.bytes : undefined);
           read.checked = here.checked;
           transfer.push(...here.transfer);
         }
