@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startServer, type RunningServer, type StartOptions } from '../src/server/app.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
-import { createTestDatabase } from '../src/storage/testing.js';
+import pg from 'pg';
+import { createTestDatabase, withDatabase } from '../src/storage/testing.js';
 import { syntheticBundle, TEMPLATE } from './synthetic.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -90,9 +91,43 @@ async function growth(label: string, srv: RunningServer): Promise<Bucket[]> {
     process.stderr.write(`  ${label}: Bundles ${done + 1}–${done + size}: ingest ${ingest.toFixed(0)} resources/s, floor ${floor.toFixed(0)} resources/s, ratio ${(ingest / floor).toFixed(3)}\n`);
   }
   if (retries) process.stderr.write(`  ${label}: ${retries} request(s) retried after a network error\n`);
+  await statisticsLine(label, srv);
   const patients = Number((await srv.repo.db.query<{ n: string | number }>("SELECT count(*) AS n FROM resource WHERE resource_type = 'Patient'")).rows[0]!.n);
   if (patients !== N + 40) throw new Error(`${label}: ${patients} Patients stored for ${N + 40} synthetic usagers`);
   return buckets;
+}
+
+/**
+ * What the server's statistics passes cost over the run (storage/statistics.ts, D-310): its own
+ * count and wall time, and on PostgreSQL the VACUUM / ANALYZE statements of this database in
+ * pg_stat_statements when the cluster loads it (warm-up and floor buckets included).
+ */
+async function statisticsLine(label: string, srv: RunningServer): Promise<void> {
+  const k = (srv.repo as { statistics?: { idle(): Promise<void>; analyses: number; looks?: number; tablesVacuumed?: number; tablesAnalysed?: number; passMs?: number } }).statistics;
+  if (!k) return;
+  await k.idle();
+  let statements = '';
+  if (srv.repo.db.kind === 'postgres') {
+    // The view is in the `postgres` database (where the extension is created); filtered by this database.
+    const name = (await srv.repo.db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+    const c = new pg.Client({ connectionString: withDatabase(PG_ADMIN_URL, 'postgres') });
+    try {
+      await c.connect();
+      const r = await c.query<{ calls: string; ms: number }>(
+        `SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND query ~* '^\\s*(VACUUM|ANALYZE)'`,
+        [name],
+      );
+      statements = `; pg_stat_statements: ${r.rows[0]!.calls} VACUUM/ANALYZE statements, ${Number(r.rows[0]!.ms).toFixed(0)} ms`;
+    } catch {
+      // pg_stat_statements not loaded
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+  process.stderr.write(
+    `  ${label}: statistics passes ${k.analyses} (looks ${k.looks ?? '-'}, tables vacuumed ${k.tablesVacuumed ?? '-'}, analysed ${k.tablesAnalysed ?? '-'}), ${k.passMs?.toFixed(0) ?? '-'} ms of VACUUM/ANALYZE (wall)${statements}\n`,
+  );
 }
 
 /** A fresh database on the benchmark's PostgreSQL, dropped at the end. */

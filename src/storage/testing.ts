@@ -28,7 +28,7 @@ export function postgresUnavailable(): Promise<string | undefined> {
   return reachable;
 }
 
-function withDatabase(url: string, name: string): string {
+export function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = '/' + name;
   return u.toString();
