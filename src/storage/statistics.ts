@@ -12,7 +12,7 @@
 // which PGlite keeps too), like autovacuum's: every `lookEvery` versions written, look at the
 // tables the write path grows or churns (a partitioned table's partitions one by one) and
 //   - VACUUM a table whose dead rows reach `minRows` + 20 % of its rows (autovacuum's scale factor;
-//     its floor of 50 dead rows made the 3-row `pilotage_count`, updated by every Bundle, a VACUUM
+//     its floor of 50 dead rows made the small `pilotage_count`, updated by every Bundle, a VACUUM
 //     every 40 Bundles: 15-45 ms each on the embedded database), or whose oldest unfrozen
 //     transaction ID is older than autovacuum_freeze_max_age (the embedded database has no
 //     anti-wraparound autovacuum);
