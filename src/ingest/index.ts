@@ -27,6 +27,13 @@ export interface IngestContext {
    * answer built there too; `undefined` (no worker ready) checks here with `validator`.
    */
   offload?: (now: Date) => Promise<CheckedElsewhere | undefined>;
+  /**
+   * The request's body as received, UTF-8 JSON (the text the Bundle was parsed from): an accepted
+   * Bundle's submission record keeps this text as it is (D-315) rather than the parsed tree
+   * serialised again — the log returns the Bundle as the client sent it, and the event loop does
+   * not walk a large Bundle once more to serialise it.
+   */
+  received?: Uint8Array;
 }
 
 /**
@@ -335,7 +342,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
           ig: report.ig,
           unchangedCount: results.filter((r) => r.outcome === 'unchanged').length,
           usagers: described.usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
-          bundle,
+          bundle: ctx.received ? receivedText(ctx.received) : bundle,
           report: toOperationOutcome(issues),
           response,
         };
@@ -347,6 +354,17 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
     throw err;
   }
   return { status: 200, body: response!, submissionId };
+}
+
+/**
+ * The body's bytes as the text the submission log keeps (D-315): decoded as the body parser
+ * decoded them (invalid UTF-8 sequences as U+FFFD), so it is the very text the Bundle was parsed
+ * from. An accepted Bundle has no text the database cannot store (checkTransaction refused NUL
+ * and lone surrogates, escaped or not, in the tree parsed from this text).
+ */
+function receivedText(bytes: Uint8Array): JsonText {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return new JsonText(buf.toString('utf8'), 'Bundle');
 }
 
 /**

@@ -123,6 +123,7 @@ export function tdduiModule(opts: TdduiModuleOptions): IgModule {
             log,
             ...(at ? { now: () => at } : {}),
             ...(ctx?.client !== undefined ? { client: ctx.client } : {}),
+            ...(bytes !== undefined ? { received: bytes } : {}),
             ...(checked ? { offload: async () => checked } : offload ? { offload: (now: Date) => offload(bytes !== undefined ? { bytes } : { resource: bundle }, now) } : {}),
           },
           bundle,

@@ -139,7 +139,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     // checked by a worker, the tree built here only to be stored (D-286). A small transaction's text: for its worker.
     defer: (req, bytes) =>
       pool !== undefined && pool.ready && ((bytes > DEFER_VALIDATE_BYTES && isValidate(req)) || (bytes > DEFER_TRANSACTION_BYTES && isTransaction(req) && workersKnowBundles())),
-    keepBytes: (req) => pool !== undefined && req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
+    // A transaction's JSON bytes: for its worker, and the submission log's text of the Bundle (D-315).
+    keepBytes: (req) => req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
     // Any other large body: read (checked, parsed, XML converted) by a worker; the tree is rebuilt here in slices.
     parseElsewhere: (_req, bytes, format, keepJson) => (pool !== undefined && pool.ready && bytes.length > PARSE_ELSEWHERE_BYTES ? pool.parseBody(bytes, format, { keepJson }) : undefined),
   });
@@ -413,6 +414,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       else if (read.resourceType === undefined) throw new FhirError(HTTP_ERRORS.BODY_NOT_RESOURCE);
       // The tree, rebuilt from the worker's pieces a slice per turn of the event loop — or, refused, only its stub.
       else req.body = read.pieces ? await rebuildPieces(read.pieces) : read.stub;
+      // (The JSON bytes, back from the worker with the tree: the submission log's text, D-315.)
+      if (read?.bytes) req.fhirBodyBytes = Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
     }
     const sent = requireResourceBody(req);
     // (A refused Bundle read by a worker: no entries here — the worker's summary stands for them.)

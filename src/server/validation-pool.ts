@@ -64,6 +64,8 @@ export interface ReadBundle {
   claimer?: string;
   checked?: CheckedInWorker;
   pieces?: ParsedPieces;
+  /** The body's bytes given back with `pieces` when it was JSON (the submission log's text, D-315). */
+  bytes?: Uint8Array;
 }
 
 /**

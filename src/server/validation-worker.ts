@@ -175,6 +175,12 @@ async function main(): Promise<void> {
           transfer.push(...here.transfer);
         }
         if (!(read.checked && 'refused' in read.checked) || m.treeOnRefusal) read.pieces = toPieces(body);
+        // A tree the main thread will store: the JSON bytes go back with it (moved, not copied),
+        // the submission log keeps them as the Bundle's text (D-315).
+        if (read.pieces && m.format === 'json') {
+          read.bytes = m.bytes;
+          transfer.push(m.bytes.buffer as ArrayBuffer);
+        }
         port.postMessage({ type: 'result', id: m.id, bundle: read } satisfies FromValidationWorker, transfer);
         return;
       }

@@ -1,0 +1,54 @@
+// The submission log keeps an accepted Bundle as the client sent it (D-315): the request's JSON
+// text, byte for byte (indentation, escapes, key order), not the parsed tree serialised again —
+// whether the main thread parsed the body (small), a validation worker read it (large, D-286),
+// or no worker runs; on both databases.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { http, readExample, startTestServer, type TestServer } from './test-support.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The official Bundle as a client might write it: indented by tabs, `é` escaped (`pad` spaces more after its resourceType). */
+function sentText(pad = 0): string {
+  const bundle = readExample('Bundle-tddui-bundle-example.json') as Json;
+  let text = JSON.stringify(bundle, null, '\t').replaceAll('é', '\\u00e9');
+  text = text.replace('"resourceType": "Bundle"', `"resourceType": "Bundle"${' '.repeat(pad)}`);
+  return text;
+}
+
+for (const kind of ['embedded', 'postgres'] as const) {
+  for (const workers of [2, 0]) {
+    describe(`submission log text (${kind}, ${workers} validation workers)`, () => {
+      let srv: TestServer;
+      before(async () => {
+        srv = await startTestServer(kind, { validationWorkers: workers });
+        await srv.validationPool?.whenReady();
+      });
+      after(async () => srv?.stop());
+
+      const sizes = workers ? [['small', 0], ['large (read by a worker)', 300 * 1024]] as const : [['small', 0]] as const;
+      for (const [what, pad] of sizes) {
+        it(`an accepted ${what} Bundle is logged as the text sent`, async () => {
+          const text = sentText(pad);
+          assert.ok(text.includes('\\u00e9') && text.includes('\t'));
+          const r = await http(srv.base, { body: text });
+          assert.equal(r.status, 200, r.text.slice(0, 500));
+          const id = r.headers.get('x-tddui-submission');
+          assert.ok(id);
+          const row = (await srv.repo.db.query<{ bundle: string; bundle_bytes: number }>('SELECT bundle::text AS bundle, bundle_bytes FROM submission WHERE id = $1', [id])).rows[0]!;
+          assert.equal(row.bundle.length, text.length);
+          assert.ok(row.bundle === text, 'the text sent, byte for byte');
+          assert.equal(Number(row.bundle_bytes), Buffer.byteLength(text));
+          // Read back, the log's Bundle is the tree sent.
+          const logged = (await srv.repo.getSubmission(id!))!;
+          assert.deepEqual(logged.bundle, JSON.parse(text));
+          assert.equal(logged.submittedType, 'Bundle');
+          // And GET /Bundle/{id} serves it.
+          const got = await http(`${srv.base}/Bundle/${id}`);
+          assert.equal(got.status, 200, got.text.slice(0, 300));
+          assert.equal(got.json.entry.length, (JSON.parse(text) as Json).entry.length);
+        });
+      }
+    });
+  }
+}
