@@ -38,6 +38,33 @@ describe('unstorable text, found without recursion', () => {
     assert.equal(jsonDepthExceeds('{"a":[[1]]}', 3), false);
     assert.equal(jsonDepthExceeds('{"a":[[[1]]]}', 3), true);
     assert.equal(jsonDepthExceeds('{"a":"[[[[\\"[[[["}', 1), false);
+    // Strings skipped by indexOf (D-316): escaped quotes and backslashes before a quote, against
+    // a character-at-a-time reference scan, on random texts of quotes, backslashes and brackets.
+    const reference = (text: string, limit: number): boolean => {
+      let depth = 0;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+          continue;
+        }
+        if (c === '"') inString = true;
+        else if (c === '{' || c === '[') {
+          if (++depth > limit) return true;
+        } else if (c === '}' || c === ']') depth--;
+      }
+      return false;
+    };
+    assert.equal(jsonDepthExceeds('["a\\\\"[[[[', 3), true, 'an escaped backslash ends before the quote');
+    assert.equal(jsonDepthExceeds('["a\\"[[[[', 3), false, 'an escaped quote does not end the string');
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    for (let t = 0; t < 3000; t++) {
+      const text = Array.from({ length: rand(40) }, () => '"\\[]{}a'[rand(7)]).join('');
+      for (const limit of [0, 1, 2, 4]) assert.equal(jsonDepthExceeds(text, limit), reference(text, limit), `${JSON.stringify(text)} limit ${limit}`);
+    }
   });
 
   it('refuses URLs with NUL, undecodable bytes or lone surrogates', () => {
