@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { LARGE_ARRAY, prepareLarge } from './drivers/postgres.js';
+import { arrayLiteral, LARGE_ARRAY, prepareLarge } from './drivers/postgres.js';
 import { openRepository } from './index.js';
 import { createTestDatabase, forEachDriver, postgresUnavailable } from './testing.js';
 import { indexTables, stamp, WRITE_CHUNK, writeVersions, type VersionToWrite } from './writer.js';
@@ -24,6 +24,19 @@ test('prepareLarge: a long array becomes the very text pg would send for it; sho
   assert.deepEqual(out.slice(2, 6), params.slice(2, 6));
   const few = [short, 'q'];
   assert.equal(await prepareLarge(few), few, 'small parameter sets are passed as they are');
+});
+
+test('arrayLiteral: the very text pg makes of a flat array (D-317); other arrays left to pg', () => {
+  const odd = ['a"b', 'c\\d', '\\"', '"\\', '{x,y}', 'é€😀', '', 'NULL', ' sp ', '\n', JSON.stringify({ a: 'q"\\z', b: [1, null] })];
+  let seed = 11;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  const any = (): unknown => [null, undefined, rand(1000) - 500, 0.25, true, false, 12n, odd[rand(odd.length)], Array.from({ length: rand(6) }, () => '\\"ab"'[rand(5)]).join('')][rand(9)];
+  for (let t = 0; t < 500; t++) {
+    const a = Array.from({ length: rand(12) }, any);
+    assert.equal(arrayLiteral(a), prepareValue(a), JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+  }
+  assert.equal(arrayLiteral([]), prepareValue([]));
+  for (const other of [[['x']], [Buffer.from('z')], [new Date(0)], [{ a: 1 }]]) assert.equal(arrayLiteral(other), undefined);
 });
 
 /** Observations with many index rows and little content: what the preparation costs is extraction. */

@@ -7,6 +7,32 @@ import { mapYielding } from '../yielding.js';
 /** pg's own conversion of a parameter to its text (an array to its literal `{...}`). */
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (v: unknown) => unknown };
 
+/**
+ * The array literal pg's `prepareValue` makes of a flat array of strings, numbers, booleans and
+ * nulls — the same text, built without its two regular-expression passes over every element
+ * (a string with no quote nor backslash is taken as it is; one pass otherwise): the write
+ * statement's arrays (25 contents, ~150 index rows per Bundle) went through pg's `escapeElement`
+ * on the main thread for every Bundle (D-317). `undefined`: any other array (nested, bytes,
+ * dates, objects), left to pg.
+ */
+export function arrayLiteral(v: readonly unknown[]): string | undefined {
+  let out = '{';
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) out += ',';
+    const x = v[i];
+    if (x === null || x === undefined) out += 'NULL';
+    else if (typeof x === 'string') out += `"${x.indexOf('"') < 0 && x.indexOf('\\') < 0 ? x : x.replace(/["\\]/g, '\\$&')}"`;
+    else if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') out += `"${String(x)}"`;
+    else return undefined;
+  }
+  return `${out}}`;
+}
+
+/** Each flat array parameter as its literal (arrayLiteral); anything else as it is. */
+function literals(params: readonly unknown[]): unknown[] {
+  return params.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v));
+}
+
 /** Arrays longer than this are turned into their literal before the query, in slices (issue 21). */
 export const LARGE_ARRAY = 2000;
 const SLICE = 100;
@@ -29,7 +55,7 @@ export async function prepareLarge(params: readonly unknown[] | undefined): Prom
     }
     const slices: unknown[][] = [];
     for (let i = 0; i < v.length; i += SLICE) slices.push(v.slice(i, i + SLICE));
-    const parts = await mapYielding(slices, (part) => (prepareValue(part) as string).slice(1, -1));
+    const parts = await mapYielding(slices, (part) => (arrayLiteral(part) ?? (prepareValue(part) as string)).slice(1, -1));
     out.push(`{${parts.join(',')}}`);
   }
   return out;
@@ -44,7 +70,8 @@ export interface PostgresOptions {
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
-      const res = await client.query(sql, (await prepareLarge(params)) as unknown[] | undefined);
+      const prepared = await prepareLarge(params);
+      const res = await client.query(sql, prepared ? literals(prepared) : undefined);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
   };
