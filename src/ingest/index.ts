@@ -3,7 +3,7 @@
 // versions and the index, and answer a transaction-response. Every submission is logged.
 import { ppVersionEvents } from './pp-events.js';
 import { isObject as isObj, type FhirResource, type Json } from '../fhir/json.js';
-import { BundleResolver, referencedEntries, rewriteReferences, type EntryRef } from '../fhir/bundle/references.js';
+import { BundleResolver, referencedEntries, rewriteReferencesShared, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, jsonMayHoldUnstorable, storableCopy, unstorableError } from '../fhir/text.js';
@@ -324,7 +324,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
       ops: items.map((it): WriteOp => ({ method: 'create', resourceType: it.resourceType, resource: it.resource as FhirResource, keys: it.keys, ...(ifMatch.has(it.index) ? { ifMatch: ifMatch.get(it.index)! } : {}) })),
       resolve: (rc) => {
         const serverRef = (i: number) => `${items[i]!.resourceType}/${rc.targets[i]!.id}`;
-        for (const it of items) rc.setResource(it.index, rewriteReferences(it.resource, it.index, resolver, serverRef) as FhirResource);
+        for (const it of items) rc.setResource(it.index, rewriteReferencesShared(it.resource, it.index, resolver, serverRef) as FhirResource);
       },
       // A new version of a usager's projet personnalisé: one event per usager (D-127).
       events: (_results, changes) => ppVersionEvents(changes),
@@ -405,7 +405,7 @@ function keyedItems(entries: Json[], resolver: BundleResolver): Item[] {
     );
     for (const it of ready.length ? ready : pending) {
       const carePlans = (carePlansOf.get(it.index) ?? []).map(keyRef).filter((k): k is string => k !== undefined);
-      it.keys = businessKeys(rewriteReferences(it.resource, it.index, resolver, keyRef), { usager, carePlans });
+      it.keys = businessKeys(rewriteReferencesShared(it.resource, it.index, resolver, keyRef), { usager, carePlans });
     }
     pending = pending.filter((it) => it.keys.length === 0);
   }

@@ -94,3 +94,48 @@ export function referencedEntries(resource: Json, from: number, resolver: Bundle
   visit(resource);
   return out;
 }
+
+/**
+ * `rewriteReferences` without the deep copy (D-318): only the objects and arrays on the way to a
+ * rewritten reference are copied, every other part is shared with `resource` (returned itself
+ * when nothing changes). For callers that never mutate either tree: the receiving pipeline of a
+ * transaction Bundle, whose resources are only read, stamped (a copy) and serialised — a copy of
+ * every resource was most of what it allocated on the event loop per Bundle.
+ */
+export function rewriteReferencesShared(
+  resource: Json,
+  from: number,
+  resolver: BundleResolver,
+  serverRef: (index: number) => string | undefined,
+): Json {
+  const set = (o: Json, k: string, v: unknown) => {
+    // (An own `__proto__` key stays a plain key, as JSON.parse made it.)
+    if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+    else o[k] = v;
+  };
+  const visit = (v: unknown): unknown => {
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        const y = visit(x);
+        if (y !== x) (out ??= v.slice())[i] = y;
+      }
+      return out ?? v;
+    }
+    if (!isObj(v)) return v;
+    let out: Json | undefined;
+    for (const k of Object.keys(v)) {
+      const x = v[k];
+      const y = visit(x);
+      if (y !== x) set((out ??= { ...v }), k, y);
+    }
+    if (typeof v.reference === 'string' && !v.reference.startsWith('#')) {
+      const target = resolver.resolve(v.reference, from);
+      const ref = target !== undefined ? serverRef(target) : undefined;
+      if (ref && ref !== v.reference) (out ??= { ...v }).reference = ref;
+    }
+    return out ?? v;
+  };
+  return visit(resource) as Json;
+}
