@@ -42,7 +42,7 @@ export interface IngestContext {
  * OperationOutcome as UTF-8 JSON, serialised there.
  */
 export type CheckedElsewhere =
-  | { report: ValidationReport; ifMatch: [number, number][] }
+  | { report: ValidationReport; ifMatch: [number, number][]; reportText?: string }
   | { refused: { status: number; body: Uint8Array; record: RejectionRecord } };
 
 export interface IngestResult {
@@ -290,6 +290,8 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
     return { status, body: { resourceType: 'OperationOutcome' } as FhirResource, bytes: body, ...(submissionId ? { submissionId } : {}) };
   } else if (elsewhere) checked = { report: elsewhere.report, ifMatch: new Map(elsewhere.ifMatch) };
   else checked = checkTransaction(sent, (b) => ctx.validator.validate(b, { now }));
+  // The report's OperationOutcome as the log keeps it, serialised by the worker (D-319).
+  const reportText = elsewhere && 'report' in elsewhere ? elsewhere.reportText : undefined;
   if ('refused' in checked) return reject(ctx, sent, checked.refused, receivedAt);
   const { report, ifMatch } = checked;
   const bundle = sent as Json;
@@ -343,7 +345,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
           unchangedCount: results.filter((r) => r.outcome === 'unchanged').length,
           usagers: described.usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
           bundle: ctx.received ? receivedText(ctx.received) : bundle,
-          report: toOperationOutcome(issues),
+          report: reportText !== undefined ? new JsonText(reportText) : toOperationOutcome(issues),
           response,
         };
         return [submissionInsert(record, submissionId, p)];

@@ -1,9 +1,11 @@
 // The submission log keeps an accepted Bundle as the client sent it (D-315): the request's JSON
 // text, byte for byte (indentation, escapes, key order), not the parsed tree serialised again —
 // whether the main thread parsed the body (small), a validation worker read it (large, D-286),
-// or no worker runs; on both databases.
+// or no worker runs; on both databases. Its report is the main thread's, serialised by the
+// worker when one validated it (D-319).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -43,6 +45,10 @@ for (const kind of ['embedded', 'postgres'] as const) {
           const logged = (await srv.repo.getSubmission(id!))!;
           assert.deepEqual(logged.bundle, JSON.parse(text));
           assert.equal(logged.submittedType, 'Bundle');
+          // Its report, serialised by the worker that validated it when one did (D-319): the main thread's.
+          const here = srv.validator.validate(JSON.parse(text) as Json, { now: new Date() });
+          assert.ok(here.issues.length > 0);
+          assert.deepEqual(logged.report, JSON.parse(JSON.stringify(toOperationOutcome(here.issues))));
           // And GET /Bundle/{id} serves it.
           const got = await http(`${srv.base}/Bundle/${id}`);
           assert.equal(got.status, 200, got.text.slice(0, 300));

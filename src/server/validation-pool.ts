@@ -103,7 +103,7 @@ export async function rebuildPieces(p: ParsedPieces): Promise<unknown> {
  * threads as a string) and whose OperationOutcome comes as UTF-8 JSON (moved, not copied).
  */
 export type CheckedInWorker =
-  | { report: ValidationReport; ifMatch: [number, number][] }
+  | { report: ValidationReport; ifMatch: [number, number][]; reportText?: string }
   | {
       refused: {
         status: number;

@@ -87,7 +87,8 @@ const services = (): FhirService => (service ??= validationService(validator));
 /** ingest's checkTransaction on a Bundle, a refusal built here whole (its record bounded, its OperationOutcome serialised and moved). */
 function checkHere(bundle: unknown, now: number, text?: Uint8Array): { checked: CheckedInWorker; transfer: ArrayBuffer[] } {
   const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(now) }), text);
-  if ('report' in checked) return { checked: { report: checked.report, ifMatch: [...checked.ifMatch] }, transfer: [] };
+  // Accepted: the report as the submission log keeps it, serialised here rather than on the main thread (D-319).
+  if ('report' in checked) return { checked: { report: checked.report, ifMatch: [...checked.ifMatch], reportText: JSON.stringify(toOperationOutcome(checked.report.issues)) }, transfer: [] };
   const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
   const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
   const keptText = kept instanceof JsonText ? { text: kept.text, ...(kept.resourceType ? { resourceType: kept.resourceType } : {}) } : null;
