@@ -41,6 +41,7 @@ import { applyConnectionLimits, bytesText, checkValueLimits, isWrite, limitsOf, 
 import { DeferredBody } from './format.js';
 import { ValidationPool } from './validation-pool.js';
 import { installReadRouting } from './read-routing.js';
+import { PeriodicJob } from './periodic.js';
 
 /** 50 MiB: a Bundle may carry several base64 PDFs or CDA documents. */
 export const BODY_LIMIT = 50 * 1024 * 1024;
@@ -63,6 +64,8 @@ export interface BuildOptions {
    * the `pp-review-due` events (default every hour; the first check one interval after start).
    */
   ppaReview?: { months?: number; intervalMs?: number };
+  /** How often the rejected submissions' documents are swept (retention, quota; D-85); default every minute (tests shorten it). */
+  rejectedSweepMs?: number;
   /** More IG modules (volet rules, bundle handlers), after TDDUI's. */
   modules?: IgModule[];
   /** The audit trail of accesses to health data (server/audit.ts; default on — off only to measure its cost). */
@@ -330,36 +333,32 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   // Rejected submissions keep their documents within a retention period and a total quota (D-85):
   // swept at start and every minute (an indexed query over the rejected ones holding a document).
   if (limits.rejectedRetentionDays > 0 || limits.rejectedTotalBytes > 0) {
-    const sweep = async () => {
-      try {
+    const sweep = new PeriodicJob({
+      name: 'rejected submissions',
+      failed: 'rejected submissions: the sweep failed',
+      intervalMs: opts.rejectedSweepMs ?? 60_000,
+      log: app.log,
+      describeError: (err) => ({ code: (err as { code?: unknown }).code }),
+      run: async () => {
         const r = await repo.pruneRejectedSubmissions({
           retentionDays: limits.rejectedRetentionDays > 0 ? limits.rejectedRetentionDays : 365_000,
           maxTotalBytes: limits.rejectedTotalBytes > 0 ? limits.rejectedTotalBytes : Number.MAX_SAFE_INTEGER,
         });
         if (r.retention || r.quota) app.log.info(r, 'rejected submissions: documents dropped (retention, quota)');
-      } catch (err) {
-        app.log.error({ err: { code: (err as { code?: unknown }).code } }, 'rejected submissions: the sweep failed');
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    app.addHook('onReady', async () => {
-      await sweep();
-      timer = setInterval(() => void sweep(), 60_000);
-      timer.unref();
+      },
     });
-    app.addHook('onClose', async () => clearInterval(timer));
+    app.addHook('onReady', async () => sweep.start({ now: true }));
+    // The timer cleared and the sweep in flight awaited before the storage closes (D-325).
+    app.addHook('onClose', async () => sweep.stop());
   }
 
   // The history's monthly partitions, created ahead (migration 0170): checked every 6 hours
   // (openRepository made them at start), so a server running for months never writes into the
   // default partition.
   {
-    let timer: NodeJS.Timeout | undefined;
-    app.addHook('onReady', async () => {
-      timer = setInterval(() => void ensureHistoryPartitions(repo.db).catch((err: unknown) => app.log.error({ err }, 'history partitions: could not create the next months')), 6 * 3_600_000);
-      timer.unref();
-    });
-    app.addHook('onClose', async () => clearInterval(timer));
+    const partitions = new PeriodicJob({ name: 'history partitions', failed: 'history partitions: could not create the next months', intervalMs: 6 * 3_600_000, log: app.log, run: async () => void (await ensureHistoryPartitions(repo.db)) });
+    app.addHook('onReady', async () => partitions.start());
+    app.addHook('onClose', async () => partitions.stop());
   }
 
   // The audit trail's hooks first: they reach every route registered after them.
@@ -397,17 +396,18 @@ export async function buildServer(opts: BuildOptions): Promise<FastifyInstance> 
   app.addHook('onClose', async () => exportRunner.stop());
   // The yearly review of the PPA: due reviews raise their event (once each) every interval.
   const reviewMonths = opts.ppaReview?.months ?? DEFAULT_REVIEW_MONTHS;
-  let reviewTimer: NodeJS.Timeout | undefined;
-  app.addHook('onReady', async () => {
-    reviewTimer = setInterval(() => {
-      raiseDueReviewEvents(repo, { months: reviewMonths }).then(
-        (raised) => raised.length && app.log.info({ raised: raised.length }, 'projet personnalisé reviews due: events raised'),
-        (err) => app.log.error({ err }, 'projet personnalisé review check failed'),
-      );
-    }, opts.ppaReview?.intervalMs ?? 3_600_000);
-    reviewTimer.unref();
+  const reviews = new PeriodicJob({
+    name: 'projet personnalisé reviews',
+    failed: 'projet personnalisé review check failed',
+    intervalMs: opts.ppaReview?.intervalMs ?? 3_600_000,
+    log: app.log,
+    run: async () => {
+      const raised = await raiseDueReviewEvents(repo, { months: reviewMonths });
+      if (raised.length) app.log.info({ raised: raised.length }, 'projet personnalisé reviews due: events raised');
+    },
   });
-  app.addHook('onClose', async () => clearInterval(reviewTimer));
+  app.addHook('onReady', async () => reviews.start());
+  app.addHook('onClose', async () => reviews.stop());
   // The usager's agenda (GAP loaded): TDDUI agenda events kept in step as Appointments, following the change feed.
   const gap = modules.find((m) => m.name === GAP_PACKAGE) as { usagerSync?: UsagerAgendaSync } | undefined;
   const usagerSync = gap?.usagerSync;
@@ -494,6 +494,10 @@ export interface StartOptions {
   auth?: AuthOptions;
   /** See BuildOptions.ppaReview. */
   ppaReview?: { months?: number; intervalMs?: number };
+  /** See BuildOptions.rejectedSweepMs. */
+  rejectedSweepMs?: number;
+  /** Where the JSON log lines go (default stdout; tests read them). */
+  logDestination?: NodeJS.WritableStream;
   /** See BuildOptions.modules. */
   modules?: IgModule[];
   /** See BuildOptions.bulkExport. */
@@ -536,7 +540,7 @@ export interface RunningServer {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const database = opts.database ?? (opts.dataDir === undefined ? process.env.DATABASE_URL || undefined : undefined);
   const dataDir = opts.dataDir ?? resolvePath(process.cwd(), '.tddui-data');
-  const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'tddui' } });
+  const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'tddui' } }, ...(opts.logDestination ? [opts.logDestination] : []));
   // Both at once (the database may take seconds to initialise); nothing left open on failure.
   // A wrong JWKS file fails here, before anything is opened.
   const auth = opts.auth ? await Authenticator.create(opts.auth) : undefined;
@@ -574,7 +578,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     : undefined;
   let app: FastifyInstance;
   try {
-    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.ppaReview ? { ppaReview: opts.ppaReview } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
+    app = await buildServer({ ...(validationPool ? { validationPool } : {}), repo, validator, logger, trustProxy: opts.trustProxy, ...(opts.limits ? { limits: opts.limits } : {}), ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}), ...(auth ? { auth } : {}), ...(opts.modules ? { modules: opts.modules } : {}), ...(opts.ppaReview ? { ppaReview: opts.ppaReview } : {}), ...(opts.rejectedSweepMs !== undefined ? { rejectedSweepMs: opts.rejectedSweepMs } : {}), ...(opts.bulkExport ? { bulkExport: opts.bulkExport } : {}), ...(opts.notifications !== undefined ? { notifications: opts.notifications } : {}) });
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await validationPool?.close();
@@ -594,12 +598,18 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     validator,
     ...(validationPool ? { validationPool } : {}),
     close() {
-      // Stop accepting, let in-flight requests finish (Fastify answers 503 to new ones), then the DB.
+      // Stop accepting, let in-flight requests finish (Fastify answers 503 to new ones); the
+      // periodic jobs stop and their runs in flight end (onClose hooks), then the statistics
+      // pass in flight; then the DB (D-325).
       closing ??= (async () => {
         try {
           await app.close();
         } finally {
-          await repo.db.close();
+          try {
+            await repo.stopBackgroundWork();
+          } finally {
+            await repo.db.close();
+          }
         }
       })();
       return closing;

@@ -35,6 +35,7 @@ import { actorOf } from './audit.js';
 import { forbidden, type Authenticator } from './auth.js';
 import { FhirError, HTTP_ERRORS, operationOutcome } from './outcome.js';
 import { queryPairs } from './search.js';
+import { PeriodicJob } from './periodic.js';
 
 export interface BulkExportOptions {
   /** Folder of the NDJSON files (default `./.tddui-exports`). */
@@ -75,7 +76,7 @@ export class ExportRunner {
   private queue: string[] = [];
   private running: Promise<void> | undefined;
   private stopped = false;
-  private sweeper: NodeJS.Timeout | undefined;
+  private sweeper: PeriodicJob | undefined;
 
   constructor(
     private readonly repo: Repository,
@@ -90,14 +91,14 @@ export class ExportRunner {
   /** Picks up what a stopped server left (accepted or interrupted jobs), and sweeps expired files hourly. */
   async start(): Promise<void> {
     for (const job of await pendingExportJobs(this.db, this.options.staleSeconds ?? 60)) this.enqueue(job.id);
-    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, 'bulk export: sweeping expired files failed')), 3_600_000);
-    this.sweeper.unref();
-    await this.sweep();
+    // The hourly sweep of expired files: stopped, and its run in flight awaited, by stop() (D-325).
+    this.sweeper = new PeriodicJob({ name: 'bulk export', failed: 'bulk export: sweeping expired files failed', failureLevel: 'warn', intervalMs: 3_600_000, log: this.log, run: () => this.sweep() });
+    await this.sweeper.start({ now: true });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sweeper) clearInterval(this.sweeper);
+    await this.sweeper?.stop();
     await this.running;
   }
 

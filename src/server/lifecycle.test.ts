@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { openRepository } from '../storage/index.js';
+import { createTestDatabase, postgresUnavailable } from '../storage/testing.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
 import { availableParallelism } from 'node:os';
@@ -125,6 +126,58 @@ describe('server life cycle', { concurrency: false }, () => {
       await app.close();
     }
   });
+
+  // D-325: seen at the end of a benchmark on PostgreSQL, 'rejected submissions: the sweep failed'
+  // (level 50): shutdown cleared the sweep's timer but closed the database under the sweep in
+  // flight. Now close() waits for it: no error line, and the sweep's queries all ran.
+  for (const driver of ['pglite', 'postgres'] as const) {
+    it(`close() waits for the periodic sweep in flight before closing the database, and logs no error (${driver})`, async (t) => {
+      let database: { url: string; drop: () => Promise<void> } | undefined;
+      if (driver === 'postgres') {
+        const why = await postgresUnavailable();
+        if (why) return t.skip(`PostgreSQL unavailable: ${why}`);
+        database = await createTestDatabase({ prefix: 'tddui_t_sweep' });
+      }
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(...String(chunk).split('\n').filter(Boolean));
+          cb();
+        },
+      });
+      try {
+        const s = await startServer({ port: 0, ...(database ? { database: database.url } : { dataDir: 'memory://' }), packages: [SHARED_FHIR], logLevel: 'info', logDestination: sink, rejectedSweepMs: 20 });
+        // A slow sweep (a loaded database): the timer's next run is in flight when close() begins.
+        const prune = s.repo.pruneRejectedSubmissions.bind(s.repo);
+        let began!: () => void;
+        const inFlight = new Promise<void>((resolve) => (began = resolve));
+        let sweeps = 0;
+        let ended = 0;
+        s.repo.pruneRejectedSubmissions = async (policy) => {
+          sweeps++;
+          began();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const r = await prune(policy);
+          ended++;
+          return r;
+        };
+        await inFlight;
+        const mark = lines.length;
+        await s.close();
+        // (Time for a sweep left running to fail and log, as it did before D-325.)
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(sweeps, 1, 'no sweep starts once close() has begun');
+        assert.equal(ended, 1, 'the sweep in flight ran to its end before the database closed');
+        await assert.rejects(s.repo.db.query('SELECT 1'), 'the database is closed');
+        const logs = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+        assert.ok(logs.some((l) => l.level === 30), 'the log was captured');
+        // (Start-up warns of packages missing from the cache: only what shutdown logs counts.)
+        assert.deepEqual(logs.slice(mark).filter((l) => l.level >= 40 || /sweep/.test(l.msg)), [], 'no warning or error at shutdown');
+      } finally {
+        await database?.drop();
+      }
+    });
+  }
 
   it('tddui serve options', () => {
     const W = Math.min(8, availableParallelism());

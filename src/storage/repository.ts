@@ -43,6 +43,10 @@ export class SqlRepository implements Repository {
   /** Keeps the planner's statistics current where nothing else does (storage/statistics.ts). */
   readonly statistics: StatisticsKeeper;
 
+  stopBackgroundWork(): Promise<void> {
+    return this.statistics.stop();
+  }
+
   get searchParams(): SearchParameterSet {
     return this.params;
   }

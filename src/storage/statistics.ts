@@ -154,7 +154,7 @@ export class StatisticsKeeper {
   /** Counts `rows` versions written; starts a background look (and pass) past the threshold. */
   noteWrites(rows: number): void {
     this.written += rows;
-    if (this.running || this.known === 'none' || this.written < (this.known === 'whole' ? this.wholeThreshold() : this.lookEvery)) return;
+    if (this.stopped || this.running || this.known === 'none' || this.written < (this.known === 'whole' ? this.wholeThreshold() : this.lookEvery)) return;
     this.running = this.pass(false).finally(() => {
       this.running = undefined;
     });
@@ -177,6 +177,14 @@ export class StatisticsKeeper {
   /** The background pass in progress, if any (tests and shutdown await it). */
   idle(): Promise<void> {
     return this.running ?? Promise.resolve();
+  }
+
+  private stopped = false;
+
+  /** Shutdown (D-325): no background pass from now on; resolves once the one in flight has ended, before the database closes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
   }
 
   private async pass(forced: boolean): Promise<void> {

@@ -229,6 +229,11 @@ export interface Repository {
   useSearchParams(params: SearchParameterSet): void;
   /** Applies pending migrations (idempotent; safe when several servers start together). */
   migrate(): Promise<void>;
+  /**
+   * Before `db.close()` (D-325): no background work (the statistics pass, storage/statistics.ts)
+   * starts any more; resolves once the one in flight has ended.
+   */
+  stopBackgroundWork(): Promise<void>;
 
   /** Current version; StorageError 404 when unknown — or out of `scope`, which is the same to the reader —, 410 when deleted. */
   read(resourceType: string, id: string, options?: { scope?: ReadScope }): Promise<ResourceRecord>;
