@@ -76,6 +76,25 @@ await forEachDriver('StatisticsKeeper', (getRepo, driver) => {
     assert.equal(keeper.analyses, 1, 'the threshold grew with the data');
   });
 
+  test('stop() (shutdown, D-325): the pass in flight ends before it resolves; no pass starts after it', async () => {
+    const repo = getRepo();
+    const keeper = new StatisticsKeeper(repo.db, { lookEvery: 1 });
+    await keeper.look(); // the mode is known: noteWrites starts a pass at once
+    const looked = keeper.looks;
+    keeper.lastPlan = undefined;
+    keeper.noteWrites(10);
+    await keeper.stop();
+    if (driver === 'pglite') {
+      assert.equal(keeper.looks, looked + 1, 'a pass was in flight');
+      assert.ok(keeper.lastPlan, 'it ended (its plan made) before stop() resolved');
+    }
+    const stopped = keeper.looks;
+    keeper.noteWrites(1_000_000);
+    await keeper.idle();
+    await keeper.look();
+    assert.equal(keeper.looks, stopped, 'no pass after stop()');
+  });
+
   test('a pass also VACUUMs: the dead rows of updates and of the derived tables are reclaimed, the derived tables analysed', async () => {
     const repo = getRepo();
     if (await autovacuumOn(repo)) return; // autovacuum's job

@@ -168,6 +168,7 @@ export class StatisticsKeeper {
   /** Looks at the tables now, whatever was written (tests; after a bulk load). */
   async look(): Promise<void> {
     await this.idle();
+    if (this.stopped) return;
     this.running = this.pass(true).finally(() => {
       this.running = undefined;
     });
@@ -184,7 +185,7 @@ export class StatisticsKeeper {
   /** Shutdown (D-325): no background pass from now on; resolves once the one in flight has ended, before the database closes. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.idle();
+    while (this.running) await this.running;
   }
 
   private async pass(forced: boolean): Promise<void> {
