@@ -12,37 +12,10 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from '../storage/testing.js';
 import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
+import { bigBundle } from '../testing/big-bundle.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/**
- * The official Bundle repeated with renamed ids and references until its (indented) text reaches
- * `bytes`; `distinct`: the business identifiers renamed too (each copy its own usager, stay…).
- */
-function bigBundle(bytes: number, distinct = false): string {
-  const tpl = readExample('Bundle-tddui-bundle-example.json') as Json;
-  const one = JSON.stringify(tpl.entry);
-  const entries: Json[] = [];
-  let size = 0;
-  // (distinct: one Organization and one Practitioner, shared by every copy.)
-  const shared = (e: Json) => distinct && (e.resource.resourceType === 'Organization' || e.resource.resourceType === 'Practitioner');
-  for (let c = 0; size < bytes; c++) {
-    let text = one;
-    for (const e of tpl.entry as Json[]) if (!(shared(e) && c > 0)) text = text.replaceAll(`${e.resource.resourceType}/${e.resource.id}"`, `${e.resource.resourceType}/${e.resource.id}-c${c}"`);
-    if (distinct) {
-      text = text.replace(/"(3480787529\/[^"]*)"/g, `"$1C${c}"`);
-      // A valid NIR per copy (13 digits and their key, 97 - n mod 97).
-      const n = 1477204250000n + BigInt(c);
-      text = text.replaceAll('"147720425367411"', `"${n}${String(97n - (n % 97n)).padStart(2, '0')}"`);
-    }
-    const copy = (JSON.parse(text) as Json[]).filter((e) => !(shared(e) && c > 0));
-    for (const e of copy) e.resource.id = `${e.resource.id}-c${c}`;
-    entries.push(...copy);
-    size += JSON.stringify(copy, null, 2).length;
-  }
-  return JSON.stringify({ ...tpl, entry: entries }, null, 2);
-}
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

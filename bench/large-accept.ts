@@ -1,0 +1,137 @@
+// bench/large-accept (issue 21's leftover): a VALID 40 MB TDDUI transaction Bundle (~14,000
+// entries, src/testing/big-bundle.ts) accepted and stored by a real server (one validation worker,
+// a process of its own: bench/large-accept-child; the official example accepted first, as a
+// warm-up), on PostgreSQL and on the embedded database on
+// disk, while /healthz is probed every 10 ms from a thread of its own (the idle anchor first, the
+// same server, same run). Printed per run: the answer's time, /healthz p50/p95/p99/max against the
+// anchor, the server's longest event-loop block during the request (monitorEventLoopDelay in the
+// server) and its blocks of 50 ms or more, the load average before and after.
+//
+//   node dist/bench/large-accept.js [checkout ...] [--db=pg,embedded] [--runs=1] [--mb=40] [--prof=DIR]
+//
+// Checkouts: builds to run (each with its own dist/; default this one), in turn per run.
+// `--prof=DIR`: the servers run with --cpu-prof into DIR (their main thread's profile, for
+// attributing the blocks: see bench/README).
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { createTestDatabase, postgresUnavailable } from '../src/storage/testing.js';
+import { bigBundle } from '../src/testing/big-bundle.js';
+import { REPO_ROOT } from '../src/testing/paths.js';
+import { readExample } from '../src/server/test-support.js';
+
+const args = process.argv.slice(2);
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const dirs = args.filter((a) => !a.startsWith('--')).map((d) => resolve(d));
+if (!dirs.length) dirs.push(REPO_ROOT);
+const DBS = (option('db') ?? 'pg,embedded').split(',');
+const RUNS = Number(option('runs') ?? 1);
+const MB = Number(option('mb') ?? 40);
+const PROF = option('prof');
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'large-accept-child.js');
+
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+const PROBER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+let stop = false;
+parentPort.on('message', () => (stop = true));
+const probe = async () => { const t = performance.now(); const h = await fetch(workerData + '/healthz'); await h.arrayBuffer(); if (h.status !== 200) throw new Error('/healthz ' + h.status); return performance.now() - t; };
+const pause = () => new Promise((r) => setTimeout(r, 10));
+(async () => {
+  const idle = [];
+  for (let i = 0; i < 200; i++) { idle.push(await probe()); await pause(); }
+  parentPort.postMessage({ idle });
+  const busy = [];
+  while (!stop) { busy.push(await probe()); await pause(); }
+  parentPort.postMessage({ busy });
+})().catch((e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+const post = (url: string, body: Buffer) =>
+  new Promise<{ status: number; bytes: Buffer }>((ok, fail) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode!, bytes: Buffer.concat(chunks) }));
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+
+const text = bigBundle(MB * 1024 * 1024, true);
+const body = Buffer.from(text);
+const entries = (JSON.parse(text) as { entry: unknown[] }).entry.length;
+console.log(`valid Bundle: ${(body.length / 1048576).toFixed(1)} MiB, ${entries} entries; ${availableParallelism()} cores; builds: ${dirs.join(', ')}`);
+
+for (let run = 0; run < RUNS; run++)
+  for (const kind of DBS)
+    for (const dir of dirs) {
+      if (kind === 'pg' && (await postgresUnavailable())) {
+        console.log('PostgreSQL not reachable: skipped');
+        continue;
+      }
+      const pgdb = kind === 'pg' ? await createTestDatabase() : undefined;
+      const folder = kind === 'pg' ? undefined : mkdtempSync(join(tmpdir(), 'large-accept-'));
+      const child = fork(CHILD, [dir, pgdb?.url ?? folder!, '1'], { execArgv: PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const messages: Record<string, unknown>[] = [];
+      let wake = () => {};
+      child.on('message', (m) => (messages.push(m as Record<string, unknown>), wake()));
+      const next = async () => {
+        while (!messages.length) await new Promise<void>((r) => (wake = r));
+        return messages.shift()!;
+      };
+      try {
+        const url = (await next()).url as string;
+        // Warm-up: the official example Bundle accepted first (its objects are not the copies'), so
+        // what is measured is not the first write's one-time costs (compilation, first plans).
+        const warm = await post(`${url}/fhir`, Buffer.from(JSON.stringify(readExample('Bundle-tddui-bundle-example.json'))));
+        if (warm.status !== 200) throw new Error(`warm-up: ${warm.status} ${warm.bytes.subarray(0, 400).toString()}`);
+        const prober = new Worker(PROBER, { eval: true, workerData: url });
+        const fromProber: Record<string, unknown>[] = [];
+        let wakeP = () => {};
+        prober.on('message', (m) => (fromProber.push(m), wakeP()));
+        const nextP = async () => {
+          while (!fromProber.length) await new Promise<void>((r) => (wakeP = r));
+          const m = fromProber.shift()!;
+          if (m.error) throw new Error(`prober: ${m.error as string}`);
+          return m;
+        };
+        const idle = (await nextP()).idle as number[];
+        child.send('mark');
+        const load = loadavg()[0]!;
+        const t0 = performance.now();
+        const r = await post(`${url}/fhir`, body);
+        const seconds = (performance.now() - t0) / 1000;
+        const loadAfter = loadavg()[0]!;
+        prober.postMessage('stop');
+        child.send('report');
+        const busy = (await nextP()).busy as number[];
+        const { longest, blocks } = (await next()) as { longest: number; blocks: { at: number; ms: number; end: number }[] };
+        await prober.terminate();
+        const answer = r.status === 200 ? (JSON.parse(r.bytes.toString('utf8')) as { resourceType: string; entry?: unknown[] }) : undefined;
+        if (!answer || answer.resourceType !== 'Bundle' || answer.entry?.length !== entries) throw new Error(`not accepted whole: ${r.status} ${r.bytes.subarray(0, 400).toString()}`);
+        console.log(
+          `${kind} ${dir}: accepted (${entries} entries) in ${seconds.toFixed(1)} s; server's longest event-loop block ${longest.toFixed(0)} ms; ` +
+            `/healthz ${busy.length} probes p50 ${percentile(busy, 50).toFixed(1)} p95 ${percentile(busy, 95).toFixed(1)} p99 ${percentile(busy, 99).toFixed(1)} max ${Math.max(...busy).toFixed(0)} ms ` +
+            `(idle anchor p50 ${percentile(idle, 50).toFixed(1)} p99 ${percentile(idle, 99).toFixed(1)} ms); load average ${load.toFixed(1)} then ${loadAfter.toFixed(1)}`,
+        );
+        console.log(`  blocks >= 50 ms (at s: ms): ${blocks.map((b) => `${(b.at / 1000).toFixed(1)}:${b.ms.toFixed(0)}`).join(' ') || 'none'}`);
+        if (PROF) console.log(`  blocks (profile clock, µs end:ms): ${JSON.stringify(blocks.map((b) => [b.end, Math.round(b.ms)]))}`);
+      } finally {
+        child.send('close');
+        await new Promise((r) => child.once('exit', r));
+        await pgdb?.drop();
+        if (folder) rmSync(folder, { recursive: true, force: true });
+      }
+    }
