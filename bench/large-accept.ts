@@ -7,11 +7,12 @@
 // anchor, the server's longest event-loop block during the request (monitorEventLoopDelay in the
 // server) and its blocks of 50 ms or more, the load average before and after.
 //
-//   node dist/bench/large-accept.js [checkout ...] [--db=pg,embedded] [--runs=1] [--mb=40] [--prof=DIR]
+//   node dist/bench/large-accept.js [checkout ...] [--db=pg,embedded] [--runs=1] [--mb=40] [--prof=DIR] [--statements]
 //
 // Checkouts: builds to run (each with its own dist/; default this one), in turn per run.
 // `--prof=DIR`: the servers run with --cpu-prof into DIR (their main thread's profile, for
-// attributing the blocks: see bench/README).
+// attributing the blocks: see bench/README). `--statements`: on PostgreSQL, the run's 8 costliest
+// statements (pg_stat_statements of its own database, nested ones too: track=all).
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -20,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import pg from 'pg';
 import { createTestDatabase, postgresUnavailable } from '../src/storage/testing.js';
 import { bigBundle } from '../src/testing/big-bundle.js';
 import { REPO_ROOT } from '../src/testing/paths.js';
@@ -33,6 +35,7 @@ const DBS = (option('db') ?? 'pg,embedded').split(',');
 const RUNS = Number(option('runs') ?? 1);
 const MB = Number(option('mb') ?? 40);
 const PROF = option('prof');
+const STATEMENTS = args.includes('--statements');
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'large-accept-child.js');
 
 const percentile = (xs: number[], p: number): number => {
@@ -128,6 +131,23 @@ for (let run = 0; run < RUNS; run++)
         );
         console.log(`  blocks >= 50 ms (at s: ms): ${blocks.map((b) => `${(b.at / 1000).toFixed(1)}:${b.ms.toFixed(0)}`).join(' ') || 'none'}`);
         if (PROF) console.log(`  blocks (profile clock, µs end:ms): ${JSON.stringify(blocks.map((b) => [b.end, Math.round(b.ms)]))}`);
+        if (STATEMENTS && pgdb) {
+          const db = new pg.Client({ connectionString: pgdb.url });
+          await db.connect();
+          const sizes = await db.query<{ b: number; r: number; s: number }>(`SELECT octet_length(bundle::text) AS b, octet_length(report::text) AS r, octet_length(response::text) AS s FROM submission ORDER BY received_at DESC LIMIT 1`);
+          await db.end();
+          const mib = (n: number) => `${(Number(n) / 1048576).toFixed(1)} MiB`;
+          console.log(`  submission record: bundle ${mib(sizes.rows[0]!.b)}, report ${mib(sizes.rows[0]!.r)}, response ${mib(sizes.rows[0]!.s)}`);
+          // pg_stat_statements lives in the postgres database (the extension's view), filtered by this run's database.
+          const admin = new pg.Client({ connectionString: Object.assign(new URL(pgdb.url), { pathname: '/postgres' }).toString() });
+          await admin.connect();
+          const top = await admin.query<{ calls: string; ms: number; query: string }>(
+            `SELECT calls, round(total_exec_time)::int AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) ORDER BY total_exec_time DESC LIMIT 8`,
+            [new URL(pgdb.url).pathname.slice(1)],
+          ).finally(() => admin.end());
+          for (const s of top.rows) console.log(`  statement ${String(s.ms).padStart(7)} ms ${String(s.calls).padStart(6)} calls  ${s.query}`);
+        }
       } finally {
         child.send('close');
         await new Promise((r) => child.once('exit', r));

@@ -7,6 +7,7 @@ import { BundleResolver, referencedEntries, rewriteReferencesShared, type EntryR
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, jsonMayHoldUnstorable, storableCopy, unstorableError } from '../fhir/text.js';
+import { isUtf8 } from 'node:buffer';
 import { JsonText, submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
@@ -366,6 +367,9 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
  */
 function receivedText(bytes: Uint8Array): JsonText {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Valid UTF-8 without a byte-order mark (as good as every body): its bytes are that very text,
+  // given to the driver as they are (D-328: no 40 MB decoding and pg re-encoding on this thread).
+  if (isUtf8(buf) && !(buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf)) return new JsonText(buf, 'Bundle');
   return new JsonText(buf.toString('utf8'), 'Bundle');
 }
 

@@ -5,6 +5,7 @@
 // worker when one validated it (D-319).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { toOperationOutcome } from '../fhir/outcome/issue.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
@@ -53,6 +54,32 @@ for (const kind of ['embedded', 'postgres'] as const) {
           const got = await http(`${srv.base}/Bundle/${id}`);
           assert.equal(got.status, 200, got.text.slice(0, 300));
           assert.equal(got.json.entry.length, (JSON.parse(text) as Json).entry.length);
+        });
+      }
+
+      // D-328: on PostgreSQL the log's text is the request's bytes themselves, given to pg as a
+      // Buffer (a binary-format parameter), not decoded into a string and encoded back here.
+      if (kind === 'postgres') {
+        it('the text goes to PostgreSQL as the bytes received (not decoded, then encoded again, on this thread)', async () => {
+          const text = sentText(workers ? 300 * 1024 : 0);
+          const sent = Buffer.from(text);
+          const seen: Buffer[] = [];
+          const original = pg.Client.prototype.query;
+          pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+            const [sql, values] = args;
+            if (typeof sql === 'string' && sql.includes('INSERT INTO submission') && Array.isArray(values)) {
+              for (const v of values) if (Buffer.isBuffer(v) && v.length === sent.length) seen.push(v);
+            }
+            return (original as (...a: unknown[]) => unknown).apply(this, args);
+          } as typeof original;
+          try {
+            const r = await http(srv.base, { body: text });
+            assert.equal(r.status, 200, r.text.slice(0, 500));
+          } finally {
+            pg.Client.prototype.query = original;
+          }
+          assert.equal(seen.length, 1, 'the Bundle parameter is the bytes received');
+          assert.ok(seen[0]!.equals(sent));
         });
       }
     });

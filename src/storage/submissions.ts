@@ -2,7 +2,7 @@
 import { scopeSql, type ReadScope } from './scope.js';
 import { randomUUID } from 'node:crypto';
 import { pageNumber, toIso } from './rows.js';
-import type { Queryable, RejectedRetention, SubmissionFilter, SubmissionRecord } from './types.js';
+import { Utf8Text, type Queryable, type RejectedRetention, type SubmissionFilter, type SubmissionRecord } from './types.js';
 
 interface SubmissionRow {
   id: string;
@@ -63,15 +63,29 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
  * them again). `resourceType`: the value's, when it is a resource (the record's submitted type).
  */
 export class JsonText {
+  /** The text's UTF-8 bytes, when it was given as bytes (`fromBytes`). */
+  readonly bytes?: Buffer;
+  #text?: string;
+  /**
+   * `text` may be given as its UTF-8 bytes (valid UTF-8: the caller checks): stored without being
+   * decoded here on PostgreSQL (D-328: a 40 MB Bundle's text decoded, then encoded again by pg, held
+   * the event loop ~1.2 s); decoded when `text` is read.
+   */
   constructor(
-    readonly text: string,
+    text: string | Buffer,
     readonly resourceType?: string,
-  ) {}
+  ) {
+    if (typeof text === 'string') this.#text = text;
+    else this.bytes = text;
+  }
+  get text(): string {
+    return (this.#text ??= this.bytes!.toString('utf8'));
+  }
 }
 
 /** JSON text of a value, or null (the bundle may be anything the client sent). */
-function jsonOrNull(v: unknown): string | null {
-  return v === undefined ? null : v instanceof JsonText ? v.text : JSON.stringify(v);
+function jsonOrNull(v: unknown): string | Utf8Text | null {
+  return v === undefined ? null : v instanceof JsonText ? (v.bytes ? new Utf8Text(v.bytes) : v.text) : JSON.stringify(v);
 }
 
 const INSERT_COLUMNS =
@@ -108,7 +122,7 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.ig ?? null)}::text`,
     `${p(s.client ?? null)}::text`,
     `${p(s.unchangedCount ?? null)}::integer`,
-    `${p(bundleText === null ? null : Buffer.byteLength(bundleText))}::integer`,
+    `${p(bundleText === null ? null : bundleText instanceof Utf8Text ? bundleText.bytes.length : Buffer.byteLength(bundleText))}::integer`,
     `${p(s.bundleDropped ?? null)}::text`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;

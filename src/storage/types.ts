@@ -28,6 +28,17 @@ export interface ResourceRecord {
   resource: FhirResource;
 }
 
+/**
+ * A text parameter given as its UTF-8 bytes (valid UTF-8), for a large text the server received as
+ * bytes (an accepted Bundle's request, D-328): the PostgreSQL driver sends the bytes as they are (a
+ * binary-format parameter: for `json` and `text` the binary form is the text's bytes), with no
+ * decoding into a string nor encoding back on the event loop; PGlite gets the decoded string.
+ * Use it only where the placeholder is cast to `json` or `text` (`$n::json`).
+ */
+export class Utf8Text {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /** Minimal SQL seam shared by both drivers (PostgreSQL SQL dialect, `$1` placeholders). */
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;

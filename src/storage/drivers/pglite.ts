@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Queryable } from '../types.js';
+import { Utf8Text, type Database, type Queryable } from '../types.js';
 import { Mutex } from './mutex.js';
 import { lockFolder, type FolderLock } from './folder-lock.js';
 
@@ -28,7 +28,9 @@ export function isMemoryDir(dataDir: string): boolean {
 function wrap(db: Pick<PGlite, 'query'>): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
-      const res = await db.query<R>(sql, params as unknown[] | undefined);
+      // A Utf8Text (D-328) as its string: PGlite runs in this process, decoding here costs the same.
+      const values = params?.some((v) => v instanceof Utf8Text) ? params.map((v) => (v instanceof Utf8Text ? v.bytes.toString('utf8') : v)) : params;
+      const res = await db.query<R>(sql, values as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
     },
   };

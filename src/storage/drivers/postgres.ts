@@ -1,7 +1,7 @@
 // PostgreSQL driver over a `pg` Pool. Transactions run on one pooled client each.
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import type { Database, Queryable } from '../types.js';
+import { Utf8Text, type Database, type Queryable } from '../types.js';
 import { mapYielding } from '../yielding.js';
 
 /** pg's own conversion of a parameter to its text (an array to its literal `{...}`). */
@@ -30,7 +30,8 @@ export function arrayLiteral(v: readonly unknown[]): string | undefined {
 
 /** Each flat array parameter as its literal (arrayLiteral); anything else as it is. */
 function literals(params: readonly unknown[]): unknown[] {
-  return params.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v));
+  // A Utf8Text's bytes go as they are: pg sends a Buffer as a binary-format parameter (D-328).
+  return params.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v instanceof Utf8Text ? v.bytes : v));
 }
 
 /** Arrays longer than this are turned into their literal before the query, in slices (issue 21). */
