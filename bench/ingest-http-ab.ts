@@ -1,6 +1,6 @@
 // bench/ingest-http-ab: ingestion over HTTP (POST /fhir, validation on, the validation workers as
 // `tddui serve` starts them) by two or more builds, each server in a process of its own
-// (bench/http-server-child) on a fresh PostgreSQL database, the client here; blocks of Bundles
+// (bench/server-child) on a fresh PostgreSQL database, the client here; blocks of Bundles
 // sent to each build in turn (A B, B A, ...), K in flight. What it reads per Bundle, median over
 // the blocks: the CPU of the server's MAIN THREAD (`/proc/<pid>/task/<pid>/schedstat`: HTTP, the
 // ingest pipeline, the write plan, the driver — not the client, not the validation workers), of
@@ -70,7 +70,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 async function start(dir: string, i: number): Promise<Server> {
   const db = await createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_httpab' });
   const execArgv = [...(FLAGS.get(i) ?? []), ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROF)}`, `--cpu-prof-name=build${i}-${Date.now()}.cpuprofile`] : [])];
-  const child = fork(join(here, 'http-server-child.js'), [dir, db.url, WORKERS], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'server-child.js'), [dir, db.url, `--workers=${WORKERS}`], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((ok, ko) => {
     child.once('message', (m) => ok((m as { url: string }).url));
     child.once('exit', (code) => ko(new Error(`${dir}: server exited (${code})`)));

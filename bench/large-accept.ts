@@ -1,9 +1,9 @@
 // bench/large-accept (issue 21's leftover): a VALID 40 MB TDDUI transaction Bundle (~14,000
 // entries, src/testing/big-bundle.ts) accepted and stored by a real server (one validation worker,
-// a process of its own: bench/large-accept-child; the official example accepted first, as a
+// a process of its own: bench/server-child with its event-loop block logger; the official example accepted first, as a
 // warm-up), on PostgreSQL and on the embedded database on
-// disk, while /healthz is probed every 10 ms from a thread of its own (the idle anchor first, the
-// same server, same run). Printed per run: the answer's time, /healthz p50/p95/p99/max against the
+// disk, while /healthz is probed every 10 ms from a thread of its own (src/testing/healthz-prober,
+// validation-pool.test's prober: the idle anchor first, the same server, same run). Printed per run: the answer's time, /healthz p50/p95/p99/max against the
 // anchor, the server's longest event-loop block during the request (monitorEventLoopDelay in the
 // server) and its blocks of 50 ms or more, the load average before and after.
 //
@@ -20,10 +20,10 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { createTestDatabase, postgresUnavailable } from '../src/storage/testing.js';
 import { bigBundle } from '../src/testing/big-bundle.js';
+import { percentile, startHealthzProber, type HealthzProber } from '../src/testing/healthz-prober.js';
 import { REPO_ROOT } from '../src/testing/paths.js';
 import { readExample } from '../src/server/test-support.js';
 
@@ -36,29 +36,7 @@ const RUNS = Number(option('runs') ?? 1);
 const MB = Number(option('mb') ?? 40);
 const PROF = option('prof');
 const STATEMENTS = args.includes('--statements');
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'large-accept-child.js');
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-
-const PROBER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { performance } = require('node:perf_hooks');
-let stop = false;
-parentPort.on('message', () => (stop = true));
-const probe = async () => { const t = performance.now(); const h = await fetch(workerData + '/healthz'); await h.arrayBuffer(); if (h.status !== 200) throw new Error('/healthz ' + h.status); return performance.now() - t; };
-const pause = () => new Promise((r) => setTimeout(r, 10));
-(async () => {
-  const idle = [];
-  for (let i = 0; i < 200; i++) { idle.push(await probe()); await pause(); }
-  parentPort.postMessage({ idle });
-  const busy = [];
-  while (!stop) { busy.push(await probe()); await pause(); }
-  parentPort.postMessage({ busy });
-})().catch((e) => parentPort.postMessage({ error: String(e) }));
-`;
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'server-child.js');
 
 const post = (url: string, body: Buffer) =>
   new Promise<{ status: number; bytes: Buffer }>((ok, fail) => {
@@ -86,7 +64,7 @@ for (let run = 0; run < RUNS; run++)
       }
       const pgdb = kind === 'pg' ? await createTestDatabase() : undefined;
       const folder = kind === 'pg' ? undefined : mkdtempSync(join(tmpdir(), 'large-accept-'));
-      const child = fork(CHILD, [dir, pgdb?.url ?? folder!, '1'], { execArgv: PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(CHILD, [dir, pgdb?.url ?? folder!, '--workers=1', '--block-logger', '--log-level=error'], { execArgv: PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const messages: Record<string, unknown>[] = [];
       let wake = () => {};
       child.on('message', (m) => (messages.push(m as Record<string, unknown>), wake()));
@@ -94,34 +72,24 @@ for (let run = 0; run < RUNS; run++)
         while (!messages.length) await new Promise<void>((r) => (wake = r));
         return messages.shift()!;
       };
+      let prober: HealthzProber | undefined;
       try {
         const url = (await next()).url as string;
         // Warm-up: the official example Bundle accepted first (its objects are not the copies'), so
         // what is measured is not the first write's one-time costs (compilation, first plans).
         const warm = await post(`${url}/fhir`, Buffer.from(JSON.stringify(readExample('Bundle-tddui-bundle-example.json'))));
         if (warm.status !== 200) throw new Error(`warm-up: ${warm.status} ${warm.bytes.subarray(0, 400).toString()}`);
-        const prober = new Worker(PROBER, { eval: true, workerData: url });
-        const fromProber: Record<string, unknown>[] = [];
-        let wakeP = () => {};
-        prober.on('message', (m) => (fromProber.push(m), wakeP()));
-        const nextP = async () => {
-          while (!fromProber.length) await new Promise<void>((r) => (wakeP = r));
-          const m = fromProber.shift()!;
-          if (m.error) throw new Error(`prober: ${m.error as string}`);
-          return m;
-        };
-        const idle = (await nextP()).idle as number[];
+        prober = await startHealthzProber(url);
+        const idle = prober.idle;
         child.send('mark');
         const load = loadavg()[0]!;
         const t0 = performance.now();
         const r = await post(`${url}/fhir`, body);
         const seconds = (performance.now() - t0) / 1000;
         const loadAfter = loadavg()[0]!;
-        prober.postMessage('stop');
         child.send('report');
-        const busy = (await nextP()).busy as number[];
+        const { busy, slow } = await prober.stop();
         const { longest, blocks } = (await next()) as { longest: number; blocks: { at: number; ms: number; end: number }[] };
-        await prober.terminate();
         const answer = r.status === 200 ? (JSON.parse(r.bytes.toString('utf8')) as { resourceType: string; entry?: unknown[] }) : undefined;
         if (!answer || answer.resourceType !== 'Bundle' || answer.entry?.length !== entries) throw new Error(`not accepted whole: ${r.status} ${r.bytes.subarray(0, 400).toString()}`);
         console.log(
@@ -129,6 +97,7 @@ for (let run = 0; run < RUNS; run++)
             `/healthz ${busy.length} probes p50 ${percentile(busy, 50).toFixed(1)} p95 ${percentile(busy, 95).toFixed(1)} p99 ${percentile(busy, 99).toFixed(1)} max ${Math.max(...busy).toFixed(0)} ms ` +
             `(idle anchor p50 ${percentile(idle, 50).toFixed(1)} p99 ${percentile(idle, 99).toFixed(1)} ms); load average ${load.toFixed(1)} then ${loadAfter.toFixed(1)}`,
         );
+        console.log(`  /healthz probes over 100 ms (at s: ms): ${slow.join(' ') || 'none'}`);
         console.log(`  blocks >= 50 ms (at s: ms): ${blocks.map((b) => `${(b.at / 1000).toFixed(1)}:${b.ms.toFixed(0)}`).join(' ') || 'none'}`);
         if (PROF) console.log(`  blocks (profile clock, µs end:ms): ${JSON.stringify(blocks.map((b) => [b.end, Math.round(b.ms)]))}`);
         if (STATEMENTS && pgdb) {
@@ -149,6 +118,7 @@ for (let run = 0; run < RUNS; run++)
           for (const s of top.rows) console.log(`  statement ${String(s.ms).padStart(7)} ms ${String(s.calls).padStart(6)} calls  ${s.query}`);
         }
       } finally {
+        await prober?.terminate();
         child.send('close');
         await new Promise((r) => child.once('exit', r));
         await pgdb?.drop();

@@ -3,7 +3,6 @@
 // responsive while a 40 MB Bundle is validated.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -13,14 +12,10 @@ import { join } from 'node:path';
 import { createTestDatabase } from '../storage/testing.js';
 import { REPO_ROOT, SHARED_FHIR } from '../testing/paths.js';
 import { bigBundle } from '../testing/big-bundle.js';
+import { percentile, startHealthzProber } from '../testing/healthz-prober.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 describe('validation worker pool', () => {
   let srv: TestServer;
@@ -296,60 +291,23 @@ async function serve(data: string[]): Promise<{ url: string; stop: () => Promise
 }
 
 /**
- * The prober: a thread of its own (its event loop is not this one's, which sends 42 MiB and reads
- * a 44 MiB answer), `/healthz` every 10 ms — 200 probes of the idle server first (the anchor:
- * what the machine's load alone costs), then until told to stop.
- */
-const PROBER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { performance } = require('node:perf_hooks');
-const url = workerData;
-let stop = false;
-parentPort.on('message', () => (stop = true));
-const probe = async () => { const t = performance.now(); const h = await fetch(url + '/healthz'); await h.arrayBuffer(); if (h.status !== 200) throw new Error('/healthz ' + h.status); return performance.now() - t; };
-const pause = () => new Promise((r) => setTimeout(r, 10));
-(async () => {
-  const idle = [];
-  for (let i = 0; i < 200; i++) { idle.push(await probe()); await pause(); }
-  parentPort.postMessage({ idle });
-  const busy = [];
-  const t0 = performance.now();
-  const slow = [];
-  while (!stop) { const t = performance.now(); const ms = await probe(); busy.push(ms); if (ms > 100) slow.push(((t - t0) / 1000).toFixed(1) + 's:' + ms.toFixed(0) + 'ms'); await pause(); }
-  parentPort.postMessage({ busy, slow });
-})().catch((e) => parentPort.postMessage({ error: String(e) }));
-`;
-
-/**
- * `/healthz` probed every 10 ms (by the prober thread) while `request` runs, against an anchor
- * (the same server idle, same run). Prints the figures (docs/security.md quotes them) and checks
- * the issue's bound: p99 under 100 ms — unless the host itself is too loaded to tell (the idle
- * anchor's own p99 50 ms or more, or a load average above the cores + 2, this test's own threads), in which case the test
- * says so and is marked skipped.
+ * `/healthz` probed every 10 ms (by the prober thread of testing/healthz-prober.ts, the one
+ * bench/large-accept uses) while `request` runs, against an anchor (the same server idle, same
+ * run). Prints the figures (docs/security.md quotes them) and checks the issue's bound: p99 under
+ * 100 ms — unless the host itself is too loaded to tell (the idle anchor's own p99 50 ms or more,
+ * or a load average above the cores + 2, this test's own threads), in which case the test says so
+ * and is marked skipped.
  */
 async function probeWhile(t: TestContext, url: string, what: string, request: () => Promise<{ status: number; bytes: Buffer }>): Promise<{ status: number; bytes: Buffer }> {
-  const prober = new Worker(PROBER, { eval: true, workerData: url });
-  const messages: Json[] = [];
-  let wake = () => {};
-  prober.on('message', (m: Json) => {
-    messages.push(m);
-    wake();
-  });
-  const next = async (): Promise<Json> => {
-    while (!messages.length) await new Promise<void>((r) => (wake = r));
-    const m = messages.shift()!;
-    if (m.error) throw new Error(`prober: ${m.error}`);
-    return m;
-  };
+  const prober = await startHealthzProber(url);
   try {
-    const idle = (await next()).idle as number[];
+    const idle = prober.idle;
     const t0 = performance.now();
     const load = loadavg()[0]!;
     const r = await request();
     const seconds = (performance.now() - t0) / 1000;
     const loadAfter = loadavg()[0]!;
-    prober.postMessage('stop');
-    const { busy: latencies, slow } = (await next()) as { busy: number[]; slow: string[] };
+    const { busy: latencies, slow } = await prober.stop();
     const p99 = percentile(latencies, 99);
     const idleP99 = percentile(idle, 99);
     console.log(
