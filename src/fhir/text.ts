@@ -35,68 +35,33 @@ function step(name: string): string {
 }
 
 /**
- * Every string (value or property name) holding a NUL or a lone surrogate, at most `max`, in
- * document order. Iterative (a deep document cannot overflow the stack). The walk builds no
- * path: a container's parent and key are noted, and the expression is built for a hit only (the
- * scan runs on every Bundle received, nearly always finding nothing; building a path string per
- * value was most of its cost).
+ * Every string (value or property name) holding a NUL or a lone surrogate, the first `max` in
+ * document order (a property name's hit, at its object, in its property's place). Iterative: a
+ * deep document cannot overflow the stack. A plain walk that makes each value's path as it goes:
+ * a transaction Bundle is scanned only when its bytes hold a `\u0000` or surrogate escape
+ * (jsonMayHoldUnstorable), so the walk's cost no longer matters there (D-338).
  */
 export function findUnstorableText(value: unknown, root: string, max = 20): UnstorableText[] {
   const out: UnstorableText[] = [];
-  // The containers entered: each one's container (index here, -1 for none) and key in it.
-  const parents: number[] = [];
-  const names: (string | number)[] = [];
-  // What is left to visit: the value, its container (index in `parents`, -1: the root) and its key.
-  const values: unknown[] = [value];
-  const within: number[] = [-1];
-  const keys: (string | number)[] = [''];
-  const pathOf = (container: number, key: string | number): string => {
-    if (container < 0) return root;
-    const steps: (string | number)[] = [key];
-    for (let c = container; parents[c]! >= 0; c = parents[c]!) steps.push(names[c]!);
-    let path = root;
-    for (let i = steps.length - 1; i >= 0; i--) {
-      const k = steps[i]!;
-      path += typeof k === 'number' ? `[${k}]` : `.${step(k)}`;
-    }
-    return path;
-  };
-  while (values.length && out.length < max) {
-    const v = values.pop();
-    const container = within.pop()!;
-    const key = keys.pop()!;
-    if (typeof v === 'string') {
-      if (hasUnstorableText(v)) out.push({ expression: pathOf(container, key), what: kindOf(v), inName: false });
+  // What is left to visit: a value and its path, or (third item) a property name's hit, stacked
+  // in its place so that the hits come out in document order.
+  const stack: [unknown, string, UnstorableText['what']?][] = [[value, root]];
+  while (stack.length && out.length < max) {
+    const [v, path, badName] = stack.pop()!;
+    if (badName) out.push({ expression: path, what: badName, inName: true });
+    else if (typeof v === 'string') {
+      if (hasUnstorableText(v)) out.push({ expression: path, what: kindOf(v), inName: false });
     } else if (Array.isArray(v)) {
-      const me = parents.length;
-      parents.push(container);
-      names.push(key);
-      for (let i = v.length - 1; i >= 0; i--) {
-        values.push(v[i]);
-        within.push(me);
-        keys.push(i);
-      }
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
     } else if (typeof v === 'object' && v !== null) {
-      let me = -1;
-      const ks = Object.keys(v);
-      for (let i = ks.length - 1; i >= 0; i--) {
-        const k = ks[i]!;
-        if (hasUnstorableText(k)) {
-          out.push({ expression: pathOf(container, key), what: kindOf(k), inName: true });
-          continue;
-        }
-        if (me < 0) {
-          me = parents.length;
-          parents.push(container);
-          names.push(key);
-        }
-        values.push((v as Record<string, unknown>)[k]);
-        within.push(me);
-        keys.push(k);
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        stack.push(hasUnstorableText(k) ? [undefined, path, kindOf(k)] : [(v as Record<string, unknown>)[k], `${path}.${step(k)}`]);
       }
     }
   }
-  // Document order (the stack visits children last-first, then pops them first-first).
+  // (The stack is filled last-first, so it pops first-first: document order.)
   return out;
 }
 
