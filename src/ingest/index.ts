@@ -43,7 +43,12 @@ export interface IngestContext {
  * OperationOutcome as UTF-8 JSON, serialised there.
  */
 export type CheckedElsewhere =
-  | { report: ValidationReport; ifMatch: [number, number][]; reportText?: string }
+  /**
+   * Accepted. With `reportJson` (the whole report's OperationOutcome as the log keeps it, UTF-8
+   * JSON), `report.issues` may hold only the issues that are not information (a validation
+   * worker's, D-336): what this thread uses of them (counts, the warnings of the transaction-response).
+   */
+  | { report: ValidationReport; ifMatch: [number, number][]; reportJson?: Uint8Array }
   | { refused: { status: number; body: Uint8Array; record: RejectionRecord } };
 
 export interface IngestResult {
@@ -292,7 +297,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
   } else if (elsewhere) checked = { report: elsewhere.report, ifMatch: new Map(elsewhere.ifMatch) };
   else checked = checkTransaction(sent, (b) => ctx.validator.validate(b, { now }));
   // The report's OperationOutcome as the log keeps it, serialised by the worker (D-319).
-  const reportText = elsewhere && 'report' in elsewhere ? elsewhere.reportText : undefined;
+  const reportJson = elsewhere && 'report' in elsewhere ? elsewhere.reportJson : undefined;
   if ('refused' in checked) return reject(ctx, sent, checked.refused, receivedAt);
   const { report, ifMatch } = checked;
   const bundle = sent as Json;
@@ -346,7 +351,8 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
           unchangedCount: results.filter((r) => r.outcome === 'unchanged').length,
           usagers: described.usagers.map((u, i) => ({ ...u, id: patientIds[i] })),
           bundle: ctx.received ? receivedText(ctx.received) : bundle,
-          report: reportText !== undefined ? new JsonText(reportText) : toOperationOutcome(issues),
+          // (Its UTF-8 bytes as they are: valid UTF-8, JSON.stringify's own.)
+          report: reportJson !== undefined ? new JsonText(Buffer.from(reportJson.buffer, reportJson.byteOffset, reportJson.byteLength)) : toOperationOutcome(issues),
           response,
         };
         return [submissionInsert(record, submissionId, p)];

@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { sendBundles } from '../producer/send/index.js';
 import { SHARED_FHIR } from '../testing/paths.js';
 import { startServer, type RunningServer } from './app.js';
-import { checkValueLimits, DEFAULT_LIMITS } from './limits.js';
+import { FhirError, HTTP_ERRORS } from './outcome.js';
+import { checkValueLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
 import { http, readExample } from './test-support.js';
 
 const SSIAD = 'Bundle-tddui-bundle-example.json';
@@ -32,6 +33,67 @@ describe('value limits', () => {
     assert.throws(() => checkValueLimits({ resourceType: 'Patient', birthDate: '2020-01-01' }, l, 'Patient'), (e: { expression: string }) => e.expression === 'Patient.birthDate');
     assert.throws(() => checkValueLimits({ resourceType: 'Bundle', entry: [{}, {}, {}] }, l, 'Bundle'), (e: { id: string }) => e.id === 'http-too-many-entries');
     assert.doesNotThrow(() => checkValueLimits({ resourceType: 'Bundle', entry: [{}, {}] }, { ...l, arrayLength: 1 }, 'Bundle'));
+  });
+
+  // D-334: the walk no longer builds a path per value; the answer (which fault, at which path, with
+  // which message) must be the one of the walk before it, kept here as the reference.
+  it('answers as the walk that built a path per value did, on thousands of trees', () => {
+    const before = (value: unknown, limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>, root: string): void => {
+      const stack: [unknown, string, string][] = [[value, root, '']];
+      while (stack.length) {
+        const [v, path, name] = stack.pop()!;
+        if (typeof v === 'string') {
+          if (v.length > limits.stringLength) throw new FhirError(HTTP_ERRORS.VALUE_TOO_LONG, { what: 'A string', whatFr: 'Une chaîne', expression: path, limit: `${limits.stringLength} characters` }, { expression: path });
+        } else if (Array.isArray(v)) {
+          const isEntry = name === 'entry';
+          const max = isEntry ? limits.bundleEntries : limits.arrayLength;
+          if (v.length > max) {
+            if (isEntry) throw new FhirError(HTTP_ERRORS.TOO_MANY_ENTRIES, { count: v.length, limit: max }, { expression: path });
+            throw new FhirError(HTTP_ERRORS.VALUE_TOO_LONG, { what: 'An array', whatFr: 'Un tableau', expression: path, limit: `${max} elements` }, { expression: path });
+          }
+          for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`, '']);
+        } else if (typeof v === 'object' && v !== null) {
+          for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], `${path}.${k}`, k]);
+        }
+      }
+    };
+    const answer = (check: typeof before, value: unknown, limits: Pick<Limits, 'bundleEntries' | 'arrayLength' | 'stringLength'>): string => {
+      try {
+        check(value, limits, 'Bundle');
+        return 'ok';
+      } catch (e) {
+        const f = e as FhirError;
+        return `${f.status} ${f.id} ${f.expression} ${f.message} ${f.text}`;
+      }
+    };
+    let seed = 19;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const KEYS = ['entry', 'resource', 'name', 'given', 'a', 'b', '__proto__x', ''];
+    const tree = (depth: number): unknown => {
+      const r = random();
+      if (depth > 5 || r < 0.3) return r < 0.1 ? null : r < 0.15 ? 42 : 'x'.repeat(Math.floor(random() * 9));
+      if (r < 0.65) return Array.from({ length: Math.floor(random() * 5) }, () => tree(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(random() * 5); i > 0; i--) o[KEYS[Math.floor(random() * KEYS.length)]!] = tree(depth + 1);
+      return o;
+    };
+    const answers = new Set<string>();
+    for (let n = 0; n < 5000; n++) {
+      const value = tree(0);
+      const limits = { bundleEntries: Math.floor(random() * 4), arrayLength: 1 + Math.floor(random() * 4), stringLength: 2 + Math.floor(random() * 7) };
+      const expected = answer(before, value, limits);
+      answers.add(expected.split(' ')[1] ?? expected);
+      assert.equal(answer(checkValueLimits, value, limits), expected, JSON.stringify({ value, limits }));
+    }
+    // Every kind of answer was met (the comparison is not vacuous).
+    assert.deepEqual([...answers].sort(), ['http-too-many-entries', 'http-value-too-long', 'ok'].sort());
+    // Real Bundles, under limits that stop the walk at many different places.
+    const bundle = readExample(SSIAD);
+    for (let n = 0; n < 50; n++) {
+      for (const limits of [DEFAULT_LIMITS, { bundleEntries: 30, arrayLength: 3, stringLength: 40 + n }, { bundleEntries: 30, arrayLength: 100, stringLength: 10 + n }, { bundleEntries: 10, arrayLength: 100, stringLength: 1000 }]) {
+        assert.equal(answer(checkValueLimits, bundle, limits), answer(before, bundle, limits));
+      }
+    }
   });
 });
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { toOperationOutcome } from '../fhir/outcome/issue.js';
+import { countIssues, toOperationOutcome } from '../fhir/outcome/issue.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -50,6 +50,15 @@ for (const kind of ['embedded', 'postgres'] as const) {
           const here = srv.validator.validate(JSON.parse(text) as Json, { now: new Date() });
           assert.ok(here.issues.length > 0);
           assert.deepEqual(logged.report, JSON.parse(JSON.stringify(toOperationOutcome(here.issues))));
+          // The worker sends the information issues in the report's text only (D-336): the record's
+          // counts and the transaction-response's warnings are still those of the whole report.
+          assert.ok(here.issues.some((i) => i.severity === 'information') && here.issues.some((i) => i.severity === 'warning'));
+          const c = countIssues(here.issues.filter((i) => i.severity !== 'information'));
+          assert.deepEqual([logged.errorCount, logged.warningCount, logged.noticeCount], [c.errors, c.warnings, c.notChecked + c.igDefects]);
+          const answered = (r.json.entry as Json[]).flatMap((e) => (e.response.outcome?.issue ?? []) as Json[]).map((i) => `${i.expression?.[0]}|${i.diagnostics}`).sort();
+          const warnings = here.issues.filter((i) => i.severity === 'warning').map((i) => `${i.expression}|${i.message}`).sort();
+          assert.equal(answered.length, warnings.length);
+          assert.deepEqual(answered, warnings);
           // And GET /Bundle/{id} serves it.
           const got = await http(`${srv.base}/Bundle/${id}`);
           assert.equal(got.status, 200, got.text.slice(0, 300));
@@ -64,11 +73,13 @@ for (const kind of ['embedded', 'postgres'] as const) {
           const text = sentText(workers ? 300 * 1024 : 0);
           const sent = Buffer.from(text);
           const seen: Buffer[] = [];
+          const reports: Buffer[] = [];
           const original = pg.Client.prototype.query;
           pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
             const [sql, values] = args;
             if (typeof sql === 'string' && sql.includes('INSERT INTO submission') && Array.isArray(values)) {
               for (const v of values) if (Buffer.isBuffer(v) && v.length === sent.length) seen.push(v);
+              for (const v of values) if (Buffer.isBuffer(v) && v.subarray(0, 40).toString().startsWith('{"resourceType":"OperationOutcome"')) reports.push(v);
             }
             return (original as (...a: unknown[]) => unknown).apply(this, args);
           } as typeof original;
@@ -80,6 +91,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
           }
           assert.equal(seen.length, 1, 'the Bundle parameter is the bytes received');
           assert.ok(seen[0]!.equals(sent));
+          // The report, serialised by the worker, comes as its UTF-8 bytes too (D-336); with no worker, as a string.
+          assert.equal(reports.length, workers ? 1 : 0);
         });
       }
     });

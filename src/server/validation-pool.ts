@@ -103,7 +103,8 @@ export async function rebuildPieces(p: ParsedPieces): Promise<unknown> {
  * threads as a string) and whose OperationOutcome comes as UTF-8 JSON (moved, not copied).
  */
 export type CheckedInWorker =
-  | { report: ValidationReport; ifMatch: [number, number][]; reportText?: string }
+  /** Accepted: `reportJson` is the whole report (its OperationOutcome, UTF-8 JSON, moved); `report.issues` its issues other than information (D-336). */
+  | { report: ValidationReport; ifMatch: [number, number][]; reportJson?: Uint8Array }
   | {
       refused: {
         status: number;

@@ -87,8 +87,20 @@ const services = (): FhirService => (service ??= validationService(validator));
 /** ingest's checkTransaction on a Bundle, a refusal built here whole (its record bounded, its OperationOutcome serialised and moved). */
 function checkHere(bundle: unknown, now: number, text?: Uint8Array): { checked: CheckedInWorker; transfer: ArrayBuffer[] } {
   const checked = checkTransaction(bundle, (b) => validator.validate(b, { now: new Date(now) }), text);
-  // Accepted: the report as the submission log keeps it, serialised here rather than on the main thread (D-319).
-  if ('report' in checked) return { checked: { report: checked.report, ifMatch: [...checked.ifMatch], reportText: JSON.stringify(toOperationOutcome(checked.report.issues)) }, transfer: [] };
+  // Accepted: the report as the submission log keeps it, serialised here rather than on the main
+  // thread (D-319), as UTF-8 bytes moved to it and handed to the driver as they are (D-336: as a
+  // string it was cloned into the main thread's heap — 30 KB of text with accents, a two-byte
+  // string — and encoded to UTF-8 there again); and, as objects, only its issues that are not
+  // information: the main thread counts and answers the warnings (ingestTransaction), the
+  // information issues (26 of 38 for a synthetic PP-PA Bundle) were cloned across for nothing.
+  if ('report' in checked) {
+    const { report } = checked;
+    const reportJson = movable(Buffer.from(JSON.stringify(toOperationOutcome(report.issues))));
+    return {
+      checked: { report: { ...report, issues: report.issues.filter((i) => i.severity !== 'information') }, ifMatch: [...checked.ifMatch], reportJson },
+      transfer: [reportJson.buffer as ArrayBuffer],
+    };
+  }
   const { bundle: kept, report, ...record } = rejectionRecord(bundle, checked.refused);
   const body = movable(Buffer.from(JSON.stringify(checked.refused.outcome)));
   const keptText = kept instanceof JsonText ? { text: kept.text, ...(kept.resourceType ? { resourceType: kept.resourceType } : {}) } : null;

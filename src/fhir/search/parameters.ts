@@ -484,8 +484,11 @@ export class SearchParameterSet {
       defs = this.of(type).filter((d) => d.name === d.key);
       this.extractors.set(type, defs);
     }
+    // One array for every definition's values, emptied between them (most find none: an array
+    // per definition was garbage for nothing, D-335).
+    const values: unknown[] = [];
     for (const def of defs) {
-      const values: unknown[] = [];
+      values.length = 0;
       if (def.paths) for (const p of def.paths) walk(resource, p, 0, values);
       else if (def.evaluate) values.push(...def.evaluate(resource));
       if (values.length === 0) continue;
@@ -599,8 +602,9 @@ function walk(node: unknown, path: Step[], i: number, out: unknown[]): void {
     walk(node[key + step.choice], path, i + 1, out);
     return;
   }
-  for (const k of Object.keys(node)) {
-    if (k.length > key.length && k.startsWith(key) && CHOICE_TYPES.has(k.slice(key.length))) walk(node[k], path, i + 1, out);
+  // (for…in, own keys only: no array of the keys for every absent element, D-335.)
+  for (const k in node) {
+    if (k.length > key.length && k.startsWith(key) && Object.hasOwn(node, k) && CHOICE_TYPES.has(k.slice(key.length))) walk(node[k], path, i + 1, out);
   }
 }
 
@@ -684,14 +688,25 @@ function numbers(v: unknown, key: string, out: NumberRow[]): void {
 }
 
 function indexValues(def: ParamDef, values: unknown[], rows: IndexRows): void {
-  const seen = new Set<string>();
-  const once = (k: string) => (seen.has(k) ? false : (seen.add(k), true));
+  // Duplicates dropped; most parameters have one value, so the set is made only for a second
+  // distinct one (a Set per parameter and resource was garbage for nothing, D-335).
+  let first: string | undefined;
+  let seen: Set<string> | undefined;
+  const once = (k: string): boolean => {
+    if (first === undefined) {
+      first = k;
+      return true;
+    }
+    if (k === first) return false;
+    seen ??= new Set<string>();
+    return seen.has(k) ? false : (seen.add(k), true);
+  };
   const key = def.key;
   switch (def.type) {
     case 'token': {
       const out: { system: string | null; code: string }[] = [];
       for (const v of values) tokens(v, out);
-      for (const t of out) if (once(`${t.system}|${t.code}`)) rows.tokens.push({ param: key, ...t });
+      for (const t of out) if (once(`${t.system}|${t.code}`)) rows.tokens.push({ param: key, system: t.system, code: t.code });
       // Identifiers with a type: rows for `:of-type` (type system, type code|value).
       for (const v of values) {
         if (!isObject(v) || typeof v.value !== 'string' || !isObject(v.type) || !Array.isArray(v.type.coding)) continue;
