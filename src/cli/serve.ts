@@ -28,6 +28,11 @@ Options:
                     replicas (round robin); a client that has just written reads the primary
                     until a replica has replayed its write; a replica that is down is skipped
                     (probed every second). PostgreSQL only (docs/deployment.md).
+  --no-named-statements
+                    Send no named prepared statement to PostgreSQL (default: the write
+                    statements are prepared once per connection; or $TDDUI_NO_NAMED_STATEMENTS=1).
+                    For a connection pooler in transaction mode that does not carry them
+                    (PgBouncer before 1.21, or without max_prepared_statements).
   --packages DIR    Where FHIR packages are found (repeatable; as in tddui validate): a
                     package cache, a folder of packages, a package folder or a .tgz.
                     Default: $TDDUI_PACKAGES, ./fhir-packages or ../shared/fhir-packages;
@@ -113,6 +118,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       data: { type: 'string' },
       database: { type: 'string' },
       'read-database': { type: 'string', multiple: true },
+      'no-named-statements': { type: 'boolean', default: false },
       packages: { type: 'string', multiple: true },
       ig: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
@@ -152,6 +158,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (database) options.database = database;
   else options.dataDir = values.data ?? './.tddui-data';
   if (reads.length) options.readDatabases = reads;
+  if (values['no-named-statements'] || /^(1|true|yes|on)$/i.test(env.TDDUI_NO_NAMED_STATEMENTS ?? '')) options.namedStatements = false;
   if (values.packages?.length) options.packages = values.packages;
   if (values.ig?.length) options.igs = values.ig;
   if (values['trust-proxy']) options.trustProxy = true;

@@ -481,6 +481,8 @@ export interface StartOptions {
    * UI's pages and indicators go there, with read-your-writes (docs/deployment.md). PostgreSQL only.
    */
   readDatabases?: string[];
+  /** PostgreSQL: false sends no named prepared statement (a pooler that does not carry them; D-331). */
+  namedStatements?: boolean;
   /** Folder of the embedded database (default ./.tddui-data); `memory://` for an in-memory one. */
   dataDir?: string;
   /** FHIR package locations (default: the validator's default locations). */
@@ -557,7 +559,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     step('database', () =>
       openRepository(
         database
-          ? { url: database, ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases, replicaOptions: { onChange: (r) => logger[r.up ? 'info' : 'warn']({ replica: r.url, up: r.up, ...(r.error ? { error: r.error } : {}) }, r.up ? 'read replica in service' : 'read replica out of service: its reads go to the primary') } } : {}) }
+          ? { url: database, ...(opts.namedStatements === false ? { namedStatements: false } : {}), ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases, replicaOptions: { onChange: (r) => logger[r.up ? 'info' : 'warn']({ replica: r.url, up: r.up, ...(r.error ? { error: r.error } : {}) }, r.up ? 'read replica in service' : 'read replica out of service: its reads go to the primary') } } : {}) }
           : { dataDir, ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases } : {}) },
       ),
     ),

@@ -189,6 +189,11 @@ describe('server life cycle', { concurrency: false }, () => {
     assert.deepEqual(parseServeArgs([], { PORT: '7000', DATABASE_URL: 'postgres://h/db', LOG_LEVEL: 'debug' }), {
       options: { port: 7000, host: '127.0.0.1', logLevel: 'debug', database: 'postgres://h/db', validationWorkers: W },
     });
+    // D-331: named prepared statements off for a pooler that does not carry them.
+    assert.deepEqual(parseServeArgs(['--no-named-statements'], { DATABASE_URL: 'postgres://h/db' }), {
+      options: { port: 8080, host: '127.0.0.1', logLevel: 'info', database: 'postgres://h/db', namedStatements: false, validationWorkers: W },
+    });
+    assert.equal((parseServeArgs([], { DATABASE_URL: 'postgres://h/db', TDDUI_NO_NAMED_STATEMENTS: '1' }) as { options: { namedStatements?: boolean } }).options.namedStatements, false);
     assert.deepEqual(parseServeArgs(['--help'], {}), { help: true });
     for (const bad of [['--port', 'x'], ['--port', '70000'], ['--log-level', 'loud'], ['--data', 'a', '--database', 'postgres://h/db'], ['--database', 'mysql://h/db'], ['--nope'], ['extra'], ['--validation-workers', 'many']]) {
       assert.ok('error' in parseServeArgs(bad, {}), bad.join(' '));

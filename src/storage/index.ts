@@ -27,7 +27,7 @@ export const DEFAULT_DATA_DIR = './.tddui-data';
 export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
   if (opts.url) {
     if (!/^postgres(ql)?:\/\//.test(opts.url)) throw new Error(`Unsupported database URL "${opts.url}" (expected postgres://…)`);
-    return openPostgres({ url: opts.url });
+    return openPostgres({ url: opts.url, ...(opts.namedStatements === false ? { namedStatements: false } : {}) });
   }
   const dataDir = opts.dataDir ?? DEFAULT_DATA_DIR;
   // In memory: a copy of a cached blank data folder (no initdb; src/storage/drivers/pglite-template.ts).
@@ -47,7 +47,7 @@ export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Re
   let replicas: ReadReplicas | undefined;
   // Closing the repository's database closes the replicas' pools too.
   const primary: Database = opts.readUrls?.length
-    ? { kind: db.kind, query: (sql, params) => db.query(sql, params), transaction: (fn) => db.transaction(fn), close: async () => (await replicas?.close(), db.close()) }
+    ? { kind: db.kind, query: (sql, params, options) => db.query(sql, params, options), transaction: (fn) => db.transaction(fn), close: async () => (await replicas?.close(), db.close()) }
     : db;
   const repo = new SqlRepository(primary, opts.keys ?? TDDUI_KEY_POLICY, opts.searchParams, opts.versionUnchanged ?? false);
   try {

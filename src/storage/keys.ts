@@ -86,6 +86,7 @@ export async function lockAndLookupKeys(
   const res = await tx.query<KeyRow>(
     'SELECT * FROM tddui_lock_and_lookup_keys($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
+    { reuse: true },
   );
   for (const r of res.rows) found.set(foundKeyId(r), foundKey(r));
   return found;
@@ -104,6 +105,7 @@ export async function lookupKeysLockNew(tx: Queryable, owner: string, items: { r
   const res = await tx.query<KeyRow & { k_deleted: boolean; k_content: FhirResource | string }>(
     'SELECT * FROM tddui_lookup_keys_lock_new($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
+    { reuse: true },
   );
   for (const r of res.rows) {
     found.set(foundKeyId(r), {

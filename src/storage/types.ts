@@ -39,9 +39,20 @@ export class Utf8Text {
   constructor(readonly bytes: Buffer) {}
 }
 
+/** How a statement is sent (a hint: a driver may ignore it, the result is the same). */
+export interface QueryOptions {
+  /**
+   * The text is one of a few sent again and again (the write statement of a Bundle shape, D-331):
+   * PostgreSQL keeps it as a named prepared statement on each connection, so it is parsed and
+   * planned once per connection instead of once per call. Only for statements whose plan does not
+   * depend on their parameters' values (a generic plan is as good as a custom one).
+   */
+  reuse?: boolean;
+}
+
 /** Minimal SQL seam shared by both drivers (PostgreSQL SQL dialect, `$1` placeholders). */
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 export interface Database extends Queryable {
@@ -70,6 +81,11 @@ export interface OpenDatabaseOptions {
    * there (round robin, read-your-writes, health-checked). PostgreSQL only.
    */
   readUrls?: string[];
+  /**
+   * PostgreSQL: the write statements sent as named prepared statements (default true, D-331); false
+   * for a connection pooler in transaction mode that does not carry them across connections.
+   */
+  namedStatements?: boolean;
   /** Their health probe period, connection time-out, pool size (src/storage/read-replicas.ts). */
   replicaOptions?: import('./read-replicas.js').ReadReplicaOptions;
 }

@@ -1,7 +1,7 @@
 // PostgreSQL driver over a `pg` Pool. Transactions run on one pooled client each.
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import { Utf8Text, type Database, type Queryable } from '../types.js';
+import { Utf8Text, type Database, type Queryable, type QueryOptions } from '../types.js';
 import { mapYielding } from '../yielding.js';
 
 /** pg's own conversion of a parameter to its text (an array to its literal `{...}`). */
@@ -66,13 +66,43 @@ export interface PostgresOptions {
   url: string;
   /** Pool size (default 10). */
   max?: number;
+  /**
+   * Statements marked `reuse` sent as named prepared statements (default true, D-331). Off for a
+   * connection pooler that does not carry them across server connections (PgBouncer in
+   * transaction mode before 1.21, or without `max_prepared_statements`).
+   */
+  namedStatements?: boolean;
 }
 
-function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+/**
+ * The names of the reused statement texts (D-331), the same for the whole process: a text is
+ * always sent under the same name, so each connection parses it once (pg remembers, per
+ * connection, which names it has prepared, and sends Parse only the first time). At most
+ * MAX_NAMED texts are named — each is a prepared statement, with its plan, in every connection's
+ * backend — the texts past that go unnamed, as before. A Bundle's write statement has one text per
+ * shape (which tables get rows, whether versions are replaced, which extra statements), so a
+ * server sees a few dozen at most.
+ */
+const statementNames = new Map<string, string>();
+export const MAX_NAMED = 100;
+
+/** The name of a reused statement text, or undefined past MAX_NAMED texts. */
+export function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED) {
+    name = `tddui_s${statementNames.size + 1}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+function wrap(client: pg.Pool | pg.PoolClient, named: boolean): Queryable {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]) {
+    async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
       const prepared = await prepareLarge(params);
-      const res = await client.query(sql, prepared ? literals(prepared) : undefined);
+      const values = prepared ? literals(prepared) : undefined;
+      const name = named && options?.reuse ? statementName(sql) : undefined;
+      const res = await (name === undefined ? client.query(sql, values) : client.query({ name, text: sql, values }));
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
   };
@@ -85,7 +115,8 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
   // Fail fast on a wrong URL rather than at the first request.
   const probe = await pool.connect();
   probe.release();
-  const base = wrap(pool);
+  const named = opts.namedStatements ?? true;
+  const base = wrap(pool, named);
   let closing: Promise<void> | undefined;
   return {
     kind: 'postgres',
@@ -95,7 +126,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Database> {
       let broken = false;
       try {
         await client.query('BEGIN');
-        const out = await fn(wrap(client));
+        const out = await fn(wrap(client, named));
         await client.query('COMMIT');
         return out;
       } catch (err) {
