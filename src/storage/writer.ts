@@ -5,7 +5,7 @@
 // of work (unit-of-work.ts) and the re-indexer call it.
 import { mapYielding } from './yielding.js';
 import type { IndexRows, SearchParameterSet } from '../fhir/search/parameters.js';
-import type { FhirResource, Queryable } from './types.js';
+import { TextArray, type FhirResource, type Queryable } from './types.js';
 
 export interface VersionToWrite {
   resourceType: string;
@@ -138,12 +138,14 @@ async function writeStatement(
   const tables = large ? await indexTablesSliced(searchParams, items) : indexTables(searchParams, items);
   const types = items.map((i) => i.resourceType);
   const ids = items.map((i) => i.id);
-  const t = p(types);
-  const i = p(ids);
+  // Text and JSON arrays as TextArray (D-332): sent in PostgreSQL's binary array form, not as
+  // literals to escape here and parse there.
+  const t = p(new TextArray(types));
+  const i = p(new TextArray(ids));
   if (!mode.reindexOnly) ctes.push(`c AS (INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, owner, content)
       SELECT * FROM unnest(${t}::text[], ${i}::text[], ${p(items.map((x) => x.versionId))}::integer[],
                            ${p(items.map((x) => x.lastUpdated))}::timestamptz[], ${p(items.map((x) => x.deleted ?? false))}::boolean[],
-                           ${p(items.map((x) => x.owner))}::text[], ${p(contents)}::jsonb[])
+                           ${p(new TextArray(items.map((x) => x.owner)))}::text[], ${p(new TextArray(contents, 'jsonb'))}::jsonb[])
       ON CONFLICT (resource_type, id) DO UPDATE
          SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
              deleted = EXCLUDED.deleted, owner = EXCLUDED.owner, content = EXCLUDED.content
@@ -151,8 +153,8 @@ async function writeStatement(
 
   const replaced = items.filter((x) => x.existed);
   if (replaced.length) {
-    const rt = replaced.length === items.length ? t : p(replaced.map((x) => x.resourceType));
-    const ri = replaced.length === items.length ? i : p(replaced.map((x) => x.id));
+    const rt = replaced.length === items.length ? t : p(new TextArray(replaced.map((x) => x.resourceType)));
+    const ri = replaced.length === items.length ? i : p(new TextArray(replaced.map((x) => x.id)));
     // The replaced current rows move to the history. Every sub-statement reads the snapshot
     // taken before the statement, so this copies the old versions even though `c` above
     // overwrites those rows in the same statement.
@@ -169,7 +171,7 @@ async function writeStatement(
 
   for (const t of tables) {
     if (t.arrays[0]!.length === 0) continue;
-    ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(a)}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
+    ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(textual(a, t.casts[n]!))}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
   }
   if (keys && keys.rows.length) ctes.push(keyInsert(keys, p));
   // The derived tables' refresh (D-291), in the same statement: it reads the versions and index
@@ -199,12 +201,17 @@ async function writeStatement(
   const written = ctes.map((c) => /^(c|d_\w+|i_search_\w+) AS \(/.exec(c)?.[1]).filter((n): n is string => n !== undefined);
   await tx.query(
     `WITH ${ctes.join(',\n')}
-     SELECT derived_refresh(${p(refresh.map((x) => x.resourceType))}::text[], ${p(refresh.map((x) => x.id))}::text[])
+     SELECT derived_refresh(${p(new TextArray(refresh.map((x) => x.resourceType)))}::text[], ${p(new TextArray(refresh.map((x) => x.id)))}::text[])
        FROM (SELECT count(*) AS n FROM (${written.map((n) => `SELECT 1 FROM ${n}`).join(' UNION ALL ') || 'SELECT 1'}) w) done
       WHERE done.n >= 0`,
     params,
     reuse,
   );
+}
+
+/** An index column's array: a TextArray when its cast is text or jsonb (D-332), else as it is. */
+function textual(a: unknown[], cast: string): unknown {
+  return cast === 'text' || cast === 'jsonb' ? new TextArray(a, cast) : a;
 }
 
 /** Types whose writes change the tables derived for the web UI (migrations 0161, 0180). */
@@ -305,7 +312,7 @@ export function nextInstant(now: Date, previous?: string): string {
 function keyInsert(keys: KeysToWrite, p: (v: unknown) => string): string {
   const r = keys.rows;
   return `i_key AS (INSERT INTO business_key (owner, resource_type, system, value, id)
-      SELECT ${p(keys.owner)}::text, * FROM unnest(${p(r.map((x) => x.resourceType))}::text[], ${p(r.map((x) => x.system))}::text[],
-                                                  ${p(r.map((x) => x.value))}::text[], ${p(r.map((x) => x.id))}::text[])
+      SELECT ${p(keys.owner)}::text, * FROM unnest(${p(new TextArray(r.map((x) => x.resourceType)))}::text[], ${p(new TextArray(r.map((x) => x.system)))}::text[],
+                                                  ${p(new TextArray(r.map((x) => x.value)))}::text[], ${p(new TextArray(r.map((x) => x.id)))}::text[])
       ON CONFLICT (owner, resource_type, system, value) DO UPDATE SET id = EXCLUDED.id)`;
 }

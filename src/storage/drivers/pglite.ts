@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Utf8Text, type Database, type Queryable } from '../types.js';
+import { TextArray, Utf8Text, type Database, type Queryable } from '../types.js';
 import { Mutex } from './mutex.js';
 import { lockFolder, type FolderLock } from './folder-lock.js';
 
@@ -28,8 +28,11 @@ export function isMemoryDir(dataDir: string): boolean {
 function wrap(db: Pick<PGlite, 'query'>): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
-      // A Utf8Text (D-328) as its string: PGlite runs in this process, decoding here costs the same.
-      const values = params?.some((v) => v instanceof Utf8Text) ? params.map((v) => (v instanceof Utf8Text ? v.bytes.toString('utf8') : v)) : params;
+      // A Utf8Text (D-328) as its string: PGlite runs in this process, decoding here costs the same;
+      // a TextArray (D-332) as its plain array, which PGlite serialises as before.
+      const values = params?.some((v) => v instanceof Utf8Text || v instanceof TextArray)
+        ? params.map((v) => (v instanceof Utf8Text ? v.bytes.toString('utf8') : v instanceof TextArray ? v.values.map((x) => x ?? null) : v))
+        : params;
       const res = await db.query<R>(sql, values as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
     },

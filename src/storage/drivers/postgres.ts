@@ -1,7 +1,7 @@
 // PostgreSQL driver over a `pg` Pool. Transactions run on one pooled client each.
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import { Utf8Text, type Database, type Queryable, type QueryOptions } from '../types.js';
+import { TextArray, Utf8Text, type Database, type Queryable, type QueryOptions } from '../types.js';
 import { mapYielding } from '../yielding.js';
 
 /** pg's own conversion of a parameter to its text (an array to its literal `{...}`). */
@@ -30,8 +30,62 @@ export function arrayLiteral(v: readonly unknown[]): string | undefined {
 
 /** Each flat array parameter as its literal (arrayLiteral); anything else as it is. */
 function literals(params: readonly unknown[]): unknown[] {
-  // A Utf8Text's bytes go as they are: pg sends a Buffer as a binary-format parameter (D-328).
-  return params.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v instanceof Utf8Text ? v.bytes : v));
+  // A Utf8Text's bytes go as they are: pg sends a Buffer as a binary-format parameter (D-328);
+  // a TextArray in the binary array format, likewise (D-332).
+  return params.map((v) => (Array.isArray(v) ? (arrayLiteral(v) ?? v) : v instanceof Utf8Text ? v.bytes : v instanceof TextArray ? binaryArray(v) : v));
+}
+
+/** The element type OIDs of TextArray (pg_type: text, jsonb). */
+const ELEMENT_OID = { text: 25, jsonb: 3802 } as const;
+
+/**
+ * The elements of a TextArray in PostgreSQL's binary array form (array_send): for each, its
+ * length (int32, -1 for NULL) and bytes — jsonb's binary form being a version byte (1) and the
+ * JSON text. One Buffer.
+ */
+function binaryElements(values: readonly unknown[], type: TextArray['type']): { bytes: Buffer; nulls: boolean } {
+  const extra = type === 'jsonb' ? 1 : 0;
+  const texts = values.map((x) => (x === null || x === undefined ? null : String(x)));
+  let size = 0;
+  let nulls = false;
+  const lengths = texts.map((s) => {
+    if (s === null) {
+      nulls = true;
+      size += 4;
+      return -1;
+    }
+    const n = Buffer.byteLength(s);
+    size += 4 + extra + n;
+    return n;
+  });
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let k = 0; k < texts.length; k++) {
+    const n = lengths[k]!;
+    o = out.writeInt32BE(n < 0 ? -1 : n + extra, o);
+    if (n < 0) continue;
+    if (extra) out[o++] = 1;
+    o += out.write(texts[k]!, o);
+  }
+  return { bytes: out, nulls };
+}
+
+/** A one-dimensional array's header (ndim 1, NULL flag, element type, length, lower bound 1) and its elements. */
+function binaryArrayOf(count: number, type: TextArray['type'], parts: { bytes: Buffer; nulls: boolean }[]): Buffer {
+  const head = Buffer.allocUnsafe(count === 0 ? 12 : 20);
+  head.writeInt32BE(count === 0 ? 0 : 1, 0);
+  head.writeInt32BE(parts.some((p) => p.nulls) ? 1 : 0, 4);
+  head.writeUInt32BE(ELEMENT_OID[type], 8);
+  if (count > 0) {
+    head.writeInt32BE(count, 12);
+    head.writeInt32BE(1, 16);
+  }
+  return Buffer.concat([head, ...parts.map((p) => p.bytes)]);
+}
+
+/** A TextArray in PostgreSQL's binary array format (D-332). */
+export function binaryArray(a: TextArray): Buffer {
+  return binaryArrayOf(a.values.length, a.type, [binaryElements(a.values, a.type)]);
 }
 
 /** Arrays longer than this are turned into their literal before the query, in slices (issue 21). */
@@ -47,9 +101,17 @@ const SLICE = 100;
  * as is. Small queries are untouched.
  */
 export async function prepareLarge(params: readonly unknown[] | undefined): Promise<readonly unknown[] | undefined> {
-  if (!params || !params.some((v) => Array.isArray(v) && v.length > LARGE_ARRAY)) return params;
+  const large = (v: unknown) => (Array.isArray(v) && v.length > LARGE_ARRAY) || (v instanceof TextArray && v.values.length > LARGE_ARRAY);
+  if (!params || !params.some(large)) return params;
   const out: unknown[] = [];
   for (const v of params) {
+    if (v instanceof TextArray && large(v)) {
+      // Its binary form a slice at a time, likewise (D-332).
+      const slices: unknown[][] = [];
+      for (let i = 0; i < v.values.length; i += SLICE) slices.push(v.values.slice(i, i + SLICE));
+      out.push(binaryArrayOf(v.values.length, v.type, await mapYielding(slices, (part) => binaryElements(part, v.type))));
+      continue;
+    }
     if (!Array.isArray(v) || v.length <= LARGE_ARRAY) {
       out.push(v);
       continue;
