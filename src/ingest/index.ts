@@ -63,6 +63,13 @@ export interface IngestResult {
    * refusal's OperationOutcome built by a validation worker, sent as it is.
    */
   bytes?: Uint8Array;
+  /**
+   * An accepted Bundle's transaction-response (`body`) as JSON text — with its entries' fullUrls
+   * made absolute against `base` when given, as the server answers it: the very text of
+   * `JSON.stringify(body)` (of the body with those fullUrls), made from the parts the log's copy
+   * was made of, so that the answer is not serialised a second time (D-336).
+   */
+  json?: (base?: string) => string;
 }
 
 /** The OperationOutcome of a catalogue error. */
@@ -321,6 +328,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
   const described = describe(bundle);
 
   let response: FhirResource | undefined;
+  let responseJson: ((base?: string) => string) | undefined;
   let submissionId = '';
   try {
     // One plan on the write path: every entry a create with its business keys (a known key makes
@@ -338,6 +346,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
       events: (_results, changes) => ppVersionEvents(changes),
       extra: (p, results) => {
         response = transactionResponse(results, issues);
+        responseJson = responseText(response);
         submissionId = crypto.randomUUID();
         const patientIds = results.filter((r) => r.resourceType === 'Patient').map((r) => r.id!);
         const record: Omit<SubmissionRecord, 'id'> = {
@@ -353,7 +362,7 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
           bundle: ctx.received ? receivedText(ctx.received) : bundle,
           // (Its UTF-8 bytes as they are: valid UTF-8, JSON.stringify's own.)
           report: reportJson !== undefined ? new JsonText(Buffer.from(reportJson.buffer, reportJson.byteOffset, reportJson.byteLength)) : toOperationOutcome(issues),
-          response,
+          response: new JsonText(responseJson()),
         };
         return [submissionInsert(record, submissionId, p)];
       },
@@ -362,7 +371,33 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
     if (err instanceof FhirError) return reject(ctx, bundle, refusal(err.status, outcome(err), report.issues, report.ig), receivedAt);
     throw err;
   }
-  return { status: 200, body: response!, submissionId };
+  return { status: 200, body: response!, submissionId, json: responseJson! };
+}
+
+/** Entry fullUrls the answer makes absolute (`Type/id`): the server route's rule (fhir-api's absoluteFullUrls). */
+const RELATIVE_FULL_URL = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * The transaction-response's JSON text, each entry's `response` serialised once: without `base`
+ * for the submission log, with it (fullUrls `${base}/Type/id`) for the answer — each the text
+ * `JSON.stringify` gives of that Bundle (same keys in the same order, no spaces: the response
+ * Bundle is built by transactionResponse, `{resourceType, type, entry: [{fullUrl, response}]}`).
+ * The answer was a second serialisation of the whole response (~17 KB, two-byte for its French
+ * warnings: ~60 KB of garbage on the main thread per Bundle, D-336).
+ */
+function responseText(response: FhirResource): (base?: string) => string {
+  const entries = response.entry as { fullUrl: string; response: Json }[];
+  const parts = entries.map((e) => JSON.stringify(e.response));
+  const head = `{"resourceType":${JSON.stringify(response.resourceType)},"type":${JSON.stringify(response.type)},"entry":[`;
+  return (base) => {
+    let out = head;
+    for (let i = 0; i < entries.length; i++) {
+      const url = entries[i]!.fullUrl;
+      const fullUrl = base !== undefined && RELATIVE_FULL_URL.test(url) ? `${base}/${url}` : url;
+      out += `${i ? ',' : ''}{"fullUrl":${JSON.stringify(fullUrl)},"response":${parts[i]}}`;
+    }
+    return `${out}]}`;
+  };
 }
 
 /**

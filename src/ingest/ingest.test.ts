@@ -435,3 +435,32 @@ await forEachDriver('ingestTransaction', (getRepo, driver) => {
     assert.equal(await repo.getSubmission('nope'), undefined);
   });
 });
+
+// D-336: the answer's text and the log's copy of the transaction-response are made from each
+// entry's `response` serialised once — they must be the texts JSON.stringify gives of the Bundle
+// (and of it with absolute fullUrls, as the server route answers it).
+await forEachDriver('ingestTransaction response text', (getRepo) => {
+  const ctx = (): IngestContext => ({ repo: getRepo(), validator, now: NOW });
+  /** fhir-api's absoluteFullUrls, as the answer made it before D-336. */
+  const absolute = (bundle: Json, base: string): Json => ({
+    ...bundle,
+    entry: (bundle.entry as Json[]).map((e) => (typeof e.fullUrl === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(e.fullUrl) ? { ...e, fullUrl: `${base}/${e.fullUrl}` } : e)),
+  });
+
+  test('the answer and the logged response are the texts of serialising the transaction-response', async () => {
+    const bundles = [clone(SSIAD), otherUsager('text-1'), otherUsager('text-1'), withUrnUuids(otherUsager('text-2')), otherUsager('text-2')];
+    const outcomes = new Set<string>();
+    for (const b of bundles) {
+      const res = await ingestTransaction(ctx(), b);
+      assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 500));
+      for (const e of res.body.entry as Json[]) outcomes.add(e.response.status);
+      assert.ok((res.body.entry as Json[]).some((e) => e.response.outcome), 'warnings in the answer');
+      assert.equal(res.json!(), JSON.stringify(res.body));
+      for (const base of ['http://localhost:8080/fhir', 'https://dui.example/a "quoted" base/fhir']) assert.equal(res.json!(base), JSON.stringify(absolute(res.body, base)));
+      const row = (await getRepo().db.query<{ response: string }>('SELECT response::text AS response FROM submission WHERE id = $1', [res.submissionId])).rows[0]!;
+      assert.equal(row.response, JSON.stringify(res.body));
+    }
+    // New objects and resent ones (unchanged) both met.
+    assert.deepEqual([...outcomes].sort(), ['200 OK', '201 Created']);
+  });
+});

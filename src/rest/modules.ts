@@ -32,6 +32,8 @@ export interface BundleResult {
   submissionId?: string;
   /** The body already serialised as UTF-8 JSON (a refusal built by a validation worker), sent as it is. */
   bytes?: Uint8Array;
+  /** An accepted Bundle's transaction-response as JSON text, its entries' fullUrls against `base` when given: the text of serialising that Bundle. */
+  json?: (base?: string) => string;
 }
 
 /**

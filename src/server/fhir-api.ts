@@ -451,6 +451,12 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       // A refusal serialised by a validation worker: its bytes as they are (in JSON), never walked here.
       if (result.bytes) return sendJsonBytes(reply, result.status, result.bytes, headers);
       let body = result.body;
+      // An accepted Bundle's answer as plain JSON: its text from the parts the log's copy was made
+      // of (the same text as serialising the Bundle with absolute fullUrls, D-336).
+      if (result.json && result.status < 300 && !prefer && req.fhirFormat === 'json' && !isPretty(req)) {
+        noteBody(req, body);
+        return sendJsonBytes(reply, result.status, Buffer.from(result.json(baseUrlOf(req))), headers);
+      }
       if (result.status < 300 && body.resourceType === 'Bundle') body = await applyPreferToTransaction(absoluteFullUrls(body, baseUrlOf(req)), prefer, repo);
       return send(reply, result.status, body, headers);
     }

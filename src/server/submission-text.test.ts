@@ -59,6 +59,12 @@ for (const kind of ['embedded', 'postgres'] as const) {
           const warnings = here.issues.filter((i) => i.severity === 'warning').map((i) => `${i.expression}|${i.message}`).sort();
           assert.equal(answered.length, warnings.length);
           assert.deepEqual(answered, warnings);
+          // The answer (D-336: its text made from the parts of the log's copy): the logged response
+          // with absolute fullUrls, serialised as JSON.stringify does.
+          const response = logged.response as Json;
+          const base = `${srv.url}/fhir`;
+          const absolute = { ...response, entry: (response.entry as Json[]).map((e) => ({ ...e, fullUrl: `${base}/${e.fullUrl}` })) };
+          assert.ok(r.text === JSON.stringify(absolute), 'the answer is the logged response with absolute fullUrls, as JSON.stringify writes it');
           // And GET /Bundle/{id} serves it.
           const got = await http(`${srv.base}/Bundle/${id}`);
           assert.equal(got.status, 200, got.text.slice(0, 300));
