@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     try {
       await measure('PostgreSQL', repo, validator);
     } finally {
-      await repo.db.close();
+      await repo.close();
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   try {
     await measure('PGlite (embedded)', lite, validator);
   } finally {
-    await lite.db.close();
+    await lite.close();
   }
 }
 

@@ -163,7 +163,7 @@ async function runExport(label: string, target: { database?: string; data?: stri
   const types = [...new Set(current.rows.map((r) => r.t))].sort();
   const anchorS = await anchor(repo, types);
   // The server owns the embedded database folder (one process per folder): let go of it.
-  if (target.data) await repo.db.close();
+  if (target.data) await repo.close();
   let s = await serve(target, dir);
   await sleep(1500);
   const idleMiB = rssMiB(s.child.pid!);
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
           all.push(f);
         }
       } finally {
-        await repo.db.close();
+        await repo.close();
       }
     } finally {
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       try {
         seedS = await seed(repo, validator, n);
       } catch (e) {
-        await repo.db.close();
+        await repo.close();
         throw e;
       }
       const f = await runExport('embedded (PGlite)', { data }, repo, n, seedS, kill);

@@ -53,7 +53,9 @@ async function open(dir: string, kind: 'pglite' | 'postgres'): Promise<Target | 
     const res = await repo.execute({ ops: Array.from({ length: PLAN }, (_, k) => ({ method: 'create', resourceType: 'Basic', resource: { resourceType: 'Basic', code: { text: `r${i + k}` } } })) });
     for (const r of res) ids.push(r.record.id);
   }
-  return { label: `${dir} [${kind}]`, repo, ids, version: 1, rates: [], close: async () => (await repo.db.close(), await drop()) };
+  // Closed as the build closes its repository: close() (D-337), or before it its background work
+  // then the database, or the database alone (builds before D-325).
+  return { label: `${dir} [${kind}]`, repo, ids, version: 1, rates: [], close: async () => (await (repo.close ? repo.close() : (await repo.stopBackgroundWork?.(), repo.db.close())), await drop()) };
 }
 
 async function block(t: Target): Promise<number> {

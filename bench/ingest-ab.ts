@@ -92,7 +92,9 @@ async function load(dir: string): Promise<Build> {
     const db = (await createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_ab' })) as { url: string; drop: () => Promise<void> };
     const repo = await openRepository({ url: db.url });
     names.push(new URL(db.url).pathname.slice(1));
-    drops.push(async () => (await repo.db.close(), await db.drop()));
+    // Closed as the build closes its repository: close() (D-337), or before it its background
+    // work then the database, or the database alone (builds before D-325).
+    drops.push(async () => (await (repo.close ? repo.close() : (await repo.stopBackgroundWork?.(), repo.db.close())), await db.drop()));
     return repo;
   };
   const repoOn = await open();

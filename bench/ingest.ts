@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       results.push(on, off, raw.scenario, ...concurrent);
     } finally {
       await raw.close();
-      await repo.db.close();
+      await repo.close();
     }
   } finally {
     await db.drop();
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     await checkDistinctUsagers(lite, 2 * (WARMUP + ROUNDS * BLOCK), 'PGlite');
     results.push(on, off);
   } finally {
-    await lite.db.close();
+    await lite.close();
   }
 
   // ---- Report.

@@ -87,7 +87,7 @@ async function run(label: string, open: () => Promise<{ repo: Repository; close:
 
 await run('pglite', async () => {
   const repo = await openRepository({ dataDir: 'memory://' });
-  return { repo, close: () => repo.db.close() };
+  return { repo, close: () => repo.close() };
 });
 if (process.argv.includes('--postgres')) {
   await run('postgres', async () => {
@@ -96,7 +96,7 @@ if (process.argv.includes('--postgres')) {
     return {
       repo,
       close: async () => {
-        await repo.db.close();
+        await repo.close();
         await db.drop();
       },
     };

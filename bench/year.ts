@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     for (const l of lines) console.log(l);
   } finally {
     for (const v of variants) {
-      await v.repo.db.close();
+      await v.repo.close();
       await v.drop();
     }
   }

@@ -51,6 +51,6 @@ export async function runReindex(argv: string[]): Promise<number> {
     process.stdout.write(`re-indexed ${r.resources} resources in ${r.ms} ms (parameter set ${r.fingerprint})\n`);
     return 0;
   } finally {
-    await repo.db.close();
+    await repo.close();
   }
 }

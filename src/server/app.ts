@@ -566,7 +566,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     step('packages', () => TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) })),
   ]);
   if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {
-    if (repoResult.status === 'fulfilled') await repoResult.value.db.close();
+    if (repoResult.status === 'fulfilled') await repoResult.value.close();
     throw repoResult.status === 'rejected' ? repoResult.reason : (validatorResult as PromiseRejectedResult).reason;
   }
   const repo = repoResult.value;
@@ -584,7 +584,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     await step('listen', () => app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' }));
   } catch (e) {
     await validationPool?.close();
-    await repo.db.close();
+    await repo.close();
     throw e;
   }
   const addr = app.server.address();
@@ -607,11 +607,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         try {
           await app.close();
         } finally {
-          try {
-            await repo.stopBackgroundWork();
-          } finally {
-            await repo.db.close();
-          }
+          await repo.close();
         }
       })();
       return closing;

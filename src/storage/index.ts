@@ -38,7 +38,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
 /**
  * Opens the database from `opts.url` (postgres://) or the embedded PGlite at `opts.dataDir`
  * (`memory://` = in-memory; default ./.tddui-data), applies pending migrations, returns the
- * Repository. `repo.db.close()` closes it.
+ * Repository. `repo.close()` closes it (its background work first, then the database).
  */
 export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Repository> {
   if (opts.readUrls?.length && !opts.url) throw new Error('read replicas need a PostgreSQL primary (--database postgres://…): the embedded database has no replicas');

@@ -47,6 +47,14 @@ export class SqlRepository implements Repository {
     return this.statistics.stop();
   }
 
+  async close(): Promise<void> {
+    try {
+      await this.stopBackgroundWork();
+    } finally {
+      await this.db.close();
+    }
+  }
+
   get searchParams(): SearchParameterSet {
     return this.params;
   }

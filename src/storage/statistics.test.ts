@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { planPass, StatisticsKeeper, type TableFigures } from './statistics.js';
-import { forEachDriver } from './testing.js';
-import type { Repository } from './types.js';
+import { openRepository, type SqlRepository } from './index.js';
+import { createTestDatabase, forEachDriver, postgresUnavailable } from './testing.js';
+import type { Database, Repository } from './types.js';
 
 /**
  * The tables' figures (pg_stat_user_tables) include every write made so far: a backend publishes
@@ -193,3 +194,51 @@ test('planPass: each table from its own figures', () => {
     analyze: ['never_analysed', 'doubled'],
   });
 });
+
+// The shutdown order of every holder of a repository (server, CLI, benchmarks): its background
+// work, then the database (D-325). Before D-337 the CLI and the benchmarks called `db.close()`
+// alone, under a statistics pass in flight (on PostgreSQL its next query met "Cannot use a pool
+// after calling end on the pool").
+for (const driver of ['pglite', 'postgres'] as const) {
+  test(`Repository.close() (D-337) [${driver}]: the statistics pass in flight ends before the database closes; no query after`, async (t) => {
+    if (driver === 'postgres' && (await postgresUnavailable())) return t.skip('PostgreSQL unreachable');
+    const pgdb = driver === 'postgres' ? await createTestDatabase() : undefined;
+    try {
+      const repo = (await openRepository(pgdb ? { url: pgdb.url } : { dataDir: 'memory://' })) as SqlRepository;
+      // The database seen from outside: queries in flight when it closes, and any after.
+      const db = repo.db as { -readonly [K in keyof Database]: Database[K] };
+      let started = 0;
+      let inFlight = 0;
+      let closed = false;
+      let inFlightAtClose = -1;
+      const late: string[] = [];
+      const query = db.query.bind(db);
+      db.query = (async (sql: string, params?: readonly unknown[]) => {
+        if (closed) late.push(sql);
+        inFlight++;
+        try {
+          // The pass's first query held 50 ms: the pass is surely in flight when close() is called.
+          if (++started === 1) await new Promise((r) => setTimeout(r, 50));
+          return await query(sql, params);
+        } finally {
+          inFlight--;
+        }
+      }) as Database['query'];
+      const close = db.close.bind(db);
+      db.close = () => {
+        inFlightAtClose = inFlight;
+        closed = true;
+        return close();
+      };
+      // A pass in flight (what 1,000 versions written start), its first query running.
+      void repo.statistics.look();
+      while (started === 0) await new Promise((r) => setImmediate(r));
+      await repo.close();
+      assert.equal(inFlightAtClose, 0, 'no query of the pass in flight as the database closed');
+      assert.deepEqual(late, [], 'no query after the database closed');
+      assert.ok(repo.statistics.looks >= 1, 'the pass ran');
+    } finally {
+      await pgdb?.drop();
+    }
+  });
+}

@@ -83,7 +83,7 @@ export async function forEachDriver(title: string, suite: (getRepo: () => Reposi
         }
       });
       after(async () => {
-        await repo?.db.close();
+        await repo?.close();
         await drop?.();
       });
       suite(() => {

@@ -276,6 +276,12 @@ export interface Repository {
    * starts any more; resolves once the one in flight has ended.
    */
   stopBackgroundWork(): Promise<void>;
+  /**
+   * Closes the repository: stopBackgroundWork(), then the database (D-325's order, D-337). What
+   * every holder of a repository calls (server, CLI, benchmarks) rather than `db.close()`, which
+   * would end the database under a statistics pass in flight.
+   */
+  close(): Promise<void>;
 
   /** Current version; StorageError 404 when unknown — or out of `scope`, which is the same to the reader —, 410 when deleted. */
   read(resourceType: string, id: string, options?: { scope?: ReadScope }): Promise<ResourceRecord>;
