@@ -2,7 +2,7 @@
 // resume from after a restart — its own or the server's — with no loss and no duplicate.
 // The cursor is `tx.seq` of the last change read; see readEvents (outbox.ts) for why the order
 // is (tx, seq) under the horizon of the running transactions (D-102).
-import type { Queryable } from './types.js';
+import { TextArray, type Queryable } from './types.js';
 import type { VersionToWrite } from './writer.js';
 
 export interface Change {
@@ -19,7 +19,7 @@ export interface Change {
 /** The data-modifying statement recording the versions of a write (one CTE of the writing statement). */
 export function changeFeedInsert(writes: readonly VersionToWrite[], p: (v: unknown) => string): string {
   return `INSERT INTO change_feed (resource_type, id, version_id, last_updated, deleted)
-    SELECT * FROM unnest(${p(writes.map((w) => w.resourceType))}::text[], ${p(writes.map((w) => w.id))}::text[], ${p(writes.map((w) => w.versionId))}::integer[],
+    SELECT * FROM unnest(${p(new TextArray(writes.map((w) => w.resourceType)))}::text[], ${p(new TextArray(writes.map((w) => w.id)))}::text[], ${p(writes.map((w) => w.versionId))}::integer[],
                          ${p(writes.map((w) => w.lastUpdated))}::timestamptz[], ${p(writes.map((w) => w.deleted ?? false))}::boolean[])`;
 }
 

@@ -2,7 +2,7 @@
 // Shared by the ingest pipeline (a whole Bundle) and Repository.create/update (one resource),
 // so that both take the same locks and a plain create and a transaction never race.
 import { createHash } from 'node:crypto';
-import type { FhirResource, Queryable } from './types.js';
+import { TextArray, type FhirResource, type Queryable } from './types.js';
 
 export interface KeyOf {
   system: string;
@@ -104,7 +104,8 @@ export async function lookupKeysLockNew(tx: Queryable, owner: string, items: { r
   if (locks.length === 0) return found;
   const res = await tx.query<KeyRow & { k_deleted: boolean; k_content: FhirResource | string }>(
     'SELECT * FROM tddui_lookup_keys_lock_new($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
-    [owner, locks, types, systems, values],
+    // The text arrays in the binary array form (D-332).
+    [owner, locks, new TextArray(types), new TextArray(systems), new TextArray(values)],
     { reuse: true },
   );
   for (const r of res.rows) {
