@@ -86,8 +86,10 @@ test('PostgreSQL: namedStatements false (tddui serve --no-named-statements) prep
     await db.transaction(async (tx) => {
       const r = await tx.query<{ x: number }>('SELECT $1::int + 1 AS x', [1], { reuse: true });
       assert.equal(r.rows[0]!.x, 2);
-      assert.deepEqual((await prepared(tx)).map((s) => s.statement), ['SELECT $1::int + 1 AS x']);
+      assert.deepEqual(await prepared(tx), [], 'not at its first use');
       assert.equal((await tx.query<{ x: number }>('SELECT $1::int + 1 AS x', [41], { reuse: true })).rows[0]!.x, 42);
+      assert.deepEqual((await prepared(tx)).map((s) => s.statement), ['SELECT $1::int + 1 AS x']);
+      assert.equal((await tx.query<{ x: number }>('SELECT $1::int + 1 AS x', [9], { reuse: true })).rows[0]!.x, 10, 'the prepared statement reused with other values');
     });
   } finally {
     await db.close();
@@ -95,11 +97,15 @@ test('PostgreSQL: namedStatements false (tddui serve --no-named-statements) prep
   }
 });
 
-test('statementName: one name per text, the same each time; none past MAX_NAMED texts', () => {
+test('statementName: none at a text\'s first use, then one name per text, the same each time; none past MAX_NAMED texts', () => {
+  assert.equal(statementName('SELECT 1 -- a'), undefined, 'a text seen once is not named');
   const a = statementName('SELECT 1 -- a');
+  assert.ok(a);
   assert.equal(statementName('SELECT 1 -- a'), a);
+  assert.equal(statementName('SELECT 1 -- b'), undefined);
   assert.notEqual(statementName('SELECT 1 -- b'), a);
-  for (let i = 0; i < MAX_NAMED; i++) statementName(`SELECT ${i} -- fill`);
+  for (let i = 0; i < MAX_NAMED; i++) statementName(`SELECT ${i} -- fill`), statementName(`SELECT ${i} -- fill`);
+  statementName('SELECT 1 -- past the cap');
   assert.equal(statementName('SELECT 1 -- past the cap'), undefined);
   assert.equal(statementName('SELECT 1 -- a'), a, 'a text named before the cap keeps its name');
 });

@@ -139,23 +139,33 @@ export interface PostgresOptions {
 /**
  * The names of the reused statement texts (D-331), the same for the whole process: a text is
  * always sent under the same name, so each connection parses it once (pg remembers, per
- * connection, which names it has prepared, and sends Parse only the first time). At most
- * MAX_NAMED texts are named — each is a prepared statement, with its plan, in every connection's
- * backend — the texts past that go unnamed, as before. A Bundle's write statement has one text per
- * shape (which tables get rows, whether versions are replaced, which extra statements), so a
- * server sees a few dozen at most.
+ * connection, which names it has prepared, and sends Parse only the first time). A text is named
+ * from its SECOND use, so that a shape seen once (a rare REST write) takes no place; at most
+ * MAX_NAMED texts are named, the texts past that go unnamed, as before. Each is a prepared
+ * statement with its plan in the backend of every connection that ran it: ~200 KB for a PP-PA
+ * Bundle's write statement (pg_backend_memory_contexts, CachedPlan + CachedPlanSource), so at most
+ * ~10 MB per connection. A Bundle's write statement has one text per shape (which tables get
+ * rows, which extra statements), so a server sees a few dozen at most. The texts seen once are
+ * remembered up to SEEN_MAX (then forgotten all at once).
  */
 const statementNames = new Map<string, string>();
-export const MAX_NAMED = 100;
+const seenOnce = new Set<string>();
+export const MAX_NAMED = 50;
+const SEEN_MAX = 500;
 
-/** The name of a reused statement text, or undefined past MAX_NAMED texts. */
+/** The name of a reused statement text: undefined at its first use, and past MAX_NAMED texts. */
 export function statementName(sql: string): string | undefined {
-  let name = statementNames.get(sql);
-  if (name === undefined && statementNames.size < MAX_NAMED) {
-    name = `tddui_s${statementNames.size + 1}`;
-    statementNames.set(sql, name);
+  const name = statementNames.get(sql);
+  if (name !== undefined || statementNames.size >= MAX_NAMED) return name;
+  if (!seenOnce.has(sql)) {
+    if (seenOnce.size >= SEEN_MAX) seenOnce.clear();
+    seenOnce.add(sql);
+    return undefined;
   }
-  return name;
+  seenOnce.delete(sql);
+  const named = `tddui_s${statementNames.size + 1}`;
+  statementNames.set(sql, named);
+  return named;
 }
 
 function wrap(client: pg.Pool | pg.PoolClient, named: boolean): Queryable {
