@@ -6,6 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { TextArray, Utf8Text, type Database, type Queryable } from '../types.js';
 import { Mutex } from './mutex.js';
 import { lockFolder, type FolderLock } from './folder-lock.js';
+import { eventLoopTurns, type EventLoopTurns } from './event-loop-turns.js';
 
 export interface PgliteOptions {
   /** Folder of the database files, or `memory://` for an in-memory database. */
@@ -25,7 +26,7 @@ export function isMemoryDir(dataDir: string): boolean {
   return dataDir.startsWith('memory://');
 }
 
-function wrap(db: Pick<PGlite, 'query'>): Queryable {
+function wrap(db: Pick<PGlite, 'query'>, turns: EventLoopTurns): Queryable {
   return {
     async query<R>(sql: string, params?: readonly unknown[]) {
       // A Utf8Text (D-328) as its string: PGlite runs in this process, decoding here costs the same;
@@ -33,7 +34,8 @@ function wrap(db: Pick<PGlite, 'query'>): Queryable {
       const values = params?.some((v) => v instanceof Utf8Text || v instanceof TextArray)
         ? params.map((v) => (v instanceof Utf8Text ? v.bytes.toString('utf8') : v instanceof TextArray ? v.values.map((x) => x ?? null) : v))
         : params;
-      const res = await db.query<R>(sql, values as unknown[] | undefined);
+      // The statement runs in this process: the event loop gets a turn now and then (D-330).
+      const res = await turns.run(() => db.query<R>(sql, values as unknown[] | undefined));
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
     },
   };
@@ -76,13 +78,14 @@ export async function openPglite(opts: PgliteOptions): Promise<PgliteDatabase> {
   }
   if (!inMemory) makePrivate(opts.dataDir);
   const mutex = new Mutex();
-  const base = wrap(pg);
+  const turns = eventLoopTurns();
+  const base = wrap(pg, turns);
   let closed = false;
   return {
     kind: 'pglite',
     query: (sql, params) => mutex.run(() => base.query(sql, params)),
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return mutex.run(() => pg.transaction((tx) => fn(wrap(tx))));
+      return mutex.run(() => pg.transaction((tx) => fn(wrap(tx, turns))));
     },
     dumpDataDir: () => mutex.run(() => pg.dumpDataDir('gzip')),
     async close() {
