@@ -86,7 +86,6 @@ export async function lockAndLookupKeys(
   const res = await tx.query<KeyRow>(
     'SELECT * FROM tddui_lock_and_lookup_keys($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     [owner, locks, types, systems, values],
-    { reuse: true },
   );
   for (const r of res.rows) found.set(foundKeyId(r), foundKey(r));
   return found;
@@ -103,10 +102,12 @@ export async function lookupKeysLockNew(tx: Queryable, owner: string, items: { r
   const { types, systems, values, locks } = keyArguments(owner, items);
   if (locks.length === 0) return found;
   const res = await tx.query<KeyRow & { k_deleted: boolean; k_content: FhirResource | string }>(
+    // Not a named statement (D-331): `SELECT *` of a function whose columns a later migration may
+    // change, which a prepared statement refuses ("cached plan must not change result type") on a
+    // server still running the old version; its parsing and planning cost little.
     'SELECT * FROM tddui_lookup_keys_lock_new($1::text, $2::bigint[], $3::text[], $4::text[], $5::text[])',
     // The text arrays in the binary array form (D-332).
     [owner, locks, new TextArray(types), new TextArray(systems), new TextArray(values)],
-    { reuse: true },
   );
   for (const r of res.rows) {
     found.set(foundKeyId(r), {
