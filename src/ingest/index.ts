@@ -3,7 +3,7 @@
 // versions and the index, and answer a transaction-response. Every submission is logged.
 import { ppVersionEvents } from './pp-events.js';
 import { isObject as isObj, type FhirResource, type Json } from '../fhir/json.js';
-import { BundleResolver, referencedEntries, rewriteReferencesShared, type EntryRef } from '../fhir/bundle/references.js';
+import { BundleResolver, absoluteFullUrl, referencedEntries, rewriteReferencesShared, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, jsonMayHoldUnstorable, storableCopy, unstorableError } from '../fhir/text.js';
@@ -374,9 +374,6 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
   return { status: 200, body: response!, submissionId, json: responseJson! };
 }
 
-/** Entry fullUrls the answer makes absolute (`Type/id`): the server route's rule (fhir-api's absoluteFullUrls). */
-const RELATIVE_FULL_URL = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
-
 /**
  * The transaction-response's JSON text, each entry's `response` serialised once: without `base`
  * for the submission log, with it (fullUrls `${base}/Type/id`) for the answer — each the text
@@ -393,7 +390,7 @@ function responseText(response: FhirResource): (base?: string) => string {
     let out = head;
     for (let i = 0; i < entries.length; i++) {
       const url = entries[i]!.fullUrl;
-      const fullUrl = base !== undefined && RELATIVE_FULL_URL.test(url) ? `${base}/${url}` : url;
+      const fullUrl = base !== undefined ? absoluteFullUrl(url, base) : url;
       out += `${i ? ',' : ''}{"fullUrl":${JSON.stringify(fullUrl)},"response":${parts[i]}}`;
     }
     return `${out}]}`;

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, ID_PATTERN, type FhirResource, type Json } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
+import { absoluteFullUrl } from '../fhir/bundle/references.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
 import type { IgModule } from '../rest/modules.js';
@@ -1129,7 +1130,7 @@ function allowedMethods(
 function absoluteFullUrls(bundle: FhirResource, base: string): FhirResource {
   if (!Array.isArray(bundle.entry)) return bundle;
   const entry = (bundle.entry as Record<string, unknown>[]).map((e) =>
-    typeof e.fullUrl === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(e.fullUrl) ? { ...e, fullUrl: `${base}/${e.fullUrl}` } : e,
+    typeof e.fullUrl === 'string' ? { ...e, fullUrl: absoluteFullUrl(e.fullUrl, base) } : e,
   );
   return { ...bundle, entry };
 }

@@ -101,6 +101,8 @@ export class StatisticsKeeper {
   private written = 0;
   private rowsAtLastAnalyze = 0;
   private running: Promise<void> | undefined;
+  /** Set by stop(): no pass starts any more. */
+  private stopped = false;
   /** undefined until known: whether this database needs the server's passes, and how. */
   private mode: Promise<Mode> | undefined;
   /** Passes that vacuumed or analysed at least one table (tests, logs, benchmarks). */
@@ -155,9 +157,15 @@ export class StatisticsKeeper {
   noteWrites(rows: number): void {
     this.written += rows;
     if (this.stopped || this.running || this.known === 'none' || this.written < (this.known === 'whole' ? this.wholeThreshold() : this.lookEvery)) return;
-    this.running = this.pass(false).finally(() => {
+    void this.start();
+  }
+
+  /** Starts a pass in the background; `running` until it ends. */
+  private start(): Promise<void> {
+    this.running = this.pass().finally(() => {
       this.running = undefined;
     });
+    return this.running;
   }
 
   /** Versions before a whole pass (no `track_counts`): 2,000 + 20 % of the resources, as before D-310. */
@@ -168,11 +176,7 @@ export class StatisticsKeeper {
   /** Looks at the tables now, whatever was written (tests; after a bulk load). */
   async look(): Promise<void> {
     await this.idle();
-    if (this.stopped) return;
-    this.running = this.pass(true).finally(() => {
-      this.running = undefined;
-    });
-    await this.running;
+    if (!this.stopped) await this.start();
   }
 
   /** The background pass in progress, if any (tests and shutdown await it). */
@@ -180,15 +184,13 @@ export class StatisticsKeeper {
     return this.running ?? Promise.resolve();
   }
 
-  private stopped = false;
-
   /** Shutdown (D-325): no background pass from now on; resolves once the one in flight has ended, before the database closes. */
   async stop(): Promise<void> {
     this.stopped = true;
     while (this.running) await this.running;
   }
 
-  private async pass(forced: boolean): Promise<void> {
+  private async pass(): Promise<void> {
     try {
       const mode = await this.getMode();
       if (mode === 'none') {
@@ -208,12 +210,8 @@ export class StatisticsKeeper {
       }
       this.looks++;
       this.written -= written;
-      const plan = planPass(await this.figures(), {
-        minRows: this.minRows,
-        churnFraction: this.churnFraction,
-        growthFraction: this.growthFraction,
-        freezeMaxAge: this.freezeMaxAge,
-      });
+      const { tables, freezeMaxAge } = await this.figures();
+      const plan = planPass(tables, { minRows: this.minRows, churnFraction: this.churnFraction, growthFraction: this.growthFraction, freezeMaxAge });
       this.lastPlan = plan;
       // Not in a transaction (VACUUM cannot run in one): the pool's autocommit, PGlite's top level.
       if (plan.vacuumAnalyze.length) await this.run(`VACUUM (ANALYZE) ${plan.vacuumAnalyze.join(', ')}`);
@@ -229,8 +227,6 @@ export class StatisticsKeeper {
     }
   }
 
-  private freezeMaxAge = 200_000_000;
-
   private async run(sql: string): Promise<void> {
     const t0 = performance.now();
     try {
@@ -240,8 +236,11 @@ export class StatisticsKeeper {
     }
   }
 
-  /** Each leaf table's figures: the listed tables and the partitions of the partitioned ones. */
-  private async figures(): Promise<TableFigures[]> {
+  /**
+   * Each leaf table's figures (the listed tables and the partitions of the partitioned ones), and
+   * the server's autovacuum_freeze_max_age (PostgreSQL's default where it cannot be read).
+   */
+  private async figures(): Promise<{ tables: TableFigures[]; freezeMaxAge: number }> {
     const r = await this.db.query<{ name: string; rows: number; modified: number; dead: number; xid_age: number; freeze_max_age: string }>(
       `WITH listed AS (SELECT to_regclass(t) AS oid FROM unnest($1::text[]) AS t)
        SELECT c.oid::regclass::text AS name, c.reltuples::float8 AS rows,
@@ -255,7 +254,9 @@ export class StatisticsKeeper {
       [ANALYZED_TABLES],
     );
     const age = Number(r.rows[0]?.freeze_max_age);
-    if (Number.isFinite(age) && age > 0) this.freezeMaxAge = age;
-    return r.rows.map((x) => ({ table: x.name, rows: Number(x.rows), modified: Number(x.modified), dead: Number(x.dead), xidAge: Number(x.xid_age) }));
+    return {
+      tables: r.rows.map((x) => ({ table: x.name, rows: Number(x.rows), modified: Number(x.modified), dead: Number(x.dead), xidAge: Number(x.xid_age) })),
+      freezeMaxAge: Number.isFinite(age) && age > 0 ? age : 200_000_000,
+    };
   }
 }

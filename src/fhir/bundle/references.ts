@@ -8,6 +8,17 @@ type Json = Record<string, unknown>;
 const RE_RELATIVE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 const RE_ABSOLUTE_REST = /^(https?:\/\/.+)\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
+/** A server-relative entry fullUrl, `Type/id`: what a server's answer makes absolute. */
+const RE_TYPE_ID = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * An entry's fullUrl as a server answers it: `Type/id` made absolute against `base`
+ * (`${base}/Type/id`), anything else (urn:uuid:, already absolute) as it is.
+ */
+export function absoluteFullUrl(fullUrl: string, base: string): string {
+  return RE_TYPE_ID.test(fullUrl) ? `${base}/${fullUrl}` : fullUrl;
+}
+
 export interface EntryRef {
   index: number;
   fullUrl?: string;
