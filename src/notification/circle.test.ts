@@ -19,7 +19,7 @@ before(async () => {
 });
 after(async () => {
   await hook.stop();
-  await repo?.db.close();
+  await repo?.close();
 });
 
 test('only the members of the usager’s circle (and the usager) receive what concerns the usager', async () => {

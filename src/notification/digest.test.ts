@@ -77,7 +77,7 @@ describe('digests and e-mail / SMS channels (fake clock, real SMTP server and SM
     await svc?.stop();
     await sms?.close();
     await new Promise<void>((r) => smtp.close(() => r()));
-    await repo?.db.close();
+    await repo?.close();
   });
 
   const at = async (iso: string, title: string, key = 'robert|langdon|1960-03-20') => {

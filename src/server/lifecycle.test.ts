@@ -87,6 +87,8 @@ describe('server life cycle', { concurrency: false }, () => {
       // trustProxy: links are those of the public URL the proxy serves.
       const behindProxy = await http(`${base}/fhir/Patient`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'fhir.example.org' } });
       assert.equal(behindProxy.json.link[0].url, 'https://fhir.example.org/fhir/Patient?_count=20&_offset=0');
+      // Deliberately the database alone, not repo.close() (D-337): this is a database lost under a
+      // running server, whose repository (and its background work) is still up; finally closes it.
       await repo.db.close();
       const r = await http(`${base}/fhir/Patient/abc`, { headers: { 'x-request-id': 'lb-7f3a.42:1' } });
       assert.equal(r.status, 500);
@@ -124,6 +126,7 @@ describe('server life cycle', { concurrency: false }, () => {
       assert.ok(lines.some((l) => JSON.parse(l).msg === 'request completed' && JSON.parse(l).reqId === r.headers.get('x-request-id')));
     } finally {
       await app.close();
+      await repo.close(); // the server built on a repository does not close it; closing the database twice is harmless
     }
   });
 

@@ -34,7 +34,7 @@ describe('submitted Bundles', () => {
     }
   });
   after(async () => {
-    await repo?.db.close();
+    await repo?.close();
   });
 
   it('pages over Bundles only, with an exact total and plain offsets', async () => {

@@ -66,6 +66,8 @@ await forEachDriver('history partitioned by month', (getRepo) => {
 
 test('migration 0170 converts an existing history: each version in the month it was replaced', async () => {
   const db = await openDatabase({ dataDir: 'memory://' });
+  // Opened as a bare database to migrate it part way; the repository over it is what closes it (D-337).
+  const repo = new SqlRepository(db);
   try {
     const before = MIGRATIONS.findIndex((m) => m.version === '0170-history-partitions');
     await migrate(db, MIGRATIONS.slice(0, before));
@@ -83,11 +85,10 @@ test('migration 0170 converts an existing history: each version in the month it 
         [2, '2024-03-01T00:00:00.000Z', 'resource_history_y2024m03'],
       ],
     );
-    const repo = new SqlRepository(db);
     const h = await repo.history({ resourceType: 'Basic', id: 'b', count: 10, offset: 0 });
     assert.deepEqual(h.entries.map((e) => e.versionId), [3, 2, 1]);
     assert.equal((await repo.vread('Basic', 'b', 1)).lastUpdated, '2023-11-20T08:00:00.000Z');
   } finally {
-    await db.close();
+    await repo.close();
   }
 });

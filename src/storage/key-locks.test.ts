@@ -53,7 +53,7 @@ for (const [first, second] of [
     const { url, drop } = await createTestDatabase();
     const { openRepository } = await import('./index.js');
     const repo = await openRepository({ url }); // migrated
-    await repo.db.close();
+    await repo.close();
     const db = await openDatabase({ url });
     try {
       const shared = keys(1)[0]!;

@@ -88,7 +88,7 @@ test('PostgreSQL: a large write never blocks the event loop for what preparing i
     const c = await repo.db.query<{ content: unknown }>(`SELECT content FROM resource WHERE resource_type = 'Observation' AND id = 'lw-7'`);
     assert.deepEqual(c.rows[0]!.content, items[7]!.resource);
   } finally {
-    await repo.db.close();
+    await repo.close();
     await drop();
   }
 });

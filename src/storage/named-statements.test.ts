@@ -61,7 +61,7 @@ test('PostgreSQL: a write statement is prepared once per connection and reused; 
     assert.ok(writes.size >= 2, `named write statements: ${[...writes].join(', ') || 'none'}`);
     assert.ok(seen.flat().every((s) => !/\bresource_history\b/.test(s.statement)), 'a write that copies versions to the history is not prepared');
   } finally {
-    await repo.db.close();
+    await repo.close();
     await drop();
   }
 });
@@ -79,7 +79,7 @@ test('PostgreSQL: namedStatements false (tddui serve --no-named-statements) prep
     });
     assert.deepEqual(await ids(repo, `SELECT id FROM resource WHERE id LIKE 'nn-%'`, []), ['nn-p1', 'nn-p2']);
   } finally {
-    await repo.db.close();
+    await repo.close();
   }
   const db = await openPostgres({ url, max: 1 });
   try {

@@ -94,7 +94,7 @@ test('PostgreSQL: two writes of one facility add to its counts concurrently (no 
     assert.deepEqual((await keptFigures(db, '2026-12-31')).usagers, [`${FINESS}: 3`]);
     assert.deepEqual((await keptFigures(db, '2026-12-31')).gir, [`${FINESS} 3: 3`]);
   } finally {
-    await repo.db.close();
+    await repo.close();
     await drop();
   }
 });

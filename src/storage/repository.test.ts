@@ -474,7 +474,7 @@ test('PGlite: concurrent callers never interleave inside a transaction', async (
     assert.equal(seen, 10);
     assert.equal((await repo.db.query<{ n: number }>('SELECT n FROM counter')).rows[0].n, 10);
   } finally {
-    await repo.db.close();
+    await repo.close();
   }
 });
 
@@ -490,8 +490,8 @@ test('PostgreSQL: several servers migrating one database together apply each mig
     const repos = await Promise.all([1, 2, 3, 4].map(() => openRepository({ url: db.url })));
     const r = await repos[0].db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
     assert.deepEqual(r.rows.map((x) => x.version), MIGRATIONS.map((m) => m.version));
-    await Promise.all(repos.map((x) => x.db.close()));
-    await repos[0].db.close(); // closing twice is harmless
+    await Promise.all(repos.map((x) => x.close()));
+    await repos[0].close(); // closing twice is harmless
   } finally {
     await db.drop();
   }
@@ -505,7 +505,7 @@ test('PGlite on disk: data and migrations survive a reopen', async () => {
   try {
     const a = await openRepository({ dataDir: join(dir, 'data') });
     const p = await a.create({ resourceType: 'Patient', name: [{ family: 'Persistant' }] });
-    await a.db.close();
+    await a.close();
     const b = await openRepository({ dataDir: join(dir, 'data') });
     try {
       assert.deepEqual((await b.read('Patient', p.id)).resource, p.resource);
@@ -513,7 +513,7 @@ test('PGlite on disk: data and migrations survive a reopen', async () => {
       const m = await b.db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
       assert.equal(Number(m.rows[0].n), MIGRATIONS.length);
     } finally {
-      await b.db.close();
+      await b.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -524,6 +524,8 @@ test('migration 0004 removes the history copies of current versions, keeps the p
   const { openDatabase } = await import('./index.js');
   const { SqlRepository } = await import('./repository.js');
   const db = await openDatabase({ dataDir: 'memory://' });
+  // Opened as a bare database to migrate it part way; the repository over it is what closes it (D-337).
+  const repo = new SqlRepository(db);
   try {
     await migrate(db, MIGRATIONS.slice(0, 3));
     // Layout before 0004: every version, the current one included, in resource_history.
@@ -537,12 +539,11 @@ test('migration 0004 removes the history copies of current versions, keeps the p
     await migrate(db);
     const h = await db.query<{ version_id: number }>(`SELECT version_id FROM resource_history ORDER BY 1`);
     assert.deepEqual(h.rows.map((r) => Number(r.version_id)), [1]);
-    const repo = new SqlRepository(db);
     const all = await repo.history({ resourceType: 'Basic', id: 'b', count: 10, offset: 0 });
     assert.deepEqual(all.entries.map((e) => e.versionId), [2, 1]);
     assert.equal(all.total, 2);
   } finally {
-    await db.close();
+    await repo.close();
   }
 });
 

@@ -73,28 +73,28 @@ describe('one process per embedded data folder', { concurrency: false }, () => {
       await assert.rejects(openRepository({ dataDir: dir }), (e: unknown) => e instanceof FolderLockedError && /already in use by process \d+/.test((e as Error).message));
       assert.equal(statSync(dir).mode & 0o777, 0o700, 'the folder is private: nothing inside is reachable by another user');
     } finally {
-      await a.db.close();
+      await a.close();
     }
     assert.deepEqual(modes(dir).filter((f) => f.mode !== (f.dir ? 0o700 : 0o600)), [], 'at rest, every file 0600 and folder 0700');
     assert.equal(isLocked(dir), false, 'the lock file is removed on close');
     const b = await openRepository({ dataDir: dir });
     assert.equal((await b.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'`)).rows[0]!.n, 1);
-    await b.db.close();
+    await b.close();
   });
 
   it('takes over a lock left by a process that is gone (kill -9), or by a pid now reused by another process', async () => {
     const dir = tmp();
     const first = await openRepository({ dataDir: dir });
-    await first.db.close();
+    await first.close();
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout);
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: deadPid, host: hostname(), since: '2026-01-01T00:00:00Z' }), { mode: 0o600 });
     const a = await openRepository({ dataDir: dir });
-    await a.db.close();
+    await a.close();
     // The parent process is alive, but it started at another time than the lock says.
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: hostname(), start: '1', since: '2026-01-01T00:00:00Z' }), { mode: 0o600 });
     const b = await openRepository({ dataDir: dir });
-    await b.db.close();
+    await b.close();
     // A live owner (this test's parent, no start time recorded) is respected.
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.ppid, host: hostname(), since: '2026-01-01T00:00:00Z' }), { mode: 0o600 });
     await assert.rejects(openRepository({ dataDir: dir }), FolderLockedError);
@@ -111,7 +111,7 @@ describe('one process per embedded data folder', { concurrency: false }, () => {
       assert.equal(r.code, 1);
       assert.match(r.err, new RegExp(`already in use by process ${process.pid}`));
     } finally {
-      await one.db.close();
+      await one.close();
     }
 
     const a = serve(dir);
@@ -137,7 +137,7 @@ describe('one process per embedded data folder', { concurrency: false }, () => {
       const p = await after.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient'`);
       assert.equal(p.rows[0]!.n, 1, 'the usager is there, once (identical resends write no new version)');
     } finally {
-      await after.db.close();
+      await after.close();
     }
   });
 });

@@ -24,8 +24,8 @@ test('in-memory repositories from the template are migrated and independent of e
     const n = await b.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource');
     assert.equal(Number(n.rows[0].n), 0, 'the template holds no data');
   } finally {
-    await a.db.close();
-    await b.db.close();
+    await a.close();
+    await b.close();
   }
   // openDatabase (no migrations) stays blank.
   const blank = await openDatabase({ dataDir: 'memory://' });
