@@ -89,6 +89,16 @@ export function jsonMayHoldUnstorable(bytes: Uint8Array): boolean {
   return false;
 }
 
+/**
+ * findUnstorableText on a value parsed (JSON.parse) from `json`, its UTF-8 JSON text — or from a
+ * part of it — when the caller has that text: not walked when the text holds no escape that could
+ * make a NUL or a lone surrogate (jsonMayHoldUnstorable), the same findings. Without `json` (XML,
+ * a tree built otherwise): walked. The transaction checks and `$validate` (D-320, D-346).
+ */
+export function findUnstorableTextIn(value: unknown, root: string, json: Uint8Array | undefined, max?: number): UnstorableText[] {
+  return json && !jsonMayHoldUnstorable(json) ? [] : findUnstorableText(value, root, max);
+}
+
 export interface StorableCopyLimits {
   /** Deeper levels are replaced by a marker string (default 64). */
   maxDepth?: number;

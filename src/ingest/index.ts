@@ -6,7 +6,7 @@ import { isObject as isObj, type FhirResource, type Json } from '../fhir/json.js
 import { BundleResolver, absoluteFullUrl, referencedEntries, rewriteReferencesShared, type EntryRef } from '../fhir/bundle/references.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
-import { findUnstorableText, jsonMayHoldUnstorable, storableCopy, unstorableError } from '../fhir/text.js';
+import { findUnstorableTextIn, storableCopy, unstorableError } from '../fhir/text.js';
 import { isUtf8 } from 'node:buffer';
 import { JsonText, submissionInsert } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
@@ -203,7 +203,7 @@ export function checkTransaction(bundle: unknown, validate: (bundle: Json) => Va
   }
 
   // Text no database can store (NUL, lone surrogates): refused before any work, at its place.
-  const unstorable = text && !jsonMayHoldUnstorable(text) ? [] : findUnstorableText(bundle, 'Bundle');
+  const unstorable = findUnstorableTextIn(bundle, 'Bundle', text);
   if (unstorable.length) {
     const outcomes = unstorable.map((u) => outcome(unstorableError(u)));
     return { refused: refusal(422, { resourceType: 'OperationOutcome', issue: outcomes.flatMap((o) => o.issue) } as OperationOutcome) };

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, ID_PATTERN, type FhirResource, type Json } from '../fhir/json.js';
 import { toOperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
-import { findUnstorableText, storableCopy, unstorableError } from '../fhir/text.js';
+import { findUnstorableText, findUnstorableTextIn, storableCopy, unstorableError } from '../fhir/text.js';
 import { absoluteFullUrl } from '../fhir/bundle/references.js';
 import type { CanonicalResource } from '../fhir/packages/registry.js';
 import { SummaryDefinitions, selectElements, summarize } from '../fhir/summary.js';
@@ -141,7 +141,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     defer: (req, bytes) =>
       pool !== undefined && pool.ready && ((bytes > DEFER_VALIDATE_BYTES && isValidate(req)) || (bytes > DEFER_TRANSACTION_BYTES && isTransaction(req) && workersKnowBundles())),
     // A transaction's JSON bytes: for its worker, and the submission log's text of the Bundle (D-315).
-    keepBytes: (req) => req.method === 'POST' && req.url.split('?')[0]!.replace(/\/+$/, '') === '/fhir',
+    // A JSON `$validate`'s: whether the resource need be walked for unstorable text (D-346).
+    keepBytes: (req, format) => isTransaction(req) || (format === 'json' && isValidate(req)),
     // Any other large body: read (checked, parsed, XML converted) by a worker; the tree is rebuilt here in slices.
     parseElsewhere: (_req, bytes, format, keepJson) => (pool !== undefined && pool.ready && bytes.length > PARSE_ELSEWHERE_BYTES ? pool.parseBody(bytes, format, { keepJson }) : undefined),
   });
@@ -532,6 +533,8 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
       // (Moved: the worker knows every module here, and read the whole resource — its answer stands.)
       if (done && (done.profile !== undefined || move || done.volet === (service.validateAsCreate(stub) !== undefined))) return sendJsonBytes(reply, 200, done.outcome);
       // No worker ready any more, or the worker and this thread disagree: read here after all (by a worker when one is ready).
+      // (The bytes are still here: moved ones are the worker's answer, returned above.)
+      if (format === 'json') req.fhirBodyBytes = bytes;
       const read = await pool!.parseBody(bytes, format);
       req.body = read ? read.value : format === 'json' ? parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE) : parseXmlBody(bytes.toString('utf8'), xml!);
     }
@@ -547,9 +550,10 @@ export async function fhirApi(app: FastifyInstance, deps: FhirApiDeps): Promise<
     // A volet's resource (its meta.profile claims an IG in use other than TDDUI): that IG's engine.
     const volet = profile === undefined ? service.validateAsCreate(resource) : undefined;
     const outcome = volet ? toOperationOutcome(volet) : validator.validateToOutcome(resource, profile ? { profile } : {});
-    const unstorable = findUnstorableText(resource, String(resource.resourceType));
+    // Text no write would store (NUL, lone surrogates): said first, as errors. Walked for only
+    // when the JSON bytes hold an escape that could make some (D-346).
+    const unstorable = findUnstorableTextIn(resource, String(resource.resourceType), req.fhirBodyKind === 'json' ? req.fhirBodyBytes : undefined);
     if (unstorable.length) {
-      // Text no write would store (NUL, lone surrogates): said first, as errors.
       const issues = unstorable.flatMap((u) => (unstorableError(u).toOutcome() as unknown as { issue: unknown[] }).issue);
       (outcome as { issue: unknown[] }).issue = [...issues, ...((outcome as { issue?: unknown[] }).issue ?? [])];
     }

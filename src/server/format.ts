@@ -152,8 +152,8 @@ export class DeferredBody {
 export interface BodyParserOptions {
   /** Whether a body of `bytes` bytes is left to a validation worker (`DeferredBody`) rather than parsed here. */
   defer?(req: FastifyRequest, bytes: number): boolean;
-  /** Whether the body's JSON bytes are kept beside the parsed body (`req.fhirBodyBytes`). */
-  keepBytes?(req: FastifyRequest): boolean;
+  /** Whether the body's JSON bytes are kept beside the parsed body (`req.fhirBodyBytes`); `format`: the body's. */
+  keepBytes?(req: FastifyRequest, format: 'json' | 'xml'): boolean;
   /**
    * Reads a (large) body in a worker rather than here: a promise of its value (and of its JSON
    * bytes when it was XML and `keepJson`), resolving to undefined when no worker could take it;
@@ -213,7 +213,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
     const readHere = () => {
       try {
         if (format === 'json') {
-          if (options.keepBytes?.(req)) req.fhirBodyBytes = bytes;
+          if (options.keepBytes?.(req, 'json')) req.fhirBodyBytes = bytes;
           done(null, parseJsonBody(bytes.toString('utf8'), FHIR_JSON_RESOURCE));
           return;
         }
@@ -227,7 +227,7 @@ export function registerBodyParsers(app: FastifyInstance, xml: XmlCodec | undefi
       done(null, new DeferredBody(bytes, format));
       return;
     }
-    const keep = options.keepBytes?.(req) === true;
+    const keep = options.keepBytes?.(req, format) === true;
     const elsewhere = options.parseElsewhere?.(req, bytes, format, keep);
     if (!elsewhere) return readHere();
     elsewhere.then(

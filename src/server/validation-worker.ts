@@ -10,7 +10,7 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isObject, type Json } from '../fhir/json.js';
-import { findUnstorableText, unstorableError } from '../fhir/text.js';
+import { findUnstorableTextIn, unstorableError } from '../fhir/text.js';
 import type { FhirResource } from '../storage/types.js';
 import { xmlToJson } from '../fhir/xml/index.js';
 import { checkTransaction, rejectionRecord } from '../ingest/index.js';
@@ -223,8 +223,9 @@ async function main(): Promise<void> {
       // engine and module rules, as the server's service would (FhirService.validateAsCreate).
       const volet = profile === undefined ? services().validateAsCreate(resource) : undefined;
       const outcome = (volet ? toOperationOutcome(volet) : validator.validateToOutcome(resource, profile ? { profile } : {})) as unknown as { issue: unknown[] };
-      const unstorable = findUnstorableText(resource, String(resource.resourceType));
-      // Text no write would store (NUL, lone surrogates): said first, as errors.
+      // Text no write would store (NUL, lone surrogates): said first, as errors. The resource is
+      // walked for it only when the JSON bytes hold an escape that could make one (D-346).
+      const unstorable = findUnstorableTextIn(resource, String(resource.resourceType), m.format === 'json' ? m.bytes : undefined);
       if (unstorable.length) outcome.issue = [...unstorable.flatMap((u) => (unstorableError(u).toOutcome() as unknown as { issue: unknown[] }).issue), ...(outcome.issue ?? [])];
       const claims = isObject(resource.meta) && Array.isArray(resource.meta.profile) ? resource.meta.profile.filter((p): p is string => typeof p === 'string') : [];
       const bytes = movable(Buffer.from(JSON.stringify(outcome)));
