@@ -9,7 +9,7 @@
 //
 // A TDDUI Bundle (creates with business keys only) costs the same four round trips as before.
 // Deadlocks, serialisation failures and unique violations retry the whole plan.
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ID_PATTERN, isObject, TYPE_PATTERN, type FhirResource } from '../fhir/json.js';
 import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import type { SearchParameterSet } from '../fhir/search/parameters.js';
@@ -22,9 +22,31 @@ import type { Database, Queryable, ResourceRecord, SearchParam } from './types.j
 import { inScope, type ReadScope } from './scope.js';
 import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
 
-/** A fresh server id (FHIR id syntax: a UUID fits in 64 characters of [A-Za-z0-9-.]). */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Random bytes drawn 2 KiB at a time (as `randomUUID` does), 10 per id. */
+const POOL = Buffer.alloc(2048);
+let poolAt = POOL.length;
+
+/**
+ * A fresh server id (FHIR id syntax: a UUID fits in 64 characters of [A-Za-z0-9-.]): a UUID of
+ * version 7 (RFC 9562) — the Unix time in milliseconds in its first 48 bits, then 74 random bits —
+ * so that ids made one after the other sort together (D-339). Every B-tree keyed by
+ * `(resource_type, id)` (the resources, their index rows, keys, references to them) then takes a
+ * new object's rows at the end of its type's range, on pages just written, instead of on a random
+ * leaf of the whole index: measured, a quarter less PostgreSQL CPU to insert a Bundle's resource
+ * and search rows. Unique as before (74 random bits within one millisecond; v4 has 122 in all).
+ */
 export function newId(): string {
-  return randomUUID();
+  if (poolAt + 10 > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  const r = POOL;
+  const i = poolAt;
+  poolAt += 10;
+  const ms = Date.now().toString(16).padStart(12, '0');
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-${HEX[0x70 | (r[i]! & 0x0f)]}${HEX[r[i + 1]!]}-${HEX[0x80 | (r[i + 2]! & 0x3f)]}${HEX[r[i + 3]!]}-` +
+    `${HEX[r[i + 4]!]}${HEX[r[i + 5]!]}${HEX[r[i + 6]!]}${HEX[r[i + 7]!]}${HEX[r[i + 8]!]}${HEX[r[i + 9]!]}`;
 }
 
 export type WriteMethod = 'create' | 'update' | 'delete' | 'patch';
