@@ -33,7 +33,7 @@ import type { Database } from './types.js';
 export const ANALYZED_TABLES = [
   'resource', 'resource_history', 'search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite',
   'business_key', 'submission', 'change_feed', 'event_outbox',
-  'usager_sort', 'pilotage_part', 'pilotage_count', 'ppa_validation', 'ppa_accord_link',
+  'usager_sort', 'usager_count', 'pilotage_part', 'pilotage_count', 'ppa_validation', 'ppa_accord_link',
 ];
 
 /** autovacuum_vacuum_scale_factor (PostgreSQL's default); the floor is `minRows`, not autovacuum's 50. */

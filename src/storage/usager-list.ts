@@ -13,6 +13,12 @@
 // rows that have the key (in index order), then those that do not (by id) — sized by one
 // grouped count, which also gives the total. Sorting by organisation is one segment per
 // organisation, in the order of their names (known here, not in SQL), each in name order.
+//
+// The segment sizes of a list filtered at most by organisation (and the reader's scope) are sums
+// over `usager_count` (migration 0198, D-347), which the writes keep in step with `usager_sort`:
+// a few rows per owner, where the grouped count read one row per usager (a sequential scan,
+// 2.7 ms at 20,000 usagers). Filtered by name words or identifier, the rows the filter selects
+// through its indexes are counted, as before.
 import { normalizeString } from './search-params.js';
 import type { Queryable } from './types.js';
 import { scopeSql, type ReadScope } from './scope.js';
@@ -45,6 +51,36 @@ const COLUMN: Record<Exclude<UsagerSort, 'organisation'>, string> = {
   maj: 'last_updated',
 };
 
+/** Whether a usager lacks the sort column, in `usager_count` (`last_updated` is never absent). */
+const ABSENT: Record<Exclude<UsagerSort, 'organisation'>, string> = {
+  nom: 'c.no_name',
+  naissance: 'c.no_birth',
+  sexe: 'c.no_gender',
+  identifiant: 'c.no_local',
+  maj: 'false',
+};
+
+/**
+ * The grouped counts that size a list's segments (`key` per row: the FINESS, or whether the sort
+ * key is absent): from the counts the writes keep when the list is filtered at most by
+ * organisation and scope, else by counting the usagers the filter selects.
+ */
+async function segmentCounts<K>(db: Queryable, q: UsagerListQuery, where: string, params: unknown[], usagerKey: string, countKey: string): Promise<{ key: K; n: number }[]> {
+  if ((q.words ?? []).length === 0 && !q.identifier) {
+    const kept: unknown[] = [];
+    const p = (v: unknown) => (kept.push(v), `$${kept.length}`);
+    const filters: string[] = [];
+    if (q.finess) filters.push(`c.finess = ${p(q.finess)} AND NOT c.no_finess`);
+    if (q.scope) filters.push(scopeSql(q.scope, 'c.owner', p));
+    const r = await db.query<{ key: K; n: number }>(
+      `SELECT ${countKey} AS key, sum(c.n)::int AS n FROM usager_count c WHERE ${filters.length ? filters.join(' AND ') : 'true'} GROUP BY 1 HAVING sum(c.n) <> 0`,
+      kept,
+    );
+    return r.rows;
+  }
+  return (await db.query<{ key: K; n: number }>(`SELECT ${usagerKey} AS key, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params)).rows;
+}
+
 /** A run of the list read by one indexed query: its condition, order and size. */
 interface Segment {
   /** Condition; `$seg` stands for `value`. */
@@ -75,21 +111,21 @@ export async function listUsagers(db: Queryable, q: UsagerListQuery): Promise<{ 
 
   const segments: Segment[] = [];
   if (sort === 'organisation') {
-    const counts = await db.query<{ finess: string | null; n: number }>(`SELECT u.finess, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params);
+    const counts = (await segmentCounts<string | null>(db, q, where, params, 'u.finess', 'CASE WHEN c.no_finess THEN NULL ELSE c.finess END')).map((r) => ({ finess: r.key, n: r.n }));
     // The organisation's name when it is known (lower case, no accents), else its FINESS; code-unit order, as "C".
     const key = (f: string) => {
       const name = q.organisationNames?.get(f);
       return name ? normalizeString(name) : f;
     };
-    const known = counts.rows.filter((r) => r.finess !== null).map((r) => ({ finess: r.finess!, key: key(r.finess!), n: Number(r.n) }));
+    const known = counts.filter((r) => r.finess !== null).map((r) => ({ finess: r.finess!, key: key(r.finess!), n: Number(r.n) }));
     known.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.finess < b.finess ? -1 : a.finess > b.finess ? 1 : 0) * (q.descending ? -1 : 1));
     for (const k of known) segments.push({ where: 'u.finess = $seg', value: k.finess, order: `u.name_key ${dir}, u.id ${dir}`, reverse: `u.name_key ${rev}, u.id ${rev}`, size: k.n });
-    const none = counts.rows.find((r) => r.finess === null);
+    const none = counts.find((r) => r.finess === null);
     if (none) segments.push({ where: 'u.finess IS NULL', order: `u.id ${dir}`, reverse: `u.id ${rev}`, size: Number(none.n) });
   } else {
     const col = `u.${COLUMN[sort]}`;
-    const counts = await db.query<{ absent: boolean; n: number }>(`SELECT ${col} IS NULL AS absent, count(*)::int AS n FROM usager_sort u WHERE ${where} GROUP BY 1`, params);
-    const size = (absent: boolean) => Number(counts.rows.find((r) => r.absent === absent)?.n ?? 0);
+    const counts = await segmentCounts<boolean>(db, q, where, params, `${col} IS NULL`, ABSENT[sort]);
+    const size = (absent: boolean) => Number(counts.find((r) => r.key === absent)?.n ?? 0);
     segments.push({ where: `${col} IS NOT NULL`, order: `${col} ${dir}, u.id ${dir}`, reverse: `${col} ${rev}, u.id ${rev}`, size: size(false) });
     segments.push({ where: `${col} IS NULL`, order: `u.id ${dir}`, reverse: `u.id ${rev}`, size: size(true) });
   }

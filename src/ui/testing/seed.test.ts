@@ -89,6 +89,7 @@ for (const kind of ['embedded', 'postgres'] as DbKind[]) {
       for (const [sql, seen] of [
         [`UPDATE usager_sort SET name_key = 'zz' WHERE id = (SELECT min(id) FROM usager_sort)`, ['usager_sort']],
         [`UPDATE pilotage_count SET n = n + 1 WHERE ctid = (SELECT min(ctid) FROM pilotage_count WHERE kind = 'usagers')`, ['Pilotage figures']],
+        [`UPDATE usager_count SET n = n + 1 WHERE ctid = (SELECT min(ctid) FROM usager_count)`, ['usager counts']],
         [`UPDATE ppa_validation SET validated_day = validated_day - 400 WHERE careplan = (SELECT min(careplan) FROM ppa_validation)`, ['ppa_validation', 'due reviews']],
       ] as const) {
         await s.repo.db.query(sql);

@@ -269,7 +269,7 @@ function normalisedFigures(f: PilotageFigures): Record<string, string[]> {
  * Pilotage counts (summed per figure), PPA validation dates — against their refresh functions
  * (`pilotage_refresh`, `ppa_refresh`) run for every stored resource of the derived types, in
  * chunks and without per-usager locks as migration 0161's backfill, in a transaction then
- * rolled back.
+ * rolled back; and the usagers' counts (usager_count, migration 0198) against `usager_sort` counted.
  */
 export async function derivedTablesDiffer(repo: Repository, days: string[]): Promise<string[]> {
   const problems: string[] = [];
@@ -290,6 +290,15 @@ export async function derivedTablesDiffer(repo: Repository, days: string[]): Pro
       if (!isDeepStrictEqual(await dueReviewCounts(repo.db, day, months), counts)) problems.push(`due review counts on ${day}, ${months} months`);
     }
   }
+  const kept = await repo.db.query<{ g: string; n: string }>(
+    `SELECT concat_ws(' ', owner, finess, no_finess, no_name, no_local, no_birth, no_gender) AS g, sum(n)::text AS n FROM usager_count
+      GROUP BY owner, finess, no_finess, no_name, no_local, no_birth, no_gender HAVING sum(n) <> 0 ORDER BY 1`,
+  );
+  const counted = await repo.db.query<{ g: string; n: string }>(
+    `SELECT concat_ws(' ', owner, coalesce(finess, ''), finess IS NULL, name_key IS NULL, local_id IS NULL, birth_date IS NULL, gender IS NULL) AS g, count(*)::text AS n
+       FROM usager_sort GROUP BY owner, coalesce(finess, ''), finess IS NULL, name_key IS NULL, local_id IS NULL, birth_date IS NULL, gender IS NULL ORDER BY 1`,
+  );
+  if (!isDeepStrictEqual(kept.rows, counted.rows)) problems.push(`usager counts: ${kept.rows.length} groups kept, ${counted.rows.length} counted`);
   const dump = async (q: Queryable) => ({
     usager_sort: (await q.query<{ j: string }>(`SELECT row_to_json(u)::text AS j FROM usager_sort u ORDER BY id`)).rows.map((r) => r.j),
     pilotage_count: (await q.query<{ j: string }>(
