@@ -563,7 +563,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           : { dataDir, ...(opts.readDatabases?.length ? { readUrls: opts.readDatabases } : {}) },
       ),
     ),
-    step('packages', () => TdduiValidator.create({ ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) })),
+    // With validation workers, this thread validates only until one is ready and then what a
+    // route asks of it (a single resource's write, a small `$validate`…): its profiles are
+    // compiled on first use, not up front — half its heap, which every full GC marks (D-349).
+    step('packages', () => TdduiValidator.create({ ...(opts.validationWorkers ? { precompile: false } : {}), ...(opts.packages?.length ? { packages: opts.packages } : {}), ...(opts.igs?.length ? { igs: opts.igs } : {}) })),
   ]);
   if (repoResult.status === 'rejected' || validatorResult.status === 'rejected') {
     if (repoResult.status === 'fulfilled') await repoResult.value.close();

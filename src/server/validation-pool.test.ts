@@ -25,6 +25,38 @@ describe('validation worker pool', () => {
   });
   after(async () => srv?.stop());
 
+  it('the main thread compiles no profile up front nor for the transactions its workers check; a $validate it answers compiles what it needs, with the worker\'s answer (D-349)', async () => {
+    // (First in this suite: the other tests validate on this thread to compare.)
+    const held = () => srv.validator.igs.map((ig) => ig.engine.profiles.size);
+    // Each TDDUI version's Bundle profile alone: its entry slices order the profile choice.
+    assert.deepEqual(held(), [1, 1], 'no profile compiled at start-up');
+    const pool = srv.validationPool!;
+    let before = pool.completed;
+    const ok = await http(`${srv.base}`, { body: readExample('Bundle-tddui-pp-pa-bundle-example.json') });
+    assert.equal(ok.status, 200, ok.text.slice(0, 300));
+    assert.equal(pool.completed, before + 1);
+    assert.deepEqual(held(), [1, 1], 'none for a transaction a worker checked');
+    // A small $validate is answered here (profiles compiled now), a large one (the same resource
+    // and trailing spaces) by a worker, which compiled everything at its start: the same outcome.
+    const bundle = readExample('Bundle-tddui-pp-pa-bundle-example.json') as Json;
+    const patient = bundle.entry.find((e: Json) => e.resource.resourceType === 'Patient').resource;
+    patient.birthDate = '1930-13-45';
+    patient.gender = 'unknown-gender';
+    bundle.entry.find((e: Json) => e.resource.resourceType === 'CarePlan').resource.status = 'draft';
+    for (const [path, body] of [['Bundle/$validate', bundle], ['Patient/$validate', patient], ['Patient/$validate', readExample('Patient-tddui-patient-ins-example.json')]] as const) {
+      before = pool.completed;
+      const here = await http(`${srv.base}/${path}`, { body: JSON.stringify(body) });
+      assert.equal(pool.completed, before, `${path}: answered on this thread`);
+      const text = JSON.stringify(body) + ' '.repeat(300 * 1024);
+      const there = await http(`${srv.base}/${path}`, { body: text });
+      assert.equal(pool.completed, before + 1, `${path}: answered by a worker`);
+      assert.equal(here.status, 200, here.text.slice(0, 300));
+      assert.deepEqual(here.json, there.json, path);
+      assert.equal(here.json.issue.some((i: Json) => i.severity === 'error'), body !== bundle && body !== patient ? false : true, `${path}: ${here.text.slice(0, 300)}`);
+    }
+    assert.ok(held().every((n) => n > 20), `compiled on first use: ${held().join(', ')}`);
+  });
+
   it('a transaction Bundle is validated in a worker, with the main thread\'s answer', async () => {
     const pool = srv.validationPool!;
     const bundle = readExample('Bundle-tddui-bundle-example.json');
@@ -85,7 +117,7 @@ describe('validation worker pool', () => {
     }
     // Nothing stored by any of them.
     const count = await http(`${srv.base}/Patient?_summary=count`);
-    assert.equal(count.json.total, 1, 'only the valid example of the first test');
+    assert.equal(count.json.total, 2, 'only the valid examples of the first two tests');
   });
 
   it('a large body is read by a worker (JSON and XML), the tree rebuilt here: same answers as reading it here', async () => {

@@ -38,7 +38,8 @@ export interface TdduiValidatorOptions {
   /**
    * Compile the TDDUI profiles up front (default true: a server pays it once, before its first
    * request). false compiles each profile on first use: a command line that validates a few
-   * files pays only for the profiles they use (bench/startup.ts).
+   * files pays only for the profiles they use (bench/startup.ts), and the main thread of a server
+   * with validation workers only for what its routes validate there (D-349).
    */
   precompile?: boolean;
 }

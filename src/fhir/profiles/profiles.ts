@@ -91,6 +91,11 @@ export class Profiles {
     this.snapshots = this.cache.snapshots;
   }
 
+  /** How many canonicals this view has looked up so far (compiled, or found not loaded): what it holds. */
+  get size(): number {
+    return this.compiled.size;
+  }
+
   /** The compiled profile for a canonical URL (with optional |version) in this view; undefined when not loaded. */
   get(canonical: string): CompiledProfile | undefined {
     const hit = this.compiled.get(canonical);
