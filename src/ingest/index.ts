@@ -8,7 +8,7 @@ import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { countIssues, fromOperationOutcome, toOperationOutcome, type OperationOutcome, type ValidationIssue } from '../fhir/outcome/issue.js';
 import { findUnstorableTextIn, storableCopy, unstorableError } from '../fhir/text.js';
 import { isUtf8 } from 'node:buffer';
-import { JsonText, submissionInsert } from '../storage/submissions.js';
+import { insertSubmissionPieces, JsonText, submissionInsert, type SubmissionPiece } from '../storage/submissions.js';
 import type { OpResult, Repository, SubmissionRecord, WriteOp } from '../storage/types.js';
 import { businessKeys, keyNeedsReferences, ownerOf, type BusinessKey } from '../tddui/business-keys.js';
 import { NIR_SYSTEMS, SYSTEMS } from '../tddui/rules/identifiers.js';
@@ -330,6 +330,9 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
   let response: FhirResource | undefined;
   let responseJson: ((base?: string) => string) | undefined;
   let submissionId = '';
+  // The record's values over 1 MiB (a multi-MB Bundle, its report, its response), written in
+  // pieces after the write, in its transaction (D-343).
+  let pieces: SubmissionPiece[] = [];
   try {
     // One plan on the write path: every entry a create with its business keys (a known key makes
     // it a new version of that object), references to entries rewritten to server ids once the
@@ -364,8 +367,10 @@ export async function ingestTransaction(ctx: IngestContext, sent: unknown): Prom
           report: reportJson !== undefined ? new JsonText(Buffer.from(reportJson.buffer, reportJson.byteOffset, reportJson.byteLength)) : toOperationOutcome(issues),
           response: new JsonText(responseJson()),
         };
-        return [submissionInsert(record, submissionId, p)];
+        pieces = [];
+        return [submissionInsert(record, submissionId, p, pieces)];
       },
+      after: (tx) => insertSubmissionPieces(tx, submissionId, pieces),
     });
   } catch (err) {
     if (err instanceof FhirError) return reject(ctx, bundle, refusal(err.status, outcome(err), report.issues, report.ig), receivedAt);

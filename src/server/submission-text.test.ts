@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { countIssues, toOperationOutcome } from '../fhir/outcome/issue.js';
+import { submissionText } from '../storage/submissions.js';
 import { http, readExample, startTestServer, type TestServer } from './test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -29,7 +30,8 @@ for (const kind of ['embedded', 'postgres'] as const) {
       });
       after(async () => srv?.stop());
 
-      const sizes = workers ? [['small', 0], ['large (read by a worker)', 300 * 1024]] as const : [['small', 0]] as const;
+      // (Multi-MB: its record's Bundle over 1 MiB, kept in pieces, D-343.)
+      const sizes = workers ? [['small', 0], ['large (read by a worker)', 300 * 1024], ['multi-MB (its record in pieces)', 3 * 1024 * 1024]] as const : [['small', 0]] as const;
       for (const [what, pad] of sizes) {
         it(`an accepted ${what} Bundle is logged as the text sent`, async () => {
           const text = sentText(pad);
@@ -38,9 +40,15 @@ for (const kind of ['embedded', 'postgres'] as const) {
           assert.equal(r.status, 200, r.text.slice(0, 500));
           const id = r.headers.get('x-tddui-submission');
           assert.ok(id);
-          const row = (await srv.repo.db.query<{ bundle: string; bundle_bytes: number }>('SELECT bundle::text AS bundle, bundle_bytes FROM submission WHERE id = $1', [id])).rows[0]!;
-          assert.equal(row.bundle.length, text.length);
-          assert.ok(row.bundle === text, 'the text sent, byte for byte');
+          const row = (await srv.repo.db.query<{ bundle_bytes: number; pieces: number }>(
+            'SELECT bundle_bytes, (SELECT count(*)::int FROM submission_part WHERE submission_id = $1) AS pieces FROM submission WHERE id = $1',
+            [id],
+          )).rows[0]!;
+          if (pad > 1024 * 1024) assert.ok(Number(row.pieces) >= Math.ceil(Buffer.byteLength(text) / (1024 * 1024)), `${row.pieces} pieces`);
+          else assert.equal(Number(row.pieces), 0);
+          const stored = await submissionText(srv.repo.db, id!, 'bundle');
+          assert.equal(stored?.length, text.length);
+          assert.ok(stored === text, 'the text sent, byte for byte');
           assert.equal(Number(row.bundle_bytes), Buffer.byteLength(text));
           // Read back, the log's Bundle is the tree sent.
           const logged = (await srv.repo.getSubmission(id!))!;

@@ -51,9 +51,13 @@ function toSubmission(row: SubmissionRow): SubmissionRecord {
   if (row.bundle_dropped != null) out.bundleDropped = row.bundle_dropped as NonNullable<SubmissionRecord['bundleDropped']>;
   if (row.organization_finess !== null) out.organizationFiness = row.organization_finess;
   if (row.organization_name !== null) out.organizationName = row.organization_name;
-  if (row.bundle != null) out.bundle = parse(row.bundle);
-  if (row.report != null) out.report = parse(row.report);
-  if (row.response != null) out.response = parse(row.response);
+  // (Read as text, D-343: a JSON `null` stored is no value, as when the driver parsed it.)
+  const bundle = parse(row.bundle);
+  const report = parse(row.report);
+  const response = parse(row.response);
+  if (bundle != null) out.bundle = bundle;
+  if (report != null) out.report = report;
+  if (response != null) out.response = response;
   return out;
 }
 
@@ -99,9 +103,74 @@ function submittedType(body: unknown): string | null {
     : null;
 }
 
-/** The INSERT of a submission with its placeholders allocated by `p` (also used inside a CTE). */
-export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p: (v: unknown) => string): string {
+/** The three large values of a record, which may go in pieces (D-343). */
+export type SubmissionField = 'bundle' | 'report' | 'response';
+
+/** One piece of a record's value: its text, in order (`n` from 0), as the driver takes it. */
+export interface SubmissionPiece {
+  field: SubmissionField;
+  n: number;
+  text: string | Utf8Text;
+}
+
+/**
+ * A value of an accepted record longer than this (bytes of a Utf8Text, UTF-16 units of a string)
+ * is written in pieces of at most this size, one statement each, after the record's row (D-343):
+ * on the embedded database a statement runs on the event loop, and the 40 MB Bundle's record
+ * (122 MB of text) in one statement held it 9.2 s. A PP-PA Bundle's record (~50 KB) never is.
+ */
+export const SUBMISSION_PIECE = 1024 * 1024;
+
+/** The text's length in the unit pieces are cut in (see SUBMISSION_PIECE). */
+function textSize(v: string | Utf8Text): number {
+  return typeof v === 'string' ? v.length : v.bytes.length;
+}
+
+/**
+ * The text cut into pieces of at most `size`, never inside a character: a string not between the
+ * halves of a surrogate pair, bytes not before a UTF-8 continuation byte (so each piece is valid
+ * text of its own, and the pieces joined are the text, byte for byte). `size`: 4 or more (a
+ * UTF-8 character is at most 4 bytes).
+ */
+export function cutText(v: string | Utf8Text, size: number): (string | Utf8Text)[] {
+  if (!(size >= 4)) throw new RangeError(`pieces of ${size}: 4 or more`);
+  const out: (string | Utf8Text)[] = [];
+  if (typeof v === 'string') {
+    for (let a = 0; a < v.length; ) {
+      let b = Math.min(a + size, v.length);
+      if (b < v.length && b > a + 1) {
+        const c = v.charCodeAt(b - 1);
+        if (c >= 0xd800 && c <= 0xdbff) b--;
+      }
+      out.push(v.slice(a, b));
+      a = b;
+    }
+  } else {
+    const bytes = v.bytes;
+    for (let a = 0; a < bytes.length; ) {
+      let b = Math.min(a + size, bytes.length);
+      // (At most 3 steps back: a UTF-8 character is at most 4 bytes.)
+      while (b < bytes.length && b > a + 1 && (bytes[b]! & 0xc0) === 0x80) b--;
+      out.push(new Utf8Text(bytes.subarray(a, b)));
+      a = b;
+    }
+  }
+  return out;
+}
+
+/**
+ * The INSERT of a submission with its placeholders allocated by `p` (also used inside a CTE).
+ * With `pieces`, a bundle, report or response longer than `pieceSize` is not in the statement: its
+ * column is NULL and its pieces are pushed onto `pieces`, for `insertSubmissionPieces` to write
+ * after the row, in the same transaction (D-343).
+ */
+export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p: (v: unknown) => string, pieces?: SubmissionPiece[], pieceSize = SUBMISSION_PIECE): string {
   const bundleText = jsonOrNull(s.bundle);
+  const inline = (field: SubmissionField, text: string | Utf8Text | null): string | Utf8Text | null => {
+    if (text === null || !pieces || textSize(text) <= pieceSize) return text;
+    for (const [n, piece] of cutText(text, pieceSize).entries()) pieces.push({ field, n, text: piece });
+    return null;
+  };
   const values = [
     p(id),
     `${p(s.receivedAt)}::timestamptz`,
@@ -114,9 +183,9 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.errorCount)}::integer`,
     `${p(s.warningCount)}::integer`,
     // json columns (migration 0006): the text is checked, not converted.
-    `${p(bundleText)}::json`,
-    `${p(jsonOrNull(s.report))}::json`,
-    `${p(jsonOrNull(s.response))}::json`,
+    `${p(inline('bundle', bundleText))}::json`,
+    `${p(inline('report', jsonOrNull(s.report)))}::json`,
+    `${p(inline('response', jsonOrNull(s.response)))}::json`,
     `${p(submittedType(s.bundle))}::text`,
     `${p(s.noticeCount ?? null)}::integer`,
     `${p(s.ig ?? null)}::text`,
@@ -126,6 +195,30 @@ export function submissionInsert(s: Omit<SubmissionRecord, 'id'>, id: string, p:
     `${p(s.bundleDropped ?? null)}::text`,
   ];
   return `INSERT INTO submission (${INSERT_COLUMNS}) VALUES (${values.join(', ')})`;
+}
+
+/**
+ * The pieces of a record's values (submissionInsert's `pieces`), one statement each, after the
+ * record's row and in its transaction (D-343, migration 0196): on the embedded database the event
+ * loop turns between them (D-330: a statement of ~1 MiB of text runs tens of ms). Stored as
+ * `text`, not `json`: each piece is not JSON of its own — the value was checked whole (the
+ * Bundle parsed by the server, the report and the response serialised by it).
+ */
+export async function insertSubmissionPieces(tx: Queryable, id: string, pieces: readonly SubmissionPiece[]): Promise<void> {
+  for (const piece of pieces) {
+    await tx.query(`INSERT INTO submission_part (submission_id, field, n, data) VALUES ($1, $2, $3::integer, $4::text)`, [id, piece.field, piece.n, piece.text]);
+  }
+}
+
+/** A record's value (the column, or its pieces joined: D-343) as SQL over the submission `s`. */
+function fieldText(field: SubmissionField): string {
+  return `coalesce(s.${field}::text, (SELECT string_agg(q.data, '' ORDER BY q.n) FROM submission_part q WHERE q.submission_id = s.id AND q.field = '${field}'))`;
+}
+
+/** A record's value as stored, its JSON text as written (the column or its pieces joined, D-343); undefined when it has none. */
+export async function submissionText(db: Queryable, id: string, field: SubmissionField): Promise<string | undefined> {
+  const res = await db.query<{ t: string | null }>(`SELECT ${fieldText(field)} AS t FROM submission s WHERE s.id = $1`, [id]);
+  return res.rows[0]?.t ?? undefined;
 }
 
 export async function insertSubmission(db: Queryable, s: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord> {
@@ -160,7 +253,11 @@ export async function listSubmissions(db: Queryable, f: SubmissionFilter): Promi
 export async function getSubmission(db: Queryable, id: string, scope?: ReadScope): Promise<SubmissionRecord | undefined> {
   const params: unknown[] = [id];
   const inScope = scope ? ` AND ${scopeSql(scope, 'organization_finess', (v) => (params.push(v), `$${params.length}`))}` : '';
-  const res = await db.query<SubmissionRow>(`SELECT ${LIGHT}, bundle, report, response FROM submission WHERE id = $1${inScope}`, params);
+  // (The values as text, a value in pieces joined, D-343; parsed here as before.)
+  const res = await db.query<SubmissionRow>(
+    `SELECT ${LIGHT}, ${fieldText('bundle')} AS bundle, ${fieldText('report')} AS report, ${fieldText('response')} AS response FROM submission s WHERE id = $1${inScope}`,
+    params,
+  );
   return res.rows[0] ? toSubmission(res.rows[0]) : undefined;
 }
 

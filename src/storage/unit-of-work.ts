@@ -132,6 +132,11 @@ export interface WritePlan {
    */
   extra?: (p: (v: unknown) => string, results: OpResult[]) => string[];
   /**
+   * Statements to run in the transaction after the write, given the results: the submission log's
+   * large values in pieces, one statement each (D-343), which `extra` set aside.
+   */
+  after?: (tx: Queryable, results: OpResult[]) => Promise<void>;
+  /**
    * Events this plan declares itself (beyond those of the repository's event sources), recorded
    * in the outbox by the writing statement (storage/outbox.ts). A plan with no ops and only
    * events records them alone (an event that no write causes: a review falling due).
@@ -588,6 +593,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   }
   // Keys of other owners (a batch or transaction across organisations): one statement each.
   for (const [o, rows] of keyGroups.slice(1)) await writeVersions(tx, searchParams, [], { owner: o, rows });
+  // 8. The plan's statements after the write (the record's pieces, D-343).
+  if (plan.after) await plan.after(tx, results);
   return results;
 }
 
