@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openRepository } from '../storage/index.js';
 import { TextArray, Utf8Text, type Queryable, type Repository } from '../storage/types.js';
+import { countTurns } from '../testing/event-loop.js';
 import { EXAMPLES_DIR, SHARED_FHIR } from '../testing/paths.js';
 import { TdduiValidator } from '../tddui/validator.js';
 import { ingestTransaction } from './index.js';
@@ -43,23 +44,16 @@ test('embedded: the event loop turns while a multi-MB accepted Bundle\'s record 
   const text = sentText(6 * MIB);
   // Every statement of the write's transaction: the turns of the loop counted before and after it, the bytes of text it sends.
   const seen: { before: number; after: number; bytes: number; sql: string }[] = [];
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
+  const loop = countTurns();
   const db = repo.db;
   const transaction = db.transaction.bind(db);
   (db as { transaction: typeof db.transaction }).transaction = (fn) =>
     transaction((tx) =>
       fn({
         async query(sql, params, options) {
-          const before = turns;
+          const before = loop.turns;
           const res = await tx.query(sql, params, options);
-          seen.push({ before, after: turns, bytes: textBytes(params), sql });
+          seen.push({ before, after: loop.turns, bytes: textBytes(params), sql });
           return res;
         },
       } as Queryable),
@@ -68,7 +62,7 @@ test('embedded: the event loop turns while a multi-MB accepted Bundle\'s record 
   try {
     r = await ingestTransaction({ repo, validator, now: () => new Date('2023-04-20T10:00:00Z'), received: Buffer.from(text) }, JSON.parse(text));
   } finally {
-    on = false;
+    loop.stop();
     (db as { transaction: typeof db.transaction }).transaction = transaction;
   }
   assert.equal(r.status, 200);

@@ -6,24 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPglite } from './pglite.js';
 import { eventLoopTurns } from './event-loop-turns.js';
-
-/** Turns of the event loop while `work` runs (a setImmediate chain counts them). */
-async function turnsDuring(work: () => Promise<void>): Promise<number> {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  // The chain's first callback runs at the next turn; count from there.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  const before = turns;
-  await work();
-  on = false;
-  return turns - before;
-}
+import { turnsDuring } from '../../testing/event-loop.js';
 
 test('a transaction of statements longer than a slice lets the event loop turn between them', async () => {
   const db = await openPglite({ dataDir: 'memory://' });
