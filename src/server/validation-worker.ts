@@ -16,7 +16,7 @@ import { xmlToJson } from '../fhir/xml/index.js';
 import { checkTransaction, rejectionRecord } from '../ingest/index.js';
 import { JsonText } from '../storage/submissions.js';
 import { TdduiValidator } from '../tddui/validator.js';
-import { toOperationOutcome } from '../fhir/outcome/issue.js';
+import { operationOutcomeBytes, toOperationOutcome } from '../fhir/outcome/issue.js';
 import type { FhirService } from '../rest/service.js';
 import { moduleNames, validationService } from './ig-modules.js';
 import { TDDUI_PACKAGE } from '../tddui/ig.js';
@@ -95,7 +95,8 @@ function checkHere(bundle: unknown, now: number, text?: Uint8Array): { checked: 
   // information issues (26 of 38 for a synthetic PP-PA Bundle) were cloned across for nothing.
   if ('report' in checked) {
     const { report } = checked;
-    const reportJson = movable(Buffer.from(JSON.stringify(toOperationOutcome(report.issues))));
+    // (Its issues' texts kept as UTF-8 from one Bundle to the next: D-352.)
+    const reportJson = movable(operationOutcomeBytes(report.issues));
     return {
       checked: { report: { ...report, issues: report.issues.filter((i) => i.severity !== 'information') }, ifMatch: [...checked.ifMatch], reportJson },
       transfer: [reportJson.buffer as ArrayBuffer],

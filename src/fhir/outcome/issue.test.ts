@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fromOperationOutcome, hasErrors, insertSorted, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
+import { fromOperationOutcome, hasErrors, insertSorted, operationOutcomeBytes, sortAndDedupe, toOperationOutcome, type ValidationIssue } from './issue.js';
 import { CODES } from './codes.js';
 import { makeIssue } from './rule.js';
 import { seededInt } from '../../testing/random.js';
@@ -118,4 +118,61 @@ test('insertSorted(sorted, extra) equals sortAndDedupe([...sorted, ...extra]) on
     const extra = make(1 + rnd(3));
     assert.deepEqual(insertSorted(sorted, extra), sortAndDedupe([...sorted, ...extra]));
   }
+});
+
+/** What operationOutcomeBytes must give: the OperationOutcome's JSON as UTF-8. */
+const reference = (issues: readonly ValidationIssue[]) => Buffer.from(JSON.stringify(toOperationOutcome(issues)));
+
+test('operationOutcomeBytes: the bytes of JSON.stringify(toOperationOutcome) when issues share a message but not the rest', () => {
+  // One English message under every variation of the other fields, one report after the other:
+  // the kept head of one issue must never stand for another's (a key on the message alone, or
+  // without any one of the fields compared, fails here).
+  const base: ValidationIssue = { severity: 'warning', code: 'value', rule: 'fhir-code-unknown', message: 'The same text', messageFr: 'Le même texte', expression: 'Patient.gender', source: 'http://x/SD' };
+  const variants: ValidationIssue[] = [
+    base,
+    { ...base, severity: 'error' },
+    { ...base, code: 'code-invalid' },
+    { ...base, rule: 'fhir-code-not-in-extensible-ig-defect' },
+    { ...base, rule: CODES.PROFILE_UNKNOWN.id },
+    { ...base, source: undefined },
+    { ...base, source: 'http://y/SD' },
+    { ...base, messageFr: undefined },
+    { ...base, messageFr: 'Un autre texte' },
+    { ...base, expression: '' },
+    { ...base, expression: 'Patient.name[0].given[1]' },
+  ];
+  for (const v of variants) assert.deepEqual(operationOutcomeBytes([v]), reference([v]), JSON.stringify(v));
+  assert.deepEqual(operationOutcomeBytes(variants), reference(variants));
+  assert.deepEqual(operationOutcomeBytes([...variants].reverse()), reference([...variants].reverse()));
+});
+
+test('operationOutcomeBytes on random reports: the same bytes as JSON.stringify(toOperationOutcome), in a buffer of its own', () => {
+  const rnd = seededInt(352);
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const severities = ['fatal', 'error', 'warning', 'information'] as const;
+  const codes = ['invalid', 'structure', 'value', 'invariant', 'code-invalid', 'not-found', 'informational'] as const;
+  // Rule ids of each category (data, not-checked, ig-defect) and one unknown to the catalogue.
+  const rules = [CODES.CARDINALITY_MIN.id, CODES.PROFILE_UNKNOWN.id, 'fhir-code-not-in-extensible-ig-defect', 'tddui-whatever'];
+  // Texts JSON must escape or encode: quotes, backslashes, controls, line separators, accents, astral and lone surrogates.
+  const texts = ['Constraint dom-6 failed', 'Contrainte « dom-6 » non respectée', 'a "quoted" \\ text', 'tab\there\u0001', 'line\u2028sep', 'emoji 😀', 'lone \ud800 surrogate', ''];
+  const maybe = <T>(x: T): T | undefined => (rnd(3) === 0 ? undefined : x);
+  for (let round = 0; round < 400; round++) {
+    const issues: ValidationIssue[] = Array.from({ length: rnd(40) }, () => {
+      const i: ValidationIssue = { severity: pick(severities), code: pick(codes), rule: pick(rules), message: pick(texts), expression: pick(['', 'Bundle', 'Bundle.entry[3].resource', 'Bundle.entry[10].resource.extension[0]', 'Patient.é"x"', 'a\\b']) };
+      const fr = maybe(pick(texts));
+      if (fr !== undefined) i.messageFr = fr;
+      const source = maybe(pick(['', 'http://hl7.org/fhir/StructureDefinition/DomainResource', 'docs/decisions.md D-26']));
+      if (source !== undefined) i.source = source;
+      return i;
+    });
+    const bytes = operationOutcomeBytes(issues);
+    assert.deepEqual(bytes, reference(issues), `round ${round}`);
+    // Movable to another thread as it is (validation-pool's movable): it owns its buffer whole.
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(bytes.buffer.byteLength, bytes.byteLength);
+  }
+  // More distinct texts than are kept: the cache is emptied on the way, the bytes unchanged.
+  const many: ValidationIssue[] = Array.from({ length: 5000 }, (_, k) => ({ severity: 'information', code: 'informational', rule: 'r', message: `text ${k % 4500}`, expression: `X.y[${k}]` }));
+  assert.deepEqual(operationOutcomeBytes(many), reference(many));
+  assert.deepEqual(operationOutcomeBytes(many.slice(0, 10)), reference(many.slice(0, 10)));
 });

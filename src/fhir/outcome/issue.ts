@@ -189,34 +189,119 @@ export function hasErrors(issues: readonly ValidationIssue[]): boolean {
 
 export function toOperationOutcome(issues: readonly ValidationIssue[]): OperationOutcome {
   const sorted = sortAndDedupe(issues);
-  if (sorted.length === 0) {
-    return {
-      resourceType: 'OperationOutcome',
-      issue: [{ severity: 'information', code: 'informational', diagnostics: 'No issues detected during validation' }],
-    };
-  }
+  if (sorted.length === 0) return noIssues();
+  return { resourceType: 'OperationOutcome', issue: sorted.map((i) => outcomeIssue(i, true)) };
+}
+
+function noIssues(): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',
-    issue: sorted.map((i) => {
-      const extension: OperationOutcomeIssue['extension'] = [{ url: EXT_MESSAGE_ID, valueString: i.rule }];
-      if (i.source) extension.push({ url: EXT_SOURCE, valueString: i.source });
-      const out: OperationOutcomeIssue = {
-        extension,
-        severity: i.severity,
-        code: i.code,
-        details: {
-          coding: [
-            { system: RULE_SYSTEM, code: i.rule },
-            { system: CATEGORY_SYSTEM, code: issueCategory(i), display: CATEGORY_DISPLAY[issueCategory(i)] },
-          ],
-          text: i.messageFr ?? i.message,
-        },
-        diagnostics: i.message,
-      };
-      if (i.expression) out.expression = [i.expression];
-      return out;
-    }),
+    issue: [{ severity: 'information', code: 'informational', diagnostics: 'No issues detected during validation' }],
   };
+}
+
+/** One issue of toOperationOutcome; its `expression`, the last key, only `withExpression`. */
+function outcomeIssue(i: ValidationIssue, withExpression: boolean): OperationOutcomeIssue {
+  const extension: OperationOutcomeIssue['extension'] = [{ url: EXT_MESSAGE_ID, valueString: i.rule }];
+  if (i.source) extension.push({ url: EXT_SOURCE, valueString: i.source });
+  const out: OperationOutcomeIssue = {
+    extension,
+    severity: i.severity,
+    code: i.code,
+    details: {
+      coding: [
+        { system: RULE_SYSTEM, code: i.rule },
+        { system: CATEGORY_SYSTEM, code: issueCategory(i), display: CATEGORY_DISPLAY[issueCategory(i)] },
+      ],
+      text: i.messageFr ?? i.message,
+    },
+    diagnostics: i.message,
+  };
+  if (withExpression && i.expression) out.expression = [i.expression];
+  return out;
+}
+
+/**
+ * An issue's JSON up to its `expression` (its closing brace left out), as UTF-8: what every
+ * issue with these fields shares, whatever its location. A synthetic PP-PA Bundle's report has
+ * 38 issues, 25 of them the same dom-6 note at 25 places, and the same texts come back in every
+ * Bundle of a sender.
+ */
+interface IssueHead {
+  rule: string;
+  severity: Severity;
+  code: IssueType;
+  source: string | undefined;
+  messageFr: string | undefined;
+  bytes: Buffer;
+}
+/** By English message, then compared field by field (a message alone does not make the head: the same text under two rules or severities). */
+const issueHeads = new Map<string, IssueHead[]>();
+let issueHeadCount = 0;
+/** Bounded: messages carry values from the data, so their variety is the senders'. */
+const ISSUE_HEADS = 4096;
+
+function issueHead(i: ValidationIssue): Buffer {
+  const list = issueHeads.get(i.message);
+  if (list !== undefined) {
+    for (let k = 0; k < list.length; k++) {
+      const h = list[k];
+      if (h.rule === i.rule && h.severity === i.severity && h.code === i.code && h.source === i.source && h.messageFr === i.messageFr) return h.bytes;
+    }
+  }
+  // The object toOperationOutcome makes, without its expression: its JSON is the issue's JSON
+  // up to `,"expression":[…]}` (`extension` comes first, so a comma always precedes it).
+  const text = JSON.stringify(outcomeIssue(i, false));
+  const head: IssueHead = { rule: i.rule, severity: i.severity, code: i.code, source: i.source, messageFr: i.messageFr, bytes: Buffer.from(text.slice(0, -1)) };
+  if (issueHeadCount >= ISSUE_HEADS) {
+    issueHeads.clear();
+    issueHeadCount = 0;
+  }
+  // (After a clear, `list` is no longer in the map.)
+  if (list !== undefined && issueHeads.has(i.message)) list.push(head);
+  else issueHeads.set(i.message, [head]);
+  issueHeadCount++;
+  return head.bytes;
+}
+
+const OUTCOME_OPEN = Buffer.from('{"resourceType":"OperationOutcome","issue":[');
+const OUTCOME_CLOSE = Buffer.from(']}');
+
+/**
+ * `Buffer.from(JSON.stringify(toOperationOutcome(issues)))`, the same bytes (issue.test compares
+ * them), in a buffer of its own (movable to another thread): each issue's JSON up to its location
+ * is kept as UTF-8 from one report to the next (issueHead), so a report is mostly copied rather
+ * than serialised and encoded again — what a validation worker sends for every accepted Bundle
+ * (D-352).
+ */
+export function operationOutcomeBytes(issues: readonly ValidationIssue[]): Buffer {
+  const sorted = sortAndDedupe(issues);
+  if (sorted.length === 0) {
+    const text = JSON.stringify(noIssues());
+    const out = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    out.write(text, 0);
+    return out;
+  }
+  const heads: Buffer[] = new Array(sorted.length);
+  const tails: string[] = new Array(sorted.length);
+  let size = OUTCOME_OPEN.length + OUTCOME_CLOSE.length + sorted.length - 1;
+  for (let k = 0; k < sorted.length; k++) {
+    const i = sorted[k];
+    const head = (heads[k] = issueHead(i));
+    const tail = (tails[k] = i.expression ? `,"expression":[${JSON.stringify(i.expression)}]}` : '}');
+    size += head.length + Buffer.byteLength(tail);
+  }
+  const out = Buffer.allocUnsafeSlow(size);
+  out.set(OUTCOME_OPEN, 0);
+  let at = OUTCOME_OPEN.length;
+  for (let k = 0; k < sorted.length; k++) {
+    if (k > 0) out[at++] = 44; // ,
+    out.set(heads[k], at);
+    at += heads[k].length;
+    at += out.write(tails[k], at);
+  }
+  out.set(OUTCOME_CLOSE, at);
+  return out;
 }
 
 /** Reads issues back from an OperationOutcome produced by toOperationOutcome (used by clients and tests). */
