@@ -20,7 +20,7 @@ import { changeFeedInsert } from './changes.js';
 import { outboxInsert, type EventDeclaration, type EventSource, type WrittenChange } from './outbox.js';
 import type { Database, Queryable, ResourceRecord, SearchParam } from './types.js';
 import { inScope, type ReadScope } from './scope.js';
-import { lockCurrent, nextInstant, stamp, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
+import { lockCurrent, nextInstant, stamp, WRITE_CHUNK, writeVersions, type CurrentRow, type KeysToWrite, type VersionToWrite } from './writer.js';
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** Random bytes drawn 2 KiB at a time (as `randomUUID` does), 10 per id. */
@@ -579,13 +579,18 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   //    The outbox rows of the events this write means (storage/outbox.ts) go in the first one.
   const declared = [...(changes.length && eventSource ? eventSource(changes) : []), ...(plan.events?.(results, changes) ?? [])];
   //    And the change feed's rows (storage/changes.ts): every version written.
+  //    More than WRITE_CHUNK of either (a 40 MB Bundle: 13,070 versions) go in statements of
+  //    WRITE_CHUNK rows after the write's, in order (D-351): in one statement they held the
+  //    embedded server's event loop; an ordinary Bundle keeps them in the write's statement.
+  const events = declared.length > WRITE_CHUNK ? [] : declared;
+  const fed = writes.length > WRITE_CHUNK ? [] : writes;
   const extra =
-    declared.length === 0 && writes.length === 0
+    events.length === 0 && fed.length === 0
       ? plan.extra
       : (p: (v: unknown) => string, r: OpResult[]) => [
           ...(plan.extra?.(p, r) ?? []),
-          ...(declared.length ? [outboxInsert(declared, now.toISOString(), p)!] : []),
-          ...(writes.length ? [changeFeedInsert(writes, p)] : []),
+          ...(events.length ? [outboxInsert(events, now.toISOString(), p)!] : []),
+          ...(fed.length ? [changeFeedInsert(fed, p)] : []),
         ];
   for (const [n, batch] of batches.entries()) {
     const keys = n === 0 && keyGroups[0] ? { owner: keyGroups[0][0], rows: keyGroups[0][1] } : undefined;
@@ -593,6 +598,8 @@ async function run(tx: Queryable, searchParams: SearchParameterSet, plan: WriteP
   }
   // Keys of other owners (a batch or transaction across organisations): one statement each.
   for (const [o, rows] of keyGroups.slice(1)) await writeVersions(tx, searchParams, [], { owner: o, rows });
+  if (events !== declared) await inChunks(tx, declared, (part, p) => outboxInsert(part, now.toISOString(), p)!);
+  if (fed !== writes) await inChunks(tx, writes, changeFeedInsert);
   // 8. The plan's statements after the write (the record's pieces, D-343).
   if (plan.after) await plan.after(tx, results);
   return results;
@@ -655,6 +662,14 @@ function withoutId(r: FhirResource): FhirResource {
   if (r.id === undefined) return r;
   const { id: _id, ...rest } = r;
   return rest as FhirResource;
+}
+
+/** `rows` inserted WRITE_CHUNK at a time, one statement each, in order (D-351). */
+async function inChunks<T>(tx: Queryable, rows: readonly T[], insert: (part: readonly T[], p: (v: unknown) => string) => string): Promise<void> {
+  for (let k = 0; k < rows.length; k += WRITE_CHUNK) {
+    const params: unknown[] = [];
+    await tx.query(insert(rows.slice(k, k + WRITE_CHUNK), (v) => (params.push(v), `$${params.length}`)), params);
+  }
 }
 
 /** Splits writes so that each batch holds at most one version of each resource, in order. */

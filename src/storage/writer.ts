@@ -94,19 +94,58 @@ export async function writeVersions(
   // whole Bundle in one statement on a loaded host), PGlite runs a statement in one go. Same
   // transaction, so all or nothing as before; the versions of one call are of distinct
   // resources (unit-of-work's `occurrences`), so the statements touch disjoint rows. The last
-  // statement carries the keys, the extra statements and the derived tables' refresh of ALL
-  // the versions (D-291): the earlier statements' rows are visible to it, being earlier
-  // commands of the same transaction.
+  // statement carries the keys and the extra statements; the derived tables' refresh of the
+  // versions follows in statements of WRITE_CHUNK keys (D-351: in the last statement, over ALL
+  // the versions, it held the embedded server's loop for seconds), each after every version is
+  // written, so each sees the final state of what it recomputes (see refreshInChunks).
+  //
+  // The business keys likewise: more than WRITE_CHUNK (the 40 MB Bundle's ~11,000) go in
+  // statements of their own after the versions (D-351); they are distinct rows (the unit of work
+  // keeps one per owner, type, system and value), so the order of the statements does not matter.
+  const split = keys && keys.rows.length > WRITE_CHUNK;
+  const ownKeys = split ? undefined : keys;
   if (items.length > WRITE_CHUNK) {
     const last = Math.floor((items.length - 1) / WRITE_CHUNK) * WRITE_CHUNK;
     for (let k = 0; k < last; k += WRITE_CHUNK) await writeStatement(tx, searchParams, items.slice(k, k + WRITE_CHUNK), undefined, undefined, mode, []);
-    return writeStatement(tx, searchParams, items.slice(last), keys, extra, mode, items.filter(needsRefresh));
+    await writeStatement(tx, searchParams, items.slice(last), ownKeys, extra, mode, []);
+  } else {
+    // Refreshed in the statement when the keys are not split: the rows it reads are all written.
+    await writeStatement(tx, searchParams, items, ownKeys, extra, mode, split ? [] : items.filter(needsRefresh));
+    if (!split) return;
   }
-  return writeStatement(tx, searchParams, items, keys, extra, mode, items.filter(needsRefresh));
+  if (split) for (let k = 0; k < keys.rows.length; k += WRITE_CHUNK) await writeStatement(tx, searchParams, [], { owner: keys.owner, rows: keys.rows.slice(k, k + WRITE_CHUNK) }, undefined, mode, []);
+  return refreshInChunks(tx, items.filter(needsRefresh));
 }
 
-/** Versions written per statement (see writeVersions). */
+/** Versions written per statement, and keys refreshed per statement of a large write (see writeVersions). */
 export const WRITE_CHUNK = 500;
+
+/**
+ * The derived refresh of a large write's versions, WRITE_CHUNK keys per statement (D-351), after
+ * all of them are written. Correct split by keys because each call recomputes from the stored
+ * state, not from differences it is given: `pilotage_refresh` deletes the parts of the sources and
+ * usagers it is handed and inserts them again from the index (a usager's séjours and evaluations
+ * all read, whichever call names them), `ppa_refresh` likewise per plan; a usager named by two
+ * calls is recomputed twice, to the same rows, and the counts take the difference (zero the second
+ * time). Every version is written before the first call, so no call sees a half-written usager.
+ * The statistics step of `derived_refresh` (D-329, 500 keys or more) runs in the first call only:
+ * the rows are all there by then, and later calls would analyse again the tables that, in a fresh
+ * database, still count the transaction's own rows as most of theirs (`p_analyze`, migration 0199).
+ * Lock order: each call takes its usagers' advisory locks sorted, so two concurrent large writes
+ * on PostgreSQL sharing usagers in different chunks could deadlock (detected, one fails and is
+ * sent again); they first lock the objects' business keys, which TDDUI Bundles (the usager's
+ * Patient in each) share, so they queue there before reaching the refresh.
+ */
+async function refreshInChunks(tx: Queryable, refresh: VersionToWrite[]): Promise<void> {
+  for (let k = 0; k < refresh.length; k += WRITE_CHUNK) {
+    const part = refresh.slice(k, k + WRITE_CHUNK);
+    await tx.query(`SELECT derived_refresh($1::text[], $2::text[], $3::boolean)`, [
+      new TextArray(part.map((x) => x.resourceType)),
+      new TextArray(part.map((x) => x.id)),
+      k === 0,
+    ]);
+  }
+}
 
 /** One statement of writeVersions; `refresh`: the versions whose derived rows it recomputes. */
 async function writeStatement(
