@@ -132,9 +132,9 @@ export const WRITE_CHUNK = 500;
  * the rows are all there by then, and later calls would analyse again the tables that, in a fresh
  * database, still count the transaction's own rows as most of theirs (`p_analyze`, migration 0199).
  * Lock order: each call takes its usagers' advisory locks sorted, so two concurrent large writes
- * on PostgreSQL sharing usagers in different chunks could deadlock (detected, one fails and is
- * sent again); they first lock the objects' business keys, which TDDUI Bundles (the usager's
- * Patient in each) share, so they queue there before reaching the refresh.
+ * on PostgreSQL sharing usagers in different chunks could deadlock (detected: the plan is
+ * attempted again, 40P01 being a retry code); they first lock the objects' business keys, which
+ * TDDUI Bundles (the usager's Patient in each) share, so they queue there before the refresh.
  */
 async function refreshInChunks(tx: Queryable, refresh: VersionToWrite[]): Promise<void> {
   for (let k = 0; k < refresh.length; k += WRITE_CHUNK) {

@@ -1,0 +1,226 @@
+// A large write's last pieces in statements of bounded size (D-351): the derived refresh, the
+// business keys, the change feed and the outbox of a write of more than WRITE_CHUNK versions went
+// in its last statement, over ALL its versions — one PGlite statement of seconds on the embedded
+// server's event loop for the 40 MB Bundle. Counted (array sizes per statement, turns of the loop,
+// statements), not timed; the derived tables compared with one refresh over every key and with the
+// full recomputation; a failing piece rolls the whole write back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { derivedTablesDiffer } from '../ui/testing/seed.js';
+import { forEachDriver } from './testing.js';
+import { TextArray, type FhirResource, type Queryable, type Repository } from './types.js';
+import type { WriteOp } from './unit-of-work.js';
+import { WRITE_CHUNK } from './writer.js';
+
+const FINESS = '480787529';
+const SYS = {
+  local: 'https://identifiant-medicosocial-localusager.esante.gouv.fr',
+  sejour: 'https://identifiant-medicosocial-sejour.esante.gouv.fr',
+  evt: 'https://identifiant-medicosocial-evenement.esante.gouv.fr',
+  trU: 'https://identifiant-medicosocial-transportusager.esante.gouv.fr',
+  plan: 'urn:test:plan',
+  accord: 'urn:test:accord',
+};
+const AGGIR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-aggir-pa-ssiad';
+const START = { start: '2026-11-08T10:00:00Z' };
+const TYPES = ['Patient', 'Encounter', 'QuestionnaireResponse', 'Task', 'CarePlan', 'Consent'];
+
+/**
+ * `n` usagers (Patient, séjour, event, AGGIR evaluation, transport, projet validated by an accord:
+ * 7 versions each, every one refreshed), grouped BY TYPE — all the Patients, then all the séjours…
+ * — so that a usager's figures depend on versions refreshed by different statements. `moved`: each
+ * séjour and evaluation names the next usager (a resend moving them: the earlier usager's parts are
+ * recomputed too).
+ */
+function usagerOps(tag: string, n: number, moved = false): WriteOp[] {
+  const by: WriteOp[][] = [[], [], [], [], [], [], []];
+  const op = (k: number, resource: FhirResource, id: string, key: string, system: string) =>
+    by[k]!.push({ method: 'update', createOnUpdate: true, resourceType: resource.resourceType, id, resource, keys: [{ system, value: `3${FINESS}/${key}` }], owner: FINESS });
+  for (let i = 0; i < n; i++) {
+    const p = `${tag}p${i}`;
+    const subject = { reference: `Patient/${p}` };
+    const of = { reference: `Patient/${tag}p${moved ? (i + 1) % n : i}` };
+    op(0, { resourceType: 'Patient', identifier: [{ system: SYS.local, value: `3${FINESS}/${tag}${i}` }], name: [{ family: `N${i}` }] }, p, `${tag}${i}`, SYS.local);
+    op(1, { resourceType: 'Encounter', identifier: [{ system: SYS.sejour, value: `3${FINESS}/${tag}s${i}` }], status: 'in-progress', class: { code: 'HH' }, subject: of, period: START }, `${tag}s${i}`, `${tag}s${i}`, SYS.sejour);
+    op(2, { resourceType: 'Encounter', identifier: [{ system: SYS.evt, value: `3${FINESS}/${tag}e${i}` }], status: 'finished', class: { code: 'HH' }, subject, period: START }, `${tag}e${i}`, `${tag}e${i}`, SYS.evt);
+    op(3, {
+      resourceType: 'QuestionnaireResponse', identifier: [{ system: 'urn:example:eval', value: `3${FINESS}/${tag}q${i}` }], questionnaire: AGGIR, status: 'completed', subject: of, authored: START.start,
+      item: [{ linkId: 'resultat-eval', answer: [{ valueCoding: { code: 'MED-341' } }] }],
+    }, `${tag}q${i}`, `${tag}q${i}`, 'urn:example:eval');
+    op(4, { resourceType: 'Task', identifier: [{ system: SYS.trU, value: `3${FINESS}/${tag}t${i}` }], status: 'completed', intent: 'order', executionPeriod: START }, `${tag}t${i}`, `${tag}t${i}`, SYS.trU);
+    op(5, { resourceType: 'CarePlan', identifier: [{ system: SYS.plan, value: `3${FINESS}/${tag}c${i}` }], status: 'active', intent: 'plan', subject, supportingInfo: [{ reference: `Consent/${tag}a${i}` }] }, `${tag}c${i}`, `${tag}c${i}`, SYS.plan);
+    op(6, {
+      resourceType: 'Consent', identifier: [{ system: SYS.accord, value: `3${FINESS}/${tag}a${i}` }], status: 'active', patient: subject, performer: [subject],
+      dateTime: `2025-${String(1 + (i % 12)).padStart(2, '0')}-15`, scope: { coding: [{ code: 'treatment' }] }, category: [{ coding: [{ code: 'x' }] }],
+    }, `${tag}a${i}`, `${tag}a${i}`, SYS.accord);
+  }
+  return by.flat();
+}
+
+interface Seen {
+  sql: string;
+  params: readonly unknown[];
+  /** Turns of the event loop counted before the statement was sent and once it had answered. */
+  before: number;
+  after: number;
+}
+
+/**
+ * Every statement of the repository's next transactions, with the turns of the loop around it;
+ * `fail(seen)`: throw after the statement (a piece that fails, the transaction then rolls back).
+ */
+function spy(repo: Repository, fail?: (s: Seen, all: Seen[]) => boolean): { seen: Seen[]; stop: () => void } {
+  const seen: Seen[] = [];
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    if (!on) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const db = repo.db;
+  const transaction = db.transaction;
+  (db as { transaction: typeof db.transaction }).transaction = ((fn: (tx: Queryable) => Promise<unknown>) =>
+    transaction.call(db, (tx) =>
+      fn({
+        async query(sql, params, options) {
+          const s: Seen = { sql, params: params ?? [], before: turns, after: turns };
+          const r = await tx.query(sql, params, options);
+          s.after = turns;
+          seen.push(s);
+          if (fail?.(s, seen)) throw new Error('a piece failed');
+          return r as never;
+        },
+      } as Queryable),
+    )) as typeof db.transaction;
+  return {
+    seen,
+    stop: () => {
+      on = false;
+      (db as { transaction: typeof db.transaction }).transaction = transaction;
+    },
+  };
+}
+
+/**
+ * The longest array a statement sends (rows of one column: versions, keys, refreshed keys, feed
+ * or outbox rows), but the index rows' (several per version, bounded by the versions).
+ */
+function longest(sql: string, params: readonly unknown[]): number {
+  const index = new Set<number>();
+  for (const m of sql.matchAll(/INSERT INTO search_\w+ \([^)]*\) SELECT \* FROM unnest\(([^)]*)\)/g)) for (const d of m[1]!.matchAll(/\$(\d+)/g)) index.add(Number(d[1]) - 1);
+  let n = 0;
+  for (const [k, v] of params.entries()) {
+    if (index.has(k)) continue;
+    if (v instanceof TextArray) n = Math.max(n, v.values.length);
+    else if (Array.isArray(v)) n = Math.max(n, v.length);
+  }
+  return n;
+}
+
+/** The derived tables as rows (the counts summed over their slots). */
+async function derived(q: Queryable): Promise<Record<string, string[]>> {
+  const rows = async (sql: string) => (await q.query<{ j: string }>(sql)).rows.map((r) => r.j);
+  return {
+    usager_sort: await rows(`SELECT row_to_json(u)::text AS j FROM usager_sort u ORDER BY id`),
+    pilotage_part: await rows(`SELECT concat_ws(' ', src, kind, finess, key, day, n, patient) AS j FROM pilotage_part ORDER BY 1`),
+    pilotage_count: await rows(`SELECT concat_ws(' ', kind, finess, key, day, sum(n)) AS j FROM pilotage_count GROUP BY kind, finess, key, day HAVING sum(n) <> 0 ORDER BY 1`),
+    ppa_validation: await rows(`SELECT row_to_json(v)::text AS j FROM ppa_validation v ORDER BY careplan`),
+    ppa_accord_link: await rows(`SELECT concat_ws(' ', consent, careplan, patient_id) AS j FROM ppa_accord_link ORDER BY 1`),
+  };
+}
+
+const USAGERS = 180; // 1,260 versions, keys and refreshed keys: three statements of each
+const EVENTS = 1_100;
+
+await forEachDriver('a large write in statements of bounded size (D-351)', (getRepo) => {
+  test('no statement carries more than WRITE_CHUNK rows of anything; the loop turns between the refresh statements; the derived tables are those of one refresh over all keys', async () => {
+    const repo = getRepo();
+    await repo.execute({ ops: usagerOps('w', 2), owner: FINESS }); // a first small write, as a server's first Bundle
+    const ops = usagerOps('b', USAGERS);
+    const events = Array.from({ length: EVENTS }, (_, i) => ({ type: { system: 'urn:test:event', code: 'x' }, patient: `Patient/bp${i % USAGERS}` }));
+    const { seen, stop } = spy(repo);
+    try {
+      await repo.execute({ ops, owner: FINESS, events: () => events });
+    } finally {
+      stop();
+    }
+    // From the first statement writing versions (the reads before — the keys' lookup, 0.1–0.3 s for
+    // the 40 MB Bundle's 13,070 keys — are not this test's).
+    const write = seen.slice(seen.findIndex((s) => s.sql.includes('INSERT INTO resource ')));
+    assert.ok(write.length > 10);
+    for (const s of write) assert.ok(longest(s.sql, s.params) <= WRITE_CHUNK, `a statement of ${longest(s.sql, s.params)} rows: ${s.sql.slice(0, 120)}`);
+    const refreshes = seen.filter((s) => s.sql.includes('derived_refresh('));
+    assert.equal(refreshes.length, Math.ceil(ops.length / WRITE_CHUNK), 'one refresh statement per WRITE_CHUNK keys');
+    assert.deepEqual(refreshes.map((s) => s.params[2]), [true, false, false], 'the statistics step in the first call only');
+    assert.ok(refreshes.at(-1)!.before > refreshes[0]!.after, 'the event loop turned between the first and the last refresh statement');
+    const count = async (table: string) => Number((await repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
+    assert.equal(await count('change_feed'), ops.length + 14);
+    assert.equal(await count('event_outbox'), EVENTS);
+    assert.equal(await count('business_key'), ops.length + 14);
+    const feed = await repo.db.query<{ id: string }>(`SELECT id FROM change_feed ORDER BY tx, seq OFFSET 14`);
+    assert.deepEqual(feed.rows.map((r) => r.id), ops.map((o) => o.id), 'the change feed in the order of the writes');
+
+    // The same figures as one refresh over every key (in a transaction rolled back) and as the full recomputation.
+    const check = async () => {
+      const ROLLBACK = new Error('rollback');
+      await repo.db
+        .transaction(async (tx) => {
+          const kept = await derived(tx);
+          const all = (await tx.query<{ t: string[]; i: string[] }>(`SELECT array_agg(resource_type) AS t, array_agg(id) AS i FROM resource WHERE resource_type = ANY($1::text[])`, [TYPES])).rows[0]!;
+          await tx.query(`SELECT derived_refresh($1::text[], $2::text[], false)`, [all.t, all.i]);
+          assert.deepEqual(await derived(tx), kept);
+          throw ROLLBACK;
+        })
+        .catch((e: unknown) => {
+          if (e !== ROLLBACK) throw e;
+        });
+      assert.deepEqual(await derivedTablesDiffer(repo, ['2026-11-20', '2026-12-01']), []);
+    };
+    await check();
+    const figures = await derived(repo.db);
+    assert.equal(figures.ppa_validation!.length, USAGERS + 2);
+    assert.ok(figures.pilotage_count!.some((r) => r.startsWith('stays ')));
+    // A resend moving every séjour and evaluation to the next usager, in the same order by type.
+    await repo.execute({ ops: usagerOps('b', USAGERS, true), owner: FINESS });
+    await check();
+  });
+
+  test('a piece that fails rolls the whole write back: versions, keys, change feed, outbox, derived rows', async () => {
+    const repo = getRepo();
+    const count = async (sql: string) => Number((await repo.db.query<{ n: number }>(sql)).rows[0]!.n);
+    const state = async () => [
+      await count(`SELECT count(*)::int AS n FROM resource WHERE id LIKE 'f%'`),
+      await count(`SELECT count(*)::int AS n FROM business_key WHERE id LIKE 'f%'`),
+      await count(`SELECT count(*)::int AS n FROM change_feed WHERE id LIKE 'f%'`),
+      await count(`SELECT count(*)::int AS n FROM event_outbox WHERE code = 'fail'`),
+      await count(`SELECT count(*)::int AS n FROM pilotage_part WHERE src LIKE 'R:%/f%'`),
+      await count(`SELECT count(*)::int AS n FROM usager_sort WHERE id LIKE 'f%'`),
+    ];
+    const empty = await state();
+    // The second refresh statement fails, after the versions, keys and first refresh are written.
+    const { stop } = spy(repo, (s, all) => s.sql.includes('derived_refresh(') && all.filter((x) => x.sql.includes('derived_refresh(')).length === 2);
+    const events = Array.from({ length: 600 }, () => ({ type: { system: 'urn:test:event', code: 'fail' } }));
+    try {
+      await assert.rejects(repo.execute({ ops: usagerOps('f', 100), owner: FINESS, events: () => events }), /a piece failed/);
+    } finally {
+      stop();
+    }
+    assert.deepEqual(await state(), empty);
+    assert.deepEqual(empty, [0, 0, 0, 0, 0, 0]);
+  });
+
+  test('an ordinary write keeps its one statement: versions, keys, change feed, outbox and refresh together', async () => {
+    const repo = getRepo();
+    const { seen, stop } = spy(repo);
+    try {
+      await repo.execute({ ops: usagerOps('o', 3), owner: FINESS, events: () => [{ type: { system: 'urn:test:event', code: 'o' } }] });
+    } finally {
+      stop();
+    }
+    const writes = seen.filter((s) => /INSERT INTO (resource|change_feed|event_outbox|business_key)\b|derived_refresh\(/.test(s.sql));
+    assert.equal(writes.length, 1, writes.map((s) => s.sql.slice(0, 80)).join('\n'));
+    for (const part of ['INSERT INTO resource', 'INSERT INTO change_feed', 'INSERT INTO event_outbox', 'INSERT INTO business_key', 'derived_refresh(']) assert.ok(writes[0]!.sql.includes(part), part);
+  });
+});
