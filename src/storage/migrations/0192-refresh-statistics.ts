@@ -29,7 +29,7 @@ export const version = '0192-refresh-statistics';
 export const LARGE_REFRESH = 500;
 
 /** The tables the refresh functions read and a write grows (their statistics matter to its plans). */
-export const READ_TABLES = ['resource', 'search_token', 'search_reference', 'search_date'];
+const READ_TABLES = ['resource', 'search_token', 'search_reference', 'search_date'];
 
 export const statements: string[] = [
   `CREATE OR REPLACE FUNCTION derived_refresh(p_types text[], p_ids text[]) RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$

@@ -10,26 +10,14 @@
 // server of the previous version during an upgrade): the writer passes true to the first call
 // only — all the rows are written by then, the statistics it takes describe them.
 
-import { LARGE_REFRESH, READ_TABLES } from './0192-refresh-statistics.js';
+import { LARGE_REFRESH, statements as s0192 } from './0192-refresh-statistics.js';
+import { replaceOnce } from './sql-text.js';
 
 export const version = '0199-refresh-chunks';
 
-export const statements: string[] = [
-  `DROP FUNCTION derived_refresh(text[], text[])`,
-  `CREATE FUNCTION derived_refresh(p_types text[], p_ids text[], p_analyze boolean DEFAULT true) RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
-  DECLARE
-    v_table regclass;
-  BEGIN
-    IF p_analyze AND cardinality(p_ids) >= ${LARGE_REFRESH} THEN
-      FOR v_table IN SELECT c.oid::regclass FROM pg_class c
-                      WHERE c.oid = ANY (ARRAY[${READ_TABLES.map((t) => `'${t}'`).join(', ')}]::regclass[])
-                        AND pg_stat_get_xact_tuples_inserted(c.oid) >= greatest(1000, c.reltuples)
-                      ORDER BY c.relname LOOP
-        EXECUTE format('ANALYZE (SKIP_LOCKED) %s', v_table);
-      END LOOP;
-    END IF;
-    PERFORM pilotage_refresh(p_types, p_ids);
-    PERFORM ppa_refresh(p_types, p_ids);
-  END
-  $fn$`,
-];
+// 0192's function, restated with the new argument and the one condition that reads it.
+let refresh = replaceOnce(s0192[0]!, 'CREATE OR REPLACE FUNCTION derived_refresh(p_types text[], p_ids text[]) RETURNS void',
+  'CREATE FUNCTION derived_refresh(p_types text[], p_ids text[], p_analyze boolean DEFAULT true) RETURNS void', version);
+refresh = replaceOnce(refresh, `IF cardinality(p_ids) >= ${LARGE_REFRESH} THEN`, `IF p_analyze AND cardinality(p_ids) >= ${LARGE_REFRESH} THEN`, version);
+
+export const statements: string[] = [`DROP FUNCTION derived_refresh(text[], text[])`, refresh];
