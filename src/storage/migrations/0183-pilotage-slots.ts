@@ -29,6 +29,7 @@
 // also probes the index with one array instead of an OR of two.
 
 import { statements as s0161 } from './0161-derived-tables.js';
+import { claimSlotSql } from './pilotage-slot.js';
 
 export const version = '0183-pilotage-slots';
 
@@ -39,7 +40,6 @@ function replaceOnce(text: string, from: string, to: string): string {
   return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
-const SLOTS = 16;
 
 const base = s0161.find((s) => s.startsWith('CREATE OR REPLACE FUNCTION derived_refresh('));
 if (!base) throw new Error('migration 0183: 0161 refresh function not found');
@@ -54,13 +54,7 @@ refresh = replaceOnce(refresh, `  IF coalesce(current_setting('tddui.backfill', 
        FROM (SELECT x FROM unnest(v_pats) AS u(x) ORDER BY 1) z;
     -- The counts' slot (migration 0183): the first free one, kept to COMMIT (a second call in the
     -- same transaction finds its own lock free again: the same slot).
-    v_slot := pg_backend_pid() % ${SLOTS};
-    FOR s IN 0..${SLOTS - 1} LOOP
-      IF pg_try_advisory_xact_lock(hashtextextended('pilotage-slot:' || s, 0)) THEN
-        v_slot := s;
-        EXIT;
-      END IF;
-    END LOOP;
+${claimSlotSql('    ')}
   END IF;`);
 refresh = replaceOnce(refresh, 'old AS (DELETE FROM pilotage_part p WHERE p.src = ANY(v_srcs) OR p.src = ANY(v_psrcs)',
   'old AS (DELETE FROM pilotage_part p WHERE p.src = ANY(v_srcs || v_psrcs)');

@@ -26,9 +26,10 @@
 // or starts until this migration commits; those in flight are waited for), then the counts are
 // taken from what it holds; every later write goes through the trigger.
 
+import { claimSlotSql } from './pilotage-slot.js';
+
 export const version = '0198-usager-count';
 
-const SLOTS = 16;
 
 /** The count key of a `usager_sort` row `r` (OLD or NEW), in KEY's order. */
 const GROUP = (r: string) =>
@@ -60,13 +61,7 @@ export const statements: string[] = [
       RETURN NULL;
     END IF;
     IF coalesce(current_setting('tddui.backfill', true), '') <> 'on' THEN
-      v_slot := pg_backend_pid() % ${SLOTS};
-      FOR s IN 0..${SLOTS - 1} LOOP
-        IF pg_try_advisory_xact_lock(hashtextextended('pilotage-slot:' || s, 0)) THEN
-          v_slot := s;
-          EXIT;
-        END IF;
-      END LOOP;
+${claimSlotSql('      ')}
     END IF;
     IF TG_OP <> 'INSERT' THEN
       ${ADD('OLD', -1)};
