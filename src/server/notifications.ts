@@ -14,7 +14,7 @@ import type { FhirResource } from '../fhir/json.js';
 import { FREQUENCY_EXT, readSubscription } from '../notification/settings.js';
 import type { JournalEntry, NotificationService, NotificationStatus } from '../notification/service.js';
 import type { Repository } from '../storage/types.js';
-import { readChanges, parseChangeCursor, changeCursorText } from '../storage/changes.js';
+import { readChanges, parseChangeCursor, changeCursor, changeCursorText } from '../storage/changes.js';
 import { actorOf } from './audit.js';
 import { forbidden, type Authenticator } from './auth.js';
 import { sendResource, type XmlCodec } from './format.js';
@@ -156,7 +156,7 @@ export function changeFeedRoutes(app: FastifyInstance, deps: { repo: Repository;
     const changes = await readChanges(repo.db, cursor, count);
     const b = base(req);
     const last = changes.at(-1);
-    const next = last ? changeCursorText(last) : raw ?? '';
+    const next = last ? changeCursorText(changeCursor(last)) : raw ?? '';
     const bundle = {
       resourceType: 'Bundle',
       id: randomUUID(),

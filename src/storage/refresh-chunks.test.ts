@@ -150,10 +150,12 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     assert.deepEqual(refreshes.map((s) => s.params[2]), [true, false, false], 'the statistics step in the first call only');
     assert.ok(refreshes.at(-1)!.before > refreshes[0]!.after, 'the event loop turned between the first and the last refresh statement');
     const count = async (table: string) => Number((await repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
-    assert.equal(await count('change_feed'), ops.length + 14);
+    // The change feed: a row per statement of WRITE_CHUNK versions (D-355), the small write's one row first.
+    const feedRows = await repo.db.query<{ n: number }>(`SELECT cardinality(ids) AS n FROM change_write ORDER BY tx, seq`);
+    assert.deepEqual(feedRows.rows.map((r) => Number(r.n)), [14, WRITE_CHUNK, WRITE_CHUNK, ops.length - 2 * WRITE_CHUNK]);
     assert.equal(await count('event_outbox'), EVENTS);
     assert.equal(await count('business_key'), ops.length + 14);
-    const feed = await repo.db.query<{ id: string }>(`SELECT id FROM change_feed ORDER BY tx, seq OFFSET 14`);
+    const feed = await repo.db.query<{ id: string }>(`SELECT u.id FROM change_write w, unnest(w.ids) WITH ORDINALITY AS u(id, n) ORDER BY w.tx, w.seq, u.n OFFSET 14`);
     assert.deepEqual(feed.rows.map((r) => r.id), ops.map((o) => o.id), 'the change feed in the order of the writes');
 
     // The same figures as one refresh over every key (in a transaction rolled back) and as the full recomputation.
@@ -187,7 +189,7 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     const state = async () => [
       await count(`SELECT count(*)::int AS n FROM resource WHERE id LIKE 'f%'`),
       await count(`SELECT count(*)::int AS n FROM business_key WHERE id LIKE 'f%'`),
-      await count(`SELECT count(*)::int AS n FROM change_feed WHERE id LIKE 'f%'`),
+      await count(`SELECT count(*)::int AS n FROM change_write w, unnest(w.ids) AS u(id) WHERE u.id LIKE 'f%'`),
       await count(`SELECT count(*)::int AS n FROM event_outbox WHERE code = 'fail'`),
       await count(`SELECT count(*)::int AS n FROM pilotage_part WHERE src LIKE 'R:%/f%'`),
       await count(`SELECT count(*)::int AS n FROM usager_sort WHERE id LIKE 'f%'`),
@@ -213,8 +215,8 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     } finally {
       stop();
     }
-    const writes = seen.filter((s) => /INSERT INTO (resource|change_feed|event_outbox|business_key)\b|derived_refresh\(/.test(s.sql));
+    const writes = seen.filter((s) => /INSERT INTO (resource|change_write|event_outbox|business_key)\b|derived_refresh\(/.test(s.sql));
     assert.equal(writes.length, 1, writes.map((s) => s.sql.slice(0, 80)).join('\n'));
-    for (const part of ['INSERT INTO resource', 'INSERT INTO change_feed', 'INSERT INTO event_outbox', 'INSERT INTO business_key', 'derived_refresh(']) assert.ok(writes[0]!.sql.includes(part), part);
+    for (const part of ['INSERT INTO resource', 'INSERT INTO change_write', 'INSERT INTO event_outbox', 'INSERT INTO business_key', 'derived_refresh(']) assert.ok(writes[0]!.sql.includes(part), part);
   });
 });

@@ -32,7 +32,7 @@ import type { Database } from './types.js';
 /** The tables the write path grows or churns (versions, index rows, keys, the log, the feeds, the derived tables). */
 export const ANALYZED_TABLES = [
   'resource', 'resource_history', 'search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite',
-  'business_key', 'submission', 'change_feed', 'event_outbox',
+  'business_key', 'submission', 'change_write', 'event_outbox',
   'usager_sort', 'usager_count', 'pilotage_part', 'pilotage_count', 'ppa_validation', 'ppa_accord_link',
 ];
 

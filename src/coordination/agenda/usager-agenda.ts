@@ -8,7 +8,7 @@
 // (migration 0090), so a restart neither misses nor replays an event, and writes through the
 // one write path (a conditional update on that identifier: idempotent, no-op when unchanged).
 import { isObject, type FhirResource } from '../../fhir/json.js';
-import { changeCursorText, parseChangeCursor, readChanges } from '../../storage/changes.js';
+import { changeCursor, changeCursorText, parseChangeCursor, readChanges } from '../../storage/changes.js';
 import type { Repository } from '../../storage/types.js';
 import { refOf } from './availability.js';
 
@@ -117,7 +117,7 @@ export class UsagerAgendaSync {
       if (changes.length === 0) return applied;
       const ids = [...new Set(changes.filter((c) => c.resourceType === 'Encounter').map((c) => c.id))];
       for (const id of ids) if (await this.apply(id)) applied++;
-      cursor = changes[changes.length - 1]!;
+      cursor = changeCursor(changes[changes.length - 1]!);
       await db.query(
         `INSERT INTO agenda_sync (name, cursor, updated) VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor, updated = EXCLUDED.updated`,
         [SYNC_NAME, changeCursorText(cursor)],
