@@ -137,6 +137,8 @@ await forEachDriver('Event outbox', (getRepo, driver) => {
       let written!: () => void;
       const wrote = new Promise<void>((r) => (written = r));
       const a = repo.db.transaction(async (tx) => {
+        // A row of the old table, as a server of the previous version writes it during a rolling
+        // upgrade (migration 0202 keeps it readable); change-feed.test does the same with a write's row.
         await tx.query(`INSERT INTO change_feed (resource_type, id, version_id, last_updated, deleted) VALUES ('Basic', 'late', 1, now(), false)`);
         written();
         await gate;
