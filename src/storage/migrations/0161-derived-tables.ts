@@ -23,25 +23,25 @@
 
 export const version = '0161-derived-tables';
 
-const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
-const SYS_SEJOUR = 'https://identifiant-medicosocial-sejour.esante.gouv.fr';
-const SYS_EVENEMENT = 'https://identifiant-medicosocial-evenement.esante.gouv.fr';
-const SYS_TR_PRO = 'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr';
-const SYS_TR_USAGER = 'https://identifiant-medicosocial-transportusager.esante.gouv.fr';
-const AGGIR = ['aggir-pa-ssiad', 'aggir-ph-ssiad'].map((g) => `'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-${g}'`).join(', ');
+export const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
+export const SYS_SEJOUR = 'https://identifiant-medicosocial-sejour.esante.gouv.fr';
+export const SYS_EVENEMENT = 'https://identifiant-medicosocial-evenement.esante.gouv.fr';
+export const SYS_TR_PRO = 'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr';
+export const SYS_TR_USAGER = 'https://identifiant-medicosocial-transportusager.esante.gouv.fr';
+export const AGGIR = ['aggir-pa-ssiad', 'aggir-ph-ssiad'].map((g) => `'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-${g}'`).join(', ');
 const TZ = 'Europe/Paris';
-const day = (col: string) => `(${col} AT TIME ZONE '${TZ}')::date`;
-const finessOf = (col: string) => `coalesce(substring(${col} from '^3([^/]+)/'), '')`;
+export const day = (col: string) => `(${col} AT TIME ZONE '${TZ}')::date`;
+export const finessOf = (col: string) => `coalesce(substring(${col} from '^3([^/]+)/'), '')`;
 
 /** Lower case without the accents of French names (as usager-list.ts did per request). */
-function normalized(expr: string): string {
+export function normalized(expr: string): string {
   const from = 'éèêëàâäîïôöùûüçÿñÉÈÊËÀÂÄÎÏÔÖÙÛÜÇŸÑ';
   const to = 'eeeeaaaiioouuucyneeeeaaaiioouuucyn';
   return `replace(translate(lower(${expr}), '${from}', '${to}'), 'œ', 'oe')`;
 }
 
 /** Séjours in progress at some time (status not finished / cancelled / entered-in-error), non-empty. */
-const stays = (from: string, where: string) => `
+export const stays = (from: string, where: string) => `
   SELECT o.id, ${finessOf('o.code')} AS finess, s.target_id AS patient, x.lo, x.hi
     FROM ${from}
     LEFT JOIN search_date d ON d.resource_type = 'Encounter' AND d.id = o.id AND d.param = 'date'

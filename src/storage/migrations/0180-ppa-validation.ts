@@ -26,9 +26,9 @@ export const version = '0180-ppa-validation';
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 
 /** A JSON value as an array: itself, or a one-element array (referenceKeys' reading). */
-const asArray = (expr: string) => `CASE jsonb_typeof(${expr}) WHEN 'array' THEN ${expr} ELSE jsonb_build_array(${expr}) END`;
+export const asArray = (expr: string) => `CASE jsonb_typeof(${expr}) WHEN 'array' THEN ${expr} ELSE jsonb_build_array(${expr}) END`;
 /** The `reference` of a JSON object when it is a string. */
-const refOf = (expr: string) => `CASE WHEN jsonb_typeof(${expr}->'reference') = 'string' THEN ${expr}->>'reference' END`;
+export const refOf = (expr: string) => `CASE WHEN jsonb_typeof(${expr}->'reference') = 'string' THEN ${expr}->>'reference' END`;
 
 const REFRESH = `CREATE FUNCTION ppa_refresh(p_types text[], p_ids text[], p_lock boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $fn$

@@ -1,0 +1,169 @@
+// The derived refresh's PostgreSQL CPU per write (issue 19, D-353): the same statements' work in
+// fewer statements, and the Pilotage statement without the sections a write has nothing for.
+//
+// Measured before (session 33, a database filled by the server with 2,000 PP-PA Bundles, each
+// Bundle's keys refreshed again in a transaction of its own, perf on the backend): a third of the
+// refresh's CPU went to `ExecutorStart` — building the executor state of every statement's plan,
+// every node and expression, before it runs — and the rest per statement (17 per PP-PA Bundle)
+// more than per row; the one large Pilotage statement of 0161 alone a third of the time (~150 plan
+// nodes: séjours, events, transports, islands, evaluations) though a PP-PA Bundle has no
+// Encounter and no transport Task. In the server, GetCachedPlan a further fifth: the generic plans
+// built again after each ANALYZE of the tables they read (~6 ms of planning per connection).
+//
+// `pilotage_refresh` (0183's text, with checked replacements):
+//   - the usagers list's sort keys deleted and inserted by one statement instead of two: the
+//     DELETE in a CTE that the INSERT reads first (its count gates the INSERT), so the rows are
+//     gone before the new ones go in — a row deleted by the transaction itself does not conflict
+//     in the primary key; the trigger of 0198 sees the same DELETE and INSERT;
+//   - the sources, the usagers and their sources in one statement instead of three;
+//   - the new parts of séjours, events and transports written (0161's `stay_r` and the 'stays',
+//     'evt', 'pro'/'usager' branches, unchanged) computed by a statement of their own, only when the
+//     write has an Encounter or a Task, into arrays that the Pilotage statement unnests in their
+//     place (after the usagers' locks, as before: they read only the write's own resources);
+//     that statement keeps everything else — one snapshot, one sorted upsert of the counts.
+// `ppa_refresh` (0180's text, with checked replacements): 3 statements instead of 7 — the
+//   usagers found and locked by one statement; the CarePlans' Consent links (only when a CarePlan
+//   is written: with none the DELETE and the INSERT did nothing) deleted and inserted by one; the
+//   plans to recompute, their validations deleted and inserted by one, the same way.
+// Both keep `plan_cache_mode = force_generic_plan` (D-305: a CREATE OR REPLACE replaces the SET).
+
+import { stays } from './0161-derived-tables.js';
+import { statements as s0180 } from './0180-ppa-validation.js';
+import { statements as s0183 } from './0183-pilotage-slots.js';
+import { replaceOnce } from './sql-text.js';
+
+export const version = '0200-refresh-sections';
+
+const edit = (text: string, from: string, to: string) => replaceOnce(text, from, to, version);
+
+/** `text` cut at `from` (included) up to `to` (excluded), each found once: [before, the cut, after]. */
+function cut(text: string, from: string, to: string): [string, string, string] {
+  const a = text.indexOf(from);
+  const b = text.indexOf(to, a);
+  if (a < 0 || text.indexOf(from, a + 1) >= 0 || b < 0) throw new Error(`migration ${version}: expected one ${JSON.stringify(from.slice(0, 60))} before ${JSON.stringify(to.slice(0, 60))}`);
+  return [text.slice(0, a), text.slice(a, b), text.slice(b)];
+}
+
+// ---- pilotage_refresh ----
+let pilotage = s0183.find((s) => s.startsWith('CREATE OR REPLACE FUNCTION pilotage_refresh('));
+if (!pilotage) throw new Error(`migration ${version}: 0183's pilotage_refresh not found`);
+
+pilotage = edit(pilotage, '  v_slot smallint := 0;\nBEGIN', `  v_slot smallint := 0;
+  -- The new parts of the séjours, events and transports written (section 2b).
+  e_src text[];
+  e_kind text[];
+  e_finess text[];
+  e_key smallint[];
+  e_day date[];
+  e_n integer[];
+  e_patient text[];
+  -- The counts' differences (section 3).
+  c_kind text[];
+  c_finess text[];
+  c_key smallint[];
+  c_day date[];
+  c_n bigint[];
+BEGIN`);
+
+// 1. One statement for the sort keys: the DELETE runs to its end before the INSERT's first row.
+pilotage = edit(pilotage, `    DELETE FROM usager_sort u USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'Patient' AND u.id = k.i;
+    INSERT INTO usager_sort`, `    WITH gone AS (DELETE FROM usager_sort u USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'Patient' AND u.id = k.i RETURNING 1)
+    INSERT INTO usager_sort`);
+pilotage = edit(pilotage, `             WHERE NOT r.deleted) x;
+  END IF;`, `             WHERE NOT r.deleted) x
+     WHERE (SELECT count(*) FROM gone) >= 0;
+  END IF;`);
+
+// 2. Sources, usagers, usagers' sources: one statement (CTEs kept whole, not inlined twice).
+pilotage = edit(pilotage, `  v_srcs := ARRAY(SELECT DISTINCT 'R:' || t || '/' || i FROM unnest(p_types, p_ids) AS k(t, i)
+                   WHERE t IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse'));
+  IF cardinality(v_srcs) = 0 THEN RETURN; END IF;
+  v_pats := ARRAY(SELECT DISTINCT y.x FROM (
+      SELECT p.patient AS x FROM pilotage_part p WHERE p.src = ANY(v_srcs) AND p.patient IS NOT NULL`,
+`  IF NOT (p_types && ARRAY['Patient', 'Encounter', 'Task', 'QuestionnaireResponse']) THEN RETURN; END IF;
+  WITH s AS MATERIALIZED (SELECT ARRAY(SELECT DISTINCT 'R:' || t || '/' || i FROM unnest(p_types, p_ids) AS k(t, i)
+                                        WHERE t IN ('Patient', 'Encounter', 'Task', 'QuestionnaireResponse')) AS a),
+  u AS MATERIALIZED (SELECT ARRAY(SELECT DISTINCT y.x FROM (
+      SELECT p.patient AS x FROM pilotage_part p WHERE p.src = ANY((SELECT a FROM s)::text[]) AND p.patient IS NOT NULL`);
+pilotage = edit(pilotage, `       WHERE k.t IN ('Encounter', 'QuestionnaireResponse') AND s.param = 'subject' AND s.target_id IS NOT NULL) y ORDER BY 1);
+  v_psrcs := ARRAY(SELECT 'P:' || x FROM unnest(v_pats) AS u(x));`,
+`       WHERE k.t IN ('Encounter', 'QuestionnaireResponse') AND s.param = 'subject' AND s.target_id IS NOT NULL) y ORDER BY 1) AS a)
+  SELECT s.a, u.a, ARRAY(SELECT 'P:' || x FROM unnest(u.a) AS x) INTO v_srcs, v_pats, v_psrcs FROM s, u;`);
+
+// 2b. The séjours, events and transports written: 0161's CTE and branches, moved as they are.
+const STAY_R = `  stay_r AS (${stays(`search_token o JOIN k ON o.resource_type = k.t AND o.id = k.i LEFT JOIN search_reference s ON s.resource_type = 'Encounter' AND s.id = o.id AND s.param = 'subject'`, 'true')}),\n`;
+pilotage = edit(pilotage, STAY_R, '');
+const [head, branches, tail] = cut(pilotage, `    UNION ALL
+    SELECT 'R:Encounter/' || st.id, 'stays'`, `    UNION ALL
+    SELECT 'R:QuestionnaireResponse/' || t.id, 'eval'`);
+pilotage = `${head}    UNION ALL
+    SELECT * FROM unnest(e_src, e_kind, e_finess, e_key, e_day, e_n, e_patient)
+${tail}`;
+pilotage = edit(pilotage, `  WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
+  old AS (`, `  IF p_types && ARRAY['Encounter', 'Task'] THEN
+    WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
+  ${STAY_R.trim()}
+    e (src, kind, finess, key, day, n, patient) AS (${branches.replace(/^ {4}UNION ALL\n/, '')})
+    SELECT array_agg(src), array_agg(kind), array_agg(finess), array_agg(key), array_agg(day), array_agg(n), array_agg(patient)
+      INTO e_src, e_kind, e_finess, e_key, e_day, e_n, e_patient FROM e;
+  END IF;
+
+  WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
+  old AS (`);
+
+// 3. The counts' differences taken out as arrays, then added by a statement of their own: the
+// large statement above no longer names `pilotage_count`, which every write updates, so that the
+// statistics keeper's (or autovacuum's) frequent VACUUM and ANALYZE of that small table no longer
+// invalidate its plan in every connection — only this small upsert's. The same rows, the same
+// sorted order of row locks.
+pilotage = edit(pilotage, `  ins AS (INSERT INTO pilotage_part (src, kind, finess, key, day, n, patient) SELECT * FROM fresh)
+  INSERT INTO pilotage_count AS c (kind, finess, key, day, slot, n)
+  SELECT d.kind, d.finess, d.key, d.day, v_slot, sum(d.n)
+    FROM (SELECT kind, finess, key, day, n FROM old UNION ALL SELECT kind, finess, key, day, n FROM fresh) d
+   WHERE d.kind <> 'link'
+   GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0
+   ORDER BY 1, 2, 3, 4
+  ON CONFLICT (kind, finess, key, day, slot) DO UPDATE SET n = c.n + EXCLUDED.n;`, `  ins AS (INSERT INTO pilotage_part (src, kind, finess, key, day, n, patient) SELECT * FROM fresh),
+  diff AS (SELECT d.kind, d.finess, d.key, d.day, sum(d.n) AS n
+    FROM (SELECT kind, finess, key, day, n FROM old UNION ALL SELECT kind, finess, key, day, n FROM fresh) d
+   WHERE d.kind <> 'link'
+   GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0)
+  SELECT array_agg(kind), array_agg(finess), array_agg(key), array_agg(day), array_agg(n)
+    INTO c_kind, c_finess, c_key, c_day, c_n FROM diff;
+  IF c_kind IS NOT NULL THEN
+    INSERT INTO pilotage_count AS c (kind, finess, key, day, slot, n)
+    SELECT d.kind, d.finess, d.key, d.day, v_slot, d.n FROM unnest(c_kind, c_finess, c_key, c_day, c_n) AS d(kind, finess, key, day, n)
+     ORDER BY 1, 2, 3, 4
+    ON CONFLICT (kind, finess, key, day, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+  END IF;`);
+
+// ---- ppa_refresh ----
+let ppa = s0180.find((s) => s.startsWith('CREATE FUNCTION ppa_refresh('));
+if (!ppa) throw new Error(`migration ${version}: 0180's ppa_refresh not found`);
+ppa = edit(ppa, 'CREATE FUNCTION ppa_refresh(p_types text[], p_ids text[], p_lock boolean DEFAULT true) RETURNS void\nLANGUAGE plpgsql VOLATILE AS',
+  'CREATE OR REPLACE FUNCTION ppa_refresh(p_types text[], p_ids text[], p_lock boolean DEFAULT true) RETURNS void\nLANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS');
+ppa = edit(ppa, 'DECLARE\n  v_pats text[];\n  v_plans text[];\nBEGIN', 'BEGIN');
+// 1. Found and locked by one statement (the same locks, sorted).
+ppa = edit(ppa, '    v_pats := ARRAY(SELECT DISTINCT y.x FROM (', `    PERFORM count(pg_advisory_xact_lock(hashtextextended('ppa-usager:' || z.x, 0)))
+       FROM (SELECT DISTINCT y.x FROM (`);
+ppa = edit(ppa, `      WHERE y.x IS NOT NULL ORDER BY 1);
+    PERFORM count(pg_advisory_xact_lock(hashtextextended('ppa-usager:' || z.x, 0)))
+       FROM (SELECT x FROM unnest(v_pats) AS u(x) ORDER BY 1) z;`, `      WHERE y.x IS NOT NULL ORDER BY 1) z;`);
+// 2. The links: one statement, only for CarePlans written.
+ppa = edit(ppa, `  DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i;
+  INSERT INTO ppa_accord_link`, `  IF 'CarePlan' = ANY(p_types) THEN
+  WITH gone AS (DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i RETURNING 1)
+  INSERT INTO ppa_accord_link`);
+ppa = edit(ppa, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%';`, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%' AND (SELECT count(*) FROM gone) >= 0;
+  END IF;`);
+// 3. The plans, their validations out and in: one statement.
+ppa = edit(ppa, '  v_plans := ARRAY(SELECT DISTINCT y.x FROM (', '  WITH plans AS (SELECT ARRAY(SELECT DISTINCT y.x FROM (');
+ppa = edit(ppa, `ON k.t = 'Patient' AND v.patient_id = k.i) y);
+  DELETE FROM ppa_validation v WHERE v.careplan = ANY(v_plans);
+  INSERT INTO ppa_validation`, `ON k.t = 'Patient' AND v.patient_id = k.i) y) AS a),
+  gone AS (DELETE FROM ppa_validation v WHERE v.careplan = ANY((SELECT a FROM plans)::text[]) RETURNING 1)
+  INSERT INTO ppa_validation`);
+ppa = edit(ppa, 'r.id = ANY(v_plans)', 'r.id = ANY((SELECT a FROM plans)::text[])');
+ppa = edit(ppa, '             AND a.validated_on IS NOT NULL) x;', '             AND a.validated_on IS NOT NULL) x\n   WHERE (SELECT count(*) FROM gone) >= 0;');
+
+export const statements: string[] = [pilotage, ppa];
