@@ -1,14 +1,18 @@
 // The derived refresh's PostgreSQL CPU per write (issue 19, D-353): the same statements' work in
-// fewer statements, and the Pilotage statement without the sections a write has nothing for.
+// fewer statements, the Pilotage statement without the sections a write has nothing for, and that
+// statement's plan no longer thrown away each time the small, hot `pilotage_count` is vacuumed or
+// analysed.
 //
-// Measured before (session 33, a database filled by the server with 2,000 PP-PA Bundles, each
-// Bundle's keys refreshed again in a transaction of its own, perf on the backend): a third of the
-// refresh's CPU went to `ExecutorStart` — building the executor state of every statement's plan,
-// every node and expression, before it runs — and the rest per statement (17 per PP-PA Bundle)
-// more than per row; the one large Pilotage statement of 0161 alone a third of the time (~150 plan
-// nodes: séjours, events, transports, islands, evaluations) though a PP-PA Bundle has no
-// Encounter and no transport Task. In the server, GetCachedPlan a further fifth: the generic plans
-// built again after each ANALYZE of the tables they read (~6 ms of planning per connection).
+// Measured before (session 33, bench/README "Session 33, hR"): warm, in one connection, a
+// PP-PA Bundle's refresh costs ~0.6-0.7 ms of backend CPU, a third of it in `ExecutorStart`
+// (every statement's plan tree and expressions set up before it runs) — most of it for 0161's
+// Pilotage statement (~150 plan nodes: séjours, events, transports, islands, evaluations, all set
+// up though a PP-PA Bundle has no Encounter and no transport Task). In the server, on a growing
+// database, much more went to planning: the generic plans (D-305) are made again in every
+// connection after each VACUUM or ANALYZE of a table they name, and the statistics keeper
+// (autovacuum off) or autovacuum passes over `pilotage_count`, which every write updates, every
+// few hundred Bundles: 1,500 Bundles, 4 in flight, planned the Pilotage statement 49 times at
+// ~11 ms, 682 ms of planning in all for the refresh's statements (0.57 ms per Bundle).
 //
 // `pilotage_refresh` (0183's text, with checked replacements):
 //   - the usagers list's sort keys deleted and inserted by one statement instead of two: the
@@ -20,12 +24,16 @@
 //     'evt', 'pro'/'usager' branches, unchanged) computed by a statement of their own, only when the
 //     write has an Encounter or a Task, into arrays that the Pilotage statement unnests in their
 //     place (after the usagers' locks, as before: they read only the write's own resources);
-//     that statement keeps everything else — one snapshot, one sorted upsert of the counts.
+//   - the counts' differences taken out of the Pilotage statement as arrays and added by a small
+//     upsert of their own (below): the same rows, the same sorted order of row locks.
 // `ppa_refresh` (0180's text, with checked replacements): 3 statements instead of 7 — the
 //   usagers found and locked by one statement; the CarePlans' Consent links (only when a CarePlan
 //   is written: with none the DELETE and the INSERT did nothing) deleted and inserted by one; the
 //   plans to recompute, their validations deleted and inserted by one, the same way.
 // Both keep `plan_cache_mode = force_generic_plan` (D-305: a CREATE OR REPLACE replaces the SET).
+// After: the same 1,500 Bundles plan the Pilotage statement 38 times at ~4.4 ms, 235 ms of
+// planning in all (0.20 ms per Bundle); the warm cost per call is unchanged (paired 0.99-1.04:
+// statements merged cost what the two did).
 
 import { stays } from './0161-derived-tables.js';
 import { statements as s0180 } from './0180-ppa-validation.js';
@@ -103,7 +111,8 @@ pilotage = edit(pilotage, `  WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types
   old AS (`, `  IF p_types && ARRAY['Encounter', 'Task'] THEN
     WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
   ${STAY_R.trim()}
-    e (src, kind, finess, key, day, n, patient) AS (${branches.replace(/^ {4}UNION ALL\n/, '')})
+    e (src, kind, finess, key, day, n, patient) AS (
+${branches.replace(/^ {4}UNION ALL\n/, '')}    )
     SELECT array_agg(src), array_agg(kind), array_agg(finess), array_agg(key), array_agg(day), array_agg(n), array_agg(patient)
       INTO e_src, e_kind, e_finess, e_key, e_day, e_n, e_patient FROM e;
   END IF;
@@ -152,6 +161,7 @@ ppa = edit(ppa, `      WHERE y.x IS NOT NULL ORDER BY 1);
 // 2. The links: one statement, only for CarePlans written.
 ppa = edit(ppa, `  DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i;
   INSERT INTO ppa_accord_link`, `  IF 'CarePlan' = ANY(p_types) THEN
+  -- (only then: with no CarePlan written the DELETE and the INSERT did nothing)
   WITH gone AS (DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i RETURNING 1)
   INSERT INTO ppa_accord_link`);
 ppa = edit(ppa, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%';`, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%' AND (SELECT count(*) FROM gone) >= 0;
