@@ -65,22 +65,7 @@ pilotage = edit(pilotage, '  v_slot smallint := 0;\nBEGIN', `  v_slot smallint :
   e_day date[];
   e_n integer[];
   e_patient text[];
-  -- The counts' differences (section 3).
-  c_kind text[];
-  c_finess text[];
-  c_key smallint[];
-  c_day date[];
-  c_n bigint[];
 BEGIN`);
-
-// 1. One statement for the sort keys: the DELETE runs to its end before the INSERT's first row.
-pilotage = edit(pilotage, `    DELETE FROM usager_sort u USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'Patient' AND u.id = k.i;
-    INSERT INTO usager_sort`, `    WITH gone AS (DELETE FROM usager_sort u USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'Patient' AND u.id = k.i RETURNING 1)
-    INSERT INTO usager_sort`);
-pilotage = edit(pilotage, `             WHERE NOT r.deleted) x;
-  END IF;`, `             WHERE NOT r.deleted) x
-     WHERE (SELECT count(*) FROM gone) >= 0;
-  END IF;`);
 
 // 2. Sources, usagers, usagers' sources: one statement (CTEs kept whole, not inlined twice).
 pilotage = edit(pilotage, `  v_srcs := ARRAY(SELECT DISTINCT 'R:' || t || '/' || i FROM unnest(p_types, p_ids) AS k(t, i)
@@ -120,60 +105,16 @@ ${branches.replace(/^ {4}UNION ALL\n/, '')}    )
   WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
   old AS (`);
 
-// 3. The counts' differences taken out as arrays, then added by a statement of their own: the
-// large statement above no longer names `pilotage_count`, which every write updates, so that the
-// statistics keeper's (or autovacuum's) frequent VACUUM and ANALYZE of that small table no longer
-// invalidate its plan in every connection — only this small upsert's. The same rows, the same
-// sorted order of row locks.
-pilotage = edit(pilotage, `  ins AS (INSERT INTO pilotage_part (src, kind, finess, key, day, n, patient) SELECT * FROM fresh)
-  INSERT INTO pilotage_count AS c (kind, finess, key, day, slot, n)
-  SELECT d.kind, d.finess, d.key, d.day, v_slot, sum(d.n)
-    FROM (SELECT kind, finess, key, day, n FROM old UNION ALL SELECT kind, finess, key, day, n FROM fresh) d
-   WHERE d.kind <> 'link'
-   GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0
-   ORDER BY 1, 2, 3, 4
-  ON CONFLICT (kind, finess, key, day, slot) DO UPDATE SET n = c.n + EXCLUDED.n;`, `  ins AS (INSERT INTO pilotage_part (src, kind, finess, key, day, n, patient) SELECT * FROM fresh),
-  diff AS (SELECT d.kind, d.finess, d.key, d.day, sum(d.n) AS n
-    FROM (SELECT kind, finess, key, day, n FROM old UNION ALL SELECT kind, finess, key, day, n FROM fresh) d
-   WHERE d.kind <> 'link'
-   GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0)
-  SELECT array_agg(kind), array_agg(finess), array_agg(key), array_agg(day), array_agg(n)
-    INTO c_kind, c_finess, c_key, c_day, c_n FROM diff;
-  IF c_kind IS NOT NULL THEN
-    INSERT INTO pilotage_count AS c (kind, finess, key, day, slot, n)
-    SELECT d.kind, d.finess, d.key, d.day, v_slot, d.n FROM unnest(c_kind, c_finess, c_key, c_day, c_n) AS d(kind, finess, key, day, n)
-     ORDER BY 1, 2, 3, 4
-    ON CONFLICT (kind, finess, key, day, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-  END IF;`);
-
 // ---- ppa_refresh ----
 let ppa = s0180.find((s) => s.startsWith('CREATE FUNCTION ppa_refresh('));
 if (!ppa) throw new Error(`migration ${version}: 0180's ppa_refresh not found`);
 ppa = edit(ppa, 'CREATE FUNCTION ppa_refresh(p_types text[], p_ids text[], p_lock boolean DEFAULT true) RETURNS void\nLANGUAGE plpgsql VOLATILE AS',
   'CREATE OR REPLACE FUNCTION ppa_refresh(p_types text[], p_ids text[], p_lock boolean DEFAULT true) RETURNS void\nLANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS');
-ppa = edit(ppa, 'DECLARE\n  v_pats text[];\n  v_plans text[];\nBEGIN', 'BEGIN');
-// 1. Found and locked by one statement (the same locks, sorted).
-ppa = edit(ppa, '    v_pats := ARRAY(SELECT DISTINCT y.x FROM (', `    PERFORM count(pg_advisory_xact_lock(hashtextextended('ppa-usager:' || z.x, 0)))
-       FROM (SELECT DISTINCT y.x FROM (`);
-ppa = edit(ppa, `      WHERE y.x IS NOT NULL ORDER BY 1);
-    PERFORM count(pg_advisory_xact_lock(hashtextextended('ppa-usager:' || z.x, 0)))
-       FROM (SELECT x FROM unnest(v_pats) AS u(x) ORDER BY 1) z;`, `      WHERE y.x IS NOT NULL ORDER BY 1) z;`);
-// 2. The links: one statement, only for CarePlans written.
-ppa = edit(ppa, `  DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i;
-  INSERT INTO ppa_accord_link`, `  IF 'CarePlan' = ANY(p_types) THEN
-  -- (only then: with no CarePlan written the DELETE and the INSERT did nothing)
-  WITH gone AS (DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i RETURNING 1)
-  INSERT INTO ppa_accord_link`);
-ppa = edit(ppa, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%';`, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%' AND (SELECT count(*) FROM gone) >= 0;
+// The links: only when a CarePlan is written (with none, their DELETE and INSERT did nothing).
+ppa = edit(ppa, `  DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i;`,
+  `  IF 'CarePlan' = ANY(p_types) THEN
+  DELETE FROM ppa_accord_link l USING unnest(p_types, p_ids) AS k(t, i) WHERE k.t = 'CarePlan' AND l.careplan = k.i;`);
+ppa = edit(ppa, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%';`, `   WHERE NOT r.deleted AND c.key LIKE 'Consent/%';
   END IF;`);
-// 3. The plans, their validations out and in: one statement.
-ppa = edit(ppa, '  v_plans := ARRAY(SELECT DISTINCT y.x FROM (', '  WITH plans AS (SELECT ARRAY(SELECT DISTINCT y.x FROM (');
-ppa = edit(ppa, `ON k.t = 'Patient' AND v.patient_id = k.i) y);
-  DELETE FROM ppa_validation v WHERE v.careplan = ANY(v_plans);
-  INSERT INTO ppa_validation`, `ON k.t = 'Patient' AND v.patient_id = k.i) y) AS a),
-  gone AS (DELETE FROM ppa_validation v WHERE v.careplan = ANY((SELECT a FROM plans)::text[]) RETURNING 1)
-  INSERT INTO ppa_validation`);
-ppa = edit(ppa, 'r.id = ANY(v_plans)', 'r.id = ANY((SELECT a FROM plans)::text[])');
-ppa = edit(ppa, '             AND a.validated_on IS NOT NULL) x;', '             AND a.validated_on IS NOT NULL) x\n   WHERE (SELECT count(*) FROM gone) >= 0;');
 
 export const statements: string[] = [pilotage, ppa];
