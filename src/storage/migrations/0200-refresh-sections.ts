@@ -1,39 +1,27 @@
-// The derived refresh's PostgreSQL CPU per write (issue 19, D-353): the same statements' work in
-// fewer statements, the Pilotage statement without the sections a write has nothing for, and that
-// statement's plan no longer thrown away each time the small, hot `pilotage_count` is vacuumed or
-// analysed.
+// The derived refresh's PostgreSQL CPU per write (issue 19, D-353): the Pilotage statement without
+// the sections a write has nothing for, and fewer statements around it.
 //
-// Measured before (session 33, bench/README "Session 33, hR"): warm, in one connection, a
-// PP-PA Bundle's refresh costs ~0.6-0.7 ms of backend CPU, a third of it in `ExecutorStart`
-// (every statement's plan tree and expressions set up before it runs) — most of it for 0161's
-// Pilotage statement (~150 plan nodes: séjours, events, transports, islands, evaluations, all set
-// up though a PP-PA Bundle has no Encounter and no transport Task). In the server, on a growing
-// database, much more went to planning: the generic plans (D-305) are made again in every
-// connection after each VACUUM or ANALYZE of a table they name, and the statistics keeper
-// (autovacuum off) or autovacuum passes over `pilotage_count`, which every write updates, every
-// few hundred Bundles: 1,500 Bundles, 4 in flight, planned the Pilotage statement 49 times at
-// ~11 ms, 682 ms of planning in all for the refresh's statements (0.57 ms per Bundle).
+// Measured before (session 33, bench/README "Session 33, hR"): warm, a PP-PA Bundle's refresh costs
+// ~0.6-0.7 ms of backend CPU, a third of it in `ExecutorStart` — every statement's plan tree and
+// expressions set up before it runs — much of it for 0161's Pilotage statement (77 plan nodes for a
+// PP-PA write, a third of them for séjours, events and transports the Bundle has not). In the
+// server, on a growing database, the generic plans (D-305) are also made again in every pooled
+// connection after each VACUUM or ANALYZE of a table they name: that statement 43-50 times per
+// 1,200 Bundles at 5.4-6.9 ms.
 //
 // `pilotage_refresh` (0183's text, with checked replacements):
-//   - the usagers list's sort keys deleted and inserted by one statement instead of two: the
-//     DELETE in a CTE that the INSERT reads first (its count gates the INSERT), so the rows are
-//     gone before the new ones go in — a row deleted by the transaction itself does not conflict
-//     in the primary key; the trigger of 0198 sees the same DELETE and INSERT;
-//   - the sources, the usagers and their sources in one statement instead of three;
-//   - the new parts of séjours, events and transports written (0161's `stay_r` and the 'stays',
+//   - the new parts of séjours, events and transports written (0161's `stay_r` and its 'stays',
 //     'evt', 'pro'/'usager' branches, unchanged) computed by a statement of their own, only when the
 //     write has an Encounter or a Task, into arrays that the Pilotage statement unnests in their
-//     place (after the usagers' locks, as before: they read only the write's own resources);
-//   - the counts' differences taken out of the Pilotage statement as arrays and added by a small
-//     upsert of their own (below): the same rows, the same sorted order of row locks.
-// `ppa_refresh` (0180's text, with checked replacements): 3 statements instead of 7 — the
-//   usagers found and locked by one statement; the CarePlans' Consent links (only when a CarePlan
-//   is written: with none the DELETE and the INSERT did nothing) deleted and inserted by one; the
-//   plans to recompute, their validations deleted and inserted by one, the same way.
+//     place — after the usagers' locks, as before, and reading only the write's own resources, which
+//     its row locks keep as they are; the Pilotage statement keeps everything else (one snapshot,
+//     the one sorted upsert of the counts): 77 -> 57 plan nodes, planning 6.9 -> 3.4 ms;
+//   - the sources, the usagers and their sources in one statement instead of three.
+// `ppa_refresh` (0180's text): the CarePlans' Consent links deleted and inserted only when the write
+//   has a CarePlan (with none, both did nothing).
 // Both keep `plan_cache_mode = force_generic_plan` (D-305: a CREATE OR REPLACE replaces the SET).
-// After: the same 1,500 Bundles plan the Pilotage statement 38 times at ~4.4 ms, 235 ms of
-// planning in all (0.20 ms per Bundle); the warm cost per call is unchanged (paired 0.99-1.04:
-// statements merged cost what the two did).
+// Tried and left out (measured no better): one statement per section; a DELETE and its INSERT in one
+// statement; the counts' upsert in a statement of its own.
 
 import { stays } from './0161-derived-tables.js';
 import { statements as s0180 } from './0180-ppa-validation.js';
@@ -57,7 +45,7 @@ let pilotage = s0183.find((s) => s.startsWith('CREATE OR REPLACE FUNCTION pilota
 if (!pilotage) throw new Error(`migration ${version}: 0183's pilotage_refresh not found`);
 
 pilotage = edit(pilotage, '  v_slot smallint := 0;\nBEGIN', `  v_slot smallint := 0;
-  -- The new parts of the séjours, events and transports written (section 2b).
+  -- The new parts of the séjours, events and transports written (when the write has any).
   e_src text[];
   e_kind text[];
   e_finess text[];
@@ -93,7 +81,9 @@ pilotage = `${head}    UNION ALL
     SELECT * FROM unnest(e_src, e_kind, e_finess, e_key, e_day, e_n, e_patient)
 ${tail}`;
 pilotage = edit(pilotage, `  WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
-  old AS (`, `  IF p_types && ARRAY['Encounter', 'Task'] THEN
+  old AS (`, `  -- The séjours, events and transports written, only when there are (a PP-PA Bundle has none):
+  -- their new parts, unnested by the statement below in place of 0161's three branches.
+  IF p_types && ARRAY['Encounter', 'Task'] THEN
     WITH k AS (SELECT DISTINCT t, i FROM unnest(p_types, p_ids) AS u(t, i)),
   ${STAY_R.trim()}
     e (src, kind, finess, key, day, n, patient) AS (
