@@ -194,7 +194,9 @@ await forEachDriver('Usagers list: the counts kept equal counting usager_sort', 
 
 // A database written before 0198: the migration counts what usager_sort holds.
 test('migration 0198 backfills the counts of a database written before it (both databases)', async (t) => {
-  const before = MIGRATIONS.filter((m) => m.version < '0198');
+  // Written by today's code, which also needs the tables of later migrations that 0198 does not
+  // depend on: the change feed's `change_write` (0202), which every write statement fills.
+  const before = MIGRATIONS.filter((m) => m.version < '0198' || m.version.startsWith('0202'));
   assert.ok(before.length < MIGRATIONS.length);
   const pgDown = await postgresUnavailable();
   for (const driver of ['pglite', 'postgres'] as const) {
