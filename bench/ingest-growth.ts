@@ -96,6 +96,8 @@ interface ShadowTable {
   /** The shadow's primary key (else its first plain unique index): the arbiter of an upsert. */
   key: string[] | undefined;
   indexes: number;
+  /** The predicates of the table's partial indexes (a row is an entry of such an index only when it holds). */
+  partial: string[];
 }
 
 /** The rows one writing transaction left in one table: new ones, and ones whose key the shadow already holds. */
@@ -108,7 +110,7 @@ interface TableRows {
 interface Gathered {
   transactions: { xid: bigint; tables: Map<string, TableRows> }[];
   rows: number;
-  perTable: Map<string, { rows: number; upserts: number }>;
+  perTable: Map<string, { rows: number; upserts: number; entries: number }>;
 }
 
 /** A transaction's replay: one statement, or several in one transaction past the parameter limit. */
@@ -166,7 +168,10 @@ async function createShadows(db: Queryable, prefix: string, seed: boolean): Prom
       [shadow],
     );
     const indexes = Number((await db.query<{ n: string | number }>('SELECT count(*) AS n FROM pg_index WHERE indrelid = $1::regclass', [shadow])).rows[0]!.n);
-    out.set(t.name, { name: t.name, shadow, unlogged, columns: columns.rows, key: key.rows[0]?.cols, indexes });
+    // Read from the server's table (the shadow's copies say the same): a partial index holds
+    // only the rows its predicate accepts, so the index entries are counted per predicate.
+    const partial = (await db.query<{ p: string }>('SELECT pg_get_expr(indpred, indrelid) AS p FROM pg_index WHERE indrelid = $1::regclass AND indpred IS NOT NULL ORDER BY indexrelid', [t.name])).rows.map((r) => r.p);
+    out.set(t.name, { name: t.name, shadow, unlogged, columns: columns.rows, key: key.rows[0]?.cols, indexes, partial });
   }
   return out;
 }
@@ -187,7 +192,7 @@ async function gather(db: Queryable, shadows: Map<string, ShadowTable>, since: b
   // xmin is the 32-bit xid; txid_current() carries the epoch above it (no wraparound in a run).
   const since32 = since & 0xffffffffn;
   const byXid = new Map<bigint, Map<string, TableRows>>();
-  const perTable = new Map<string, { rows: number; upserts: number }>();
+  const perTable = new Map<string, { rows: number; upserts: number; entries: number }>();
   let rows = 0;
   for (const t of shadows.values()) {
     const present = t.key ? `EXISTS (SELECT 1 FROM ${ident(t.shadow)} s WHERE ${t.key.map((k) => `s.${ident(k)} = t.${ident(k)}`).join(' AND ')})` : 'false';
@@ -208,7 +213,16 @@ async function gather(db: Queryable, shadows: Map<string, ShadowTable>, since: b
       (r.present ? tr.upsert : tr.insert).push(r.v);
       if (r.present) upserts++;
     }
-    perTable.set(t.name, { rows: res.rows.length, upserts });
+    // Index entries: every row in each full index, the rows its predicate accepts in each partial one.
+    let entries = res.rows.length * (t.indexes - t.partial.length);
+    if (t.partial.length) {
+      const counts = await db.query<Record<string, string | number>>(
+        `SELECT ${t.partial.map((p, n) => `count(*) FILTER (WHERE ${p}) AS p${n}`).join(', ')} FROM ${ident(t.name)} WHERE xmin::text::bigint > $1::bigint`,
+        [since32.toString()],
+      );
+      for (let n = 0; n < t.partial.length; n++) entries += Number(counts.rows[0]![`p${n}`]);
+    }
+    perTable.set(t.name, { rows: res.rows.length, upserts, entries });
     rows += res.rows.length;
   }
   if (rows === 0) throw new Error('same-rows floor: the gathering found no row written by the server in this bucket');
@@ -411,8 +425,8 @@ async function growth(label: string, srv: RunningServer): Promise<{ buckets: Buc
 function rowsPerBundle(label: string, shadows: Map<string, ShadowTable>, g: Gathered, bundles: number): void {
   const lines = [...g.perTable.entries()]
     .sort((a, b) => b[1].rows - a[1].rows)
-    .map(([name, t]) => `    ${name.padEnd(24)} ${(t.rows / bundles).toFixed(2).padStart(7)} rows/Bundle  ${String(shadows.get(name)!.indexes).padStart(2)} indexes${t.upserts ? `  (${(t.upserts / bundles).toFixed(2)} upserted: key already there)` : ''}`);
-  const idx = [...g.perTable.entries()].reduce((a, [name, t]) => a + t.rows * shadows.get(name)!.indexes, 0);
+    .map(([name, t]) => `    ${name.padEnd(24)} ${(t.rows / bundles).toFixed(2).padStart(7)} rows/Bundle  ${String(shadows.get(name)!.indexes).padStart(2)} indexes${shadows.get(name)!.partial.length ? ` (${shadows.get(name)!.partial.length} partial)` : ''} ${(t.entries / bundles).toFixed(2).padStart(7)} index entries/Bundle${t.upserts ? `  (${(t.upserts / bundles).toFixed(2)} upserted: key already there)` : ''}`);
+  const idx = [...g.perTable.values()].reduce((a, t) => a + t.entries, 0);
   // Which tables the writing transactions touch, by kind: the Bundle's write, and any other.
   const kinds = new Map<string, number>();
   for (const t of g.transactions) {
