@@ -9,6 +9,7 @@
 // following references. Organization names come from the stored Organizations (idNatSt =
 // `1` + FINESS).
 import type { Database, Queryable } from './types.js';
+import { STORED_TYPES } from './rows.js';
 
 const SYS_LOCAL = 'https://identifiant-medicosocial-localusager.esante.gouv.fr';
 const SYS_SEJOUR = 'https://identifiant-medicosocial-sejour.esante.gouv.fr';
@@ -248,10 +249,16 @@ export async function readAggregates<T>(db: Database, fn: (q: Queryable) => Prom
   });
 }
 
-/** Changes whenever a resource or a submission is written (both columns are indexed). */
+/**
+ * Changes whenever a resource or a submission is written. The newest `last_updated` is the
+ * newest of each type's (`STORED_TYPES`: an index descent per type, no index on the column
+ * alone since D-354); `received_at` is indexed.
+ */
 export async function dataStamp(db: Queryable): Promise<string> {
   const res = await db.query<{ r: unknown; s: unknown; n: number }>(
-    `SELECT (SELECT max(last_updated) FROM resource) AS r, (SELECT max(received_at) FROM submission) AS s`,
+    `WITH RECURSIVE ${STORED_TYPES}
+     SELECT (SELECT max((SELECT max(r.last_updated) FROM resource r WHERE r.resource_type = st.t)) FROM stored_types st WHERE st.t IS NOT NULL) AS r,
+            (SELECT max(received_at) FROM submission) AS s`,
   );
   const row = res.rows[0];
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v ?? ''));

@@ -5,7 +5,7 @@ import { FhirError, HTTP_ERRORS } from '../fhir/outcome/http-errors.js';
 import { baseParameterSet, type SearchParameterSet } from '../fhir/search/parameters.js';
 import { migrate } from './migrate.js';
 import { reindex, indexState, type IndexState, type ReindexReport } from './reindex.js';
-import { pageNumber, RESOURCE_COLUMNS, toRecord, type ResourceRow } from './rows.js';
+import { pageNumber, RESOURCE_COLUMNS, STORED_TYPES, toRecord, type ResourceRow } from './rows.js';
 import { search } from './search.js';
 import type { ReadReplicas } from './read-replicas.js';
 import { scopeSql, type ReadScope } from './scope.js';
@@ -130,17 +130,30 @@ export class SqlRepository implements Repository {
     // Versions of resources in the reader's scope only (the owner is the current row's).
     if (q.scope) where.push(`(resource_type, id) IN (SELECT o.resource_type, o.id FROM resource o WHERE ${scopeSql(q.scope, 'o.owner', p)})`);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const ORDER = 'last_updated DESC, version_id DESC, resource_type, id';
+    // The current rows of every type by time: one range of resource_type_updated_idx per stored
+    // type (there is no index on last_updated alone, D-354), the first `limit` of each when a page
+    // is asked (the page's rows are among them: the order within a type is the page's order).
+    // `OFFSET 0` keeps the count's subquery per type: pulled up, the planner joins the types to
+    // one scan of the whole index with last_updated as a filter.
+    const current = (limit?: number) =>
+      q.resourceType || (limit === undefined && !q.since)
+        ? `SELECT ${RESOURCE_COLUMNS} FROM resource ${w}`
+        : `SELECT c.* FROM stored_types st CROSS JOIN LATERAL (
+             SELECT ${RESOURCE_COLUMNS} FROM resource WHERE resource_type = st.t${where.length ? ` AND ${where.join(' AND ')}` : ''}
+             ${limit === undefined ? 'OFFSET 0' : `ORDER BY ${ORDER} LIMIT ${limit}`}) c WHERE st.t IS NOT NULL`;
+    const withTypes = (sql: string) => (sql.includes('stored_types') ? `WITH RECURSIVE ${STORED_TYPES}\n${sql}` : sql);
     // Versions = the history (previous versions) + the current rows.
-    const versions = `(SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w} UNION ALL SELECT ${RESOURCE_COLUMNS} FROM resource ${w}) v`;
-    const total = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${versions}`, params)).rows[0]!.n);
+    const versions = (limit?: number) => `(SELECT ${RESOURCE_COLUMNS} FROM resource_history ${w} UNION ALL ${current(limit)}) v`;
+    const total = Number((await db.query<{ n: number }>(withTypes(`SELECT count(*)::int AS n FROM ${versions()}`), params)).rows[0]!.n);
     if (q.id && total === 0 && !q.since) {
       throw new FhirError(HTTP_ERRORS.NOT_FOUND, { type: q.resourceType!, id: q.id });
     }
     const count = pageNumber(q.count, 'count');
     const offset = pageNumber(q.offset, 'offset');
     const rows = await db.query<ResourceRow>(
-      `SELECT ${RESOURCE_COLUMNS} FROM ${versions}
-        ORDER BY last_updated DESC, version_id DESC, resource_type, id LIMIT ${count} OFFSET ${offset}`,
+      withTypes(`SELECT ${RESOURCE_COLUMNS} FROM ${versions(offset + count)}
+        ORDER BY ${ORDER} LIMIT ${count} OFFSET ${offset}`),
       params,
     );
     return { total, entries: rows.rows.map(toRecord) };

@@ -13,6 +13,18 @@ export interface ResourceRow {
 
 export const RESOURCE_COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
 
+/**
+ * `stored_types(t)`: the resource types `resource` holds, one descent of its primary key
+ * `(resource_type, id)` each (PostgreSQL has no skip scan; the last row's t is NULL). What reads
+ * `resource` by time across every type goes through it to `resource_type_updated_idx`
+ * `(resource_type, last_updated)`, one range per type: there is no index on `last_updated` alone
+ * (migration 0201, D-354). A CTE for a `WITH RECURSIVE`.
+ */
+export const STORED_TYPES = `stored_types(t) AS (
+  SELECT min(resource_type) FROM resource
+  UNION ALL
+  SELECT (SELECT min(x.resource_type) FROM resource x WHERE x.resource_type > s.t) FROM stored_types s WHERE s.t IS NOT NULL)`;
+
 /** ISO instant with milliseconds and Z, whatever the driver returned (Date or text). */
 export function toIso(v: Date | string): string {
   return (v instanceof Date ? v : new Date(v)).toISOString();
