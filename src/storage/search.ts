@@ -146,6 +146,14 @@ function referenceCondition(sql: Sql, raw: string, typeModifier: string | undefi
   return byId;
 }
 
+/**
+ * ` AND <alias>.target_type = T` for a parameter served from another's rows restricted to the
+ * references to T (`ParamDef.restrictTo`, D-354), else nothing.
+ */
+function restricted(sql: Sql, def: ParamDef, alias: string): string {
+  return def.restrictTo ? ` AND ${alias}.target_type = ${sql.p(def.restrictTo)}` : '';
+}
+
 const TABLE: Record<string, string> = {
   token: 'search_token',
   string: 'search_string',
@@ -356,8 +364,9 @@ class SearchBuilder {
     const sql = this.sql;
     const table = TABLE[def.type]!;
     // Placeholders are created where used: an unused one has no type and PostgreSQL refuses it.
+    // A parameter served from another's rows (restrictTo, D-354): those references to its type only.
     const sub = (cond: string, key = def.key, tbl = table) =>
-      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${this.tab(tbl)} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${cond ? ` AND (${cond})` : ''})`;
+      `(${alias}.resource_type, ${alias}.id) IN (SELECT t.resource_type, t.id FROM ${this.tab(tbl)} t WHERE ${resourceType ? `t.resource_type = ${sql.p(resourceType)} AND ` : ''}t.param = ${sql.p(key)}${tbl === 'search_reference' ? restricted(sql, def, 't') : ''}${cond ? ` AND (${cond})` : ''})`;
 
     if (modifier === 'missing') {
       if (values.length !== 1 || !['true', 'false'].includes(values[0]!)) throw badValue('":missing" takes true or false', '« :missing » prend true ou false', name);
@@ -587,7 +596,7 @@ class SearchBuilder {
     const r = sql.alias('ref');
     const typeFilter = resourceType ? `${r}.resource_type = ${sql.p(resourceType)} AND ` : '';
     return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.resource_type, ${r}.id FROM ${this.tab('search_reference')} ${r}
-     WHERE ${typeFilter}${r}.param = ${sql.p(def.key)} AND (${r}.target_type, ${r}.target_id) IN (${branches.join(' UNION ALL ')}))`;
+     WHERE ${typeFilter}${r}.param = ${sql.p(def.key)}${restricted(sql, def, r)} AND (${r}.target_type, ${r}.target_id) IN (${branches.join(' UNION ALL ')}))`;
   }
 
   /** `_has:Type:reference:param=value` (reverse chain), nestable. */
@@ -618,7 +627,7 @@ class SearchBuilder {
     const r = sql.alias('ref');
     const target = resourceType ? ` AND ${r}.target_type = ${sql.p(resourceType)}` : '';
     return `(${alias}.resource_type, ${alias}.id) IN (SELECT ${r}.target_type, ${r}.target_id FROM ${this.tab('search_reference')} ${r}
-     WHERE ${r}.resource_type = ${sql.p(type)} AND ${r}.param = ${sql.p(def.key)}${target} AND (${r}.resource_type, ${r}.id) IN (
+     WHERE ${r}.resource_type = ${sql.p(type)} AND ${r}.param = ${sql.p(def.key)}${restricted(sql, def, r)}${target} AND (${r}.resource_type, ${r}.id) IN (
        SELECT ${h}.resource_type, ${h}.id FROM ${this.tab('resource')} ${h} WHERE ${h}.deleted = false AND ${h}.resource_type = ${sql.p(type)} AND ${innerCond ?? 'true'}${this.inScope(h)}))`;
   }
 
@@ -644,7 +653,8 @@ class SearchBuilder {
           : def.type === 'token' ? `${agg}(d.code)`
           : `${agg}(coalesce(d.target_type || '/' || d.target_id, d.url))`;
         const table = TABLE[def.type]!;
-        parts.push(`(SELECT ${col} FROM ${table} d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}) ${dir} NULLS LAST`);
+        const only = table === 'search_reference' ? restricted(sql, def, 'd') : '';
+        parts.push(`(SELECT ${col} FROM ${table} d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${p}${only}) ${dir} NULLS LAST`);
       }
     }
     if (parts.length === 0) parts.push('r.last_updated DESC');
@@ -798,12 +808,23 @@ async function includes(db: Queryable, params: SearchParameterSet, matches: Reso
   return included;
 }
 
-function paramKeys(params: SearchParameterSet, spec: IncludeSpec, types: string[]): string[] {
+/**
+ * The rows of an include's parameter(s) on search_reference `s`: `s.param = ANY(keys)`, and for
+ * a parameter served from another's rows (D-354) that one's key with its target type. Under `*`
+ * such a parameter adds nothing: the one it is served from is a reference parameter of the type too.
+ */
+function paramRows(sql: Sql, params: SearchParameterSet, spec: IncludeSpec, types: string[]): string {
+  const defs: ParamDef[] = [];
   if (spec.param !== '*') {
     const d = params.get(spec.sourceType, spec.param);
-    return d ? [d.key] : [spec.param];
-  }
-  return [...new Set(types.flatMap((t) => params.referencesOf(t).map((p) => p.key)))];
+    if (!d) return `s.param = ${sql.p(spec.param)}`;
+    defs.push(d);
+  } else for (const t of types) defs.push(...params.referencesOf(t));
+  const keys = [...new Set(defs.filter((d) => !d.restrictTo).map((d) => d.key))];
+  const only = defs.filter((d) => d.restrictTo && !keys.includes(d.key));
+  const conds = keys.length ? [`s.param = ANY(${sql.p(keys)}::text[])`] : [];
+  for (const d of only) conds.push(`(s.param = ${sql.p(d.key)}${restricted(sql, d, 's')})`);
+  return conds.length === 1 ? conds[0]! : `(${conds.join(' OR ') || 'false'})`;
 }
 
 async function forwardInclude(db: Queryable, params: SearchParameterSet, sources: ResourceRecord[], spec: IncludeSpec, scope?: ReadScope): Promise<ResourceRecord[]> {
@@ -811,7 +832,7 @@ async function forwardInclude(db: Queryable, params: SearchParameterSet, sources
   const inScope = scope ? ` AND ${scopeSql(scope, 'r.owner', (v) => sql.p(v))}` : '';
   const t = sql.p(sources.map((s) => s.resourceType));
   const i = sql.p(sources.map((s) => s.id));
-  const names = sql.p(paramKeys(params, spec, [...new Set(sources.map((s) => s.resourceType))]));
+  const names = paramRows(sql, params, spec, [...new Set(sources.map((s) => s.resourceType))]);
   const target = spec.targetType ? ` AND s.target_type = ${sql.p(spec.targetType)}` : '';
   const res = await db.query<ResourceRow>(
     `SELECT ${RESOURCE_COLUMNS.split(', ').map((c) => 'r.' + c).join(', ')}
@@ -820,7 +841,7 @@ async function forwardInclude(db: Queryable, params: SearchParameterSet, sources
         SELECT s.target_type, s.target_id
           FROM search_reference s
           JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.resource_type = k.t AND s.id = k.i
-         WHERE s.param = ANY(${names}::text[]) AND s.target_type IS NOT NULL${target})${inScope}
+         WHERE ${names} AND s.target_type IS NOT NULL${target})${inScope}
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );
@@ -834,7 +855,6 @@ async function reverseInclude(db: Queryable, params: SearchParameterSet, targets
   const inScope = scope ? ` AND ${scopeSql(scope, 'r.owner', (v) => sql.p(v))}` : '';
   const t = sql.p(wanted.map((s) => s.resourceType));
   const i = sql.p(wanted.map((s) => s.id));
-  const names = sql.p(paramKeys(params, spec, [spec.sourceType]));
   const src = sql.p(spec.sourceType);
   const res = await db.query<ResourceRow>(
     `SELECT ${RESOURCE_COLUMNS.split(', ').map((c) => 'r.' + c).join(', ')}
@@ -843,7 +863,7 @@ async function reverseInclude(db: Queryable, params: SearchParameterSet, targets
         SELECT s.id
           FROM search_reference s
           JOIN unnest(${t}::text[], ${i}::text[]) AS k(t, i) ON s.target_type = k.t AND s.target_id = k.i
-         WHERE s.resource_type = ${src} AND s.param = ANY(${names}::text[]))${inScope}
+         WHERE s.resource_type = ${src} AND ${paramRows(sql, params, spec, [spec.sourceType])})${inScope}
       ORDER BY r.resource_type, r.id`,
     sql.params,
   );
