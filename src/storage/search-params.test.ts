@@ -27,7 +27,11 @@ test('extraction: choice elements by their type suffix only, resolve() filters, 
   assert.deepEqual(sr.references.map((r) => r.param).sort(), ['subject'], 'patient only for Patient targets');
   const goal = extractIndex({ resourceType: 'Goal', startDate: '2024-02-03', subject: { reference: 'Patient/p' } });
   assert.ok(goal.dates.some((d) => d.param === 'start-date' && d.low === '2024-02-03T00:00:00.000Z'));
-  assert.deepEqual(goal.references.filter((r) => r.param === 'patient'), [{ param: 'patient', targetType: 'Patient', targetId: 'p', url: null }]);
+  // `patient` is `subject` restricted to Patient targets: served from subject's rows, none of its own (D-354).
+  assert.deepEqual(goal.references, [{ param: 'subject', targetType: 'Patient', targetId: 'p', url: null }]);
+  const eoc = (ref: string) => extractIndex({ resourceType: 'EpisodeOfCare', careManager: { reference: ref } }).references.filter((r) => r.param === 'care-manager');
+  assert.deepEqual(eoc('Practitioner/x'), [{ param: 'care-manager', targetType: 'Practitioner', targetId: 'x', url: null }]);
+  assert.deepEqual(eoc('PractitionerRole/y'), [], 'care-manager only for Practitioner targets');
   const enc = extractIndex({ resourceType: 'Encounter', classHistory: [{ class: { code: 'X' } }] });
   assert.equal(enc.tokens.filter((t) => t.param === 'class').length, 0, '`classHistory` is not a choice of `class`');
   const qr = extractIndex({ resourceType: 'QuestionnaireResponse', questionnaire: 'https://x/Questionnaire/q|2.0', status: 'completed' });
