@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { countTurns } from '../testing/event-loop.js';
+import { BID, QUESTIONNAIRE } from '../producer/pivot/constants.js';
 import { derivedTablesDiffer } from '../ui/testing/seed.js';
 import { forEachDriver } from './testing.js';
 import { TextArray, type FhirResource, type Queryable, type Repository } from './types.js';
@@ -14,15 +15,16 @@ import type { WriteOp } from './unit-of-work.js';
 import { WRITE_CHUNK } from './writer.js';
 
 const FINESS = '480787529';
+// The TDDUI identifier systems and questionnaire, as the producer writes them.
 const SYS = {
-  local: 'https://identifiant-medicosocial-localusager.esante.gouv.fr',
-  sejour: 'https://identifiant-medicosocial-sejour.esante.gouv.fr',
-  evt: 'https://identifiant-medicosocial-evenement.esante.gouv.fr',
-  trU: 'https://identifiant-medicosocial-transportusager.esante.gouv.fr',
+  local: BID.localUsager,
+  sejour: BID.sejour.system,
+  evt: BID.evenement.system,
+  trU: BID.transportUsager.system,
   plan: 'urn:test:plan',
   accord: 'urn:test:accord',
 };
-const AGGIR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-aggir-pa-ssiad';
+const AGGIR = QUESTIONNAIRE['aggir-pa'];
 const START = { start: '2026-11-08T10:00:00Z' };
 const TYPES = ['Patient', 'Encounter', 'QuestionnaireResponse', 'Task', 'CarePlan', 'Consent'];
 

@@ -9,6 +9,7 @@
 // their slots, the usagers' sort keys and counts, the links and the validation dates. On both drivers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BID, QUESTIONNAIRE } from '../producer/pivot/constants.js';
 import { prng } from '../testing/random.js';
 import { statements as s0180 } from './migrations/0180-ppa-validation.js';
 import { statements as s0183 } from './migrations/0183-pilotage-slots.js';
@@ -16,15 +17,16 @@ import { forEachDriver } from './testing.js';
 import type { FhirResource, Queryable, Repository } from './types.js';
 import type { WriteOp } from './unit-of-work.js';
 
+// The TDDUI identifier systems and questionnaire, as the producer writes them.
 const SYS = {
-  local: 'https://identifiant-medicosocial-localusager.esante.gouv.fr',
-  sejour: 'https://identifiant-medicosocial-sejour.esante.gouv.fr',
-  evt: 'https://identifiant-medicosocial-evenement.esante.gouv.fr',
-  trU: 'https://identifiant-medicosocial-transportusager.esante.gouv.fr',
-  trP: 'https://identifiant-medicosocial-transportprofessionnel.esante.gouv.fr',
-  action: 'https://identifiant-medicosocial-action.esante.gouv.fr',
+  local: BID.localUsager,
+  sejour: BID.sejour.system,
+  evt: BID.evenement.system,
+  trU: BID.transportUsager.system,
+  trP: BID.transportPro.system,
+  action: BID.action.system,
 };
-const AGGIR = 'https://interop.esante.gouv.fr/ig/fhir/tddui/Questionnaire/tddui-questionnaire-aggir-pa-ssiad';
+const AGGIR = QUESTIONNAIRE['aggir-pa'];
 const FINESS = ['480787529', '293178687'];
 const TYPES = ['Patient', 'Encounter', 'Task', 'QuestionnaireResponse', 'CarePlan', 'Consent'];
 
