@@ -12,7 +12,8 @@
 // `--flags=i:f1,f2`: Node.js flags for the i-th build's server (0 the first); the same checkout may
 // be given twice to measure a flag alone.
 // Each checkout has its own dist/ (a `git worktree` of another commit). `--prof=DIR`: the servers
-// run with --cpu-prof into DIR (one profile per build).
+// run with --cpu-prof into DIR/build<i>/, one profile per thread (the main thread and each
+// validation worker: with a fixed file name the workers' profiles overwrote one another).
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -69,7 +70,7 @@ async function pgNs(db: string): Promise<number> {
 const here = dirname(fileURLToPath(import.meta.url));
 async function start(dir: string, i: number): Promise<Server> {
   const db = await createTestDatabase({ adminUrl: PG_ADMIN_URL, prefix: 'tddui_bench_httpab' });
-  const execArgv = [...(FLAGS.get(i) ?? []), ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROF)}`, `--cpu-prof-name=build${i}-${Date.now()}.cpuprofile`] : [])];
+  const execArgv = [...(FLAGS.get(i) ?? []), ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROF, `build${i}`)}`] : [])];
   const child = fork(join(here, 'server-child.js'), [dir, db.url, `--workers=${WORKERS}`], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((ok, ko) => {
     child.once('message', (m) => ok((m as { url: string }).url));

@@ -119,7 +119,7 @@ const mostLateFirst = (a: DueReview, b: DueReview) => b.daysLate - a.daysLate ||
 export interface DueOptions {
   now?: Date;
   months?: number;
-  /** Where to read (a page: `repo.reader()`); the primary by default. */
+  /** Where to read (a page: `repo.derivedReader()`); by default the primary, its pending derived refresh drained first (D-356). */
   db?: Queryable;
 }
 
@@ -131,6 +131,7 @@ export interface DueOptions {
 export async function dueReviews(repo: Repository, options: DueOptions = {}): Promise<DueReview[]> {
   const today = parisDay(options.now ?? new Date());
   const months = options.months ?? DEFAULT_REVIEW_MONTHS;
+  if (!options.db) await repo.drainDerived();
   const db = options.db ?? repo.db;
   const { rows } = await db.query<{ careplan: string; patient: string; patient_id: string | null; finess: string | null; validated_on: string; day: string }>(
     `SELECT careplan, patient, patient_id, finess, validated_on, to_char(validated_day, 'YYYY-MM-DD') AS day

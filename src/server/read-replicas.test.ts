@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseServeArgs } from '../cli/serve.js';
-import { openRepository } from '../storage/index.js';
+import { openRepository, runInReadContext, type Database } from '../storage/index.js';
+import type { SqlRepository } from '../storage/repository.js';
 import { parseLsn, replicaFailure } from '../storage/read-replicas.js';
 import { clusterUnavailable, startReplicatedCluster, type ReplicatedCluster } from '../storage/pg-cluster.js';
 import { SHARED_FHIR } from '../testing/paths.js';
@@ -158,6 +159,46 @@ describe('reads on a streaming replica (--read-database)', { skip, concurrency: 
     reads = replicaReads();
     assert.ok((await exportFamilies(A)).includes('Replique-Export'));
     assert.ok(replicaReads() > reads, 'the pages were read from the replica');
+  });
+
+  it('reads the derived tables where no write is left to refresh: a replica that has a write but not its drain sends the read to the primary (D-356)', async () => {
+    const repo = server.repo as SqlRepository;
+    repo.derived.setBackground(false);
+    try {
+      await repo.drainDerived();
+      const w = await http(`${base}/Patient`, { body: patient('Replique-Derivee'), headers: A });
+      assert.equal(w.status, 201, w.text);
+      const id = parseLocation(w.headers.get('location')!).id;
+      // The replica has the write, and with it its keys left for the refresh: not yet drained.
+      await cluster.caughtUp();
+      await inService();
+      const pendingOnReplica = async () => {
+        const c = new pg.Client({ connectionString: cluster.replica.url });
+        await c.connect();
+        try {
+          return (await c.query(`SELECT count(*)::int AS n FROM derived_pending`)).rows[0].n as number;
+        } finally {
+          await c.end();
+        }
+      };
+      assert.ok((await pendingOnReplica()) > 0);
+      const listed = async (db: Database) => (await db.query(`SELECT 1 FROM usager_sort WHERE id = $1`, [id])).rows.length;
+      // B has not written: its reads may go to the replica, but that copy is behind the drain.
+      const ctx = { client: () => '10.0.0.2', readOnly: true, open: true };
+      assert.notEqual(await runInReadContext(ctx, () => repo.reader()), repo.db, "B's plain reads go to the replica");
+      const first = await runInReadContext(ctx, () => repo.derivedReader());
+      assert.equal(first, repo.db, 'keys pending on the replica: drained on the primary, read there');
+      assert.equal(await listed(first), 1);
+      // Once the replica has replayed the drain, nothing is pending there: it serves the derived tables.
+      await cluster.caughtUp();
+      await inService();
+      assert.equal(await pendingOnReplica(), 0);
+      const second = await runInReadContext(ctx, () => repo.derivedReader());
+      assert.notEqual(second, repo.db, 'nothing pending on the replica: read there');
+      assert.equal(await listed(second), 1);
+    } finally {
+      repo.derived.setBackground(true);
+    }
   });
 
   it('keeps answering when the replica stops: its reads go to the primary', async () => {

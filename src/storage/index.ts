@@ -13,6 +13,7 @@ import type { Database, OpenDatabaseOptions, Repository } from './types.js';
 
 export * from './types.js';
 export { SqlRepository, newId } from './repository.js';
+export { drainDerived, hasPendingDerived } from './derived.js';
 export { indexIsCurrent, recordIndexState } from './reindex.js';
 export { RETRY_CODES } from './unit-of-work.js';
 export { migrate } from './migrate.js';
@@ -54,6 +55,8 @@ export async function openRepository(opts: OpenDatabaseOptions = {}): Promise<Re
     await repo.migrate();
     // This month's history partition and the next ones (the server also checks daily).
     await ensureHistoryPartitions(db);
+    // Keys a previous run left pending (stopped between a write and its drain, D-356): refreshed soon.
+    repo.derived.noteWrite();
     if (opts.readUrls?.length) {
       replicas = new ReadReplicas(db, opts.readUrls, opts.replicaOptions);
       await replicas.start();

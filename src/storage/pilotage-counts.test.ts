@@ -102,6 +102,8 @@ await forEachDriver('Pilotage counts maintained on write', (getRepo) => {
       ['Patient', (n) => g.patient(n)],
     ];
     const check = async (label: string) => {
+      // The writes since the last drain refreshed together (D-356).
+      await repo.drainDerived();
       const db = repo.db;
       for (const day of DAYS) {
         const full = await readAggregates(db, async (q) => ({

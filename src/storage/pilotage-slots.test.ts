@@ -1,11 +1,14 @@
 // The Pilotage counts' slots (migration 0183, D-306) and the refresh functions' kept plans (D-305).
 // Every Bundle of one facility adds to the same count rows (its usagers, its GIR and evaluation
 // days): two concurrent writes of one facility must not queue on those rows until COMMIT, and the
-// figures read (a sum over the slots) must stay those of the full computation.
+// figures read (a sum over the slots) must stay those of the full computation. Since D-356 the
+// writes leave the refresh to a drain (one at a time), but two refreshes can still run together: a
+// server of the previous version refreshing in its writes during an upgrade, beside a drain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, forEachDriver, postgresUnavailable } from './testing.js';
 import { openRepository } from './index.js';
+import type { SqlRepository } from './repository.js';
 import { writeVersions, stamp, type VersionToWrite } from './writer.js';
 import { evaluationsByOrganisation, girByOrganisation, pilotageFigures, readAggregates, usagersByOrganisation } from './indicators.js';
 import type { FhirResource, Queryable } from './types.js';
@@ -53,38 +56,44 @@ async function keptFigures(q: Queryable, day: string) {
   };
 }
 
-test('PostgreSQL: two writes of one facility add to its counts concurrently (no wait on the count rows), and the figures are the full computation', async (t) => {
+test('PostgreSQL: two refreshes of one facility add to its counts concurrently (no wait on the count rows), and the figures are the full computation', async (t) => {
   const why = await postgresUnavailable();
   if (why) return t.skip(why);
   const { url, drop } = await createTestDatabase();
   const repo = await openRepository({ url });
+  (repo as SqlRepository).derived.setBackground(false);
   try {
     const db = repo.db;
-    // A usager written before: the facility's rows exist (slot 0).
+    // A usager written and refreshed before: the facility's rows exist (slot 0).
     await db.transaction((tx) => writeVersions(tx, repo.searchParams, usager(1)));
+    await repo.drainDerived();
+    // Two more, written (their keys pending), refreshed below by two transactions at once.
+    for (const n of [2, 3]) await db.transaction((tx) => writeVersions(tx, repo.searchParams, usager(n)));
+    await db.query('DELETE FROM derived_pending');
+    const refresh = (tx: Queryable, n: number) => tx.query(`SELECT derived_refresh($1::text[], $2::text[])`, [['Patient', 'QuestionnaireResponse'], [`p${n}`, `q${n}`]]);
     let release!: () => void;
     const hold = new Promise<void>((res) => (release = res));
     let firstWrote!: () => void;
     const wrote = new Promise<void>((res) => (firstWrote = res));
     const one = db.transaction(async (tx) => {
-      await writeVersions(tx, repo.searchParams, usager(2));
+      await refresh(tx, 2);
       firstWrote();
       await hold; // still open: its row locks are held
     });
     await wrote;
-    // Before migration 0183 this waited for the first write's COMMIT on (usagers, FINESS, 0,
+    // Before migration 0183 this waited for the first refresh's COMMIT on (usagers, FINESS, 0,
     // -infinity) and the GIR and evaluation rows: lock_timeout ends it instead of hanging.
     const started = Date.now();
     try {
       await db.transaction(async (tx) => {
         await tx.query(`SET LOCAL lock_timeout = '3s'`);
-        await writeVersions(tx, repo.searchParams, usager(3));
+        await refresh(tx, 3);
       });
     } finally {
       release();
       await one;
     }
-    assert.ok(Date.now() - started < 3000, 'the second write did not wait for the first');
+    assert.ok(Date.now() - started < 3000, 'the second refresh did not wait for the first');
     const slots = await db.query<{ n: number }>(`SELECT count(DISTINCT slot)::int AS n FROM pilotage_count WHERE kind = 'usagers' AND finess = $1`, [FINESS]);
     assert.equal(slots.rows[0]!.n, 2, 'the second write added to another slot');
     for (const day of ['2026-11-19', '2026-11-20', '2026-12-31']) {
@@ -100,9 +109,12 @@ test('PostgreSQL: two writes of one facility add to its counts concurrently (no 
 });
 
 forEachDriver('Pilotage refresh', (getRepo) => {
-  test('a write takes one slot, and a sequential write reuses the first (the rows do not multiply)', async () => {
+  test('a refresh takes one slot, and a sequential one reuses the first (the rows do not multiply)', async () => {
     const repo = getRepo();
-    for (let n = 10; n < 14; n++) await repo.db.transaction((tx) => writeVersions(tx, repo.searchParams, usager(n)));
+    for (let n = 10; n < 14; n++) {
+      await repo.db.transaction((tx) => writeVersions(tx, repo.searchParams, usager(n)));
+      await repo.drainDerived();
+    }
     const slots = await repo.db.query<{ slot: number; n: string }>(`SELECT slot, n FROM pilotage_count WHERE kind = 'usagers' AND finess = $1`, [FINESS]);
     assert.deepEqual(slots.rows.map((r) => [Number(r.slot), Number(r.n)]), [[0, 4]]);
     // The slot lock is the transaction's: none is left once it committed.

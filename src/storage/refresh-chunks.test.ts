@@ -3,12 +3,14 @@
 // in its last statement, over ALL its versions — one PGlite statement of seconds on the embedded
 // server's event loop for the 40 MB Bundle. Counted (array sizes per statement, turns of the loop,
 // statements), not timed; the derived tables compared with one refresh over every key and with the
-// full recomputation; a failing piece rolls the whole write back.
+// full recomputation; a failing piece rolls the whole write back. Since D-356 the refresh runs in
+// the drain after the write (storage/derived.ts): its statements are the drain's, bounded alike.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { countTurns } from '../testing/event-loop.js';
 import { BID, QUESTIONNAIRE } from '../producer/pivot/constants.js';
 import { derivedTablesDiffer } from '../ui/testing/seed.js';
+import type { SqlRepository } from './repository.js';
 import { forEachDriver } from './testing.js';
 import { TextArray, type FhirResource, type Queryable, type Repository } from './types.js';
 import type { WriteOp } from './unit-of-work.js';
@@ -134,11 +136,15 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
   test('no statement carries more than WRITE_CHUNK rows of anything; the loop turns between the refresh statements; the derived tables are those of one refresh over all keys', async () => {
     const repo = getRepo();
     await repo.execute({ ops: usagerOps('w', 2), owner: FINESS }); // a first small write, as a server's first Bundle
+    await repo.drainDerived();
     const ops = usagerOps('b', USAGERS);
     const events = Array.from({ length: EVENTS }, (_, i) => ({ type: { system: 'urn:test:event', code: 'x' }, patient: `Patient/bp${i % USAGERS}` }));
     const { seen, stop } = spy(repo);
     try {
       await repo.execute({ ops, owner: FINESS, events: () => events });
+      // The refresh, in the drain after the write (D-356): this one, or the repository's own in
+      // the background if it came first (its statements are seen here too).
+      await repo.drainDerived();
     } finally {
       stop();
     }
@@ -149,7 +155,11 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     for (const s of write) assert.ok(longest(s.sql, s.params) <= WRITE_CHUNK, `a statement of ${longest(s.sql, s.params)} rows: ${s.sql.slice(0, 120)}`);
     const refreshes = seen.filter((s) => s.sql.includes('derived_refresh('));
     assert.equal(refreshes.length, Math.ceil(ops.length / WRITE_CHUNK), 'one refresh statement per WRITE_CHUNK keys');
-    assert.deepEqual(refreshes.map((s) => s.params[2]), [true, false, false], 'the statistics step in the first call only');
+    assert.ok(refreshes.every((s) => s.sql.includes('$2::text[], false)')), "the function's own statistics step never (the drain's stands for it)");
+    assert.deepEqual(refreshes.map((s) => (s.params[0] as TextArray).values.length), [WRITE_CHUNK, WRITE_CHUNK, ops.length - 2 * WRITE_CHUNK], 'every key refreshed once');
+    const analysed = seen.filter((s) => s.sql.startsWith('ANALYZE'));
+    assert.ok(analysed.some((s) => s.sql === 'ANALYZE (SKIP_LOCKED) resource'), `the drain analyses the tables the write doubled before refreshing (D-329): ${analysed.map((s) => s.sql).join(', ')}`);
+    assert.ok(seen.indexOf(analysed[0]!) < seen.indexOf(refreshes[0]!), 'the ANALYZE before the first refresh');
     assert.ok(refreshes.at(-1)!.before > refreshes[0]!.after, 'the event loop turned between the first and the last refresh statement');
     const count = async (table: string) => Number((await repo.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n);
     // The change feed: a row per statement of WRITE_CHUNK versions (D-355), the small write's one row first.
@@ -182,11 +192,15 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     assert.ok(figures.pilotage_count!.some((r) => r.startsWith('stays ')));
     // A resend moving every séjour and evaluation to the next usager, in the same order by type.
     await repo.execute({ ops: usagerOps('b', USAGERS, true), owner: FINESS });
+    await repo.drainDerived();
     await check();
   });
 
-  test('a piece that fails rolls the whole write back: versions, keys, change feed, outbox, derived rows', async () => {
+  test('a piece that fails rolls the whole write back: versions, keys, change feed, outbox, pending keys; a drain that fails leaves its keys pending', async (t) => {
     const repo = getRepo();
+    // (No background drain: this test drains when it means to.)
+    (repo as SqlRepository).derived.setBackground(false);
+    t.after(() => (repo as SqlRepository).derived.setBackground(true));
     const count = async (sql: string) => Number((await repo.db.query<{ n: number }>(sql)).rows[0]!.n);
     const state = async () => [
       await count(`SELECT count(*)::int AS n FROM resource WHERE id LIKE 'f%'`),
@@ -195,21 +209,42 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
       await count(`SELECT count(*)::int AS n FROM event_outbox WHERE code = 'fail'`),
       await count(`SELECT count(*)::int AS n FROM pilotage_part WHERE src LIKE 'R:%/f%'`),
       await count(`SELECT count(*)::int AS n FROM usager_sort WHERE id LIKE 'f%'`),
+      await count(`SELECT count(*)::int AS n FROM derived_pending p, unnest(p.ids) AS u(id) WHERE u.id LIKE 'f%'`),
     ];
+    await repo.drainDerived();
     const empty = await state();
-    // The second refresh statement fails, after the versions, keys and first refresh are written.
-    const { stop } = spy(repo, (s, all) => s.sql.includes('derived_refresh(') && all.filter((x) => x.sql.includes('derived_refresh(')).length === 2);
+    // The second statement recording keys to refresh fails, after the first chunk of versions, keys and pending keys are written.
+    const pendingInsert = (x: Seen) => x.sql.includes('INSERT INTO derived_pending');
+    const first = spy(repo, (s, all) => pendingInsert(s) && all.filter(pendingInsert).length === 2);
     const events = Array.from({ length: 600 }, () => ({ type: { system: 'urn:test:event', code: 'fail' } }));
     try {
       await assert.rejects(repo.execute({ ops: usagerOps('f', 100), owner: FINESS, events: () => events }), /a piece failed/);
     } finally {
-      stop();
+      first.stop();
     }
     assert.deepEqual(await state(), empty);
-    assert.deepEqual(empty, [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(empty, [0, 0, 0, 0, 0, 0, 0]);
+
+    // Written, then a drain whose second refresh statement fails: nothing of it stays, its keys stay pending.
+    await repo.execute({ ops: usagerOps('f', 100), owner: FINESS });
+    const written = await state();
+    assert.deepEqual(written.slice(4), [0, 0, 700], 'written, not refreshed yet');
+    const second = spy(repo, (s, all) => s.sql.includes('derived_refresh(') && all.filter((x) => x.sql.includes('derived_refresh(')).length === 2);
+    try {
+      await assert.rejects(repo.drainDerived(), /a piece failed/);
+    } finally {
+      second.stop();
+    }
+    assert.deepEqual(await state(), written);
+    // The next drain refreshes them.
+    assert.equal(await repo.drainDerived(), 700);
+    const drained = await state();
+    assert.deepEqual(drained.slice(5), [100, 0]);
+    assert.ok(drained[4]! > 0);
+    assert.deepEqual(await derivedTablesDiffer(repo, ['2026-11-20']), []);
   });
 
-  test('an ordinary write keeps its one statement: versions, keys, change feed, outbox and refresh together', async () => {
+  test('an ordinary write keeps its one statement: versions, keys, change feed, outbox and the keys to refresh together', async () => {
     const repo = getRepo();
     const { seen, stop } = spy(repo);
     try {
@@ -217,8 +252,9 @@ await forEachDriver('a large write in statements of bounded size (D-351)', (getR
     } finally {
       stop();
     }
-    const writes = seen.filter((s) => /INSERT INTO (resource|change_write|event_outbox|business_key)\b|derived_refresh\(/.test(s.sql));
+    const writes = seen.filter((s) => /INSERT INTO (resource|change_write|event_outbox|business_key|derived_pending)\b|derived_refresh\(/.test(s.sql));
     assert.equal(writes.length, 1, writes.map((s) => s.sql.slice(0, 80)).join('\n'));
-    for (const part of ['INSERT INTO resource', 'INSERT INTO change_write', 'INSERT INTO event_outbox', 'INSERT INTO business_key', 'derived_refresh(']) assert.ok(writes[0]!.sql.includes(part), part);
+    for (const part of ['INSERT INTO resource', 'INSERT INTO change_write', 'INSERT INTO event_outbox', 'INSERT INTO business_key', 'INSERT INTO derived_pending']) assert.ok(writes[0]!.sql.includes(part), part);
+    assert.ok(!writes[0]!.sql.includes('derived_refresh('), 'the refresh is not in the write (D-356)');
   });
 });

@@ -10,6 +10,7 @@ import { search } from './search.js';
 import type { ReadReplicas } from './read-replicas.js';
 import { scopeSql, type ReadScope } from './scope.js';
 import { StatisticsKeeper } from './statistics.js';
+import { DerivedDrainer, hasPendingDerived } from './derived.js';
 import { getSubmission, insertSubmission, listSubmissions, pruneRejectedSubmissions } from './submissions.js';
 import type {
   BusinessKeyPolicy,
@@ -38,13 +39,17 @@ export class SqlRepository implements Repository {
     private readonly versionUnchanged = false,
   ) {
     this.statistics = new StatisticsKeeper(db);
+    this.derived = new DerivedDrainer(db);
   }
 
   /** Keeps the planner's statistics current where nothing else does (storage/statistics.ts). */
   readonly statistics: StatisticsKeeper;
 
-  stopBackgroundWork(): Promise<void> {
-    return this.statistics.stop();
+  /** Refreshes the derived tables after the writes (storage/derived.ts, D-356). */
+  readonly derived: DerivedDrainer;
+
+  async stopBackgroundWork(): Promise<void> {
+    await Promise.all([this.statistics.stop(), this.derived.stop()]);
   }
 
   async close(): Promise<void> {
@@ -81,6 +86,18 @@ export class SqlRepository implements Repository {
 
   reader(): Promise<Database> {
     return this.replicas ? this.replicas.reader() : Promise.resolve(this.db);
+  }
+
+  async derivedReader(): Promise<Database> {
+    const db = await this.reader();
+    // Nothing pending where it reads: every write it has seen is refreshed there (derived.ts).
+    if (!(await hasPendingDerived(db))) return db;
+    await this.derived.drain();
+    return this.db;
+  }
+
+  drainDerived(): Promise<number> {
+    return this.derived.drain();
   }
 
   async read(resourceType: string, id: string, options: { scope?: ReadScope } = {}): Promise<ResourceRecord> {
@@ -182,7 +199,10 @@ export class SqlRepository implements Repository {
   async execute(plan: WritePlan): Promise<OpResult[]> {
     const results = await executePlan(this.db, this.searchParams, this.versionUnchanged && plan.versionUnchanged === undefined ? { ...plan, versionUnchanged: true } : plan, this.eventSource, this.guard);
     // Index rows grow with the versions: counting versions is enough to tell growth.
-    this.statistics.noteWrites(results.reduce((n, r) => n + (r.record && r.outcome !== 'unchanged' ? 1 : 0), 0));
+    const written = results.reduce((n, r) => n + (r.record && r.outcome !== 'unchanged' ? 1 : 0), 0);
+    this.statistics.noteWrites(written);
+    // (A write of versions may have left keys for the derived refresh: drained a little later.)
+    if (written) this.derived.noteWrite();
     return results;
   }
 

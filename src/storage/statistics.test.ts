@@ -107,6 +107,7 @@ await forEachDriver('StatisticsKeeper', (getRepo, driver) => {
     // last ones, under the threshold, as D-310 means it to.)
     for (let i = 0; i < 150; i++) {
       await repo.execute({ ops: [{ method: 'update', resourceType: 'Patient', id, resource: { resourceType: 'Patient', id, identifier: [{ system: 'https://identifiant-medicosocial-localusager.esante.gouv.fr', value: '3480787529/1' }], name: [{ family: `Durand${i}` }] } }] });
+      await repo.drainDerived(); // (each update refreshed on its own, as spaced writes are: D-356)
     }
     await lookNow(repo, keeper);
     // VACUUM reclaimed the dead rows: every page of the churned tables is all-visible again (ANALYZE alone never sets the visibility map).
@@ -153,7 +154,10 @@ await forEachDriver('StatisticsKeeper', (getRepo, driver) => {
     const [p] = await repo.execute({ ops: [{ method: 'create', resourceType: 'Patient', resource: { resourceType: 'Patient', identifier: [{ system, value: '3480787529/2' }], name: [{ family: 'Martin' }] } }] });
     const id = p!.record!.id;
     const update = async (n: number, tag: string) => {
-      for (let i = 0; i < n; i++) await repo.execute({ ops: [{ method: 'update', resourceType: 'Patient', id, resource: { resourceType: 'Patient', id, identifier: [{ system, value: '3480787529/2' }], name: [{ family: `Martin${tag}${i}` }] } }] });
+      for (let i = 0; i < n; i++) {
+        await repo.execute({ ops: [{ method: 'update', resourceType: 'Patient', id, resource: { resourceType: 'Patient', id, identifier: [{ system, value: '3480787529/2' }], name: [{ family: `Martin${tag}${i}` }] } }] });
+        await repo.drainDerived(); // (each update refreshed on its own, as spaced writes are: D-356)
+      }
       await lookNow(repo, keeper);
     };
     await update(1, 'a'); // whatever the earlier tests left: one look first, and usager_sort clean

@@ -34,6 +34,8 @@ export const ANALYZED_TABLES = [
   'resource', 'resource_history', 'search_token', 'search_string', 'search_date', 'search_reference', 'search_number', 'search_composite',
   'business_key', 'submission', 'change_write', 'event_outbox',
   'usager_sort', 'usager_count', 'pilotage_part', 'pilotage_count', 'ppa_validation', 'ppa_accord_link',
+  // (Every row deleted by the next drain, D-356: dead rows to reclaim.)
+  'derived_pending',
 ];
 
 /** autovacuum_vacuum_scale_factor (PostgreSQL's default); the floor is `minRows`, not autovacuum's 50. */

@@ -263,6 +263,14 @@ export interface Repository {
    * (src/storage/read-replicas.ts). Pick once per page or operation, so its queries see one copy.
    */
   reader(): Promise<Database>;
+  /**
+   * `reader()` for a query of the derived tables (usager_sort, pilotage_*, ppa_*): there when it
+   * has no write left to refresh, else the primary once the pending refresh is drained (D-356,
+   * storage/derived.ts). Every read of those tables goes through it (or drainDerived on the primary).
+   */
+  derivedReader(): Promise<Database>;
+  /** Refreshes the derived tables of every write committed so far (D-356); the keys refreshed. */
+  drainDerived(): Promise<number>;
   /** The read replicas in use (OpenDatabaseOptions.readUrls), if any. */
   readonly readReplicas?: import('./read-replicas.js').ReadReplicas;
   /** The search parameters this repository indexes and searches. */

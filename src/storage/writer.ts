@@ -5,6 +5,7 @@
 // of work (unit-of-work.ts) and the re-indexer call it.
 import { mapYielding } from './yielding.js';
 import type { IndexRows, SearchParameterSet } from '../fhir/search/parameters.js';
+import { pendingInsert } from './derived.js';
 import { TextArray, type FhirResource, type Queryable } from './types.js';
 
 export interface VersionToWrite {
@@ -94,60 +95,35 @@ export async function writeVersions(
   // whole Bundle in one statement on a loaded host), PGlite runs a statement in one go. Same
   // transaction, so all or nothing as before; the versions of one call are of distinct
   // resources (unit-of-work's `occurrences`), so the statements touch disjoint rows. The last
-  // statement carries the keys and the extra statements; the derived tables' refresh of the
-  // versions follows in statements of WRITE_CHUNK keys (D-351: in the last statement, over ALL
-  // the versions, it held the embedded server's loop for seconds), each after every version is
-  // written, so each sees the final state of what it recomputes (see refreshInChunks).
+  // statement carries the keys, the extra statements and the keys left for the derived refresh,
+  // which runs after the write, in batches (D-356, storage/derived.ts).
   //
   // The business keys likewise: more than WRITE_CHUNK (the 40 MB Bundle's ~11,000) go in
   // statements of their own after the versions (D-351); they are distinct rows (the unit of work
   // keeps one per owner, type, system and value), so the order of the statements does not matter.
   const split = keys && keys.rows.length > WRITE_CHUNK;
   const ownKeys = split ? undefined : keys;
+  // The keys whose derived rows the versions can change go to `derived_pending`, for a drain to
+  // refresh after the write (D-356, storage/derived.ts): each statement its own versions' (D-351:
+  // no statement carries more than WRITE_CHUNK rows of anything).
   if (items.length > WRITE_CHUNK) {
     const last = Math.floor((items.length - 1) / WRITE_CHUNK) * WRITE_CHUNK;
-    for (let k = 0; k < last; k += WRITE_CHUNK) await writeStatement(tx, searchParams, items.slice(k, k + WRITE_CHUNK), undefined, undefined, mode, []);
-    await writeStatement(tx, searchParams, items.slice(last), ownKeys, extra, mode, []);
+    for (let k = 0; k < last; k += WRITE_CHUNK) {
+      const chunk = items.slice(k, k + WRITE_CHUNK);
+      await writeStatement(tx, searchParams, chunk, undefined, undefined, mode, chunk.filter(needsRefresh));
+    }
+    const chunk = items.slice(last);
+    await writeStatement(tx, searchParams, chunk, ownKeys, extra, mode, chunk.filter(needsRefresh));
   } else {
-    // Refreshed in the statement when the keys are not split: the rows it reads are all written.
-    await writeStatement(tx, searchParams, items, ownKeys, extra, mode, split ? [] : items.filter(needsRefresh));
-    if (!split) return;
+    await writeStatement(tx, searchParams, items, ownKeys, extra, mode, items.filter(needsRefresh));
   }
   if (split) for (let k = 0; k < keys.rows.length; k += WRITE_CHUNK) await writeStatement(tx, searchParams, [], { owner: keys.owner, rows: keys.rows.slice(k, k + WRITE_CHUNK) }, undefined, mode, []);
-  return refreshInChunks(tx, items.filter(needsRefresh));
 }
 
-/** Versions written per statement, and keys refreshed per statement of a large write (see writeVersions). */
+/** Versions written per statement, and keys per statement of a large write (see writeVersions). */
 export const WRITE_CHUNK = 500;
 
-/**
- * The derived refresh of a large write's versions, WRITE_CHUNK keys per statement (D-351), after
- * all of them are written. Correct split by keys because each call recomputes from the stored
- * state, not from differences it is given: `pilotage_refresh` deletes the parts of the sources and
- * usagers it is handed and inserts them again from the index (a usager's séjours and evaluations
- * all read, whichever call names them), `ppa_refresh` likewise per plan; a usager named by two
- * calls is recomputed twice, to the same rows, and the counts take the difference (zero the second
- * time). Every version is written before the first call, so no call sees a half-written usager.
- * The statistics step of `derived_refresh` (D-329, 500 keys or more) runs in the first call only:
- * the rows are all there by then, and later calls would analyse again the tables that, in a fresh
- * database, still count the transaction's own rows as most of theirs (`p_analyze`, migration 0199).
- * Lock order: each call takes its usagers' advisory locks sorted, so two concurrent large writes
- * on PostgreSQL sharing usagers in different chunks could deadlock (detected: the plan is
- * attempted again, 40P01 being a retry code); they first lock the objects' business keys, which
- * TDDUI Bundles (the usager's Patient in each) share, so they queue there before the refresh.
- */
-async function refreshInChunks(tx: Queryable, refresh: VersionToWrite[]): Promise<void> {
-  for (let k = 0; k < refresh.length; k += WRITE_CHUNK) {
-    const part = refresh.slice(k, k + WRITE_CHUNK);
-    await tx.query(`SELECT derived_refresh($1::text[], $2::text[], $3::boolean)`, [
-      new TextArray(part.map((x) => x.resourceType)),
-      new TextArray(part.map((x) => x.id)),
-      k === 0,
-    ]);
-  }
-}
-
-/** One statement of writeVersions; `refresh`: the versions whose derived rows it recomputes. */
+/** One statement of writeVersions; `pending`: the versions whose derived rows it leaves to the drain (D-356). */
 async function writeStatement(
   tx: Queryable,
   searchParams: SearchParameterSet,
@@ -155,7 +131,7 @@ async function writeStatement(
   keys: KeysToWrite | undefined,
   extra: ((p: (v: unknown) => string) => string[]) | undefined,
   mode: { reindexOnly?: boolean },
-  refresh: VersionToWrite[],
+  pending: VersionToWrite[],
 ): Promise<void> {
   const params: unknown[] = [];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
@@ -213,39 +189,16 @@ async function writeStatement(
     ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT * FROM unnest(${t.arrays.map((a, n) => `${p(textual(a, t.casts[n]!))}::${t.casts[n]}[]`).join(', ')}) RETURNING 1)`);
   }
   if (keys && keys.rows.length) ctes.push(keyInsert(keys, p));
-  // The derived tables' refresh (D-291), in the same statement: it reads the versions and index
-  // rows this statement writes, which its sub-statements cannot see (they share the statement's
-  // snapshot) — but `derived_refresh` is a VOLATILE function, whose own statements each take a
-  // new snapshot after the command counter moved, so they see every row this statement has
-  // written BY THE TIME it is called. It is called once, in the main query's projection, above
-  // an aggregate that reads every sub-statement writing what it reads (versions `c`, index
-  // deletions `d_*` and insertions `i_*`, each `RETURNING 1`) to its end: a data-modifying
-  // sub-statement runs as far as its output is read, and the others only after the main query,
-  // so without that aggregate the refresh could run before the index rows exist. The aggregate's
-  // value is used (`WHERE done.n >= 0`): unused, the planner drops the aggregate altogether (it
-  // did, the tests caught it) and the refresh saw nothing of this statement's rows. One round trip
-  // less per write than a statement of its own (ingest-ab, bench/README.md).
-  //
+  if (pending.length) ctes.push(`x_pending AS (${pendingInsert(pending, p)})`);
   // Sent as a named prepared statement (D-331) unless it copies or deletes earlier versions' rows:
   // its text is the same for every Bundle of a shape, and parsing and planning it cost ~0.4–0.65 ms
   // of PostgreSQL CPU per call (about a fifth of the statement without the refresh). A plan made
   // once for any parameters sees each `unnest` as 100 rows of unknown content; the inserts' plans do
   // not depend on that, but the history copy and the index deletions join those rows with tables
   // that grow, where a misjudged row count can choose a scan — those keep a plan per call.
-  const reuse = { reuse: replaced.length === 0 };
-  if (refresh.length === 0) {
-    await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params, reuse);
-    return;
-  }
-  const written = ctes.map((c) => /^(c|d_\w+|i_search_\w+) AS \(/.exec(c)?.[1]).filter((n): n is string => n !== undefined);
-  await tx.query(
-    `WITH ${ctes.join(',\n')}
-     SELECT derived_refresh(${p(new TextArray(refresh.map((x) => x.resourceType)))}::text[], ${p(new TextArray(refresh.map((x) => x.id)))}::text[])
-       FROM (SELECT count(*) AS n FROM (${written.map((n) => `SELECT 1 FROM ${n}`).join(' UNION ALL ') || 'SELECT 1'}) w) done
-      WHERE done.n >= 0`,
-    params,
-    reuse,
-  );
+  // (Until D-356 the derived refresh ran here, in the main query, above an aggregate of the
+  // sub-statements writing what it reads, D-291.)
+  await tx.query(`WITH ${ctes.join(',\n')} SELECT 1`, params, { reuse: replaced.length === 0 });
 }
 
 /** An index column's array: a TextArray when its cast is text or jsonb (D-332), else as it is. */

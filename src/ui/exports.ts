@@ -104,7 +104,7 @@ async function* usagerRows(repo: Repository, query: UsagersQuery, scope?: ReadSc
   const search = usagerSearchParams(text);
   const names = await organisationNames(await repo.reader());
   for (let offset = 0; ; offset += BATCH) {
-    const page = await readAggregates(await repo.reader(), (db) =>
+    const page = await readAggregates(await repo.derivedReader(), (db) =>
       listUsagers(db, {
         words: search.filter((s) => s.name === 'name').map((s) => s.values[0]!),
         ...(search.find((s) => s.name === 'identifier') ? { identifier: search.find((s) => s.name === 'identifier')!.values[0]! } : {}),

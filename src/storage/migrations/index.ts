@@ -37,10 +37,11 @@ import * as m0199 from './0199-refresh-chunks.js';
 import * as m0200 from './0200-refresh-sections.js';
 import * as m0201 from './0201-fewer-index-entries.js';
 import * as m0202 from './0202-change-writes.js';
+import * as m0203 from './0203-derived-pending.js';
 
 export interface Migration {
   version: string;
   statements: string[];
 }
 
-export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0062, m0070, m0071, m0080, m0081, m0082, m0090, m0100, m0150, m0151, m0160, m0161, m0170, m0180, m0181, m0182, m0183, m0190, m0191, m0192, m0196, m0198, m0199, m0200, m0201, m0202];
+export const MIGRATIONS: Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0020, m0040, m0060, m0061, m0062, m0070, m0071, m0080, m0081, m0082, m0090, m0100, m0150, m0151, m0160, m0161, m0170, m0180, m0181, m0182, m0183, m0190, m0191, m0192, m0196, m0198, m0199, m0200, m0201, m0202, m0203];

@@ -27,7 +27,7 @@ interface Aggregates extends PilotageFigures {
  */
 export async function aggregates(repo: Repository, today: string): Promise<Aggregates> {
   const t0 = performance.now();
-  const value = await readAggregates(await repo.reader(), async (db) => ({ orgs: await listOrganisations(db), ...(await pilotageFigures(db, today)) }));
+  const value = await readAggregates(await repo.derivedReader(), async (db) => ({ orgs: await listOrganisations(db), ...(await pilotageFigures(db, today)) }));
   return { ...value, ms: performance.now() - t0 };
 }
 
@@ -87,7 +87,7 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
     .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
   // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
   // Counted per ESSMS from the validation dates every write keeps (migration 0180, D-254).
-  const overdue = [...(await dueReviewCounts(await repo.reader(), today, reviewMonths))]
+  const overdue = [...(await dueReviewCounts(await repo.derivedReader(), today, reviewMonths))]
     .filter(([f]) => inScope(scope, f || undefined) && (!finess || f === finess))
     .reduce((s, [, n]) => s + n, 0);
   return { a, finess, today, weeks, latestWeek, endMonday, startMonday, counts, girCounts, girUnknown, evaluated, weekList, events, trUsager, trPro, names, orgRows, overdue };

@@ -20,14 +20,14 @@ export const REVUES_PAGE_SIZE = 50;
 
 /** The due reviews as of a Paris day (its noon), read where the request's reads go. */
 export async function reviewsAsOf(repo: Repository, day: string, months: number): Promise<DueReview[]> {
-  return dueReviews(repo, { now: new Date(`${day}T12:00:00Z`), months, db: await repo.reader() });
+  return dueReviews(repo, { now: new Date(`${day}T12:00:00Z`), months, db: await repo.derivedReader() });
 }
 
 export async function revuesPage(repo: Repository, query: RevuesQuery, months: number, scope?: ReadScope): Promise<string> {
   const day = isoDay(query.date) ?? parisToday();
   const finess = query.organisation && /^\d{9,10}$/.test(query.organisation) ? query.organisation : undefined;
   const pageNo = pageNumber(query.page);
-  const db = await repo.reader();
+  const db = await repo.derivedReader();
   // A token restricted to some organisations: their ESSMS only.
   const counts = [...(await dueReviewCounts(db, day, months))].filter(([f]) => inScope(scope, f)).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const all = counts.reduce((n, [, c]) => n + c, 0);

@@ -272,6 +272,8 @@ function normalisedFigures(f: PilotageFigures): Record<string, string[]> {
  * rolled back; and the usagers' counts (usager_count, migration 0198) against `usager_sort` counted.
  */
 export async function derivedTablesDiffer(repo: Repository, days: string[]): Promise<string[]> {
+  // (What was written is refreshed first: the drain, D-356.)
+  await repo.drainDerived();
   const problems: string[] = [];
   for (const day of days) {
     const full = await readAggregates(repo.db, async (q) => ({

@@ -1,0 +1,19 @@
+// The derived tables refreshed after the write, in batches, instead of in it (issue 19, D-356).
+//
+// Every write of a version that can change a derived table (usager_sort, pilotage_part and its
+// counts, ppa_accord_link, ppa_validation: 0161, 0180, 0183, 0198) called `derived_refresh` in its
+// own statement: ~2.1 ms of PostgreSQL CPU per PP-PA Bundle, a third of the database's work
+// (bench/README, session 34), most of it the setting up of the refresh's plans, paid again for
+// every Bundle's dozen keys. A write now records the keys in `derived_pending` (one row of two
+// arrays per writing statement, no index: the only reader takes every row) and a drain
+// (storage/derived.ts) refreshes the keys of every pending row at once, in one transaction that
+// deletes the rows it refreshes: a snapshot sees the derived tables current exactly when it sees
+// no pending row, which is what a reader of the derived tables checks first (on a replica too).
+//
+// Nothing to backfill: the refresh functions are unchanged and recompute from the stored state
+// whatever they are handed; a server of the previous version during a rolling upgrade keeps
+// refreshing in its writes, under the same advisory locks per usager as the drain.
+
+export const version = '0203-derived-pending';
+
+export const statements: string[] = [`CREATE TABLE derived_pending (types text[] NOT NULL, ids text[] NOT NULL)`];
