@@ -182,6 +182,8 @@ export async function cloneUsagers(repo: Repository, total: number, options: Clo
     const items = batch;
     batch = [];
     await repo.db.transaction((tx) => writeVersions(tx, repo.searchParams, items));
+    // Their derived rows too, batch by batch (D-356), so that the pages read a database as ingestion leaves it.
+    await repo.drainDerived();
     written += items.length;
   };
   const lastUpdated = new Date().toISOString();
