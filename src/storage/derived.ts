@@ -19,6 +19,12 @@ import { TextArray } from './types.js';
 
 /** Keys refreshed per statement (as a large write did before D-356: a PGlite statement runs on the event loop, D-351). */
 export const DRAIN_CHUNK = 500;
+/**
+ * Pending rows taken by one drain transaction (each row one writing statement's keys, at most
+ * WRITE_CHUNK): a backlog — a re-index of every stored resource, a server stopped under load — is
+ * drained in transactions of bounded size, one after the other, not in one of millions of keys.
+ */
+export const DRAIN_ROWS = 64;
 /** The transaction advisory lock that makes drains take turns (across every server of the database). */
 const DRAIN_LOCK = `pg_advisory_xact_lock(hashtextextended('tddui-derived-drain', 0))`;
 /** The tables the refresh reads by the written keys (D-329). */
@@ -36,33 +42,36 @@ export function pendingInsert(keys: { resourceType: string; id: string }[], p: (
 }
 
 /**
- * Drains in the transaction `tx`: waits for its turn, takes every pending row committed by then,
- * refreshes their keys (each once, in DRAIN_CHUNK keys per statement) and deletes the rows. The
- * number of distinct keys refreshed.
+ * Drains in the transaction `tx`: waits for its turn, takes the first DRAIN_ROWS pending rows
+ * committed by then (in `seq` order, up to `upTo` when given), refreshes their keys (each once, in
+ * the order written, DRAIN_CHUNK keys per statement) and deletes the rows. The rows taken and the
+ * distinct keys refreshed.
  */
-export async function drainIn(tx: Queryable): Promise<number> {
+export async function drainIn(tx: Queryable, upTo?: string): Promise<{ rows: number; keys: number }> {
   await tx.query(`SELECT ${DRAIN_LOCK}`);
-  // (This statement's snapshot is taken after the lock: a drain that held it has committed, its rows are gone.)
-  // Each key once, in the order written (the rows' places, then within each row): the keys of one
-  // Bundle — one usager's — stay together, so a usager is recomputed by one chunk rather than by
-  // every chunk holding one of its sources, as a sort by type would have it (4x the rows read
-  // for large writes, large-refresh.test).
-  const res = await tx.query<{ t: string[] | null; i: string[] | null }>(
-    `WITH d AS (DELETE FROM derived_pending RETURNING ctid AS c, types, ids),
-          k AS (SELECT u.t, u.i, min(ARRAY[(d.c::text::point)[0], (d.c::text::point)[1], u.n]) AS o
+  // (This statement's snapshot is taken after the lock: a drain that held it has committed, its
+  // rows are gone.) Each key once, in the order written: a Bundle's keys — one usager's — stay
+  // together, so a usager is recomputed by one chunk rather than by every chunk that holds one of
+  // its sources, as a sort by type would have it (4x the rows read for a large write, large-refresh.test).
+  const res = await tx.query<{ rows: number; t: string[] | null; i: string[] | null }>(
+    `WITH d AS (DELETE FROM derived_pending
+                 WHERE seq IN (SELECT seq FROM derived_pending${upTo === undefined ? '' : ' WHERE seq <= $1::bigint'} ORDER BY seq LIMIT ${DRAIN_ROWS})
+                 RETURNING seq, types, ids),
+          k AS (SELECT u.t, u.i, min(ARRAY[d.seq, u.n]) AS o
                   FROM d CROSS JOIN LATERAL unnest(d.types, d.ids) WITH ORDINALITY AS u(t, i, n) GROUP BY u.t, u.i)
-     SELECT array_agg(k.t ORDER BY k.o) AS t, array_agg(k.i ORDER BY k.o) AS i FROM k`,
+     SELECT (SELECT count(*)::int FROM d) AS rows, array_agg(k.t ORDER BY k.o) AS t, array_agg(k.i ORDER BY k.o) AS i FROM k`,
+    upTo === undefined ? [] : [upTo],
   );
+  const rows = Number(res.rows[0]?.rows ?? 0);
   const types = res.rows[0]?.t ?? [];
   const ids = res.rows[0]?.i ?? [];
-  if (types.length === 0) return 0;
   if (types.length >= DRAIN_CHUNK) await analyzeGrown(tx);
   for (let k = 0; k < types.length; k += DRAIN_CHUNK) {
     // (p_analyze false: `derived_refresh`'s own statistics step looks at what THIS transaction
     // inserted, nothing here; analyzeGrown above stands for it.)
     await tx.query('SELECT derived_refresh($1::text[], $2::text[], false)', [new TextArray(types.slice(k, k + DRAIN_CHUNK)), new TextArray(ids.slice(k, k + DRAIN_CHUNK))]);
   }
-  return types.length;
+  return { rows, keys: types.length };
 }
 
 /**
@@ -83,10 +92,22 @@ async function analyzeGrown(tx: Queryable): Promise<void> {
   for (const { t } of grown.rows) await tx.query(`ANALYZE (SKIP_LOCKED) ${t}`);
 }
 
-/** One drain in a transaction of its own; 0 without looking further when nothing is pending. */
+/**
+ * Drains the rows pending when it begins, DRAIN_ROWS per transaction; 0 without looking further
+ * when nothing is pending. The number of keys refreshed.
+ */
 export async function drainDerived(db: Database): Promise<number> {
-  if (!(await hasPendingDerived(db))) return 0;
-  return db.transaction(drainIn);
+  // What was committed when the drain began, and only that: under a steady flow of writes a
+  // reader waits for the writes before its request, not for the next ones.
+  const mark = (await db.query<{ m: string | null }>('SELECT max(seq)::text AS m FROM derived_pending')).rows[0]?.m;
+  if (mark === null || mark === undefined) return 0;
+  let keys = 0;
+  for (;;) {
+    const taken = await db.transaction((tx) => drainIn(tx, mark));
+    keys += taken.keys;
+    // (None left up to the mark — taken by this loop, or by another server's drain meanwhile.)
+    if (taken.rows < DRAIN_ROWS) return keys;
+  }
 }
 
 export interface DerivedDrainerOptions {

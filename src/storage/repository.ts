@@ -238,8 +238,11 @@ export class SqlRepository implements Repository {
     return indexState(this.db);
   }
 
-  reindex(options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<ReindexReport> {
-    return reindex(this.db, this.searchParams, options);
+  async reindex(options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<ReindexReport> {
+    const report = await reindex(this.db, this.searchParams, options);
+    // (The re-indexed resources' keys are pending for the derived refresh, D-356.)
+    this.derived.noteWrite();
+    return report;
   }
 
   recordSubmission(submission: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord> {

@@ -16,4 +16,7 @@
 
 export const version = '0203-derived-pending';
 
-export const statements: string[] = [`CREATE TABLE derived_pending (types text[] NOT NULL, ids text[] NOT NULL)`];
+// `seq`: the drain's order and its bound — a drain takes the rows up to the highest `seq` it saw
+// when it began, so that a reader waits for the writes committed before its request, never for
+// the ones that keep arriving under load.
+export const statements: string[] = [`CREATE TABLE derived_pending (seq bigint GENERATED ALWAYS AS IDENTITY, types text[] NOT NULL, ids text[] NOT NULL)`];
