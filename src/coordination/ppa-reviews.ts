@@ -1,8 +1,8 @@
 // The yearly review of the projet personnalisé d'accompagnement (Cadre d'urbanisation 2024,
 // recommendation 1.1.7, HAS: revised at least once a year). A PPA is **due for review** when its
 // last validation — the date of the usager's accord on an active CarePlan (D-123) — is older
-// than `months` (12 by default; the validation dates are kept by every write, migration 0180,
-// D-254): it appears in *Revues à prévoir* (per ESSMS), is counted as
+// than `months` (12 by default; the validation dates are kept from every write, migration 0180,
+// D-254, refreshed after the writes and drained before they are read, D-356): it appears in *Revues à prévoir* (per ESSMS), is counted as
 // overdue on *Pilotage*, and raises one `pp-review-due` event (src/rest/events.ts) for the
 // notifications — once per plan and validation, however often the check runs (D-126).
 import { isObject, type FhirResource, type Json } from '../fhir/json.js';
@@ -125,7 +125,7 @@ export interface DueOptions {
 
 /**
  * The active PPAs whose last validation is `months` or more before `now` (Paris day), most late
- * first: an index range of `ppa_validation` (migration 0180, kept by every write), then the
+ * first: an index range of `ppa_validation` (migration 0180, kept from every write, D-356), then the
  * plans' titles and the usagers' names of those rows only.
  */
 export async function dueReviews(repo: Repository, options: DueOptions = {}): Promise<DueReview[]> {

@@ -2,8 +2,8 @@
 // ppa_validation), refreshed after the writes in batches (D-356, migration 0203).
 //
 // A write records the keys of the versions that can change a derived table in `derived_pending`
-// (writer.ts); a drain takes every pending row, refreshes their keys with `derived_refresh` and
-// deletes the rows, in one transaction. The refresh recomputes what it is handed from the stored
+// (writer.ts); a drain takes the rows pending when it begins, refreshes their keys with
+// `derived_refresh` and deletes the rows, DRAIN_ROWS rows per transaction. The refresh recomputes what it is handed from the stored
 // state (D-351), so keys written by several Bundles are refreshed once, to what the last one
 // left; its cost is mostly the setting up of its plans, paid once per drain instead of once per
 // write (~2.1 ms of PostgreSQL CPU per PP-PA Bundle, bench/README session 34).

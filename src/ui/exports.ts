@@ -103,8 +103,10 @@ async function* usagerRows(repo: Repository, query: UsagersQuery, scope?: ReadSc
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
   const names = await organisationNames(await repo.reader());
+  // Every batch from the copy where the derived tables were current when the export began (D-356).
+  const derived = await repo.derivedReader();
   for (let offset = 0; ; offset += BATCH) {
-    const page = await readAggregates(await repo.derivedReader(), (db) =>
+    const page = await readAggregates(derived, (db) =>
       listUsagers(db, {
         words: search.filter((s) => s.name === 'name').map((s) => s.values[0]!),
         ...(search.find((s) => s.name === 'identifier') ? { identifier: search.find((s) => s.name === 'identifier')!.values[0]! } : {}),

@@ -5,9 +5,9 @@
 // own statement: ~2.1 ms of PostgreSQL CPU per PP-PA Bundle, a third of the database's work
 // (bench/README, session 34), most of it the setting up of the refresh's plans, paid again for
 // every Bundle's dozen keys. A write now records the keys in `derived_pending` (one row of two
-// arrays per writing statement, no index: the only reader takes every row) and a drain
-// (storage/derived.ts) refreshes the keys of every pending row at once, in one transaction that
-// deletes the rows it refreshes: a snapshot sees the derived tables current exactly when it sees
+// arrays per writing statement; no index: the table holds the last fraction of a second of writes,
+// which a drain reads whole) and a drain (storage/derived.ts) refreshes the keys of the pending
+// rows together, in transactions that delete the rows they refresh: a snapshot sees the derived tables current exactly when it sees
 // no pending row, which is what a reader of the derived tables checks first (on a replica too).
 //
 // Nothing to backfill: the refresh functions are unchanged and recompute from the stored state

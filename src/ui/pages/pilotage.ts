@@ -22,8 +22,9 @@ interface Aggregates extends PilotageFigures {
 }
 
 /**
- * The figures of `today`, read from the counts every write keeps current (migration 0161,
- * D-212): no computation over the stored resources, on the first view as on the others.
+ * The figures of `today`, read from the counts kept from every write (migration 0161, D-212;
+ * refreshed after the writes and drained before this read, D-356): no computation over the
+ * stored resources, on the first view as on the others.
  */
 export async function aggregates(repo: Repository, today: string): Promise<Aggregates> {
   const t0 = performance.now();
@@ -86,7 +87,7 @@ export async function pilotageView(repo: Repository, query: PilotageQuery, revie
     })
     .sort((x, y) => y.usagers - x.usagers || x.finess.localeCompare(y.finess));
   // PPAs due for their yearly review as of that day (coordination/ppa-reviews.ts).
-  // Counted per ESSMS from the validation dates every write keeps (migration 0180, D-254).
+  // Counted per ESSMS from the validation dates kept from every write (migration 0180, D-254; D-356).
   const overdue = [...(await dueReviewCounts(await repo.derivedReader(), today, reviewMonths))]
     .filter(([f]) => inScope(scope, f || undefined) && (!finess || f === finess))
     .reduce((s, [, n]) => s + n, 0);

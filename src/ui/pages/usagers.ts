@@ -64,9 +64,11 @@ export async function usagersPage(repo: Repository, query: UsagersQuery, scope?:
   const pageNo = pageNumber(query.page);
   const sort = sortOrder(query.tri, USAGER_SORTS, 'nom');
   const search = usagerSearchParams(text);
-  const [finessList, names] = await Promise.all([usagerOrganisations(await repo.derivedReader()).then((l) => l.filter((f) => inScope(scope, f))), organisationNames(await repo.reader())]);
+  // The derived tables (usager_sort, the counts) from one copy where they are current (D-356).
+  const derived = await repo.derivedReader();
+  const [finessList, names] = await Promise.all([usagerOrganisations(derived).then((l) => l.filter((f) => inScope(scope, f))), organisationNames(await repo.reader())]);
   const orgs = finessList.map((f) => ({ finess: f, name: names.get(f) })).sort((a, b) => frCompare(a.name ?? '~' + a.finess, b.name ?? '~' + b.finess));
-  const result = await readAggregates(await repo.derivedReader(), (db) =>
+  const result = await readAggregates(derived, (db) =>
     listUsagers(db, {
       words: search.filter((s) => s.name === 'name').map((s) => s.values[0]),
       identifier: search.find((s) => s.name === 'identifier')?.values[0],
