@@ -574,6 +574,16 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   }
   const repo = repoResult.value;
   const validator = validatorResult.value;
+  // The background work retries by itself; an operator still needs to see it failing (a drain that
+  // keeps failing makes every page of the derived tables fail with its error).
+  repo.onBackgroundError((task, err) =>
+    logger.error(
+      { task, err },
+      task === 'derived-refresh'
+        ? 'background refresh of the derived tables failed: its keys stay pending, the next drain retries them'
+        : 'statistics pass failed: the next look retries',
+    ),
+  );
   logger.info({ igs: validator.igs.map((ig) => ig.id), packages: validator.set?.store.packages.map((p) => `${p.name}#${p.version}`) }, 'FHIR packages loaded');
   for (const note of validator.set?.loadNotes() ?? []) logger.warn(note);
   const limits = limitsOf(opts.limits);

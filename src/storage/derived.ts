@@ -148,6 +148,11 @@ export class DerivedDrainer {
     this.timer.unref();
   }
 
+  /** Where a background drain's error goes (replaces DerivedDrainerOptions.onError). */
+  onError(handler: (err: unknown) => void): void {
+    this.options.onError = handler;
+  }
+
   /** Background drains on or off (tests that count a drain's statements; a reader still drains what it finds pending). */
   setBackground(on: boolean): void {
     this.background = on;

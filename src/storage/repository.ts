@@ -13,6 +13,7 @@ import { StatisticsKeeper } from './statistics.js';
 import { DerivedDrainer, hasPendingDerived } from './derived.js';
 import { getSubmission, insertSubmission, listSubmissions, pruneRejectedSubmissions } from './submissions.js';
 import type {
+  BackgroundTask,
   BusinessKeyPolicy,
   Database,
   HistoryQuery,
@@ -47,6 +48,11 @@ export class SqlRepository implements Repository {
 
   /** Refreshes the derived tables after the writes (storage/derived.ts, D-356). */
   readonly derived: DerivedDrainer;
+
+  onBackgroundError(handler: (task: BackgroundTask, err: unknown) => void): void {
+    this.statistics.onError((err) => handler('statistics', err));
+    this.derived.onError((err) => handler('derived-refresh', err));
+  }
 
   async stopBackgroundWork(): Promise<void> {
     await Promise.all([this.statistics.stop(), this.derived.stop()]);

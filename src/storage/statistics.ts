@@ -125,6 +125,11 @@ export class StatisticsKeeper {
   private readonly churnFraction: number;
   private readonly growthFraction: number;
 
+  /** Where a pass's error goes (replaces StatisticsOptions.onError). */
+  onError(handler: (err: unknown) => void): void {
+    this.options.onError = handler;
+  }
+
   constructor(
     private readonly db: Database,
     private readonly options: StatisticsOptions = {},

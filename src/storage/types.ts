@@ -254,6 +254,9 @@ export { FhirError as StorageError } from '../fhir/outcome/http-errors.js';
  * The data layer (implemented in `src/storage/repository.ts`). Reads never see a half-written
  * transaction; every write of one call is one database transaction.
  */
+/** The repository's background work (Repository.onBackgroundError). */
+export type BackgroundTask = 'statistics' | 'derived-refresh';
+
 export interface Repository {
   /** The primary: every write, and every read outside a reading request. */
   readonly db: Database;
@@ -284,6 +287,12 @@ export interface Repository {
    * starts any more; resolves once the one in flight has ended.
    */
   stopBackgroundWork(): Promise<void>;
+  /**
+   * Where the errors of the background work go (the statistics keeper's passes, the derived
+   * tables' drains): by default nowhere — the work is retried (a drain's keys stay pending and
+   * the next reader drains them, or fails with the error) — the server logs them.
+   */
+  onBackgroundError(handler: (task: BackgroundTask, err: unknown) => void): void;
   /**
    * Closes the repository: stopBackgroundWork(), then the database (D-325's order, D-337). What
    * every holder of a repository calls (server, CLI, benchmarks) rather than `db.close()`, which
