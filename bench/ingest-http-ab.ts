@@ -6,6 +6,9 @@
 // ingest pipeline, the write plan, the driver — not the client, not the validation workers), of
 // the whole server process (every thread: + workers, GC helpers, libuv), and of the database's
 // PostgreSQL backends; and the ratio of each to the first build, paired block by block.
+// A block's CPU is read once its server has refreshed the derived tables of the block's writes
+// (D-356: a background drain 200 ms after the last write; waited for on a connection of the
+// bench's own, whose backend is not counted), so that it is not counted in the next block.
 //
 //   node dist/bench/ingest-http-ab.js <checkout A> <checkout B> [--n=600] [--blocks=6] [--concurrency=4] [--workers=2] [--prof=DIR] [--flags=1:--max-semi-space-size=32]
 //
@@ -45,6 +48,9 @@ interface Server {
   url: string;
   db: string;
   drop: () => Promise<void>;
+  /** A connection to the build's database that waits for its derived refresh (not counted in its CPU). */
+  probe: pg.Client;
+  probePid: number;
   main: number[];
   all: number[];
   pg: number[];
@@ -62,8 +68,8 @@ const threadsNs = (pid: number): number => readdirSync(`/proc/${pid}/task`).redu
 
 const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
 await admin.connect();
-async function pgNs(db: string): Promise<number> {
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [db]);
+async function pgNs(db: string, probePid: number): Promise<number> {
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> $2', [db, probePid]);
   return rows.reduce((s, r) => s + schedNs(`/proc/${r.pid}/schedstat`), 0);
 }
 
@@ -76,7 +82,27 @@ async function start(dir: string, i: number): Promise<Server> {
     child.once('message', (m) => ok((m as { url: string }).url));
     child.once('exit', (code) => ko(new Error(`${dir}: server exited (${code})`)));
   });
-  return { dir: FLAGS.has(i) ? `${dir} ${FLAGS.get(i)!.join(' ')}` : dir, child, url, db: new URL(db.url).pathname.slice(1), drop: db.drop, main: [], all: [], pg: [], rate: [] };
+  const probe = new pg.Client({ connectionString: db.url });
+  await probe.connect();
+  const probePid = (await probe.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return { dir: FLAGS.has(i) ? `${dir} ${FLAGS.get(i)!.join(' ')}` : dir, child, url, db: new URL(db.url).pathname.slice(1), drop: db.drop, probe, probePid, main: [], all: [], pg: [], rate: [] };
+}
+
+/**
+ * Until the build's server has refreshed the derived tables of the block's writes (D-356: in the
+ * background, 200 ms after a write), so that the block's CPU includes that refresh rather than
+ * the next block's; a build without `derived_pending` (before D-356) refreshed in its writes. At most 5 s.
+ */
+async function settled(s: Server): Promise<void> {
+  const { rows } = await s.probe.query<{ t: string | null }>("SELECT to_regclass('derived_pending')::text AS t");
+  if (!rows[0]!.t) return;
+  const end = performance.now() + 5000;
+  while (performance.now() < end) {
+    const left = await s.probe.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM derived_pending) AS any');
+    if (!left.rows[0]!.any) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${s.dir}: the derived refresh of a block still pending after 5 s`);
 }
 
 async function post(url: string, text: string): Promise<void> {
@@ -98,6 +124,7 @@ const servers: Server[] = [];
 try {
   for (const [i, d] of dirs.entries()) servers.push(await start(d, i));
   for (const s of servers) await send(s, Array.from({ length: WARMUP }, () => JSON.stringify(syntheticBundle())));
+  for (const s of servers) await settled(s);
   for (let round = 0; round < BLOCKS; round++) {
     const order = round % 2 === 0 ? servers : [...servers].reverse();
     for (const s of order) {
@@ -105,13 +132,14 @@ try {
       const pid = s.child.pid!;
       const m0 = schedNs(`/proc/${pid}/task/${pid}/schedstat`);
       const a0 = threadsNs(pid);
-      const p0 = await pgNs(s.db);
+      const p0 = await pgNs(s.db, s.probePid);
       const t0 = performance.now();
       await send(s, texts);
       s.rate.push(BLOCK / ((performance.now() - t0) / 1000));
+      await settled(s);
       s.main.push((schedNs(`/proc/${pid}/task/${pid}/schedstat`) - m0) / 1e6 / BLOCK);
       s.all.push((threadsNs(pid) - a0) / 1e6 / BLOCK);
-      s.pg.push(((await pgNs(s.db)) - p0) / 1e6 / BLOCK);
+      s.pg.push(((await pgNs(s.db, s.probePid)) - p0) / 1e6 / BLOCK);
     }
     process.stderr.write(`  round ${round + 1}/${BLOCKS}\n`);
   }
@@ -124,6 +152,7 @@ try {
   for (const s of servers) console.log(`  ${s.dir}: main ${s.main.map((x) => x.toFixed(2)).join(' ')} | pg ${s.pg.map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
   for (const s of servers) {
+    await s.probe.end().catch(() => undefined);
     s.child.send('close');
     await new Promise((r) => s.child.once('exit', r));
     await s.drop().catch(() => undefined);
