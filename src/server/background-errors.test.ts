@@ -65,5 +65,44 @@ describe('background work: its errors are logged', () => {
         await database?.drop();
       }
     });
+
+    it(`a failing statistics pass is logged (task statistics, level error) (${driver})`, async (t) => {
+      let database: { url: string; drop: () => Promise<void> } | undefined;
+      if (driver === 'postgres') {
+        const why = await postgresUnavailable();
+        if (why) return t.skip(`PostgreSQL unavailable: ${why}`);
+        database = await createTestDatabase({ prefix: 'tddui_t_bgerr' });
+      }
+      const lines: LogLine[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, cb) {
+          for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as LogLine);
+          cb();
+        },
+      });
+      try {
+        const s = await startServer({ port: 0, ...(database ? { database: database.url } : { dataDir: 'memory://' }), packages: [SHARED_FHIR], logLevel: 'info', logDestination: sink, validationWorkers: 0 });
+        try {
+          const db = s.repo.db;
+          // (A PostgreSQL with autovacuum on gets no pass from the server: nothing to fail.)
+          const av = await db.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`);
+          if (driver === 'postgres' && av.rows[0]!.on === 'on') return t.skip('autovacuum is on: the server runs no statistics pass');
+          // Every statement of a pass fails (the keeper reads the tables' figures, then VACUUM/ANALYZE).
+          const query = db.query.bind(db);
+          db.query = ((sql: string, params?: unknown[]) => (/pg_stat_user_tables|pg_class|VACUUM|ANALYZE/.test(sql) ? Promise.reject(new Error('statistics pass refused here')) : query(sql, params))) as typeof db.query;
+          const keeper = (s.repo as unknown as { statistics: { look(): Promise<void> } }).statistics;
+          await keeper.look();
+          db.query = query;
+          const logged = await until('the pass error in the log', () => lines.find((l) => l.task === 'statistics'));
+          assert.equal(logged.level, 50);
+          assert.match(logged.msg, /statistics pass failed/);
+          assert.equal(logged.err?.message, 'statistics pass refused here');
+        } finally {
+          await s.close();
+        }
+      } finally {
+        await database?.drop();
+      }
+    });
   }
 });
