@@ -110,15 +110,11 @@ export async function drainDerived(db: Database): Promise<number> {
   }
 }
 
-export interface DerivedDrainerOptions {
-  /** How long after a write the background drain runs (default 200 ms): the writes of that time are refreshed together. */
-  delayMs?: number;
-  /** Called with the error of a background drain (default: ignored; the keys stay pending, the next drain retries). */
-  onError?: (err: unknown) => void;
-}
+/** How long after a write the background drain runs: the writes of that time are refreshed together. */
+const BACKGROUND_DELAY_MS = 200;
 
 /**
- * A repository's drains: one at a time in this process, a background drain `delayMs` after a
+ * A repository's drains: one at a time in this process, a background drain BACKGROUND_DELAY_MS after a
  * write, and `drain()` for a reader that found keys pending. A drain asked for while another runs
  * is queued behind it (it must see what was committed before it was asked for), and every caller
  * that asks meanwhile shares that queued one.
@@ -128,29 +124,25 @@ export class DerivedDrainer {
   private current: Promise<number> = Promise.resolve(0);
   private queued: Promise<number> | undefined;
   private stopped = false;
-  private readonly delayMs: number;
   private background = true;
+  /** A background drain's error (Repository.onBackgroundError); else ignored: the keys stay pending, the next drain retries. */
+  private errorHandler: ((err: unknown) => void) | undefined;
 
-  constructor(
-    private readonly db: Database,
-    private readonly options: DerivedDrainerOptions = {},
-  ) {
-    this.delayMs = options.delayMs ?? 200;
-  }
+  constructor(private readonly db: Database) {}
 
-  /** A write recorded keys: drain in the background a little later (once for the writes of that time). */
+  /** A write recorded keys: drain in the background BACKGROUND_DELAY_MS later (once for the writes of that time). */
   noteWrite(): void {
     if (this.stopped || this.timer || !this.background) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.drain().catch((err) => this.options.onError?.(err));
-    }, this.delayMs);
+      this.drain().catch((err) => this.errorHandler?.(err));
+    }, BACKGROUND_DELAY_MS);
     this.timer.unref();
   }
 
-  /** Where a background drain's error goes (replaces DerivedDrainerOptions.onError). */
+  /** Where a background drain's error goes. */
   onError(handler: (err: unknown) => void): void {
-    this.options.onError = handler;
+    this.errorHandler = handler;
   }
 
   /** Background drains on or off (tests that count a drain's statements; a reader still drains what it finds pending). */

@@ -52,8 +52,6 @@ export interface StatisticsOptions {
   churnFraction?: number;
   /** Share of its rows a table that only grew must add before it is analysed again (default 1.0). */
   growthFraction?: number;
-  /** Called with any error of a background pass (default: ignored; the next look retries). */
-  onError?: (err: unknown) => void;
 }
 
 /** One table's figures at a look (a leaf table: the partitions of `resource_history` one by one). */
@@ -125,14 +123,17 @@ export class StatisticsKeeper {
   private readonly churnFraction: number;
   private readonly growthFraction: number;
 
-  /** Where a pass's error goes (replaces StatisticsOptions.onError). */
+  /** A background pass's error (Repository.onBackgroundError); else ignored: the next look retries. */
+  private errorHandler: ((err: unknown) => void) | undefined;
+
+  /** Where a background pass's error goes. */
   onError(handler: (err: unknown) => void): void {
-    this.options.onError = handler;
+    this.errorHandler = handler;
   }
 
   constructor(
     private readonly db: Database,
-    private readonly options: StatisticsOptions = {},
+    options: StatisticsOptions = {},
   ) {
     this.lookEvery = options.lookEvery ?? 1000;
     this.minRows = options.minRows ?? 1000;
@@ -230,7 +231,7 @@ export class StatisticsKeeper {
       this.tablesAnalysed += analysed;
       if (vacuumed + analysed) this.analyses++;
     } catch (err) {
-      this.options.onError?.(err);
+      this.errorHandler?.(err);
     }
   }
 

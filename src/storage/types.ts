@@ -250,13 +250,13 @@ export interface SubmissionFilter {
 /** Thrown by the data layer: the one error class of the catalogue (src/fhir/outcome/http-errors.ts). */
 export { FhirError as StorageError } from '../fhir/outcome/http-errors.js';
 
+/** The repository's background work (Repository.onBackgroundError). */
+export type BackgroundTask = 'statistics' | 'derived-refresh';
+
 /**
  * The data layer (implemented in `src/storage/repository.ts`). Reads never see a half-written
  * transaction; every write of one call is one database transaction.
  */
-/** The repository's background work (Repository.onBackgroundError). */
-export type BackgroundTask = 'statistics' | 'derived-refresh';
-
 export interface Repository {
   /** The primary: every write, and every read outside a reading request. */
   readonly db: Database;
