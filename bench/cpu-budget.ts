@@ -15,16 +15,14 @@
 //   node dist/bench/cpu-budget.js [--n=1000] [--concurrency=4] [--workers=<cores, at most 8>] [--runs=3]
 //
 // Each run is a fresh database and server; the medians over the runs are printed last.
-import { fork } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startServer } from '../src/server/app.js';
 import { createTestDatabase } from '../src/storage/testing.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
+import { startSender } from './http-sender-client.js';
 import { syntheticBundle } from './synthetic.js';
 
 const arg = (name: string, dflt: number): number => {
@@ -50,8 +48,6 @@ function statMs(path: string): number {
 }
 const threads = (): Map<string, number> => new Map(readdirSync('/proc/self/task').map((t) => [t, statMs(`/proc/self/task/${t}/stat`)]));
 
-type Reply = { type: 'loaded'; n: number } | { type: 'done'; ms: number; retries: number } | { type: 'error'; message: string };
-
 interface Budget { main: number; workers: number; early: number; pg: number; client: number; rate: number }
 
 async function run(): Promise<Budget> {
@@ -60,16 +56,11 @@ async function run(): Promise<Budget> {
   const srv = await startServer({ port: 0, host: '127.0.0.1', packages: [SHARED_FHIR], logLevel: 'warn', database: db.url, validationWorkers: WORKERS, limits: { readRate: 0, writeRate: 0 } });
   const probe = new pg.Client({ connectionString: db.url });
   await probe.connect();
-  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'http-sender.js'), [srv.url, `--max-sockets=${CONCURRENCY}`], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = (msg: unknown) =>
-    new Promise<Reply>((ok, ko) => {
-      child.once('message', (m: Reply) => (m.type === 'error' ? ko(new Error(m.message)) : ok(m)));
-      child.send(msg as object);
-    });
+  const sender = startSender(srv.url, CONCURRENCY);
   const send = async (n: number): Promise<number> => {
-    await ask({ type: 'load', bodies: Array.from({ length: n }, () => JSON.stringify(syntheticBundle())) });
+    await sender.load(Array.from({ length: n }, () => JSON.stringify(syntheticBundle())));
     const t0 = performance.now();
-    await ask({ type: 'go', concurrency: CONCURRENCY });
+    await sender.go(CONCURRENCY);
     // (The derived tables' refresh of the last writes, D-356, is part of their cost.)
     await srv.repo.drainDerived();
     return performance.now() - t0;
@@ -82,11 +73,11 @@ async function run(): Promise<Budget> {
     await send(WARMUP);
     const t0 = threads();
     const p0 = await backends();
-    const c0 = statMs(`/proc/${child.pid}/stat`);
+    const c0 = statMs(`/proc/${sender.pid}/stat`);
     const ms = await send(N);
     const t1 = threads();
     const p1 = await backends();
-    const c1 = statMs(`/proc/${child.pid}/stat`);
+    const c1 = statMs(`/proc/${sender.pid}/stat`);
     const b: Budget = { main: 0, workers: 0, early: 0, pg: (p1 - p0) / N, client: (c1 - c0) / N, rate: N / (ms / 1000) };
     for (const [tid, cpu] of t1) {
       const d = (cpu - (t0.get(tid) ?? 0)) / N;
@@ -96,7 +87,7 @@ async function run(): Promise<Budget> {
     }
     return b;
   } finally {
-    child.send('close');
+    await sender.close();
     await probe.end();
     await srv.close();
     await db.drop();

@@ -45,17 +45,16 @@
 // says the last answer came back and the derived refresh those writes left is drained (D-356:
 // the server refreshes it after the writes), so the parent's timing covers the whole bucket (the
 // child's own time is printed beside it at the end of the run).
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer, type StartOptions } from '../src/server/app.js';
 import { SHARED_FHIR } from '../src/testing/paths.js';
 import pg from 'pg';
 import { createTestDatabase, withDatabase } from '../src/storage/testing.js';
 import type { Database, Queryable } from '../src/storage/types.js';
+import { startSender, type Sender } from './http-sender-client.js';
 import { syntheticBundle, TEMPLATE } from './synthetic.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -326,62 +325,6 @@ async function runReplays(db: Database, replays: Replay[]): Promise<{ ms: number
   return { ms: performance.now() - t0, rows, split: replays.filter((r) => r.statements.length > 1).length };
 }
 
-/** The benchmark's HTTP client: bench/http-sender in a child process (see the head of this file). */
-interface Sender {
-  /** Hands the child the bodies to send (JSON texts); resolves once it holds them all (IPC done). */
-  load(bodies: string[]): Promise<void>;
-  /** Sends every loaded body, `concurrency` in flight; resolves when the last answer is read. */
-  go(concurrency: number): Promise<{ ms: number; retries: number }>;
-  close(): Promise<void>;
-}
-
-type SenderReply = { type: 'loaded'; n: number } | { type: 'done'; ms: number; retries: number } | { type: 'error'; message: string };
-
-function startSender(url: string): Sender {
-  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'http-sender.js'), [url, `--max-sockets=${CONCURRENCY}`], {
-    execArgv: [],
-    serialization: 'advanced',
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let pending: { ok: (m: SenderReply) => void; ko: (e: Error) => void } | undefined;
-  let exited: Error | undefined;
-  child.on('message', (m: SenderReply) => {
-    const p = pending;
-    pending = undefined;
-    if (m.type === 'error') p?.ko(new Error(m.message));
-    else p?.ok(m);
-  });
-  child.on('exit', (code, signal) => {
-    exited = new Error(`bench/http-sender exited (${code ?? signal})`);
-    pending?.ko(exited);
-    pending = undefined;
-  });
-  const ask = (msg: unknown) =>
-    new Promise<SenderReply>((ok, ko) => {
-      if (exited) return ko(exited);
-      pending = { ok, ko };
-      child.send(msg as object);
-    });
-  return {
-    async load(bodies) {
-      const r = await ask({ type: 'load', bodies });
-      if (r.type !== 'loaded' || r.n !== bodies.length) throw new Error(`bench/http-sender: ${JSON.stringify(r)} for ${bodies.length} bodies`);
-    },
-    async go(concurrency) {
-      const r = await ask({ type: 'go', concurrency });
-      if (r.type !== 'done') throw new Error(`bench/http-sender: ${JSON.stringify(r)}`);
-      retries += r.retries;
-      return r;
-    },
-    async close() {
-      if (exited) return;
-      const gone = new Promise((ok) => child.once('exit', ok));
-      child.send('close');
-      await gone;
-    },
-  };
-}
-
 interface Breakdown {
   transactions: number;
   bundles: number;
@@ -398,7 +341,7 @@ async function growth(label: string, srv: RunningServer): Promise<{ buckets: Buc
   await db.query('CREATE TABLE bench_floor (id bigserial PRIMARY KEY, resource_type text NOT NULL, resource_id text NOT NULL, resource jsonb NOT NULL)');
   await srv.validationPool?.whenReady();
   // The client process, for the warm-up and every bucket of this database.
-  const sender = startSender(srv.url);
+  const sender = startSender(srv.url, CONCURRENCY);
   try {
     return await growthWith(label, srv, sender);
   } finally {
@@ -411,7 +354,7 @@ async function growthWith(label: string, srv: RunningServer, sender: Sender): Pr
   // Warm-up: the validators (main thread and workers) and the connection, not counted; through
   // the same client, one Bundle after the other.
   await sender.load(Array.from({ length: 40 }, () => JSON.stringify(syntheticBundle())));
-  await sender.go(1);
+  retries += (await sender.go(1)).retries;
   // The shadows of the same-rows floor, seeded with the warm-up's rows (not timed).
   const shadows = await createShadows(db, 'bench_rows_', true);
   // With both forms, the second form writes into shadows of its own, seeded alike.
@@ -432,6 +375,7 @@ async function growthWith(label: string, srv: RunningServer, sender: Sender): Pr
     const since = await currentXid(db);
     const t0 = performance.now();
     const sent = await sender.go(CONCURRENCY);
+    retries += sent.retries;
     // The derived refresh the bucket's writes left for the drain (D-356) is ingestion's work too:
     // in the time, and its rows in the same-rows floor below.
     await srv.repo.drainDerived();
